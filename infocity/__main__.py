@@ -1,0 +1,3 @@
+from infocity.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""The city's directory: districts and the organisations that serve citizens."""

@@ -1,0 +1,149 @@
+"""The command line: ``infocity serve | worker | db | seed | user``.
+
+Commands stay thin: parse, call one service function, print.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from infocity.core.settings import PROJECT_ROOT, get_settings
+
+app = typer.Typer(help="InfoCity: the city's electronic public services.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+seed_app = typer.Typer(help="Load data.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff and administrator accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(seed_app, name="seed")
+app.add_typer(user_app, name="user")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="Number of server processes."),
+    migrate: bool = typer.Option(False, help="Apply pending migrations first."),
+) -> None:
+    """Serve the web pages and the JSON API."""
+    import uvicorn
+
+    from infocity.core import migrate as migrations
+    from infocity.core.logging import configure_logging
+
+    configure_logging()
+    if migrate:
+        migrations.upgrade()
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Metrics of all processes are summed through files in this directory.
+        metrics_dir = PROJECT_ROOT / "var" / "prometheus"
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        for stale in metrics_dir.glob("*.db"):
+            stale.unlink()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    typer.echo(f"InfoCity is serving on http://{host}:{port} ({workers} process(es))")
+    uvicorn.run(
+        "infocity.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        timeout_graceful_shutdown=20,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(
+    once: bool = typer.Option(False, help="Deliver what is due and run due jobs, then exit."),
+    name: str | None = typer.Option(None, help="Worker name in leases (default host:pid)."),
+) -> None:
+    """Deliver queued notifications and run periodic jobs."""
+    from infocity.core.logging import configure_logging
+    from infocity.core.worker import run_worker
+
+    configure_logging()
+    run_worker(once=once, name=name)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from infocity.core import migrate
+
+    migrate.upgrade(revision=revision)
+    typer.echo(f"database at {migrate.current_revision()}")
+
+
+@db_app.command("revision")
+def db_revision(message: str = typer.Option(..., "-m", help="What the migration does.")) -> None:
+    """Generate the next numbered migration from the models."""
+    from infocity.core import migrate
+
+    migrate.revision(message)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the applied revision and whether it is the latest."""
+    from infocity.core import migrate
+
+    current = migrate.current_revision()
+    typer.echo(f"{current} ({'current' if current == migrate.script_head() else 'pending'})")
+
+
+@seed_app.command("demo")
+def seed_demo() -> None:
+    """Load the small demo city (idempotent: running it twice changes nothing)."""
+    from infocity.demo import load_demo_city
+
+    created = load_demo_city()
+    typer.echo("demo city loaded" if created else "demo city already present")
+
+
+@user_app.command("create")
+def user_create(
+    email: str = typer.Option(..., help="Log-in e-mail."),
+    name: str = typer.Option(..., help="Full name."),
+    role: str = typer.Option(..., help="Role, e.g. city_admin, registrar, analyst."),
+    organisation: int | None = typer.Option(None, help="Organisation id for scoped roles."),
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, help="Password."
+    ),
+) -> None:
+    """Create a staff or administrator account."""
+    from infocity.accounts import service
+    from infocity.accounts.schemas import StaffCreate
+    from infocity.core.errors import AppError
+
+    try:
+        user = service.create_staff_account(
+            StaffCreate(
+                email=email,
+                display_name=name,
+                role=role,
+                organisation_id=organisation,
+                password=password,
+            ),
+            actor=None,
+        )
+    except AppError as exc:
+        typer.echo(exc.translated(), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"created user {user.id} ({email}) as {role}")
+
+
+def _var_dir() -> Path:
+    path = PROJECT_ROOT / "var"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@app.callback()
+def main() -> None:
+    """InfoCity command line."""
+    get_settings()  # fail early on bad settings

@@ -1,0 +1,42 @@
+"""The audit log: every staff access to a citizen's personal data, every admin act."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+from sqlalchemy.orm import Session
+
+from infocity.core.auth import Principal, Role
+from infocity.core.models import AuditEntry
+
+# Set by the web layer for each request, so entries can be matched to request logs.
+request_id_var: ContextVar[str | None] = ContextVar("infocity_request_id", default=None)
+
+
+def record(
+    session: Session,
+    actor: Principal | None,
+    action: str,
+    *,
+    subject_person_id: int | None = None,
+    organisation_id: int | None = None,
+    detail: str | None = None,
+) -> AuditEntry:
+    """Add an audit entry in the caller's transaction (the access and its record commit
+    together, or neither does)."""
+    role: Role | None = None
+    if actor is not None and actor.grants:
+        role = actor.grants[0].role
+        if organisation_id is None:
+            organisation_id = actor.grants[0].organisation_id
+    entry = AuditEntry(
+        actor_user_id=actor.user_id if actor else None,
+        actor_role=role.value if role else None,
+        organisation_id=organisation_id,
+        action=action,
+        subject_person_id=subject_person_id,
+        detail=detail,
+        request_id=request_id_var.get(),
+    )
+    session.add(entry)
+    return entry

@@ -1,0 +1,133 @@
+"""Who is acting, and what each role may do.
+
+Authorization is decided here, in one matrix, and asked by service functions
+(``authorize(principal, action, organisation_id)``); routes never decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from infocity.core.errors import Forbidden, Unauthenticated
+from infocity.core.i18n import N_
+
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    REGISTRAR = "registrar"  # clinic reception
+    DOCTOR = "doctor"
+    CLINIC_ADMIN = "clinic_admin"
+    SCHOOL_STAFF = "school_staff"
+    KINDERGARTEN_STAFF = "kindergarten_staff"
+    EXAM_OFFICIAL = "exam_official"
+    HOUSING_OPERATOR = "housing_operator"
+    WIFI_OPERATOR = "wifi_operator"
+    SECURITY_STAFF = "security_staff"
+    ANALYST = "analyst"
+    CITY_ADMIN = "city_admin"
+
+
+# Which kind of organisation a staff role belongs to; None: the role is city-wide.
+ROLE_ORGANISATION_KIND: dict[Role, str | None] = {
+    Role.REGISTRAR: "clinic",
+    Role.DOCTOR: "clinic",
+    Role.CLINIC_ADMIN: "clinic",
+    Role.SCHOOL_STAFF: "school",
+    Role.KINDERGARTEN_STAFF: "kindergarten",
+    Role.EXAM_OFFICIAL: None,
+    Role.HOUSING_OPERATOR: "housing_operator",
+    Role.WIFI_OPERATOR: "wifi_operator",
+    Role.SECURITY_STAFF: None,
+    Role.ANALYST: None,
+    Role.CITY_ADMIN: None,
+}
+STAFF_ROLES = tuple(ROLE_ORGANISATION_KIND)
+
+
+class Action(StrEnum):
+    """Protected actions. Services add theirs here, with a row in ``PERMISSIONS``."""
+
+    OWN_PROFILE_EDIT = "own_profile.edit"  # a citizen's own profile, documents, children
+    INBOX_READ = "inbox.read"
+    API_TOKEN_ISSUE = "api_token.issue"  # noqa: S105 - an action name, not a secret
+    CITIZEN_LOOKUP = "citizen.lookup"  # staff reading a citizen's personal data (audited)
+    ORGANISATION_STAFF_READ = "organisation.staff_read"
+    DEVICE_KEY_ISSUE = "device_key.issue"
+    STAFF_MANAGE = "staff.manage"
+    AUDIT_READ = "audit.read"
+    STATS_READ = "stats.read"
+
+
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.OWN_PROFILE_EDIT: frozenset({Role.CITIZEN}),
+    Action.INBOX_READ: frozenset({Role.CITIZEN, *STAFF_ROLES}),
+    Action.API_TOKEN_ISSUE: frozenset({Role.CITIZEN, *STAFF_ROLES}),
+    Action.CITIZEN_LOOKUP: frozenset(
+        {
+            Role.REGISTRAR,
+            Role.DOCTOR,
+            Role.CLINIC_ADMIN,
+            Role.SCHOOL_STAFF,
+            Role.KINDERGARTEN_STAFF,
+            Role.HOUSING_OPERATOR,
+            Role.CITY_ADMIN,
+        }
+    ),
+    Action.ORGANISATION_STAFF_READ: frozenset({Role.CLINIC_ADMIN, Role.CITY_ADMIN}),
+    Action.DEVICE_KEY_ISSUE: frozenset({Role.CITY_ADMIN}),
+    Action.STAFF_MANAGE: frozenset({Role.CITY_ADMIN}),
+    Action.AUDIT_READ: frozenset({Role.CITY_ADMIN}),
+    Action.STATS_READ: frozenset({Role.ANALYST, Role.CITY_ADMIN}),
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: Role
+    organisation_id: int | None  # None: city-wide
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated user behind a request, a CLI call or a job."""
+
+    user_id: int
+    kind: str  # citizen | staff
+    display_name: str
+    locale: str = "ru"
+    person_id: int | None = None
+    grants: tuple[Grant, ...] = field(default_factory=tuple)
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(g.role for g in self.grants)
+
+    def is_city_admin(self) -> bool:
+        return Role.CITY_ADMIN in self.roles
+
+
+def allowed(principal: Principal, action: Action, organisation_id: int | None = None) -> bool:
+    """Whether ``principal`` may do ``action`` (in ``organisation_id`` when it is scoped).
+
+    A city-wide grant (organisation None) covers every organisation; an organisation
+    grant covers only its own organisation.
+    """
+    permitted = PERMISSIONS[action]
+    for grant in principal.grants:
+        if grant.role not in permitted:
+            continue
+        if organisation_id is None or grant.organisation_id in (None, organisation_id):
+            return True
+    return False
+
+
+def authorize(
+    principal: Principal | None, action: Action, organisation_id: int | None = None
+) -> Principal:
+    """Return ``principal`` if it may do ``action``; refuse otherwise."""
+    if principal is None:
+        raise Unauthenticated("login_required", N_("Please log in to continue."))
+    if not allowed(principal, action, organisation_id):
+        raise Forbidden("forbidden", N_("You do not have access to this."))
+    return principal

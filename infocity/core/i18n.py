@@ -1,0 +1,97 @@
+"""Message catalogues (Babel) and the locale of the current request or job.
+
+Message ids are English; ``ru`` is the default locale. Each service keeps its own
+catalogue, ``infocity/locale/<locale>/LC_MESSAGES/<service>.po`` (``messages.po`` for
+the core and the web shell); they are merged and compiled in memory on first use, so
+there is no build step and no stale ``.mo`` file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from babel.dates import format_datetime as babel_format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+from infocity.core.settings import get_settings
+
+LOCALES = ("ru", "en")
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+
+_current_locale: ContextVar[str | None] = ContextVar("infocity_locale", default=None)
+
+
+@lru_cache(maxsize=len(LOCALES))
+def translations(locale: str) -> Translations:
+    """The compiled catalogues of ``locale``, merged into one."""
+    merged = Translations()
+    for po_path in sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh, locale=locale)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        merged.merge(Translations(fp=buffer))
+    return merged
+
+
+def current_locale() -> str:
+    return _current_locale.get() or get_settings().default_locale
+
+
+def set_locale(locale: str | None) -> None:
+    _current_locale.set(locale if locale in LOCALES else None)
+
+
+@contextmanager
+def use_locale(locale: str | None) -> Iterator[None]:
+    """Render inside the block in ``locale`` (the worker renders in the recipient's)."""
+    token = _current_locale.set(locale if locale in LOCALES else None)
+    try:
+        yield
+    finally:
+        _current_locale.reset(token)
+
+
+def gettext(message: str, **params: object) -> str:
+    """Translate ``message`` into the current locale and fill ``%(name)s`` params."""
+    text = translations(current_locale()).gettext(message)
+    return text % params if params else text
+
+
+def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
+    text = translations(current_locale()).ngettext(singular, plural, n)
+    return text % {"num": n, **params}
+
+
+_ = gettext
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional name of the marker
+    """Mark ``message`` for extraction; it is translated where it is shown."""
+    return message
+
+
+def negotiate_locale(cookie: str | None, accept_language: str | None) -> str:
+    """The locale for a request: the user's explicit choice, then the browser's, then ru."""
+    if cookie in LOCALES:
+        return cookie
+    if accept_language:
+        for part in accept_language.split(","):
+            tag = part.split(";")[0].strip().lower()[:2]
+            if tag in LOCALES:
+                return tag
+    return get_settings().default_locale
+
+
+def format_datetime(value: datetime, fmt: str = "medium") -> str:
+    """A UTC timestamp shown in the city's time zone and the current locale."""
+    return babel_format_datetime(value, fmt, tzinfo=get_settings().city_tz, locale=current_locale())

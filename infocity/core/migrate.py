@@ -1,0 +1,63 @@
+"""Schema migrations (Alembic), run from the CLI, ``make run`` and the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from infocity.core.db import get_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+HEAD_FILE = MIGRATIONS_DIR / "HEAD"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Bring the database at ``url`` (default: the configured one) up to ``revision``."""
+    engine = get_engine(url)
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def revision(message: str) -> None:
+    """Autogenerate the next numbered migration from the models (database at head) and
+    record it in ``HEAD``."""
+    engine = get_engine()
+    config = _config()
+    heads = ScriptDirectory.from_config(config).get_heads()
+    rev_id = f"{int(heads[0]) + 1:04d}" if heads else "0001"
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True, rev_id=rev_id)
+    HEAD_FILE.write_text(rev_id + "\n", encoding="utf-8")
+
+
+def script_head() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(url: str | None = None) -> str | None:
+    with get_engine(url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def is_current(url: str | None = None) -> bool:
+    """True when the database has every migration applied."""
+    return current_revision(url) == script_head()

@@ -1,0 +1,97 @@
+"""Process settings, read once from the environment (prefix ``INFOCITY_``).
+
+Any setting may instead come from a file named by ``INFOCITY_<NAME>_FILE`` so that
+secrets can be mounted rather than put in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "dev-only-change-me"  # noqa: S105 - refused outside development
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INFOCITY_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{PROJECT_ROOT / 'var' / 'infocity.db'}"
+    )
+    secret_key: str = PLACEHOLDER_SECRET
+    city_timezone: str = "Europe/Moscow"
+    default_locale: Literal["ru", "en"] = "ru"
+    base_url: str = "http://127.0.0.1:8000"
+    secure_cookies: bool = False
+    session_days: int = 14
+
+    # Outgoing messages.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "InfoCity <no-reply@infocity.local>"
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    webhook_secret: str = PLACEHOLDER_SECRET
+    # Channels a citizen's notification goes to when they have the contact for it.
+    citizen_channels: str = "inbox,email"
+
+    # Worker.
+    worker_batch_size: int = 50
+    worker_poll_seconds: float = 1.0
+    worker_lease_seconds: int = 60
+    delivery_max_attempts: int = 8
+    delivery_backoff_seconds: float = 30.0
+
+    # Rate limits: attempts per window.
+    login_attempts_per_15min: int = 10
+    reset_requests_per_hour: int = 5
+    lookups_per_minute: int = 30
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_file_secrets(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name in cls.model_fields:
+            path = os.environ.get(f"INFOCITY_{name.upper()}_FILE")
+            if path and name not in data:
+                data[name] = Path(path).read_text(encoding="utf-8").strip()
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment == "production":
+            for name in ("secret_key", "webhook_secret"):
+                value = getattr(self, name)
+                if value == PLACEHOLDER_SECRET or len(value) < 32:
+                    raise ValueError(
+                        f"INFOCITY_{name.upper()} must be set to a random value of at least "
+                        "32 characters in production"
+                    )
+        ZoneInfo(self.city_timezone)  # fail at start-up, not at the first schedule
+        return self
+
+    @property
+    def city_tz(self) -> ZoneInfo:
+        return ZoneInfo(self.city_timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

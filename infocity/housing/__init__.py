@@ -1,0 +1,1 @@
+"""Housing and utilities: apartments, meters, readings, bills, service requests."""

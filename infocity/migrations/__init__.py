@@ -1,0 +1,1 @@
+"""Alembic migrations of the whole schema. The current head is kept in ``HEAD``."""

@@ -1,0 +1,1 @@
+"""The citizen's single window: cabinet, inbox, service catalogue and applications."""

@@ -1,0 +1,47 @@
+"""The ASGI application: every service's routers and pages under one roof."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from infocity import __version__
+from infocity.accounts import api as accounts_api
+from infocity.accounts import pages as accounts_pages
+from infocity.city import api as city_api
+from infocity.portal import api as portal_api
+from infocity.portal import pages as portal_pages
+from infocity.web import errors, ops, pages
+from infocity.web.middleware import RequestContextMiddleware
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    """Build the application (uvicorn calls this in every worker process)."""
+    app = FastAPI(
+        title="InfoCity API",
+        version=__version__,
+        description="JSON API of the city's electronic public services. Errors have the "
+        'shape {"error": {"code", "message"}} with the message in the language of '
+        "the Accept-Language header (Russian by default).",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.mount(
+        "/static",
+        StaticFiles(directory=Path(__file__).resolve().parent / "static"),
+        name="static",
+    )
+    app.include_router(ops.router)
+    app.include_router(pages.router)
+    for router in (accounts_api.router, city_api.router, portal_api.router):
+        app.include_router(router, prefix=API_PREFIX)
+    for router in (accounts_pages.router, portal_pages.router):
+        app.include_router(router)
+    return app

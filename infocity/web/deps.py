@@ -1,0 +1,105 @@
+"""What routes share: who is asking, CSRF checks, and rendering a page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from itsdangerous import BadSignature, Signer
+
+from infocity.accounts import service as accounts
+from infocity.core.auth import Principal
+from infocity.core.errors import Unauthenticated
+from infocity.core.i18n import N_
+from infocity.core.settings import get_settings
+from infocity.core.templating import environment
+from infocity.web import csrf
+
+SESSION_COOKIE = "infocity_session"
+
+
+def _session_signer() -> Signer:
+    return Signer(get_settings().secret_key, salt="session")
+
+
+def session_cookie_value(token: str) -> str:
+    return _session_signer().sign(token).decode()
+
+
+def set_session_cookie(response: Any, token: str) -> None:
+    settings = get_settings()
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_cookie_value(token),
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+    )
+
+
+def session_token(request: Request) -> str | None:
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    try:
+        return _session_signer().unsign(raw).decode()
+    except BadSignature:
+        return None
+
+
+def page_principal(request: Request) -> Principal | None:
+    """The user logged in to this browser, if any (pages: session cookie only)."""
+    if "principal" not in request.state._state:
+        token = session_token(request)
+        request.state.principal = accounts.principal_from_session(token) if token else None
+    principal: Principal | None = request.state.principal
+    return principal
+
+
+def api_principal(request: Request) -> Principal | None:
+    """The user of an app's bearer token, if any (the JSON API takes no cookies, so it
+    needs no CSRF token)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        return None
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("invalid_token", N_("The access token is invalid or expired."))
+    principal = accounts.principal_from_api_token(token.strip())
+    if principal is None:
+        raise Unauthenticated("invalid_token", N_("The access token is invalid or expired."))
+    return principal
+
+
+async def csrf_protect(request: Request) -> None:
+    """Dependency of every page router: unsafe methods need the form's CSRF token."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        form = await request.form()
+        token = form.get(csrf.FIELD)
+        csrf.check(request.cookies.get(csrf.COOKIE), token if isinstance(token, str) else None)
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page inside the layout, in the request's locale."""
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            principal=page_principal(request),
+            csrf_token=request.state.csrf_token,
+            **(context or {}),
+        )
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to go back to after a form (never another site)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

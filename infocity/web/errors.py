@@ -1,0 +1,120 @@
+"""Turning refusals and invalid input into answers in the user's language."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from infocity.core.audit import request_id_var
+from infocity.core.errors import AppError, Unauthenticated
+from infocity.core.i18n import N_, gettext
+from infocity.web.deps import render
+
+logger = logging.getLogger("infocity.errors")
+
+MACHINE_PREFIXES = ("/api/", "/open311/", "/fhir/")
+
+HTTP_MESSAGES = {
+    400: ("bad_request", N_("The request could not be understood.")),
+    401: ("login_required", N_("Please log in to continue.")),
+    403: ("forbidden", N_("You do not have access to this.")),
+    404: ("not_found", N_("Nothing was found at this address.")),
+    405: ("method_not_allowed", N_("This method is not allowed here.")),
+    406: ("not_acceptable", N_("This format is not available.")),
+    413: ("too_large", N_("The request is too large.")),
+    415: ("unsupported_media_type", N_("This content type is not supported.")),
+    422: ("invalid_input", N_("Some fields are filled in incorrectly.")),
+    429: ("rate_limited", N_("Too many attempts. Please try again later.")),
+}
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(MACHINE_PREFIXES)
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or str(location[-1] if location else "")
+
+
+def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Each invalid field with a message in the user's language."""
+    fields = []
+    for error in exc.errors():
+        kind = error.get("type", "")
+        if kind == "missing":
+            message = gettext(N_("This field is required."))
+        elif kind.startswith("string_too_long"):
+            message = gettext(N_("This value is too long."))
+        elif kind.startswith("string_too_short"):
+            message = gettext(N_("This value is too short."))
+        elif kind in ("value_error", "assertion_error") and "ctx" in error:
+            # Our validators raise ValueError with an English message id.
+            message = gettext(str(error["ctx"].get("error", "")))
+        else:
+            message = gettext(N_("This value is not valid."))
+        fields.append({"field": _field_name(error.get("loc", ())), "message": message})
+    return fields
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        if wants_json(request):
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
+        if isinstance(exc, Unauthenticated):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return render(
+            request,
+            "error.html",
+            {"message": exc.translated(), "code": exc.code},
+            status_code=exc.status,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        fields = validation_fields(exc)
+        message = gettext(HTTP_MESSAGES[422][1])
+        if wants_json(request):
+            return JSONResponse(error_body("invalid_input", message, fields=fields), 422)
+        return render(
+            request,
+            "error.html",
+            {"message": message, "code": "invalid_input", "fields": fields},
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code, message_id = HTTP_MESSAGES.get(exc.status_code, ("error", N_("Request failed.")))
+        message = gettext(message_id)
+        headers = getattr(exc, "headers", None)
+        if wants_json(request):
+            return JSONResponse(error_body(code, message), exc.status_code, headers=headers)
+        return render(
+            request,
+            "error.html",
+            {"message": message, "code": code},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        message = gettext(N_("Something went wrong on our side. Please try again later."))
+        body = error_body("internal_error", message, request_id=request_id_var.get())
+        if wants_json(request):
+            return JSONResponse(body, 500)
+        return render(request, "error.html", {"message": message, "code": "internal_error"}, 500)

@@ -1,0 +1,85 @@
+"""Per-request context: request id, locale, CSRF cookie, access log and metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from prometheus_client import Counter, Histogram
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from infocity.core import i18n
+from infocity.core.audit import request_id_var
+from infocity.core.logging import log
+from infocity.web import csrf
+
+logger = logging.getLogger("infocity.http")
+
+REQUESTS = Counter(
+    "infocity_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "infocity_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestContextMiddleware:
+    """A pure ASGI middleware, so the context variables it sets reach the endpoint."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        incoming = request.headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id_var.set(request_id)
+        i18n.set_locale(
+            i18n.negotiate_locale(
+                request.cookies.get("lang"), request.headers.get("accept-language")
+            )
+        )
+        token, is_new = csrf.token_for(request.cookies.get(csrf.COOKIE))
+        scope.setdefault("state", {})["csrf_token"] = token
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                headers.setdefault("content-language", i18n.current_locale())
+                if is_new:
+                    headers.append("set-cookie", csrf.cookie_header(token))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            route_name = getattr(route, "path", "unmatched")
+            status = status_holder["status"]
+            REQUESTS.labels(request.method, route_name, str(status)).inc()
+            LATENCY.labels(request.method, route_name).observe(elapsed)
+            log(
+                logger,
+                logging.INFO,
+                "request",
+                method=request.method,
+                path=request.url.path,
+                status=status,
+                ms=round(elapsed * 1000, 1),
+            )

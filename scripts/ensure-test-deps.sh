@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Make sure what the test suite drives for real is on this machine:
+# PostgreSQL binaries (the tests start a throwaway cluster) and Chromium (browser tests).
+# Installs missing ones from Debian's packages when run as root; otherwise says what is missing.
+set -euo pipefail
+
+need=()
+if [ -z "${INFOCITY_TEST_POSTGRES_URL:-}" ] && ! command -v initdb >/dev/null \
+   && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need+=(postgresql)
+fi
+if ! command -v chromium >/dev/null; then
+  need+=(chromium)
+fi
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing for the tests: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "Not installed: ${need[*]} — the tests that need them will be skipped with a reason." >&2
+fi
