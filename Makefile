@@ -21,7 +21,7 @@ install: $(STAMP) ## Create .venv and install InfoCity with its development tool
 run: install ## Migrate the SQLite database, load the demo city and serve it on :8000
 	$(BIN)/infocity db upgrade
 	$(BIN)/infocity seed demo
-	$(BIN)/infocity serve --host 127.0.0.1 --port 8000
+	$(BIN)/infocity serve --host 127.0.0.1 --port 8000 --with-worker
 
 worker: install ## Deliver notifications and run periodic jobs
 	$(BIN)/infocity worker

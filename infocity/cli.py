@@ -6,8 +6,6 @@ Commands stay thin: parse, call one service function, print.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 import typer
 
 from infocity.core.settings import PROJECT_ROOT, get_settings
@@ -27,8 +25,14 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(1, min=1, help="Number of server processes."),
     migrate: bool = typer.Option(False, help="Apply pending migrations first."),
+    with_worker: bool = typer.Option(
+        False, help="Also run one notification worker beside the server (for a laptop)."
+    ),
 ) -> None:
     """Serve the web pages and the JSON API."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from infocity.core import migrate as migrations
@@ -44,17 +48,25 @@ def serve(
         for stale in metrics_dir.glob("*.db"):
             stale.unlink()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    typer.echo(f"InfoCity is serving on http://{host}:{port} ({workers} process(es))")
-    uvicorn.run(
-        "infocity.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        timeout_graceful_shutdown=20,
-        proxy_headers=True,
+    worker_process = (
+        subprocess.Popen([sys.executable, "-m", "infocity", "worker"]) if with_worker else None
     )
+    typer.echo(f"InfoCity is serving on http://{host}:{port} ({workers} process(es))")
+    try:
+        uvicorn.run(
+            "infocity.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            timeout_graceful_shutdown=20,
+            proxy_headers=True,
+        )
+    finally:
+        if worker_process is not None:
+            worker_process.terminate()  # the worker finishes its current message and exits
+            worker_process.wait(timeout=30)
 
 
 @app.command()
@@ -135,12 +147,6 @@ def user_create(
         typer.echo(exc.translated(), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"created user {user.id} ({email}) as {role}")
-
-
-def _var_dir() -> Path:
-    path = PROJECT_ROOT / "var"
-    path.mkdir(exist_ok=True)
-    return path
 
 
 @app.callback()

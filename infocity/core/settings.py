@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -79,7 +79,10 @@ class Settings(BaseSettings):
                         f"INFOCITY_{name.upper()} must be set to a random value of at least "
                         "32 characters in production"
                     )
-        ZoneInfo(self.city_timezone)  # fail at start-up, not at the first schedule
+        try:
+            ZoneInfo(self.city_timezone)  # fail at start-up, not at the first schedule
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.city_timezone!r}") from exc
         return self
 
     @property
