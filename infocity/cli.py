@@ -43,7 +43,7 @@ def serve(
         migrations.upgrade()
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Metrics of all processes are summed through files in this directory.
-        metrics_dir = PROJECT_ROOT / "var" / "prometheus"
+        metrics_dir = PROJECT_ROOT / "var" / f"prometheus-{port}"
         metrics_dir.mkdir(parents=True, exist_ok=True)
         for stale in metrics_dir.glob("*.db"):
             stale.unlink()

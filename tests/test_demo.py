@@ -1,0 +1,40 @@
+"""The demo city loads, loads once, and every login the README lists works."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from infocity.accounts import service as accounts
+from infocity.accounts.models import Person, User
+from infocity.core.uow import UnitOfWork
+from infocity.demo import DEMO_PASSWORD, load_demo_city
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_logins() -> list[str]:
+    section = README.read_text(encoding="utf-8").split("## Demo logins", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\|[^|]+\| `([^`]+)` \|", section, flags=re.MULTILINE)
+
+
+def test_demo_city_loads_once(database: str) -> None:
+    assert load_demo_city() is True
+    with UnitOfWork() as uow:
+        users = uow.session.scalar(select(func.count()).select_from(User))
+        people = uow.session.scalar(select(func.count()).select_from(Person))
+    assert load_demo_city() is False
+    with UnitOfWork() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(User)) == users
+        assert uow.session.scalar(select(func.count()).select_from(Person)) == people
+
+
+def test_every_readme_login_works_with_the_demo_password(database: str) -> None:
+    load_demo_city()
+    logins = _readme_logins()
+    assert len(logins) >= 13
+    for identifier in logins:
+        token = accounts.login(identifier, DEMO_PASSWORD, user_agent="test", ip=None)
+        assert accounts.principal_from_session(token) is not None, identifier
