@@ -5,27 +5,48 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+from infocity.core.settings import get_settings
+
+
+@lru_cache(maxsize=2)
+def _hasher(cheap: bool) -> PasswordHasher:
+    # The test suite hashes hundreds of passwords; there argon2 runs with its smallest
+    # cost. Every other environment uses the library's recommended parameters.
+    if cheap:
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
+def _current_hasher() -> PasswordHasher:
+    return _hasher(get_settings().environment == "test")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _current_hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        # verify() reads the parameters from the hash itself, whichever hasher made it.
+        return _current_hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-# Hashed once at import: verifying a login for an unknown account against it takes
-# as long as a real check, so response time does not reveal which accounts exist.
-DUMMY_PASSWORD_HASH = _hasher.hash(secrets.token_urlsafe(16))
+@lru_cache(maxsize=2)
+def _dummy_hash(cheap: bool) -> str:
+    return _hasher(cheap).hash(secrets.token_urlsafe(16))
+
+
+def dummy_password_hash() -> str:
+    """A hash to verify against when the account does not exist, so that the answer
+    takes as long as a real check and does not reveal which accounts exist."""
+    return _dummy_hash(get_settings().environment == "test")
 
 
 def new_token(nbytes: int = 32) -> str:

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = 60
     delivery_max_attempts: int = 8
     delivery_backoff_seconds: float = 30.0
+    delivery_timeout_seconds: float = 10.0  # SMTP, webhook and SMS gateway calls
+    outbox_retention_days: int = 30  # sent messages older than this are purged
+    # Extra modules whose @periodic jobs the worker runs (comma-separated import paths).
+    job_modules: str = ""
+    # Port of the worker's Prometheus endpoint; None: no endpoint.
+    worker_metrics_port: int | None = None
 
     # Rate limits: attempts per window.
     login_attempts_per_15min: int = 10

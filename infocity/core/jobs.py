@@ -1,0 +1,258 @@
+"""Periodic jobs: plain functions run once per period by whichever worker gets there.
+
+Register a job with ``@periodic("service.name", every=timedelta(hours=1))``. Periods
+are aligned to the Unix epoch in UTC (an hourly job's periods start on the hour).
+The worker imports ``infocity.<service>.jobs`` of every service, plus the modules
+named in ``INFOCITY_JOB_MODULES``.
+
+Schedules live in the database (``PeriodicJob``), so any number of workers behave as
+one. A worker takes a due job with a guarded UPDATE (``next_run_at <= now`` and no
+live lease) checked by row count, then inserts a ``JobRun`` for the period: its
+unique ``(job_name, period_start)`` is the guarantee that a period runs at most once,
+even if a lease expires during a long run or clocks disagree. A run interrupted by a
+crash is not repeated; the next period runs as usual.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Table, and_, delete, exists, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+import infocity
+from infocity.core import ratelimit
+from infocity.core.db import get_engine, utcnow
+from infocity.core.logging import log
+from infocity.core.models import InboxMessage, JobRun, OutboxMessage, PeriodicJob, WebSession
+from infocity.core.settings import get_settings
+
+logger = logging.getLogger("infocity.jobs")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A registered periodic job."""
+
+    name: str
+    every: timedelta
+    func: Callable[[], object]
+    lease: timedelta
+
+
+REGISTRY: dict[str, Job] = {}
+
+
+def periodic(
+    name: str, *, every: timedelta, lease: timedelta = timedelta(minutes=10)
+) -> Callable[[Callable[[], object]], Callable[[], object]]:
+    """Register the decorated function to run once every ``every`` (whole seconds).
+
+    ``lease`` is how long other workers wait before they consider a run abandoned.
+    """
+    if every.total_seconds() < 1 or every.total_seconds() != int(every.total_seconds()):
+        raise ValueError("a job's period must be a whole number of seconds")
+
+    def register(func: Callable[[], object]) -> Callable[[], object]:
+        REGISTRY[name] = Job(name=name, every=every, func=func, lease=lease)
+        return func
+
+    return register
+
+
+def period_start(now: datetime, every: timedelta) -> datetime:
+    """The start of the period of length ``every`` that contains ``now``."""
+    seconds = int(every.total_seconds())
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def _table(model: type[object]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+def load_job_modules() -> list[str]:
+    """Import every service's ``jobs`` module and the configured extra modules."""
+    names = []
+    for module in pkgutil.iter_modules(infocity.__path__):
+        if module.ispkg and module.name != "core":
+            try:
+                importlib.import_module(f"infocity.{module.name}.jobs")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"infocity.{module.name}.jobs":
+                    raise
+                continue
+            names.append(f"infocity.{module.name}.jobs")
+    for extra in get_settings().job_modules.split(","):
+        if extra.strip():
+            importlib.import_module(extra.strip())
+            names.append(extra.strip())
+    return names
+
+
+def ensure_schedules(now: datetime | None = None) -> None:
+    """Create the schedule row of each registered job that has none (due at once)."""
+    now = now or utcnow()
+    engine = get_engine()
+    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    with engine.begin() as connection:
+        for job in REGISTRY.values():
+            connection.execute(
+                dialect_insert(_table(PeriodicJob))
+                .values(name=job.name, next_run_at=period_start(now, job.every))
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+
+
+def _take(job: Job, worker: str, now: datetime) -> bool:
+    table = _table(PeriodicJob)
+    with get_engine().begin() as connection:
+        result = connection.execute(
+            update(table)
+            .where(
+                table.c.name == job.name,
+                table.c.next_run_at <= now,
+                or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+            )
+            .values(lease_owner=worker, lease_until=now + job.lease, last_started_at=now)
+        )
+    # Row count 1: this worker holds the lease; 0: not due, or another worker has it.
+    return result.rowcount == 1
+
+
+def _start_run(job: Job, worker: str, start: datetime, now: datetime) -> int | None:
+    engine = get_engine()
+    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    table = _table(JobRun)
+    with engine.begin() as connection:
+        return connection.execute(
+            dialect_insert(table)
+            .values(job_name=job.name, period_start=start, worker=worker, started_at=now)
+            .on_conflict_do_nothing(index_elements=["job_name", "period_start"])
+            .returning(table.c.id)
+        ).scalar_one_or_none()
+
+
+def _finish(job: Job, worker: str, start: datetime, run_id: int | None, error: str | None) -> None:
+    now = utcnow()
+    runs, schedules = _table(JobRun), _table(PeriodicJob)
+    with get_engine().begin() as connection:
+        if run_id is not None:
+            connection.execute(
+                update(runs).where(runs.c.id == run_id).values(finished_at=now, error=error)
+            )
+        connection.execute(
+            update(schedules)
+            .where(schedules.c.name == job.name, schedules.c.lease_owner == worker)
+            .values(
+                next_run_at=start + job.every,
+                lease_owner=None,
+                lease_until=None,
+                last_finished_at=now,
+                last_error=error,
+            )
+        )
+
+
+def run_job(job: Job, worker: str, now: datetime | None = None) -> bool:
+    """Run ``job`` for the current period if it is due and no one else has it."""
+    now = now or utcnow()
+    if not _take(job, worker, now):
+        return False
+    start = period_start(now, job.every)
+    run_id = _start_run(job, worker, start, now)
+    if run_id is None:
+        # This period already ran (a lease expired mid-run, say): move on to the next.
+        _finish(job, worker, start, None, None)
+        return False
+    error = None
+    try:
+        result = job.func()
+    except Exception as exc:  # recorded on the run; the next period runs as usual
+        logger.exception("job %s failed", job.name)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        result = None
+    _finish(job, worker, start, run_id, error)
+    log(
+        logger,
+        logging.INFO if error is None else logging.WARNING,
+        "job ran",
+        job=job.name,
+        period_start=start.isoformat(),
+        worker=worker,
+        result=result,
+        error=error,
+    )
+    return error is None
+
+
+def run_due_jobs(
+    worker: str, *, now: datetime | None = None, should_stop: Callable[[], bool] | None = None
+) -> list[str]:
+    """Run every registered job that is due; return the names of those this worker ran."""
+    fixed_now, now = now, now or utcnow()
+    table = _table(PeriodicJob)
+    with get_engine().connect() as connection:
+        known = set(connection.scalars(select(table.c.name)))
+        due = set(
+            connection.scalars(
+                select(table.c.name).where(
+                    table.c.next_run_at <= now,
+                    or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+                )
+            )
+        )
+    if not set(REGISTRY) <= known:
+        ensure_schedules(now)
+        due |= set(REGISTRY) - known
+    ran = []
+    for name in sorted(due):
+        job = REGISTRY.get(name)
+        if job is None or (should_stop is not None and should_stop()):
+            continue
+        if run_job(job, worker, fixed_now):  # each job takes its lease at its own start
+            ran.append(name)
+    return ran
+
+
+# Built-in jobs of the core.
+
+
+@periodic("core.purge_rate_limits", every=timedelta(hours=1))
+def purge_rate_limits() -> int:
+    """Delete rate-limit counters of windows long gone."""
+    return ratelimit.purge_expired()
+
+
+@periodic("core.purge_web_sessions", every=timedelta(hours=1))
+def purge_web_sessions() -> int:
+    """Delete expired browser sessions."""
+    table = _table(WebSession)
+    with get_engine().begin() as connection:
+        return connection.execute(delete(table).where(table.c.expires_at < utcnow())).rowcount
+
+
+@periodic("core.purge_outbox", every=timedelta(days=1))
+def purge_outbox() -> int:
+    """Delete sent messages older than the retention period; inbox messages stay."""
+    outbox, inbox = _table(OutboxMessage), _table(InboxMessage)
+    cutoff = utcnow() - timedelta(days=get_settings().outbox_retention_days)
+    with get_engine().begin() as connection:
+        return connection.execute(
+            delete(outbox).where(
+                and_(
+                    outbox.c.status == "sent",
+                    outbox.c.sent_at < cutoff,
+                    # The citizen's inbox row refers to its outbox message.
+                    ~exists().where(inbox.c.outbox_id == outbox.c.id),
+                )
+            )
+        ).rowcount

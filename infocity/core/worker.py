@@ -1,0 +1,302 @@
+"""``infocity worker``: delivers the outbox and runs periodic jobs.
+
+Any number of workers may run against one database; they share nothing but it.
+
+Delivery of a message, each step its own short transaction:
+
+1. claim: one guarded UPDATE moves a batch of due messages (``queued`` or ``retry``
+   whose ``next_attempt_at`` has come, or ``sending`` whose lease has expired because
+   its worker died) to ``sending`` with a lease and ``attempts + 1``, RETURNING the
+   rows. On PostgreSQL the candidates are selected ``FOR UPDATE SKIP LOCKED``, so two
+   workers never take the same row; on SQLite the write lock serialises claims.
+2. send, outside any transaction (see ``infocity.core.channels``).
+3. record: ``sent``; or ``retry`` with exponential backoff; or ``failed`` after
+   ``delivery_max_attempts`` or a permanent refusal. The UPDATE is guarded by the
+   status and the attempt number, so a worker whose lease was taken over cannot
+   overwrite the newer attempt's outcome.
+
+A crash between 2 and 3 makes the message due again when its lease expires: delivery
+is at least once, and each channel de-duplicates by the message id.
+
+SIGTERM or SIGINT: the message being sent is finished and recorded, the rest of the
+claimed batch is released (back to due, the claim not counted), and the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from prometheus_client import Counter, start_http_server
+from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from infocity.core import jobs
+from infocity.core.channels import Delivery, DeliveryError, send
+from infocity.core.db import dispose_engines, get_engine, utcnow
+from infocity.core.logging import log
+from infocity.core.models import OutboxMessage
+from infocity.core.settings import get_settings
+
+logger = logging.getLogger("infocity.worker")
+
+DELIVERED = Counter(
+    "infocity_notifications_delivered_total", "Messages delivered, by channel.", ["channel"]
+)
+FAILED = Counter(
+    "infocity_notifications_failed_total",
+    "Messages given up on (permanent refusal or attempts exhausted), by channel.",
+    ["channel"],
+)
+RETRIED = Counter(
+    "infocity_notifications_retried_total",
+    "Failed attempts to be retried, by channel.",
+    ["channel"],
+)
+
+MAX_BACKOFF = timedelta(hours=6)
+_OUTBOX = OutboxMessage.__table__
+assert isinstance(_OUTBOX, Table)
+OUTBOX: Table = _OUTBOX
+_DELIVERY_COLUMNS = [
+    OUTBOX.c.id,
+    OUTBOX.c.kind,
+    OUTBOX.c.channel,
+    OUTBOX.c.user_id,
+    OUTBOX.c.webhook_endpoint_id,
+    OUTBOX.c.address,
+    OUTBOX.c.locale,
+    OUTBOX.c.subject,
+    OUTBOX.c.body,
+    OUTBOX.c.link,
+    OUTBOX.c.payload,
+    OUTBOX.c.attempts,
+    OUTBOX.c.created_at,
+    OUTBOX.c.lease_until,
+]
+
+
+def backoff_delay(attempts: int) -> timedelta:
+    """The wait before the next attempt after ``attempts`` failed ones (capped, jittered)."""
+    base = get_settings().delivery_backoff_seconds * 2 ** max(attempts - 1, 0)
+    delay = min(timedelta(seconds=base), MAX_BACKOFF)
+    # Up to 10% more, so messages that failed together do not all retry together.
+    return delay * (1 + random.uniform(0, 0.1))
+
+
+def default_name() -> str:
+    """A worker's name in leases and logs: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """One worker process's delivery loop; ``stop()`` asks it to finish and exit."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or default_name()
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Finish the message in hand, release the rest of the batch, then stop."""
+        self.stopping.set()
+
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        settings = get_settings()
+        return or_(
+            and_(OUTBOX.c.status.in_(("queued", "retry")), OUTBOX.c.next_attempt_at <= now),
+            and_(
+                OUTBOX.c.status == "sending",
+                OUTBOX.c.lease_until < now,
+                OUTBOX.c.attempts < settings.delivery_max_attempts,
+            ),
+        )
+
+    def claim(self, limit: int | None = None) -> list[Delivery]:
+        """Take a batch of due messages for this worker, in a committed transaction."""
+        settings = get_settings()
+        now = utcnow()
+        lease_until = now + timedelta(seconds=settings.worker_lease_seconds)
+        engine = get_engine()
+        due = self._due(now)
+        candidates = (
+            select(OUTBOX.c.id)
+            .where(due)
+            .order_by(OUTBOX.c.next_attempt_at)
+            .limit(limit or settings.worker_batch_size)
+        )
+        if engine.dialect.name == "postgresql":
+            # Rows another worker is claiming right now are skipped, not waited for.
+            candidates = candidates.with_for_update(skip_locked=True)
+        with engine.begin() as connection:
+            # A message whose worker died on its last allowed attempt is given up on
+            # here, or it would stay "sending" for ever.
+            connection.execute(
+                update(OUTBOX)
+                .where(
+                    OUTBOX.c.status == "sending",
+                    OUTBOX.c.lease_until < now,
+                    OUTBOX.c.attempts >= settings.delivery_max_attempts,
+                )
+                .values(
+                    status="failed",
+                    lease_until=None,
+                    last_error="the worker stopped during the last attempt (lease expired)",
+                )
+            )
+            rows = connection.execute(
+                update(OUTBOX)
+                # The condition is repeated so the UPDATE itself is the guard.
+                .where(OUTBOX.c.id.in_(candidates.scalar_subquery()), due)
+                .values(status="sending", lease_until=lease_until, attempts=OUTBOX.c.attempts + 1)
+                .returning(*_DELIVERY_COLUMNS)
+            ).all()
+        deliveries = [Delivery(**row._asdict()) for row in rows]
+        deliveries.sort(key=lambda d: (d.created_at, d.id))
+        return deliveries
+
+    def _record(self, delivery: Delivery, **values: Any) -> bool:
+        with get_engine().begin() as connection:
+            result = connection.execute(
+                update(OUTBOX)
+                .where(
+                    OUTBOX.c.id == delivery.id,
+                    OUTBOX.c.status == "sending",
+                    OUTBOX.c.attempts == delivery.attempts,
+                )
+                .values(**values)
+            )
+        if result.rowcount != 1:
+            # Our lease expired and another worker took the message over; its attempt
+            # is the one on record.
+            log(logger, logging.WARNING, "lease lost", id=delivery.id, worker=self.name)
+            return False
+        return True
+
+    def deliver(self, delivery: Delivery) -> str:
+        """Send one claimed message and record the outcome: sent, retry or failed."""
+        settings = get_settings()
+        try:
+            send(delivery)
+        except DeliveryError as exc:
+            error, permanent = exc.reason, exc.permanent
+        except Exception as exc:  # a bug or an unforeseen error: retry, keep the reason
+            logger.exception("channel %s raised", delivery.channel)
+            error, permanent = f"{type(exc).__name__}: {exc}", False
+        else:
+            if self._record(delivery, status="sent", sent_at=utcnow(), lease_until=None):
+                DELIVERED.labels(delivery.channel).inc()
+                log(
+                    logger,
+                    logging.INFO,
+                    "message sent",
+                    id=delivery.id,
+                    channel=delivery.channel,
+                    kind=delivery.kind,
+                    attempts=delivery.attempts,
+                )
+            return "sent"
+        if permanent or delivery.attempts >= settings.delivery_max_attempts:
+            outcome = "failed"
+            recorded = self._record(
+                delivery, status="failed", lease_until=None, last_error=error[:2000]
+            )
+            if recorded:
+                FAILED.labels(delivery.channel).inc()
+        else:
+            outcome = "retry"
+            recorded = self._record(
+                delivery,
+                status="retry",
+                lease_until=None,
+                last_error=error[:2000],
+                next_attempt_at=utcnow() + backoff_delay(delivery.attempts),
+            )
+            if recorded:
+                RETRIED.labels(delivery.channel).inc()
+        log(
+            logger,
+            logging.WARNING,
+            f"message {outcome}",
+            id=delivery.id,
+            channel=delivery.channel,
+            kind=delivery.kind,
+            attempts=delivery.attempts,
+            error=error,
+        )
+        return outcome
+
+    def release(self, deliveries: list[Delivery]) -> None:
+        """Give claimed but unsent messages back, as if never claimed."""
+        for delivery in deliveries:
+            self._record(
+                delivery,
+                status="retry" if delivery.attempts > 1 else "queued",
+                attempts=delivery.attempts - 1,
+                lease_until=None,
+            )
+
+    def deliver_due(self) -> int:
+        """Claim and deliver batches until nothing is due (or a stop); return the count."""
+        handled = 0
+        while not self.stopping.is_set():
+            batch = self.claim()
+            for index, delivery in enumerate(batch):
+                # Past its lease a message may already be another worker's: leave it.
+                if self.stopping.is_set() or utcnow() >= delivery.lease_until:
+                    self.release(batch[index:])
+                    break
+                self.deliver(delivery)
+                handled += 1
+            if len(batch) < get_settings().worker_batch_size:
+                break
+        return handled
+
+    def run(self, *, once: bool = False) -> None:
+        """Deliver and run jobs until stopped (or one round with ``once``)."""
+        settings = get_settings()
+        jobs.load_job_modules()
+        log(logger, logging.INFO, "worker started", worker=self.name, jobs=sorted(jobs.REGISTRY))
+        while not self.stopping.is_set():
+            handled = 0
+            try:
+                handled = self.deliver_due()
+                if not self.stopping.is_set():
+                    jobs.run_due_jobs(self.name, should_stop=self.stopping.is_set)
+            except Exception:
+                # The database may be restarting: keep the process, try again shortly.
+                logger.exception("worker round failed")
+            if once:
+                break
+            if handled == 0:
+                self.stopping.wait(settings.worker_poll_seconds)
+        log(logger, logging.INFO, "worker stopped", worker=self.name)
+
+
+def run_worker(once: bool = False, name: str | None = None) -> None:
+    """Run a worker in this process until SIGTERM/SIGINT (or one round with ``once``)."""
+    worker = Worker(name)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log(logger, logging.INFO, "stopping", signal=signal.Signals(signum).name)
+        worker.stop()
+
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            previous[stop_signal] = signal.signal(stop_signal, _stop)
+    port = get_settings().worker_metrics_port
+    if port and not once:
+        start_http_server(port)
+    try:
+        worker.run(once=once)
+    finally:
+        for stop_signal, handler in previous.items():
+            signal.signal(stop_signal, handler)
+        dispose_engines()

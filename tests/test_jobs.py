@@ -1,0 +1,214 @@
+"""Periodic jobs: once per period, whatever the number of workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from infocity.core import jobs
+from infocity.core.db import utcnow
+from infocity.core.models import JobRun, OutboxMessage, PeriodicJob, RateLimitCounter, WebSession
+from infocity.core.uow import UnitOfWork
+from tests.support.users import add_citizen, count, start_worker, wait_for
+
+calls: list[str] = []
+
+
+@pytest.fixture
+def test_job() -> Iterator[jobs.Job]:
+    """A job registered for one test only."""
+
+    @jobs.periodic("test.counting", every=timedelta(minutes=5))
+    def counting() -> None:
+        calls.append("run")
+
+    calls.clear()
+    yield jobs.REGISTRY["test.counting"]
+    del jobs.REGISTRY["test.counting"]
+
+
+def test_period_start_is_aligned_to_the_epoch() -> None:
+    at = datetime(2026, 3, 29, 0, 7, 31, tzinfo=UTC)
+    assert jobs.period_start(at, timedelta(minutes=5)) == datetime(2026, 3, 29, 0, 5, tzinfo=UTC)
+    assert jobs.period_start(at, timedelta(days=1)) == datetime(2026, 3, 29, tzinfo=UTC)
+    with pytest.raises(ValueError, match="whole number"):
+        jobs.periodic("bad", every=timedelta(milliseconds=1500))
+
+
+def test_a_job_runs_once_per_period_and_again_in_the_next(
+    uow: UnitOfWork, test_job: jobs.Job
+) -> None:
+    now = datetime(2030, 1, 1, 0, 1, tzinfo=UTC)  # the hourly built-in jobs stay put
+    assert "test.counting" in jobs.run_due_jobs("a", now=now)
+    assert jobs.run_due_jobs("b", now=now) == []  # same period: nothing due
+    assert not jobs.run_job(test_job, "b", now=now + timedelta(seconds=1))
+    assert calls == ["run"]
+
+    later = now + timedelta(minutes=5)
+    assert jobs.run_due_jobs("b", now=later) == ["test.counting"]
+    assert calls == ["run", "run"]
+    with uow:
+        runs = uow.session.scalars(
+            select(JobRun).where(JobRun.job_name == "test.counting").order_by(JobRun.id)
+        ).all()
+        assert [r.worker for r in runs] == ["a", "b"]
+        assert runs[1].period_start - runs[0].period_start == timedelta(minutes=5)
+        schedule = uow.session.get(PeriodicJob, "test.counting")
+        assert schedule is not None
+        assert schedule.next_run_at == runs[1].period_start + timedelta(minutes=5)
+        assert schedule.lease_until is None
+
+
+def test_a_period_already_run_is_not_run_again_after_a_lease_expires(
+    uow: UnitOfWork, test_job: jobs.Job
+) -> None:
+    now = utcnow()
+    jobs.ensure_schedules(now)
+    assert jobs.run_job(test_job, "a", now=now)
+    with uow:
+        # As if worker "a" died after the run, before moving the schedule on.
+        uow.session.execute(
+            update(PeriodicJob)
+            .where(PeriodicJob.name == "test.counting")
+            .values(next_run_at=jobs.period_start(now, test_job.every))
+        )
+        uow.commit()
+    assert not jobs.run_job(test_job, "b", now=now)
+    assert calls == ["run"]
+    assert count(uow, JobRun, JobRun.job_name == "test.counting") == 1
+
+
+def test_a_failing_job_is_recorded_and_runs_next_period(uow: UnitOfWork) -> None:
+    @jobs.periodic("test.failing", every=timedelta(minutes=1))
+    def failing() -> None:
+        raise RuntimeError("boom")
+
+    try:
+        now = utcnow()
+        jobs.ensure_schedules(now)
+        assert not jobs.run_job(jobs.REGISTRY["test.failing"], "a", now=now)
+        with uow:
+            run = uow.session.scalars(select(JobRun).where(JobRun.job_name == "test.failing")).one()
+            assert run.error == "RuntimeError: boom"
+            assert run.finished_at is not None
+            schedule = uow.session.get(PeriodicJob, "test.failing")
+            assert schedule is not None
+            assert schedule.last_error == "RuntimeError: boom"
+            assert schedule.next_run_at > now
+    finally:
+        del jobs.REGISTRY["test.failing"]
+
+
+def test_built_in_purges(uow: UnitOfWork) -> None:
+    citizen = add_citizen(uow)
+    long_ago = utcnow() - timedelta(days=400)
+    assert citizen.user_id is not None
+    with uow:
+        uow.session.add_all(
+            [
+                RateLimitCounter(key="old", window_start=long_ago, count=3),
+                RateLimitCounter(key="new", window_start=utcnow(), count=1),
+                WebSession(
+                    token_hash="a" * 64,
+                    user_id=citizen.user_id,
+                    created_at=long_ago,
+                    expires_at=long_ago,
+                ),
+                WebSession(
+                    token_hash="b" * 64,
+                    user_id=citizen.user_id,
+                    created_at=utcnow(),
+                    expires_at=utcnow() + timedelta(days=1),
+                ),
+            ]
+        )
+        for number, (channel, status) in enumerate(
+            [("email", "sent"), ("email", "failed"), ("inbox", "sent"), ("email", "queued")]
+        ):
+            uow.session.add(
+                OutboxMessage(
+                    id=f"{number:032d}",
+                    kind="k",
+                    channel=channel,
+                    user_id=citizen.user_id,
+                    locale="ru",
+                    subject="s",
+                    body="b",
+                    payload={},
+                    status=status,
+                    attempts=1,
+                    next_attempt_at=long_ago,
+                    created_at=long_ago,
+                    sent_at=long_ago if status == "sent" else None,
+                )
+            )
+        uow.session.flush()
+        from infocity.core.models import InboxMessage
+
+        uow.session.add(
+            InboxMessage(
+                user_id=citizen.user_id,
+                outbox_id=f"{2:032d}",
+                kind="k",
+                subject="s",
+                body="b",
+                created_at=long_ago,
+            )
+        )
+        uow.commit()
+
+    assert jobs.purge_rate_limits() == 1
+    assert jobs.purge_web_sessions() == 1
+    assert jobs.purge_outbox() == 1  # the old sent e-mail; the inbox's message stays
+    with uow:
+        left = set(uow.session.scalars(select(OutboxMessage.id)))
+    assert left == {f"{n:032d}" for n in (1, 2, 3)}
+
+
+@pytest.mark.slow
+def test_two_worker_processes_run_each_period_exactly_once(
+    database: str, uow: UnitOfWork, tmp_path: Path
+) -> None:
+    job_log = tmp_path / "runs.txt"
+    env = {
+        **os.environ,
+        "INFOCITY_DATABASE_URL": database,
+        "INFOCITY_ENVIRONMENT": "test",
+        "INFOCITY_WORKER_POLL_SECONDS": "0.05",
+        "INFOCITY_JOB_MODULES": "tests.support.jobs",
+        "INFOCITY_TEST_JOB_LOG": str(job_log),
+    }
+    workers = [start_worker(env, tmp_path / f"worker{n}.log", f"w{n}") for n in (1, 2)]
+
+    def finished_ticks() -> int:
+        return count(uow, JobRun, JobRun.job_name == "test.tick", JobRun.finished_at.is_not(None))
+
+    try:
+        wait_for(lambda: finished_ticks() >= 4, what="four periods of test.tick")
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for n, worker in enumerate(workers, 1):
+            assert worker.wait(timeout=20) == 0, (tmp_path / f"worker{n}.log").read_text()
+
+    with uow:
+        per_period = uow.session.execute(
+            select(JobRun.job_name, JobRun.period_start, func.count()).group_by(
+                JobRun.job_name, JobRun.period_start
+            )
+        ).all()
+        ticks = uow.session.scalars(select(JobRun).where(JobRun.job_name == "test.tick")).all()
+        assert all(run.error is None for run in ticks)
+    assert all(row[2] == 1 for row in per_period)
+    # The function itself ran once per recorded run, never twice for one period.
+    assert len(job_log.read_text().splitlines()) == len(ticks) >= 4
+    # Hourly and daily jobs: both workers started together, one ran each.
+    names = [row[0] for row in per_period]
+    for builtin in ("core.purge_rate_limits", "core.purge_web_sessions", "core.purge_outbox"):
+        assert names.count(builtin) == 1

@@ -1,0 +1,239 @@
+"""Outbox delivery by the worker: after commit only, once per message, with retries."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select, update
+
+from infocity.core.db import utcnow
+from infocity.core.models import InboxMessage, OutboxMessage
+from infocity.core.outbox import Recipient, notify
+from infocity.core.settings import get_settings
+from infocity.core.uow import UnitOfWork
+from infocity.core.worker import Worker, run_worker
+from tests.support.mail import MailRecorder, smtp_server
+from tests.support.users import add_citizen, count
+
+TEMPLATE = "portal/notifications/service_notice.txt"
+
+
+@pytest.fixture
+def mailbox(database: str) -> Iterator[MailRecorder]:
+    """A real SMTP server the settings point at."""
+    with smtp_server() as (controller, recorder):
+        os.environ["INFOCITY_SMTP_HOST"] = "127.0.0.1"
+        os.environ["INFOCITY_SMTP_PORT"] = str(controller.port)
+        get_settings.cache_clear()
+        yield recorder
+    for name in ("INFOCITY_SMTP_HOST", "INFOCITY_SMTP_PORT"):
+        os.environ.pop(name, None)
+    get_settings.cache_clear()
+
+
+def queue_notice(uow: UnitOfWork, recipient: Recipient, *, commit: bool = True) -> list[str]:
+    """A use case that announces something; returns the queued message ids."""
+    with uow:
+        messages = notify(
+            uow.session,
+            recipient,
+            kind="service_notice",
+            template=TEMPLATE,
+            context={"title": "Water", "name": "Иван", "text": "Hot water is back."},
+            link="https://infocity.example/inbox",
+        )
+        ids = [m.id for m in messages]
+        if commit:
+            uow.commit()
+        # Otherwise leaving the block rolls back, as when a use case fails.
+    return ids
+
+
+def statuses(uow: UnitOfWork) -> dict[str, str]:
+    with uow:
+        rows = uow.session.execute(select(OutboxMessage.id, OutboxMessage.status))
+        return {row.id: row.status for row in rows}
+
+
+def test_rolled_back_notification_is_never_sent_committed_one_is(
+    uow: UnitOfWork, mailbox: MailRecorder
+) -> None:
+    citizen = add_citizen(uow)
+    lost = queue_notice(uow, citizen, commit=False)
+    kept = queue_notice(uow, citizen)
+    assert len(lost) == 2
+    assert len(kept) == 2
+
+    Worker("test").deliver_due()
+
+    assert statuses(uow) == dict.fromkeys(kept, "sent")
+    assert mailbox.message_ids() == [f"<{kept[1]}@infocity>"]
+    with uow:
+        inbox = uow.session.scalars(select(InboxMessage)).all()
+        assert [(m.outbox_id, m.user_id) for m in inbox] == [(kept[0], citizen.user_id)]
+        assert inbox[0].link == "https://infocity.example/inbox"
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject", "greeting"),
+    [
+        ("ru", "Уведомление городской службы: Water", "Уважаемый(ая) Иван,"),
+        ("en", "City service notice: Water", "Dear Иван,"),
+    ],
+)
+def test_email_goes_to_a_real_smtp_server_in_the_recipients_language(
+    uow: UnitOfWork, mailbox: MailRecorder, locale: str, subject: str, greeting: str
+) -> None:
+    citizen = add_citizen(uow, locale=locale)
+    ids = queue_notice(uow, citizen)
+
+    assert Worker("test").deliver_due() == 2
+
+    [mail] = mailbox.messages
+    assert mail["Subject"] == subject
+    assert mail["To"] == citizen.email
+    assert mail["Message-ID"] == f"<{ids[1]}@infocity>"
+    assert mail.get_content_type() == "text/plain"
+    assert mail.get_content_charset() == "utf-8"
+    text = mail.get_content()
+    assert greeting in text
+    assert "Hot water is back." in text
+    assert text.rstrip().endswith("https://infocity.example/inbox")
+    with uow:
+        row = uow.session.get(OutboxMessage, ids[1])
+        assert row is not None
+        assert row.status == "sent"
+        assert row.attempts == 1
+        assert row.sent_at is not None
+
+
+def test_redelivery_after_a_crash_before_recording_adds_no_second_inbox_row(
+    uow: UnitOfWork,
+) -> None:
+    citizen = add_citizen(uow, email=False)
+    [message_id] = queue_notice(uow, citizen)
+    worker = Worker("crashing")
+    [claimed] = worker.claim()
+    from infocity.core.channels import send
+
+    send(claimed)  # delivered, then the worker "dies" before recording it
+    with uow:
+        # Its lease runs out.
+        uow.session.execute(
+            update(OutboxMessage).values(lease_until=utcnow() - timedelta(seconds=1))
+        )
+        uow.commit()
+
+    assert Worker("second").deliver_due() == 1
+
+    with uow:
+        row = uow.session.get(OutboxMessage, message_id)
+        assert row is not None
+        assert row.status == "sent"
+        assert row.attempts == 2
+    assert count(uow, InboxMessage) == 1
+
+
+def test_smtp_down_is_retried_with_backoff_then_failed(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.postgres import free_port
+
+    monkeypatch.setenv("INFOCITY_SMTP_PORT", str(free_port()))  # nothing listens there
+    monkeypatch.setenv("INFOCITY_DELIVERY_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("INFOCITY_DELIVERY_BACKOFF_SECONDS", "60")
+    get_settings.cache_clear()
+    citizen = add_citizen(uow)
+    [_, email_id] = queue_notice(uow, citizen)
+    worker = Worker("test")
+
+    for attempt in (1, 2, 3):
+        before = utcnow()
+        worker.deliver_due()
+        with uow:
+            row = uow.session.get(OutboxMessage, email_id)
+            assert row is not None
+            status, attempts, next_attempt_at = row.status, row.attempts, row.next_attempt_at
+            assert "SMTP unavailable" in (row.last_error or "")
+        assert attempts == attempt
+        if attempt == 3:
+            assert status == "failed"
+            break
+        assert status == "retry"
+        assert next_attempt_at >= before + timedelta(seconds=60 * 2 ** (attempt - 1))
+        assert worker.claim() == []  # not due yet
+        with uow:  # time passes
+            uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == email_id)
+                .values(next_attempt_at=utcnow())
+            )
+            uow.commit()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_claimed_message_is_not_claimed_again_while_its_lease_runs(uow: UnitOfWork) -> None:
+    citizen = add_citizen(uow, email=False)
+    queue_notice(uow, citizen)
+    first = Worker("a").claim()
+    assert len(first) == 1
+    assert Worker("b").claim() == []
+    Worker("a").release(first)
+    with uow:
+        row = uow.session.scalars(select(OutboxMessage)).one()
+        assert (row.status, row.attempts, row.lease_until) == ("queued", 0, None)
+
+
+def test_concurrent_claims_never_take_the_same_message(uow: UnitOfWork) -> None:
+    citizen = add_citizen(uow, email=False)
+    with uow:
+        for _ in range(40):
+            notify(
+                uow.session,
+                citizen,
+                kind="k",
+                template=TEMPLATE,
+                context={"title": "t", "name": "n", "text": "x"},
+                channels=["inbox"],
+            )
+        uow.commit()
+    claimed: list[list[str]] = []
+
+    def claim_until_empty(name: str) -> None:
+        worker, mine = Worker(name), []
+        while batch := worker.claim(limit=3):
+            mine += [d.id for d in batch]
+        claimed.append(mine)
+
+    threads = [threading.Thread(target=claim_until_empty, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    every = [message_id for ids in claimed for message_id in ids]
+    assert len(every) == len(set(every)) == 40
+    with uow:
+        attempts = set(uow.session.scalars(select(OutboxMessage.attempts)))
+    assert attempts == {1}
+
+
+def test_worker_once_delivers_what_is_due_and_counts_it(uow: UnitOfWork) -> None:
+    citizen = add_citizen(uow, email=False)
+    queue_notice(uow, citizen)
+    before = REGISTRY.get_sample_value(
+        "infocity_notifications_delivered_total", {"channel": "inbox"}
+    )
+
+    run_worker(once=True, name="once")
+
+    assert set(statuses(uow).values()) == {"sent"}
+    after = REGISTRY.get_sample_value(
+        "infocity_notifications_delivered_total", {"channel": "inbox"}
+    )
+    assert (after or 0) - (before or 0) == 1
