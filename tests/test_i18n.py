@@ -17,30 +17,46 @@ import update_catalogues  # noqa: E402
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def _extracted() -> set[str]:
-    messages: set[str] = set()
+def _extracted() -> set[str | tuple[str, str]]:
+    """Every message id in the code and templates; plural ones as (singular, plural)."""
+    messages: set[str | tuple[str, str]] = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
         update_catalogues.PACKAGE,
         update_catalogues.METHODS,
         options_map=update_catalogues.OPTIONS,
         keywords=update_catalogues.KEYWORDS,
     ):
-        messages.update([message] if isinstance(message, str) else list(message))
+        if isinstance(message, str):
+            messages.add(message)
+        else:
+            messages.add((message[0], message[1]))
     return {m for m in messages if m}
 
 
-def test_every_message_has_a_russian_translation() -> None:
+def _russian(message: str | tuple[str, str], n: int = 5) -> str:
     russian = i18n.translations("ru")
-    missing = sorted(m for m in _extracted() if russian.gettext(m) == m)
+    if isinstance(message, str):
+        return russian.gettext(message)
+    return russian.ngettext(message[0], message[1], n)
+
+
+def test_every_message_has_a_russian_translation() -> None:
+    missing = sorted(
+        str(m) for m in _extracted()
+        if _russian(m) == (m if isinstance(m, str) else m[1])
+    )
     assert missing == [], f"untranslated into Russian (run `make messages`): {missing}"
 
 
 def test_translations_keep_every_placeholder() -> None:
-    russian = i18n.translations("ru")
-    broken = [
-        m for m in _extracted()
-        if set(PLACEHOLDER.findall(russian.gettext(m))) != set(PLACEHOLDER.findall(m))
-    ]
+    broken = []
+    for message in _extracted():
+        original = message if isinstance(message, str) else message[1]
+        for n in (1, 3, 5):  # every Russian plural form
+            if set(PLACEHOLDER.findall(_russian(message, n))) - {"num"} != set(
+                PLACEHOLDER.findall(original)
+            ) - {"num"}:
+                broken.append(original)
     assert broken == []
 
 
