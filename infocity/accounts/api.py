@@ -2,6 +2,201 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from infocity.accounts import service
+from infocity.accounts.schemas import (
+    ApiTokenCreate,
+    AuditEntryRead,
+    AuditFilter,
+    ChildCreate,
+    CitizenCreate,
+    CitizenRecordRead,
+    DeviceKeyCreate,
+    DeviceKeyIssued,
+    MessageRead,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PersonRead,
+    ProfileRead,
+    ProfileUpdate,
+    StaffCreate,
+    TokenRead,
+    UserRead,
+)
+from infocity.core.auth import Principal
+from infocity.core.errors import Unauthenticated
+from infocity.core.i18n import N_, gettext
+from infocity.web.deps import api_principal
+from infocity.web.errors import error_responses
+
+router = APIRouter(tags=["accounts"])
+
+CurrentUser = Annotated[Principal | None, Depends(api_principal)]
+
+
+def _logged_in(principal: CurrentUser) -> Principal:
+    # Only where a missing user would mean something else to the service: for
+    # create_staff_account no actor means the trusted command line.
+    if principal is None:
+        raise Unauthenticated("login_required", N_("Please log in to continue."))
+    return principal
+
+
+LoggedIn = Annotated[Principal, Depends(_logged_in)]
+
+RESET_SENT = N_(
+    "If an account with this e-mail or phone number exists, we have sent it a link "
+    "to set a new password."
+)
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=UserRead,
+    responses=error_responses(409, 422),
+    summary="Register a citizen account",
+)
+def register(data: CitizenCreate) -> UserRead:
+    return service.register_citizen(data)
+
+
+@router.post(
+    "/auth/token",
+    status_code=201,
+    response_model=TokenRead,
+    responses=error_responses(401, 422, 429),
+    summary="Log an app in: a bearer token, shown once",
+)
+def issue_token(data: ApiTokenCreate, request: Request) -> TokenRead:
+    return service.issue_api_token(data.identifier, data.password, data.name, ip=_ip(request))
+
+
+@router.delete(
+    "/auth/token",
+    status_code=204,
+    responses=error_responses(401),
+    summary="Log the app out: revoke the bearer token of this request",
+)
+def revoke_token(request: Request, principal: LoggedIn) -> Response:
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    service.revoke_api_token(token)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/password-reset",
+    status_code=202,
+    response_model=MessageRead,
+    responses=error_responses(422, 429),
+    summary="Send a password reset link (same answer whether or not the account exists)",
+)
+def request_password_reset(data: PasswordResetRequest, request: Request) -> MessageRead:
+    service.request_password_reset(data.identifier, ip=_ip(request))
+    return MessageRead(message=gettext(RESET_SENT))
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    status_code=204,
+    responses=error_responses(422),
+    summary="Set a new password with the link's token (once)",
+)
+def confirm_password_reset(data: PasswordResetConfirm) -> Response:
+    service.reset_password(data.token, data.new_password)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/me",
+    response_model=ProfileRead,
+    responses=error_responses(401, 403),
+    summary="My profile (documents masked) and children",
+)
+def get_profile(principal: CurrentUser) -> ProfileRead:
+    return service.get_profile(principal)
+
+
+@router.patch(
+    "/me",
+    response_model=ProfileRead,
+    responses=error_responses(401, 403, 409, 422),
+    summary="Change my names, date of birth or documents (null removes a document)",
+)
+def update_profile(data: ProfileUpdate, principal: CurrentUser) -> ProfileRead:
+    return service.update_profile(principal, data)
+
+
+@router.get(
+    "/me/children",
+    response_model=list[PersonRead],
+    responses=error_responses(401, 403),
+    summary="My children",
+)
+def list_children(principal: CurrentUser) -> list[PersonRead]:
+    return service.list_family(principal)
+
+
+@router.post(
+    "/me/children",
+    status_code=201,
+    response_model=PersonRead,
+    responses=error_responses(401, 403, 409, 422),
+    summary="Add a child to my family",
+)
+def add_child(data: ChildCreate, principal: CurrentUser) -> PersonRead:
+    return service.add_child(principal, data)
+
+
+@router.get(
+    "/staff/citizens",
+    response_model=list[CitizenRecordRead],
+    responses=error_responses(401, 403, 422, 429),
+    summary="Look a citizen up by SNILS, OMS policy or phone (audited)",
+)
+def lookup_citizen(
+    principal: CurrentUser, query: Annotated[str, Query(min_length=1, max_length=40)]
+) -> list[CitizenRecordRead]:
+    return service.lookup_citizen(principal, query)
+
+
+@router.get(
+    "/admin/audit",
+    response_model=list[AuditEntryRead],
+    responses=error_responses(401, 403, 422),
+    summary="The audit log, newest first",
+)
+def list_audit(
+    principal: CurrentUser, filters: Annotated[AuditFilter, Query()]
+) -> list[AuditEntryRead]:
+    return service.list_audit(principal, filters)
+
+
+@router.post(
+    "/admin/staff",
+    status_code=201,
+    response_model=UserRead,
+    responses=error_responses(401, 403, 409, 422),
+    summary="Create a staff account",
+)
+def create_staff(data: StaffCreate, principal: LoggedIn) -> UserRead:
+    return service.create_staff_account(data, principal)
+
+
+@router.post(
+    "/admin/devices",
+    status_code=201,
+    response_model=DeviceKeyIssued,
+    responses=error_responses(401, 403, 422),
+    summary="Issue a device key (shown once)",
+)
+def register_device(data: DeviceKeyCreate, principal: CurrentUser) -> DeviceKeyIssued:
+    device, key = service.register_device(principal, data)
+    return DeviceKeyIssued(**device.model_dump(), key=key)

@@ -1,9 +1,518 @@
-"""HTML pages (thin: parse the form, call one service function, render)."""
+"""HTML pages (thin: parse the form, call one service function, render).
+
+Forms work without JavaScript. A refused form is shown again with the entered values
+(passwords excepted), an error at each field and one at the top; a saved form
+redirects (POST-redirect-GET) so that reloading does not submit it again.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from collections.abc import Iterable
+from typing import Annotated, Any
 
-from infocity.web.deps import csrf_protect
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from infocity.accounts import service
+from infocity.accounts.schemas import (
+    AuditFilter,
+    ChildCreate,
+    CitizenCreate,
+    CitizenRecordRead,
+    ProfileRead,
+    ProfileUpdate,
+    StaffCreate,
+)
+from infocity.city import service as city
+from infocity.core.auth import STAFF_ROLES, Action, Principal, Role, allowed
+from infocity.core.errors import AppError, InvalidInput, Unauthenticated
+from infocity.core.i18n import N_, gettext
+from infocity.web.deps import (
+    SESSION_COOKIE,
+    csrf_protect,
+    page_principal,
+    render,
+    safe_next,
+    session_token,
+    set_session_cookie,
+)
+from infocity.web.errors import validation_fields
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+ROLE_LABELS = {
+    Role.CITIZEN: N_("Citizen"),
+    Role.REGISTRAR: N_("Clinic registrar"),
+    Role.DOCTOR: N_("Doctor"),
+    Role.CLINIC_ADMIN: N_("Clinic administrator"),
+    Role.SCHOOL_STAFF: N_("School staff"),
+    Role.KINDERGARTEN_STAFF: N_("Kindergarten staff"),
+    Role.EXAM_OFFICIAL: N_("Exam official"),
+    Role.HOUSING_OPERATOR: N_("Housing operator"),
+    Role.WIFI_OPERATOR: N_("Wi-Fi operator"),
+    Role.SECURITY_STAFF: N_("Security staff"),
+    Role.ANALYST: N_("Analyst"),
+    Role.CITY_ADMIN: N_("City administrator"),
+}
+CHECK_FIELDS = N_("Please correct the marked fields.")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    # The CSRF dependency has read the form already; Starlette keeps it on the request.
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+Form = Annotated[dict[str, str], Depends(_form)]
+
+
+class FormErrors:
+    """What went wrong with a submitted form, ready for the template."""
+
+    def __init__(self, fields: dict[str, str] | None = None, form: str | None = None) -> None:
+        self.fields = fields or {}
+        self.form = form
+
+    @classmethod
+    def of(cls, exc: AppError | ValidationError, form_fields: Iterable[str]) -> FormErrors:
+        if isinstance(exc, ValidationError):
+            fields = {
+                item["field"]: item["message"]
+                for item in validation_fields(RequestValidationError(exc.errors()))
+            }
+            return cls(fields, gettext(CHECK_FIELDS))
+        if exc.field and exc.field in form_fields:
+            return cls({exc.field: exc.translated()}, gettext(CHECK_FIELDS))
+        return cls({}, exc.translated())
+
+
+def _reraise_refusal(exc: AppError | ValidationError) -> None:
+    """Not logged in or not allowed: the error page (or the log-in redirect), not the form."""
+    if isinstance(exc, AppError) and exc.status in (401, 403):
+        raise exc
+
+
+def _status(exc: AppError | ValidationError) -> int:
+    return exc.status if isinstance(exc, AppError) else 422
+
+
+def _filled(form: dict[str, str], names: Iterable[str]) -> dict[str, str]:
+    """The fields the user filled in (an empty optional field means "not given")."""
+    return {name: form[name].strip() for name in names if form.get(name, "").strip()}
+
+
+def _values(form: dict[str, str], names: Iterable[str]) -> dict[str, str]:
+    """What to show again in a refused form; never a password."""
+    return {name: form.get(name, "") for name in names if "password" not in name}
+
+
+def _require(request: Request) -> Principal:
+    principal = page_principal(request)
+    if principal is None:
+        raise Unauthenticated("login_required", N_("Please log in to continue."))
+    return principal
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# --- Registration, log-in, log-out -------------------------------------------------
+
+REGISTER_FIELDS = ("last_name", "first_name", "middle_name", "email", "phone", "password")
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_form(request: Request) -> HTMLResponse:
+    return render(request, "accounts/register.html", {"values": {}, "errors": FormErrors()})
+
+
+@router.post("/register", response_class=HTMLResponse)
+def register(request: Request, form: Form) -> Response:
+    try:
+        service.register_citizen(CitizenCreate(**_filled(form, REGISTER_FIELDS)))
+    except (AppError, ValidationError) as exc:
+        return render(
+            request,
+            "accounts/register.html",
+            {
+                "values": _values(form, REGISTER_FIELDS),
+                "errors": FormErrors.of(exc, REGISTER_FIELDS),
+            },
+            status_code=_status(exc),
+        )
+    return _redirect("/login?registered=1")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(
+    request: Request,
+    next: Annotated[str | None, Query(max_length=2000)] = None,
+    registered: bool = False,
+    reset: bool = False,
+) -> HTMLResponse:
+    notice = None
+    if registered:
+        notice = gettext(N_("Your account has been created. Please log in."))
+    elif reset:
+        notice = gettext(N_("Your password has been changed. Please log in with the new one."))
+    return render(
+        request,
+        "accounts/login.html",
+        {
+            "values": {"next": safe_next(next, "")},
+            "errors": FormErrors(),
+            "notice": notice,
+        },
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, form: Form) -> Response:
+    identifier, password = form.get("identifier", "").strip(), form.get("password", "")
+    target = safe_next(form.get("next"), "/cabinet")
+    values = _values(form, ("identifier", "next"))
+    if not identifier or not password:
+        required = gettext(N_("This field is required."))
+        fields = {name: required for name in ("identifier", "password") if not form.get(name)}
+        errors = FormErrors(fields, gettext(CHECK_FIELDS))
+        return render(
+            request,
+            "accounts/login.html",
+            {"values": values, "errors": errors, "notice": None},
+            status_code=422,
+        )
+    try:
+        token = service.login(
+            identifier[:254],
+            password[:128],
+            user_agent=request.headers.get("user-agent"),
+            ip=_ip(request),
+        )
+    except AppError as exc:
+        return render(
+            request,
+            "accounts/login.html",
+            {"values": values, "errors": FormErrors(form=exc.translated()), "notice": None},
+            status_code=exc.status,
+        )
+    response = _redirect(target)
+    set_session_cookie(response, token)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> RedirectResponse:
+    token = session_token(request)
+    if token:
+        service.logout(token)
+    response = _redirect("/")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# --- Password reset ----------------------------------------------------------------
+
+
+@router.get("/reset", response_class=HTMLResponse)
+def reset_request_form(request: Request, sent: bool = False) -> HTMLResponse:
+    notice = None
+    if sent:
+        notice = gettext(
+            N_(
+                "If an account with this e-mail or phone number exists, we have sent it a link "
+                "to set a new password."
+            )
+        )
+    return render(
+        request,
+        "accounts/reset_request.html",
+        {"values": {}, "errors": FormErrors(), "notice": notice},
+    )
+
+
+@router.post("/reset", response_class=HTMLResponse)
+def reset_request(request: Request, form: Form) -> Response:
+    identifier = form.get("identifier", "").strip()
+    try:
+        if not identifier:
+            raise InvalidInput("required", N_("This field is required."), field="identifier")
+        service.request_password_reset(identifier[:254], ip=_ip(request))
+    except AppError as exc:
+        return render(
+            request,
+            "accounts/reset_request.html",
+            {
+                "values": {"identifier": identifier},
+                "errors": FormErrors.of(exc, ["identifier"]),
+                "notice": None,
+            },
+            status_code=exc.status,
+        )
+    return _redirect("/reset?sent=1")
+
+
+@router.get("/reset/{token}", response_class=HTMLResponse)
+def reset_form(request: Request, token: str) -> HTMLResponse:
+    return render(request, "accounts/reset_confirm.html", {"token": token, "errors": FormErrors()})
+
+
+@router.post("/reset/{token}", response_class=HTMLResponse)
+def reset(request: Request, token: str, form: Form) -> Response:
+    try:
+        service.reset_password(token[:200], form.get("new_password", "")[:200])
+    except AppError as exc:
+        return render(
+            request,
+            "accounts/reset_confirm.html",
+            {"token": token, "errors": FormErrors.of(exc, ["new_password"])},
+            status_code=exc.status,
+        )
+    return _redirect("/login?reset=1")
+
+
+# --- Cabinet: profile and children -------------------------------------------------
+
+PROFILE_FIELDS = (
+    "last_name",
+    "first_name",
+    "middle_name",
+    "birth_date",
+    "snils",
+    "oms_policy",
+    "passport",
+)
+CHILD_FIELDS = ("last_name", "first_name", "middle_name", "birth_date", "snils", "oms_policy")
+SAVED = {
+    "profile": N_("Your profile has been saved."),
+    "child": N_("The child has been added to your family."),
+}
+
+
+def _profile_values(profile: ProfileRead) -> dict[str, str]:
+    person = profile.person
+    return {
+        "last_name": person.last_name,
+        "first_name": person.first_name,
+        "middle_name": person.middle_name or "",
+        "birth_date": person.birth_date.isoformat() if person.birth_date else "",
+    }
+
+
+def _cabinet(
+    request: Request,
+    principal: Principal,
+    *,
+    profile_values: dict[str, str] | None = None,
+    profile_errors: FormErrors | None = None,
+    child_values: dict[str, str] | None = None,
+    child_errors: FormErrors | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    profile = service.get_profile(principal)
+    return render(
+        request,
+        "accounts/cabinet.html",
+        {
+            "profile": profile,
+            "profile_values": profile_values or _profile_values(profile),
+            "profile_errors": profile_errors or FormErrors(),
+            "child_values": child_values or {},
+            "child_errors": child_errors or FormErrors(),
+            "notice": notice,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/cabinet", response_class=HTMLResponse)
+def cabinet(
+    request: Request, saved: Annotated[str | None, Query(max_length=20)] = None
+) -> Response:
+    principal = _require(request)
+    if principal.kind != "citizen":
+        return _redirect("/staff")
+    notice = gettext(SAVED[saved]) if saved in SAVED else None
+    return _cabinet(request, principal, notice=notice)
+
+
+@router.post("/cabinet/profile", response_class=HTMLResponse)
+def update_profile(request: Request, form: Form) -> Response:
+    principal = _require(request)
+    # Names and the date are always sent (empty clears what may be cleared); documents
+    # are shown masked, so an empty document field means "keep it".
+    data: dict[str, Any] = {
+        name: form.get(name, "").strip() or None
+        for name in ("last_name", "first_name", "middle_name", "birth_date")
+    }
+    data.update(_filled(form, ("snils", "oms_policy", "passport")))
+    try:
+        service.update_profile(principal, ProfileUpdate(**data))
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _cabinet(
+            request,
+            principal,
+            profile_values=_values(form, PROFILE_FIELDS),
+            profile_errors=FormErrors.of(exc, PROFILE_FIELDS),
+            status_code=_status(exc),
+        )
+    return _redirect("/cabinet?saved=profile")
+
+
+@router.post("/cabinet/children", response_class=HTMLResponse)
+def add_child(request: Request, form: Form) -> Response:
+    principal = _require(request)
+    try:
+        service.add_child(principal, ChildCreate(**_filled(form, CHILD_FIELDS)))
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _cabinet(
+            request,
+            principal,
+            child_values=_values(form, CHILD_FIELDS),
+            child_errors=FormErrors.of(exc, CHILD_FIELDS),
+            status_code=_status(exc),
+        )
+    return _redirect("/cabinet?saved=child")
+
+
+# --- Staff workplace and administration --------------------------------------------
+
+
+def _workplace(
+    request: Request,
+    principal: Principal,
+    *,
+    query: str = "",
+    results: list[CitizenRecordRead] | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    workplace = service.get_workplace(principal)
+    return render(
+        request,
+        "accounts/staff.html",
+        {
+            "workplace": workplace,
+            "role_labels": ROLE_LABELS,
+            # Only whether to show the form; the service decides on each look-up.
+            "can_lookup": allowed(principal, Action.CITIZEN_LOOKUP),
+            "can_admin": allowed(principal, Action.STAFF_MANAGE),
+            "can_audit": allowed(principal, Action.AUDIT_READ),
+            "query": query,
+            "results": results,
+            "errors": errors or FormErrors(),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def workplace(request: Request) -> HTMLResponse:
+    return _workplace(request, _require(request))
+
+
+@router.post("/staff", response_class=HTMLResponse)
+def lookup(request: Request, form: Form) -> HTMLResponse:
+    """A look-up shows its result directly: it is a read (audited), not a change."""
+    principal = _require(request)
+    query = form.get("query", "").strip()[:40]
+    try:
+        results = service.lookup_citizen(principal, query)
+    except AppError as exc:
+        _reraise_refusal(exc)
+        return _workplace(
+            request,
+            principal,
+            query=query,
+            errors=FormErrors.of(exc, ["query"]),
+            status_code=exc.status,
+        )
+    return _workplace(request, principal, query=query, results=results)
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_log(
+    request: Request,
+    action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]*$")] = None,
+    person: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    principal = _require(request)
+    size = 100
+    filters = AuditFilter(
+        action=action or None, subject_person_id=person, limit=size, offset=(page - 1) * size
+    )
+    entries = service.list_audit(principal, filters)
+    return render(
+        request,
+        "accounts/admin_audit.html",
+        {
+            "entries": entries,
+            "action": action or "",
+            "person": person or "",
+            "page": page,
+            "has_more": len(entries) == size,
+        },
+    )
+
+
+STAFF_FIELDS = ("email", "display_name", "role", "organisation_id", "password")
+
+
+def _staff_admin(
+    request: Request,
+    principal: Principal,
+    *,
+    values: dict[str, str] | None = None,
+    errors: FormErrors | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    staff = service.list_staff(principal)
+    organisations = {o.id: o for o in city.list_organisations()}
+    return render(
+        request,
+        "accounts/admin_staff.html",
+        {
+            "staff": staff,
+            "organisations": organisations,
+            "roles": [(role.value, ROLE_LABELS[role]) for role in STAFF_ROLES],
+            "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
+            "values": values or {},
+            "errors": errors or FormErrors(),
+            "notice": notice,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/staff", response_class=HTMLResponse)
+def staff_admin(request: Request, created: bool = False) -> HTMLResponse:
+    notice = gettext(N_("The staff account has been created.")) if created else None
+    return _staff_admin(request, _require(request), notice=notice)
+
+
+@router.post("/admin/staff", response_class=HTMLResponse)
+def create_staff(request: Request, form: Form) -> Response:
+    principal = _require(request)  # never None here: no actor would mean the trusted CLI
+    try:
+        service.create_staff_account(StaffCreate(**_filled(form, STAFF_FIELDS)), principal)
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _staff_admin(
+            request,
+            principal,
+            values=_values(form, STAFF_FIELDS),
+            errors=FormErrors.of(exc, STAFF_FIELDS),
+            status_code=_status(exc),
+        )
+    return _redirect("/admin/staff?created=1")

@@ -2,6 +2,39 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Path, Query
+
+from infocity.city import service
+from infocity.city.schemas import DistrictRead, OrganisationRead
+from infocity.web.errors import error_responses
+
+router = APIRouter(tags=["city"])
+
+
+@router.get("/districts", response_model=list[DistrictRead], summary="The city's districts")
+def list_districts() -> list[DistrictRead]:
+    return service.list_districts()
+
+
+@router.get(
+    "/organisations",
+    response_model=list[OrganisationRead],
+    responses=error_responses(422),
+    summary="Clinics, schools, kindergartens and operators, of one kind or all",
+)
+def list_organisations(
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[OrganisationRead]:
+    return service.list_organisations(kind)
+
+
+@router.get(
+    "/organisations/{organisation_id}",
+    response_model=OrganisationRead,
+    responses=error_responses(404),
+    summary="One organisation",
+)
+def get_organisation(organisation_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> OrganisationRead:
+    return service.get_organisation(organisation_id)

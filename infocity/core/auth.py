@@ -57,6 +57,13 @@ class Action(StrEnum):
     STAFF_MANAGE = "staff.manage"
     AUDIT_READ = "audit.read"
     STATS_READ = "stats.read"
+    WORKPLACE_OPEN = "workplace.open"  # the staff workplace page: own roles and organisations
+    DIRECTORY_MANAGE = "directory.manage"  # districts and organisations of the city
+    # Medical appointments (health)
+    APPOINTMENT_BOOK_OWN = "appointment.book_own"  # a citizen, for themself and their children
+    APPOINTMENT_BOOK_FOR_ANY = "appointment.book_for_any"  # clinic reception, any patient
+    REFERRAL_ISSUE = "referral.issue"
+    SCHEDULE_MANAGE = "schedule.manage"  # practitioners, weekly rules, exceptions
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -79,6 +86,12 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.STAFF_MANAGE: frozenset({Role.CITY_ADMIN}),
     Action.AUDIT_READ: frozenset({Role.CITY_ADMIN}),
     Action.STATS_READ: frozenset({Role.ANALYST, Role.CITY_ADMIN}),
+    Action.WORKPLACE_OPEN: frozenset(STAFF_ROLES),
+    Action.DIRECTORY_MANAGE: frozenset({Role.CITY_ADMIN}),
+    Action.APPOINTMENT_BOOK_OWN: frozenset({Role.CITIZEN}),
+    Action.APPOINTMENT_BOOK_FOR_ANY: frozenset({Role.REGISTRAR, Role.CLINIC_ADMIN}),
+    Action.REFERRAL_ISSUE: frozenset({Role.DOCTOR}),
+    Action.SCHEDULE_MANAGE: frozenset({Role.CLINIC_ADMIN}),
 }
 
 

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infocity.core.audit import request_id_var
@@ -32,6 +33,42 @@ HTTP_MESSAGES = {
     422: ("invalid_input", N_("Some fields are filled in incorrectly.")),
     429: ("rate_limited", N_("Too many attempts. Please try again later.")),
 }
+
+
+class FieldErrorRead(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorDetailRead(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    fields: list[FieldErrorRead] | None = None
+
+
+class ErrorRead(BaseModel):
+    """Every JSON error: a machine code, a message in the user's language, the field."""
+
+    error: ErrorDetailRead
+
+
+ERROR_DESCRIPTIONS = {
+    401: "Not logged in, or the token is invalid or expired",
+    403: "Not allowed for this user",
+    404: "Not found",
+    409: "Conflicts with what is already recorded",
+    422: "Invalid input; nothing was changed",
+    429: "Too many attempts; try again later",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route's possible errors, all of shape ``ErrorRead``."""
+    return {
+        status: {"model": ErrorRead, "description": ERROR_DESCRIPTIONS.get(status, "Error")}
+        for status in statuses
+    }
 
 
 def wants_json(request: Request) -> bool:

@@ -1,0 +1,334 @@
+"""Rules for personal data: formats, checksums, password policy and masking.
+
+Pure functions, no I/O. Each ``normalize_*`` returns the canonical form that is stored
+and compared, or raises ``InvalidInput`` with a machine code, an English message id
+(translated where it is shown) and the name of the field.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from email_validator import EmailNotValidError, validate_email
+
+from infocity.core.errors import InvalidInput
+from infocity.core.i18n import N_
+
+ADULT_AGE = 18
+OLDEST_AGE = 130
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+NAME_MAX_LENGTH = 100
+EMAIL_MAX_LENGTH = 254
+
+# Separators people type inside numbers: "112-233-445 95", "+7 (916) 123-45-67".
+_SEPARATORS = re.compile(r"[\s\-()]+")
+_NAME = re.compile(r"^[A-Za-zА-Яа-яЁё]+(?:[ -][A-Za-zА-Яа-яЁё]+)*$")
+
+
+def _digits(value: str) -> str | None:
+    """The digits of ``value`` once separators are removed; None if anything else is left."""
+    compact = _SEPARATORS.sub("", value)
+    return compact if compact.isdigit() and compact.isascii() else None
+
+
+# --- SNILS -------------------------------------------------------------------------
+
+
+def snils_control_number(first_nine: str) -> str:
+    """The two control digits of a SNILS from its first nine digits (Pension Fund rule)."""
+    total = sum(
+        int(digit) * weight for digit, weight in zip(first_nine, range(9, 0, -1), strict=True)
+    )
+    if total > 101:
+        total %= 101
+    return "00" if total in (100, 101) else f"{total:02d}"
+
+
+# The control number is defined only for numbers issued after 001-001-998; the earlier
+# ones carry whatever control digits they were issued with.
+_SNILS_CHECKED_FROM = 1_001_998
+
+
+def normalize_snils(value: str, *, field: str = "snils") -> str:
+    """Eleven digits of a valid SNILS (input may be written "112-233-445 95")."""
+    digits = _digits(value)
+    if digits is None or len(digits) != 11:
+        raise InvalidInput(
+            "invalid_snils",
+            N_("SNILS must have 11 digits, for example 112-233-445 95."),
+            field=field,
+        )
+    if int(digits[:9]) > _SNILS_CHECKED_FROM and snils_control_number(digits[:9]) != digits[9:]:
+        raise InvalidInput(
+            "invalid_snils",
+            N_("This SNILS number is not valid: please check the digits."),
+            field=field,
+        )
+    return digits
+
+
+def mask_snils(snils: str) -> str:
+    """'11223344595' → '***-***-445 95' (enough to recognise, not to reuse)."""
+    return f"***-***-{snils[6:9]} {snils[9:]}"
+
+
+def format_snils(snils: str) -> str:
+    """'11223344595' → '112-233-445 95', as printed on the card."""
+    return f"{snils[:3]}-{snils[3:6]}-{snils[6:9]} {snils[9:]}"
+
+
+# --- OMS policy, passport ----------------------------------------------------------
+
+
+def normalize_oms_policy(value: str, *, field: str = "oms_policy") -> str:
+    """The sixteen digits of a single-format OMS (health insurance) policy."""
+    digits = _digits(value)
+    if digits is None or len(digits) != 16:
+        raise InvalidInput(
+            "invalid_oms_policy",
+            N_("The health insurance policy number must have 16 digits."),
+            field=field,
+        )
+    return digits
+
+
+def mask_oms_policy(policy: str) -> str:
+    return "*" * 12 + policy[-4:]
+
+
+@dataclass(frozen=True)
+class Passport:
+    series: str  # 4 digits
+    number: str  # 6 digits
+
+
+def normalize_passport(value: str, *, field: str = "passport") -> Passport:
+    """A Russian internal passport: series of 4 digits and number of 6 ("45 06 123456")."""
+    digits = _digits(value.replace("№", ""))
+    if digits is None or len(digits) != 10:
+        raise InvalidInput(
+            "invalid_passport",
+            N_(
+                "The passport must have a 4-digit series and a 6-digit number, for example "
+                "45 06 123456."
+            ),
+            field=field,
+        )
+    return Passport(series=digits[:4], number=digits[4:])
+
+
+def mask_passport(series: str, number: str) -> str:
+    return f"** ** ***{number[-3:]}"
+
+
+# --- Contacts ----------------------------------------------------------------------
+
+
+def normalize_phone(value: str, *, field: str = "phone") -> str:
+    """A Russian mobile or landline number in E.164: +7XXXXXXXXXX.
+
+    Accepts "+7 (916) 123-45-67", "8 916 123 45 67", "79161234567" and "9161234567".
+    """
+    stripped = value.strip()
+    plus = stripped.startswith("+")
+    digits = _digits(stripped[1:] if plus else stripped)
+    national: str | None = None
+    if digits is not None:
+        if plus:
+            national = digits[1:] if len(digits) == 11 and digits[0] == "7" else None
+        elif len(digits) == 11 and digits[0] in "78":
+            national = digits[1:]
+        elif len(digits) == 10:
+            national = digits
+    # Russian numbers never start with 0 after the country code.
+    if national is None or national[0] == "0":
+        raise InvalidInput(
+            "invalid_phone",
+            N_("Enter a Russian phone number, for example +7 916 123-45-67."),
+            field=field,
+        )
+    return "+7" + national
+
+
+def mask_phone(phone: str) -> str:
+    """'+79161234567' → '+7 *** ***-**-67'."""
+    return f"+7 *** ***-**-{phone[-2:]}"
+
+
+def normalize_email(value: str, *, field: str = "email") -> str:
+    """The address in lower case, checked for shape (deliverability is not checked here)."""
+    candidate = value.strip()
+    try:
+        if len(candidate) > EMAIL_MAX_LENGTH:
+            raise EmailNotValidError("too long")
+        validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(
+            "invalid_email",
+            N_("Enter an e-mail address, for example name@example.ru."),
+            field=field,
+        ) from exc
+    return candidate.lower()
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """What a person logs in with: an e-mail or a phone number, normalized."""
+
+    kind: str  # email | phone
+    value: str
+
+
+def parse_identifier(value: str, *, field: str = "identifier") -> Identifier:
+    """An e-mail if it has an @, otherwise a phone number."""
+    if "@" in value:
+        return Identifier("email", normalize_email(value, field=field))
+    try:
+        return Identifier("phone", normalize_phone(value, field=field))
+    except InvalidInput as exc:
+        raise InvalidInput(
+            "invalid_identifier",
+            N_("Enter your e-mail or phone number."),
+            field=field,
+        ) from exc
+
+
+# --- Password ----------------------------------------------------------------------
+
+
+def check_password(
+    password: str, *, email: str | None = None, phone: str | None = None, field: str = "password"
+) -> None:
+    """At least 10 characters, not only digits, and not the log-in itself."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise InvalidInput(
+            "password_too_short",
+            N_("The password must have at least %(min)s characters."),
+            field=field,
+            min=PASSWORD_MIN_LENGTH,
+        )
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise InvalidInput(
+            "password_too_long",
+            N_("The password must have at most %(max)s characters."),
+            field=field,
+            max=PASSWORD_MAX_LENGTH,
+        )
+    if password.isdigit():
+        raise InvalidInput(
+            "password_all_digits",
+            N_("The password must not consist of digits only."),
+            field=field,
+        )
+    lowered = password.strip().lower()
+    same_as_login = {c.lower() for c in (email, phone) if c}
+    if phone:
+        same_as_login |= {phone[1:], "8" + phone[2:], phone[2:]}
+    if lowered in same_as_login:
+        raise InvalidInput(
+            "password_is_login",
+            N_("The password must not be your e-mail or phone number."),
+            field=field,
+        )
+
+
+# --- Names and dates ---------------------------------------------------------------
+
+
+def normalize_name(value: str, *, field: str) -> str:
+    """A name in Cyrillic or Latin letters; words joined by a space or a hyphen."""
+    name = " ".join(value.split())
+    name = re.sub(r"\s*-\s*", "-", name)
+    if not name or len(name) > NAME_MAX_LENGTH or not _NAME.match(name):
+        raise InvalidInput(
+            "invalid_name",
+            N_("Use letters only (Russian or Latin), spaces and hyphens."),
+            field=field,
+        )
+    return name
+
+
+def age_on(birth_date: date, today: date) -> int:
+    """Full years on ``today``; someone born on 29 February turns a year older on 1 March."""
+    before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
+    return today.year - birth_date.year - int(before_birthday)
+
+
+def check_birth_date(birth_date: date, *, today: date, field: str = "birth_date") -> None:
+    """Not in the future and not impossibly long ago."""
+    if birth_date > today:
+        raise InvalidInput(
+            "birth_date_in_future",
+            N_("The date of birth cannot be in the future."),
+            field=field,
+        )
+    if age_on(birth_date, today) > OLDEST_AGE:
+        raise InvalidInput("invalid_birth_date", N_("Please check the date of birth."), field=field)
+
+
+def check_child_birth_date(birth_date: date, *, today: date, field: str = "birth_date") -> None:
+    """A child is someone born, and not yet 18 on ``today`` (the city's date)."""
+    check_birth_date(birth_date, today=today, field=field)
+    if age_on(birth_date, today) >= ADULT_AGE:
+        raise InvalidInput(
+            "not_a_child",
+            N_("A child must be under 18. Adults register their own account."),
+            field=field,
+        )
+
+
+def display_name(first_name: str, last_name: str) -> str:
+    return f"{first_name} {last_name}"
+
+
+# --- Staff look-up -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupQuery:
+    """What a staff member typed, read as each document it could be (exact matches only)."""
+
+    snils: str | None = None
+    oms_policy: str | None = None
+    phone: str | None = None
+
+    def describe(self) -> str:
+        """The query for the audit log, masked like everywhere else."""
+        parts = []
+        if self.snils:
+            parts.append(f"snils {mask_snils(self.snils)}")
+        if self.oms_policy:
+            parts.append(f"oms_policy {mask_oms_policy(self.oms_policy)}")
+        if self.phone:
+            parts.append(f"phone {mask_phone(self.phone)}")
+        return " or ".join(parts)
+
+
+def parse_lookup_query(value: str, *, field: str = "query") -> LookupQuery:
+    """A SNILS, an OMS policy number or a phone number.
+
+    Eleven digits can be both a SNILS and a phone number ("8 916 ..."); then both are
+    searched, each by exact match.
+    """
+    candidates: dict[str, str] = {}
+    stripped = value.strip()
+    digits = _digits(stripped)
+    if digits is not None and len(digits) == 16:
+        candidates["oms_policy"] = digits
+    if digits is not None and len(digits) == 11:
+        with contextlib.suppress(InvalidInput):
+            candidates["snils"] = normalize_snils(digits)
+    if "oms_policy" not in candidates:
+        with contextlib.suppress(InvalidInput):
+            candidates["phone"] = normalize_phone(stripped)
+    if not candidates:
+        raise InvalidInput(
+            "invalid_lookup_query",
+            N_("Enter a SNILS, a health insurance policy number or a phone number."),
+            field=field,
+        )
+    return LookupQuery(**candidates)

@@ -1,0 +1,256 @@
+"""What the accounts service takes and gives: Pydantic models ``XCreate/XUpdate/XRead``.
+
+Input models check shape and size only (so oversized or mistyped input is a 422, never
+a 500); the service applies the rules of ``rules.py`` (checksums, formats, ages) and
+answers with a precise code and field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from infocity.accounts import rules
+from infocity.core.i18n import N_
+
+Name = Field(min_length=1, max_length=rules.NAME_MAX_LENGTH)
+OptionalName = Field(default=None, max_length=rules.NAME_MAX_LENGTH)
+Password = Field(min_length=1, max_length=rules.PASSWORD_MAX_LENGTH)
+# Row ids: anything larger would overflow the database's BIGINT and fail as a 500.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# Documents as people type them: separators allowed, so a little longer than the digits.
+Document = Field(default=None, max_length=40)
+
+
+# Control characters have no place in names or numbers, and PostgreSQL refuses NUL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError(N_("This value contains characters that are not allowed."))
+        return value
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- Accounts ----------------------------------------------------------------------
+
+
+class CitizenCreate(_Input):
+    """A citizen registering: an e-mail or a phone number (or both), a password, names."""
+
+    email: str | None = Field(default=None, max_length=rules.EMAIL_MAX_LENGTH)
+    phone: str | None = Field(default=None, max_length=30)
+    password: str = Password
+    last_name: str = Name
+    first_name: str = Name
+    middle_name: str | None = OptionalName
+
+
+class LoginRequest(_Input):
+    identifier: str = Field(min_length=1, max_length=rules.EMAIL_MAX_LENGTH)
+    password: str = Password
+
+
+class ApiTokenCreate(LoginRequest):
+    """Log-in of a mobile app: the token is named after the device it lives on."""
+
+    name: str = Field(default="mobile app", min_length=1, max_length=100)
+
+
+class TokenRead(_Output):
+    """A bearer token. ``access_token`` is shown once, when it is issued."""
+
+    id: int
+    name: str
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_at: datetime | None
+
+
+class PasswordResetRequest(_Input):
+    identifier: str = Field(min_length=1, max_length=rules.EMAIL_MAX_LENGTH)
+
+
+class PasswordResetConfirm(_Input):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Password
+
+
+class MessageRead(BaseModel):
+    """A plain answer for the user, in their language."""
+
+    message: str
+
+
+class GrantRead(_Output):
+    role: str
+    organisation_id: int | None
+
+
+class UserRead(_Output):
+    id: int
+    kind: str
+    display_name: str
+    email: str | None
+    phone: str | None
+    locale: str
+    person_id: int | None
+    is_active: bool
+    roles: list[GrantRead] = []
+
+
+# --- People ------------------------------------------------------------------------
+
+
+class ProfileUpdate(_Input):
+    """Fields left out stay as they are; a document set to null is removed."""
+
+    last_name: str | None = OptionalName
+    first_name: str | None = OptionalName
+    middle_name: str | None = OptionalName
+    birth_date: date | None = None
+    snils: str | None = Document
+    oms_policy: str | None = Document
+    passport: str | None = Document
+
+
+class ChildCreate(_Input):
+    """A child added to the family: born, under 18 (checked on the city's date)."""
+
+    last_name: str = Name
+    first_name: str = Name
+    middle_name: str | None = OptionalName
+    birth_date: date
+    snils: str | None = Document
+    oms_policy: str | None = Document
+
+
+class PersonRead(_Output):
+    """A person as the citizen sees them: documents masked."""
+
+    id: int
+    last_name: str
+    first_name: str
+    middle_name: str | None
+    birth_date: date | None
+    snils: str | None = Field(description="Masked: ***-***-445 95")
+    oms_policy: str | None = Field(description="Masked: ************1234")
+    passport: str | None = Field(description="Masked: ** ** ***456")
+
+
+class ProfileRead(_Output):
+    user_id: int
+    email: str | None
+    phone: str | None = Field(description="Masked: +7 *** ***-**-67")
+    locale: str
+    person: PersonRead
+    children: list[PersonRead]
+
+
+class CitizenRecordRead(_Output):
+    """A citizen as a staff member sees them after an audited look-up: documents in full."""
+
+    person_id: int
+    last_name: str
+    first_name: str
+    middle_name: str | None
+    birth_date: date | None
+    snils: str | None
+    oms_policy: str | None
+    passport: str | None
+    phone: str | None
+    email: str | None
+    guardian_ids: list[int] = []
+
+
+# --- Staff, audit, devices ---------------------------------------------------------
+
+
+class StaffCreate(_Input):
+    """A staff account. ``role`` is a staff role name; city-wide roles take no organisation."""
+
+    email: str = Field(min_length=3, max_length=rules.EMAIL_MAX_LENGTH)
+    display_name: str = Field(min_length=1, max_length=300)
+    role: str = Field(min_length=1, max_length=32)
+    organisation_id: Id | None = None
+    password: str = Password
+
+
+class GrantCreate(_Input):
+    role: str = Field(min_length=1, max_length=32)
+    organisation_id: Id | None = None
+
+
+class WorkplaceRead(_Output):
+    """What a staff member's workplace page shows about them."""
+
+    user_id: int
+    display_name: str
+    roles: list[WorkplaceRoleRead]
+
+
+class WorkplaceRoleRead(_Output):
+    role: str
+    organisation_id: int | None
+    organisation_name: str | None
+
+
+class AuditFilter(_Input):
+    action: str | None = Field(default=None, max_length=64)
+    actor_user_id: Id | None = None
+    subject_person_id: Id | None = None
+    organisation_id: Id | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class AuditEntryRead(_Output):
+    id: int
+    at: datetime
+    actor_user_id: int | None
+    actor_name: str | None
+    actor_role: str | None
+    organisation_id: int | None
+    action: str
+    subject_person_id: int | None
+    detail: str | None
+    request_id: str | None
+
+
+class DeviceKeyCreate(_Input):
+    organisation_id: Id
+    kind: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class DeviceKeyRead(_Output):
+    id: int
+    organisation_id: int
+    kind: str
+    name: str
+    created_at: datetime
+    last_seen_at: datetime | None
+    revoked_at: datetime | None
+
+
+class DeviceKeyIssued(DeviceKeyRead):
+    """A new device key: ``key`` is shown once and must be copied into the device."""
+
+    key: str
+
+
+WorkplaceRead.model_rebuild()

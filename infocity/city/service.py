@@ -1,0 +1,106 @@
+"""Use cases of the city directory: one function per thing a user does, one transaction each."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from infocity.city.models import ORGANISATION_KINDS, District, Organisation
+from infocity.city.schemas import DistrictCreate, DistrictRead, OrganisationCreate, OrganisationRead
+from infocity.core import audit
+from infocity.core.auth import Action, Principal, authorize
+from infocity.core.errors import Conflict, InvalidInput, NotFound
+from infocity.core.i18n import N_
+from infocity.core.uow import UnitOfWork
+
+
+def create_district(
+    data: DistrictCreate, *, actor: Principal | None = None, uow: UnitOfWork | None = None
+) -> DistrictRead:
+    """Add a district (actor None: the CLI or the demo seed, trusted)."""
+    if actor is not None:
+        authorize(actor, Action.DIRECTORY_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        exists = uow.session.scalar(select(District.id).where(District.code == data.code))
+        if exists is not None:
+            raise _district_exists()
+        district = District(code=data.code, name=data.name, name_en=data.name_en)
+        uow.session.add(district)
+        try:
+            uow.session.flush()
+        except IntegrityError as exc:  # the same code added at the same moment
+            raise _district_exists() from exc
+        if actor is not None:
+            audit.record(uow.session, actor, "district.create", detail=data.code)
+        result = DistrictRead.model_validate(district)
+        uow.commit()
+        return result
+
+
+def _district_exists() -> Conflict:
+    return Conflict(
+        "district_exists", N_("A district with this code already exists."), field="code"
+    )
+
+
+def create_organisation(
+    data: OrganisationCreate, *, actor: Principal | None = None, uow: UnitOfWork | None = None
+) -> OrganisationRead:
+    """Add a clinic, school, kindergarten or operator (actor None: the CLI, trusted)."""
+    if actor is not None:
+        authorize(actor, Action.DIRECTORY_MANAGE)
+    if data.kind not in ORGANISATION_KINDS:
+        raise InvalidInput(
+            "invalid_organisation_kind", N_("Unknown kind of organisation."), field="kind"
+        )
+    uow = uow or UnitOfWork()
+    with uow:
+        if data.district_id is not None and uow.session.get(District, data.district_id) is None:
+            raise InvalidInput(
+                "district_not_found", N_("There is no such district."), field="district_id"
+            )
+        organisation = Organisation(**data.model_dump())
+        uow.session.add(organisation)
+        uow.session.flush()
+        if actor is not None:
+            audit.record(
+                uow.session,
+                actor,
+                "organisation.create",
+                organisation_id=organisation.id,
+                detail=data.kind,
+            )
+        result = OrganisationRead.model_validate(organisation)
+        uow.commit()
+        return result
+
+
+def list_districts(*, uow: UnitOfWork | None = None) -> list[DistrictRead]:
+    """Every district of the city, by code."""
+    uow = uow or UnitOfWork()
+    with uow:
+        rows = uow.session.scalars(select(District).order_by(District.code))
+        return [DistrictRead.model_validate(row) for row in rows]
+
+
+def list_organisations(
+    kind: str | None = None, *, uow: UnitOfWork | None = None
+) -> list[OrganisationRead]:
+    """The city's organisations, of one kind or all, by name."""
+    uow = uow or UnitOfWork()
+    with uow:
+        query = select(Organisation).order_by(Organisation.name, Organisation.id)
+        if kind is not None:
+            query = query.where(Organisation.kind == kind)
+        return [OrganisationRead.model_validate(row) for row in uow.session.scalars(query)]
+
+
+def get_organisation(organisation_id: int, *, uow: UnitOfWork | None = None) -> OrganisationRead:
+    """One organisation, or NotFound ("organisation_not_found")."""
+    uow = uow or UnitOfWork()
+    with uow:
+        organisation = uow.session.get(Organisation, organisation_id)
+        if organisation is None:
+            raise NotFound("organisation_not_found", N_("There is no such organisation."))
+        return OrganisationRead.model_validate(organisation)

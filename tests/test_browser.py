@@ -1,0 +1,119 @@
+"""A citizen in a real browser: register, log in, add a child, switch the language and
+read the notification in the inbox. Playwright drives Debian's Chromium against the app
+served by a real server process, with a real worker delivering the notification."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, run_server
+
+CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (Debian package 'chromium')"),
+]
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            # As root in a container Chromium needs --no-sandbox; the network flags stop
+            # it from calling home, which this machine's closed network would refuse.
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        context = browser.new_context(locale="ru-RU")
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def run_worker_once(database: str) -> None:
+    environment = {**os.environ, "INFOCITY_DATABASE_URL": database,
+                   "INFOCITY_ENVIRONMENT": "test"}
+    subprocess.run([sys.executable, "-m", "infocity", "worker", "--once"], env=environment,
+                   cwd=ROOT, check=True, capture_output=True, timeout=60)
+
+
+def test_citizen_registers_adds_child_switches_language_and_reads_inbox(
+    database: str, browser_page: Any, tmp_path: Path
+) -> None:
+    page = browser_page
+    with run_server(database) as base_url:
+        # Register (the page is in Russian by default).
+        page.goto(f"{base_url}/register")
+        assert page.locator("html").get_attribute("lang") == "ru"
+        page.fill("#f-last_name", "Смирнова")
+        page.fill("#f-first_name", "Ольга")
+        page.fill("#f-email", "olga@example.org")
+        page.fill("#f-password", "a-long-password-1")
+        page.click("main button[type=submit]")
+
+        # Log in.
+        page.goto(f"{base_url}/login")
+        page.fill("#f-identifier", "olga@example.org")
+        page.fill("#f-password", "a-long-password-1")
+        page.click("main button[type=submit]")
+        page.goto(f"{base_url}/cabinet")
+        assert page.locator("h1").inner_text() == "Личный кабинет"
+
+        # A bad date of birth is refused with a message in Russian; nothing is added.
+        child_form = page.locator("form[action='/cabinet/children']")
+        child_form.locator("#f-last_name").fill("Смирнов")
+        child_form.locator("#f-first_name").fill("Иван")
+        child_form.locator("#f-birth_date").fill("2099-01-01")
+        child_form.locator("button[type=submit]").click()
+        assert page.locator("[role=alert]").first.is_visible()
+
+        # Add a child for real.
+        child_form = page.locator("form[action='/cabinet/children']")
+        child_form.locator("#f-last_name").fill("Смирнов")
+        child_form.locator("#f-first_name").fill("Иван")
+        child_form.locator("#f-birth_date").fill("2018-04-12")
+        child_form.locator("button[type=submit]").click()
+        assert page.get_by_text("Смирнов Иван").first.is_visible()
+
+        # The worker delivers the notification about the new family member.
+        run_worker_once(database)
+
+        # Switch to English; the choice sticks across pages.
+        page.get_by_role("link", name="English").click()
+        assert page.locator("html").get_attribute("lang") == "en"
+        page.goto(f"{base_url}/inbox")
+        assert page.locator("h1").inner_text() == "Notifications"
+
+        # The notification (written in the language of the moment it was sent) is there,
+        # unread; opening it marks it read.
+        message_link = page.locator("main table a").first
+        assert message_link.is_visible()
+        message_link.click()
+        assert "Иван" in page.locator("main").inner_text()
+        page.goto(f"{base_url}/inbox")
+        assert page.locator("main .unread").count() == 0
+        page.screenshot(path=str(tmp_path / "inbox.png"), full_page=True)
