@@ -6,6 +6,7 @@ Commands stay thin: parse, call one service function, print.
 from __future__ import annotations
 
 import os
+
 import typer
 
 from infocity.core.settings import PROJECT_ROOT, get_settings

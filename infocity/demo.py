@@ -42,30 +42,106 @@ class DemoOrganisation:
 
 
 ORGANISATIONS = [
-    DemoOrganisation("city", "city", "Департамент информационных технологий",
-                     "Department of Information Technology", "CAO",
-                     "ул. Новый Арбат, 11", 55.7524, 37.5901),
-    DemoOrganisation("clinic3", "clinic", "Городская поликлиника № 3", "City Polyclinic No. 3",
-                     "CAO", "Гранатный пер., 2", 55.7586, 37.5936),
-    DemoOrganisation("clinic12", "clinic", "Городская поликлиника № 12",
-                     "City Polyclinic No. 12", "SAO", "ул. Дыбенко, 26", 55.8777, 37.4807),
-    DemoOrganisation("kids7", "clinic", "Детская городская поликлиника № 7",
-                     "Children's City Polyclinic No. 7", "SZAO", "ул. Берзарина, 4",
-                     55.7770, 37.4775),
-    DemoOrganisation("school1520", "school", "Школа № 1520 имени Капцовых",
-                     "School No. 1520", "CAO", "Большой Афанасьевский пер., 30",
-                     55.7485, 37.5960),
-    DemoOrganisation("school57", "school", "Школа № 57", "School No. 57", "CAO",
-                     "Малый Знаменский пер., 7/10", 55.7478, 37.6033),
-    DemoOrganisation("kg1101", "kindergarten", "Детский сад № 1101", "Kindergarten No. 1101",
-                     "SAO", "ул. Фестивальная, 19", 55.8560, 37.4850),
-    DemoOrganisation("kg2304", "kindergarten", "Детский сад № 2304", "Kindergarten No. 2304",
-                     "SZAO", "ул. Маршала Бирюзова, 12", 55.7930, 37.4950),
-    DemoOrganisation("housing", "housing_operator", "ГБУ «Жилищник района Арбат»",
-                     "Arbat District Housing Service", "CAO", "ул. Арбат, 42",
-                     55.7495, 37.5890),
-    DemoOrganisation("wifi", "wifi_operator", "Городская сеть Wi-Fi", "City Wi-Fi Network",
-                     "CAO", "ул. Новый Арбат, 11", 55.7524, 37.5901),
+    DemoOrganisation(
+        "city",
+        "city",
+        "Департамент информационных технологий",
+        "Department of Information Technology",
+        "CAO",
+        "ул. Новый Арбат, 11",
+        55.7524,
+        37.5901,
+    ),
+    DemoOrganisation(
+        "clinic3",
+        "clinic",
+        "Городская поликлиника № 3",
+        "City Polyclinic No. 3",
+        "CAO",
+        "Гранатный пер., 2",
+        55.7586,
+        37.5936,
+    ),
+    DemoOrganisation(
+        "clinic12",
+        "clinic",
+        "Городская поликлиника № 12",
+        "City Polyclinic No. 12",
+        "SAO",
+        "ул. Дыбенко, 26",
+        55.8777,
+        37.4807,
+    ),
+    DemoOrganisation(
+        "kids7",
+        "clinic",
+        "Детская городская поликлиника № 7",
+        "Children's City Polyclinic No. 7",
+        "SZAO",
+        "ул. Берзарина, 4",
+        55.7770,
+        37.4775,
+    ),
+    DemoOrganisation(
+        "school1520",
+        "school",
+        "Школа № 1520 имени Капцовых",
+        "School No. 1520",
+        "CAO",
+        "Большой Афанасьевский пер., 30",
+        55.7485,
+        37.5960,
+    ),
+    DemoOrganisation(
+        "school57",
+        "school",
+        "Школа № 57",
+        "School No. 57",
+        "CAO",
+        "Малый Знаменский пер., 7/10",
+        55.7478,
+        37.6033,
+    ),
+    DemoOrganisation(
+        "kg1101",
+        "kindergarten",
+        "Детский сад № 1101",
+        "Kindergarten No. 1101",
+        "SAO",
+        "ул. Фестивальная, 19",
+        55.8560,
+        37.4850,
+    ),
+    DemoOrganisation(
+        "kg2304",
+        "kindergarten",
+        "Детский сад № 2304",
+        "Kindergarten No. 2304",
+        "SZAO",
+        "ул. Маршала Бирюзова, 12",
+        55.7930,
+        37.4950,
+    ),
+    DemoOrganisation(
+        "housing",
+        "housing_operator",
+        "ГБУ «Жилищник района Арбат»",
+        "Arbat District Housing Service",
+        "CAO",
+        "ул. Арбат, 42",
+        55.7495,
+        37.5890,
+    ),
+    DemoOrganisation(
+        "wifi",
+        "wifi_operator",
+        "Городская сеть Wi-Fi",
+        "City Wi-Fi Network",
+        "CAO",
+        "ул. Новый Арбат, 11",
+        55.7524,
+        37.5901,
+    ),
 ]
 
 # (login name, display name, role, organisation key or None for city-wide roles)
@@ -114,8 +190,13 @@ def load_demo_city() -> bool:
     organisations = {
         o.key: city.create_organisation(
             OrganisationCreate(
-                kind=o.kind, name=o.name, name_en=o.name_en, district_id=districts[o.district],
-                address=o.address, latitude=o.latitude, longitude=o.longitude,
+                kind=o.kind,
+                name=o.name,
+                name_en=o.name_en,
+                district_id=districts[o.district],
+                address=o.address,
+                latitude=o.latitude,
+                longitude=o.longitude,
             )
         ).id
         for o in ORGANISATIONS
@@ -134,42 +215,71 @@ def load_demo_city() -> bool:
 
     anna_email = f"anna.ivanova@{DEMO_DOMAIN}"
     accounts.register_citizen(
-        CitizenCreate(email=anna_email, password=DEMO_PASSWORD, last_name="Иванова",
-                      first_name="Анна", middle_name="Сергеевна")
+        CitizenCreate(
+            email=anna_email,
+            password=DEMO_PASSWORD,
+            last_name="Иванова",
+            first_name="Анна",
+            middle_name="Сергеевна",
+        )
     )
     anna = _as_citizen(anna_email)
     accounts.update_profile(
         anna,
-        ProfileUpdate(birth_date=date(1988, 3, 14), snils=demo_snils(1),
-                      oms_policy="7700000000000011", passport="4510 123456"),
+        ProfileUpdate(
+            birth_date=date(1988, 3, 14),
+            snils=demo_snils(1),
+            oms_policy="7700000000000011",
+            passport="4510 123456",
+        ),
     )
     accounts.add_child(
         anna,
-        ChildCreate(last_name="Иванова", first_name="Мария", middle_name="Андреевна",
-                    birth_date=date(2016, 9, 2), snils=demo_snils(2),
-                    oms_policy="7700000000000029"),
+        ChildCreate(
+            last_name="Иванова",
+            first_name="Мария",
+            middle_name="Андреевна",
+            birth_date=date(2016, 9, 2),
+            snils=demo_snils(2),
+            oms_policy="7700000000000029",
+        ),
     )
     accounts.add_child(
         anna,
-        ChildCreate(last_name="Иванов", first_name="Пётр", middle_name="Андреевич",
-                    birth_date=date(2021, 5, 20), oms_policy="7700000000000037"),
+        ChildCreate(
+            last_name="Иванов",
+            first_name="Пётр",
+            middle_name="Андреевич",
+            birth_date=date(2021, 5, 20),
+            oms_policy="7700000000000037",
+        ),
     )
     accounts.register_citizen(
-        CitizenCreate(phone="+7 900 000-00-02", password=DEMO_PASSWORD, last_name="Петров",
-                      first_name="Сергей", middle_name="Николаевич")
+        CitizenCreate(
+            phone="+7 900 000-00-02",
+            password=DEMO_PASSWORD,
+            last_name="Петров",
+            first_name="Сергей",
+            middle_name="Николаевич",
+        )
     )
     sergey = _as_citizen("+79000000002")
     accounts.update_profile(
-        sergey, ProfileUpdate(birth_date=date(1975, 11, 30), snils=demo_snils(3),
-                              oms_policy="7700000000000045"),
+        sergey,
+        ProfileUpdate(
+            birth_date=date(1975, 11, 30), snils=demo_snils(3), oms_policy="7700000000000045"
+        ),
     )
 
     for number, residents in (("12", 3), ("14", 1), ("27", 2)):
         housing.register_apartment(
             ApartmentCreate(
-                payer_code=f"77012345{number}", operator_id=organisations["housing"],
-                district_id=districts["CAO"], address="Москва, ул. Арбат, 42",
-                number=number, residents=residents,
+                payer_code=f"77012345{number}",
+                operator_id=organisations["housing"],
+                district_id=districts["CAO"],
+                address="Москва, ул. Арбат, 42",
+                number=number,
+                residents=residents,
             )
         )
     return True

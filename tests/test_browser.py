@@ -36,8 +36,12 @@ def browser_page() -> Iterator[Any]:
             # As root in a container Chromium needs --no-sandbox; the network flags stop
             # it from calling home, which this machine's closed network would refuse.
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
                 "--disable-quic",
             ],
         )
@@ -55,10 +59,15 @@ def browser_page() -> Iterator[Any]:
 
 
 def run_worker_once(database: str) -> None:
-    environment = {**os.environ, "INFOCITY_DATABASE_URL": database,
-                   "INFOCITY_ENVIRONMENT": "test"}
-    subprocess.run([sys.executable, "-m", "infocity", "worker", "--once"], env=environment,
-                   cwd=ROOT, check=True, capture_output=True, timeout=60)
+    environment = {**os.environ, "INFOCITY_DATABASE_URL": database, "INFOCITY_ENVIRONMENT": "test"}
+    subprocess.run(
+        [sys.executable, "-m", "infocity", "worker", "--once"],
+        env=environment,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def test_citizen_registers_adds_child_switches_language_and_reads_inbox(

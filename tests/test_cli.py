@@ -23,14 +23,23 @@ def test_db_upgrade_and_current_report_the_head(database: str) -> None:
 def test_user_create_makes_a_city_admin_who_can_log_in(database: str) -> None:
     result = runner.invoke(
         app,
-        ["user", "create", "--email", "chief@city.example", "--name", "Главный Админ",
-         "--role", "city_admin"],
+        [
+            "user",
+            "create",
+            "--email",
+            "chief@city.example",
+            "--name",
+            "Главный Админ",
+            "--role",
+            "city_admin",
+        ],
         input="a-long-password-1\na-long-password-1\n",
     )
     assert result.exit_code == 0, result.output
     token = accounts.login("chief@city.example", "a-long-password-1", user_agent=None, ip=None)
     principal = accounts.principal_from_session(token)
-    assert principal is not None and principal.is_city_admin()
+    assert principal is not None
+    assert principal.is_city_admin()
 
 
 def test_user_create_refuses_an_unknown_role_and_creates_nothing(database: str) -> None:
@@ -47,8 +56,10 @@ def test_user_create_refuses_an_unknown_role_and_creates_nothing(database: str) 
 def test_seed_demo_twice_is_harmless(database: str) -> None:
     first = runner.invoke(app, ["seed", "demo"])
     second = runner.invoke(app, ["seed", "demo"])
-    assert first.exit_code == 0 and "loaded" in first.output
-    assert second.exit_code == 0 and "already present" in second.output
+    assert first.exit_code == 0
+    assert "loaded" in first.output
+    assert second.exit_code == 0
+    assert "already present" in second.output
 
 
 @pytest.mark.slow

@@ -42,8 +42,7 @@ def _russian(message: str | tuple[str, str], n: int = 5) -> str:
 
 def test_every_message_has_a_russian_translation() -> None:
     missing = sorted(
-        str(m) for m in _extracted()
-        if _russian(m) == (m if isinstance(m, str) else m[1])
+        str(m) for m in _extracted() if _russian(m) == (m if isinstance(m, str) else m[1])
     )
     assert missing == [], f"untranslated into Russian (run `make messages`): {missing}"
 
