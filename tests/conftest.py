@@ -91,7 +91,10 @@ def database(
         url = f"sqlite:///{path}"
     else:
         if postgres_database is None:
-            pytest.skip("PostgreSQL half skipped: no INFOCITY_TEST_POSTGRES_URL and no initdb")
+            reason = "PostgreSQL half skipped: no INFOCITY_TEST_POSTGRES_URL and no initdb"
+            if os.environ.get("CI"):
+                pytest.fail(f"CI must run the PostgreSQL half ({reason})")
+            pytest.skip(reason)
         url = postgres_database
     _configure(url)
     yield url
