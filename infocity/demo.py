@@ -16,6 +16,7 @@ from infocity.city.models import District
 from infocity.city.schemas import DistrictCreate, OrganisationCreate
 from infocity.core.auth import Principal, Role
 from infocity.core.uow import UnitOfWork
+from infocity.health.demo import load_demo_health
 from infocity.housing import service as housing
 from infocity.housing.schemas import ApartmentCreate
 
@@ -282,4 +283,5 @@ def load_demo_city() -> bool:
                 residents=residents,
             )
         )
+    load_demo_health()
     return True

@@ -4,8 +4,16 @@ from infocity.accounts import models as accounts_models
 from infocity.city import models as city_models
 from infocity.core import models as core_models
 from infocity.core.db import Base
+from infocity.health import models as health_models
 from infocity.housing import models as housing_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "city_models", "core_models", "housing_models", "metadata"]
+__all__ = [
+    "accounts_models",
+    "city_models",
+    "core_models",
+    "health_models",
+    "housing_models",
+    "metadata",
+]

@@ -14,10 +14,10 @@ from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 
+from infocity.core.ages import ADULT_AGE, age_on
 from infocity.core.errors import InvalidInput
 from infocity.core.i18n import N_
 
-ADULT_AGE = 18
 OLDEST_AGE = 130
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
@@ -250,12 +250,6 @@ def normalize_name(value: str, *, field: str) -> str:
             field=field,
         )
     return name
-
-
-def age_on(birth_date: date, today: date) -> int:
-    """Full years on ``today``; someone born on 29 February turns a year older on 1 March."""
-    before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
-    return today.year - birth_date.year - int(before_birthday)
 
 
 def check_birth_date(birth_date: date, *, today: date, field: str = "birth_date") -> None:

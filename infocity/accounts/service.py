@@ -1192,3 +1192,55 @@ def authenticate_device(raw_key: str, *, uow: UnitOfWork | None = None) -> Devic
         )
         uow.commit()
         return identity
+
+
+# --- The register, for other services ------------------------------------------------
+# Read-only look-ups other services make inside their own transaction (they take the
+# caller's session), so that, say, a booking stays one transaction.
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    """What another service may know of a person: who, and how old."""
+
+    person_id: int
+    birth_date: date | None
+    first_name: str
+
+
+def person_by_policy(session: Session, oms_policy: str) -> PersonFacts | None:
+    """The person holding this OMS policy number (any format; invalid → refused)."""
+    policy = rules.normalize_oms_policy(oms_policy)
+    row = session.execute(
+        select(Person.id, Person.birth_date, Person.first_name).where(Person.oms_policy == policy)
+    ).one_or_none()
+    return PersonFacts(row.id, row.birth_date, row.first_name) if row else None
+
+
+def person_by_id(session: Session, person_id: int) -> PersonFacts | None:
+    """The person with this id, if any."""
+    row = session.execute(
+        select(Person.id, Person.birth_date, Person.first_name).where(Person.id == person_id)
+    ).one_or_none()
+    return PersonFacts(row.id, row.birth_date, row.first_name) if row else None
+
+
+def users_to_notify(session: Session, person_id: int) -> list[int]:
+    """The active accounts that hear about a person: their own and their guardians'
+    (a child has no account of its own)."""
+    guardians = select(FamilyLink.guardian_id).where(FamilyLink.child_id == person_id)
+    return list(
+        session.scalars(
+            select(User.id)
+            .where(
+                User.is_active.is_(True),
+                (User.person_id == person_id) | User.person_id.in_(guardians),
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def normalize_oms_policy(value: str) -> str:
+    """An OMS policy number as 16 digits, or ``InvalidInput("invalid_oms_policy")``."""
+    return rules.normalize_oms_policy(value)

@@ -11,6 +11,7 @@ from infocity import __version__
 from infocity.accounts import api as accounts_api
 from infocity.accounts import pages as accounts_pages
 from infocity.city import api as city_api
+from infocity.health import api as health_api
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
 from infocity.web import errors, ops, pages
@@ -40,7 +41,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(ops.router)
     app.include_router(pages.router)
-    for router in (accounts_api.router, city_api.router, portal_api.router):
+    for router in (accounts_api.router, city_api.router, health_api.router, portal_api.router):
         app.include_router(router, prefix=API_PREFIX)
     for router in (accounts_pages.router, portal_pages.router):
         app.include_router(router)

@@ -1,0 +1,1 @@
+"""Medical appointments: clinics, practitioners, schedules, slots, appointments, referrals."""

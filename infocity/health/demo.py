@@ -1,0 +1,103 @@
+"""The demo city's polyclinics: specialties, doctors with weekly schedules, the demo
+citizens' attachments and slots for the booking horizon (through the service functions).
+
+Call ``load_demo_health()`` after ``infocity.demo.load_demo_city()``.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from sqlalchemy import select
+
+from infocity.accounts import service as accounts
+from infocity.city import service as city
+from infocity.core.db import utcnow
+from infocity.core.settings import get_settings
+from infocity.core.uow import UnitOfWork
+from infocity.health import rules, service
+from infocity.health.models import Clinic
+from infocity.health.schemas import (
+    AttachmentCreate,
+    ClinicCreate,
+    PractitionerCreate,
+    ScheduleRuleCreate,
+)
+
+# Demo organisations by English name (as in infocity.demo), with their clinic kind.
+CLINICS = {
+    "clinic3": ("City Polyclinic No. 3", "adult"),
+    "clinic12": ("City Polyclinic No. 12", "adult"),
+    "kids7": ("Children's City Polyclinic No. 7", "children"),
+}
+MORNING = (time(8, 0), time(14, 0), time(11, 0), time(11, 30))
+EVENING = (time(14, 0), time(20, 0), time(17, 0), time(17, 30))
+# (clinic key, specialty, doctor, room, shift)
+PRACTITIONERS = [
+    ("clinic3", "therapist", "Козлов Дмитрий Игоревич", "204", MORNING),
+    ("clinic3", "therapist", "Соловьёва Ирина Петровна", "205", EVENING),
+    ("clinic3", "surgeon", "Кузнецов Олег Викторович", "112", MORNING),
+    ("clinic3", "ophthalmologist", "Зайцева Марина Олеговна", "310", EVENING),
+    ("clinic3", "cardiologist", "Белов Артём Сергеевич", "401", MORNING),
+    ("clinic3", "neurologist", "Громова Анна Львовна", "402", EVENING),
+    ("clinic12", "therapist", "Никитин Павел Андреевич", "101", MORNING),
+    ("clinic12", "otolaryngologist", "Егорова Светлана Юрьевна", "215", EVENING),
+    ("clinic12", "dentist", "Морозов Кирилл Денисович", "020", MORNING),
+    ("kids7", "paediatrician", "Васильева Ольга Николаевна", "11", MORNING),
+    ("kids7", "paediatrician", "Павлов Игорь Семёнович", "12", EVENING),
+    ("kids7", "ophthalmologist", "Киселёва Дарья Андреевна", "21", MORNING),
+    ("kids7", "otolaryngologist", "Фролов Максим Ильич", "22", EVENING),
+]
+# Demo citizens by OMS policy (infocity.demo) and the clinic each is attached to.
+ATTACHMENTS = {
+    "7700000000000011": "clinic3",  # Anna Ivanova
+    "7700000000000029": "kids7",  # Maria, her daughter
+    "7700000000000037": "kids7",  # Pyotr, her son
+    "7700000000000045": "clinic12",  # Sergey Petrov
+}
+
+
+def load_demo_health() -> bool:
+    """Load the demo polyclinics unless they are there already; True when loaded now."""
+    by_name = {o.name_en: o.id for o in city.list_organisations("clinic")}
+    clinic_ids = {key: by_name[name] for key, (name, _kind) in CLINICS.items() if name in by_name}
+    if len(clinic_ids) != len(CLINICS):
+        return False  # the demo city is not loaded
+    with UnitOfWork() as uow:
+        if uow.session.scalar(select(Clinic.id).where(Clinic.id.in_(clinic_ids.values()))):
+            return False
+    service.seed_specialties()
+    for key, (_name, kind) in CLINICS.items():
+        service.create_clinic(ClinicCreate(organisation_id=clinic_ids[key], clinic_kind=kind))
+    today = rules.city_date(utcnow(), get_settings().city_tz)
+    for key, specialty, name, room, (start, end, break_start, break_end) in PRACTITIONERS:
+        practitioner = service.add_practitioner(
+            PractitionerCreate(
+                clinic_id=clinic_ids[key], specialty_code=specialty, name=name, room=room
+            )
+        )
+        for weekday in range(5):
+            service.set_schedule_rule(
+                None,
+                ScheduleRuleCreate(
+                    practitioner_id=practitioner.id,
+                    weekday=weekday,
+                    start_time=start,
+                    end_time=end,
+                    break_start=break_start,
+                    break_end=break_end,
+                    valid_from=today - timedelta(days=1),
+                ),
+            )
+    with UnitOfWork() as uow:
+        patients = {
+            policy: accounts.person_by_policy(uow.session, policy) for policy in ATTACHMENTS
+        }
+    for policy, key in ATTACHMENTS.items():
+        patient = patients[policy]
+        if patient is not None:
+            service.attach_patient(
+                None, AttachmentCreate(person_id=patient.person_id, clinic_id=clinic_ids[key])
+            )
+    service.materialise_horizon()
+    return True

@@ -1,0 +1,209 @@
+"""The refusals of medical appointments: one class per code, so tests and callers can
+name them. Each carries an English message id, translated where it is shown."""
+
+from __future__ import annotations
+
+from infocity.core.errors import Conflict, InvalidInput, NotFound
+from infocity.core.i18n import N_
+
+# --- Things that do not exist ------------------------------------------------------
+
+
+class SlotNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("slot_not_found", N_("There is no such appointment time."))
+
+
+class AppointmentNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("appointment_not_found", N_("There is no such appointment."))
+
+
+class ReferralNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "referral_not_found", N_("There is no such referral."), field="referral_id"
+        )
+
+
+class SpecialtyNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("specialty_not_found", N_("There is no such specialty."))
+
+
+class ClinicNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("clinic_not_found", N_("There is no such polyclinic."))
+
+
+class PractitionerNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("practitioner_not_found", N_("There is no such doctor."))
+
+
+class PatientNotFound(NotFound):
+    """The same answer for an unknown policy and for a wrong date of birth: a kiosk
+    must not tell a stranger which policy numbers are registered."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "patient_not_found",
+            N_("No patient was found with this policy number and date of birth."),
+        )
+
+
+# --- The slot ----------------------------------------------------------------------
+
+
+class SlotInPast(Conflict):
+    def __init__(self) -> None:
+        super().__init__("slot_in_past", N_("This appointment time has already passed."))
+
+
+class SlotNotReleased(Conflict):
+    def __init__(self, *, opens: str) -> None:
+        super().__init__(
+            "slot_not_released",
+            N_("This time is not open for booking yet. It opens on %(opens)s."),
+            opens=opens,
+        )
+
+
+class SlotTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "slot_taken", N_("Someone has just booked this time. Please choose another.")
+        )
+
+
+class SlotHeld(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "slot_held", N_("This time is reserved for a patient on the waiting list.")
+        )
+
+
+class SlotBlocked(Conflict):
+    def __init__(self) -> None:
+        super().__init__("slot_blocked", N_("The doctor does not see patients at this time."))
+
+
+# --- The patient -------------------------------------------------------------------
+
+
+class NotAttached(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "not_attached",
+            N_("This doctor can be booked only at the polyclinic the patient is attached to."),
+        )
+
+
+class AgeNotServed(Conflict):
+    def __init__(self) -> None:
+        super().__init__("age_not_served", N_("This doctor does not see patients of this age."))
+
+
+class BirthDateRequired(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "birth_date_required",
+            N_("Please add the date of birth to the profile before booking."),
+        )
+
+
+class ActiveLimitReached(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "active_limit_reached",
+            N_(
+                "The patient already has an appointment with this specialist. Cancel it or "
+                "move it to another time to book a new one."
+            ),
+        )
+
+
+class AttachmentTooSoon(Conflict):
+    def __init__(self, *, next_change: str) -> None:
+        super().__init__(
+            "attachment_change_too_soon",
+            N_(
+                "The polyclinic can be changed once a year; the next change is possible "
+                "on %(date)s."
+            ),
+            date=next_change,
+        )
+
+
+class WrongClinicKind(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "wrong_clinic_kind",
+            N_("Children are attached to children's polyclinics and adults to adult ones."),
+            field="clinic_id",
+        )
+
+
+# --- Referrals ---------------------------------------------------------------------
+
+
+class ReferralRequired(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "referral_required",
+            N_("This specialist sees patients by a referral from their doctor."),
+            field="referral_id",
+        )
+
+
+class ReferralExpired(Conflict):
+    def __init__(self) -> None:
+        super().__init__("referral_expired", N_("This referral has expired."), field="referral_id")
+
+
+class ReferralUsed(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "referral_used", N_("This referral has already been used."), field="referral_id"
+        )
+
+
+class ReferralMismatch(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "referral_mismatch",
+            N_("This referral is for another patient, specialty or polyclinic."),
+            field="referral_id",
+        )
+
+
+# --- Appointments and schedules ----------------------------------------------------
+
+
+class TooLateToCancel(Conflict):
+    def __init__(self) -> None:
+        super().__init__("too_late_to_cancel", N_("The appointment has already started or passed."))
+
+
+class AppointmentNotActive(Conflict):
+    def __init__(self) -> None:
+        super().__init__("appointment_not_active", N_("This appointment is no longer active."))
+
+
+class OtherSpecialty(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "reschedule_other_specialty",
+            N_("An appointment can be moved only to a time with a doctor of the same specialty."),
+            field="slot_id",
+        )
+
+
+class InvalidSchedule(InvalidInput):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__("invalid_schedule", message, field=field)
+
+
+class InvalidChannel(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__("invalid_channel", N_("Unknown booking channel."), field="channel")

@@ -1,0 +1,268 @@
+"""Tables of medical appointments.
+
+Every row that belongs to a clinic keeps ``clinic_id`` (the ``organisations.id`` of the
+clinic or branch), so that the big tables can be sharded by clinic later. A clinic's id
+*is* its organisation's id: staff grants, which are scoped by organisation, apply to
+health rows without a translation table.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from infocity.core.db import Base, UTCDateTime, utcnow
+from infocity.core.models import BigId
+
+BOOKING_MODES = ("direct", "referral")
+AUDIENCES = ("adult", "child", "any")
+CLINIC_KINDS = ("adult", "children")
+SLOT_STATUSES = ("free", "booked", "held", "blocked")
+APPOINTMENT_STATUSES = (
+    "booked",
+    "cancelled_by_patient",
+    "cancelled_by_clinic",
+    "rescheduled",  # replaced by a later appointment of the same patient (reschedule)
+    "attended",
+    "no_show",
+)
+CHANNELS = ("portal", "app", "kiosk", "call_centre", "registry")
+EXCEPTION_KINDS = ("vacation", "sick_leave", "holiday", "extra_hours")
+REFERRAL_STATUSES = ("active", "used", "cancelled")
+
+# The one condition both backends understand for "an appointment that holds its slot".
+ACTIVE_APPOINTMENT = text("status = 'booked'")
+CURRENT_ATTACHMENT = text("valid_to IS NULL")
+FREE_SLOT = text("status = 'free'")
+
+
+class Specialty(Base):
+    """A kind of doctor patients book (data, not code: the city adds and tunes them)."""
+
+    __tablename__ = "specialties"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))  # Russian, the official name
+    name_en: Mapped[str] = mapped_column(String(200))
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    booking_mode: Mapped[str] = mapped_column(String(16))  # direct | referral
+    horizon_days: Mapped[int] = mapped_column(Integer, default=14)
+    release_time: Mapped[time] = mapped_column(Time)  # wall-clock time in the city
+    active_limit: Mapped[int] = mapped_column(Integer, default=1)
+    audience: Mapped[str] = mapped_column(String(8), default="any")  # adult | child | any
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Clinic(Base):
+    """The health profile of an organisation of kind "clinic": adult or children's,
+    and the head clinic when it is a branch. Patients attach to head clinics."""
+
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    clinic_kind: Mapped[str] = mapped_column(String(16))  # adult | children
+    parent_clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Practitioner(Base):
+    """A doctor's post: one specialty, in one clinic or branch, in one room."""
+
+    __tablename__ = "practitioners"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    room: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attachment(Base):
+    """A patient attached to a head clinic. Rows are never deleted: a change closes the
+    current row (``valid_to``) and opens a new one, so the history stays."""
+
+    __tablename__ = "clinic_attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # adult | children, the clinic's kind
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)  # null: current
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (
+        # One current attachment per person and kind, whoever attaches at the same moment.
+        Index(
+            "uq_clinic_attachments_current",
+            "person_id",
+            "kind",
+            unique=True,
+            sqlite_where=CURRENT_ATTACHMENT,
+            postgresql_where=CURRENT_ATTACHMENT,
+        ),
+        Index("ix_clinic_attachments_person", "person_id", "valid_from"),
+    )
+
+
+class ScheduleRule(Base):
+    """A weekly working pattern of a practitioner, valid for a range of city dates."""
+
+    __tablename__ = "schedule_rules"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday ... 6 = Sunday
+    start_time: Mapped[time] = mapped_column(Time)  # wall-clock times in the city
+    end_time: Mapped[time] = mapped_column(Time)
+    break_start: Mapped[time | None] = mapped_column(Time)
+    break_end: Mapped[time | None] = mapped_column(Time)
+    slot_minutes: Mapped[int | None] = mapped_column(Integer)  # null: the specialty's
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)  # inclusive; null: open-ended
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),)
+
+
+class ScheduleException(Base):
+    """Days a practitioner is away (vacation, sick leave, holiday) or works extra hours.
+    Without times an absence covers whole days."""
+
+    __tablename__ = "schedule_exceptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    date_from: Mapped[date] = mapped_column(Date)
+    date_to: Mapped[date] = mapped_column(Date)  # inclusive
+    start_time: Mapped[time | None] = mapped_column(Time)
+    end_time: Mapped[time | None] = mapped_column(Time)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Slot(Base):
+    """A bookable time of a practitioner. Its ``status`` changes only through guarded
+    updates (``... WHERE status = 'free'``): the database decides who gets it."""
+
+    __tablename__ = "slots"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(8), default="free")  # free|booked|held|blocked
+    release_at: Mapped[datetime] = mapped_column(UTCDateTime)  # bookable from this instant
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ticket_code: Mapped[str] = mapped_column(String(24))  # printed on the patient's ticket
+    version: Mapped[int] = mapped_column(Integer, default=0)  # +1 on every status change
+
+    __table_args__ = (
+        UniqueConstraint("practitioner_id", "starts_at"),
+        # Searches read only free slots: a partial index stays small as the day fills up.
+        Index(
+            "ix_slots_free_search",
+            "specialty_id",
+            "starts_at",
+            "clinic_id",
+            sqlite_where=FREE_SLOT,
+            postgresql_where=FREE_SLOT,
+        ),
+        Index("ix_slots_clinic_starts", "clinic_id", "starts_at"),
+    )
+
+
+class Referral(Base):
+    """A doctor's referral of a patient to a specialty, used by one booking at a time."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))  # where it was issued
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
+    target_clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    issued_by_practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
+    issued_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|used|cancelled
+    # No foreign key: appointments.referral_id already points here, and a cycle of
+    # foreign keys would make both tables hard to create, load and partition.
+    used_by_appointment_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class Appointment(Base):
+    """A patient's booking of a slot. ``starts_at`` and ``specialty_id`` are copied from
+    the slot so the per-patient limit and the patient's list need no join."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(24), default="booked")
+    channel: Mapped[str] = mapped_column(String(16))
+    ticket_number: Mapped[str] = mapped_column(String(24))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    booked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # The backstop of "never booked twice": at most one active appointment per slot,
+        # whatever code path or process writes it.
+        Index(
+            "uq_appointments_active_slot",
+            "slot_id",
+            unique=True,
+            sqlite_where=ACTIVE_APPOINTMENT,
+            postgresql_where=ACTIVE_APPOINTMENT,
+        ),
+        Index("ix_appointments_patient", "person_id", "specialty_id", "starts_at"),
+        Index("ix_appointments_clinic_starts", "clinic_id", "starts_at"),
+    )
+
+
+class BookingQuota(Base):
+    """One row per patient and specialty, locked by every booking of that pair.
+
+    The per-patient limit counts appointments that do not exist yet in a concurrent
+    transaction, so two bookings of the same patient must not run side by side: the
+    upsert of this row (``ON CONFLICT DO UPDATE``) takes its row lock on PostgreSQL
+    and holds it to commit, and the second booking counts only after the first has
+    committed. It is keyed by patient, not by clinic: the limit is city-wide.
+    """
+
+    __tablename__ = "booking_quotas"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"), primary_key=True)
+    bookings: Mapped[int] = mapped_column(Integer, default=0)  # every booking ever made
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,355 @@
+"""Rules of medical appointments: pure functions, no database, no clock.
+
+Schedules are wall-clock times in the city; an instant is stored in UTC. Every
+conversion goes through ``local_instant``, which knows that on a daylight-saving night
+some wall-clock times do not exist (they are skipped) and some happen twice (the
+first is meant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from infocity.core.ages import ADULT_AGE, age_on
+from infocity.core.i18n import N_
+from infocity.health import errors
+
+# --- The 19 specialties ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpecialtySeed:
+    code: str
+    name: str
+    name_en: str
+    slot_minutes: int
+    booking_mode: str  # direct | referral
+    audience: str = "any"  # adult | child | any
+
+
+DEFAULT_HORIZON_DAYS = 14
+DEFAULT_RELEASE_TIME = time(8, 0)
+DEFAULT_ACTIVE_LIMIT = 1
+
+SPECIALTIES: tuple[SpecialtySeed, ...] = (
+    # Booked directly, at the patient's own polyclinic.
+    SpecialtySeed("therapist", "Терапевт", "Therapist", 15, "direct", "adult"),
+    SpecialtySeed("general_practitioner", "Врач общей практики", "General practitioner", 15,
+                  "direct", "adult"),
+    SpecialtySeed("paediatrician", "Педиатр", "Paediatrician", 15, "direct", "child"),
+    SpecialtySeed("surgeon", "Хирург", "Surgeon", 15, "direct"),
+    SpecialtySeed("ophthalmologist", "Офтальмолог", "Ophthalmologist", 15, "direct"),
+    SpecialtySeed("otolaryngologist", "Оториноларинголог", "Otolaryngologist", 15, "direct"),
+    SpecialtySeed("urologist", "Уролог", "Urologist", 15, "direct"),
+    SpecialtySeed("obstetrician_gynaecologist", "Акушер-гинеколог",
+                  "Obstetrician-gynaecologist", 20, "direct"),
+    SpecialtySeed("dentist", "Стоматолог", "Dentist", 30, "direct"),
+    # Booked with a referral from the patient's doctor.
+    SpecialtySeed("cardiologist", "Кардиолог", "Cardiologist", 20, "referral"),
+    SpecialtySeed("neurologist", "Невролог", "Neurologist", 20, "referral"),
+    SpecialtySeed("endocrinologist", "Эндокринолог", "Endocrinologist", 20, "referral"),
+    SpecialtySeed("gastroenterologist", "Гастроэнтеролог", "Gastroenterologist", 20,
+                  "referral"),
+    SpecialtySeed("pulmonologist", "Пульмонолог", "Pulmonologist", 20, "referral"),
+    SpecialtySeed("rheumatologist", "Ревматолог", "Rheumatologist", 20, "referral"),
+    SpecialtySeed("allergist_immunologist", "Аллерголог-иммунолог", "Allergist-immunologist",
+                  20, "referral"),
+    SpecialtySeed("dermatovenereologist", "Дерматовенеролог", "Dermatovenereologist", 20,
+                  "referral"),
+    SpecialtySeed("infectious_diseases", "Инфекционист", "Infectious diseases specialist", 20,
+                  "referral"),
+    SpecialtySeed("traumatologist_orthopaedist", "Травматолог-ортопед",
+                  "Traumatologist-orthopaedist", 20, "referral"),
+)  # fmt: skip
+
+
+# --- Time in the city --------------------------------------------------------------
+
+
+def local_instant(day: date, wall: time, tz: ZoneInfo) -> datetime | None:
+    """The UTC instant of wall-clock ``wall`` on ``day`` in ``tz``; None if that time does
+    not exist (skipped by a spring-forward). An ambiguous time means its first occurrence."""
+    local = datetime.combine(day, wall, tzinfo=tz)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        return None
+    return instant
+
+
+def city_date(instant: datetime, tz: ZoneInfo) -> date:
+    """The city's calendar date at ``instant``."""
+    return instant.astimezone(tz).date()
+
+
+def release_at(day: date, *, horizon_days: int, release_time: time, tz: ZoneInfo) -> datetime:
+    """When the slots of city date ``day`` open: at ``release_time`` on the day
+    ``horizon_days`` before (so at any moment about ``horizon_days`` days are open)."""
+    release_day = day - timedelta(days=horizon_days)
+    instant = local_instant(release_day, release_time, tz)
+    if instant is None:  # the release time fell into a DST gap: open when the gap ends
+        shifted = datetime.combine(release_day, release_time) + timedelta(hours=1)
+        instant = datetime.combine(shifted.date(), shifted.time(), tzinfo=tz).astimezone(UTC)
+    return instant
+
+
+# --- Schedules ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeeklyRule:
+    weekday: int  # 0 = Monday
+    start: time
+    end: time
+    valid_from: date
+    valid_to: date | None = None  # inclusive
+    break_start: time | None = None
+    break_end: time | None = None
+    slot_minutes: int | None = None
+
+    def applies_on(self, day: date) -> bool:
+        return (
+            day.weekday() == self.weekday
+            and self.valid_from <= day
+            and (self.valid_to is None or day <= self.valid_to)
+        )
+
+
+@dataclass(frozen=True)
+class Override:
+    """A schedule exception over a date range: an absence (vacation, sick_leave,
+    holiday) or ``extra_hours``."""
+
+    kind: str
+    date_from: date
+    date_to: date  # inclusive
+    start: time | None = None
+    end: time | None = None
+
+    @property
+    def is_absence(self) -> bool:
+        return self.kind != "extra_hours"
+
+    def covers(self, day: date) -> bool:
+        return self.date_from <= day <= self.date_to
+
+
+@dataclass(frozen=True)
+class PlannedSlot:
+    starts_at: datetime  # UTC
+    ends_at: datetime  # UTC
+    day: date  # the city date the slot belongs to
+    seq: int  # 1-based place in the practitioner's day: the queue number on the ticket
+
+
+def check_times(
+    start: time,
+    end: time,
+    break_start: time | None = None,
+    break_end: time | None = None,
+    slot_minutes: int | None = None,
+) -> None:
+    """Working hours start before they end; a break lies inside them; a slot fits."""
+    if start >= end:
+        raise errors.InvalidSchedule(
+            N_("Working hours must start before they end."), field="end_time"
+        )
+    if (break_start is None) != (break_end is None):
+        raise errors.InvalidSchedule(
+            N_("A break needs both a start and an end."), field="break_end"
+        )
+    if (
+        break_start is not None
+        and break_end is not None
+        and not (start <= break_start < break_end <= end)
+    ):
+        raise errors.InvalidSchedule(
+            N_("A break must lie inside the working hours."), field="break_start"
+        )
+    if slot_minutes is not None and not 5 <= slot_minutes <= 240:
+        raise errors.InvalidSchedule(
+            N_("An appointment lasts from 5 to 240 minutes."), field="slot_minutes"
+        )
+
+
+def _wall_steps(start: time, end: time, minutes: int) -> Iterator[tuple[time, time]]:
+    """Consecutive wall-clock intervals of ``minutes`` from ``start`` that end by ``end``."""
+    base = date(2000, 1, 3)  # any date: wall-clock arithmetic only
+    cursor = datetime.combine(base, start)
+    stop = datetime.combine(base, end)
+    step = timedelta(minutes=minutes)
+    while cursor + step <= stop:
+        yield cursor.time(), (cursor + step).time()
+        cursor += step
+
+
+def _overlaps(a_start: time, a_end: time, b_start: time, b_end: time) -> bool:
+    return a_start < b_end and b_start < a_end
+
+
+def day_intervals(
+    day: date,
+    rules: Iterable[WeeklyRule],
+    exceptions: Iterable[Override],
+    default_minutes: int,
+) -> list[tuple[time, time]]:
+    """The wall-clock appointment intervals of one practitioner on city date ``day``:
+    weekly rules minus breaks and absences, plus extra hours; sorted, never overlapping."""
+    today_exceptions = [e for e in exceptions if e.covers(day)]
+    whole_day_off = any(e.is_absence and e.start is None for e in today_exceptions)
+    absences = [
+        (e.start, e.end)
+        for e in today_exceptions
+        if e.is_absence and e.start is not None and e.end is not None
+    ]
+    candidates: list[tuple[time, time]] = []
+    if not whole_day_off:
+        for rule in rules:
+            if not rule.applies_on(day):
+                continue
+            minutes = rule.slot_minutes or default_minutes
+            for begin, finish in _wall_steps(rule.start, rule.end, minutes):
+                if (
+                    rule.break_start is not None
+                    and rule.break_end is not None
+                    and _overlaps(begin, finish, rule.break_start, rule.break_end)
+                ):
+                    continue
+                if any(_overlaps(begin, finish, a, b) for a, b in absences):
+                    continue
+                candidates.append((begin, finish))
+    for extra in today_exceptions:
+        if extra.is_absence or extra.start is None or extra.end is None:
+            continue
+        candidates.extend(_wall_steps(extra.start, extra.end, default_minutes))
+    # Overlapping rules (or extra hours over a rule) must not give two patients the same
+    # minutes: keep the earliest interval and drop whatever overlaps it.
+    result: list[tuple[time, time]] = []
+    for begin, finish in sorted(set(candidates)):
+        if result and begin < result[-1][1]:
+            continue
+        result.append((begin, finish))
+    return result
+
+
+def plan_slots(
+    first_day: date,
+    last_day: date,
+    rules: Sequence[WeeklyRule],
+    exceptions: Sequence[Override],
+    *,
+    default_minutes: int,
+    tz: ZoneInfo,
+) -> list[PlannedSlot]:
+    """The slots of one practitioner for the city dates ``first_day..last_day``, in UTC.
+
+    Wall-clock times that do not exist on a spring-forward night are skipped; a slot
+    lasts its length in real time, so none overlaps another across a DST change.
+    """
+    planned: list[PlannedSlot] = []
+    day = first_day
+    while day <= last_day:
+        seq = 0
+        previous_end: datetime | None = None
+        for begin, finish in day_intervals(day, rules, exceptions, default_minutes):
+            starts_at = local_instant(day, begin, tz)
+            if starts_at is None:
+                continue
+            wall_minutes = (
+                datetime.combine(day, finish) - datetime.combine(day, begin)
+            ) // timedelta(minutes=1)
+            ends_at = starts_at + timedelta(minutes=wall_minutes)
+            if previous_end is not None and starts_at < previous_end:
+                continue  # a fall-back night repeats an hour: its second pass is dropped
+            seq += 1
+            planned.append(PlannedSlot(starts_at=starts_at, ends_at=ends_at, day=day, seq=seq))
+            previous_end = ends_at
+        day += timedelta(days=1)
+    return planned
+
+
+def ticket_code(practitioner_id: int, day: date, seq: int) -> str:
+    """The number printed on the ticket: day, doctor, place in the doctor's queue.
+
+    '1403-0012-07' is the 7th patient of doctor 12 on 14 March. It identifies the visit
+    in the doctor's queue; the appointment id identifies the booking.
+    """
+    return f"{day:%d%m}-{practitioner_id:04d}-{seq:02d}"
+
+
+# --- Attachment --------------------------------------------------------------------
+
+ATTACHMENT_CHANGE_INTERVAL = timedelta(days=365)
+
+
+def next_attachment_change(current_since: datetime | None) -> datetime | None:
+    """The earliest instant the current attachment may be changed; None: right away."""
+    if current_since is None:
+        return None
+    return current_since + ATTACHMENT_CHANGE_INTERVAL
+
+
+def clinic_kind_for_age(age: int) -> str:
+    """Children (under 18) are attached to children's polyclinics, adults to adult ones."""
+    return "children" if age < ADULT_AGE else "adult"
+
+
+# --- Booking -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookingFacts:
+    """What decides whether a patient may book a slot, read before anything is written."""
+
+    booking_mode: str  # the specialty's: direct | referral
+    audience: str  # the specialty's: adult | child | any
+    clinic_kind: str  # the slot's clinic: adult | children
+    attached: bool  # the patient is attached to the slot's head clinic
+    birth_date: date | None
+    slot_day: date  # the slot's city date: age is judged on the day of the visit
+    has_referral: bool
+
+
+def check_booking(facts: BookingFacts) -> None:
+    """Refuse a booking the patient is not entitled to (the slot itself is checked by
+    the database, in the statement that takes it)."""
+    if facts.birth_date is None:
+        raise errors.BirthDateRequired()
+    age = age_on(facts.birth_date, facts.slot_day)
+    is_child = age < ADULT_AGE
+    if (facts.clinic_kind == "children") != is_child:
+        raise errors.AgeNotServed()
+    if (facts.audience == "adult" and is_child) or (facts.audience == "child" and not is_child):
+        raise errors.AgeNotServed()
+    if facts.booking_mode == "referral":
+        if not facts.has_referral:
+            raise errors.ReferralRequired()
+    elif not facts.attached and not facts.has_referral:
+        # A direct specialty is booked at one's own polyclinic; a referral (to another
+        # polyclinic's surgeon, say) also opens it.
+        raise errors.NotAttached()
+
+
+@dataclass(frozen=True)
+class SlotState:
+    status: str
+    starts_at: datetime
+    release_at: datetime
+
+
+def why_not_bookable(slot: SlotState, now: datetime) -> str | None:
+    """The error code for a slot the guarded update did not take, or None if the slot
+    itself is bookable (then something else refused: the limit, or a race)."""
+    if slot.starts_at <= now:
+        return "slot_in_past"
+    if slot.status == "booked":
+        return "slot_taken"
+    if slot.status == "held":
+        return "slot_held"
+    if slot.status == "blocked":
+        return "slot_blocked"
+    if slot.release_at > now:
+        return "slot_not_released"
+    return None

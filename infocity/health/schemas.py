@@ -1,0 +1,237 @@
+"""What medical appointments take and give: ``XCreate`` / ``XRead``.
+
+Input models check shape and size only (oversized or mistyped input is a 422, never a
+500); the service applies the booking rules and answers with a precise code.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Row ids: anything larger would overflow the database's BIGINT and fail as a 500.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# Dates people can mean: far enough either way, and never past what the database stores.
+CityDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
+Channel = Literal["portal", "app", "kiosk", "call_centre", "registry"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- Directory ---------------------------------------------------------------------
+
+
+class SpecialtyRead(_Output):
+    id: int
+    code: str
+    name: str
+    name_en: str
+    slot_minutes: int
+    booking_mode: str = Field(description="direct | referral")
+    horizon_days: int
+    release_time: time = Field(description="Wall-clock time in the city")
+    active_limit: int
+    audience: str = Field(description="adult | child | any")
+
+
+class ClinicCreate(_Input):
+    """The health profile of an organisation of kind "clinic"."""
+
+    organisation_id: Id
+    clinic_kind: Literal["adult", "children"]
+    parent_clinic_id: Id | None = Field(default=None, description="The head clinic of a branch")
+
+
+class ClinicRead(_Output):
+    id: int
+    name: str
+    name_en: str | None
+    address: str | None
+    clinic_kind: str
+    parent_clinic_id: int | None
+
+
+class PractitionerCreate(_Input):
+    clinic_id: Id
+    specialty_code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=300)
+    room: str | None = Field(default=None, max_length=20)
+    user_id: Id | None = Field(default=None, description="The doctor's staff account")
+
+
+class PractitionerRead(_Output):
+    id: int
+    clinic_id: int
+    specialty_id: int
+    name: str
+    room: str | None
+    active: bool
+    user_id: int | None
+
+
+class AttachmentCreate(_Input):
+    person_id: Id
+    clinic_id: Id
+
+
+class AttachmentRead(_Output):
+    id: int
+    person_id: int
+    clinic_id: int
+    kind: str
+    valid_from: datetime
+    valid_to: datetime | None
+
+
+# --- Schedules ---------------------------------------------------------------------
+
+
+class ScheduleRuleCreate(_Input):
+    """A weekly pattern; times are wall-clock times in the city."""
+
+    practitioner_id: Id
+    weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
+    start_time: time
+    end_time: time
+    break_start: time | None = None
+    break_end: time | None = None
+    slot_minutes: int | None = Field(default=None, ge=5, le=240)
+    valid_from: CityDate
+    valid_to: CityDate | None = None
+
+
+class ScheduleRuleRead(_Output):
+    id: int
+    clinic_id: int
+    practitioner_id: int
+    weekday: int
+    start_time: time
+    end_time: time
+    break_start: time | None
+    break_end: time | None
+    slot_minutes: int | None
+    valid_from: date
+    valid_to: date | None
+
+
+class ScheduleExceptionCreate(_Input):
+    """Whole days off without times; extra hours need both times."""
+
+    practitioner_id: Id
+    kind: Literal["vacation", "sick_leave", "holiday", "extra_hours"]
+    date_from: CityDate
+    date_to: CityDate
+    start_time: time | None = None
+    end_time: time | None = None
+
+
+class ScheduleExceptionRead(_Output):
+    id: int
+    clinic_id: int
+    practitioner_id: int
+    kind: str
+    date_from: date
+    date_to: date
+    start_time: time | None
+    end_time: time | None
+
+
+# --- Slots and appointments --------------------------------------------------------
+
+
+class SlotSearch(_Input):
+    specialty_id: Id
+    clinic_id: Id | None = None
+    date_from: CityDate | None = Field(default=None, description="City date; default today")
+    date_to: CityDate | None = Field(default=None, description="City date, inclusive")
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class SlotRead(_Output):
+    id: int
+    clinic_id: int
+    practitioner_id: int
+    practitioner_name: str
+    room: str | None
+    specialty_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+class BookingCreate(_Input):
+    """A logged-in citizen booking for themself (``patient_id`` left out) or a child."""
+
+    slot_id: Id
+    patient_id: Id | None = None
+    referral_id: Id | None = None
+    channel: Literal["portal", "app"] = "app"
+
+
+class AnonymousBookingCreate(_Input):
+    """A kiosk or the call centre: the patient is identified by policy and birth date."""
+
+    oms_policy: str = Field(min_length=1, max_length=40)
+    birth_date: CityDate
+    slot_id: Id
+    referral_id: Id | None = None
+    channel: Literal["kiosk", "call_centre"] = "kiosk"
+
+
+class RegistryBookingCreate(_Input):
+    """A registrar booking for any patient of the clinic."""
+
+    patient_id: Id
+    slot_id: Id
+    referral_id: Id | None = None
+    channel: Literal["registry", "call_centre"] = "registry"
+
+
+class RescheduleCreate(_Input):
+    slot_id: Id
+
+
+class AppointmentRead(_Output):
+    id: int
+    slot_id: int
+    clinic_id: int
+    person_id: int
+    specialty_id: int
+    practitioner_id: int
+    starts_at: datetime
+    status: str
+    channel: str
+    ticket_number: str
+    referral_id: int | None
+    rescheduled_from_id: int | None
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+# --- Referrals ---------------------------------------------------------------------
+
+
+class ReferralCreate(_Input):
+    person_id: Id
+    specialty_code: str = Field(min_length=1, max_length=40)
+    target_clinic_id: Id | None = None
+    valid_days: int = Field(default=30, ge=1, le=365)
+
+
+class ReferralRead(_Output):
+    id: int
+    clinic_id: int
+    person_id: int
+    specialty_id: int
+    target_clinic_id: int | None
+    issued_at: datetime
+    valid_until: datetime
+    status: str
+    used_by_appointment_id: int | None

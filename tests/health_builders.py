@@ -1,0 +1,164 @@
+"""Health test data, made through the real service functions."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from infocity.accounts import service as accounts
+from infocity.accounts.schemas import ChildCreate, PersonRead, ProfileUpdate
+from infocity.core.db import utcnow
+from infocity.core.settings import get_settings
+from infocity.core.uow import UnitOfWork
+from infocity.health import service
+from infocity.health.models import Slot
+from infocity.health.schemas import (
+    AttachmentCreate,
+    ClinicCreate,
+    ClinicRead,
+    PractitionerCreate,
+    PractitionerRead,
+    ReferralCreate,
+    ReferralRead,
+    ScheduleRuleCreate,
+)
+from tests.builders import Account, make_citizen, make_organisation, make_staff
+
+_numbers = itertools.count(1)
+
+
+def city_today() -> date:
+    return utcnow().astimezone(get_settings().city_tz).date()
+
+
+def make_policy() -> str:
+    """A 16-digit OMS policy number, different each time."""
+    return f"99{next(_numbers):014d}"
+
+
+def make_clinic(kind: str = "adult", parent_clinic_id: int | None = None) -> ClinicRead:
+    """A polyclinic (organisation + health profile); the specialties are seeded."""
+    service.seed_specialties()
+    organisation = make_organisation("clinic")
+    return service.create_clinic(
+        ClinicCreate(
+            organisation_id=organisation.id, clinic_kind=kind, parent_clinic_id=parent_clinic_id
+        )
+    )
+
+
+def make_practitioner(
+    clinic_id: int, specialty: str = "therapist", *, user_id: int | None = None
+) -> PractitionerRead:
+    return service.add_practitioner(
+        PractitionerCreate(
+            clinic_id=clinic_id,
+            specialty_code=specialty,
+            name=f"Врач {next(_numbers)}",
+            room=str(100 + next(_numbers) % 300),
+            user_id=user_id,
+        )
+    )
+
+
+def make_slots(
+    practitioner_id: int,
+    day: date | None = None,
+    start: time = time(9, 0),
+    end: time = time(10, 0),
+    *,
+    slot_minutes: int | None = None,
+) -> list[int]:
+    """Slot ids of one working day (default tomorrow, city date), earliest first."""
+    day = day or city_today() + timedelta(days=1)
+    service.set_schedule_rule(
+        None,
+        ScheduleRuleCreate(
+            practitioner_id=practitioner_id,
+            weekday=day.weekday(),
+            start_time=start,
+            end_time=end,
+            slot_minutes=slot_minutes,
+            valid_from=day,
+            valid_to=day,
+        ),
+    )
+    service.materialise_slots(day, since=day)
+    with UnitOfWork() as uow:
+        day_start = datetime.combine(day, time(0), tzinfo=get_settings().city_tz)
+        return list(
+            uow.session.scalars(
+                select(Slot.id)
+                .where(
+                    Slot.practitioner_id == practitioner_id,
+                    Slot.starts_at >= day_start,
+                    Slot.starts_at < day_start + timedelta(days=1),
+                )
+                .order_by(Slot.starts_at)
+            )
+        )
+
+
+def get_slot(slot_id: int) -> Slot:
+    with UnitOfWork() as uow:
+        slot = uow.session.get(Slot, slot_id)
+        assert slot is not None
+        uow.session.expunge(slot)
+        return slot
+
+
+def make_patient(birth_date: date = date(1980, 5, 17), *, oms_policy: str | None = None) -> Account:
+    """A citizen with a date of birth and an OMS policy in their profile."""
+    account = make_citizen()
+    accounts.update_profile(
+        account.principal,
+        ProfileUpdate(birth_date=birth_date, oms_policy=oms_policy or make_policy()),
+    )
+    return account
+
+
+def make_child(guardian: Account, birth_date: date = date(2018, 2, 3)) -> PersonRead:
+    return accounts.add_child(
+        guardian.principal,
+        ChildCreate(
+            last_name="Иванов",
+            first_name="Пётр",
+            birth_date=birth_date,
+            oms_policy=make_policy(),
+        ),
+    )
+
+
+def attach(person_id: int, clinic_id: int, *, now: datetime | None = None) -> None:
+    service.attach_patient(
+        None, AttachmentCreate(person_id=person_id, clinic_id=clinic_id), now=now
+    )
+
+
+def make_doctor(clinic_id: int) -> Account:
+    return make_staff("doctor", clinic_id)
+
+
+def make_referral(
+    person_id: int,
+    clinic_id: int,
+    specialty: str = "cardiologist",
+    *,
+    valid_days: int = 30,
+    target_clinic_id: int | None = None,
+    now: datetime | None = None,
+) -> ReferralRead:
+    doctor = make_doctor(clinic_id)
+    return service.issue_referral(
+        doctor.principal,
+        clinic_id,
+        ReferralCreate(
+            person_id=person_id,
+            specialty_code=specialty,
+            valid_days=valid_days,
+            target_clinic_id=target_clinic_id,
+        ),
+        now=now,
+    )
