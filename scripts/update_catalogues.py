@@ -7,6 +7,7 @@ translation to fill in; strings no longer used are dropped.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -46,16 +47,24 @@ def main() -> None:
             if path.exists():
                 with path.open("rb") as fh:
                     catalog = read_po(fh, locale=locale)
+                    before = path.read_bytes()
             else:
                 catalog = Catalog(locale=locale, domain=domain)
+                before = b""
+            created = catalog.creation_date
             catalog.update(template, no_fuzzy_matching=True)
+            # Keep the header's date unless the file was new, so an unchanged catalogue
+            # is not rewritten (no churn in commits).
+            catalog.creation_date = created
             catalog.project, catalog.version = "InfoCity", ""
             catalog.copyright_holder = "InfoCity contributors"
             catalog.msgid_bugs_address = ""
             catalog.fuzzy = False
             catalog.obsolete.clear()
-            with path.open("wb") as fh:
-                write_po(fh, catalog, sort_output=True, width=100)
+            buffer = io.BytesIO()
+            write_po(buffer, catalog, sort_output=True, width=100)
+            if buffer.getvalue() != before:
+                path.write_bytes(buffer.getvalue())
             missing = sum(1 for m in catalog if m.id and not m.string)
             print(f"{locale}/{domain}.po: {len(catalog)} messages, {missing} untranslated")
 
