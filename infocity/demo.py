@@ -148,7 +148,7 @@ ORGANISATIONS = [
 # (login name, display name, role, organisation key or None for city-wide roles)
 STAFF = [
     ("registrar", "Ольга Смирнова", Role.REGISTRAR, "clinic3"),
-    ("doctor", "Дмитрий Козлов", Role.DOCTOR, "clinic3"),
+    ("doctor", "Дмитрий Козлов", Role.DOCTOR, "clinic3"),  # the therapist Kozlov
     ("clinic.admin", "Елена Морозова", Role.CLINIC_ADMIN, "clinic3"),
     ("school", "Татьяна Волкова", Role.SCHOOL_STAFF, "school1520"),
     ("kindergarten", "Наталья Лебедева", Role.KINDERGARTEN_STAFF, "kg1101"),
@@ -202,8 +202,9 @@ def load_demo_city() -> bool:
         ).id
         for o in ORGANISATIONS
     }
+    staff_ids: dict[str, int] = {}
     for login_name, display_name, role, organisation in STAFF:
-        accounts.create_staff_account(
+        staff_ids[login_name] = accounts.create_staff_account(
             StaffCreate(
                 email=f"{login_name}@{DEMO_DOMAIN}",
                 display_name=display_name,
@@ -212,7 +213,7 @@ def load_demo_city() -> bool:
                 password=DEMO_PASSWORD,
             ),
             actor=None,
-        )
+        ).id
 
     anna_email = f"anna.ivanova@{DEMO_DOMAIN}"
     accounts.register_citizen(
@@ -283,5 +284,5 @@ def load_demo_city() -> bool:
                 residents=residents,
             )
         )
-    load_demo_health()
+    load_demo_health(doctor_user_id=staff_ids["doctor"])
     return True

@@ -432,7 +432,7 @@ def test_search_finds_free_released_future_slots(world: dict[str, Any]) -> None:
     assert found[0].practitioner_name == world["therapist"].name
 
 
-def test_an_absence_blocks_free_slots(world: dict[str, Any]) -> None:
+def test_an_absence_blocks_slots_and_cancels_what_it_hits(world: dict[str, Any]) -> None:
     from infocity.health.schemas import ScheduleExceptionCreate
 
     appointment = book(world["patient"], world["slots"][0])
@@ -445,8 +445,11 @@ def test_an_absence_blocks_free_slots(world: dict[str, Any]) -> None:
         ),
     )  # fmt: skip
     statuses = [get_slot(s).status for s in world["slots"]]
-    assert statuses == ["booked", "blocked", "blocked", "blocked"]
-    assert appointment.status == "booked"
+    assert statuses == ["blocked", "blocked", "blocked", "blocked"]
+    with UnitOfWork() as uow:
+        stored = uow.session.get(Appointment, appointment.id)
+        assert stored is not None
+        assert stored.status == "cancelled_by_clinic"
 
 
 def test_expired_holds_go_back_to_the_free_pool(world: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
@@ -1225,6 +1226,23 @@ def person_by_id(session: Session, person_id: int) -> PersonFacts | None:
     return PersonFacts(row.id, row.birth_date, row.first_name) if row else None
 
 
+def person_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
+    """Full names ("Last First Middle") of these persons, for another service's staff
+    pages; the caller audits the access in the same transaction."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Person.id, Person.last_name, Person.first_name, Person.middle_name).where(
+            Person.id.in_(ids)
+        )
+    )
+    return {
+        row.id: " ".join(p for p in (row.last_name, row.first_name, row.middle_name) if p)
+        for row in rows
+    }
+
+
 def users_to_notify(session: Session, person_id: int) -> list[int]:
     """The active accounts that hear about a person: their own and their guardians'
     (a child has no account of its own)."""
@@ -1244,3 +1262,8 @@ def users_to_notify(session: Session, person_id: int) -> list[int]:
 def normalize_oms_policy(value: str) -> str:
     """An OMS policy number as 16 digits, or ``InvalidInput("invalid_oms_policy")``."""
     return rules.normalize_oms_policy(value)
+
+
+def normalize_phone(value: str, *, field: str = "phone") -> str:
+    """A Russian phone number in E.164 (+7XXXXXXXXXX), or ``InvalidInput("invalid_phone")``."""
+    return rules.normalize_phone(value, field=field)

@@ -64,6 +64,8 @@ class Action(StrEnum):
     APPOINTMENT_BOOK_FOR_ANY = "appointment.book_for_any"  # clinic reception, any patient
     REFERRAL_ISSUE = "referral.issue"
     SCHEDULE_MANAGE = "schedule.manage"  # practitioners, weekly rules, exceptions
+    APPOINTMENT_MARK_OUTCOME = "appointment.mark_outcome"  # attended / no-show, own patients
+    HOME_VISIT_MANAGE = "home_visit.manage"  # the clinic's queue of home visit requests
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -92,6 +94,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.APPOINTMENT_BOOK_FOR_ANY: frozenset({Role.REGISTRAR, Role.CLINIC_ADMIN}),
     Action.REFERRAL_ISSUE: frozenset({Role.DOCTOR}),
     Action.SCHEDULE_MANAGE: frozenset({Role.CLINIC_ADMIN}),
+    Action.APPOINTMENT_MARK_OUTCOME: frozenset({Role.DOCTOR}),
+    Action.HOME_VISIT_MANAGE: frozenset({Role.REGISTRAR, Role.CLINIC_ADMIN}),
 }
 
 

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     reset_requests_per_hour: int = 5
     lookups_per_minute: int = 30
 
+    # Medical appointments.
+    no_show_limit: int = 3  # missed appointments within the window that suspend self-booking
+    no_show_window_days: int = 365
+    no_show_suspension_days: int = 30
+    waitlist_hold_minutes: int = 15  # how long a freed time is kept for the waiting list
+    reminder_offsets_hours: str = "24,2"  # reminders this many hours before (comma-separated)
+
     @model_validator(mode="before")
     @classmethod
     def _read_file_secrets(cls, data: Any) -> Any:

@@ -4,12 +4,14 @@ Booking refusals are 409 with one of the codes ``slot_taken``, ``slot_in_past``,
 ``slot_not_released``, ``slot_held``, ``slot_blocked``, ``not_attached``,
 ``age_not_served``, ``birth_date_required``, ``referral_required``, ``referral_expired``,
 ``referral_used``, ``referral_mismatch``, ``active_limit_reached``; unknown things are 404
-(``slot_not_found``, ``patient_not_found``, ``referral_not_found``, ...).
+(``slot_not_found``, ``patient_not_found``, ``referral_not_found``, ...). Self-booking
+of a patient suspended for no-shows is ``409 booking_suspended``; a time held for a
+waiting-list entry is ``409 slot_held`` to everyone else.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -18,24 +20,35 @@ from infocity.core.errors import Unauthenticated
 from infocity.core.i18n import N_
 from infocity.health import service
 from infocity.health.schemas import (
+    AffectedAppointmentRead,
     AnonymousBookingCreate,
     AppointmentRead,
     AttachmentCreate,
     AttachmentRead,
     BookingCreate,
+    BookingStatusRead,
     CityDate,
     ClinicRead,
+    HoldAccept,
+    HomeVisitCreate,
+    HomeVisitRead,
+    HomeVisitUpdate,
+    OutcomeCreate,
     ReferralCreate,
     ReferralRead,
     RegistryBookingCreate,
     RescheduleCreate,
+    ScheduleChangeRead,
     ScheduleExceptionCreate,
     ScheduleExceptionRead,
     ScheduleRuleCreate,
     ScheduleRuleRead,
+    ScheduleRuleUpdate,
     SlotRead,
     SlotSearch,
     SpecialtyRead,
+    WaitlistEntryCreate,
+    WaitlistEntryRead,
 )
 from infocity.web.deps import api_principal
 from infocity.web.errors import error_responses
@@ -43,6 +56,7 @@ from infocity.web.errors import error_responses
 router = APIRouter(prefix="/health", tags=["health"])
 
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Token = Annotated[str, Query(min_length=1, max_length=500, description="From the reminder")]
 CurrentUser = Annotated[Principal | None, Depends(api_principal)]
 
 
@@ -142,10 +156,170 @@ def my_appointments(principal: CurrentUser) -> list[AppointmentRead]:
     "/appointments/{appointment_id}/cancel",
     response_model=AppointmentRead,
     responses=BOOKING_ERRORS,
-    summary="Cancel an appointment before it starts",
+    summary="Cancel an appointment before it starts (logged in, or a reminder's token)",
 )
-def cancel(appointment_id: IdPath, principal: LoggedIn) -> AppointmentRead:
-    return service.cancel_appointment(principal, appointment_id)
+def cancel(
+    appointment_id: IdPath,
+    principal: CurrentUser,
+    token: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
+) -> AppointmentRead:
+    if token is not None:
+        return service.cancel_by_link(appointment_id, token)
+    return service.cancel_appointment(_logged_in(principal), appointment_id)
+
+
+@router.post(
+    "/appointments/{appointment_id}/confirm",
+    response_model=AppointmentRead,
+    responses=error_responses(404, 409, 422),
+    summary="Confirm you will come (a reminder's one-click token)",
+)
+def confirm(appointment_id: IdPath, token: Token) -> AppointmentRead:
+    return service.confirm_by_link(appointment_id, token)
+
+
+@router.post(
+    "/appointments/{appointment_id}/outcome",
+    response_model=AppointmentRead,
+    responses=BOOKING_ERRORS,
+    summary="Mark a visit attended or a no-show (the patient's doctor)",
+)
+def mark_outcome(
+    appointment_id: IdPath, data: OutcomeCreate, principal: LoggedIn
+) -> AppointmentRead:
+    return service.mark_appointment_outcome(principal, appointment_id, data)
+
+
+@router.get(
+    "/booking-status",
+    response_model=BookingStatusRead,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Whether you (or your child) may book online, and if not, why and until when",
+)
+def booking_status(
+    principal: LoggedIn,
+    patient_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> BookingStatusRead:
+    return service.get_booking_status(principal, patient_id)
+
+
+# --- Waiting list ------------------------------------------------------------------
+
+
+@router.post(
+    "/waitlist",
+    status_code=201,
+    response_model=WaitlistEntryRead,
+    responses=BOOKING_ERRORS,
+    summary="Join the waiting list of a specialty (a free time is held for you)",
+)
+def join_waitlist(data: WaitlistEntryCreate, principal: LoggedIn) -> WaitlistEntryRead:
+    return service.join_waitlist(principal, data)
+
+
+@router.get(
+    "/waitlist",
+    response_model=list[WaitlistEntryRead],
+    responses=error_responses(401, 403),
+    summary="Your and your children's places on waiting lists",
+)
+def my_waitlist(principal: LoggedIn) -> list[WaitlistEntryRead]:
+    return service.list_my_waitlist(principal)
+
+
+@router.post(
+    "/waitlist/{entry_id}/leave",
+    response_model=WaitlistEntryRead,
+    responses=BOOKING_ERRORS,
+    summary="Leave the waiting list",
+)
+def leave_waitlist(entry_id: IdPath, principal: LoggedIn) -> WaitlistEntryRead:
+    return service.leave_waitlist(principal, entry_id)
+
+
+@router.post(
+    "/waitlist/{entry_id}/accept",
+    status_code=201,
+    response_model=AppointmentRead,
+    responses=BOOKING_ERRORS,
+    summary="Book the time held for your place",
+)
+def accept_hold(
+    entry_id: IdPath, principal: LoggedIn, data: HoldAccept | None = None
+) -> AppointmentRead:
+    return service.accept_hold(principal, entry_id, data)
+
+
+@router.post(
+    "/waitlist/{entry_id}/decline",
+    response_model=WaitlistEntryRead,
+    responses=BOOKING_ERRORS,
+    summary="Turn down the time held for your place (you keep waiting)",
+)
+def decline_hold(entry_id: IdPath, principal: LoggedIn) -> WaitlistEntryRead:
+    return service.decline_hold(principal, entry_id)
+
+
+# --- Home visits -------------------------------------------------------------------
+
+
+@router.post(
+    "/home-visits",
+    status_code=201,
+    response_model=HomeVisitRead,
+    responses=BOOKING_ERRORS,
+    summary="Ask your polyclinic for a doctor at home (for you or your child)",
+)
+def request_home_visit(data: HomeVisitCreate, principal: LoggedIn) -> HomeVisitRead:
+    return service.request_home_visit(principal, data)
+
+
+@router.get(
+    "/home-visits",
+    response_model=list[HomeVisitRead],
+    responses=error_responses(401, 403),
+    summary="Your and your children's home visit requests",
+)
+def my_home_visits(principal: LoggedIn) -> list[HomeVisitRead]:
+    return service.list_my_home_visits(principal)
+
+
+@router.post(
+    "/home-visits/{visit_id}/cancel",
+    response_model=HomeVisitRead,
+    responses=BOOKING_ERRORS,
+    summary="Withdraw a home visit request",
+)
+def cancel_home_visit(visit_id: IdPath, principal: LoggedIn) -> HomeVisitRead:
+    return service.cancel_home_visit(principal, visit_id)
+
+
+@router.get(
+    "/clinics/{clinic_id}/home-visits",
+    response_model=list[HomeVisitRead],
+    responses=error_responses(401, 403, 404, 422),
+    summary="The clinic's queue of home visit requests (registrars, clinic administrators)",
+)
+def home_visit_queue(
+    clinic_id: IdPath,
+    principal: LoggedIn,
+    status: Annotated[
+        Literal["new", "accepted", "assigned", "done", "cancelled"] | None, Query()
+    ] = None,
+) -> list[HomeVisitRead]:
+    return service.list_home_visit_queue(principal, clinic_id, status=status)
+
+
+@router.patch(
+    "/home-visits/{visit_id}",
+    response_model=HomeVisitRead,
+    responses=BOOKING_ERRORS,
+    summary="Move a home visit request on: accepted, assigned, done or cancelled",
+)
+def update_home_visit(
+    visit_id: IdPath, data: HomeVisitUpdate, principal: LoggedIn
+) -> HomeVisitRead:
+    return service.update_home_visit(principal, visit_id, data)
 
 
 @router.post(
@@ -204,3 +378,61 @@ def add_schedule_exception(
     data: ScheduleExceptionCreate, principal: LoggedIn
 ) -> ScheduleExceptionRead:
     return service.add_schedule_exception(principal, data)
+
+
+@router.post(
+    "/schedule-exceptions/preview",
+    response_model=list[AffectedAppointmentRead],
+    responses=error_responses(401, 403, 404, 422),
+    summary="The appointments an absence would cancel (writes nothing)",
+)
+def preview_schedule_exception(
+    data: ScheduleExceptionCreate, principal: LoggedIn
+) -> list[AffectedAppointmentRead]:
+    return service.preview_schedule_exception(principal, data)
+
+
+@router.put(
+    "/schedule-rules/{rule_id}",
+    response_model=ScheduleChangeRead,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Change a weekly pattern (appointments it no longer covers are cancelled)",
+)
+def change_schedule_rule(
+    rule_id: IdPath, data: ScheduleRuleUpdate, principal: LoggedIn
+) -> ScheduleChangeRead:
+    return service.change_schedule_rule(principal, rule_id, data)
+
+
+@router.delete(
+    "/schedule-rules/{rule_id}",
+    response_model=ScheduleChangeRead,
+    responses=error_responses(401, 403, 404),
+    summary="Remove a weekly pattern (its future appointments are cancelled)",
+)
+def remove_schedule_rule(rule_id: IdPath, principal: LoggedIn) -> ScheduleChangeRead:
+    return service.remove_schedule_rule(principal, rule_id)
+
+
+@router.post(
+    "/schedule-rules/{rule_id}/preview",
+    response_model=list[AffectedAppointmentRead],
+    responses=error_responses(401, 403, 404, 422),
+    summary="The appointments a changed weekly pattern would cancel (writes nothing)",
+)
+def preview_schedule_rule_change(
+    rule_id: IdPath, data: ScheduleRuleUpdate, principal: LoggedIn
+) -> list[AffectedAppointmentRead]:
+    return service.preview_schedule_rule_change(principal, rule_id, data)
+
+
+@router.post(
+    "/schedule-rules/{rule_id}/preview-removal",
+    response_model=list[AffectedAppointmentRead],
+    responses=error_responses(401, 403, 404),
+    summary="The appointments removing a weekly pattern would cancel (writes nothing)",
+)
+def preview_schedule_rule_removal(
+    rule_id: IdPath, principal: LoggedIn
+) -> list[AffectedAppointmentRead]:
+    return service.preview_schedule_rule_change(principal, rule_id, None)

@@ -57,8 +57,15 @@ ATTACHMENTS = {
 }
 
 
-def load_demo_health() -> bool:
-    """Load the demo polyclinics unless they are there already; True when loaded now."""
+# The demo doctor's account (doctor@…) works as this practitioner.
+DEMO_DOCTOR = "Козлов Дмитрий Игоревич"
+
+
+def load_demo_health(doctor_user_id: int | None = None) -> bool:
+    """Load the demo polyclinics unless they are there already; True when loaded now.
+
+    ``doctor_user_id`` is the staff account linked to the demo doctor's post.
+    """
     by_name = {o.name_en: o.id for o in city.list_organisations("clinic")}
     clinic_ids = {key: by_name[name] for key, (name, _kind) in CLINICS.items() if name in by_name}
     if len(clinic_ids) != len(CLINICS):
@@ -73,7 +80,11 @@ def load_demo_health() -> bool:
     for key, specialty, name, room, (start, end, break_start, break_end) in PRACTITIONERS:
         practitioner = service.add_practitioner(
             PractitionerCreate(
-                clinic_id=clinic_ids[key], specialty_code=specialty, name=name, room=room
+                clinic_id=clinic_ids[key],
+                specialty_code=specialty,
+                name=name,
+                room=room,
+                user_id=doctor_user_id if name == DEMO_DOCTOR else None,
             )
         )
         for weekday in range(5):

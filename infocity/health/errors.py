@@ -3,7 +3,7 @@ name them. Each carries an English message id, translated where it is shown."""
 
 from __future__ import annotations
 
-from infocity.core.errors import Conflict, InvalidInput, NotFound
+from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from infocity.core.i18n import N_
 
 # --- Things that do not exist ------------------------------------------------------
@@ -207,3 +207,135 @@ class InvalidSchedule(InvalidInput):
 class InvalidChannel(InvalidInput):
     def __init__(self) -> None:
         super().__init__("invalid_channel", N_("Unknown booking channel."), field="channel")
+
+
+# --- Visits' outcome and no-shows --------------------------------------------------
+
+
+class BookingSuspended(Conflict):
+    """Self-booking (app, portal, kiosk) refused after too many no-shows; the registry
+    may still book."""
+
+    def __init__(self, *, until: str, count: int) -> None:
+        super().__init__(
+            "booking_suspended",
+            N_(
+                "Booking online and at the kiosk is suspended until %(until)s: appointments "
+                "missed without cancelling: %(count)s. The registry of the polyclinic can "
+                "still book an appointment."
+            ),
+            until=until,
+            count=count,
+        )
+
+
+class VisitNotStarted(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "visit_not_started",
+            N_("The outcome of a visit can be marked only once its time has come."),
+        )
+
+
+class OutcomeAlreadyMarked(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "outcome_already_marked", N_("The outcome of this visit has already been marked.")
+        )
+
+
+class NotYourAppointment(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "not_your_appointment",
+            N_("Only the doctor the patient was booked with can mark the visit."),
+        )
+
+
+# --- Schedule changes --------------------------------------------------------------
+
+
+class ScheduleRuleNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("schedule_rule_not_found", N_("There is no such working pattern."))
+
+
+# --- Waiting list ------------------------------------------------------------------
+
+
+class WaitlistEntryNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "waitlist_entry_not_found", N_("There is no such place on the waiting list.")
+        )
+
+
+class AlreadyOnWaitlist(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "already_on_waitlist",
+            N_("The patient is already on the waiting list for this specialist."),
+        )
+
+
+class InvalidWaitlist(InvalidInput):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__("invalid_waitlist", message, field=field)
+
+
+class NoActiveHold(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "no_active_hold",
+            N_(
+                "No time is reserved for this waiting-list place now: it was taken back or "
+                "has expired."
+            ),
+        )
+
+
+class WaitlistEntryClosed(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "waitlist_entry_closed", N_("This place on the waiting list is no longer active.")
+        )
+
+
+# --- Reminder links ----------------------------------------------------------------
+
+
+class InvalidLink(NotFound):
+    """The same answer for a forged, altered, expired or another appointment's link."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "invalid_link",
+            N_("This link is not valid or has expired. Open the appointment in your account."),
+        )
+
+
+# --- Home visits -------------------------------------------------------------------
+
+
+class HomeVisitNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("home_visit_not_found", N_("There is no such home visit request."))
+
+
+class HomeVisitStatusConflict(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "home_visit_status_conflict",
+            N_("The request is no longer in a state that allows this. Please reload it."),
+        )
+
+
+class HomeVisitNotAttached(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "not_attached",
+            N_(
+                "A home visit is requested from the polyclinic the patient is attached to. "
+                "Please attach the patient to a polyclinic first."
+            ),
+        )

@@ -16,5 +16,12 @@ def materialise_slots() -> int:
 
 @periodic("health.release_due_slots", every=timedelta(minutes=1))
 def release_due_slots() -> int:
-    """Return slots whose hold has expired to the free pool."""
+    """End waiting-list holds that have run out (each slot goes to the next in line) and
+    hold free times for waiting entries."""
     return service.release_due_slots()
+
+
+@periodic("health.send_reminders", every=timedelta(minutes=5))
+def send_reminders() -> int:
+    """Queue the reminders due (the day before, two hours before), once each."""
+    return service.send_due_reminders()

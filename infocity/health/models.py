@@ -42,11 +42,20 @@ APPOINTMENT_STATUSES = (
 CHANNELS = ("portal", "app", "kiosk", "call_centre", "registry")
 EXCEPTION_KINDS = ("vacation", "sick_leave", "holiday", "extra_hours")
 REFERRAL_STATUSES = ("active", "used", "cancelled")
+OUTCOMES = ("attended", "no_show")
+# waiting: in the queue; holding: a freed time is kept for it (one at most); booked: the
+# patient took a held time; left: the patient left; expired: a hold ran out unanswered.
+WAITLIST_STATUSES = ("waiting", "holding", "booked", "left", "expired")
+# held: the hold in force; the rest say how it ended.
+OFFER_OUTCOMES = ("held", "accepted", "declined", "expired", "withdrawn")
+HOME_VISIT_STATUSES = ("new", "accepted", "assigned", "done", "cancelled")
 
 # The one condition both backends understand for "an appointment that holds its slot".
 ACTIVE_APPOINTMENT = text("status = 'booked'")
 CURRENT_ATTACHMENT = text("valid_to IS NULL")
 FREE_SLOT = text("status = 'free'")
+ACTIVE_WAITLIST_ENTRY = text("status IN ('waiting', 'holding')")
+HOLD_IN_FORCE = text("outcome = 'held'")
 
 
 class Specialty(Base):
@@ -175,6 +184,9 @@ class Slot(Base):
     status: Mapped[str] = mapped_column(String(8), default="free")  # free|booked|held|blocked
     release_at: Mapped[datetime] = mapped_column(UTCDateTime)  # bookable from this instant
     held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The waiting-list entry the hold is for. No foreign key: waitlist_offers already
+    # links entries and slots, and a cycle of keys would complicate partitioning.
+    held_for_entry_id: Mapped[int | None] = mapped_column(BigId)
     ticket_code: Mapped[str] = mapped_column(String(24))  # printed on the patient's ticket
     version: Mapped[int] = mapped_column(Integer, default=0)  # +1 on every status change
 
@@ -234,6 +246,9 @@ class Appointment(Base):
     booked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # from a reminder
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # attended / no_show
+    outcome_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     __table_args__ = (
         # The backstop of "never booked twice": at most one active appointment per slot,
@@ -247,6 +262,13 @@ class Appointment(Base):
         ),
         Index("ix_appointments_patient", "person_id", "specialty_id", "starts_at"),
         Index("ix_appointments_clinic_starts", "clinic_id", "starts_at"),
+        # The reminder job's scan: booked appointments starting soon.
+        Index(
+            "ix_appointments_upcoming",
+            "starts_at",
+            sqlite_where=ACTIVE_APPOINTMENT,
+            postgresql_where=ACTIVE_APPOINTMENT,
+        ),
     )
 
 
@@ -266,3 +288,123 @@ class BookingQuota(Base):
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"), primary_key=True)
     bookings: Mapped[int] = mapped_column(Integer, default=0)  # every booking ever made
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BookingStanding(Base):
+    """A patient's right to book by themself: suspended for a while after too many
+    no-shows. One row per patient, upserted (and so locked) by every no-show mark, so
+    two doctors marking no-shows at once count one after the other."""
+
+    __tablename__ = "booking_standings"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last suspension
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspension_no_shows: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WaitlistEntry(Base):
+    """A patient waiting for a time of a specialty. Served by priority (a clinic
+    cancelled the patient's appointment), then age. ``clinic_id`` is null when any
+    clinic will do (referral specialties): the one health row that may lack it."""
+
+    __tablename__ = "waitlist_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    date_from: Mapped[date | None] = mapped_column(Date)  # city dates, inclusive
+    date_to: Mapped[date | None] = mapped_column(Date)
+    time_from: Mapped[time | None] = mapped_column(Time)  # wall-clock window in the city
+    time_to: Mapped[time | None] = mapped_column(Time)
+    priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(String(24), default="patient")  # patient | clinic_cancelled
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # One open entry per patient and specialty, whoever joins at the same moment.
+        Index(
+            "uq_waitlist_entries_open",
+            "person_id",
+            "specialty_id",
+            unique=True,
+            sqlite_where=ACTIVE_WAITLIST_ENTRY,
+            postgresql_where=ACTIVE_WAITLIST_ENTRY,
+        ),
+        Index("ix_waitlist_entries_queue", "specialty_id", "status", "priority", "created_at"),
+    )
+
+
+class WaitlistOffer(Base):
+    """A freed time kept (held) for a waiting-list entry, and how the hold ended. The
+    partial unique indexes are the backstop of the guarded updates: a slot is held
+    for one entry at a time, and an entry holds one slot at a time."""
+
+    __tablename__ = "waitlist_offers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("waitlist_entries.id"))
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"))
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    held_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16), default="held")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("entry_id", "slot_id"),  # a declined time is not offered again
+        Index(
+            "uq_waitlist_offers_slot_held",
+            "slot_id",
+            unique=True,
+            sqlite_where=HOLD_IN_FORCE,
+            postgresql_where=HOLD_IN_FORCE,
+        ),
+        Index(
+            "uq_waitlist_offers_entry_held",
+            "entry_id",
+            unique=True,
+            sqlite_where=HOLD_IN_FORCE,
+            postgresql_where=HOLD_IN_FORCE,
+        ),
+    )
+
+
+class AppointmentReminder(Base):
+    """A reminder queued for an appointment: the primary key makes it once per offset,
+    however many workers run the job."""
+
+    __tablename__ = "appointment_reminders"
+
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), primary_key=True)
+    offset_hours: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HomeVisitRequest(Base):
+    """A patient's request for a doctor at home, handled by their attached clinic:
+    new -> accepted -> assigned -> done, or cancelled on the way."""
+
+    __tablename__ = "home_visit_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    address: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(String(1000))
+    contact_phone: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_home_visit_requests_queue", "clinic_id", "status", "created_at"),)

@@ -213,6 +213,133 @@ class AppointmentRead(_Output):
     rescheduled_from_id: int | None
     created_at: datetime
     cancelled_at: datetime | None
+    confirmed_at: datetime | None = None
+    outcome_at: datetime | None = None
+
+
+class OutcomeCreate(_Input):
+    """What the doctor marks once the appointment's time has come."""
+
+    outcome: Literal["attended", "no_show"]
+
+
+class BookingStatusRead(_Output):
+    """Whether the patient may book by themself, and if not, why and until when."""
+
+    person_id: int
+    suspended: bool
+    suspended_until: datetime | None
+    no_shows: int = Field(description="No-shows counted towards the limit now")
+    no_show_limit: int
+    window_days: int
+    reason: str | None = Field(description="Why booking is suspended, in the user's language")
+
+
+# --- Clinic-side schedule changes --------------------------------------------------
+
+
+class ScheduleRuleUpdate(_Input):
+    """A changed weekly pattern (replaces every field of the rule)."""
+
+    weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
+    start_time: time
+    end_time: time
+    break_start: time | None = None
+    break_end: time | None = None
+    slot_minutes: int | None = Field(default=None, ge=5, le=240)
+    valid_from: CityDate
+    valid_to: CityDate | None = None
+
+
+class AffectedAppointmentRead(_Output):
+    """A booked appointment a schedule change would cancel (the clinic admin's preview)."""
+
+    appointment_id: int
+    slot_id: int
+    person_id: int
+    starts_at: datetime
+    ticket_number: str
+    channel: str
+
+
+class ScheduleChangeRead(_Output):
+    """What applying a schedule change did."""
+
+    cancelled_appointments: list[int]
+    blocked_slots: int
+    added_slots: int
+
+
+# --- Waiting list ------------------------------------------------------------------
+
+
+class WaitlistEntryCreate(_Input):
+    """Wait for a time of a specialty; the other fields narrow what will be offered."""
+
+    specialty_id: Id
+    patient_id: Id | None = Field(default=None, description="Your child; left out: yourself")
+    clinic_id: Id | None = None
+    referral_id: Id | None = None
+    date_from: CityDate | None = None
+    date_to: CityDate | None = None
+    time_from: time | None = Field(default=None, description="Wall-clock time in the city")
+    time_to: time | None = None
+
+
+class WaitlistEntryRead(_Output):
+    id: int
+    person_id: int
+    specialty_id: int
+    clinic_id: int | None
+    referral_id: int | None
+    date_from: date | None
+    date_to: date | None
+    time_from: time | None
+    time_to: time | None
+    priority: bool
+    reason: str = Field(description="patient | clinic_cancelled")
+    status: str = Field(description="waiting | holding | booked | left | expired")
+    appointment_id: int | None
+    created_at: datetime
+    closed_at: datetime | None
+    held_slot_id: int | None = Field(default=None, description="The time kept for you now")
+    held_until: datetime | None = None
+    held_starts_at: datetime | None = None
+
+
+class HoldAccept(_Input):
+    referral_id: Id | None = None
+
+
+# --- Home visits -------------------------------------------------------------------
+
+
+class HomeVisitCreate(_Input):
+    patient_id: Id | None = Field(default=None, description="Your child; left out: yourself")
+    address: str = Field(min_length=5, max_length=500)
+    reason: str = Field(min_length=3, max_length=1000)
+    contact_phone: str = Field(min_length=5, max_length=40)
+
+
+class HomeVisitUpdate(_Input):
+    """A step of the clinic's handling: accepted, assigned (with a doctor), done, or
+    cancelled."""
+
+    status: Literal["accepted", "assigned", "done", "cancelled"]
+    practitioner_id: Id | None = None
+
+
+class HomeVisitRead(_Output):
+    id: int
+    clinic_id: int
+    person_id: int
+    address: str
+    reason: str
+    contact_phone: str
+    status: str = Field(description="new | accepted | assigned | done | cancelled")
+    practitioner_id: int | None
+    created_at: datetime
+    updated_at: datetime
 
 
 # --- Referrals ---------------------------------------------------------------------

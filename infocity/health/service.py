@@ -11,11 +11,13 @@ unique index on active appointments per slot is the backstop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
+from babel.dates import format_date
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import (
     BigInteger,
     CursorResult,
@@ -45,7 +47,7 @@ from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
 from infocity.core.db import UTCDateTime, utcnow
 from infocity.core.errors import Conflict, Forbidden, InvalidInput
-from infocity.core.i18n import N_, format_datetime
+from infocity.core.i18n import N_, current_locale, format_datetime
 from infocity.core.outbox import notify
 from infocity.core.ratelimit import hit
 from infocity.core.security import token_hash
@@ -53,39 +55,57 @@ from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
 from infocity.health.models import (
+    ACTIVE_WAITLIST_ENTRY,
     CHANNELS,
+    OUTCOMES,
     Appointment,
+    AppointmentReminder,
     Attachment,
     BookingQuota,
+    BookingStanding,
     Clinic,
+    HomeVisitRequest,
     Practitioner,
     Referral,
     ScheduleException,
     ScheduleRule,
     Slot,
     Specialty,
+    WaitlistEntry,
+    WaitlistOffer,
 )
 from infocity.health.schemas import (
+    AffectedAppointmentRead,
     AnonymousBookingCreate,
     AppointmentRead,
     AttachmentCreate,
     AttachmentRead,
     BookingCreate,
+    BookingStatusRead,
     ClinicCreate,
     ClinicRead,
+    HoldAccept,
+    HomeVisitCreate,
+    HomeVisitRead,
+    HomeVisitUpdate,
+    OutcomeCreate,
     PractitionerCreate,
     PractitionerRead,
     ReferralCreate,
     ReferralRead,
     RegistryBookingCreate,
     RescheduleCreate,
+    ScheduleChangeRead,
     ScheduleExceptionCreate,
     ScheduleExceptionRead,
     ScheduleRuleCreate,
     ScheduleRuleRead,
+    ScheduleRuleUpdate,
     SlotRead,
     SlotSearch,
     SpecialtyRead,
+    WaitlistEntryCreate,
+    WaitlistEntryRead,
 )
 
 IDENTIFY_WINDOW_SECONDS = 600
@@ -95,12 +115,22 @@ IDENTIFY_PER_POLICY = 10
 IDENTIFY_PER_ADDRESS = 300
 INSERT_BATCH = 500
 MY_APPOINTMENTS_LIMIT = 200
+QUEUE_LIMIT = 500  # rows of a clinic's home visit queue on one page
+ALTERNATIVES = 3  # free times suggested to a patient whose appointment the clinic cancelled
+OFFER_CANDIDATES = 20  # waiting entries tried, in order, for one freed slot
+OFFER_SCAN = 200  # free slots looked at for one waiting entry (time-of-day filtered after)
+JOB_BATCH = 500  # rows one run of a periodic job handles
 
 SLOTS = cast(Table, Slot.__table__)
 APPOINTMENTS = cast(Table, Appointment.__table__)
 REFERRALS = cast(Table, Referral.__table__)
 QUOTAS = cast(Table, BookingQuota.__table__)
 ATTACHMENTS = cast(Table, Attachment.__table__)
+STANDINGS = cast(Table, BookingStanding.__table__)
+ENTRIES = cast(Table, WaitlistEntry.__table__)
+OFFERS = cast(Table, WaitlistOffer.__table__)
+REMINDERS = cast(Table, AppointmentReminder.__table__)
+HOME_VISITS = cast(Table, HomeVisitRequest.__table__)
 
 APPOINTMENT_COLUMNS = (
     APPOINTMENTS.c.id,
@@ -117,6 +147,8 @@ APPOINTMENT_COLUMNS = (
     APPOINTMENTS.c.rescheduled_from_id,
     APPOINTMENTS.c.created_at,
     APPOINTMENTS.c.cancelled_at,
+    APPOINTMENTS.c.confirmed_at,
+    APPOINTMENTS.c.outcome_at,
 )
 
 
@@ -434,13 +466,7 @@ def set_schedule_rule(
     actor: Principal | None, data: ScheduleRuleCreate, *, uow: UnitOfWork | None = None
 ) -> ScheduleRuleRead:
     """Add a weekly working pattern of a practitioner (clinic administrators)."""
-    rules.check_times(
-        data.start_time, data.end_time, data.break_start, data.break_end, data.slot_minutes
-    )
-    if data.valid_to is not None and data.valid_to < data.valid_from:
-        raise errors.InvalidSchedule(
-            N_("The end date cannot be before the start date."), field="valid_to"
-        )
+    _check_rule(data)
     uow = uow or UnitOfWork()
     with uow:
         practitioner = _practitioner(uow.session, data.practitioner_id)
@@ -461,18 +487,11 @@ def add_schedule_exception(
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> ScheduleExceptionRead:
-    """Record a practitioner's absence or extra hours; free slots of an absence are
-    blocked at once, extra hours get their slots at once."""
-    if data.date_to < data.date_from:
-        raise errors.InvalidSchedule(
-            N_("The end date cannot be before the start date."), field="date_to"
-        )
-    if (data.start_time is None) != (data.end_time is None):
-        raise errors.InvalidSchedule(N_("Give both times or neither."), field="end_time")
-    if data.start_time is not None and data.end_time is not None:
-        rules.check_times(data.start_time, data.end_time)
-    elif data.kind == "extra_hours":
-        raise errors.InvalidSchedule(N_("Extra hours need a start and an end."), field="start_time")
+    """Record a practitioner's absence or extra hours. Slots of an absence are blocked at
+    once; appointments in it are cancelled by the clinic (each patient told, with up to
+    three alternatives, and put first on the waiting list). Extra hours get their slots
+    at once. ``preview_schedule_exception`` shows what an absence would cancel."""
+    _check_exception(data)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
@@ -486,54 +505,10 @@ def add_schedule_exception(
         if data.kind == "extra_hours":
             _materialise_practitioner(session, practitioner, data.date_from, data.date_to, now)
         else:
-            _block_free_slots(session, practitioner.id, data)
+            _withdraw_slots(uow, practitioner, now)
         result = ScheduleExceptionRead.model_validate(exception)
         uow.commit()
         return result
-
-
-def _block_free_slots(
-    session: Session, practitioner_id: int, data: ScheduleExceptionCreate
-) -> None:
-    """Free slots inside an absence stop being bookable; booked ones stay (the clinic
-    moves those patients: a later use case)."""
-    tz = _tz()
-    start = rules.local_instant(data.date_from, data.start_time or time(0), tz)
-    day_after = data.date_to + timedelta(days=1)
-    end = (
-        rules.local_instant(data.date_to, data.end_time, tz)
-        if data.end_time is not None
-        else rules.local_instant(day_after, time(0), tz)
-    )
-    if start is None or end is None:
-        return
-    conditions = [
-        SLOTS.c.practitioner_id == practitioner_id,
-        SLOTS.c.status == "free",
-        SLOTS.c.starts_at < end,
-        SLOTS.c.ends_at > start,
-    ]
-    if data.start_time is not None and data.end_time is not None:
-        # Part of each day: only slots whose local times meet the absence's hours.
-        ids = [
-            row.id
-            for row in session.execute(
-                select(SLOTS.c.id, SLOTS.c.starts_at, SLOTS.c.ends_at).where(*conditions)
-            )
-            if _meets_hours(row.starts_at, row.ends_at, data.start_time, data.end_time, tz)
-        ]
-        if not ids:
-            return
-        conditions.append(SLOTS.c.id.in_(ids))
-    _dml(
-        session,
-        update(SLOTS).where(*conditions).values(status="blocked", version=SLOTS.c.version + 1),
-    )
-
-
-def _meets_hours(starts_at: datetime, ends_at: datetime, start: time, end: time, tz: Any) -> bool:
-    local_start, local_end = starts_at.astimezone(tz).time(), ends_at.astimezone(tz).time()
-    return local_start < end and start < local_end
 
 
 def _materialise_practitioner(
@@ -652,26 +627,6 @@ def materialise_horizon(*, now: datetime | None = None, uow: UnitOfWork | None =
     with uow:
         horizon = uow.session.scalar(select(func.max(Specialty.horizon_days))) or 0
     return materialise_slots(_city_today(now) + timedelta(days=horizon + 1), now=now, uow=uow)
-
-
-def release_due_slots(now: datetime | None = None, *, uow: UnitOfWork | None = None) -> int:
-    """Return slots whose hold has expired to the free pool (the periodic job).
-
-    Release itself needs no job: a slot is bookable from its ``release_at``, checked in
-    the statement that takes it, so every day opens exactly on time however late a
-    worker runs. Returns how many held slots were freed.
-    """
-    now = now or utcnow()
-    uow = uow or UnitOfWork()
-    with uow:
-        result = _dml(
-            uow.session,
-            update(SLOTS)
-            .where(SLOTS.c.status == "held", SLOTS.c.held_until <= now)
-            .values(status="free", held_until=None, version=SLOTS.c.version + 1),
-        )
-        uow.commit()
-        return result.rowcount
 
 
 def search_free_slots(
@@ -881,23 +836,35 @@ def _take_slot(
     referral_id: int | None,
     booked_by_user_id: int | None,
     replacing_id: int | None,
+    hold_entry_id: int | None = None,
 ) -> Row[Any] | None:
     """Take the slot and insert the appointment; None if the slot was not taken.
 
     The guarded UPDATE is the decision: of any number of concurrent bookings, exactly
     one finds ``status = 'free'`` (PostgreSQL re-checks the condition on the locked row
-    after a concurrent update commits); the rest update no row.
+    after a concurrent update commits); the rest update no row. A slot held for a
+    waiting-list entry is taken only for that entry, and only while the hold lasts.
     """
+    if hold_entry_id is None:
+        state = [SLOTS.c.status == "free"]
+    else:
+        state = [
+            SLOTS.c.status == "held",
+            SLOTS.c.held_for_entry_id == hold_entry_id,
+            SLOTS.c.held_until > now,
+        ]
     guard = (
         update(SLOTS)
         .where(
             SLOTS.c.id == ctx.slot_id,
-            SLOTS.c.status == "free",
+            *state,
             SLOTS.c.release_at <= now,
             SLOTS.c.starts_at > now,
             _active_count(person_id, ctx.specialty_id, now, replacing_id) < ctx.active_limit,
         )
-        .values(status="booked", version=SLOTS.c.version + 1)
+        .values(
+            status="booked", held_until=None, held_for_entry_id=None, version=SLOTS.c.version + 1
+        )
         .returning(
             SLOTS.c.id,
             SLOTS.c.clinic_id,
@@ -971,17 +938,30 @@ def _take_slot(
 
 
 def _why_not_taken(
-    session: Session, ctx: _SlotContext, person_id: int, now: datetime, replacing_id: int | None
+    session: Session,
+    ctx: _SlotContext,
+    person_id: int,
+    now: datetime,
+    replacing_id: int | None,
+    hold_entry_id: int | None = None,
 ) -> Exception:
     """The precise refusal once the guarded update took nothing (read only now)."""
     slot = session.execute(
-        select(SLOTS.c.status, SLOTS.c.starts_at, SLOTS.c.release_at).where(
-            SLOTS.c.id == ctx.slot_id
-        )
+        select(
+            SLOTS.c.status,
+            SLOTS.c.starts_at,
+            SLOTS.c.release_at,
+            SLOTS.c.held_for_entry_id,
+            SLOTS.c.held_until,
+        ).where(SLOTS.c.id == ctx.slot_id)
     ).one()
-    code = rules.why_not_bookable(
-        rules.SlotState(slot.status, slot.starts_at, slot.release_at), now
-    )
+    status = slot.status
+    if hold_entry_id is not None and slot.starts_at > now:
+        held_here = status == "held" and slot.held_for_entry_id == hold_entry_id
+        if not held_here or slot.held_until is None or slot.held_until <= now:
+            return errors.NoActiveHold()
+        status = "free"  # our own hold: the slot is not what refused
+    code = rules.why_not_bookable(rules.SlotState(status, slot.starts_at, slot.release_at), now)
     if code is not None:
         return _slot_refusal(code, slot.release_at)
     count = session.scalar(select(_active_count(person_id, ctx.specialty_id, now, replacing_id)))
@@ -1039,11 +1019,15 @@ def _book(
     booked_by_user_id: int | None,
     now: datetime,
     replacing: Appointment | None = None,
+    hold_entry_id: int | None = None,
 ) -> AppointmentRead:
-    """The booking path shared by every channel; the caller has authorized."""
+    """The booking path shared by every channel; the caller has authorized.
+
+    ``hold_entry_id``: book the slot held for this waiting-list entry (and only it)."""
     session = uow.session
     _check_channel(channel)
-    code = rules.why_not_bookable(rules.SlotState(ctx.status, ctx.starts_at, ctx.release_at), now)
+    status = "free" if hold_entry_id is not None and ctx.status == "held" else ctx.status
+    code = rules.why_not_bookable(rules.SlotState(status, ctx.starts_at, ctx.release_at), now)
     if code is not None:  # refused early from what we read; the update below decides anyway
         raise _slot_refusal(code, ctx.release_at)
     carried_referral = replacing.referral_id if replacing is not None else None
@@ -1070,11 +1054,12 @@ def _book(
             referral_id=referral_id or carried_referral,
             booked_by_user_id=booked_by_user_id,
             replacing_id=replacing_id,
+            hold_entry_id=hold_entry_id,
         )
     except IntegrityError as exc:  # the partial unique index: never reached if the guard works
         raise errors.SlotTaken() from exc
     if row is None:
-        raise _why_not_taken(session, ctx, patient.person_id, now, replacing_id)
+        raise _why_not_taken(session, ctx, patient.person_id, now, replacing_id, hold_entry_id)
     if referral_id is not None:
         _claim_referral(session, ctx, referral_id, patient.person_id, row.id, now)
     elif carried_referral is not None and replacing is not None:
@@ -1146,6 +1131,7 @@ def book_slot(
                 "not_your_patient", N_("You can book only for yourself and your children.")
             )
         ctx = _slot_context(uow.session, data.slot_id, person_id)
+        _refuse_if_suspended(uow.session, person_id, now)
         result = _book(
             uow,
             ctx,
@@ -1173,6 +1159,7 @@ def book_by_policy(
     with uow:
         patient = _identify(uow.session, data.oms_policy, data.birth_date, ip)
         ctx = _slot_context(uow.session, data.slot_id, patient.person_id)
+        _refuse_if_suspended(uow.session, patient.person_id, now)
         result = _book(
             uow,
             ctx,
@@ -1251,41 +1238,50 @@ def cancel_appointment(
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        session = uow.session
         appointment = _own_appointment(uow, actor, appointment_id)
-        # Guarded: only a booked, future appointment is cancelled, once, whoever races.
-        cancelled = _dml(
-            session,
-            update(APPOINTMENTS)
-            .where(
-                APPOINTMENTS.c.id == appointment.id,
-                APPOINTMENTS.c.status == "booked",
-                APPOINTMENTS.c.starts_at > now,
-            )
-            .values(status="cancelled_by_patient", cancelled_at=now)
-            .returning(*APPOINTMENT_COLUMNS),
-        ).one_or_none()
-        if cancelled is None:
-            session.refresh(appointment)
-            if appointment.status != "booked":
-                raise errors.AppointmentNotActive()
-            raise errors.TooLateToCancel()
-        _release_slot(session, cancelled.slot_id)
-        if cancelled.referral_id is not None:
-            _give_back_referral(session, cancelled.referral_id, cancelled.id)
-        result = _appointment_read(cancelled)
-        if _is_staff(actor):
-            audit.record(
-                session,
-                actor,
-                "health.appointment.cancel",
-                subject_person_id=result.person_id,
-                organisation_id=result.clinic_id,
-                detail=f"appointment {result.id}",
-            )
-        _notify(uow, result, "appointment_cancelled")
+        result = _cancel(uow, appointment, actor, now)
         uow.commit()
         return result
+
+
+def _cancel(
+    uow: UnitOfWork, appointment: Appointment, actor: Principal | None, now: datetime
+) -> AppointmentRead:
+    """Cancel by the patient (or for them): free the slot, offer it to the waiting list."""
+    session = uow.session
+    # Guarded: only a booked, future appointment is cancelled, once, whoever races.
+    cancelled = _dml(
+        session,
+        update(APPOINTMENTS)
+        .where(
+            APPOINTMENTS.c.id == appointment.id,
+            APPOINTMENTS.c.status == "booked",
+            APPOINTMENTS.c.starts_at > now,
+        )
+        .values(status="cancelled_by_patient", cancelled_at=now)
+        .returning(*APPOINTMENT_COLUMNS),
+    ).one_or_none()
+    if cancelled is None:
+        session.refresh(appointment)
+        if appointment.status != "booked":
+            raise errors.AppointmentNotActive()
+        raise errors.TooLateToCancel()
+    _release_slot(session, cancelled.slot_id)
+    if cancelled.referral_id is not None:
+        _give_back_referral(session, cancelled.referral_id, cancelled.id)
+    result = _appointment_read(cancelled)
+    _offer_slot(uow, cancelled.slot_id, now)
+    if _is_staff(actor):
+        audit.record(
+            session,
+            actor,
+            "health.appointment.cancel",
+            subject_person_id=result.person_id,
+            organisation_id=result.clinic_id,
+            detail=f"appointment {result.id}",
+        )
+    _notify(uow, result, "appointment_cancelled")
+    return result
 
 
 def _release_slot(session: Session, slot_id: int) -> None:
@@ -1361,6 +1357,7 @@ def reschedule_appointment(
         if replaced.rowcount != 1:  # cancelled meanwhile: undo everything
             raise errors.AppointmentNotActive()
         _release_slot(session, old.slot_id)
+        _offer_slot(uow, old.slot_id, now)
         if _is_staff(actor):
             audit.record(
                 session,
@@ -1453,7 +1450,12 @@ def issue_referral(
 # --- Notifications -----------------------------------------------------------------
 
 
-def _notify(uow: UnitOfWork, appointment: AppointmentRead, kind: str) -> None:
+def _notify(
+    uow: UnitOfWork,
+    appointment: AppointmentRead,
+    kind: str,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     """Queue the message to the patient's and guardians' accounts, in this transaction."""
     session = uow.session
     user_ids = accounts.users_to_notify(session, appointment.person_id)
@@ -1482,6 +1484,7 @@ def _notify(uow: UnitOfWork, appointment: AppointmentRead, kind: str) -> None:
         "address": organisation.address or "",
         "starts_at": appointment.starts_at,
         "ticket": appointment.ticket_number,
+        **(extra or {}),
     }
     for user_id in user_ids:
         notify(
@@ -1492,3 +1495,1628 @@ def _notify(uow: UnitOfWork, appointment: AppointmentRead, kind: str) -> None:
             context=context,
             link="/health/appointments",
         )
+
+
+def _notify_person(
+    uow: UnitOfWork, person_id: int, kind: str, context: Mapping[str, Any], link: str
+) -> None:
+    """Queue a message about a patient (not about one appointment) to them and their
+    guardians, in this transaction."""
+    session = uow.session
+    patient = accounts.person_by_id(session, person_id)
+    full = {"patient_name": patient.first_name if patient else "", **context}
+    for user_id in accounts.users_to_notify(session, person_id):
+        notify(
+            session,
+            accounts.recipient_for_user(session, user_id),
+            kind=kind,
+            template=f"health/messages/{kind}.txt",
+            context=full,
+            link=link,
+        )
+
+
+def _format_day(instant: datetime) -> str:
+    """The city date of ``instant``, written out in the current language."""
+    return format_date(rules.city_date(instant, _tz()), "long", locale=current_locale())
+
+
+# --- Visits' outcome and no-shows --------------------------------------------------
+
+
+def _refuse_if_suspended(session: Session, person_id: int, now: datetime) -> None:
+    """Refuse self-booking while the patient's booking is suspended for no-shows."""
+    row = session.execute(
+        select(STANDINGS.c.suspended_until, STANDINGS.c.suspension_no_shows).where(
+            STANDINGS.c.person_id == person_id, STANDINGS.c.suspended_until > now
+        )
+    ).one_or_none()
+    if row is not None:
+        raise errors.BookingSuspended(
+            until=_format_day(row.suspended_until), count=row.suspension_no_shows
+        )
+
+
+def _no_show_count(
+    session: Session, person_id: int, since_suspension: datetime | None, now: datetime
+) -> int:
+    """No-shows in the window that have not already led to a suspension."""
+    window = get_settings().no_show_window_days
+    conditions = [
+        APPOINTMENTS.c.person_id == person_id,
+        APPOINTMENTS.c.status == "no_show",
+        APPOINTMENTS.c.starts_at >= now - timedelta(days=window),
+    ]
+    if since_suspension is not None:
+        conditions.append(APPOINTMENTS.c.outcome_at > since_suspension)
+    return session.scalar(select(func.count()).select_from(APPOINTMENTS).where(*conditions)) or 0
+
+
+def _count_no_show(uow: UnitOfWork, person_id: int, now: datetime) -> None:
+    """Suspend the patient's self-booking when this no-show reaches the limit."""
+    session = uow.session
+    settings = get_settings()
+    # Lock the patient's standing row (an upsert takes the row lock on PostgreSQL and
+    # keeps it to commit): two no-shows marked at once are counted one after the other,
+    # so the second sees the first and the limit is never stepped over unseen.
+    session.execute(
+        _upsert(session)(STANDINGS)
+        .values(person_id=person_id, suspension_no_shows=0, updated_at=now)
+        .on_conflict_do_update(index_elements=["person_id"], set_={"updated_at": now})
+    )
+    standing = session.execute(
+        select(STANDINGS.c.suspended_at, STANDINGS.c.suspended_until).where(
+            STANDINGS.c.person_id == person_id
+        )
+    ).one()
+    if standing.suspended_until is not None and standing.suspended_until > now:
+        return  # already suspended: this no-show counts towards the next time
+    count = _no_show_count(session, person_id, standing.suspended_at, now)
+    if count < settings.no_show_limit:
+        return
+    until = now + timedelta(days=settings.no_show_suspension_days)
+    _dml(
+        session,
+        update(STANDINGS)
+        .where(STANDINGS.c.person_id == person_id)
+        .values(suspended_at=now, suspended_until=until, suspension_no_shows=count, updated_at=now),
+    )
+    _notify_person(
+        uow,
+        person_id,
+        "booking_suspended",
+        {"until": until, "count": count},
+        link="/health/appointments",
+    )
+
+
+def mark_appointment_outcome(
+    actor: Principal | None,
+    appointment_id: int,
+    data: OutcomeCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentRead:
+    """The doctor marks their patient's visit attended or no_show once its time has come."""
+    actor = authorize(actor, Action.APPOINTMENT_MARK_OUTCOME)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        appointment = session.get(Appointment, appointment_id)
+        if appointment is None:
+            raise errors.AppointmentNotFound()
+        _authorize_in_clinic(session, actor, Action.APPOINTMENT_MARK_OUTCOME, appointment.clinic_id)
+        doctor = session.scalar(
+            select(Practitioner.user_id).where(Practitioner.id == appointment.practitioner_id)
+        )
+        if doctor != actor.user_id:
+            raise errors.NotYourAppointment()
+        # Guarded: from 'booked' only, and only once its time has come; a cancel or a
+        # second mark racing this one finds the status changed and updates nothing.
+        marked = _dml(
+            session,
+            update(APPOINTMENTS)
+            .where(
+                APPOINTMENTS.c.id == appointment.id,
+                APPOINTMENTS.c.status == "booked",
+                APPOINTMENTS.c.starts_at <= now,
+            )
+            .values(status=data.outcome, outcome_at=now, outcome_by_user_id=actor.user_id)
+            .returning(*APPOINTMENT_COLUMNS),
+        ).one_or_none()
+        if marked is None:
+            session.refresh(appointment)
+            if appointment.status in OUTCOMES:
+                raise errors.OutcomeAlreadyMarked()
+            if appointment.status != "booked":
+                raise errors.AppointmentNotActive()
+            raise errors.VisitNotStarted()
+        result = _appointment_read(marked)
+        audit.record(
+            session,
+            actor,
+            "health.appointment.outcome",
+            subject_person_id=result.person_id,
+            organisation_id=result.clinic_id,
+            detail=f"appointment {result.id}: {data.outcome}",
+        )
+        if data.outcome == "no_show":
+            _count_no_show(uow, result.person_id, now)
+        uow.commit()
+        return result
+
+
+def get_booking_status(
+    actor: Principal | None,
+    person_id: int | None = None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> BookingStatusRead:
+    """Whether a patient (the citizen, their child; any, for clinic staff) may book by
+    themself, and if not, why and until when."""
+    actor = authorize(actor, Action.INBOX_READ)  # any logged-in user; narrowed below
+    now = now or utcnow()
+    settings = get_settings()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        person_id = person_id or actor.person_id
+        if person_id is None:
+            raise errors.PatientNotFound()
+        staff = allowed(actor, Action.APPOINTMENT_BOOK_FOR_ANY) or allowed(
+            actor, Action.APPOINTMENT_MARK_OUTCOME
+        )
+        if Role.CITIZEN in actor.roles and accounts.acts_for(actor, person_id, uow=uow):
+            staff = False
+        elif not staff:
+            raise errors.PatientNotFound()
+        _patient(session, person_id)
+        standing = session.execute(
+            select(
+                STANDINGS.c.suspended_at,
+                STANDINGS.c.suspended_until,
+                STANDINGS.c.suspension_no_shows,
+            ).where(STANDINGS.c.person_id == person_id)
+        ).one_or_none()
+        suspended = (
+            standing is not None
+            and standing.suspended_until is not None
+            and standing.suspended_until > now
+        )
+        reason = None
+        if suspended:
+            assert standing is not None
+            reason = errors.BookingSuspended(
+                until=_format_day(standing.suspended_until), count=standing.suspension_no_shows
+            ).translated()
+        result = BookingStatusRead(
+            person_id=person_id,
+            suspended=suspended,
+            suspended_until=standing.suspended_until if suspended and standing else None,
+            no_shows=_no_show_count(session, person_id, standing and standing.suspended_at, now),
+            no_show_limit=settings.no_show_limit,
+            window_days=settings.no_show_window_days,
+            reason=reason,
+        )
+        if staff:
+            audit.record(session, actor, "health.booking_status", subject_person_id=person_id)
+        uow.commit()
+        return result
+
+
+# --- Clinic-side schedule changes --------------------------------------------------
+
+
+def _weekly(rule_rows: Iterable[Any]) -> list[rules.WeeklyRule]:
+    return [
+        rules.WeeklyRule(
+            weekday=r.weekday,
+            start=r.start_time,
+            end=r.end_time,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            break_start=r.break_start,
+            break_end=r.break_end,
+            slot_minutes=r.slot_minutes,
+        )
+        for r in rule_rows
+    ]
+
+
+def _overrides(exception_rows: Iterable[Any]) -> list[rules.Override]:
+    return [
+        rules.Override(
+            kind=e.kind,
+            date_from=e.date_from,
+            date_to=e.date_to,
+            start=e.start_time,
+            end=e.end_time,
+        )
+        for e in exception_rows
+    ]
+
+
+def _schedule_of(
+    session: Session, practitioner_id: int, *, without_rule: int | None = None
+) -> tuple[list[rules.WeeklyRule], list[rules.Override]]:
+    """The practitioner's weekly rules (less one) and exceptions, as the rules see them."""
+    query = select(ScheduleRule).where(ScheduleRule.practitioner_id == practitioner_id)
+    if without_rule is not None:
+        query = query.where(ScheduleRule.id != without_rule)
+    exceptions = select(ScheduleException).where(
+        ScheduleException.practitioner_id == practitioner_id
+    )
+    return _weekly(session.scalars(query)), _overrides(session.scalars(exceptions))
+
+
+def _unplanned_slots(
+    session: Session,
+    practitioner: Practitioner,
+    weekly: Sequence[rules.WeeklyRule],
+    overrides: Sequence[rules.Override],
+    now: datetime,
+) -> list[Any]:
+    """The practitioner's future free, held and booked slots that this schedule no longer
+    plans (what a change of rules or a new absence takes away)."""
+    rows = session.execute(
+        select(SLOTS.c.id, SLOTS.c.starts_at, SLOTS.c.status)
+        .where(
+            SLOTS.c.practitioner_id == practitioner.id,
+            SLOTS.c.starts_at > now,
+            SLOTS.c.status.in_(("free", "held", "booked")),
+        )
+        .order_by(SLOTS.c.starts_at)
+    ).all()
+    if not rows:
+        return []
+    tz = _tz()
+    specialty = session.get(Specialty, practitioner.specialty_id)
+    assert specialty is not None
+    planned = {
+        p.starts_at
+        for p in rules.plan_slots(
+            rules.city_date(rows[0].starts_at, tz),
+            rules.city_date(rows[-1].starts_at, tz),
+            weekly,
+            overrides,
+            default_minutes=specialty.slot_minutes,
+            tz=tz,
+        )
+    }
+    return [r for r in rows if r.starts_at not in planned]
+
+
+def _affected(session: Session, slot_ids: Sequence[int]) -> list[AffectedAppointmentRead]:
+    if not slot_ids:
+        return []
+    rows = session.execute(
+        select(
+            APPOINTMENTS.c.id.label("appointment_id"),
+            APPOINTMENTS.c.slot_id,
+            APPOINTMENTS.c.person_id,
+            APPOINTMENTS.c.starts_at,
+            APPOINTMENTS.c.ticket_number,
+            APPOINTMENTS.c.channel,
+        )
+        .where(APPOINTMENTS.c.slot_id.in_(slot_ids), APPOINTMENTS.c.status == "booked")
+        .order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
+    )
+    return [AffectedAppointmentRead.model_validate(r, from_attributes=True) for r in rows]
+
+
+def _check_exception(data: ScheduleExceptionCreate) -> None:
+    if data.date_to < data.date_from:
+        raise errors.InvalidSchedule(
+            N_("The end date cannot be before the start date."), field="date_to"
+        )
+    if (data.start_time is None) != (data.end_time is None):
+        raise errors.InvalidSchedule(N_("Give both times or neither."), field="end_time")
+    if data.start_time is not None and data.end_time is not None:
+        rules.check_times(data.start_time, data.end_time)
+    elif data.kind == "extra_hours":
+        raise errors.InvalidSchedule(N_("Extra hours need a start and an end."), field="start_time")
+
+
+def _check_rule(data: ScheduleRuleCreate | ScheduleRuleUpdate) -> None:
+    rules.check_times(
+        data.start_time, data.end_time, data.break_start, data.break_end, data.slot_minutes
+    )
+    if data.valid_to is not None and data.valid_to < data.valid_from:
+        raise errors.InvalidSchedule(
+            N_("The end date cannot be before the start date."), field="valid_to"
+        )
+
+
+def _override_of(data: ScheduleExceptionCreate) -> rules.Override:
+    return rules.Override(
+        kind=data.kind,
+        date_from=data.date_from,
+        date_to=data.date_to,
+        start=data.start_time,
+        end=data.end_time,
+    )
+
+
+def _weekly_of(data: ScheduleRuleCreate | ScheduleRuleUpdate) -> rules.WeeklyRule:
+    return _weekly([data])[0]
+
+
+def _rule_for_admin(session: Session, actor: Principal | None, rule_id: int) -> ScheduleRule:
+    rule = session.get(ScheduleRule, rule_id)
+    if rule is None:
+        raise errors.ScheduleRuleNotFound()
+    if actor is not None:
+        _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, rule.clinic_id)
+    return rule
+
+
+def preview_schedule_exception(
+    actor: Principal | None,
+    data: ScheduleExceptionCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AffectedAppointmentRead]:
+    """The booked appointments an absence would cancel (writes nothing)."""
+    _check_exception(data)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        practitioner = _practitioner(session, data.practitioner_id)
+        if actor is not None:
+            _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        if data.kind == "extra_hours":
+            return []
+        weekly, overrides = _schedule_of(session, practitioner.id)
+        gone = _unplanned_slots(
+            session, practitioner, weekly, [*overrides, _override_of(data)], now
+        )
+        return _affected(session, [r.id for r in gone if r.status == "booked"])
+
+
+def preview_schedule_rule_change(
+    actor: Principal | None,
+    rule_id: int,
+    data: ScheduleRuleUpdate | None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AffectedAppointmentRead]:
+    """The booked appointments changing (``data``) or removing (None) a weekly pattern
+    would cancel (writes nothing)."""
+    if data is not None:
+        _check_rule(data)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        rule = _rule_for_admin(session, actor, rule_id)
+        practitioner = _practitioner(session, rule.practitioner_id)
+        weekly, overrides = _schedule_of(session, practitioner.id, without_rule=rule.id)
+        if data is not None:
+            weekly.append(_weekly_of(data))
+        gone = _unplanned_slots(session, practitioner, weekly, overrides, now)
+        return _affected(session, [r.id for r in gone if r.status == "booked"])
+
+
+def _withdraw_slots(
+    uow: UnitOfWork, practitioner: Practitioner, now: datetime
+) -> tuple[list[int], int]:
+    """Apply the practitioner's schedule as it now stands to their future slots: slots it
+    no longer plans are blocked, holds on them withdrawn, and their appointments
+    cancelled by the clinic. Returns the cancelled appointment ids and blocked slots."""
+    session = uow.session
+    weekly, overrides = _schedule_of(session, practitioner.id)
+    gone = [r.id for r in _unplanned_slots(session, practitioner, weekly, overrides, now)]
+    cancelled_ids: list[int] = []
+    blocked = 0
+    for start in range(0, len(gone), INSERT_BATCH):
+        ids = gone[start : start + INSERT_BATCH]
+        # Guarded by status, not by what was read: a slot booked since the read is left
+        # 'booked' here and its appointment is cancelled by the next statement (which
+        # sees every booking committed before it); a booking after this statement finds
+        # the slot 'blocked' and is refused.
+        free_or_held = _dml(
+            session,
+            update(SLOTS)
+            .where(SLOTS.c.id.in_(ids), SLOTS.c.status.in_(("free", "held")))
+            .values(status="blocked", held_until=None, held_for_entry_id=None,
+                    version=SLOTS.c.version + 1)
+            .returning(SLOTS.c.id, SLOTS.c.held_for_entry_id),
+        ).all()  # fmt: skip
+        blocked += len(free_or_held)
+        held_ids = [r.id for r in free_or_held]
+        if held_ids:
+            _withdraw_holds(session, held_ids, now)
+        cancelled = _dml(
+            session,
+            update(APPOINTMENTS)
+            .where(APPOINTMENTS.c.slot_id.in_(ids), APPOINTMENTS.c.status == "booked")
+            .values(status="cancelled_by_clinic", cancelled_at=now)
+            .returning(*APPOINTMENT_COLUMNS),
+        ).all()
+        if cancelled:
+            blocked += _dml(
+                session,
+                update(SLOTS)
+                .where(SLOTS.c.id.in_([c.slot_id for c in cancelled]), SLOTS.c.status == "booked")
+                .values(status="blocked", version=SLOTS.c.version + 1),
+            ).rowcount
+        for row in cancelled:
+            appointment = _appointment_read(row)
+            if appointment.referral_id is not None:
+                _give_back_referral(session, appointment.referral_id, appointment.id)
+            _prioritise(session, appointment, now)
+            _notify(
+                uow,
+                appointment,
+                "appointment_cancelled_by_clinic",
+                {"alternatives": _alternatives(session, appointment, now)},
+            )
+            cancelled_ids.append(appointment.id)
+    return cancelled_ids, blocked
+
+
+def _withdraw_holds(session: Session, slot_ids: Sequence[int], now: datetime) -> None:
+    """Holds on slots the clinic took away end; their entries wait again, keeping their
+    place."""
+    entry_ids = list(
+        session.scalars(
+            update(OFFERS)
+            .where(OFFERS.c.slot_id.in_(slot_ids), OFFERS.c.outcome == "held")
+            .values(outcome="withdrawn", closed_at=now)
+            .returning(OFFERS.c.entry_id)
+        )
+    )
+    if entry_ids:
+        _dml(
+            session,
+            update(ENTRIES)
+            .where(ENTRIES.c.id.in_(entry_ids), ENTRIES.c.status == "holding")
+            .values(status="waiting"),
+        )
+
+
+def _prioritise(session: Session, appointment: AppointmentRead, now: datetime) -> None:
+    """Put the patient whose appointment the clinic cancelled first on the waiting list
+    of the specialty at that clinic (an open entry of theirs is raised to priority)."""
+    statement = (
+        _upsert(session)(ENTRIES)
+        .values(
+            clinic_id=appointment.clinic_id,
+            person_id=appointment.person_id,
+            specialty_id=appointment.specialty_id,
+            referral_id=appointment.referral_id,
+            priority=True,
+            reason="clinic_cancelled",
+            status="waiting",
+            created_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=["person_id", "specialty_id"],
+            index_where=ACTIVE_WAITLIST_ENTRY,
+            set_={"priority": True, "reason": "clinic_cancelled"},
+        )
+    )
+    session.execute(statement)
+
+
+def _alternatives(
+    session: Session, appointment: AppointmentRead, now: datetime
+) -> list[dict[str, Any]]:
+    """Up to three nearest free times of the same specialty at the same clinic."""
+    rows = session.execute(
+        select(SLOTS.c.starts_at, Practitioner.name, Practitioner.room)
+        .join(Practitioner, Practitioner.id == SLOTS.c.practitioner_id)
+        .where(
+            SLOTS.c.specialty_id == appointment.specialty_id,
+            SLOTS.c.clinic_id == appointment.clinic_id,
+            SLOTS.c.status == "free",
+            SLOTS.c.release_at <= now,
+            SLOTS.c.starts_at > now,
+        )
+        .order_by(SLOTS.c.starts_at, SLOTS.c.id)
+        .limit(ALTERNATIVES)
+    )
+    return [{"starts_at": r.starts_at, "practitioner": r.name, "room": r.room} for r in rows]
+
+
+def _apply_schedule(
+    uow: UnitOfWork, practitioner: Practitioner, now: datetime
+) -> ScheduleChangeRead:
+    cancelled, blocked = _withdraw_slots(uow, practitioner, now)
+    session = uow.session
+    horizon = session.scalar(select(func.max(Specialty.horizon_days))) or 0
+    last_day = _city_today(now) + timedelta(days=horizon + 1)
+    added = _materialise_practitioner(session, practitioner, _city_today(now), last_day, now)
+    return ScheduleChangeRead(
+        cancelled_appointments=cancelled, blocked_slots=blocked, added_slots=added
+    )
+
+
+def change_schedule_rule(
+    actor: Principal | None,
+    rule_id: int,
+    data: ScheduleRuleUpdate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ScheduleChangeRead:
+    """Change a weekly pattern: appointments it no longer covers are cancelled by the
+    clinic (patients told, with alternatives and waiting-list priority)."""
+    _check_rule(data)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        rule = _rule_for_admin(session, actor, rule_id)
+        for name, value in data.model_dump().items():
+            setattr(rule, name, value)
+        session.flush()
+        practitioner = _practitioner(session, rule.practitioner_id)
+        result = _apply_schedule(uow, practitioner, now)
+        uow.commit()
+        return result
+
+
+def remove_schedule_rule(
+    actor: Principal | None,
+    rule_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ScheduleChangeRead:
+    """Remove a weekly pattern: its future appointments are cancelled by the clinic."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        rule = _rule_for_admin(session, actor, rule_id)
+        practitioner = _practitioner(session, rule.practitioner_id)
+        session.delete(rule)
+        session.flush()
+        result = _apply_schedule(uow, practitioner, now)
+        uow.commit()
+        return result
+
+
+# --- Waiting list ------------------------------------------------------------------
+#
+# Lock order, everywhere: the slot's row first, then the entry's. Offering a freed slot
+# takes the slot (free -> held) and then the entry (waiting -> holding); accepting,
+# declining and expiring take the held slot and then the entry. Two transactions
+# therefore never wait on each other in a cycle.
+
+
+def _entry_read(session: Session, entry_ids: Sequence[int]) -> list[WaitlistEntryRead]:
+    if not entry_ids:
+        return []
+    held = (
+        select(OFFERS.c.entry_id, OFFERS.c.slot_id, OFFERS.c.held_until)
+        .where(OFFERS.c.outcome == "held", OFFERS.c.entry_id.in_(entry_ids))
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            *ENTRIES.c,
+            held.c.slot_id.label("held_slot_id"),
+            held.c.held_until,
+            SLOTS.c.starts_at.label("held_starts_at"),
+        )
+        .outerjoin(held, held.c.entry_id == ENTRIES.c.id)
+        .outerjoin(SLOTS, SLOTS.c.id == held.c.slot_id)
+        .where(ENTRIES.c.id.in_(entry_ids))
+        .order_by(
+            ENTRIES.c.status.in_(("waiting", "holding")).desc(),
+            ENTRIES.c.created_at.desc(),
+            ENTRIES.c.id.desc(),
+        )
+    )
+    return [WaitlistEntryRead.model_validate(r, from_attributes=True) for r in rows]
+
+
+def _hold_until(now: datetime, starts_at: datetime) -> datetime:
+    return min(now + timedelta(minutes=get_settings().waitlist_hold_minutes), starts_at)
+
+
+def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: datetime) -> int | None:
+    """Hold ``slot`` (free, released, future) for the first of ``entry_ids`` that is
+    still waiting; return that entry's id, or None (then nothing has changed)."""
+    session = uow.session
+    if not entry_ids:
+        return None
+    until = _hold_until(now, slot.starts_at)
+    # Guarded: a slot is held only from 'free'. A booking or another offer racing for
+    # it finds it taken and updates nothing; the loser here gives up on this slot.
+    taken = _dml(
+        session,
+        update(SLOTS)
+        .where(
+            SLOTS.c.id == slot.id,
+            SLOTS.c.status == "free",
+            SLOTS.c.release_at <= now,
+            SLOTS.c.starts_at > now,
+        )
+        .values(status="held", held_until=until, version=SLOTS.c.version + 1),
+    )
+    if taken.rowcount != 1:
+        return None
+    chosen = None
+    for entry_id in entry_ids:
+        # Guarded: an entry holds at most one slot. If a concurrent offer got this entry
+        # first (it is 'holding' now), try the next in line.
+        got = _dml(
+            session,
+            update(ENTRIES)
+            .where(ENTRIES.c.id == entry_id, ENTRIES.c.status == "waiting")
+            .values(status="holding"),
+        )
+        if got.rowcount == 1:
+            chosen = entry_id
+            break
+    if chosen is None:  # nobody left: give the slot back (we still hold its row lock)
+        _dml(
+            session,
+            update(SLOTS)
+            .where(SLOTS.c.id == slot.id, SLOTS.c.status == "held")
+            .values(status="free", held_until=None, version=SLOTS.c.version + 1),
+        )
+        return None
+    _dml(session, update(SLOTS).where(SLOTS.c.id == slot.id).values(held_for_entry_id=chosen))
+    session.execute(
+        insert(OFFERS).values(
+            clinic_id=slot.clinic_id,
+            entry_id=chosen,
+            slot_id=slot.id,
+            offered_at=now,
+            held_until=until,
+            outcome="held",
+        )
+    )
+    person_id = session.scalar(select(ENTRIES.c.person_id).where(ENTRIES.c.id == chosen))
+    assert person_id is not None
+    practitioner = session.execute(
+        select(Practitioner.name, Practitioner.room, Specialty.name.label("specialty"),
+               Specialty.name_en.label("specialty_en"))
+        .join(Specialty, Specialty.id == Practitioner.specialty_id)
+        .where(Practitioner.id == slot.practitioner_id)
+    ).one()  # fmt: skip
+    organisation = city.get_organisation(slot.clinic_id, uow=uow)
+    _notify_person(
+        uow,
+        person_id,
+        "waitlist_hold",
+        {
+            "starts_at": slot.starts_at,
+            "held_until": until,
+            "practitioner": practitioner.name,
+            "room": practitioner.room,
+            "specialty": practitioner.specialty,
+            "specialty_en": practitioner.specialty_en,
+            "clinic": organisation.name,
+            "clinic_en": organisation.name_en or organisation.name,
+            "address": organisation.address or "",
+        },
+        link="/health/waitlist",
+    )
+    return chosen
+
+
+def _entry_can_hold(now: datetime) -> list[Any]:
+    """Conditions on an entry that may be given a hold now: waiting; not suspended
+    (unless the clinic cancelled on them); under the specialty's active limit."""
+    suspended = exists().where(
+        STANDINGS.c.person_id == ENTRIES.c.person_id,
+        STANDINGS.c.suspended_until > now,
+    )
+    active = (
+        select(func.count())
+        .select_from(APPOINTMENTS)
+        .where(
+            APPOINTMENTS.c.person_id == ENTRIES.c.person_id,
+            APPOINTMENTS.c.specialty_id == ENTRIES.c.specialty_id,
+            APPOINTMENTS.c.status == "booked",
+            APPOINTMENTS.c.starts_at > now,
+        )
+        .scalar_subquery()
+    )
+    limit = (
+        select(Specialty.active_limit).where(Specialty.id == ENTRIES.c.specialty_id)
+    ).scalar_subquery()
+    return [
+        ENTRIES.c.status == "waiting",
+        or_(ENTRIES.c.priority.is_(True), ~suspended),
+        active < limit,
+    ]
+
+
+def _slot_row(session: Session, slot_id: int) -> Row[Any] | None:
+    return session.execute(
+        select(
+            SLOTS.c.id,
+            SLOTS.c.clinic_id,
+            SLOTS.c.practitioner_id,
+            SLOTS.c.specialty_id,
+            SLOTS.c.starts_at,
+            SLOTS.c.release_at,
+            SLOTS.c.status,
+            func.coalesce(Clinic.parent_clinic_id, Clinic.id).label("head_clinic_id"),
+        )
+        .join(Clinic, Clinic.id == SLOTS.c.clinic_id)
+        .where(SLOTS.c.id == slot_id)
+    ).one_or_none()
+
+
+def _offer_slot(uow: UnitOfWork, slot_id: int, now: datetime) -> int | None:
+    """A slot has just become free: hold it for the first matching waiting-list entry
+    (priority first, then the oldest); return the entry id, or None."""
+    session = uow.session
+    slot = _slot_row(session, slot_id)
+    if slot is None or slot.status != "free" or slot.starts_at <= now or slot.release_at > now:
+        return None
+    local = slot.starts_at.astimezone(_tz())
+    day, wall = local.date(), local.time().replace(tzinfo=None)
+    offered = exists().where(OFFERS.c.entry_id == ENTRIES.c.id, OFFERS.c.slot_id == slot.id)
+    entry_ids = list(
+        session.scalars(
+            select(ENTRIES.c.id)
+            .where(
+                ENTRIES.c.specialty_id == slot.specialty_id,
+                *_entry_can_hold(now),
+                or_(
+                    ENTRIES.c.clinic_id.is_(None),
+                    ENTRIES.c.clinic_id.in_({slot.clinic_id, slot.head_clinic_id}),
+                ),
+                or_(ENTRIES.c.date_from.is_(None), ENTRIES.c.date_from <= day),
+                or_(ENTRIES.c.date_to.is_(None), ENTRIES.c.date_to >= day),
+                or_(ENTRIES.c.time_from.is_(None), ENTRIES.c.time_from <= wall),
+                or_(ENTRIES.c.time_to.is_(None), ENTRIES.c.time_to > wall),
+                ~offered,  # a time once declined is not offered to the same place again
+            )
+            .order_by(ENTRIES.c.priority.desc(), ENTRIES.c.created_at, ENTRIES.c.id)
+            .limit(OFFER_CANDIDATES)
+        )
+    )
+    return _hold(uow, slot, entry_ids, now)
+
+
+def _offer_to_entry(uow: UnitOfWork, entry_id: int, now: datetime) -> int | None:
+    """Hold the earliest free time that matches a waiting entry; return the slot id."""
+    session = uow.session
+    entry = session.execute(
+        select(ENTRIES).where(ENTRIES.c.id == entry_id, *_entry_can_hold(now))
+    ).one_or_none()
+    if entry is None:
+        return None
+    tz = _tz()
+    conditions = [
+        SLOTS.c.specialty_id == entry.specialty_id,
+        SLOTS.c.status == "free",
+        SLOTS.c.release_at <= now,
+        SLOTS.c.starts_at > now,
+        ~exists().where(OFFERS.c.entry_id == entry.id, OFFERS.c.slot_id == SLOTS.c.id),
+    ]
+    if entry.clinic_id is not None:
+        branches = select(Clinic.id).where(Clinic.parent_clinic_id == entry.clinic_id)
+        conditions.append(
+            or_(SLOTS.c.clinic_id == entry.clinic_id, SLOTS.c.clinic_id.in_(branches))
+        )
+    if entry.date_from is not None:
+        lower = rules.local_instant(entry.date_from, time(0), tz)
+        if lower is not None:
+            conditions.append(SLOTS.c.starts_at >= lower)
+    if entry.date_to is not None:
+        upper = rules.local_instant(entry.date_to + timedelta(days=1), time(0), tz)
+        if upper is not None:
+            conditions.append(SLOTS.c.starts_at < upper)
+    candidates = session.execute(
+        select(SLOTS.c.id, SLOTS.c.starts_at)
+        .where(*conditions)
+        .order_by(SLOTS.c.starts_at, SLOTS.c.id)
+        .limit(OFFER_SCAN)
+    )
+    for candidate in candidates:
+        wall = candidate.starts_at.astimezone(tz).time()
+        if entry.time_from is not None and wall < entry.time_from:
+            continue
+        if entry.time_to is not None and wall >= entry.time_to:
+            continue
+        slot = _slot_row(session, candidate.id)
+        if slot is not None and _hold(uow, slot, [entry.id], now) is not None:
+            return int(slot.id)
+        return None  # taken meanwhile or the entry moved on: the job tries again later
+    return None
+
+
+def _own_entry(uow: UnitOfWork, actor: Principal, entry_id: int) -> WaitlistEntry:
+    entry = uow.session.get(WaitlistEntry, entry_id)
+    # Someone else's place answers like an unknown one.
+    if entry is None or not accounts.acts_for(actor, entry.person_id, uow=uow):
+        raise errors.WaitlistEntryNotFound()
+    return entry
+
+
+def _check_waitlist_input(data: WaitlistEntryCreate, today: date) -> None:
+    if data.date_from is not None and data.date_to is not None and data.date_to < data.date_from:
+        raise errors.InvalidWaitlist(
+            N_("The end date cannot be before the start date."), field="date_to"
+        )
+    if data.date_to is not None and data.date_to < today:
+        raise errors.InvalidWaitlist(N_("The end date has already passed."), field="date_to")
+    if (data.time_from is None) != (data.time_to is None):
+        raise errors.InvalidWaitlist(N_("Give both times or neither."), field="time_to")
+    if data.time_from is not None and data.time_to is not None and data.time_from >= data.time_to:
+        raise errors.InvalidWaitlist(
+            N_("The time window must start before it ends."), field="time_to"
+        )
+
+
+def join_waitlist(
+    actor: Principal | None,
+    data: WaitlistEntryCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> WaitlistEntryRead:
+    """Put the citizen (or their child) on the waiting list of a specialty; a matching
+    free time, if there is one, is held for them at once."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    person_id = data.patient_id or actor.person_id
+    if person_id is None:
+        raise errors.PatientNotFound()
+    now = now or utcnow()
+    _check_waitlist_input(data, _city_today(now))
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        if not accounts.acts_for(actor, person_id, uow=uow):
+            raise Forbidden(
+                "not_your_patient", N_("You can book only for yourself and your children.")
+            )
+        specialty = session.get(Specialty, data.specialty_id)
+        if specialty is None:
+            raise errors.SpecialtyNotFound()
+        patient = _patient(session, person_id)
+        _refuse_if_suspended(session, person_id, now)
+        clinic_id = data.clinic_id
+        clinic = None
+        if clinic_id is not None:
+            clinic = session.get(Clinic, clinic_id)
+            if clinic is None:
+                raise errors.ClinicNotFound()
+        attached = set(
+            session.scalars(
+                select(ATTACHMENTS.c.clinic_id).where(
+                    ATTACHMENTS.c.person_id == person_id, ATTACHMENTS.c.valid_to.is_(None)
+                )
+            )
+        )
+        if data.referral_id is not None:
+            referral = session.get(Referral, data.referral_id)
+            if referral is None or referral.person_id != person_id:
+                raise errors.ReferralNotFound()
+            if referral.status != "active":
+                raise errors.ReferralUsed()
+            if referral.valid_until <= now:
+                raise errors.ReferralExpired()
+            if referral.specialty_id != specialty.id:
+                raise errors.ReferralMismatch()
+            if clinic_id is None:
+                clinic_id = referral.target_clinic_id
+        elif specialty.booking_mode == "referral":
+            raise errors.ReferralRequired()
+        else:
+            # A direct specialty is seen at one's own polyclinic (or its branches).
+            heads = [c for c in attached]
+            if clinic is not None:
+                head = clinic.parent_clinic_id or clinic.id
+                if head not in attached:
+                    raise errors.NotAttached()
+            elif heads:
+                clinic_id = min(heads)
+            else:
+                raise errors.NotAttached()
+        kind_clinic = session.get(Clinic, clinic_id) if clinic_id is not None else None
+        if patient.birth_date is None:
+            raise errors.BirthDateRequired()
+        age_kind = rules.clinic_kind_for_age(age_on(patient.birth_date, _city_today(now)))
+        rules.check_booking(
+            rules.BookingFacts(
+                booking_mode=specialty.booking_mode,
+                audience=specialty.audience,
+                clinic_kind=kind_clinic.clinic_kind if kind_clinic else age_kind,
+                attached=True,
+                birth_date=patient.birth_date,
+                slot_day=_city_today(now),
+                has_referral=True,
+            )
+        )
+        entry = WaitlistEntry(
+            clinic_id=clinic_id,
+            person_id=person_id,
+            specialty_id=specialty.id,
+            referral_id=data.referral_id,
+            date_from=data.date_from,
+            date_to=data.date_to,
+            time_from=data.time_from,
+            time_to=data.time_to,
+            priority=False,
+            reason="patient",
+            status="waiting",
+            created_by_user_id=actor.user_id,
+            created_at=now,
+        )
+        session.add(entry)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # the partial unique index: one open entry
+            raise errors.AlreadyOnWaitlist() from exc
+        _offer_to_entry(uow, entry.id, now)
+        (result,) = _entry_read(session, [entry.id])
+        uow.commit()
+        return result
+
+
+def list_my_waitlist(
+    actor: Principal | None, *, uow: UnitOfWork | None = None
+) -> list[WaitlistEntryRead]:
+    """The citizen's and their children's waiting-list places, open ones first."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    uow = uow or UnitOfWork()
+    with uow:
+        person_ids = [p.id for p in accounts.list_family(actor, uow=uow)]
+        if actor.person_id is not None:
+            person_ids.append(actor.person_id)
+        ids = list(
+            uow.session.scalars(
+                select(ENTRIES.c.id)
+                .where(ENTRIES.c.person_id.in_(person_ids))
+                .order_by(ENTRIES.c.id.desc())
+                .limit(MY_APPOINTMENTS_LIMIT)
+            )
+        )
+        return _entry_read(uow.session, ids)
+
+
+def _held_slot_of(session: Session, entry_id: int) -> int | None:
+    return session.scalar(
+        select(OFFERS.c.slot_id).where(OFFERS.c.entry_id == entry_id, OFFERS.c.outcome == "held")
+    )
+
+
+def _end_hold(
+    session: Session, entry_id: int, outcome: str, now: datetime, *, expired_only: bool = False
+) -> int | None:
+    """Give back the slot held for an entry (held -> free, guarded on this very hold);
+    return its id, or None if there was no hold in force."""
+    slot_id = _held_slot_of(session, entry_id)
+    if slot_id is None:
+        return None
+    conditions = [
+        SLOTS.c.id == slot_id,
+        SLOTS.c.status == "held",
+        SLOTS.c.held_for_entry_id == entry_id,
+    ]
+    if expired_only:
+        conditions.append(SLOTS.c.held_until <= now)
+    freed = _dml(
+        session,
+        update(SLOTS)
+        .where(*conditions)
+        .values(status="free", held_until=None, held_for_entry_id=None,
+                version=SLOTS.c.version + 1),
+    )  # fmt: skip
+    if freed.rowcount != 1:
+        return None
+    _dml(
+        session,
+        update(OFFERS)
+        .where(OFFERS.c.entry_id == entry_id, OFFERS.c.slot_id == slot_id,
+               OFFERS.c.outcome == "held")
+        .values(outcome=outcome, closed_at=now),
+    )  # fmt: skip
+    return slot_id
+
+
+def leave_waitlist(
+    actor: Principal | None,
+    entry_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> WaitlistEntryRead:
+    """Leave the waiting list; a time held for the place goes to the next in line."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        entry = _own_entry(uow, actor, entry_id)
+        freed = _end_hold(session, entry.id, "declined", now)  # the slot first, then the entry
+        left = _dml(
+            session,
+            update(ENTRIES)
+            .where(ENTRIES.c.id == entry.id, ENTRIES.c.status.in_(("waiting", "holding")))
+            .values(status="left", closed_at=now),
+        )
+        if left.rowcount != 1:
+            raise errors.WaitlistEntryClosed()
+        if freed is not None:
+            _offer_slot(uow, freed, now)
+        (result,) = _entry_read(session, [entry.id])
+        uow.commit()
+        return result
+
+
+def accept_hold(
+    actor: Principal | None,
+    entry_id: int,
+    data: HoldAccept | None = None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentRead:
+    """Book the time held for a waiting-list place (the usual booking rules apply)."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        entry = _own_entry(uow, actor, entry_id)
+        if entry.status not in ("waiting", "holding"):
+            raise errors.WaitlistEntryClosed()
+        slot_id = _held_slot_of(session, entry.id)
+        if slot_id is None:
+            raise errors.NoActiveHold()
+        if not entry.priority:  # the clinic cancelled on a priority patient: no refusal
+            _refuse_if_suspended(session, entry.person_id, now)
+        ctx = _slot_context(session, slot_id, entry.person_id)
+        referral_id = (data.referral_id if data else None) or entry.referral_id
+        result = _book(
+            uow,
+            ctx,
+            _patient(session, entry.person_id),
+            channel="app",
+            referral_id=referral_id,
+            booked_by_user_id=actor.user_id,
+            now=now,
+            hold_entry_id=entry.id,
+        )
+        # Guarded: the entry that held the slot is served once.
+        served = _dml(
+            session,
+            update(ENTRIES)
+            .where(ENTRIES.c.id == entry.id, ENTRIES.c.status == "holding")
+            .values(status="booked", appointment_id=result.id, closed_at=now),
+        )
+        if served.rowcount != 1:
+            raise errors.NoActiveHold()
+        _dml(
+            session,
+            update(OFFERS)
+            .where(OFFERS.c.entry_id == entry.id, OFFERS.c.slot_id == slot_id,
+                   OFFERS.c.outcome == "held")
+            .values(outcome="accepted", closed_at=now),
+        )  # fmt: skip
+        _notify(uow, result, "appointment_booked")
+        uow.commit()
+        return result
+
+
+def decline_hold(
+    actor: Principal | None,
+    entry_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> WaitlistEntryRead:
+    """Turn down the time held for a place: it goes to the next in line; the place keeps
+    waiting for another time."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        entry = _own_entry(uow, actor, entry_id)
+        freed = _end_hold(session, entry.id, "declined", now)
+        if freed is None:
+            raise errors.NoActiveHold()
+        back = _dml(
+            session,
+            update(ENTRIES)
+            .where(ENTRIES.c.id == entry.id, ENTRIES.c.status == "holding")
+            .values(status="waiting"),
+        )
+        if back.rowcount != 1:
+            raise errors.NoActiveHold()
+        _offer_slot(uow, freed, now)
+        (result,) = _entry_read(session, [entry.id])
+        uow.commit()
+        return result
+
+
+def _expire_hold(uow: UnitOfWork, slot_id: int, entry_id: int | None, now: datetime) -> bool:
+    """End one hold that has run out and offer the slot to the next in line."""
+    session = uow.session
+    # Guarded on this very hold and its expiry: an accept that committed first has made
+    # the slot 'booked', a decline has freed it; then nothing is updated here.
+    held_for = (
+        SLOTS.c.held_for_entry_id.is_(None)
+        if entry_id is None
+        else SLOTS.c.held_for_entry_id == entry_id
+    )
+    freed = _dml(
+        session,
+        update(SLOTS)
+        .where(SLOTS.c.id == slot_id, SLOTS.c.status == "held", held_for,
+               SLOTS.c.held_until <= now)
+        .values(status="free", held_until=None, held_for_entry_id=None,
+                version=SLOTS.c.version + 1),
+    )  # fmt: skip
+    if freed.rowcount != 1:
+        return False
+    if entry_id is not None:
+        _dml(
+            session,
+            update(OFFERS)
+            .where(OFFERS.c.slot_id == slot_id, OFFERS.c.entry_id == entry_id,
+                   OFFERS.c.outcome == "held")
+            .values(outcome="expired", closed_at=now),
+        )  # fmt: skip
+        # An unanswered hold closes the place: holding times for someone who does not
+        # answer would keep them from everyone else.
+        _dml(
+            session,
+            update(ENTRIES)
+            .where(ENTRIES.c.id == entry_id, ENTRIES.c.status == "holding")
+            .values(status="expired", closed_at=now),
+        )
+    _offer_slot(uow, slot_id, now)
+    return True
+
+
+def release_due_slots(now: datetime | None = None, *, uow: UnitOfWork | None = None) -> int:
+    """End holds that have run out, passing each slot to the next in line, and hold free
+    times for waiting entries (the periodic job); one short transaction per slot or entry.
+
+    Release itself needs no job: a slot is bookable from its ``release_at``, checked in
+    the statement that takes it, so every day opens exactly on time however late a
+    worker runs. Returns how many held slots were freed.
+    """
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        expired = uow.session.execute(
+            select(SLOTS.c.id, SLOTS.c.held_for_entry_id)
+            .where(SLOTS.c.status == "held", SLOTS.c.held_until <= now)
+            .order_by(SLOTS.c.held_until)
+            .limit(JOB_BATCH)
+        ).all()
+    freed = 0
+    for slot_id, entry_id in expired:
+        with uow:
+            freed += _expire_hold(uow, slot_id, entry_id, now)
+            uow.commit()
+    with uow:
+        waiting = list(
+            uow.session.scalars(
+                select(ENTRIES.c.id)
+                .where(ENTRIES.c.status == "waiting")
+                .order_by(ENTRIES.c.priority.desc(), ENTRIES.c.created_at, ENTRIES.c.id)
+                .limit(JOB_BATCH)
+            )
+        )
+    for entry_id in waiting:
+        with uow:
+            _offer_to_entry(uow, entry_id, now)
+            uow.commit()
+    return freed
+
+
+# --- Reminders and one-click links -------------------------------------------------
+
+LINK_ACTIONS = ("confirm", "cancel")
+
+
+def _link_serializer(action: str) -> URLSafeSerializer:
+    if action not in LINK_ACTIONS:
+        raise ValueError(f"unknown link action {action!r}")
+    # The salt scopes a token to its action: a "confirm" token cannot cancel.
+    return URLSafeSerializer(get_settings().secret_key, salt=f"health.appointment.{action}")
+
+
+def appointment_link_token(appointment_id: int, action: str, starts_at: datetime) -> str:
+    """A signed token for a one-click ``confirm`` or ``cancel`` of one appointment, valid
+    until the appointment starts."""
+    return _link_serializer(action).dumps({"a": appointment_id, "e": int(starts_at.timestamp())})
+
+
+def _check_link(appointment_id: int, action: str, token: str, now: datetime) -> None:
+    try:
+        payload = _link_serializer(action).loads(token)
+    except BadSignature as exc:
+        raise errors.InvalidLink() from exc
+    if (
+        not isinstance(payload, dict)
+        or payload.get("a") != appointment_id
+        or not isinstance(payload.get("e"), int)
+        or payload["e"] <= now.timestamp()
+    ):
+        raise errors.InvalidLink()
+
+
+def appointment_links(appointment_id: int, starts_at: datetime) -> dict[str, str]:
+    """The one-click confirm and cancel URLs of an appointment (JSON API, POST)."""
+    base = get_settings().base_url.rstrip("/")
+    return {
+        f"{action}_link": (
+            f"{base}/api/v1/health/appointments/{appointment_id}/{action}"
+            f"?token={appointment_link_token(appointment_id, action, starts_at)}"
+        )
+        for action in LINK_ACTIONS
+    }
+
+
+def reminder_offsets() -> list[int]:
+    """The configured reminder offsets in hours, largest first."""
+    offsets = set()
+    for part in get_settings().reminder_offsets_hours.split(","):
+        if part.strip():
+            offsets.add(int(part))
+    return sorted((h for h in offsets if h > 0), reverse=True)
+
+
+def send_due_reminders(*, now: datetime | None = None, uow: UnitOfWork | None = None) -> int:
+    """Queue the reminders that are due, once per appointment and offset (periodic job);
+    return how many appointments were reminded."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    offsets = reminder_offsets()
+    sent = 0
+    for index, hours in enumerate(offsets):
+        # Due: starting within ``hours`` but not yet within the next, smaller offset
+        # (that one reminds instead), and booked before this reminder's moment.
+        nearer = offsets[index + 1] if index + 1 < len(offsets) else 0
+        with uow:
+            session = uow.session
+            candidates = session.execute(
+                select(APPOINTMENTS.c.id, APPOINTMENTS.c.clinic_id, APPOINTMENTS.c.starts_at,
+                       APPOINTMENTS.c.created_at)
+                .where(
+                    APPOINTMENTS.c.status == "booked",
+                    APPOINTMENTS.c.starts_at > now + timedelta(hours=nearer),
+                    APPOINTMENTS.c.starts_at <= now + timedelta(hours=hours),
+                    ~exists().where(
+                        REMINDERS.c.appointment_id == APPOINTMENTS.c.id,
+                        REMINDERS.c.offset_hours == hours,
+                    ),
+                )
+                .order_by(APPOINTMENTS.c.starts_at)
+                .limit(JOB_BATCH)
+            ).all()  # fmt: skip
+            rows = [
+                {"appointment_id": c.id, "offset_hours": hours, "clinic_id": c.clinic_id,
+                 "queued_at": now}
+                for c in candidates
+                if c.created_at <= c.starts_at - timedelta(hours=hours)
+            ]  # fmt: skip
+            if not rows:
+                continue
+            # The claim: the primary key (appointment, offset) lets one insert win, so
+            # two workers never queue the same reminder; only what we inserted is sent.
+            claimed = list(
+                session.scalars(
+                    _upsert(session)(REMINDERS)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["appointment_id", "offset_hours"])
+                    .returning(REMINDERS.c.appointment_id)
+                )
+            )
+            for row in session.execute(
+                select(*APPOINTMENT_COLUMNS).where(APPOINTMENTS.c.id.in_(claimed))
+            ):
+                appointment = _appointment_read(row)
+                _notify(
+                    uow,
+                    appointment,
+                    "appointment_reminder",
+                    appointment_links(appointment.id, appointment.starts_at),
+                )
+            sent += len(claimed)
+            uow.commit()
+    return sent
+
+
+def confirm_by_link(
+    appointment_id: int,
+    token: str,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentRead:
+    """Confirm an appointment from a reminder's one-click link."""
+    now = now or utcnow()
+    _check_link(appointment_id, "confirm", token, now)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        # Guarded: only a booked, future appointment is confirmed; a second click keeps
+        # the first confirmation time.
+        confirmed = _dml(
+            session,
+            update(APPOINTMENTS)
+            .where(
+                APPOINTMENTS.c.id == appointment_id,
+                APPOINTMENTS.c.status == "booked",
+                APPOINTMENTS.c.starts_at > now,
+            )
+            .values(confirmed_at=func.coalesce(APPOINTMENTS.c.confirmed_at, now))
+            .returning(*APPOINTMENT_COLUMNS),
+        ).one_or_none()
+        if confirmed is None:
+            if session.get(Appointment, appointment_id) is None:
+                raise errors.InvalidLink()
+            raise errors.AppointmentNotActive()
+        result = _appointment_read(confirmed)
+        uow.commit()
+        return result
+
+
+def cancel_by_link(
+    appointment_id: int,
+    token: str,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentRead:
+    """Cancel an appointment from a reminder's one-click link (the slot is freed at once
+    and offered to the waiting list)."""
+    now = now or utcnow()
+    _check_link(appointment_id, "cancel", token, now)
+    uow = uow or UnitOfWork()
+    with uow:
+        appointment = uow.session.get(Appointment, appointment_id)
+        if appointment is None:
+            raise errors.InvalidLink()
+        result = _cancel(uow, appointment, None, now)
+        uow.commit()
+        return result
+
+
+# --- Home visits -------------------------------------------------------------------
+
+HOME_VISIT_STEPS: dict[str, tuple[str, ...]] = {
+    # target status: the statuses it may be reached from
+    "accepted": ("new",),
+    "assigned": ("accepted", "assigned"),  # assigned again: another doctor
+    "done": ("assigned",),
+    "cancelled": ("new", "accepted", "assigned"),
+}
+OPEN_HOME_VISITS = ("new", "accepted", "assigned")
+
+
+def _home_visit_read(row: Any) -> HomeVisitRead:
+    return HomeVisitRead.model_validate(row, from_attributes=True)
+
+
+def _notify_home_visit(uow: UnitOfWork, visit: HomeVisitRead) -> None:
+    organisation = city.get_organisation(visit.clinic_id, uow=uow)
+    doctor = (
+        uow.session.scalar(
+            select(Practitioner.name).where(Practitioner.id == visit.practitioner_id)
+        )
+        if visit.practitioner_id is not None
+        else None
+    )
+    _notify_person(
+        uow,
+        visit.person_id,
+        "home_visit_status",
+        {
+            "status": visit.status,
+            "address": visit.address,
+            "practitioner": doctor or "",
+            "clinic": organisation.name,
+            "clinic_en": organisation.name_en or organisation.name,
+        },
+        link="/health/home-visits",
+    )
+
+
+def request_home_visit(
+    actor: Principal | None,
+    data: HomeVisitCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> HomeVisitRead:
+    """A citizen asks their attached polyclinic for a doctor at home (for self or a child)."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    person_id = data.patient_id or actor.person_id
+    if person_id is None:
+        raise errors.PatientNotFound()
+    phone = accounts.normalize_phone(data.contact_phone, field="contact_phone")
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        if not accounts.acts_for(actor, person_id, uow=uow):
+            raise Forbidden(
+                "not_your_patient", N_("You can book only for yourself and your children.")
+            )
+        _patient(session, person_id)
+        clinic_id = session.scalar(
+            select(ATTACHMENTS.c.clinic_id)
+            .where(ATTACHMENTS.c.person_id == person_id, ATTACHMENTS.c.valid_to.is_(None))
+            .order_by(ATTACHMENTS.c.valid_from.desc())
+            .limit(1)
+        )
+        if clinic_id is None:
+            raise errors.HomeVisitNotAttached()
+        visit = HomeVisitRequest(
+            clinic_id=clinic_id,
+            person_id=person_id,
+            requested_by_user_id=actor.user_id,
+            address=data.address,
+            reason=data.reason,
+            contact_phone=phone,
+            status="new",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(visit)
+        session.flush()
+        result = _home_visit_read(visit)
+        _notify_home_visit(uow, result)
+        uow.commit()
+        return result
+
+
+def list_my_home_visits(
+    actor: Principal | None, *, uow: UnitOfWork | None = None
+) -> list[HomeVisitRead]:
+    """The citizen's and their children's home visit requests, newest first."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    uow = uow or UnitOfWork()
+    with uow:
+        person_ids = [p.id for p in accounts.list_family(actor, uow=uow)]
+        if actor.person_id is not None:
+            person_ids.append(actor.person_id)
+        rows = uow.session.scalars(
+            select(HomeVisitRequest)
+            .where(HomeVisitRequest.person_id.in_(person_ids))
+            .order_by(HomeVisitRequest.created_at.desc(), HomeVisitRequest.id.desc())
+            .limit(MY_APPOINTMENTS_LIMIT)
+        )
+        return [_home_visit_read(row) for row in rows]
+
+
+def cancel_home_visit(
+    actor: Principal | None,
+    visit_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> HomeVisitRead:
+    """The citizen withdraws a home visit request that is not done yet."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        visit = session.get(HomeVisitRequest, visit_id)
+        if visit is None or not accounts.acts_for(actor, visit.person_id, uow=uow):
+            raise errors.HomeVisitNotFound()
+        # Guarded: a request the clinic has just closed is not cancelled over it.
+        cancelled = _dml(
+            session,
+            update(HOME_VISITS)
+            .where(HOME_VISITS.c.id == visit.id, HOME_VISITS.c.status.in_(OPEN_HOME_VISITS))
+            .values(status="cancelled", updated_at=now)
+            .returning(*HOME_VISITS.c),
+        ).one_or_none()
+        if cancelled is None:
+            raise errors.HomeVisitStatusConflict()
+        result = _home_visit_read(cancelled)
+        uow.commit()
+        return result
+
+
+def list_home_visit_queue(
+    actor: Principal | None,
+    clinic_id: int,
+    *,
+    status: str | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[HomeVisitRead]:
+    """The clinic's home visit requests, open ones oldest first (registrars, clinic
+    administrators of that clinic; audited)."""
+    actor = authorize(actor, Action.HOME_VISIT_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        if session.get(Clinic, clinic_id) is None:
+            raise errors.ClinicNotFound()
+        _authorize_in_clinic(session, actor, Action.HOME_VISIT_MANAGE, clinic_id)
+        query = select(HomeVisitRequest).where(HomeVisitRequest.clinic_id == clinic_id)
+        if status is not None:
+            query = query.where(HomeVisitRequest.status == status)
+        rows = session.scalars(
+            query.order_by(
+                HomeVisitRequest.status.in_(OPEN_HOME_VISITS).desc(),
+                HomeVisitRequest.created_at,
+                HomeVisitRequest.id,
+            ).limit(QUEUE_LIMIT)
+        )
+        result = [_home_visit_read(row) for row in rows]
+        audit.record(
+            session,
+            actor,
+            "health.home_visit.queue",
+            organisation_id=clinic_id,
+            detail=f"{len(result)} requests",
+        )
+        uow.commit()
+        return result
+
+
+def update_home_visit(
+    actor: Principal | None,
+    visit_id: int,
+    data: HomeVisitUpdate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> HomeVisitRead:
+    """Move a home visit request one step (accepted, assigned to a doctor, done,
+    cancelled); the patient is told."""
+    actor = authorize(actor, Action.HOME_VISIT_MANAGE)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        visit = session.get(HomeVisitRequest, visit_id)
+        if visit is None:
+            raise errors.HomeVisitNotFound()
+        _authorize_in_clinic(session, actor, Action.HOME_VISIT_MANAGE, visit.clinic_id)
+        sources = HOME_VISIT_STEPS[data.status]
+        values: dict[str, Any] = {"status": data.status, "updated_at": now}
+        if data.status == "assigned":
+            if data.practitioner_id is None:
+                raise InvalidInput(
+                    "practitioner_required",
+                    N_("Choose the doctor who will visit."),
+                    field="practitioner_id",
+                )
+            practitioner = session.get(Practitioner, data.practitioner_id)
+            family = _head_clinic_ids(session, practitioner.clinic_id) if practitioner else ()
+            if practitioner is None or visit.clinic_id not in family:
+                raise errors.PractitionerNotFound()
+            values["practitioner_id"] = practitioner.id
+        # Guarded: the step is taken only from the statuses it may follow, so two
+        # registrars acting on the same request at once cannot both move it.
+        updated = _dml(
+            session,
+            update(HOME_VISITS)
+            .where(HOME_VISITS.c.id == visit.id, HOME_VISITS.c.status.in_(sources))
+            .values(**values)
+            .returning(*HOME_VISITS.c),
+        ).one_or_none()
+        if updated is None:
+            raise errors.HomeVisitStatusConflict()
+        result = _home_visit_read(updated)
+        audit.record(
+            session,
+            actor,
+            "health.home_visit.update",
+            subject_person_id=result.person_id,
+            organisation_id=result.clinic_id,
+            detail=f"home visit {result.id}: {result.status}",
+        )
+        _notify_home_visit(uow, result)
+        uow.commit()
+        return result

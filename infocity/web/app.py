@@ -12,6 +12,7 @@ from infocity.accounts import api as accounts_api
 from infocity.accounts import pages as accounts_pages
 from infocity.city import api as city_api
 from infocity.health import api as health_api
+from infocity.health import pages as health_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
 from infocity.web import errors, ops, pages
@@ -43,6 +44,6 @@ def create_app() -> FastAPI:
     app.include_router(pages.router)
     for router in (accounts_api.router, city_api.router, health_api.router, portal_api.router):
         app.include_router(router, prefix=API_PREFIX)
-    for router in (accounts_pages.router, portal_pages.router):
+    for router in (accounts_pages.router, health_pages.router, portal_pages.router):
         app.include_router(router)
     return app

@@ -1,0 +1,913 @@
+"""HTML pages of medical appointments (thin: parse, call one function, render).
+
+Every page works without JavaScript. Reads come from ``views.py``, changes go through
+``service.py``; a refused form is shown again with the message, and a change that
+succeeded redirects (POST-redirect-GET) so that reloading does not repeat it.
+
+Kiosk pages keep the identified patient only in a short-lived signed cookie
+(``KIOSK_COOKIE``, five minutes, renewed on every page) and "finish" deletes it, so one
+patient's session never reaches the next one at the same screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import ValidationError
+
+from infocity.core.auth import Principal
+from infocity.core.errors import AppError, InvalidInput, Unauthenticated
+from infocity.core.i18n import N_, gettext
+from infocity.core.settings import get_settings
+from infocity.health import service, views
+from infocity.health.schemas import (
+    AnonymousBookingCreate,
+    BookingCreate,
+    CityDate,
+    OutcomeCreate,
+    ReferralCreate,
+    RegistryBookingCreate,
+    RescheduleCreate,
+    ScheduleExceptionCreate,
+    ScheduleRuleCreate,
+)
+from infocity.web.deps import csrf_protect, page_principal, render, safe_next
+from infocity.web.errors import validation_fields
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+MAX_ID = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Code = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
+Day = Annotated[CityDate | None, Query()]
+
+KIOSK_COOKIE = "infocity_kiosk"
+KIOSK_SECONDS = 300
+CHECK_FIELDS = N_("Please correct the marked fields.")
+STATUS_LABELS = {
+    "booked": N_("Booked"),
+    "cancelled_by_patient": N_("Cancelled"),
+    "cancelled_by_clinic": N_("Cancelled by the polyclinic"),
+    "rescheduled": N_("Moved to another time"),
+    "attended": N_("Attended"),
+    "no_show": N_("Did not come"),
+    "free": N_("Free"),
+    "held": N_("Reserved for the waiting list"),
+    "blocked": N_("Closed"),
+}
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+EXCEPTION_KINDS = {
+    "vacation": N_("Vacation"),
+    "sick_leave": N_("Sick leave"),
+    "holiday": N_("Holiday"),
+    "extra_hours": N_("Extra hours"),
+}
+NOTICES = {
+    "booked": N_("You are booked. Here is your ticket."),
+    "moved": N_("The appointment has been moved. Here is the new ticket."),
+    "cancelled": N_("The appointment has been cancelled."),
+    "referred": N_("The referral has been issued."),
+    "rule": N_("The weekly schedule has been added."),
+    "exception": N_("The exception has been recorded."),
+    "marked": N_("The visit has been marked."),
+}
+
+
+# --- Form plumbing -------------------------------------------------------------------
+
+
+async def _form(request: Request) -> dict[str, str]:
+    # The CSRF dependency has read the form already; Starlette keeps it on the request.
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+Form = Annotated[dict[str, str], Depends(_form)]
+
+
+class FormErrors:
+    """What went wrong with a submitted form, ready for the template."""
+
+    def __init__(self, fields: dict[str, str] | None = None, form: str | None = None) -> None:
+        self.fields = fields or {}
+        self.form = form
+
+    @classmethod
+    def of(cls, exc: AppError | ValidationError, form_fields: Iterable[str] = ()) -> FormErrors:
+        names = set(form_fields)
+        if isinstance(exc, ValidationError):
+            fields = {
+                item["field"]: item["message"]
+                for item in validation_fields(RequestValidationError(exc.errors()))
+            }
+            shown = {k: v for k, v in fields.items() if k in names}
+            if shown:
+                return cls(shown, gettext(CHECK_FIELDS))
+            return cls({}, "; ".join(fields.values()) or gettext(CHECK_FIELDS))
+        if exc.field and exc.field in names:
+            return cls({exc.field: exc.translated()}, gettext(CHECK_FIELDS))
+        return cls({}, exc.translated())
+
+
+def _reraise_refusal(exc: AppError | ValidationError) -> None:
+    """Not logged in or not allowed: the error page (or the log-in redirect), not the form."""
+    if isinstance(exc, AppError) and exc.status in (401, 403):
+        raise exc
+
+
+def _status(exc: AppError | ValidationError) -> int:
+    return exc.status if isinstance(exc, AppError) else 422
+
+
+def _filled(form: dict[str, str], names: Iterable[str]) -> dict[str, str]:
+    """The fields the user filled in (an empty optional field means "not given")."""
+    return {name: form[name].strip() for name in names if form.get(name, "").strip()}
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _logged_in(request: Request) -> Principal:
+    principal = page_principal(request)
+    if principal is None:
+        raise Unauthenticated("login_required", N_("Please log in to continue."))
+    return principal
+
+
+LoggedIn = Annotated[Principal, Depends(_logged_in)]
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _notice(key: str | None) -> str | None:
+    return gettext(NOTICES[key]) if key in NOTICES else None
+
+
+def _common() -> dict[str, Any]:
+    return {
+        "status_labels": STATUS_LABELS,
+        "weekdays": WEEKDAYS,
+        "kinds": EXCEPTION_KINDS,
+        "kiosk": False,
+    }
+
+
+def _page(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    return render(request, f"health/{template}", {**_common(), **context}, status_code)
+
+
+# --- Citizen: booking ----------------------------------------------------------------
+
+
+@router.get("/health", response_class=HTMLResponse)
+def booking_home(request: Request, principal: LoggedIn, patient: OptionalId = None) -> Response:
+    if principal.kind != "citizen":
+        return _redirect("/staff")
+    home = views.booking_home(principal, patient)
+    return _page(request, "index.html", {"home": home})
+
+
+@router.get("/health/book", response_class=HTMLResponse)
+def choose_slot(
+    request: Request,
+    principal: LoggedIn,
+    specialty: Code,
+    patient: OptionalId = None,
+    referral: OptionalId = None,
+) -> HTMLResponse:
+    choice = views.slot_choice(principal, patient, specialty, referral)
+    return _page(request, "slots.html", {"choice": choice, "base": "/health"})
+
+
+def _confirm_page(
+    request: Request,
+    confirmation: views.BookingConfirmation,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+    *,
+    kiosk: bool = False,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "confirm.html",
+        {"confirmation": confirmation, "errors": errors or FormErrors(), "kiosk": kiosk},
+        status_code,
+    )
+
+
+@router.get("/health/book/confirm", response_class=HTMLResponse)
+def confirm(
+    request: Request,
+    principal: LoggedIn,
+    slot: Annotated[int, Query(ge=1, le=MAX_ID)],
+    patient: OptionalId = None,
+    referral: OptionalId = None,
+) -> HTMLResponse:
+    return _confirm_page(request, views.booking_confirmation(principal, patient, slot, referral))
+
+
+BOOK_FIELDS = ("slot_id", "patient_id", "referral_id")
+
+
+@router.post("/health/book", response_class=HTMLResponse)
+def book(request: Request, principal: LoggedIn, form: Form) -> Response:
+    try:
+        data = BookingCreate(**_filled(form, BOOK_FIELDS), channel="portal")
+    except ValidationError as exc:  # no slot to show again: the error page says what
+        raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
+    try:
+        appointment = service.book_slot(principal, data)
+    except AppError as exc:
+        _reraise_refusal(exc)
+        confirmation = views.booking_confirmation(
+            principal, data.patient_id, data.slot_id, data.referral_id
+        )
+        return _confirm_page(request, confirmation, FormErrors.of(exc), exc.status)
+    return _redirect(f"/health/appointments/{appointment.id}?done=booked")
+
+
+# --- Citizen: appointments and tickets -----------------------------------------------
+
+
+def _appointments_page(
+    request: Request,
+    principal: Principal,
+    *,
+    notice: str | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    mine = views.my_appointments(principal)
+    return _page(
+        request,
+        "appointments.html",
+        {"mine": mine, "notice": notice, "errors": errors or FormErrors()},
+        status_code,
+    )
+
+
+@router.get("/health/appointments", response_class=HTMLResponse)
+def my_appointments(
+    request: Request,
+    principal: LoggedIn,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    return _appointments_page(request, principal, notice=_notice(done))
+
+
+@router.get("/health/appointments/{appointment_id}", response_class=HTMLResponse)
+def ticket(
+    request: Request,
+    principal: LoggedIn,
+    appointment_id: IdPath,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    appointment = views.citizen_ticket(principal, appointment_id)
+    return _page(
+        request,
+        "ticket.html",
+        {"appointment": appointment, "notice": _notice(done), "kiosk": False},
+    )
+
+
+@router.post("/health/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
+def cancel(request: Request, principal: LoggedIn, appointment_id: IdPath) -> Response:
+    try:
+        service.cancel_appointment(principal, appointment_id)
+    except AppError as exc:
+        _reraise_refusal(exc)
+        return _appointments_page(
+            request, principal, errors=FormErrors.of(exc), status_code=exc.status
+        )
+    return _redirect("/health/appointments?done=cancelled")
+
+
+def _reschedule_page(
+    request: Request,
+    choice: views.RescheduleChoice,
+    action: str,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+    *,
+    hidden: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "reschedule.html",
+        {
+            "choice": choice,
+            "action": action,
+            "hidden": hidden or {},
+            "errors": errors or FormErrors(),
+        },
+        status_code,
+    )
+
+
+@router.get("/health/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
+def reschedule_form(request: Request, principal: LoggedIn, appointment_id: IdPath) -> Response:
+    choice = views.reschedule_choice(principal, appointment_id)
+    return _reschedule_page(request, choice, f"/health/appointments/{appointment_id}/reschedule")
+
+
+@router.post("/health/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
+def reschedule(
+    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
+) -> Response:
+    try:
+        new = service.reschedule_appointment(
+            principal, appointment_id, RescheduleCreate(**_filled(form, ["slot_id"]))
+        )
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        choice = views.reschedule_choice(principal, appointment_id)
+        return _reschedule_page(
+            request,
+            choice,
+            f"/health/appointments/{appointment_id}/reschedule",
+            FormErrors.of(exc),
+            _status(exc),
+        )
+    return _redirect(f"/health/appointments/{new.id}?done=moved")
+
+
+# --- Kiosk ---------------------------------------------------------------------------
+
+
+def _kiosk_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(get_settings().secret_key, salt="health-kiosk")
+
+
+def _kiosk_identity(request: Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(KIOSK_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _kiosk_serializer().loads(raw, max_age=KIOSK_SECONDS)
+    except BadSignature:  # also an expired one (SignatureExpired is a BadSignature)
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _set_kiosk_cookie(response: Response, identity: dict[str, Any]) -> None:
+    response.set_cookie(
+        KIOSK_COOKIE,
+        _kiosk_serializer().dumps(identity),
+        max_age=KIOSK_SECONDS,
+        path="/kiosk",
+        httponly=True,
+        samesite="strict",
+        secure=get_settings().secure_cookies,
+    )
+
+
+def _kiosk_page(
+    request: Request,
+    identity: dict[str, Any] | None,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+) -> HTMLResponse:
+    response = _page(request, template, {"kiosk": True, **context}, status_code)
+    if identity is not None:  # every page renews the five minutes
+        _set_kiosk_cookie(response, identity)
+    return response
+
+
+def _to_kiosk_start() -> RedirectResponse:
+    return _redirect("/kiosk?expired=1")
+
+
+KIOSK_FIELDS = ("oms_policy", "birth_date")
+
+
+@router.get("/kiosk", response_class=HTMLResponse)
+def kiosk_start(request: Request, expired: bool = False, finished: bool = False) -> Response:
+    if _kiosk_identity(request) is not None:
+        return _redirect("/kiosk/specialties")
+    notice = None
+    if finished:
+        notice = gettext(N_("Thank you! The session is finished."))
+    errors = FormErrors(form=gettext(N_("The session has ended. Please identify yourself again.")))
+    return _kiosk_page(
+        request,
+        None,
+        "kiosk_start.html",
+        {"values": {}, "errors": errors if expired else FormErrors(), "notice": notice},
+    )
+
+
+@router.post("/kiosk", response_class=HTMLResponse)
+def kiosk_identify(request: Request, form: Form) -> Response:
+    values = {name: form.get(name, "").strip()[:40] for name in KIOSK_FIELDS}
+    try:
+        required = gettext(N_("This field is required."))
+        missing = {name: required for name in KIOSK_FIELDS if not values[name]}
+        if missing:
+            raise _Missing(missing)
+        birth_date = _parse_date(values["birth_date"], "birth_date")
+        person_id = service.identify_patient(values["oms_policy"], birth_date, ip=_ip(request))
+    except _Missing as exc:
+        errors = FormErrors(exc.fields, gettext(CHECK_FIELDS))
+        return _kiosk_page(
+            request,
+            None,
+            "kiosk_start.html",
+            {"values": values, "errors": errors, "notice": None},
+            422,
+        )
+    except AppError as exc:
+        return _kiosk_page(
+            request,
+            None,
+            "kiosk_start.html",
+            {"values": values, "errors": FormErrors.of(exc, KIOSK_FIELDS), "notice": None},
+            exc.status,
+        )
+    response = _redirect("/kiosk/specialties")
+    _set_kiosk_cookie(
+        response, {"p": person_id, "o": values["oms_policy"], "b": birth_date.isoformat()}
+    )
+    return response
+
+
+class _Missing(Exception):
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("missing")
+        self.fields = fields
+
+
+def _parse_date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            "invalid_date", N_("Enter the date as DD.MM.YYYY."), field=field
+        ) from exc
+
+
+@router.get("/kiosk/specialties", response_class=HTMLResponse)
+def kiosk_specialties(request: Request) -> Response:
+    identity = _kiosk_identity(request)
+    if identity is None:
+        return _to_kiosk_start()
+    home = views.kiosk_home(int(identity["p"]))
+    return _kiosk_page(request, identity, "index.html", {"home": home})
+
+
+@router.get("/kiosk/slots", response_class=HTMLResponse)
+def kiosk_slots(request: Request, specialty: Code, referral: OptionalId = None) -> Response:
+    identity = _kiosk_identity(request)
+    if identity is None:
+        return _to_kiosk_start()
+    choice = views.kiosk_slots(int(identity["p"]), specialty, referral)
+    return _kiosk_page(request, identity, "slots.html", {"choice": choice, "base": "/kiosk"})
+
+
+@router.get("/kiosk/confirm", response_class=HTMLResponse)
+def kiosk_confirm(
+    request: Request,
+    slot: Annotated[int, Query(ge=1, le=MAX_ID)],
+    referral: OptionalId = None,
+) -> Response:
+    identity = _kiosk_identity(request)
+    if identity is None:
+        return _to_kiosk_start()
+    confirmation = views.kiosk_confirmation(int(identity["p"]), slot, referral)
+    return _kiosk_page(
+        request,
+        identity,
+        "confirm.html",
+        {"confirmation": confirmation, "errors": FormErrors()},
+    )
+
+
+@router.post("/kiosk/book", response_class=HTMLResponse)
+def kiosk_book(request: Request, form: Form) -> Response:
+    identity = _kiosk_identity(request)
+    if identity is None:
+        return _to_kiosk_start()
+    try:
+        data = AnonymousBookingCreate(
+            oms_policy=identity["o"],
+            birth_date=identity["b"],
+            channel="kiosk",
+            **_filled(form, ("slot_id", "referral_id")),
+        )
+    except ValidationError as exc:
+        raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
+    try:
+        appointment = service.book_by_policy(data, ip=_ip(request))
+    except AppError as exc:
+        confirmation = views.kiosk_confirmation(int(identity["p"]), data.slot_id, data.referral_id)
+        return _kiosk_page(
+            request,
+            identity,
+            "confirm.html",
+            {"confirmation": confirmation, "errors": FormErrors.of(exc)},
+            exc.status,
+        )
+    return _redirect(f"/kiosk/tickets/{appointment.id}")
+
+
+@router.get("/kiosk/tickets/{appointment_id}", response_class=HTMLResponse)
+def kiosk_ticket(request: Request, appointment_id: IdPath) -> Response:
+    identity = _kiosk_identity(request)
+    if identity is None:
+        return _to_kiosk_start()
+    appointment = views.kiosk_ticket(int(identity["p"]), appointment_id)
+    return _kiosk_page(
+        request,
+        identity,
+        "ticket.html",
+        {"appointment": appointment, "notice": _notice("booked")},
+    )
+
+
+@router.post("/kiosk/finish")
+def kiosk_finish() -> RedirectResponse:
+    response = _redirect("/kiosk?finished=1")
+    response.delete_cookie(KIOSK_COOKIE, path="/kiosk")
+    return response
+
+
+# --- Registry ------------------------------------------------------------------------
+
+
+def _registry_url(clinic_id: int, person_id: int | None = None, done: str | None = None) -> str:
+    base = f"/registry/patients/{person_id}" if person_id else "/registry"
+    return f"{base}?clinic={clinic_id}" + (f"&done={done}" if done else "")
+
+
+@router.get("/registry", response_class=HTMLResponse)
+def registry_day(
+    request: Request,
+    principal: LoggedIn,
+    clinic: OptionalId = None,
+    day: Day = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    clinic_day = views.clinic_day(principal, clinic, day)
+    return _page(
+        request,
+        "registry_day.html",
+        {"clinic_day": clinic_day, "notice": _notice(done), "errors": FormErrors()},
+    )
+
+
+FIND_FIELDS = ("oms_policy", "birth_date")
+
+
+def _find_page(
+    request: Request,
+    clinic_id: int | None,
+    values: dict[str, str],
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "registry_find.html",
+        {"clinic_id": clinic_id, "values": values, "errors": errors or FormErrors()},
+        status_code,
+    )
+
+
+@router.get("/registry/patients", response_class=HTMLResponse)
+def registry_find_form(
+    request: Request, principal: LoggedIn, clinic: OptionalId = None
+) -> HTMLResponse:
+    _clinics, chosen = views.registry_clinic(principal, clinic)
+    return _find_page(request, chosen.id, {})
+
+
+@router.post("/registry/patients", response_class=HTMLResponse)
+def registry_find(request: Request, principal: LoggedIn, form: Form) -> Response:
+    """A look-up shows its result directly: it is a read (audited), not a change."""
+    values = {name: form.get(name, "").strip()[:40] for name in FIND_FIELDS}
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    try:
+        if not values["oms_policy"]:
+            raise InvalidInput("required", N_("This field is required."), field="oms_policy")
+        birth_date = (
+            _parse_date(values["birth_date"], "birth_date") if values["birth_date"] else None
+        )
+        card = views.find_patient(principal, clinic_id, values["oms_policy"], birth_date)
+    except AppError as exc:
+        _reraise_refusal(exc)
+        return _find_page(request, clinic_id, values, FormErrors.of(exc, FIND_FIELDS), exc.status)
+    return _page(request, "registry_patient.html", {"card": card, "notice": None})
+
+
+def _int_or_none(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) <= MAX_ID else None
+
+
+@router.get("/registry/patients/{person_id}", response_class=HTMLResponse)
+def registry_patient(
+    request: Request,
+    principal: LoggedIn,
+    person_id: IdPath,
+    clinic: OptionalId = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    card = views.patient_card(principal, clinic, person_id)
+    return _page(request, "registry_patient.html", {"card": card, "notice": _notice(done)})
+
+
+def _registry_slots_page(
+    request: Request,
+    choice: views.RegistrySlotChoice,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "registry_slots.html",
+        {"registry": choice, "errors": errors or FormErrors()},
+        status_code,
+    )
+
+
+@router.get("/registry/patients/{person_id}/book", response_class=HTMLResponse)
+def registry_slots(
+    request: Request,
+    principal: LoggedIn,
+    person_id: IdPath,
+    specialty: Code,
+    clinic: OptionalId = None,
+) -> HTMLResponse:
+    choice = views.registry_slots(principal, clinic, person_id, specialty)
+    return _registry_slots_page(request, choice)
+
+
+@router.post("/registry/patients/{person_id}/book", response_class=HTMLResponse)
+def registry_book(request: Request, principal: LoggedIn, person_id: IdPath, form: Form) -> Response:
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    try:
+        data = RegistryBookingCreate(patient_id=person_id, **_filled(form, ["slot_id"]))
+    except ValidationError as exc:
+        raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
+    try:
+        appointment = service.book_for_patient(principal, data)
+    except AppError as exc:
+        _reraise_refusal(exc)
+        choice = views.registry_slots(
+            principal, clinic_id, person_id, form.get("specialty", "")[:40]
+        )
+        return _registry_slots_page(request, choice, FormErrors.of(exc), exc.status)
+    return _redirect(_registry_url(clinic_id or appointment.clinic_id, person_id, "booked"))
+
+
+@router.post("/registry/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
+def registry_cancel(
+    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
+) -> Response:
+    back = safe_next(form.get("next"), "/registry")
+    try:
+        service.cancel_appointment(principal, appointment_id)
+    except AppError as exc:
+        _reraise_refusal(exc)
+        return _page(
+            request,
+            "registry_refused.html",
+            {"errors": FormErrors.of(exc), "back": back},
+            exc.status,
+        )
+    return _redirect(back + ("&" if "?" in back else "?") + "done=cancelled")
+
+
+@router.get("/registry/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
+def registry_reschedule_form(
+    request: Request, principal: LoggedIn, appointment_id: IdPath, clinic: OptionalId = None
+) -> HTMLResponse:
+    choice = views.registry_reschedule_choice(principal, clinic, appointment_id)
+    return _reschedule_page(
+        request,
+        choice,
+        f"/registry/appointments/{appointment_id}/reschedule",
+        hidden={"clinic_id": choice.appointment.clinic.id if clinic is None else clinic},
+    )
+
+
+@router.post("/registry/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
+def registry_reschedule(
+    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
+) -> Response:
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    try:
+        new = service.reschedule_appointment(
+            principal, appointment_id, RescheduleCreate(**_filled(form, ["slot_id"]))
+        )
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        choice = views.registry_reschedule_choice(principal, clinic_id, appointment_id)
+        return _reschedule_page(
+            request,
+            choice,
+            f"/registry/appointments/{appointment_id}/reschedule",
+            FormErrors.of(exc),
+            _status(exc),
+            hidden={"clinic_id": clinic_id or ""},
+        )
+    return _redirect(_registry_url(clinic_id or new.clinic_id, new.person_id, "moved"))
+
+
+# --- Doctor --------------------------------------------------------------------------
+
+REFERRAL_FIELDS = ("person_id", "specialty_code", "target_clinic_id", "valid_days")
+
+
+def _doctor_page(
+    request: Request,
+    principal: Principal,
+    day: date | None,
+    *,
+    notice: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    schedule = views.doctor_day(principal, day)
+    return _page(
+        request,
+        "doctor.html",
+        {
+            "schedule": schedule,
+            "notice": notice,
+            "values": values or {},
+            "errors": errors or FormErrors(),
+        },
+        status_code,
+    )
+
+
+@router.get("/doctor", response_class=HTMLResponse)
+def doctor(
+    request: Request,
+    principal: LoggedIn,
+    day: Day = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    return _doctor_page(request, principal, day, notice=_notice(done))
+
+
+@router.post("/doctor/referrals", response_class=HTMLResponse)
+def issue_referral(request: Request, principal: LoggedIn, form: Form) -> Response:
+    clinic_id = _int_or_none(form.get("clinic_id")) or 0
+    try:
+        service.issue_referral(
+            principal, clinic_id, ReferralCreate(**_filled(form, REFERRAL_FIELDS))
+        )
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _doctor_page(
+            request,
+            principal,
+            None,
+            values={name: form.get(name, "") for name in REFERRAL_FIELDS},
+            errors=FormErrors.of(exc, REFERRAL_FIELDS),
+            status_code=_status(exc),
+        )
+    return _redirect("/doctor?done=referred")
+
+
+@router.post("/doctor/appointments/{appointment_id}/outcome", response_class=HTMLResponse)
+def mark_outcome(
+    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
+) -> Response:
+    try:
+        service.mark_appointment_outcome(
+            principal, appointment_id, OutcomeCreate(**_filled(form, ["outcome"]))
+        )
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _doctor_page(
+            request, principal, None, errors=FormErrors.of(exc), status_code=_status(exc)
+        )
+    return _redirect("/doctor?done=marked")
+
+
+# --- Clinic administration -----------------------------------------------------------
+
+RULE_FIELDS = (
+    "practitioner_id",
+    "weekday",
+    "start_time",
+    "end_time",
+    "break_start",
+    "break_end",
+    "slot_minutes",
+    "valid_from",
+    "valid_to",
+)
+EXCEPTION_FIELDS = ("practitioner_id", "kind", "date_from", "date_to", "start_time", "end_time")
+
+
+def _admin_page(
+    request: Request,
+    principal: Principal,
+    clinic_id: int | None,
+    *,
+    notice: str | None = None,
+    form_name: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: FormErrors | None = None,
+    preview: list[Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    schedules = views.clinic_schedules(principal, clinic_id)
+    return _page(
+        request,
+        "clinic_admin.html",
+        {
+            "schedules": schedules,
+            "notice": notice,
+            "form_name": form_name,
+            "values": values or {},
+            "errors": errors or FormErrors(),
+            "preview": preview,
+        },
+        status_code,
+    )
+
+
+@router.get("/clinic-admin", response_class=HTMLResponse)
+def clinic_admin(
+    request: Request,
+    principal: LoggedIn,
+    clinic: OptionalId = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    return _admin_page(request, principal, clinic, notice=_notice(done))
+
+
+@router.post("/clinic-admin/rules", response_class=HTMLResponse)
+def add_rule(request: Request, principal: LoggedIn, form: Form) -> Response:
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    try:
+        service.set_schedule_rule(principal, ScheduleRuleCreate(**_filled(form, RULE_FIELDS)))
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _admin_page(
+            request,
+            principal,
+            clinic_id,
+            form_name="rule",
+            values={name: form.get(name, "") for name in RULE_FIELDS},
+            errors=FormErrors.of(exc, RULE_FIELDS),
+            status_code=_status(exc),
+        )
+    return _redirect(f"/clinic-admin?clinic={clinic_id or ''}&done=rule")
+
+
+@router.post("/clinic-admin/exceptions", response_class=HTMLResponse)
+def add_exception(request: Request, principal: LoggedIn, form: Form) -> Response:
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    values = {name: form.get(name, "") for name in EXCEPTION_FIELDS}
+    try:
+        data = ScheduleExceptionCreate(**_filled(form, EXCEPTION_FIELDS))
+        if form.get("step") == "preview":
+            affected = service.preview_schedule_exception(principal, data)
+            return _admin_page(
+                request,
+                principal,
+                clinic_id,
+                form_name="exception",
+                values=values,
+                preview=affected,
+            )
+        service.add_schedule_exception(principal, data)
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _admin_page(
+            request,
+            principal,
+            clinic_id,
+            form_name="exception",
+            values=values,
+            errors=FormErrors.of(exc, EXCEPTION_FIELDS),
+            status_code=_status(exc),
+        )
+    return _redirect(f"/clinic-admin?clinic={clinic_id or ''}&done=exception")

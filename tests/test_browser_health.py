@@ -1,0 +1,148 @@
+"""Anna books a therapist in a real browser, sees her ticket, moves it and cancels it;
+between the steps the registrar of her polyclinic (a second browser context) opens the
+clinic's day and sees each step. Playwright drives Debian's Chromium against the demo
+city served by a real server process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from infocity.core.settings import get_settings
+from tests.conftest import ROOT, run_server
+
+CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "infocity-demo"  # the demo city's published password
+ANNA = "anna.ivanova@demo.infocity.example"
+REGISTRAR = "registrar@demo.infocity.example"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _chromium_present() -> None:
+    if CHROMIUM is None:
+        reason = "no Chromium here (Debian package 'chromium')"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            # As root in a container Chromium needs --no-sandbox; the network flags stop
+            # it from calling home, which this machine's closed network would refuse.
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _page(browser: Any) -> Any:
+    page = browser.new_context(locale="ru-RU").new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def _log_in(page: Any, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("#f-identifier", email)
+    page.fill("#f-password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _ticket_time(page: Any) -> datetime:
+    """The appointment's start from the ticket's <time datetime>, in the city's zone."""
+    value = page.locator(".ticket time").first.get_attribute("datetime")
+    return datetime.fromisoformat(value).astimezone(get_settings().city_tz)
+
+
+def _anna_rows(registrar: Any, base_url: str, when: datetime) -> list[str]:
+    """The registry's rows of the day that carry Anna's name, as "HH:MM status" text."""
+    registrar.goto(f"{base_url}/registry?day={when.date().isoformat()}")
+    rows = registrar.locator("table.day-table tbody tr", has_text="Иванова Анна")
+    return [" ".join(rows.nth(i).inner_text().split()) for i in range(rows.count())]
+
+
+def test_anna_books_moves_and_cancels_while_the_registry_watches(
+    database: str, chromium: Any
+) -> None:
+    from infocity.demo import load_demo_city
+
+    load_demo_city()
+    ARTIFACTS.mkdir(exist_ok=True)
+    anna, registrar = _page(chromium), _page(chromium)
+    try:
+        with run_server(database) as base_url:
+            _log_in(anna, base_url, ANNA)
+            _log_in(registrar, base_url, REGISTRAR)
+
+            # Anna chooses the therapist and the first free time, and confirms.
+            anna.goto(f"{base_url}/health")
+            assert anna.locator("h1").inner_text() == "Запись к врачу"
+            anna.get_by_role("link", name="Терапевт").click()
+            assert anna.locator("a.slot").count() > 1
+            anna.screenshot(path=str(ARTIFACTS / "health-booking.png"), full_page=False)
+            anna.locator("a.slot").first.click()
+            anna.get_by_role("button", name="Записаться").click()
+            assert "Вы записаны" in anna.locator("main").inner_text()
+            first_ticket = anna.locator(".ticket .ticket-number").first.inner_text()
+            booked_at = _ticket_time(anna)
+            anna.screenshot(path=str(ARTIFACTS / "health-ticket.png"), full_page=True)
+
+            rows = _anna_rows(registrar, base_url, booked_at)
+            assert len(rows) == 1
+            assert rows[0].startswith(booked_at.strftime("%H:%M"))
+            assert "Записан" in rows[0]
+
+            # She moves it to the last time offered on the first day.
+            anna.get_by_role("link", name="Перенести на другое время").click()
+            anna.locator("section.day").first.locator("button.slot").last.click()
+            assert "Запись перенесена" in anna.locator("main").inner_text()
+            assert anna.locator(".ticket .ticket-number").first.inner_text() != first_ticket
+            moved_at = _ticket_time(anna)
+            doctor = anna.locator(".ticket dd").nth(3).inner_text()
+            assert moved_at != booked_at
+
+            rows_before = _anna_rows(registrar, base_url, booked_at)
+            if moved_at.date() != booked_at.date():
+                assert rows_before == []
+                rows_before = _anna_rows(registrar, base_url, moved_at)
+            assert len(rows_before) == 1
+            assert rows_before[0].startswith(moved_at.strftime("%H:%M"))
+
+            # She cancels it from her list; the registry shows the time free again.
+            anna.goto(f"{base_url}/health/appointments")
+            anna.locator("form[action$='/cancel'] button").first.click()
+            assert "Запись отменена" in anna.locator("main").inner_text()
+            assert _anna_rows(registrar, base_url, moved_at) == []
+            free = registrar.locator("section.card", has_text=doctor).locator(
+                "tbody tr", has_text=moved_at.strftime("%H:%M")
+            )
+            assert "Свободно" in free.first.inner_text()
+    except Exception:
+        anna.screenshot(path=str(ARTIFACTS / "browser-health-failure.png"), full_page=True)
+        registrar.screenshot(path=str(ARTIFACTS / "browser-health-registrar.png"), full_page=True)
+        raise
