@@ -118,6 +118,51 @@ def seed_demo() -> None:
     typer.echo("demo city loaded" if created else "demo city already present")
 
 
+@seed_app.command("city")
+def seed_city(
+    scale: float = typer.Option(0.01, min=0.0001, max=10, help="1 = the whole city (2014)."),
+    seed: int = typer.Option(1, help="Random seed: the same seed gives the same city."),
+    start: str | None = typer.Option(
+        None, help="First city date of the booking horizon, YYYY-MM-DD (default: today)."
+    ),
+    progress: bool = typer.Option(True, help="Draw a progress bar."),
+) -> None:
+    """Generate and bulk-load a synthetic city (residents, polyclinics, doctors, slots)."""
+    from datetime import date
+
+    from infocity.analytics.loader import CityAlreadyLoaded, load_city, plan_city, row_counts
+
+    try:
+        city = plan_city(scale, seed, date.fromisoformat(start) if start else None)
+    except CityAlreadyLoaded as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ) as bar:
+            tasks = {t: bar.add_task(t, total=n) for t, n in row_counts(city).items()}
+            report = load_city(
+                scale,
+                seed,
+                city=city,
+                advance=lambda table, done: bar.update(tasks[table], completed=done),
+            )
+    else:
+        report = load_city(scale, seed, city=city)
+    typer.echo(
+        f"city at scale {scale} loaded ({report.backend}): {report.total_rows:,} rows in "
+        f"{report.seconds:.1f} s, {report.rows_per_second:,.0f} rows/s"
+    )
+    for table, rows in report.rows.items():
+        typer.echo(f"  {table:<20} {rows:>12,}")
+
+
 @user_app.command("create")
 def user_create(
     email: str = typer.Option(..., help="Log-in e-mail."),

@@ -1,0 +1,342 @@
+"""``python -m bench [rush|search|year|all]`` (``make bench`` runs ``all``).
+
+Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
+the synthetic city, serves the app with ``infocity serve --workers 2`` on 127.0.0.1,
+prints a table and writes ``bench/results/<scenario>-F<scale>.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bench import rush as rush_scenario
+from bench import search as search_scenario
+from bench.env import RESULTS, City, city_database, serve, table, write_result
+
+app = typer.Typer(help="InfoCity benchmarks.", invoke_without_command=True)
+
+YEAR_BOOKINGS = 61_000_000  # appointments a year (the programme's 2014 report)
+PEAK_FACTOR = 10
+SECONDS_A_YEAR = 365 * 24 * 3600
+WORKING_SECONDS_A_YEAR = 250 * 12 * 3600  # 250 working days, 08:00-20:00
+
+Scale = typer.Option(0.1, help="Scale of the synthetic city (1 = the whole city).")
+Seed = typer.Option(1, help="Seed of the synthetic city and of the demand.")
+DatabaseUrl = typer.Option(None, help="Use this PostgreSQL database instead of a throwaway one.")
+Out = typer.Option(RESULTS, help="Directory for the JSON results.")
+
+
+def _name(scenario: str, scale: float) -> str:
+    return f"{scenario}-F{scale:g}"
+
+
+def _profile_summary(raw: Path, top: int = 30) -> str:
+    """Where the server processes spent their time, from py-spy's collapsed stacks."""
+    self_time: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        self_time[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    lines = [f"py-spy samples: {total}", "", "Inclusive (a frame anywhere on the stack):"]
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top * 2)]
+    lines += ["", "Self (the frame running):"]
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in self_time.most_common(top)]
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def _profiler(pid: int, seconds: float, enabled: bool) -> Any:
+    """py-spy recording every server process for ``seconds`` (when enabled and found)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not enabled or not Path(spy).exists():
+        yield None
+        return
+    directory = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+    raw = directory / "stacks.txt"
+    process = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--subprocesses", "--gil", "--nonblocking",
+         "--rate", "100", "--duration", str(max(1, int(seconds))), "--format", "raw",
+         "--output", str(raw)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield raw
+    finally:
+        try:
+            process.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def do_rush(
+    city: City,
+    *,
+    slots: int,
+    clients: int,
+    duration: float,
+    pgbench_clients: int,
+    seed: int,
+    profile: bool,
+    out: Path,
+    hot_share: float = 0.2,
+    hot_demand: float = 0.8,
+) -> dict[str, Any]:
+    """Scenarios 1 and 2: the rush through the API, then pgbench on the same slots."""
+    release = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
+    with (
+        serve(city.url, processes=2) as (base_url, server),
+        _profiler(server.pid, duration + 5, profile) as raw,
+    ):
+        results, elapsed, all_gone = rush_scenario.api_run(
+            base_url, release, clients=clients, duration=duration,
+            hot_share=hot_share, hot_demand=hot_demand, seed=seed,
+            release_slots=lambda: rush_scenario.release_now(city, release),
+        )  # fmt: skip
+    api = rush_scenario.summarise(results, elapsed)
+    api["all_slots_booked_after_s"] = round(all_gone, 2) if all_gone else None
+    database = rush_scenario.check_database(city, release, results)
+    attempts = max(api["requests"], 1)
+    limits: dict[str, Any] = {}
+    for variant, script in (
+        ("core_statement", rush_scenario.CORE_SCRIPT),
+        ("full_transaction", rush_scenario.FULL_SCRIPT),
+    ):
+        rush_scenario.reset(city, release)
+        rush_scenario.prepare_pgbench(city, release, patients=attempts + pgbench_clients * 2)
+        limits[variant] = rush_scenario.run_pgbench(
+            city, release, script, attempts=attempts, clients=pgbench_clients,
+            hot_share=hot_share, hot_demand=hot_demand, seed=seed,
+        )  # fmt: skip
+    rush_scenario.reset(city, release)  # leave the city as it was loaded
+    core = limits["core_statement"]["transactions_per_second"]
+    full = limits["full_transaction"]["transactions_per_second"]
+    figures = {
+        "scale": city.scale,
+        "specialty": rush_scenario.SPECIALTY,
+        "day": release.day.isoformat(),
+        "slots_released": len(release.slot_ids),
+        "clients": clients,
+        "server_processes": 2,
+        "demand": f"{hot_demand:.0%} of requests on {hot_share:.0%} of the slots",
+        "api": api,
+        "database": database,
+        "pgbench": limits,
+        "api_over_pgbench": round(api["requests_per_second"] / core, 3) if core else None,
+        "api_over_pgbench_full_transaction": (
+            round(api["requests_per_second"] / full, 3) if full else None
+        ),
+        "load": city.load,
+    }
+    path = write_result(_name("rush", city.scale), figures, out)
+    if raw is not None and raw.exists():
+        (out / f"{_name('rush', city.scale)}-profile.txt").write_text(_profile_summary(raw))
+    if raw is not None:
+        shutil.rmtree(raw.parent, ignore_errors=True)
+    latency = api["latency_ms"]
+    print(
+        table(
+            f"Booking rush (scale {city.scale:g}, {len(release.slot_ids):,} slots, "
+            f"{clients} clients, 2 processes)",
+            [
+                ("requests / s", api["requests_per_second"]),
+                ("bookings / s", api["bookings_per_second"]),
+                ("bookings", api["bookings"]),
+                ("all slots booked after (s)", api["all_slots_booked_after_s"] or "-"),
+                (
+                    "latency p50 / p95 / p99 (ms)",
+                    f"{latency['p50']} / {latency['p95']} / {latency['p99']}",
+                ),
+                ("conflicts (409 slot_taken)", api["conflicts"]),
+                (
+                    "other refusals",
+                    {k: v for k, v in api["refusals"].items() if k != "slot_taken"} or "-",
+                ),
+                ("errors (5xx, transport)", api["errors"]),
+                ("double bookings (database)", database["double_bookings"]),
+                ("pgbench core statement tps", core),
+                ("pgbench full transaction tps", full),
+                ("API / pgbench core", figures["api_over_pgbench"]),
+                ("API / pgbench full transaction", figures["api_over_pgbench_full_transaction"]),
+            ],
+        )
+    )
+    print(f"  -> {path}")
+    return figures
+
+
+def do_search(city: City, *, requests: int, clients: int, seed: int, out: Path) -> dict[str, Any]:
+    """Scenario 3: the two searches, API and SQL latency."""
+    with serve(city.url, processes=2) as (base_url, _server):
+        figures = search_scenario.run_search(
+            base_url, city, requests=requests, clients=clients, seed=seed
+        )
+    payload = {"scale": city.scale, "clients": clients, "server_processes": 2, **figures}
+    path = write_result(_name("search", city.scale), payload, out)
+    rows: list[tuple[str, Any]] = []
+    for kind, label in (
+        ("first_slots", "first free slots, 14 days"),
+        ("doctor_day", "doctor's day"),
+    ):
+        f = figures[kind]
+        rows += [
+            (f"{label}: API p50 / p95 / p99 ms",
+             f"{f['api_ms']['p50']} / {f['api_ms']['p95']} / {f['api_ms']['p99']}"),
+            (f"{label}: SQL p50 / p95 ms", f"{f['sql_ms']['p50']} / {f['sql_ms']['p95']}"),
+            (f"{label}: requests / s, errors", f"{f['requests_per_second']}, {f['errors']}"),
+        ]  # fmt: skip
+    print(table(f"Slot search (scale {city.scale:g}, {clients} client(s))", rows))
+    print(f"  -> {path}")
+    return payload
+
+
+def do_year(city: City, *, clients: int, duration: float, seed: int, out: Path) -> dict[str, Any]:
+    """Scenario 4: the rate a year of the city needs, beside a sustained measured rate
+    (uniform demand over another day's slots, so conflicts are rare)."""
+    release = rush_scenario.prepare_release(
+        city, 1_000_000, patients_per_clinic=60_000, seed=seed, day_rank=1
+    )
+    with serve(city.url, processes=2) as (base_url, _server):
+        results, elapsed, _ = rush_scenario.api_run(
+            base_url, release, clients=clients, duration=duration,
+            hot_share=1.0, hot_demand=1.0, seed=seed,
+            release_slots=lambda: rush_scenario.release_now(city, release),
+        )  # fmt: skip
+    api = rush_scenario.summarise(results, elapsed)
+    database = rush_scenario.check_database(city, release, results)
+    average = YEAR_BOOKINGS / SECONDS_A_YEAR
+    working = YEAR_BOOKINGS / WORKING_SECONDS_A_YEAR
+    capacity = api["bookings_per_second"]
+    payload = {
+        "scale": city.scale,
+        "bookings_a_year": YEAR_BOOKINGS,
+        "peak_factor": PEAK_FACTOR,
+        "needed_per_second": {
+            "average_over_the_year": round(average, 2),
+            "peak": round(average * PEAK_FACTOR, 1),
+            "average_over_working_hours": round(working, 2),
+            "peak_over_working_hours": round(working * PEAK_FACTOR, 1),
+        },
+        "measured": {"clients": clients, "server_processes": 2, **api, "database": database},
+        "headroom": round(capacity / (working * PEAK_FACTOR), 1) if capacity else 0.0,
+    }
+    path = write_result(_name("year", city.scale), payload, out)
+    need: dict[str, float] = payload["needed_per_second"]  # type: ignore[assignment]
+    print(
+        table(
+            "A year of the city (61 million bookings, peak factor 10)",
+            [
+                ("needed: average over the year / s", need["average_over_the_year"]),
+                ("needed: peak (10x) / s", need["peak"]),
+                ("needed: peak over working hours / s", need["peak_over_working_hours"]),
+                ("measured sustained bookings / s", capacity),
+                (
+                    "latency p50 / p95 (ms)",
+                    f"{api['latency_ms']['p50']} / {api['latency_ms']['p95']}",
+                ),
+                ("double bookings (database)", database["double_bookings"]),
+                ("headroom over the working-hours peak", f"{payload['headroom']}x"),
+            ],
+        )
+    )
+    print(f"  -> {path}")
+    return payload
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Without a command: run every scenario (``all``) with its defaults."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run_all)
+
+
+@app.command("rush")
+def rush(
+    scale: float = Scale,
+    slots: int = typer.Option(5000, help="Slots released at once (N)."),
+    clients: int = typer.Option(200, help="Concurrent clients (M)."),
+    duration: float = typer.Option(30.0, help="At most this many seconds of booking."),
+    pgbench_clients: int = typer.Option(16, help="pgbench connections for the limit."),
+    profile: bool = typer.Option(False, help="Record the servers with py-spy."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """The booking rush at release time, and the same transaction through pgbench."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        do_rush(
+            city, slots=slots, clients=clients, duration=duration,
+            pgbench_clients=pgbench_clients, seed=seed, profile=profile, out=out,
+        )  # fmt: skip
+
+
+@app.command("search")
+def search(
+    scale: float = Scale,
+    requests: int = typer.Option(300, help="Requests of each search."),
+    clients: int = typer.Option(1, help="Concurrent clients (1: pure latency)."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """Slot search latency: first free slots for a patient, a doctor's day."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        do_search(city, requests=requests, clients=clients, seed=seed, out=out)
+
+
+@app.command("year")
+def year(
+    scale: float = Scale,
+    clients: int = typer.Option(50, help="Concurrent clients."),
+    duration: float = typer.Option(20.0, help="Seconds of sustained booking."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """The rate 61 million bookings a year need, beside the measured sustained rate."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        do_year(city, clients=clients, duration=duration, seed=seed, out=out)
+
+
+@app.command("all")
+def run_all(
+    scale: float = Scale,
+    slots: int = typer.Option(5000, help="Rush: slots released at once."),
+    clients: int = typer.Option(200, help="Rush: concurrent clients."),
+    duration: float = typer.Option(30.0, help="Rush and year: seconds of booking at most."),
+    requests: int = typer.Option(300, help="Search: requests of each search."),
+    profile: bool = typer.Option(False, help="Rush: record the servers with py-spy."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """Every scenario on one city."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        if city.load:
+            write_result(_name("load", scale), city.load, out)
+        do_search(city, requests=requests, clients=1, seed=seed, out=out)
+        do_rush(
+            city, slots=slots, clients=clients, duration=duration, pgbench_clients=16,
+            seed=seed, profile=profile, out=out,
+        )  # fmt: skip
+        do_year(city, clients=50, duration=min(duration, 20.0), seed=seed, out=out)
+
+
+if __name__ == "__main__":
+    app()

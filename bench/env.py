@@ -1,0 +1,199 @@
+"""What every scenario needs: a PostgreSQL database holding a synthetic city, the app
+served by real processes on it, and a place for the results."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from tests.support.postgres import find_pg_bin, free_port, throwaway_cluster
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass
+class City:
+    """A migrated database with the synthetic city at ``scale`` loaded."""
+
+    url: str  # postgresql://...
+    scale: float
+    seed: int
+    load: dict[str, Any] = field(default_factory=dict)
+
+    def connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.url, autocommit=True)
+
+
+def _use_database(url: str) -> None:
+    """Point this process's settings and engines at ``url``."""
+    from infocity.core.db import dispose_engines
+    from infocity.core.settings import get_settings
+
+    os.environ["INFOCITY_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    dispose_engines()
+
+
+def load_city(url: str, scale: float, seed: int, *, quiet: bool = False) -> dict[str, Any]:
+    """Migrate ``url`` and load the synthetic city into it; the load report."""
+    from infocity.analytics.loader import load_city as load
+    from infocity.core import migrate
+
+    _use_database(url)
+    migrate.upgrade(url)
+    if not quiet:
+        print(f"loading the synthetic city at scale {scale} ...", flush=True)
+    report = load(scale, seed).as_dict()
+    if not quiet:
+        print(
+            f"  {report['total_rows']:,} rows in {report['seconds']} s "
+            f"({report['rows_per_second']:,} rows/s), "
+            f"database {report['database_bytes'] / 2**20:,.0f} MiB",
+            flush=True,
+        )
+    return report
+
+
+@contextlib.contextmanager
+def city_database(
+    scale: float, seed: int = 1, *, database_url: str | None = None, quiet: bool = False
+) -> Iterator[City]:
+    """A city at ``scale``: in ``database_url`` when given (loaded there if it has no
+    polyclinics yet), otherwise in a throwaway PostgreSQL cluster."""
+    if database_url:
+        url = database_url
+        with psycopg.connect(url) as connection:
+            loaded = connection.execute(
+                "SELECT to_regclass('clinics') IS NOT NULL AND EXISTS (SELECT 1 FROM clinics)"
+            ).fetchone()
+        report = {} if loaded and loaded[0] else load_city(url, scale, seed, quiet=quiet)
+        _use_database(url)
+        yield City(url, scale, seed, report)
+        return
+    with throwaway_cluster() as admin:
+        name = "infocity_bench"
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        url = admin.rsplit("/", 1)[0] + f"/{name}"
+        report = load_city(url, scale, seed, quiet=quiet)
+        yield City(url, scale, seed, report)
+
+
+@contextlib.contextmanager
+def serve(database_url: str, processes: int = 2) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``infocity serve --workers N`` on 127.0.0.1 as in production (its own secret,
+    JSON access log to a file); yields the base URL and the server process."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "INFOCITY_DATABASE_URL": database_url,
+        "INFOCITY_ENVIRONMENT": "production",
+        "INFOCITY_SECRET_KEY": secrets.token_hex(32),
+        "INFOCITY_WEBHOOK_SECRET": secrets.token_hex(32),
+    }
+    command = [
+        sys.executable, "-m", "infocity", "serve",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(processes),
+    ]  # fmt: skip
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe that could fill
+    process = subprocess.Popen(
+        command, env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(log.read().decode(errors="replace")[-4000:])
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError("server did not start")
+            time.sleep(0.2)
+        # Every worker process must be up, not just the first to answer.
+        time.sleep(1.0)
+        yield base_url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def pgbench_path() -> Path:
+    bin_dir = find_pg_bin()
+    if bin_dir is None or not (bin_dir / "pgbench").exists():
+        raise FileNotFoundError("pgbench not found (PostgreSQL binaries)")
+    return bin_dir / "pgbench"
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were measured on."""
+    memory = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = round(int(line.split()[1]) / 2**20, 1)
+    cpu = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": memory,
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+def write_result(name: str, payload: dict[str, Any], results_dir: Path | None = None) -> Path:
+    """Write ``payload`` (with the date and machine) to ``<results>/<name>.json``."""
+    directory = results_dir or RESULTS
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "scenario": name,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **payload,
+    }
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    return path
+
+
+def table(title: str, rows: list[tuple[str, Any]]) -> str:
+    """A two-column table for the terminal."""
+    width = max(len(label) for label, _ in rows)
+    lines = [title, "-" * len(title)]
+    for label, value in rows:
+        if isinstance(value, float):
+            shown = f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+        elif isinstance(value, int):
+            shown = f"{value:,}"
+        else:
+            shown = str(value)
+        lines.append(f"  {label:<{width}}  {shown}")
+    return "\n".join(lines)

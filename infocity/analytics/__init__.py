@@ -1,0 +1,1 @@
+"""Analytics: programme figures, reports and the synthetic city used by the benchmarks."""

@@ -1,0 +1,178 @@
+"""The synthetic city loads and is consistent on both backends, and every benchmark runs
+at a tiny scale and writes its JSON. No timing is asserted: benchmarks are never tests."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select, text
+from typer.testing import CliRunner
+
+from infocity.accounts.rules import normalize_oms_policy, normalize_snils
+from infocity.analytics import synthetic
+from infocity.cli import app
+from infocity.core.ages import age_on
+from infocity.core.db import utcnow
+from infocity.core.settings import get_settings
+from infocity.core.uow import UnitOfWork
+from infocity.health import rules, service
+from infocity.health.models import Attachment, Clinic, Practitioner, Slot, Specialty
+from infocity.health.schemas import AnonymousBookingCreate
+
+runner = CliRunner()
+
+
+def _specialties() -> dict[str, synthetic.SpecialtyInfo]:
+    return {
+        s.code: synthetic.SpecialtyInfo(
+            i + 1, s.code, s.slot_minutes, 14, rules.DEFAULT_RELEASE_TIME, s.audience
+        )
+        for i, s in enumerate(rules.SPECIALTIES)
+    }
+
+
+def _city(seed: int) -> synthetic.SyntheticCity:
+    return synthetic.SyntheticCity(
+        plan=synthetic.CityPlan.at(0.0001),
+        seed=seed,
+        start=date(2026, 3, 20),  # the horizon crosses nothing odd; the rules handle DST
+        tz=ZoneInfo("Europe/Moscow"),
+        specialties=_specialties(),
+    )
+
+
+def test_the_same_seed_gives_the_same_city() -> None:
+    first, again, other = _city(7), _city(7), _city(8)
+    assert list(first.persons()) == list(again.persons())
+    assert list(first.slot_rows()) == list(again.slot_rows())
+    assert list(first.persons())[:50] != list(other.persons())[:50]
+
+
+def test_personal_numbers_are_valid_and_unique() -> None:
+    snils = [synthetic.snils_for(n) for n in range(5000)]
+    policies = [synthetic.oms_policy_for(n) for n in range(5000)]
+    assert len(set(snils)) == len(set(policies)) == 5000
+    assert all(normalize_snils(s) == s for s in snils)
+    assert all(normalize_oms_policy(p) == p and len(p) == 16 for p in policies)
+    assert synthetic.luhn_digit("7992739871") == "3"  # the textbook example
+
+
+def test_ages_follow_the_stated_mix() -> None:
+    city = synthetic.SyntheticCity(
+        plan=synthetic.CityPlan.at(0.001),
+        seed=1,
+        start=date(2026, 11, 25),
+        tz=ZoneInfo("Europe/Moscow"),
+        specialties=_specialties(),
+    )
+    births = [row[4] for row in city.persons()]
+    children = sum(1 for b in births if isinstance(b, date) and age_on(b, city.start) < 18)
+    assert abs(children / len(births) - 0.17) < 0.02
+
+
+@pytest.mark.slow
+def test_seed_city_loads_a_consistent_city_where_a_patient_can_book(database: str) -> None:
+    result = runner.invoke(app, ["seed", "city", "--scale", "0.001", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "rows/s" in result.output
+    again = runner.invoke(app, ["seed", "city", "--scale", "0.001", "--no-progress"])
+    assert again.exit_code == 2  # refuses a database that has polyclinics
+
+    with UnitOfWork() as uow:
+        session = uow.session
+        assert (session.scalar(select(func.count()).select_from(Slot)) or 0) > 1000
+        assert (session.scalar(select(func.count()).select_from(Clinic)) or 0) >= 4
+        # Every slot's clinic is its practitioner's, and its specialty too.
+        mismatched = session.scalar(
+            select(func.count())
+            .select_from(Slot)
+            .join(Practitioner, Practitioner.id == Slot.practitioner_id)
+            .where(
+                (Slot.clinic_id != Practitioner.clinic_id)
+                | (Slot.specialty_id != Practitioner.specialty_id)
+            )
+        )
+        assert mismatched == 0
+        # Everyone is attached to a head polyclinic of their kind.
+        wrong = session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .join(Clinic, Clinic.id == Attachment.clinic_id)
+            .where((Clinic.parent_clinic_id.is_not(None)) | (Clinic.clinic_kind != Attachment.kind))
+        )
+        assert wrong == 0
+        therapist = session.scalars(select(Specialty).where(Specialty.code == "therapist")).one()
+        now = utcnow()
+        slot_id, head = session.execute(
+            select(Slot.id, func.coalesce(Clinic.parent_clinic_id, Clinic.id))
+            .join(Clinic, Clinic.id == Slot.clinic_id)
+            .where(
+                Slot.specialty_id == therapist.id,
+                Slot.release_at <= now,
+                Slot.starts_at > now + timedelta(days=1),
+            )
+            .order_by(Slot.id)
+            .limit(1)
+        ).one()
+        policy, birth = session.execute(
+            text(
+                "SELECT p.oms_policy, p.birth_date FROM persons p JOIN clinic_attachments a "
+                "ON a.person_id = p.id WHERE a.clinic_id = :head AND a.kind = 'adult' "
+                "ORDER BY p.id LIMIT 1"
+            ),
+            {"head": head},
+        ).one()
+
+    # What the job that materialises slots would create is there already.
+    today = rules.city_date(utcnow(), get_settings().city_tz)
+    assert service.materialise_slots(today + timedelta(days=15), since=today) == 0
+    # Through the service layer: a generated patient books a generated slot.
+    birth_date = birth if isinstance(birth, date) else datetime.fromisoformat(birth).date()
+    booked = service.book_by_policy(
+        AnonymousBookingCreate(oms_policy=policy, birth_date=birth_date, slot_id=slot_id)
+    )
+    assert booked.slot_id == slot_id
+    assert booked.status == "booked"
+
+
+def _pgbench_or_skip() -> None:
+    from bench.env import pgbench_path
+
+    try:
+        pgbench_path()
+    except FileNotFoundError:
+        pytest.skip("pgbench is not installed")
+
+
+@pytest.mark.slow
+def test_every_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> None:
+    if database.startswith("sqlite"):
+        pytest.skip("the benchmarks run on PostgreSQL (pgbench is the limit)")
+    _pgbench_or_skip()
+    from bench import __main__ as bench
+    from bench.env import city_database
+
+    with city_database(0.001, 1, database_url=database, quiet=True) as city:
+        bench.do_search(city, requests=5, clients=1, seed=1, out=tmp_path)
+        bench.do_rush(
+            city, slots=40, clients=8, duration=2, pgbench_clients=2, seed=1,
+            profile=False, out=tmp_path,
+        )  # fmt: skip
+        bench.do_year(city, clients=4, duration=1, seed=1, out=tmp_path)
+    rush = json.loads((tmp_path / "rush-F0.001.json").read_text())
+    assert rush["database"]["double_bookings"] == 0
+    assert rush["database"]["accepted_but_missing"] == 0
+    assert rush["api"]["bookings"] > 0
+    assert rush["api"]["errors"] == 0
+    assert rush["pgbench"]["core_statement"]["double_bookings"] == 0
+    assert rush["api_over_pgbench"] > 0
+    search = json.loads((tmp_path / "search-F0.001.json").read_text())
+    assert search["first_slots"]["errors"] == 0
+    assert search["doctor_day"]["errors"] == 0
+    year = json.loads((tmp_path / "year-F0.001.json").read_text())
+    assert year["needed_per_second"]["peak"] == pytest.approx(19.3, abs=0.1)
+    assert year["measured"]["database"]["double_bookings"] == 0
