@@ -1,4 +1,4 @@
-"""The command line: ``infocity serve | worker | db | seed | user``.
+"""The command line: ``infocity serve | worker | db | seed | user | import``.
 
 Commands stay thin: parse, call one service function, print.
 """
@@ -6,6 +6,7 @@ Commands stay thin: parse, call one service function, print.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import typer
 
@@ -15,9 +16,11 @@ app = typer.Typer(help="InfoCity: the city's electronic public services.", no_ar
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 seed_app = typer.Typer(help="Load data.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff and administrator accounts.", no_args_is_help=True)
+import_app = typer.Typer(help="Import files from partners (banks).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(user_app, name="user")
+app.add_typer(import_app, name="import")
 
 
 @app.command()
@@ -193,6 +196,25 @@ def user_create(
         typer.echo(exc.translated(), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"created user {user.id} ({email}) as {role}")
+
+
+@import_app.command("payments")
+def import_payments(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The bank's CSV file."),
+) -> None:
+    """Import utility payments (CSV: payment_id,payer_code,amount,paid_on); all or nothing,
+    idempotent by payment id."""
+    from infocity.housing import service
+    from infocity.housing.service import PaymentFileRefused
+
+    try:
+        result = service.import_payments(None, file.read_text(encoding="utf-8-sig"))
+    except PaymentFileRefused as exc:
+        typer.echo(exc.translated(), err=True)
+        for line, problem in exc.rows:
+            typer.echo(f"  line {line}: {problem}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"payments imported: {result.imported}, already imported: {result.already_imported}")
 
 
 @app.callback()

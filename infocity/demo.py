@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -18,7 +19,8 @@ from infocity.core.auth import Principal, Role
 from infocity.core.uow import UnitOfWork
 from infocity.health.demo import load_demo_health
 from infocity.housing import service as housing
-from infocity.housing.schemas import ApartmentCreate
+from infocity.housing.schemas import ApartmentCreate, MeterCreate, TariffCreate
+from infocity.portal import service as portal
 
 DEMO_PASSWORD = "infocity-demo"  # noqa: S105 - published in the README, demo only
 DEMO_DOMAIN = "demo.infocity.example"  # a reserved name: no mail ever leaves for it
@@ -144,6 +146,17 @@ ORGANISATIONS = [
         37.5901,
     ),
 ]
+
+# Meters of every demo apartment (kind, reading at installation per resident) and the
+# city's utility tariffs (roubles per m³ or kWh).
+HOUSING_METERS = (("cold_water", 120), ("hot_water", 80), ("electricity_day", 2100))
+HOUSING_TARIFFS = (
+    ("cold_water", Decimal("55.43")),
+    ("hot_water", Decimal("272.50")),
+    ("water_disposal", Decimal("44.60")),
+    ("electricity_day", Decimal("8.12")),
+    ("electricity_night", Decimal("3.04")),
+)
 
 # (login name, display name, role, organisation key or None for city-wide roles)
 STAFF = [
@@ -274,7 +287,7 @@ def load_demo_city() -> bool:
     )
 
     for number, residents in (("12", 3), ("14", 1), ("27", 2)):
-        housing.register_apartment(
+        apartment = housing.register_apartment(
             ApartmentCreate(
                 payer_code=f"77012345{number}",
                 operator_id=organisations["housing"],
@@ -284,5 +297,21 @@ def load_demo_city() -> bool:
                 residents=residents,
             )
         )
+        for kind, start in HOUSING_METERS:
+            housing.register_meter(
+                None,
+                MeterCreate(
+                    apartment_id=apartment.id,
+                    kind=kind,
+                    serial=f"{kind[:2].upper()}-{number}-{len(kind):02d}{start:04d}",
+                    verification_due=date(2031, 6, 30),
+                    initial_value=Decimal(start * residents),
+                ),
+            )
+    for service_name, price in HOUSING_TARIFFS:
+        housing.set_tariff(
+            None, TariffCreate(service=service_name, valid_from=date(2025, 1, 1), price=price)
+        )
     load_demo_health(doctor_user_id=staff_ids["doctor"])
+    portal.seed_catalogue()
     return True

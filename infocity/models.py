@@ -6,6 +6,7 @@ from infocity.core import models as core_models
 from infocity.core.db import Base
 from infocity.health import models as health_models
 from infocity.housing import models as housing_models
+from infocity.portal import models as portal_models
 
 metadata = Base.metadata
 
@@ -16,4 +17,5 @@ __all__ = [
     "health_models",
     "housing_models",
     "metadata",
+    "portal_models",
 ]

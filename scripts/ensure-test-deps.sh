@@ -12,6 +12,9 @@ fi
 if ! command -v chromium >/dev/null; then
   need+=(chromium)
 fi
+if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+  need+=(fonts-dejavu-core)  # the Cyrillic font of PDF bills
+fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -32,27 +32,54 @@ def domain_of(path: str) -> str:
     return "messages" if top in SHELL or top.endswith(".py") else top
 
 
+def _key(message: str | tuple[str, ...]) -> str:
+    return message if isinstance(message, str) else message[0]
+
+
+def _known_translations(directory: Path) -> dict[str, object]:
+    """Every translation already made in any catalogue of a locale (shared ones first)."""
+    known: dict[str, object] = {}
+    for path in sorted(directory.glob("*.po"), key=lambda p: p.stem != "messages"):
+        with path.open("rb") as fh:
+            for message in read_po(fh):
+                if message.id and message.string and _key(message.id) not in known:
+                    known[_key(message.id)] = message.string
+    return known
+
+
 def main() -> None:
-    templates: dict[str, Catalog] = {}
+    # A message used by one service lives in its catalogue; one used by several lives in
+    # the shared ``messages`` catalogue, so it has exactly one translation.
+    domains: dict[str, set[str]] = {}
+    found: dict[str, str | tuple[str, ...]] = {}
     for filename, _lineno, message, _comments, _context in extract_from_dir(
         PACKAGE, METHODS, options_map=OPTIONS, keywords=KEYWORDS
     ):
-        domain = domain_of(filename)
-        templates.setdefault(domain, Catalog()).add(message)
+        domains.setdefault(_key(message), set()).add(domain_of(filename))
+        found[_key(message)] = message
+    templates: dict[str, Catalog] = {}
+    for key, used_in in domains.items():
+        domain = used_in.pop() if len(used_in) == 1 else "messages"
+        templates.setdefault(domain, Catalog()).add(found[key])
     for locale in LOCALES:
         directory = PACKAGE / "locale" / locale / "LC_MESSAGES"
         directory.mkdir(parents=True, exist_ok=True)
+        known = _known_translations(directory)
         for domain, template in templates.items():
             path = directory / f"{domain}.po"
             if path.exists():
                 with path.open("rb") as fh:
                     catalog = read_po(fh, locale=locale)
-                    before = path.read_bytes()
+                before = path.read_bytes()
             else:
                 catalog = Catalog(locale=locale, domain=domain)
                 before = b""
             created = catalog.creation_date
             catalog.update(template, no_fuzzy_matching=True)
+            for message in catalog:
+                # A message that moved between catalogues keeps its translation.
+                if message.id and not message.string and _key(message.id) in known:
+                    message.string = known[_key(message.id)]
             # Keep the header's date unless the file was new, so an unchanged catalogue
             # is not rewritten (no churn in commits).
             catalog.creation_date = created

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from infocity.core.errors import AppError
 from infocity.core.models import AuditEntry, OutboxMessage
+from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
 from infocity.health.models import (
@@ -619,8 +620,11 @@ def test_reminders_a_day_and_two_hours_before_once_each(booked_early: Any) -> No
     reminders = messages("appointment_reminder")
     assert len(reminders) == 2
     assert reminders[0].subject == "Напоминание о записи к врачу"
-    assert f"/api/v1/health/appointments/{booked_early.id}/confirm?token=" in reminders[0].body
-    assert f"/api/v1/health/appointments/{booked_early.id}/cancel?token=" in reminders[0].body
+    # The links open pages (a click in an e-mail is a GET), absolute from the base URL.
+    base = get_settings().base_url.rstrip("/")
+    for action in ("confirm", "cancel"):
+        link = f"{base}/health/appointments/{booked_early.id}/{action}?token="
+        assert link in reminders[0].body
 
 
 def test_no_day_before_reminder_for_a_late_booking(world: dict[str, Any]) -> None:

@@ -64,3 +64,18 @@ def test_english_is_the_message_id_itself() -> None:
         assert i18n.gettext("Please log in to continue.") == "Please log in to continue."
     with i18n.use_locale("ru"):
         assert i18n.gettext("Please log in to continue.") == "Войдите, чтобы продолжить."
+
+
+def test_each_message_has_one_translation_in_one_catalogue() -> None:
+    # Catalogues are merged at start: a message in two catalogues would be translated by
+    # whichever loads last. Shared messages belong in messages.po (`make messages`).
+    from babel.messages.pofile import read_po
+
+    owners: dict[str, list[str]] = {}
+    for path in sorted((i18n.LOCALE_DIR / "ru" / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as fh:
+            for message in read_po(fh):
+                if message.id:
+                    key = message.id if isinstance(message.id, str) else message.id[0]
+                    owners.setdefault(key, []).append(path.stem)
+    assert {k: v for k, v in owners.items() if len(v) > 1} == {}

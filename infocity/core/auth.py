@@ -66,6 +66,13 @@ class Action(StrEnum):
     SCHEDULE_MANAGE = "schedule.manage"  # practitioners, weekly rules, exceptions
     APPOINTMENT_MARK_OUTCOME = "appointment.mark_outcome"  # attended / no-show, own patients
     HOME_VISIT_MANAGE = "home_visit.manage"  # the clinic's queue of home visit requests
+    # Portal: applications to city services
+    APPLICATION_SUBMIT = "application.submit"  # a citizen files and follows their own
+    APPLICATION_PROCESS = "application.process"  # the responsible organisation's back office
+    # Housing and utilities
+    HOUSING_OWN = "housing.own"  # a citizen: link apartments, submit readings, file requests
+    HOUSING_REQUESTS_PROCESS = "housing.requests_process"  # the operator's request queue
+    HOUSING_BILLING = "housing.billing"  # meters, tariffs, bills, payments
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -96,6 +103,14 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.SCHEDULE_MANAGE: frozenset({Role.CLINIC_ADMIN}),
     Action.APPOINTMENT_MARK_OUTCOME: frozenset({Role.DOCTOR}),
     Action.HOME_VISIT_MANAGE: frozenset({Role.REGISTRAR, Role.CLINIC_ADMIN}),
+    Action.APPLICATION_SUBMIT: frozenset({Role.CITIZEN}),
+    # Scoped by the application's organisation: a registrar sees only their clinic's.
+    Action.APPLICATION_PROCESS: frozenset(
+        {Role.REGISTRAR, Role.CLINIC_ADMIN, Role.HOUSING_OPERATOR, Role.CITY_ADMIN}
+    ),
+    Action.HOUSING_OWN: frozenset({Role.CITIZEN}),
+    Action.HOUSING_REQUESTS_PROCESS: frozenset({Role.HOUSING_OPERATOR}),
+    Action.HOUSING_BILLING: frozenset({Role.HOUSING_OPERATOR, Role.CITY_ADMIN}),
 }
 
 

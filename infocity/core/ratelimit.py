@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -23,7 +23,9 @@ def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = Non
     """Count one attempt for ``key`` and refuse it once ``limit`` is passed in the window.
 
     Counted in its own committed transaction: a failed login must still count even
-    though the use case that failed rolls back.
+    though the use case that failed rolls back. The window slides: the previous fixed
+    window's count weighs in by the share of it still inside the last ``window_seconds``
+    (a sliding-window counter), so a burst cannot double at a window boundary.
     """
     now = now or utcnow()
     window = _window_start(now, window_seconds)
@@ -39,9 +41,14 @@ def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = Non
         )
         .returning(table.c.count)
     )
+    previous_window = window - timedelta(seconds=window_seconds)
     with engine.begin() as connection:
         count = int(connection.execute(statement).scalar_one())
-    if count > limit:
+        previous = connection.execute(
+            select(table.c.count).where(table.c.key == key, table.c.window_start == previous_window)
+        ).scalar_one_or_none()
+    still_counted = 1 - (now - window).total_seconds() / window_seconds
+    if count + (previous or 0) * still_counted > limit:
         retry_after = int((window + timedelta(seconds=window_seconds) - now).total_seconds()) + 1
         raise RateLimited(
             "rate_limited",

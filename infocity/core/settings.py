@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     waitlist_hold_minutes: int = 15  # how long a freed time is kept for the waiting list
     reminder_offsets_hours: str = "24,2"  # reminders this many hours before (comma-separated)
 
+    # Housing and utilities.
+    readings_window_start_day: int = Field(15, ge=1, le=28)  # a month's readings open on
+    readings_window_end_day: int = Field(3, ge=1, le=28)  # ...and close on this day (next month)
+    # A reading whose consumption exceeds norm x residents x this factor needs confirming.
+    readings_confirm_factor: float = Field(3.0, gt=0)
+    apartment_link_attempts_per_hour: int = 10  # payer codes are guessable: limit the tries
+    # A TTF font with Cyrillic for PDF bills; None: DejaVu Sans or Liberation Sans from the
+    # system (Debian's fonts-dejavu-core), whichever is found first.
+    pdf_font_path: str | None = None
+
     @model_validator(mode="before")
     @classmethod
     def _read_file_secrets(cls, data: Any) -> Any:

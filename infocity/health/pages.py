@@ -5,15 +5,22 @@ Every page works without JavaScript. Reads come from ``views.py``, changes go th
 succeeded redirects (POST-redirect-GET) so that reloading does not repeat it.
 
 Kiosk pages keep the identified patient only in a short-lived signed cookie
-(``KIOSK_COOKIE``, five minutes, renewed on every page) and "finish" deletes it, so one
-patient's session never reaches the next one at the same screen.
+(``KIOSK_COOKIE``, five minutes, renewed on every page) that carries the person id and
+its expiry, never the policy number or the date of birth; booking then goes through
+``service.book_identified_patient``. "Finish" deletes the cookie, so one patient's
+session never reaches the next one at the same screen.
+
+Reminder links (``/health/appointments/{id}/confirm?token=`` and ``…/cancel?token=``)
+need no login: the signed token is the authority. The page shows the appointment and
+one button that posts the token back (with the CSRF token).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,20 +29,24 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import ValidationError
 
 from infocity.core.auth import Principal
+from infocity.core.db import utcnow
 from infocity.core.errors import AppError, InvalidInput, Unauthenticated
 from infocity.core.i18n import N_, gettext
 from infocity.core.settings import get_settings
 from infocity.health import service, views
 from infocity.health.schemas import (
-    AnonymousBookingCreate,
     BookingCreate,
     CityDate,
+    HomeVisitCreate,
+    HomeVisitUpdate,
+    IdentifiedBookingCreate,
     OutcomeCreate,
     ReferralCreate,
     RegistryBookingCreate,
     RescheduleCreate,
     ScheduleExceptionCreate,
     ScheduleRuleCreate,
+    WaitlistEntryCreate,
 )
 from infocity.web.deps import csrf_protect, page_principal, render, safe_next
 from infocity.web.errors import validation_fields
@@ -61,6 +72,17 @@ STATUS_LABELS = {
     "free": N_("Free"),
     "held": N_("Reserved for the waiting list"),
     "blocked": N_("Closed"),
+    # Waiting-list places
+    "waiting": N_("Waiting for a time"),
+    "holding": N_("A time is kept for you"),
+    "left": N_("Left the list"),
+    "expired": N_("Closed: the kept time was not answered"),
+    # Home visit requests
+    "new": N_("Request received"),
+    "accepted": N_("Request accepted"),
+    "assigned": N_("Doctor assigned"),
+    "done": N_("Visit done"),
+    "cancelled": N_("Request cancelled"),
 }
 WEEKDAYS = (
     N_("Monday"),
@@ -85,6 +107,14 @@ NOTICES = {
     "rule": N_("The weekly schedule has been added."),
     "exception": N_("The exception has been recorded."),
     "marked": N_("The visit has been marked."),
+    "joined": N_("You are on the waiting list. We will tell you when a time is kept for you."),
+    "held": N_("A time has been found at once and is kept for you: accept it below."),
+    "left": N_("You have left the waiting list."),
+    "declined": N_("The time has been turned down. You stay on the waiting list."),
+    "requested": N_("The request has been sent to the polyclinic."),
+    "visit_cancelled": N_("The request has been cancelled."),
+    "visit_updated": N_("The request has been updated; the patient is told."),
+    "confirmed": N_("Thank you! Your visit is confirmed."),
 }
 
 
@@ -291,7 +321,10 @@ def ticket(
 
 
 @router.post("/health/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
-def cancel(request: Request, principal: LoggedIn, appointment_id: IdPath) -> Response:
+def cancel(request: Request, appointment_id: IdPath, form: Form) -> Response:
+    if "token" in form:  # from a reminder's link: the signed token is the authority
+        return _link_action(request, appointment_id, "cancel", form["token"])
+    principal = _logged_in(request)
     try:
         service.cancel_appointment(principal, appointment_id)
     except AppError as exc:
@@ -300,6 +333,238 @@ def cancel(request: Request, principal: LoggedIn, appointment_id: IdPath) -> Res
             request, principal, errors=FormErrors.of(exc), status_code=exc.status
         )
     return _redirect("/health/appointments?done=cancelled")
+
+
+# --- Citizen: reminder links (no login) ----------------------------------------------
+
+Token = Annotated[str, Query(min_length=1, max_length=500)]
+Done = Annotated[str | None, Query(max_length=20)]
+
+
+def _link_page(
+    request: Request,
+    linked: views.LinkedAppointment,
+    *,
+    notice: str | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "appointment_link.html",
+        {"linked": linked, "notice": notice, "errors": errors or FormErrors()},
+        status_code,
+    )
+
+
+def _link_action(request: Request, appointment_id: int, action: str, token: str) -> Response:
+    token = token.strip()[:500]
+    try:
+        if action == "confirm":
+            service.confirm_by_link(appointment_id, token)
+        else:
+            service.cancel_by_link(appointment_id, token)
+    except AppError as exc:
+        if exc.code == "invalid_link":
+            raise  # the error page: nothing to show for a link that is not genuine
+        linked = views.appointment_by_link(appointment_id, action, token)
+        return _link_page(request, linked, errors=FormErrors.of(exc), status_code=exc.status)
+    done = "confirmed" if action == "confirm" else "cancelled"
+    query = urlencode({"token": token, "done": done})
+    return _redirect(f"/health/appointments/{appointment_id}/{action}?{query}")
+
+
+@router.get("/health/appointments/{appointment_id}/confirm", response_class=HTMLResponse)
+def link_confirm_page(
+    request: Request, appointment_id: IdPath, token: Token, done: Done = None
+) -> HTMLResponse:
+    linked = views.appointment_by_link(appointment_id, "confirm", token)
+    return _link_page(request, linked, notice=_notice(done))
+
+
+@router.post("/health/appointments/{appointment_id}/confirm", response_class=HTMLResponse)
+def link_confirm(request: Request, appointment_id: IdPath, form: Form) -> Response:
+    return _link_action(request, appointment_id, "confirm", form.get("token", ""))
+
+
+@router.get("/health/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
+def link_cancel_page(
+    request: Request, appointment_id: IdPath, token: Token, done: Done = None
+) -> HTMLResponse:
+    linked = views.appointment_by_link(appointment_id, "cancel", token)
+    return _link_page(request, linked, notice=_notice(done))
+
+
+# --- Citizen: waiting list -----------------------------------------------------------
+
+WAITLIST_FIELDS = (
+    "patient_id",
+    "specialty_id",
+    "clinic_id",
+    "referral_id",
+    "date_from",
+    "date_to",
+    "time_from",
+    "time_to",
+)
+
+
+def _waitlist_page(
+    request: Request,
+    principal: Principal,
+    patient_id: int | None = None,
+    specialty: str | None = None,
+    referral_id: int | None = None,
+    *,
+    notice: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    waitlist = views.my_waitlist(principal, patient_id, specialty, referral_id)
+    return _page(
+        request,
+        "waitlist.html",
+        {
+            "waitlist": waitlist,
+            "notice": notice,
+            "values": values or {},
+            "errors": errors or FormErrors(),
+        },
+        status_code,
+    )
+
+
+@router.get("/health/waitlist", response_class=HTMLResponse)
+def waitlist(
+    request: Request,
+    principal: LoggedIn,
+    patient: OptionalId = None,
+    specialty: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$")] = None,
+    referral: OptionalId = None,
+    done: Done = None,
+) -> HTMLResponse:
+    return _waitlist_page(request, principal, patient, specialty, referral, notice=_notice(done))
+
+
+@router.post("/health/waitlist", response_class=HTMLResponse)
+def join_waitlist(request: Request, principal: LoggedIn, form: Form) -> Response:
+    values = {name: form.get(name, "")[:40] for name in WAITLIST_FIELDS}
+    patient_id = _int_or_none(form.get("patient_id"))
+    try:
+        entry = service.join_waitlist(
+            principal, WaitlistEntryCreate(**_filled(form, WAITLIST_FIELDS))
+        )
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _waitlist_page(
+            request,
+            principal,
+            patient_id,
+            values=values,
+            errors=FormErrors.of(exc, WAITLIST_FIELDS),
+            status_code=_status(exc),
+        )
+    done = "held" if entry.held_slot_id is not None else "joined"
+    return _redirect(f"/health/waitlist?patient={entry.person_id}&done={done}")
+
+
+def _waitlist_step(
+    request: Request, principal: Principal, step: Callable[[], object], done: str
+) -> Response:
+    """Leave, decline: one service call, then back to the list (or the list with why not)."""
+    try:
+        step()
+    except AppError as exc:
+        _reraise_refusal(exc)
+        return _waitlist_page(request, principal, errors=FormErrors.of(exc), status_code=exc.status)
+    return _redirect(f"/health/waitlist?done={done}")
+
+
+@router.post("/health/waitlist/{entry_id}/leave", response_class=HTMLResponse)
+def leave_waitlist(request: Request, principal: LoggedIn, entry_id: IdPath) -> Response:
+    return _waitlist_step(
+        request, principal, lambda: service.leave_waitlist(principal, entry_id), "left"
+    )
+
+
+@router.post("/health/waitlist/{entry_id}/decline", response_class=HTMLResponse)
+def decline_hold(request: Request, principal: LoggedIn, entry_id: IdPath) -> Response:
+    return _waitlist_step(
+        request, principal, lambda: service.decline_hold(principal, entry_id), "declined"
+    )
+
+
+@router.post("/health/waitlist/{entry_id}/accept", response_class=HTMLResponse)
+def accept_hold(request: Request, principal: LoggedIn, entry_id: IdPath) -> Response:
+    try:
+        appointment = service.accept_hold(principal, entry_id)
+    except AppError as exc:
+        _reraise_refusal(exc)
+        return _waitlist_page(request, principal, errors=FormErrors.of(exc), status_code=exc.status)
+    return _redirect(f"/health/appointments/{appointment.id}?done=booked")
+
+
+# --- Citizen: home visits ------------------------------------------------------------
+
+HOME_VISIT_FIELDS = ("patient_id", "address", "reason", "contact_phone")
+
+
+def _home_visits_page(
+    request: Request,
+    principal: Principal,
+    patient_id: int | None = None,
+    *,
+    notice: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    mine = views.my_home_visits(principal, patient_id)
+    return _page(
+        request,
+        "home_visits.html",
+        {"mine": mine, "notice": notice, "values": values or {}, "errors": errors or FormErrors()},
+        status_code,
+    )
+
+
+@router.get("/health/home-visits", response_class=HTMLResponse)
+def home_visits(
+    request: Request, principal: LoggedIn, patient: OptionalId = None, done: Done = None
+) -> HTMLResponse:
+    return _home_visits_page(request, principal, patient, notice=_notice(done))
+
+
+@router.post("/health/home-visits", response_class=HTMLResponse)
+def request_home_visit(request: Request, principal: LoggedIn, form: Form) -> Response:
+    values = {name: form.get(name, "")[:1000] for name in HOME_VISIT_FIELDS}
+    patient_id = _int_or_none(form.get("patient_id"))
+    try:
+        service.request_home_visit(principal, HomeVisitCreate(**_filled(form, HOME_VISIT_FIELDS)))
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _home_visits_page(
+            request,
+            principal,
+            patient_id,
+            values=values,
+            errors=FormErrors.of(exc, HOME_VISIT_FIELDS),
+            status_code=_status(exc),
+        )
+    return _redirect("/health/home-visits?done=requested")
+
+
+@router.post("/health/home-visits/{visit_id}/cancel", response_class=HTMLResponse)
+def cancel_home_visit(request: Request, principal: LoggedIn, visit_id: IdPath) -> Response:
+    try:
+        service.cancel_home_visit(principal, visit_id)
+    except AppError as exc:
+        _reraise_refusal(exc)
+        return _home_visits_page(
+            request, principal, errors=FormErrors.of(exc), status_code=exc.status
+        )
+    return _redirect("/health/home-visits?done=visit_cancelled")
 
 
 def _reschedule_page(
@@ -358,7 +623,9 @@ def _kiosk_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().secret_key, salt="health-kiosk")
 
 
-def _kiosk_identity(request: Request) -> dict[str, Any] | None:
+def _kiosk_identity(request: Request) -> int | None:
+    """The person id the kiosk identified in this session, if the cookie is genuine and
+    not expired. The cookie carries nothing else: no policy number, no birth date."""
     raw = request.cookies.get(KIOSK_COOKIE)
     if not raw:
         return None
@@ -366,13 +633,21 @@ def _kiosk_identity(request: Request) -> dict[str, Any] | None:
         value = _kiosk_serializer().loads(raw, max_age=KIOSK_SECONDS)
     except BadSignature:  # also an expired one (SignatureExpired is a BadSignature)
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    person_id, expires = value.get("p"), value.get("e")
+    if not isinstance(person_id, int) or not isinstance(expires, int):
+        return None
+    if expires <= int(utcnow().timestamp()):
+        return None
+    return person_id
 
 
-def _set_kiosk_cookie(response: Response, identity: dict[str, Any]) -> None:
+def _set_kiosk_cookie(response: Response, person_id: int) -> None:
+    expires = int(utcnow().timestamp()) + KIOSK_SECONDS
     response.set_cookie(
         KIOSK_COOKIE,
-        _kiosk_serializer().dumps(identity),
+        _kiosk_serializer().dumps({"p": person_id, "e": expires}),
         max_age=KIOSK_SECONDS,
         path="/kiosk",
         httponly=True,
@@ -383,14 +658,14 @@ def _set_kiosk_cookie(response: Response, identity: dict[str, Any]) -> None:
 
 def _kiosk_page(
     request: Request,
-    identity: dict[str, Any] | None,
+    person_id: int | None,
     template: str,
     context: dict[str, Any],
     status_code: int = 200,
 ) -> HTMLResponse:
     response = _page(request, template, {"kiosk": True, **context}, status_code)
-    if identity is not None:  # every page renews the five minutes
-        _set_kiosk_cookie(response, identity)
+    if person_id is not None:  # every page renews the five minutes
+        _set_kiosk_cookie(response, person_id)
     return response
 
 
@@ -445,9 +720,7 @@ def kiosk_identify(request: Request, form: Form) -> Response:
             exc.status,
         )
     response = _redirect("/kiosk/specialties")
-    _set_kiosk_cookie(
-        response, {"p": person_id, "o": values["oms_policy"], "b": birth_date.isoformat()}
-    )
+    _set_kiosk_cookie(response, person_id)
     return response
 
 
@@ -471,7 +744,7 @@ def kiosk_specialties(request: Request) -> Response:
     identity = _kiosk_identity(request)
     if identity is None:
         return _to_kiosk_start()
-    home = views.kiosk_home(int(identity["p"]))
+    home = views.kiosk_home(identity)
     return _kiosk_page(request, identity, "index.html", {"home": home})
 
 
@@ -480,7 +753,7 @@ def kiosk_slots(request: Request, specialty: Code, referral: OptionalId = None) 
     identity = _kiosk_identity(request)
     if identity is None:
         return _to_kiosk_start()
-    choice = views.kiosk_slots(int(identity["p"]), specialty, referral)
+    choice = views.kiosk_slots(identity, specialty, referral)
     return _kiosk_page(request, identity, "slots.html", {"choice": choice, "base": "/kiosk"})
 
 
@@ -493,7 +766,7 @@ def kiosk_confirm(
     identity = _kiosk_identity(request)
     if identity is None:
         return _to_kiosk_start()
-    confirmation = views.kiosk_confirmation(int(identity["p"]), slot, referral)
+    confirmation = views.kiosk_confirmation(identity, slot, referral)
     return _kiosk_page(
         request,
         identity,
@@ -508,18 +781,13 @@ def kiosk_book(request: Request, form: Form) -> Response:
     if identity is None:
         return _to_kiosk_start()
     try:
-        data = AnonymousBookingCreate(
-            oms_policy=identity["o"],
-            birth_date=identity["b"],
-            channel="kiosk",
-            **_filled(form, ("slot_id", "referral_id")),
-        )
+        data = IdentifiedBookingCreate(**_filled(form, ("slot_id", "referral_id")))
     except ValidationError as exc:
         raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
     try:
-        appointment = service.book_by_policy(data, ip=_ip(request))
+        appointment = service.book_identified_patient(identity, data, channel="kiosk")
     except AppError as exc:
-        confirmation = views.kiosk_confirmation(int(identity["p"]), data.slot_id, data.referral_id)
+        confirmation = views.kiosk_confirmation(identity, data.slot_id, data.referral_id)
         return _kiosk_page(
             request,
             identity,
@@ -535,7 +803,7 @@ def kiosk_ticket(request: Request, appointment_id: IdPath) -> Response:
     identity = _kiosk_identity(request)
     if identity is None:
         return _to_kiosk_start()
-    appointment = views.kiosk_ticket(int(identity["p"]), appointment_id)
+    appointment = views.kiosk_ticket(identity, appointment_id)
     return _kiosk_page(
         request,
         identity,
@@ -732,6 +1000,70 @@ def registry_reschedule(
             hidden={"clinic_id": clinic_id or ""},
         )
     return _redirect(_registry_url(clinic_id or new.clinic_id, new.person_id, "moved"))
+
+
+# --- Registry: home visits -----------------------------------------------------------
+
+VISIT_STATUSES = ("new", "accepted", "assigned", "done", "cancelled")
+
+
+def _queue_url(clinic_id: int, status: str | None, done: str | None = None) -> str:
+    query = {"clinic": clinic_id, "status": status or "", **({"done": done} if done else {})}
+    return f"/registry/home-visits?{urlencode(query)}"
+
+
+def _queue_page(
+    request: Request,
+    principal: Principal,
+    clinic_id: int | None,
+    status: str | None,
+    *,
+    notice: str | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    queue = views.home_visit_queue(principal, clinic_id, status)
+    return _page(
+        request,
+        "home_visit_queue.html",
+        {"queue": queue, "notice": notice, "errors": errors or FormErrors()},
+        status_code,
+    )
+
+
+@router.get("/registry/home-visits", response_class=HTMLResponse)
+def home_visit_queue(
+    request: Request,
+    principal: LoggedIn,
+    clinic: OptionalId = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    done: Done = None,
+) -> HTMLResponse:
+    shown = status if status in VISIT_STATUSES else None
+    return _queue_page(request, principal, clinic, shown, notice=_notice(done))
+
+
+@router.post("/registry/home-visits/{visit_id}", response_class=HTMLResponse)
+def update_home_visit(
+    request: Request, principal: LoggedIn, visit_id: IdPath, form: Form
+) -> Response:
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    shown = form.get("filter") if form.get("filter") in VISIT_STATUSES else None
+    try:
+        visit = service.update_home_visit(
+            principal, visit_id, HomeVisitUpdate(**_filled(form, ("status", "practitioner_id")))
+        )
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _queue_page(
+            request,
+            principal,
+            clinic_id,
+            shown,
+            errors=FormErrors.of(exc),
+            status_code=_status(exc),
+        )
+    return _redirect(_queue_url(clinic_id or visit.clinic_id, shown, "visit_updated"))
 
 
 # --- Doctor --------------------------------------------------------------------------

@@ -185,6 +185,13 @@ class AnonymousBookingCreate(_Input):
     channel: Literal["kiosk", "call_centre"] = "kiosk"
 
 
+class IdentifiedBookingCreate(_Input):
+    """A kiosk booking for the patient identified earlier in the same session."""
+
+    slot_id: Id
+    referral_id: Id | None = None
+
+
 class RegistryBookingCreate(_Input):
     """A registrar booking for any patient of the clinic."""
 

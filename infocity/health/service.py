@@ -88,6 +88,7 @@ from infocity.health.schemas import (
     HomeVisitCreate,
     HomeVisitRead,
     HomeVisitUpdate,
+    IdentifiedBookingCreate,
     OutcomeCreate,
     PractitionerCreate,
     PractitionerRead,
@@ -1158,20 +1159,58 @@ def book_by_policy(
     uow = uow or UnitOfWork()
     with uow:
         patient = _identify(uow.session, data.oms_policy, data.birth_date, ip)
-        ctx = _slot_context(uow.session, data.slot_id, patient.person_id)
-        _refuse_if_suspended(uow.session, patient.person_id, now)
-        result = _book(
-            uow,
-            ctx,
-            patient,
-            channel=data.channel,
-            referral_id=data.referral_id,
-            booked_by_user_id=None,
-            now=now,
+        result = _self_book(
+            uow, patient, data.slot_id, data.referral_id, channel=data.channel, now=now
         )
-        _notify(uow, result, "appointment_booked")
         uow.commit()
         return result
+
+
+def book_identified_patient(
+    person_id: int,
+    data: IdentifiedBookingCreate,
+    *,
+    channel: str = "kiosk",
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentRead:
+    """Book a slot for a patient the kiosk identified earlier in the same session (the
+    caller has checked its signed, short-lived identity); the rules of ``book_by_policy``."""
+    if channel not in ("kiosk", "call_centre"):
+        raise errors.InvalidChannel()
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        patient = _patient(uow.session, person_id)
+        result = _self_book(uow, patient, data.slot_id, data.referral_id, channel=channel, now=now)
+        uow.commit()
+        return result
+
+
+def _self_book(
+    uow: UnitOfWork,
+    patient: accounts.PersonFacts,
+    slot_id: int,
+    referral_id: int | None,
+    *,
+    channel: str,
+    now: datetime,
+) -> AppointmentRead:
+    """A booking by the patient themself without an account (kiosk, call centre):
+    refused while suspended, then the usual path, and the patient is told."""
+    ctx = _slot_context(uow.session, slot_id, patient.person_id)
+    _refuse_if_suspended(uow.session, patient.person_id, now)
+    result = _book(
+        uow,
+        ctx,
+        patient,
+        channel=channel,
+        referral_id=referral_id,
+        booked_by_user_id=None,
+        now=now,
+    )
+    _notify(uow, result, "appointment_booked")
+    return result
 
 
 def book_for_patient(
@@ -2749,12 +2788,23 @@ def _check_link(appointment_id: int, action: str, token: str, now: datetime) -> 
         raise errors.InvalidLink()
 
 
+def verify_appointment_link(
+    appointment_id: int, action: str, token: str, *, now: datetime | None = None
+) -> None:
+    """Refuse (``invalid_link``) a token that is not a valid ``action`` link of this
+    appointment; writes nothing."""
+    if action not in LINK_ACTIONS:
+        raise errors.InvalidLink()
+    _check_link(appointment_id, action, token, now or utcnow())
+
+
 def appointment_links(appointment_id: int, starts_at: datetime) -> dict[str, str]:
-    """The one-click confirm and cancel URLs of an appointment (JSON API, POST)."""
+    """The one-click confirm and cancel URLs of an appointment: pages that open from an
+    e-mail (GET), show the appointment and do it with one button."""
     base = get_settings().base_url.rstrip("/")
     return {
         f"{action}_link": (
-            f"{base}/api/v1/health/appointments/{appointment_id}/{action}"
+            f"{base}/health/appointments/{appointment_id}/{action}"
             f"?token={appointment_link_token(appointment_id, action, starts_at)}"
         )
         for action in LINK_ACTIONS

@@ -8,7 +8,7 @@ its record commit together or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
@@ -91,6 +91,15 @@ class SpecialtyOption:
 
 
 @dataclass(frozen=True)
+class Suspension:
+    """Self-booking of one of the family is suspended for no-shows: why and until when."""
+
+    patient: PatientOption
+    until: datetime
+    reason: str  # in the user's language, with the date and the count
+
+
+@dataclass(frozen=True)
 class BookingHome:
     """The first step: who the patient is, their polyclinic, what they can book."""
 
@@ -98,6 +107,11 @@ class BookingHome:
     patient: PatientOption
     clinic: ClinicInfo | None
     specialties: list[SpecialtyOption]
+    suspensions: list[Suspension] = field(default_factory=list)
+
+    @property
+    def patient_suspended(self) -> bool:
+        return any(s.patient.id == self.patient.id for s in self.suspensions)
 
 
 @dataclass(frozen=True)
@@ -302,6 +316,116 @@ class ClinicSchedules:
     clinics: list[ClinicInfo]
     clinic: ClinicInfo
     practitioners: list[PractitionerSchedule]
+
+
+@dataclass(frozen=True)
+class HeldTime:
+    """A time the waiting list keeps for a place until ``held_until``."""
+
+    slot_id: int
+    starts_at: datetime
+    held_until: datetime
+    doctor: str
+    room: str | None
+    clinic: ClinicInfo
+
+
+@dataclass(frozen=True)
+class WaitlistView:
+    id: int
+    person_id: int
+    patient_name: str
+    specialty: SpecialtyRead
+    clinic: ClinicInfo | None
+    date_from: date | None
+    date_to: date | None
+    time_from: time | None
+    time_to: time | None
+    status: str  # waiting | holding | booked | left | expired
+    priority: bool
+    created_at: datetime
+    appointment_id: int | None
+    held: HeldTime | None
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("waiting", "holding")
+
+
+@dataclass(frozen=True)
+class WaitlistPage:
+    """The family's waiting-list places and what the join form offers for one patient."""
+
+    patients: list[PatientOption]
+    patient: PatientOption
+    specialties: list[SpecialtyOption]
+    clinics: list[ClinicInfo]
+    entries: list[WaitlistView]
+    specialty_id: int | None = None  # chosen in advance (from the slot choice)
+    referral_id: int | None = None
+
+    @property
+    def holds(self) -> list[WaitlistView]:
+        return [e for e in self.entries if e.held is not None]
+
+
+@dataclass(frozen=True)
+class HomeVisitView:
+    id: int
+    person_id: int
+    patient_name: str
+    address: str
+    reason: str
+    contact_phone: str
+    status: str  # new | accepted | assigned | done | cancelled
+    doctor: str | None
+    clinic: ClinicInfo
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def open(self) -> bool:
+        return self.status in service.OPEN_HOME_VISITS
+
+
+@dataclass(frozen=True)
+class MyHomeVisits:
+    patients: list[PatientOption]
+    patient: PatientOption
+    visits: list[HomeVisitView]
+
+
+@dataclass(frozen=True)
+class DoctorOption:
+    id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class HomeVisitQueue:
+    """A clinic's home-visit requests for its registrars and administrators."""
+
+    clinics: list[ClinicInfo]
+    clinic: ClinicInfo
+    status: str | None
+    visits: list[HomeVisitView]
+    doctors: list[DoctorOption]
+
+
+@dataclass(frozen=True)
+class LinkedAppointment:
+    """An appointment opened from a reminder's signed link (no login)."""
+
+    appointment: AppointmentView
+    action: str  # confirm | cancel
+    token: str
+    confirmed_at: datetime | None
+
+    @property
+    def can_act(self) -> bool:
+        if not self.appointment.changeable:
+            return False
+        return self.action == "cancel" or self.confirmed_at is None
 
 
 # --- Helpers -------------------------------------------------------------------------
@@ -661,7 +785,13 @@ def booking_home(
     uow = uow or UnitOfWork()
     with uow:
         patients, patient = _family_patient(uow, actor, patient_id)
-        return _booking_home(uow, patients, patient, now)
+        home = _booking_home(uow, patients, patient, now)
+        suspensions = []
+        for member in patients:  # the whole family: a child's suspension is shown too
+            status = service.get_booking_status(actor, member.id, now=now, uow=uow)
+            if status.suspended and status.suspended_until is not None:
+                suspensions.append(Suspension(member, status.suspended_until, status.reason or ""))
+        return replace(home, suspensions=suspensions)
 
 
 def slot_choice(
@@ -1290,3 +1420,194 @@ def clinic_schedules(
                 for p in practitioners
             ],
         )
+
+
+# --- Waiting list --------------------------------------------------------------------
+
+
+def _held_time(uow: UnitOfWork, entry: Any, now: datetime) -> HeldTime | None:
+    if entry.held_slot_id is None or entry.held_until is None or entry.held_until <= now:
+        return None  # an expired hold is about to go to the next in line
+    slot = _slot_details(uow, entry.held_slot_id)
+    return HeldTime(slot.id, slot.starts_at, entry.held_until, slot.doctor, slot.room, slot.clinic)
+
+
+def my_waitlist(
+    actor: Principal | None,
+    patient_id: int | None = None,
+    specialty_code: str | None = None,
+    referral_id: int | None = None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> WaitlistPage:
+    """The family's waiting-list places (held times first) and the join form's choices
+    for one patient."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        patients, patient = _family_patient(uow, actor, patient_id)
+        home = _booking_home(uow, patients, patient, now)
+        names = {p.id: p.name for p in patients}
+        specialties = _specialties(session)
+        clinics = _Clinics(uow)
+        entries = [
+            WaitlistView(
+                id=e.id,
+                person_id=e.person_id,
+                patient_name=names.get(e.person_id, ""),
+                specialty=specialties[e.specialty_id],
+                clinic=clinics.get(e.clinic_id) if e.clinic_id else None,
+                date_from=e.date_from,
+                date_to=e.date_to,
+                time_from=e.time_from,
+                time_to=e.time_to,
+                status=e.status,
+                priority=e.priority,
+                created_at=e.created_at,
+                appointment_id=e.appointment_id,
+                held=_held_time(uow, e, now) if e.status == "holding" else None,
+            )
+            for e in service.list_my_waitlist(actor, uow=uow)
+        ]
+        entries.sort(key=lambda e: (e.held is None, not e.open))  # stable: newest first within
+        choices: list[ClinicInfo] = []
+        if home.clinic is not None:
+            choices.append(home.clinic)
+            choices.extend(
+                clinics.get(i)
+                for i in session.scalars(
+                    select(Clinic.id)
+                    .where(Clinic.parent_clinic_id == home.clinic.id)
+                    .order_by(Clinic.id)
+                )
+            )
+        chosen = None
+        if specialty_code:
+            chosen = next(
+                (o.specialty.id for o in home.specialties if o.specialty.code == specialty_code),
+                None,
+            )
+        return WaitlistPage(
+            patients=patients,
+            patient=patient,
+            specialties=home.specialties,
+            clinics=choices,
+            entries=entries,
+            specialty_id=chosen,
+            referral_id=referral_id,
+        )
+
+
+# --- Home visits ---------------------------------------------------------------------
+
+
+def _home_visit_views(
+    uow: UnitOfWork, visits: Sequence[Any], names: dict[int, str]
+) -> list[HomeVisitView]:
+    session = uow.session
+    doctor_ids = {v.practitioner_id for v in visits if v.practitioner_id is not None}
+    doctors: dict[int, str] = {}
+    if doctor_ids:
+        doctors = {
+            row.id: row.name
+            for row in session.execute(
+                select(Practitioner.id, Practitioner.name).where(Practitioner.id.in_(doctor_ids))
+            )
+        }
+    clinics = _Clinics(uow)
+    return [
+        HomeVisitView(
+            id=v.id,
+            person_id=v.person_id,
+            patient_name=names.get(v.person_id, ""),
+            address=v.address,
+            reason=v.reason,
+            contact_phone=v.contact_phone,
+            status=v.status,
+            doctor=doctors.get(v.practitioner_id) if v.practitioner_id else None,
+            clinic=clinics.get(v.clinic_id),
+            created_at=v.created_at,
+            updated_at=v.updated_at,
+        )
+        for v in visits
+    ]
+
+
+def my_home_visits(
+    actor: Principal | None, patient_id: int | None = None, *, uow: UnitOfWork | None = None
+) -> MyHomeVisits:
+    """The family's home-visit requests, newest first, and who a new one may be for."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    uow = uow or UnitOfWork()
+    with uow:
+        patients, patient = _family_patient(uow, actor, patient_id)
+        visits = service.list_my_home_visits(actor, uow=uow)
+        names = {p.id: p.name for p in patients}
+        return MyHomeVisits(patients, patient, _home_visit_views(uow, visits, names))
+
+
+def home_visit_queue(
+    actor: Principal | None,
+    clinic_id: int | None,
+    status: str | None = None,
+    *,
+    uow: UnitOfWork | None = None,
+) -> HomeVisitQueue:
+    """A clinic's home-visit requests (filtered by status) with patients' names and the
+    doctors who may be sent; every patient shown is recorded in the audit log."""
+    actor = authorize(actor, Action.HOME_VISIT_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        clinics, clinic = _staff_clinic(
+            uow, actor, Action.HOME_VISIT_MANAGE, REGISTRY_ROLES, clinic_id
+        )
+        visits = service.list_home_visit_queue(actor, clinic.id, status=status, uow=uow)
+        names = accounts.person_names(session, (v.person_id for v in visits))
+        head = _head_clinic(session, clinic.id)
+        family = select(Clinic.id).where((Clinic.id == head) | (Clinic.parent_clinic_id == head))
+        specialties = _specialties(session)
+        doctors = [
+            DoctorOption(p.id, f"{p.name} — {specialties[p.specialty_id].name}")
+            for p in session.scalars(
+                select(Practitioner)
+                .where(Practitioner.clinic_id.in_(family), Practitioner.active.is_(True))
+                .order_by(Practitioner.name, Practitioner.id)
+            )
+        ]
+        _audit_patients(session, actor, "health.patient.view", names, clinic.id, "home visit queue")
+        result = HomeVisitQueue(
+            clinics, clinic, status, _home_visit_views(uow, visits, names), doctors
+        )
+        uow.commit()
+        return result
+
+
+# --- Reminder links ------------------------------------------------------------------
+
+
+def appointment_by_link(
+    appointment_id: int,
+    action: str,
+    token: str,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LinkedAppointment:
+    """The appointment a reminder's signed link is for (no login: the token is the
+    authority); a forged, altered or expired link is ``invalid_link``."""
+    now = now or utcnow()
+    service.verify_appointment_link(appointment_id, action, token, now=now)
+    uow = uow or UnitOfWork()
+    with uow:
+        try:
+            appointment = _one_appointment(uow, appointment_id, now)
+        except errors.AppointmentNotFound as exc:
+            raise errors.InvalidLink() from exc
+        confirmed_at = uow.session.scalar(
+            select(APPOINTMENTS.c.confirmed_at).where(APPOINTMENTS.c.id == appointment_id)
+        )
+        return LinkedAppointment(appointment, action, token, confirmed_at)

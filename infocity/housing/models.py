@@ -1,12 +1,34 @@
-"""Apartments (meters, readings and bills come with the utilities service)."""
+"""Tables of housing and utilities: apartments and who may see them, meters and their
+readings, tariffs, monthly bills and payments, and service requests (Open311).
+
+Rows that belong to an apartment keep ``apartment_id`` and, where they are many (readings,
+bill lines, payments), the period or date they belong to, so that the big tables can be
+partitioned by time. A ``period`` is always the first day of its month.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from infocity.core.db import Base
+from infocity.core.db import Base, UTCDateTime, utcnow
 from infocity.core.models import BigId
+
+METER_KINDS = ("cold_water", "hot_water", "electricity_day", "electricity_night")
+REQUEST_STATUSES = ("open", "acknowledged", "in_progress", "closed")
 
 
 class Apartment(Base):
@@ -21,3 +43,133 @@ class Apartment(Base):
     residents: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (UniqueConstraint("address", "number"),)
+
+
+class ApartmentLink(Base):
+    """A citizen who proved they know an apartment's payer code and number."""
+
+    __tablename__ = "apartment_links"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    apartment_id: Mapped[int] = mapped_column(ForeignKey("apartments.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("apartment_id", "user_id"),)
+
+
+class Meter(Base):
+    __tablename__ = "meters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    apartment_id: Mapped[int] = mapped_column(ForeignKey("apartments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # one of METER_KINDS
+    serial: Mapped[str] = mapped_column(String(40), unique=True)
+    verification_due: Mapped[date] = mapped_column(Date)  # readings refused after this day
+    initial_value: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal(0))
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('cold_water', 'hot_water', 'electricity_day', 'electricity_night')",
+            name="kind",
+        ),
+    )
+
+
+class MeterReading(Base):
+    """The reading of one meter for one month: one row per (meter, period)."""
+
+    __tablename__ = "meter_readings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    apartment_id: Mapped[int] = mapped_column(ForeignKey("apartments.id"), index=True)
+    period: Mapped[date] = mapped_column(Date)
+    value: Mapped[Decimal] = mapped_column(Numeric(12, 3))
+    submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("meter_id", "period"),)
+
+
+class Tariff(Base):
+    """The price of a unit of a utility from ``valid_from`` (a month) until the next one."""
+
+    __tablename__ = "tariffs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(20))  # a meter kind or water_disposal
+    valid_from: Mapped[date] = mapped_column(Date)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 4))  # roubles per unit
+
+    __table_args__ = (UniqueConstraint("service", "valid_from"),)
+
+
+class Bill(Base):
+    """The single payment document of an apartment for a month."""
+
+    __tablename__ = "bills"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    apartment_id: Mapped[int] = mapped_column(ForeignKey("apartments.id"))
+    operator_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    period: Mapped[date] = mapped_column(Date)
+    total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("apartment_id", "period"),)
+
+
+class BillLine(Base):
+    __tablename__ = "bill_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"), index=True)
+    service: Mapped[str] = mapped_column(String(20))
+    basis: Mapped[str] = mapped_column(String(10))  # meter | norm
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3))
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+    __table_args__ = (UniqueConstraint("bill_id", "service"),)
+
+
+class Payment(Base):
+    """A payment reported by a bank; idempotent by the bank's payment id."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    apartment_id: Mapped[int] = mapped_column(ForeignKey("apartments.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    paid_on: Mapped[date] = mapped_column(Date)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ServiceRequest(Base):
+    """A housing service request (Open311 GeoReport v2 "service request")."""
+
+    __tablename__ = "housing_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    service_code: Mapped[str] = mapped_column(String(40))
+    operator_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    apartment_id: Mapped[int | None] = mapped_column(ForeignKey("apartments.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # who filed it
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str | None] = mapped_column(String(500))
+    latitude: Mapped[float | None] = mapped_column()
+    longitude: Mapped[float | None] = mapped_column()
+    status_notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open', 'acknowledged', 'in_progress', 'closed')", name="status"
+        ),
+        Index("ix_housing_requests_operator_status", "operator_id", "status", "created_at"),
+        Index("ix_housing_requests_created_at", "created_at"),
+    )

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+MeterKind = Literal["cold_water", "hot_water", "electricity_day", "electricity_night"]
+BilledService = Literal[
+    "cold_water", "hot_water", "electricity_day", "electricity_night", "water_disposal"
+]
+RequestStatus = Literal["open", "acknowledged", "in_progress", "closed"]
 
 
 class ApartmentCreate(BaseModel):
@@ -24,3 +34,173 @@ class ApartmentRead(BaseModel):
     address: str
     number: str
     residents: int
+
+
+class ApartmentLinkCreate(BaseModel):
+    payer_code: str = Field(pattern=r"^\d{10}$", description="The 10-digit code on the bill")
+    number: str = Field(min_length=1, max_length=10, description="The apartment number")
+
+
+class MeterCreate(BaseModel):
+    apartment_id: int
+    kind: MeterKind
+    serial: str = Field(min_length=1, max_length=40)
+    verification_due: date
+    initial_value: Decimal = Field(default=Decimal(0), ge=0, max_digits=12, decimal_places=3)
+
+
+class ReadingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    meter_id: int
+    period: date
+    value: Decimal
+    submitted_at: datetime
+
+
+class MeterRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    apartment_id: int
+    kind: MeterKind
+    serial: str
+    verification_due: date
+    initial_value: Decimal
+    overdue: bool = False  # past its verification date (city today)
+    readings: list[ReadingRead] = Field(default_factory=list)  # oldest first
+
+
+class ReadingCreate(BaseModel):
+    meter_id: int
+    value: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
+    confirm: bool = False  # the citizen confirms a reading far above the norm
+
+
+class WindowRead(BaseModel):
+    """The readings window: open now (for ``period``) or the next one to open."""
+
+    is_open: bool
+    period: date
+    first_day: date
+    last_day: date
+
+
+class TariffCreate(BaseModel):
+    service: BilledService
+    valid_from: date  # a month: the first day is used
+    price: Decimal = Field(gt=0, max_digits=12, decimal_places=4)
+
+
+class TariffRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    service: str
+    valid_from: date
+    price: Decimal
+
+
+class BillLineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    service: str
+    basis: str
+    quantity: Decimal
+    price: Decimal
+    amount: Decimal
+
+
+class BillRead(BaseModel):
+    id: int
+    apartment: ApartmentRead
+    operator_name: str
+    period: date
+    total: Decimal
+    created_at: datetime
+    lines: list[BillLineRead]
+    debt_before: Decimal  # what was owed before this bill (negative: paid in advance)
+    to_pay: Decimal  # this bill plus the debt before it, never below zero
+
+
+class BillSummaryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    period: date
+    total: Decimal
+
+
+class PaymentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    external_id: str
+    amount: Decimal
+    paid_on: date
+
+
+class ApartmentOverviewRead(BaseModel):
+    """Everything a citizen sees of one apartment."""
+
+    apartment: ApartmentRead
+    meters: list[MeterRead]
+    window: WindowRead
+    bills: list[BillSummaryRead]  # newest first
+    payments: list[PaymentRead]  # newest first
+    debt: Decimal  # bills minus payments; negative: paid in advance
+
+
+class PaymentImportRead(BaseModel):
+    imported: int
+    already_imported: int
+
+
+class BillRunRead(BaseModel):
+    period: date
+    created: int
+    already_present: int
+
+
+class ServiceRequestCreate(BaseModel):
+    service_code: str = Field(min_length=1, max_length=40)
+    description: str = Field(default="", max_length=4000)
+    apartment_id: int | None = None  # one of the citizen's linked apartments
+    address: str | None = Field(default=None, max_length=500)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+class ServiceRequestRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    service_code: str
+    operator_id: int
+    apartment_id: int | None
+    user_id: int
+    status: RequestStatus
+    description: str
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    status_notes: str | None
+    created_at: datetime
+    updated_at: datetime
+    apartment_number: str | None = None  # for the citizen and the operator, not Open311
+
+
+class ServiceRequestUpdate(BaseModel):
+    status: Literal["acknowledged", "in_progress", "closed"]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RequestFilter(BaseModel):
+    """Open311 GET requests: every filter optional."""
+
+    ids: list[int] | None = None
+    service_codes: list[str] | None = None
+    statuses: list[str] | None = None  # Open311 statuses: open, closed
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = Field(default=1000, ge=1, le=1000)

@@ -1,15 +1,125 @@
-"""Use cases of housing: one function per thing a user does, one transaction each."""
+"""Use cases of housing and utilities: one function per thing a user does, one
+transaction each.
+
+Readings: one row per (meter, period), written by an upsert on that unique pair, so a
+resubmission while the window is open replaces the earlier value and two submissions at
+once cannot both insert. Every rule is checked before anything is written.
+
+Bills: one per (apartment, period), inserted with ``ON CONFLICT DO NOTHING`` on that
+unique pair, so running the generation twice (two workers, a retry) makes each bill once.
+
+Service requests move forward only, each step a guarded ``UPDATE … WHERE status IN
+(<the statuses it may follow>)`` checked by its row count, and each step notifies the
+citizen who filed the request in the same transaction.
+
+Clock: functions that depend on the date take ``now`` (UTC; default: the real clock);
+windows and due dates are judged on the city's calendar (``INFOCITY_CITY_TIMEZONE``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
 
-from infocity.core.errors import Conflict
+from sqlalchemy import CursorResult, Executable, Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from infocity.accounts import service as accounts
+from infocity.city import service as city
+from infocity.core import audit, outbox
+from infocity.core.auth import PERMISSIONS, Action, Principal, allowed, authorize
+from infocity.core.db import utcnow
+from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from infocity.core.i18n import N_
+from infocity.core.ratelimit import hit
+from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
-from infocity.housing.models import Apartment
-from infocity.housing.schemas import ApartmentCreate, ApartmentRead
+from infocity.housing import rules
+from infocity.housing.models import (
+    Apartment,
+    ApartmentLink,
+    Bill,
+    BillLine,
+    Meter,
+    MeterReading,
+    Payment,
+    ServiceRequest,
+    Tariff,
+)
+from infocity.housing.schemas import (
+    ApartmentCreate,
+    ApartmentLinkCreate,
+    ApartmentOverviewRead,
+    ApartmentRead,
+    BillLineRead,
+    BillRead,
+    BillRunRead,
+    BillSummaryRead,
+    MeterCreate,
+    MeterRead,
+    PaymentImportRead,
+    PaymentRead,
+    ReadingCreate,
+    ReadingRead,
+    RequestFilter,
+    ServiceRequestCreate,
+    ServiceRequestRead,
+    ServiceRequestUpdate,
+    TariffCreate,
+    TariffRead,
+    WindowRead,
+)
+
+READINGS = cast(Table, MeterReading.__table__)
+BILLS = cast(Table, Bill.__table__)
+REQUESTS = cast(Table, ServiceRequest.__table__)
+REQUESTS_PER_HOUR = 20  # per citizen: enough for real problems, not for a flood
+OPEN311_DEFAULT_DAYS = 90  # GET requests without dates covers this many days (the spec's)
+PAYMENT_COLUMNS = ("payment_id", "payer_code", "amount", "paid_on")
+
+
+def _dml(session: Session, statement: Executable) -> CursorResult[Any]:
+    return cast(CursorResult[Any], session.execute(statement))
+
+
+def _insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _city_today(now: datetime) -> date:
+    return now.astimezone(get_settings().city_tz).date()
+
+
+def _day(value: date) -> str:
+    return value.strftime("%d.%m.%Y")
+
+
+def _require(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("login_required", N_("Please log in to continue."))
+    return principal
+
+
+def _authorize_city_wide(actor: Principal) -> None:
+    """Billing the whole city or setting its tariffs: a city-wide grant, not an operator's."""
+    roles = PERMISSIONS[Action.HOUSING_BILLING]
+    if not any(g.role in roles and g.organisation_id is None for g in actor.grants):
+        raise Forbidden("forbidden", N_("You do not have access to this."))
+
+
+def _apartment_not_found() -> NotFound:
+    return NotFound("apartment_not_found", N_("There is no such apartment among yours."))
+
+
+# --- Apartments ------------------------------------------------------------------------
 
 
 def register_apartment(data: ApartmentCreate, *, uow: UnitOfWork | None = None) -> ApartmentRead:
@@ -36,3 +146,988 @@ def find_apartment(payer_code: str, *, uow: UnitOfWork | None = None) -> Apartme
     with uow:
         apartment = uow.session.scalar(select(Apartment).where(Apartment.payer_code == payer_code))
         return ApartmentRead.model_validate(apartment) if apartment else None
+
+
+def link_apartment(
+    principal: Principal | None, data: ApartmentLinkCreate, *, uow: UnitOfWork | None = None
+) -> ApartmentRead:
+    """Link an apartment to the citizen's cabinet by the payer code and apartment number
+    on its bill (several citizens may link one apartment)."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    # Counted before checking and whatever the outcome: payer codes are guessable, so the
+    # number of tries, not only of failures, is what stops enumeration.
+    hit(
+        f"housing.link:{principal.user_id}",
+        limit=get_settings().apartment_link_attempts_per_hour,
+        window_seconds=3600,
+    )
+    uow = uow or UnitOfWork()
+    with uow:
+        apartment = uow.session.scalar(
+            select(Apartment).where(Apartment.payer_code == data.payer_code)
+        )
+        if apartment is None or apartment.number.strip().casefold() != (
+            data.number.strip().casefold()
+        ):
+            # One answer for an unknown code and a wrong number: nothing to enumerate.
+            raise InvalidInput(
+                "apartment_not_matched",
+                N_(
+                    "No apartment matches this payer code and apartment number. "
+                    "Check both on your bill."
+                ),
+                field="payer_code",
+            )
+        uow.session.execute(
+            _insert(uow.session)(ApartmentLink)
+            .values(apartment_id=apartment.id, user_id=principal.user_id, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["apartment_id", "user_id"])
+        )
+        result = ApartmentRead.model_validate(apartment)
+        uow.commit()
+        return result
+
+
+def list_my_apartments(
+    principal: Principal | None, *, uow: UnitOfWork | None = None
+) -> list[ApartmentRead]:
+    """The apartments linked to the citizen's cabinet."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    uow = uow or UnitOfWork()
+    with uow:
+        rows = uow.session.scalars(
+            select(Apartment)
+            .join(ApartmentLink, ApartmentLink.apartment_id == Apartment.id)
+            .where(ApartmentLink.user_id == principal.user_id)
+            .order_by(Apartment.address, Apartment.number)
+        )
+        return [ApartmentRead.model_validate(row) for row in rows]
+
+
+def _visible_apartment(
+    session: Session, principal: Principal | None, apartment_id: int
+) -> Apartment:
+    """The apartment if the citizen linked it, or if it is in the operator's care of a
+    staff member who bills it; otherwise NotFound (the same answer as for no apartment)."""
+    principal = _require(principal)
+    apartment = session.get(Apartment, apartment_id)
+    if apartment is None:
+        raise _apartment_not_found()
+    if principal.kind == "citizen":
+        authorize(principal, Action.HOUSING_OWN)
+        linked = session.scalar(
+            select(ApartmentLink.id).where(
+                ApartmentLink.apartment_id == apartment_id,
+                ApartmentLink.user_id == principal.user_id,
+            )
+        )
+        if linked is None:
+            raise _apartment_not_found()
+        return apartment
+    authorize(principal, Action.HOUSING_BILLING, apartment.operator_id)
+    return apartment
+
+
+def _window(now: datetime) -> WindowRead:
+    settings = get_settings()
+    today = _city_today(now)
+    start, end = settings.readings_window_start_day, settings.readings_window_end_day
+    current = rules.open_window(today, start, end)
+    window = current or rules.next_open_window(today, start, end)
+    return WindowRead(
+        is_open=current is not None,
+        period=window.period,
+        first_day=window.first_day,
+        last_day=window.last_day,
+    )
+
+
+def readings_window(*, now: datetime | None = None) -> WindowRead:
+    """The readings window open now, or the next one to open."""
+    return _window(now or utcnow())
+
+
+def _debt(session: Session, apartment_id: int) -> Decimal:
+    billed = session.scalar(
+        select(func.coalesce(func.sum(Bill.total), 0)).where(Bill.apartment_id == apartment_id)
+    )
+    paid = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.apartment_id == apartment_id
+        )
+    )
+    return Decimal(billed or 0) - Decimal(paid or 0)
+
+
+def get_apartment_overview(
+    principal: Principal | None,
+    apartment_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ApartmentOverviewRead:
+    """An apartment's meters with their readings, the readings window, bills, payments and
+    debt."""
+    now = now or utcnow()
+    today = _city_today(now)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        apartment = _visible_apartment(session, principal, apartment_id)
+        meters = list(
+            session.scalars(
+                select(Meter).where(Meter.apartment_id == apartment.id).order_by(Meter.id)
+            )
+        )
+        readings: dict[int, list[ReadingRead]] = {m.id: [] for m in meters}
+        for reading in session.scalars(
+            select(MeterReading)
+            .where(MeterReading.apartment_id == apartment.id)
+            .order_by(MeterReading.period)
+        ):
+            readings[reading.meter_id].append(ReadingRead.model_validate(reading))
+        bills = session.scalars(
+            select(Bill).where(Bill.apartment_id == apartment.id).order_by(Bill.period.desc())
+        )
+        payments = session.scalars(
+            select(Payment)
+            .where(Payment.apartment_id == apartment.id)
+            .order_by(Payment.paid_on.desc(), Payment.id.desc())
+        )
+        return ApartmentOverviewRead(
+            apartment=ApartmentRead.model_validate(apartment),
+            meters=[
+                MeterRead.model_validate(meter).model_copy(
+                    update={
+                        "overdue": meter.verification_due < today,
+                        "readings": readings[meter.id],
+                    }
+                )
+                for meter in meters
+            ],
+            window=_window(now),
+            bills=[BillSummaryRead.model_validate(b) for b in bills],
+            payments=[PaymentRead.model_validate(p) for p in payments],
+            debt=_debt(session, apartment.id),
+        )
+
+
+# --- Meters and readings -----------------------------------------------------------------
+
+
+def register_meter(
+    actor: Principal | None, data: MeterCreate, *, uow: UnitOfWork | None = None
+) -> MeterRead:
+    """Install a meter in an apartment (actor None: the command line or the demo, trusted)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        apartment = uow.session.get(Apartment, data.apartment_id)
+        if apartment is None:
+            if actor is not None:
+                authorize(actor, Action.HOUSING_BILLING)
+            raise NotFound("apartment_not_found", N_("There is no such apartment."))
+        if actor is not None:
+            authorize(actor, Action.HOUSING_BILLING, apartment.operator_id)
+        meter = Meter(**data.model_dump())
+        uow.session.add(meter)
+        try:
+            uow.session.flush()
+        except IntegrityError as exc:
+            raise Conflict(
+                "meter_exists",
+                N_("A meter with this serial number is already registered."),
+                field="serial",
+            ) from exc
+        result = MeterRead.model_validate(meter)
+        uow.commit()
+        return result
+
+
+def submit_reading(
+    principal: Principal | None,
+    data: ReadingCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ReadingRead:
+    """Submit a meter's reading for the month whose window is open.
+
+    Refused outside the window, for a meter past its verification date and below the
+    previous month's reading; a consumption above norm x residents x factor needs
+    ``confirm``. Resubmitting in the same window replaces the month's reading.
+    """
+    principal = authorize(principal, Action.HOUSING_OWN)
+    now = now or utcnow()
+    settings = get_settings()
+    today = _city_today(now)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        meter = session.get(Meter, data.meter_id)
+        if meter is None:
+            raise NotFound("meter_not_found", N_("There is no such meter among yours."))
+        apartment = _visible_apartment(session, principal, meter.apartment_id)
+        window = rules.open_window(
+            today, settings.readings_window_start_day, settings.readings_window_end_day
+        )
+        if window is None:
+            upcoming = _window(now)
+            raise Conflict(
+                "readings_window_closed",
+                N_(
+                    "Readings are accepted from the %(first)s to the %(last)s of the next "
+                    "month. The next window opens on %(opens)s."
+                ),
+                first=settings.readings_window_start_day,
+                last=settings.readings_window_end_day,
+                opens=_day(upcoming.first_day),
+            )
+        if meter.verification_due < today:
+            raise Conflict(
+                "meter_verification_overdue",
+                N_(
+                    "Meter %(serial)s was due for verification on %(due)s, so its readings "
+                    "cannot be accepted. Have it verified and the housing operator will "
+                    "record the new date; until then the month is charged by the norm."
+                ),
+                serial=meter.serial,
+                due=_day(meter.verification_due),
+            )
+        previous = session.scalar(
+            select(MeterReading.value)
+            .where(MeterReading.meter_id == meter.id, MeterReading.period < window.period)
+            .order_by(MeterReading.period.desc())
+            .limit(1)
+        )
+        rules.check_reading(
+            data.value,
+            meter.initial_value if previous is None else previous,
+            limit=rules.consumption_limit(
+                meter.kind, apartment.residents, settings.readings_confirm_factor
+            ),
+            confirmed=data.confirm,
+        )
+        # One row per meter and month: a resubmission in the open window replaces it.
+        row = session.execute(
+            _insert(session)(MeterReading)
+            .values(
+                meter_id=meter.id,
+                apartment_id=meter.apartment_id,
+                period=window.period,
+                value=data.value,
+                submitted_by_user_id=principal.user_id,
+                submitted_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["meter_id", "period"],
+                set_={
+                    "value": data.value,
+                    "submitted_by_user_id": principal.user_id,
+                    "submitted_at": now,
+                },
+            )
+            .returning(*READINGS.c)
+        ).one()
+        result = ReadingRead.model_validate(row, from_attributes=True)
+        uow.commit()
+        return result
+
+
+# --- Tariffs and bills ---------------------------------------------------------------------
+
+
+def set_tariff(
+    actor: Principal | None, data: TariffCreate, *, uow: UnitOfWork | None = None
+) -> TariffRead:
+    """Set the price of a utility from a month on (actor None: trusted)."""
+    if actor is not None:
+        _authorize_city_wide(authorize(actor, Action.HOUSING_BILLING))  # the city's prices
+    uow = uow or UnitOfWork()
+    with uow:
+        valid_from = rules.month_start(data.valid_from)
+        uow.session.execute(
+            _insert(uow.session)(Tariff)
+            .values(service=data.service, valid_from=valid_from, price=data.price)
+            .on_conflict_do_update(
+                index_elements=["service", "valid_from"], set_={"price": data.price}
+            )
+        )
+        tariff = uow.session.scalars(
+            select(Tariff).where(Tariff.service == data.service, Tariff.valid_from == valid_from)
+        ).one()
+        result = TariffRead.model_validate(tariff)
+        uow.commit()
+        return result
+
+
+def _prices(session: Session, period: date) -> dict[str, Decimal]:
+    prices = {}
+    for service in rules.BILLED_SERVICES:
+        price = session.scalar(
+            select(Tariff.price)
+            .where(Tariff.service == service, Tariff.valid_from <= period)
+            .order_by(Tariff.valid_from.desc())
+            .limit(1)
+        )
+        if price is None:
+            raise InvalidInput(
+                "tariff_missing",
+                N_("There is no tariff for %(service)s in %(period)s."),
+                service=service,
+                period=period.strftime("%Y-%m"),
+            )
+        prices[service] = Decimal(price)
+    return prices
+
+
+def _metered(session: Session, apartment: Apartment, period: date) -> dict[str, Decimal | None]:
+    """Consumption per meter kind in ``period``, or None where the month goes by norm
+    (no meter of the kind, or a meter without this month's reading)."""
+    meters = list(session.scalars(select(Meter).where(Meter.apartment_id == apartment.id)))
+    readings: dict[int, list[MeterReading]] = {m.id: [] for m in meters}
+    for reading in session.scalars(
+        select(MeterReading)
+        .where(MeterReading.apartment_id == apartment.id, MeterReading.period <= period)
+        .order_by(MeterReading.period)
+    ):
+        readings[reading.meter_id].append(reading)
+    result: dict[str, Decimal | None] = {}
+    for kind in rules.METER_KINDS:
+        of_kind = [m for m in meters if m.kind == kind]
+        total: Decimal | None = Decimal(0) if of_kind else None
+        since: date | None = None
+        for meter in of_kind:
+            history = readings[meter.id]
+            if not history or history[-1].period != period or total is None:
+                total = None
+                break
+            earlier = history[-2] if len(history) > 1 else None
+            total += history[-1].value - (earlier.value if earlier else meter.initial_value)
+            if earlier is not None:
+                since = earlier.period if since is None else min(since, earlier.period)
+        if total is not None and since is not None:
+            # Months between two readings were charged by the norm; the reading now shows
+            # what was really used over all of them, so what the norm charged is deducted.
+            charged = session.scalar(
+                select(func.coalesce(func.sum(BillLine.quantity), 0))
+                .join(Bill, Bill.id == BillLine.bill_id)
+                .where(
+                    Bill.apartment_id == apartment.id,
+                    Bill.period > since,
+                    Bill.period < period,
+                    BillLine.service == kind,
+                    BillLine.basis == "norm",
+                )
+            )
+            total = max(total - Decimal(charged or 0), Decimal(0))
+        result[kind] = total
+    return result
+
+
+def generate_bills(
+    actor: Principal | None,
+    period: date,
+    *,
+    operator_id: int | None = None,
+    uow: UnitOfWork | None = None,
+) -> BillRunRead:
+    """Make the month's bill of every apartment (of one operator, if given) that has none
+    yet (actor None: the periodic job, trusted). Idempotent by (apartment, period)."""
+    if actor is not None:
+        authorize(actor, Action.HOUSING_BILLING, operator_id)
+        if operator_id is None:
+            _authorize_city_wide(actor)
+    period = rules.month_start(period)
+    created = present = 0
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        prices = _prices(session, period)
+        query = select(Apartment).order_by(Apartment.id)
+        if operator_id is not None:
+            query = query.where(Apartment.operator_id == operator_id)
+        billed = set(session.scalars(select(Bill.apartment_id).where(Bill.period == period)))
+        now = utcnow()
+        for apartment in session.scalars(query).all():
+            if apartment.id in billed:
+                present += 1
+                continue
+            lines = rules.bill_lines(
+                _metered(session, apartment, period), apartment.residents, prices
+            )
+            bill_id = session.execute(
+                _insert(session)(Bill)
+                .values(
+                    apartment_id=apartment.id,
+                    operator_id=apartment.operator_id,
+                    period=period,
+                    total=sum((line.amount for line in lines), Decimal(0)),
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["apartment_id", "period"])
+                .returning(BILLS.c.id)
+            ).scalar_one_or_none()
+            if bill_id is None:  # made meanwhile by another run
+                present += 1
+                continue
+            session.add_all(
+                BillLine(
+                    bill_id=bill_id,
+                    service=line.service,
+                    basis=line.basis,
+                    quantity=line.quantity,
+                    price=line.price,
+                    amount=line.amount,
+                )
+                for line in lines
+            )
+            created += 1
+        session.flush()
+        uow.commit()
+        return BillRunRead(period=period, created=created, already_present=present)
+
+
+def generate_last_month_bills(*, now: datetime | None = None) -> BillRunRead:
+    """Bills of the latest month whose readings window has closed (the periodic job)."""
+    settings = get_settings()
+    period = rules.last_closed_period(
+        _city_today(now or utcnow()),
+        settings.readings_window_start_day,
+        settings.readings_window_end_day,
+    )
+    return generate_bills(None, period)
+
+
+def get_bill(
+    principal: Principal | None, bill_id: int, *, uow: UnitOfWork | None = None
+) -> BillRead:
+    """A bill with its lines and what is owed with it (the citizen's or the operator's)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        bill = session.get(Bill, bill_id)
+        if bill is None:
+            _require(principal)
+            raise NotFound("bill_not_found", N_("There is no such bill."))
+        try:
+            apartment = _visible_apartment(session, principal, bill.apartment_id)
+        except NotFound as exc:
+            raise NotFound("bill_not_found", N_("There is no such bill.")) from exc
+        lines = session.scalars(
+            select(BillLine).where(BillLine.bill_id == bill.id).order_by(BillLine.id)
+        )
+        earlier = session.scalar(
+            select(func.coalesce(func.sum(Bill.total), 0)).where(
+                Bill.apartment_id == apartment.id, Bill.period < bill.period
+            )
+        )
+        paid = session.scalar(
+            select(func.coalesce(func.sum(Payment.amount), 0)).where(
+                Payment.apartment_id == apartment.id,
+                Payment.paid_on <= _city_today(bill.created_at),
+            )
+        )
+        debt_before = Decimal(earlier or 0) - Decimal(paid or 0)
+        operator = city.get_organisation(bill.operator_id, uow=uow)
+        return BillRead(
+            id=bill.id,
+            apartment=ApartmentRead.model_validate(apartment),
+            operator_name=operator.name,
+            period=bill.period,
+            total=bill.total,
+            created_at=bill.created_at,
+            lines=[BillLineRead.model_validate(line) for line in lines],
+            debt_before=debt_before,
+            to_pay=max(bill.total + debt_before, Decimal(0)),
+        )
+
+
+# --- Payments -------------------------------------------------------------------------------
+
+
+class PaymentFileRefused(InvalidInput):
+    """A payment file with bad rows: nothing of it was imported; ``rows`` says why."""
+
+    def __init__(self, rows: list[tuple[int, str]]) -> None:
+        super().__init__(
+            "payment_file_refused",
+            N_("The file was not imported: %(count)s rows have errors."),
+            count=len(rows),
+        )
+        self.rows = rows  # (line number, English message id)
+
+
+@dataclass(frozen=True)
+class _PaymentRow:
+    line: int
+    external_id: str
+    payer_code: str
+    amount: Decimal
+    paid_on: date
+
+
+def _parse_payments(text: str) -> tuple[list[_PaymentRow], list[tuple[int, str]]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in PAYMENT_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        return [], [(1, f"missing columns: {', '.join(missing)}")]
+    rows, errors = [], []
+    seen: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        external_id = (record.get("payment_id") or "").strip()
+        payer_code = (record.get("payer_code") or "").strip()
+        problems = []
+        if not external_id or len(external_id) > 64:
+            problems.append("payment_id must be 1 to 64 characters")
+        elif external_id in seen:
+            problems.append(f"payment_id repeats line {seen[external_id]}")
+        if not (len(payer_code) == 10 and payer_code.isdigit()):
+            problems.append("payer_code must be 10 digits")
+        try:
+            amount = rules.parse_amount(record.get("amount") or "")
+        except (ValueError, ArithmeticError):
+            problems.append("amount must be a positive sum such as 1234.50")
+            amount = Decimal(0)
+        try:
+            paid_on = date.fromisoformat((record.get("paid_on") or "").strip())
+        except ValueError:
+            problems.append("paid_on must be a date YYYY-MM-DD")
+            paid_on = date.min
+        if problems:
+            errors.append((line, "; ".join(problems)))
+            continue
+        seen[external_id] = line
+        rows.append(_PaymentRow(line, external_id, payer_code, amount, paid_on))
+    return rows, errors
+
+
+def import_payments(
+    actor: Principal | None, text: str, *, uow: UnitOfWork | None = None
+) -> PaymentImportRead:
+    """Import a bank's payment file (CSV: payment_id, payer_code, amount, paid_on).
+
+    All or nothing: any bad row refuses the whole file with every bad row's line number.
+    Idempotent by payment id: a payment already imported with the same data is skipped
+    (actor None: the command line, trusted; an operator may import only its apartments').
+    """
+    if actor is not None:
+        authorize(actor, Action.HOUSING_BILLING)
+    rows, errors = _parse_payments(text)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        codes = {row.payer_code for row in rows}
+        apartments = (
+            {
+                a.payer_code: a
+                for a in session.scalars(select(Apartment).where(Apartment.payer_code.in_(codes)))
+            }
+            if codes
+            else {}
+        )
+        known = (
+            {
+                p.external_id: p
+                for p in session.scalars(
+                    select(Payment).where(Payment.external_id.in_([r.external_id for r in rows]))
+                )
+            }
+            if rows
+            else {}
+        )
+        new, already = [], 0
+        for row in rows:
+            apartment = apartments.get(row.payer_code)
+            if apartment is None or (
+                actor is not None
+                and not allowed(actor, Action.HOUSING_BILLING, apartment.operator_id)
+            ):
+                errors.append((row.line, f"no apartment has payer code {row.payer_code}"))
+                continue
+            existing = known.get(row.external_id)
+            if existing is not None:
+                if (existing.apartment_id, existing.amount, existing.paid_on) != (
+                    apartment.id,
+                    row.amount,
+                    row.paid_on,
+                ):
+                    errors.append(
+                        (row.line, f"payment {row.external_id} was imported with other data")
+                    )
+                else:
+                    already += 1
+                continue
+            new.append((row, apartment.id))
+        if errors:
+            raise PaymentFileRefused(sorted(errors))
+        now = utcnow()
+        for row, apartment_id in new:
+            session.execute(
+                _insert(session)(Payment)
+                .values(
+                    external_id=row.external_id,
+                    apartment_id=apartment_id,
+                    amount=row.amount,
+                    paid_on=row.paid_on,
+                    imported_at=now,
+                )
+                # A concurrent import of the same file: the other one has it.
+                .on_conflict_do_nothing(index_elements=["external_id"])
+            )
+        uow.commit()
+        return PaymentImportRead(imported=len(new), already_imported=already)
+
+
+# --- Service requests (Open311) ------------------------------------------------------------------
+
+
+def housing_services() -> Sequence[rules.HousingService]:
+    """The kinds of problems citizens can report (Open311 services)."""
+    return rules.SERVICES
+
+
+def housing_service(code: str) -> rules.HousingService:
+    """One kind of problem by its code, or NotFound."""
+    service = rules.SERVICES_BY_CODE.get(code)
+    if service is None:
+        raise NotFound(
+            "service_not_found",
+            N_("There is no service with code %(service_code)s."),
+            service_code=code[:40],
+        )
+    return service
+
+
+def request_status_label(status: str) -> str:
+    """The English message id of a request status, for pages and the API."""
+    return rules.STATUS_LABELS[status]
+
+
+def open311_status(status: str) -> str:
+    """The Open311 status (open or closed) of a request status."""
+    return rules.open311_status(status)
+
+
+def operator_names(operator_ids: set[int], *, uow: UnitOfWork | None = None) -> dict[int, str]:
+    """Names of housing operators by id (the "agency responsible" of requests)."""
+    if not operator_ids:
+        return {}
+    return {
+        o.id: o.name
+        for o in city.list_organisations("housing_operator", uow=uow)
+        if o.id in operator_ids
+    }
+
+
+def _request_read(row: Any, apartment_number: str | None = None) -> ServiceRequestRead:
+    result = ServiceRequestRead.model_validate(row, from_attributes=True)
+    return result.model_copy(update={"apartment_number": apartment_number})
+
+
+def file_request(
+    principal: Principal | None,
+    data: ServiceRequestCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ServiceRequestRead:
+    """File a housing service request; it goes to the operator of the apartment, or of
+    the nearest housing operator when only a point is given."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    if data.service_code not in rules.SERVICES_BY_CODE:
+        raise InvalidInput(
+            "service_not_found",
+            N_("There is no service with code %(service_code)s."),
+            field="service_code",
+            service_code=data.service_code,
+        )
+    now = now or utcnow()
+    hit(f"housing.request:{principal.user_id}", limit=REQUESTS_PER_HOUR, window_seconds=3600)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        apartment: Apartment | None = None
+        address: str | None
+        if data.apartment_id is not None:
+            apartment = _visible_apartment(session, principal, data.apartment_id)
+        elif data.latitude is None or data.longitude is None:
+            linked = list(
+                session.scalars(
+                    select(Apartment)
+                    .join(ApartmentLink, ApartmentLink.apartment_id == Apartment.id)
+                    .where(ApartmentLink.user_id == principal.user_id)
+                    .limit(2)
+                )
+            )
+            if len(linked) != 1:
+                raise InvalidInput(
+                    "location_required",
+                    N_("Choose your apartment or give the location of the problem."),
+                    field="apartment_id",
+                )
+            apartment = linked[0]
+        if apartment is not None:
+            operator_id = apartment.operator_id
+            address = apartment.address  # the building: the number is not published
+        else:
+            assert data.latitude is not None
+            assert data.longitude is not None
+            operators = [
+                (o.id, o.latitude, o.longitude)
+                for o in city.list_organisations("housing_operator", uow=uow)
+                if o.latitude is not None and o.longitude is not None
+            ]
+            found = rules.nearest(data.latitude, data.longitude, operators)
+            if found is None:
+                raise InvalidInput(
+                    "no_operator", N_("No housing operator serves this place."), field="lat"
+                )
+            operator_id, address = found, data.address
+        request = ServiceRequest(
+            service_code=data.service_code,
+            operator_id=operator_id,
+            apartment_id=apartment.id if apartment else None,
+            user_id=principal.user_id,
+            status="open",
+            description=data.description.strip(),
+            address=address,
+            latitude=data.latitude,
+            longitude=data.longitude,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(request)
+        session.flush()
+        result = _request_read(request)
+        _notify_request(session, result)
+        outbox.publish_event(
+            session,
+            "housing_request.created",
+            {"id": result.id, "service_code": result.service_code, "status": result.status},
+            organisation_id=operator_id,
+        )
+        uow.commit()
+        return result
+
+
+def _notify_request(session: Session, request: ServiceRequestRead) -> None:
+    outbox.notify(
+        session,
+        accounts.recipient_for_user(session, request.user_id),
+        kind="housing_request_status",
+        template="housing/messages/request_status.txt",
+        context={
+            "number": request.id,
+            "service_name": rules.SERVICES_BY_CODE[request.service_code].name,
+            "status_label": rules.STATUS_LABELS[request.status],
+            "note": request.status_notes,
+        },
+        link="/housing/requests/mine",
+    )
+
+
+def get_request(request_id: int, *, uow: UnitOfWork | None = None) -> ServiceRequestRead:
+    """One service request (public in Open311: no filer's identity is in it)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        request = uow.session.get(ServiceRequest, request_id)
+        if request is None:
+            raise NotFound("request_not_found", N_("There is no such service request."))
+        return _request_read(request)
+
+
+def list_requests(
+    filters: RequestFilter, *, now: datetime | None = None, uow: UnitOfWork | None = None
+) -> list[ServiceRequestRead]:
+    """Service requests by the Open311 filters, newest first; without ids or dates the
+    last 90 days."""
+    now = now or utcnow()
+    query = select(ServiceRequest)
+    if filters.ids:
+        query = query.where(ServiceRequest.id.in_(filters.ids))
+    else:
+        start = filters.start
+        if start is None and filters.end is None:
+            start = now - timedelta(days=OPEN311_DEFAULT_DAYS)
+        if start is not None:
+            query = query.where(ServiceRequest.created_at >= start)
+        if filters.end is not None:
+            query = query.where(ServiceRequest.created_at <= filters.end)
+    if filters.service_codes:
+        query = query.where(ServiceRequest.service_code.in_(filters.service_codes))
+    if filters.statuses:
+        wanted = set(filters.statuses)
+        if wanted == {"closed"}:
+            query = query.where(ServiceRequest.status == "closed")
+        elif wanted == {"open"}:
+            query = query.where(ServiceRequest.status != "closed")
+    query = query.order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()).limit(
+        filters.limit
+    )
+    uow = uow or UnitOfWork()
+    with uow:
+        return [_request_read(row) for row in uow.session.scalars(query)]
+
+
+def list_my_requests(
+    principal: Principal | None, *, uow: UnitOfWork | None = None
+) -> list[ServiceRequestRead]:
+    """The citizen's own service requests, newest first."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    uow = uow or UnitOfWork()
+    with uow:
+        rows = uow.session.execute(
+            select(ServiceRequest, Apartment.number)
+            .outerjoin(Apartment, Apartment.id == ServiceRequest.apartment_id)
+            .where(ServiceRequest.user_id == principal.user_id)
+            .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+        )
+        return [_request_read(row, number) for row, number in rows]
+
+
+def list_request_queue(
+    actor: Principal | None, *, show: str = "active", uow: UnitOfWork | None = None
+) -> list[ServiceRequestRead]:
+    """The requests of the operators the staff member processes for (``show``: active,
+    closed or all), oldest first."""
+    actor = authorize(actor, Action.HOUSING_REQUESTS_PROCESS)
+    roles = PERMISSIONS[Action.HOUSING_REQUESTS_PROCESS]
+    scopes = {g.organisation_id for g in actor.grants if g.role in roles}
+    query = select(ServiceRequest, Apartment.number).outerjoin(
+        Apartment, Apartment.id == ServiceRequest.apartment_id
+    )
+    if None not in scopes:
+        query = query.where(ServiceRequest.operator_id.in_([s for s in scopes if s is not None]))
+    if show == "active":
+        query = query.where(ServiceRequest.status != "closed")
+    elif show == "closed":
+        query = query.where(ServiceRequest.status == "closed")
+    uow = uow or UnitOfWork()
+    with uow:
+        rows = uow.session.execute(query.order_by(ServiceRequest.created_at, ServiceRequest.id))
+        return [_request_read(row, number) for row, number in rows]
+
+
+def update_request_status(
+    actor: Principal | None,
+    request_id: int,
+    data: ServiceRequestUpdate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ServiceRequestRead:
+    """Move a service request forward (acknowledged, in progress, closed with a note);
+    the citizen who filed it is told."""
+    actor = authorize(actor, Action.HOUSING_REQUESTS_PROCESS)
+    now = now or utcnow()
+    note = (data.note or "").strip() or None
+    if data.status == "closed" and note is None:
+        raise InvalidInput(
+            "note_required", N_("Say what was done before closing the request."), field="note"
+        )
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request = session.get(ServiceRequest, request_id)
+        if request is None:
+            raise NotFound("request_not_found", N_("There is no such service request."))
+        authorize(actor, Action.HOUSING_REQUESTS_PROCESS, request.operator_id)
+        values: dict[str, Any] = {"status": data.status, "updated_at": now}
+        if note is not None:
+            values["status_notes"] = note
+        # Guarded: a step is taken only from the statuses it may follow, so two operators
+        # acting on the same request at once cannot both move it.
+        row = _dml(
+            session,
+            update(REQUESTS)
+            .where(
+                REQUESTS.c.id == request_id,
+                REQUESTS.c.status.in_(rules.REQUEST_STEPS[data.status]),
+            )
+            .values(**values)
+            .returning(*REQUESTS.c),
+        ).one_or_none()
+        if row is None:
+            raise Conflict(
+                "request_status_conflict",
+                N_("This request has already moved past this step. Reload the page."),
+            )
+        result = _request_read(row)
+        audit.record(
+            session,
+            actor,
+            "housing.request.update",
+            organisation_id=result.operator_id,
+            detail=f"request {result.id}: {result.status}",
+        )
+        _notify_request(session, result)
+        outbox.publish_event(
+            session,
+            "housing_request.status_changed",
+            {"id": result.id, "service_code": result.service_code, "status": result.status},
+            organisation_id=result.operator_id,
+        )
+        uow.commit()
+        return result
+
+
+# --- The portal's "utility information" application ---------------------------------------------
+
+STATEMENT_BILLS = 6  # the statement lists this many latest bills
+
+
+def apartment_for_applicant(
+    principal: Principal | None, apartment_id: int, *, uow: UnitOfWork | None = None
+) -> ApartmentRead:
+    """One of the citizen's linked apartments (the portal routes an application by it)."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    uow = uow or UnitOfWork()
+    with uow:
+        return ApartmentRead.model_validate(
+            _visible_apartment(uow.session, principal, apartment_id)
+        )
+
+
+def issue_charges_statement(
+    apartment_id: int, *, user_id: int, uow: UnitOfWork | None = None
+) -> None:
+    """Send the user a statement of the apartment's latest bills, payments and debt (the
+    approval of a "utility information" application; the portal has authorized it)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        apartment = session.get(Apartment, apartment_id)
+        if apartment is None:
+            raise _apartment_not_found()
+        bills = list(
+            session.scalars(
+                select(Bill)
+                .where(Bill.apartment_id == apartment.id)
+                .order_by(Bill.period.desc())
+                .limit(STATEMENT_BILLS)
+            )
+        )
+        payments = list(
+            session.scalars(
+                select(Payment)
+                .where(Payment.apartment_id == apartment.id)
+                .order_by(Payment.paid_on.desc())
+                .limit(STATEMENT_BILLS)
+            )
+        )
+        outbox.notify(
+            session,
+            accounts.recipient_for_user(session, user_id),
+            kind="housing_charges_statement",
+            template="housing/messages/charges_statement.txt",
+            context={
+                "address": f"{apartment.address}, {apartment.number}",
+                "payer_code": apartment.payer_code,
+                "bills": [(b.period.strftime("%m.%Y"), f"{b.total:.2f}") for b in bills],
+                "payments": [(p.paid_on.strftime("%d.%m.%Y"), f"{p.amount:.2f}") for p in payments],
+                "debt": f"{_debt(session, apartment.id):.2f}",
+            },
+            link=f"/housing/apartments/{apartment.id}",
+        )
+        uow.commit()

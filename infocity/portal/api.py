@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, UploadFile
+from fastapi.responses import Response
 
 from infocity.core.auth import Principal
 from infocity.portal import service
+from infocity.portal.rules import MAX_ATTACHMENT_BYTES, MAX_QUERY
 from infocity.portal.schemas import (
     MAX_ID,
     MAX_PAGE_SIZE,
+    AnswerCreate,
+    ApplicationCreate,
+    ApplicationDetailRead,
+    ApplicationPageRead,
+    ApplicationTypeRead,
+    ApplicationUpdate,
+    AssignCreate,
+    AttachmentRead,
+    CatalogueRead,
+    CommentCreate,
+    CommentRead,
+    DecisionCreate,
     InboxMessageRead,
     InboxPageRead,
     MarkedReadRead,
+    OverviewRead,
+    QueueFilter,
+    UniqueUsersRead,
     UnreadCountRead,
 )
 from infocity.web.deps import api_principal
 from infocity.web.errors import error_responses
 
-router = APIRouter(tags=["inbox"])
+router = APIRouter()
+inbox = APIRouter(tags=["inbox"])
 
 CurrentUser = Annotated[Principal | None, Depends(api_principal)]
 MessageId = Annotated[int, Path(ge=1, le=MAX_ID, description="The inbox message id.")]
 
 
-@router.get(
+@inbox.get(
     "/inbox",
     summary="List my notifications, newest first",
     responses=error_responses(401, 403, 422),
@@ -39,7 +58,7 @@ def list_inbox(
     return service.list_inbox(principal, unread_only=unread_only, limit=limit, offset=offset)
 
 
-@router.get(
+@inbox.get(
     "/inbox/unread-count",
     summary="How many of my notifications are unread (for a badge)",
     responses=error_responses(401, 403),
@@ -48,7 +67,7 @@ def unread_count(principal: CurrentUser) -> UnreadCountRead:
     return UnreadCountRead(unread=service.unread_count(principal))
 
 
-@router.post(
+@inbox.post(
     "/inbox/read-all",
     summary="Mark all my notifications read",
     responses=error_responses(401, 403),
@@ -57,7 +76,7 @@ def mark_all_read(principal: CurrentUser) -> MarkedReadRead:
     return MarkedReadRead(marked=service.mark_all_read(principal))
 
 
-@router.get(
+@inbox.get(
     "/inbox/{message_id}",
     summary="One of my notifications (does not mark it read)",
     responses=error_responses(401, 403, 404, 422),
@@ -66,10 +85,226 @@ def get_message(principal: CurrentUser, message_id: MessageId) -> InboxMessageRe
     return service.get_message(principal, message_id)
 
 
-@router.post(
+@inbox.post(
     "/inbox/{message_id}/read",
     summary="Mark one of my notifications read",
     responses=error_responses(401, 403, 404, 422),
 )
 def read_message(principal: CurrentUser, message_id: MessageId) -> InboxMessageRead:
     return service.read_message(principal, message_id)
+
+
+# --- Catalogue, applications, back office, statistics -----------------------------------
+
+portal = APIRouter(prefix="/portal", tags=["portal"])
+ApplicationId = Annotated[int, Path(ge=1, le=MAX_ID, description="The application id.")]
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
+    **error_responses(401, 403, 404, 422),
+}
+
+
+@portal.get("/services", summary="The service catalogue in the reader's language, searchable")
+def catalogue(
+    q: str | None = Query(
+        None, max_length=MAX_QUERY, description="Words in names and descriptions."
+    ),
+) -> CatalogueRead:
+    return service.search_catalogue(q)
+
+
+@portal.get("/application-types", summary="Kinds of application, with their forms' JSON Schema")
+def application_types() -> list[ApplicationTypeRead]:
+    return service.list_application_types()
+
+
+@portal.post(
+    "/applications",
+    status_code=201,
+    summary="File an application (a draft, or submitted at once)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def create_application(principal: CurrentUser, data: ApplicationCreate) -> ApplicationDetailRead:
+    return service.create_application(principal, data)
+
+
+@portal.get(
+    "/applications",
+    summary="My applications, newest first",
+    responses=error_responses(401, 403, 422),
+)
+def my_applications(
+    principal: CurrentUser,
+    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
+    offset: int = Query(0, ge=0, le=MAX_ID),
+) -> ApplicationPageRead:
+    return service.list_my_applications(principal, limit=limit, offset=offset)
+
+
+@portal.get(
+    "/applications/{application_id}",
+    summary="One application with history, comments and files (mine, or my organisation's)",
+    responses=error_responses(401, 403, 404, 422),
+)
+def get_application(principal: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
+    return service.get_application(principal, application_id)
+
+
+@portal.patch(
+    "/applications/{application_id}",
+    summary="Change the form of my draft",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def update_application(
+    principal: CurrentUser, application_id: ApplicationId, data: ApplicationUpdate
+) -> ApplicationDetailRead:
+    return service.update_application(principal, application_id, data)
+
+
+@portal.post(
+    "/applications/{application_id}/submit",
+    summary="Submit my draft",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def submit(principal: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
+    return service.submit_application(principal, application_id)
+
+
+@portal.post(
+    "/applications/{application_id}/withdraw",
+    summary="Withdraw my application",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def withdraw(principal: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
+    return service.withdraw_application(principal, application_id)
+
+
+@portal.post(
+    "/applications/{application_id}/answer",
+    summary="Answer an information request (a comment and/or a corrected form); resubmits",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def answer(
+    principal: CurrentUser, application_id: ApplicationId, data: AnswerCreate
+) -> ApplicationDetailRead:
+    return service.answer_information_request(principal, application_id, data)
+
+
+@portal.post(
+    "/applications/{application_id}/comments",
+    status_code=201,
+    summary="Write about an application (applicant or back office)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def comment(
+    principal: CurrentUser, application_id: ApplicationId, data: CommentCreate
+) -> CommentRead:
+    return service.add_comment(principal, application_id, data)
+
+
+@portal.post(
+    "/applications/{application_id}/attachments",
+    status_code=201,
+    summary="Attach a PDF, JPEG or PNG file (at most 5 MB; checked by its content)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def attach(
+    principal: CurrentUser, application_id: ApplicationId, file: UploadFile
+) -> AttachmentRead:
+    data = await file.read(MAX_ATTACHMENT_BYTES + 1)
+    return service.add_attachment(principal, application_id, file.filename or "", data)
+
+
+@portal.get(
+    "/applications/{application_id}/attachments/{attachment_id}",
+    summary="Download an attached file",
+    response_class=Response,
+    responses=FILE_RESPONSES,
+)
+def download(
+    principal: CurrentUser,
+    application_id: ApplicationId,
+    attachment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+) -> Response:
+    stored = service.get_attachment(principal, application_id, attachment_id)
+    return Response(
+        stored.data,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.filename)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@portal.get(
+    "/back-office/applications",
+    summary="My organisation's queue, the nearest deadline first",
+    responses=error_responses(401, 403, 422),
+)
+def queue(
+    principal: CurrentUser,
+    status: str | None = Query(None, max_length=20),
+    type: str | None = Query(None, max_length=60),
+    overdue: bool = Query(False),
+    mine: bool = Query(False, description="Only those assigned to me."),
+    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
+    offset: int = Query(0, ge=0, le=MAX_ID),
+) -> ApplicationPageRead:
+    filters = QueueFilter(
+        status=status, type=type, overdue=overdue, mine=mine, limit=limit, offset=offset
+    )
+    return service.list_queue(principal, filters)
+
+
+@portal.post(
+    "/back-office/applications/{application_id}/assign",
+    summary="Assign to a staff member of the organisation (default: me); takes it into review",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def assign(
+    principal: CurrentUser, application_id: ApplicationId, data: AssignCreate
+) -> ApplicationDetailRead:
+    return service.assign_application(principal, application_id, data)
+
+
+@portal.post(
+    "/back-office/applications/{application_id}/decision",
+    summary="Approve, reject or ask for information (reason required for the last two)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def decide(
+    principal: CurrentUser, application_id: ApplicationId, data: DecisionCreate
+) -> ApplicationDetailRead:
+    return service.decide_application(principal, application_id, data)
+
+
+@portal.post(
+    "/back-office/applications/{application_id}/complete",
+    summary="Mark an approved application completed",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def complete(principal: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
+    return service.complete_application(principal, application_id)
+
+
+@portal.get(
+    "/overview",
+    summary="My single window: applications, upcoming appointments, latest notifications",
+    responses=error_responses(401, 403),
+)
+def overview(principal: CurrentUser) -> OverviewRead:
+    return service.my_overview(principal)
+
+
+@portal.get(
+    "/stats/unique-users",
+    summary="Unique e-service users per month of a year (analysts)",
+    responses=error_responses(401, 403, 422),
+)
+def unique_users(principal: CurrentUser, year: int = Query(ge=2000, le=2100)) -> UniqueUsersRead:
+    return service.unique_users_per_month(principal, year)
+
+
+router.include_router(inbox)
+router.include_router(portal)

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from infocity.core.auth import Principal
-from infocity.core.errors import Unauthenticated
-from infocity.core.i18n import N_
-from infocity.portal import service
-from infocity.portal.schemas import MAX_ID
+from infocity.core.errors import AppError, Unauthenticated
+from infocity.core.i18n import N_, gettext
+from infocity.portal import rules, service
+from infocity.portal.schemas import (
+    MAX_ID,
+    AnswerCreate,
+    ApplicationCreate,
+    AssignCreate,
+    CommentCreate,
+    DecisionCreate,
+    QueueFilter,
+)
 from infocity.web.deps import csrf_protect, page_principal, render
+from infocity.web.errors import validation_fields
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -75,3 +88,411 @@ def message(
 def read_all(principal: LoggedIn) -> RedirectResponse:
     service.mark_all_read(principal)
     return RedirectResponse("/inbox?marked=1", status_code=303)
+
+
+# --- Catalogue, applications, back office, the single window --------------------------
+
+CHECK_FIELDS = N_("Please correct the marked fields.")
+DONE_NOTICES = {
+    "saved": N_("The draft has been saved."),
+    "submitted": N_("The application has been submitted."),
+    "withdrawn": N_("The application has been withdrawn."),
+    "answered": N_("Your answer has been sent; the review continues."),
+    "commented": N_("The message has been sent."),
+    "attached": N_("The file has been attached."),
+    "assigned": N_("The application has been assigned."),
+    "decided": N_("The decision has been recorded."),
+    "completed": N_("The application is completed."),
+}
+ApplicationId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    # The CSRF dependency has read the form already; Starlette keeps it on the request.
+    form = await request.form()
+    return dict(form.items())
+
+
+Form = Annotated[dict[str, Any], Depends(_form)]
+
+
+def _text(form: dict[str, Any], name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _done(url: str, code: str) -> RedirectResponse:
+    return RedirectResponse(f"{url}?done={quote(code)}", status_code=303)
+
+
+def _notice(done: str | None) -> str | None:
+    return gettext(DONE_NOTICES[done]) if done in DONE_NOTICES else None
+
+
+def _field_errors(exc: AppError | ValidationError) -> tuple[dict[str, str], str]:
+    """Errors by field and the message at the top of a refused form."""
+    errors = exc.errors if isinstance(exc, service.FormInvalid) else None
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+    if errors is not None:
+        fields = {
+            item["field"]: item["message"]
+            for item in validation_fields(RequestValidationError(errors))
+        }
+        return fields, gettext(CHECK_FIELDS)
+    assert isinstance(exc, AppError)
+    if exc.field:
+        return {exc.field: exc.translated()}, gettext(CHECK_FIELDS)
+    return {}, exc.translated()
+
+
+def _refusal_status(exc: AppError | ValidationError) -> int:
+    if isinstance(exc, AppError):
+        if exc.status in (401, 403, 404):
+            raise exc  # not the user's to correct here: the error page or the log-in
+        return exc.status
+    return 422
+
+
+@router.get("/services", response_class=HTMLResponse)
+def catalogue(
+    request: Request, q: Annotated[str | None, Query(max_length=rules.MAX_QUERY)] = None
+) -> HTMLResponse:
+    return render(request, "portal/services.html", {"catalogue": service.search_catalogue(q)})
+
+
+def _application_form_page(
+    request: Request,
+    principal: Principal,
+    type_code: str,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    form = service.describe_application_form(principal, type_code)
+    return render(
+        request,
+        "portal/application_new.html",
+        {"form": form, "values": values, "errors": errors or {}, "error": error},
+        status_code=status_code,
+    )
+
+
+TypeCode = Annotated[str, Path(max_length=60, pattern=r"^[a-z0-9_]+$")]
+
+
+@router.get("/applications/new/{type_code}", response_class=HTMLResponse)
+def new_application(request: Request, principal: LoggedIn, type_code: TypeCode) -> HTMLResponse:
+    return _application_form_page(request, principal, type_code, {})
+
+
+@router.post("/applications/new/{type_code}", response_class=HTMLResponse)
+def create_application(
+    request: Request, principal: LoggedIn, type_code: TypeCode, form: Form
+) -> Response:
+    described = service.describe_application_form(principal, type_code)
+    names = [f.name for f in described.fields]
+    values = {name: _text(form, name) for name in names}
+    submit = _text(form, "action") != "draft"
+    try:
+        created = service.create_application(
+            principal,
+            ApplicationCreate(
+                type=type_code, form={k: v for k, v in values.items() if v}, submit=submit
+            ),
+        )
+    except (AppError, ValidationError) as exc:
+        status = _refusal_status(exc)
+        fields, message = _field_errors(exc)
+        return _application_form_page(
+            request, principal, type_code, values, fields, message, status
+        )
+    return _done(f"/applications/{created.id}", "submitted" if submit else "saved")
+
+
+@router.get("/applications", response_class=HTMLResponse)
+def my_applications(request: Request, principal: LoggedIn) -> HTMLResponse:
+    listing = service.list_my_applications(principal, limit=100)
+    return render(request, "portal/applications.html", {"listing": listing})
+
+
+def _status_labels() -> dict[str, str]:
+    return {status.value: gettext(label) for status, label in rules.STATUS_LABELS.items()}
+
+
+def _application_page(
+    request: Request,
+    principal: Principal,
+    application_id: int,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    detail = service.get_application(principal, application_id)
+    staff = detail.applicant_user_id != principal.user_id
+    if staff:
+        return render(
+            request,
+            "portal/back_office_application.html",
+            {
+                "app": detail,
+                "applicant": service.applicant_name(principal, application_id),
+                "status_labels": _status_labels(),
+                "notice": _notice(done),
+                "error": error,
+            },
+            status_code=status_code,
+        )
+    form = service.describe_application_form(principal, detail.type)
+    return render(
+        request,
+        "portal/application.html",
+        {
+            "app": detail,
+            "form": form,
+            "status_labels": _status_labels(),
+            "notice": _notice(done),
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/applications/{application_id}", response_class=HTMLResponse)
+def application(
+    request: Request,
+    principal: LoggedIn,
+    application_id: ApplicationId,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    return _application_page(request, principal, application_id, done=done)
+
+
+def _act(
+    request: Request,
+    principal: Principal,
+    application_id: int,
+    url: str,
+    done: str,
+    action: Any,
+) -> Response:
+    """Run one use case for an application's page: redirect on success, the page with the
+    refusal on top otherwise."""
+    try:
+        action()
+    except (AppError, ValidationError) as exc:
+        status = _refusal_status(exc)
+        _, message = _field_errors(exc)
+        if isinstance(exc, AppError) and exc.field:
+            message = exc.translated()
+        return _application_page(
+            request, principal, application_id, error=message, status_code=status
+        )
+    return _done(url, done)
+
+
+@router.post("/applications/{application_id}/submit")
+def submit(request: Request, principal: LoggedIn, application_id: ApplicationId) -> Response:
+    return _act(
+        request,
+        principal,
+        application_id,
+        f"/applications/{application_id}",
+        "submitted",
+        lambda: service.submit_application(principal, application_id),
+    )
+
+
+@router.post("/applications/{application_id}/withdraw")
+def withdraw(request: Request, principal: LoggedIn, application_id: ApplicationId) -> Response:
+    return _act(
+        request,
+        principal,
+        application_id,
+        f"/applications/{application_id}",
+        "withdrawn",
+        lambda: service.withdraw_application(principal, application_id),
+    )
+
+
+@router.post("/applications/{application_id}/answer")
+def answer(
+    request: Request, principal: LoggedIn, application_id: ApplicationId, form: Form
+) -> Response:
+    return _act(
+        request,
+        principal,
+        application_id,
+        f"/applications/{application_id}",
+        "answered",
+        lambda: service.answer_information_request(
+            principal, application_id, AnswerCreate(comment=_text(form, "comment")[:4000] or None)
+        ),
+    )
+
+
+def _page_of(principal: Principal, application_id: int, applicant_user_id: int | None) -> str:
+    if applicant_user_id == principal.user_id:
+        return f"/applications/{application_id}"
+    return f"/back-office/applications/{application_id}"
+
+
+@router.post("/applications/{application_id}/comments")
+def comment(
+    request: Request, principal: LoggedIn, application_id: ApplicationId, form: Form
+) -> Response:
+    return _act(
+        request,
+        principal,
+        application_id,
+        _page_of(principal, application_id, _applicant_of(principal, application_id)),
+        "commented",
+        lambda: service.add_comment(
+            principal, application_id, CommentCreate(body=_text(form, "body")[:4000] or " ")
+        ),
+    )
+
+
+def _applicant_of(principal: Principal, application_id: int) -> int:
+    return service.get_application(principal, application_id).applicant_user_id
+
+
+@router.post("/applications/{application_id}/attachments")
+async def attach(request: Request, principal: LoggedIn, application_id: ApplicationId) -> Response:
+    form = await request.form()
+    upload = form.get("file")
+    filename, data = "", b""
+    if isinstance(upload, UploadFile):
+        filename = upload.filename or ""
+        data = await upload.read(rules.MAX_ATTACHMENT_BYTES + 1)
+    return _act(
+        request,
+        principal,
+        application_id,
+        _page_of(principal, application_id, _applicant_of(principal, application_id)),
+        "attached",
+        lambda: service.add_attachment(principal, application_id, filename, data),
+    )
+
+
+@router.get("/applications/{application_id}/attachments/{attachment_id}")
+def download(
+    principal: LoggedIn,
+    application_id: ApplicationId,
+    attachment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+) -> Response:
+    stored = service.get_attachment(principal, application_id, attachment_id)
+    return Response(
+        stored.data,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.filename)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# --- Back office ------------------------------------------------------------------------
+
+
+@router.get("/back-office", response_class=HTMLResponse)
+def back_office(
+    request: Request,
+    principal: LoggedIn,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    type: Annotated[str | None, Query(max_length=60)] = None,
+    overdue: bool = False,
+    mine: bool = False,
+) -> HTMLResponse:
+    filters = QueueFilter(status=status or None, type=type or None, overdue=overdue, mine=mine)
+    queue = service.list_queue(principal, filters)
+    return render(
+        request,
+        "portal/back_office.html",
+        {
+            "queue": queue,
+            "filters": filters,
+            "statuses": [
+                (s.value, gettext(label))
+                for s, label in rules.STATUS_LABELS.items()
+                if s is not rules.Status.DRAFT
+            ],
+            "types": [(t.code, t.title) for t in service.list_application_types()],
+        },
+    )
+
+
+@router.get("/back-office/applications/{application_id}", response_class=HTMLResponse)
+def back_office_application(
+    request: Request,
+    principal: LoggedIn,
+    application_id: ApplicationId,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    return _application_page(request, principal, application_id, done=done)
+
+
+@router.post("/back-office/applications/{application_id}/assign")
+def assign(
+    request: Request, principal: LoggedIn, application_id: ApplicationId, form: Form
+) -> Response:
+    raw = _text(form, "assignee_user_id")
+
+    def run() -> None:
+        assignee = int(raw) if raw.isdigit() and len(raw) < 19 else None
+        if raw and assignee is None:
+            AssignCreate.model_validate({"assignee_user_id": raw})
+        service.assign_application(
+            principal, application_id, AssignCreate(assignee_user_id=assignee)
+        )
+
+    return _act(
+        request,
+        principal,
+        application_id,
+        f"/back-office/applications/{application_id}",
+        "assigned",
+        run,
+    )
+
+
+@router.post("/back-office/applications/{application_id}/decide")
+def decide(
+    request: Request, principal: LoggedIn, application_id: ApplicationId, form: Form
+) -> Response:
+    def run() -> None:
+        decision = DecisionCreate.model_validate(
+            {"decision": _text(form, "decision"), "reason": _text(form, "reason") or None}
+        )
+        service.decide_application(principal, application_id, decision)
+
+    return _act(
+        request,
+        principal,
+        application_id,
+        f"/back-office/applications/{application_id}",
+        "decided",
+        run,
+    )
+
+
+@router.post("/back-office/applications/{application_id}/complete")
+def complete(request: Request, principal: LoggedIn, application_id: ApplicationId) -> Response:
+    return _act(
+        request,
+        principal,
+        application_id,
+        f"/back-office/applications/{application_id}",
+        "completed",
+        lambda: service.complete_application(principal, application_id),
+    )
+
+
+# --- The citizen's single window ---------------------------------------------------------
+
+
+@router.get("/my", response_class=HTMLResponse)
+def my_services(request: Request, principal: LoggedIn) -> HTMLResponse:
+    return render(request, "portal/my.html", {"overview": service.my_overview(principal)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,3 +44,232 @@ class MarkedReadRead(BaseModel):
     """How many messages a "mark all as read" changed."""
 
     marked: int
+
+
+# --- Service catalogue -----------------------------------------------------------------
+
+
+class CatalogueServiceRead(BaseModel):
+    """A city service in the catalogue, in the reader's language."""
+
+    code: str
+    category: str
+    name: str
+    description: str
+    audience: str = Field(description="Who may use it.")
+    link: str | None = Field(description="Its form or page; null while not online yet.")
+    application_type: str | None
+
+
+class CatalogueCategoryRead(BaseModel):
+    code: str
+    name: str
+    services: list[CatalogueServiceRead]
+
+
+class CatalogueRead(BaseModel):
+    """The catalogue by category; with a query, only the services that match."""
+
+    query: str | None
+    categories: list[CatalogueCategoryRead]
+    total: int
+
+
+class MonthlyUsersRead(BaseModel):
+    month: int = Field(ge=1, le=12)
+    unique_users: int
+
+
+class UniqueUsersRead(BaseModel):
+    """Unique e-service users per month of a year (months of the city's calendar)."""
+
+    year: int
+    months: list[MonthlyUsersRead]
+
+
+# --- Applications ----------------------------------------------------------------------
+
+
+class ApplicationTypeRead(BaseModel):
+    code: str
+    title: str
+    description: str
+    deadline_days: int
+    working_days: bool
+    form_schema: dict[str, Any] = Field(description="JSON Schema of the form.")
+
+
+class ApplicationCreate(BaseModel):
+    """A new application: its type, the typed form, and whether to submit it at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=60)
+    form: dict[str, Any] = Field(default_factory=dict)
+    submit: bool = Field(default=False, description="Submit now instead of keeping a draft.")
+
+
+class ApplicationUpdate(BaseModel):
+    """A draft's (or an information request's) new form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    form: dict[str, Any]
+
+
+class ApplicationRead(BaseModel):
+    id: int
+    type: str
+    type_title: str
+    status: str
+    status_label: str
+    applicant_user_id: int
+    person_id: int | None
+    organisation_id: int
+    organisation_name: str
+    assignee_user_id: int | None
+    summary: str
+    form: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    deadline_at: datetime | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    completed_at: datetime | None
+    overdue: bool = Field(description="The term has passed while the city has the next step.")
+
+
+class ApplicationEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: str | None
+    to_status: str
+    actor_user_id: int | None
+    reason: str | None
+    created_at: datetime
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=4000)
+
+
+class CommentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    author_user_id: int
+    author_side: str = Field(description="applicant | staff")
+    body: str
+    created_at: datetime
+
+
+class AttachmentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    created_at: datetime
+
+
+class AttachmentFile(BaseModel):
+    """An attachment's bytes, for a download."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+class ApplicationDetailRead(ApplicationRead):
+    """One application with its history, comments, attachments and next possible moves."""
+
+    events: list[ApplicationEventRead]
+    comments: list[CommentRead]
+    attachments: list[AttachmentRead]
+    moves: list[str] = Field(description="What the reader may do next.")
+
+
+class ApplicationPageRead(BaseModel):
+    items: list[ApplicationRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class QueueFilter(BaseModel):
+    """The back office's filter of its queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str | None = Field(default=None, max_length=20)
+    type: str | None = Field(default=None, max_length=60)
+    overdue: bool = False
+    mine: bool = Field(default=False, description="Only those assigned to me.")
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
+
+
+class AssignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee_user_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="A staff member; yourself if not given."
+    )
+
+
+class DecisionCreate(BaseModel):
+    """A decision; a reason is required to reject or to ask for information."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject", "request_information"]
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class AnswerCreate(BaseModel):
+    """The applicant's answer to an information request: a comment, and the form again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=4000)
+    form: dict[str, Any] | None = None
+
+
+class UpcomingAppointmentRead(BaseModel):
+    id: int
+    starts_at: datetime
+    clinic: str
+    specialty: str
+    ticket_number: str
+    status: str
+
+
+class OverviewRead(BaseModel):
+    """The citizen's single window: applications, upcoming appointments, notifications."""
+
+    applications: list[ApplicationRead]
+    appointments: list[UpcomingAppointmentRead]
+    notifications: list[InboxMessageRead]
+    unread: int
+
+
+class FormFieldRead(BaseModel):
+    """One field of a typed application form, as a page shows it."""
+
+    name: str
+    label: str
+    hint: str | None
+    required: bool
+    kind: Literal["text", "textarea", "number", "select"]
+    options: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class ApplicationFormRead(BaseModel):
+    code: str
+    title: str
+    description: str
+    fields: list[FormFieldRead]

@@ -13,6 +13,8 @@ from infocity.accounts import pages as accounts_pages
 from infocity.city import api as city_api
 from infocity.health import api as health_api
 from infocity.health import pages as health_pages
+from infocity.housing import open311
+from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
 from infocity.web import errors, ops, pages
@@ -34,6 +36,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    errors.register_error_renderer(f"{open311.PREFIX}/", open311.error_response)
+    app.add_exception_handler(open311.Open311Error, open311.open311_errors)  # type: ignore[arg-type]
     app.add_middleware(RequestContextMiddleware)
     app.mount(
         "/static",
@@ -42,8 +46,14 @@ def create_app() -> FastAPI:
     )
     app.include_router(ops.router)
     app.include_router(pages.router)
+    app.include_router(open311.router)
     for router in (accounts_api.router, city_api.router, health_api.router, portal_api.router):
         app.include_router(router, prefix=API_PREFIX)
-    for router in (accounts_pages.router, health_pages.router, portal_pages.router):
+    for router in (
+        accounts_pages.router,
+        health_pages.router,
+        housing_pages.router,
+        portal_pages.router,
+    ):
         app.include_router(router)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,24 @@ from infocity.web.deps import render
 logger = logging.getLogger("infocity.errors")
 
 MACHINE_PREFIXES = ("/api/", "/open311/", "/fhir/")
+
+# Machine paths whose standard has its own error shape (Open311's list of {code,
+# description}): prefix -> renderer(request, status, code, message).
+ErrorRenderer = Callable[[Request, int, str, str], Response]
+ERROR_RENDERERS: dict[str, ErrorRenderer] = {}
+
+
+def register_error_renderer(prefix: str, renderer: ErrorRenderer) -> None:
+    """Answer every error under ``prefix`` with ``renderer`` instead of ``ErrorRead``."""
+    ERROR_RENDERERS[prefix] = renderer
+
+
+def _renderer(request: Request) -> ErrorRenderer | None:
+    for prefix, renderer in ERROR_RENDERERS.items():
+        if request.url.path.startswith(prefix):
+            return renderer
+    return None
+
 
 HTTP_MESSAGES = {
     400: ("bad_request", N_("The request could not be understood.")),
@@ -107,6 +126,8 @@ def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
+        if (renderer := _renderer(request)) is not None:
+            return renderer(request, exc.status, exc.code, exc.translated())
         if wants_json(request):
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
             return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
@@ -124,6 +145,8 @@ def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         fields = validation_fields(exc)
         message = gettext(HTTP_MESSAGES[422][1])
+        if (renderer := _renderer(request)) is not None:
+            return renderer(request, 400, "invalid_input", message)
         if wants_json(request):
             return JSONResponse(error_body("invalid_input", message, fields=fields), 422)
         return render(
@@ -138,6 +161,8 @@ def install(app: FastAPI) -> None:
         code, message_id = HTTP_MESSAGES.get(exc.status_code, ("error", N_("Request failed.")))
         message = gettext(message_id)
         headers = getattr(exc, "headers", None)
+        if (renderer := _renderer(request)) is not None:
+            return renderer(request, exc.status_code, code, message)
         if wants_json(request):
             return JSONResponse(error_body(code, message), exc.status_code, headers=headers)
         return render(
@@ -152,6 +177,8 @@ def install(app: FastAPI) -> None:
         logger.exception("unhandled error")
         message = gettext(N_("Something went wrong on our side. Please try again later."))
         body = error_body("internal_error", message, request_id=request_id_var.get())
+        if (renderer := _renderer(request)) is not None:
+            return renderer(request, 500, "internal_error", message)
         if wants_json(request):
             return JSONResponse(body, 500)
         return render(request, "error.html", {"message": message, "code": "internal_error"}, 500)

@@ -1,0 +1,319 @@
+"""HTML pages of housing and utilities (thin: parse the form, call one service function,
+render). Every page works without JavaScript; a refused form is shown again with the
+message, and a change that succeeded redirects (POST-redirect-GET).
+
+Citizens: /housing (apartments, link form), /housing/apartments/{id} (meters, readings,
+chart, bills, debt), /housing/bills/{id} (printable) and .pdf, /housing/requests/new and
+/housing/requests/mine. Operators: /housing/requests (the queue).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from infocity.core.auth import Action, Principal, allowed
+from infocity.core.errors import AppError, Unauthenticated
+from infocity.core.i18n import N_, gettext
+from infocity.housing import pdf, rules, service
+from infocity.housing.chart import consumption_svg
+from infocity.housing.schemas import (
+    ApartmentLinkCreate,
+    ReadingCreate,
+    ServiceRequestCreate,
+    ServiceRequestUpdate,
+)
+from infocity.web.deps import csrf_protect, page_principal, render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+CHECK_FIELDS = N_("Please correct the marked fields.")
+NOTICES = {
+    "linked": N_("The apartment is linked to your cabinet."),
+    "reading": N_("The reading is saved."),
+    "filed": N_("Your request has been sent to the housing operator."),
+    "updated": N_("The request is updated; the citizen has been notified."),
+}
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()  # already read by the CSRF dependency
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+Form = Annotated[dict[str, str], Depends(_form)]
+
+
+def _require(request: Request) -> Principal:
+    principal = page_principal(request)
+    if principal is None:
+        raise Unauthenticated("login_required", N_("Please log in to continue."))
+    return principal
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _message(exc: AppError | ValidationError) -> str:
+    """What to show above a refused form; not logged in or not allowed goes up."""
+    if isinstance(exc, AppError):
+        if exc.status in (401, 403):
+            raise exc
+        return exc.translated()
+    return gettext(CHECK_FIELDS)
+
+
+def _notice(request: Request) -> str | None:
+    key = request.query_params.get("done")
+    return gettext(NOTICES[key]) if key in NOTICES else None
+
+
+def _common() -> dict[str, Any]:
+    return {
+        "service_labels": rules.SERVICE_LABELS,
+        "units": rules.UNITS,
+        "status_labels": rules.STATUS_LABELS,
+        "services": service.housing_services(),
+        "quantity": rules.format_quantity,
+    }
+
+
+# --- Citizen: apartments and readings ------------------------------------------------------
+
+
+def _index(request: Request, principal: Principal, **context: Any) -> HTMLResponse:
+    return render(
+        request,
+        "housing/index.html",
+        {
+            "apartments": service.list_my_apartments(principal),
+            "values": {},
+            "error": None,
+            "notice": _notice(request),
+            **_common(),
+            **context,
+        },
+    )
+
+
+@router.get("/housing", response_class=HTMLResponse)
+def housing_home(request: Request) -> Response:
+    principal = _require(request)
+    if principal.kind != "citizen" and allowed(principal, Action.HOUSING_REQUESTS_PROCESS):
+        return _redirect("/housing/requests")
+    return _index(request, principal)
+
+
+@router.post("/housing/link", response_class=HTMLResponse)
+def link_apartment(request: Request, form: Form) -> Response:
+    principal = _require(request)
+    values = {"payer_code": form.get("payer_code", "").strip(), "number": form.get("number", "")}
+    try:
+        apartment = service.link_apartment(principal, ApartmentLinkCreate(**values))
+    except (AppError, ValidationError) as exc:
+        error = _message(exc)
+        status = exc.status if isinstance(exc, AppError) else 422
+        response = _index(request, principal, values=values, error=error)
+        response.status_code = status
+        return response
+    return _redirect(f"/housing/apartments/{apartment.id}?done=linked")
+
+
+def _apartment_page(
+    request: Request, principal: Principal, apartment_id: int, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
+    overview = service.get_apartment_overview(principal, apartment_id)
+    charts = {
+        meter.id: consumption_svg(
+            meter,
+            gettext(N_("Monthly consumption, meter %(serial)s"), serial=meter.serial),
+            gettext(rules.UNITS[meter.kind]),
+        )
+        for meter in overview.meters
+    }
+    context = {
+        "overview": overview,
+        "charts": charts,
+        "notice": _notice(request),
+        "error": None,
+        "error_meter": None,
+        "confirm": None,
+        **_common(),
+        **extra,
+    }
+    return render(request, "housing/apartment.html", context, status_code=status_code)
+
+
+@router.get("/housing/apartments/{apartment_id}", response_class=HTMLResponse)
+def apartment(request: Request, apartment_id: IdPath) -> HTMLResponse:
+    return _apartment_page(request, _require(request), apartment_id)
+
+
+@router.post("/housing/apartments/{apartment_id}/readings", response_class=HTMLResponse)
+def submit_reading(request: Request, apartment_id: IdPath, form: Form) -> Response:
+    principal = _require(request)
+    raw_meter, raw_value = form.get("meter_id", ""), form.get("value", "").strip()
+    try:
+        value = Decimal(raw_value.replace(",", "."))
+        data = ReadingCreate(
+            meter_id=int(raw_meter), value=value, confirm=form.get("confirm") == "1"
+        )
+    except (ValueError, InvalidOperation, ValidationError):
+        return _apartment_page(
+            request,
+            principal,
+            apartment_id,
+            422,
+            error=gettext(N_("Enter the number shown on the meter, for example 123.45.")),
+            error_meter=raw_meter,
+        )
+    try:
+        service.submit_reading(principal, data)
+    except AppError as exc:
+        if exc.status in (401, 403):
+            raise
+        needs_confirming = exc.code == "reading_needs_confirmation"
+        return _apartment_page(
+            request,
+            principal,
+            apartment_id,
+            exc.status,
+            error=exc.translated(),
+            error_meter=raw_meter,
+            confirm={"meter_id": raw_meter, "value": raw_value} if needs_confirming else None,
+        )
+    return _redirect(f"/housing/apartments/{apartment_id}?done=reading")
+
+
+# --- Bills ------------------------------------------------------------------------------------
+
+
+@router.get("/housing/bills/{bill_id}.pdf")
+def bill_pdf(request: Request, bill_id: IdPath) -> Response:
+    bill = service.get_bill(_require(request), bill_id)
+    filename = f"bill-{bill.apartment.payer_code}-{bill.period:%Y-%m}.pdf"
+    return Response(
+        pdf.bill_pdf(bill),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+@router.get("/housing/bills/{bill_id}", response_class=HTMLResponse)
+def bill(request: Request, bill_id: IdPath) -> HTMLResponse:
+    found = service.get_bill(_require(request), bill_id)
+    return render(request, "housing/bill.html", {"bill": found, **_common()})
+
+
+# --- Service requests --------------------------------------------------------------------------
+
+
+@router.get("/housing/requests/new", response_class=HTMLResponse)
+def new_request(request: Request) -> HTMLResponse:
+    principal = _require(request)
+    values = {"service_code": request.query_params.get("service_code", "")}
+    return render(
+        request,
+        "housing/request_new.html",
+        {
+            "apartments": service.list_my_apartments(principal),
+            "values": values,
+            "error": None,
+            **_common(),
+        },
+    )
+
+
+@router.post("/housing/requests/new", response_class=HTMLResponse)
+def file_request(request: Request, form: Form) -> Response:
+    principal = _require(request)
+    values = {k: form.get(k, "") for k in ("service_code", "apartment_id", "description")}
+    try:
+        service.file_request(
+            principal,
+            ServiceRequestCreate(
+                service_code=values["service_code"],
+                apartment_id=int(values["apartment_id"]) if values["apartment_id"] else None,
+                description=values["description"],
+            ),
+        )
+    except (AppError, ValidationError, ValueError) as exc:
+        error = (
+            _message(exc) if isinstance(exc, AppError | ValidationError) else gettext(CHECK_FIELDS)
+        )
+        return render(
+            request,
+            "housing/request_new.html",
+            {
+                "apartments": service.list_my_apartments(principal),
+                "values": values,
+                "error": error,
+                **_common(),
+            },
+            status_code=exc.status if isinstance(exc, AppError) else 422,
+        )
+    return _redirect("/housing/requests/mine?done=filed")
+
+
+@router.get("/housing/requests/mine", response_class=HTMLResponse)
+def my_requests(request: Request) -> HTMLResponse:
+    principal = _require(request)
+    return render(
+        request,
+        "housing/requests_mine.html",
+        {
+            "requests": service.list_my_requests(principal),
+            "notice": _notice(request),
+            **_common(),
+        },
+    )
+
+
+SHOW = Annotated[str, Query(pattern=r"^(active|closed|all)$")]
+
+
+@router.get("/housing/requests", response_class=HTMLResponse)
+def request_queue(request: Request, show: SHOW = "active") -> HTMLResponse:
+    principal = _require(request)
+    return render(
+        request,
+        "housing/queue.html",
+        {
+            "requests": service.list_request_queue(principal, show=show),
+            "show": show,
+            "notice": _notice(request),
+            "error": None,
+            **_common(),
+        },
+    )
+
+
+@router.post("/housing/requests/{request_id}/status", response_class=HTMLResponse)
+def update_request(request: Request, request_id: IdPath, form: Form) -> Response:
+    principal = _require(request)
+    try:
+        service.update_request_status(
+            principal,
+            request_id,
+            ServiceRequestUpdate(status=form.get("status", ""), note=form.get("note") or None),
+        )
+    except (AppError, ValidationError) as exc:
+        return render(
+            request,
+            "housing/queue.html",
+            {
+                "requests": service.list_request_queue(principal),
+                "show": "active",
+                "notice": None,
+                "error": _message(exc),
+                **_common(),
+            },
+            status_code=exc.status if isinstance(exc, AppError) else 422,
+        )
+    return _redirect("/housing/requests?done=updated")

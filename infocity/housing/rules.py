@@ -1,0 +1,327 @@
+"""Pure rules of housing and utilities: the readings window, what a reading may be, the
+bill arithmetic, the Open311 service list and request statuses. No database, no web.
+
+A ``period`` is the first day of a month (a city date).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from infocity.core.errors import Conflict, InvalidInput
+from infocity.core.i18n import N_
+
+METER_KINDS = ("cold_water", "hot_water", "electricity_day", "electricity_night")
+# What a bill charges: every meter kind, and water disposal (cold + hot water).
+BILLED_SERVICES = (*METER_KINDS, "water_disposal")
+WATER_KINDS = ("cold_water", "hot_water")
+
+# Consumption norms per resident per month (Moscow's norms for an apartment with water
+# meters, bath and electric stove; a city changes them here).
+NORMS: dict[str, Decimal] = {
+    "cold_water": Decimal("6.935"),
+    "hot_water": Decimal("4.745"),
+    "electricity_day": Decimal("70"),
+    "electricity_night": Decimal("30"),
+}
+UNITS = {
+    "cold_water": N_("m³"),
+    "hot_water": N_("m³"),
+    "water_disposal": N_("m³"),
+    "electricity_day": N_("kWh"),
+    "electricity_night": N_("kWh"),
+}
+SERVICE_LABELS = {
+    "cold_water": N_("Cold water"),
+    "hot_water": N_("Hot water"),
+    "water_disposal": N_("Water disposal"),
+    "electricity_day": N_("Electricity, day"),
+    "electricity_night": N_("Electricity, night"),
+}
+CENT = Decimal("0.01")
+QUANTITY = Decimal("0.001")
+
+
+# --- Periods and the readings window -------------------------------------------------
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(period: date) -> date:
+    return (period.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def previous_month(period: date) -> date:
+    return (period.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def parse_period(value: str) -> date:
+    """``YYYY-MM`` as the first day of that month; InvalidInput otherwise."""
+    try:
+        year, month = value.strip().split("-")
+        return date(int(year), int(month), 1)
+    except ValueError as exc:
+        raise InvalidInput(
+            "invalid_period", N_("Give the month as YYYY-MM, for example 2026-03."), field="period"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Window:
+    """The days (city dates, inclusive) when readings for ``period`` are taken."""
+
+    period: date
+    first_day: date
+    last_day: date
+
+
+def window_for(period: date, start_day: int, end_day: int) -> Window:
+    """The readings window of ``period``: from ``start_day`` of the month to ``end_day``
+    of the next one (or of the same month when ``end_day`` comes after ``start_day``)."""
+    first = period.replace(day=start_day)
+    last_month = next_month(period) if end_day < start_day else period
+    return Window(period, first, last_month.replace(day=end_day))
+
+
+def open_window(today: date, start_day: int, end_day: int) -> Window | None:
+    """The window open on ``today`` (a city date), or None when readings are closed."""
+    for period in (month_start(today), previous_month(today)):
+        window = window_for(period, start_day, end_day)
+        if window.first_day <= today <= window.last_day:
+            return window
+    return None
+
+
+def next_open_window(today: date, start_day: int, end_day: int) -> Window:
+    """The window open now or the next one to open."""
+    current = open_window(today, start_day, end_day)
+    if current is not None:
+        return current
+    period = month_start(today)
+    while True:
+        window = window_for(period, start_day, end_day)
+        if window.first_day > today:
+            return window
+        period = next_month(period)
+
+
+def last_closed_period(today: date, start_day: int, end_day: int) -> date:
+    """The latest period whose readings window has closed by ``today``: its bills can be
+    made without a reading arriving afterwards."""
+    period = month_start(today)
+    while window_for(period, start_day, end_day).last_day >= today:
+        period = previous_month(period)
+    return period
+
+
+# --- Readings ------------------------------------------------------------------------
+
+
+def consumption_limit(kind: str, residents: int, factor: float) -> Decimal:
+    """The consumption above which a reading must be confirmed: norm x residents x factor
+    (an empty apartment counts as one resident)."""
+    return (NORMS[kind] * max(residents, 1) * Decimal(str(factor))).quantize(QUANTITY)
+
+
+def check_reading(
+    value: Decimal,
+    previous: Decimal,
+    *,
+    limit: Decimal,
+    confirmed: bool,
+) -> Decimal:
+    """The consumption the reading shows since ``previous``; refused below the last
+    reading, and asks for confirmation above ``limit``."""
+    if value < 0:
+        raise InvalidInput("invalid_reading", N_("A reading cannot be negative."), field="value")
+    if value < previous:
+        raise InvalidInput(
+            "reading_below_previous",
+            N_(
+                "The reading %(value)s is below the previous one (%(previous)s). "
+                "Check the number on the meter."
+            ),
+            field="value",
+            value=format_quantity(value),
+            previous=format_quantity(previous),
+        )
+    consumption = value - previous
+    if consumption > limit and not confirmed:
+        raise Conflict(
+            "reading_needs_confirmation",
+            N_(
+                "This reading means %(consumption)s used this month, more than %(limit)s "
+                "expected for your apartment. If the number is right, confirm it."
+            ),
+            field="value",
+            consumption=format_quantity(consumption),
+            limit=format_quantity(limit),
+        )
+    return consumption
+
+
+def format_quantity(value: Decimal) -> str:
+    """A reading without trailing zeros: 123.400 -> 123.4, 10.000 -> 10."""
+    text = f"{value.quantize(QUANTITY):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# --- Bills ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineInput:
+    service: str
+    basis: str  # meter | norm
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class Line:
+    service: str
+    basis: str
+    quantity: Decimal
+    price: Decimal
+    amount: Decimal
+
+
+def norm_quantity(kind: str, residents: int) -> Decimal:
+    """What a month is charged without a meter reading: norm x residents."""
+    return (NORMS[kind] * residents).quantize(QUANTITY)
+
+
+def bill_lines(
+    metered: dict[str, Decimal | None], residents: int, prices: dict[str, Decimal]
+) -> list[Line]:
+    """The bill of a month: for each meter kind the metered consumption, or the norm
+    where none came (``None``); water disposal is cold + hot water; amount = quantity x
+    price rounded to kopecks (half up)."""
+    inputs = []
+    for kind in METER_KINDS:
+        quantity = metered.get(kind)
+        if quantity is None:
+            inputs.append(LineInput(kind, "norm", norm_quantity(kind, residents)))
+        else:
+            inputs.append(LineInput(kind, "meter", quantity.quantize(QUANTITY)))
+    water = [line for line in inputs if line.service in WATER_KINDS]
+    disposal_basis = "meter" if all(line.basis == "meter" for line in water) else "norm"
+    inputs.append(
+        LineInput("water_disposal", disposal_basis, sum((w.quantity for w in water), Decimal(0)))
+    )
+    return [
+        Line(
+            line.service,
+            line.basis,
+            line.quantity,
+            prices[line.service],
+            (line.quantity * prices[line.service]).quantize(CENT, rounding=ROUND_HALF_UP),
+        )
+        for line in inputs
+    ]
+
+
+def parse_amount(text: str) -> Decimal:
+    """A money amount as written in a bank file: ``1234.50`` or ``1234,50``; ValueError
+    when it is not a positive amount in kopecks."""
+    value = Decimal(text.strip().replace(" ", "").replace(",", "."))
+    if not value.is_finite() or value <= 0 or value != value.quantize(CENT):
+        raise ValueError(text)
+    return value
+
+
+# --- Service requests (Open311) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HousingService:
+    """A kind of housing problem a citizen can report (an Open311 "service")."""
+
+    code: str
+    name: str  # English message id
+    description: str
+    keywords: tuple[str, ...]
+
+
+SERVICES = (
+    HousingService(
+        "no_hot_water",
+        N_("No hot water"),
+        N_("There is no hot water, or it is barely warm."),
+        ("water", "hot water"),
+    ),
+    HousingService(
+        "no_cold_water",
+        N_("No cold water"),
+        N_("There is no cold water, or the pressure is too low."),
+        ("water", "cold water"),
+    ),
+    HousingService(
+        "water_leak",
+        N_("Water leak"),
+        N_("Water is leaking from a pipe, a riser or the apartment above."),
+        ("water", "leak", "flooding"),
+    ),
+    HousingService(
+        "heating",
+        N_("Heating problem"),
+        N_("Radiators are cold, or a radiator is leaking."),
+        ("heating", "radiator"),
+    ),
+    HousingService(
+        "electricity",
+        N_("Power outage"),
+        N_("No electricity in the apartment or on the staircase."),
+        ("electricity", "light"),
+    ),
+    HousingService(
+        "elevator",
+        N_("Elevator out of order"),
+        N_("The elevator does not work or is stuck."),
+        ("elevator", "lift"),
+    ),
+    HousingService(
+        "cleaning",
+        N_("Cleaning of common areas"),
+        N_("The staircase, the entrance or the rubbish chute needs cleaning."),
+        ("cleaning", "rubbish"),
+    ),
+)
+SERVICES_BY_CODE = {service.code: service for service in SERVICES}
+
+REQUEST_STATUSES = ("open", "acknowledged", "in_progress", "closed")
+STATUS_LABELS = {
+    "open": N_("New"),
+    "acknowledged": N_("Acknowledged"),
+    "in_progress": N_("In progress"),
+    "closed": N_("Resolved"),
+}
+# The statuses each new status may follow: requests only move forward.
+REQUEST_STEPS: dict[str, tuple[str, ...]] = {
+    "acknowledged": ("open",),
+    "in_progress": ("open", "acknowledged"),
+    "closed": ("open", "acknowledged", "in_progress"),
+}
+
+
+def open311_status(status: str) -> str:
+    """Open311 knows only ``open`` and ``closed``; the finer steps go to status_notes."""
+    return "closed" if status == "closed" else "open"
+
+
+def nearest(
+    latitude: float, longitude: float, places: list[tuple[int, float, float]]
+) -> int | None:
+    """The id of the place nearest to the point (equirectangular distance: a city is
+    small enough), or None when there is none."""
+    best: tuple[float, int] | None = None
+    scale = math.cos(math.radians(latitude))
+    for place_id, lat, lon in places:
+        distance = (lat - latitude) ** 2 + ((lon - longitude) * scale) ** 2
+        if best is None or distance < best[0]:
+            best = (distance, place_id)
+    return best[1] if best else None
