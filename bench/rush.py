@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.client import Request, Result, drive, percentile
 from bench.env import City, pgbench_path
@@ -282,53 +282,47 @@ RETURNING appointments.id, appointments.slot_id, appointments.clinic_id,
 
 CORE_SCRIPT = PICK + TAKE
 
-# Every statement one kiosk booking sends (as of this commit): the two rate-limit
-# counters (each its own transaction, core.ratelimit.hit), then in one transaction the
-# patient by policy, the slot's context, the patient's quota row (the lock), the take,
-# and the accounts to notify. Round trips included, Python excluded.
-FULL_SCRIPT = (
-    PICK
-    + r"""SELECT person_id AS pid, oms_policy AS pol FROM bench_patients
-WHERE k = (SELECT nextval('bench_patient_seq')) \gset
-SELECT slot_id AS sid FROM bench_slots WHERE k = :k \gset
-INSERT INTO rate_limit_counters (key, window_start, count)
-VALUES ('identify:' || md5(:pol::text),
-        to_timestamp(floor(extract(epoch FROM now()) / 600) * 600), 1)
-ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1
-RETURNING rate_limit_counters.count;
-INSERT INTO rate_limit_counters (key, window_start, count)
-VALUES ('identify-ip:' || md5(random()::text),
-        to_timestamp(floor(extract(epoch FROM now()) / 600) * 600), 1)
-ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1
-RETURNING rate_limit_counters.count;
-BEGIN;
-SELECT persons.id, persons.birth_date, persons.first_name FROM persons
-WHERE persons.oms_policy = :pol::text;
-SELECT slots.id, slots.clinic_id, coalesce(clinics.parent_clinic_id, clinics.id) AS head_clinic_id,
-    slots.specialty_id, slots.status, slots.starts_at, slots.release_at,
-    specialties.booking_mode, specialties.audience, specialties.active_limit,
-    specialties.horizon_days, specialties.release_time, clinics.clinic_kind,
-    EXISTS (SELECT * FROM clinic_attachments WHERE clinic_attachments.person_id = :pid
-        AND clinic_attachments.clinic_id = coalesce(clinics.parent_clinic_id, clinics.id)
-        AND clinic_attachments.valid_to IS NULL) AS attached
-FROM slots JOIN specialties ON specialties.id = slots.specialty_id
-JOIN clinics ON clinics.id = slots.clinic_id WHERE slots.id = :sid;
-INSERT INTO booking_quotas (person_id, specialty_id, bookings, updated_at)
-VALUES (:pid, :spec, 1, now())
-ON CONFLICT (person_id, specialty_id)
-DO UPDATE SET bookings = booking_quotas.bookings + 1, updated_at = now();
-"""
-    + TAKE.replace(
-        "SELECT person_id FROM bench_patients WHERE k = (SELECT nextval('bench_patient_seq'))",
-        "SELECT :pid::bigint AS person_id",
-    ).replace("(SELECT slot_id FROM bench_slots WHERE k = :k)", ":sid")
-    + """SELECT users.id FROM users WHERE users.is_active
-    AND (users.person_id = :pid OR users.person_id IN
-        (SELECT family_links.guardian_id FROM family_links WHERE family_links.child_id = :pid))
-ORDER BY users.id;
-COMMIT;
-"""
-)
+# Every statement one kiosk booking sends, taken from the code itself so that the script
+# follows it: the rate-limit counters of the policy and the address (one statement,
+# committed on its own: core.ratelimit.hit_many), then in one transaction the patient, the
+# slot's context, the suspension, the accounts to notify and the patient's lock (one
+# statement: health.service._self_book_facts), and the take (_take_slot). 2 transactions,
+# 6 round trips with BEGIN and COMMIT; the pool's pre-ping and the Python are excluded.
+WINDOW = "to_timestamp(floor(extract(epoch FROM now()) / 600) * 600)"
+
+
+def _full_script() -> str:
+    from infocity.core import ratelimit
+    from infocity.health import service
+
+    hit = (
+        ratelimit._HIT_MANY_PG.text.replace(
+            "CAST(:keys AS text[])",
+            "ARRAY['identify:' || md5(:oms_policy::text), 'identify-ip:' || md5(random()::text)]",
+        )
+        .replace(":previous_window", f"{WINDOW} - interval '600 seconds'")
+        .replace(":window", WINDOW)
+    )
+    facts = service._FACTS_BY_POLICY.element.text.replace(":now", "now()")
+    take = (
+        cast(Any, service._TAKE_FREE_SLOT_PG)
+        .element.text.replace(":now", "now()")
+        .replace(":specialty_id", ":spec")
+        .replace(":active_limit", "1")
+        .replace(":channel", "'kiosk'")
+        .replace(":referral_id", "NULL")
+        .replace(":booked_by_user_id", "NULL")
+    )
+    return (
+        PICK
+        + "SELECT person_id, oms_policy, birth_date FROM bench_patients\n"
+        + "WHERE k = (SELECT nextval('bench_patient_seq')) \\gset\n"
+        + "SELECT slot_id FROM bench_slots WHERE k = :k \\gset\n"
+        + f"BEGIN;\n{hit};\nCOMMIT;\nBEGIN;\n{facts};\n{take};\nCOMMIT;\n"
+    )
+
+
+FULL_SCRIPT = _full_script()
 
 
 def reset(city: City, release: Release) -> None:
@@ -357,7 +351,7 @@ def prepare_pgbench(city: City, release: Release, patients: int) -> None:
                 copy.write_row((k, slot_id))
         connection.execute(
             "CREATE TABLE bench_patients AS SELECT row_number() OVER (ORDER BY a.id DESC) AS k, "
-            "p.id AS person_id, p.oms_policy FROM clinic_attachments a "
+            "p.id AS person_id, p.oms_policy, p.birth_date FROM clinic_attachments a "
             "JOIN persons p ON p.id = a.person_id WHERE a.valid_to IS NULL "
             "AND a.kind = 'adult' AND p.oms_policy IS NOT NULL "
             "AND NOT EXISTS (SELECT 1 FROM booking_quotas q WHERE q.person_id = p.id) "

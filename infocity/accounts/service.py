@@ -1226,6 +1226,31 @@ def person_by_id(session: Session, person_id: int) -> PersonFacts | None:
     return PersonFacts(row.id, row.birth_date, row.first_name) if row else None
 
 
+# The same questions as ``person_by_policy``/``person_by_id`` and ``users_to_notify``, as
+# SQL for another service's one-statement reads on PostgreSQL (health's kiosk booking
+# asks them together with its own in one round trip). The register stays the owner.
+PERSON_BY_POLICY_SQL = (
+    "SELECT persons.id, persons.birth_date, persons.first_name FROM persons "
+    "WHERE persons.oms_policy = :oms_policy"
+)
+PERSON_BY_ID_SQL = (
+    "SELECT persons.id, persons.birth_date, persons.first_name FROM persons "
+    "WHERE persons.id = :person_id"
+)
+
+
+def users_to_notify_sql(person_id: str) -> str:
+    """``users_to_notify`` of the person whose id is the SQL expression ``person_id``,
+    as an array of user ids (PostgreSQL)."""
+    # Constant SQL around a column expression of the caller's statement (no input).
+    return (
+        "ARRAY(SELECT users.id FROM users WHERE users.is_active AND "  # noqa: S608
+        f"(users.person_id = {person_id} OR users.person_id IN (SELECT "
+        f"family_links.guardian_id FROM family_links WHERE family_links.child_id = {person_id}"
+        ")) ORDER BY users.id)"
+    )
+
+
 def person_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
     """Full names ("Last First Middle") of these persons, for another service's staff
     pages; the caller audits the access in the same transaction."""

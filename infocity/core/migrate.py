@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -41,6 +43,17 @@ def revision(message: str) -> None:
     config = _config()
     heads = ScriptDirectory.from_config(config).get_heads()
     rev_id = f"{int(heads[0]) + 1:04d}" if heads else "0001"
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    if Path(ruff).exists():
+        # Alembic's post-write hooks: the new file comes out lint-clean and formatted.
+        config.set_section_option("post_write_hooks", "hooks", "ruff_fix, ruff_format")
+        for name, options in (
+            ("ruff_fix", "check --fix --exit-zero --quiet REVISION_SCRIPT_FILENAME"),
+            ("ruff_format", "format REVISION_SCRIPT_FILENAME"),
+        ):
+            config.set_section_option("post_write_hooks", f"{name}.type", "exec")
+            config.set_section_option("post_write_hooks", f"{name}.executable", ruff)
+            config.set_section_option("post_write_hooks", f"{name}.options", options)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.revision(config, message=message, autogenerate=True, rev_id=rev_id)

@@ -2,21 +2,80 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from infocity.core.db import get_engine, utcnow
 from infocity.core.errors import RateLimited
 from infocity.core.i18n import N_
 from infocity.core.models import RateLimitCounter
 
+_TABLE = cast(Table, RateLimitCounter.__table__)
+
+# Several keys counted in one statement on PostgreSQL: the upsert of this window's rows
+# and, joined to what it returns, the previous window's counts (one round trip).
+_HIT_MANY_PG = text(
+    "WITH hit AS (INSERT INTO rate_limit_counters (key, window_start, count) "
+    "SELECT k, :window, 1 FROM unnest(CAST(:keys AS text[])) AS k "
+    "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1 "
+    "RETURNING key, count) "
+    "SELECT hit.key, hit.count AS hits, previous.count AS previous FROM hit "
+    "LEFT JOIN rate_limit_counters AS previous "
+    "ON previous.key = hit.key AND previous.window_start = :previous_window"
+).bindparams(
+    bindparam("window", type_=_TABLE.c.window_start.type),
+    bindparam("previous_window", type_=_TABLE.c.window_start.type),
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One key counted by ``hit_many`` and its limit in the window."""
+
+    key: str
+    limit: int
+
 
 def _window_start(now: datetime, window_seconds: int) -> datetime:
     epoch = int(now.timestamp())
     return datetime.fromtimestamp(epoch - epoch % window_seconds, tz=now.tzinfo)
+
+
+def _upsert_statement(dialect: str, key: str, window: datetime) -> Any:
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        dialect_insert(_TABLE)
+        .values(key=key, window_start=window, count=1)
+        .on_conflict_do_update(
+            index_elements=["key", "window_start"], set_={"count": _TABLE.c.count + 1}
+        )
+        .returning(_TABLE.c.count)
+    )
+
+
+def _refuse_over(
+    count: int,
+    previous: int | None,
+    limit: int,
+    window: datetime,
+    window_seconds: int,
+    now: datetime,
+) -> None:
+    still_counted = 1 - (now - window).total_seconds() / window_seconds
+    if count + (previous or 0) * still_counted > limit:
+        retry_after = int((window + timedelta(seconds=window_seconds) - now).total_seconds()) + 1
+        raise RateLimited(
+            "rate_limited",
+            N_("Too many attempts. Please try again in %(minutes)s min."),
+            minutes=max(1, (retry_after + 59) // 60),
+        )
 
 
 def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = None) -> int:
@@ -29,41 +88,67 @@ def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = Non
     """
     now = now or utcnow()
     window = _window_start(now, window_seconds)
-    table = RateLimitCounter.__table__
-    assert isinstance(table, Table)
     engine = get_engine()
-    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        dialect_insert(table)
-        .values(key=key, window_start=window, count=1)
-        .on_conflict_do_update(
-            index_elements=["key", "window_start"], set_={"count": table.c.count + 1}
-        )
-        .returning(table.c.count)
-    )
+    statement = _upsert_statement(engine.dialect.name, key, window)
     previous_window = window - timedelta(seconds=window_seconds)
     with engine.begin() as connection:
         count = int(connection.execute(statement).scalar_one())
         previous = connection.execute(
-            select(table.c.count).where(table.c.key == key, table.c.window_start == previous_window)
+            select(_TABLE.c.count).where(
+                _TABLE.c.key == key, _TABLE.c.window_start == previous_window
+            )
         ).scalar_one_or_none()
-    still_counted = 1 - (now - window).total_seconds() / window_seconds
-    if count + (previous or 0) * still_counted > limit:
-        retry_after = int((window + timedelta(seconds=window_seconds) - now).total_seconds()) + 1
-        raise RateLimited(
-            "rate_limited",
-            N_("Too many attempts. Please try again in %(minutes)s min."),
-            minutes=max(1, (retry_after + 59) // 60),
-        )
+    _refuse_over(count, previous, limit, window, window_seconds, now)
     return count
+
+
+def hit_many(
+    session: Session, limits: Sequence[Limit], *, window_seconds: int, now: datetime | None = None
+) -> None:
+    """``hit`` for several distinct keys at once, counted and committed in ``session``
+    (which must have nothing else to commit): every key counts, then the first key over
+    its limit refuses.
+
+    On PostgreSQL one statement counts them all. A unit of work keeps its connection
+    across commits, so the use case that goes on in the same session needs no second
+    checkout from the pool; the counts are committed before this returns, so a use case
+    that fails afterwards still counted.
+    """
+    if not limits:
+        return
+    now = now or utcnow()
+    window = _window_start(now, window_seconds)
+    previous_window = window - timedelta(seconds=window_seconds)
+    counts: dict[str, tuple[int, int | None]] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            _HIT_MANY_PG,
+            {
+                "keys": [limit.key for limit in limits],
+                "window": window,
+                "previous_window": previous_window,
+            },
+        )
+        counts = {row.key: (int(row.hits), row.previous) for row in rows}
+    else:
+        for limit in limits:
+            count = session.execute(_upsert_statement("sqlite", limit.key, window)).scalar_one()
+            previous = session.execute(
+                select(_TABLE.c.count).where(
+                    _TABLE.c.key == limit.key, _TABLE.c.window_start == previous_window
+                )
+            ).scalar_one_or_none()
+            counts[limit.key] = (int(count), previous)
+    session.commit()
+    for limit in limits:
+        count, previous = counts[limit.key]
+        _refuse_over(count, previous, limit.limit, window, window_seconds, now)
 
 
 def purge_expired(older_than: timedelta = timedelta(days=1)) -> int:
     """Delete counters of windows long gone (a periodic job)."""
-    table = RateLimitCounter.__table__
-    assert isinstance(table, Table)
     with get_engine().begin() as connection:
         result = connection.execute(
-            table.delete().where(table.c.window_start < utcnow() - older_than)
+            _TABLE.delete().where(_TABLE.c.window_start < utcnow() - older_than)
         )
         return result.rowcount

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     secure_cookies: bool = False
     session_days: int = 14
+    # Threads per server process running the synchronous endpoints (anyio's default is
+    # 40): a few more than the database connections a process uses at once is enough, and
+    # fewer threads fight less for the GIL under a rush of clients.
+    web_threads: int = Field(12, ge=1, le=200)
 
     # Outgoing messages.
     smtp_host: str = "127.0.0.1"

@@ -3,6 +3,10 @@
 Leaving the ``with`` block always rolls back, so only an explicit ``commit()`` saves.
 Work that must happen only once the data is safely stored (waking the worker, say)
 is registered with ``after_commit``.
+
+The unit of work checks one connection out of the pool and keeps it to the end, across
+commits: a use case that commits twice (a rate-limit count, then the work) pays for one
+checkout (and its pre-ping) instead of one per transaction.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from infocity.core.db import session_factory
@@ -23,13 +28,19 @@ class UnitOfWork:
         self._factory = factory
         self._after_commit: list[Callable[[], None]] = []
         self._depth = 0
+        self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
         # Re-entrant: a use case may call a helper that opens the same unit of work;
         # only the outermost block owns the transaction.
         if self._depth == 0:
             factory = self._factory or session_factory()
-            self.session = factory()
+            bind = factory.kw.get("bind")
+            if isinstance(bind, Engine):
+                self._connection = bind.connect()
+                self.session = factory(bind=self._connection)
+            else:
+                self.session = factory()
             self._after_commit = []
         self._depth += 1
         return self
@@ -42,8 +53,18 @@ class UnitOfWork:
     ) -> None:
         self._depth -= 1
         if self._depth == 0:
-            self.session.rollback()
-            self.session.close()
+            try:
+                self.session.rollback()
+                self.session.close()
+            finally:
+                if self._connection is not None:
+                    self._connection.close()
+                    self._connection = None
+
+    @property
+    def outermost(self) -> bool:
+        """Inside the outermost ``with`` block: this block owns the transaction."""
+        return self._depth == 1
 
     def commit(self) -> None:
         if self._depth > 1:

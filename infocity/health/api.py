@@ -47,6 +47,7 @@ from infocity.health.schemas import (
     SlotRead,
     SlotSearch,
     SpecialtyRead,
+    SpecialtyUpdate,
     WaitlistEntryCreate,
     WaitlistEntryRead,
 )
@@ -81,6 +82,19 @@ def list_specialties() -> list[SpecialtyRead]:
     return service.list_specialties()
 
 
+@router.patch(
+    "/specialties/{specialty_id}",
+    response_model=SpecialtyRead,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Tune a specialty: slot length, booking mode, horizon, release time, limit "
+    "(city administrators)",
+)
+def update_specialty(
+    specialty_id: IdPath, data: SpecialtyUpdate, principal: CurrentUser
+) -> SpecialtyRead:
+    return service.update_specialty(_logged_in(principal), specialty_id, data)
+
+
 @router.get("/clinics", response_model=list[ClinicRead], summary="Polyclinics and branches")
 def list_clinics() -> list[ClinicRead]:
     return service.list_clinics()
@@ -95,6 +109,9 @@ def list_clinics() -> list[ClinicRead]:
 def search_slots(
     specialty_id: Annotated[int, Query(ge=1, le=2**63 - 1)],
     clinic_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    practitioner_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Only this doctor's times")
+    ] = None,
     date_from: Annotated[CityDate | None, Query()] = None,
     date_to: Annotated[CityDate | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -102,6 +119,7 @@ def search_slots(
     search = SlotSearch(
         specialty_id=specialty_id,
         clinic_id=clinic_id,
+        practitioner_id=practitioner_id,
         date_from=date_from,
         date_to=date_to,
         limit=limit,

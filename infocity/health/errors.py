@@ -135,6 +135,15 @@ class AttachmentTooSoon(Conflict):
         )
 
 
+class NewAddressRequired(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "new_address_required",
+            N_("To change the polyclinic after a move, give the new address."),
+            field="new_address",
+        )
+
+
 class WrongClinicKind(InvalidInput):
     def __init__(self) -> None:
         super().__init__(

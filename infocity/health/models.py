@@ -116,6 +116,9 @@ class Attachment(Base):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)  # null: current
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # yearly: the once-a-year free choice; address_change: a move, allowed any time.
+    reason: Mapped[str] = mapped_column(String(16), default="yearly", server_default="yearly")
+    new_address: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         # One current attachment per person and kind, whoever attaches at the same moment.

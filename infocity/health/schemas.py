@@ -29,6 +29,18 @@ class _Output(BaseModel):
 # --- Directory ---------------------------------------------------------------------
 
 
+class SpecialtyUpdate(_Input):
+    """What the city tunes for a specialty; fields left out stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, min_length=1, max_length=200)
+    slot_minutes: int | None = Field(default=None, ge=5, le=240)
+    booking_mode: Literal["direct", "referral"] | None = None
+    horizon_days: int | None = Field(default=None, ge=1, le=60)
+    release_time: time | None = Field(default=None, description="Wall-clock time in the city")
+    active_limit: int | None = Field(default=None, ge=1, le=10)
+
+
 class SpecialtyRead(_Output):
     id: int
     code: str
@@ -80,6 +92,12 @@ class PractitionerRead(_Output):
 class AttachmentCreate(_Input):
     person_id: Id
     clinic_id: Id
+    reason: Literal["yearly", "address_change"] = Field(
+        default="yearly",
+        description="yearly: the free choice, once a year; address_change: after a move, "
+        "allowed at any time with the new address",
+    )
+    new_address: str | None = Field(default=None, max_length=500)
 
 
 class AttachmentRead(_Output):
@@ -89,6 +107,7 @@ class AttachmentRead(_Output):
     kind: str
     valid_from: datetime
     valid_to: datetime | None
+    reason: str
 
 
 # --- Schedules ---------------------------------------------------------------------
@@ -150,6 +169,7 @@ class ScheduleExceptionRead(_Output):
 class SlotSearch(_Input):
     specialty_id: Id
     clinic_id: Id | None = None
+    practitioner_id: Id | None = Field(default=None, description="Only this doctor's times")
     date_from: CityDate | None = Field(default=None, description="City date; default today")
     date_to: CityDate | None = Field(default=None, description="City date, inclusive")
     limit: int = Field(default=200, ge=1, le=1000)

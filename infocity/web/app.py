@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -11,6 +14,7 @@ from infocity import __version__
 from infocity.accounts import api as accounts_api
 from infocity.accounts import pages as accounts_pages
 from infocity.city import api as city_api
+from infocity.core.settings import get_settings
 from infocity.health import api as health_api
 from infocity.health import pages as health_pages
 from infocity.housing import open311
@@ -21,6 +25,13 @@ from infocity.web import errors, ops, pages
 from infocity.web.middleware import RequestContextMiddleware
 
 API_PREFIX = "/api/v1"
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # Synchronous endpoints run in anyio's default thread pool: size it once per process.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().web_threads
+    yield
 
 
 def create_app() -> FastAPI:
@@ -34,6 +45,7 @@ def create_app() -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     errors.install(app)
     errors.register_error_renderer(f"{open311.PREFIX}/", open311.error_response)
