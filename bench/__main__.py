@@ -20,7 +20,7 @@ import typer
 
 from bench import rush as rush_scenario
 from bench import search as search_scenario
-from bench.env import RESULTS, City, city_database, serve, table, write_result
+from bench.env import RESULTS, ROOT, City, city_database, serve, table, write_result
 
 app = typer.Typer(help="InfoCity benchmarks.", invoke_without_command=True)
 
@@ -58,7 +58,8 @@ def _profile_summary(raw: Path, top: int = 30) -> str:
     lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top * 2)]
     lines += ["", "Self (the frame running):"]
     lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in self_time.most_common(top)]
-    return "\n".join(lines) + "\n"
+    # Paths relative to the checkout: the summary is committed and read anywhere.
+    return "\n".join(lines).replace(f"{ROOT}/", "") + "\n"
 
 
 @contextlib.contextmanager
