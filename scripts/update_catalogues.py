@@ -7,6 +7,7 @@ translation to fill in; strings no longer used are dropped.
 
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 
@@ -75,7 +76,9 @@ def main() -> None:
                 catalog = Catalog(locale=locale, domain=domain)
                 before = b""
             created = catalog.creation_date
-            catalog.update(template, no_fuzzy_matching=True)
+            # A copy per catalogue: update() may adopt the template's message objects,
+            # and a translation filled in for one locale must not leak into another.
+            catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
             for message in catalog:
                 # A message that moved between catalogues keeps its translation.
                 if message.id and not message.string and _key(message.id) in known:

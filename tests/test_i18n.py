@@ -59,6 +59,18 @@ def test_translations_keep_every_placeholder() -> None:
     assert broken == []
 
 
+def test_every_english_message_reads_as_its_message_id() -> None:
+    english = i18n.translations("en")
+    wrong = []
+    for message in _extracted():
+        if isinstance(message, str):
+            if english.gettext(message) != message:
+                wrong.append(message)
+        elif english.ngettext(message[0], message[1], 1) != message[0]:
+            wrong.append(message[0])
+    assert wrong == []
+
+
 def test_english_is_the_message_id_itself() -> None:
     with i18n.use_locale("en"):
         assert i18n.gettext("Please log in to continue.") == "Please log in to continue."
