@@ -46,6 +46,7 @@ from infocity.health.schemas import (
     RescheduleCreate,
     ScheduleExceptionCreate,
     ScheduleRuleCreate,
+    SpecialtyUpdate,
     WaitlistEntryCreate,
 )
 from infocity.web.deps import csrf_protect, page_principal, render, safe_next
@@ -115,7 +116,9 @@ NOTICES = {
     "visit_cancelled": N_("The request has been cancelled."),
     "visit_updated": N_("The request has been updated; the patient is told."),
     "confirmed": N_("Thank you! Your visit is confirmed."),
+    "specialty": N_("The specialty has been saved."),
 }
+BOOKING_MODES = {"direct": N_("Directly"), "referral": N_("By referral")}
 
 
 # --- Form plumbing -------------------------------------------------------------------
@@ -196,6 +199,7 @@ def _common() -> dict[str, Any]:
         "status_labels": STATUS_LABELS,
         "weekdays": WEEKDAYS,
         "kinds": EXCEPTION_KINDS,
+        "booking_modes": BOOKING_MODES,
         "kiosk": False,
     }
 
@@ -1243,3 +1247,59 @@ def add_exception(request: Request, principal: LoggedIn, form: Form) -> Response
             status_code=_status(exc),
         )
     return _redirect(f"/clinic-admin?clinic={clinic_id or ''}&done=exception")
+
+
+# --- City administration: specialties ------------------------------------------------
+
+SPECIALTY_FIELDS = ("slot_minutes", "booking_mode", "horizon_days", "release_time", "active_limit")
+
+
+def _specialties_page(
+    request: Request,
+    principal: Principal,
+    *,
+    notice: str | None = None,
+    edited: int | None = None,
+    values: dict[str, str] | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    specialties = views.city_specialties(principal)
+    return _page(
+        request,
+        "admin_specialties.html",
+        {
+            "specialties": specialties,
+            "notice": notice,
+            "edited": edited,
+            "values": values or {},
+            "errors": errors or FormErrors(),
+        },
+        status_code,
+    )
+
+
+@router.get("/admin/specialties", response_class=HTMLResponse)
+def city_specialties(request: Request, principal: LoggedIn, done: Done = None) -> HTMLResponse:
+    return _specialties_page(request, principal, notice=_notice(done))
+
+
+@router.post("/admin/specialties/{specialty_id}", response_class=HTMLResponse)
+def update_specialty(
+    request: Request, principal: LoggedIn, specialty_id: IdPath, form: Form
+) -> Response:
+    try:
+        service.update_specialty(
+            principal, specialty_id, SpecialtyUpdate(**_filled(form, SPECIALTY_FIELDS))
+        )
+    except (AppError, ValidationError) as exc:
+        _reraise_refusal(exc)
+        return _specialties_page(
+            request,
+            principal,
+            edited=specialty_id,
+            values={name: form.get(name, "")[:40] for name in SPECIALTY_FIELDS},
+            errors=FormErrors.of(exc, SPECIALTY_FIELDS),
+            status_code=_status(exc),
+        )
+    return _redirect(f"/admin/specialties?done=specialty#specialty-{specialty_id}")

@@ -1973,7 +1973,6 @@ def get_booking_status(
     themself, and if not, why and until when."""
     actor = authorize(actor, Action.INBOX_READ)  # any logged-in user; narrowed below
     now = now or utcnow()
-    settings = get_settings()
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -1988,37 +1987,55 @@ def get_booking_status(
         elif not staff:
             raise errors.PatientNotFound()
         _patient(session, person_id)
-        standing = session.execute(
-            select(
-                STANDINGS.c.suspended_at,
-                STANDINGS.c.suspended_until,
-                STANDINGS.c.suspension_no_shows,
-            ).where(STANDINGS.c.person_id == person_id)
-        ).one_or_none()
-        suspended = (
-            standing is not None
-            and standing.suspended_until is not None
-            and standing.suspended_until > now
-        )
-        reason = None
-        if suspended:
-            assert standing is not None
-            reason = errors.BookingSuspended(
-                until=_format_day(standing.suspended_until), count=standing.suspension_no_shows
-            ).translated()
-        result = BookingStatusRead(
-            person_id=person_id,
-            suspended=suspended,
-            suspended_until=standing.suspended_until if suspended and standing else None,
-            no_shows=_no_show_count(session, person_id, standing and standing.suspended_at, now),
-            no_show_limit=settings.no_show_limit,
-            window_days=settings.no_show_window_days,
-            reason=reason,
-        )
+        result = _booking_status(session, person_id, now)
         if staff:
             audit.record(session, actor, "health.booking_status", subject_person_id=person_id)
         uow.commit()
         return result
+
+
+def identified_booking_status(
+    person_id: int, *, now: datetime | None = None, uow: UnitOfWork | None = None
+) -> BookingStatusRead:
+    """The booking status of a patient the kiosk identified earlier in the same session
+    (the caller has checked its signed, short-lived identity), so that a suspension is
+    shown before the patient picks a time; the rules of ``get_booking_status``."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        _patient(uow.session, person_id)
+        return _booking_status(uow.session, person_id, now)
+
+
+def _booking_status(session: Session, person_id: int, now: datetime) -> BookingStatusRead:
+    settings = get_settings()
+    standing = session.execute(
+        select(
+            STANDINGS.c.suspended_at,
+            STANDINGS.c.suspended_until,
+            STANDINGS.c.suspension_no_shows,
+        ).where(STANDINGS.c.person_id == person_id)
+    ).one_or_none()
+    suspended = (
+        standing is not None
+        and standing.suspended_until is not None
+        and standing.suspended_until > now
+    )
+    reason = None
+    if suspended:
+        assert standing is not None
+        reason = errors.BookingSuspended(
+            until=_format_day(standing.suspended_until), count=standing.suspension_no_shows
+        ).translated()
+    return BookingStatusRead(
+        person_id=person_id,
+        suspended=suspended,
+        suspended_until=standing.suspended_until if suspended and standing else None,
+        no_shows=_no_show_count(session, person_id, standing and standing.suspended_at, now),
+        no_show_limit=settings.no_show_limit,
+        window_days=settings.no_show_window_days,
+        reason=reason,
+    )
 
 
 # --- Clinic-side schedule changes --------------------------------------------------

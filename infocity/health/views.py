@@ -38,7 +38,7 @@ from infocity.health.models import (
     Slot,
     Specialty,
 )
-from infocity.health.schemas import SlotSearch, SpecialtyRead
+from infocity.health.schemas import BookingStatusRead, SlotSearch, SpecialtyRead
 
 BOOKING_DAYS = 14  # the citizen chooses among the next two weeks
 SLOT_LIMIT = 1000
@@ -251,6 +251,7 @@ class PatientCard:
     attached_clinic: ClinicInfo | None
     appointments: list[AppointmentView]
     specialties: list[SpecialtyRead]
+    suspension: Suspension | None = None  # self-booking suspended; the registry may book
 
 
 @dataclass(frozen=True)
@@ -789,9 +790,14 @@ def booking_home(
         suspensions = []
         for member in patients:  # the whole family: a child's suspension is shown too
             status = service.get_booking_status(actor, member.id, now=now, uow=uow)
-            if status.suspended and status.suspended_until is not None:
-                suspensions.append(Suspension(member, status.suspended_until, status.reason or ""))
+            suspensions.extend(_suspensions(member, status))
         return replace(home, suspensions=suspensions)
+
+
+def _suspensions(patient: PatientOption, status: BookingStatusRead) -> list[Suspension]:
+    if status.suspended and status.suspended_until is not None:
+        return [Suspension(patient, status.suspended_until, status.reason or "")]
+    return []
 
 
 def slot_choice(
@@ -929,7 +935,10 @@ def kiosk_home(
     uow = uow or UnitOfWork()
     with uow:
         patient = _kiosk_patient(uow, person_id)
-        return _booking_home(uow, [patient], patient, now)
+        home = _booking_home(uow, [patient], patient, now)
+        # Shown before the patient picks a time, not as a refusal after confirming.
+        status = service.identified_booking_status(person_id, now=now, uow=uow)
+        return replace(home, suspensions=_suspensions(patient, status))
 
 
 def kiosk_slots(
@@ -1151,6 +1160,9 @@ def _patient_card(
     ]
     specialties.sort(key=lambda s: (s.booking_mode != "direct", s.name))
     _audit_patients(session, actor, action, [person_id], clinic.id, f"clinic {clinic.id}")
+    # So that the registrar can explain a suspension (and still book); audited too.
+    status = service.get_booking_status(actor, person_id, now=now, uow=uow)
+    suspensions = _suspensions(patient, status)
     return PatientCard(
         clinic=clinic,
         person_id=person_id,
@@ -1159,6 +1171,7 @@ def _patient_card(
         attached_clinic=_attached_clinic(session, clinics, patient, today),
         appointments=appointments,
         specialties=specialties,
+        suspension=suspensions[0] if suspensions else None,
     )
 
 
@@ -1611,3 +1624,14 @@ def appointment_by_link(
             select(APPOINTMENTS.c.confirmed_at).where(APPOINTMENTS.c.id == appointment_id)
         )
         return LinkedAppointment(appointment, action, token, confirmed_at)
+
+
+# --- City administration -------------------------------------------------------------
+
+
+def city_specialties(
+    actor: Principal | None, *, uow: UnitOfWork | None = None
+) -> list[SpecialtyRead]:
+    """Every specialty with the rules the city tunes (city administrators only)."""
+    authorize(actor, Action.DIRECTORY_MANAGE)
+    return service.list_specialties(uow=uow)
