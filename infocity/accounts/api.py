@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from infocity.accounts import service
 from infocity.accounts.schemas import (
@@ -26,26 +26,11 @@ from infocity.accounts.schemas import (
     TokenRead,
     UserRead,
 )
-from infocity.core.auth import Principal
-from infocity.core.errors import Unauthenticated
 from infocity.core.i18n import N_, gettext
-from infocity.web.deps import api_principal
+from infocity.web.deps import CurrentUser, LoggedIn
 from infocity.web.errors import error_responses
 
 router = APIRouter(tags=["accounts"])
-
-CurrentUser = Annotated[Principal | None, Depends(api_principal)]
-
-
-def _logged_in(principal: CurrentUser) -> Principal:
-    # Only where a missing user would mean something else to the service: for
-    # create_staff_account no actor means the trusted command line.
-    if principal is None:
-        raise Unauthenticated("login_required", N_("Please log in to continue."))
-    return principal
-
-
-LoggedIn = Annotated[Principal, Depends(_logged_in)]
 
 RESET_SENT = N_(
     "If an account with this e-mail or phone number exists, we have sent it a link "

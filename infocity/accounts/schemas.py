@@ -7,47 +7,24 @@ answers with a precise code and field.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
-from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field
 
 from infocity.accounts import rules
-from infocity.core.i18n import N_
+from infocity.core.schemas import Id, InputModel, OutputModel
 
 Name = Field(min_length=1, max_length=rules.NAME_MAX_LENGTH)
 OptionalName = Field(default=None, max_length=rules.NAME_MAX_LENGTH)
 Password = Field(min_length=1, max_length=rules.PASSWORD_MAX_LENGTH)
-# Row ids: anything larger would overflow the database's BIGINT and fail as a 500.
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # Documents as people type them: separators allowed, so a little longer than the digits.
 Document = Field(default=None, max_length=40)
-
-
-# Control characters have no place in names or numbers, and PostgreSQL refuses NUL.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _printable(cls, value: Any) -> Any:
-        if isinstance(value, str) and _CONTROL.search(value):
-            raise ValueError(N_("This value contains characters that are not allowed."))
-        return value
-
-
-class _Output(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 # --- Accounts ----------------------------------------------------------------------
 
 
-class CitizenCreate(_Input):
+class CitizenCreate(InputModel):
     """A citizen registering: an e-mail or a phone number (or both), a password, names."""
 
     email: str | None = Field(default=None, max_length=rules.EMAIL_MAX_LENGTH)
@@ -58,7 +35,7 @@ class CitizenCreate(_Input):
     middle_name: str | None = OptionalName
 
 
-class LoginRequest(_Input):
+class LoginRequest(InputModel):
     identifier: str = Field(min_length=1, max_length=rules.EMAIL_MAX_LENGTH)
     password: str = Password
 
@@ -69,7 +46,7 @@ class ApiTokenCreate(LoginRequest):
     name: str = Field(default="mobile app", min_length=1, max_length=100)
 
 
-class TokenRead(_Output):
+class TokenRead(OutputModel):
     """A bearer token. ``access_token`` is shown once, when it is issued."""
 
     id: int
@@ -79,11 +56,11 @@ class TokenRead(_Output):
     expires_at: datetime | None
 
 
-class PasswordResetRequest(_Input):
+class PasswordResetRequest(InputModel):
     identifier: str = Field(min_length=1, max_length=rules.EMAIL_MAX_LENGTH)
 
 
-class PasswordResetConfirm(_Input):
+class PasswordResetConfirm(InputModel):
     token: str = Field(min_length=1, max_length=200)
     new_password: str = Password
 
@@ -94,12 +71,12 @@ class MessageRead(BaseModel):
     message: str
 
 
-class GrantRead(_Output):
+class GrantRead(OutputModel):
     role: str
     organisation_id: int | None
 
 
-class UserRead(_Output):
+class UserRead(OutputModel):
     id: int
     kind: str
     display_name: str
@@ -108,13 +85,13 @@ class UserRead(_Output):
     locale: str
     person_id: int | None
     is_active: bool
-    roles: list[GrantRead] = []
+    roles: list[GrantRead] = Field(default_factory=list)
 
 
 # --- People ------------------------------------------------------------------------
 
 
-class ProfileUpdate(_Input):
+class ProfileUpdate(InputModel):
     """Fields left out stay as they are; a document set to null is removed."""
 
     last_name: str | None = OptionalName
@@ -126,7 +103,7 @@ class ProfileUpdate(_Input):
     passport: str | None = Document
 
 
-class ChildCreate(_Input):
+class ChildCreate(InputModel):
     """A child added to the family: born, under 18 (checked on the city's date)."""
 
     last_name: str = Name
@@ -137,7 +114,7 @@ class ChildCreate(_Input):
     oms_policy: str | None = Document
 
 
-class PersonRead(_Output):
+class PersonRead(OutputModel):
     """A person as the citizen sees them: documents masked."""
 
     id: int
@@ -150,7 +127,7 @@ class PersonRead(_Output):
     passport: str | None = Field(description="Masked: ** ** ***456")
 
 
-class ProfileRead(_Output):
+class ProfileRead(OutputModel):
     user_id: int
     email: str | None
     phone: str | None = Field(description="Masked: +7 *** ***-**-67")
@@ -159,7 +136,7 @@ class ProfileRead(_Output):
     children: list[PersonRead]
 
 
-class CitizenRecordRead(_Output):
+class CitizenRecordRead(OutputModel):
     """A citizen as a staff member sees them after an audited look-up: documents in full."""
 
     person_id: int
@@ -172,13 +149,13 @@ class CitizenRecordRead(_Output):
     passport: str | None
     phone: str | None
     email: str | None
-    guardian_ids: list[int] = []
+    guardian_ids: list[int] = Field(default_factory=list)
 
 
 # --- Staff, audit, devices ---------------------------------------------------------
 
 
-class StaffCreate(_Input):
+class StaffCreate(InputModel):
     """A staff account. ``role`` is a staff role name; city-wide roles take no organisation."""
 
     email: str = Field(min_length=3, max_length=rules.EMAIL_MAX_LENGTH)
@@ -188,12 +165,12 @@ class StaffCreate(_Input):
     password: str = Password
 
 
-class GrantCreate(_Input):
+class GrantCreate(InputModel):
     role: str = Field(min_length=1, max_length=32)
     organisation_id: Id | None = None
 
 
-class WorkplaceRead(_Output):
+class WorkplaceRead(OutputModel):
     """What a staff member's workplace page shows about them."""
 
     user_id: int
@@ -201,13 +178,13 @@ class WorkplaceRead(_Output):
     roles: list[WorkplaceRoleRead]
 
 
-class WorkplaceRoleRead(_Output):
+class WorkplaceRoleRead(OutputModel):
     role: str
     organisation_id: int | None
     organisation_name: str | None
 
 
-class AuditFilter(_Input):
+class AuditFilter(InputModel):
     action: str | None = Field(default=None, max_length=64)
     actor_user_id: Id | None = None
     subject_person_id: Id | None = None
@@ -218,7 +195,7 @@ class AuditFilter(_Input):
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
-class AuditEntryRead(_Output):
+class AuditEntryRead(OutputModel):
     id: int
     at: datetime
     actor_user_id: int | None
@@ -231,13 +208,13 @@ class AuditEntryRead(_Output):
     request_id: str | None
 
 
-class DeviceKeyCreate(_Input):
+class DeviceKeyCreate(InputModel):
     organisation_id: Id
     kind: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=100)
 
 
-class DeviceKeyRead(_Output):
+class DeviceKeyRead(OutputModel):
     id: int
     organisation_id: int
     kind: str

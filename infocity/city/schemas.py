@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from infocity.core.i18n import N_
-
-# Control characters have no place in names or numbers, and PostgreSQL refuses NUL.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+from infocity.core.schemas import InputModel
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _printable(cls, value: Any) -> Any:
-        if isinstance(value, str) and _CONTROL.search(value):
-            raise ValueError(N_("This value contains characters that are not allowed."))
-        return value
-
-
-class DistrictCreate(_Input):
+class DistrictCreate(InputModel):
     code: str = Field(min_length=1, max_length=16)
     name: str = Field(min_length=1, max_length=200)
     name_en: str | None = Field(default=None, max_length=200)
@@ -39,7 +24,7 @@ class DistrictRead(BaseModel):
     name_en: str | None
 
 
-class OrganisationCreate(_Input):
+class OrganisationCreate(InputModel):
     kind: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=300)
     name_en: str | None = Field(default=None, max_length=300)

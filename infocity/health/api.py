@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
-from infocity.core.auth import Principal
-from infocity.core.errors import Unauthenticated
-from infocity.core.i18n import N_
 from infocity.health import service
 from infocity.health.schemas import (
     AffectedAppointmentRead,
@@ -51,25 +48,13 @@ from infocity.health.schemas import (
     WaitlistEntryCreate,
     WaitlistEntryRead,
 )
-from infocity.web.deps import api_principal
+from infocity.web.deps import CurrentUser, LoggedIn, logged_in
 from infocity.web.errors import error_responses
 
 router = APIRouter(prefix="/health", tags=["health"])
 
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Token = Annotated[str, Query(min_length=1, max_length=500, description="From the reminder")]
-CurrentUser = Annotated[Principal | None, Depends(api_principal)]
-
-
-def _logged_in(principal: CurrentUser) -> Principal:
-    # Service functions read a missing actor as the trusted command line: routes that
-    # reach them must have a user.
-    if principal is None:
-        raise Unauthenticated("login_required", N_("Please log in to continue."))
-    return principal
-
-
-LoggedIn = Annotated[Principal, Depends(_logged_in)]
 BOOKING_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
@@ -92,7 +77,7 @@ def list_specialties() -> list[SpecialtyRead]:
 def update_specialty(
     specialty_id: IdPath, data: SpecialtyUpdate, principal: CurrentUser
 ) -> SpecialtyRead:
-    return service.update_specialty(_logged_in(principal), specialty_id, data)
+    return service.update_specialty(logged_in(principal), specialty_id, data)
 
 
 @router.get("/clinics", response_model=list[ClinicRead], summary="Polyclinics and branches")
@@ -183,7 +168,7 @@ def cancel(
 ) -> AppointmentRead:
     if token is not None:
         return service.cancel_by_link(appointment_id, token)
-    return service.cancel_appointment(_logged_in(principal), appointment_id)
+    return service.cancel_appointment(logged_in(principal), appointment_id)
 
 
 @router.post(

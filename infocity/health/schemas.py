@@ -9,27 +9,19 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-# Row ids: anything larger would overflow the database's BIGINT and fail as a 500.
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+from infocity.core.schemas import Id, InputModel, OutputModel
+
 # Dates people can mean: far enough either way, and never past what the database stores.
 CityDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
 Channel = Literal["portal", "app", "kiosk", "call_centre", "registry"]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class _Output(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
 # --- Directory ---------------------------------------------------------------------
 
 
-class SpecialtyUpdate(_Input):
+class SpecialtyUpdate(InputModel):
     """What the city tunes for a specialty; fields left out stay as they are."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -41,7 +33,7 @@ class SpecialtyUpdate(_Input):
     active_limit: int | None = Field(default=None, ge=1, le=10)
 
 
-class SpecialtyRead(_Output):
+class SpecialtyRead(OutputModel):
     id: int
     code: str
     name: str
@@ -54,7 +46,7 @@ class SpecialtyRead(_Output):
     audience: str = Field(description="adult | child | any")
 
 
-class ClinicCreate(_Input):
+class ClinicCreate(InputModel):
     """The health profile of an organisation of kind "clinic"."""
 
     organisation_id: Id
@@ -62,7 +54,7 @@ class ClinicCreate(_Input):
     parent_clinic_id: Id | None = Field(default=None, description="The head clinic of a branch")
 
 
-class ClinicRead(_Output):
+class ClinicRead(OutputModel):
     id: int
     name: str
     name_en: str | None
@@ -71,7 +63,7 @@ class ClinicRead(_Output):
     parent_clinic_id: int | None
 
 
-class PractitionerCreate(_Input):
+class PractitionerCreate(InputModel):
     clinic_id: Id
     specialty_code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=300)
@@ -79,7 +71,7 @@ class PractitionerCreate(_Input):
     user_id: Id | None = Field(default=None, description="The doctor's staff account")
 
 
-class PractitionerRead(_Output):
+class PractitionerRead(OutputModel):
     id: int
     clinic_id: int
     specialty_id: int
@@ -89,7 +81,7 @@ class PractitionerRead(_Output):
     user_id: int | None
 
 
-class AttachmentCreate(_Input):
+class AttachmentCreate(InputModel):
     person_id: Id
     clinic_id: Id
     reason: Literal["yearly", "address_change"] = Field(
@@ -100,7 +92,7 @@ class AttachmentCreate(_Input):
     new_address: str | None = Field(default=None, max_length=500)
 
 
-class AttachmentRead(_Output):
+class AttachmentRead(OutputModel):
     id: int
     person_id: int
     clinic_id: int
@@ -113,7 +105,7 @@ class AttachmentRead(_Output):
 # --- Schedules ---------------------------------------------------------------------
 
 
-class ScheduleRuleCreate(_Input):
+class ScheduleRuleCreate(InputModel):
     """A weekly pattern; times are wall-clock times in the city."""
 
     practitioner_id: Id
@@ -127,7 +119,7 @@ class ScheduleRuleCreate(_Input):
     valid_to: CityDate | None = None
 
 
-class ScheduleRuleRead(_Output):
+class ScheduleRuleRead(OutputModel):
     id: int
     clinic_id: int
     practitioner_id: int
@@ -141,7 +133,7 @@ class ScheduleRuleRead(_Output):
     valid_to: date | None
 
 
-class ScheduleExceptionCreate(_Input):
+class ScheduleExceptionCreate(InputModel):
     """Whole days off without times; extra hours need both times."""
 
     practitioner_id: Id
@@ -152,7 +144,7 @@ class ScheduleExceptionCreate(_Input):
     end_time: time | None = None
 
 
-class ScheduleExceptionRead(_Output):
+class ScheduleExceptionRead(OutputModel):
     id: int
     clinic_id: int
     practitioner_id: int
@@ -166,7 +158,7 @@ class ScheduleExceptionRead(_Output):
 # --- Slots and appointments --------------------------------------------------------
 
 
-class SlotSearch(_Input):
+class SlotSearch(InputModel):
     specialty_id: Id
     clinic_id: Id | None = None
     practitioner_id: Id | None = Field(default=None, description="Only this doctor's times")
@@ -175,7 +167,7 @@ class SlotSearch(_Input):
     limit: int = Field(default=200, ge=1, le=1000)
 
 
-class SlotRead(_Output):
+class SlotRead(OutputModel):
     id: int
     clinic_id: int
     practitioner_id: int
@@ -186,7 +178,7 @@ class SlotRead(_Output):
     ends_at: datetime
 
 
-class BookingCreate(_Input):
+class BookingCreate(InputModel):
     """A logged-in citizen booking for themself (``patient_id`` left out) or a child."""
 
     slot_id: Id
@@ -195,7 +187,7 @@ class BookingCreate(_Input):
     channel: Literal["portal", "app"] = "app"
 
 
-class AnonymousBookingCreate(_Input):
+class AnonymousBookingCreate(InputModel):
     """A kiosk or the call centre: the patient is identified by policy and birth date."""
 
     oms_policy: str = Field(min_length=1, max_length=40)
@@ -205,14 +197,14 @@ class AnonymousBookingCreate(_Input):
     channel: Literal["kiosk", "call_centre"] = "kiosk"
 
 
-class IdentifiedBookingCreate(_Input):
+class IdentifiedBookingCreate(InputModel):
     """A kiosk booking for the patient identified earlier in the same session."""
 
     slot_id: Id
     referral_id: Id | None = None
 
 
-class RegistryBookingCreate(_Input):
+class RegistryBookingCreate(InputModel):
     """A registrar booking for any patient of the clinic."""
 
     patient_id: Id
@@ -221,11 +213,11 @@ class RegistryBookingCreate(_Input):
     channel: Literal["registry", "call_centre"] = "registry"
 
 
-class RescheduleCreate(_Input):
+class RescheduleCreate(InputModel):
     slot_id: Id
 
 
-class AppointmentRead(_Output):
+class AppointmentRead(OutputModel):
     id: int
     slot_id: int
     clinic_id: int
@@ -244,13 +236,13 @@ class AppointmentRead(_Output):
     outcome_at: datetime | None = None
 
 
-class OutcomeCreate(_Input):
+class OutcomeCreate(InputModel):
     """What the doctor marks once the appointment's time has come."""
 
     outcome: Literal["attended", "no_show"]
 
 
-class BookingStatusRead(_Output):
+class BookingStatusRead(OutputModel):
     """Whether the patient may book by themself, and if not, why and until when."""
 
     person_id: int
@@ -265,7 +257,7 @@ class BookingStatusRead(_Output):
 # --- Clinic-side schedule changes --------------------------------------------------
 
 
-class ScheduleRuleUpdate(_Input):
+class ScheduleRuleUpdate(InputModel):
     """A changed weekly pattern (replaces every field of the rule)."""
 
     weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
@@ -278,7 +270,7 @@ class ScheduleRuleUpdate(_Input):
     valid_to: CityDate | None = None
 
 
-class AffectedAppointmentRead(_Output):
+class AffectedAppointmentRead(OutputModel):
     """A booked appointment a schedule change would cancel (the clinic admin's preview)."""
 
     appointment_id: int
@@ -289,7 +281,7 @@ class AffectedAppointmentRead(_Output):
     channel: str
 
 
-class ScheduleChangeRead(_Output):
+class ScheduleChangeRead(OutputModel):
     """What applying a schedule change did."""
 
     cancelled_appointments: list[int]
@@ -300,7 +292,7 @@ class ScheduleChangeRead(_Output):
 # --- Waiting list ------------------------------------------------------------------
 
 
-class WaitlistEntryCreate(_Input):
+class WaitlistEntryCreate(InputModel):
     """Wait for a time of a specialty; the other fields narrow what will be offered."""
 
     specialty_id: Id
@@ -313,7 +305,7 @@ class WaitlistEntryCreate(_Input):
     time_to: time | None = None
 
 
-class WaitlistEntryRead(_Output):
+class WaitlistEntryRead(OutputModel):
     id: int
     person_id: int
     specialty_id: int
@@ -334,21 +326,21 @@ class WaitlistEntryRead(_Output):
     held_starts_at: datetime | None = None
 
 
-class HoldAccept(_Input):
+class HoldAccept(InputModel):
     referral_id: Id | None = None
 
 
 # --- Home visits -------------------------------------------------------------------
 
 
-class HomeVisitCreate(_Input):
+class HomeVisitCreate(InputModel):
     patient_id: Id | None = Field(default=None, description="Your child; left out: yourself")
     address: str = Field(min_length=5, max_length=500)
     reason: str = Field(min_length=3, max_length=1000)
     contact_phone: str = Field(min_length=5, max_length=40)
 
 
-class HomeVisitUpdate(_Input):
+class HomeVisitUpdate(InputModel):
     """A step of the clinic's handling: accepted, assigned (with a doctor), done, or
     cancelled."""
 
@@ -356,7 +348,7 @@ class HomeVisitUpdate(_Input):
     practitioner_id: Id | None = None
 
 
-class HomeVisitRead(_Output):
+class HomeVisitRead(OutputModel):
     id: int
     clinic_id: int
     person_id: int
@@ -372,14 +364,14 @@ class HomeVisitRead(_Output):
 # --- Referrals ---------------------------------------------------------------------
 
 
-class ReferralCreate(_Input):
+class ReferralCreate(InputModel):
     person_id: Id
     specialty_code: str = Field(min_length=1, max_length=40)
     target_clinic_id: Id | None = None
     valid_days: int = Field(default=30, ge=1, le=365)
 
 
-class ReferralRead(_Output):
+class ReferralRead(OutputModel):
     id: int
     clinic_id: int
     person_id: int

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query, UploadFile
+from fastapi import APIRouter, Path, Query, UploadFile
 from fastapi.responses import Response
 
-from infocity.core.auth import Principal
 from infocity.portal import service
 from infocity.portal.rules import MAX_ATTACHMENT_BYTES, MAX_QUERY
 from infocity.portal.schemas import (
@@ -34,13 +33,12 @@ from infocity.portal.schemas import (
     UniqueUsersRead,
     UnreadCountRead,
 )
-from infocity.web.deps import api_principal
+from infocity.web.deps import CurrentUser
 from infocity.web.errors import error_responses
 
 router = APIRouter()
 inbox = APIRouter(tags=["inbox"])
 
-CurrentUser = Annotated[Principal | None, Depends(api_principal)]
 MessageId = Annotated[int, Path(ge=1, le=MAX_ID, description="The inbox message id.")]
 
 

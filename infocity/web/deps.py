@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from itsdangerous import BadSignature, Signer
 
@@ -71,6 +71,19 @@ def api_principal(request: Request) -> Principal | None:
     if principal is None:
         raise Unauthenticated("invalid_token", N_("The access token is invalid or expired."))
     return principal
+
+
+def logged_in(principal: Annotated[Principal | None, Depends(api_principal)]) -> Principal:
+    """The app's user, required: service functions read a missing actor as the trusted
+    command line, so routes that reach them must have a user."""
+    if principal is None:
+        raise Unauthenticated("login_required", N_("Please log in to continue."))
+    return principal
+
+
+# Route parameters: the user of the bearer token if any, or required.
+CurrentUser = Annotated[Principal | None, Depends(api_principal)]
+LoggedIn = Annotated[Principal, Depends(logged_in)]
 
 
 async def csrf_protect(request: Request) -> None:
