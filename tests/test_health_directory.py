@@ -113,3 +113,16 @@ def test_after_a_move_the_polyclinic_changes_at_once_with_the_new_address(
             .limit(1)
         ).one()
     assert tuple(latest) == ("address_change", "Москва, ул. Тверская, 7, кв. 12")
+
+
+def test_a_booking_counts_as_a_use_of_the_doctor_appointment_e_service(database: str) -> None:
+    from infocity.core.models import ServiceUse
+
+    clinic = make_clinic()
+    slots = make_slots(make_practitioner(clinic.id, "therapist").id)
+    patient = make_patient()
+    attach(patient.person_id, clinic.id)  # type: ignore[arg-type]
+    service.book_slot(patient.principal, BookingCreate(slot_id=slots[0]))
+    with UnitOfWork() as uow:
+        uses = uow.session.execute(select(ServiceUse.service_code, ServiceUse.user_id)).all()
+    assert [tuple(u) for u in uses] == [("doctor_appointment", patient.id)]

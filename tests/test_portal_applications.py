@@ -14,7 +14,7 @@ from sqlalchemy import select
 from infocity.core.db import utcnow
 from infocity.core.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from infocity.core.i18n import use_locale
-from infocity.core.models import AuditEntry, OutboxMessage
+from infocity.core.models import AuditEntry, OutboxMessage, ServiceUse
 from infocity.core.uow import UnitOfWork
 from infocity.health import service as health
 from infocity.portal import rules, service
@@ -23,7 +23,6 @@ from infocity.portal.models import (
     ApplicationAttachment,
     ApplicationComment,
     ApplicationEvent,
-    ServiceUse,
 )
 from infocity.portal.schemas import (
     AnswerCreate,

@@ -3,13 +3,14 @@ audit log and web sessions."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -151,3 +152,25 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class ServiceUse(Base):
+    """One use of an e-service by a user: the base of "unique e-service users a month".
+
+    ``used_month`` is the first day of the month in the city's time zone, written once so
+    that the monthly report is a plain ``GROUP BY`` on an index on both databases.
+    """
+
+    __tablename__ = "service_uses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    service_code: Mapped[str] = mapped_column(String(60))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_month: Mapped[date] = mapped_column(Date)
+
+    __table_args__ = (
+        Index("ix_service_uses_month_user", "used_month", "user_id"),
+        Index("ix_service_uses_user", "user_id"),
+    )

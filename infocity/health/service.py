@@ -55,6 +55,7 @@ from infocity.core.ratelimit import Limit, hit_many
 from infocity.core.security import token_hash
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
+from infocity.core.usage import record_service_use
 from infocity.health import errors, rules
 from infocity.health.models import (
     ACTIVE_WAITLIST_ENTRY,
@@ -1387,6 +1388,7 @@ def book_slot(
             now=now,
         )
         _notify(uow, result, "appointment_booked")
+        record_service_use(uow.session, "doctor_appointment", actor.user_id, person_id=person_id)
         uow.commit()
         return result
 

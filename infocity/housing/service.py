@@ -42,6 +42,7 @@ from infocity.core.i18n import N_
 from infocity.core.ratelimit import hit
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
+from infocity.core.usage import record_service_use
 from infocity.housing import rules
 from infocity.housing.models import (
     Apartment,
@@ -429,6 +430,9 @@ def submit_reading(
             .returning(*READINGS.c)
         ).one()
         result = ReadingRead.model_validate(row, from_attributes=True)
+        record_service_use(
+            session, "meter_readings", principal.user_id, person_id=principal.person_id
+        )
         uow.commit()
         return result
 
@@ -906,6 +910,9 @@ def file_request(
             "housing_request.created",
             {"id": result.id, "service_code": result.service_code, "status": result.status},
             organisation_id=operator_id,
+        )
+        record_service_use(
+            session, "housing_problem_report", principal.user_id, person_id=principal.person_id
         )
         uow.commit()
         return result

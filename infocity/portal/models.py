@@ -8,13 +8,12 @@ partitioned or sharded by organisation later. Attachments are stored in the data
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -64,28 +63,6 @@ class CatalogueService(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     search_ru: Mapped[str] = mapped_column(Text)
     search_en: Mapped[str] = mapped_column(Text)
-
-
-class ServiceUse(Base):
-    """One use of an e-service by a user: the base of "unique e-service users a month".
-
-    ``used_month`` is the first day of the month in the city's time zone, written once so
-    that the monthly report is a plain ``GROUP BY`` on an index on both databases.
-    """
-
-    __tablename__ = "service_uses"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    service_code: Mapped[str] = mapped_column(String(60))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
-    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    used_month: Mapped[date] = mapped_column(Date)
-
-    __table_args__ = (
-        Index("ix_service_uses_month_user", "used_month", "user_id"),
-        Index("ix_service_uses_user", "user_id"),
-    )
 
 
 class Application(Base):

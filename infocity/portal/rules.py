@@ -333,7 +333,20 @@ SERVICES = (
         "Tell the housing operator about a fault in a building or its yard.",
         CITIZENS_RU,
         CITIZENS_EN,
-        None,
+        "/housing/requests/new",
+    ),
+    ServiceSeed(
+        "meter_readings",
+        "housing",
+        "Передача показаний счётчиков",
+        "Meter readings",
+        "Показания счётчиков воды и электроэнергии с 15-го числа по 3-е следующего месяца, "
+        "история показаний и единый платёжный документ.",
+        "Send water and electricity meter readings from the 15th to the 3rd of the next "
+        "month; see their history and the monthly bill.",
+        "Собственники и жильцы квартир",
+        "Apartment owners and residents",
+        "/housing",
     ),
     ServiceSeed(
         "student_social_card",

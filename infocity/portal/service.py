@@ -4,8 +4,9 @@ The in-app inbox: the worker puts notifications there (``infocity.core.channels`
 here a user lists and reads their own. A message of someone else is "not found",
 never "forbidden", so ids do not reveal what exists.
 
-The service catalogue and e-service use (``record_service_use``, called by any service
-inside its own transaction), and the applications engine: typed forms registered per
+The service catalogue and the monthly count of e-service users (each service records a
+use with ``infocity.core.usage.record_service_use`` inside its own transaction), and the
+applications engine: typed forms registered per
 type (``portal.registry``), statuses changed only through a guarded
 ``UPDATE ... WHERE status = :expected`` checked by its row count, every change announced
 to the applicant through the outbox in the same transaction.
@@ -29,9 +30,10 @@ from infocity.core.auth import PERMISSIONS, Action, Principal, allowed, authoriz
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, InvalidInput, NotFound
 from infocity.core.i18n import N_, current_locale, gettext
-from infocity.core.models import InboxMessage
+from infocity.core.models import InboxMessage, ServiceUse
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
+from infocity.core.usage import record_service_use
 from infocity.health import service as health
 from infocity.portal import rules
 from infocity.portal.models import (
@@ -41,7 +43,6 @@ from infocity.portal.models import (
     ApplicationEvent,
     CatalogueService,
     ServiceCategory,
-    ServiceUse,
 )
 from infocity.portal.registry import (
     ApplicationType,
@@ -297,32 +298,6 @@ def search_catalogue(query: str | None = None, *, uow: UnitOfWork | None = None)
             )
             total += 1
         return CatalogueRead(query=query, categories=list(grouped.values()), total=total)
-
-
-def record_service_use(
-    session: Session,
-    service_code: str,
-    user_id: int,
-    *,
-    person_id: int | None = None,
-    at: datetime | None = None,
-) -> None:
-    """Record that ``user_id`` used e-service ``service_code`` (in the caller's transaction).
-
-    Any service calls this where a citizen completes an e-service (a booking, a
-    submitted application, a look-up): it feeds "unique e-service users per month".
-    """
-    at = at or utcnow()
-    local = at.astimezone(get_settings().city_tz).date()
-    session.add(
-        ServiceUse(
-            service_code=service_code[:60],
-            user_id=user_id,
-            person_id=person_id,
-            used_at=at,
-            used_month=local.replace(day=1),
-        )
-    )
 
 
 def unique_users_per_month(
