@@ -1684,6 +1684,14 @@ def reschedule_appointment(
         return new
 
 
+def _own_and_children(uow: UnitOfWork, actor: Principal) -> list[int]:
+    """The people a citizen acts for: their children and themself."""
+    person_ids = [p.id for p in accounts.list_family(actor, uow=uow)]
+    if actor.person_id is not None:
+        person_ids.append(actor.person_id)
+    return person_ids
+
+
 def list_my_appointments(
     actor: Principal | None, *, uow: UnitOfWork | None = None
 ) -> list[AppointmentRead]:
@@ -1691,9 +1699,7 @@ def list_my_appointments(
     actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
     uow = uow or UnitOfWork()
     with uow:
-        person_ids = [p.id for p in accounts.list_family(actor, uow=uow)]
-        if actor.person_id is not None:
-            person_ids.append(actor.person_id)
+        person_ids = _own_and_children(uow, actor)
         rows = uow.session.execute(
             select(*APPOINTMENT_COLUMNS)
             .where(APPOINTMENTS.c.person_id.in_(person_ids))
@@ -2801,9 +2807,7 @@ def list_my_waitlist(
     actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
     uow = uow or UnitOfWork()
     with uow:
-        person_ids = [p.id for p in accounts.list_family(actor, uow=uow)]
-        if actor.person_id is not None:
-            person_ids.append(actor.person_id)
+        person_ids = _own_and_children(uow, actor)
         ids = list(
             uow.session.scalars(
                 select(ENTRIES.c.id)
@@ -3327,9 +3331,7 @@ def list_my_home_visits(
     actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
     uow = uow or UnitOfWork()
     with uow:
-        person_ids = [p.id for p in accounts.list_family(actor, uow=uow)]
-        if actor.person_id is not None:
-            person_ids.append(actor.person_id)
+        person_ids = _own_and_children(uow, actor)
         rows = uow.session.scalars(
             select(HomeVisitRequest)
             .where(HomeVisitRequest.person_id.in_(person_ids))
