@@ -79,10 +79,13 @@ def city_database(
     if database_url:
         url = database_url
         with psycopg.connect(url) as connection:
-            loaded = connection.execute(
-                "SELECT to_regclass('clinics') IS NOT NULL AND EXISTS (SELECT 1 FROM clinics)"
-            ).fetchone()
-        report = {} if loaded and loaded[0] else load_city(url, scale, seed, quiet=quiet)
+            # Two statements: a single one would be planned against a table that may not
+            # exist yet (an empty database).
+            exists = connection.execute("SELECT to_regclass('clinics') IS NOT NULL").fetchone()
+            loaded = bool(exists and exists[0]) and bool(
+                connection.execute("SELECT EXISTS (SELECT 1 FROM clinics)").fetchone()[0]  # type: ignore[index]
+            )
+        report = {} if loaded else load_city(url, scale, seed, quiet=quiet)
         _use_database(url)
         yield City(url, scale, seed, report)
         return
