@@ -180,3 +180,17 @@ def test_control_characters_are_refused_on_every_backend(client: TestClient) -> 
     )
     assert app.status_code == 422
     assert client.get("/api/v1/admin/audit?action=%00", headers=token).status_code == 422
+
+
+def test_the_json_api_sets_no_cookies_while_pages_get_their_csrf_cookie(
+    client: TestClient,
+) -> None:
+    # The API authenticates with bearer tokens only: a cookie there would be noise for
+    # apps, and a signed CSRF token per answer is CPU the release rush needs.
+    api = client.get("/api/v1/health/specialties")
+    assert api.status_code == 200
+    assert "set-cookie" not in api.headers
+    assert "set-cookie" not in client.get("/open311/v2/services.json").headers
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert "infocity_csrf=" in page.headers["set-cookie"]

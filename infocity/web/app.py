@@ -50,17 +50,20 @@ def create_app() -> FastAPI:
     errors.install(app)
     errors.register_error_renderer(f"{open311.PREFIX}/", open311.error_response)
     app.add_exception_handler(open311.Open311Error, open311.open311_errors)  # type: ignore[arg-type]
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware, cookieless_prefixes=(f"{API_PREFIX}/", f"{open311.PREFIX}/")
+    )
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "static"),
         name="static",
     )
     app.include_router(ops.router)
-    app.include_router(pages.router)
-    app.include_router(open311.router)
-    for router in (accounts_api.router, city_api.router, health_api.router, portal_api.router):
+    # The JSON API first: routes are matched in order, and the API carries the load.
+    for router in (health_api.router, accounts_api.router, city_api.router, portal_api.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(open311.router)
+    app.include_router(pages.router)
     for router in (
         accounts_pages.router,
         health_pages.router,
