@@ -283,11 +283,11 @@ RETURNING appointments.id, appointments.slot_id, appointments.clinic_id,
 CORE_SCRIPT = PICK + TAKE
 
 # Every statement one kiosk booking sends, taken from the code itself so that the script
-# follows it: the rate-limit counters of the policy and the address (one statement,
-# committed on its own: core.ratelimit.hit_many), then in one transaction the patient, the
+# follows it: the rate-limit counters of the policy and the address (one statement that
+# commits by itself: core.ratelimit.hit_many), then in one transaction the patient, the
 # slot's context, the suspension, the accounts to notify and the patient's lock (one
-# statement: health.service._self_book_facts), and the take (_take_slot). 2 transactions,
-# 6 round trips with BEGIN and COMMIT; the pool's pre-ping and the Python are excluded.
+# statement: health.service._self_book_facts), and the take (_take_slot). 5 round trips,
+# as the application sends them (it pings a pooled connection only after it sat idle).
 WINDOW = "to_timestamp(floor(extract(epoch FROM now()) / 600) * 600)"
 
 
@@ -318,7 +318,7 @@ def _full_script() -> str:
         + "SELECT person_id, oms_policy, birth_date FROM bench_patients\n"
         + "WHERE k = (SELECT nextval('bench_patient_seq')) \\gset\n"
         + "SELECT slot_id FROM bench_slots WHERE k = :k \\gset\n"
-        + f"BEGIN;\n{hit};\nCOMMIT;\nBEGIN;\n{facts};\n{take};\nCOMMIT;\n"
+        + f"{hit};\nBEGIN;\n{facts};\n{take};\nCOMMIT;\n"
     )
 
 

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
+from collections import namedtuple
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+import psycopg
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    TextClause,
+    TextualSelect,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
@@ -92,7 +107,128 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _configure_postgresql(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is checked with a ping before it is handed
+# out (PostgreSQL may have restarted, or a firewall dropped it).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def end_transaction(connection: Connection) -> None:
+    """Roll back what ``connection`` has in progress on PostgreSQL while keeping the
+    statements prepared on it (SQLite and idle connections: nothing to do).
+
+    psycopg forgets every prepared statement on ROLLBACK, and deallocates them with a
+    further round trip, in case the transaction created objects they refer to. InfoCity
+    changes no schema in a request, and a refused booking ends in a rollback: in the
+    release rush three answers in four are refusals, and each then cost two more round
+    trips and the re-preparing of every statement of the next booking on the connection.
+    """
+    if connection.dialect.name != "postgresql" or connection.closed:
+        return
+    driver = connection.connection.driver_connection
+    if driver is None or driver.closed:
+        return
+    if driver.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        driver.pgconn.exec_(b"ROLLBACK")  # libpq's own call: psycopg's cache stays
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Timestamps come back in UTC whatever the server's time zone, so statements run
+        # by ``fetch_rows`` (below SQLAlchemy's types) return what UTCDateTime would.
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.commit()
+
+    # Instead of pool_pre_ping, which pings on every checkout: a busy server reuses
+    # connections within milliseconds, and the ping was one of a booking's six round
+    # trips. A connection that has been idle is still pinged; a dead one is replaced
+    # (SQLAlchemy retries the checkout on DisconnectionError).
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except psycopg.Error as exc:
+            raise DisconnectionError() from exc
+
+
+# The SQL of each statement given to ``fetch_rows``, compiled once for psycopg.
+_compiled: dict[int, tuple[TextClause | TextualSelect, str]] = {}
+
+
+@functools.cache
+def _row_type(names: tuple[str, ...]) -> Any:
+    return namedtuple("Row", names, rename=True)
+
+
+def _named_rows(cursor: Any) -> Any:
+    """psycopg's namedtuple_row without building cursor.description (a Column object per
+    column per statement, a tenth of a booking's CPU): names straight from the result."""
+    result = cursor.pgresult
+    if result is None or not result.nfields:
+        return tuple
+    return _row_type(tuple(result.fname(i).decode() for i in range(result.nfields)))._make
+
+
+def fetch_rows(
+    session: Session,
+    statement: TextClause | TextualSelect,
+    params: Mapping[str, Any],
+    *,
+    own_transaction: bool = False,
+) -> list[Any]:
+    """Run a hand-written PostgreSQL statement of a hot path (the booking rush) on the
+    session's own psycopg connection; its rows as named tuples.
+
+    Why: for these few statements SQLAlchemy's execution layer (building result metadata,
+    type processing, events) costs the application more CPU than PostgreSQL spends
+    running them. The statement is compiled once and prepared by the server; it runs in
+    the session's transaction, so the unit of work commits or rolls it back as usual.
+    Timestamps passed must be aware; they come back in UTC (see ``_configure_postgresql``).
+
+    ``own_transaction``: the statement commits by itself, in one round trip instead of
+    BEGIN, statement, COMMIT (a rate-limit count that must stay counted even if the use
+    case then fails). The session must have no transaction in progress at the server.
+    """
+    key = id(statement)
+    entry = _compiled.get(key)
+    if entry is None or entry[0] is not statement:
+        sql = str(statement.compile(dialect=session.get_bind().dialect))
+        entry = _compiled[key] = (statement, sql)
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    if own_transaction:
+        driver.autocommit = True
+    try:
+        cursor = driver.cursor(row_factory=_named_rows)
+        cursor.execute(entry[1], params, prepare=True)
+        return cursor.fetchall() if cursor.pgresult and cursor.pgresult.nfields else []
+    except psycopg.Error as exc:
+        # As SQLAlchemy would: its exception classes (callers catch IntegrityError), and
+        # a lost connection is invalidated so the pool does not hand it out again.
+        dialect = connection.dialect
+        lost = dialect.is_disconnect(cast(Any, exc), driver, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            entry[1], params, exc, psycopg.Error, connection_invalidated=lost, dialect=dialect
+        ) from exc
+    finally:
+        if own_transaction and not driver.closed:
+            driver.autocommit = False
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from infocity.core.db import get_engine, utcnow
+from infocity.core.db import fetch_rows, get_engine, utcnow
 from infocity.core.errors import RateLimited
 from infocity.core.i18n import N_
 from infocity.core.models import RateLimitCounter
@@ -121,13 +121,16 @@ def hit_many(
     previous_window = window - timedelta(seconds=window_seconds)
     counts: dict[str, tuple[int, int | None]] = {}
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
+        # Committed by itself: one round trip (the session's transaction has not begun).
+        rows = fetch_rows(
+            session,
             _HIT_MANY_PG,
             {
                 "keys": [limit.key for limit in limits],
                 "window": window,
                 "previous_window": previous_window,
             },
+            own_transaction=True,
         )
         counts = {row.key: (int(row.hits), row.previous) for row in rows}
     else:
@@ -139,7 +142,7 @@ def hit_many(
                 )
             ).scalar_one_or_none()
             counts[limit.key] = (int(count), previous)
-    session.commit()
+        session.commit()
     for limit in limits:
         count, previous = counts[limit.key]
         _refuse_over(count, previous, limit.limit, window, window_seconds, now)

@@ -18,7 +18,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from infocity.core.db import session_factory
+from infocity.core.db import end_transaction, session_factory
 
 
 class UnitOfWork:
@@ -54,6 +54,8 @@ class UnitOfWork:
         self._depth -= 1
         if self._depth == 0:
             try:
+                if self._connection is not None:
+                    end_transaction(self._connection)
                 self.session.rollback()
                 self.session.close()
             finally:

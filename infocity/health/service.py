@@ -47,7 +47,7 @@ from infocity.city import service as city
 from infocity.core import audit
 from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
-from infocity.core.db import UTCDateTime, utcnow
+from infocity.core.db import UTCDateTime, fetch_rows, utcnow
 from infocity.core.errors import Conflict, Forbidden, InvalidInput
 from infocity.core.i18n import N_, current_locale, format_datetime
 from infocity.core.outbox import notify
@@ -941,7 +941,8 @@ def _self_book_facts(
     else:
         statement = _FACTS_BY_ID
         params = {"person_id": person_id}
-    row = session.execute(statement, {**params, "slot_id": slot_id, "now": now}).one_or_none()
+    rows = fetch_rows(session, statement, {**params, "slot_id": slot_id, "now": now})
+    row = rows[0] if rows else None
     if row is None or (oms_policy is not None and row.birth_date != birth_date):
         raise errors.PatientNotFound()
     if row.slot_id is None:
@@ -1075,7 +1076,8 @@ def _take_slot(
     """
     postgresql = _dialect(session) == "postgresql"
     if postgresql and hold_entry_id is None and replacing_id is None:
-        return session.execute(
+        booked = fetch_rows(
+            session,
             _TAKE_FREE_SLOT_PG,
             {
                 "slot_id": ctx.slot_id,
@@ -1087,7 +1089,8 @@ def _take_slot(
                 "referral_id": referral_id,
                 "booked_by_user_id": booked_by_user_id,
             },
-        ).one_or_none()
+        )
+        return booked[0] if booked else None
     if hold_entry_id is None:
         state = [SLOTS.c.status == "free"]
     else:
@@ -1188,7 +1191,8 @@ def _why_not_taken(
     replacing_id: int | None,
     hold_entry_id: int | None = None,
 ) -> Exception:
-    """The precise refusal once the guarded update took nothing (read only now)."""
+    """The precise refusal once the guarded update took nothing (read only now, in one
+    statement: in a release rush most refusals come this way)."""
     slot = session.execute(
         select(
             SLOTS.c.status,
@@ -1196,6 +1200,7 @@ def _why_not_taken(
             SLOTS.c.release_at,
             SLOTS.c.held_for_entry_id,
             SLOTS.c.held_until,
+            _active_count(person_id, ctx.specialty_id, now, replacing_id).label("active"),
         ).where(SLOTS.c.id == ctx.slot_id)
     ).one()
     status = slot.status
@@ -1207,8 +1212,7 @@ def _why_not_taken(
     code = rules.why_not_bookable(rules.SlotState(status, slot.starts_at, slot.release_at), now)
     if code is not None:
         return _slot_refusal(code, slot.release_at)
-    count = session.scalar(select(_active_count(person_id, ctx.specialty_id, now, replacing_id)))
-    if (count or 0) >= ctx.active_limit:
+    if (slot.active or 0) >= ctx.active_limit:
         return errors.ActiveLimitReached()
     return errors.SlotTaken()  # taken and freed again between the two statements
 
