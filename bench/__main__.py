@@ -125,9 +125,21 @@ def do_rush(
             city, release, script, attempts=attempts, clients=pgbench_clients,
             hot_share=hot_share, hot_demand=hot_demand, seed=seed,
         )  # fmt: skip
-    rush_scenario.reset(city, release)  # leave the city as it was loaded
+    # The stack's ceiling: the same slots, patients drawn afresh, the same demand.
+    rush_scenario.reset(city, release)
+    again = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
+    with serve(city.url, processes=2, asgi_app="bench.ceiling:app") as (base_url, _server):
+        results, elapsed, _ = rush_scenario.api_run(
+            base_url, again, clients=clients, duration=duration,
+            hot_share=hot_share, hot_demand=hot_demand, seed=seed,
+            release_slots=lambda: rush_scenario.release_now(city, again),
+        )  # fmt: skip
+    ceiling = rush_scenario.summarise(results, elapsed)
+    ceiling["database"] = rush_scenario.check_database(city, again, results)
+    rush_scenario.reset(city, again)  # leave the city as it was loaded
     core = limits["core_statement"]["transactions_per_second"]
     full = limits["full_transaction"]["transactions_per_second"]
+    top = ceiling["requests_per_second"]
     figures = {
         "scale": city.scale,
         "specialty": rush_scenario.SPECIALTY,
@@ -143,6 +155,9 @@ def do_rush(
         "api_over_pgbench_full_transaction": (
             round(api["requests_per_second"] / full, 3) if full else None
         ),
+        "stack_ceiling": ceiling,
+        "ceiling_over_pgbench_full_transaction": round(top / full, 3) if full else None,
+        "api_over_ceiling": round(api["requests_per_second"] / top, 3) if top else None,
         "load": city.load,
     }
     path = write_result(_name("rush", city.scale), figures, out)
@@ -175,6 +190,12 @@ def do_rush(
                 ("pgbench full transaction tps", full),
                 ("API / pgbench core", figures["api_over_pgbench"]),
                 ("API / pgbench full transaction", figures["api_over_pgbench_full_transaction"]),
+                ("stack ceiling requests / s", top),
+                (
+                    "ceiling / pgbench full transaction",
+                    figures["ceiling_over_pgbench_full_transaction"],
+                ),
+                ("API / ceiling", figures["api_over_ceiling"]),
             ],
         )
     )

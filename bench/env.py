@@ -99,9 +99,12 @@ def city_database(
 
 
 @contextlib.contextmanager
-def serve(database_url: str, processes: int = 2) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serve(
+    database_url: str, processes: int = 2, *, asgi_app: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``infocity serve --workers N`` on 127.0.0.1 as in production (its own secret,
-    JSON access log to a file); yields the base URL and the server process."""
+    JSON access log to a file); yields the base URL and the server process.
+    ``asgi_app``: serve this app with plain uvicorn instead (``bench.ceiling:app``)."""
     port = free_port()
     environment = {
         **os.environ,
@@ -114,6 +117,11 @@ def serve(database_url: str, processes: int = 2) -> Iterator[tuple[str, subproce
         sys.executable, "-m", "infocity", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(processes),
     ]  # fmt: skip
+    if asgi_app is not None:
+        command = [
+            sys.executable, "-m", "uvicorn", asgi_app, "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(processes), "--no-access-log",
+        ]  # fmt: skip
     log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe that could fill
     process = subprocess.Popen(
         command, env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT

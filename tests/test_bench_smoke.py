@@ -170,6 +170,11 @@ def test_every_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> 
     assert rush["api"]["errors"] == 0
     assert rush["pgbench"]["core_statement"]["double_bookings"] == 0
     assert rush["api_over_pgbench"] > 0
+    ceiling = rush["stack_ceiling"]
+    assert ceiling["bookings"] > 0
+    assert ceiling["errors"] == 0
+    assert ceiling["database"]["double_bookings"] == 0
+    assert rush["api_over_ceiling"] > 0
     search = json.loads((tmp_path / "search-F0.001.json").read_text())
     assert search["first_slots"]["errors"] == 0
     assert search["doctor_day"]["errors"] == 0
