@@ -876,6 +876,9 @@ patient_lock AS (
     INSERT INTO booking_quotas (person_id, specialty_id, bookings, updated_at)
     SELECT p.id, slots.specialty_id, 1, :now FROM p JOIN slots ON slots.id = :slot_id
     WHERE {birth_ok}
+      -- Only when the take may follow, as in the step-by-step path: a refusal from what
+      -- is read here (three in four answers of a release rush) then writes nothing.
+      AND slots.status = 'free' AND slots.release_at <= :now AND slots.starts_at > :now
     ON CONFLICT (person_id, specialty_id)
     DO UPDATE SET bookings = booking_quotas.bookings + 1, updated_at = excluded.updated_at)
 SELECT p.id AS person_id, p.birth_date, p.first_name,
