@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     # 40): a few more than the database connections a process uses at once is enough, and
     # fewer threads fight less for the GIL under a rush of clients.
     web_threads: int = Field(12, ge=1, le=200)
+    # Threads per server process that run bookings (web.deps.run_booking). One: a booking
+    # is about a millisecond of CPU and five round trips to the database, and several
+    # booking threads in one process lose more to the GIL than they gain by overlapping
+    # their waits (docs/benchmarks.md). Scale bookings with processes, not threads.
+    booking_threads: int = Field(1, ge=1, le=50)
 
     # Outgoing messages.
     smtp_host: str = "127.0.0.1"

@@ -48,7 +48,7 @@ from infocity.health.schemas import (
     WaitlistEntryCreate,
     WaitlistEntryRead,
 )
-from infocity.web.deps import CurrentUser, LoggedIn, logged_in
+from infocity.web.deps import CurrentUser, LoggedIn, logged_in, run_booking
 from infocity.web.errors import error_responses
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -119,8 +119,8 @@ def search_slots(
     responses=BOOKING_ERRORS,
     summary="Book a time for yourself or your child",
 )
-def book(data: BookingCreate, principal: CurrentUser) -> AppointmentRead:
-    return service.book_slot(principal, data)
+async def book(data: BookingCreate, principal: CurrentUser, request: Request) -> AppointmentRead:
+    return await run_booking(request, lambda: service.book_slot(principal, data))
 
 
 @router.post(
@@ -130,8 +130,9 @@ def book(data: BookingCreate, principal: CurrentUser) -> AppointmentRead:
     responses=error_responses(404, 409, 422, 429),
     summary="Book by OMS policy and date of birth (kiosk, call centre)",
 )
-def book_by_policy(data: AnonymousBookingCreate, request: Request) -> AppointmentRead:
-    return service.book_by_policy(data, ip=_ip(request))
+async def book_by_policy(data: AnonymousBookingCreate, request: Request) -> AppointmentRead:
+    ip = _ip(request)
+    return await run_booking(request, lambda: service.book_by_policy(data, ip=ip))
 
 
 @router.post(
@@ -141,8 +142,10 @@ def book_by_policy(data: AnonymousBookingCreate, request: Request) -> Appointmen
     responses=BOOKING_ERRORS,
     summary="Book a time for any patient (clinic registrars)",
 )
-def book_for_patient(data: RegistryBookingCreate, principal: CurrentUser) -> AppointmentRead:
-    return service.book_for_patient(principal, data)
+async def book_for_patient(
+    data: RegistryBookingCreate, principal: CurrentUser, request: Request
+) -> AppointmentRead:
+    return await run_booking(request, lambda: service.book_for_patient(principal, data))
 
 
 @router.get(

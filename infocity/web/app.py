@@ -28,9 +28,11 @@ API_PREFIX = "/api/v1"
 
 
 @asynccontextmanager
-async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Synchronous endpoints run in anyio's default thread pool: size it once per process.
-    anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().web_threads
+    settings = get_settings()
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+    app.state.booking_limiter = anyio.CapacityLimiter(settings.booking_threads)
     yield
 
 
