@@ -100,16 +100,22 @@ def do_rush(
     hot_demand: float = 0.8,
 ) -> dict[str, Any]:
     """Scenarios 1 and 2: the rush through the API, then pgbench on the same slots."""
+
+    def rush_through(
+        base_url: str, release: rush_scenario.Release
+    ) -> tuple[list[Any], float, float | None]:
+        return rush_scenario.api_run(
+            base_url, release, clients=clients, duration=duration,
+            hot_share=hot_share, hot_demand=hot_demand, seed=seed,
+            release_slots=lambda: rush_scenario.release_now(city, release),
+        )  # fmt: skip
+
     release = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
     with (
         serve(city.url, processes=2) as (base_url, server),
         _profiler(server.pid, duration + 5, profile) as raw,
     ):
-        results, elapsed, all_gone = rush_scenario.api_run(
-            base_url, release, clients=clients, duration=duration,
-            hot_share=hot_share, hot_demand=hot_demand, seed=seed,
-            release_slots=lambda: rush_scenario.release_now(city, release),
-        )  # fmt: skip
+        results, elapsed, all_gone = rush_through(base_url, release)
     api = rush_scenario.summarise(results, elapsed)
     api["all_slots_booked_after_s"] = round(all_gone, 2) if all_gone else None
     database = rush_scenario.check_database(city, release, results)
@@ -129,11 +135,7 @@ def do_rush(
     rush_scenario.reset(city, release)
     again = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
     with serve(city.url, processes=2, asgi_app="bench.ceiling:app") as (base_url, _server):
-        results, elapsed, _ = rush_scenario.api_run(
-            base_url, again, clients=clients, duration=duration,
-            hot_share=hot_share, hot_demand=hot_demand, seed=seed,
-            release_slots=lambda: rush_scenario.release_now(city, again),
-        )  # fmt: skip
+        results, elapsed, _ = rush_through(base_url, again)
     ceiling = rush_scenario.summarise(results, elapsed)
     ceiling["database"] = rush_scenario.check_database(city, again, results)
     rush_scenario.reset(city, again)  # leave the city as it was loaded
