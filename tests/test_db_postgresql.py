@@ -26,7 +26,10 @@ WINDOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def postgresql(database: str) -> str:
     if database.startswith("sqlite"):
-        pytest.skip("the pool and the hand-written statements are PostgreSQL's")
+        pytest.skip(
+            "SQLite opens a connection per use (no pool to keep alive) and runs SQLAlchemy's "
+            "statements only: these promises are PostgreSQL's"
+        )
     return database
 
 

@@ -848,8 +848,13 @@ def _slot_context(session: Session, slot_id: int, person_id: int) -> _SlotContex
     ).one_or_none()
     if row is None:
         raise errors.SlotNotFound()
+    return _slot_context_of(row, row.id)
+
+
+def _slot_context_of(row: Any, slot_id: int) -> _SlotContext:
+    """The slot's context from a row that reads the columns of ``_slot_context``."""
     return _SlotContext(
-        slot_id=row.id,
+        slot_id=slot_id,
         clinic_id=row.clinic_id,
         head_clinic_id=row.head_clinic_id,
         specialty_id=row.specialty_id,
@@ -956,22 +961,7 @@ def _self_book_facts(
         )
     return _SelfBookFacts(
         patient=accounts.PersonFacts(row.person_id, row.birth_date, row.first_name),
-        ctx=_SlotContext(
-            slot_id=row.slot_id,
-            clinic_id=row.clinic_id,
-            head_clinic_id=row.head_clinic_id,
-            specialty_id=row.specialty_id,
-            status=row.status,
-            starts_at=row.starts_at,
-            release_at=row.release_at,
-            booking_mode=row.booking_mode,
-            audience=row.audience,
-            active_limit=row.active_limit,
-            horizon_days=row.horizon_days,
-            release_time=row.release_time,
-            clinic_kind=row.clinic_kind,
-            attached=bool(row.attached),
-        ),
+        ctx=_slot_context_of(row, row.slot_id),
         recipients=list(row.recipients),
     )
 
