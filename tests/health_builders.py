@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from infocity.accounts import service as accounts
 from infocity.accounts.schemas import ChildCreate, PersonRead, ProfileUpdate
+from infocity.core.auth import SYSTEM
 from infocity.core.db import utcnow
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
@@ -133,7 +134,7 @@ def make_child(guardian: Account, birth_date: date = date(2018, 2, 3)) -> Person
 
 def attach(person_id: int, clinic_id: int, *, now: datetime | None = None) -> None:
     service.attach_patient(
-        None, AttachmentCreate(person_id=person_id, clinic_id=clinic_id), now=now
+        SYSTEM, AttachmentCreate(person_id=person_id, clinic_id=clinic_id), now=now
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from infocity.core.auth import SYSTEM
 from infocity.core.db import utcnow
 from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
@@ -27,7 +28,7 @@ def attached_patient(clinic: ClinicRead, *, since: datetime | None = None) -> Ac
     patient = make_patient()
     assert patient.person_id is not None
     health.attach_patient(
-        None,
+        SYSTEM,
         AttachmentCreate(person_id=patient.person_id, clinic_id=clinic.id),
         now=since or utcnow() - timedelta(days=400),
     )

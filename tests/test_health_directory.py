@@ -7,6 +7,7 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import select
 
+from infocity.core.auth import SYSTEM
 from infocity.core.db import utcnow
 from infocity.core.errors import AppError
 from infocity.core.uow import UnitOfWork
@@ -94,14 +95,14 @@ def test_after_a_move_the_polyclinic_changes_at_once_with_the_new_address(
         reason="address_change",
     )
     with pytest.raises(AppError) as refused:
-        service.attach_patient(None, move)
+        service.attach_patient(SYSTEM, move)
     assert refused.value.code == "new_address_required"
     assert [a.clinic_id for a in service.current_attachments(patient.person_id)] == [  # type: ignore[arg-type]
         first.id
     ]
 
     service.attach_patient(
-        None, move.model_copy(update={"new_address": "Москва, ул. Тверская, 7, кв. 12"})
+        SYSTEM, move.model_copy(update={"new_address": "Москва, ул. Тверская, 7, кв. 12"})
     )
     assert [a.clinic_id for a in service.current_attachments(patient.person_id)] == [  # type: ignore[arg-type]
         second.id

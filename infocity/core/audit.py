@@ -30,7 +30,7 @@ def record(
         if organisation_id is None:
             organisation_id = actor.grants[0].organisation_id
     entry = AuditEntry(
-        actor_user_id=actor.user_id if actor else None,
+        actor_user_id=actor.acting_user_id if actor else None,
         actor_role=role.value if role else None,
         organisation_id=organisation_id,
         action=action,

@@ -120,9 +120,13 @@ class Grant:
     organisation_id: int | None  # None: city-wide
 
 
+SYSTEM_KIND = "system"
+
+
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated user behind a request, a CLI call or a job."""
+    """The authenticated user behind a request, or ``SYSTEM``: the command line, the demo
+    and the jobs. ``None`` where a principal is expected always means anonymous."""
 
     user_id: int
     kind: str  # citizen | staff
@@ -138,13 +142,34 @@ class Principal:
     def is_city_admin(self) -> bool:
         return Role.CITY_ADMIN in self.roles
 
+    @property
+    def is_system(self) -> bool:
+        return self.kind == SYSTEM_KIND
+
+    @property
+    def acting_user_id(self) -> int | None:
+        """The user to record as the author of a change; None for ``SYSTEM``."""
+        return None if self.is_system else self.user_id
+
+    @classmethod
+    def system(cls) -> Principal:
+        return SYSTEM
+
+
+# The trusted caller: the command line, the demo seeding, periodic jobs and the hooks one
+# service runs for another after its own checks. It may do every action; it is never a
+# user (no row in ``users``: ``acting_user_id`` is None), so it cannot come from a request.
+SYSTEM = Principal(user_id=0, kind=SYSTEM_KIND, display_name="InfoCity")
+
 
 def allowed(principal: Principal, action: Action, organisation_id: int | None = None) -> bool:
     """Whether ``principal`` may do ``action`` (in ``organisation_id`` when it is scoped).
 
     A city-wide grant (organisation None) covers every organisation; an organisation
-    grant covers only its own organisation.
+    grant covers only its own organisation. ``SYSTEM`` may do everything.
     """
+    if principal.is_system:
+        return True
     permitted = PERMISSIONS[action]
     for grant in principal.grants:
         if grant.role not in permitted:

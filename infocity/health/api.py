@@ -20,8 +20,6 @@ from infocity.health.schemas import (
     AffectedAppointmentRead,
     AnonymousBookingCreate,
     AppointmentRead,
-    AttachmentCreate,
-    AttachmentRead,
     BookingCreate,
     BookingStatusRead,
     CityDate,
@@ -349,17 +347,6 @@ def reschedule(
 )
 def issue_referral(clinic_id: IdPath, data: ReferralCreate, principal: CurrentUser) -> ReferralRead:
     return service.issue_referral(principal, clinic_id, data)
-
-
-@router.post(
-    "/attachments",
-    status_code=201,
-    response_model=AttachmentRead,
-    responses=error_responses(401, 403, 404, 409, 422),
-    summary="Attach yourself, your child or a patient to a polyclinic",
-)
-def attach(data: AttachmentCreate, principal: LoggedIn) -> AttachmentRead:
-    return service.attach_patient(principal, data)
 
 
 @router.post(

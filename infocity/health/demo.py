@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from infocity.accounts import service as accounts
 from infocity.city import service as city
+from infocity.core.auth import SYSTEM
 from infocity.core.db import utcnow
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
@@ -108,7 +109,7 @@ def load_demo_health(doctor_user_id: int | None = None) -> bool:
         patient = patients[policy]
         if patient is not None:
             service.attach_patient(
-                None, AttachmentCreate(person_id=patient.person_id, clinic_id=clinic_ids[key])
+                SYSTEM, AttachmentCreate(person_id=patient.person_id, clinic_id=clinic_ids[key])
             )
     service.materialise_horizon()
     return True

@@ -253,6 +253,17 @@ class OutcomeAlreadyMarked(Conflict):
         )
 
 
+class AttachmentByApplication(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "attachment_by_application",
+            N_(
+                "A change of polyclinic is made by an application on the portal; "
+                "the polyclinic reviews it and you are told of its decision."
+            ),
+        )
+
+
 class NotYourAppointment(Forbidden):
     def __init__(self) -> None:
         super().__init__(

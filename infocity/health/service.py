@@ -441,10 +441,21 @@ def attach_patient(
     actor: Principal | None,
     data: AttachmentCreate,
     *,
+    approved_by: Principal | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> AttachmentRead:
-    """Attach a patient to a polyclinic (at most one change a year; history kept)."""
+    """Attach a patient to a polyclinic (at most one change a year; history kept).
+
+    Only ``SYSTEM`` attaches: the portal once a polyclinic has approved the patient's
+    application (``approved_by`` is the staff member who did, checked there to work for
+    the clinic; the applicant is told of the decision), the demo and the command line.
+    Neither a citizen nor staff attach directly, which would skip the approval and, for a
+    registrar, move a patient of another polyclinic without telling them.
+    """
+    actor = authorize(actor, Action.INBOX_READ)  # any logged-in user; narrowed below
+    if not actor.is_system:
+        raise errors.AttachmentByApplication()
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
@@ -455,7 +466,6 @@ def attach_patient(
         if clinic.parent_clinic_id is not None:  # patients attach to the head clinic
             clinic = session.get(Clinic, clinic.parent_clinic_id)
             assert clinic is not None
-        _authorize_for_patient(session, uow, actor, data.person_id, clinic.id)
         patient = accounts.person_by_id(session, data.person_id)
         if patient is None:
             raise errors.PatientNotFound()
@@ -497,7 +507,7 @@ def attach_patient(
             kind=clinic.clinic_kind,
             valid_from=now,
             valid_to=None,
-            created_by_user_id=actor.user_id if actor else None,
+            created_by_user_id=approved_by.acting_user_id if approved_by else None,
             reason=data.reason,
             new_address=(data.new_address or "").strip() or None,
         )
@@ -506,10 +516,10 @@ def attach_patient(
             session.flush()
         except IntegrityError as exc:  # a first attachment made at the same moment
             raise _attachment_changed() from exc
-        if actor is not None and Role.CITIZEN not in actor.roles:
+        if approved_by is not None:
             audit.record(
                 session,
-                actor,
+                approved_by,
                 "health.attach",
                 subject_person_id=patient.person_id,
                 organisation_id=clinic.id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from infocity.accounts import service as accounts
-from infocity.core.auth import Principal
+from infocity.core.auth import SYSTEM, Principal
 from infocity.core.errors import Forbidden, InvalidInput
 from infocity.core.i18n import N_, current_locale, gettext
 from infocity.core.uow import UnitOfWork
@@ -67,12 +67,13 @@ def _resolve(form: ClinicAttachmentForm, applicant: Principal, uow: UnitOfWork) 
 
 def _attach(form: ClinicAttachmentForm, approval: Approval, uow: UnitOfWork) -> None:
     # The portal has checked that the approving staff member works for the clinic, so
-    # health is called as a trusted caller (``None``): a city administrator approving is
-    # not a registrar. The attachment joins the approval's transaction.
+    # health is called as the system (a city administrator approving is not a registrar),
+    # naming the approver for the record. The attachment joins the approval's transaction.
     assert approval.person_id is not None
     health.attach_patient(
-        None,
+        SYSTEM,
         AttachmentCreate(person_id=approval.person_id, clinic_id=form.clinic_id),
+        approved_by=approval.actor,
         now=approval.now,
         uow=uow,
     )
