@@ -274,6 +274,7 @@ def test_used_referral(cardiology: dict[str, Any], unchanged: Any) -> None:
 
 def test_someone_elses_referral_is_not_found(cardiology: dict[str, Any], unchanged: Any) -> None:
     other = make_patient()
+    attach(other.person_id, cardiology["clinic"].id)  # type: ignore[arg-type]
     referral = make_referral(other.person_id, cardiology["clinic"].id)  # type: ignore[arg-type]
     with unchanged("referral_not_found"):
         book(cardiology["patient"], cardiology["slots"][0], referral_id=referral.id)

@@ -50,8 +50,9 @@ from infocity.core.auth import Action, Principal, Role, allowed, authorize
 from infocity.core.db import UTCDateTime, fetch_rows, utcnow
 from infocity.core.errors import Conflict, Forbidden, InvalidInput
 from infocity.core.i18n import N_, current_locale, format_datetime
+from infocity.core.models import AuditEntry
 from infocity.core.outbox import notify
-from infocity.core.ratelimit import Limit, hit_many
+from infocity.core.ratelimit import Limit, hit, hit_many
 from infocity.core.security import token_hash
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
@@ -125,6 +126,11 @@ ALTERNATIVES = 3  # free times suggested to a patient whose appointment the clin
 OFFER_CANDIDATES = 20  # waiting entries tried, in order, for one freed slot
 OFFER_SCAN = 200  # free slots looked at for one waiting entry (time-of-day filtered after)
 JOB_BATCH = 500  # rows one run of a periodic job handles
+LOOKUP_WINDOW_SECONDS = 60  # staff reads of a patient: the citizen look-up's window
+# A registrar who identified a patient by policy (and birth date) may open the patient's
+# card by id for a working shift, to book them though they are not yet the clinic's.
+IDENTIFIED_FOR = timedelta(hours=12)
+CARE_ROLES = (Role.REGISTRAR, Role.CLINIC_ADMIN, Role.DOCTOR)
 
 SLOTS = cast(Table, Slot.__table__)
 APPOINTMENTS = cast(Table, Appointment.__table__)
@@ -222,6 +228,58 @@ def _authorize_in_clinic(
     if not any(allowed(actor, action, cid) for cid in _head_clinic_ids(session, clinic_id)):
         raise Forbidden("forbidden", N_("You do not have access to this."))
     return actor
+
+
+def staff_head_clinics(session: Session, actor: Principal) -> set[int]:
+    """The head clinics of the clinics where the actor works in a clinic role."""
+    return {
+        _head_clinic_ids(session, grant.organisation_id)[-1]
+        for grant in actor.grants
+        if grant.role in CARE_ROLES and grant.organisation_id is not None
+    }
+
+
+def in_care_of(
+    session: Session, actor: Principal, person_id: int, head_clinic_ids: Iterable[int]
+) -> bool:
+    """Whether a patient is the clinics' (given by their head clinics): attached there,
+    booked there or at a branch (ever), or identified by this staff member by policy at
+    the registry within ``IDENTIFIED_FOR``. Staff see other patients as if they did not
+    exist, so that no one learns which ids are taken."""
+    if actor.is_system:
+        return True
+    heads = sorted(set(head_clinic_ids))
+    if not heads:
+        return False
+    family = select(Clinic.id).where(or_(Clinic.id.in_(heads), Clinic.parent_clinic_id.in_(heads)))
+    attached = select(ATTACHMENTS.c.id).where(
+        ATTACHMENTS.c.person_id == person_id,
+        ATTACHMENTS.c.valid_to.is_(None),
+        ATTACHMENTS.c.clinic_id.in_(heads),
+    )
+    booked = select(APPOINTMENTS.c.id).where(
+        APPOINTMENTS.c.person_id == person_id, APPOINTMENTS.c.clinic_id.in_(family)
+    )
+    identified = select(AuditEntry.id).where(
+        AuditEntry.subject_person_id == person_id,
+        AuditEntry.actor_user_id == actor.user_id,
+        AuditEntry.action == "health.patient.lookup",
+        AuditEntry.organisation_id.in_(family),
+        AuditEntry.at >= utcnow() - IDENTIFIED_FOR,
+    )
+    return bool(session.scalar(select(or_(exists(attached), exists(booked), exists(identified)))))
+
+
+def count_staff_lookup(actor: Principal) -> None:
+    """Count a staff member's read of a patient against the look-up limit (committed at
+    once, so call it before the use case's unit of work begins)."""
+    if actor.is_system:
+        return
+    hit(
+        f"health-lookup:{actor.user_id}",
+        limit=get_settings().lookups_per_minute,
+        window_seconds=LOOKUP_WINDOW_SECONDS,
+    )
 
 
 # --- Directory ---------------------------------------------------------------------
@@ -1727,8 +1785,10 @@ def issue_referral(
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> ReferralRead:
-    """A doctor refers a patient to a specialty (optionally at one clinic) for N days."""
+    """A doctor refers a patient of the clinic (attached or booked there) to a specialty
+    (optionally at one clinic) for N days; rate-limited like the look-up."""
     actor = authorize(actor, Action.REFERRAL_ISSUE)
+    count_staff_lookup(actor)  # each try tells whether the id is a patient of the clinic
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
@@ -1739,6 +1799,9 @@ def issue_referral(
         specialty = _specialty_by_code(session, data.specialty_code)
         if data.target_clinic_id is not None and session.get(Clinic, data.target_clinic_id) is None:
             raise errors.ClinicNotFound()
+        head = _head_clinic_ids(session, clinic_id)[-1]
+        if not in_care_of(session, actor, data.person_id, [head]):
+            raise errors.PatientNotFound()
         patient = _patient(session, data.person_id)
         practitioner_id = session.scalar(
             select(Practitioner.id)
@@ -1984,29 +2047,45 @@ def get_booking_status(
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> BookingStatusRead:
-    """Whether a patient (the citizen, their child; any, for clinic staff) may book by
-    themself, and if not, why and until when."""
+    """Whether a patient (the citizen, their child; for clinic staff, a patient of their
+    clinic, rate-limited like the look-up) may book by themself, and if not, why and
+    until when."""
     actor = authorize(actor, Action.INBOX_READ)  # any logged-in user; narrowed below
     now = now or utcnow()
+    person_id = person_id or actor.person_id
+    if person_id is None:
+        raise errors.PatientNotFound()
+    if person_id != actor.person_id and _is_clinic_staff(actor):
+        count_staff_lookup(actor)
     uow = uow or UnitOfWork()
     with uow:
-        session = uow.session
-        person_id = person_id or actor.person_id
-        if person_id is None:
-            raise errors.PatientNotFound()
-        staff = allowed(actor, Action.APPOINTMENT_BOOK_FOR_ANY) or allowed(
-            actor, Action.APPOINTMENT_MARK_OUTCOME
-        )
-        if Role.CITIZEN in actor.roles and accounts.acts_for(actor, person_id, uow=uow):
-            staff = False
-        elif not staff:
-            raise errors.PatientNotFound()
-        _patient(session, person_id)
-        result = _booking_status(session, person_id, now)
-        if staff:
-            audit.record(session, actor, "health.booking_status", subject_person_id=person_id)
+        result = staff_booking_status(uow, actor, person_id, now)
         uow.commit()
         return result
+
+
+def _is_clinic_staff(actor: Principal) -> bool:
+    return allowed(actor, Action.APPOINTMENT_BOOK_FOR_ANY) or allowed(
+        actor, Action.APPOINTMENT_MARK_OUTCOME
+    )
+
+
+def staff_booking_status(
+    uow: UnitOfWork, actor: Principal, person_id: int, now: datetime
+) -> BookingStatusRead:
+    """``get_booking_status`` in the caller's unit of work, which has counted the read
+    (the registry's patient card): the same refusals, a staff read audited."""
+    session = uow.session
+    staff = _is_clinic_staff(actor)
+    if Role.CITIZEN in actor.roles and accounts.acts_for(actor, person_id, uow=uow):
+        staff = False
+    elif not staff or not in_care_of(session, actor, person_id, staff_head_clinics(session, actor)):
+        raise errors.PatientNotFound()
+    _patient(session, person_id)
+    result = _booking_status(session, person_id, now)
+    if staff:
+        audit.record(session, actor, "health.booking_status", subject_person_id=person_id)
+    return result
 
 
 def identified_booking_status(

@@ -23,7 +23,6 @@ from infocity.core.auth import Action, Principal, Role, allowed, authorize
 from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden
 from infocity.core.i18n import N_
-from infocity.core.ratelimit import hit
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules, service
@@ -43,7 +42,6 @@ from infocity.health.schemas import BookingStatusRead, SlotSearch, SpecialtyRead
 BOOKING_DAYS = 14  # the citizen chooses among the next two weeks
 SLOT_LIMIT = 1000
 MY_LIMIT = 200
-LOOKUP_WINDOW_SECONDS = 60
 # Statuses of an appointment that still occupies its slot (cancelled and moved ones
 # gave it back).
 OCCUPYING = ("booked", "attended", "no_show")
@@ -1160,8 +1158,9 @@ def _patient_card(
     ]
     specialties.sort(key=lambda s: (s.booking_mode != "direct", s.name))
     _audit_patients(session, actor, action, [person_id], clinic.id, f"clinic {clinic.id}")
+    session.flush()  # a look-up by policy just recorded lets the scope check below pass
     # So that the registrar can explain a suspension (and still book); audited too.
-    status = service.get_booking_status(actor, person_id, now=now, uow=uow)
+    status = service.staff_booking_status(uow, actor, person_id, now)
     suspensions = _suspensions(patient, status)
     return PatientCard(
         clinic=clinic,
@@ -1173,6 +1172,13 @@ def _patient_card(
         specialties=specialties,
         suspension=suspensions[0] if suspensions else None,
     )
+
+
+def _check_in_care(uow: UnitOfWork, actor: Principal, clinic: ClinicInfo, person_id: int) -> None:
+    # The answer for a patient of another clinic is the one for an id no one has.
+    head = _head_clinic(uow.session, clinic.id)
+    if not service.in_care_of(uow.session, actor, person_id, [head]):
+        raise errors.PatientNotFound()
 
 
 def find_patient(
@@ -1188,11 +1194,7 @@ def find_patient(
     rate-limited per staff member and audited."""
     actor = authorize(actor, Action.APPOINTMENT_BOOK_FOR_ANY)
     policy = accounts.normalize_oms_policy(oms_policy)
-    hit(
-        f"health-lookup:{actor.user_id}",
-        limit=get_settings().lookups_per_minute,
-        window_seconds=LOOKUP_WINDOW_SECONDS,
-    )
+    service.count_staff_lookup(actor)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
@@ -1223,14 +1225,17 @@ def patient_card(
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> PatientCard:
-    """A patient's upcoming appointments at the clinic, for the registry (audited)."""
+    """A patient's upcoming appointments at the clinic, for the registry: only a patient
+    of the clinic (``service.in_care_of``), rate-limited like the look-up and audited."""
     actor = authorize(actor, Action.APPOINTMENT_BOOK_FOR_ANY)
+    service.count_staff_lookup(actor)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         _clinics, clinic = _staff_clinic(
             uow, actor, Action.APPOINTMENT_BOOK_FOR_ANY, REGISTRY_ROLES, clinic_id
         )
+        _check_in_care(uow, actor, clinic, person_id)
         card = _patient_card(uow, actor, clinic, person_id, now, "health.patient.view")
         uow.commit()
         return card
@@ -1245,14 +1250,17 @@ def registry_slots(
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> RegistrySlotChoice:
-    """Free times at the registrar's clinic for a patient (audited: the name is shown)."""
+    """Free times at the registrar's clinic for a patient of the clinic (as
+    ``patient_card``: rate-limited, audited, the name is shown)."""
     actor = authorize(actor, Action.APPOINTMENT_BOOK_FOR_ANY)
+    service.count_staff_lookup(actor)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         _clinics, clinic = _staff_clinic(
             uow, actor, Action.APPOINTMENT_BOOK_FOR_ANY, REGISTRY_ROLES, clinic_id
         )
+        _check_in_care(uow, actor, clinic, person_id)
         card = _patient_card(uow, actor, clinic, person_id, now, "health.patient.view")
         patient = PatientOption(card.person_id, card.name, card.birth_date)
         choice = _slot_choice(uow, patient, specialty_code, None, now, clinic_id=clinic.id)
