@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,11 +12,13 @@ from infocity.accounts import rules, service
 from infocity.accounts.models import StaffRole, User
 from infocity.accounts.schemas import (
     AuditFilter,
+    ChildCreate,
     DeviceKeyCreate,
     GrantCreate,
     ProfileUpdate,
     StaffCreate,
 )
+from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, Forbidden, InvalidInput, RateLimited, Unauthenticated
 from infocity.core.models import AuditEntry
 from infocity.core.settings import get_settings
@@ -58,9 +61,12 @@ def test_registrar_looks_a_citizen_up_and_the_access_is_audited(client: TestClie
         data={"query": rules.format_snils(SNILS), "csrf_token": csrf_token(client, "/staff")},
     )
     assert found.status_code == 200
-    # The staff member sees the documents in full.
-    for full in (rules.format_snils(SNILS), POLICY, "4511 222333", "+79161112233"):
-        assert full in found.text
+    # The registrar sees in full what the registry needs, and no other document.
+    table = found.text.split("<table", 1)[1]  # the form above still holds the query
+    for full in (POLICY, "+79161112233"):
+        assert full in table
+    for hidden in (rules.format_snils(SNILS), "4511 222333"):
+        assert hidden not in table
     not_found = client.post(
         "/staff", data={"query": "+7 999 000-00-00", "csrf_token": csrf_token(client, "/staff")}
     )
@@ -108,6 +114,70 @@ def test_lookup_over_the_api_by_policy_and_phone(client: TestClient) -> None:
     assert bad.json()["error"]["code"] == "invalid_lookup_query"
     assert bad.json()["error"]["field"] == "query"
     assert count_rows(AuditEntry) == audit_before + 2
+
+
+def test_each_role_sees_only_the_fields_its_work_needs(database: str) -> None:
+    citizen = make_citizen(
+        "vera@example.org", phone="+79161112233", last_name="Соколова", first_name="Вера"
+    )
+    birth_date = utcnow().date() - timedelta(days=40 * 365)
+    service.update_profile(
+        citizen.principal,
+        ProfileUpdate(
+            snils=SNILS, oms_policy=POLICY, passport="4511 222333", birth_date=birth_date
+        ),
+    )
+    child_born = utcnow().date() - timedelta(days=9 * 365)  # a pupil on any day
+    service.add_child(
+        citizen.principal,
+        ChildCreate(
+            last_name="Соколов",
+            first_name="Миша",
+            birth_date=child_born,
+            oms_policy="7755000011113333",
+        ),
+    )
+
+    def seen(role: str, kind: str | None, query: str) -> dict[str, object]:
+        staff = make_staff(role, make_organisation(kind).id if kind else None)
+        [record] = service.lookup_citizen(staff.principal, query)
+        return record.model_dump(exclude={"person_id", "last_name", "first_name", "middle_name"})
+
+    nothing: dict[str, object] = {
+        "birth_date": None,
+        "snils": None,
+        "oms_policy": None,
+        "passport": None,
+        "phone": None,
+        "email": None,
+        "guardians": [],
+    }
+    for role in ("registrar", "doctor", "clinic_admin"):
+        assert seen(role, "clinic", POLICY) == nothing | {
+            "birth_date": birth_date,
+            "oms_policy": POLICY,
+            "phone": "+79161112233",
+        }
+    assert seen("housing_operator", "housing_operator", SNILS) == nothing | {
+        "phone": "+79161112233",
+        "email": "vera@example.org",
+    }
+    guardian = {
+        "person_id": citizen.person_id,
+        "last_name": "Соколова",
+        "first_name": "Вера",
+        "phone": "+79161112233",
+    }
+    # School and kindergarten staff find a pupil and reach the parents.
+    for role, kind in (("school_staff", "school"), ("kindergarten_staff", "kindergarten")):
+        assert seen(role, kind, "7755000011113333") == nothing | {
+            "birth_date": child_born,
+            "guardians": [guardian],
+        }
+    everything = seen("city_admin", None, SNILS)
+    assert everything["snils"] == rules.format_snils(SNILS)
+    assert everything["passport"] == "4511 222333"
+    assert everything["oms_policy"] == POLICY
 
 
 def test_lookups_are_rate_limited_per_staff_member(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 
 from infocity.core.ages import ADULT_AGE, age_on
+from infocity.core.auth import Role
 from infocity.core.errors import InvalidInput
 from infocity.core.i18n import N_
 
@@ -300,6 +302,28 @@ class LookupQuery:
         if self.phone:
             parts.append(f"phone {mask_phone(self.phone)}")
         return " or ".join(parts)
+
+
+# What of a citizen each role sees after a look-up, beyond the name: only what its work
+# needs (docs/accounts-and-access.md). The field names are ``CitizenRecordRead``'s.
+CLINIC_FIELDS = frozenset({"birth_date", "oms_policy", "phone"})
+SCHOOL_FIELDS = frozenset({"birth_date", "guardians"})  # guardians' names and phones
+LOOKUP_FIELDS: dict[Role, frozenset[str]] = {
+    Role.REGISTRAR: CLINIC_FIELDS,
+    Role.DOCTOR: CLINIC_FIELDS,
+    Role.CLINIC_ADMIN: CLINIC_FIELDS,
+    Role.SCHOOL_STAFF: SCHOOL_FIELDS,
+    Role.KINDERGARTEN_STAFF: SCHOOL_FIELDS,
+    Role.HOUSING_OPERATOR: frozenset({"phone", "email"}),
+    Role.CITY_ADMIN: frozenset(
+        {"birth_date", "snils", "oms_policy", "passport", "phone", "email", "guardians"}
+    ),
+}
+
+
+def lookup_fields(roles: Iterable[Role]) -> frozenset[str]:
+    """The fields a staff member holding ``roles`` sees: the union of their roles'."""
+    return frozenset().union(*(LOOKUP_FIELDS.get(role, frozenset()) for role in roles))
 
 
 def parse_lookup_query(value: str, *, field: str = "query") -> LookupQuery:

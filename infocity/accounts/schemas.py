@@ -136,20 +136,31 @@ class ProfileRead(OutputModel):
     children: list[PersonRead]
 
 
+class GuardianContactRead(OutputModel):
+    """A child's parent or guardian, as school and kindergarten staff reach them."""
+
+    person_id: int
+    last_name: str
+    first_name: str
+    phone: str | None
+
+
 class CitizenRecordRead(OutputModel):
-    """A citizen as a staff member sees them after an audited look-up: documents in full."""
+    """A citizen as a staff member sees them after an audited look-up: the name, and of
+    the rest only what the staff member's role needs (``rules.LOOKUP_FIELDS``; None or
+    empty otherwise). Documents shown are shown in full."""
 
     person_id: int
     last_name: str
     first_name: str
     middle_name: str | None
-    birth_date: date | None
-    snils: str | None
-    oms_policy: str | None
-    passport: str | None
-    phone: str | None
-    email: str | None
-    guardian_ids: list[int] = Field(default_factory=list)
+    birth_date: date | None = None
+    snils: str | None = None
+    oms_policy: str | None = None
+    passport: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    guardians: list[GuardianContactRead] = Field(default_factory=list)
 
 
 # --- Staff, audit, devices ---------------------------------------------------------

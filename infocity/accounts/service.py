@@ -31,6 +31,7 @@ from infocity.accounts.schemas import (
     DeviceKeyRead,
     GrantCreate,
     GrantRead,
+    GuardianContactRead,
     PersonRead,
     ProfileRead,
     ProfileUpdate,
@@ -1001,7 +1002,8 @@ def lookup_citizen(
         persons = uow.session.scalars(
             select(Person).where(or_(*conditions)).order_by(Person.id).limit(LOOKUP_MAX_RESULTS)
         ).all()
-        records = [_citizen_record(uow.session, person) for person in persons]
+        fields = rules.lookup_fields(principal.roles)
+        records = [_citizen_record(uow.session, person, fields) for person in persons]
         for person in persons:
             audit.record(
                 uow.session,
@@ -1018,27 +1020,45 @@ def lookup_citizen(
         return records
 
 
-def _citizen_record(session: Session, person: Person) -> CitizenRecordRead:
-    user = session.scalars(select(User).where(User.person_id == person.id)).one_or_none()
-    guardians = session.scalars(
-        select(FamilyLink.guardian_id).where(FamilyLink.child_id == person.id)
-    )
-    passport = None
-    if person.passport_series and person.passport_number:
-        passport = f"{person.passport_series} {person.passport_number}"
-    return CitizenRecordRead(
+def _citizen_record(session: Session, person: Person, fields: frozenset[str]) -> CitizenRecordRead:
+    """What of ``person`` the look-up shows: the name and ``fields`` (nothing else is read)."""
+    record = CitizenRecordRead(
         person_id=person.id,
         last_name=person.last_name,
         first_name=person.first_name,
         middle_name=person.middle_name,
-        birth_date=person.birth_date,
-        snils=rules.format_snils(person.snils) if person.snils else None,
-        oms_policy=person.oms_policy,
-        passport=passport,
-        phone=user.phone if user else None,
-        email=user.email if user else None,
-        guardian_ids=list(guardians),
     )
+    if "birth_date" in fields:
+        record.birth_date = person.birth_date
+    if "snils" in fields and person.snils:
+        record.snils = rules.format_snils(person.snils)
+    if "oms_policy" in fields:
+        record.oms_policy = person.oms_policy
+    if "passport" in fields and person.passport_series and person.passport_number:
+        record.passport = f"{person.passport_series} {person.passport_number}"
+    if fields & {"phone", "email"}:
+        user = session.scalars(select(User).where(User.person_id == person.id)).one_or_none()
+        if user is not None:
+            record.phone = user.phone if "phone" in fields else None
+            record.email = user.email if "email" in fields else None
+    if "guardians" in fields:
+        rows = session.execute(
+            select(Person.id, Person.last_name, Person.first_name, User.phone)
+            .join(FamilyLink, FamilyLink.guardian_id == Person.id)
+            .outerjoin(User, User.person_id == Person.id)
+            .where(FamilyLink.child_id == person.id)
+            .order_by(Person.id)
+        )
+        record.guardians = [
+            GuardianContactRead(
+                person_id=row.id,
+                last_name=row.last_name,
+                first_name=row.first_name,
+                phone=row.phone,
+            )
+            for row in rows
+        ]
+    return record
 
 
 def list_audit(
