@@ -179,6 +179,7 @@ def user_create(
     """Create a staff or administrator account."""
     from infocity.accounts import service
     from infocity.accounts.schemas import StaffCreate
+    from infocity.core.auth import SYSTEM
     from infocity.core.errors import AppError
 
     try:
@@ -190,7 +191,7 @@ def user_create(
                 organisation_id=organisation,
                 password=password,
             ),
-            actor=None,
+            actor=SYSTEM,
         )
     except AppError as exc:
         typer.echo(exc.translated(), err=True)
@@ -204,11 +205,12 @@ def import_payments(
 ) -> None:
     """Import utility payments (CSV: payment_id,payer_code,amount,paid_on); all or nothing,
     idempotent by payment id."""
+    from infocity.core.auth import SYSTEM
     from infocity.housing import service
     from infocity.housing.service import PaymentFileRefused
 
     try:
-        result = service.import_payments(None, file.read_text(encoding="utf-8-sig"))
+        result = service.import_payments(SYSTEM, file.read_text(encoding="utf-8-sig"))
     except PaymentFileRefused as exc:
         typer.echo(exc.translated(), err=True)
         for line, problem in exc.rows:

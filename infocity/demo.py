@@ -15,7 +15,7 @@ from infocity.accounts.schemas import ChildCreate, CitizenCreate, ProfileUpdate,
 from infocity.city import service as city
 from infocity.city.models import District
 from infocity.city.schemas import DistrictCreate, OrganisationCreate
-from infocity.core.auth import Principal, Role
+from infocity.core.auth import SYSTEM, Principal, Role
 from infocity.core.uow import UnitOfWork
 from infocity.health.demo import load_demo_health
 from infocity.housing import service as housing
@@ -198,7 +198,9 @@ def load_demo_city() -> bool:
     if _already_loaded():
         return False
     districts = {
-        code: city.create_district(DistrictCreate(code=code, name=name, name_en=name_en)).id
+        code: city.create_district(
+            DistrictCreate(code=code, name=name, name_en=name_en), actor=SYSTEM
+        ).id
         for code, name, name_en in DISTRICTS
     }
     organisations = {
@@ -211,7 +213,8 @@ def load_demo_city() -> bool:
                 address=o.address,
                 latitude=o.latitude,
                 longitude=o.longitude,
-            )
+            ),
+            actor=SYSTEM,
         ).id
         for o in ORGANISATIONS
     }
@@ -225,7 +228,7 @@ def load_demo_city() -> bool:
                 organisation_id=organisations[organisation] if organisation else None,
                 password=DEMO_PASSWORD,
             ),
-            actor=None,
+            actor=SYSTEM,
         ).id
 
     anna_email = f"anna.ivanova@{DEMO_DOMAIN}"
@@ -299,7 +302,7 @@ def load_demo_city() -> bool:
         )
         for kind, start in HOUSING_METERS:
             housing.register_meter(
-                None,
+                SYSTEM,
                 MeterCreate(
                     apartment_id=apartment.id,
                     kind=kind,
@@ -310,7 +313,7 @@ def load_demo_city() -> bool:
             )
     for service_name, price in HOUSING_TARIFFS:
         housing.set_tariff(
-            None, TariffCreate(service=service_name, valid_from=date(2025, 1, 1), price=price)
+            SYSTEM, TariffCreate(service=service_name, valid_from=date(2025, 1, 1), price=price)
         )
     load_demo_health(doctor_user_id=staff_ids["doctor"])
     portal.seed_catalogue()

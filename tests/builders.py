@@ -16,7 +16,7 @@ from infocity.accounts import rules, service
 from infocity.accounts.schemas import CitizenCreate, StaffCreate, UserRead
 from infocity.city import service as city
 from infocity.city.schemas import DistrictCreate, DistrictRead, OrganisationCreate, OrganisationRead
-from infocity.core.auth import Principal, Role
+from infocity.core.auth import SYSTEM, Principal, Role
 from infocity.core.db import Base
 from infocity.core.uow import UnitOfWork
 
@@ -50,7 +50,8 @@ def make_snils(n: int | None = None) -> str:
 
 def make_district(code: str | None = None, name: str = "Центральный") -> DistrictRead:
     return city.create_district(
-        DistrictCreate(code=code or f"D{next(_numbers):03d}", name=name, name_en="Central")
+        DistrictCreate(code=code or f"D{next(_numbers):03d}", name=name, name_en="Central"),
+        actor=SYSTEM,
     )
 
 
@@ -63,7 +64,8 @@ def make_organisation(
             name=name or f"{kind} №{next(_numbers)}",
             district_id=district_id,
             address="Москва, Тверская ул., 1",
-        )
+        ),
+        actor=SYSTEM,
     )
 
 
@@ -108,7 +110,7 @@ def make_staff(
     password: str = PASSWORD,
     display_name: str = "Петров Пётр",
 ) -> Account:
-    """A staff account created as the command line would (no acting administrator)."""
+    """A staff account created as the command line would (as ``SYSTEM``)."""
     email = email or f"staff{next(_numbers)}@city.example.ru"
     user = service.create_staff_account(
         StaffCreate(
@@ -118,7 +120,7 @@ def make_staff(
             organisation_id=organisation_id,
             password=password,
         ),
-        actor=None,
+        actor=SYSTEM,
     )
     return _account(user, email, password)
 

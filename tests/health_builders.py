@@ -46,7 +46,8 @@ def make_clinic(kind: str = "adult", parent_clinic_id: int | None = None) -> Cli
     return service.create_clinic(
         ClinicCreate(
             organisation_id=organisation.id, clinic_kind=kind, parent_clinic_id=parent_clinic_id
-        )
+        ),
+        actor=SYSTEM,
     )
 
 
@@ -60,7 +61,8 @@ def make_practitioner(
             name=f"Врач {next(_numbers)}",
             room=str(100 + next(_numbers) % 300),
             user_id=user_id,
-        )
+        ),
+        actor=SYSTEM,
     )
 
 
@@ -75,7 +77,7 @@ def make_slots(
     """Slot ids of one working day (default tomorrow, city date), earliest first."""
     day = day or city_today() + timedelta(days=1)
     service.set_schedule_rule(
-        None,
+        SYSTEM,
         ScheduleRuleCreate(
             practitioner_id=practitioner_id,
             weekday=day.weekday(),

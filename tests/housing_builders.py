@@ -6,6 +6,7 @@ import itertools
 from datetime import date
 from decimal import Decimal
 
+from infocity.core.auth import SYSTEM
 from infocity.housing import service
 from infocity.housing.schemas import (
     ApartmentCreate,
@@ -60,7 +61,7 @@ def make_meter(
     initial_value: Decimal = Decimal(0),
 ) -> MeterRead:
     return service.register_meter(
-        None,
+        SYSTEM,
         MeterCreate(
             apartment_id=apartment_id,
             kind=kind,  # type: ignore[arg-type]
@@ -87,4 +88,4 @@ def resident(apartment: ApartmentRead) -> Account:
 
 def set_prices(valid_from: date = date(2020, 1, 1)) -> None:
     for kind, price in PRICES.items():
-        service.set_tariff(None, TariffCreate(service=kind, valid_from=valid_from, price=price))  # type: ignore[arg-type]
+        service.set_tariff(SYSTEM, TariffCreate(service=kind, valid_from=valid_from, price=price))  # type: ignore[arg-type]

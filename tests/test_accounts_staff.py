@@ -18,6 +18,7 @@ from infocity.accounts.schemas import (
     ProfileUpdate,
     StaffCreate,
 )
+from infocity.core.auth import SYSTEM
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, Forbidden, InvalidInput, RateLimited, Unauthenticated
 from infocity.core.models import AuditEntry
@@ -292,7 +293,7 @@ def test_command_line_staff_creation_checks_the_role(database: str) -> None:
                 StaffCreate(
                     email="x@city.example.ru", display_name="X", role=role, password="long-password"
                 ),
-                actor=None,
+                actor=SYSTEM,
             )
         assert refused.value.code == "invalid_role"
     assert count_rows(User) == 0

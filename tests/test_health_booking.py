@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from infocity.core.auth import SYSTEM
 from infocity.core.errors import AppError, Forbidden
 from infocity.core.models import AuditEntry, OutboxMessage
 from infocity.core.uow import UnitOfWork
@@ -439,7 +440,7 @@ def test_an_absence_blocks_slots_and_cancels_what_it_hits(world: dict[str, Any])
     appointment = book(world["patient"], world["slots"][0])
     tomorrow = city_today() + timedelta(days=1)
     service.add_schedule_exception(
-        None,
+        SYSTEM,
         ScheduleExceptionCreate(
             practitioner_id=world["therapist"].id, kind="sick_leave",
             date_from=tomorrow, date_to=tomorrow,

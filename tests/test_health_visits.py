@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from infocity.core.auth import SYSTEM
 from infocity.core.errors import AppError
 from infocity.core.models import AuditEntry, OutboxMessage
 from infocity.core.settings import get_settings
@@ -324,7 +325,7 @@ def test_an_absence_gives_the_referral_back(clinic_day: dict[str, Any]) -> None:
     book(patient, slot_id, referral_id=referral.id)
     day = city_today() + timedelta(days=1)
     service.add_schedule_exception(
-        None,
+        SYSTEM,
         ScheduleExceptionCreate(
             practitioner_id=cardiologist.id, kind="vacation", date_from=day, date_to=day
         ),

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from infocity.core.auth import Role
+from infocity.core.auth import SYSTEM, Role
 from infocity.core.errors import AppError
 from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
@@ -23,7 +23,7 @@ def test_utility_information_is_sent_on_approval(database: str) -> None:
     set_prices()
     operator = make_operator()
     apartment = make_apartment(operator)
-    housing.generate_bills(None, date(2026, 3, 1))
+    housing.generate_bills(SYSTEM, date(2026, 3, 1))
     citizen = resident(apartment)
     application = portal.create_application(
         citizen.principal,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from infocity.core.auth import Role
+from infocity.core.auth import SYSTEM, Role
 from infocity.core.errors import Forbidden, InvalidInput, NotFound
 from infocity.core.i18n import use_locale
 from infocity.housing import rules, service
@@ -66,9 +66,9 @@ def test_bills_charge_readings_and_the_norm(database: str) -> None:
             ReadingCreate(meter_id=meter, value=Decimal(value)),
             now=IN_MARCH_WINDOW,
         )
-    run = service.generate_bills(None, MARCH)
+    run = service.generate_bills(SYSTEM, MARCH)
     assert (run.created, run.already_present) == (1, 0)
-    again = service.generate_bills(None, date(2026, 3, 17))
+    again = service.generate_bills(SYSTEM, date(2026, 3, 17))
     assert (again.created, again.already_present) == (0, 1)
     assert count_rows(Bill) == 1
 
@@ -91,7 +91,7 @@ def test_bills_charge_readings_and_the_norm(database: str) -> None:
 
     # April: no reading for cold water -> the norm; May's reading then counts from March's
     # reading with April's norm deducted.
-    service.generate_bills(None, date(2026, 4, 1))
+    service.generate_bills(SYSTEM, date(2026, 4, 1))
     april = service.get_apartment_overview(citizen.principal, apartment.id, now=IN_APRIL_WINDOW)
     april_bill = service.get_bill(citizen.principal, april.bills[0].id)
     april_cold = next(line for line in april_bill.lines if line.service == "cold_water")
@@ -103,7 +103,7 @@ def test_bills_charge_readings_and_the_norm(database: str) -> None:
         ReadingCreate(meter_id=cold.id, value=Decimal("140")),
         now=datetime(2026, 5, 20, 9, 0, tzinfo=UTC),
     )
-    service.generate_bills(None, date(2026, 5, 1))
+    service.generate_bills(SYSTEM, date(2026, 5, 1))
     may = service.get_apartment_overview(citizen.principal, apartment.id, now=IN_APRIL_WINDOW)
     may_bill = service.get_bill(citizen.principal, may.bills[0].id)
     may_cold = next(line for line in may_bill.lines if line.service == "cold_water")
@@ -114,7 +114,7 @@ def test_bills_charge_readings_and_the_norm(database: str) -> None:
 def test_missing_tariff_refuses_the_run(database: str) -> None:
     make_apartment(make_operator())
     with pytest.raises(InvalidInput) as refused:
-        service.generate_bills(None, MARCH)
+        service.generate_bills(SYSTEM, MARCH)
     assert refused.value.code == "tariff_missing"
     assert count_rows(Bill) == 0
 
@@ -137,7 +137,7 @@ def test_who_may_bill(database: str) -> None:
 def test_bill_of_another_apartment_is_not_found(database: str) -> None:
     set_prices()
     apartment = make_apartment(make_operator())
-    service.generate_bills(None, MARCH)
+    service.generate_bills(SYSTEM, MARCH)
     owner = resident(apartment)
     bill_id = service.get_apartment_overview(owner.principal, apartment.id).bills[0].id
     with pytest.raises(NotFound):
@@ -147,7 +147,7 @@ def test_bill_of_another_apartment_is_not_found(database: str) -> None:
 def test_pdf_starts_with_pdf_and_names_the_payer_code(database: str) -> None:
     set_prices()
     apartment = make_apartment(make_operator("ГБУ «Жилищник района Арбат»"))
-    service.generate_bills(None, MARCH)
+    service.generate_bills(SYSTEM, MARCH)
     owner = resident(apartment)
     bill = service.get_bill(
         owner.principal, service.get_apartment_overview(owner.principal, apartment.id).bills[0].id
@@ -176,7 +176,7 @@ def test_the_job_bills_the_last_closed_month_once(database: str) -> None:
 def test_import_is_idempotent_and_reduces_the_debt(database: str) -> None:
     set_prices()
     apartment = make_apartment(make_operator())
-    service.generate_bills(None, MARCH)
+    service.generate_bills(SYSTEM, MARCH)
     owner = resident(apartment)
     debt = service.get_apartment_overview(owner.principal, apartment.id).debt
     text = (
@@ -184,9 +184,9 @@ def test_import_is_idempotent_and_reduces_the_debt(database: str) -> None:
         f"B-1,{apartment.payer_code},1000.00,2026-04-05\n"
         f'B-2,{apartment.payer_code},"500,50",2026-04-06\n'
     )
-    result = service.import_payments(None, text)
+    result = service.import_payments(SYSTEM, text)
     assert (result.imported, result.already_imported) == (2, 0)
-    again = service.import_payments(None, text)
+    again = service.import_payments(SYSTEM, text)
     assert (again.imported, again.already_imported) == (0, 2)
     assert count_rows(Payment) == 2
     overview = service.get_apartment_overview(owner.principal, apartment.id)
@@ -197,7 +197,7 @@ def test_import_is_idempotent_and_reduces_the_debt(database: str) -> None:
 def test_bad_rows_are_reported_and_nothing_is_imported(database: str) -> None:
     apartment = make_apartment(make_operator())
     service.import_payments(
-        None, f"payment_id,payer_code,amount,paid_on\nOLD,{apartment.payer_code},10,2026-04-01\n"
+        SYSTEM, f"payment_id,payer_code,amount,paid_on\nOLD,{apartment.payer_code},10,2026-04-01\n"
     )
     text = (
         "payment_id,payer_code,amount,paid_on\n"
@@ -209,11 +209,11 @@ def test_bad_rows_are_reported_and_nothing_is_imported(database: str) -> None:
         f"OLD,{apartment.payer_code},99,2026-04-01\n"  # line 7: imported with other data
     )
     with pytest.raises(PaymentFileRefused) as refused:
-        service.import_payments(None, text)
+        service.import_payments(SYSTEM, text)
     assert [line for line, _ in refused.value.rows] == [3, 4, 5, 6, 7]
     assert "amount" in refused.value.rows[0][1]
     assert "9999999999" in refused.value.rows[1][1]
     assert count_rows(Payment) == 1  # only the earlier file's payment
     with pytest.raises(PaymentFileRefused) as no_header:
-        service.import_payments(None, "id;code;sum\n1;2;3\n")
+        service.import_payments(SYSTEM, "id;code;sum\n1;2;3\n")
     assert no_header.value.rows[0][0] == 1

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from infocity.cli import app
-from infocity.core.auth import Role
+from infocity.core.auth import SYSTEM, Role
 from infocity.core.settings import get_settings
 from infocity.housing import service
 from infocity.housing.models import Payment
@@ -77,7 +77,7 @@ def test_citizen_links_submits_and_reads_the_bill(client: TestClient, always_ope
     assert "<script" not in page.text
 
     window = service.readings_window()
-    service.generate_bills(None, window.period)
+    service.generate_bills(SYSTEM, window.period)
     page = client.get(f"/housing/apartments/{apartment.id}")
     bill_id = re.search(r'href="/housing/bills/(\d+)"', page.text).group(1)  # type: ignore[union-attr]
     bill = client.get(f"/housing/bills/{bill_id}")

@@ -3,24 +3,68 @@ booking status and referrals reach only the staff member's own patients."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, time, timedelta
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from infocity.core.auth import SYSTEM
+from infocity.accounts import service as accounts
+from infocity.accounts.models import User
+from infocity.accounts.schemas import StaffCreate
+from infocity.city import service as city
+from infocity.city.models import District, Organisation
+from infocity.city.schemas import DistrictCreate, OrganisationCreate
+from infocity.core.auth import SYSTEM, Action, Principal, allowed
 from infocity.core.errors import AppError, RateLimited
 from infocity.core.models import AuditEntry
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health import service, views
-from infocity.health.models import Attachment
-from infocity.health.schemas import AttachmentCreate, ReferralCreate
+from infocity.health.models import (
+    Appointment,
+    Attachment,
+    Clinic,
+    Practitioner,
+    ScheduleException,
+    ScheduleRule,
+)
+from infocity.health.schemas import (
+    AttachmentCreate,
+    BookingCreate,
+    ClinicCreate,
+    PractitionerCreate,
+    ReferralCreate,
+    RescheduleCreate,
+    ScheduleExceptionCreate,
+    ScheduleRuleCreate,
+    ScheduleRuleUpdate,
+)
+from infocity.housing import service as housing
+from infocity.housing.models import Bill, Meter, Payment, Tariff
+from infocity.housing.schemas import MeterCreate, TariffCreate
 from infocity.portal import service as portal
 from infocity.portal.schemas import AssignCreate, DecisionCreate
-from tests.builders import api_token, bearer, login_page_client, make_staff
-from tests.health_builders import attach, make_clinic, make_patient, make_policy
+from tests.builders import (
+    api_token,
+    bearer,
+    count_rows,
+    login_page_client,
+    make_organisation,
+    make_staff,
+)
+from tests.health_builders import (
+    attach,
+    city_today,
+    make_clinic,
+    make_patient,
+    make_policy,
+    make_practitioner,
+    make_slots,
+)
+from tests.housing_builders import make_apartment, make_operator
 from tests.portal_builders import application_notices, attached_patient, clinic_application
 
 UNKNOWN_ID = 2**40
@@ -233,3 +277,145 @@ def test_system_reads_any_patient(database: str) -> None:
     attach(patient.person_id, clinic.id)
     with UnitOfWork() as uow:
         assert service.in_care_of(uow.session, SYSTEM, patient.person_id, [])
+
+
+# --- Trust is explicit: None is the anonymous -------------------------------------------
+
+
+def test_every_function_that_trusted_none_now_asks_the_anonymous_to_log_in(
+    database: str,
+) -> None:
+    clinic = make_clinic()
+    practitioner = make_practitioner(clinic.id, "therapist")
+    day = city_today() + timedelta(days=2)
+    rule = service.set_schedule_rule(
+        SYSTEM,
+        ScheduleRuleCreate(
+            practitioner_id=practitioner.id,
+            weekday=day.weekday(),
+            start_time=time(9),
+            end_time=time(10),
+            valid_from=day,
+            valid_to=day,
+        ),
+    )
+    [slot, *_] = make_slots(practitioner.id)
+    patient = make_patient()
+    assert patient.person_id is not None
+    attach(patient.person_id, clinic.id)
+    appointment = service.book_slot(patient.principal, BookingCreate(slot_id=slot))
+    operator = make_operator()
+    apartment = make_apartment(operator)
+    organisation = make_organisation("clinic")
+    absence = ScheduleExceptionCreate(
+        practitioner_id=practitioner.id, kind="vacation", date_from=day, date_to=day
+    )
+    change = ScheduleRuleUpdate(
+        weekday=day.weekday(),
+        start_time=time(11),
+        end_time=time(12),
+        valid_from=day,
+        valid_to=day,
+    )
+    calls: dict[str, Callable[[], object]] = {
+        "city.create_district": lambda: city.create_district(
+            DistrictCreate(code="D999", name="Район", name_en="District"), actor=None
+        ),
+        "city.create_organisation": lambda: city.create_organisation(
+            OrganisationCreate(kind="school", name="Школа", address="Москва"), actor=None
+        ),
+        "accounts.create_staff_account": lambda: accounts.create_staff_account(
+            StaffCreate(
+                email="new@city.example.ru",
+                display_name="Новый",
+                role="registrar",
+                organisation_id=clinic.id,
+                password="long-enough-password",
+            ),
+            None,
+        ),
+        "health.create_clinic": lambda: service.create_clinic(
+            ClinicCreate(organisation_id=organisation.id, clinic_kind="adult"), actor=None
+        ),
+        "health.add_practitioner": lambda: service.add_practitioner(
+            PractitionerCreate(clinic_id=clinic.id, specialty_code="surgeon", name="Врач"),
+            actor=None,
+        ),
+        "health.set_schedule_rule": lambda: service.set_schedule_rule(
+            None,
+            ScheduleRuleCreate(
+                practitioner_id=practitioner.id,
+                weekday=day.weekday(),
+                start_time=time(14),
+                end_time=time(15),
+                valid_from=day,
+                valid_to=day,
+            ),
+        ),
+        "health.add_schedule_exception": lambda: service.add_schedule_exception(None, absence),
+        "health.preview_schedule_exception": lambda: service.preview_schedule_exception(
+            None, absence
+        ),
+        "health.change_schedule_rule": lambda: service.change_schedule_rule(None, rule.id, change),
+        "health.preview_schedule_rule_change": lambda: service.preview_schedule_rule_change(
+            None, rule.id, change
+        ),
+        "health.remove_schedule_rule": lambda: service.remove_schedule_rule(None, rule.id),
+        "health.attach_patient": lambda: service.attach_patient(
+            None, AttachmentCreate(person_id=patient.person_id or 0, clinic_id=clinic.id)
+        ),
+        "health.cancel_appointment": lambda: service.cancel_appointment(None, appointment.id),
+        "health.reschedule_appointment": lambda: service.reschedule_appointment(
+            None, appointment.id, RescheduleCreate(slot_id=slot)
+        ),
+        "housing.register_meter": lambda: housing.register_meter(
+            None,
+            MeterCreate(
+                apartment_id=apartment.id,
+                kind="cold_water",
+                serial="SN-NONE-1",
+                verification_due=day,
+            ),
+        ),
+        "housing.set_tariff": lambda: housing.set_tariff(
+            None, TariffCreate(service="cold_water", valid_from=day, price=Decimal("40.5"))
+        ),
+        "housing.generate_bills": lambda: housing.generate_bills(None, day),
+        "housing.import_payments": lambda: housing.import_payments(
+            None, f"payment_id,payer_code,amount,paid_on\nP-1,{apartment.payer_code},10,{day}\n"
+        ),
+    }
+    before = _counts()
+    refused = {}
+    for name, call in calls.items():
+        with pytest.raises(AppError) as caught:
+            call()
+        refused[name] = (caught.value.status, caught.value.code)
+    assert refused == dict.fromkeys(calls, (401, "login_required"))
+    assert _counts() == before
+    # The system may: the same calls with SYSTEM go through (two shown).
+    city.create_district(
+        DistrictCreate(code="D999", name="Район", name_en="District"), actor=SYSTEM
+    )
+    service.cancel_appointment(SYSTEM, appointment.id)
+    assert _counts() != before
+
+
+def _counts() -> dict[str, object]:
+    """What the refused calls could have written."""
+    tables = (District, Organisation, User, Clinic, Practitioner, ScheduleRule)
+    counted: dict[str, object] = {t.__name__: count_rows(t) for t in tables}
+    for table in (ScheduleException, Attachment, Meter, Tariff, Bill, Payment):
+        counted[table.__name__] = count_rows(table)
+    with UnitOfWork() as uow:
+        counted["appointments"] = uow.session.execute(
+            select(Appointment.id, Appointment.status).order_by(Appointment.id)
+        ).all()
+    return counted
+
+
+def test_system_may_do_every_action_and_is_recorded_as_no_user() -> None:
+    assert all(allowed(SYSTEM, action, 12345) for action in Action)
+    assert Principal.system() is SYSTEM
+    assert SYSTEM.acting_user_id is None
+    assert not SYSTEM.roles  # it holds no role: role checks never mistake it for staff

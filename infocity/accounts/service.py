@@ -807,9 +807,8 @@ def _check_role_organisation(uow: UnitOfWork, role: Role, organisation_id: int |
 def create_staff_account(
     data: StaffCreate, actor: Principal | None, *, uow: UnitOfWork | None = None
 ) -> UserRead:
-    """Create a staff account with one role (actor None: the CLI, trusted)."""
-    if actor is not None:
-        authorize(actor, Action.STAFF_MANAGE, data.organisation_id)
+    """Create a staff account with one role (city administrators; ``SYSTEM``: the CLI)."""
+    actor = authorize(actor, Action.STAFF_MANAGE, data.organisation_id)
     email = rules.normalize_email(data.email)
     role = _staff_role(data.role)
     display_name = " ".join(data.display_name.split())

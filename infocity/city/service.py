@@ -15,11 +15,10 @@ from infocity.core.uow import UnitOfWork
 
 
 def create_district(
-    data: DistrictCreate, *, actor: Principal | None = None, uow: UnitOfWork | None = None
+    data: DistrictCreate, *, actor: Principal | None, uow: UnitOfWork | None = None
 ) -> DistrictRead:
-    """Add a district (actor None: the CLI or the demo seed, trusted)."""
-    if actor is not None:
-        authorize(actor, Action.DIRECTORY_MANAGE)
+    """Add a district (city administrators; ``SYSTEM``: the CLI or the demo seed)."""
+    actor = authorize(actor, Action.DIRECTORY_MANAGE)
     uow = uow or UnitOfWork()
     with uow:
         exists = uow.session.scalar(select(District.id).where(District.code == data.code))
@@ -31,7 +30,7 @@ def create_district(
             uow.session.flush()
         except IntegrityError as exc:  # the same code added at the same moment
             raise _district_exists() from exc
-        if actor is not None:
+        if not actor.is_system:
             audit.record(uow.session, actor, "district.create", detail=data.code)
         result = DistrictRead.model_validate(district)
         uow.commit()
@@ -45,11 +44,10 @@ def _district_exists() -> Conflict:
 
 
 def create_organisation(
-    data: OrganisationCreate, *, actor: Principal | None = None, uow: UnitOfWork | None = None
+    data: OrganisationCreate, *, actor: Principal | None, uow: UnitOfWork | None = None
 ) -> OrganisationRead:
-    """Add a clinic, school, kindergarten or operator (actor None: the CLI, trusted)."""
-    if actor is not None:
-        authorize(actor, Action.DIRECTORY_MANAGE)
+    """Add a clinic, school, kindergarten or operator (city administrators; ``SYSTEM``)."""
+    actor = authorize(actor, Action.DIRECTORY_MANAGE)
     if data.kind not in ORGANISATION_KINDS:
         raise InvalidInput(
             "invalid_organisation_kind", N_("Unknown kind of organisation."), field="kind"
@@ -63,7 +61,7 @@ def create_organisation(
         organisation = Organisation(**data.model_dump())
         uow.session.add(organisation)
         uow.session.flush()
-        if actor is not None:
+        if not actor.is_system:
             audit.record(
                 uow.session,
                 actor,

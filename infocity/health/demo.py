@@ -76,7 +76,9 @@ def load_demo_health(doctor_user_id: int | None = None) -> bool:
             return False
     service.seed_specialties()
     for key, (_name, kind) in CLINICS.items():
-        service.create_clinic(ClinicCreate(organisation_id=clinic_ids[key], clinic_kind=kind))
+        service.create_clinic(
+            ClinicCreate(organisation_id=clinic_ids[key], clinic_kind=kind), actor=SYSTEM
+        )
     today = rules.city_date(utcnow(), get_settings().city_tz)
     for key, specialty, name, room, (start, end, break_start, break_end) in PRACTITIONERS:
         practitioner = service.add_practitioner(
@@ -86,11 +88,12 @@ def load_demo_health(doctor_user_id: int | None = None) -> bool:
                 name=name,
                 room=room,
                 user_id=doctor_user_id if name == DEMO_DOCTOR else None,
-            )
+            ),
+            actor=SYSTEM,
         )
         for weekday in range(5):
             service.set_schedule_rule(
-                None,
+                SYSTEM,
                 ScheduleRuleCreate(
                     practitioner_id=practitioner.id,
                     weekday=weekday,

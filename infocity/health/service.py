@@ -394,11 +394,11 @@ def _move_unreleased_slots(session: Session, specialty: Specialty, now: datetime
 
 
 def create_clinic(
-    data: ClinicCreate, *, actor: Principal | None = None, uow: UnitOfWork | None = None
+    data: ClinicCreate, *, actor: Principal | None, uow: UnitOfWork | None = None
 ) -> ClinicRead:
-    """Give an organisation of kind "clinic" its health profile (actor None: trusted)."""
-    if actor is not None:
-        authorize(actor, Action.DIRECTORY_MANAGE)
+    """Give an organisation of kind "clinic" its health profile (city administrators;
+    ``SYSTEM``)."""
+    authorize(actor, Action.DIRECTORY_MANAGE)
     uow = uow or UnitOfWork()
     with uow:
         organisation = city.get_organisation(data.organisation_id, uow=uow)
@@ -462,15 +462,15 @@ def list_clinics(*, uow: UnitOfWork | None = None) -> list[ClinicRead]:
 
 
 def add_practitioner(
-    data: PractitionerCreate, *, actor: Principal | None = None, uow: UnitOfWork | None = None
+    data: PractitionerCreate, *, actor: Principal | None, uow: UnitOfWork | None = None
 ) -> PractitionerRead:
-    """Add a doctor's post to a clinic (clinic administrators; actor None: trusted)."""
+    """Add a doctor's post to a clinic (clinic administrators; ``SYSTEM``)."""
+    actor = authorize(actor, Action.SCHEDULE_MANAGE)
     uow = uow or UnitOfWork()
     with uow:
         if uow.session.get(Clinic, data.clinic_id) is None:
             raise errors.ClinicNotFound()
-        if actor is not None:
-            _authorize_in_clinic(uow.session, actor, Action.SCHEDULE_MANAGE, data.clinic_id)
+        _authorize_in_clinic(uow.session, actor, Action.SCHEDULE_MANAGE, data.clinic_id)
         specialty = _specialty_by_code(uow.session, data.specialty_code)
         practitioner = Practitioner(
             clinic_id=data.clinic_id,
@@ -617,8 +617,7 @@ def set_schedule_rule(
     uow = uow or UnitOfWork()
     with uow:
         practitioner = _practitioner(uow.session, data.practitioner_id)
-        if actor is not None:
-            _authorize_in_clinic(uow.session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        _authorize_in_clinic(uow.session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
         rule = ScheduleRule(clinic_id=practitioner.clinic_id, **data.model_dump())
         uow.session.add(rule)
         uow.session.flush()
@@ -644,8 +643,7 @@ def add_schedule_exception(
     with uow:
         session = uow.session
         practitioner = _practitioner(session, data.practitioner_id)
-        if actor is not None:
-            _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
         exception = ScheduleException(clinic_id=practitioner.clinic_id, **data.model_dump())
         session.add(exception)
         session.flush()
@@ -1397,9 +1395,8 @@ def _authorize_for_patient(
     session: Session, uow: UnitOfWork, actor: Principal | None, person_id: int, clinic_id: int
 ) -> None:
     """A citizen acts for themself or their child; a registrar for anyone at their
-    clinic; ``None`` is a trusted caller (the command line, the demo, identified kiosks)."""
-    if actor is None:
-        return
+    clinic; ``SYSTEM`` for anyone. ``None``, the anonymous, is asked to log in."""
+    actor = authorize(actor, Action.INBOX_READ)  # any logged-in user; narrowed below
     if any(
         allowed(actor, Action.APPOINTMENT_BOOK_FOR_ANY, cid)
         for cid in _head_clinic_ids(session, clinic_id)
@@ -1419,7 +1416,7 @@ def _patient(session: Session, person_id: int) -> accounts.PersonFacts:
 
 
 def _is_staff(actor: Principal | None) -> bool:
-    return actor is not None and Role.CITIZEN not in actor.roles
+    return actor is not None and not actor.is_system and Role.CITIZEN not in actor.roles
 
 
 def book_slot(
@@ -1717,7 +1714,7 @@ def reschedule_appointment(
             _patient(session, old.person_id),
             channel=old.channel,
             referral_id=None,
-            booked_by_user_id=actor.user_id if actor else None,
+            booked_by_user_id=actor.acting_user_id if actor else None,
             now=now,
             replacing=old,
         )
@@ -1815,7 +1812,7 @@ def issue_referral(
             specialty_id=specialty.id,
             target_clinic_id=data.target_clinic_id,
             issued_by_practitioner_id=practitioner_id,
-            issued_by_user_id=actor.user_id,
+            issued_by_user_id=actor.acting_user_id,
             issued_at=now,
             valid_until=now + timedelta(days=data.valid_days),
             status="active",
@@ -2273,8 +2270,7 @@ def _rule_for_admin(session: Session, actor: Principal | None, rule_id: int) -> 
     rule = session.get(ScheduleRule, rule_id)
     if rule is None:
         raise errors.ScheduleRuleNotFound()
-    if actor is not None:
-        _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, rule.clinic_id)
+    _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, rule.clinic_id)
     return rule
 
 
@@ -2292,8 +2288,7 @@ def preview_schedule_exception(
     with uow:
         session = uow.session
         practitioner = _practitioner(session, data.practitioner_id)
-        if actor is not None:
-            _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
         if data.kind == "extra_hours":
             return []
         weekly, overrides = _schedule_of(session, practitioner.id)

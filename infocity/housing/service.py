@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from infocity.accounts import service as accounts
 from infocity.city import service as city
 from infocity.core import audit, outbox
-from infocity.core.auth import PERMISSIONS, Action, Principal, allowed, authorize
+from infocity.core.auth import PERMISSIONS, SYSTEM, Action, Principal, allowed, authorize
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from infocity.core.i18n import N_
@@ -112,7 +112,9 @@ def _require(principal: Principal | None) -> Principal:
 def _authorize_city_wide(actor: Principal) -> None:
     """Billing the whole city or setting its tariffs: a city-wide grant, not an operator's."""
     roles = PERMISSIONS[Action.HOUSING_BILLING]
-    if not any(g.role in roles and g.organisation_id is None for g in actor.grants):
+    if not actor.is_system and not any(
+        g.role in roles and g.organisation_id is None for g in actor.grants
+    ):
         raise Forbidden("forbidden", N_("You do not have access to this."))
 
 
@@ -319,16 +321,15 @@ def get_apartment_overview(
 def register_meter(
     actor: Principal | None, data: MeterCreate, *, uow: UnitOfWork | None = None
 ) -> MeterRead:
-    """Install a meter in an apartment (actor None: the command line or the demo, trusted)."""
+    """Install a meter in an apartment (the apartment's operator; ``SYSTEM``: the command
+    line or the demo)."""
+    actor = authorize(actor, Action.HOUSING_BILLING)
     uow = uow or UnitOfWork()
     with uow:
         apartment = uow.session.get(Apartment, data.apartment_id)
         if apartment is None:
-            if actor is not None:
-                authorize(actor, Action.HOUSING_BILLING)
             raise NotFound("apartment_not_found", N_("There is no such apartment."))
-        if actor is not None:
-            authorize(actor, Action.HOUSING_BILLING, apartment.operator_id)
+        authorize(actor, Action.HOUSING_BILLING, apartment.operator_id)
         meter = Meter(**data.model_dump())
         uow.session.add(meter)
         try:
@@ -443,9 +444,8 @@ def submit_reading(
 def set_tariff(
     actor: Principal | None, data: TariffCreate, *, uow: UnitOfWork | None = None
 ) -> TariffRead:
-    """Set the price of a utility from a month on (actor None: trusted)."""
-    if actor is not None:
-        _authorize_city_wide(authorize(actor, Action.HOUSING_BILLING))  # the city's prices
+    """Set the price of a utility from a month on (city-wide billing staff; ``SYSTEM``)."""
+    _authorize_city_wide(authorize(actor, Action.HOUSING_BILLING))  # the city's prices
     uow = uow or UnitOfWork()
     with uow:
         valid_from = rules.month_start(data.valid_from)
@@ -536,11 +536,10 @@ def generate_bills(
     uow: UnitOfWork | None = None,
 ) -> BillRunRead:
     """Make the month's bill of every apartment (of one operator, if given) that has none
-    yet (actor None: the periodic job, trusted). Idempotent by (apartment, period)."""
-    if actor is not None:
-        authorize(actor, Action.HOUSING_BILLING, operator_id)
-        if operator_id is None:
-            _authorize_city_wide(actor)
+    yet (``SYSTEM``: the periodic job). Idempotent by (apartment, period)."""
+    actor = authorize(actor, Action.HOUSING_BILLING, operator_id)
+    if operator_id is None:
+        _authorize_city_wide(actor)
     period = rules.month_start(period)
     created = present = 0
     uow = uow or UnitOfWork()
@@ -599,7 +598,7 @@ def generate_last_month_bills(*, now: datetime | None = None) -> BillRunRead:
         settings.readings_window_start_day,
         settings.readings_window_end_day,
     )
-    return generate_bills(None, period)
+    return generate_bills(SYSTEM, period)
 
 
 def get_bill(
@@ -713,10 +712,9 @@ def import_payments(
 
     All or nothing: any bad row refuses the whole file with every bad row's line number.
     Idempotent by payment id: a payment already imported with the same data is skipped
-    (actor None: the command line, trusted; an operator may import only its apartments').
+    (``SYSTEM``: the command line; an operator may import only its apartments').
     """
-    if actor is not None:
-        authorize(actor, Action.HOUSING_BILLING)
+    actor = authorize(actor, Action.HOUSING_BILLING)
     rows, errors = _parse_payments(text)
     uow = uow or UnitOfWork()
     with uow:
@@ -743,9 +741,8 @@ def import_payments(
         new, already = [], 0
         for row in rows:
             apartment = apartments.get(row.payer_code)
-            if apartment is None or (
-                actor is not None
-                and not allowed(actor, Action.HOUSING_BILLING, apartment.operator_id)
+            if apartment is None or not allowed(
+                actor, Action.HOUSING_BILLING, apartment.operator_id
             ):
                 errors.append((row.line, f"no apartment has payer code {row.payer_code}"))
                 continue
