@@ -254,7 +254,9 @@ def test_referral_specialty_needs_a_referral(cardiology: dict[str, Any], unchang
 
 def test_expired_referral(cardiology: dict[str, Any], unchanged: Any) -> None:
     referral = make_referral(cardiology["patient"].person_id, cardiology["clinic"].id, valid_days=1)
-    slot = get_slot(cardiology["slots"][0])
+    # The day after tomorrow: still ahead a day and a minute from now, at any hour.
+    later = make_slots(cardiology["cardiologist"].id, city_today() + timedelta(days=2))[0]
+    slot = get_slot(later)
     with unchanged("referral_expired"):
         book(
             cardiology["patient"], slot.id, referral_id=referral.id,
