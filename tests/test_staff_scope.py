@@ -37,6 +37,7 @@ from infocity.health.schemas import (
     ClinicCreate,
     PractitionerCreate,
     ReferralCreate,
+    RegistryBookingCreate,
     RescheduleCreate,
     ScheduleExceptionCreate,
     ScheduleRuleCreate,
@@ -419,3 +420,26 @@ def test_system_may_do_every_action_and_is_recorded_as_no_user() -> None:
     assert Principal.system() is SYSTEM
     assert SYSTEM.acting_user_id is None
     assert not SYSTEM.roles  # it holds no role: role checks never mistake it for staff
+
+
+def test_a_registrar_books_only_patients_of_the_clinic(database: str) -> None:
+    mine, theirs = make_clinic(), make_clinic()
+    registrar = make_staff("registrar", mine.id)
+    [slot, *_] = make_slots(make_practitioner(mine.id, "therapist").id)
+    own, other = make_patient(), make_patient()
+    assert own.person_id is not None
+    assert other.person_id is not None
+    attach(own.person_id, mine.id)
+    attach(other.person_id, theirs.id)
+
+    def book(person_id: int) -> object:
+        return service.book_for_patient(
+            registrar.principal, RegistryBookingCreate(patient_id=person_id, slot_id=slot)
+        )
+
+    outside, missing = _refusal(lambda: book(other.person_id)), _refusal(lambda: book(UNKNOWN_ID))
+    assert outside == missing
+    assert outside[0] == "patient_not_found"
+    assert _counts()["appointments"] == []
+    book(own.person_id)
+    assert [a.person_id for a in service.list_my_appointments(own.principal)] == [own.person_id]

@@ -1555,13 +1555,17 @@ def book_for_patient(
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> AppointmentRead:
-    """Book a slot for any patient at the registrar's clinic (audited)."""
+    """Book a slot at the registrar's clinic for a patient of the clinic (``in_care_of``;
+    audited)."""
     actor = authorize(actor, Action.APPOINTMENT_BOOK_FOR_ANY)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         ctx = _slot_context(uow.session, data.slot_id, data.patient_id)
         _authorize_in_clinic(uow.session, actor, Action.APPOINTMENT_BOOK_FOR_ANY, ctx.clinic_id)
+        head = _head_clinic_ids(uow.session, ctx.clinic_id)[-1]
+        if not in_care_of(uow.session, actor, data.patient_id, [head]):
+            raise errors.PatientNotFound()  # as for an id no one has
         result = _book(
             uow,
             ctx,
