@@ -362,6 +362,13 @@ def test_every_function_that_trusted_none_now_asks_the_anonymous_to_log_in(
             None, rule.id, change
         ),
         "health.remove_schedule_rule": lambda: service.remove_schedule_rule(None, rule.id),
+        # The anonymous do not learn which ids exist either.
+        "health.remove_schedule_rule, unknown": lambda: service.remove_schedule_rule(
+            None, UNKNOWN_ID
+        ),
+        "health.add_schedule_exception, unknown": lambda: service.add_schedule_exception(
+            None, absence.model_copy(update={"practitioner_id": UNKNOWN_ID})
+        ),
         "health.attach_patient": lambda: service.attach_patient(
             None, AttachmentCreate(person_id=patient.person_id or 0, clinic_id=clinic.id)
         ),

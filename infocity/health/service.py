@@ -616,6 +616,7 @@ def set_schedule_rule(
     _check_rule(data)
     uow = uow or UnitOfWork()
     with uow:
+        actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
         practitioner = _practitioner(uow.session, data.practitioner_id)
         _authorize_in_clinic(uow.session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
         rule = ScheduleRule(clinic_id=practitioner.clinic_id, **data.model_dump())
@@ -642,6 +643,7 @@ def add_schedule_exception(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
+        actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
         practitioner = _practitioner(session, data.practitioner_id)
         _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
         exception = ScheduleException(clinic_id=practitioner.clinic_id, **data.model_dump())
@@ -2271,6 +2273,7 @@ def _weekly_of(data: ScheduleRuleCreate | ScheduleRuleUpdate) -> rules.WeeklyRul
 
 
 def _rule_for_admin(session: Session, actor: Principal | None, rule_id: int) -> ScheduleRule:
+    actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
     rule = session.get(ScheduleRule, rule_id)
     if rule is None:
         raise errors.ScheduleRuleNotFound()
@@ -2291,6 +2294,7 @@ def preview_schedule_exception(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
+        actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
         practitioner = _practitioner(session, data.practitioner_id)
         _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
         if data.kind == "extra_hours":
