@@ -99,17 +99,17 @@ def test_citizen_registers_adds_child_switches_language_and_reads_inbox(
 
         # A bad date of birth is refused with a message in Russian; nothing is added.
         child_form = page.locator("form[action='/cabinet/children']")
-        child_form.locator("#f-last_name").fill("Смирнов")
-        child_form.locator("#f-first_name").fill("Иван")
-        child_form.locator("#f-birth_date").fill("2099-01-01")
+        child_form.locator("#f-child-last_name").fill("Смирнов")
+        child_form.locator("#f-child-first_name").fill("Иван")
+        child_form.locator("#f-child-birth_date").fill("2099-01-01")
         child_form.locator("button[type=submit]").click()
         assert page.locator("[role=alert]").first.is_visible()
 
         # Add a child for real.
         child_form = page.locator("form[action='/cabinet/children']")
-        child_form.locator("#f-last_name").fill("Смирнов")
-        child_form.locator("#f-first_name").fill("Иван")
-        child_form.locator("#f-birth_date").fill("2018-04-12")
+        child_form.locator("#f-child-last_name").fill("Смирнов")
+        child_form.locator("#f-child-first_name").fill("Иван")
+        child_form.locator("#f-child-birth_date").fill("2018-04-12")
         child_form.locator("button[type=submit]").click()
         assert page.get_by_text("Смирнов Иван").first.is_visible()
 
