@@ -27,7 +27,7 @@ from infocity.accounts.schemas import (
 )
 from infocity.city import service as city
 from infocity.core.auth import STAFF_ROLES, Action, Principal, Role, allowed
-from infocity.core.errors import AppError, InvalidInput, Unauthenticated
+from infocity.core.errors import AppError, InvalidFields, InvalidInput, Unauthenticated
 from infocity.core.i18n import N_, gettext
 from infocity.web.deps import (
     SESSION_COOKIE,
@@ -77,15 +77,25 @@ class FormErrors:
 
     @classmethod
     def of(cls, exc: AppError | ValidationError, form_fields: Iterable[str]) -> FormErrors:
+        names = set(form_fields)
         if isinstance(exc, ValidationError):
             fields = {
                 item["field"]: item["message"]
                 for item in validation_fields(RequestValidationError(exc.errors()))
             }
-            return cls(fields, gettext(CHECK_FIELDS))
-        if exc.field and exc.field in form_fields:
-            return cls({exc.field: exc.translated()}, gettext(CHECK_FIELDS))
-        return cls({}, exc.translated())
+        elif isinstance(exc, InvalidFields):
+            fields = {error.field: error.translated() for error in exc.errors if error.field}
+        else:
+            # One refusal: its reason goes at the top as well, so it is read even where
+            # the field it names is not on the form.
+            if exc.field and exc.field in names:
+                return cls({exc.field: exc.translated()}, exc.translated())
+            return cls({}, exc.translated())
+        shown = {k: v for k, v in fields.items() if k in names}
+        # A problem with no field on the form is said at the top.
+        unshown = [v for k, v in fields.items() if k not in names]
+        top = ([gettext(CHECK_FIELDS)] if shown else []) + unshown
+        return cls(shown, " ".join(top) or gettext(CHECK_FIELDS))
 
 
 def _reraise_refusal(exc: AppError | ValidationError) -> None:

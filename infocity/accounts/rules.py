@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
 from infocity.core.ages import ADULT_AGE, age_on
 from infocity.core.auth import Role
-from infocity.core.errors import InvalidInput
+from infocity.core.errors import InvalidFields, InvalidInput
 from infocity.core.i18n import N_
 
 OLDEST_AGE = 130
@@ -236,6 +237,62 @@ def check_password(
             N_("The password must not be your e-mail or phone number."),
             field=field,
         )
+
+
+# --- Registration ------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registration's contacts and names in their stored form."""
+
+    email: str | None
+    phone: str | None
+    last_name: str
+    first_name: str
+    middle_name: str | None
+
+
+def check_registration(
+    *,
+    email: str | None,
+    phone: str | None,
+    password: str,
+    last_name: str,
+    first_name: str,
+    middle_name: str | None,
+) -> Registration:
+    """Every field checked before any refusal, so the form shows all its mistakes at once."""
+    errors: list[InvalidInput] = []
+
+    def attempt(check: Callable[[], _T]) -> _T | None:
+        try:
+            return check()
+        except InvalidInput as exc:
+            errors.append(exc)
+            return None
+
+    email_ok = attempt(lambda: normalize_email(email)) if email else None
+    phone_ok = attempt(lambda: normalize_phone(phone)) if phone else None
+    if not email and not phone:
+        errors.append(
+            InvalidInput(
+                "contact_required", N_("Enter an e-mail or a phone number."), field="email"
+            )
+        )
+    last = attempt(lambda: normalize_name(last_name, field="last_name"))
+    first = attempt(lambda: normalize_name(first_name, field="first_name"))
+    middle = (
+        attempt(lambda: normalize_name(middle_name, field="middle_name")) if middle_name else None
+    )
+    attempt(lambda: check_password(password, email=email_ok, phone=phone_ok))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InvalidFields(errors)
+    return Registration(email_ok, phone_ok, last or "", first or "", middle)
 
 
 # --- Names and dates ---------------------------------------------------------------

@@ -274,18 +274,16 @@ def principal_for_user(user_id: int, *, uow: UnitOfWork | None = None) -> Princi
 
 def register_citizen(data: CitizenCreate, *, uow: UnitOfWork | None = None) -> UserRead:
     """Create a citizen's account and their entry in the city register."""
-    email = rules.normalize_email(data.email) if data.email else None
-    phone = rules.normalize_phone(data.phone) if data.phone else None
-    if email is None and phone is None:
-        raise InvalidInput(
-            "contact_required", N_("Enter an e-mail or a phone number."), field="email"
-        )
-    last_name = rules.normalize_name(data.last_name, field="last_name")
-    first_name = rules.normalize_name(data.first_name, field="first_name")
-    middle_name = (
-        rules.normalize_name(data.middle_name, field="middle_name") if data.middle_name else None
+    checked = rules.check_registration(
+        email=data.email,
+        phone=data.phone,
+        password=data.password,
+        last_name=data.last_name,
+        first_name=data.first_name,
+        middle_name=data.middle_name,
     )
-    rules.check_password(data.password, email=email, phone=phone)
+    email, phone = checked.email, checked.phone
+    last_name, first_name, middle_name = checked.last_name, checked.first_name, checked.middle_name
     password_hash = hash_password(data.password)  # slow: done before the transaction
     uow = uow or UnitOfWork()
     with uow:

@@ -7,6 +7,7 @@ escapes is a bug and answers 500.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from infocity.core.i18n import gettext
@@ -46,6 +47,27 @@ class AppError(Exception):
 
 class InvalidInput(AppError):
     status = 422
+
+
+class InvalidFields(InvalidInput):
+    """Several fields refused at once, so that a form marks all of them in one answer.
+
+    Code, message and field are the first refusal's; ``errors`` holds every one.
+    """
+
+    def __init__(self, errors: Sequence[AppError]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, field=first.field, **first.params)
+        self.errors = list(errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["fields"] = [
+            {"field": error.field, "message": error.translated()}
+            for error in self.errors
+            if error.field
+        ]
+        return body
 
 
 class NotFound(AppError):

@@ -149,11 +149,14 @@ class FormErrors:
                 for item in validation_fields(RequestValidationError(exc.errors()))
             }
             shown = {k: v for k, v in fields.items() if k in names}
-            if shown:
-                return cls(shown, gettext(CHECK_FIELDS))
-            return cls({}, "; ".join(fields.values()) or gettext(CHECK_FIELDS))
+            # A problem with no field on the form (a hidden one) is said at the top.
+            unshown = [v for k, v in fields.items() if k not in names]
+            top = ([gettext(CHECK_FIELDS)] if shown else []) + unshown
+            return cls(shown, " ".join(top) or gettext(CHECK_FIELDS))
+        # One refusal: its reason goes at the top as well, since the field it names may
+        # not be on the page (a referral list shown only when there are referrals).
         if exc.field and exc.field in names:
-            return cls({exc.field: exc.translated()}, gettext(CHECK_FIELDS))
+            return cls({exc.field: exc.translated()}, exc.translated())
         return cls({}, exc.translated())
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -28,6 +29,7 @@ from infocity.housing.schemas import (
     ServiceRequestUpdate,
 )
 from infocity.web.deps import csrf_protect, page_principal, render
+from infocity.web.errors import validation_fields
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -95,6 +97,7 @@ def _index(request: Request, principal: Principal, **context: Any) -> HTMLRespon
             "apartments": service.list_my_apartments(principal),
             "values": {},
             "error": None,
+            "field_errors": {},
             "notice": _notice(request),
             **_common(),
             **context,
@@ -119,7 +122,16 @@ def link_apartment(request: Request, form: Form) -> Response:
     except (AppError, ValidationError) as exc:
         error = _message(exc)
         status = exc.status if isinstance(exc, AppError) else 422
-        response = _index(request, principal, values=values, error=error)
+        # Invalid input is marked at its field, so "correct the marked fields" has a mark.
+        fields = (
+            {
+                item["field"]: item["message"]
+                for item in validation_fields(RequestValidationError(exc.errors()))
+            }
+            if isinstance(exc, ValidationError)
+            else {}
+        )
+        response = _index(request, principal, values=values, error=error, field_errors=fields)
         response.status_code = status
         return response
     return _redirect(f"/housing/apartments/{apartment.id}?done=linked")
