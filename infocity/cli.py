@@ -6,7 +6,9 @@ Commands stay thin: parse, call one service function, print.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 
 import typer
 
@@ -52,11 +54,16 @@ def serve(
         for stale in metrics_dir.glob("*.db"):
             stale.unlink()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    worker_process = (
-        subprocess.Popen([sys.executable, "-m", "infocity", "worker"]) if with_worker else None
-    )
-    typer.echo(f"InfoCity is serving on http://{host}:{port} ({workers} process(es))")
+    worker_process: subprocess.Popen[bytes] | None = None
+    if with_worker:
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; under the default
+        # handler that kills this process at once, skipping the ``finally`` below and
+        # leaving the worker orphaned. Exiting through SystemExit runs it.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
+        if with_worker:
+            worker_process = subprocess.Popen([sys.executable, "-m", "infocity", "worker"])
+        typer.echo(f"InfoCity is serving on http://{host}:{port} ({workers} process(es))")
         uvicorn.run(
             "infocity.web.app:create_app",
             factory=True,
@@ -70,7 +77,15 @@ def serve(
     finally:
         if worker_process is not None:
             worker_process.terminate()  # the worker finishes its current message and exits
-            worker_process.wait(timeout=30)
+            try:
+                worker_process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker_process.kill()
+                worker_process.wait()
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 @app.command()

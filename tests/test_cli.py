@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from infocity.accounts import service as accounts
 from infocity.cli import app
-from tests.conftest import run_server
+from tests.conftest import ROOT, run_server
+from tests.support.postgres import free_port
+from tests.support.users import wait_for
 
 runner = CliRunner()
 
@@ -71,3 +80,55 @@ def test_serve_with_two_processes_answers_and_is_ready(database: str) -> None:
             assert httpx.get(f"{base_url}/", timeout=5).status_code == 200
         metrics = httpx.get(f"{base_url}/metrics", timeout=5).text
         assert "infocity_http_requests_total" in metrics
+
+
+def _children(pid: int) -> list[int]:
+    """Ids of the live processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after it.
+            state, ppid = stat.read_text().rpartition(")")[2].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_serve_with_worker_stops_the_worker(
+    database: str, tmp_path: Path, stop: signal.Signals
+) -> None:
+    port = free_port()
+    env = {**os.environ, "INFOCITY_DATABASE_URL": database, "INFOCITY_ENVIRONMENT": "test"}
+    command = [sys.executable, "-m", "infocity", "serve", "--port", str(port), "--with-worker"]
+    with (tmp_path / "serve.log").open("wb") as log:
+        serve = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    workers: list[int] = []
+    try:
+        wait_for(lambda: bool(_children(serve.pid)), 60, "the worker to start")
+        workers = _children(serve.pid)
+
+        def answers() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).is_success
+            return False
+
+        wait_for(answers, 60, "the server to answer")
+        serve.send_signal(stop)
+        serve.wait(timeout=60)
+        wait_for(lambda: not any(_alive(pid) for pid in workers), 60, "the worker to stop")
+    finally:
+        for pid in [serve.pid, *workers]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        serve.wait(timeout=10)
