@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -237,3 +238,54 @@ def test_worker_once_delivers_what_is_due_and_counts_it(uow: UnitOfWork) -> None
         "infocity_notifications_delivered_total", {"channel": "inbox"}
     )
     assert (after or 0) - (before or 0) == 1
+
+
+def test_a_repeating_failure_warns_once_then_errors_when_given_up(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.support.postgres import free_port
+
+    monkeypatch.setenv("INFOCITY_SMTP_PORT", str(free_port()))  # nothing listens there
+    monkeypatch.setenv("INFOCITY_DELIVERY_MAX_ATTEMPTS", "3")
+    get_settings.cache_clear()
+    emails = [queue_notice(uow, add_citizen(uow))[1] for _ in range(2)]
+    worker = Worker("test")
+
+    def levels() -> list[tuple[str, str]]:
+        return [
+            (r.levelname, r.getMessage())
+            for r in caplog.records
+            if r.name == "infocity.worker" and r.getMessage() in ("message retry", "message failed")
+        ]
+
+    with caplog.at_level(logging.INFO, logger="infocity.worker"):
+        for _ in range(3):
+            worker.deliver_due()
+            with uow:  # time passes
+                uow.session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(emails))
+                    .values(next_attempt_at=utcnow())
+                )
+                uow.commit()
+    # Two messages, three attempts each: one warning for the mail server being down,
+    # the other retries at INFO, and an error for each message given up on.
+    assert levels() == [
+        ("WARNING", "message retry"),
+        ("INFO", "message retry"),
+        ("INFO", "message retry"),
+        ("INFO", "message retry"),
+        ("ERROR", "message failed"),
+        ("ERROR", "message failed"),
+    ]
+    assert {statuses(uow)[email] for email in emails} == {"failed"}
+
+    # Once the interval has passed, a failure that still repeats is warned about again.
+    caplog.clear()
+    monkeypatch.setattr("infocity.core.worker.RETRY_WARNING_EVERY", timedelta(0))
+    queue_notice(uow, add_citizen(uow))
+    with caplog.at_level(logging.INFO, logger="infocity.worker"):
+        worker.deliver_due()
+    assert levels() == [("WARNING", "message retry")]
+    monkeypatch.undo()
+    get_settings.cache_clear()

@@ -30,6 +30,7 @@ import random
 import signal
 import socket
 import threading
+import time
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -62,6 +63,9 @@ RETRIED = Counter(
 )
 
 MAX_BACKOFF = timedelta(hours=6)
+# A failure that repeats (the mail server down for an hour) warns once per channel and
+# reason this often, not at every attempt of every message; giving up is an error.
+RETRY_WARNING_EVERY = timedelta(minutes=15)
 _OUTBOX = OutboxMessage.__table__
 assert isinstance(_OUTBOX, Table)
 OUTBOX: Table = _OUTBOX
@@ -102,6 +106,7 @@ class Worker:
     def __init__(self, name: str | None = None) -> None:
         self.name = name or default_name()
         self.stopping = threading.Event()
+        self._warned: dict[tuple[str, str], float] = {}  # (channel, reason) -> monotonic
 
     def stop(self) -> None:
         """Finish the message in hand, release the rest of the batch, then stop."""
@@ -222,7 +227,7 @@ class Worker:
                 RETRIED.labels(delivery.channel).inc()
         log(
             logger,
-            logging.WARNING,
+            logging.ERROR if outcome == "failed" else self._retry_level(delivery.channel, error),
             f"message {outcome}",
             id=delivery.id,
             channel=delivery.channel,
@@ -231,6 +236,18 @@ class Worker:
             error=error,
         )
         return outcome
+
+    def _retry_level(self, channel: str, error: str) -> int:
+        """WARNING for a new failure, INFO while the same one repeats within the interval."""
+        now = time.monotonic()
+        interval = RETRY_WARNING_EVERY.total_seconds()
+        last = self._warned.get((channel, error))
+        if last is not None and now - last < interval:
+            return logging.INFO
+        # Forget reasons not seen for an interval, so the map stays small.
+        self._warned = {key: at for key, at in self._warned.items() if now - at < interval}
+        self._warned[(channel, error)] = now
+        return logging.WARNING
 
     def release(self, deliveries: list[Delivery]) -> None:
         """Give claimed but unsent messages back, as if never claimed."""
