@@ -3,6 +3,7 @@ generation, debt, the PDF, the periodic job, and payments imported from a bank's
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -156,6 +157,22 @@ def test_pdf_starts_with_pdf_and_names_the_payer_code(database: str) -> None:
         document = bill_pdf(bill)
     assert document.startswith(b"%PDF")
     assert apartment.payer_code.encode() in document
+
+
+def test_rendering_a_pdf_logs_nothing_at_info(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    set_prices()
+    apartment = make_apartment(make_operator())
+    service.generate_bills(SYSTEM, MARCH)
+    owner = resident(apartment)
+    bill = service.get_bill(
+        owner.principal, service.get_apartment_overview(owner.principal, apartment.id).bills[0].id
+    )
+    with caplog.at_level(logging.INFO), use_locale("ru"):
+        assert bill_pdf(bill).startswith(b"%PDF")
+    # The font library's subsetting chatter (some twenty lines a bill) is kept out.
+    assert [(r.name, r.getMessage()) for r in caplog.records] == []
 
 
 def test_the_job_bills_the_last_closed_month_once(database: str) -> None:

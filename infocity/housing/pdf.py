@@ -10,6 +10,7 @@ added just for a font.
 from __future__ import annotations
 
 import importlib.util
+import logging
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,10 @@ from infocity.core.i18n import current_locale, gettext
 from infocity.core.settings import get_settings
 from infocity.housing.rules import SERVICE_LABELS, UNITS
 from infocity.housing.schemas import BillRead
+
+# fontTools logs each step of subsetting the embedded font at INFO, some twenty lines a
+# bill; only its warnings are worth an operator's attention.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 SYSTEM_FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
