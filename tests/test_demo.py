@@ -11,6 +11,8 @@ from infocity.accounts import service as accounts
 from infocity.accounts.models import Person, User
 from infocity.core.uow import UnitOfWork
 from infocity.demo import DEMO_PASSWORD, load_demo_city
+from infocity.housing import service as housing
+from infocity.housing.schemas import ApartmentLinkCreate
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -38,3 +40,21 @@ def test_every_readme_login_works_with_the_demo_password(database: str) -> None:
     for identifier in logins:
         token = accounts.login(identifier, DEMO_PASSWORD, user_agent="test", ip=None)
         assert accounts.principal_from_session(token) is not None, identifier
+
+
+def test_every_readme_demo_apartment_can_be_linked(database: str) -> None:
+    load_demo_city()
+    section = README.read_text(encoding="utf-8").split("## Demo apartments", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    apartments = re.findall(r"^\| (\d{10}) \| (\w+) \|$", section, flags=re.MULTILINE)
+    assert len(apartments) == 3
+    token = accounts.login(
+        "anna.ivanova@demo.infocity.example", DEMO_PASSWORD, user_agent="test", ip=None
+    )
+    anna = accounts.principal_from_session(token)
+    assert anna is not None
+    for payer_code, number in apartments:
+        linked = housing.link_apartment(
+            anna, ApartmentLinkCreate(payer_code=payer_code, number=number)
+        )
+        assert linked.payer_code == payer_code
