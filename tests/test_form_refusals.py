@@ -130,6 +130,23 @@ def test_registration_reports_every_mistake_at_once(client: TestClient) -> None:
     assert count_rows(User) == users
 
 
+def test_registration_with_an_empty_name_still_reports_the_other_mistakes(
+    client: TestClient,
+) -> None:
+    refused = submit(
+        client,
+        "/register",
+        "/register",
+        {"last_name": "", "first_name": "Ольга", "email": "not-an-email", "password": "short"},
+    )
+
+    assert refused.status_code == 422
+    page = read(refused)
+    assert sorted(page.invalid) == ["email", "last_name", "password"]
+    assert "Это поле обязательно." in page.alerts  # the empty name: required, not "letters only"
+    assert "Пароль должен быть не короче 10 символов." in page.alerts
+
+
 def test_the_api_lists_every_refused_field_of_a_registration(client: TestClient) -> None:
     response = client.post(
         "/api/v1/auth/register",

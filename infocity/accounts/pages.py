@@ -145,16 +145,18 @@ def register_form(request: Request) -> HTMLResponse:
 
 @router.post("/register", response_class=HTMLResponse)
 def register(request: Request, form: Form) -> Response:
+    filled = _filled(form, REGISTER_FIELDS)
     try:
-        service.register_citizen(CitizenCreate(**_filled(form, REGISTER_FIELDS)))
+        service.register_citizen(CitizenCreate(**filled))
     except (AppError, ValidationError) as exc:
+        errors = FormErrors.of(exc, REGISTER_FIELDS)
+        if isinstance(exc, ValidationError):
+            # The service's checks did not run: add their mistakes, so all show at once.
+            errors.fields = {**service.registration_mistakes(filled), **errors.fields}
         return render(
             request,
             "accounts/register.html",
-            {
-                "values": _values(form, REGISTER_FIELDS),
-                "errors": FormErrors.of(exc, REGISTER_FIELDS),
-            },
+            {"values": _values(form, REGISTER_FIELDS), "errors": errors},
             status_code=_status(exc),
         )
     return _redirect("/login?registered=1")

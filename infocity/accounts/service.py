@@ -53,7 +53,7 @@ from infocity.core.auth import (
     authorize,
 )
 from infocity.core.db import utcnow
-from infocity.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from infocity.core.errors import Conflict, InvalidFields, InvalidInput, NotFound, Unauthenticated
 from infocity.core.i18n import N_, current_locale
 from infocity.core.models import AuditEntry, WebSession
 from infocity.core.outbox import Recipient, notify
@@ -314,6 +314,26 @@ def register_citizen(data: CitizenCreate, *, uow: UnitOfWork | None = None) -> U
         result = _user_read(uow.session, user)
         uow.commit()
         return result
+
+
+def registration_mistakes(fields: dict[str, str]) -> dict[str, str]:
+    """Each mistake in a registration form's contacts, names and password, by field, in
+    the user's language; nothing is read or written. A form refused before the checks of
+    ``register_citizen`` ran (a required field left empty) shows these too."""
+    try:
+        rules.check_registration(
+            email=fields.get("email"),
+            phone=fields.get("phone"),
+            password=fields.get("password", ""),
+            last_name=fields.get("last_name", ""),
+            first_name=fields.get("first_name", ""),
+            middle_name=fields.get("middle_name"),
+        )
+    except InvalidFields as exc:
+        return {error.field: error.translated() for error in exc.errors if error.field}
+    except InvalidInput as exc:
+        return {exc.field: exc.translated()} if exc.field else {}
+    return {}
 
 
 def login(
