@@ -88,6 +88,15 @@ def browsers(database: str) -> Iterator[list[TestClient]]:
         client.__exit__(None, None, None)
 
 
+# Pages with forms whose ids are checked too (the attributes are checked on EXPECTED's).
+OTHER_CITIZEN_PAGES = (
+    "/health",
+    "/health/waitlist",
+    "/health/appointments",
+    "/housing/requests/new",
+)
+
+
 def pages(city: City, browsers: list[TestClient]) -> dict[str, str]:
     """Each page of the forms concerned, as its user sees it."""
     citizen, doctor, registrar = browsers
@@ -97,6 +106,9 @@ def pages(city: City, browsers: list[TestClient]) -> dict[str, str]:
     with TestClient(citizen.app, base_url="http://testserver") as anonymous:
         kiosk = anonymous.get("/kiosk")
     responses = {
+        **{path: citizen.get(path) for path in OTHER_CITIZEN_PAGES},
+        "/registry": registrar.get("/registry"),
+        "/staff": registrar.get("/staff"),
         "/health/home-visits": citizen.get("/health/home-visits"),
         "/housing": citizen.get("/housing"),
         "/cabinet": citizen.get("/cabinet"),
