@@ -107,6 +107,22 @@ def test_a_short_payer_code_is_marked_at_its_field(client: TestClient) -> None:
     assert page.alerts == [CHECK_FIELDS, "Недопустимое значение."]
 
 
+def test_a_problem_report_refused_as_invalid_says_why(client: TestClient) -> None:
+    citizen = make_citizen()
+    login_page_client(client, citizen.identifier, citizen.password)
+
+    refused = submit(
+        client,
+        "/housing/requests/new",
+        "/housing/requests/new",
+        {"service_code": "no_hot_water", "description": "x" * 4001},
+    )
+
+    assert refused.status_code == 422
+    # This form marks no field: the reason itself is at the top.
+    assert read(refused).alerts == ["Слишком длинное значение."]
+
+
 def test_registration_reports_every_mistake_at_once(client: TestClient) -> None:
     users = count_rows(User)
     refused = submit(

@@ -62,13 +62,24 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def _field_messages(exc: ValidationError) -> dict[str, str]:
+    """Each invalid field's message in the user's language."""
+    return {
+        item["field"]: item["message"]
+        for item in validation_fields(RequestValidationError(exc.errors()))
+    }
+
+
 def _message(exc: AppError | ValidationError) -> str:
-    """What to show above a refused form; not logged in or not allowed goes up."""
+    """What to show above a refused form; not logged in or not allowed goes up.
+
+    Invalid input is told by its reasons: most of these forms mark no field, so "correct
+    the marked fields" would point at nothing."""
     if isinstance(exc, AppError):
         if exc.status in (401, 403):
             raise exc
         return exc.translated()
-    return gettext(CHECK_FIELDS)
+    return " ".join(dict.fromkeys(_field_messages(exc).values())) or gettext(CHECK_FIELDS)
 
 
 def _notice(request: Request) -> str | None:
@@ -120,17 +131,10 @@ def link_apartment(request: Request, form: Form) -> Response:
     try:
         apartment = service.link_apartment(principal, ApartmentLinkCreate(**values))
     except (AppError, ValidationError) as exc:
-        error = _message(exc)
         status = exc.status if isinstance(exc, AppError) else 422
-        # Invalid input is marked at its field, so "correct the marked fields" has a mark.
-        fields = (
-            {
-                item["field"]: item["message"]
-                for item in validation_fields(RequestValidationError(exc.errors()))
-            }
-            if isinstance(exc, ValidationError)
-            else {}
-        )
+        # This form marks invalid input at its field, so the top can point at the marks.
+        fields = _field_messages(exc) if isinstance(exc, ValidationError) else {}
+        error = gettext(CHECK_FIELDS) if fields else _message(exc)
         response = _index(request, principal, values=values, error=error, field_errors=fields)
         response.status_code = status
         return response
