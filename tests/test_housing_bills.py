@@ -217,3 +217,51 @@ def test_bad_rows_are_reported_and_nothing_is_imported(database: str) -> None:
     with pytest.raises(PaymentFileRefused) as no_header:
         service.import_payments(None, "id;code;sum\n1;2;3\n")
     assert no_header.value.rows[0][0] == 1
+
+
+def test_an_apartment_that_cannot_be_billed_does_not_stop_the_others(database: str) -> None:
+    from infocity.core.db import utcnow
+    from infocity.core.jobs import REGISTRY
+    from infocity.core.settings import get_settings
+    from infocity.core.uow import UnitOfWork
+    from infocity.housing import jobs
+    from infocity.housing.models import MeterReading
+
+    settings = get_settings()
+    # The month the job bills today, whatever today is.
+    period = rules.last_closed_period(
+        utcnow().astimezone(settings.city_tz).date(),
+        settings.readings_window_start_day,
+        settings.readings_window_end_day,
+    )
+    set_prices()
+    broken = make_apartment(make_operator())
+    for _ in range(2):  # two apartments of other operators, nothing wrong with them
+        make_apartment(make_operator())
+    hot = make_meter(broken.id, "hot_water")
+    # A reading no meter shows, stored before readings were checked against the meter.
+    with UnitOfWork() as uow:
+        uow.session.add(
+            MeterReading(
+                meter_id=hot.id,
+                apartment_id=broken.id,
+                period=period,
+                value=Decimal("999999999.999"),
+                submitted_at=IN_MARCH_WINDOW,
+            )
+        )
+        uow.commit()
+    run = service.generate_bills(None, period)
+    assert run.created == 2
+    assert [(f.apartment_id, f.operator_id) for f in run.failed] == [
+        (broken.id, broken.operator_id)
+    ]
+    assert count_rows(Bill) == 2
+    # The periodic job bills the others and fails naming the apartment, so its run's
+    # record says what was left unbilled.
+    assert REGISTRY["housing.generate_bills"].func is jobs.generate_bills
+    other = make_apartment(make_operator())
+    with pytest.raises(jobs.ApartmentsNotBilled, match=f"apartment {broken.id}:"):
+        jobs.generate_bills()
+    assert count_rows(Bill) == 3  # the apartment added since was billed by the job
+    assert other.id not in {f.apartment_id for f in run.failed}

@@ -7,6 +7,7 @@ A ``period`` is the first day of a month (a city date).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -43,6 +44,19 @@ SERVICE_LABELS = {
 }
 CENT = Decimal("0.01")
 QUANTITY = Decimal("0.001")
+# What a meter can show: digits before the decimal point (water meters have five drums,
+# electricity meters six), and three decimals. A reading beyond this is a typing error.
+METER_DIGITS = {"cold_water": 5, "hot_water": 5, "electricity_day": 6, "electricity_night": 6}
+# The largest figures the bill columns hold (NUMERIC(12, 3) quantities, NUMERIC(12, 2)
+# money): a bill beyond them cannot be stored, whatever led to it.
+MAX_QUANTITY = Decimal("999999999.999")
+MAX_AMOUNT = Decimal("9999999999.99")
+# A number as a person types it: ASCII digits, optionally grouped by thousands with a
+# space (or the no-break spaces a copied number carries), a point or a comma, at most
+# three decimals. No exponent, underscores, signs or digits of other scripts.
+_TYPED_READING = re.compile(
+    r"(?:[0-9]+|[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+)(?:[.,][0-9]{1,3})?", re.ASCII
+)
 
 
 # --- Periods and the readings window -------------------------------------------------
@@ -122,6 +136,20 @@ def last_closed_period(today: date, start_day: int, end_day: int) -> date:
 # --- Readings ------------------------------------------------------------------------
 
 
+def parse_reading(text: str) -> Decimal:
+    """A reading as typed: ``12345``, ``123.45``, ``123,45``, ``12 345,6``; ValueError
+    (with a message id) for anything else, such as ``1e4``, ``7_000`` or ``١٢٣``."""
+    text = text.strip()
+    if len(text) > 32 or not _TYPED_READING.fullmatch(text):
+        raise ValueError(N_("Enter the number shown on the meter, for example 123.45."))
+    return Decimal(re.sub(r"[ \u00a0\u202f]", "", text).replace(",", "."))
+
+
+def meter_capacity(kind: str) -> Decimal:
+    """The largest reading a meter of ``kind`` can show (99999.999 for water)."""
+    return Decimal(10) ** METER_DIGITS[kind] - QUANTITY
+
+
 def consumption_limit(kind: str, residents: int, factor: float) -> Decimal:
     """The consumption above which a reading must be confirmed: norm x residents x factor
     (an empty apartment counts as one resident)."""
@@ -134,11 +162,22 @@ def check_reading(
     *,
     limit: Decimal,
     confirmed: bool,
+    capacity: Decimal = MAX_QUANTITY,
 ) -> Decimal:
     """The consumption the reading shows since ``previous``; refused below the last
-    reading, and asks for confirmation above ``limit``."""
+    reading and above what the meter can show (``capacity``), and asks for confirmation
+    above ``limit``."""
     if value < 0:
         raise InvalidInput("invalid_reading", N_("A reading cannot be negative."), field="value")
+    if value > capacity:
+        # Confirming cannot help: no meter shows this, so no bill may be made of it.
+        raise InvalidInput(
+            "reading_out_of_range",
+            N_("This meter cannot show %(value)s: at most %(capacity)s. Check the number."),
+            field="value",
+            value=format_quantity(value),
+            capacity=format_quantity(capacity),
+        )
     if value < previous:
         raise InvalidInput(
             "reading_below_previous",
@@ -213,7 +252,7 @@ def bill_lines(
     inputs.append(
         LineInput("water_disposal", disposal_basis, sum((w.quantity for w in water), Decimal(0)))
     )
-    return [
+    lines = [
         Line(
             line.service,
             line.basis,
@@ -223,6 +262,17 @@ def bill_lines(
         )
         for line in inputs
     ]
+    total = sum((line.amount for line in lines), Decimal(0))
+    if total > MAX_AMOUNT or any(line.quantity > MAX_QUANTITY for line in lines):
+        raise BillOutOfRange(
+            f"bill of {total} (quantities {', '.join(str(line.quantity) for line in lines)}) "
+            "exceeds what a bill can hold"
+        )
+    return lines
+
+
+class BillOutOfRange(ValueError):
+    """A bill too large to be stored: some reading behind it cannot be right."""
 
 
 def parse_amount(text: str) -> Decimal:

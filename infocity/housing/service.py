@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,7 +30,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Executable, Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
@@ -60,6 +61,7 @@ from infocity.housing.schemas import (
     ApartmentLinkCreate,
     ApartmentOverviewRead,
     ApartmentRead,
+    BillFailureRead,
     BillLineRead,
     BillRead,
     BillRunRead,
@@ -79,6 +81,7 @@ from infocity.housing.schemas import (
     WindowRead,
 )
 
+logger = logging.getLogger("infocity.housing")
 READINGS = cast(Table, MeterReading.__table__)
 BILLS = cast(Table, Bill.__table__)
 REQUESTS = cast(Table, ServiceRequest.__table__)
@@ -407,6 +410,7 @@ def submit_reading(
                 meter.kind, apartment.residents, settings.readings_confirm_factor
             ),
             confirmed=data.confirm,
+            capacity=rules.meter_capacity(meter.kind),
         )
         # One row per meter and month: a resubmission in the open window replaces it.
         row = session.execute(
@@ -536,13 +540,15 @@ def generate_bills(
     uow: UnitOfWork | None = None,
 ) -> BillRunRead:
     """Make the month's bill of every apartment (of one operator, if given) that has none
-    yet (actor None: the periodic job, trusted). Idempotent by (apartment, period)."""
+    yet (actor None: the periodic job, trusted). Idempotent by (apartment, period); an
+    apartment that cannot be billed is listed in ``failed`` and the others are billed."""
     if actor is not None:
         authorize(actor, Action.HOUSING_BILLING, operator_id)
         if operator_id is None:
             _authorize_city_wide(actor)
     period = rules.month_start(period)
     created = present = 0
+    failed: list[BillFailureRead] = []
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -552,43 +558,67 @@ def generate_bills(
             query = query.where(Apartment.operator_id == operator_id)
         billed = set(session.scalars(select(Bill.apartment_id).where(Bill.period == period)))
         now = utcnow()
-        for apartment in session.scalars(query).all():
-            if apartment.id in billed:
+        apartments = [(a.id, a.operator_id) for a in session.scalars(query)]
+        for apartment_id, operator_id in apartments:
+            if apartment_id in billed:
                 present += 1
                 continue
-            lines = rules.bill_lines(
-                _metered(session, apartment, period), apartment.residents, prices
-            )
-            bill_id = session.execute(
-                _insert(session)(Bill)
-                .values(
-                    apartment_id=apartment.id,
-                    operator_id=apartment.operator_id,
-                    period=period,
-                    total=sum((line.amount for line in lines), Decimal(0)),
-                    created_at=now,
+            # Each apartment in a savepoint: one that cannot be billed (a reading no
+            # meter shows, stored before readings were checked) is reported and left
+            # unbilled, and every other apartment of the city still gets its bill.
+            try:
+                with session.begin_nested():
+                    made = _bill_apartment(session, apartment_id, period, prices, now)
+            except (rules.BillOutOfRange, DataError, IntegrityError) as exc:
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+                logger.warning("apartment %s not billed for %s: %s", apartment_id, period, reason)
+                failed.append(
+                    BillFailureRead(
+                        apartment_id=apartment_id, operator_id=operator_id, reason=reason
+                    )
                 )
-                .on_conflict_do_nothing(index_elements=["apartment_id", "period"])
-                .returning(BILLS.c.id)
-            ).scalar_one_or_none()
-            if bill_id is None:  # made meanwhile by another run
-                present += 1
                 continue
-            session.add_all(
-                BillLine(
-                    bill_id=bill_id,
-                    service=line.service,
-                    basis=line.basis,
-                    quantity=line.quantity,
-                    price=line.price,
-                    amount=line.amount,
-                )
-                for line in lines
-            )
-            created += 1
-        session.flush()
+            if made:
+                created += 1
+            else:  # made meanwhile by another run
+                present += 1
         uow.commit()
-        return BillRunRead(period=period, created=created, already_present=present)
+        return BillRunRead(period=period, created=created, already_present=present, failed=failed)
+
+
+def _bill_apartment(
+    session: Session, apartment_id: int, period: date, prices: dict[str, Decimal], now: datetime
+) -> bool:
+    """Insert one apartment's bill of ``period``; False when it already has one."""
+    apartment = session.get_one(Apartment, apartment_id)
+    lines = rules.bill_lines(_metered(session, apartment, period), apartment.residents, prices)
+    bill_id = session.execute(
+        _insert(session)(Bill)
+        .values(
+            apartment_id=apartment.id,
+            operator_id=apartment.operator_id,
+            period=period,
+            total=sum((line.amount for line in lines), Decimal(0)),
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["apartment_id", "period"])
+        .returning(BILLS.c.id)
+    ).scalar_one_or_none()
+    if bill_id is None:
+        return False
+    session.add_all(
+        BillLine(
+            bill_id=bill_id,
+            service=line.service,
+            basis=line.basis,
+            quantity=line.quantity,
+            price=line.price,
+            amount=line.amount,
+        )
+        for line in lines
+    )
+    session.flush()
+    return True
 
 
 def generate_last_month_bills(*, now: datetime | None = None) -> BillRunRead:
