@@ -6,6 +6,9 @@ A ``period`` is the first day of a month (a city date).
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -276,12 +279,114 @@ class BillOutOfRange(ValueError):
 
 
 def parse_amount(text: str) -> Decimal:
-    """A money amount as written in a bank file: ``1234.50`` or ``1234,50``; ValueError
-    when it is not a positive amount in kopecks."""
-    value = Decimal(text.strip().replace(" ", "").replace(",", "."))
-    if not value.is_finite() or value <= 0 or value != value.quantize(CENT):
-        raise ValueError(text)
+    """A money amount as written in a bank file: ``1234.50``, ``1234,50``, ``1 234,50``;
+    ValueError when it is not a positive amount in kopecks that a bill can hold."""
+    cleaned = _SPACES.sub("", text.strip())
+    if len(cleaned) > 32 or not _AMOUNT.fullmatch(cleaned):
+        raise ValueError("amount must be a positive sum such as 1234.50")
+    value = Decimal(cleaned.replace(",", "."))
+    if value <= 0:
+        raise ValueError("amount must be a positive sum such as 1234.50")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"amount must be at most {MAX_AMOUNT}")
     return value
+
+
+# --- Payment files ---------------------------------------------------------------------
+
+PAYMENT_COLUMNS = ("payment_id", "payer_code", "amount", "paid_on")
+MAX_PAYMENT_ID = 64
+EARLIEST_PAYMENT = date(2000, 1, 1)  # older dates are typing errors, not payments
+_AMOUNT = re.compile(r"[0-9]+(?:[.,][0-9]{1,2})?", re.ASCII)
+_SPACES = re.compile(r"[ \u00a0\u202f]")
+_PAYER_CODE = re.compile(r"[0-9]{10}", re.ASCII)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    line: int
+    external_id: str
+    payer_code: str
+    amount: Decimal
+    paid_on: date
+
+
+def decode_payment_file(data: bytes) -> str:
+    """A bank's file as text: UTF-8 (with or without a byte-order mark) or, as Russian
+    banks' software often writes, Windows-1251; ValueError for anything else."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1251")
+    except UnicodeDecodeError as exc:
+        raise ValueError("the file is neither UTF-8 nor Windows-1251 text") from exc
+
+
+def parse_payments(text: str, *, today: date) -> tuple[list[PaymentRow], list[tuple[int, str]]]:
+    """The rows of a payment file (CSV with a header naming ``PAYMENT_COLUMNS``) and the
+    problems of the bad ones as (line, English message); paid dates must lie between
+    ``EARLIEST_PAYMENT`` and the day after ``today`` (a bank a time zone ahead)."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = [name.strip() for name in next(reader, [])]
+    except csv.Error as exc:
+        return [], [(1, f"the header cannot be read: {exc}")]
+    missing = [c for c in PAYMENT_COLUMNS if c not in header]
+    if missing:
+        return [], [(1, f"missing columns: {', '.join(missing)}")]
+    positions = [header.index(c) for c in PAYMENT_COLUMNS]
+    width = max(positions) + 1
+    latest = today + timedelta(days=1)
+    rows: list[PaymentRow] = []
+    errors: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    while True:
+        try:
+            record = next(reader, None)
+        except csv.Error as exc:  # e.g. a quote left open up to the end of the file
+            errors.append((reader.line_num, f"the line cannot be read as CSV: {exc}"))
+            break
+        if record is None:
+            break
+        line = reader.line_num
+        if not record or record == [""]:
+            continue  # blank lines carry nothing
+        if len(record) < width:
+            errors.append((line, f"{len(record)} fields, expected {len(header)}"))
+            continue
+        raw_id, raw_code, raw_amount, raw_date = (record[i].strip() for i in positions)
+        problems = []
+        if any(_CONTROL.search(value) for value in (raw_id, raw_code, raw_amount, raw_date)):
+            problems.append("control characters are not allowed")
+        elif not raw_id or len(raw_id) > MAX_PAYMENT_ID:
+            problems.append(f"payment_id must be 1 to {MAX_PAYMENT_ID} characters")
+        elif raw_id in seen:
+            problems.append(f"payment_id repeats line {seen[raw_id]}")
+        if not _PAYER_CODE.fullmatch(raw_code):
+            problems.append("payer_code must be 10 digits")
+        try:
+            amount = parse_amount(raw_amount)
+        except ValueError as exc:
+            problems.append(str(exc))
+        paid_on = None
+        if _ISO_DATE.fullmatch(raw_date):
+            with contextlib.suppress(ValueError):  # 2026-02-30
+                paid_on = date.fromisoformat(raw_date)
+        if paid_on is None:
+            problems.append("paid_on must be a date YYYY-MM-DD")
+        elif not EARLIEST_PAYMENT <= paid_on <= latest:
+            problems.append(f"paid_on must be between {EARLIEST_PAYMENT} and {latest}")
+        if problems:
+            errors.append((line, "; ".join(problems)))
+            continue
+        assert paid_on is not None
+        seen[raw_id] = line
+        rows.append(PaymentRow(line, raw_id, raw_code, amount, paid_on))
+    return rows, errors
 
 
 # --- Service requests (Open311) --------------------------------------------------------
