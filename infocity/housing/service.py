@@ -33,7 +33,6 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
-    exists,
     func,
     literal,
     or_,
@@ -753,22 +752,20 @@ def import_payments(
             .select_from(staged)
             .join(PAYMENTS, PAYMENTS.c.external_id == staged.c.external_id)
         )
-        new = (
-            select(
-                staged.c.external_id,
-                APARTMENTS.c.id,
-                staged.c.amount,
-                staged.c.paid_on,
-                literal(now, PAYMENTS.c.imported_at.type),
-            )
-            .join(APARTMENTS, APARTMENTS.c.payer_code == staged.c.payer_code)
-            .where(~exists().where(PAYMENTS.c.external_id == staged.c.external_id))
-        )
+        new = select(
+            staged.c.external_id,
+            APARTMENTS.c.id,
+            staged.c.amount,
+            staged.c.paid_on,
+            literal(now, PAYMENTS.c.imported_at.type),
+        ).join(APARTMENTS, APARTMENTS.c.payer_code == staged.c.payer_code)
         imported = _dml(
             session,
             _insert(session)(PAYMENTS)
             .from_select(["external_id", "apartment_id", "amount", "paid_on", "imported_at"], new)
-            # A concurrent import of the same file: the other one has it.
+            # Payments imported before (the same data: checked above) are skipped by
+            # the unique key, as are those a concurrent import of the file has just
+            # written. No NOT EXISTS here: PostgreSQL would scan the rows being inserted.
             .on_conflict_do_nothing(index_elements=["external_id"])
             # SQLAlchemy keeps the row count of an INSERT only when asked to.
             .execution_options(preserve_rowcount=True),
