@@ -172,3 +172,62 @@ def test_an_upload_may_be_larger_than_other_bodies(client: TestClient) -> None:
         headers=headers,
     )
     assert too_big.status_code == 413
+
+
+def test_control_characters_in_any_json_body_are_refused_naming_the_field(
+    client: TestClient,
+) -> None:
+    # Comments are not read into InputModel: the check before the route covers them too.
+    headers = bearer(citizen_api_token())
+    refused = client.post(
+        "/api/v1/portal/applications/1/comments",
+        json={"body": "hello\u0007"},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["fields"] == [
+        {"field": "body", "message": "Значение содержит недопустимые символы."}
+    ]
+    nested = client.post(
+        "/api/v1/portal/applications",
+        json={"type": "clinic_attachment", "form": {"note": ["ok", "a\u0000b"]}},
+        headers=headers,
+    )
+    assert nested.status_code == 422
+    assert nested.json()["error"]["fields"][0]["field"] == "form.note.1"
+    # Line breaks and tabs are text; an escaped backslash before "u0000" is not a NUL.
+    fine = client.post(
+        "/api/v1/portal/applications/1/comments",
+        content=b'{"body": "line one\\r\\nline\\ttwo \\\\u0000"}',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert fine.status_code == 404  # no such application: read, and not refused for its text
+
+
+def test_the_housing_request_form_refuses_nul_and_keeps_line_breaks(client: TestClient) -> None:
+    from infocity.housing.models import ServiceRequest
+    from tests.builders import count_rows, login_page_client, make_citizen
+    from tests.housing_builders import link, make_apartment, make_operator
+
+    apartment = make_apartment(make_operator())
+    citizen = make_citizen()
+    link(citizen, apartment)
+    login_page_client(client, citizen.identifier, citizen.password)
+    form = {
+        "service_code": "heating",
+        "apartment_id": str(apartment.id),
+        "csrf_token": csrf_token(client, "/housing/requests/new"),
+    }
+    refused = client.post("/housing/requests/new", data={**form, "description": "Холодно\x00"})
+    assert refused.status_code == 400
+    assert "недопустимые" in refused.text
+    assert count_rows(ServiceRequest) == 0
+    filed = client.post(
+        "/housing/requests/new",
+        data={**form, "description": "Холодно.\r\n\tВторой этаж."},
+        follow_redirects=False,
+    )
+    assert filed.status_code == 303
+    assert count_rows(ServiceRequest) == 1
+    back_office = client.get("/back-office?status=%00")
+    assert back_office.status_code == 400

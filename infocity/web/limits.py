@@ -6,18 +6,23 @@ Bodies are limited before they are read (``Content-Length``) and while they are 
 nothing but the refusal. Uploads get a larger limit, and only a logged-in caller may
 send one: the login is checked before the first byte of the body is read.
 
-Control characters are refused in query parameters, the path and form fields (JSON
-bodies are checked by ``InputModel``): PostgreSQL refuses NUL in text, and no name,
-number or search needs the others. Forms keep tab and line breaks (text areas).
+Control characters are refused in query parameters, the path, form fields and the
+strings of JSON bodies: PostgreSQL refuses NUL in text, and no name, number or search
+needs the others. Tab and line breaks pass (text areas). The path, query and forms get
+400 ``invalid_characters`` naming the parameter; JSON bodies get the 422 that
+``InputModel`` gives (the field named in ``fields``), for every route's body.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio.to_thread
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +35,12 @@ from infocity.web.deps import api_principal, page_principal
 # Forms: text areas send tab, LF and CR; nothing else below the space.
 _CONTROL_IN_FORM = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# JSON: a control character inside a string can only come escaped (JSON refuses them
+# raw), as \u0000-\u001f or \b \f; DEL may come raw. The escape counts only when its
+# backslash is not itself escaped. Tab, line feed and carriage return pass, as in forms.
+_CONTROL_IN_JSON = re.compile(
+    rb"\x7f|(?<!\\)(?:\\\\)*\\(?:[bf]|u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|u007[fF])"
+)
 _MACHINE_PREFIXES = ("/api/", "/open311/", "/fhir/")
 
 
@@ -53,12 +64,54 @@ async def refuse_control_characters(request: Request) -> None:
         if CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(value):
             raise InvalidCharacters(name if not CONTROL_CHARACTERS.search(name) else "query")
     content_type = request.headers.get("content-type", "")
-    if request.method in ("POST", "PUT", "PATCH") and content_type.startswith(_FORM_TYPES):
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if "json" in content_type:
+        body = await request.body()  # read once, kept for the route
+        if _CONTROL_IN_JSON.search(body):
+            _refuse_json(body)
+    elif content_type.startswith(_FORM_TYPES):
         form = await request.form()  # read once; routes get the same parsed form
         for name, item in form.multi_items():
             text = (item.filename or "") if isinstance(item, UploadFile) else item
             if _CONTROL_IN_FORM.search(name) or _CONTROL_IN_FORM.search(text):
                 raise InvalidCharacters(name if not _CONTROL_IN_FORM.search(name) else "form")
+
+
+def _control_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where in a JSON document the first string with a control character is."""
+    if isinstance(value, str):
+        return path if _CONTROL_IN_FORM.search(value) else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and _CONTROL_IN_FORM.search(key):
+            return (*path, key)
+        if (found := _control_path(item, (*path, key))) is not None:
+            return found
+    return None
+
+
+def _refuse_json(body: bytes) -> None:
+    """Refuse a JSON body with a control character in a string as ``InputModel`` does
+    (422 naming the field), whatever model the route reads it into."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return  # not JSON: the route's own parsing refuses it
+    path = _control_path(document)
+    if path is None:
+        return
+    message = N_("This value contains characters that are not allowed.")
+    raise RequestValidationError(
+        [{"type": "value_error", "loc": ("body", *path), "msg": message, "input": None,
+          "ctx": {"error": message}}]
+    )  # fmt: skip
 
 
 def _too_large() -> HTTPException:
