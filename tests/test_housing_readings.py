@@ -260,3 +260,9 @@ def test_a_reading_beyond_what_the_meter_shows_is_refused_even_confirmed(databas
     assert count_rows(MeterReading) == 0
     assert submit(citizen, hot.id, "99999.999", confirm=True).value == Decimal("99999.999")
     assert submit(citizen, power.id, "999999", confirm=True).value == Decimal("999999")
+    with pytest.raises(InvalidInput) as installed:
+        make_meter(apartment.id, "cold_water", initial_value=Decimal("123456"))
+    assert (installed.value.code, installed.value.field) == (
+        "reading_out_of_range",
+        "initial_value",
+    )

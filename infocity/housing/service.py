@@ -344,6 +344,15 @@ def register_meter(
             raise NotFound("apartment_not_found", N_("There is no such apartment."))
         if actor is not None:
             authorize(actor, Action.HOUSING_BILLING, apartment.operator_id)
+        capacity = rules.meter_capacity(data.kind)
+        if data.initial_value > capacity:
+            raise InvalidInput(
+                "reading_out_of_range",
+                N_("This meter cannot show %(value)s: at most %(capacity)s. Check the number."),
+                field="initial_value",
+                value=rules.format_quantity(data.initial_value),
+                capacity=rules.format_quantity(capacity),
+            )
         meter = Meter(**data.model_dump())
         uow.session.add(meter)
         try:
