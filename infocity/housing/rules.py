@@ -338,8 +338,8 @@ def parse_payments(text: str, *, today: date) -> tuple[list[PaymentRow], list[tu
     missing = [c for c in PAYMENT_COLUMNS if c not in header]
     if missing:
         return [], [(1, f"missing columns: {', '.join(missing)}")]
-    positions = [header.index(c) for c in PAYMENT_COLUMNS]
-    width = max(positions) + 1
+    i_id, i_code, i_amount, i_date = (header.index(c) for c in PAYMENT_COLUMNS)
+    width = max(i_id, i_code, i_amount, i_date) + 1
     latest = today + timedelta(days=1)
     rows: list[PaymentRow] = []
     errors: list[tuple[int, str]] = []
@@ -358,9 +358,13 @@ def parse_payments(text: str, *, today: date) -> tuple[list[PaymentRow], list[tu
         if len(record) < width:
             errors.append((line, f"{len(record)} fields, expected {len(header)}"))
             continue
-        raw_id, raw_code, raw_amount, raw_date = (record[i].strip() for i in positions)
+        # Plain indexing: this loop runs a million times for a large bank's file.
+        raw_id, raw_code = record[i_id].strip(), record[i_code].strip()
+        raw_amount, raw_date = record[i_amount], record[i_date].strip()
         problems = []
-        if any(_CONTROL.search(value) for value in (raw_id, raw_code, raw_amount, raw_date)):
+        # The other fields are matched whole against digits, so only the id can carry
+        # a control character through.
+        if _CONTROL.search(raw_id):
             problems.append("control characters are not allowed")
         elif not raw_id or len(raw_id) > MAX_PAYMENT_ID:
             problems.append(f"payment_id must be 1 to {MAX_PAYMENT_ID} characters")

@@ -768,20 +768,28 @@ def import_payments(
             staged.c.paid_on,
             literal(now, PAYMENTS.c.imported_at.type),
         ).join(APARTMENTS, APARTMENTS.c.payer_code == staged.c.payer_code)
-        imported = _dml(
-            session,
-            _insert(session)(PAYMENTS)
-            .from_select(["external_id", "apartment_id", "amount", "paid_on", "imported_at"], new)
-            # Payments imported before (the same data: checked above) are skipped by
-            # the unique key, as are those a concurrent import of the file has just
-            # written. No NOT EXISTS here: PostgreSQL would scan the rows being inserted.
-            .on_conflict_do_nothing(index_elements=["external_id"])
-            # SQLAlchemy keeps the row count of an INSERT only when asked to.
-            .execution_options(preserve_rowcount=True),
-        ).rowcount
+        already = int(already or 0)
+        # A file imported before (a retry) has nothing new: no need to try every row.
+        imported = (
+            0
+            if already == len(rows)
+            else _dml(
+                session,
+                _insert(session)(PAYMENTS)
+                .from_select(
+                    ["external_id", "apartment_id", "amount", "paid_on", "imported_at"], new
+                )
+                # Payments imported before (the same data: checked above) are skipped by
+                # the unique key, as are those a concurrent import of the file has just
+                # written. No NOT EXISTS here: PostgreSQL would scan the rows being inserted.
+                .on_conflict_do_nothing(index_elements=["external_id"])
+                # SQLAlchemy keeps the row count of an INSERT only when asked to.
+                .execution_options(preserve_rowcount=True),
+            ).rowcount
+        )
         bulk.drop_staging(session, staged)
         uow.commit()
-        return PaymentImportRead(imported=imported, already_imported=int(already or 0))
+        return PaymentImportRead(imported=imported, already_imported=already)
 
 
 def _payment_problems(
