@@ -48,6 +48,8 @@ def test_control_characters_are_refused_on_pages_and_open311(client: TestClient)
     assert open311.status_code == 400
     # Open311 answers errors in its own shape: a list of {code, description}.
     assert open311.json()[0]["code"] == 400
+    in_path = client.get("/open311/v2/services/a%00b.json")  # 404 without the check
+    assert in_path.status_code == 400
     assert client.get("/api/v1/portal/services?q=%D0%B2%D0%BE%D0%B4%D0%B0").status_code == 200
 
 

@@ -57,8 +57,9 @@ class InvalidCharacters(AppError):
 
 async def refuse_control_characters(request: Request) -> None:
     """Dependency of every route: control characters in the path, a query parameter or a
-    form field are refused with a 400 naming the field, before anything is looked up."""
-    if CONTROL_CHARACTERS.search(request.url.path):
+    form field are refused with a 400 naming the field, and in a JSON body's strings with
+    a 422 naming it, before anything is looked up."""
+    if CONTROL_CHARACTERS.search(request.scope["path"]):
         raise InvalidCharacters("path")
     for name, value in request.query_params.multi_items():
         if CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(value):
