@@ -580,7 +580,7 @@ def generate_bills(
         billed = set(session.scalars(select(Bill.apartment_id).where(Bill.period == period)))
         now = utcnow()
         apartments = [(a.id, a.operator_id) for a in session.scalars(query)]
-        for apartment_id, operator_id in apartments:
+        for apartment_id, apartment_operator in apartments:
             if apartment_id in billed:
                 present += 1
                 continue
@@ -595,7 +595,7 @@ def generate_bills(
                 logger.warning("apartment %s not billed for %s: %s", apartment_id, period, reason)
                 failed.append(
                     BillFailureRead(
-                        apartment_id=apartment_id, operator_id=operator_id, reason=reason
+                        apartment_id=apartment_id, operator_id=apartment_operator, reason=reason
                     )
                 )
                 continue
