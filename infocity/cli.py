@@ -203,14 +203,14 @@ def user_create(
 def import_payments(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The bank's CSV file."),
 ) -> None:
-    """Import utility payments (CSV: payment_id,payer_code,amount,paid_on); all or nothing,
-    idempotent by payment id."""
+    """Import utility payments (CSV: payment_id,payer_code,amount,paid_on; UTF-8 or
+    Windows-1251); all or nothing, every bad line reported, idempotent by payment id."""
     from infocity.core.auth import SYSTEM
     from infocity.housing import service
     from infocity.housing.service import PaymentFileRefused
 
     try:
-        result = service.import_payments(SYSTEM, file.read_text(encoding="utf-8-sig"))
+        result = service.import_payments(SYSTEM, file.read_bytes())
     except PaymentFileRefused as exc:
         typer.echo(exc.translated(), err=True)
         for line, problem in exc.rows:

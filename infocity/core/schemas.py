@@ -15,7 +15,7 @@ MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 # Control characters have no place in names or numbers, and PostgreSQL refuses NUL.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class InputModel(BaseModel):
@@ -26,7 +26,7 @@ class InputModel(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _printable(cls, value: Any) -> Any:
-        if isinstance(value, str) and _CONTROL.search(value):
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
             raise ValueError(N_("This value contains characters that are not allowed."))
         return value
 

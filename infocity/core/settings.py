@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # booking threads in one process lose more to the GIL than they gain by overlapping
     # their waits (docs/benchmarks.md). Scale bookings with processes, not threads.
     booking_threads: int = Field(1, ge=1, le=50)
+    # Request bodies above this many bytes are refused (413) before they are read; the
+    # upload routes (attachments of 5 MB and a multipart envelope) take max_upload_bytes.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(6 * 1024 * 1024, ge=1024)
 
     # Outgoing messages.
     smtp_host: str = "127.0.0.1"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from infocity.core.i18n import N_
+from infocity.housing import rules
 
 MeterKind = Literal["cold_water", "hot_water", "electricity_day", "electricity_night"]
 BilledService = Literal[
@@ -74,8 +77,23 @@ class MeterRead(BaseModel):
 
 class ReadingCreate(BaseModel):
     meter_id: int
-    value: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
+    value: Decimal = Field(
+        ge=0,
+        max_digits=12,
+        decimal_places=3,
+        description="As shown on the meter: a number, or text such as 123.45 or 123,45",
+    )
     confirm: bool = False  # the citizen confirms a reading far above the norm
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _as_typed(cls, value: Any) -> Any:
+        # Text is what a person typed: digits, a point or a comma, nothing else.
+        if isinstance(value, str):
+            return rules.parse_reading(value)
+        if isinstance(value, bool):
+            raise ValueError(N_("Enter the number shown on the meter, for example 123.45."))
+        return value
 
 
 class WindowRead(BaseModel):
@@ -156,10 +174,19 @@ class PaymentImportRead(BaseModel):
     already_imported: int
 
 
+class BillFailureRead(BaseModel):
+    """An apartment a bill run could not bill, and why (for the operators to look at)."""
+
+    apartment_id: int
+    operator_id: int
+    reason: str
+
+
 class BillRunRead(BaseModel):
     period: date
     created: int
     already_present: int
+    failed: list[BillFailureRead] = Field(default_factory=list)
 
 
 class ServiceRequestCreate(BaseModel):

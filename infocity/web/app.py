@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from infocity import __version__
@@ -22,9 +23,13 @@ from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
 from infocity.web import errors, ops, pages
+from infocity.web.limits import BodyLimitMiddleware, refuse_control_characters
 from infocity.web.middleware import RequestContextMiddleware
 
 API_PREFIX = "/api/v1"
+# Routes that take a file (application attachments, API and page): a larger body limit,
+# and only a logged-in caller's body is read.
+UPLOAD_PATHS = (re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),)
 
 
 @asynccontextmanager
@@ -48,10 +53,19 @@ def create_app() -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         lifespan=_lifespan,
+        dependencies=[Depends(refuse_control_characters)],
     )
     errors.install(app)
     errors.register_error_renderer(f"{open311.PREFIX}/", open311.error_response)
     app.add_exception_handler(open311.Open311Error, open311.open311_errors)  # type: ignore[arg-type]
+    settings = get_settings()
+    # Inside the request context (added before it), so refusals are in the user's language.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+        upload_paths=UPLOAD_PATHS,
+    )
     app.add_middleware(
         RequestContextMiddleware, cookieless_prefixes=(f"{API_PREFIX}/", f"{open311.PREFIX}/")
     )

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infocity.core.audit import request_id_var
@@ -171,6 +172,20 @@ def install(app: FastAPI) -> None:
             {"message": message, "code": code},
             status_code=exc.status_code,
         )
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        # A value the database cannot hold (out of a column's range, bytes it refuses)
+        # that no check caught: the caller's input, refused, and the transaction is
+        # already rolled back. Logged, since it means a check is missing.
+        logger.warning("database refused a value: %s", exc.orig)
+        code, message_id = HTTP_MESSAGES[400]
+        message = gettext(message_id)
+        if (renderer := _renderer(request)) is not None:
+            return renderer(request, 400, code, message)
+        if wants_json(request):
+            return JSONResponse(error_body(code, message), 400)
+        return render(request, "error.html", {"message": message, "code": code}, 400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
