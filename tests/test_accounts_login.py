@@ -15,12 +15,20 @@ from fastapi.testclient import TestClient
 from infocity.accounts import service
 from infocity.accounts.models import Person, User
 from infocity.accounts.schemas import CitizenCreate
+from infocity.core.auth import Role
 from infocity.core.db import dispose_engines
 from infocity.core.errors import Conflict, RateLimited, Unauthenticated
 from infocity.core.models import WebSession
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
-from tests.builders import PASSWORD, count_rows, csrf_token, login_page_client, make_citizen
+from tests.builders import (
+    PASSWORD,
+    count_rows,
+    csrf_token,
+    login_page_client,
+    make_citizen,
+    make_staff,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -272,3 +280,31 @@ def test_two_registrations_of_the_same_email_at_once_make_one_account(database: 
         thread.join()
     assert sorted(outcomes) == ["account_exists", "created"]
     assert count_rows(User) == 1
+
+
+def test_failures_from_one_address_do_not_lock_the_owner_out(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INFOCITY_LOGIN_ATTEMPTS_PER_15MIN", "3")
+    get_settings.cache_clear()
+    slept: list[float] = []
+    monkeypatch.setattr(service, "_sleep", slept.append)
+    admin = make_staff(Role.CITY_ADMIN)
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            service.login(admin.identifier, "wrong-password", user_agent=None, ip="10.0.0.66")
+    # The failing address is stopped, even with the right password...
+    with pytest.raises(RateLimited):
+        service.login(admin.identifier, PASSWORD, user_agent=None, ip="10.0.0.66")
+    # ...and the administrator, from their own address, is not; without delay yet.
+    assert service.login(admin.identifier, PASSWORD, user_agent=None, ip="10.0.0.1")
+    assert slept == []
+
+    # Guessing from more addresses slows every log-in to the account, never refuses it.
+    for address in ("10.0.0.67", "10.0.0.68"):
+        for _ in range(3):
+            with pytest.raises(Unauthenticated):
+                service.login(admin.identifier, "wrong-password", user_agent=None, ip=address)
+    assert service.login(admin.identifier, PASSWORD, user_agent=None, ip="10.0.0.2")
+    assert slept[-1] == 1.0  # nine failures past a threshold of three
+    assert count_rows(WebSession) == 2

@@ -494,3 +494,27 @@ def test_a_child_is_attached_only_to_a_childrens_clinic(
     child = make_child(world["patient"])
     with unchanged("wrong_clinic_kind"):
         attach(child.id, world["clinic"].id)
+
+
+def test_wrong_birth_dates_at_one_terminal_do_not_lock_the_patient_out(
+    world: dict[str, Any],
+) -> None:
+    policy = "7700000000000981"
+    patient = make_patient(date(1970, 1, 2), oms_policy=policy)
+    attach(patient.person_id, world["clinic"].id)  # type: ignore[arg-type]
+
+    def kiosk(birth_date: date, ip: str) -> Any:
+        return service.book_by_policy(
+            AnonymousBookingCreate(
+                oms_policy=policy, birth_date=birth_date, slot_id=world["slots"][2]
+            ),
+            ip=ip,
+        )
+
+    for _ in range(service.IDENTIFY_PER_POLICY):
+        with pytest.raises(AppError, match="patient_not_found"):
+            kiosk(date(1970, 1, 3), "10.0.0.66")
+    with pytest.raises(AppError, match="rate_limited"):
+        kiosk(date(1970, 1, 2), "10.0.0.66")
+    appointment = kiosk(date(1970, 1, 2), "10.0.0.1")  # the patient, at another terminal
+    assert appointment.person_id == patient.person_id

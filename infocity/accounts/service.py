@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -56,7 +58,7 @@ from infocity.core.errors import Conflict, InvalidInput, NotFound, Unauthenticat
 from infocity.core.i18n import N_, current_locale
 from infocity.core.models import AuditEntry, WebSession
 from infocity.core.outbox import Recipient, notify
-from infocity.core.ratelimit import hit
+from infocity.core.ratelimit import hit, peek
 from infocity.core.security import (
     dummy_password_hash,
     hash_password,
@@ -191,12 +193,22 @@ def _account_exists() -> Conflict:
     )
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 def _check_credentials(uow: UnitOfWork, identifier: str, password: str, ip: str | None) -> int:
-    """The id of the active user with this log-in and password; counts the attempt first."""
-    settings = get_settings()
-    limit = settings.login_attempts_per_15min
+    """The id of the active user with this log-in and password; counts the attempt first.
+
+    Attempts count per account and address, and per address: whoever fails from one
+    address is stopped there and cannot lock the owner out of their account elsewhere.
+    Failures count per account too, and make every log-in to it slower (never refused),
+    so guessing from many addresses gets slow.
+    """
+    limit = get_settings().login_attempts_per_15min
+    account = _identifier_key(identifier)
     hit(
-        _rate_key("login", _identifier_key(identifier)),
+        _rate_key("login", f"{account}|{ip or ''}"),
         limit=limit,
         window_seconds=LOGIN_WINDOW_SECONDS,
     )
@@ -206,19 +218,24 @@ def _check_credentials(uow: UnitOfWork, identifier: str, password: str, ip: str 
             limit=limit * PER_ADDRESS_FACTOR,
             window_seconds=LOGIN_WINDOW_SECONDS,
         )
+    failures_key = _rate_key("login-failed", account)
+    failures = peek(failures_key, window_seconds=LOGIN_WINDOW_SECONDS)
     user = _find_user(uow.session, identifier)
     found = (user.id, user.password_hash) if user is not None and user.is_active else None
     # End the read transaction: the hash check below is slow on purpose and must not
     # hold SQLite's write lock while it runs.
     uow.rollback()
+    delay = rules.login_delay(failures, limit)
+    if delay:
+        _sleep(delay)
+    # Same work as a real check when there is no account, so the answer time does not
+    # tell who has one.
+    if not verify_password(found[1] if found else dummy_password_hash(), password):
+        found = None
     if found is None:
-        # Same work as a real check, so the answer time does not tell who has an account.
-        verify_password(dummy_password_hash(), password)
+        hit(failures_key, limit=sys.maxsize, window_seconds=LOGIN_WINDOW_SECONDS)
         raise _invalid_credentials()
-    user_id, password_hash = found
-    if not verify_password(password_hash, password):
-        raise _invalid_credentials()
-    return user_id
+    return found[0]
 
 
 # --- Sessions and tokens -----------------------------------------------------------

@@ -102,6 +102,23 @@ def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = Non
     return count
 
 
+def peek(key: str, *, window_seconds: int, now: datetime | None = None) -> float:
+    """The attempts counted for ``key`` in the last ``window_seconds`` (sliding, as
+    ``hit`` weighs them), without counting one."""
+    now = now or utcnow()
+    window = _window_start(now, window_seconds)
+    previous_window = window - timedelta(seconds=window_seconds)
+    with get_engine().connect() as connection:
+        rows = connection.execute(
+            select(_TABLE.c.window_start, _TABLE.c.count).where(
+                _TABLE.c.key == key, _TABLE.c.window_start.in_((window, previous_window))
+            )
+        ).all()
+    counts: dict[datetime, int] = {start: int(count) for start, count in rows}
+    still_counted = 1 - (now - window).total_seconds() / window_seconds
+    return counts.get(window, 0) + counts.get(previous_window, 0) * still_counted
+
+
 def hit_many(
     session: Session, limits: Sequence[Limit], *, window_seconds: int, now: datetime | None = None
 ) -> None:

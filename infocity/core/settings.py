@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # booking threads in one process lose more to the GIL than they gain by overlapping
     # their waits (docs/benchmarks.md). Scale bookings with processes, not threads.
     booking_threads: int = Field(1, ge=1, le=50)
+    # Password hashes computed at once per process: argon2 takes 64 MiB each, so a burst of
+    # registrations or log-ins queues here instead of eating the server's memory.
+    password_hash_concurrency: int = Field(2, ge=1, le=64)
 
     # Outgoing messages.
     smtp_host: str = "127.0.0.1"
@@ -68,8 +71,10 @@ class Settings(BaseSettings):
     # Port of the worker's Prometheus endpoint; None: no endpoint.
     worker_metrics_port: int | None = None
 
-    # Rate limits: attempts per window.
+    # Rate limits: attempts per window. Log-ins count per account and address, so that
+    # failures from one address never lock the owner out from another.
     login_attempts_per_15min: int = 10
+    registrations_per_hour: int = 10  # per address
     reset_requests_per_hour: int = 5
     lookups_per_minute: int = 30
 
