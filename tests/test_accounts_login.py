@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from infocity.accounts import service
 from infocity.accounts.models import Person, User
 from infocity.accounts.schemas import CitizenCreate
+from infocity.core import security
 from infocity.core.auth import Role
 from infocity.core.db import dispose_engines
 from infocity.core.errors import Conflict, RateLimited, Unauthenticated
@@ -308,3 +310,62 @@ def test_failures_from_one_address_do_not_lock_the_owner_out(
     assert service.login(admin.identifier, PASSWORD, user_agent=None, ip="10.0.0.2")
     assert slept[-1] == 1.0  # nine failures past a threshold of three
     assert count_rows(WebSession) == 2
+
+
+def test_registrations_from_one_address_are_limited(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INFOCITY_REGISTRATIONS_PER_HOUR", "2")
+    get_settings.cache_clear()
+    statuses = [
+        client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": f"bot{n}@example.ru",
+                "password": PASSWORD,
+                "last_name": "Ботов",
+                "first_name": "Бот",
+            },
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [201, 201, 429]
+    page = register_form(client, email="bot9@example.ru")
+    assert page.status_code == 429
+    assert "Слишком много попыток" in page.text
+    assert count_rows(User) == 2
+    # Another address still signs up.
+    service.register_citizen(
+        CitizenCreate(
+            email="olga@example.ru", password=PASSWORD, last_name="Смирнова", first_name="Ольга"
+        ),
+        ip="10.0.0.1",
+    )
+
+
+def test_password_hashes_run_at_most_two_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFOCITY_PASSWORD_HASH_CONCURRENCY", "2")
+    get_settings.cache_clear()
+    security._hash_slots.cache_clear()
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    class CountingHasher:
+        def hash(self, password: str) -> str:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.02)  # a hash takes a while; others arrive meanwhile
+            with lock:
+                running -= 1
+            return "hash"
+
+    monkeypatch.setattr(security, "_current_hasher", CountingHasher)
+    threads = [threading.Thread(target=security.hash_password, args=("pw",)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    security._hash_slots.cache_clear()
+    assert most == 2

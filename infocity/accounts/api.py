@@ -46,11 +46,11 @@ def _ip(request: Request) -> str | None:
     "/auth/register",
     status_code=201,
     response_model=UserRead,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
     summary="Register a citizen account",
 )
-def register(data: CitizenCreate) -> UserRead:
-    return service.register_citizen(data)
+def register(data: CitizenCreate, request: Request) -> UserRead:
+    return service.register_citizen(data, ip=_ip(request))
 
 
 @router.post(

@@ -136,7 +136,7 @@ def register_form(request: Request) -> HTMLResponse:
 @router.post("/register", response_class=HTMLResponse)
 def register(request: Request, form: Form) -> Response:
     try:
-        service.register_citizen(CitizenCreate(**_filled(form, REGISTER_FIELDS)))
+        service.register_citizen(CitizenCreate(**_filled(form, REGISTER_FIELDS)), ip=_ip(request))
     except (AppError, ValidationError) as exc:
         return render(
             request,

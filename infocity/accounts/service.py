@@ -71,6 +71,7 @@ from infocity.core.uow import UnitOfWork
 
 LOGIN_WINDOW_SECONDS = 900
 RESET_WINDOW_SECONDS = 3600
+REGISTER_WINDOW_SECONDS = 3600
 LOOKUP_WINDOW_SECONDS = 60
 # Many people share one address (a polyclinic kiosk, an office behind NAT), so the
 # per-address limit is this many times the per-account one.
@@ -288,8 +289,17 @@ def principal_for_user(user_id: int, *, uow: UnitOfWork | None = None) -> Princi
         return _principal(uow, user) if user is not None and user.is_active else None
 
 
-def register_citizen(data: CitizenCreate, *, uow: UnitOfWork | None = None) -> UserRead:
+def register_citizen(
+    data: CitizenCreate, *, ip: str | None = None, uow: UnitOfWork | None = None
+) -> UserRead:
     """Create a citizen's account and their entry in the city register."""
+    if ip:
+        # Counted before anything else: each sign-up costs a slow, memory-hungry hash.
+        hit(
+            _rate_key("register-ip", ip),
+            limit=get_settings().registrations_per_hour,
+            window_seconds=REGISTER_WINDOW_SECONDS,
+        )
     email = rules.normalize_email(data.email) if data.email else None
     phone = rules.normalize_phone(data.phone) if data.phone else None
     if email is None and phone is None:
