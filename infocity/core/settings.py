@@ -116,6 +116,11 @@ class Settings(BaseSettings):
                         f"INFOCITY_{name.upper()} must be set to a random value of at least "
                         "32 characters in production"
                     )
+            if not self.secure_cookies:
+                # A session cookie sent over plain HTTP can be read on the way.
+                raise ValueError(
+                    "INFOCITY_SECURE_COOKIES must be true in production (serve it over HTTPS)"
+                )
         try:
             ZoneInfo(self.city_timezone)  # fail at start-up, not at the first schedule
         except (ZoneInfoNotFoundError, ValueError) as exc:
