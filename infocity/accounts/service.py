@@ -456,12 +456,9 @@ def request_password_reset(
         if user is None or not user.is_active:
             return
         raw = new_token()
+        expires_at = utcnow() + RESET_LINK_LIFETIME
         uow.session.add(
-            PasswordResetToken(
-                user_id=user.id,
-                token_hash=token_hash(raw),
-                expires_at=utcnow() + RESET_LINK_LIFETIME,
-            )
+            PasswordResetToken(user_id=user.id, token_hash=token_hash(raw), expires_at=expires_at)
         )
         recipient = recipient_for_user(uow.session, user.id)
         # A reset link goes where only the owner reads it; the inbox needs a log-in,
@@ -482,6 +479,7 @@ def request_password_reset(
             },
             link=f"{settings.base_url}/reset/{raw}",
             channels=channels,
+            expires_at=expires_at,
         )
         uow.commit()
 
