@@ -14,6 +14,7 @@ from infocity.accounts.schemas import (
     ChildCreate,
     CitizenCreate,
     CitizenRecordRead,
+    ContactVerificationConfirm,
     DeviceKeyCreate,
     DeviceKeyIssued,
     MessageRead,
@@ -73,6 +74,28 @@ def issue_token(data: ApiTokenCreate, request: Request) -> TokenRead:
 def revoke_token(request: Request, principal: LoggedIn) -> Response:
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
     service.revoke_api_token(token)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/verify",
+    status_code=204,
+    responses=error_responses(422),
+    summary="Confirm the new account's e-mail or phone with the link's token (once)",
+)
+def verify_contact(data: ContactVerificationConfirm) -> Response:
+    service.verify_contact(data.token)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/verify/resend",
+    status_code=204,
+    responses=error_responses(401, 429),
+    summary="Send the confirmation link again (an account not confirmed yet)",
+)
+def resend_verification(principal: LoggedIn) -> Response:
+    service.resend_verification(principal)
     return Response(status_code=204)
 
 

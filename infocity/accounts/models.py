@@ -64,7 +64,7 @@ class User(Base):
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the e-mail or phone was confirmed. A citizen who signed up may log in but not
     # act until then; staff, made by an administrator, are verified when created.
-    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StaffRole(Base):

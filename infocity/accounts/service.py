@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from infocity.accounts import rules
 from infocity.accounts.models import (
     ApiToken,
+    ContactVerification,
     DeviceKey,
     FamilyLink,
     PasswordResetToken,
@@ -77,6 +78,8 @@ LOOKUP_WINDOW_SECONDS = 60
 # per-address limit is this many times the per-account one.
 PER_ADDRESS_FACTOR = 10
 RESET_LINK_LIFETIME = timedelta(hours=1)
+VERIFY_LINK_LIFETIME = timedelta(days=1)
+VERIFY_RESENDS_PER_HOUR = 3
 API_TOKEN_LIFETIME = timedelta(days=180)
 MAX_CHILDREN = 20
 LOOKUP_MAX_RESULTS = 10
@@ -97,6 +100,7 @@ def _principal(uow: UnitOfWork, user: User) -> Principal:
         locale=user.locale,
         person_id=user.person_id,
         grants=tuple(_grants(uow.session, user)),
+        verified=user.verified_at is not None,
     )
 
 
@@ -333,12 +337,118 @@ def register_citizen(
             password_hash=password_hash,
             display_name=rules.display_name(first_name, last_name),
             locale=current_locale(),
+            # verified_at stays empty until the link sent to the e-mail or phone is opened
         )
         uow.session.add(user)
         try:
             uow.session.flush()
         except IntegrityError as exc:  # the same log-in registered at the same moment
             raise _account_exists() from exc
+        _send_verification(uow, user)
+        result = _user_read(uow.session, user)
+        uow.commit()
+        return result
+
+
+def _send_verification(uow: UnitOfWork, user: User) -> None:
+    raw = new_token()
+    expires_at = utcnow() + VERIFY_LINK_LIFETIME
+    uow.session.add(
+        ContactVerification(user_id=user.id, token_hash=token_hash(raw), expires_at=expires_at)
+    )
+    # The link proves the person reads this e-mail or phone: never the in-app inbox.
+    channels = [c for c, address in (("email", user.email), ("sms", user.phone)) if address]
+    notify(
+        uow.session,
+        Recipient(user_id=user.id, locale=user.locale, email=user.email, phone=user.phone),
+        kind="contact_verification",
+        template="accounts/messages/verify_contact.txt",
+        context={
+            "name": user.display_name,
+            "hours": int(VERIFY_LINK_LIFETIME.total_seconds() // 3600),
+        },
+        link=f"{get_settings().base_url}/verify/{raw}",
+        channels=channels,
+        expires_at=expires_at,
+    )
+
+
+def _invalid_verification_link() -> InvalidInput:
+    return InvalidInput(
+        "invalid_verification_token",
+        N_(
+            "This confirmation link is invalid, expired or already used. "
+            "Log in to have a new one sent."
+        ),
+        field="token",
+    )
+
+
+def verify_contact(token: str, *, uow: UnitOfWork | None = None) -> None:
+    """Confirm a new account's e-mail or phone with the link sent to it (once)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        now = utcnow()
+        verification = uow.session.scalars(
+            select(ContactVerification).where(ContactVerification.token_hash == token_hash(token))
+        ).one_or_none()
+        if verification is None:
+            raise _invalid_verification_link()
+        used = _dml(
+            uow,
+            update(ContactVerification)
+            .where(
+                ContactVerification.id == verification.id,
+                ContactVerification.used_at.is_(None),
+                ContactVerification.expires_at > now,
+            )
+            .values(used_at=now),
+        )
+        if used.rowcount != 1:
+            raise _invalid_verification_link()
+        uow.session.execute(
+            update(User)
+            .where(User.id == verification.user_id, User.verified_at.is_(None))
+            .values(verified_at=now)
+        )
+        uow.commit()
+
+
+def resend_verification(principal: Principal | None, *, uow: UnitOfWork | None = None) -> None:
+    """Send a new confirmation link to a citizen who has not confirmed yet."""
+    if principal is None:
+        raise Unauthenticated("login_required", N_("Please log in to continue."))
+    hit(
+        f"verify-resend:{principal.user_id}",
+        limit=VERIFY_RESENDS_PER_HOUR,
+        window_seconds=RESET_WINDOW_SECONDS,
+    )
+    uow = uow or UnitOfWork()
+    with uow:
+        user = uow.session.get(User, principal.user_id)
+        if user is None or user.verified_at is not None:
+            return
+        _send_verification(uow, user)
+        uow.commit()
+
+
+def confirm_contact(
+    actor: Principal | None, identifier: str, *, uow: UnitOfWork | None = None
+) -> UserRead:
+    """Mark the contact of the account with this e-mail or phone confirmed without the
+    link: an administrator who checked it in person (actor None: the command line and the
+    demo, trusted)."""
+    if actor is not None:
+        authorize(actor, Action.STAFF_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        user = _find_user(uow.session, identifier)
+        if user is None:
+            raise NotFound("user_not_found", N_("There is no such user."))
+        if user.verified_at is None:
+            user.verified_at = utcnow()
+            audit.record(uow.session, actor, "user.confirm_contact", detail=f"user {user.id}")
+        uow.session.flush()
         result = _user_read(uow.session, user)
         uow.commit()
         return result
@@ -852,6 +962,7 @@ def create_staff_account(
             password_hash=password_hash,
             display_name=display_name,
             locale=current_locale(),
+            verified_at=utcnow(),  # an administrator made it: nothing to confirm
         )
         uow.session.add(user)
         try:
