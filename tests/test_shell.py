@@ -63,6 +63,7 @@ def test_every_response_carries_the_security_headers(client: TestClient) -> None
         assert response.headers["referrer-policy"] == "same-origin"
         assert "strict-transport-security" not in response.headers  # plain HTTP here
         assert response.headers.get("cache-control") != "no-store"  # nobody logged in
+    assert client.get("/kiosk").headers["cache-control"] == "no-store"  # a shared screen
 
 
 def test_hsts_over_tls(database: str) -> None:

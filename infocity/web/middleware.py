@@ -106,13 +106,15 @@ DOCS_CONTENT_SECURITY_POLICY = (
 HSTS = "max-age=31536000; includeSubDomains"
 # Cookies that mean the page is someone's own: a logged-in session or a kiosk's patient.
 PRIVATE_COOKIES = ("infocity_session", "infocity_kiosk")
+# Pages of a shared screen: the next person must not find the last one's in its history.
+PRIVATE_PREFIXES = ("/kiosk",)
 
 
 class SecurityHeadersMiddleware:
     """Headers every response carries: no framing, no sniffing, no referrer to other
     sites, HSTS over TLS, and ``Cache-Control: no-store`` on what was answered to someone
-    logged in (a browser session, an app's token, a kiosk's identified patient), so a
-    shared computer's cache or a proxy keeps nothing personal.
+    logged in (a browser session, an app's token, a kiosk's identified patient) and on
+    the kiosk's pages, so a shared computer's cache or a proxy keeps nothing personal.
 
     ``docs_prefix``: the API documentation page, whose Swagger UI needs a looser policy.
     """
@@ -128,10 +130,12 @@ class SecurityHeadersMiddleware:
         request_headers = Headers(scope=scope)
         raw_cookies = request_headers.get("cookie")
         cookies = cookie_parser(raw_cookies) if raw_cookies else {}
-        private = "authorization" in request_headers or any(
-            name in cookies for name in PRIVATE_COOKIES
-        )
         path: str = scope["path"]
+        private = (
+            "authorization" in request_headers
+            or any(name in cookies for name in PRIVATE_COOKIES)
+            or path.startswith(PRIVATE_PREFIXES)
+        )
         docs = bool(self.docs_prefix) and path.startswith(self.docs_prefix)
         tls = scope.get("scheme") == "https"
 
