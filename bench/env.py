@@ -112,6 +112,7 @@ def serve(
         "INFOCITY_ENVIRONMENT": "production",
         "INFOCITY_SECRET_KEY": secrets.token_hex(32),
         "INFOCITY_WEBHOOK_SECRET": secrets.token_hex(32),
+        "INFOCITY_SECURE_COOKIES": "true",  # production refuses to start without
     }
     command = [
         sys.executable, "-m", "infocity", "serve",

@@ -199,6 +199,23 @@ def user_create(
     typer.echo(f"created user {user.id} ({email}) as {role}")
 
 
+@user_app.command("verify")
+def user_verify(
+    login: str = typer.Argument(..., help="The account's e-mail or phone number."),
+) -> None:
+    """Confirm a citizen's e-mail or phone without the link (checked in person, or a demo
+    without a mail server)."""
+    from infocity.accounts import service
+    from infocity.core.errors import AppError
+
+    try:
+        user = service.confirm_contact(None, login)
+    except AppError as exc:
+        typer.echo(exc.translated(), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"user {user.id} ({login}) is confirmed")
+
+
 @import_app.command("payments")
 def import_payments(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The bank's CSV file."),

@@ -131,7 +131,7 @@ def test_every_accounts_route_documents_its_errors(client: TestClient) -> None:
     spec = client.get("/api/v1/openapi.json").json()
     assert "ErrorRead" in spec["components"]["schemas"]
     expected = {
-        ("post", "/api/v1/auth/register"): {"409", "422"},
+        ("post", "/api/v1/auth/register"): {"409", "422", "429"},
         ("post", "/api/v1/auth/token"): {"401", "422", "429"},
         ("get", "/api/v1/me"): {"401", "403"},
         ("patch", "/api/v1/me"): {"401", "403", "409", "422"},

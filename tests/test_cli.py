@@ -7,7 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from infocity.accounts import service as accounts
+from infocity.accounts.schemas import CitizenCreate
 from infocity.cli import app
+from tests.builders import PASSWORD
 from tests.conftest import run_server
 
 runner = CliRunner()
@@ -51,6 +53,20 @@ def test_user_create_refuses_an_unknown_role_and_creates_nothing(database: str) 
     assert result.exit_code == 2
     with pytest.raises(Exception):  # noqa: B017, PT011 - any refusal: the account must not exist
         accounts.login("x@city.example", "a-long-password-1", user_agent=None, ip=None)
+
+
+def test_user_verify_confirms_a_citizen_without_the_link(database: str) -> None:
+    user = accounts.register_citizen(
+        CitizenCreate(
+            phone="+79160001122", password=PASSWORD, last_name="Смирнова", first_name="Ольга"
+        )
+    )
+    result = runner.invoke(app, ["user", "verify", "8 916 000-11-22"])
+    assert result.exit_code == 0, result.output
+    principal = accounts.principal_for_user(user.id)
+    assert principal is not None
+    assert principal.verified
+    assert runner.invoke(app, ["user", "verify", "nobody@example.ru"]).exit_code == 2
 
 
 def test_seed_demo_twice_is_harmless(database: str) -> None:

@@ -113,7 +113,9 @@ def test_a_citizen_books_a_free_slot_and_is_told(world: dict[str, Any]) -> None:
     assert get_slot(slot_id).status == "booked"
     assert count_outbox("appointment_booked") >= 1
     with UnitOfWork() as uow:
-        message = uow.session.scalars(select(OutboxMessage)).first()
+        message = uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "appointment_booked")
+        ).first()
         assert message is not None
         assert appointment.ticket_number in message.body
         assert message.subject == "Запись к врачу оформлена"
@@ -203,8 +205,9 @@ def test_a_parent_books_for_their_child_not_for_a_stranger(
     appointment = book(world["patient"], slot_id, patient_id=child.id)
     assert appointment.person_id == child.id
     assert count_outbox("appointment_booked") >= 1  # the parent hears about it
+    stranger = make_patient()  # made outside: signing up queues its confirmation link
     with unchanged("not_your_patient"):
-        book(make_patient(), world["slots"][1], patient_id=world["patient"].person_id)
+        book(stranger, world["slots"][1], patient_id=world["patient"].person_id)
 
 
 def test_kiosk_identifies_by_policy_and_birth_date(world: dict[str, Any], unchanged: Any) -> None:
@@ -315,8 +318,9 @@ def test_cancel_frees_the_slot_and_gives_the_referral_back(cardiology: dict[str,
 def test_cancel_refusals(world: dict[str, Any], unchanged: Any) -> None:
     patient = world["patient"]
     appointment = book(patient, world["slots"][0])
+    stranger = make_citizen()  # made outside: signing up queues its confirmation link
     with unchanged("appointment_not_found"):
-        service.cancel_appointment(make_citizen().principal, appointment.id)
+        service.cancel_appointment(stranger.principal, appointment.id)
     with unchanged("appointment_not_found"):
         service.cancel_appointment(patient.principal, 10**9)
     with unchanged("too_late_to_cancel"):
@@ -498,3 +502,27 @@ def test_a_child_is_attached_only_to_a_childrens_clinic(
     child = make_child(world["patient"])
     with unchanged("wrong_clinic_kind"):
         attach(child.id, world["clinic"].id)
+
+
+def test_wrong_birth_dates_at_one_terminal_do_not_lock_the_patient_out(
+    world: dict[str, Any],
+) -> None:
+    policy = "7700000000000981"
+    patient = make_patient(date(1970, 1, 2), oms_policy=policy)
+    attach(patient.person_id, world["clinic"].id)  # type: ignore[arg-type]
+
+    def kiosk(birth_date: date, ip: str) -> Any:
+        return service.book_by_policy(
+            AnonymousBookingCreate(
+                oms_policy=policy, birth_date=birth_date, slot_id=world["slots"][2]
+            ),
+            ip=ip,
+        )
+
+    for _ in range(service.IDENTIFY_PER_POLICY):
+        with pytest.raises(AppError, match="patient_not_found"):
+            kiosk(date(1970, 1, 3), "10.0.0.66")
+    with pytest.raises(AppError, match="rate_limited"):
+        kiosk(date(1970, 1, 2), "10.0.0.66")
+    appointment = kiosk(date(1970, 1, 2), "10.0.0.1")  # the patient, at another terminal
+    assert appointment.person_id == patient.person_id

@@ -553,10 +553,9 @@ def test_joining_refusals(full_day: dict[str, Any], unchanged: Any) -> None:
             newcomer.principal,
             WaitlistEntryCreate(specialty_id=specialty_id, time_from=time(12), time_to=time(9)),
         )
+    unattached = make_patient()  # made outside: signing up queues its confirmation link
     with unchanged("not_attached"):
-        service.join_waitlist(
-            make_patient().principal, WaitlistEntryCreate(specialty_id=specialty_id)
-        )
+        service.join_waitlist(unattached.principal, WaitlistEntryCreate(specialty_id=specialty_id))
     cardiology = service.list_specialties()
     cardiologist_id = next(s.id for s in cardiology if s.code == "cardiologist")
     with unchanged("referral_required"):
@@ -736,8 +735,9 @@ def test_home_visit_refusals(world: dict[str, Any], unchanged: Any) -> None:
     patient = world["patient"]
     with unchanged("invalid_phone", "Введите российский номер телефона"):
         service.request_home_visit(patient.principal, visit_request(contact_phone="12345"))
+    stranger = make_patient()  # made outside: signing up queues its confirmation link
     with unchanged("not_attached", "прикрепите пациента"):
-        service.request_home_visit(make_patient().principal, visit_request())
+        service.request_home_visit(stranger.principal, visit_request())
     visit = service.request_home_visit(patient.principal, visit_request())
     other_registrar = make_staff("registrar", make_clinic().id)
     with unchanged("forbidden"):
@@ -749,7 +749,7 @@ def test_home_visit_refusals(world: dict[str, Any], unchanged: Any) -> None:
     with unchanged("forbidden"):
         service.list_home_visit_queue(world["doctor"].principal, world["clinic"].id)
     with unchanged("home_visit_not_found"):
-        service.cancel_home_visit(make_patient().principal, visit.id)
+        service.cancel_home_visit(stranger.principal, visit.id)
     assert service.cancel_home_visit(patient.principal, visit.id).status == "cancelled"
 
 

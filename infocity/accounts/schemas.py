@@ -65,6 +65,10 @@ class PasswordResetConfirm(InputModel):
     new_password: str = Password
 
 
+class ContactVerificationConfirm(InputModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
 class MessageRead(BaseModel):
     """A plain answer for the user, in their language."""
 

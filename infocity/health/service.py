@@ -116,7 +116,8 @@ from infocity.health.schemas import (
 
 IDENTIFY_WINDOW_SECONDS = 600
 # A kiosk serves a whole polyclinic from one address: the per-address limit is generous,
-# the per-policy one is what stops guessing birth dates.
+# the per-policy-and-address one is what stops guessing birth dates. Keyed by address
+# too, so wrong dates typed at one terminal never lock the patient out of another.
 IDENTIFY_PER_POLICY = 10
 IDENTIFY_PER_ADDRESS = 300
 INSERT_BATCH = 500
@@ -832,7 +833,8 @@ def _count_identification(uow: UnitOfWork, policy: str, ip: str | None) -> None:
     """Count the attempt for the policy and the address (committed even if the use case
     then fails): in the unit of work's own connection when it has nothing else to commit
     yet, else in a transaction of its own."""
-    limits = [Limit(f"identify:{token_hash(policy)[:40]}", IDENTIFY_PER_POLICY)]
+    at_terminal = token_hash(f"{policy}|{ip or ''}")[:40]
+    limits = [Limit(f"identify:{at_terminal}", IDENTIFY_PER_POLICY)]
     if ip:
         limits.append(Limit(f"identify-ip:{token_hash(ip)[:40]}", IDENTIFY_PER_ADDRESS))
     if uow.outermost and not uow.session.in_transaction():
