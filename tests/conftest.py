@@ -10,11 +10,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -26,6 +24,7 @@ from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.models import metadata
 from tests.support.postgres import free_port, throwaway_cluster
+from tests.support.servers import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = [t.name for t in reversed(metadata.sorted_tables)]
@@ -154,17 +153,7 @@ def run_server(database_url: str, processes: int = 1, **env: str) -> Iterator[st
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(log.read().decode(errors="replace")[-4000:])
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("server did not start")
-            time.sleep(0.1)
+        wait_until_ready(process, f"{base_url}/healthz", log=log)
         yield base_url
     finally:
         process.terminate()
