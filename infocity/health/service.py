@@ -57,6 +57,7 @@ from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
 from infocity.health import errors, rules
+from infocity.health.metrics import counted
 from infocity.health.models import (
     ACTIVE_WAITLIST_ENTRY,
     CHANNELS,
@@ -1354,6 +1355,7 @@ def _is_staff(actor: Principal | None) -> bool:
     return actor is not None and Role.CITIZEN not in actor.roles
 
 
+@counted("book")
 def book_slot(
     actor: Principal | None,
     data: BookingCreate,
@@ -1390,6 +1392,7 @@ def book_slot(
         return result
 
 
+@counted("book")
 def book_by_policy(
     data: AnonymousBookingCreate,
     *,
@@ -1420,6 +1423,7 @@ def book_by_policy(
         return result
 
 
+@counted("book")
 def book_identified_patient(
     person_id: int,
     data: IdentifiedBookingCreate,
@@ -1483,6 +1487,7 @@ def _self_book(
     return result
 
 
+@counted("book")
 def book_for_patient(
     actor: Principal | None,
     data: RegistryBookingCreate,
@@ -1535,6 +1540,7 @@ def _own_appointment(uow: UnitOfWork, actor: Principal | None, appointment_id: i
     return appointment
 
 
+@counted("cancel")
 def cancel_appointment(
     actor: Principal | None,
     appointment_id: int,
@@ -1617,6 +1623,7 @@ def _give_back_referral(session: Session, referral_id: int, appointment_id: int)
     )
 
 
+@counted("move")
 def reschedule_appointment(
     actor: Principal | None,
     appointment_id: int,
@@ -3211,6 +3218,7 @@ def confirm_by_link(
         return result
 
 
+@counted("cancel")
 def cancel_by_link(
     appointment_id: int,
     token: str,
