@@ -197,3 +197,20 @@ def test_production_without_token_serves_metrics_only_to_this_machine(
         assert refused.json()["error"]["code"] == "forbidden"
     with TestClient(app, client=("127.0.0.1", 4000)) as local:
         assert local.get("/metrics").status_code == 200
+
+
+def test_the_workers_metrics_endpoint_listens_on_this_machine_only_by_default(
+    database: str, settings_env: pytest.MonkeyPatch
+) -> None:
+    from infocity.core import worker
+
+    bound: list[tuple[int, str]] = []
+    settings_env.setattr(worker, "start_http_server", lambda port, addr: bound.append((port, addr)))
+    settings_env.setattr(worker.Worker, "run", lambda self, once=False: None)
+    settings_env.setenv("INFOCITY_WORKER_METRICS_PORT", "9188")
+    get_settings.cache_clear()
+    worker.run_worker()
+    settings_env.setenv("INFOCITY_WORKER_METRICS_HOST", "0.0.0.0")
+    get_settings.cache_clear()
+    worker.run_worker()
+    assert bound == [(9188, "127.0.0.1"), (9188, "0.0.0.0")]
