@@ -85,5 +85,19 @@ def test_serve_with_two_processes_answers_and_is_ready(database: str) -> None:
         assert ready.status_code == 200
         for _ in range(10):
             assert httpx.get(f"{base_url}/", timeout=5).status_code == 200
+        for _ in range(6):
+            assert httpx.get(f"{base_url}/api/v1/health/clinics", timeout=5).status_code == 200
         metrics = httpx.get(f"{base_url}/metrics", timeout=5).text
         assert "infocity_http_requests_total" in metrics
+        # Summed over both processes, under the full route template.
+        api = 'route="/api/v1/health/clinics",status="200"'
+        assert (
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("infocity_http_requests_total{") and api in line
+            )
+            == 6
+        )
+        # The database figures once, not once per process.
+        assert metrics.count("# TYPE infocity_outbox_undelivered gauge") == 1

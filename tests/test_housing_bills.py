@@ -158,6 +158,7 @@ def test_pdf_starts_with_pdf_and_names_the_payer_code(database: str) -> None:
     assert apartment.payer_code.encode() in document
 
 
+@pytest.mark.calendar
 def test_the_job_bills_the_last_closed_month_once(database: str) -> None:
     set_prices()
     make_apartment(make_operator())

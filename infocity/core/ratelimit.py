@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
+from prometheus_client import Counter
 from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -20,6 +21,12 @@ from infocity.core.models import RateLimitCounter
 
 _TABLE = cast(Table, RateLimitCounter.__table__)
 T = TypeVar("T")
+
+REFUSALS = Counter(
+    "infocity_rate_limit_refusals_total",
+    "Attempts refused by a rate limit, by limit (the key's prefix, never the client).",
+    ["limit"],
+)
 
 # Several keys counted in one statement on PostgreSQL: the upsert of this window's rows
 # and, joined to what it returns, the previous window's counts (one round trip).
@@ -63,6 +70,7 @@ def _upsert_statement(dialect: str, key: str, window: datetime) -> Any:
 
 
 def _refuse_over(
+    key: str,
     count: int,
     previous: int | None,
     limit: int,
@@ -73,6 +81,8 @@ def _refuse_over(
     still_counted = 1 - (now - window).total_seconds() / window_seconds
     if count + (previous or 0) * still_counted > limit:
         retry_after = int((window + timedelta(seconds=window_seconds) - now).total_seconds()) + 1
+        # Keys are "<limit>:<who>"; only the limit is a label, so the series stay few.
+        REFUSALS.labels(key.partition(":")[0]).inc()
         raise RateLimited(
             "rate_limited",
             N_("Too many attempts. Please try again in %(minutes)s min."),
@@ -117,7 +127,7 @@ def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = Non
         return count, previous
 
     count, previous = _once_more_if_disconnected(count_it)
-    _refuse_over(count, previous, limit, window, window_seconds, now)
+    _refuse_over(key, count, previous, limit, window, window_seconds, now)
     return count
 
 
@@ -187,7 +197,7 @@ def hit_many(
         session.commit()
     for limit in limits:
         count, previous = counts[limit.key]
-        _refuse_over(count, previous, limit.limit, window, window_seconds, now)
+        _refuse_over(limit.key, count, previous, limit.limit, window, window_seconds, now)
 
 
 def purge_expired(older_than: timedelta = timedelta(days=1)) -> int:

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     job_modules: str = ""
     # Port of the worker's Prometheus endpoint; None: no endpoint.
     worker_metrics_port: int | None = None
+    # Address it listens on: this machine only unless an operator opens it.
+    worker_metrics_host: str = "127.0.0.1"
+    # Bearer token a scraper must send to /metrics; without one, production serves
+    # /metrics only to clients on this machine (docs/architecture.md, "Operations").
+    metrics_token: str | None = None
 
     # Rate limits: attempts per window. Log-ins count per account and address, so that
     # failures from one address never lock the owner out from another.

@@ -325,7 +325,7 @@ def run_worker(once: bool = False, name: str | None = None) -> None:
             previous[stop_signal] = signal.signal(stop_signal, _stop)
     port = get_settings().worker_metrics_port
     if port and not once:
-        start_http_server(port)
+        start_http_server(port, addr=get_settings().worker_metrics_host)
     try:
         worker.run(once=once)
     finally:

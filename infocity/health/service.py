@@ -58,6 +58,7 @@ from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
 from infocity.health import errors, rules
+from infocity.health.metrics import counted
 from infocity.health.models import (
     ACTIVE_WAITLIST_ENTRY,
     CHANNELS,
@@ -1423,6 +1424,7 @@ def _is_staff(actor: Principal | None) -> bool:
     return actor is not None and not actor.is_system and Role.CITIZEN not in actor.roles
 
 
+@counted("book")
 def book_slot(
     actor: Principal | None,
     data: BookingCreate,
@@ -1459,6 +1461,7 @@ def book_slot(
         return result
 
 
+@counted("book")
 def book_by_policy(
     data: AnonymousBookingCreate,
     *,
@@ -1489,6 +1492,7 @@ def book_by_policy(
         return result
 
 
+@counted("book")
 def book_identified_patient(
     person_id: int,
     data: IdentifiedBookingCreate,
@@ -1552,6 +1556,7 @@ def _self_book(
     return result
 
 
+@counted("book")
 def book_for_patient(
     actor: Principal | None,
     data: RegistryBookingCreate,
@@ -1608,6 +1613,7 @@ def _own_appointment(uow: UnitOfWork, actor: Principal | None, appointment_id: i
     return appointment
 
 
+@counted("cancel")
 def cancel_appointment(
     actor: Principal | None,
     appointment_id: int,
@@ -1690,6 +1696,7 @@ def _give_back_referral(session: Session, referral_id: int, appointment_id: int)
     )
 
 
+@counted("move")
 def reschedule_appointment(
     actor: Principal | None,
     appointment_id: int,
@@ -3305,6 +3312,7 @@ def confirm_by_link(
         return result
 
 
+@counted("cancel")
 def cancel_by_link(
     appointment_id: int,
     token: str,

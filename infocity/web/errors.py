@@ -21,7 +21,8 @@ from infocity.web.deps import render
 
 logger = logging.getLogger("infocity.errors")
 
-MACHINE_PREFIXES = ("/api/", "/open311/", "/fhir/")
+# /metrics: a scraper refused gets a JSON error, not the login page.
+MACHINE_PREFIXES = ("/api/", "/open311/", "/fhir/", "/metrics")
 
 # Machine paths whose standard has its own error shape (Open311's list of {code,
 # description}): prefix -> renderer(request, status, code, message).

@@ -31,6 +31,24 @@ LATENCY = Histogram(
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def route_template(route: object, path: str) -> str:
+    """The full template of the route that answered ``path``, e.g. ``/api/v1/health/x/{id}``.
+
+    A route included under a prefix knows only its own part of the path (``/health/x/{id}``),
+    so API and page traffic would share one series: the prefix is the part of the request's
+    path before the shortest-prefixed tail that the route's own pattern matches."""
+    template = getattr(route, "path", None)
+    pattern = getattr(route, "path_regex", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    if pattern is None or pattern.match(path):
+        return template
+    for index, char in enumerate(path):
+        if char == "/" and index and pattern.match(path[index:]):
+            return path[:index] + template
+    return template
+
+
 class RequestContextMiddleware:
     """A pure ASGI middleware, so the context variables it sets reach the endpoint.
 
@@ -76,8 +94,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            route_name = getattr(route, "path", "unmatched")
+            route_name = route_template(scope.get("route"), scope["path"])
             status = status_holder["status"]
             method = scope["method"]
             REQUESTS.labels(method, route_name, str(status)).inc()
