@@ -166,7 +166,7 @@ class CommentRead(BaseModel):
     created_at: datetime
 
 
-class AttachmentRead(BaseModel):
+class ApplicationAttachmentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -189,7 +189,7 @@ class ApplicationDetailRead(ApplicationRead):
 
     events: list[ApplicationEventRead]
     comments: list[CommentRead]
-    attachments: list[AttachmentRead]
+    attachments: list[ApplicationAttachmentRead]
     moves: list[str] = Field(description="What the reader may do next.")
 
 

@@ -1,0 +1,163 @@
+"""The OpenAPI document is one a client generator can use, and it says what the API
+really answers: operation ids, the bearer scheme on the protected operations, one name
+per schema, errors as ``ErrorRead``, formats that match the values."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from infocity.web.app import create_app
+from tests.builders import citizen_api_token
+from tests.health_builders import make_clinic
+
+METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    document: dict[str, Any] = create_app().openapi()
+    return document
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+
+
+def _operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    operation: dict[str, Any] = spec["paths"][path][method]
+    return operation
+
+
+def test_every_operation_has_a_readable_unique_id(spec: dict[str, Any]) -> None:
+    ids = [operation.get("operationId") for _, _, operation in _operations(spec)]
+    assert len(ids) > 50
+    assert all(isinstance(i, str) and re.fullmatch(r"[a-z]+_[a-z_]+", i) for i in ids), ids
+    assert [i for i, count in Counter(ids).items() if count > 1] == []
+    assert _operation(spec, "post", "/api/v1/health/appointments")["operationId"] == "health_book"
+
+
+def test_protected_operations_declare_the_bearer_scheme(spec: dict[str, Any]) -> None:
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The token from POST /api/v1/auth/token: Authorization: Bearer <token>",
+    }
+    secured = {
+        (method, path)
+        for method, path, operation in _operations(spec)
+        if operation.get("security") == [{"bearer": []}]
+    }
+    assert ("post", "/api/v1/health/appointments") in secured
+    assert ("get", "/api/v1/me") in secured
+    assert ("get", "/api/v1/inbox") in secured
+    assert ("post", "/api/v1/portal/applications") in secured
+    # Public operations ask for nothing.
+    for public in (
+        ("get", "/api/v1/health/specialties"),
+        ("post", "/api/v1/auth/register"),
+        ("post", "/api/v1/auth/token"),
+        ("post", "/api/v1/health/kiosk/appointments"),
+        ("get", "/api/v1/portal/services"),
+    ):
+        assert public not in secured, public
+    # Every operation that answers 401 is one that takes the token (but the log-in).
+    for method, path, operation in _operations(spec):
+        if "401" in operation["responses"] and path != "/api/v1/auth/token":
+            assert (method, path) in secured, (method, path)
+
+
+def test_schema_names_are_unique_and_every_reference_resolves(spec: dict[str, Any]) -> None:
+    names = set(spec["components"]["schemas"])
+    # FastAPI falls back to module-qualified names when two models share a name.
+    assert [n for n in names if "__" in n] == []
+    assert {"AttachmentRead", "ApplicationAttachmentRead"} <= names
+    references = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert references <= names
+    detail = _operation(spec, "get", "/api/v1/portal/applications/{application_id}")
+    assert detail["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ApplicationDetailRead"
+    }
+
+
+def test_errors_are_documented_as_the_api_answers_them(
+    spec: dict[str, Any], client: TestClient
+) -> None:
+    assert "HTTPValidationError" not in json.dumps(spec)
+    error = {"$ref": "#/components/schemas/ErrorRead"}
+    for _method, path, operation in _operations(spec):
+        responses = operation["responses"]
+        if "422" in responses:
+            assert responses["422"]["content"]["application/json"]["schema"] == error, path
+        if "requestBody" in operation:
+            assert responses["400"]["content"]["application/json"]["schema"] == error, path
+    for method, path in (
+        ("delete", "/api/v1/health/schedule-rules/{rule_id}"),
+        ("get", "/api/v1/organisations/{organisation_id}"),
+        ("get", "/api/v1/portal/services"),
+    ):
+        assert _operation(spec, method, path)["responses"]["422"]["content"] == {
+            "application/json": {"schema": error}
+        }
+
+    # What the API answers for those: a 400 for a body that is not UTF-8, a 422 shaped so.
+    unreadable = client.post(
+        "/api/v1/auth/register",
+        content=b'{"email": "\xff"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert unreadable.status_code == 400
+    assert unreadable.json()["error"]["code"] == "bad_request"
+    invalid = client.get("/api/v1/organisations/0")
+    assert invalid.status_code == 422
+    assert invalid.json()["error"]["code"] == "invalid_input"
+
+
+def test_formats_and_enums_match_the_values(spec: dict[str, Any], client: TestClient) -> None:
+    schemas = spec["components"]["schemas"]
+    release = schemas["SpecialtyRead"]["properties"]["release_time"]
+    assert "format" not in release  # JSON Schema's "time" needs a UTC offset
+    make_clinic()  # and the specialties with it
+    specialties = client.get("/api/v1/health/specialties").json()
+    assert specialties
+    for specialty in specialties:
+        assert re.fullmatch(release["pattern"], specialty["release_time"])
+    assert schemas["SpecialtyRead"]["properties"]["booking_mode"]["enum"] == [
+        "direct",
+        "referral",
+    ]
+    assert "enum" in schemas["AppointmentRead"]["properties"]["status"]
+    assert "enum" in schemas["WaitlistEntryRead"]["properties"]["status"]
+    assert "enum" in schemas["HomeVisitRead"]["properties"]["status"]
+
+    download = _operation(
+        spec, "get", "/api/v1/portal/applications/{application_id}/attachments/{attachment_id}"
+    )
+    content = download["responses"]["200"]["content"]
+    assert set(content) == {"application/pdf", "image/jpeg", "image/png"}
+    for media in content.values():
+        assert media["schema"] == {"type": "string", "format": "binary"}
+
+
+def test_method_not_allowed_names_every_method_of_the_path(client: TestClient) -> None:
+    options = client.options("/api/v1/health/appointments")
+    assert options.status_code == 405
+    assert options.headers["allow"] == "GET, POST"
+    assert options.json()["error"]["code"] == "method_not_allowed"
+    # read-all is not a message id: GET is refused as a method, not as invalid input.
+    headers = {"Authorization": f"Bearer {citizen_api_token()}"}
+    read_all = client.get("/api/v1/inbox/read-all", headers=headers)
+    assert read_all.status_code == 405
+    assert read_all.headers["allow"] == "POST"
+    assert client.post("/api/v1/inbox/read-all", headers=headers).status_code == 200
+    assert client.get("/api/v1/inbox/abc", headers=headers).status_code == 404
