@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from infocity.core.auth import Role
 from infocity.web.app import create_app
-from tests.builders import citizen_api_token
-from tests.health_builders import make_clinic
+from tests.builders import api_token, bearer, citizen_api_token, make_staff
+from tests.health_builders import make_clinic, make_practitioner
 
 METHODS = {"get", "put", "post", "delete", "patch"}
 
@@ -161,3 +162,46 @@ def test_method_not_allowed_names_every_method_of_the_path(client: TestClient) -
     assert read_all.headers["allow"] == "POST"
     assert client.post("/api/v1/inbox/read-all", headers=headers).status_code == 200
     assert client.get("/api/v1/inbox/abc", headers=headers).status_code == 404
+
+
+def test_input_the_document_does_not_allow_is_refused(client: TestClient) -> None:
+    clinic = make_clinic()
+    doctor = make_practitioner(clinic.id)
+    admin = make_staff(Role.CLINIC_ADMIN, clinic.id)
+    headers = bearer(api_token(client, admin.identifier, admin.password))
+    rule = {
+        "practitioner_id": doctor.id,
+        "weekday": 0,
+        "start_time": "08:00",
+        "end_time": "14:00",
+        "valid_from": "2030-01-07",
+    }
+    # A number is no "HH:MM:SS": read as seconds in UTC it made an aware time that the
+    # schedule checks could not compare (a 500). An offset is not a wall-clock time.
+    for end_time in (0, 50400, "14:00:00Z", "14:00+03:00", "2 pm"):
+        refused = client.post(
+            "/api/v1/health/schedule-rules", json={**rule, "end_time": end_time}, headers=headers
+        )
+        assert refused.status_code == 422, (end_time, refused.text)
+        assert refused.json()["error"]["fields"][0]["field"] == "end_time"
+    # A date is YYYY-MM-DD, not seconds since 1970 nor a midnight.
+    for valid_from in (1893974400, "1893974400", "2030-01-07T00:00:00"):
+        refused = client.post(
+            "/api/v1/health/schedule-rules",
+            json={**rule, "valid_from": valid_from},
+            headers=headers,
+        )
+        assert refused.status_code == 422, (valid_from, refused.text)
+    assert (
+        client.post("/api/v1/health/schedule-rules", json=rule, headers=headers).status_code == 201
+    )
+
+    city_admin = make_staff(Role.CITY_ADMIN)
+    admin_headers = bearer(api_token(client, city_admin.identifier, city_admin.password))
+    for until in ("0.5", "1700000000"):
+        audit = client.get("/api/v1/admin/audit", params={"until": until}, headers=admin_headers)
+        assert audit.status_code == 422, until
+    audit = client.get(
+        "/api/v1/admin/audit", params={"until": "2030-01-01T00:00:00Z"}, headers=admin_headers
+    )
+    assert audit.status_code == 200

@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from infocity.core.i18n import N_
-from infocity.core.schemas import Id, InputModel, OutputModel
+from infocity.core.schemas import Id, InputModel, IsoDate, OutputModel
 
 # Dates people can mean: far enough either way, and never past what the database stores.
-CityDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
+CityDate = Annotated[IsoDate, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
 Channel = Literal["portal", "app", "kiosk", "call_centre", "registry"]
 # What the database may hold, as enums in the OpenAPI document (models.py has the same).
 BookingMode = Literal["direct", "referral"]
@@ -36,8 +36,11 @@ _WALL_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
 
 def _wall_clock(value: object) -> object:
     # Only what the document promises: JSON Schema's "time" format needs a UTC offset,
-    # which a wall-clock time in the city has not.
-    if isinstance(value, str) and not _WALL_CLOCK.match(value):
+    # which a wall-clock time in the city has not; and a number would be read as
+    # seconds in UTC, an aware time that cannot be compared with the others.
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not _WALL_CLOCK.match(value):
         raise ValueError(N_("Give a time as HH:MM or HH:MM:SS."))
     return value
 
