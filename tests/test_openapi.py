@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
 
 from infocity.core.auth import Role
 from infocity.web.app import create_app
@@ -38,6 +39,11 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 def _operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
     operation: dict[str, Any] = spec["paths"][path][method]
     return operation
+
+
+def test_the_document_is_valid_openapi(spec: dict[str, Any]) -> None:
+    assert spec["openapi"].startswith("3.1")
+    validate(spec)  # raises on the first error
 
 
 def test_every_operation_has_a_readable_unique_id(spec: dict[str, Any]) -> None:
