@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 from infocity.core.auth import Role
+from infocity.core.settings import get_settings
 from infocity.web.app import create_app
-from tests.builders import api_token, bearer, citizen_api_token, make_staff
+from tests.builders import api_token, bearer, citizen_api_token, make_citizen, make_staff
 from tests.health_builders import make_clinic, make_practitioner
 
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -211,3 +212,17 @@ def test_input_the_document_does_not_allow_is_refused(client: TestClient) -> Non
         "/api/v1/admin/audit", params={"until": "2030-01-01T00:00:00Z"}, headers=admin_headers
     )
     assert audit.status_code == 200
+
+
+def test_too_many_attempts_say_when_to_retry(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INFOCITY_LOGIN_ATTEMPTS_PER_15MIN", "1")
+    get_settings.cache_clear()
+    citizen = make_citizen()
+    wrong = {"identifier": citizen.identifier, "password": "wrong-password"}
+    assert client.post("/api/v1/auth/token", json=wrong).status_code == 401
+    refused = client.post("/api/v1/auth/token", json=wrong)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
