@@ -7,14 +7,20 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
+from infocity.city.models import ORGANISATION_KINDS
+from infocity.city.schemas import OrganisationKind
 from infocity.core.auth import Role
 from infocity.core.settings import get_settings
+from infocity.health import models as health
+from infocity.health import schemas as health_schemas
+from infocity.portal.rules import Status
+from infocity.portal.schemas import ApplicationStatus
 from infocity.web.app import create_app
 from tests.builders import api_token, bearer, citizen_api_token, make_citizen, make_staff
 from tests.health_builders import make_clinic, make_practitioner
@@ -226,3 +232,20 @@ def test_too_many_attempts_say_when_to_retry(
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limited"
     assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+
+
+def test_enums_of_the_document_are_the_stored_values() -> None:
+    assert get_args(OrganisationKind) == ORGANISATION_KINDS
+    assert get_args(ApplicationStatus) == tuple(s.value for s in Status)
+    for literal, stored in (
+        (health_schemas.BookingMode, health.BOOKING_MODES),
+        (health_schemas.Audience, health.AUDIENCES),
+        (health_schemas.ClinicKind, health.CLINIC_KINDS),
+        (health_schemas.AppointmentStatus, health.APPOINTMENT_STATUSES),
+        (health_schemas.Channel, health.CHANNELS),
+        (health_schemas.ExceptionKind, health.EXCEPTION_KINDS),
+        (health_schemas.ReferralStatus, health.REFERRAL_STATUSES),
+        (health_schemas.WaitlistStatus, health.WAITLIST_STATUSES),
+        (health_schemas.HomeVisitStatus, health.HOME_VISIT_STATUSES),
+    ):
+        assert get_args(literal) == stored

@@ -18,6 +18,7 @@ from infocity.portal.schemas import (
     ApplicationCreate,
     ApplicationDetailRead,
     ApplicationPageRead,
+    ApplicationStatus,
     ApplicationTypeRead,
     ApplicationUpdate,
     AssignCreate,
@@ -250,7 +251,7 @@ def download(
 )
 def queue(
     principal: CurrentUser,
-    status: str | None = Query(None, max_length=20),
+    status: ApplicationStatus | None = Query(None),
     type: str | None = Query(None, max_length=60),
     overdue: bool = Query(False),
     mine: bool = Query(False, description="Only those assigned to me."),
