@@ -343,10 +343,12 @@ def test_service_request_id_overrides_every_other_filter(client: TestClient) -> 
     )
     assert response.status_code == 200, response.text
     assert [r["service_request_id"] for r in response.json()] == [str(old.id)]
-    for too_large in (str(2**63), "9" * 5000, "1,-2", ","):
+    for too_large in (str(2**63), "9" * 5000, "1,-2", ",", "0", "²", "1,٣"):
         answer = client.get(f"{BASE}/requests.json", params={"service_request_id": too_large})
         assert answer.status_code == 400, too_large
         assert answer.json()[0]["code"] == 400
+    for odd in ("²", "٣", "9" * 30):
+        assert client.get(f"{BASE}/requests/{odd}.json").status_code == 404, odd
 
 
 def test_dates_span_at_most_ninety_days(client: TestClient) -> None:
@@ -370,6 +372,9 @@ def test_dates_span_at_most_ninety_days(client: TestClient) -> None:
     assert too_long.json()[0]["code"] == 400
     reversed_range = get(start_date=now.isoformat(), end_date=(now - timedelta(days=1)).isoformat())
     assert reversed_range.status_code == 400
+    for far in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"):
+        assert get(end_date=far).status_code == 400, far
+        assert get(start_date=far).status_code == 400, far
     # end_date alone: the 90 days before it, not everything since the beginning.
     alone = get(end_date=now.isoformat())
     assert alone.status_code == 200

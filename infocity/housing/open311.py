@@ -14,6 +14,7 @@ Thin: parse, call one service function, answer.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET  # building documents only, never parsing
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -44,6 +45,8 @@ MEDIA_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; char
 # Clients check a resource with HEAD before they GET it.
 READ = ["GET", "HEAD"]
 MAX_IDS = 1000  # service_request_id values in one GET (the most one answer lists)
+_ROW_ID = re.compile(r"[0-9]{1,19}")
+MIN_YEAR, MAX_YEAR = 1900, 2200  # dates people can mean in start_date and end_date
 
 UNKNOWN_FORMAT = N_("Unknown format: use .json or .xml.")
 NOT_A_DATE = N_("%(name)s must be a W3C date and time.")
@@ -243,15 +246,24 @@ def _datetime(name: str, value: str | None) -> datetime | None:
         raise _error(400, NOT_A_DATE, name=name) from exc
     if parsed.tzinfo is None:
         raise _error(400, NO_TIME_ZONE, name=name)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:  # the 90-day arithmetic must not overflow
+        raise _error(400, NOT_A_DATE, name=name)
     return parsed
 
 
+def _row_id(value: str) -> int | None:
+    """A row id written in ASCII digits, or None (str.isdigit would take "²", which int()
+    refuses, and numbers past any row id would overflow the database's BIGINT)."""
+    if not _ROW_ID.fullmatch(value):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
+
 def _ids(value: str) -> list[int]:
-    ids = _csv(value) or []
-    if not ids or len(ids) > MAX_IDS or not all(i.isdigit() and len(i) <= 19 for i in ids):
-        raise _error(400, BAD_IDS)
-    numbers = [int(i) for i in ids]
-    if max(numbers) > MAX_ID:  # larger than any row id could be
+    ids = [_row_id(i) for i in _csv(value) or []]
+    numbers = [i for i in ids if i is not None]
+    if not ids or len(ids) > MAX_IDS or len(numbers) != len(ids):
         raise _error(400, BAD_IDS)
     return numbers
 
@@ -281,10 +293,11 @@ def list_requests(request: Request, fmt: str) -> Response:
 
 @router.api_route("/requests/{request_id}.{fmt}", methods=READ)
 def get_request(request_id: str, fmt: str) -> Response:
-    if not request_id.isdigit() or len(request_id) > 18:
+    number = _row_id(request_id)
+    if number is None:
         raise Open311Error(404, gettext("There is no such service request."))
     try:
-        found = service.get_request(int(request_id))
+        found = service.get_request(number)
     except AppError as exc:
         raise Open311Error(_status_of(exc), exc.translated()) from exc
     return _requests_answer(fmt, [found])
@@ -331,9 +344,8 @@ async def post_request(request: Request, fmt: str) -> Response:
     address_id = params.get("address_id", "").strip()
     if latitude is None and not address_id and not params.get("address_string", "").strip():
         raise _error(400, LOCATION_REQUIRED)
-    if address_id and not (
-        address_id.isdigit() and len(address_id) <= 19 and int(address_id) <= MAX_ID
-    ):
+    apartment_id = _row_id(address_id) if address_id else None
+    if address_id and apartment_id is None:
         raise _error(400, BAD_ADDRESS_ID)
     principal = accounts.principal_from_api_token(api_key)
     if principal is None:
@@ -342,7 +354,7 @@ async def post_request(request: Request, fmt: str) -> Response:
         data = ServiceRequestCreate(
             service_code=code,
             description=params.get("description", ""),
-            apartment_id=int(address_id) if address_id else None,
+            apartment_id=apartment_id,
             address=params.get("address_string") or None,
             latitude=latitude,
             longitude=longitude,
