@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from infocity.accounts import service as accounts
@@ -443,3 +445,53 @@ def test_the_citizens_address_is_kept_and_the_apartment_id_not_published(
     assert str(apartment.id) not in xml(
         client.get(f"{BASE}/requests/{item['service_request_id']}.xml")
     ).findtext("request/address_id", "")
+
+
+_TEXT = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30
+) | st.sampled_from(["", "open", "closed", "heating", "2026-01-01T00:00:00Z", "1,2", "²"])
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["service_request_id", "service_code", "status", "start_date", "end_date"]),
+        _TEXT,
+    ),
+    form=st.dictionaries(
+        st.sampled_from(
+            ["service_code", "lat", "long", "address_string", "address_id", "description"]
+        ),
+        _TEXT,
+    ),
+    fmt=st.sampled_from(["json", "xml"]),
+)
+def test_whatever_a_client_sends_the_answer_is_the_specifications(
+    client: TestClient, open311_key: str, query: dict[str, str], form: dict[str, str], fmt: str
+) -> None:
+    for response in (
+        client.get(f"{BASE}/requests.{fmt}", params=query),
+        client.post(f"{BASE}/requests.{fmt}", data={"api_key": open311_key, **form}),
+    ):
+        assert response.status_code < 500, response.text
+        if fmt == "xml":
+            root = xml(response)  # always well-formed
+            assert root.tag in ("service_requests", "errors")
+        else:
+            body = response.json()
+            assert isinstance(body, list)
+            if response.status_code >= 400:
+                assert body[0]["code"] == response.status_code
+                assert body[0]["description"]
+
+
+@pytest.fixture
+def open311_key(database: str) -> str:
+    apartment = make_apartment(make_operator())
+    return token_of(resident(apartment))
