@@ -484,3 +484,15 @@ def nearest(
         if best is None or distance < best[0]:
             best = (distance, place_id)
     return best[1] if best else None
+
+
+REQUEST_ADDRESS_LENGTH = 500  # the column's
+
+
+def request_address(building: str, given: str | None) -> str:
+    """The published address of a request filed for an apartment: the building's, with
+    the citizen's own address string (an entrance, a basement) kept after it."""
+    given = (given or "").strip()
+    if not given or given == building:
+        return building
+    return f"{building} ({given})"[:REQUEST_ADDRESS_LENGTH]

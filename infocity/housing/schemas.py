@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -16,6 +17,12 @@ BilledService = Literal[
     "cold_water", "hot_water", "electricity_day", "electricity_night", "water_disposal"
 ]
 RequestStatus = Literal["open", "acknowledged", "in_progress", "closed"]
+
+# Characters XML 1.0 cannot carry: one of them in a request would make every Open311 XML
+# answer that lists it unreadable to every client.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# A tag, a comment or a processing instruction: descriptions are published as plain text.
+_HTML = re.compile(r"<\s*[/!?]?\s*[A-Za-z]")
 
 
 class ApartmentCreate(BaseModel):
@@ -196,6 +203,20 @@ class ServiceRequestCreate(BaseModel):
     address: str | None = Field(default=None, max_length=500)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+
+    @field_validator("description", "address", mode="after")
+    @classmethod
+    def _publishable(cls, value: str | None) -> str | None:
+        if value is not None and XML_ILLEGAL.search(value):
+            raise ValueError(N_("This value contains characters that are not allowed."))
+        return value
+
+    @field_validator("description", mode="after")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        if _HTML.search(value):
+            raise ValueError(N_("Write plain text: HTML is not allowed here."))
+        return value
 
 
 class ServiceRequestRead(BaseModel):

@@ -926,7 +926,9 @@ def file_request(
             apartment = linked[0]
         if apartment is not None:
             operator_id = apartment.operator_id
-            address = apartment.address  # the building: the number is not published
+            # The building (the number is not published), and where in it, in the
+            # citizen's own words when given.
+            address = rules.request_address(apartment.address, data.address)
         else:
             assert data.latitude is not None
             assert data.longitude is not None
@@ -1005,15 +1007,31 @@ def list_requests(
     now = now or utcnow()
     query = select(ServiceRequest)
     if filters.ids:
+        # The specification: service_request_id overrides every other parameter.
         query = query.where(ServiceRequest.id.in_(filters.ids))
+        filters = RequestFilter(ids=filters.ids, limit=filters.limit)
     else:
-        start = filters.start
-        if start is None and filters.end is None:
-            start = now - timedelta(days=OPEN311_DEFAULT_DAYS)
-        if start is not None:
-            query = query.where(ServiceRequest.created_at >= start)
-        if filters.end is not None:
-            query = query.where(ServiceRequest.created_at <= filters.end)
+        start, end = filters.start, filters.end
+        window = timedelta(days=OPEN311_DEFAULT_DAYS)
+        if start is None:
+            # end_date alone: the 90 days before it (the specification's widest range).
+            start = (end or now) - window
+        if end is not None:
+            if end < start:
+                raise InvalidInput(
+                    "date_range_reversed",
+                    N_("end_date must not be before start_date."),
+                    field="end_date",
+                )
+            if end - start > window:
+                raise InvalidInput(
+                    "date_range_too_long",
+                    N_("A date range may span at most %(days)s days."),
+                    field="end_date",
+                    days=OPEN311_DEFAULT_DAYS,
+                )
+            query = query.where(ServiceRequest.created_at <= end)
+        query = query.where(ServiceRequest.created_at >= start)
     if filters.service_codes:
         query = query.where(ServiceRequest.service_code.in_(filters.service_codes))
     if filters.statuses:

@@ -25,7 +25,7 @@ from infocity.housing import open311
 from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
-from infocity.web import errors, ops, pages
+from infocity.web import errors, openapi, ops, pages
 from infocity.web.limits import BodyLimitMiddleware, refuse_control_characters
 from infocity.web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 
@@ -58,7 +58,9 @@ def create_app() -> FastAPI:
         redoc_url=None,
         lifespan=_lifespan,
         dependencies=[Depends(refuse_control_characters)],
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app)
     errors.install(app)
     errors.register_error_renderer(f"{open311.PREFIX}/", open311.error_response)
     app.add_exception_handler(open311.Open311Error, open311.open311_errors)  # type: ignore[arg-type]

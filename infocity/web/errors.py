@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from infocity.core.audit import request_id_var
 from infocity.core.errors import AppError, Unauthenticated
@@ -125,13 +126,45 @@ def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
     return fields
 
 
+def retry_after(exc: AppError) -> dict[str, str]:
+    """``Retry-After`` (seconds) of a rate-limit refusal, whose message gives minutes."""
+    minutes = exc.params.get("minutes")
+    seconds = int(minutes) * 60 if isinstance(minutes, int) and minutes > 0 else 60
+    return {"Retry-After": str(seconds)}
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers: the router's own 405 names only
+    those of the first route that matched the path. Each method is tried on the routes."""
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+def _with_headers(response: Response, headers: dict[str, str] | None) -> Response:
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
+        headers = retry_after(exc) if exc.status == 429 else None
         if (renderer := _renderer(request)) is not None:
-            return renderer(request, exc.status, exc.code, exc.translated())
+            # Formats without a field of their own (Open311) name it in the text.
+            message = f"{exc.field}: {exc.translated()}" if exc.field else exc.translated()
+            response = renderer(request, exc.status, exc.code, message)
+            return _with_headers(response, headers)
         if wants_json(request):
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            if exc.status == 401:
+                headers = {"WWW-Authenticate": "Bearer"}
             return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
         if isinstance(exc, Unauthenticated):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -162,17 +195,17 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code, message_id = HTTP_MESSAGES.get(exc.status_code, ("error", N_("Request failed.")))
         message = gettext(message_id)
-        headers = getattr(exc, "headers", None)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         if (renderer := _renderer(request)) is not None:
-            return renderer(request, exc.status_code, code, message)
+            return _with_headers(renderer(request, exc.status_code, code, message), headers)
         if wants_json(request):
             return JSONResponse(error_body(code, message), exc.status_code, headers=headers)
-        return render(
-            request,
-            "error.html",
-            {"message": message, "code": code},
-            status_code=exc.status_code,
+        page = render(
+            request, "error.html", {"message": message, "code": code}, status_code=exc.status_code
         )
+        return _with_headers(page, headers)
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> Response:
