@@ -1,4 +1,4 @@
-"""``python -m bench [rush|search|year|all]`` (``make bench`` runs ``all``).
+"""``python -m bench [rush|search|year|payments|all]`` (``make bench`` runs ``all``).
 
 Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
 the synthetic city, serves the app with ``infocity serve --workers 2`` on 127.0.0.1,
@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from bench import payments as payments_scenario
 from bench import rush as rush_scenario
 from bench import search as search_scenario
 from bench.env import RESULTS, ROOT, City, city_database, serve, table, write_result
@@ -283,6 +284,31 @@ def do_year(city: City, *, clients: int, duration: float, seed: int, out: Path) 
     return payload
 
 
+def do_payments(url: str, *, rows: int, apartments: int, seed: int, out: Path) -> dict[str, Any]:
+    """Scenario 5: a bank's payment file imported all or nothing, beside a bare COPY."""
+    figures = payments_scenario.run_payments(url, rows=rows, apartments=apartments, seed=seed)
+    path = write_result(f"payments-{rows}", figures, out)
+    imported, limit = figures["import"], figures["bare_copy"]
+    print(
+        table(
+            f"Payment file of {rows:,} rows ({figures['file_mib']} MiB, "
+            f"{apartments:,} apartments)",
+            [
+                ("import: seconds", imported["seconds"]),
+                ("import: rows / s", imported["rows_per_second"]),
+                ("  of which parsing and checking rows: seconds", imported["parse_seconds"]),
+                ("same file again (all already imported): seconds", figures["reimport"]["seconds"]),
+                ("with one bad row (refused, nothing written): seconds",
+                 figures["refused_file"]["seconds"]),
+                ("bare COPY of the rows (the limit): seconds", limit["seconds"]),
+                ("import / bare COPY", f"{figures['import_over_bare_copy']}x"),
+            ],
+        )
+    )  # fmt: skip
+    print(f"  -> {path}")
+    return figures
+
+
 @app.callback()
 def main(ctx: typer.Context) -> None:
     """Without a command: run every scenario (``all``) with its defaults."""
@@ -338,6 +364,19 @@ def year(
         do_year(city, clients=clients, duration=duration, seed=seed, out=out)
 
 
+@app.command("payments")
+def payments(
+    rows: int = typer.Option(1_000_000, help="Rows of the bank's file."),
+    apartments: int = typer.Option(100_000, help="Apartments the payments go to."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """A bank's payment file imported all or nothing, beside a bare COPY of its rows."""
+    with city_database(0.0001, seed, database_url=database_url, quiet=True) as city:
+        do_payments(city.url, rows=rows, apartments=apartments, seed=seed, out=out)
+
+
 @app.command("all")
 def run_all(
     scale: float = Scale,
@@ -360,6 +399,7 @@ def run_all(
             seed=seed, profile=profile, out=out,
         )  # fmt: skip
         do_year(city, clients=50, duration=min(duration, 20.0), seed=seed, out=out)
+        do_payments(city.url, rows=1_000_000, apartments=100_000, seed=seed, out=out)
 
 
 if __name__ == "__main__":

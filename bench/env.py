@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 from tests.support.postgres import find_pg_bin, free_port, throwaway_cluster
+from tests.support.servers import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -112,6 +112,7 @@ def serve(
         "INFOCITY_ENVIRONMENT": "production",
         "INFOCITY_SECRET_KEY": secrets.token_hex(32),
         "INFOCITY_WEBHOOK_SECRET": secrets.token_hex(32),
+        "INFOCITY_SECURE_COOKIES": "true",  # production refuses to start without
     }
     command = [
         sys.executable, "-m", "infocity", "serve",
@@ -128,17 +129,7 @@ def serve(
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(log.read().decode(errors="replace")[-4000:])
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("server did not start")
-            time.sleep(0.2)
+        wait_until_ready(process, f"{base_url}/healthz", log=log)
         # Every worker process must be up, not just the first to answer.
         time.sleep(1.0)
         yield base_url, process

@@ -214,18 +214,35 @@ def user_create(
     typer.echo(f"created user {user.id} ({email}) as {role}")
 
 
+@user_app.command("verify")
+def user_verify(
+    login: str = typer.Argument(..., help="The account's e-mail or phone number."),
+) -> None:
+    """Confirm a citizen's e-mail or phone without the link (checked in person, or a demo
+    without a mail server)."""
+    from infocity.accounts import service
+    from infocity.core.errors import AppError
+
+    try:
+        user = service.confirm_contact(None, login)
+    except AppError as exc:
+        typer.echo(exc.translated(), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"user {user.id} ({login}) is confirmed")
+
+
 @import_app.command("payments")
 def import_payments(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The bank's CSV file."),
 ) -> None:
-    """Import utility payments (CSV: payment_id,payer_code,amount,paid_on); all or nothing,
-    idempotent by payment id."""
+    """Import utility payments (CSV: payment_id,payer_code,amount,paid_on; UTF-8 or
+    Windows-1251); all or nothing, every bad line reported, idempotent by payment id."""
     from infocity.core.auth import SYSTEM
     from infocity.housing import service
     from infocity.housing.service import PaymentFileRefused
 
     try:
-        result = service.import_payments(SYSTEM, file.read_text(encoding="utf-8-sig"))
+        result = service.import_payments(SYSTEM, file.read_bytes())
     except PaymentFileRefused as exc:
         typer.echo(exc.translated(), err=True)
         for line, problem in exc.rows:

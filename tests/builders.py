@@ -18,6 +18,7 @@ from infocity.city import service as city
 from infocity.city.schemas import DistrictCreate, DistrictRead, OrganisationCreate, OrganisationRead
 from infocity.core.auth import SYSTEM, Principal, Role
 from infocity.core.db import Base
+from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
 
 PASSWORD = "correct-horse-battery"
@@ -97,9 +98,24 @@ def make_citizen(
             middle_name=middle_name,
         )
     )
+    service.verify_contact(verification_token(user.id))
     identifier = user.email or user.phone
     assert identifier is not None
     return _account(user, identifier, password)
+
+
+def verification_token(user_id: int) -> str:
+    """The token of the latest confirmation link sent to ``user_id`` (read from the
+    outbox, as the person would read their mail)."""
+    with UnitOfWork() as uow:
+        link = uow.session.scalars(
+            select(OutboxMessage.link)
+            .where(OutboxMessage.user_id == user_id, OutboxMessage.kind == "contact_verification")
+            .order_by(OutboxMessage.created_at.desc())
+            .limit(1)
+        ).one()
+    assert link is not None
+    return link.rsplit("/verify/", 1)[1]
 
 
 def make_staff(

@@ -10,13 +10,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -25,10 +25,47 @@ from infocity.core.db import dispose_engines
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.models import metadata
+from tests.support.clock import FIXED_TODAYS
 from tests.support.postgres import free_port, throwaway_cluster
+from tests.support.servers import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = [t.name for t in reversed(metadata.sorted_tables)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each ``calendar`` test at the real time and at every fixed "today"."""
+    if metafunc.definition.get_closest_marker("calendar"):
+        metafunc.parametrize(
+            "fixed_today", [None, *FIXED_TODAYS.values()], ids=["now", *FIXED_TODAYS], indirect=True
+        )
+
+
+def _session_today() -> datetime | None:
+    """``INFOCITY_TEST_TODAY``: run every test at this instant, one of the names in
+    ``tests/support/clock.py`` or an ISO date-time with its offset."""
+    value = os.environ.get("INFOCITY_TEST_TODAY", "")
+    if not value:
+        return None
+    if value in FIXED_TODAYS:
+        return FIXED_TODAYS[value]
+    instant = datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise pytest.UsageError("INFOCITY_TEST_TODAY needs an offset, e.g. +03:00")
+    return instant
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
+    """The instant a test runs at: a ``calendar`` test's parameter, else
+    ``INFOCITY_TEST_TODAY``, else None (the real time). Autouse, so it is set up before
+    the fixtures that build schedules "from today"."""
+    instant: datetime | None = getattr(request, "param", None) or _session_today()
+    if instant is None:
+        yield None
+        return
+    with time_machine.travel(instant, tick=True):
+        yield instant
 
 
 def _configure(url: str) -> None:
@@ -154,17 +191,7 @@ def run_server(database_url: str, processes: int = 1, **env: str) -> Iterator[st
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(log.read().decode(errors="replace")[-4000:])
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("server did not start")
-            time.sleep(0.1)
+        wait_until_ready(process, f"{base_url}/healthz", log=log)
         yield base_url
     finally:
         process.terminate()

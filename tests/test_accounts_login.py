@@ -6,21 +6,46 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from infocity.accounts import service
 from infocity.accounts.models import Person, User
 from infocity.accounts.schemas import CitizenCreate
-from infocity.core.db import dispose_engines
-from infocity.core.errors import Conflict, RateLimited, Unauthenticated
-from infocity.core.models import WebSession
+from infocity.core import security
+from infocity.core.auth import Action, Role, authorize
+from infocity.core.db import dispose_engines, utcnow
+from infocity.core.errors import Conflict, Forbidden, InvalidInput, RateLimited, Unauthenticated
+from infocity.core.models import OutboxMessage, WebSession
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
-from tests.builders import PASSWORD, count_rows, csrf_token, login_page_client, make_citizen
+from infocity.core.worker import Worker
+from tests.builders import (
+    PASSWORD,
+    api_token,
+    bearer,
+    count_rows,
+    csrf_token,
+    login_page_client,
+    make_citizen,
+    make_organisation,
+    make_staff,
+    verification_token,
+)
+
+
+def users() -> list[User]:
+    with UnitOfWork() as uow:
+        found = list(uow.session.scalars(select(User).order_by(User.id)))
+        uow.session.expunge_all()
+        return found
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,9 +80,24 @@ def test_register_then_log_in_through_the_pages(client: TestClient) -> None:
     )
     assert logged_in.status_code == 303
     assert logged_in.headers["location"] == "/cabinet"
-    cabinet = client.get("/cabinet")
+    # Not confirmed yet: the cabinet asks for the link sent by e-mail.
+    waiting = client.get("/cabinet", follow_redirects=False)
+    assert waiting.headers["location"] == "/verify"
+    assert "Мы отправили ссылку" in client.get("/verify").text
+
+    [user_id] = [u.id for u in users()]
+    token = verification_token(user_id)
+    assert "Подтвердить" in client.get(f"/verify/{token}").text
+    confirmed = client.post(
+        f"/verify/{token}",
+        data={"csrf_token": csrf_token(client, f"/verify/{token}")},
+        follow_redirects=False,
+    )
+    assert confirmed.headers["location"] == "/cabinet?saved=verified"
+    cabinet = client.get("/cabinet?saved=verified")
     assert cabinet.status_code == 200
     assert "Смирнова Ольга" in cabinet.text
+    assert "Почта или телефон подтверждены." in cabinet.text
 
 
 def test_log_in_by_phone_written_any_way_and_go_back_to_the_page_asked_for(
@@ -272,3 +312,195 @@ def test_two_registrations_of_the_same_email_at_once_make_one_account(database: 
         thread.join()
     assert sorted(outcomes) == ["account_exists", "created"]
     assert count_rows(User) == 1
+
+
+def test_failures_from_one_address_do_not_lock_the_owner_out(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INFOCITY_LOGIN_ATTEMPTS_PER_15MIN", "3")
+    get_settings.cache_clear()
+    slept: list[float] = []
+    monkeypatch.setattr(service, "_sleep", slept.append)
+    admin = make_staff(Role.CITY_ADMIN)
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            service.login(admin.identifier, "wrong-password", user_agent=None, ip="10.0.0.66")
+    # The failing address is stopped, even with the right password...
+    with pytest.raises(RateLimited):
+        service.login(admin.identifier, PASSWORD, user_agent=None, ip="10.0.0.66")
+    # ...and the administrator, from their own address, is not; without delay yet.
+    assert service.login(admin.identifier, PASSWORD, user_agent=None, ip="10.0.0.1")
+    assert slept == []
+
+    # Guessing from more addresses slows every log-in to the account, never refuses it.
+    for address in ("10.0.0.67", "10.0.0.68"):
+        for _ in range(3):
+            with pytest.raises(Unauthenticated):
+                service.login(admin.identifier, "wrong-password", user_agent=None, ip=address)
+    assert service.login(admin.identifier, PASSWORD, user_agent=None, ip="10.0.0.2")
+    assert slept[-1] == 1.0  # nine failures past a threshold of three
+    assert count_rows(WebSession) == 2
+
+
+def test_registrations_from_one_address_are_limited(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INFOCITY_REGISTRATIONS_PER_HOUR", "2")
+    get_settings.cache_clear()
+    statuses = [
+        client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": f"bot{n}@example.ru",
+                "password": PASSWORD,
+                "last_name": "Ботов",
+                "first_name": "Бот",
+            },
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [201, 201, 429]
+    page = register_form(client, email="bot9@example.ru")
+    assert page.status_code == 429
+    assert "Слишком много попыток" in page.text
+    assert count_rows(User) == 2
+    # Another address still signs up.
+    service.register_citizen(
+        CitizenCreate(
+            email="olga@example.ru", password=PASSWORD, last_name="Смирнова", first_name="Ольга"
+        ),
+        ip="10.0.0.1",
+    )
+
+
+def test_password_hashes_run_at_most_two_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFOCITY_PASSWORD_HASH_CONCURRENCY", "2")
+    get_settings.cache_clear()
+    security._hash_slots.cache_clear()
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    class CountingHasher:
+        def hash(self, password: str) -> str:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.02)  # a hash takes a while; others arrive meanwhile
+            with lock:
+                running -= 1
+            return "hash"
+
+    monkeypatch.setattr(security, "_current_hasher", CountingHasher)
+    threads = [threading.Thread(target=security.hash_password, args=("pw",)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    security._hash_slots.cache_clear()
+    assert most == 2
+
+
+def test_a_new_account_may_log_in_but_not_act_until_its_contact_is_confirmed(
+    client: TestClient,
+) -> None:
+    registered = client.post(
+        "/api/v1/auth/register",
+        json={
+            "phone": "+7 916 000-11-22",
+            "password": PASSWORD,
+            "last_name": "Смирнова",
+            "first_name": "Ольга",
+        },
+    )
+    assert registered.status_code == 201
+    user_id = registered.json()["id"]
+    # The link goes by SMS, never to the in-app inbox (which proves nothing).
+    with UnitOfWork() as uow:
+        channels = list(
+            uow.session.scalars(
+                select(OutboxMessage.channel).where(
+                    OutboxMessage.user_id == user_id, OutboxMessage.kind == "contact_verification"
+                )
+            )
+        )
+    assert channels == ["sms"]
+
+    token = api_token(client, "+79160001122", PASSWORD)  # logging in works
+    headers = bearer(token)
+    refused = client.patch("/api/v1/me", json={"oms_policy": "7700000000000011"}, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "verification_required"
+    assert client.get("/api/v1/inbox", headers=headers).status_code == 200
+    assert client.post("/api/v1/auth/verify/resend", headers=headers).status_code == 204
+
+    assert client.post("/api/v1/auth/verify", json={"token": "nonsense"}).status_code == 422
+    link_token = verification_token(user_id)  # the newest link
+    assert client.post("/api/v1/auth/verify", json={"token": link_token}).status_code == 204
+    again = client.post("/api/v1/auth/verify", json={"token": link_token})
+    assert again.json()["error"]["code"] == "invalid_verification_token"  # single use
+    saved = client.patch("/api/v1/me", json={"oms_policy": "7700000000000011"}, headers=headers)
+    assert saved.status_code == 200, saved.text
+
+
+def test_an_unconfirmed_citizen_holds_no_role(database: str) -> None:
+    user = service.register_citizen(
+        CitizenCreate(
+            email="olga@example.ru", password=PASSWORD, last_name="Смирнова", first_name="Ольга"
+        )
+    )
+    principal = service.principal_for_user(user.id)
+    assert principal is not None
+    assert not principal.verified
+    assert principal.roles == frozenset()  # checks by role do not let it act either
+    with pytest.raises(Forbidden) as refused:
+        authorize(principal, Action.APPOINTMENT_BOOK_OWN)
+    assert refused.value.code == "verification_required"
+    assert authorize(principal, Action.INBOX_READ) is principal
+    # Staff made by an administrator and citizens confirmed by one act at once.
+    service.confirm_contact(None, "olga@example.ru")
+    confirmed = service.principal_for_user(user.id)
+    assert confirmed is not None
+    assert confirmed.verified
+    assert Role.CITIZEN in confirmed.roles
+    assert make_staff(Role.REGISTRAR, make_organisation().id).principal.verified
+
+
+def test_a_confirmation_link_expires(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = service.register_citizen(
+        CitizenCreate(
+            email="olga@example.ru", password=PASSWORD, last_name="Смирнова", first_name="Ольга"
+        )
+    )
+    token = verification_token(user.id)
+    two_days_later = utcnow() + timedelta(days=2)
+    monkeypatch.setattr(service, "utcnow", lambda: two_days_later)
+    with pytest.raises(InvalidInput):
+        service.verify_contact(token)
+    principal = service.principal_for_user(user.id)
+    assert principal is not None
+    assert not principal.verified
+
+
+def test_in_the_demo_a_phone_account_confirms_with_the_sms_in_its_inbox(
+    client: TestClient,
+) -> None:
+    # No SMS gateway (the demo): the worker puts the SMS in the in-app inbox.
+    registered = client.post(
+        "/api/v1/auth/register",
+        json={"phone": "+79160001122", "password": PASSWORD, "last_name": "Смирнова",
+              "first_name": "Ольга"},
+    )  # fmt: skip
+    assert registered.status_code == 201
+    Worker("test").deliver_due()
+    headers = bearer(api_token(client, "+79160001122", PASSWORD))
+    [message] = client.get("/api/v1/inbox", headers=headers).json()["items"]
+    link = message["link"]
+    assert "/verify/" in link
+    assert (
+        client.post(
+            "/api/v1/auth/verify", json={"token": link.rsplit("/verify/", 1)[1]}
+        ).status_code
+        == 204
+    )
+    assert client.get("/api/v1/me", headers=headers).status_code == 200

@@ -9,11 +9,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from infocity.accounts import service
+from infocity.core import channels, worker
 from infocity.core.db import utcnow
 from infocity.core.errors import InvalidInput, Unauthenticated
 from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
-from tests.builders import PASSWORD, count_rows, csrf_token, login_page_client, make_citizen
+from infocity.core.worker import Worker
+from tests.builders import PASSWORD, csrf_token, login_page_client, make_citizen
 
 NEW_PASSWORD = "a-brand-new-secret"
 
@@ -169,4 +171,40 @@ def test_reset_requests_are_rate_limited(database: str, monkeypatch: pytest.Monk
     service.request_password_reset(citizen.identifier.upper(), ip="10.0.0.2")
     with pytest.raises(RateLimited):
         service.request_password_reset(citizen.identifier, ip="10.0.0.3")
-    assert count_rows(OutboxMessage) == 2
+    assert len(reset_messages()) == 2
+
+
+def outbox_rows() -> list[tuple[str, str, str | None, str]]:
+    """(channel, status, link, body) of every reset message, as stored."""
+    return [(m.channel, m.status, m.link, m.body) for m in reset_messages()]
+
+
+def test_the_stored_link_is_wiped_once_delivered(database: str) -> None:
+    make_citizen(phone="+79035556677")  # the demo has no SMS gateway: SMS go to the inbox
+    service.request_password_reset("+79035556677", ip=None)
+    [(_, _, link, body)] = outbox_rows()
+    assert link is not None
+    assert link in body
+    Worker("test").deliver_due()
+    [(channel, status, stored_link, stored_body)] = outbox_rows()
+    assert (channel, status, stored_link) == ("sms", "sent", None)
+    assert "/reset/" not in stored_body
+    assert "60 минут" in stored_body  # the rest of the record stays
+
+
+def test_a_link_that_expired_undelivered_is_not_sent_and_is_wiped(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_citizen(email="anna@example.ru")
+    service.request_password_reset("anna@example.ru", ip=None)
+    [reset] = reset_messages()
+    # The mail server was down for longer than the link lives.
+    two_hours_later = utcnow() + timedelta(hours=2)
+    monkeypatch.setattr(worker, "utcnow", lambda: two_hours_later)
+    sent: list[str] = []
+    monkeypatch.setitem(channels.SENDERS, "email", lambda delivery: sent.append(delivery.id))
+    Worker("test").deliver_due()
+    [(channel, status, link, body)] = outbox_rows()
+    assert (channel, status, link) == ("email", "failed", None)
+    assert "/reset/" not in body
+    assert reset.id not in sent

@@ -181,3 +181,16 @@ def test_every_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> 
     year = json.loads((tmp_path / "year-F0.001.json").read_text())
     assert year["needed_per_second"]["peak"] == pytest.approx(19.3, abs=0.1)
     assert year["measured"]["database"]["double_bookings"] == 0
+
+
+def test_the_payments_benchmark_runs_with_few_rows(database: str, tmp_path: Path) -> None:
+    if database.startswith("sqlite"):
+        pytest.skip("the benchmark's limit is PostgreSQL's COPY")
+    from bench import __main__ as bench
+
+    bench.do_payments(database, rows=300, apartments=30, seed=1, out=tmp_path)
+    figures = json.loads((tmp_path / "payments-300.json").read_text())
+    assert figures["import"]["imported"] == 300
+    assert figures["reimport"] == {**figures["reimport"], "imported": 0, "already_imported": 300}
+    assert figures["refused_file"]["bad_lines"] == [302]
+    assert figures["import_over_bare_copy"] > 0

@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from infocity.accounts.models import User
+from infocity.core.uow import UnitOfWork
+from tests.builders import verification_token
 from tests.conftest import ROOT, run_server
 
 CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
@@ -93,6 +97,14 @@ def test_citizen_registers_adds_child_switches_language_and_reads_inbox(
         page.goto(f"{base_url}/login")
         page.fill("#f-identifier", "olga@example.org")
         page.fill("#f-password", "a-long-password-1")
+        page.click("main button[type=submit]")
+
+        # Confirm the e-mail with the link it received (read from the outbox).
+        with UnitOfWork() as uow:
+            user_id = uow.session.scalars(
+                select(User.id).where(User.email == "olga@example.org")
+            ).one()
+        page.goto(f"{base_url}/verify/{verification_token(user_id)}")
         page.click("main button[type=submit]")
         page.goto(f"{base_url}/cabinet")
         assert page.locator("h1").inner_text() == "Личный кабинет"

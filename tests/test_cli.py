@@ -14,7 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from infocity.accounts import service as accounts
+from infocity.accounts.schemas import CitizenCreate
 from infocity.cli import app
+from tests.builders import PASSWORD
 from tests.conftest import ROOT, run_server
 from tests.support.postgres import free_port
 from tests.support.users import wait_for
@@ -62,6 +64,20 @@ def test_user_create_refuses_an_unknown_role_and_creates_nothing(database: str) 
         accounts.login("x@city.example", "a-long-password-1", user_agent=None, ip=None)
 
 
+def test_user_verify_confirms_a_citizen_without_the_link(database: str) -> None:
+    user = accounts.register_citizen(
+        CitizenCreate(
+            phone="+79160001122", password=PASSWORD, last_name="Смирнова", first_name="Ольга"
+        )
+    )
+    result = runner.invoke(app, ["user", "verify", "8 916 000-11-22"])
+    assert result.exit_code == 0, result.output
+    principal = accounts.principal_for_user(user.id)
+    assert principal is not None
+    assert principal.verified
+    assert runner.invoke(app, ["user", "verify", "nobody@example.ru"]).exit_code == 2
+
+
 def test_seed_demo_twice_is_harmless(database: str) -> None:
     first = runner.invoke(app, ["seed", "demo"])
     second = runner.invoke(app, ["seed", "demo"])
@@ -78,8 +94,22 @@ def test_serve_with_two_processes_answers_and_is_ready(database: str) -> None:
         assert ready.status_code == 200
         for _ in range(10):
             assert httpx.get(f"{base_url}/", timeout=5).status_code == 200
+        for _ in range(6):
+            assert httpx.get(f"{base_url}/api/v1/health/clinics", timeout=5).status_code == 200
         metrics = httpx.get(f"{base_url}/metrics", timeout=5).text
         assert "infocity_http_requests_total" in metrics
+        # Summed over both processes, under the full route template.
+        api = 'route="/api/v1/health/clinics",status="200"'
+        assert (
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("infocity_http_requests_total{") and api in line
+            )
+            == 6
+        )
+        # The database figures once, not once per process.
+        assert metrics.count("# TYPE infocity_outbox_undelivered gauge") == 1
 
 
 def _children(pid: int) -> list[int]:

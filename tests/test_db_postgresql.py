@@ -4,16 +4,20 @@ the pool is replaced before a citizen's request meets it."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from infocity.core import db
 from infocity.core.uow import UnitOfWork
+from tests.builders import api_token, bearer, make_citizen
+from tests.support.users import wait_for
 
 INSERT_COUNTER = text(
     "INSERT INTO rate_limit_counters (key, window_start, count) VALUES (:key, :window, 1) "
@@ -97,3 +101,81 @@ def test_a_connection_killed_while_idle_is_replaced_before_use(
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
     with UnitOfWork() as uow:
         assert _backend_pid(uow) != first
+
+
+def _terminate_every_other_backend(url: str) -> None:
+    """As a database restart does: every connection of the app is cut; returns once
+    they are all gone (bounded)."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        killed = [
+            row[0]
+            for row in admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+        ]
+        assert killed, "the app had no connection to cut"
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (killed,))
+        wait_for(
+            lambda: (
+                admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (killed,)
+                ).fetchone()
+                == (0,)
+            ),
+            timeout=10,
+            what="the terminated backends to exit",
+        )
+
+
+def test_requests_after_the_database_dropped_every_connection_all_succeed(
+    postgresql: str, client: TestClient
+) -> None:
+    citizen = make_citizen()
+    headers = bearer(api_token(client, citizen.identifier, citizen.password))
+
+    def request(n: int) -> int:
+        paths = ("/api/v1/me", "/api/v1/inbox", "/api/v1/health/specialties")
+        return client.get(paths[n % 3], headers=headers).status_code
+
+    # Several connections in the pool, each soon to be dead.
+    with ThreadPoolExecutor(6) as pool:
+        assert set(pool.map(request, range(12))) == {200}
+    _terminate_every_other_backend(postgresql)
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(request, range(60)))
+    assert statuses == [200] * 60
+    # A log-in counts its attempt on a connection of its own first: that one too.
+    _terminate_every_other_backend(postgresql)
+    assert api_token(client, citizen.identifier, citizen.password)
+
+
+def test_only_the_first_statement_is_retried(postgresql: str) -> None:
+    with UnitOfWork() as uow:
+        pid = _backend_pid(uow)
+        with psycopg.connect(postgresql, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            wait_for(
+                lambda: (
+                    admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)
+                    ).fetchone()
+                    == (0,)
+                ),
+                timeout=10,
+                what="the terminated backend to exit",
+            )
+        # Something already ran in this unit of work: its loss is an error, not a retry.
+        with pytest.raises(OperationalError):
+            uow.session.execute(text("SELECT 1"))
+
+
+def test_a_hand_written_first_statement_is_retried_too(postgresql: str) -> None:
+    with UnitOfWork() as uow:
+        _backend_pid(uow)  # a connection in the pool, used a moment ago: no ping
+    _terminate_every_other_backend(postgresql)
+    with UnitOfWork() as uow:  # the kiosk's rate-limit count opens its unit of work
+        (row,) = db.fetch_rows(
+            uow.session, INSERT_COUNTER, {"key": "k", "window": WINDOW}, own_transaction=True
+        )
+    assert row.count == 1

@@ -67,6 +67,7 @@ def test_only_city_admins_tune_specialties_and_nothing_changes_otherwise(
     assert after == before
 
 
+@pytest.mark.calendar
 def test_a_later_release_time_keeps_unreleased_slots_closed(database: str) -> None:
     clinic = make_clinic()
     practitioner = make_practitioner(clinic.id, "therapist")

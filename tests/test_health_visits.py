@@ -168,6 +168,7 @@ def mark(doctor: Any, appointment_id: int, outcome: str, now: datetime) -> Any:
     )  # type: ignore[arg-type]
 
 
+@pytest.mark.calendar
 def test_the_doctor_marks_a_visit_once_its_time_has_come(
     world: dict[str, Any], unchanged: Any
 ) -> None:
@@ -215,6 +216,7 @@ def three_no_shows(world: dict[str, Any]) -> tuple[datetime, list[int]]:
     return now, later
 
 
+@pytest.mark.calendar
 def test_three_no_shows_suspend_self_booking_visibly(world: dict[str, Any], unchanged: Any) -> None:
     patient = world["patient"]
     suspended_at, later = three_no_shows(world)
@@ -423,6 +425,7 @@ def full_day(world: dict[str, Any]) -> dict[str, Any]:
             "waiting": waiting, "entries": entries}  # fmt: skip
 
 
+@pytest.mark.calendar
 def test_a_freed_slot_is_held_for_the_first_in_line(
     full_day: dict[str, Any], unchanged: Any
 ) -> None:
@@ -492,6 +495,7 @@ def test_declining_passes_the_slot_on_and_keeps_waiting(full_day: dict[str, Any]
     assert get_slot(freed.slot_id).status == "free"
 
 
+@pytest.mark.calendar
 def test_an_unanswered_hold_expires_and_goes_to_the_next(
     full_day: dict[str, Any], unchanged: Any
 ) -> None:
@@ -553,10 +557,9 @@ def test_joining_refusals(full_day: dict[str, Any], unchanged: Any) -> None:
             newcomer.principal,
             WaitlistEntryCreate(specialty_id=specialty_id, time_from=time(12), time_to=time(9)),
         )
+    unattached = make_patient()  # made outside: signing up queues its confirmation link
     with unchanged("not_attached"):
-        service.join_waitlist(
-            make_patient().principal, WaitlistEntryCreate(specialty_id=specialty_id)
-        )
+        service.join_waitlist(unattached.principal, WaitlistEntryCreate(specialty_id=specialty_id))
     cardiology = service.list_specialties()
     cardiologist_id = next(s.id for s in cardiology if s.code == "cardiologist")
     with unchanged("referral_required"):
@@ -611,6 +614,7 @@ def booked_early(world: dict[str, Any]) -> Any:
     return book(world["patient"], slot.id, now=slot.starts_at - timedelta(days=2))
 
 
+@pytest.mark.calendar
 def test_reminders_a_day_and_two_hours_before_once_each(booked_early: Any) -> None:
     starts = booked_early.starts_at
     assert service.send_due_reminders(now=starts - timedelta(hours=25)) == 0
@@ -628,6 +632,7 @@ def test_reminders_a_day_and_two_hours_before_once_each(booked_early: Any) -> No
         assert link in reminders[0].body
 
 
+@pytest.mark.calendar
 def test_no_day_before_reminder_for_a_late_booking(world: dict[str, Any]) -> None:
     slot = get_slot(world["slots"][1])
     appointment = book(world["patient"], slot.id, now=slot.starts_at - timedelta(hours=5))
@@ -736,8 +741,9 @@ def test_home_visit_refusals(world: dict[str, Any], unchanged: Any) -> None:
     patient = world["patient"]
     with unchanged("invalid_phone", "Введите российский номер телефона"):
         service.request_home_visit(patient.principal, visit_request(contact_phone="12345"))
+    stranger = make_patient()  # made outside: signing up queues its confirmation link
     with unchanged("not_attached", "прикрепите пациента"):
-        service.request_home_visit(make_patient().principal, visit_request())
+        service.request_home_visit(stranger.principal, visit_request())
     visit = service.request_home_visit(patient.principal, visit_request())
     other_registrar = make_staff("registrar", make_clinic().id)
     with unchanged("forbidden"):
@@ -749,7 +755,7 @@ def test_home_visit_refusals(world: dict[str, Any], unchanged: Any) -> None:
     with unchanged("forbidden"):
         service.list_home_visit_queue(world["doctor"].principal, world["clinic"].id)
     with unchanged("home_visit_not_found"):
-        service.cancel_home_visit(make_patient().principal, visit.id)
+        service.cancel_home_visit(stranger.principal, visit.id)
     assert service.cancel_home_visit(patient.principal, visit.id).status == "cancelled"
 
 

@@ -175,6 +175,7 @@ def test_rendering_a_pdf_logs_nothing_at_info(
     assert [(r.name, r.getMessage()) for r in caplog.records] == []
 
 
+@pytest.mark.calendar
 def test_the_job_bills_the_last_closed_month_once(database: str) -> None:
     set_prices()
     make_apartment(make_operator())
@@ -234,3 +235,132 @@ def test_bad_rows_are_reported_and_nothing_is_imported(database: str) -> None:
     with pytest.raises(PaymentFileRefused) as no_header:
         service.import_payments(SYSTEM, "id;code;sum\n1;2;3\n")
     assert no_header.value.rows[0][0] == 1
+
+
+def test_an_apartment_that_cannot_be_billed_does_not_stop_the_others(database: str) -> None:
+    from infocity.core.db import utcnow
+    from infocity.core.jobs import REGISTRY
+    from infocity.core.settings import get_settings
+    from infocity.core.uow import UnitOfWork
+    from infocity.housing import jobs
+    from infocity.housing.models import MeterReading
+
+    settings = get_settings()
+    # The month the job bills today, whatever today is.
+    period = rules.last_closed_period(
+        utcnow().astimezone(settings.city_tz).date(),
+        settings.readings_window_start_day,
+        settings.readings_window_end_day,
+    )
+    set_prices()
+    broken = make_apartment(make_operator())
+    for _ in range(2):  # two apartments of other operators, nothing wrong with them
+        make_apartment(make_operator())
+    hot = make_meter(broken.id, "hot_water")
+    # A reading no meter shows, stored before readings were checked against the meter.
+    with UnitOfWork() as uow:
+        uow.session.add(
+            MeterReading(
+                meter_id=hot.id,
+                apartment_id=broken.id,
+                period=period,
+                value=Decimal("999999999.999"),
+                submitted_at=IN_MARCH_WINDOW,
+            )
+        )
+        uow.commit()
+    run = service.generate_bills(SYSTEM, period)
+    assert run.created == 2
+    assert [(f.apartment_id, f.operator_id) for f in run.failed] == [
+        (broken.id, broken.operator_id)
+    ]
+    assert count_rows(Bill) == 2
+    # The periodic job bills the others and fails naming the apartment, so its run's
+    # record says what was left unbilled.
+    assert REGISTRY["housing.generate_bills"].func is jobs.generate_bills
+    other = make_apartment(make_operator())
+    with pytest.raises(jobs.ApartmentsNotBilled, match=f"apartment {broken.id}:"):
+        jobs.generate_bills()
+    assert count_rows(Bill) == 3  # the apartment added since was billed by the job
+    assert other.id not in {f.apartment_id for f in run.failed}
+
+
+def _yesterday() -> str:
+    from datetime import timedelta
+
+    from infocity.core.db import utcnow
+
+    return (utcnow().date() - timedelta(days=1)).isoformat()
+
+
+def test_every_kind_of_bad_row_is_reported_by_line() -> None:
+    from datetime import timedelta
+
+    today = date(2026, 5, 10)
+    text = (
+        "payment_id,payer_code,amount,paid_on\n"
+        "A-1,1234567890,99999999999.99,2026-05-01\n"  # 2: more than a bill column holds
+        "A\x00-2,1234567890,10.00,2026-05-01\n"  # 3: NUL
+        "A-3,1234567890,10.00,9999-12-31\n"  # 4: far future
+        "A-4,1234567890,10.00,0001-01-01\n"  # 5: far past
+        "A-5,1234567890,1e4,20260501\n"  # 6: exponent, compact date
+        "A-6,1234567890,10.00\n"  # 7: a field missing
+        "A-7,1234567890,10.00,2026-05-11\n"  # fine: a bank a day ahead
+        "A-8,1234567890,9999999999.99,2000-01-01\n"  # fine: the limits themselves
+    )
+    rows, errors = rules.parse_payments(text, today=today)
+    assert [r.external_id for r in rows] == ["A-7", "A-8"]
+    assert [line for line, _ in errors] == [2, 3, 4, 5, 6, 7]
+    assert "at most 9999999999.99" in errors[0][1]
+    assert "control characters" in errors[1][1]
+    assert "between 2000-01-01 and 2026-05-11" in errors[2][1]
+    assert "between" in errors[3][1]
+    assert "amount" in errors[4][1]
+    assert "paid_on" in errors[4][1]
+    tomorrow_but_one = (today + timedelta(days=2)).isoformat()
+    _, late = rules.parse_payments(
+        text.splitlines()[0] + f"\nX,1234567890,1,{tomorrow_but_one}\n", today=today
+    )
+    assert late[0][0] == 2
+
+
+def test_a_windows_1251_file_is_read_and_other_bytes_are_refused(database: str) -> None:
+    apartment = make_apartment(make_operator())
+    text = (
+        f"payment_id,payer_code,amount,paid_on\nПлатёж-1,{apartment.payer_code},10,{_yesterday()}\n"
+    )
+    result = service.import_payments(SYSTEM, text.encode("cp1251"))
+    assert result.imported == 1
+    assert (
+        service.get_apartment_overview(resident(apartment).principal, apartment.id)
+        .payments[0]
+        .external_id
+        == "Платёж-1"
+    )
+    with pytest.raises(PaymentFileRefused) as refused:
+        service.import_payments(SYSTEM, b"payment_id,payer_code,amount,paid_on\n\x98\xff,1,1,1\n")
+    assert refused.value.rows == [(1, "the file is neither UTF-8 nor Windows-1251 text")]
+
+
+def test_a_file_above_the_parameter_limit_imports_all_or_nothing(database: str) -> None:
+    apartment = make_apartment(make_operator())
+    paid_on = _yesterday()
+    lines = [f"P-{n},{apartment.payer_code},1.50,{paid_on}" for n in range(70_000)]
+    header = "payment_id,payer_code,amount,paid_on"
+    bad = [
+        *lines[:50_000],
+        f"P-bad,{apartment.payer_code},99999999999.99,{paid_on}",
+        *lines[50_000:],
+    ]
+    with pytest.raises(PaymentFileRefused) as refused:
+        service.import_payments(SYSTEM, "\n".join([header, *bad, "Q-1,0000000000,1,2026-05-01"]))
+    assert [line for line, _ in refused.value.rows] == [50_002, 70_003]
+    assert "0000000000" in refused.value.rows[1][1]
+    assert count_rows(Payment) == 0
+    result = service.import_payments(SYSTEM, "\n".join([header, *lines]))
+    assert (result.imported, result.already_imported) == (70_000, 0)
+    again = service.import_payments(SYSTEM, "\n".join([header, *lines[:10]]))
+    assert (again.imported, again.already_imported) == (0, 10)
+    with pytest.raises(PaymentFileRefused) as changed:
+        service.import_payments(SYSTEM, "\n".join([header, lines[5].replace("1.50", "2.00")]))
+    assert changed.value.rows == [(2, "payment P-5 was imported with other data")]

@@ -166,3 +166,15 @@ def test_import_payments_command(database: str, tmp_path: Path) -> None:
     assert refused.exit_code == 2
     assert "line 3" in refused.output
     assert count_rows(Payment) == 1
+    windows = tmp_path / "windows-1251.csv"
+    windows.write_bytes(
+        f"payment_id,payer_code,amount,paid_on\nПлатёж-7,{apartment.payer_code},5,2026-04-05\n"
+        "ПЛ\x00-8,123,99999999999.99,9999-12-31\n".encode("cp1251")
+    )
+    mixed = runner.invoke(app, ["import", "payments", str(windows)])
+    assert mixed.exit_code == 2  # read, and the bad line reported rather than a traceback
+    assert "line 3: control characters are not allowed; payer_code must be 10 digits" in (
+        mixed.output
+    )
+    assert "amount must be at most 9999999999.99" in mixed.output
+    assert count_rows(Payment) == 1

@@ -201,3 +201,68 @@ def test_staff_cannot_submit_readings(database: str) -> None:
         submit(staff, meter.id, "1")
     # The operator does see the apartment it serves.
     assert service.get_apartment_overview(staff.principal, apartment.id, now=OPEN).meters
+
+
+# --- What a reading may be ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"),
+    [
+        ("123", "123"),
+        ("123.45", "123.45"),
+        ("123,45", "123.45"),
+        (" 12 345,6 ", "12345.6"),
+        ("12\u00a0345", "12345"),
+        ("0,001", "0.001"),
+    ],
+)
+def test_a_reading_is_read_as_a_person_types_it(typed: str, value: str) -> None:
+    assert ReadingCreate(meter_id=1, value=typed).value == Decimal(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "1e4",
+        "7_000",
+        "١٢٣",
+        "１２３",
+        "12.3456",
+        "-5",
+        "+5",
+        "1 23",
+        "12.",
+        ".5",
+        "NaN",
+        "Infinity",
+        "",
+    ],
+)
+def test_a_reading_that_no_person_types_is_refused(typed: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        ReadingCreate(meter_id=1, value=typed)  # type: ignore[arg-type]
+    assert "Enter the number shown on the meter" in str(refused.value)
+
+
+def test_a_reading_beyond_what_the_meter_shows_is_refused_even_confirmed(database: str) -> None:
+    apartment = make_apartment(make_operator())
+    hot = make_meter(apartment.id, "hot_water")
+    power = make_meter(apartment.id, "electricity_day")
+    citizen = resident(apartment)
+    for value in ("999999999.999", "100000"):
+        with pytest.raises(InvalidInput) as refused:
+            submit(citizen, hot.id, value, confirm=True)
+        assert refused.value.code == "reading_out_of_range"
+        assert refused.value.params["capacity"] == "99999.999"
+    assert count_rows(MeterReading) == 0
+    assert submit(citizen, hot.id, "99999.999", confirm=True).value == Decimal("99999.999")
+    assert submit(citizen, power.id, "999999", confirm=True).value == Decimal("999999")
+    with pytest.raises(InvalidInput) as installed:
+        make_meter(apartment.id, "cold_water", initial_value=Decimal("123456"))
+    assert (installed.value.code, installed.value.field) == (
+        "reading_out_of_range",
+        "initial_value",
+    )

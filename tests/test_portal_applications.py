@@ -352,6 +352,7 @@ def test_a_branch_is_processed_by_its_head_clinic(uow: UnitOfWork) -> None:
     assert app.organisation_id == head.id
 
 
+@pytest.mark.calendar
 def test_overdue_flag_and_view_from_the_deadline(uow: UnitOfWork) -> None:
     old, new = make_clinic(), make_clinic()
     patient = attached_patient(old)

@@ -31,7 +31,7 @@ def test_production_accepts_secrets_from_files(
     hook.write_text("h" * 40)
     monkeypatch.setenv("INFOCITY_SECRET_KEY_FILE", str(secret))
     monkeypatch.setenv("INFOCITY_WEBHOOK_SECRET_FILE", str(hook))
-    settings = Settings(environment="production")
+    settings = Settings(environment="production", secure_cookies=True)
     assert settings.secret_key == "s" * 40
     assert settings.webhook_secret == "h" * 40
 
@@ -39,3 +39,10 @@ def test_production_accepts_secrets_from_files(
 def test_unknown_city_time_zone_is_refused_at_start() -> None:
     with pytest.raises(ValidationError):
         Settings(city_timezone="Mars/Olympus")
+
+
+def test_production_refuses_to_start_without_secure_cookies() -> None:
+    secrets = {"secret_key": "s" * 40, "webhook_secret": "h" * 40}
+    with pytest.raises(ValidationError, match="INFOCITY_SECURE_COOKIES"):
+        Settings(environment="production", **secrets)
+    assert Settings(environment="production", secure_cookies=True, **secrets).secure_cookies

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.builders import api_token, bearer, csrf_token, make_citizen
+
 
 def test_home_page_is_russian_by_default_and_english_on_request(client: TestClient) -> None:
     page = client.get("/")
@@ -50,3 +52,52 @@ def test_metrics_are_exposed_for_prometheus(client: TestClient) -> None:
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
     assert "infocity_http_requests_total" in metrics.text
+
+
+def test_every_response_carries_the_security_headers(client: TestClient) -> None:
+    for response in (client.get("/"), client.get("/api/v1/no-such-thing"), client.get("/login")):
+        csp = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp
+        assert "'unsafe-inline'" not in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert "strict-transport-security" not in response.headers  # plain HTTP here
+        assert response.headers.get("cache-control") != "no-store"  # nobody logged in
+    assert client.get("/kiosk").headers["cache-control"] == "no-store"  # a shared screen
+
+
+def test_hsts_over_tls(database: str) -> None:
+    from infocity.web.app import create_app
+
+    with TestClient(create_app(), base_url="https://testserver") as tls_client:
+        assert "max-age=" in tls_client.get("/").headers["strict-transport-security"]
+
+
+def test_pages_of_someone_logged_in_are_not_cached(client: TestClient) -> None:
+    citizen = make_citizen()
+    logged_in = client.post(
+        "/login",
+        data={
+            "identifier": citizen.identifier,
+            "password": citizen.password,
+            "csrf_token": csrf_token(client),
+        },
+        follow_redirects=False,
+    )
+    assert logged_in.headers["cache-control"] == "no-store"
+    assert client.get("/cabinet").headers["cache-control"] == "no-store"
+    assert client.get("/").headers["cache-control"] == "no-store"
+    token = api_token(client, citizen.identifier, citizen.password)
+    client.cookies.clear()
+    assert client.get("/api/v1/me", headers=bearer(token)).headers["cache-control"] == "no-store"
+
+
+def test_api_docs_are_served_from_the_package_not_a_cdn(client: TestClient) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text
+    assert "/api/v1/docs/files/swagger-ui-bundle.js" in page.text
+    assert "'unsafe-inline'" in page.headers["content-security-policy"]  # Swagger's start-up
+    script = client.get("/api/v1/docs/files/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert "SwaggerUIBundle" in script.text

@@ -14,6 +14,7 @@ from infocity.accounts.schemas import (
     ChildCreate,
     CitizenCreate,
     CitizenRecordRead,
+    ContactVerificationConfirm,
     DeviceKeyCreate,
     DeviceKeyIssued,
     MessageRead,
@@ -46,11 +47,11 @@ def _ip(request: Request) -> str | None:
     "/auth/register",
     status_code=201,
     response_model=UserRead,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
     summary="Register a citizen account",
 )
-def register(data: CitizenCreate) -> UserRead:
-    return service.register_citizen(data)
+def register(data: CitizenCreate, request: Request) -> UserRead:
+    return service.register_citizen(data, ip=_ip(request))
 
 
 @router.post(
@@ -73,6 +74,28 @@ def issue_token(data: ApiTokenCreate, request: Request) -> TokenRead:
 def revoke_token(request: Request, principal: LoggedIn) -> Response:
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
     service.revoke_api_token(token)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/verify",
+    status_code=204,
+    responses=error_responses(422),
+    summary="Confirm the new account's e-mail or phone with the link's token (once)",
+)
+def verify_contact(data: ContactVerificationConfirm) -> Response:
+    service.verify_contact(data.token)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/verify/resend",
+    status_code=204,
+    responses=error_responses(401, 429),
+    summary="Send the confirmation link again (an account not confirmed yet)",
+)
+def resend_verification(principal: LoggedIn) -> Response:
+    service.resend_verification(principal)
     return Response(status_code=204)
 
 

@@ -62,6 +62,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the e-mail or phone was confirmed. A citizen who signed up may log in but not
+    # act until then; staff, made by an administrator, are verified when created.
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StaffRole(Base):
@@ -110,6 +113,20 @@ class DeviceKey(Base):
 
 class PasswordResetToken(Base):
     __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ContactVerification(Base):
+    """A single-use link proving that a new citizen reads their e-mail or phone; only
+    its hash is kept."""
+
+    __tablename__ = "contact_verifications"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

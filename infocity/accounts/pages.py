@@ -147,7 +147,7 @@ def register_form(request: Request) -> HTMLResponse:
 def register(request: Request, form: Form) -> Response:
     filled = _filled(form, REGISTER_FIELDS)
     try:
-        service.register_citizen(CitizenCreate(**filled))
+        service.register_citizen(CitizenCreate(**filled), ip=_ip(request))
     except (AppError, ValidationError) as exc:
         errors = FormErrors.of(exc, REGISTER_FIELDS)
         if isinstance(exc, ValidationError):
@@ -168,10 +168,18 @@ def login_form(
     next: Annotated[str | None, Query(max_length=2000)] = None,
     registered: bool = False,
     reset: bool = False,
+    verified: bool = False,
 ) -> HTMLResponse:
     notice = None
-    if registered:
-        notice = gettext(N_("Your account has been created. Please log in."))
+    if verified:
+        notice = gettext(N_("Your e-mail or phone number is confirmed. Please log in."))
+    elif registered:
+        notice = gettext(
+            N_(
+                "Your account has been created. We have sent a link to your e-mail or phone "
+                "to confirm it; log in and open the link to start using the services."
+            )
+        )
     elif reset:
         notice = gettext(N_("Your password has been changed. Please log in with the new one."))
     return render(
@@ -227,6 +235,57 @@ def logout(request: Request) -> RedirectResponse:
     response = _redirect("/")
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+# --- Confirming the e-mail or phone ---------------------------------------------------
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_pending(request: Request, sent: bool = False) -> Response:
+    principal = _require(request)
+    if principal.verified:
+        return _redirect("/cabinet")
+    notice = gettext(N_("We have sent a new link.")) if sent else None
+    return render(
+        request, "accounts/verify.html", {"token": None, "notice": notice, "errors": FormErrors()}
+    )
+
+
+@router.post("/verify/resend", response_class=HTMLResponse)
+def verify_resend(request: Request) -> Response:
+    try:
+        service.resend_verification(_require(request))
+    except AppError as exc:
+        _reraise_refusal(exc)
+        return render(
+            request,
+            "accounts/verify.html",
+            {"token": None, "notice": None, "errors": FormErrors(form=exc.translated())},
+            status_code=exc.status,
+        )
+    return _redirect("/verify?sent=1")
+
+
+@router.get("/verify/{token}", response_class=HTMLResponse)
+def verify_form(request: Request, token: str) -> HTMLResponse:
+    # A button rather than confirming on GET: mail scanners open links too.
+    return render(
+        request, "accounts/verify.html", {"token": token, "notice": None, "errors": FormErrors()}
+    )
+
+
+@router.post("/verify/{token}", response_class=HTMLResponse)
+def verify(request: Request, token: str) -> Response:
+    try:
+        service.verify_contact(token[:200])
+    except AppError as exc:
+        return render(
+            request,
+            "accounts/verify.html",
+            {"token": None, "notice": None, "errors": FormErrors(form=exc.translated())},
+            status_code=exc.status,
+        )
+    return _redirect("/cabinet?saved=verified" if page_principal(request) else "/login?verified=1")
 
 
 # --- Password reset ----------------------------------------------------------------
@@ -304,6 +363,7 @@ CHILD_FIELDS = ("last_name", "first_name", "middle_name", "birth_date", "snils",
 SAVED = {
     "profile": N_("Your profile has been saved."),
     "child": N_("The child has been added to your family."),
+    "verified": N_("Your e-mail or phone number is confirmed."),
 }
 
 
@@ -351,6 +411,8 @@ def cabinet(
     principal = _require(request)
     if principal.kind != "citizen":
         return _redirect("/staff")
+    if not principal.verified:
+        return _redirect("/verify")
     notice = gettext(SAVED[saved]) if saved in SAVED else None
     return _cabinet(request, principal, notice=notice)
 

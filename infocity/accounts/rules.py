@@ -407,3 +407,22 @@ def parse_lookup_query(value: str, *, field: str = "query") -> LookupQuery:
             field=field,
         )
     return LookupQuery(**candidates)
+
+
+# --- Log-in throttling -------------------------------------------------------------
+
+LOGIN_DELAY_START = 0.5  # seconds, once an account's failures pass the threshold
+LOGIN_DELAY_MAX = 4.0
+
+
+def login_delay(failures: float, threshold: int) -> float:
+    """Seconds every log-in to an account waits while it is being guessed at.
+
+    Nothing up to ``threshold`` failures in the window; then half a second, doubling
+    with each further ``threshold`` failures, capped: guessing from many addresses gets
+    slow, while the owner with the right password still gets in, a little later.
+    """
+    if failures <= threshold:
+        return 0.0
+    doublings = int((failures - threshold - 1) // max(threshold, 1))
+    return min(LOGIN_DELAY_MAX, LOGIN_DELAY_START * float(2 ** min(doublings, 8)))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from infocity.accounts import rules
-from infocity.core.schemas import Id, InputModel, OutputModel
+from infocity.core.schemas import Id, InputModel, IsoDate, IsoDateTime, OutputModel
 
 Name = Field(min_length=1, max_length=rules.NAME_MAX_LENGTH)
 OptionalName = Field(default=None, max_length=rules.NAME_MAX_LENGTH)
@@ -65,6 +65,10 @@ class PasswordResetConfirm(InputModel):
     new_password: str = Password
 
 
+class ContactVerificationConfirm(InputModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
 class MessageRead(BaseModel):
     """A plain answer for the user, in their language."""
 
@@ -97,7 +101,7 @@ class ProfileUpdate(InputModel):
     last_name: str | None = OptionalName
     first_name: str | None = OptionalName
     middle_name: str | None = OptionalName
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     snils: str | None = Document
     oms_policy: str | None = Document
     passport: str | None = Document
@@ -109,7 +113,7 @@ class ChildCreate(InputModel):
     last_name: str = Name
     first_name: str = Name
     middle_name: str | None = OptionalName
-    birth_date: date
+    birth_date: IsoDate
     snils: str | None = Document
     oms_policy: str | None = Document
 
@@ -200,8 +204,8 @@ class AuditFilter(InputModel):
     actor_user_id: Id | None = None
     subject_person_id: Id | None = None
     organisation_id: Id | None = None
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
     limit: int = Field(default=100, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 from infocity.accounts import rules
 from infocity.accounts.models import (
     ApiToken,
+    ContactVerification,
     DeviceKey,
     FamilyLink,
     PasswordResetToken,
@@ -57,7 +60,7 @@ from infocity.core.errors import Conflict, InvalidFields, InvalidInput, NotFound
 from infocity.core.i18n import N_, current_locale
 from infocity.core.models import AuditEntry, WebSession
 from infocity.core.outbox import Recipient, notify
-from infocity.core.ratelimit import hit
+from infocity.core.ratelimit import hit, peek
 from infocity.core.security import (
     dummy_password_hash,
     hash_password,
@@ -70,11 +73,14 @@ from infocity.core.uow import UnitOfWork
 
 LOGIN_WINDOW_SECONDS = 900
 RESET_WINDOW_SECONDS = 3600
+REGISTER_WINDOW_SECONDS = 3600
 LOOKUP_WINDOW_SECONDS = 60
 # Many people share one address (a polyclinic kiosk, an office behind NAT), so the
 # per-address limit is this many times the per-account one.
 PER_ADDRESS_FACTOR = 10
 RESET_LINK_LIFETIME = timedelta(hours=1)
+VERIFY_LINK_LIFETIME = timedelta(days=1)
+VERIFY_RESENDS_PER_HOUR = 3
 API_TOKEN_LIFETIME = timedelta(days=180)
 MAX_CHILDREN = 20
 LOOKUP_MAX_RESULTS = 10
@@ -95,6 +101,7 @@ def _principal(uow: UnitOfWork, user: User) -> Principal:
         locale=user.locale,
         person_id=user.person_id,
         grants=tuple(_grants(uow.session, user)),
+        verified=user.verified_at is not None,
     )
 
 
@@ -192,12 +199,22 @@ def _account_exists() -> Conflict:
     )
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 def _check_credentials(uow: UnitOfWork, identifier: str, password: str, ip: str | None) -> int:
-    """The id of the active user with this log-in and password; counts the attempt first."""
-    settings = get_settings()
-    limit = settings.login_attempts_per_15min
+    """The id of the active user with this log-in and password; counts the attempt first.
+
+    Attempts count per account and address, and per address: whoever fails from one
+    address is stopped there and cannot lock the owner out of their account elsewhere.
+    Failures count per account too, and make every log-in to it slower (never refused),
+    so guessing from many addresses gets slow.
+    """
+    limit = get_settings().login_attempts_per_15min
+    account = _identifier_key(identifier)
     hit(
-        _rate_key("login", _identifier_key(identifier)),
+        _rate_key("login", f"{account}|{ip or ''}"),
         limit=limit,
         window_seconds=LOGIN_WINDOW_SECONDS,
     )
@@ -207,19 +224,24 @@ def _check_credentials(uow: UnitOfWork, identifier: str, password: str, ip: str 
             limit=limit * PER_ADDRESS_FACTOR,
             window_seconds=LOGIN_WINDOW_SECONDS,
         )
+    failures_key = _rate_key("login-failed", account)
+    failures = peek(failures_key, window_seconds=LOGIN_WINDOW_SECONDS)
     user = _find_user(uow.session, identifier)
     found = (user.id, user.password_hash) if user is not None and user.is_active else None
     # End the read transaction: the hash check below is slow on purpose and must not
     # hold SQLite's write lock while it runs.
     uow.rollback()
+    delay = rules.login_delay(failures, limit)
+    if delay:
+        _sleep(delay)
+    # Same work as a real check when there is no account, so the answer time does not
+    # tell who has one.
+    if not verify_password(found[1] if found else dummy_password_hash(), password):
+        found = None
     if found is None:
-        # Same work as a real check, so the answer time does not tell who has an account.
-        verify_password(dummy_password_hash(), password)
+        hit(failures_key, limit=sys.maxsize, window_seconds=LOGIN_WINDOW_SECONDS)
         raise _invalid_credentials()
-    user_id, password_hash = found
-    if not verify_password(password_hash, password):
-        raise _invalid_credentials()
-    return user_id
+    return found[0]
 
 
 # --- Sessions and tokens -----------------------------------------------------------
@@ -272,8 +294,17 @@ def principal_for_user(user_id: int, *, uow: UnitOfWork | None = None) -> Princi
         return _principal(uow, user) if user is not None and user.is_active else None
 
 
-def register_citizen(data: CitizenCreate, *, uow: UnitOfWork | None = None) -> UserRead:
+def register_citizen(
+    data: CitizenCreate, *, ip: str | None = None, uow: UnitOfWork | None = None
+) -> UserRead:
     """Create a citizen's account and their entry in the city register."""
+    if ip:
+        # Counted before anything else: each sign-up costs a slow, memory-hungry hash.
+        hit(
+            _rate_key("register-ip", ip),
+            limit=get_settings().registrations_per_hour,
+            window_seconds=REGISTER_WINDOW_SECONDS,
+        )
     checked = rules.check_registration(
         email=data.email,
         phone=data.phone,
@@ -305,12 +336,118 @@ def register_citizen(data: CitizenCreate, *, uow: UnitOfWork | None = None) -> U
             password_hash=password_hash,
             display_name=rules.display_name(first_name, last_name),
             locale=current_locale(),
+            # verified_at stays empty until the link sent to the e-mail or phone is opened
         )
         uow.session.add(user)
         try:
             uow.session.flush()
         except IntegrityError as exc:  # the same log-in registered at the same moment
             raise _account_exists() from exc
+        _send_verification(uow, user)
+        result = _user_read(uow.session, user)
+        uow.commit()
+        return result
+
+
+def _send_verification(uow: UnitOfWork, user: User) -> None:
+    raw = new_token()
+    expires_at = utcnow() + VERIFY_LINK_LIFETIME
+    uow.session.add(
+        ContactVerification(user_id=user.id, token_hash=token_hash(raw), expires_at=expires_at)
+    )
+    # The link proves the person reads this e-mail or phone: never the in-app inbox.
+    channels = [c for c, address in (("email", user.email), ("sms", user.phone)) if address]
+    notify(
+        uow.session,
+        Recipient(user_id=user.id, locale=user.locale, email=user.email, phone=user.phone),
+        kind="contact_verification",
+        template="accounts/messages/verify_contact.txt",
+        context={
+            "name": user.display_name,
+            "hours": int(VERIFY_LINK_LIFETIME.total_seconds() // 3600),
+        },
+        link=f"{get_settings().base_url}/verify/{raw}",
+        channels=channels,
+        expires_at=expires_at,
+    )
+
+
+def _invalid_verification_link() -> InvalidInput:
+    return InvalidInput(
+        "invalid_verification_token",
+        N_(
+            "This confirmation link is invalid, expired or already used. "
+            "Log in to have a new one sent."
+        ),
+        field="token",
+    )
+
+
+def verify_contact(token: str, *, uow: UnitOfWork | None = None) -> None:
+    """Confirm a new account's e-mail or phone with the link sent to it (once)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        now = utcnow()
+        verification = uow.session.scalars(
+            select(ContactVerification).where(ContactVerification.token_hash == token_hash(token))
+        ).one_or_none()
+        if verification is None:
+            raise _invalid_verification_link()
+        used = _dml(
+            uow,
+            update(ContactVerification)
+            .where(
+                ContactVerification.id == verification.id,
+                ContactVerification.used_at.is_(None),
+                ContactVerification.expires_at > now,
+            )
+            .values(used_at=now),
+        )
+        if used.rowcount != 1:
+            raise _invalid_verification_link()
+        uow.session.execute(
+            update(User)
+            .where(User.id == verification.user_id, User.verified_at.is_(None))
+            .values(verified_at=now)
+        )
+        uow.commit()
+
+
+def resend_verification(principal: Principal | None, *, uow: UnitOfWork | None = None) -> None:
+    """Send a new confirmation link to a citizen who has not confirmed yet."""
+    if principal is None:
+        raise Unauthenticated("login_required", N_("Please log in to continue."))
+    hit(
+        f"verify-resend:{principal.user_id}",
+        limit=VERIFY_RESENDS_PER_HOUR,
+        window_seconds=RESET_WINDOW_SECONDS,
+    )
+    uow = uow or UnitOfWork()
+    with uow:
+        user = uow.session.get(User, principal.user_id)
+        if user is None or user.verified_at is not None:
+            return
+        _send_verification(uow, user)
+        uow.commit()
+
+
+def confirm_contact(
+    actor: Principal | None, identifier: str, *, uow: UnitOfWork | None = None
+) -> UserRead:
+    """Mark the contact of the account with this e-mail or phone confirmed without the
+    link: an administrator who checked it in person (actor None: the command line and the
+    demo, trusted)."""
+    if actor is not None:
+        authorize(actor, Action.STAFF_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        user = _find_user(uow.session, identifier)
+        if user is None:
+            raise NotFound("user_not_found", N_("There is no such user."))
+        if user.verified_at is None:
+            user.verified_at = utcnow()
+            audit.record(uow.session, actor, "user.confirm_contact", detail=f"user {user.id}")
+        uow.session.flush()
         result = _user_read(uow.session, user)
         uow.commit()
         return result
@@ -448,12 +585,9 @@ def request_password_reset(
         if user is None or not user.is_active:
             return
         raw = new_token()
+        expires_at = utcnow() + RESET_LINK_LIFETIME
         uow.session.add(
-            PasswordResetToken(
-                user_id=user.id,
-                token_hash=token_hash(raw),
-                expires_at=utcnow() + RESET_LINK_LIFETIME,
-            )
+            PasswordResetToken(user_id=user.id, token_hash=token_hash(raw), expires_at=expires_at)
         )
         recipient = recipient_for_user(uow.session, user.id)
         # A reset link goes where only the owner reads it; the inbox needs a log-in,
@@ -474,6 +608,7 @@ def request_password_reset(
             },
             link=f"{settings.base_url}/reset/{raw}",
             channels=channels,
+            expires_at=expires_at,
         )
         uow.commit()
 
@@ -845,6 +980,7 @@ def create_staff_account(
             password_hash=password_hash,
             display_name=display_name,
             locale=current_locale(),
+            verified_at=utcnow(),  # an administrator made it: nothing to confirm
         )
         uow.session.add(user)
         try:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from infocity.city import service
-from infocity.city.schemas import DistrictRead, OrganisationRead
+from infocity.city.schemas import DistrictRead, OrganisationKind, OrganisationRead
 from infocity.web.errors import error_responses
 
 router = APIRouter(tags=["city"])
@@ -25,7 +25,7 @@ def list_districts() -> list[DistrictRead]:
     summary="Clinics, schools, kindergartens and operators, of one kind or all",
 )
 def list_organisations(
-    kind: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Annotated[OrganisationKind | None, Query()] = None,
 ) -> list[OrganisationRead]:
     return service.list_organisations(kind)
 

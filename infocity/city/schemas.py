@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,11 +34,18 @@ class OrganisationCreate(InputModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
 
 
+# The kinds service.create_organisation accepts (models.ORGANISATION_KINDS), an enum in
+# the OpenAPI document.
+OrganisationKind = Literal[
+    "city", "clinic", "school", "kindergarten", "housing_operator", "wifi_operator"
+]
+
+
 class OrganisationRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    kind: str
+    kind: OrganisationKind
     name: str
     name_en: str | None
     district_id: int | None

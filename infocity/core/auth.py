@@ -114,6 +114,12 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
 }
 
 
+# What an account may do before its e-mail or phone is confirmed: read the inbox (where
+# the demo delivers SMS) and log an app in. Everything else - booking, applications,
+# claiming documents or children - waits, so mass sign-ups cannot act.
+UNVERIFIED_ACTIONS = frozenset({Action.INBOX_READ, Action.API_TOKEN_ISSUE})
+
+
 @dataclass(frozen=True)
 class Grant:
     role: Role
@@ -134,9 +140,16 @@ class Principal:
     locale: str = "ru"
     person_id: int | None = None
     grants: tuple[Grant, ...] = field(default_factory=tuple)
+    # False for a citizen who signed up and has not opened the link sent to their e-mail
+    # or phone yet: they may log in and read, but not act (see ``authorize``).
+    verified: bool = True
 
     @property
     def roles(self) -> frozenset[Role]:
+        """The roles in effect: none until the account's contact is confirmed, so no
+        check by role lets an unconfirmed account act."""
+        if not self.verified:
+            return frozenset()
         return frozenset(g.role for g in self.grants)
 
     def is_city_admin(self) -> bool:
@@ -170,6 +183,8 @@ def allowed(principal: Principal, action: Action, organisation_id: int | None = 
     """
     if principal.is_system:
         return True
+    if not principal.verified and action not in UNVERIFIED_ACTIONS:
+        return False
     permitted = PERMISSIONS[action]
     for grant in principal.grants:
         if grant.role not in permitted:
@@ -185,6 +200,14 @@ def authorize(
     """Return ``principal`` if it may do ``action``; refuse otherwise."""
     if principal is None:
         raise Unauthenticated("login_required", N_("Please log in to continue."))
+    if not principal.verified and action not in UNVERIFIED_ACTIONS:
+        raise Forbidden(
+            "verification_required",
+            N_(
+                "Please confirm your e-mail or phone number first: open the link we sent "
+                "you when you registered."
+            ),
+        )
     if not allowed(principal, action, organisation_id):
         raise Forbidden("forbidden", N_("You do not have access to this."))
     return principal

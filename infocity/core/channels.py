@@ -68,6 +68,7 @@ class Delivery:
     attempts: int
     created_at: datetime
     lease_until: datetime
+    expires_at: datetime | None = None  # a secret link: not sent after this time
 
     @property
     def message_id_header(self) -> str:

@@ -127,8 +127,8 @@ def end_transaction(connection: Connection) -> None:
     release rush three answers in four are refusals, and each then cost two more round
     trips and the re-preparing of every statement of the next booking on the connection.
     """
-    if connection.dialect.name != "postgresql" or connection.closed:
-        return
+    if connection.dialect.name != "postgresql" or connection.closed or connection.invalidated:
+        return  # a lost connection has nothing to roll back (the session's rollback ends it)
     driver = connection.connection.driver_connection
     if driver is None or driver.closed:
         return
@@ -162,6 +162,46 @@ def _configure_postgresql(engine: Engine) -> None:
             dbapi_connection.rollback()
         except psycopg.Error as exc:
             raise DisconnectionError() from exc
+
+
+# What a session keeps in ``info`` while a first statement may still be retried: the
+# unit of work's callback that moves it to a fresh connection (see ``UnitOfWork``).
+RECONNECT = "reconnect"
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database connection died (a restart, a killed backend)."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class RetryingSession(Session):
+    """A session whose first statement, if it finds the pooled connection dead, is tried
+    once more on a fresh one.
+
+    Pooled connections are not pinged on every checkout (see ``_configure_postgresql``),
+    so after PostgreSQL drops its connections the next request on each would fail.
+    Before anything ran, the use case has done nothing the database knows of, so running
+    its first statement again is safe; after that, a lost connection is an error.
+    """
+
+    def _execute_internal(self, *args: Any, **kwargs: Any) -> Any:
+        reconnect = self.info.pop(RECONNECT, None)
+        if reconnect is None:
+            return super()._execute_internal(*args, **kwargs)
+        try:
+            return super()._execute_internal(*args, **kwargs)
+        except DBAPIError as exc:
+            if not lost_connection(exc):
+                raise
+            reconnect()
+            return super()._execute_internal(*args, **kwargs)
+
+
+@event.listens_for(RetryingSession, "after_begin")
+def _first_statement_ran(session: Session, _transaction: Any, _connection: Any) -> None:
+    # Anything else that begins the transaction (a flush) ends the chance of a retry too:
+    # what it wrote would be lost with the dead connection.
+    session.info.pop(RECONNECT, None)
 
 
 # The SQL of each statement given to ``fetch_rows``, compiled once for psycopg.
@@ -207,6 +247,21 @@ def fetch_rows(
     if entry is None or entry[0] is not statement:
         sql = str(statement.compile(dialect=session.get_bind().dialect))
         entry = _compiled[key] = (statement, sql)
+    reconnect = session.info.pop(RECONNECT, None)
+    try:
+        return _fetch(session, entry[1], params, own_transaction)
+    except DBAPIError as exc:
+        # The unit of work's first statement, on a connection found dead: once more on
+        # a fresh one (see ``RetryingSession``).
+        if reconnect is None or not lost_connection(exc):
+            raise
+        reconnect()
+        return _fetch(session, entry[1], params, own_transaction)
+
+
+def _fetch(
+    session: Session, sql: str, params: Mapping[str, Any], own_transaction: bool
+) -> list[Any]:
     connection = session.connection()
     driver = connection.connection.driver_connection
     assert driver is not None
@@ -214,7 +269,7 @@ def fetch_rows(
         driver.autocommit = True
     try:
         cursor = driver.cursor(row_factory=_named_rows)
-        cursor.execute(entry[1], params, prepare=True)
+        cursor.execute(sql, params, prepare=True)
         return cursor.fetchall() if cursor.pgresult and cursor.pgresult.nfields else []
     except psycopg.Error as exc:
         # As SQLAlchemy would: its exception classes (callers catch IntegrityError), and
@@ -223,8 +278,12 @@ def fetch_rows(
         lost = dialect.is_disconnect(cast(Any, exc), driver, None)
         if lost:
             connection.invalidate(exc)
+            # As SQLAlchemy does on a disconnect: the rest of the pool is likely dead too
+            # (the server restarted), so it is replaced; connections in use are dropped
+            # when returned.
+            connection.engine.dispose(close=False)
         raise DBAPIError.instance(
-            entry[1], params, exc, psycopg.Error, connection_invalidated=lost, dialect=dialect
+            sql, params, exc, psycopg.Error, connection_invalidated=lost, dialect=dialect
         ) from exc
     finally:
         if own_transaction and not driver.closed:
@@ -264,6 +323,6 @@ def session_factory(url: str | None = None) -> sessionmaker[Any]:
             factory = _factories.get(url)
             if factory is None or factory.kw.get("bind") is not engine:
                 factory = _factories[url] = sessionmaker(
-                    bind=engine, expire_on_commit=False, autoflush=False
+                    bind=engine, class_=RetryingSession, expire_on_commit=False, autoflush=False
                 )
     return factory

@@ -43,6 +43,9 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(500))
+    # Set when the link is a secret (a password reset, a verification): the message is not
+    # sent after this time, and the link is wiped from the row once delivered or expired.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -18,6 +18,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -64,10 +65,14 @@ def notify(
     context: Mapping[str, Any] | None = None,
     link: str | None = None,
     channels: Iterable[str] | None = None,
+    expires_at: datetime | None = None,
 ) -> list[OutboxMessage]:
     """Queue one message per channel for ``recipient``, rendered in their language.
 
     ``template`` renders to the subject on its first line and the body after it.
+    ``expires_at``: the link is a secret valid until then (a password reset); the
+    message is not sent later, and the worker wipes the link from the stored row once
+    the message is delivered or given up on.
     """
     with use_locale(recipient.locale):
         subject, body = render_message(template, **(context or {}), link=link)
@@ -91,6 +96,7 @@ def notify(
             subject=subject,
             body=body,
             link=link,
+            expires_at=expires_at,
             payload={},
             status="queued",
             attempts=0,

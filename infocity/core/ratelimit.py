@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
+from prometheus_client import Counter
 from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from infocity.core.db import fetch_rows, get_engine, utcnow
+from infocity.core.db import fetch_rows, get_engine, lost_connection, utcnow
 from infocity.core.errors import RateLimited
 from infocity.core.i18n import N_
 from infocity.core.models import RateLimitCounter
 
 _TABLE = cast(Table, RateLimitCounter.__table__)
+T = TypeVar("T")
+
+REFUSALS = Counter(
+    "infocity_rate_limit_refusals_total",
+    "Attempts refused by a rate limit, by limit (the key's prefix, never the client).",
+    ["limit"],
+)
 
 # Several keys counted in one statement on PostgreSQL: the upsert of this window's rows
 # and, joined to what it returns, the previous window's counts (one round trip).
@@ -61,6 +70,7 @@ def _upsert_statement(dialect: str, key: str, window: datetime) -> Any:
 
 
 def _refuse_over(
+    key: str,
     count: int,
     previous: int | None,
     limit: int,
@@ -71,11 +81,25 @@ def _refuse_over(
     still_counted = 1 - (now - window).total_seconds() / window_seconds
     if count + (previous or 0) * still_counted > limit:
         retry_after = int((window + timedelta(seconds=window_seconds) - now).total_seconds()) + 1
+        # Keys are "<limit>:<who>"; only the limit is a label, so the series stay few.
+        REFUSALS.labels(key.partition(":")[0]).inc()
         raise RateLimited(
             "rate_limited",
             N_("Too many attempts. Please try again in %(minutes)s min."),
             minutes=max(1, (retry_after + 59) // 60),
         )
+
+
+def _once_more_if_disconnected(work: Callable[[], T]) -> T:
+    """Run ``work``; if the pooled connection it took was dead (PostgreSQL restarted),
+    once more: SQLAlchemy has replaced the pool by then. At worst an attempt is counted
+    twice, which a limit can afford."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not lost_connection(exc):
+            raise
+        return work()
 
 
 def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = None) -> int:
@@ -91,15 +115,43 @@ def hit(key: str, *, limit: int, window_seconds: int, now: datetime | None = Non
     engine = get_engine()
     statement = _upsert_statement(engine.dialect.name, key, window)
     previous_window = window - timedelta(seconds=window_seconds)
-    with engine.begin() as connection:
-        count = int(connection.execute(statement).scalar_one())
-        previous = connection.execute(
-            select(_TABLE.c.count).where(
-                _TABLE.c.key == key, _TABLE.c.window_start == previous_window
-            )
-        ).scalar_one_or_none()
-    _refuse_over(count, previous, limit, window, window_seconds, now)
+
+    def count_it() -> tuple[int, int | None]:
+        with engine.begin() as connection:
+            count = int(connection.execute(statement).scalar_one())
+            previous = connection.execute(
+                select(_TABLE.c.count).where(
+                    _TABLE.c.key == key, _TABLE.c.window_start == previous_window
+                )
+            ).scalar_one_or_none()
+        return count, previous
+
+    count, previous = _once_more_if_disconnected(count_it)
+    _refuse_over(key, count, previous, limit, window, window_seconds, now)
     return count
+
+
+def peek(key: str, *, window_seconds: int, now: datetime | None = None) -> float:
+    """The attempts counted for ``key`` in the last ``window_seconds`` (sliding, as
+    ``hit`` weighs them), without counting one."""
+    now = now or utcnow()
+    window = _window_start(now, window_seconds)
+    previous_window = window - timedelta(seconds=window_seconds)
+
+    def read() -> list[Any]:
+        with get_engine().connect() as connection:
+            return list(
+                connection.execute(
+                    select(_TABLE.c.window_start, _TABLE.c.count).where(
+                        _TABLE.c.key == key, _TABLE.c.window_start.in_((window, previous_window))
+                    )
+                ).all()
+            )
+
+    rows = _once_more_if_disconnected(read)
+    counts: dict[datetime, int] = {start: int(count) for start, count in rows}
+    still_counted = 1 - (now - window).total_seconds() / window_seconds
+    return counts.get(window, 0) + counts.get(previous_window, 0) * still_counted
 
 
 def hit_many(
@@ -145,7 +197,7 @@ def hit_many(
         session.commit()
     for limit in limits:
         count, previous = counts[limit.key]
-        _refuse_over(count, previous, limit.limit, window, window_seconds, now)
+        _refuse_over(limit.key, count, previous, limit.limit, window, window_seconds, now)
 
 
 def purge_expired(older_than: timedelta = timedelta(days=1)) -> int:

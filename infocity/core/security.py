@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -26,14 +27,23 @@ def _current_hasher() -> PasswordHasher:
     return _hasher(get_settings().environment == "test")
 
 
+@lru_cache(maxsize=1)
+def _hash_slots() -> threading.BoundedSemaphore:
+    # Each argon2 hash takes its memory cost (64 MiB by default) while it runs: a burst
+    # of registrations or log-ins waits here rather than growing the process.
+    return threading.BoundedSemaphore(get_settings().password_hash_concurrency)
+
+
 def hash_password(password: str) -> str:
-    return _current_hasher().hash(password)
+    with _hash_slots():
+        return _current_hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        # verify() reads the parameters from the hash itself, whichever hasher made it.
-        return _current_hasher().verify(password_hash, password)
+        with _hash_slots():
+            # verify() reads the parameters from the hash itself, whichever hasher made it.
+            return _current_hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

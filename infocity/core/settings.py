@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     # booking threads in one process lose more to the GIL than they gain by overlapping
     # their waits (docs/benchmarks.md). Scale bookings with processes, not threads.
     booking_threads: int = Field(1, ge=1, le=50)
+    # Request bodies above this many bytes are refused (413) before they are read; the
+    # upload routes (attachments of 5 MB and a multipart envelope) take max_upload_bytes.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(6 * 1024 * 1024, ge=1024)
+    # Password hashes computed at once per process: argon2 takes 64 MiB each, so a burst of
+    # registrations or log-ins queues here instead of eating the server's memory.
+    password_hash_concurrency: int = Field(2, ge=1, le=64)
 
     # Outgoing messages.
     smtp_host: str = "127.0.0.1"
@@ -67,9 +74,16 @@ class Settings(BaseSettings):
     job_modules: str = ""
     # Port of the worker's Prometheus endpoint; None: no endpoint.
     worker_metrics_port: int | None = None
+    # Address it listens on: this machine only unless an operator opens it.
+    worker_metrics_host: str = "127.0.0.1"
+    # Bearer token a scraper must send to /metrics; without one, production serves
+    # /metrics only to clients on this machine (docs/architecture.md, "Operations").
+    metrics_token: str | None = None
 
-    # Rate limits: attempts per window.
+    # Rate limits: attempts per window. Log-ins count per account and address, so that
+    # failures from one address never lock the owner out from another.
     login_attempts_per_15min: int = 10
+    registrations_per_hour: int = 10  # per address
     reset_requests_per_hour: int = 5
     lookups_per_minute: int = 30
 
@@ -111,6 +125,11 @@ class Settings(BaseSettings):
                         f"INFOCITY_{name.upper()} must be set to a random value of at least "
                         "32 characters in production"
                     )
+            if not self.secure_cookies:
+                # A session cookie sent over plain HTTP can be read on the way.
+                raise ValueError(
+                    "INFOCITY_SECURE_COOKIES must be true in production (serve it over HTTPS)"
+                )
         try:
             ZoneInfo(self.city_timezone)  # fail at start-up, not at the first schedule
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -18,7 +18,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from infocity.core.db import end_transaction, session_factory
+from infocity.core.db import RECONNECT, end_transaction, session_factory
 
 
 class UnitOfWork:
@@ -39,6 +39,9 @@ class UnitOfWork:
             if isinstance(bind, Engine):
                 self._connection = bind.connect()
                 self.session = factory(bind=self._connection)
+                # The pooled connection may have died unseen: the first statement may be
+                # retried on a fresh one (``db.RetryingSession``).
+                self.session.info[RECONNECT] = self._reconnect
             else:
                 self.session = factory()
             self._after_commit = []
@@ -62,6 +65,16 @@ class UnitOfWork:
                 if self._connection is not None:
                     self._connection.close()
                     self._connection = None
+
+    def _reconnect(self) -> None:
+        """Move the session, before its first statement ran, to a fresh connection."""
+        dead = self._connection
+        assert dead is not None
+        self.session.rollback()
+        self.session.close()
+        dead.close()
+        self._connection = dead.engine.connect()
+        self.session.bind = self._connection
 
     @property
     def outermost(self) -> bool:

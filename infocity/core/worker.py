@@ -36,7 +36,7 @@ from types import FrameType
 from typing import Any
 
 from prometheus_client import Counter, start_http_server
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from infocity.core import jobs
@@ -84,7 +84,14 @@ _DELIVERY_COLUMNS = [
     OUTBOX.c.attempts,
     OUTBOX.c.created_at,
     OUTBOX.c.lease_until,
+    OUTBOX.c.expires_at,
 ]
+# What a message with a secret link keeps once it is delivered or given up on: the link
+# is wiped from the row, and from the body it was written into.
+_WIPE_SECRET = {
+    "link": None,
+    "body": func.coalesce(func.replace(OUTBOX.c.body, OUTBOX.c.link, "…"), OUTBOX.c.body),
+}
 
 
 def backoff_delay(attempts: int) -> timedelta:
@@ -114,13 +121,16 @@ class Worker:
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
         settings = get_settings()
-        return or_(
-            and_(OUTBOX.c.status.in_(("queued", "retry")), OUTBOX.c.next_attempt_at <= now),
-            and_(
-                OUTBOX.c.status == "sending",
-                OUTBOX.c.lease_until < now,
-                OUTBOX.c.attempts < settings.delivery_max_attempts,
+        return and_(
+            or_(
+                and_(OUTBOX.c.status.in_(("queued", "retry")), OUTBOX.c.next_attempt_at <= now),
+                and_(
+                    OUTBOX.c.status == "sending",
+                    OUTBOX.c.lease_until < now,
+                    OUTBOX.c.attempts < settings.delivery_max_attempts,
+                ),
             ),
+            or_(OUTBOX.c.expires_at.is_(None), OUTBOX.c.expires_at > now),
         )
 
     def claim(self, limit: int | None = None) -> list[Delivery]:
@@ -155,6 +165,24 @@ class Worker:
                     last_error="the worker stopped during the last attempt (lease expired)",
                 )
             )
+            # A secret link that expired before it could be delivered is given up on,
+            # and wiped from the row.
+            connection.execute(
+                update(OUTBOX)
+                .where(
+                    OUTBOX.c.expires_at <= now,
+                    or_(
+                        OUTBOX.c.status.in_(("queued", "retry")),
+                        and_(OUTBOX.c.status == "sending", OUTBOX.c.lease_until < now),
+                    ),
+                )
+                .values(
+                    status="failed",
+                    lease_until=None,
+                    last_error="the link expired before it could be delivered",
+                    **_WIPE_SECRET,
+                )
+            )
             rows = connection.execute(
                 update(OUTBOX)
                 # The condition is repeated so the UPDATE itself is the guard.
@@ -167,6 +195,8 @@ class Worker:
         return deliveries
 
     def _record(self, delivery: Delivery, **values: Any) -> bool:
+        if delivery.expires_at is not None and values.get("status") in ("sent", "failed"):
+            values = {**values, **_WIPE_SECRET}
         with get_engine().begin() as connection:
             result = connection.execute(
                 update(OUTBOX)
@@ -188,6 +218,8 @@ class Worker:
         """Send one claimed message and record the outcome: sent, retry or failed."""
         settings = get_settings()
         try:
+            if delivery.expires_at is not None and utcnow() >= delivery.expires_at:
+                raise DeliveryError("the link expired before it could be delivered", permanent=True)
             send(delivery)
         except DeliveryError as exc:
             error, permanent = exc.reason, exc.permanent
@@ -310,7 +342,7 @@ def run_worker(once: bool = False, name: str | None = None) -> None:
             previous[stop_signal] = signal.signal(stop_signal, _stop)
     port = get_settings().worker_metrics_port
     if port and not once:
-        start_http_server(port)
+        start_http_server(port, addr=get_settings().worker_metrics_host)
     try:
         worker.run(once=once)
     finally:

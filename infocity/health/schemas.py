@@ -6,16 +6,57 @@ Input models check shape and size only (oversized or mistyped input is a 422, ne
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from infocity.core.schemas import Id, InputModel, OutputModel
+from infocity.core.i18n import N_
+from infocity.core.schemas import Id, InputModel, IsoDate, OutputModel
 
 # Dates people can mean: far enough either way, and never past what the database stores.
-CityDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
+CityDate = Annotated[IsoDate, Field(ge=date(1900, 1, 1), le=date(2200, 12, 31))]
 Channel = Literal["portal", "app", "kiosk", "call_centre", "registry"]
+# What the database may hold, as enums in the OpenAPI document (models.py has the same).
+BookingMode = Literal["direct", "referral"]
+Audience = Literal["adult", "child", "any"]
+ClinicKind = Literal["adult", "children"]
+AppointmentStatus = Literal[
+    "booked", "cancelled_by_patient", "cancelled_by_clinic", "rescheduled", "attended", "no_show"
+]
+ExceptionKind = Literal["vacation", "sick_leave", "holiday", "extra_hours"]
+ReferralStatus = Literal["active", "used", "cancelled"]
+WaitlistStatus = Literal["waiting", "holding", "booked", "left", "expired"]
+WaitlistReason = Literal["patient", "clinic_cancelled"]
+HomeVisitStatus = Literal["new", "accepted", "assigned", "done", "cancelled"]
+
+_WALL_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
+
+
+def _wall_clock(value: object) -> object:
+    # Only what the document promises: JSON Schema's "time" format needs a UTC offset,
+    # which a wall-clock time in the city has not; and a number would be read as
+    # seconds in UTC, an aware time that cannot be compared with the others.
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not _WALL_CLOCK.match(value):
+        raise ValueError(N_("Give a time as HH:MM or HH:MM:SS."))
+    return value
+
+
+WallClock = Annotated[
+    time,
+    BeforeValidator(_wall_clock),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _WALL_CLOCK.pattern,
+            "examples": ["08:00:00"],
+            "description": "Wall-clock time in the city, HH:MM:SS (HH:MM accepted)",
+        }
+    ),
+]
 
 
 # --- Directory ---------------------------------------------------------------------
@@ -27,9 +68,9 @@ class SpecialtyUpdate(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     name_en: str | None = Field(default=None, min_length=1, max_length=200)
     slot_minutes: int | None = Field(default=None, ge=5, le=240)
-    booking_mode: Literal["direct", "referral"] | None = None
+    booking_mode: BookingMode | None = None
     horizon_days: int | None = Field(default=None, ge=1, le=60)
-    release_time: time | None = Field(default=None, description="Wall-clock time in the city")
+    release_time: WallClock | None = None
     active_limit: int | None = Field(default=None, ge=1, le=10)
 
 
@@ -39,11 +80,11 @@ class SpecialtyRead(OutputModel):
     name: str
     name_en: str
     slot_minutes: int
-    booking_mode: str = Field(description="direct | referral")
+    booking_mode: BookingMode
     horizon_days: int
-    release_time: time = Field(description="Wall-clock time in the city")
+    release_time: WallClock
     active_limit: int
-    audience: str = Field(description="adult | child | any")
+    audience: Audience
 
 
 class ClinicCreate(InputModel):
@@ -59,7 +100,7 @@ class ClinicRead(OutputModel):
     name: str
     name_en: str | None
     address: str | None
-    clinic_kind: str
+    clinic_kind: ClinicKind
     parent_clinic_id: int | None
 
 
@@ -110,10 +151,10 @@ class ScheduleRuleCreate(InputModel):
 
     practitioner_id: Id
     weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
-    start_time: time
-    end_time: time
-    break_start: time | None = None
-    break_end: time | None = None
+    start_time: WallClock
+    end_time: WallClock
+    break_start: WallClock | None = None
+    break_end: WallClock | None = None
     slot_minutes: int | None = Field(default=None, ge=5, le=240)
     valid_from: CityDate
     valid_to: CityDate | None = None
@@ -124,10 +165,10 @@ class ScheduleRuleRead(OutputModel):
     clinic_id: int
     practitioner_id: int
     weekday: int
-    start_time: time
-    end_time: time
-    break_start: time | None
-    break_end: time | None
+    start_time: WallClock
+    end_time: WallClock
+    break_start: WallClock | None
+    break_end: WallClock | None
     slot_minutes: int | None
     valid_from: date
     valid_to: date | None
@@ -140,19 +181,19 @@ class ScheduleExceptionCreate(InputModel):
     kind: Literal["vacation", "sick_leave", "holiday", "extra_hours"]
     date_from: CityDate
     date_to: CityDate
-    start_time: time | None = None
-    end_time: time | None = None
+    start_time: WallClock | None = None
+    end_time: WallClock | None = None
 
 
 class ScheduleExceptionRead(OutputModel):
     id: int
     clinic_id: int
     practitioner_id: int
-    kind: str
+    kind: ExceptionKind
     date_from: date
     date_to: date
-    start_time: time | None
-    end_time: time | None
+    start_time: WallClock | None
+    end_time: WallClock | None
 
 
 # --- Slots and appointments --------------------------------------------------------
@@ -225,8 +266,8 @@ class AppointmentRead(OutputModel):
     specialty_id: int
     practitioner_id: int
     starts_at: datetime
-    status: str
-    channel: str
+    status: AppointmentStatus
+    channel: Channel
     ticket_number: str
     referral_id: int | None
     rescheduled_from_id: int | None
@@ -261,10 +302,10 @@ class ScheduleRuleUpdate(InputModel):
     """A changed weekly pattern (replaces every field of the rule)."""
 
     weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
-    start_time: time
-    end_time: time
-    break_start: time | None = None
-    break_end: time | None = None
+    start_time: WallClock
+    end_time: WallClock
+    break_start: WallClock | None = None
+    break_end: WallClock | None = None
     slot_minutes: int | None = Field(default=None, ge=5, le=240)
     valid_from: CityDate
     valid_to: CityDate | None = None
@@ -278,7 +319,7 @@ class AffectedAppointmentRead(OutputModel):
     person_id: int
     starts_at: datetime
     ticket_number: str
-    channel: str
+    channel: Channel
 
 
 class ScheduleChangeRead(OutputModel):
@@ -301,8 +342,8 @@ class WaitlistEntryCreate(InputModel):
     referral_id: Id | None = None
     date_from: CityDate | None = None
     date_to: CityDate | None = None
-    time_from: time | None = Field(default=None, description="Wall-clock time in the city")
-    time_to: time | None = None
+    time_from: WallClock | None = None
+    time_to: WallClock | None = None
 
 
 class WaitlistEntryRead(OutputModel):
@@ -313,11 +354,11 @@ class WaitlistEntryRead(OutputModel):
     referral_id: int | None
     date_from: date | None
     date_to: date | None
-    time_from: time | None
-    time_to: time | None
+    time_from: WallClock | None
+    time_to: WallClock | None
     priority: bool
-    reason: str = Field(description="patient | clinic_cancelled")
-    status: str = Field(description="waiting | holding | booked | left | expired")
+    reason: WaitlistReason
+    status: WaitlistStatus
     appointment_id: int | None
     created_at: datetime
     closed_at: datetime | None
@@ -355,7 +396,7 @@ class HomeVisitRead(OutputModel):
     address: str
     reason: str
     contact_phone: str
-    status: str = Field(description="new | accepted | assigned | done | cancelled")
+    status: HomeVisitStatus
     practitioner_id: int | None
     created_at: datetime
     updated_at: datetime
@@ -379,5 +420,5 @@ class ReferralRead(OutputModel):
     target_clinic_id: int | None
     issued_at: datetime
     valid_until: datetime
-    status: str
+    status: ReferralStatus
     used_by_appointment_id: int | None

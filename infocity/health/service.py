@@ -58,6 +58,7 @@ from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
 from infocity.health import errors, rules
+from infocity.health.metrics import counted
 from infocity.health.models import (
     ACTIVE_WAITLIST_ENTRY,
     CHANNELS,
@@ -116,7 +117,8 @@ from infocity.health.schemas import (
 
 IDENTIFY_WINDOW_SECONDS = 600
 # A kiosk serves a whole polyclinic from one address: the per-address limit is generous,
-# the per-policy one is what stops guessing birth dates.
+# the per-policy-and-address one is what stops guessing birth dates. Keyed by address
+# too, so wrong dates typed at one terminal never lock the patient out of another.
 IDENTIFY_PER_POLICY = 10
 IDENTIFY_PER_ADDRESS = 300
 INSERT_BATCH = 500
@@ -832,7 +834,8 @@ def _count_identification(uow: UnitOfWork, policy: str, ip: str | None) -> None:
     """Count the attempt for the policy and the address (committed even if the use case
     then fails): in the unit of work's own connection when it has nothing else to commit
     yet, else in a transaction of its own."""
-    limits = [Limit(f"identify:{token_hash(policy)[:40]}", IDENTIFY_PER_POLICY)]
+    at_terminal = token_hash(f"{policy}|{ip or ''}")[:40]
+    limits = [Limit(f"identify:{at_terminal}", IDENTIFY_PER_POLICY)]
     if ip:
         limits.append(Limit(f"identify-ip:{token_hash(ip)[:40]}", IDENTIFY_PER_ADDRESS))
     if uow.outermost and not uow.session.in_transaction():
@@ -1421,6 +1424,7 @@ def _is_staff(actor: Principal | None) -> bool:
     return actor is not None and not actor.is_system and Role.CITIZEN not in actor.roles
 
 
+@counted("book")
 def book_slot(
     actor: Principal | None,
     data: BookingCreate,
@@ -1457,6 +1461,7 @@ def book_slot(
         return result
 
 
+@counted("book")
 def book_by_policy(
     data: AnonymousBookingCreate,
     *,
@@ -1487,6 +1492,7 @@ def book_by_policy(
         return result
 
 
+@counted("book")
 def book_identified_patient(
     person_id: int,
     data: IdentifiedBookingCreate,
@@ -1550,6 +1556,7 @@ def _self_book(
     return result
 
 
+@counted("book")
 def book_for_patient(
     actor: Principal | None,
     data: RegistryBookingCreate,
@@ -1606,6 +1613,7 @@ def _own_appointment(uow: UnitOfWork, actor: Principal | None, appointment_id: i
     return appointment
 
 
+@counted("cancel")
 def cancel_appointment(
     actor: Principal | None,
     appointment_id: int,
@@ -1688,6 +1696,7 @@ def _give_back_referral(session: Session, referral_id: int, appointment_id: int)
     )
 
 
+@counted("move")
 def reschedule_appointment(
     actor: Principal | None,
     appointment_id: int,
@@ -3303,6 +3312,7 @@ def confirm_by_link(
         return result
 
 
+@counted("cancel")
 def cancel_by_link(
     appointment_id: int,
     token: str,

@@ -12,5 +12,19 @@ from infocity.housing import service
 def generate_bills() -> int:
     """Bill the latest month whose readings window has closed; a month already billed
     makes nothing new (unique apartment and period), so running every few hours bills
-    each month once, soon after its window closes."""
-    return service.generate_last_month_bills().created
+    each month once, soon after its window closes.
+
+    Apartments that could not be billed fail the run after the others' bills are saved,
+    so the run's record names them; the next run tries them again."""
+    run = service.generate_last_month_bills()
+    if run.failed:
+        raise ApartmentsNotBilled(
+            f"{len(run.failed)} apartments not billed for {run.period:%Y-%m} "
+            f"({run.created} billed): "
+            + "; ".join(f"apartment {f.apartment_id}: {f.reason}" for f in run.failed[:20])
+        )
+    return run.created
+
+
+class ApartmentsNotBilled(RuntimeError):
+    """Raised after a bill run that left apartments unbilled (recorded on the job run)."""

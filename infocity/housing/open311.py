@@ -14,6 +14,7 @@ Thin: parse, call one service function, answer.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET  # building documents only, never parsing
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -25,27 +26,57 @@ from pydantic import ValidationError
 
 from infocity.accounts import service as accounts
 from infocity.core.errors import AppError
-from infocity.core.i18n import gettext
+from infocity.core.i18n import N_, gettext
+from infocity.core.schemas import MAX_ID
 from infocity.core.settings import get_settings
 from infocity.housing import service
-from infocity.housing.schemas import RequestFilter, ServiceRequestCreate, ServiceRequestRead
+from infocity.housing.schemas import (
+    XML_ILLEGAL,
+    RequestFilter,
+    ServiceRequestCreate,
+    ServiceRequestRead,
+)
 
 PREFIX = "/open311/v2"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # Changes when the list of services or their definitions change (clients re-read them).
 CHANGESET = "2026-11-25T00:00:00Z"
 MEDIA_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
+# Clients check a resource with HEAD before they GET it.
+READ = ["GET", "HEAD"]
+MAX_IDS = 1000  # service_request_id values in one GET (the most one answer lists)
+_ROW_ID = re.compile(r"[0-9]{1,19}")
+MIN_YEAR, MAX_YEAR = 1900, 2200  # dates people can mean in start_date and end_date
+
+UNKNOWN_FORMAT = N_("Unknown format: use .json or .xml.")
+NOT_A_DATE = N_("%(name)s must be a W3C date and time.")
+NO_TIME_ZONE = N_("%(name)s must include a time zone (Z or +HH:MM).")
+BAD_STATUS = N_("status must be open, closed or both.")
+BAD_IDS = N_("service_request_id must be request numbers separated by commas.")
+NOT_A_NUMBER = N_("%(name)s must be a number.")
+KEY_REQUIRED = N_("api_key is required.")
+CODE_REQUIRED = N_("service_code is required.")
+LAT_AND_LONG = N_("lat and long go together.")
+LOCATION_REQUIRED = N_("A location is required: lat and long, address_string or address_id.")
+BAD_ADDRESS_ID = N_("address_id must be the id of one of your apartments.")
+BAD_KEY = N_("Invalid api_key.")
+BAD_PARAMETER = N_("Invalid parameter %(name)s: %(reason)s")
+BAD_VALUE = N_("the value is not valid.")
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 class Open311Error(Exception):
-    """An error answered in the specification's format."""
+    """An error answered in the specification's format (``description`` is translated)."""
 
     def __init__(self, status: int, description: str) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+
+
+def _error(status: int, message_id: str, **params: Any) -> Open311Error:
+    return Open311Error(status, gettext(message_id, **params))
 
 
 def _status_of(exc: AppError, *, parameter_error: bool = False) -> int:
@@ -61,6 +92,11 @@ def _format_of(path: str) -> str:
     return "xml" if path.endswith(".xml") else "json"
 
 
+def _xml_text(value: str) -> str:
+    # Never write what XML cannot carry (rows older than the check on the way in).
+    return XML_ILLEGAL.sub("", value)
+
+
 def _xml_value(parent: ET.Element, name: str, value: Any) -> None:
     element = ET.SubElement(parent, name)
     if isinstance(value, Mapping):
@@ -73,7 +109,7 @@ def _xml_value(parent: ET.Element, name: str, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = _xml_text(str(value))
 
 
 def _xml(root: str, item: str | None, body: Any) -> bytes:
@@ -90,7 +126,7 @@ def _xml(root: str, item: str | None, body: Any) -> bytes:
 
 def _answer(fmt: str, root: str, item: str | None, body: Any, status_code: int = 200) -> Response:
     if fmt not in MEDIA_TYPES:
-        raise Open311Error(404, "Unknown format: use .json or .xml")
+        raise _error(404, UNKNOWN_FORMAT)
     if fmt == "json":
         return JSONResponse(body, status_code=status_code, media_type=MEDIA_TYPES["json"])
     return Response(_xml(root, item, body), status_code, media_type=MEDIA_TYPES["xml"])
@@ -111,7 +147,7 @@ def open311_errors(request: Request, exc: Open311Error) -> Response:
 # --- Discovery and services ----------------------------------------------------------------
 
 
-@router.get("/discovery.{fmt}")
+@router.api_route("/discovery.{fmt}", methods=READ)
 def discovery(fmt: str) -> Response:
     base = get_settings().base_url.rstrip("/")
     body = {
@@ -144,13 +180,13 @@ def _service(code: str) -> dict[str, Any]:
     }
 
 
-@router.get("/services.{fmt}")
+@router.api_route("/services.{fmt}", methods=READ)
 def list_services(fmt: str) -> Response:
     body = [_service(kind.code) for kind in service.housing_services()]
     return _answer(fmt, "services", "service", body)
 
 
-@router.get("/services/{code}.{fmt}")
+@router.api_route("/services/{code}.{fmt}", methods=READ)
 def service_definition(code: str, fmt: str) -> Response:
     try:
         kind = service.housing_service(code)
@@ -181,7 +217,8 @@ def _request_body(request: ServiceRequestRead, operators: Mapping[int, str]) -> 
         "updated_datetime": request.updated_at.isoformat(),
         "expected_datetime": None,
         "address": request.address,
-        "address_id": str(request.apartment_id) if request.apartment_id else None,
+        # The apartment's id is internal: it would tell who filed which requests.
+        "address_id": None,
         "zipcode": None,
         "lat": request.latitude,
         "long": request.longitude,
@@ -206,38 +243,61 @@ def _datetime(name: str, value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as exc:
-        raise Open311Error(400, f"{name} must be a W3C date and time") from exc
+        raise _error(400, NOT_A_DATE, name=name) from exc
     if parsed.tzinfo is None:
-        raise Open311Error(400, f"{name} must include a time zone (Z or +HH:MM)")
+        raise _error(400, NO_TIME_ZONE, name=name)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:  # the 90-day arithmetic must not overflow
+        raise _error(400, NOT_A_DATE, name=name)
     return parsed
 
 
-@router.get("/requests.{fmt}")
+def _row_id(value: str) -> int | None:
+    """A row id written in ASCII digits, or None (str.isdigit would take "²", which int()
+    refuses, and numbers past any row id would overflow the database's BIGINT)."""
+    if not _ROW_ID.fullmatch(value):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def _ids(value: str) -> list[int]:
+    ids = [_row_id(i) for i in _csv(value) or []]
+    numbers = [i for i in ids if i is not None]
+    if not ids or len(ids) > MAX_IDS or len(numbers) != len(ids):
+        raise _error(400, BAD_IDS)
+    return numbers
+
+
+@router.api_route("/requests.{fmt}", methods=READ)
 def list_requests(request: Request, fmt: str) -> Response:
     query = request.query_params
-    ids = _csv(query.get("service_request_id"))
-    statuses = _csv(query.get("status"))
-    if statuses and not set(statuses) <= {"open", "closed"}:
-        raise Open311Error(400, "status must be open, closed or both")
-    try:
+    if query.get("service_request_id", "").strip():
+        # The specification: service_request_id overrides every other parameter.
+        filters = RequestFilter(ids=_ids(query["service_request_id"]))
+    else:
+        statuses = _csv(query.get("status"))
+        if statuses and not set(statuses) <= {"open", "closed"}:
+            raise _error(400, BAD_STATUS)
         filters = RequestFilter(
-            ids=[int(i) for i in ids] if ids else None,
             service_codes=_csv(query.get("service_code")),
             statuses=statuses,
             start=_datetime("start_date", query.get("start_date")),
             end=_datetime("end_date", query.get("end_date")),
         )
-    except ValueError as exc:
-        raise Open311Error(400, "service_request_id must be numbers") from exc
-    return _requests_answer(fmt, service.list_requests(filters))
+    try:
+        found = service.list_requests(filters)
+    except AppError as exc:
+        raise Open311Error(_status_of(exc), exc.translated()) from exc
+    return _requests_answer(fmt, found)
 
 
-@router.get("/requests/{request_id}.{fmt}")
+@router.api_route("/requests/{request_id}.{fmt}", methods=READ)
 def get_request(request_id: str, fmt: str) -> Response:
-    if not request_id.isdigit() or len(request_id) > 18:
+    number = _row_id(request_id)
+    if number is None:
         raise Open311Error(404, gettext("There is no such service request."))
     try:
-        found = service.get_request(int(request_id))
+        found = service.get_request(number)
     except AppError as exc:
         raise Open311Error(_status_of(exc), exc.translated()) from exc
     return _requests_answer(fmt, [found])
@@ -249,49 +309,63 @@ def _float(name: str, value: str | None) -> float | None:
     try:
         return float(value)
     except ValueError as exc:
-        raise Open311Error(400, f"{name} must be a number") from exc
+        raise _error(400, NOT_A_NUMBER, name=name) from exc
+
+
+def _invalid(exc: ValidationError) -> Open311Error:
+    first = exc.errors()[0]
+    names = {"address": "address_string", "apartment_id": "address_id", "latitude": "lat"}
+    name = str(first["loc"][-1]) if first["loc"] else ""
+    reason = BAD_VALUE
+    if first["type"] == "value_error" and "ctx" in first:
+        reason = str(first["ctx"].get("error", ""))  # our validators' English message id
+    return _error(400, BAD_PARAMETER, name=names.get(name, name), reason=gettext(reason))
 
 
 @router.post("/requests.{fmt}")
 async def post_request(request: Request, fmt: str) -> Response:
     if fmt not in MEDIA_TYPES:
-        raise Open311Error(404, "Unknown format: use .json or .xml")
+        raise _error(404, UNKNOWN_FORMAT)
     form = await request.form()
     params = {**request.query_params, **{k: v for k, v in form.items() if isinstance(v, str)}}
     api_key = params.get("api_key", "").strip()
     if not api_key:
-        raise Open311Error(400, "api_key is required")
-    if not params.get("service_code", "").strip():
-        raise Open311Error(400, "service_code is required")
+        raise _error(403, KEY_REQUIRED)  # the specification: 403 for a missing api_key
+    code = params.get("service_code", "").strip()
+    if not code:
+        raise _error(400, CODE_REQUIRED)
+    try:
+        service.housing_service(code)
+    except AppError as exc:  # the specification: 404 for a service_code not found
+        raise Open311Error(404, exc.translated()) from exc
     latitude, longitude = _float("lat", params.get("lat")), _float("long", params.get("long"))
     if (latitude is None) != (longitude is None):
-        raise Open311Error(400, "lat and long go together")
+        raise _error(400, LAT_AND_LONG)
     address_id = params.get("address_id", "").strip()
     if latitude is None and not address_id and not params.get("address_string", "").strip():
-        raise Open311Error(
-            400, "A location is required: lat and long, address_string or address_id"
-        )
-    if address_id and (not address_id.isdigit() or len(address_id) > 18):
-        raise Open311Error(400, "address_id must be the id of one of your apartments")
+        raise _error(400, LOCATION_REQUIRED)
+    apartment_id = _row_id(address_id) if address_id else None
+    if address_id and apartment_id is None:
+        raise _error(400, BAD_ADDRESS_ID)
     principal = accounts.principal_from_api_token(api_key)
     if principal is None:
-        raise Open311Error(403, "Invalid api_key")
+        raise _error(403, BAD_KEY)
     try:
         data = ServiceRequestCreate(
-            service_code=params["service_code"].strip(),
+            service_code=code,
             description=params.get("description", ""),
-            apartment_id=int(address_id) if address_id else None,
+            apartment_id=apartment_id,
             address=params.get("address_string") or None,
             latitude=latitude,
             longitude=longitude,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise Open311Error(400, f"Invalid parameter {where}: {first['msg']}") from exc
+        raise _invalid(exc) from exc
     try:
         created = service.file_request(principal, data)
     except AppError as exc:
+        if exc.status == 429:
+            raise  # answered with Retry-After by the application's handler
         raise Open311Error(_status_of(exc, parameter_error=True), exc.translated()) from exc
     body = [{"service_request_id": str(created.id), "service_notice": None, "account_id": None}]
     return _answer(fmt, "service_requests", "request", body)

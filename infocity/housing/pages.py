@@ -9,7 +9,6 @@ chart, bills, debt), /housing/bills/{id} (printable) and .pdf, /housing/requests
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -176,11 +175,10 @@ def submit_reading(request: Request, apartment_id: IdPath, form: Form) -> Respon
     principal = _require(request)
     raw_meter, raw_value = form.get("meter_id", ""), form.get("value", "").strip()
     try:
-        value = Decimal(raw_value.replace(",", "."))
         data = ReadingCreate(
-            meter_id=int(raw_meter), value=value, confirm=form.get("confirm") == "1"
+            meter_id=int(raw_meter), value=raw_value, confirm=form.get("confirm") == "1"
         )
-    except (ValueError, InvalidOperation, ValidationError):
+    except (ValueError, ValidationError):
         return _apartment_page(
             request,
             principal,

@@ -6,7 +6,11 @@ A ``period`` is the first day of a month (a city date).
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -43,6 +47,19 @@ SERVICE_LABELS = {
 }
 CENT = Decimal("0.01")
 QUANTITY = Decimal("0.001")
+# What a meter can show: digits before the decimal point (water meters have five drums,
+# electricity meters six), and three decimals. A reading beyond this is a typing error.
+METER_DIGITS = {"cold_water": 5, "hot_water": 5, "electricity_day": 6, "electricity_night": 6}
+# The largest figures the bill columns hold (NUMERIC(12, 3) quantities, NUMERIC(12, 2)
+# money): a bill beyond them cannot be stored, whatever led to it.
+MAX_QUANTITY = Decimal("999999999.999")
+MAX_AMOUNT = Decimal("9999999999.99")
+# A number as a person types it: ASCII digits, optionally grouped by thousands with a
+# space (or the no-break spaces a copied number carries), a point or a comma, at most
+# three decimals. No exponent, underscores, signs or digits of other scripts.
+_TYPED_READING = re.compile(
+    r"(?:[0-9]+|[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+)(?:[.,][0-9]{1,3})?", re.ASCII
+)
 
 
 # --- Periods and the readings window -------------------------------------------------
@@ -122,6 +139,20 @@ def last_closed_period(today: date, start_day: int, end_day: int) -> date:
 # --- Readings ------------------------------------------------------------------------
 
 
+def parse_reading(text: str) -> Decimal:
+    """A reading as typed: ``12345``, ``123.45``, ``123,45``, ``12 345,6``; ValueError
+    (with a message id) for anything else, such as ``1e4``, ``7_000`` or ``١٢٣``."""
+    text = text.strip()
+    if len(text) > 32 or not _TYPED_READING.fullmatch(text):
+        raise ValueError(N_("Enter the number shown on the meter, for example 123.45."))
+    return Decimal(re.sub(r"[ \u00a0\u202f]", "", text).replace(",", "."))
+
+
+def meter_capacity(kind: str) -> Decimal:
+    """The largest reading a meter of ``kind`` can show (99999.999 for water)."""
+    return Decimal(10) ** METER_DIGITS[kind] - QUANTITY
+
+
 def consumption_limit(kind: str, residents: int, factor: float) -> Decimal:
     """The consumption above which a reading must be confirmed: norm x residents x factor
     (an empty apartment counts as one resident)."""
@@ -134,11 +165,22 @@ def check_reading(
     *,
     limit: Decimal,
     confirmed: bool,
+    capacity: Decimal = MAX_QUANTITY,
 ) -> Decimal:
     """The consumption the reading shows since ``previous``; refused below the last
-    reading, and asks for confirmation above ``limit``."""
+    reading and above what the meter can show (``capacity``), and asks for confirmation
+    above ``limit``."""
     if value < 0:
         raise InvalidInput("invalid_reading", N_("A reading cannot be negative."), field="value")
+    if value > capacity:
+        # Confirming cannot help: no meter shows this, so no bill may be made of it.
+        raise InvalidInput(
+            "reading_out_of_range",
+            N_("This meter cannot show %(value)s: at most %(capacity)s. Check the number."),
+            field="value",
+            value=format_quantity(value),
+            capacity=format_quantity(capacity),
+        )
     if value < previous:
         raise InvalidInput(
             "reading_below_previous",
@@ -213,7 +255,7 @@ def bill_lines(
     inputs.append(
         LineInput("water_disposal", disposal_basis, sum((w.quantity for w in water), Decimal(0)))
     )
-    return [
+    lines = [
         Line(
             line.service,
             line.basis,
@@ -223,15 +265,132 @@ def bill_lines(
         )
         for line in inputs
     ]
+    total = sum((line.amount for line in lines), Decimal(0))
+    if total > MAX_AMOUNT or any(line.quantity > MAX_QUANTITY for line in lines):
+        raise BillOutOfRange(
+            f"bill of {total} (quantities {', '.join(str(line.quantity) for line in lines)}) "
+            "exceeds what a bill can hold"
+        )
+    return lines
+
+
+class BillOutOfRange(ValueError):
+    """A bill too large to be stored: some reading behind it cannot be right."""
 
 
 def parse_amount(text: str) -> Decimal:
-    """A money amount as written in a bank file: ``1234.50`` or ``1234,50``; ValueError
-    when it is not a positive amount in kopecks."""
-    value = Decimal(text.strip().replace(" ", "").replace(",", "."))
-    if not value.is_finite() or value <= 0 or value != value.quantize(CENT):
-        raise ValueError(text)
+    """A money amount as written in a bank file: ``1234.50``, ``1234,50``, ``1 234,50``;
+    ValueError when it is not a positive amount in kopecks that a bill can hold."""
+    cleaned = _SPACES.sub("", text.strip())
+    if len(cleaned) > 32 or not _AMOUNT.fullmatch(cleaned):
+        raise ValueError("amount must be a positive sum such as 1234.50")
+    value = Decimal(cleaned.replace(",", "."))
+    if value <= 0:
+        raise ValueError("amount must be a positive sum such as 1234.50")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"amount must be at most {MAX_AMOUNT}")
     return value
+
+
+# --- Payment files ---------------------------------------------------------------------
+
+PAYMENT_COLUMNS = ("payment_id", "payer_code", "amount", "paid_on")
+MAX_PAYMENT_ID = 64
+EARLIEST_PAYMENT = date(2000, 1, 1)  # older dates are typing errors, not payments
+_AMOUNT = re.compile(r"[0-9]+(?:[.,][0-9]{1,2})?", re.ASCII)
+_SPACES = re.compile(r"[ \u00a0\u202f]")
+_PAYER_CODE = re.compile(r"[0-9]{10}", re.ASCII)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    line: int
+    external_id: str
+    payer_code: str
+    amount: Decimal
+    paid_on: date
+
+
+def decode_payment_file(data: bytes) -> str:
+    """A bank's file as text: UTF-8 (with or without a byte-order mark) or, as Russian
+    banks' software often writes, Windows-1251; ValueError for anything else."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1251")
+    except UnicodeDecodeError as exc:
+        raise ValueError("the file is neither UTF-8 nor Windows-1251 text") from exc
+
+
+def parse_payments(text: str, *, today: date) -> tuple[list[PaymentRow], list[tuple[int, str]]]:
+    """The rows of a payment file (CSV with a header naming ``PAYMENT_COLUMNS``) and the
+    problems of the bad ones as (line, English message); paid dates must lie between
+    ``EARLIEST_PAYMENT`` and the day after ``today`` (a bank a time zone ahead)."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = [name.strip() for name in next(reader, [])]
+    except csv.Error as exc:
+        return [], [(1, f"the header cannot be read: {exc}")]
+    missing = [c for c in PAYMENT_COLUMNS if c not in header]
+    if missing:
+        return [], [(1, f"missing columns: {', '.join(missing)}")]
+    i_id, i_code, i_amount, i_date = (header.index(c) for c in PAYMENT_COLUMNS)
+    width = max(i_id, i_code, i_amount, i_date) + 1
+    latest = today + timedelta(days=1)
+    rows: list[PaymentRow] = []
+    errors: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    while True:
+        try:
+            record = next(reader, None)
+        except csv.Error as exc:  # e.g. a quote left open up to the end of the file
+            errors.append((reader.line_num, f"the line cannot be read as CSV: {exc}"))
+            break
+        if record is None:
+            break
+        line = reader.line_num
+        if not record or record == [""]:
+            continue  # blank lines carry nothing
+        if len(record) < width:
+            errors.append((line, f"{len(record)} fields, expected {len(header)}"))
+            continue
+        # Plain indexing: this loop runs a million times for a large bank's file.
+        raw_id, raw_code = record[i_id].strip(), record[i_code].strip()
+        raw_amount, raw_date = record[i_amount], record[i_date].strip()
+        problems = []
+        # The other fields are matched whole against digits, so only the id can carry
+        # a control character through.
+        if _CONTROL.search(raw_id):
+            problems.append("control characters are not allowed")
+        elif not raw_id or len(raw_id) > MAX_PAYMENT_ID:
+            problems.append(f"payment_id must be 1 to {MAX_PAYMENT_ID} characters")
+        elif raw_id in seen:
+            problems.append(f"payment_id repeats line {seen[raw_id]}")
+        if not _PAYER_CODE.fullmatch(raw_code):
+            problems.append("payer_code must be 10 digits")
+        try:
+            amount = parse_amount(raw_amount)
+        except ValueError as exc:
+            problems.append(str(exc))
+        paid_on = None
+        if _ISO_DATE.fullmatch(raw_date):
+            with contextlib.suppress(ValueError):  # 2026-02-30
+                paid_on = date.fromisoformat(raw_date)
+        if paid_on is None:
+            problems.append("paid_on must be a date YYYY-MM-DD")
+        elif not EARLIEST_PAYMENT <= paid_on <= latest:
+            problems.append(f"paid_on must be between {EARLIEST_PAYMENT} and {latest}")
+        if problems:
+            errors.append((line, "; ".join(problems)))
+            continue
+        assert paid_on is not None
+        seen[raw_id] = line
+        rows.append(PaymentRow(line, raw_id, raw_code, amount, paid_on))
+    return rows, errors
 
 
 # --- Service requests (Open311) --------------------------------------------------------
@@ -325,3 +484,15 @@ def nearest(
         if best is None or distance < best[0]:
             best = (distance, place_id)
     return best[1] if best else None
+
+
+REQUEST_ADDRESS_LENGTH = 500  # the column's
+
+
+def request_address(building: str, given: str | None) -> str:
+    """The published address of a request filed for an apartment: the building's, with
+    the citizen's own address string (an entrance, a basement) kept after it."""
+    given = (given or "").strip()
+    if not given or given == building:
+        return building
+    return f"{building} ({given})"[:REQUEST_ADDRESS_LENGTH]

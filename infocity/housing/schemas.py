@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from infocity.core.i18n import N_
+from infocity.housing import rules
 
 MeterKind = Literal["cold_water", "hot_water", "electricity_day", "electricity_night"]
 BilledService = Literal[
     "cold_water", "hot_water", "electricity_day", "electricity_night", "water_disposal"
 ]
 RequestStatus = Literal["open", "acknowledged", "in_progress", "closed"]
+
+# Characters XML 1.0 cannot carry: one of them in a request would make every Open311 XML
+# answer that lists it unreadable to every client.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# A tag, a comment or a processing instruction: descriptions are published as plain text.
+_HTML = re.compile(r"<\s*[/!?]?\s*[A-Za-z]")
 
 
 class ApartmentCreate(BaseModel):
@@ -74,8 +84,23 @@ class MeterRead(BaseModel):
 
 class ReadingCreate(BaseModel):
     meter_id: int
-    value: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
+    value: Decimal = Field(
+        ge=0,
+        max_digits=12,
+        decimal_places=3,
+        description="As shown on the meter: a number, or text such as 123.45 or 123,45",
+    )
     confirm: bool = False  # the citizen confirms a reading far above the norm
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _as_typed(cls, value: Any) -> Any:
+        # Text is what a person typed: digits, a point or a comma, nothing else.
+        if isinstance(value, str):
+            return rules.parse_reading(value)
+        if isinstance(value, bool):
+            raise ValueError(N_("Enter the number shown on the meter, for example 123.45."))
+        return value
 
 
 class WindowRead(BaseModel):
@@ -156,10 +181,19 @@ class PaymentImportRead(BaseModel):
     already_imported: int
 
 
+class BillFailureRead(BaseModel):
+    """An apartment a bill run could not bill, and why (for the operators to look at)."""
+
+    apartment_id: int
+    operator_id: int
+    reason: str
+
+
 class BillRunRead(BaseModel):
     period: date
     created: int
     already_present: int
+    failed: list[BillFailureRead] = Field(default_factory=list)
 
 
 class ServiceRequestCreate(BaseModel):
@@ -169,6 +203,20 @@ class ServiceRequestCreate(BaseModel):
     address: str | None = Field(default=None, max_length=500)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+
+    @field_validator("description", "address", mode="after")
+    @classmethod
+    def _publishable(cls, value: str | None) -> str | None:
+        if value is not None and XML_ILLEGAL.search(value):
+            raise ValueError(N_("This value contains characters that are not allowed."))
+        return value
+
+    @field_validator("description", mode="after")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        if _HTML.search(value):
+            raise ValueError(N_("Write plain text: HTML is not allowed here."))
+        return value
 
 
 class ServiceRequestRead(BaseModel):

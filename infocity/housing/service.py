@@ -18,23 +18,35 @@ windows and due dates are judged on the city's calendar (``INFOCITY_CITY_TIMEZON
 
 from __future__ import annotations
 
-import csv
-import io
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table, func, select, update
+from sqlalchemy import (
+    Column,
+    CursorResult,
+    Date,
+    Executable,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
 from infocity.city import service as city
-from infocity.core import audit, outbox
+from infocity.core import audit, bulk, outbox
 from infocity.core.auth import PERMISSIONS, SYSTEM, Action, Principal, allowed, authorize
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -60,6 +72,7 @@ from infocity.housing.schemas import (
     ApartmentLinkCreate,
     ApartmentOverviewRead,
     ApartmentRead,
+    BillFailureRead,
     BillLineRead,
     BillRead,
     BillRunRead,
@@ -79,12 +92,14 @@ from infocity.housing.schemas import (
     WindowRead,
 )
 
+logger = logging.getLogger("infocity.housing")
 READINGS = cast(Table, MeterReading.__table__)
+APARTMENTS = cast(Table, Apartment.__table__)
+PAYMENTS = cast(Table, Payment.__table__)
 BILLS = cast(Table, Bill.__table__)
 REQUESTS = cast(Table, ServiceRequest.__table__)
 REQUESTS_PER_HOUR = 20  # per citizen: enough for real problems, not for a flood
 OPEN311_DEFAULT_DAYS = 90  # GET requests without dates covers this many days (the spec's)
-PAYMENT_COLUMNS = ("payment_id", "payer_code", "amount", "paid_on")
 
 
 def _dml(session: Session, statement: Executable) -> CursorResult[Any]:
@@ -330,6 +345,15 @@ def register_meter(
         if apartment is None:
             raise NotFound("apartment_not_found", N_("There is no such apartment."))
         authorize(actor, Action.HOUSING_BILLING, apartment.operator_id)
+        capacity = rules.meter_capacity(data.kind)
+        if data.initial_value > capacity:
+            raise InvalidInput(
+                "reading_out_of_range",
+                N_("This meter cannot show %(value)s: at most %(capacity)s. Check the number."),
+                field="initial_value",
+                value=rules.format_quantity(data.initial_value),
+                capacity=rules.format_quantity(capacity),
+            )
         meter = Meter(**data.model_dump())
         uow.session.add(meter)
         try:
@@ -408,6 +432,7 @@ def submit_reading(
                 meter.kind, apartment.residents, settings.readings_confirm_factor
             ),
             confirmed=data.confirm,
+            capacity=rules.meter_capacity(meter.kind),
         )
         # One row per meter and month: a resubmission in the open window replaces it.
         row = session.execute(
@@ -536,12 +561,14 @@ def generate_bills(
     uow: UnitOfWork | None = None,
 ) -> BillRunRead:
     """Make the month's bill of every apartment (of one operator, if given) that has none
-    yet (``SYSTEM``: the periodic job). Idempotent by (apartment, period)."""
+    yet (``SYSTEM``: the periodic job). Idempotent by (apartment, period); an apartment
+    that cannot be billed is listed in ``failed`` and the others are billed."""
     actor = authorize(actor, Action.HOUSING_BILLING, operator_id)
     if operator_id is None:
         _authorize_city_wide(actor)
     period = rules.month_start(period)
     created = present = 0
+    failed: list[BillFailureRead] = []
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -551,43 +578,67 @@ def generate_bills(
             query = query.where(Apartment.operator_id == operator_id)
         billed = set(session.scalars(select(Bill.apartment_id).where(Bill.period == period)))
         now = utcnow()
-        for apartment in session.scalars(query).all():
-            if apartment.id in billed:
+        apartments = [(a.id, a.operator_id) for a in session.scalars(query)]
+        for apartment_id, apartment_operator in apartments:
+            if apartment_id in billed:
                 present += 1
                 continue
-            lines = rules.bill_lines(
-                _metered(session, apartment, period), apartment.residents, prices
-            )
-            bill_id = session.execute(
-                _insert(session)(Bill)
-                .values(
-                    apartment_id=apartment.id,
-                    operator_id=apartment.operator_id,
-                    period=period,
-                    total=sum((line.amount for line in lines), Decimal(0)),
-                    created_at=now,
+            # Each apartment in a savepoint: one that cannot be billed (a reading no
+            # meter shows, stored before readings were checked) is reported and left
+            # unbilled, and every other apartment of the city still gets its bill.
+            try:
+                with session.begin_nested():
+                    made = _bill_apartment(session, apartment_id, period, prices, now)
+            except (rules.BillOutOfRange, DataError, IntegrityError) as exc:
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+                logger.warning("apartment %s not billed for %s: %s", apartment_id, period, reason)
+                failed.append(
+                    BillFailureRead(
+                        apartment_id=apartment_id, operator_id=apartment_operator, reason=reason
+                    )
                 )
-                .on_conflict_do_nothing(index_elements=["apartment_id", "period"])
-                .returning(BILLS.c.id)
-            ).scalar_one_or_none()
-            if bill_id is None:  # made meanwhile by another run
-                present += 1
                 continue
-            session.add_all(
-                BillLine(
-                    bill_id=bill_id,
-                    service=line.service,
-                    basis=line.basis,
-                    quantity=line.quantity,
-                    price=line.price,
-                    amount=line.amount,
-                )
-                for line in lines
-            )
-            created += 1
-        session.flush()
+            if made:
+                created += 1
+            else:  # made meanwhile by another run
+                present += 1
         uow.commit()
-        return BillRunRead(period=period, created=created, already_present=present)
+        return BillRunRead(period=period, created=created, already_present=present, failed=failed)
+
+
+def _bill_apartment(
+    session: Session, apartment_id: int, period: date, prices: dict[str, Decimal], now: datetime
+) -> bool:
+    """Insert one apartment's bill of ``period``; False when it already has one."""
+    apartment = session.get_one(Apartment, apartment_id)
+    lines = rules.bill_lines(_metered(session, apartment, period), apartment.residents, prices)
+    bill_id = session.execute(
+        _insert(session)(Bill)
+        .values(
+            apartment_id=apartment.id,
+            operator_id=apartment.operator_id,
+            period=period,
+            total=sum((line.amount for line in lines), Decimal(0)),
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["apartment_id", "period"])
+        .returning(BILLS.c.id)
+    ).scalar_one_or_none()
+    if bill_id is None:
+        return False
+    session.add_all(
+        BillLine(
+            bill_id=bill_id,
+            service=line.service,
+            basis=line.basis,
+            quantity=line.quantity,
+            price=line.price,
+            amount=line.amount,
+        )
+        for line in lines
+    )
+    session.flush()
+    return True
 
 
 def generate_last_month_bills(*, now: datetime | None = None) -> BillRunRead:
@@ -660,124 +711,129 @@ class PaymentFileRefused(InvalidInput):
         self.rows = rows  # (line number, English message id)
 
 
-@dataclass(frozen=True)
-class _PaymentRow:
-    line: int
-    external_id: str
-    payer_code: str
-    amount: Decimal
-    paid_on: date
-
-
-def _parse_payments(text: str) -> tuple[list[_PaymentRow], list[tuple[int, str]]]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in PAYMENT_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        return [], [(1, f"missing columns: {', '.join(missing)}")]
-    rows, errors = [], []
-    seen: dict[str, int] = {}
-    for record in reader:
-        line = reader.line_num
-        external_id = (record.get("payment_id") or "").strip()
-        payer_code = (record.get("payer_code") or "").strip()
-        problems = []
-        if not external_id or len(external_id) > 64:
-            problems.append("payment_id must be 1 to 64 characters")
-        elif external_id in seen:
-            problems.append(f"payment_id repeats line {seen[external_id]}")
-        if not (len(payer_code) == 10 and payer_code.isdigit()):
-            problems.append("payer_code must be 10 digits")
-        try:
-            amount = rules.parse_amount(record.get("amount") or "")
-        except (ValueError, ArithmeticError):
-            problems.append("amount must be a positive sum such as 1234.50")
-            amount = Decimal(0)
-        try:
-            paid_on = date.fromisoformat((record.get("paid_on") or "").strip())
-        except ValueError:
-            problems.append("paid_on must be a date YYYY-MM-DD")
-            paid_on = date.min
-        if problems:
-            errors.append((line, "; ".join(problems)))
-            continue
-        seen[external_id] = line
-        rows.append(_PaymentRow(line, external_id, payer_code, amount, paid_on))
-    return rows, errors
-
-
 def import_payments(
-    actor: Principal | None, text: str, *, uow: UnitOfWork | None = None
+    actor: Principal | None,
+    data: str | bytes,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
 ) -> PaymentImportRead:
-    """Import a bank's payment file (CSV: payment_id, payer_code, amount, paid_on).
+    """Import a bank's payment file (CSV: payment_id, payer_code, amount, paid_on; UTF-8
+    or Windows-1251 when given as bytes).
 
     All or nothing: any bad row refuses the whole file with every bad row's line number.
     Idempotent by payment id: a payment already imported with the same data is skipped
     (``SYSTEM``: the command line; an operator may import only its apartments').
+    The rows are checked and merged as a set in a staging table, so a file of a million
+    rows takes a few statements, not a million.
     """
     actor = authorize(actor, Action.HOUSING_BILLING)
-    rows, errors = _parse_payments(text)
+    now = now or utcnow()
+    try:
+        text = rules.decode_payment_file(data) if isinstance(data, bytes) else data
+    except ValueError as exc:
+        raise PaymentFileRefused([(1, str(exc))]) from exc
+    rows, errors = rules.parse_payments(text, today=_city_today(now))
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        codes = {row.payer_code for row in rows}
-        apartments = (
-            {
-                a.payer_code: a
-                for a in session.scalars(select(Apartment).where(Apartment.payer_code.in_(codes)))
-            }
-            if codes
-            else {}
+        staged = bulk.staging_table(
+            session,
+            "payment_import",
+            Column("line", Integer, primary_key=True),
+            Column("external_id", String(rules.MAX_PAYMENT_ID), nullable=False),
+            Column("payer_code", String(10), nullable=False),
+            Column("amount", Numeric(12, 2), nullable=False),
+            Column("paid_on", Date, nullable=False),
         )
-        known = (
-            {
-                p.external_id: p
-                for p in session.scalars(
-                    select(Payment).where(Payment.external_id.in_([r.external_id for r in rows]))
-                )
-            }
-            if rows
-            else {}
+        bulk.load_rows(
+            session,
+            staged,
+            ((r.line, r.external_id, r.payer_code, r.amount, r.paid_on) for r in rows),
         )
-        new, already = [], 0
-        for row in rows:
-            apartment = apartments.get(row.payer_code)
-            if apartment is None or not allowed(
-                actor, Action.HOUSING_BILLING, apartment.operator_id
-            ):
-                errors.append((row.line, f"no apartment has payer code {row.payer_code}"))
-                continue
-            existing = known.get(row.external_id)
-            if existing is not None:
-                if (existing.apartment_id, existing.amount, existing.paid_on) != (
-                    apartment.id,
-                    row.amount,
-                    row.paid_on,
-                ):
-                    errors.append(
-                        (row.line, f"payment {row.external_id} was imported with other data")
-                    )
-                else:
-                    already += 1
-                continue
-            new.append((row, apartment.id))
+        errors += _payment_problems(session, actor, staged)
         if errors:
             raise PaymentFileRefused(sorted(errors))
-        now = utcnow()
-        for row, apartment_id in new:
-            session.execute(
-                _insert(session)(Payment)
-                .values(
-                    external_id=row.external_id,
-                    apartment_id=apartment_id,
-                    amount=row.amount,
-                    paid_on=row.paid_on,
-                    imported_at=now,
+        already = session.scalar(
+            select(func.count())
+            .select_from(staged)
+            .join(PAYMENTS, PAYMENTS.c.external_id == staged.c.external_id)
+        )
+        new = select(
+            staged.c.external_id,
+            APARTMENTS.c.id,
+            staged.c.amount,
+            staged.c.paid_on,
+            literal(now, PAYMENTS.c.imported_at.type),
+        ).join(APARTMENTS, APARTMENTS.c.payer_code == staged.c.payer_code)
+        already = int(already or 0)
+        # A file imported before (a retry) has nothing new: no need to try every row.
+        imported = (
+            0
+            if already == len(rows)
+            else _dml(
+                session,
+                _insert(session)(PAYMENTS)
+                .from_select(
+                    ["external_id", "apartment_id", "amount", "paid_on", "imported_at"], new
                 )
-                # A concurrent import of the same file: the other one has it.
+                # Payments imported before (the same data: checked above) are skipped by
+                # the unique key, as are those a concurrent import of the file has just
+                # written. No NOT EXISTS here: PostgreSQL would scan the rows being inserted.
                 .on_conflict_do_nothing(index_elements=["external_id"])
-            )
+                # SQLAlchemy keeps the row count of an INSERT only when asked to.
+                .execution_options(preserve_rowcount=True),
+            ).rowcount
+        )
+        bulk.drop_staging(session, staged)
         uow.commit()
-        return PaymentImportRead(imported=len(new), already_imported=already)
+        return PaymentImportRead(imported=imported, already_imported=already)
+
+
+def _payment_problems(session: Session, actor: Principal, staged: Table) -> list[tuple[int, str]]:
+    """Rows of a staged payment file that name no apartment (of the actor's) or a
+    payment imported before with other data."""
+    problems = [
+        (line, f"no apartment has payer code {code}")
+        for line, code in session.execute(
+            select(staged.c.line, staged.c.payer_code)
+            .outerjoin(APARTMENTS, APARTMENTS.c.payer_code == staged.c.payer_code)
+            .where(APARTMENTS.c.id.is_(None))
+        )
+    ]
+    if not actor.is_system:
+        operators = session.scalars(
+            select(APARTMENTS.c.operator_id)
+            .join(staged, staged.c.payer_code == APARTMENTS.c.payer_code)
+            .distinct()
+        )
+        # An operator's apartments are its own: others' look like unknown codes to it.
+        foreign = [o for o in operators if not allowed(actor, Action.HOUSING_BILLING, o)]
+        if foreign:
+            problems += [
+                (line, f"no apartment has payer code {code}")
+                for line, code in session.execute(
+                    select(staged.c.line, staged.c.payer_code)
+                    .join(APARTMENTS, APARTMENTS.c.payer_code == staged.c.payer_code)
+                    .where(APARTMENTS.c.operator_id.in_(foreign))
+                )
+            ]
+    problems += [
+        (line, f"payment {external_id} was imported with other data")
+        for line, external_id in session.execute(
+            select(staged.c.line, staged.c.external_id)
+            .join(PAYMENTS, PAYMENTS.c.external_id == staged.c.external_id)
+            .join(APARTMENTS, APARTMENTS.c.payer_code == staged.c.payer_code)
+            .where(
+                or_(
+                    PAYMENTS.c.apartment_id != APARTMENTS.c.id,
+                    PAYMENTS.c.amount != staged.c.amount,
+                    PAYMENTS.c.paid_on != staged.c.paid_on,
+                )
+            )
+        )
+    ]
+    return problems
 
 
 # --- Service requests (Open311) ------------------------------------------------------------------
@@ -870,7 +926,9 @@ def file_request(
             apartment = linked[0]
         if apartment is not None:
             operator_id = apartment.operator_id
-            address = apartment.address  # the building: the number is not published
+            # The building (the number is not published), and where in it, in the
+            # citizen's own words when given.
+            address = rules.request_address(apartment.address, data.address)
         else:
             assert data.latitude is not None
             assert data.longitude is not None
@@ -949,15 +1007,31 @@ def list_requests(
     now = now or utcnow()
     query = select(ServiceRequest)
     if filters.ids:
+        # The specification: service_request_id overrides every other parameter.
         query = query.where(ServiceRequest.id.in_(filters.ids))
+        filters = RequestFilter(ids=filters.ids, limit=filters.limit)
     else:
-        start = filters.start
-        if start is None and filters.end is None:
-            start = now - timedelta(days=OPEN311_DEFAULT_DAYS)
-        if start is not None:
-            query = query.where(ServiceRequest.created_at >= start)
-        if filters.end is not None:
-            query = query.where(ServiceRequest.created_at <= filters.end)
+        start, end = filters.start, filters.end
+        window = timedelta(days=OPEN311_DEFAULT_DAYS)
+        if start is None:
+            # end_date alone: the 90 days before it (the specification's widest range).
+            start = (end or now) - window
+        if end is not None:
+            if end < start:
+                raise InvalidInput(
+                    "date_range_reversed",
+                    N_("end_date must not be before start_date."),
+                    field="end_date",
+                )
+            if end - start > window:
+                raise InvalidInput(
+                    "date_range_too_long",
+                    N_("A date range may span at most %(days)s days."),
+                    field="end_date",
+                    days=OPEN311_DEFAULT_DAYS,
+                )
+            query = query.where(ServiceRequest.created_at <= end)
+        query = query.where(ServiceRequest.created_at >= start)
     if filters.service_codes:
         query = query.where(ServiceRequest.service_code.in_(filters.service_codes))
     if filters.statuses:

@@ -14,13 +14,14 @@ from infocity.portal.schemas import (
     MAX_ID,
     MAX_PAGE_SIZE,
     AnswerCreate,
+    ApplicationAttachmentRead,
     ApplicationCreate,
     ApplicationDetailRead,
     ApplicationPageRead,
+    ApplicationStatus,
     ApplicationTypeRead,
     ApplicationUpdate,
     AssignCreate,
-    AttachmentRead,
     CatalogueRead,
     CommentCreate,
     CommentRead,
@@ -74,8 +75,10 @@ def mark_all_read(principal: CurrentUser) -> MarkedReadRead:
     return MarkedReadRead(marked=service.mark_all_read(principal))
 
 
+# ``:int``: /inbox/read-all is then a path of its own (POST only, so GET is a 405), not
+# a message id that fails to parse.
 @inbox.get(
-    "/inbox/{message_id}",
+    "/inbox/{message_id:int}",
     summary="One of my notifications (does not mark it read)",
     responses=error_responses(401, 403, 404, 422),
 )
@@ -84,7 +87,7 @@ def get_message(principal: CurrentUser, message_id: MessageId) -> InboxMessageRe
 
 
 @inbox.post(
-    "/inbox/{message_id}/read",
+    "/inbox/{message_id:int}/read",
     summary="Mark one of my notifications read",
     responses=error_responses(401, 403, 404, 422),
 )
@@ -97,7 +100,13 @@ def read_message(principal: CurrentUser, message_id: MessageId) -> InboxMessageR
 portal = APIRouter(prefix="/portal", tags=["portal"])
 ApplicationId = Annotated[int, Path(ge=1, le=MAX_ID, description="The application id.")]
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
+    200: {
+        "description": "The file's bytes",
+        "content": {
+            media_type: {"schema": {"type": "string", "format": "binary"}}
+            for media_type in ("application/pdf", "image/jpeg", "image/png")
+        },
+    },
     **error_responses(401, 403, 404, 422),
 }
 
@@ -208,7 +217,7 @@ def comment(
 )
 async def attach(
     principal: CurrentUser, application_id: ApplicationId, file: UploadFile
-) -> AttachmentRead:
+) -> ApplicationAttachmentRead:
     data = await file.read(MAX_ATTACHMENT_BYTES + 1)
     return service.add_attachment(principal, application_id, file.filename or "", data)
 
@@ -242,7 +251,7 @@ def download(
 )
 def queue(
     principal: CurrentUser,
-    status: str | None = Query(None, max_length=20),
+    status: ApplicationStatus | None = Query(None),
     type: str | None = Query(None, max_length=60),
     overdue: bool = Query(False),
     mine: bool = Query(False, description="Only those assigned to me."),

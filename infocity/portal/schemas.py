@@ -117,11 +117,24 @@ class ApplicationUpdate(BaseModel):
     form: dict[str, Any]
 
 
+# rules.Status, an enum in the OpenAPI document.
+ApplicationStatus = Literal[
+    "draft",
+    "submitted",
+    "in_review",
+    "needs_information",
+    "approved",
+    "rejected",
+    "completed",
+    "withdrawn",
+]
+
+
 class ApplicationRead(BaseModel):
     id: int
     type: str
     type_title: str
-    status: str
+    status: ApplicationStatus
     status_label: str
     applicant_user_id: int
     person_id: int | None
@@ -143,8 +156,8 @@ class ApplicationRead(BaseModel):
 class ApplicationEventRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    from_status: str | None
-    to_status: str
+    from_status: ApplicationStatus | None
+    to_status: ApplicationStatus
     actor_user_id: int | None
     reason: str | None
     created_at: datetime
@@ -161,12 +174,12 @@ class CommentRead(BaseModel):
 
     id: int
     author_user_id: int
-    author_side: str = Field(description="applicant | staff")
+    author_side: Literal["applicant", "staff"]
     body: str
     created_at: datetime
 
 
-class AttachmentRead(BaseModel):
+class ApplicationAttachmentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -189,7 +202,7 @@ class ApplicationDetailRead(ApplicationRead):
 
     events: list[ApplicationEventRead]
     comments: list[CommentRead]
-    attachments: list[AttachmentRead]
+    attachments: list[ApplicationAttachmentRead]
     moves: list[str] = Field(description="What the reader may do next.")
 
 

@@ -56,6 +56,7 @@ from infocity.portal.registry import (
 from infocity.portal.rules import Move, Side, Status
 from infocity.portal.schemas import (
     AnswerCreate,
+    ApplicationAttachmentRead,
     ApplicationCreate,
     ApplicationDetailRead,
     ApplicationEventRead,
@@ -66,7 +67,6 @@ from infocity.portal.schemas import (
     ApplicationUpdate,
     AssignCreate,
     AttachmentFile,
-    AttachmentRead,
     CatalogueCategoryRead,
     CatalogueRead,
     CatalogueServiceRead,
@@ -401,7 +401,7 @@ def _detail(uow: UnitOfWork, app: Application, side: Side, now: datetime) -> App
         **base.model_dump(),
         events=[ApplicationEventRead.model_validate(e) for e in events],
         comments=[CommentRead.model_validate(c) for c in comments],
-        attachments=[AttachmentRead.model_validate(a) for a in attachments],
+        attachments=[ApplicationAttachmentRead.model_validate(a) for a in attachments],
         moves=[m.value for m in rules.allowed_moves(app.status, side)],
     )
 
@@ -1152,7 +1152,7 @@ def add_attachment(
     *,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
-) -> AttachmentRead:
+) -> ApplicationAttachmentRead:
     """Attach a PDF, JPEG or PNG file (checked by its bytes, at most 5 MB)."""
     principal = _authorize_any(principal)
     name, content_type = rules.check_attachment(filename, data)
@@ -1188,7 +1188,7 @@ def add_attachment(
         )
         session.add(attachment)
         session.flush()
-        result = AttachmentRead.model_validate(attachment)
+        result = ApplicationAttachmentRead.model_validate(attachment)
         uow.commit()
         return result
 

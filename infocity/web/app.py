@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
-from fastapi import FastAPI
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from infocity import __version__
@@ -21,10 +25,15 @@ from infocity.housing import open311
 from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
-from infocity.web import errors, ops, pages
-from infocity.web.middleware import RequestContextMiddleware
+from infocity.web import errors, openapi, ops, pages
+from infocity.web.limits import BodyLimitMiddleware, refuse_control_characters
+from infocity.web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 
 API_PREFIX = "/api/v1"
+DOCS_URL = f"{API_PREFIX}/docs"
+# Routes that take a file (application attachments, API and page): a larger body limit,
+# and only a logged-in caller's body is read.
+UPLOAD_PATHS = (re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),)
 
 
 @asynccontextmanager
@@ -45,21 +54,50 @@ def create_app() -> FastAPI:
         'shape {"error": {"code", "message"}} with the message in the language of '
         "the Accept-Language header (Russian by default).",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served below, from the package's files rather than a CDN
         redoc_url=None,
         lifespan=_lifespan,
+        dependencies=[Depends(refuse_control_characters)],
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app)
     errors.install(app)
     errors.register_error_renderer(f"{open311.PREFIX}/", open311.error_response)
     app.add_exception_handler(open311.Open311Error, open311.open311_errors)  # type: ignore[arg-type]
+    settings = get_settings()
+    # Inside the request context (added before it), so refusals are in the user's language.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+        upload_paths=UPLOAD_PATHS,
+    )
     app.add_middleware(
         RequestContextMiddleware, cookieless_prefixes=(f"{API_PREFIX}/", f"{open311.PREFIX}/")
     )
+    # Added last, so it is the outermost: every response gets the headers, errors too.
+    app.add_middleware(SecurityHeadersMiddleware, docs_prefix=DOCS_URL)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "static"),
         name="static",
     )
+    app.mount(
+        f"{DOCS_URL}/files",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title=f"{app.title} — Swagger UI",
+            swagger_js_url=f"{DOCS_URL}/files/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_URL}/files/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_URL}/files/favicon-32x32.png",
+        )
+
     app.include_router(ops.router)
     # The JSON API first: routes are matched in order, and the API carries the load.
     for router in (health_api.router, accounts_api.router, city_api.router, portal_api.router):

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
 
 from infocity.accounts import service as accounts
@@ -61,7 +62,19 @@ def page_principal(request: Request) -> Principal | None:
     return principal
 
 
-def api_principal(request: Request) -> Principal | None:
+# Declares the bearer scheme on exactly the operations that read the user (OpenAPI
+# ``security``); the header is still read below, so that a wrong scheme is a 401.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="The token from POST /api/v1/auth/token: Authorization: Bearer <token>",
+)
+
+
+def api_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
+) -> Principal | None:
     """The user of an app's bearer token, if any (the JSON API takes no cookies, so it
     needs no CSRF token)."""
     header = request.headers.get("authorization", "")

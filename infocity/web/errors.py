@@ -11,7 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from infocity.core.audit import request_id_var
 from infocity.core.errors import AppError, Unauthenticated
@@ -20,7 +22,8 @@ from infocity.web.deps import render
 
 logger = logging.getLogger("infocity.errors")
 
-MACHINE_PREFIXES = ("/api/", "/open311/", "/fhir/")
+# /metrics: a scraper refused gets a JSON error, not the login page.
+MACHINE_PREFIXES = ("/api/", "/open311/", "/fhir/", "/metrics")
 
 # Machine paths whose standard has its own error shape (Open311's list of {code,
 # description}): prefix -> renderer(request, status, code, message).
@@ -123,13 +126,45 @@ def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
     return fields
 
 
+def retry_after(exc: AppError) -> dict[str, str]:
+    """``Retry-After`` (seconds) of a rate-limit refusal, whose message gives minutes."""
+    minutes = exc.params.get("minutes")
+    seconds = int(minutes) * 60 if isinstance(minutes, int) and minutes > 0 else 60
+    return {"Retry-After": str(seconds)}
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers: the router's own 405 names only
+    those of the first route that matched the path. Each method is tried on the routes."""
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+def _with_headers(response: Response, headers: dict[str, str] | None) -> Response:
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
+        headers = retry_after(exc) if exc.status == 429 else None
         if (renderer := _renderer(request)) is not None:
-            return renderer(request, exc.status, exc.code, exc.translated())
+            # Formats without a field of their own (Open311) name it in the text.
+            message = f"{exc.field}: {exc.translated()}" if exc.field else exc.translated()
+            response = renderer(request, exc.status, exc.code, message)
+            return _with_headers(response, headers)
         if wants_json(request):
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            if exc.status == 401:
+                headers = {"WWW-Authenticate": "Bearer"}
             return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
         if isinstance(exc, Unauthenticated):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -160,17 +195,31 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code, message_id = HTTP_MESSAGES.get(exc.status_code, ("error", N_("Request failed.")))
         message = gettext(message_id)
-        headers = getattr(exc, "headers", None)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         if (renderer := _renderer(request)) is not None:
-            return renderer(request, exc.status_code, code, message)
+            return _with_headers(renderer(request, exc.status_code, code, message), headers)
         if wants_json(request):
             return JSONResponse(error_body(code, message), exc.status_code, headers=headers)
-        return render(
-            request,
-            "error.html",
-            {"message": message, "code": code},
-            status_code=exc.status_code,
+        page = render(
+            request, "error.html", {"message": message, "code": code}, status_code=exc.status_code
         )
+        return _with_headers(page, headers)
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        # A value the database cannot hold (out of a column's range, bytes it refuses)
+        # that no check caught: the caller's input, refused, and the transaction is
+        # already rolled back. Logged, since it means a check is missing.
+        logger.warning("database refused a value: %s", exc.orig)
+        code, message_id = HTTP_MESSAGES[400]
+        message = gettext(message_id)
+        if (renderer := _renderer(request)) is not None:
+            return renderer(request, 400, code, message)
+        if wants_json(request):
+            return JSONResponse(error_body(code, message), 400)
+        return render(request, "error.html", {"message": message, "code": code}, 400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -31,6 +31,24 @@ LATENCY = Histogram(
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def route_template(route: object, path: str) -> str:
+    """The full template of the route that answered ``path``, e.g. ``/api/v1/health/x/{id}``.
+
+    A route included under a prefix knows only its own part of the path (``/health/x/{id}``),
+    so API and page traffic would share one series: the prefix is the part of the request's
+    path before the shortest-prefixed tail that the route's own pattern matches."""
+    template = getattr(route, "path", None)
+    pattern = getattr(route, "path_regex", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    if pattern is None or pattern.match(path):
+        return template
+    for index, char in enumerate(path):
+        if char == "/" and index and pattern.match(path[index:]):
+            return path[:index] + template
+    return template
+
+
 class RequestContextMiddleware:
     """A pure ASGI middleware, so the context variables it sets reach the endpoint.
 
@@ -76,8 +94,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            route_name = getattr(route, "path", "unmatched")
+            route_name = route_template(scope.get("route"), scope["path"])
             status = status_holder["status"]
             method = scope["method"]
             REQUESTS.labels(method, route_name, str(status)).inc()
@@ -91,3 +108,72 @@ class RequestContextMiddleware:
                 status=status,
                 ms=round(elapsed * 1000, 1),
             )
+
+
+# Pages use only their own stylesheet and no scripts; the API docs (Swagger UI, served
+# from the package) need inline start-up code and styles, and data: images.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+# Cookies that mean the page is someone's own: a logged-in session or a kiosk's patient.
+PRIVATE_COOKIES = ("infocity_session", "infocity_kiosk")
+# Pages of a shared screen: the next person must not find the last one's in its history.
+PRIVATE_PREFIXES = ("/kiosk",)
+
+
+class SecurityHeadersMiddleware:
+    """Headers every response carries: no framing, no sniffing, no referrer to other
+    sites, HSTS over TLS, and ``Cache-Control: no-store`` on what was answered to someone
+    logged in (a browser session, an app's token, a kiosk's identified patient) and on
+    the kiosk's pages, so a shared computer's cache or a proxy keeps nothing personal.
+
+    ``docs_prefix``: the API documentation page, whose Swagger UI needs a looser policy.
+    """
+
+    def __init__(self, app: ASGIApp, docs_prefix: str = "") -> None:
+        self.app = app
+        self.docs_prefix = docs_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_headers = Headers(scope=scope)
+        raw_cookies = request_headers.get("cookie")
+        cookies = cookie_parser(raw_cookies) if raw_cookies else {}
+        path: str = scope["path"]
+        private = (
+            "authorization" in request_headers
+            or any(name in cookies for name in PRIVATE_COOKIES)
+            or path.startswith(PRIVATE_PREFIXES)
+        )
+        docs = bool(self.docs_prefix) and path.startswith(self.docs_prefix)
+        tls = scope.get("scheme") == "https"
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault(
+                    "content-security-policy",
+                    DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY,
+                )
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("x-frame-options", "DENY")
+                headers.setdefault("referrer-policy", "same-origin")
+                if tls:
+                    headers.setdefault("strict-transport-security", HSTS)
+                # A response that sets a session (the log-in) is private too.
+                sets_session = any(
+                    value.startswith(PRIVATE_COOKIES) for value in headers.getlist("set-cookie")
+                )
+                if private or sets_session:
+                    headers["cache-control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

@@ -46,6 +46,7 @@ def add_citizen(
             is_active=True,
             created_at=utcnow(),
             password_changed_at=utcnow(),
+            verified_at=utcnow(),
         )
         uow.session.add(user)
         uow.commit()

@@ -1,0 +1,100 @@
+"""Waiting for a server process to answer, on a machine that may be slow or busy.
+
+A fixed timeout turns a loaded machine into red tests. Here the wait lasts as long as the
+process is alive and making progress (using CPU, or writing to its log), up to a generous
+ceiling; a process that dies fails at once with the end of its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+CEILING_SECONDS = 300.0
+STALL_SECONDS = 120.0
+
+
+class ServerDidNotStart(RuntimeError):
+    """The server process died, stalled, or passed the ceiling before answering."""
+
+
+def _tail(log: IO[bytes] | None) -> str:
+    if log is None:
+        return "(no log)"
+    log.flush()
+    log.seek(0)
+    return log.read().decode(errors="replace")[-4000:]
+
+
+def _log_size(log: IO[bytes] | None) -> int:
+    if log is None:
+        return 0
+    with contextlib.suppress(OSError, ValueError):
+        return os.fstat(log.fileno()).st_size
+    return 0
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """CPU time (clock ticks) of ``pid`` and its descendants, from /proc; None where
+    there is no /proc (then only the log and the process being alive count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            # The command name may hold spaces and parentheses: split after the last ')'.
+            fields = stat[stat.rindex(")") + 2 :].split()
+            parents[int(entry.name)] = int(fields[1])
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    family, total, frontier = {pid}, 0, [pid]
+    while frontier:
+        current = frontier.pop()
+        total += ticks.get(current, 0)
+        children = [child for child, parent in parents.items() if parent == current]
+        frontier.extend(child for child in children if child not in family)
+        family.update(children)
+    return total
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes],
+    url: str,
+    *,
+    log: IO[bytes] | None = None,
+    ceiling: float = CEILING_SECONDS,
+    stall: float = STALL_SECONDS,
+    poll: float = 0.1,
+) -> None:
+    """Return once ``url`` answers 200; raise ``ServerDidNotStart`` (with the log's end)
+    if ``process`` exits, shows no progress for ``stall`` seconds, or ``ceiling`` passes."""
+    started = time.monotonic()
+    last_progress = started
+    progress = (_cpu_ticks(process.pid), _log_size(log))
+    while True:
+        if process.poll() is not None:
+            raise ServerDidNotStart(
+                f"server exited with {process.returncode} before answering:\n{_tail(log)}"
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        now = time.monotonic()
+        current = (_cpu_ticks(process.pid), _log_size(log))
+        if current != progress:
+            progress, last_progress = current, now
+        if now - last_progress > stall:
+            raise ServerDidNotStart(f"server made no progress for {stall:.0f} s:\n{_tail(log)}")
+        if now - started > ceiling:
+            raise ServerDidNotStart(f"server did not answer within {ceiling:.0f} s:\n{_tail(log)}")
+        time.sleep(poll)
