@@ -5,6 +5,7 @@ mailbox; and the base URL the links are built on."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,10 +16,12 @@ from babel.dates import format_datetime
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from infocity import cli
 from infocity.accounts import service as accounts
 from infocity.core.i18n import use_locale
-from infocity.core.models import OutboxMessage
+from infocity.core.models import InboxMessage, OutboxMessage
 from infocity.core.outbox import notify
 from infocity.core.settings import Settings, base_url_mismatch, get_settings
 from infocity.core.templating import render_message
@@ -172,6 +175,40 @@ def test_an_sms_is_a_short_line_and_one_link(
     assert len(re.findall(r"https?://", text)) == 1
 
 
+def test_links_in_an_inbox_message_are_clickable(client: TestClient, uow: UnitOfWork) -> None:
+    citizen = add_citizen(uow, email=False)
+    with uow:
+        [message] = notify(
+            uow.session,
+            citizen,
+            kind="appointment_reminder",
+            template="health/messages/appointment_reminder.txt",
+            context=REMINDER_CONTEXT,
+            link="/health/appointments",
+        )
+        uow.commit()
+    Worker("test").deliver_due()
+    with uow:
+        inbox_id = uow.session.scalar(
+            select(InboxMessage.id).where(InboxMessage.outbox_id == message.id)
+        )
+    assert citizen.user_id is not None
+    client.cookies.update(login_cookie(uow, citizen.user_id))
+    page = client.get(f"/inbox/{inbox_id}").text
+    for name in ("confirm_link", "cancel_link"):
+        url = str(REMINDER_CONTEXT[name]).replace("&", "&amp;")
+        assert f'<a href="{url}">' in page
+    assert "Кабинет: 204<br>" in page
+
+
+def test_an_english_app_login_makes_the_users_messages_english(uow: UnitOfWork) -> None:
+    citizen = make_citizen()
+    with use_locale("en"):
+        accounts.issue_api_token(citizen.identifier, citizen.password, "phone")
+    with uow:
+        assert accounts.recipient_for_user(uow.session, citizen.id).locale == "en"
+
+
 # --- The demo mailbox ------------------------------------------------------------------
 
 
@@ -221,6 +258,20 @@ def test_the_demo_mailbox_is_refused_in_production() -> None:
 
 
 # --- The base URL ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("port", "warned"), [(8123, True), (8000, False)])
+def test_serve_warns_when_links_would_not_reach_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, port: int, warned: bool
+) -> None:
+    monkeypatch.delenv("INFOCITY_BASE_URL", raising=False)
+    get_settings.cache_clear()
+    monkeypatch.setattr("infocity.core.logging.configure_logging", lambda: None)
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(cli.app, ["serve", "--port", str(port)])
+    assert result.exit_code == 0, result.output
+    assert ("links in messages will not work" in caplog.text) is warned
 
 
 @pytest.mark.parametrize(

@@ -538,6 +538,7 @@ def issue_api_token(
         user = uow.session.get(User, _check_credentials(uow, identifier, password, ip))
         assert user is not None
         authorize(_principal(uow, user), Action.API_TOKEN_ISSUE)
+        _store_locale(uow, user.id, current_locale())  # the app's language, for its messages
         raw = new_token()
         api_token = ApiToken(
             user_id=user.id,
