@@ -20,7 +20,7 @@ install: $(STAMP) ## Create .venv and install InfoCity with its development tool
 
 PORT ?= 8000
 
-run: install ## Migrate the SQLite database, load the demo city and serve it on :$(PORT) (PORT=8080 make run)
+run: install ## Migrate the SQLite database, load the demo city and serve it on :8000 (or make run PORT=8080)
 	$(BIN)/infocity db upgrade
 	$(BIN)/infocity seed demo
 	INFOCITY_BASE_URL=$${INFOCITY_BASE_URL:-http://127.0.0.1:$(PORT)} INFOCITY_DEMO_MAILBOX=$${INFOCITY_DEMO_MAILBOX:-true} \
