@@ -58,7 +58,7 @@ def serve(
     typer.echo(f"InfoCity is serving on http://{host}:{port} ({workers} process(es))")
     try:
         uvicorn.run(
-            "infocity.web.app:create_app",
+            "infocity.app:create_app",
             factory=True,
             host=host,
             port=port,

@@ -1,4 +1,7 @@
-"""The ASGI application: every service's routers and pages under one roof."""
+"""The ASGI application: every service's routers and pages under one roof.
+
+It lives above the web kit (``infocity.web``), which the routes import: the kit imports
+no service's routes or pages, so importing it does not pull in every service."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from infocity import __version__
+from infocity import __version__, web
 from infocity.accounts import api as accounts_api
 from infocity.accounts import pages as accounts_pages
 from infocity.city import api as city_api
@@ -79,7 +82,7 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, docs_prefix=DOCS_URL)
     app.mount(
         "/static",
-        StaticFiles(directory=Path(__file__).resolve().parent / "static"),
+        StaticFiles(directory=Path(web.__file__).resolve().parent / "static"),
         name="static",
     )
     app.mount(
