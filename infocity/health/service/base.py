@@ -44,51 +44,23 @@ from infocity.health.models import (
 from infocity.health.schemas import AppointmentRead
 
 MY_APPOINTMENTS_LIMIT = 200
-
-
 JOB_BATCH = 500  # rows one run of a periodic job handles
-
-
 LOOKUP_WINDOW_SECONDS = 60  # staff reads of a patient: the citizen look-up's window
-
-
 # A registrar who identified a patient by policy (and birth date) may open the patient's
 # card by id for a working shift, to book them though they are not yet the clinic's.
 IDENTIFIED_FOR = timedelta(hours=12)
-
-
 CARE_ROLES = (Role.REGISTRAR, Role.CLINIC_ADMIN, Role.DOCTOR)
 
-
 SLOTS = cast(Table, Slot.__table__)
-
-
 APPOINTMENTS = cast(Table, Appointment.__table__)
-
-
 REFERRALS = cast(Table, Referral.__table__)
-
-
 QUOTAS = cast(Table, BookingQuota.__table__)
-
-
 ATTACHMENTS = cast(Table, Attachment.__table__)
-
-
 STANDINGS = cast(Table, BookingStanding.__table__)
-
-
 ENTRIES = cast(Table, WaitlistEntry.__table__)
-
-
 OFFERS = cast(Table, WaitlistOffer.__table__)
-
-
 REMINDERS = cast(Table, AppointmentReminder.__table__)
-
-
 HOME_VISITS = cast(Table, HomeVisitRequest.__table__)
-
 
 APPOINTMENT_COLUMNS = (
     APPOINTMENTS.c.id,

@@ -59,14 +59,10 @@ from infocity.health.service.taking import (
 )
 
 IDENTIFY_WINDOW_SECONDS = 600
-
-
 # A kiosk serves a whole polyclinic from one address: the per-address limit is generous,
 # the per-policy-and-address one is what stops guessing birth dates. Keyed by address
 # too, so wrong dates typed at one terminal never lock the patient out of another.
 IDENTIFY_PER_POLICY = 10
-
-
 IDENTIFY_PER_ADDRESS = 300
 
 

@@ -32,8 +32,6 @@ from infocity.health.service.base import (
 )
 
 OFFER_CANDIDATES = 20  # waiting entries tried, in order, for one freed slot
-
-
 OFFER_SCAN = 200  # free slots looked at for one waiting entry (time-of-day filtered after)
 
 

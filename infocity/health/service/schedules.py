@@ -53,8 +53,6 @@ from infocity.health.service.base import (
 from infocity.health.service.taking import _give_back_referral
 
 INSERT_BATCH = 500
-
-
 ALTERNATIVES = 3  # free times suggested to a patient whose appointment the clinic cancelled
 
 
