@@ -93,6 +93,57 @@ def _check_waitlist_input(data: WaitlistEntryCreate, today: date) -> None:
         )
 
 
+def _waitlist_clinic(
+    session: Session,
+    data: WaitlistEntryCreate,
+    specialty: Specialty,
+    person_id: int,
+    now: datetime,
+) -> int | None:
+    """The clinic a waiting entry waits at: the one asked for, the referral's, or the
+    patient's own polyclinic; refuses a referral that does not fit and a clinic that is
+    not the patient's."""
+    clinic_id = data.clinic_id
+    clinic = None
+    if clinic_id is not None:
+        clinic = session.get(Clinic, clinic_id)
+        if clinic is None:
+            raise errors.ClinicNotFound()
+    attached = set(
+        session.scalars(
+            select(ATTACHMENTS.c.clinic_id).where(
+                ATTACHMENTS.c.person_id == person_id, ATTACHMENTS.c.valid_to.is_(None)
+            )
+        )
+    )
+    if data.referral_id is not None:
+        referral = session.get(Referral, data.referral_id)
+        if referral is None or referral.person_id != person_id:
+            raise errors.ReferralNotFound()
+        if referral.status != "active":
+            raise errors.ReferralUsed()
+        if referral.valid_until <= now:
+            raise errors.ReferralExpired()
+        if referral.specialty_id != specialty.id:
+            raise errors.ReferralMismatch()
+        if clinic_id is None:
+            clinic_id = referral.target_clinic_id
+    elif specialty.booking_mode == "referral":
+        raise errors.ReferralRequired()
+    else:
+        # A direct specialty is seen at one's own polyclinic (or its branches).
+        heads = [c for c in attached]
+        if clinic is not None:
+            head = clinic.parent_clinic_id or clinic.id
+            if head not in attached:
+                raise errors.NotAttached()
+        elif heads:
+            clinic_id = min(heads)
+        else:
+            raise errors.NotAttached()
+    return clinic_id
+
+
 def join_waitlist(
     actor: Principal | None,
     data: WaitlistEntryCreate,
@@ -120,44 +171,7 @@ def join_waitlist(
             raise errors.SpecialtyNotFound()
         patient = _patient(session, person_id)
         _refuse_if_suspended(session, person_id, now)
-        clinic_id = data.clinic_id
-        clinic = None
-        if clinic_id is not None:
-            clinic = session.get(Clinic, clinic_id)
-            if clinic is None:
-                raise errors.ClinicNotFound()
-        attached = set(
-            session.scalars(
-                select(ATTACHMENTS.c.clinic_id).where(
-                    ATTACHMENTS.c.person_id == person_id, ATTACHMENTS.c.valid_to.is_(None)
-                )
-            )
-        )
-        if data.referral_id is not None:
-            referral = session.get(Referral, data.referral_id)
-            if referral is None or referral.person_id != person_id:
-                raise errors.ReferralNotFound()
-            if referral.status != "active":
-                raise errors.ReferralUsed()
-            if referral.valid_until <= now:
-                raise errors.ReferralExpired()
-            if referral.specialty_id != specialty.id:
-                raise errors.ReferralMismatch()
-            if clinic_id is None:
-                clinic_id = referral.target_clinic_id
-        elif specialty.booking_mode == "referral":
-            raise errors.ReferralRequired()
-        else:
-            # A direct specialty is seen at one's own polyclinic (or its branches).
-            heads = [c for c in attached]
-            if clinic is not None:
-                head = clinic.parent_clinic_id or clinic.id
-                if head not in attached:
-                    raise errors.NotAttached()
-            elif heads:
-                clinic_id = min(heads)
-            else:
-                raise errors.NotAttached()
+        clinic_id = _waitlist_clinic(session, data, specialty, person_id, now)
         kind_clinic = session.get(Clinic, clinic_id) if clinic_id is not None else None
         if patient.birth_date is None:
             raise errors.BirthDateRequired()
