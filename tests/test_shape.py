@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 
 import infocity
@@ -49,3 +51,19 @@ def test_the_health_service_package_offers_every_public_function_of_its_modules(
         }
     exported = {name for name in service.__all__ if inspect.isfunction(getattr(service, name))}
     assert defined == exported
+
+
+def test_the_web_kit_loads_no_city_service() -> None:
+    # Every service's routes import the kit: were it to import a service (or the
+    # application, which imports them all), the packages would import each other in a loop.
+    probe = (
+        "import sys, infocity.web.deps, infocity.web.errors, infocity.web.limits; "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[:2] in SERVICES)))"
+    ).replace(
+        "SERVICES",
+        repr([["infocity", s] for s in ("accounts", "city", "health", "housing", "portal", "app")]),
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []
