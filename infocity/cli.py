@@ -75,7 +75,7 @@ def serve(
             worker_process = subprocess.Popen([sys.executable, "-m", "infocity", "worker"])
         typer.echo(f"InfoCity is serving on http://{host}:{port} ({workers} process(es))")
         uvicorn.run(
-            "infocity.web.app:create_app",
+            "infocity.app:create_app",
             factory=True,
             host=host,
             port=port,
