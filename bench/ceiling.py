@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql
 from infocity.core import ratelimit
 from infocity.core.security import token_hash
 from infocity.health.schemas import AnonymousBookingCreate
-from infocity.health.service import taking
+from infocity.health.service import slot_sql, taking
 
 CONNECTIONS = 5  # per process: more only queue on the hot slots' row locks
 WINDOW_SECONDS = 600
@@ -43,7 +43,7 @@ def _sql(statement: Any) -> str:
 
 HIT = _sql(ratelimit._HIT_MANY_PG)
 FACTS = _sql(taking._FACTS_BY_POLICY)
-TAKE = _sql(taking._TAKE_FREE_SLOT_PG)
+TAKE = _sql(slot_sql.TAKE_FREE_SLOT_PG)
 
 _pool: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
 
@@ -97,7 +97,7 @@ async def book(data: AnonymousBookingCreate) -> Any:
             cursor = await connection.execute(
                 TAKE,
                 {"slot_id": data.slot_id, "now": now, "person_id": facts[0],
-                 "specialty_id": facts[6], "active_limit": facts[12], "channel": "kiosk",
+                 "specialty": facts[6], "active_limit": facts[12], "channel": "kiosk",
                  "referral_id": None, "booked_by_user_id": None},
             )  # fmt: skip
             taken = await cursor.fetchone()

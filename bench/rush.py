@@ -252,10 +252,10 @@ PICK = r"""\set r random(1, 100)
 \endif
 """
 
-# The statement of health.service.taking._take_slot on PostgreSQL: the guarded UPDATE whose
-# RETURNING feeds the INSERT, one round trip. The slot and the patient are looked up by
-# key inside the same statement (two primary-key probes) so that the script needs no
-# extra round trip to pick them.
+# The statement of health.service.slot_sql.TAKE_FREE_SLOT_PG (the take on PostgreSQL): the
+# guarded UPDATE whose RETURNING feeds the INSERT, one round trip. The slot and the patient
+# are looked up by key inside the same statement (two primary-key probes) so that the
+# script needs no extra round trip to pick them.
 TAKE = """WITH p AS MATERIALIZED (
     SELECT person_id FROM bench_patients WHERE k = (SELECT nextval('bench_patient_seq'))),
 taken AS (
@@ -294,7 +294,7 @@ WINDOW = "to_timestamp(floor(extract(epoch FROM now()) / 600) * 600)"
 
 def _full_script() -> str:
     from infocity.core import ratelimit
-    from infocity.health.service import taking
+    from infocity.health.service import slot_sql, taking
 
     hit = (
         ratelimit._HIT_MANY_PG.text.replace(
@@ -306,9 +306,9 @@ def _full_script() -> str:
     )
     facts = taking._FACTS_BY_POLICY.element.text.replace(":now", "now()")
     take = (
-        cast(Any, taking._TAKE_FREE_SLOT_PG)
+        cast(Any, slot_sql.TAKE_FREE_SLOT_PG)
         .element.text.replace(":now", "now()")
-        .replace(":specialty_id", ":spec")
+        .replace(":specialty", ":spec")
         .replace(":active_limit", "1")
         .replace(":channel", "'kiosk'")
         .replace(":referral_id", "NULL")

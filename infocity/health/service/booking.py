@@ -38,7 +38,6 @@ from infocity.health.service.base import (
     SLOTS,
     _appointment_read,
     _authorize_in_clinic,
-    _dialect,
     _dml,
     _head_clinic_ids,
     _notify,
@@ -172,21 +171,12 @@ def book_by_policy(
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        if _dialect(uow.session) == "postgresql":
-            policy = accounts.normalize_oms_policy(data.oms_policy)
-            _count_identification(uow, policy, ip)
-            facts = _self_book_facts(
-                uow.session, data.slot_id, now, oms_policy=policy, birth_date=data.birth_date
-            )
-            result = _self_book(
-                uow, facts.patient, data.slot_id, data.referral_id,
-                channel=data.channel, now=now, facts=facts,
-            )  # fmt: skip
-        else:
-            patient = _identify(uow, data.oms_policy, data.birth_date, ip)
-            result = _self_book(
-                uow, patient, data.slot_id, data.referral_id, channel=data.channel, now=now
-            )
+        policy = accounts.normalize_oms_policy(data.oms_policy)
+        _count_identification(uow, policy, ip)
+        facts = _self_book_facts(
+            uow.session, data.slot_id, now, oms_policy=policy, birth_date=data.birth_date
+        )
+        result = _self_book(uow, facts, data.referral_id, channel=data.channel, now=now)
         uow.commit()
         return result
 
@@ -207,51 +197,34 @@ def book_identified_patient(
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        if _dialect(uow.session) == "postgresql":
-            facts = _self_book_facts(uow.session, data.slot_id, now, person_id=person_id)
-            result = _self_book(
-                uow, facts.patient, data.slot_id, data.referral_id,
-                channel=channel, now=now, facts=facts,
-            )  # fmt: skip
-        else:
-            patient = _patient(uow.session, person_id)
-            result = _self_book(
-                uow, patient, data.slot_id, data.referral_id, channel=channel, now=now
-            )
+        facts = _self_book_facts(uow.session, data.slot_id, now, person_id=person_id)
+        result = _self_book(uow, facts, data.referral_id, channel=channel, now=now)
         uow.commit()
         return result
 
 
 def _self_book(
     uow: UnitOfWork,
-    patient: accounts.PersonFacts,
-    slot_id: int,
+    facts: _SelfBookFacts,
     referral_id: int | None,
     *,
     channel: str,
     now: datetime,
-    facts: _SelfBookFacts | None = None,
 ) -> AppointmentRead:
-    """A booking by the patient themself without an account (kiosk, call centre):
-    refused while suspended, then the usual path, and the patient is told.
-
-    ``facts``: read (and the patient locked) in one statement already (PostgreSQL)."""
-    if facts is None:
-        ctx = _slot_context(uow.session, slot_id, patient.person_id)
-        _refuse_if_suspended(uow.session, patient.person_id, now)
-    else:
-        ctx = facts.ctx
+    """A booking by the patient themself without an account (kiosk, call centre), from
+    what ``_self_book_facts`` read (it refused a suspended patient): the usual path, and
+    the patient is told."""
     result = _book(
         uow,
-        ctx,
-        patient,
+        facts.ctx,
+        facts.patient,
         channel=channel,
         referral_id=referral_id,
         booked_by_user_id=None,
         now=now,
-        locked=facts is not None,
+        locked=facts.locked,
     )
-    _notify(uow, result, "appointment_booked", user_ids=facts.recipients if facts else None)
+    _notify(uow, result, "appointment_booked", user_ids=facts.recipients)
     return result
 
 

@@ -17,29 +17,25 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Row,
-    bindparam,
     exists,
     func,
     insert,
-    literal,
     or_,
     select,
-    text,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
-from infocity.core.db import UTCDateTime, fetch_rows
+from infocity.core.db import fetch_rows
 from infocity.core.i18n import format_datetime
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
 from infocity.health.models import Appointment, Clinic, Referral, Specialty
 from infocity.health.schemas import AppointmentRead
+from infocity.health.service import slot_sql
 from infocity.health.service.base import (
     APPOINTMENT_COLUMNS,
     APPOINTMENTS,
@@ -49,9 +45,10 @@ from infocity.health.service.base import (
     SLOTS,
     _appointment_read,
     _check_channel,
-    _dialect,
     _dml,
     _format_day,
+    _patient,
+    _refuse_if_suspended,
     _tz,
     _upsert,
 )
@@ -130,51 +127,9 @@ def _slot_context_of(row: Any, slot_id: int) -> _SlotContext:
     )
 
 
-# The self-booking's reads in one round trip on PostgreSQL: the patient (by policy or
-# id), the slot's context as ``_slot_context``, the patient's suspension as
-# ``_refuse_if_suspended``, the accounts to notify, and the patient's lock as
-# ``_lock_patient`` (a data-modifying CTE; the take that counts runs in a later statement,
-# so it sees a concurrent booking of the same patient that committed while we waited).
-_SELF_BOOK_FACTS_SQL = """WITH p AS ({person}),
-patient_lock AS (
-    INSERT INTO booking_quotas (person_id, specialty_id, bookings, updated_at)
-    SELECT p.id, slots.specialty_id, 1, :now FROM p JOIN slots ON slots.id = :slot_id
-    WHERE {birth_ok}
-      -- Only when the take may follow, as in the step-by-step path: a refusal from what
-      -- is read here (three in four answers of a release rush) then writes nothing.
-      AND slots.status = 'free' AND slots.release_at <= :now AND slots.starts_at > :now
-    ON CONFLICT (person_id, specialty_id)
-    DO UPDATE SET bookings = booking_quotas.bookings + 1, updated_at = excluded.updated_at)
-SELECT p.id AS person_id, p.birth_date, p.first_name,
-    slots.id AS slot_id, slots.clinic_id,
-    coalesce(clinics.parent_clinic_id, clinics.id) AS head_clinic_id,
-    slots.specialty_id, slots.status, slots.starts_at, slots.release_at,
-    specialties.booking_mode, specialties.audience, specialties.active_limit,
-    specialties.horizon_days, specialties.release_time, clinics.clinic_kind,
-    EXISTS (SELECT 1 FROM clinic_attachments
-        WHERE clinic_attachments.person_id = p.id
-          AND clinic_attachments.clinic_id = coalesce(clinics.parent_clinic_id, clinics.id)
-          AND clinic_attachments.valid_to IS NULL) AS attached,
-    standing.suspended_until, standing.suspension_no_shows,
-    {recipients} AS recipients
-FROM p
-LEFT JOIN (slots JOIN specialties ON specialties.id = slots.specialty_id
-    JOIN clinics ON clinics.id = slots.clinic_id) ON slots.id = :slot_id
-LEFT JOIN booking_standings AS standing
-    ON standing.person_id = p.id AND standing.suspended_until > :now"""
-
-
 def _self_book_facts_statement(person_sql: str, birth_ok: str) -> Any:
-    return (
-        text(
-            _SELF_BOOK_FACTS_SQL.format(
-                person=person_sql,
-                birth_ok=birth_ok,
-                recipients=accounts.users_to_notify_sql("p.id"),
-            )
-        )
-        .bindparams(bindparam("now", type_=UTCDateTime()))
-        .columns(starts_at=UTCDateTime(), release_at=UTCDateTime(), suspended_until=UTCDateTime())
+    return slot_sql.self_book_facts_statement(
+        person_sql, birth_ok, accounts.users_to_notify_sql("p.id")
     )
 
 
@@ -190,7 +145,8 @@ _FACTS_BY_ID = _self_book_facts_statement(accounts.PERSON_BY_ID_SQL, "true")
 class _SelfBookFacts:
     patient: accounts.PersonFacts
     ctx: _SlotContext
-    recipients: list[int]
+    recipients: list[int] | None  # the accounts to notify, when read already
+    locked: bool  # the patient's lock (``_lock_patient``) is held already
 
 
 def _self_book_facts(
@@ -202,8 +158,22 @@ def _self_book_facts(
     birth_date: date | None = None,
     person_id: int | None = None,
 ) -> _SelfBookFacts:
-    """PostgreSQL: what a self-booking reads, and the patient's lock, in one statement;
-    refused in the order of the step-by-step path (patient, slot, suspension)."""
+    """What a self-booking reads before the take, refused in this order: the patient
+    (by normalised policy and birth date, or by id), the slot, the suspension. Where the
+    lane's hand-written statements run (PostgreSQL), in one statement that also locks
+    the patient."""
+    if not slot_sql.hand_written(session):
+        if oms_policy is not None:
+            found = accounts.person_by_policy(session, oms_policy)
+            if found is None or found.birth_date != birth_date:
+                raise errors.PatientNotFound()
+            patient = found
+        else:
+            assert person_id is not None
+            patient = _patient(session, person_id)
+        ctx = _slot_context(session, slot_id, patient.person_id)
+        _refuse_if_suspended(session, patient.person_id, now)
+        return _SelfBookFacts(patient, ctx, recipients=None, locked=False)
     if oms_policy is not None:
         statement = _FACTS_BY_POLICY
         params: dict[str, Any] = {"oms_policy": oms_policy, "birth_date": birth_date}
@@ -224,6 +194,7 @@ def _self_book_facts(
         patient=accounts.PersonFacts(row.person_id, row.birth_date, row.first_name),
         ctx=_slot_context_of(row, row.slot_id),
         recipients=list(row.recipients),
+        locked=True,
     )
 
 
@@ -236,19 +207,6 @@ def _slot_refusal(code: str, release_at: datetime) -> Exception:
         "slot_held": errors.SlotHeld,
         "slot_blocked": errors.SlotBlocked,
     }[code]()
-
-
-def _active_count(person_id: int, specialty_id: int, now: datetime, exclude: int | None) -> Any:
-    """The patient's booked, future appointments of the specialty (a scalar subquery)."""
-    conditions = [
-        APPOINTMENTS.c.person_id == person_id,
-        APPOINTMENTS.c.specialty_id == specialty_id,
-        APPOINTMENTS.c.status == "booked",
-        APPOINTMENTS.c.starts_at > now,
-    ]
-    if exclude is not None:
-        conditions.append(APPOINTMENTS.c.id != exclude)
-    return select(func.count()).select_from(APPOINTMENTS).where(*conditions).scalar_subquery()
 
 
 def _lock_patient(session: Session, person_id: int, specialty_id: int, now: datetime) -> None:
@@ -273,42 +231,6 @@ def _lock_patient(session: Session, person_id: int, specialty_id: int, now: date
     session.execute(statement)
 
 
-# ``_take_slot``'s statement on PostgreSQL for a plain booking (no hold, nothing
-# replaced), built once: constructing and cache-keying the SQLAlchemy construct per call
-# was a fifth of a booking's Python time.
-_TAKE_FREE_SLOT_PG = (
-    text(
-        """WITH taken AS (
-    UPDATE slots SET status = 'booked', held_until = NULL, held_for_entry_id = NULL,
-        version = slots.version + 1
-    WHERE slots.id = :slot_id AND slots.status = 'free'
-      AND slots.release_at <= :now AND slots.starts_at > :now
-      AND (SELECT count(*) FROM appointments
-           WHERE appointments.person_id = :person_id
-             AND appointments.specialty_id = :specialty_id
-             AND appointments.status = 'booked' AND appointments.starts_at > :now)
-          < :active_limit
-    RETURNING slots.id, slots.clinic_id, slots.specialty_id, slots.practitioner_id,
-        slots.starts_at, slots.ticket_code)
-INSERT INTO appointments (slot_id, clinic_id, specialty_id, practitioner_id, starts_at,
-    ticket_number, person_id, status, channel, referral_id, rescheduled_from_id,
-    booked_by_user_id, created_at)
-SELECT taken.id, taken.clinic_id, taken.specialty_id, taken.practitioner_id,
-    taken.starts_at, taken.ticket_code, :person_id, 'booked', :channel,
-    CAST(:referral_id AS BIGINT), NULL, CAST(:booked_by_user_id AS BIGINT), :now
-FROM taken
-RETURNING appointments.id, appointments.slot_id, appointments.clinic_id,
-    appointments.person_id, appointments.specialty_id, appointments.practitioner_id,
-    appointments.starts_at, appointments.status, appointments.channel,
-    appointments.ticket_number, appointments.referral_id, appointments.rescheduled_from_id,
-    appointments.created_at, appointments.cancelled_at, appointments.confirmed_at,
-    appointments.outcome_at"""  # as APPOINTMENT_COLUMNS (the columns below say so)
-    )
-    .bindparams(bindparam("now", type_=UTCDateTime()))
-    .columns(*APPOINTMENT_COLUMNS)
-)
-
-
 def _take_slot(
     session: Session,
     ctx: _SlotContext,
@@ -328,103 +250,32 @@ def _take_slot(
     after a concurrent update commits); the rest update no row. A slot held for a
     waiting-list entry is taken only for that entry, and only while the hold lasts.
     """
-    postgresql = _dialect(session) == "postgresql"
-    if postgresql and hold_entry_id is None and replacing_id is None:
-        booked = fetch_rows(
-            session,
-            _TAKE_FREE_SLOT_PG,
-            {
-                "slot_id": ctx.slot_id,
-                "now": now,
-                "person_id": person_id,
-                "specialty_id": ctx.specialty_id,
-                "active_limit": ctx.active_limit,
-                "channel": channel,
-                "referral_id": referral_id,
-                "booked_by_user_id": booked_by_user_id,
-            },
-        )
-        return booked[0] if booked else None
-    if hold_entry_id is None:
-        state = [SLOTS.c.status == "free"]
-    else:
-        state = [
-            SLOTS.c.status == "held",
-            SLOTS.c.held_for_entry_id == hold_entry_id,
-            SLOTS.c.held_until > now,
-        ]
-    guard = (
-        update(SLOTS)
-        .where(
-            SLOTS.c.id == ctx.slot_id,
-            *state,
-            SLOTS.c.release_at <= now,
-            SLOTS.c.starts_at > now,
-            _active_count(person_id, ctx.specialty_id, now, replacing_id) < ctx.active_limit,
-        )
-        .values(
-            status="booked", held_until=None, held_for_entry_id=None, version=SLOTS.c.version + 1
-        )
-        .returning(
-            SLOTS.c.id,
-            SLOTS.c.clinic_id,
-            SLOTS.c.specialty_id,
-            SLOTS.c.practitioner_id,
-            SLOTS.c.starts_at,
-            SLOTS.c.ticket_code,
-        )
-    )
-    constants = {
-        "person_id": literal(person_id, BigInteger()),
-        "status": literal("booked"),
-        "channel": literal(channel),
-        "referral_id": sql_cast(literal(referral_id, BigInteger()), BigInteger()),
-        "rescheduled_from_id": sql_cast(literal(replacing_id, BigInteger()), BigInteger()),
-        "booked_by_user_id": sql_cast(literal(booked_by_user_id, BigInteger()), BigInteger()),
-        "created_at": literal(now, UTCDateTime()),
+    params = {
+        "slot_id": ctx.slot_id,
+        "now": now,
+        "person_id": person_id,
+        "specialty": ctx.specialty_id,
+        "active_limit": ctx.active_limit,
+        "hold_entry_id": hold_entry_id,
+        "replacing_id": replacing_id,
+        "channel": channel,
+        "referral_id": referral_id,
+        "booked_by_user_id": booked_by_user_id,
     }
-    if postgresql:
-        # One statement, one round trip: the UPDATE's RETURNING feeds the INSERT.
-        taken = guard.cte("taken")
-        source = select(
-            taken.c.id,
-            taken.c.clinic_id,
-            taken.c.specialty_id,
-            taken.c.practitioner_id,
-            taken.c.starts_at,
-            taken.c.ticket_code,
-            *constants.values(),
-        )
-        statement = (
-            insert(APPOINTMENTS)
-            .from_select(
-                [
-                    "slot_id",
-                    "clinic_id",
-                    "specialty_id",
-                    "practitioner_id",
-                    "starts_at",
-                    "ticket_number",
-                    *constants,
-                ],
-                source,
-            )
-            .add_cte(taken)
-            .returning(*APPOINTMENT_COLUMNS)
-        )
-        return session.execute(statement).one_or_none()
-    slot = session.execute(guard).one_or_none()
-    if slot is None:
-        return None
+    held, excluding = hold_entry_id is not None, replacing_id is not None
+    taken = slot_sql.take(session, params, held=held, excluding=excluding)
+    if taken is None or slot_sql.hand_written(session):
+        appointment: Row[Any] | None = taken  # one statement inserted it already
+        return appointment
     return session.execute(
         insert(APPOINTMENTS)
         .values(
-            slot_id=slot.id,
-            clinic_id=slot.clinic_id,
-            specialty_id=slot.specialty_id,
-            practitioner_id=slot.practitioner_id,
-            starts_at=slot.starts_at,
-            ticket_number=slot.ticket_code,
+            slot_id=taken.id,
+            clinic_id=taken.clinic_id,
+            specialty_id=taken.specialty_id,
+            practitioner_id=taken.practitioner_id,
+            starts_at=taken.starts_at,
+            ticket_number=taken.ticket_code,
             person_id=person_id,
             status="booked",
             channel=channel,
@@ -454,8 +305,14 @@ def _why_not_taken(
             SLOTS.c.release_at,
             SLOTS.c.held_for_entry_id,
             SLOTS.c.held_until,
-            _active_count(person_id, ctx.specialty_id, now, replacing_id).label("active"),
-        ).where(SLOTS.c.id == ctx.slot_id)
+            slot_sql.active_count(excluding=replacing_id is not None).label("active"),
+        ).where(SLOTS.c.id == ctx.slot_id),
+        {
+            "person_id": person_id,
+            "specialty": ctx.specialty_id,
+            "now": now,
+            "replacing_id": replacing_id,
+        },
     ).one()
     status = slot.status
     if hold_entry_id is not None and slot.starts_at > now:

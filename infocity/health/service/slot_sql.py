@@ -1,0 +1,254 @@
+"""The booking lane's SQL, built from one predicate: when a slot may be taken.
+
+``rules.why_not_bookable`` says it in Python (to explain a refusal); ``bookable`` says
+it in SQL, once, and every statement that takes a slot or reads before the take is
+built from it: the guarded UPDATE (SQLAlchemy, any database), the same UPDATE feeding
+the appointment's INSERT in one PostgreSQL statement, and the self-booking's one-read
+pre-filter. Statements are built and compiled when this module is imported: the hot
+path runs them prepared through ``core.db.fetch_rows`` without constructing or
+cache-keying anything per call.
+
+Which database runs which form is decided here (``hand_written``), not in use cases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Row,
+    String,
+    TextualSelect,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.orm import Session
+
+from infocity.core.db import UTCDateTime, fetch_rows
+from infocity.health.service.base import APPOINTMENT_COLUMNS, APPOINTMENTS, SLOTS
+
+# The parameters of the lane's statements (one object per name, shared by every use).
+NOW = bindparam("now", type_=UTCDateTime())
+SLOT_ID = bindparam("slot_id", type_=BigInteger())
+PERSON_ID = bindparam("person_id", type_=BigInteger())
+# Not "specialty_id": a bound name equal to a column of the updated table is taken as a SET.
+SPECIALTY_ID = bindparam("specialty", type_=BigInteger())
+ACTIVE_LIMIT = bindparam("active_limit", type_=Integer())
+HOLD_ENTRY_ID = bindparam("hold_entry_id", type_=BigInteger())
+REPLACING_ID = bindparam("replacing_id", type_=BigInteger())
+CHANNEL = bindparam("channel", type_=String())
+REFERRAL_ID = bindparam("referral_id", type_=BigInteger())
+BOOKED_BY_USER_ID = bindparam("booked_by_user_id", type_=BigInteger())
+
+# Constants are written into the SQL, not bound: the compiled text must need no
+# parameter but the named ones above.
+_FREE: ColumnElement[str] = literal_column("'free'")
+_HELD: ColumnElement[str] = literal_column("'held'")
+_BOOKED: ColumnElement[str] = literal_column("'booked'")
+
+# Compiles with ``:name`` parameters and no casts of its own, so the text can be wrapped
+# in ``text()`` again.
+_PG = PGDialect(paramstyle="named")  # type: ignore[no-untyped-call]
+
+
+def hand_written(session: Session) -> bool:
+    """Whether this session's database runs the lane's one-statement forms (PostgreSQL:
+    data-modifying CTEs, prepared statements); elsewhere the same predicate runs as
+    separate SQLAlchemy statements."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def bookable(*, held: bool = False) -> ColumnElement[bool]:
+    """The slot may be taken at ``:now`` — ``rules.why_not_bookable(...) is None`` in SQL.
+
+    ``held``: the slot is held for the waiting-list entry ``:hold_entry_id`` and the hold
+    lasts (such a slot counts as free for that entry only)."""
+    if held:
+        state = and_(
+            SLOTS.c.status == _HELD,
+            SLOTS.c.held_for_entry_id == HOLD_ENTRY_ID,
+            SLOTS.c.held_until > NOW,
+        )
+    else:
+        state = SLOTS.c.status == _FREE
+    return and_(state, SLOTS.c.release_at <= NOW, SLOTS.c.starts_at > NOW)
+
+
+def active_count(*, excluding: bool = False) -> Any:
+    """The patient's (``:person_id``) booked, future appointments of ``:specialty``,
+    a scalar subquery; ``excluding``: not counting ``:replacing_id`` (a reschedule)."""
+    conditions = [
+        APPOINTMENTS.c.person_id == PERSON_ID,
+        APPOINTMENTS.c.specialty_id == SPECIALTY_ID,
+        APPOINTMENTS.c.status == _BOOKED,
+        APPOINTMENTS.c.starts_at > NOW,
+    ]
+    if excluding:
+        conditions.append(APPOINTMENTS.c.id != REPLACING_ID)
+    return select(func.count()).select_from(APPOINTMENTS).where(*conditions).scalar_subquery()
+
+
+def _guard(*, held: bool, excluding: bool) -> Any:
+    """The guarded UPDATE: it takes the slot ``:slot_id`` only if it is bookable and the
+    patient is under the specialty's limit (``:active_limit``)."""
+    return (
+        update(SLOTS)
+        .where(
+            SLOTS.c.id == SLOT_ID,
+            bookable(held=held),
+            active_count(excluding=excluding) < ACTIVE_LIMIT,
+        )
+        .values(
+            status=_BOOKED,
+            held_until=null(),
+            held_for_entry_id=null(),
+            version=SLOTS.c.version + literal_column("1"),
+        )
+        .returning(
+            SLOTS.c.id,
+            SLOTS.c.clinic_id,
+            SLOTS.c.specialty_id,
+            SLOTS.c.practitioner_id,
+            SLOTS.c.starts_at,
+            SLOTS.c.ticket_code,
+        )
+    )
+
+
+def _pg_text(element: Any, expected: set[str]) -> str:
+    """``element`` as PostgreSQL text with ``:name`` parameters (compiled once)."""
+    compiled = element.compile(dialect=_PG)
+    if set(compiled.binds) != expected:  # an unnamed constant would go unbound
+        raise AssertionError(f"unexpected parameters {sorted(compiled.binds)}")
+    return str(compiled)
+
+
+def _take_pg(*, held: bool, excluding: bool) -> TextualSelect:
+    """The guarded UPDATE's RETURNING feeding the appointment's INSERT: one round trip."""
+    taken = _guard(held=held, excluding=excluding).cte("taken")
+    statement = (
+        insert(APPOINTMENTS)
+        .from_select(
+            [
+                "slot_id",
+                "clinic_id",
+                "specialty_id",
+                "practitioner_id",
+                "starts_at",
+                "ticket_number",
+                "person_id",
+                "status",
+                "channel",
+                "referral_id",
+                "rescheduled_from_id",
+                "booked_by_user_id",
+                "created_at",
+            ],
+            select(
+                taken.c.id,
+                taken.c.clinic_id,
+                taken.c.specialty_id,
+                taken.c.practitioner_id,
+                taken.c.starts_at,
+                taken.c.ticket_code,
+                PERSON_ID,
+                _BOOKED,
+                CHANNEL,
+                sql_cast(REFERRAL_ID, BigInteger()),
+                sql_cast(REPLACING_ID, BigInteger()) if excluding else null(),
+                sql_cast(BOOKED_BY_USER_ID, BigInteger()),
+                NOW,
+            ),
+        )
+        .add_cte(taken)
+        .returning(*APPOINTMENT_COLUMNS)
+    )
+    expected = {"now", "slot_id", "person_id", "specialty", "active_limit", "channel"}
+    expected |= {"referral_id", "booked_by_user_id"}
+    expected |= {"hold_entry_id"} if held else set()
+    expected |= {"replacing_id"} if excluding else set()
+    return (
+        text(_pg_text(statement, expected))
+        .bindparams(bindparam("now", type_=UTCDateTime()))
+        .columns(*APPOINTMENT_COLUMNS)
+    )
+
+
+_VARIANTS = [(held, excluding) for held in (False, True) for excluding in (False, True)]
+GUARDS = {variant: _guard(held=variant[0], excluding=variant[1]) for variant in _VARIANTS}
+TAKES_PG = {variant: _take_pg(held=variant[0], excluding=variant[1]) for variant in _VARIANTS}
+# The plain booking (no hold, nothing replaced): the statement of a release rush.
+TAKE_FREE_SLOT_PG = TAKES_PG[False, False]
+
+
+def take(session: Session, params: dict[str, Any], *, held: bool, excluding: bool) -> Any:
+    """Run the guarded take with ``params`` (as named above): on PostgreSQL the slot and
+    the appointment in one prepared statement (the appointment's row, or None); elsewhere
+    only the guarded UPDATE (the taken slot's row, or None; the caller inserts)."""
+    if hand_written(session):
+        rows = fetch_rows(session, TAKES_PG[held, excluding], params)
+        return rows[0] if rows else None
+    row: Row[Any] | None = session.execute(GUARDS[held, excluding], params).one_or_none()
+    return row
+
+
+# The self-booking's reads in one round trip on PostgreSQL: the patient (by policy or
+# id), the slot's context as ``taking._slot_context``, the patient's suspension as
+# ``_refuse_if_suspended``, the accounts to notify, and the patient's lock as
+# ``_lock_patient`` (a data-modifying CTE; the take that counts runs in a later statement,
+# so it sees a concurrent booking of the same patient that committed while we waited).
+_SELF_BOOK_FACTS_SQL = """WITH p AS ({person}),
+patient_lock AS (
+    INSERT INTO booking_quotas (person_id, specialty_id, bookings, updated_at)
+    SELECT p.id, slots.specialty_id, 1, :now FROM p JOIN slots ON slots.id = :slot_id
+    WHERE {birth_ok}
+      -- Only when the take may follow, as in the step-by-step path: a refusal from what
+      -- is read here (three in four answers of a release rush) then writes nothing.
+      AND {bookable}
+    ON CONFLICT (person_id, specialty_id)
+    DO UPDATE SET bookings = booking_quotas.bookings + 1, updated_at = excluded.updated_at)
+SELECT p.id AS person_id, p.birth_date, p.first_name,
+    slots.id AS slot_id, slots.clinic_id,
+    coalesce(clinics.parent_clinic_id, clinics.id) AS head_clinic_id,
+    slots.specialty_id, slots.status, slots.starts_at, slots.release_at,
+    specialties.booking_mode, specialties.audience, specialties.active_limit,
+    specialties.horizon_days, specialties.release_time, clinics.clinic_kind,
+    EXISTS (SELECT 1 FROM clinic_attachments
+        WHERE clinic_attachments.person_id = p.id
+          AND clinic_attachments.clinic_id = coalesce(clinics.parent_clinic_id, clinics.id)
+          AND clinic_attachments.valid_to IS NULL) AS attached,
+    standing.suspended_until, standing.suspension_no_shows,
+    {recipients} AS recipients
+FROM p
+LEFT JOIN (slots JOIN specialties ON specialties.id = slots.specialty_id
+    JOIN clinics ON clinics.id = slots.clinic_id) ON slots.id = :slot_id
+LEFT JOIN booking_standings AS standing
+    ON standing.person_id = p.id AND standing.suspended_until > :now"""
+
+
+def self_book_facts_statement(person_sql: str, birth_ok: str, recipients: str) -> TextualSelect:
+    """The self-booking's one read (PostgreSQL) for the patient ``person_sql`` selects."""
+    return (
+        text(
+            _SELF_BOOK_FACTS_SQL.format(
+                person=person_sql,
+                birth_ok=birth_ok,
+                bookable=_pg_text(bookable(), {"now"}),
+                recipients=recipients,
+            )
+        )
+        .bindparams(bindparam("now", type_=UTCDateTime()))
+        .columns(starts_at=UTCDateTime(), release_at=UTCDateTime(), suspended_until=UTCDateTime())
+    )
