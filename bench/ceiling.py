@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql
 from infocity.core import ratelimit
 from infocity.core.security import token_hash
 from infocity.health.schemas import AnonymousBookingCreate
-from infocity.health.service import slot_sql, taking
+from infocity.health.service import slot_sql
 
 CONNECTIONS = 5  # per process: more only queue on the hot slots' row locks
 WINDOW_SECONDS = 600
@@ -42,7 +42,7 @@ def _sql(statement: Any) -> str:
 
 
 HIT = _sql(ratelimit._HIT_MANY_PG)
-FACTS = _sql(taking._FACTS_BY_POLICY)
+FACTS = _sql(slot_sql.FACTS_BY_POLICY)
 TAKE = _sql(slot_sql.TAKE_FREE_SLOT_PG)
 
 _pool: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()

@@ -294,7 +294,7 @@ WINDOW = "to_timestamp(floor(extract(epoch FROM now()) / 600) * 600)"
 
 def _full_script() -> str:
     from infocity.core import ratelimit
-    from infocity.health.service import slot_sql, taking
+    from infocity.health.service import slot_sql
 
     hit = (
         ratelimit._HIT_MANY_PG.text.replace(
@@ -304,7 +304,7 @@ def _full_script() -> str:
         .replace(":previous_window", f"{WINDOW} - interval '600 seconds'")
         .replace(":window", WINDOW)
     )
-    facts = taking._FACTS_BY_POLICY.element.text.replace(":now", "now()")
+    facts = slot_sql.FACTS_BY_POLICY.element.text.replace(":now", "now()")
     take = (
         cast(Any, slot_sql.TAKE_FREE_SLOT_PG)
         .element.text.replace(":now", "now()")

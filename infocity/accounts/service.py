@@ -24,6 +24,7 @@ from infocity.accounts.models import (
     StaffRole,
     User,
 )
+from infocity.accounts.read_model import PERSON_CONTACTS
 from infocity.accounts.schemas import (
     AuditEntryRead,
     AuditFilter,
@@ -1418,31 +1419,6 @@ def person_by_id(session: Session, person_id: int) -> PersonFacts | None:
     return PersonFacts(row.id, row.birth_date, row.first_name) if row else None
 
 
-# The same questions as ``person_by_policy``/``person_by_id`` and ``users_to_notify``, as
-# SQL for another service's one-statement reads on PostgreSQL (health's kiosk booking
-# asks them together with its own in one round trip). The register stays the owner.
-PERSON_BY_POLICY_SQL = (
-    "SELECT persons.id, persons.birth_date, persons.first_name FROM persons "
-    "WHERE persons.oms_policy = :oms_policy"
-)
-PERSON_BY_ID_SQL = (
-    "SELECT persons.id, persons.birth_date, persons.first_name FROM persons "
-    "WHERE persons.id = :person_id"
-)
-
-
-def users_to_notify_sql(person_id: str) -> str:
-    """``users_to_notify`` of the person whose id is the SQL expression ``person_id``,
-    as an array of user ids (PostgreSQL)."""
-    # Constant SQL around a column expression of the caller's statement (no input).
-    return (
-        "ARRAY(SELECT users.id FROM users WHERE users.is_active AND "  # noqa: S608
-        f"(users.person_id = {person_id} OR users.person_id IN (SELECT "
-        f"family_links.guardian_id FROM family_links WHERE family_links.child_id = {person_id}"
-        ")) ORDER BY users.id)"
-    )
-
-
 def person_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
     """Full names ("Last First Middle") of these persons, for another service's staff
     pages; the caller audits the access in the same transaction."""
@@ -1463,15 +1439,12 @@ def person_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
 def users_to_notify(session: Session, person_id: int) -> list[int]:
     """The active accounts that hear about a person: their own and their guardians'
     (a child has no account of its own)."""
-    guardians = select(FamilyLink.guardian_id).where(FamilyLink.child_id == person_id)
+    # The published view is the one definition (health reads it in its own statements).
     return list(
         session.scalars(
-            select(User.id)
-            .where(
-                User.is_active.is_(True),
-                (User.person_id == person_id) | User.person_id.in_(guardians),
-            )
-            .order_by(User.id)
+            select(PERSON_CONTACTS.c.user_id)
+            .where(PERSON_CONTACTS.c.person_id == person_id)
+            .order_by(PERSON_CONTACTS.c.user_id)
         )
     )
 

@@ -36,6 +36,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.orm import Session
 
+from infocity.accounts.read_model import PERSON_CONTACTS, PERSON_FACTS
 from infocity.core.db import UTCDateTime, fetch_rows
 from infocity.health.service.base import APPOINTMENT_COLUMNS, APPOINTMENTS, SLOTS
 
@@ -205,10 +206,11 @@ def take(session: Session, params: dict[str, Any], *, held: bool, excluding: boo
 
 
 # The self-booking's reads in one round trip on PostgreSQL: the patient (by policy or
-# id), the slot's context as ``taking._slot_context``, the patient's suspension as
-# ``_refuse_if_suspended``, the accounts to notify, and the patient's lock as
-# ``_lock_patient`` (a data-modifying CTE; the take that counts runs in a later statement,
-# so it sees a concurrent booking of the same patient that committed while we waited).
+# id, from the register's view), the slot's context as ``taking._slot_context``, the
+# patient's suspension as ``_refuse_if_suspended``, the accounts to notify, and the
+# patient's lock as ``_lock_patient`` (a data-modifying CTE; the take that counts runs in
+# a later statement, so it sees a concurrent booking of the same patient that committed
+# while we waited).
 _SELF_BOOK_FACTS_SQL = """WITH p AS ({person}),
 patient_lock AS (
     INSERT INTO booking_quotas (person_id, specialty_id, bookings, updated_at)
@@ -238,17 +240,43 @@ LEFT JOIN booking_standings AS standing
     ON standing.person_id = p.id AND standing.suspended_until > :now"""
 
 
-def self_book_facts_statement(person_sql: str, birth_ok: str, recipients: str) -> TextualSelect:
-    """The self-booking's one read (PostgreSQL) for the patient ``person_sql`` selects."""
+def _person(by_policy: bool) -> str:
+    """The patient, from the register's published view (``accounts.read_model``)."""
+    key = PERSON_FACTS.c.oms_policy if by_policy else PERSON_FACTS.c.person_id
+    person = select(
+        PERSON_FACTS.c.person_id.label("id"),
+        PERSON_FACTS.c.birth_date,
+        PERSON_FACTS.c.first_name,
+    ).where(key == bindparam("oms_policy" if by_policy else "person_id"))
+    return _pg_text(person, {"oms_policy" if by_policy else "person_id"})
+
+
+def _recipients() -> str:
+    """The accounts to notify about the patient ``p``, as an array of user ids."""
+    users = (
+        select(PERSON_CONTACTS.c.user_id)
+        .where(PERSON_CONTACTS.c.person_id == literal_column("p.id"))
+        .order_by(PERSON_CONTACTS.c.user_id)
+    )
+    return f"ARRAY({_pg_text(users, set())})"
+
+
+def self_book_facts_statement(by_policy: bool) -> TextualSelect:
+    """The self-booking's one read (PostgreSQL) of the patient found by policy number
+    (and birth date) or by id."""
     return (
         text(
             _SELF_BOOK_FACTS_SQL.format(
-                person=person_sql,
-                birth_ok=birth_ok,
+                person=_person(by_policy),
+                birth_ok="p.birth_date = :birth_date" if by_policy else "true",
                 bookable=_pg_text(bookable(), {"now"}),
-                recipients=recipients,
+                recipients=_recipients(),
             )
         )
         .bindparams(bindparam("now", type_=UTCDateTime()))
         .columns(starts_at=UTCDateTime(), release_at=UTCDateTime(), suspended_until=UTCDateTime())
     )
+
+
+FACTS_BY_POLICY = self_book_facts_statement(by_policy=True)
+FACTS_BY_ID = self_book_facts_statement(by_policy=False)

@@ -127,20 +127,6 @@ def _slot_context_of(row: Any, slot_id: int) -> _SlotContext:
     )
 
 
-def _self_book_facts_statement(person_sql: str, birth_ok: str) -> Any:
-    return slot_sql.self_book_facts_statement(
-        person_sql, birth_ok, accounts.users_to_notify_sql("p.id")
-    )
-
-
-_FACTS_BY_POLICY = _self_book_facts_statement(
-    accounts.PERSON_BY_POLICY_SQL, "p.birth_date = :birth_date"
-)
-
-
-_FACTS_BY_ID = _self_book_facts_statement(accounts.PERSON_BY_ID_SQL, "true")
-
-
 @dataclass(frozen=True)
 class _SelfBookFacts:
     patient: accounts.PersonFacts
@@ -175,10 +161,10 @@ def _self_book_facts(
         _refuse_if_suspended(session, patient.person_id, now)
         return _SelfBookFacts(patient, ctx, recipients=None, locked=False)
     if oms_policy is not None:
-        statement = _FACTS_BY_POLICY
+        statement = slot_sql.FACTS_BY_POLICY
         params: dict[str, Any] = {"oms_policy": oms_policy, "birth_date": birth_date}
     else:
-        statement = _FACTS_BY_ID
+        statement = slot_sql.FACTS_BY_ID
         params = {"person_id": person_id}
     rows = fetch_rows(session, statement, {**params, "slot_id": slot_id, "now": now})
     row = rows[0] if rows else None
