@@ -5,7 +5,8 @@ The booking path is built around one guarded statement. A slot is taken by
 AND in the future AND <patient under the limit> RETURNING ...``; on PostgreSQL the same
 statement also inserts the appointment (a data-modifying CTE), so a booking is one
 round trip. Only when it takes no row do we read, to say precisely why. The partial
-unique index on active appointments per slot is the backstop.
+unique index on active appointments per slot is the backstop. The statements are built
+in ``slot_sql`` from one predicate, which also picks the form the database runs.
 
 A booking under a referral claims it here too; an appointment that ends gives it back.
 """
