@@ -17,6 +17,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Declared for SQLAlchemy in infocity/accounts/read_model.py; the columns must agree.
+# A later migration that rebuilds persons, users or family_links on SQLite (batch mode
+# copies and renames the table) drops these views first and creates them again.
 PERSON_FACTS = """CREATE VIEW person_facts AS
 SELECT persons.id AS person_id, persons.oms_policy, persons.birth_date, persons.first_name
 FROM persons"""
