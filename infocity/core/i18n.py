@@ -32,15 +32,20 @@ _current_locale: ContextVar[str | None] = ContextVar("infocity_locale", default=
 @lru_cache(maxsize=len(LOCALES))
 def translations(locale: str) -> Translations:
     """The compiled catalogues of ``locale``, merged into one."""
-    merged = Translations()
+    merged: Translations | None = None
     for po_path in sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po")):
         with po_path.open("rb") as fh:
             catalog = read_po(fh, locale=locale)
         buffer = io.BytesIO()
         write_mo(buffer, catalog)
         buffer.seek(0)
-        merged.merge(Translations(fp=buffer))
-    return merged
+        # Merging into an empty catalogue would keep its English plural rule (two forms);
+        # the first real one brings the language's own (Russian has three).
+        if merged is None:
+            merged = Translations(fp=buffer)
+        else:
+            merged.merge(Translations(fp=buffer))
+    return merged if merged is not None else Translations()
 
 
 def current_locale() -> str:

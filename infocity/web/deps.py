@@ -10,13 +10,15 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
+from sqlalchemy.exc import SQLAlchemyError
 
 from infocity.accounts import service as accounts
 from infocity.core.auth import Principal
-from infocity.core.errors import Unauthenticated
+from infocity.core.errors import AppError, Unauthenticated
 from infocity.core.i18n import N_
 from infocity.core.settings import get_settings
 from infocity.core.templating import environment
+from infocity.portal import service as portal
 from infocity.web import csrf
 
 SESSION_COOKIE = "infocity_session"
@@ -135,10 +137,24 @@ def render(
             request=request,
             principal=page_principal(request),
             csrf_token=request.state.csrf_token,
+            unread_count=lambda: header_unread(request),
             **(context or {}),
         )
     )
     return HTMLResponse(html, status_code=status_code)
+
+
+def header_unread(request: Request) -> int:
+    """Unread messages of the user logged in, for the header: one count query, asked only
+    by a page that shows the menu, and once per request however often it is shown."""
+    if "header_unread" not in request.state._state:
+        principal = page_principal(request)
+        try:
+            request.state.header_unread = portal.unread_count(principal) if principal else 0
+        except (AppError, SQLAlchemyError):  # an error page must still render without it
+            request.state.header_unread = 0
+    unread: int = request.state.header_unread
+    return unread
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

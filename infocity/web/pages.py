@@ -1,4 +1,4 @@
-"""Pages of the shell: home and the language switch."""
+"""Pages of the shell: home, the language switch and the site's icon."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
     return render(request, "home.html")
+
+
+@router.get("/favicon.ico")
+def favicon() -> RedirectResponse:
+    """Browsers and bookmarks ask for /favicon.ico whatever the page links to."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 @router.get("/lang/{locale}")
