@@ -101,7 +101,7 @@ def test_anna_reports_a_problem_and_the_operator_closes_it(database: str, chromi
             meter.get_by_role("button", name="Передать").click()
             assert "Показание сохранено" in anna.locator("main").inner_text()
             meter = anna.locator("article.card", has_text="Холодная вода")
-            assert "365.5" in meter.inner_text()
+            assert "365,5 м³" in meter.inner_text()  # the Russian decimal comma
             assert meter.locator("svg").count() == 1
             anna.screenshot(path=str(ARTIFACTS / "housing-apartment.png"), full_page=True)
 

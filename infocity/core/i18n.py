@@ -12,13 +12,16 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
+from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 from infocity.core.settings import get_settings
@@ -97,6 +100,54 @@ def negotiate_locale(cookie: str | None, accept_language: str | None) -> str:
     return get_settings().default_locale
 
 
+# One way to write a date in each language, the locale's own long form ("30 ноября
+# 2026 г.", "November 30, 2026"), and a time after it on the 24-hour clock of the city.
+DATE_FORMAT = "long"
+MONTH_FORMAT = "LLLL y"  # a billing period: "ноябрь 2026", "November 2026"
+# Babel's named styles for a date with a time; pages show them all as ``format_moment``.
+_MOMENT_STYLES = frozenset({"short", "medium"})
+RUB = N_("RUB")
+
+
+def format_day(value: date | datetime) -> str:
+    """A calendar date (a timestamp: its date in the city) in the language's one format."""
+    if isinstance(value, datetime):
+        value = value.astimezone(get_settings().city_tz).date()
+    return babel_format_date(value, DATE_FORMAT, locale=current_locale())
+
+
+def format_moment(value: datetime) -> str:
+    """A UTC timestamp as the city's date in the language's one format and the time."""
+    local = value.astimezone(get_settings().city_tz)
+    return f"{format_day(local.date())}, {local:%H:%M}"
+
+
+def format_month(value: date) -> str:
+    """The month of ``value``, e.g. a bill's period."""
+    return babel_format_date(value, MONTH_FORMAT, locale=current_locale())
+
+
+def format_number(value: Decimal | int | float, places: int = 3) -> str:
+    """A quantity with the language's separators, at most ``places`` decimals, no trailing
+    zeros: 365,5 in Russian, 365.5 in English; thousands grouped (12 345,6)."""
+    pattern = "#,##0." + "#" * places if places else "#,##0"
+    return format_decimal(value, format=pattern, locale=current_locale())
+
+
+def format_amount(value: Decimal | int | float) -> str:
+    """A sum of roubles, always with kopecks: 8 573,84 in Russian, 8,573.84 in English."""
+    return format_decimal(value, format="#,##0.00", locale=current_locale())
+
+
+def format_money(value: Decimal | int | float) -> str:
+    """A sum with its currency: "8 573,84 руб.", "8,573.84 RUB" (never split across lines)."""
+    return f"{format_amount(value)}\u00a0{gettext(RUB)}"
+
+
 def format_datetime(value: datetime, fmt: str = "medium") -> str:
-    """A UTC timestamp shown in the city's time zone and the current locale."""
+    """A UTC timestamp shown in the city's time zone and the current locale. The named
+    styles "short" and "medium" give the one date-and-time format (``format_moment``);
+    any other style or pattern is Babel's."""
+    if fmt in _MOMENT_STYLES:
+        return format_moment(value)
     return babel_format_datetime(value, fmt, tzinfo=get_settings().city_tz, locale=current_locale())
