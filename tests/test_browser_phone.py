@@ -32,11 +32,10 @@ from tests.health_builders import (
     make_slots,
 )
 from tests.housing_builders import link, make_apartment, make_operator, set_prices
+from tests.support.browser import ON_EVERY_SCREEN, context_options
 
 CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
 BIRTH = date(1980, 5, 17)
 POLICY = "7700000000001234"
 IDLE_SECONDS = 120
@@ -89,10 +88,7 @@ def always_open(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _page(browser: Any, viewport: dict[str, int], locale: str = "ru-RU") -> Any:
-    context = browser.new_context(
-        locale=locale, viewport=viewport, is_mobile=viewport is PHONE, has_touch=True
-    )
-    page = context.new_page()
+    page = browser.new_context(**context_options(viewport, locale)).new_page()
     page.set_default_timeout(15_000)
     return page
 
@@ -135,7 +131,7 @@ def _on_screen(locator: Any, width: int) -> None:
     assert box["x"] + box["width"] <= width, f"{box} is off a {width}px screen"
 
 
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@ON_EVERY_SCREEN
 def test_tables_and_header_fit_the_screen(
     database: str, chromium: Any, always_open: None, viewport: dict[str, int]
 ) -> None:
@@ -207,7 +203,7 @@ def test_tables_and_header_fit_the_screen(
             staff.screenshot(path=str(ARTIFACTS / f"phone-queue-{name}.png"))
 
 
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@ON_EVERY_SCREEN
 def test_kiosk_prints_finishes_for_good_and_returns_to_its_start_by_itself(
     database: str, chromium: Any, viewport: dict[str, int]
 ) -> None:
