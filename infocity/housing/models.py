@@ -173,3 +173,21 @@ class ServiceRequest(Base):
         Index("ix_housing_requests_operator_status", "operator_id", "status", "created_at"),
         Index("ix_housing_requests_created_at", "created_at"),
     )
+
+
+class OperatorBankDetails(Base):
+    """Where the bills of a housing operator are paid: its bank account, printed on the
+    bill and put in its payment QR code. One row per operator (organisation)."""
+
+    __tablename__ = "operator_bank_details"
+
+    organisation_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("organisations.id"), primary_key=True, autoincrement=False
+    )
+    name: Mapped[str] = mapped_column(String(160))  # the payee as the bank knows it
+    personal_account: Mapped[str] = mapped_column(String(20))
+    bank_name: Mapped[str] = mapped_column(String(160))
+    bic: Mapped[str] = mapped_column(String(9))
+    correspondent_account: Mapped[str] = mapped_column(String(20))
+    inn: Mapped[str] = mapped_column(String(12))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

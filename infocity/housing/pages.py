@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from infocity.core.auth import Action, Principal, allowed
 from infocity.core.errors import AppError, Unauthenticated
 from infocity.core.i18n import N_, gettext
-from infocity.housing import pdf, rules, service
+from infocity.housing import pdf, qr, rules, service
 from infocity.housing.chart import consumption_svg
 from infocity.housing.schemas import (
     ApartmentLinkCreate,
@@ -222,7 +222,19 @@ def bill_pdf(request: Request, bill_id: IdPath) -> Response:
 @router.get("/housing/bills/{bill_id}", response_class=HTMLResponse)
 def bill(request: Request, bill_id: IdPath) -> HTMLResponse:
     found = service.get_bill(_require(request), bill_id)
-    return render(request, "housing/bill.html", {"bill": found, **_common()})
+    code = (
+        qr.svg(found.payment_qr, title=gettext(N_("Payment QR code"))) if found.payment_qr else None
+    )
+    return render(
+        request,
+        "housing/bill.html",
+        {
+            "bill": found,
+            "payment_qr_svg": code,
+            "no_bank_details": pdf.NO_BANK_DETAILS,
+            **_common(),
+        },
+    )
 
 
 # --- Service requests --------------------------------------------------------------------------

@@ -496,3 +496,135 @@ def request_address(building: str, given: str | None) -> str:
     if not given or given == building:
         return building
     return f"{building} ({given})"[:REQUEST_ADDRESS_LENGTH]
+
+
+# --- Payment details and the bill's QR code (GOST R 56042-2014) -----------------------------
+
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_INN_10 = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+_INN_11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
+_INN_12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
+_ACCOUNT_WEIGHTS = (7, 1, 3)
+
+
+def _inn_digit(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=False)) % 11 % 10
+
+
+def inn_is_valid(inn: str) -> bool:
+    """A taxpayer number: 10 digits (an organisation) or 12 (a person, a sole trader)
+    whose check digits match the Federal Tax Service's weights."""
+    if not _DIGITS.fullmatch(inn):
+        return False
+    if len(inn) == 10:
+        return _inn_digit(inn, _INN_10) == int(inn[9])
+    if len(inn) == 12:
+        return _inn_digit(inn, _INN_11) == int(inn[10]) and _inn_digit(inn, _INN_12) == int(inn[11])
+    return False
+
+
+def _account_key_ok(prefix: str, account: str) -> bool:
+    """The Central Bank's control key: the 3 digits of the prefix and the 20 of the
+    account, weighted 7, 1, 3 in turn, sum to a multiple of ten."""
+    digits = prefix + account
+    return sum(int(d) * _ACCOUNT_WEIGHTS[i % 3] for i, d in enumerate(digits)) % 10 == 0
+
+
+def settlement_account_is_valid(account: str, bic: str) -> bool:
+    """A settlement account (20 digits) held at the bank with ``bic``: its key is
+    computed with the last three digits of the BIC."""
+    return (
+        len(account) == 20
+        and bool(_DIGITS.fullmatch(account))
+        and len(bic) == 9
+        and bool(_DIGITS.fullmatch(bic))
+        and _account_key_ok(bic[-3:], account)
+    )
+
+
+def correspondent_account_is_valid(account: str, bic: str) -> bool:
+    """A bank's correspondent account (20 digits): its key is computed with "0" and the
+    fifth and sixth digits of the BIC (the Bank of Russia's division)."""
+    return (
+        len(account) == 20
+        and bool(_DIGITS.fullmatch(account))
+        and len(bic) == 9
+        and bool(_DIGITS.fullmatch(bic))
+        and _account_key_ok("0" + bic[4:6], account)
+    )
+
+
+@dataclass(frozen=True)
+class PayeeDetails:
+    """Where a bill is paid: the operator's name and bank account."""
+
+    name: str
+    personal_account: str
+    bank_name: str
+    bic: str
+    correspondent_account: str
+    inn: str
+
+
+def payee_problems(details: PayeeDetails) -> dict[str, str]:
+    """The fields of payment details that no bank would accept, with the message id
+    of each (empty when all are right)."""
+    problems: dict[str, str] = {}
+    if not details.name.strip():
+        problems["name"] = N_("Enter the payee's name.")
+    if not details.bank_name.strip():
+        problems["bank_name"] = N_("Enter the bank's name.")
+    bic_ok = len(details.bic) == 9 and bool(_DIGITS.fullmatch(details.bic))
+    if not bic_ok:
+        problems["bic"] = N_("A BIC is 9 digits.")
+    if not (len(details.personal_account) == 20 and _DIGITS.fullmatch(details.personal_account)):
+        problems["personal_account"] = N_("An account number is 20 digits.")
+    elif bic_ok and not settlement_account_is_valid(details.personal_account, details.bic):
+        problems["personal_account"] = N_("This account number does not match the BIC: check both.")
+    if not (
+        len(details.correspondent_account) == 20
+        and _DIGITS.fullmatch(details.correspondent_account)
+    ):
+        problems["correspondent_account"] = N_("An account number is 20 digits.")
+    elif bic_ok and not correspondent_account_is_valid(details.correspondent_account, details.bic):
+        problems["correspondent_account"] = N_(
+            "This account number does not match the BIC: check both."
+        )
+    if not inn_is_valid(details.inn):
+        problems["inn"] = N_("A taxpayer number (INN) is 10 or 12 digits with a valid check digit.")
+    return problems
+
+
+# The standard's header: format ST, version 0001, encoding 2 (UTF-8); "|" separates.
+QR_HEADER = "ST00012"
+QR_SEPARATOR = "|"
+
+
+def _qr_value(value: str) -> str:
+    # The separator cannot be escaped in the standard, and line breaks confuse readers.
+    return " ".join(value.replace(QR_SEPARATOR, " ").split())
+
+
+def payment_qr_payload(
+    payee: PayeeDetails, *, amount: Decimal, payer_code: str, period: date, purpose: str
+) -> str:
+    """The text of a bill's payment QR code in the GOST R 56042-2014 format: the payee's
+    required details, then the sum in kopecks, the purpose, the payer's code and the
+    month paid for (MMYYYY). A sum of zero is left out: the payer types one."""
+    fields = [
+        ("Name", payee.name),
+        ("PersonalAcc", payee.personal_account),
+        ("BankName", payee.bank_name),
+        ("BIC", payee.bic),
+        ("CorrespAcc", payee.correspondent_account),
+        ("PayeeINN", payee.inn),
+    ]
+    kopecks = int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if kopecks > 0:
+        fields.append(("Sum", str(kopecks)))
+    fields += [
+        ("Purpose", purpose),
+        ("PersAcc", payer_code),
+        ("PaymPeriod", period.strftime("%m%Y")),
+    ]
+    return QR_SEPARATOR.join([QR_HEADER, *(f"{key}={_qr_value(value)}" for key, value in fields)])

@@ -137,6 +137,34 @@ class BillLineRead(BaseModel):
     amount: Decimal
 
 
+class BankDetailsCreate(BaseModel):
+    """An operator's bank account for its bills; checked by ``rules.payee_problems``."""
+
+    name: str = Field(max_length=160)
+    personal_account: str = Field(max_length=20)
+    bank_name: str = Field(max_length=160)
+    bic: str = Field(max_length=9)
+    correspondent_account: str = Field(max_length=20)
+    inn: str = Field(max_length=12)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+class BankDetailsRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    organisation_id: int
+    name: str
+    personal_account: str
+    bank_name: str
+    bic: str
+    correspondent_account: str
+    inn: str
+
+
 class BillRead(BaseModel):
     id: int
     apartment: ApartmentRead
@@ -147,6 +175,8 @@ class BillRead(BaseModel):
     lines: list[BillLineRead]
     debt_before: Decimal  # what was owed before this bill (negative: paid in advance)
     to_pay: Decimal  # this bill plus the debt before it, never below zero
+    payee: BankDetailsRead | None = None  # None: the operator has given no bank details
+    payment_qr: str | None = None  # the GOST R 56042 text of the QR code (with ``payee``)
 
 
 class BillSummaryRead(BaseModel):

@@ -49,7 +49,14 @@ from infocity.city import service as city
 from infocity.core import audit, bulk, outbox
 from infocity.core.auth import PERMISSIONS, SYSTEM, Action, Principal, allowed, authorize
 from infocity.core.db import utcnow
-from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from infocity.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidFields,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from infocity.core.i18n import N_
 from infocity.core.ratelimit import hit
 from infocity.core.settings import get_settings
@@ -63,6 +70,7 @@ from infocity.housing.models import (
     BillLine,
     Meter,
     MeterReading,
+    OperatorBankDetails,
     Payment,
     ServiceRequest,
     Tariff,
@@ -72,6 +80,8 @@ from infocity.housing.schemas import (
     ApartmentLinkCreate,
     ApartmentOverviewRead,
     ApartmentRead,
+    BankDetailsCreate,
+    BankDetailsRead,
     BillFailureRead,
     BillLineRead,
     BillRead,
@@ -683,6 +693,9 @@ def get_bill(
         )
         debt_before = Decimal(earlier or 0) - Decimal(paid or 0)
         operator = city.get_organisation(bill.operator_id, uow=uow)
+        to_pay = max(bill.total + debt_before, Decimal(0))
+        details = session.get(OperatorBankDetails, bill.operator_id)
+        payee = BankDetailsRead.model_validate(details) if details else None
         return BillRead(
             id=bill.id,
             apartment=ApartmentRead.model_validate(apartment),
@@ -692,8 +705,79 @@ def get_bill(
             created_at=bill.created_at,
             lines=[BillLineRead.model_validate(line) for line in lines],
             debt_before=debt_before,
-            to_pay=max(bill.total + debt_before, Decimal(0)),
+            to_pay=to_pay,
+            payee=payee,
+            payment_qr=_payment_qr(payee, to_pay, apartment.payer_code, bill.period),
         )
+
+
+def _payment_qr(
+    payee: BankDetailsRead | None, amount: Decimal, payer_code: str, period: date
+) -> str | None:
+    if payee is None:
+        return None
+    return rules.payment_qr_payload(
+        rules.PayeeDetails(
+            name=payee.name,
+            personal_account=payee.personal_account,
+            bank_name=payee.bank_name,
+            bic=payee.bic,
+            correspondent_account=payee.correspondent_account,
+            inn=payee.inn,
+        ),
+        amount=amount,
+        payer_code=payer_code,
+        period=period,
+        # Read by the bank, whoever looks at the bill: always in Russian.
+        purpose=f"Оплата ЖКУ за {period:%m.%Y}, лицевой счёт {payer_code}",
+    )
+
+
+# --- Operators' bank details -----------------------------------------------------------------
+
+
+def set_operator_bank_details(
+    actor: Principal | None,
+    organisation_id: int,
+    data: BankDetailsCreate,
+    *,
+    uow: UnitOfWork | None = None,
+) -> BankDetailsRead:
+    """Set the bank account a housing operator's bills are paid to (its billing staff;
+    ``SYSTEM``: the command line or the demo). Every wrong field is reported at once
+    (the account numbers are checked against the BIC by the Central Bank's key)."""
+    actor = authorize(actor, Action.HOUSING_BILLING, organisation_id)
+    problems = rules.payee_problems(rules.PayeeDetails(**data.model_dump()))
+    if problems:
+        raise InvalidFields(
+            [
+                InvalidInput("invalid_bank_details", message, field=field)
+                for field, message in problems.items()
+            ]
+        )
+    uow = uow or UnitOfWork()
+    with uow:
+        organisation = city.get_organisation(organisation_id, uow=uow)
+        if organisation.kind != "housing_operator":
+            raise NotFound("operator_not_found", N_("There is no such housing operator."))
+        values = {**data.model_dump(), "updated_at": utcnow()}
+        uow.session.execute(
+            _insert(uow.session)(OperatorBankDetails)
+            .values(organisation_id=organisation_id, **values)
+            .on_conflict_do_update(index_elements=["organisation_id"], set_=values)
+        )
+        result = BankDetailsRead.model_validate(
+            uow.session.get_one(OperatorBankDetails, organisation_id, populate_existing=True)
+        )
+        audit.record(
+            uow.session,
+            actor,
+            "housing.bank_details.set",
+            organisation_id=organisation_id,
+            detail=f"account {data.personal_account}, BIC {data.bic}",
+        )
+        uow.commit()
+        return result
 
 
 # --- Payments -------------------------------------------------------------------------------
