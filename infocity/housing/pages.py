@@ -9,6 +9,7 @@ chart, bills, debt), /housing/bills/{id} (printable) and .pdf, /housing/requests
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -17,13 +18,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from infocity.core.auth import Action, Principal, allowed
-from infocity.core.errors import AppError, Unauthenticated
+from infocity.core.errors import AppError, InvalidFields, Unauthenticated
 from infocity.core.i18n import N_, gettext
 from infocity.housing import pdf, qr, rules, service
 from infocity.housing.chart import consumption_svg
 from infocity.housing.schemas import (
     ApartmentLinkCreate,
     ReadingCreate,
+    ReadingsCreate,
     ServiceRequestCreate,
     ServiceRequestUpdate,
 )
@@ -157,8 +159,9 @@ def _apartment_page(
         "charts": charts,
         "notice": _notice(request),
         "error": None,
-        "error_meter": None,
-        "confirm": None,
+        "field_errors": {},
+        "values": {},
+        "confirm": set(),
         **_common(),
         **extra,
     }
@@ -170,38 +173,58 @@ def apartment(request: Request, apartment_id: IdPath) -> HTMLResponse:
     return _apartment_page(request, _require(request), apartment_id)
 
 
+READING_FIELD = "value-"
+NOT_A_READING = N_("Enter the number shown on the meter, for example 123.45.")
+
+
 @router.post("/housing/apartments/{apartment_id}/readings", response_class=HTMLResponse)
-def submit_reading(request: Request, apartment_id: IdPath, form: Form) -> Response:
+def submit_readings(request: Request, apartment_id: IdPath, form: Form) -> Response:
+    """One form for every meter of the apartment (``value-<meter id>``; a blank one is
+    left alone): saved all together, or none with each refused reading marked."""
     principal = _require(request)
-    raw_meter, raw_value = form.get("meter_id", ""), form.get("value", "").strip()
+    typed = {
+        key.removeprefix(READING_FIELD): value.strip()
+        for key, value in form.items()
+        if key.startswith(READING_FIELD) and key.removeprefix(READING_FIELD).isdigit()
+    }
+    typed = {meter: text for meter, text in typed.items() if text}
+    readings: list[ReadingCreate] = []
+    field_errors: dict[str, str] = {}
+    for meter, text in typed.items():
+        try:
+            readings.append(
+                ReadingCreate(
+                    meter_id=int(meter), value=text, confirm=form.get(f"confirm-{meter}") == "1"
+                )
+            )
+        except (ValueError, ValidationError):
+            field_errors[READING_FIELD + meter] = gettext(NOT_A_READING)
+    page = functools.partial(_apartment_page, request, principal, apartment_id, values=typed)
+    if not typed:
+        return page(422, error=gettext(N_("Enter the reading of at least one meter.")))
+    if field_errors:
+        return page(422, error=gettext(CHECK_FIELDS), field_errors=field_errors)
     try:
-        data = ReadingCreate(
-            meter_id=int(raw_meter), value=raw_value, confirm=form.get("confirm") == "1"
+        service.submit_readings(principal, apartment_id, ReadingsCreate(readings=readings))
+    except InvalidFields as exc:
+        refused = [e for e in exc.errors if e.field]
+        confirm = {
+            e.field.removeprefix(READING_FIELD)
+            for e in refused
+            if e.field and e.code == "reading_needs_confirmation"
+        }
+        # Only readings to confirm: the answer is "are you sure?", not "this is wrong".
+        status = 409 if len(confirm) == len(refused) else 422
+        return page(
+            status,
+            error=gettext(CHECK_FIELDS),
+            field_errors={e.field: e.translated() for e in refused if e.field},
+            confirm=confirm,
         )
-    except (ValueError, ValidationError):
-        return _apartment_page(
-            request,
-            principal,
-            apartment_id,
-            422,
-            error=gettext(N_("Enter the number shown on the meter, for example 123.45.")),
-            error_meter=raw_meter,
-        )
-    try:
-        service.submit_reading(principal, data)
     except AppError as exc:
         if exc.status in (401, 403):
             raise
-        needs_confirming = exc.code == "reading_needs_confirmation"
-        return _apartment_page(
-            request,
-            principal,
-            apartment_id,
-            exc.status,
-            error=exc.translated(),
-            error_meter=raw_meter,
-            confirm={"meter_id": raw_meter, "value": raw_value} if needs_confirming else None,
-        )
+        return page(exc.status, error=exc.translated())
     return _redirect(f"/housing/apartments/{apartment_id}?done=reading")
 
 

@@ -103,6 +103,19 @@ class ReadingCreate(BaseModel):
         return value
 
 
+class ReadingsCreate(BaseModel):
+    """The readings of several meters of one apartment, submitted in one form."""
+
+    readings: list[ReadingCreate] = Field(min_length=1, max_length=20)
+
+    @field_validator("readings")
+    @classmethod
+    def _one_per_meter(cls, value: list[ReadingCreate]) -> list[ReadingCreate]:
+        if len({r.meter_id for r in value}) != len(value):
+            raise ValueError("each meter at most once")
+        return value
+
+
 class WindowRead(BaseModel):
     """The readings window: open now (for ``period``) or the next one to open."""
 

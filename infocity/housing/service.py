@@ -50,6 +50,7 @@ from infocity.core import audit, bulk, outbox
 from infocity.core.auth import PERMISSIONS, SYSTEM, Action, Principal, allowed, authorize
 from infocity.core.db import utcnow
 from infocity.core.errors import (
+    AppError,
     Conflict,
     Forbidden,
     InvalidFields,
@@ -93,6 +94,7 @@ from infocity.housing.schemas import (
     PaymentRead,
     ReadingCreate,
     ReadingRead,
+    ReadingsCreate,
     RequestFilter,
     ServiceRequestCreate,
     ServiceRequestRead,
@@ -394,8 +396,6 @@ def submit_reading(
     """
     principal = authorize(principal, Action.HOUSING_OWN)
     now = now or utcnow()
-    settings = get_settings()
-    today = _city_today(now)
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -403,74 +403,148 @@ def submit_reading(
         if meter is None:
             raise NotFound("meter_not_found", N_("There is no such meter among yours."))
         apartment = _visible_apartment(session, principal, meter.apartment_id)
-        window = rules.open_window(
-            today, settings.readings_window_start_day, settings.readings_window_end_day
-        )
-        if window is None:
-            upcoming = _window(now)
-            raise Conflict(
-                "readings_window_closed",
-                N_(
-                    "Readings are accepted from the %(first)s to the %(last)s of the next "
-                    "month. The next window opens on %(opens)s."
-                ),
-                first=settings.readings_window_start_day,
-                last=settings.readings_window_end_day,
-                opens=_day(upcoming.first_day),
-            )
-        if meter.verification_due < today:
-            raise Conflict(
-                "meter_verification_overdue",
-                N_(
-                    "Meter %(serial)s was due for verification on %(due)s, so its readings "
-                    "cannot be accepted. Have it verified and the housing operator will "
-                    "record the new date; until then the month is charged by the norm."
-                ),
-                serial=meter.serial,
-                due=_day(meter.verification_due),
-            )
-        previous = session.scalar(
-            select(MeterReading.value)
-            .where(MeterReading.meter_id == meter.id, MeterReading.period < window.period)
-            .order_by(MeterReading.period.desc())
-            .limit(1)
-        )
-        rules.check_reading(
-            data.value,
-            meter.initial_value if previous is None else previous,
-            limit=rules.consumption_limit(
-                meter.kind, apartment.residents, settings.readings_confirm_factor
-            ),
-            confirmed=data.confirm,
-            capacity=rules.meter_capacity(meter.kind),
-        )
-        # One row per meter and month: a resubmission in the open window replaces it.
-        row = session.execute(
-            _insert(session)(MeterReading)
-            .values(
-                meter_id=meter.id,
-                apartment_id=meter.apartment_id,
-                period=window.period,
-                value=data.value,
-                submitted_by_user_id=principal.user_id,
-                submitted_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=["meter_id", "period"],
-                set_={
-                    "value": data.value,
-                    "submitted_by_user_id": principal.user_id,
-                    "submitted_at": now,
-                },
-            )
-            .returning(*READINGS.c)
-        ).one()
-        result = ReadingRead.model_validate(row, from_attributes=True)
+        window = _open_window_or_refuse(now)
+        _check_reading(session, apartment, meter, data, window, _city_today(now))
+        result = _save_reading(session, principal, meter, data.value, window, now)
         record_service_use(
             session, "meter_readings", principal.user_id, person_id=principal.person_id
         )
         uow.commit()
         return result
+
+
+def submit_readings(
+    principal: Principal | None,
+    apartment_id: int,
+    data: ReadingsCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[ReadingRead]:
+    """Submit the readings of several meters of one apartment at once (one form).
+
+    All or none: each reading is checked as ``submit_reading`` checks it, and if any is
+    refused nothing is saved and ``InvalidFields`` names every refused one (field
+    ``value-<meter id>``; a reading that needs confirming keeps its code
+    ``reading_needs_confirmation``), so the citizen corrects them together."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    now = now or utcnow()
+    today = _city_today(now)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        apartment = _visible_apartment(session, principal, apartment_id)
+        window = _open_window_or_refuse(now)
+        meters = {
+            m.id: m
+            for m in session.scalars(select(Meter).where(Meter.apartment_id == apartment.id))
+        }
+        errors: list[AppError] = []
+        for reading in data.readings:
+            meter = meters.get(reading.meter_id)
+            try:
+                if meter is None:
+                    raise NotFound("meter_not_found", N_("There is no such meter among yours."))
+                _check_reading(session, apartment, meter, reading, window, today)
+            except AppError as exc:
+                exc.field = f"value-{reading.meter_id}"
+                errors.append(exc)
+        if errors:
+            raise InvalidFields(errors)
+        results = [
+            _save_reading(session, principal, meters[r.meter_id], r.value, window, now)
+            for r in data.readings
+        ]
+        record_service_use(
+            session, "meter_readings", principal.user_id, person_id=principal.person_id
+        )
+        uow.commit()
+        return results
+
+
+def _open_window_or_refuse(now: datetime) -> rules.Window:
+    settings = get_settings()
+    window = rules.open_window(
+        _city_today(now), settings.readings_window_start_day, settings.readings_window_end_day
+    )
+    if window is None:
+        upcoming = _window(now)
+        raise Conflict(
+            "readings_window_closed",
+            N_(
+                "Readings are accepted from the %(first)s to the %(last)s of the next "
+                "month. The next window opens on %(opens)s."
+            ),
+            first=settings.readings_window_start_day,
+            last=settings.readings_window_end_day,
+            opens=_day(upcoming.first_day),
+        )
+    return window
+
+
+def _check_reading(
+    session: Session,
+    apartment: Apartment,
+    meter: Meter,
+    data: ReadingCreate,
+    window: rules.Window,
+    today: date,
+) -> None:
+    """Refuse a reading the meter cannot take (see ``submit_reading``)."""
+    if meter.verification_due < today:
+        raise Conflict(
+            "meter_verification_overdue",
+            N_(
+                "Meter %(serial)s was due for verification on %(due)s, so its readings "
+                "cannot be accepted. Have it verified and the housing operator will "
+                "record the new date; until then the month is charged by the norm."
+            ),
+            serial=meter.serial,
+            due=_day(meter.verification_due),
+        )
+    previous = session.scalar(
+        select(MeterReading.value)
+        .where(MeterReading.meter_id == meter.id, MeterReading.period < window.period)
+        .order_by(MeterReading.period.desc())
+        .limit(1)
+    )
+    rules.check_reading(
+        data.value,
+        meter.initial_value if previous is None else previous,
+        limit=rules.consumption_limit(
+            meter.kind, apartment.residents, get_settings().readings_confirm_factor
+        ),
+        confirmed=data.confirm,
+        capacity=rules.meter_capacity(meter.kind),
+    )
+
+
+def _save_reading(
+    session: Session,
+    principal: Principal,
+    meter: Meter,
+    value: Decimal,
+    window: rules.Window,
+    now: datetime,
+) -> ReadingRead:
+    # One row per meter and month: a resubmission in the open window replaces it.
+    row = session.execute(
+        _insert(session)(MeterReading)
+        .values(
+            meter_id=meter.id,
+            apartment_id=meter.apartment_id,
+            period=window.period,
+            value=value,
+            submitted_by_user_id=principal.user_id,
+            submitted_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=["meter_id", "period"],
+            set_={"value": value, "submitted_by_user_id": principal.user_id, "submitted_at": now},
+        )
+        .returning(*READINGS.c)
+    ).one()
+    return ReadingRead.model_validate(row, from_attributes=True)
 
 
 # --- Tariffs and bills ---------------------------------------------------------------------
