@@ -57,9 +57,7 @@ def test_citizen_links_submits_and_reads_the_bill(client: TestClient, always_ope
 
     url = f"/housing/apartments/{apartment.id}/readings"
     field = f"value-{meter.id}"
-    first = client.post(
-        url, data={field: "12,5", "csrf_token": token}, follow_redirects=False
-    )
+    first = client.post(url, data={field: "12,5", "csrf_token": token}, follow_redirects=False)
     assert first.status_code == 303
     # 4.745 x 1 x 3 = 14.235 m³ at most without confirming.
     too_much = client.post(url, data={field: "40", "csrf_token": token})
