@@ -191,3 +191,18 @@ class OperatorBankDetails(Base):
     correspondent_account: Mapped[str] = mapped_column(String(20))
     inn: Mapped[str] = mapped_column(String(12))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReadingReminder(Base):
+    """That the residents of an apartment were reminded of a month's readings window:
+    its unique (apartment, period) makes the reminder go once, however often the job
+    runs and however many workers run it."""
+
+    __tablename__ = "reading_reminders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    apartment_id: Mapped[int] = mapped_column(ForeignKey("apartments.id"))
+    period: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("apartment_id", "period"),)

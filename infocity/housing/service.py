@@ -73,6 +73,7 @@ from infocity.housing.models import (
     MeterReading,
     OperatorBankDetails,
     Payment,
+    ReadingReminder,
     ServiceRequest,
     Tariff,
 )
@@ -545,6 +546,83 @@ def _save_reading(
         .returning(*READINGS.c)
     ).one()
     return ReadingRead.model_validate(row, from_attributes=True)
+
+
+REMINDER_BATCH = 1000  # apartments reminded in one transaction
+
+
+def send_reading_reminders(
+    *, now: datetime | None = None, batch: int = REMINDER_BATCH, uow: UnitOfWork | None = None
+) -> int:
+    """Remind the citizens who linked an apartment with meters that the month's readings
+    window is open (the periodic job): once per apartment and period, by the unique
+    (apartment, period) of ``ReadingReminder``; an apartment whose readings for the
+    period already came is left alone. Handles at most ``batch`` apartments and returns
+    how many it reminded (0 outside the window)."""
+    now = now or utcnow()
+    settings = get_settings()
+    window = rules.open_window(
+        _city_today(now), settings.readings_window_start_day, settings.readings_window_end_day
+    )
+    if window is None:
+        return 0
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        due = list(
+            session.scalars(
+                select(Apartment.id)
+                .where(
+                    select(Meter.id).where(Meter.apartment_id == Apartment.id).exists(),
+                    ~select(ReadingReminder.id)
+                    .where(
+                        ReadingReminder.apartment_id == Apartment.id,
+                        ReadingReminder.period == window.period,
+                    )
+                    .exists(),
+                    ~select(MeterReading.id)
+                    .where(
+                        MeterReading.apartment_id == Apartment.id,
+                        MeterReading.period == window.period,
+                    )
+                    .exists(),
+                )
+                .order_by(Apartment.id)
+                .limit(batch)
+            )
+        )
+        if not due:
+            return 0
+        # Claimed by the insert: another worker's run at the same moment claims none twice.
+        claimed = set(
+            session.scalars(
+                _insert(session)(ReadingReminder)
+                .values([{"apartment_id": a, "period": window.period, "sent_at": now} for a in due])
+                .on_conflict_do_nothing(index_elements=["apartment_id", "period"])
+                .returning(ReadingReminder.apartment_id)
+            )
+        )
+        rows = session.execute(
+            select(ApartmentLink.user_id, Apartment.id, Apartment.address, Apartment.number)
+            .join(Apartment, Apartment.id == ApartmentLink.apartment_id)
+            .where(Apartment.id.in_(claimed))
+            .order_by(Apartment.id, ApartmentLink.user_id)
+        )
+        for user_id, apartment_id, address, number in rows:
+            outbox.notify(
+                session,
+                accounts.recipient_for_user(session, user_id),
+                kind="housing_reading_reminder",
+                template="housing/messages/reading_reminder.txt",
+                context={
+                    "address": f"{address}, {number}",
+                    "month": window.period.strftime("%m.%Y"),
+                    "last_day": _day(window.last_day),
+                },
+                link=f"/housing/apartments/{apartment_id}",
+            )
+        uow.commit()
+        return len(claimed)
 
 
 # --- Tariffs and bills ---------------------------------------------------------------------

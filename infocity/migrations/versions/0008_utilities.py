@@ -1,4 +1,4 @@
-"""housing: operators' bank details for the bills' payment QR codes
+"""housing: operators' bank details for the bills' payment QR codes; readings reminders
 
 Revision ID: 0008_utilities
 Revises: 0007_abuse_sessions
@@ -43,7 +43,31 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("organisation_id", name=op.f("pk_operator_bank_details")),
     )
+    op.create_table(
+        "reading_reminders",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "apartment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("sent_at", infocity.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["apartment_id"],
+            ["apartments.id"],
+            name=op.f("fk_reading_reminders_apartment_id_apartments"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reading_reminders")),
+        sa.UniqueConstraint(
+            "apartment_id", "period", name=op.f("uq_reading_reminders_apartment_id_period")
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("reading_reminders")
     op.drop_table("operator_bank_details")
