@@ -3,19 +3,23 @@ render). Every page works without JavaScript; a refused form is shown again with
 message, and a change that succeeded redirects (POST-redirect-GET).
 
 Citizens: /housing (apartments, link form), /housing/apartments/{id} (meters, readings,
-chart, bills, debt), /housing/bills/{id} (printable) and .pdf, /housing/requests/new and
-/housing/requests/mine. Operators: /housing/requests (the queue).
+chart, bills, debt), /housing/bills/{id} (printable) and .pdf, /housing/requests/new,
+/housing/requests/mine and /housing/requests/{id} (history, photos, reopen, rating; the
+operator's staff see it too). Operators: /housing/requests (the queue).
 """
 
 from __future__ import annotations
 
 import functools
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from infocity.core.auth import Action, Principal, allowed
 from infocity.core.errors import AppError, InvalidFields, Unauthenticated
@@ -26,6 +30,8 @@ from infocity.housing.schemas import (
     ApartmentLinkCreate,
     ReadingCreate,
     ReadingsCreate,
+    RequestRating,
+    RequestReopen,
     ServiceRequestCreate,
     ServiceRequestUpdate,
 )
@@ -41,6 +47,9 @@ NOTICES = {
     "reading": N_("The reading is saved."),
     "filed": N_("Your request has been sent to the housing operator."),
     "updated": N_("The request is updated; the citizen has been notified."),
+    "photo": N_("The photo is added."),
+    "reopened": N_("The request is reopened and back with the housing operator."),
+    "rated": N_("Thank you for rating the outcome."),
 }
 
 
@@ -366,3 +375,101 @@ def update_request(request: Request, request_id: IdPath, form: Form) -> Response
             status_code=exc.status if isinstance(exc, AppError) else 422,
         )
     return _redirect("/housing/requests?done=updated")
+
+
+# --- One request: its page, photos, reopening, rating ------------------------------------------
+
+
+def _request_page(
+    request: Request, principal: Principal, request_id: int, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
+    detail = service.get_request_detail(principal, request_id)
+    context = {
+        "detail": detail,
+        "notice": _notice(request),
+        "error": None,
+        "field_errors": {},
+        "values": {},
+        "max_photos": rules.MAX_PHOTOS,
+        **_common(),
+        **extra,
+    }
+    return render(request, "housing/request.html", context, status_code=status_code)
+
+
+def _refused(
+    request: Request,
+    principal: Principal,
+    request_id: int,
+    exc: AppError | ValidationError,
+    **extra: Any,
+) -> HTMLResponse:
+    if isinstance(exc, AppError) and exc.status in (401, 403):
+        raise exc
+    status = exc.status if isinstance(exc, AppError) else 422
+    return _request_page(request, principal, request_id, status, error=_message(exc), **extra)
+
+
+@router.get("/housing/requests/{request_id}", response_class=HTMLResponse)
+def request_page(request: Request, request_id: IdPath) -> HTMLResponse:
+    return _request_page(request, _require(request), request_id)
+
+
+@router.post("/housing/requests/{request_id}/photos", response_class=HTMLResponse)
+async def add_photo(request: Request, request_id: IdPath) -> Response:
+    principal = _require(request)
+    form = await request.form()  # already read (and limited) for the CSRF check
+    upload = form.get("file")
+    filename, data = "", b""
+    if isinstance(upload, UploadFile):
+        filename = upload.filename or ""
+        data = await upload.read(rules.MAX_PHOTO_BYTES + 1)
+    try:
+        await run_in_threadpool(service.add_request_photo, principal, request_id, filename, data)
+    except AppError as exc:
+        return await run_in_threadpool(_refused, request, principal, request_id, exc)
+    return _redirect(f"/housing/requests/{request_id}?done=photo")
+
+
+@router.get("/housing/requests/{request_id}/photos/{photo_id}")
+def request_photo(request: Request, request_id: IdPath, photo_id: IdPath) -> Response:
+    photo = service.get_request_photo(_require(request), request_id, photo_id)
+    return Response(
+        photo.data,
+        media_type=photo.content_type,
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(photo.filename)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post("/housing/requests/{request_id}/reopen", response_class=HTMLResponse)
+def reopen_request(request: Request, request_id: IdPath, form: Form) -> Response:
+    principal = _require(request)
+    values = {"reason": form.get("reason", "")}
+    try:
+        service.reopen_request(principal, request_id, RequestReopen(**values))
+    except (AppError, ValidationError) as exc:
+        return _refused(request, principal, request_id, exc, values=values)
+    return _redirect(f"/housing/requests/{request_id}?done=reopened")
+
+
+@router.post("/housing/requests/{request_id}/rating", response_class=HTMLResponse)
+def rate_request(request: Request, request_id: IdPath, form: Form) -> Response:
+    principal = _require(request)
+    try:
+        rating = RequestRating(rating=form.get("rating", ""))
+    except ValidationError:
+        return _request_page(
+            request,
+            principal,
+            request_id,
+            422,
+            error=gettext(N_("Choose a rating from 1 to 5.")),
+        )
+    try:
+        service.rate_request(principal, request_id, rating)
+    except AppError as exc:
+        return _refused(request, principal, request_id, exc)
+    return _redirect(f"/housing/requests/{request_id}?done=rated")

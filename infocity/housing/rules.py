@@ -12,7 +12,7 @@ import io
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from infocity.core.errors import Conflict, InvalidInput
@@ -459,12 +459,60 @@ STATUS_LABELS = {
     "in_progress": N_("In progress"),
     "closed": N_("Resolved"),
 }
-# The statuses each new status may follow: requests only move forward.
+# The statuses each new status may follow: requests move forward, except that the
+# citizen may reopen a request closed without a fix (``can_reopen``); staff never do.
 REQUEST_STEPS: dict[str, tuple[str, ...]] = {
+    "open": ("closed",),
     "acknowledged": ("open",),
     "in_progress": ("open", "acknowledged"),
     "closed": ("open", "acknowledged", "in_progress"),
 }
+REOPEN_DAYS = 30  # after this a problem that came back is a new request
+RATINGS = range(1, 6)
+MAX_PHOTOS = 5  # per request
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+PHOTO_TYPES = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}
+
+
+def can_reopen(status: str, closed_at: datetime | None, now: datetime) -> bool:
+    """A closed request may be reopened for ``REOPEN_DAYS`` days after its closing."""
+    return (
+        status == "closed"
+        and closed_at is not None
+        and now - closed_at <= timedelta(days=REOPEN_DAYS)
+    )
+
+
+def can_rate(status: str, rating: int | None) -> bool:
+    """The outcome is rated once, when the request is closed."""
+    return status == "closed" and rating is None
+
+
+def check_photo(filename: str, data: bytes) -> tuple[str, str]:
+    """A photo's safe file name and content type (JPEG or PNG by its bytes and its
+    name), or InvalidInput."""
+    if not data:
+        raise InvalidInput("file_empty", N_("The file is empty."), field="file")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise InvalidInput(
+            "file_too_large",
+            N_("The file is larger than %(limit)s MB."),
+            field="file",
+            limit=MAX_PHOTO_BYTES // (1024 * 1024),
+        )
+    if data.startswith(b"\xff\xd8\xff"):
+        content_type: str | None = "image/jpeg"
+    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
+        content_type = "image/png"
+    else:
+        content_type = None
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable() and c not in "\"';<>").strip()[-255:]
+    if content_type is None or not name.lower().endswith(PHOTO_TYPES[content_type]):
+        raise InvalidInput(
+            "photo_type_not_allowed", N_("Only JPEG and PNG photos can be added."), field="file"
+        )
+    return name, content_type
 
 
 def open311_status(status: str) -> str:

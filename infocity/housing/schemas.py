@@ -286,6 +286,54 @@ class ServiceRequestUpdate(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class RequestEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: Literal["filed", "status", "reopened", "photo", "rated"]
+    status: RequestStatus
+    note: str | None
+    at: datetime
+    by_citizen: bool = False  # the filer's own step (reopened, photo, rated)
+
+
+class RequestPhotoRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    created_at: datetime
+
+
+class RequestPhotoFile(BaseModel):
+    filename: str
+    content_type: str
+    data: bytes
+
+
+class RequestDetailRead(BaseModel):
+    """A request's own page: the request, its history (oldest first), its photos and
+    what its filer may do now."""
+
+    request: ServiceRequestRead
+    history: list[RequestEventRead]
+    photos: list[RequestPhotoRead]
+    rating: int | None
+    is_filer: bool
+    can_reopen: bool
+    can_rate: bool
+    can_add_photo: bool
+
+
+class RequestReopen(BaseModel):
+    reason: str = Field(max_length=2000)
+
+
+class RequestRating(BaseModel):
+    rating: int = Field(ge=1, le=5)
+
+
 class RequestFilter(BaseModel):
     """Open311 GET requests: every filter optional."""
 

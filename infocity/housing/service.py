@@ -74,6 +74,8 @@ from infocity.housing.models import (
     OperatorBankDetails,
     Payment,
     ReadingReminder,
+    RequestEvent,
+    RequestPhoto,
     ServiceRequest,
     Tariff,
 )
@@ -96,7 +98,13 @@ from infocity.housing.schemas import (
     ReadingCreate,
     ReadingRead,
     ReadingsCreate,
+    RequestDetailRead,
+    RequestEventRead,
     RequestFilter,
+    RequestPhotoFile,
+    RequestPhotoRead,
+    RequestRating,
+    RequestReopen,
     ServiceRequestCreate,
     ServiceRequestRead,
     ServiceRequestUpdate,
@@ -1194,6 +1202,15 @@ def file_request(
         )
         session.add(request)
         session.flush()
+        session.add(
+            RequestEvent(
+                request_id=request.id,
+                kind="filed",
+                status="open",
+                by_user_id=principal.user_id,
+                at=now,
+            )
+        )
         result = _request_read(request)
         _notify_request(session, result)
         outbox.publish_event(
@@ -1221,7 +1238,7 @@ def _notify_request(session: Session, request: ServiceRequestRead) -> None:
             "status_label": rules.STATUS_LABELS[request.status],
             "note": request.status_notes,
         },
-        link="/housing/requests/mine",
+        link=f"/housing/requests/{request.id}",
     )
 
 
@@ -1350,6 +1367,8 @@ def update_request_status(
         values: dict[str, Any] = {"status": data.status, "updated_at": now}
         if note is not None:
             values["status_notes"] = note
+        if data.status == "closed":
+            values["closed_at"] = now  # the reopening period runs from here
         # Guarded: a step is taken only from the statuses it may follow, so two operators
         # acting on the same request at once cannot both move it.
         row = _dml(
@@ -1368,6 +1387,16 @@ def update_request_status(
                 N_("This request has already moved past this step. Reload the page."),
             )
         result = _request_read(row)
+        session.add(
+            RequestEvent(
+                request_id=result.id,
+                kind="status",
+                status=result.status,
+                note=note,
+                by_user_id=actor.acting_user_id,
+                at=now,
+            )
+        )
         audit.record(
             session,
             actor,
@@ -1381,6 +1410,285 @@ def update_request_status(
             "housing_request.status_changed",
             {"id": result.id, "service_code": result.service_code, "status": result.status},
             organisation_id=result.operator_id,
+        )
+        uow.commit()
+        return result
+
+
+def _request_not_found() -> NotFound:
+    return NotFound("request_not_found", N_("There is no such service request."))
+
+
+def _own_or_processed(
+    session: Session, principal: Principal | None, request_id: int
+) -> tuple[ServiceRequest, bool]:
+    """The request and whether ``principal`` filed it; staff who process its operator's
+    requests see it too; anyone else gets NotFound (the same as for no request)."""
+    principal = _require(principal)
+    request = session.get(ServiceRequest, request_id)
+    if request is None:
+        raise _request_not_found()
+    if principal.kind == "citizen":
+        if request.user_id != principal.user_id:
+            raise _request_not_found()
+        return request, True
+    if not allowed(principal, Action.HOUSING_REQUESTS_PROCESS, request.operator_id):
+        raise _request_not_found()
+    return request, False
+
+
+def _filed_by(session: Session, principal: Principal | None, request_id: int) -> ServiceRequest:
+    """The request for a step only its filer takes (reopen, photo, rating)."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    request, is_filer = _own_or_processed(session, principal, request_id)
+    if not is_filer:
+        raise Forbidden("forbidden", N_("Only the citizen who filed the request can do this."))
+    return request
+
+
+def get_request_detail(
+    principal: Principal | None,
+    request_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> RequestDetailRead:
+    """A request with its history and photos, for the citizen who filed it or the staff
+    who process it, and what the citizen may do with it now."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request, is_filer = _own_or_processed(session, principal, request_id)
+        number = (
+            session.scalar(select(Apartment.number).where(Apartment.id == request.apartment_id))
+            if request.apartment_id
+            else None
+        )
+        history = [
+            RequestEventRead.model_validate(event).model_copy(
+                update={"by_citizen": event.by_user_id == request.user_id}
+            )
+            for event in session.scalars(
+                select(RequestEvent)
+                .where(RequestEvent.request_id == request.id)
+                .order_by(RequestEvent.at, RequestEvent.id)
+            )
+        ]
+        if not history or history[0].kind != "filed":
+            # Filed before the history was kept: its filing is known all the same.
+            history.insert(
+                0,
+                RequestEventRead(
+                    kind="filed", status="open", note=None, at=request.created_at, by_citizen=True
+                ),
+            )
+        photos = [
+            RequestPhotoRead.model_validate(photo)
+            for photo in session.scalars(
+                select(RequestPhoto)
+                .where(RequestPhoto.request_id == request.id)
+                .order_by(RequestPhoto.id)
+            )
+        ]
+        return RequestDetailRead(
+            request=_request_read(request, number),
+            history=history,
+            photos=photos,
+            rating=request.rating,
+            is_filer=is_filer,
+            can_reopen=is_filer and rules.can_reopen(request.status, request.closed_at, now),
+            can_rate=is_filer and rules.can_rate(request.status, request.rating),
+            can_add_photo=is_filer
+            and request.status != "closed"
+            and len(photos) < rules.MAX_PHOTOS,
+        )
+
+
+def add_request_photo(
+    principal: Principal | None,
+    request_id: int,
+    filename: str,
+    data: bytes,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> RequestPhotoRead:
+    """Add a photo (JPEG or PNG, checked by its bytes, at most 5 MB, 5 a request) to the
+    citizen's own request while it is not closed."""
+    name, content_type = rules.check_photo(filename, data)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request = _filed_by(session, principal, request_id)
+        if request.status == "closed":
+            raise Conflict(
+                "request_closed",
+                N_("This request is closed. Reopen it to add photos."),
+                field="file",
+            )
+        count = session.scalar(
+            select(func.count())
+            .select_from(RequestPhoto)
+            .where(RequestPhoto.request_id == request.id)
+        )
+        if int(count or 0) >= rules.MAX_PHOTOS:
+            raise InvalidInput(
+                "too_many_photos",
+                N_("A request can have at most %(limit)s photos."),
+                field="file",
+                limit=rules.MAX_PHOTOS,
+            )
+        photo = RequestPhoto(
+            request_id=request.id,
+            filename=name,
+            content_type=content_type,
+            size=len(data),
+            data=data,
+            uploaded_by_user_id=request.user_id,
+            created_at=now,
+        )
+        session.add(photo)
+        session.add(
+            RequestEvent(
+                request_id=request.id,
+                kind="photo",
+                status=request.status,
+                note=name,
+                by_user_id=request.user_id,
+                at=now,
+            )
+        )
+        session.flush()
+        result = RequestPhotoRead.model_validate(photo)
+        uow.commit()
+        return result
+
+
+def get_request_photo(
+    principal: Principal | None, request_id: int, photo_id: int, *, uow: UnitOfWork | None = None
+) -> RequestPhotoFile:
+    """A photo's bytes, for the filer or the staff who process the request."""
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request, _ = _own_or_processed(session, principal, request_id)
+        photo = session.get(RequestPhoto, photo_id)
+        if photo is None or photo.request_id != request.id:
+            raise NotFound("photo_not_found", N_("There is no such photo."))
+        return RequestPhotoFile(
+            filename=photo.filename, content_type=photo.content_type, data=photo.data
+        )
+
+
+def reopen_request(
+    principal: Principal | None,
+    request_id: int,
+    data: RequestReopen,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ServiceRequestRead:
+    """Reopen the citizen's own request closed without a fix, within 30 days of its
+    closing, saying what is still wrong; it goes back to the operator's queue."""
+    now = now or utcnow()
+    reason = data.reason.strip()
+    if not reason:
+        raise InvalidInput(
+            "reason_required", N_("Say what is still wrong before reopening."), field="reason"
+        )
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request = _filed_by(session, principal, request_id)
+        if not rules.can_reopen(request.status, request.closed_at, now):
+            raise Conflict(
+                "request_not_reopenable",
+                N_(
+                    "Only a request closed within the last %(days)s days can be reopened. "
+                    "Report the problem again."
+                ),
+                days=rules.REOPEN_DAYS,
+            )
+        # Guarded like the operator's steps: a double submit reopens once.
+        row = _dml(
+            session,
+            update(REQUESTS)
+            .where(
+                REQUESTS.c.id == request.id,
+                REQUESTS.c.status.in_(rules.REQUEST_STEPS["open"]),
+            )
+            .values(status="open", updated_at=now, closed_at=None)
+            .returning(*REQUESTS.c),
+        ).one_or_none()
+        if row is None:
+            raise Conflict(
+                "request_status_conflict",
+                N_("This request has already moved past this step. Reload the page."),
+            )
+        result = _request_read(row)
+        session.add(
+            RequestEvent(
+                request_id=result.id,
+                kind="reopened",
+                status="open",
+                note=reason,
+                by_user_id=result.user_id,
+                at=now,
+            )
+        )
+        outbox.publish_event(
+            session,
+            "housing_request.status_changed",
+            {"id": result.id, "service_code": result.service_code, "status": result.status},
+            organisation_id=result.operator_id,
+        )
+        uow.commit()
+        return result
+
+
+def rate_request(
+    principal: Principal | None,
+    request_id: int,
+    data: RequestRating,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ServiceRequestRead:
+    """Rate the outcome of the citizen's own closed request, 1 to 5, once."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request = _filed_by(session, principal, request_id)
+        row = _dml(
+            session,
+            update(REQUESTS)
+            .where(
+                REQUESTS.c.id == request.id,
+                REQUESTS.c.status == "closed",
+                REQUESTS.c.rating.is_(None),
+            )
+            .values(rating=data.rating, rated_at=now)
+            .returning(*REQUESTS.c),
+        ).one_or_none()
+        if row is None:
+            raise Conflict(
+                "request_not_ratable",
+                N_("A request can be rated once, after it is closed."),
+                field="rating",
+            )
+        result = _request_read(row)
+        session.add(
+            RequestEvent(
+                request_id=result.id,
+                kind="rated",
+                status=result.status,
+                note=str(data.rating),
+                by_user_id=result.user_id,
+                at=now,
+            )
         )
         uow.commit()
         return result

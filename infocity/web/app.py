@@ -31,9 +31,12 @@ from infocity.web.middleware import RequestContextMiddleware, SecurityHeadersMid
 
 API_PREFIX = "/api/v1"
 DOCS_URL = f"{API_PREFIX}/docs"
-# Routes that take a file (application attachments, API and page): a larger body limit,
-# and only a logged-in caller's body is read.
-UPLOAD_PATHS = (re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),)
+# Routes that take a file (application attachments, API and page; housing requests'
+# photos): a larger body limit, and only a logged-in caller's body is read.
+UPLOAD_PATHS = (
+    re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),
+    re.compile(r"^/housing/requests/\d+/photos$"),
+)
 
 
 @asynccontextmanager
