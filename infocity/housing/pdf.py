@@ -128,7 +128,7 @@ def bill_pdf(bill: BillRead) -> bytes:
     return bytes(pdf.output())
 
 
-QR_MODULE_MM = 0.8  # a module of 0.8 mm: some 40 mm for a bill's code, easy to scan
+QR_SIZE_MM = 50  # the code with its quiet zone: beside the details, easy to scan
 
 
 def _payment_section(pdf: FPDF, bill: BillRead) -> None:
@@ -138,6 +138,8 @@ def _payment_section(pdf: FPDF, bill: BillRead) -> None:
         pdf.multi_cell(0, 6, _(NO_BANK_DETAILS), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         return
     payee = bill.payee
+    if pdf.get_y() + QR_SIZE_MM > pdf.page_break_trigger:
+        pdf.add_page()  # the code and the details it carries stay together
     top = pdf.get_y()
     facts = (
         (_("Payee"), payee.name),
@@ -153,18 +155,13 @@ def _payment_section(pdf: FPDF, bill: BillRead) -> None:
     pdf.multi_cell(130, 6, _(SCAN_TO_PAY), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     # Vector squares, not an image: sharp at any print size, nothing to decode.
     matrix = qr.modules(bill.payment_qr)
-    left = pdf.w - pdf.r_margin - len(matrix[0]) * QR_MODULE_MM
+    module = QR_SIZE_MM / len(matrix)  # long names make more modules, not a larger code
+    left = pdf.w - pdf.r_margin - QR_SIZE_MM
     pdf.set_fill_color(0, 0, 0)
     for row, cells in enumerate(matrix):
         for column, dark in enumerate(cells):
             if dark:
-                pdf.rect(
-                    left + column * QR_MODULE_MM,
-                    top + row * QR_MODULE_MM,
-                    QR_MODULE_MM,
-                    QR_MODULE_MM,
-                    style="F",
-                )
+                pdf.rect(left + column * module, top + row * module, module, module, style="F")
 
 
 NO_BANK_DETAILS = N_(
