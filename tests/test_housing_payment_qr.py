@@ -21,7 +21,7 @@ from infocity.core.i18n import use_locale
 from infocity.housing import qr, rules, service
 from infocity.housing.pdf import bill_pdf
 from infocity.housing.schemas import BankDetailsCreate
-from tests.builders import login_page_client, make_staff
+from tests.builders import csrf_token, login_page_client, make_citizen, make_staff
 from tests.housing_builders import make_apartment, make_operator, resident, set_prices
 
 MARCH = date(2026, 3, 1)
@@ -189,3 +189,34 @@ def test_the_command_line_sets_the_details(database: str) -> None:
     bill = service.get_bill(owner.principal, _bill_of(apartment.id, owner.principal))
     assert bill.payee is not None
     assert bill.payee.inn == DETAILS.inn
+
+
+@pytest.mark.parametrize(
+    ("language", "wrong_inn"),
+    [("ru", "ИНН состоит из 10 или 12 цифр"), ("en", "A taxpayer number (INN) is 10 or 12")],
+)
+def test_operators_staff_set_the_details_on_a_page(
+    client: TestClient, language: str, wrong_inn: str
+) -> None:
+    operator = make_operator()
+    staff = make_staff(Role.HOUSING_OPERATOR, operator)
+    login_page_client(client, staff.identifier, staff.password)
+    client.headers["Accept-Language"] = language
+    assert 'href="/housing/bank-details"' in client.get("/housing/requests").text
+    token = csrf_token(client, "/housing/bank-details")
+    form = {**DETAILS.model_dump(), "csrf_token": token}
+    refused = client.post("/housing/bank-details", data={**form, "inn": "7707083894"})
+    assert refused.status_code == 422
+    assert wrong_inn in refused.text
+    assert 'id="f-inn-error"' in refused.text
+    assert f'value="{DETAILS.personal_account}"' in refused.text  # kept as typed
+    saved = client.post("/housing/bank-details", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    page = client.get(saved.headers["location"])
+    assert f'value="{DETAILS.bic}"' in page.text
+    assert service.get_operator_bank_details(staff.principal, operator) is not None
+    # A citizen has no such page.
+    citizen_client = TestClient(client.app, base_url="http://testserver")
+    citizen = make_citizen()
+    login_page_client(citizen_client, citizen.identifier, citizen.password)
+    assert citizen_client.get("/housing/bank-details").status_code == 403

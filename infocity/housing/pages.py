@@ -28,6 +28,7 @@ from infocity.housing import pdf, qr, rules, service
 from infocity.housing.chart import consumption_svg
 from infocity.housing.schemas import (
     ApartmentLinkCreate,
+    BankDetailsCreate,
     ReadingCreate,
     ReadingsCreate,
     RequestRating,
@@ -50,6 +51,7 @@ NOTICES = {
     "photo": N_("The photo is added."),
     "reopened": N_("The request is reopened and back with the housing operator."),
     "rated": N_("Thank you for rating the outcome."),
+    "bank_details": N_("The bank details are saved; bills show them from now on."),
 }
 
 
@@ -336,6 +338,15 @@ def my_requests(request: Request) -> HTMLResponse:
 SHOW = Annotated[str, Query(pattern=r"^(active|closed|all)$")]
 
 
+def _bills_an_operator(principal: Principal) -> bool:
+    """Whether the staff member may set their operator's bank details (a link shows)."""
+    try:
+        service.my_operator_id(principal)
+    except AppError:
+        return False
+    return True
+
+
 @router.get("/housing/requests", response_class=HTMLResponse)
 def request_queue(request: Request, show: SHOW = "active") -> HTMLResponse:
     principal = _require(request)
@@ -343,6 +354,7 @@ def request_queue(request: Request, show: SHOW = "active") -> HTMLResponse:
         request,
         "housing/queue.html",
         {
+            "bills_operator": _bills_an_operator(principal),
             "requests": service.list_request_queue(principal, show=show),
             "show": show,
             "notice": _notice(request),
@@ -366,6 +378,7 @@ def update_request(request: Request, request_id: IdPath, form: Form) -> Response
             request,
             "housing/queue.html",
             {
+                "bills_operator": _bills_an_operator(principal),
                 "requests": service.list_request_queue(principal),
                 "show": "active",
                 "notice": None,
@@ -473,3 +486,42 @@ def rate_request(request: Request, request_id: IdPath, form: Form) -> Response:
     except AppError as exc:
         return _refused(request, principal, request_id, exc)
     return _redirect(f"/housing/requests/{request_id}?done=rated")
+
+
+# --- Operator: bank details for the bills ------------------------------------------------------
+
+BANK_FIELDS = ("name", "personal_account", "bank_name", "bic", "correspondent_account", "inn")
+
+
+def _bank_page(
+    request: Request, values: dict[str, str], status_code: int = 200, **extra: Any
+) -> HTMLResponse:
+    context = {"values": values, "error": None, "field_errors": {}, "notice": _notice(request)}
+    return render(request, "housing/bank_details.html", {**context, **extra}, status_code)
+
+
+@router.get("/housing/bank-details", response_class=HTMLResponse)
+def bank_details(request: Request) -> HTMLResponse:
+    principal = _require(request)
+    found = service.get_operator_bank_details(principal, service.my_operator_id(principal))
+    values = {key: getattr(found, key) for key in BANK_FIELDS} if found else {}
+    return _bank_page(request, values)
+
+
+@router.post("/housing/bank-details", response_class=HTMLResponse)
+def save_bank_details(request: Request, form: Form) -> Response:
+    principal = _require(request)
+    values = {key: form.get(key, "").strip() for key in BANK_FIELDS}
+    try:
+        service.set_operator_bank_details(
+            principal, service.my_operator_id(principal), BankDetailsCreate(**values)
+        )
+    except InvalidFields as exc:
+        fields = {e.field: e.translated() for e in exc.errors if e.field}
+        return _bank_page(request, values, 422, error=gettext(CHECK_FIELDS), field_errors=fields)
+    except (AppError, ValidationError) as exc:
+        fields = _field_messages(exc) if isinstance(exc, ValidationError) else {}
+        error = gettext(CHECK_FIELDS) if fields else _message(exc)
+        status = exc.status if isinstance(exc, AppError) else 422
+        return _bank_page(request, values, status, error=error, field_errors=fields)
+    return _redirect("/housing/bank-details?done=bank_details")

@@ -896,6 +896,30 @@ def _payment_qr(
 # --- Operators' bank details -----------------------------------------------------------------
 
 
+def my_operator_id(actor: Principal | None) -> int:
+    """The housing operator a staff member bills for (their organisation's grant)."""
+    actor = authorize(actor, Action.HOUSING_BILLING)
+    roles = PERMISSIONS[Action.HOUSING_BILLING]
+    scoped = sorted(
+        {g.organisation_id for g in actor.grants if g.role in roles and g.organisation_id}
+    )
+    if not scoped:
+        # City-wide staff choose no operator here: the command line names one.
+        raise Forbidden("forbidden", N_("You do not have access to this."))
+    return scoped[0]
+
+
+def get_operator_bank_details(
+    actor: Principal | None, organisation_id: int, *, uow: UnitOfWork | None = None
+) -> BankDetailsRead | None:
+    """The bank account an operator's bills are paid to, if it gave one (its staff)."""
+    authorize(actor, Action.HOUSING_BILLING, organisation_id)
+    uow = uow or UnitOfWork()
+    with uow:
+        details = uow.session.get(OperatorBankDetails, organisation_id)
+        return BankDetailsRead.model_validate(details) if details else None
+
+
 def set_operator_bank_details(
     actor: Principal | None,
     organisation_id: int,
