@@ -1540,6 +1540,7 @@ def add_request_photo(
 ) -> RequestPhotoRead:
     """Add a photo (JPEG or PNG, checked by its bytes, at most 5 MB, 5 a request) to the
     citizen's own request while it is not closed."""
+    principal = authorize(principal, Action.HOUSING_OWN)
     name, content_type = rules.check_photo(filename, data)
     now = now or utcnow()
     uow = uow or UnitOfWork()
@@ -1616,6 +1617,7 @@ def reopen_request(
 ) -> ServiceRequestRead:
     """Reopen the citizen's own request closed without a fix, within 30 days of its
     closing, saying what is still wrong; it goes back to the operator's queue."""
+    principal = authorize(principal, Action.HOUSING_OWN)
     now = now or utcnow()
     reason = data.reason.strip()
     if not reason:
