@@ -5,6 +5,7 @@ Commands stay thin: parse, call one service function, print.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from pathlib import Path
@@ -12,7 +13,7 @@ from types import FrameType
 
 import typer
 
-from infocity.core.settings import PROJECT_ROOT, get_settings
+from infocity.core.settings import PROJECT_ROOT, base_url_mismatch, get_settings
 
 app = typer.Typer(help="InfoCity: the city's electronic public services.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -44,9 +45,18 @@ def serve(
     import uvicorn
 
     from infocity.core import migrate as migrations
-    from infocity.core.logging import configure_logging
+    from infocity.core.logging import configure_logging, log
 
     configure_logging()
+    mismatch = base_url_mismatch(get_settings().base_url, host, port)
+    if mismatch:
+        # Every link in e-mail and SMS is built on the base URL: a mismatch makes them dead.
+        log(
+            logging.getLogger("infocity"),
+            logging.WARNING,
+            "links in messages will not work",
+            reason=mismatch,
+        )
     if migrate:
         migrations.upgrade()
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
@@ -67,7 +77,7 @@ def serve(
             worker_process = subprocess.Popen([sys.executable, "-m", "infocity", "worker"])
         typer.echo(f"InfoCity is serving on http://{host}:{port} ({workers} process(es))")
         uvicorn.run(
-            "infocity.web.app:create_app",
+            "infocity.app:create_app",
             factory=True,
             host=host,
             port=port,

@@ -92,6 +92,17 @@ def negotiate_locale(cookie: str | None, accept_language: str | None) -> str:
     return get_settings().default_locale
 
 
+# "13:15, 2 декабря 2026": what a notification says; no seconds, no zone name (the city's
+# zone is the only one its readers live in).
+MESSAGE_FORMAT = "HH:mm, d MMMM y"
+
+
 def format_datetime(value: datetime, fmt: str = "medium") -> str:
-    """A UTC timestamp shown in the city's time zone and the current locale."""
-    return babel_format_datetime(value, fmt, tzinfo=get_settings().city_tz, locale=current_locale())
+    """A UTC timestamp shown in the city's time zone and the current locale.
+
+    ``fmt`` is a Babel format name or pattern; ``"message"`` is the notifications' one.
+    """
+    pattern = MESSAGE_FORMAT if fmt == "message" else fmt
+    return babel_format_datetime(
+        value, pattern, tzinfo=get_settings().city_tz, locale=current_locale()
+    )

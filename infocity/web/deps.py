@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
 
-from infocity.accounts import service as accounts
 from infocity.core.auth import Principal
 from infocity.core.errors import Unauthenticated
 from infocity.core.i18n import N_
@@ -21,6 +21,26 @@ from infocity.web import csrf
 
 SESSION_COOKIE = "infocity_session"
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PrincipalSources:
+    """How a browser session or a bearer token becomes a user: the accounts service's
+    functions, handed over by the application. The kit does not import the accounts
+    service, whose own pages import the kit."""
+
+    from_session: Callable[[str], Principal | None]
+    from_api_token: Callable[[str], Principal | None]
+
+
+def install_principal_sources(app: FastAPI, sources: PrincipalSources) -> None:
+    """Tell the kit, for every request of ``app``, how to find who is asking."""
+    app.state.principal_sources = sources
+
+
+def _sources(request: Request) -> PrincipalSources:
+    sources: PrincipalSources = request.app.state.principal_sources
+    return sources
 
 
 def _session_signer() -> Signer:
@@ -57,7 +77,7 @@ def page_principal(request: Request) -> Principal | None:
     """The user logged in to this browser, if any (pages: session cookie only)."""
     if "principal" not in request.state._state:
         token = session_token(request)
-        request.state.principal = accounts.principal_from_session(token) if token else None
+        request.state.principal = _sources(request).from_session(token) if token else None
     principal: Principal | None = request.state.principal
     return principal
 
@@ -83,7 +103,7 @@ def api_principal(
         return None
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("invalid_token", N_("The access token is invalid or expired."))
-    principal = accounts.principal_from_api_token(token.strip())
+    principal = _sources(request).from_api_token(token.strip())
     if principal is None:
         raise Unauthenticated("invalid_token", N_("The access token is invalid or expired."))
     return principal

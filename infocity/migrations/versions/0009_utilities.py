@@ -1,8 +1,8 @@
 """housing: operators' bank details for the bills' payment QR codes; readings reminders;
 service requests' history, photos, closing time and rating
 
-Revision ID: 0008_utilities
-Revises: 0007_abuse_sessions
+Revision ID: 0009_utilities
+Revises: 0008_notices
 Create Date: 2026-11-30 12:20:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import infocity.core.db
 
-revision: str = "0008_utilities"
-down_revision: str | None = "0007_abuse_sessions"
+revision: str = "0009_utilities"
+down_revision: str | None = "0008_notices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
