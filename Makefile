@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install InfoCity with its development tools
 
-run: install ## Migrate the SQLite database, load the demo city and serve it on :8000
+PORT ?= 8000
+
+run: install ## Migrate the SQLite database, load the demo city and serve it on :8000 (or make run PORT=8080)
 	$(BIN)/infocity db upgrade
 	$(BIN)/infocity seed demo
-	$(BIN)/infocity serve --host 127.0.0.1 --port 8000 --with-worker
+	INFOCITY_BASE_URL=$${INFOCITY_BASE_URL:-http://127.0.0.1:$(PORT)} INFOCITY_DEMO_MAILBOX=$${INFOCITY_DEMO_MAILBOX:-true} \
+		$(BIN)/infocity serve --host 127.0.0.1 --port $(PORT) --with-worker
 
 worker: install ## Deliver notifications and run periodic jobs
 	$(BIN)/infocity worker

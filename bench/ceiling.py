@@ -30,8 +30,8 @@ from sqlalchemy.dialects import postgresql
 
 from infocity.core import ratelimit
 from infocity.core.security import token_hash
-from infocity.health import service
 from infocity.health.schemas import AnonymousBookingCreate
+from infocity.health.service import taking
 
 CONNECTIONS = 5  # per process: more only queue on the hot slots' row locks
 WINDOW_SECONDS = 600
@@ -42,8 +42,8 @@ def _sql(statement: Any) -> str:
 
 
 HIT = _sql(ratelimit._HIT_MANY_PG)
-FACTS = _sql(service._FACTS_BY_POLICY)
-TAKE = _sql(service._TAKE_FREE_SLOT_PG)
+FACTS = _sql(taking._FACTS_BY_POLICY)
+TAKE = _sql(taking._TAKE_FREE_SLOT_PG)
 
 _pool: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
 

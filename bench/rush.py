@@ -252,7 +252,7 @@ PICK = r"""\set r random(1, 100)
 \endif
 """
 
-# The statement of health.service._take_slot on PostgreSQL: the guarded UPDATE whose
+# The statement of health.service.taking._take_slot on PostgreSQL: the guarded UPDATE whose
 # RETURNING feeds the INSERT, one round trip. The slot and the patient are looked up by
 # key inside the same statement (two primary-key probes) so that the script needs no
 # extra round trip to pick them.
@@ -287,14 +287,14 @@ CORE_SCRIPT = PICK + TAKE
 # follows it: the rate-limit counters of the policy and the address (one statement that
 # commits by itself: core.ratelimit.hit_many), then in one transaction the patient, the
 # slot's context, the suspension, the accounts to notify and the patient's lock (one
-# statement: health.service._self_book_facts), and the take (_take_slot). 5 round trips,
+# statement: health.service.taking._self_book_facts), and the take (_take_slot). 5 round trips,
 # as the application sends them (it pings a pooled connection only after it sat idle).
 WINDOW = "to_timestamp(floor(extract(epoch FROM now()) / 600) * 600)"
 
 
 def _full_script() -> str:
     from infocity.core import ratelimit
-    from infocity.health import service
+    from infocity.health.service import taking
 
     hit = (
         ratelimit._HIT_MANY_PG.text.replace(
@@ -304,9 +304,9 @@ def _full_script() -> str:
         .replace(":previous_window", f"{WINDOW} - interval '600 seconds'")
         .replace(":window", WINDOW)
     )
-    facts = service._FACTS_BY_POLICY.element.text.replace(":now", "now()")
+    facts = taking._FACTS_BY_POLICY.element.text.replace(":now", "now()")
     take = (
-        cast(Any, service._TAKE_FREE_SLOT_PG)
+        cast(Any, taking._TAKE_FREE_SLOT_PG)
         .element.text.replace(":now", "now()")
         .replace(":specialty_id", ":spec")
         .replace(":active_limit", "1")

@@ -159,7 +159,7 @@ def uow(database: str) -> UnitOfWork:
 @pytest.fixture
 def client(database: str) -> Iterator[TestClient]:
     """The whole application in-process, on the test database."""
-    from infocity.web.app import create_app
+    from infocity.app import create_app
 
     with TestClient(create_app(), base_url="http://testserver") as test_client:
         yield test_client

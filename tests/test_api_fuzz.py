@@ -21,7 +21,7 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
 
-from infocity.web.app import create_app
+from infocity.app import create_app
 from tests import builders
 
 ROOT = Path(__file__).resolve().parents[1]

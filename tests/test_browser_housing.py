@@ -101,8 +101,8 @@ def test_anna_reports_a_problem_and_the_operator_closes_it(
 
             # She submits the cold water meter's reading (installed at 360 m³).
             meter = anna.locator("article.card", has_text="Холодная вода")
-            meter.locator("input[name=value]").fill("365,5")
-            meter.get_by_role("button", name="Передать").click()
+            meter.locator("input[name^=value-]").fill("365,5")
+            anna.get_by_role("button", name="Передать показания").click()
             assert "Показание сохранено" in anna.locator("main").inner_text()
             meter = anna.locator("article.card", has_text="Холодная вода")
             assert "365,5 м³" in meter.inner_text()  # the Russian decimal comma

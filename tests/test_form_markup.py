@@ -78,7 +78,7 @@ def city(database: str) -> City:
 
 @pytest.fixture
 def browsers(database: str) -> Iterator[list[TestClient]]:
-    from infocity.web.app import create_app
+    from infocity.app import create_app
 
     clients = [TestClient(create_app(), base_url="http://testserver") for _ in range(3)]
     for client in clients:

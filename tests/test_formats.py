@@ -99,7 +99,7 @@ def test_housing_pages_write_numbers_and_dates_in_the_language(
     )
     saved = client.post(
         f"/housing/apartments/{apartment.id}/readings",
-        data={"meter_id": meter.id, "value": "365,5", "csrf_token": token},
+        data={f"value-{meter.id}": "365,5", "csrf_token": token},
         follow_redirects=False,
     )
     assert saved.status_code == 303

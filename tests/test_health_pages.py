@@ -68,7 +68,7 @@ def city(database: str) -> City:
 
 
 def _new_browser() -> TestClient:
-    from infocity.web.app import create_app
+    from infocity.app import create_app
 
     return TestClient(create_app(), base_url="http://testserver")
 

@@ -74,7 +74,7 @@ def city(database: str) -> City:
 @pytest.fixture
 def browser(database: str) -> Iterator[TestClient]:
     """Another browser on the same application (its own cookies)."""
-    from infocity.web.app import create_app
+    from infocity.app import create_app
 
     with TestClient(create_app(), base_url="http://testserver") as second:
         yield second

@@ -36,6 +36,7 @@ from infocity.health.models import (
 )
 from infocity.health.schemas import (
     AnonymousBookingCreate,
+    AppointmentRead,
     BookingCreate,
     HomeVisitCreate,
     HomeVisitUpdate,
@@ -463,11 +464,11 @@ def test_priority_comes_before_age(full_day: dict[str, Any]) -> None:
     # A patient the clinic cancelled on joins last but is served first.
     late = make_patient_at(full_day)
     with UnitOfWork() as uow:
-        from infocity.health.service import _prioritise
+        from infocity.health.service.schedules import _prioritise
 
         _prioritise(
             uow.session,
-            service.AppointmentRead.model_validate(
+            AppointmentRead.model_validate(
                 {**full_day["appointments"][0].model_dump(), "person_id": late.person_id}
             ),
             full_day["appointments"][0].created_at,

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import DataError
 
-from infocity.web.app import create_app
+from infocity.app import create_app
 from tests.builders import bearer, citizen_api_token, csrf_token
 
 MIB = 1024 * 1024

@@ -170,7 +170,7 @@ def _production(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_metrics_token_is_required_when_set(
     database: str, settings_env: pytest.MonkeyPatch
 ) -> None:
-    from infocity.web.app import create_app
+    from infocity.app import create_app
 
     _production(settings_env)
     settings_env.setenv("INFOCITY_METRICS_TOKEN", "scraper-secret-1234")
@@ -188,7 +188,7 @@ def test_metrics_token_is_required_when_set(
 def test_production_without_token_serves_metrics_only_to_this_machine(
     database: str, settings_env: pytest.MonkeyPatch
 ) -> None:
-    from infocity.web.app import create_app
+    from infocity.app import create_app
 
     _production(settings_env)
     app = create_app()

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
+from infocity.app import create_app
 from infocity.city.models import ORGANISATION_KINDS
 from infocity.city.schemas import OrganisationKind
 from infocity.core.auth import Role
@@ -21,7 +22,6 @@ from infocity.health import models as health
 from infocity.health import schemas as health_schemas
 from infocity.portal.rules import Status
 from infocity.portal.schemas import ApplicationStatus
-from infocity.web.app import create_app
 from tests.builders import api_token, bearer, citizen_api_token, make_citizen, make_staff
 from tests.health_builders import make_clinic, make_practitioner
 

@@ -99,9 +99,11 @@ def test_email_goes_to_a_real_smtp_server_in_the_recipients_language(
     assert mail["Subject"] == subject
     assert mail["To"] == citizen.email
     assert mail["Message-ID"] == f"<{ids[1]}@infocity>"
-    assert mail.get_content_type() == "text/plain"
-    assert mail.get_content_charset() == "utf-8"
-    text = mail.get_content()
+    assert mail.get_content_type() == "multipart/alternative"
+    plain = mail.get_body(("plain",))
+    assert plain is not None
+    assert plain.get_content_charset() == "utf-8"
+    text = plain.get_content()
     assert greeting in text
     assert "Hot water is back." in text
     assert text.rstrip().endswith("https://infocity.example/inbox")

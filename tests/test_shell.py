@@ -67,7 +67,7 @@ def test_every_response_carries_the_security_headers(client: TestClient) -> None
 
 
 def test_hsts_over_tls(database: str) -> None:
-    from infocity.web.app import create_app
+    from infocity.app import create_app
 
     with TestClient(create_app(), base_url="https://testserver") as tls_client:
         assert "max-age=" in tls_client.get("/").headers["strict-transport-security"]

@@ -28,7 +28,8 @@ from infocity.accounts.schemas import (
 from infocity.city import service as city
 from infocity.core.auth import STAFF_ROLES, Action, Principal, Role, allowed
 from infocity.core.errors import AppError, InvalidFields, InvalidInput, Unauthenticated
-from infocity.core.i18n import N_, gettext
+from infocity.core.i18n import LOCALES, N_, gettext
+from infocity.core.settings import get_settings
 from infocity.web.deps import (
     SESSION_COOKIE,
     csrf_protect,
@@ -57,6 +58,27 @@ ROLE_LABELS = {
     Role.CITY_ADMIN: N_("City administrator"),
 }
 CHECK_FIELDS = N_("Please correct the marked fields.")
+
+
+# Here rather than in the shell's pages: a logged-in user's choice is stored with the
+# account, so their notifications come in it too.
+@router.get("/lang/{locale}")
+def switch_language(request: Request, locale: str, next: str | None = None) -> RedirectResponse:
+    """Remember the chosen language in a cookie (and the account's, for its
+    notifications) and go back to the page."""
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if locale in LOCALES:
+        principal = page_principal(request)
+        if principal is not None:
+            service.set_locale(principal.user_id, locale)
+        response.set_cookie(
+            "lang",
+            locale,
+            max_age=365 * 86400,
+            samesite="lax",
+            secure=get_settings().secure_cookies,
+        )
+    return response
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -57,7 +57,7 @@ from infocity.core.auth import (
 )
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, InvalidFields, InvalidInput, NotFound, Unauthenticated
-from infocity.core.i18n import N_, current_locale
+from infocity.core.i18n import LOCALES, N_, current_locale
 from infocity.core.models import AuditEntry, WebSession
 from infocity.core.outbox import Recipient, notify
 from infocity.core.ratelimit import hit, peek
@@ -485,6 +485,8 @@ def login(
     uow = uow or UnitOfWork()
     with uow:
         user_id = _check_credentials(uow, identifier, password, ip)
+        # Notifications follow the language the person uses the site in.
+        _store_locale(uow, user_id, current_locale())
         token = new_token()
         uow.session.add(
             WebSession(
@@ -496,6 +498,22 @@ def login(
         )
         uow.commit()
         return token
+
+
+def _store_locale(uow: UnitOfWork, user_id: int, locale: str) -> None:
+    uow.session.execute(
+        update(User).where(User.id == user_id, User.locale != locale).values(locale=locale)
+    )
+
+
+def set_locale(user_id: int, locale: str, *, uow: UnitOfWork | None = None) -> None:
+    """Remember the language a user chose, for the notifications sent to them."""
+    if locale not in LOCALES:
+        return
+    uow = uow or UnitOfWork()
+    with uow:
+        _store_locale(uow, user_id, locale)
+        uow.commit()
 
 
 def logout(token: str, *, uow: UnitOfWork | None = None) -> None:
@@ -520,6 +538,7 @@ def issue_api_token(
         user = uow.session.get(User, _check_credentials(uow, identifier, password, ip))
         assert user is not None
         authorize(_principal(uow, user), Action.API_TOKEN_ISSUE)
+        _store_locale(uow, user.id, current_locale())  # the app's language, for its messages
         raw = new_token()
         api_token = ApiToken(
             user_id=user.id,

@@ -14,7 +14,9 @@ channel carries the message id for de-duplication:
 
 SMS goes to an HTTP gateway (``INFOCITY_SMS_GATEWAY_URL``): POST JSON
 ``{"to", "text", "id"}`` with ``Authorization: Bearer <INFOCITY_SMS_GATEWAY_TOKEN>``.
-Without a gateway (the demo) an SMS is put in the recipient's in-app inbox instead,
+With the demo mailbox on (``INFOCITY_DEMO_MAILBOX``) e-mail and SMS are kept for the page
+``/demo/mailbox`` instead (``infocity.core.demo_mailbox``). Otherwise, without a gateway,
+an SMS is put in the recipient's in-app inbox instead,
 unless the same notification already went to the inbox on its own.
 """
 
@@ -31,13 +33,16 @@ from email.utils import format_datetime
 from typing import Any
 
 import httpx
+from markupsafe import escape
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from infocity.core import demo_mailbox
 from infocity.core.db import get_engine, utcnow
 from infocity.core.models import InboxMessage, OutboxMessage, WebhookEndpoint
 from infocity.core.settings import get_settings
+from infocity.core.templating import text_to_html
 from infocity.core.webhooks import MESSAGE_ID_HEADER, SIGNATURE_HEADER, event_body, signature_header
 
 
@@ -75,9 +80,30 @@ class Delivery:
         """The e-mail Message-ID, the same on every attempt."""
         return f"<{self.id}@infocity>"
 
+    @property
+    def absolute_link(self) -> str | None:
+        """The link as a full address, for messages read outside the site."""
+        return absolute_url(self.link) if self.link else None
+
     def text(self) -> str:
-        """The body with the link appended, for text channels."""
-        return f"{self.body}\n\n{self.link}" if self.link else self.body
+        """The body with the link appended (as a full address), for e-mail."""
+        link = self.absolute_link
+        if not link or link in self.body:
+            return self.body
+        return f"{self.body}\n\n{link}"
+
+    def sms_text(self) -> str:
+        """An SMS: the subject on one line and, on the next, the one link where the rest
+        is read (without a link, the body itself)."""
+        link = self.absolute_link
+        return f"{self.subject}\n{link or self.body}"
+
+
+def absolute_url(link: str) -> str:
+    """``link`` with ``INFOCITY_BASE_URL`` in front when it is a path of the site."""
+    if link.startswith("/"):
+        return get_settings().base_url.rstrip("/") + link
+    return link
 
 
 def _table(model: type[Any]) -> Table:
@@ -110,8 +136,19 @@ def send_inbox(delivery: Delivery) -> None:
         connection.execute(statement)
 
 
+def email_html(delivery: Delivery) -> str:
+    """The HTML part of the e-mail: the same text, escaped, with clickable links."""
+    subject = escape(delivery.subject)
+    return (
+        f'<!DOCTYPE html>\n<html lang="{escape(delivery.locale)}">\n<head>\n'
+        f'<meta charset="utf-8">\n<title>{subject}</title>\n</head>\n<body>\n'
+        f"<h1>{subject}</h1>\n{text_to_html(delivery.text())}\n</body>\n</html>\n"
+    )
+
+
 def build_email(delivery: Delivery) -> EmailMessage:
-    """The e-mail for ``delivery``: UTF-8 plain text with a deterministic Message-ID."""
+    """The e-mail for ``delivery``: multipart/alternative, UTF-8 plain text and HTML,
+    with a deterministic Message-ID."""
     if not delivery.address:
         raise DeliveryError("no e-mail address", permanent=True)
     message = EmailMessage()
@@ -122,12 +159,29 @@ def build_email(delivery: Delivery) -> EmailMessage:
     message["Date"] = format_datetime(delivery.created_at)
     message["Content-Language"] = delivery.locale
     message.set_content(delivery.text(), subtype="plain", charset="utf-8")
+    message.add_alternative(email_html(delivery), subtype="html", charset="utf-8")
     return message
 
 
+def _keep_for_demo(delivery: Delivery, text: str) -> None:
+    if not delivery.address:
+        raise DeliveryError("no address", permanent=True)
+    demo_mailbox.keep(
+        outbox_id=delivery.id,
+        channel=delivery.channel,
+        address=delivery.address,
+        subject=delivery.subject,
+        text=text,
+        at=delivery.created_at,
+    )
+
+
 def send_email(delivery: Delivery) -> None:
-    """Hand the message to the configured SMTP server."""
+    """Hand the message to the configured SMTP server (or the demo mailbox)."""
     settings = get_settings()
+    if settings.demo_mailbox_on:
+        _keep_for_demo(delivery, delivery.text())
+        return
     message = build_email(delivery)
     try:
         with smtplib.SMTP(
@@ -219,8 +273,12 @@ def _notification_in_inbox(delivery: Delivery) -> bool:
 
 
 def send_sms(delivery: Delivery) -> None:
-    """Send through the SMS gateway, or to the in-app inbox when none is configured."""
+    """Send through the SMS gateway, or to the demo mailbox, or to the in-app inbox when
+    there is neither."""
     settings = get_settings()
+    if settings.demo_mailbox_on:
+        _keep_for_demo(delivery, delivery.sms_text())
+        return
     if not settings.sms_gateway_url:
         if delivery.user_id is not None and _notification_in_inbox(delivery):
             return
@@ -228,7 +286,7 @@ def send_sms(delivery: Delivery) -> None:
         return
     if not delivery.address:
         raise DeliveryError("no phone number", permanent=True)
-    text = f"{delivery.subject}\n{delivery.text()}"
+    text = delivery.sms_text()
     body = json.dumps(
         {"to": delivery.address, "text": text, "id": delivery.id}, ensure_ascii=False
     ).encode()

@@ -107,6 +107,9 @@ MONTH_FORMAT = "LLLL y"  # a billing period: "ноябрь 2026", "November 2026
 # Babel's named styles for a date with a time; pages show them all as ``format_moment``.
 _MOMENT_STYLES = frozenset({"short", "medium"})
 RUB = N_("RUB")
+# "13:15, 2 декабря 2026": what a notification says; no seconds, no zone name (the city's
+# zone is the only one its readers live in).
+MESSAGE_FORMAT = "HH:mm, d MMMM y"
 
 
 def format_day(value: date | datetime) -> str:
@@ -147,7 +150,10 @@ def format_money(value: Decimal | int | float) -> str:
 def format_datetime(value: datetime, fmt: str = "medium") -> str:
     """A UTC timestamp shown in the city's time zone and the current locale. The named
     styles "short" and "medium" give the one date-and-time format (``format_moment``);
-    any other style or pattern is Babel's."""
+    ``"message"`` is the notifications' one; any other style or pattern is Babel's."""
     if fmt in _MOMENT_STYLES:
         return format_moment(value)
-    return babel_format_datetime(value, fmt, tzinfo=get_settings().city_tz, locale=current_locale())
+    pattern = MESSAGE_FORMAT if fmt == "message" else fmt
+    return babel_format_datetime(
+        value, pattern, tzinfo=get_settings().city_tz, locale=current_locale()
+    )

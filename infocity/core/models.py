@@ -75,6 +75,21 @@ class InboxMessage(Base):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class DemoMail(Base):
+    """An e-mail or SMS kept for the demo mailbox page instead of being sent
+    (``INFOCITY_DEMO_MAILBOX``). One per outbox message: a redelivery is a no-op."""
+
+    __tablename__ = "demo_mailbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[str] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # email | sms
+    address: Mapped[str] = mapped_column(String(2048))
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class WebhookEndpoint(Base):
     """An HTTPS endpoint of a partner system that receives signed event notifications."""
 

@@ -10,6 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
     mail_from: str = "InfoCity <no-reply@infocity.local>"
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
+    # The demo mailbox: e-mail and SMS are kept for the page /demo/mailbox instead of being
+    # sent, so a demo can be used without a mail server. On by default in development,
+    # refused in production (it shows everyone's messages, reset links included).
+    demo_mailbox: bool | None = None
     webhook_secret: str = PLACEHOLDER_SECRET
     # Channels a citizen's notification goes to when they have the contact for it.
     citizen_channels: str = "inbox,email"
@@ -130,6 +135,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "INFOCITY_SECURE_COOKIES must be true in production (serve it over HTTPS)"
                 )
+            if self.demo_mailbox:
+                raise ValueError(
+                    "INFOCITY_DEMO_MAILBOX cannot be on in production: the page shows every "
+                    "outgoing message to anyone"
+                )
         try:
             ZoneInfo(self.city_timezone)  # fail at start-up, not at the first schedule
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -141,8 +151,37 @@ class Settings(BaseSettings):
         return ZoneInfo(self.city_timezone)
 
     @property
+    def demo_mailbox_on(self) -> bool:
+        """Whether e-mail and SMS go to the demo mailbox page instead of out."""
+        if self.demo_mailbox is None:
+            return self.environment == "development"
+        return self.demo_mailbox
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def base_url_mismatch(base_url: str, host: str, port: int) -> str | None:
+    """Why links built on ``base_url`` would not reach a server on ``host:port``, or None.
+
+    Only a base URL naming this machine is checked: a public name is normally a proxy
+    in front of the server, on its own port.
+    """
+    parsed = urlsplit(base_url)
+    base_host = (parsed.hostname or "").lower()
+    if base_host not in _LOCAL_HOSTS and base_host != host.lower():
+        return None
+    base_port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    if base_port != port:
+        return f"INFOCITY_BASE_URL {base_url} names port {base_port}, the server listens on {port}"
+    listening_locally = host in ("0.0.0.0", "::") or host.lower() in _LOCAL_HOSTS  # noqa: S104
+    if base_host in _LOCAL_HOSTS and not listening_locally:
+        return f"INFOCITY_BASE_URL {base_url} names this machine, the server listens on {host}"
+    return None
 
 
 @lru_cache(maxsize=1)

@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
 from sqlalchemy.exc import SQLAlchemyError
 
-from infocity.accounts import service as accounts
 from infocity.core.auth import Principal
 from infocity.core.errors import AppError, Unauthenticated
 from infocity.core.i18n import N_
 from infocity.core.settings import get_settings
 from infocity.core.templating import environment
-from infocity.portal import service as portal
 from infocity.web import csrf
 
 SESSION_COOKIE = "infocity_session"
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PrincipalSources:
+    """How a browser session or a bearer token becomes a user, and how many unread
+    messages the header shows them: the services' functions, handed over by the
+    application. The kit imports no service, since the services' own pages import it."""
+
+    from_session: Callable[[str], Principal | None]
+    from_api_token: Callable[[str], Principal | None]
+    unread_count: Callable[[Principal], int]
+
+
+def install_principal_sources(app: FastAPI, sources: PrincipalSources) -> None:
+    """Tell the kit, for every request of ``app``, how to find who is asking."""
+    app.state.principal_sources = sources
+
+
+def _sources(request: Request) -> PrincipalSources:
+    sources: PrincipalSources = request.app.state.principal_sources
+    return sources
 
 
 def _session_signer() -> Signer:
@@ -59,7 +79,7 @@ def page_principal(request: Request) -> Principal | None:
     """The user logged in to this browser, if any (pages: session cookie only)."""
     if "principal" not in request.state._state:
         token = session_token(request)
-        request.state.principal = accounts.principal_from_session(token) if token else None
+        request.state.principal = _sources(request).from_session(token) if token else None
     principal: Principal | None = request.state.principal
     return principal
 
@@ -85,7 +105,7 @@ def api_principal(
         return None
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("invalid_token", N_("The access token is invalid or expired."))
-    principal = accounts.principal_from_api_token(token.strip())
+    principal = _sources(request).from_api_token(token.strip())
     if principal is None:
         raise Unauthenticated("invalid_token", N_("The access token is invalid or expired."))
     return principal
@@ -150,7 +170,9 @@ def header_unread(request: Request) -> int:
     if "header_unread" not in request.state._state:
         principal = page_principal(request)
         try:
-            request.state.header_unread = portal.unread_count(principal) if principal else 0
+            request.state.header_unread = (
+                _sources(request).unread_count(principal) if principal else 0
+            )
         except (AppError, SQLAlchemyError):  # an error page must still render without it
             request.state.header_unread = 0
     unread: int = request.state.header_unread

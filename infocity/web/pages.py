@@ -1,13 +1,13 @@
-"""Pages of the shell: home, the language switch and the site's icon."""
+"""Pages of the shell: home, the site's icon and the demo mailbox."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from infocity.core.i18n import LOCALES
+from infocity.core import demo_mailbox
 from infocity.core.settings import get_settings
-from infocity.web.deps import render, safe_next
+from infocity.web.deps import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,16 +23,9 @@ def favicon() -> RedirectResponse:
     return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
-@router.get("/lang/{locale}")
-def switch_language(locale: str, next: str | None = None) -> RedirectResponse:
-    """Remember the chosen language in a cookie and go back to the page."""
-    response = RedirectResponse(safe_next(next), status_code=303)
-    if locale in LOCALES:
-        response.set_cookie(
-            "lang",
-            locale,
-            max_age=365 * 86400,
-            samesite="lax",
-            secure=get_settings().secure_cookies,
-        )
-    return response
+@router.get("/demo/mailbox", response_class=HTMLResponse)
+def demo_mailbox_page(request: Request) -> HTMLResponse:
+    """The e-mail and SMS the demo would have sent; 404 unless the demo mailbox is on."""
+    if not get_settings().demo_mailbox_on:
+        raise HTTPException(status_code=404)
+    return render(request, "demo_mailbox.html", {"messages": demo_mailbox.recent()})

@@ -1,4 +1,8 @@
-"""The ASGI application: every service's routers and pages under one roof."""
+"""The ASGI application: every service's routers and pages under one roof.
+
+It lives above the web kit (``infocity.web``), which every service's routes import: the
+kit imports no service, and is handed here the accounts service's look-ups of who is
+asking."""
 
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from infocity import __version__
+from infocity import __version__, web
 from infocity.accounts import api as accounts_api
 from infocity.accounts import pages as accounts_pages
+from infocity.accounts import service as accounts
 from infocity.city import api as city_api
 from infocity.core.settings import get_settings
 from infocity.health import api as health_api
@@ -25,15 +30,20 @@ from infocity.housing import open311
 from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
+from infocity.portal import service as portal_service
 from infocity.web import errors, openapi, ops, pages
+from infocity.web.deps import PrincipalSources, install_principal_sources
 from infocity.web.limits import BodyLimitMiddleware, refuse_control_characters
 from infocity.web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 
 API_PREFIX = "/api/v1"
 DOCS_URL = f"{API_PREFIX}/docs"
-# Routes that take a file (application attachments, API and page): a larger body limit,
-# and only a logged-in caller's body is read.
-UPLOAD_PATHS = (re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),)
+# Routes that take a file (application attachments, API and page; housing requests'
+# photos): a larger body limit, and only a logged-in caller's body is read.
+UPLOAD_PATHS = (
+    re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),
+    re.compile(r"^/housing/requests/\d+/photos$"),
+)
 
 
 @asynccontextmanager
@@ -60,6 +70,14 @@ def create_app() -> FastAPI:
         dependencies=[Depends(refuse_control_characters)],
         generate_unique_id_function=openapi.operation_id,
     )
+    install_principal_sources(
+        app,
+        PrincipalSources(
+            from_session=accounts.principal_from_session,
+            from_api_token=accounts.principal_from_api_token,
+            unread_count=portal_service.unread_count,
+        ),
+    )
     openapi.install(app)
     errors.install(app)
     errors.register_error_renderer(f"{open311.PREFIX}/", open311.error_response)
@@ -79,7 +97,7 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, docs_prefix=DOCS_URL)
     app.mount(
         "/static",
-        StaticFiles(directory=Path(__file__).resolve().parent / "static"),
+        StaticFiles(directory=Path(web.__file__).resolve().parent / "static"),
         name="static",
     )
     app.mount(

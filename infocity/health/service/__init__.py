@@ -1,0 +1,140 @@
+"""Use cases of medical appointments: one function per thing a user does, one
+transaction each.
+
+One module per sub-domain; a module imports only the ones below it:
+
+- ``directory``, ``schedules``, ``booking``, ``waitlist``, ``reminders``, ``visits``: the use
+  cases (``reminders`` cancels through ``booking``);
+- ``taking``: the guarded take of a slot under every booking; ``holds``: a freed slot
+  offered to the waiting list (so booking and the waiting list need not import each other);
+- ``base``: the tables, the city's clock, who may act in which clinic, notifications.
+
+Callers import the package (``from infocity.health import service``) and use the names
+re-exported here.
+"""
+
+from __future__ import annotations
+
+from infocity.health.service.base import (
+    count_staff_lookup,
+    in_care_of,
+    staff_head_clinics,
+)
+from infocity.health.service.booking import (
+    IDENTIFY_PER_POLICY,
+    book_by_policy,
+    book_for_patient,
+    book_identified_patient,
+    book_slot,
+    cancel_appointment,
+    identify_patient,
+    issue_referral,
+    list_my_appointments,
+    reschedule_appointment,
+)
+from infocity.health.service.directory import (
+    add_practitioner,
+    attach_patient,
+    create_clinic,
+    current_attachments,
+    list_clinics,
+    list_specialties,
+    seed_specialties,
+    update_specialty,
+)
+from infocity.health.service.reminders import (
+    appointment_link_token,
+    appointment_links,
+    cancel_by_link,
+    confirm_by_link,
+    reminder_offsets,
+    send_due_reminders,
+    verify_appointment_link,
+)
+from infocity.health.service.schedules import (
+    add_schedule_exception,
+    change_schedule_rule,
+    materialise_horizon,
+    materialise_slots,
+    preview_schedule_exception,
+    preview_schedule_rule_change,
+    remove_schedule_rule,
+    search_free_slots,
+    set_schedule_rule,
+)
+from infocity.health.service.visits import (
+    OPEN_HOME_VISITS,
+    cancel_home_visit,
+    get_booking_status,
+    identified_booking_status,
+    list_home_visit_queue,
+    list_my_home_visits,
+    mark_appointment_outcome,
+    request_home_visit,
+    staff_booking_status,
+    update_home_visit,
+)
+from infocity.health.service.waitlist import (
+    accept_hold,
+    decline_hold,
+    join_waitlist,
+    leave_waitlist,
+    list_my_waitlist,
+    release_due_slots,
+)
+
+__all__ = [
+    "IDENTIFY_PER_POLICY",
+    "OPEN_HOME_VISITS",
+    "accept_hold",
+    "add_practitioner",
+    "add_schedule_exception",
+    "appointment_link_token",
+    "appointment_links",
+    "attach_patient",
+    "book_by_policy",
+    "book_for_patient",
+    "book_identified_patient",
+    "book_slot",
+    "cancel_appointment",
+    "cancel_by_link",
+    "cancel_home_visit",
+    "change_schedule_rule",
+    "confirm_by_link",
+    "count_staff_lookup",
+    "create_clinic",
+    "current_attachments",
+    "decline_hold",
+    "get_booking_status",
+    "identified_booking_status",
+    "identify_patient",
+    "in_care_of",
+    "issue_referral",
+    "join_waitlist",
+    "leave_waitlist",
+    "list_clinics",
+    "list_home_visit_queue",
+    "list_my_appointments",
+    "list_my_home_visits",
+    "list_my_waitlist",
+    "list_specialties",
+    "mark_appointment_outcome",
+    "materialise_horizon",
+    "materialise_slots",
+    "preview_schedule_exception",
+    "preview_schedule_rule_change",
+    "release_due_slots",
+    "reminder_offsets",
+    "remove_schedule_rule",
+    "request_home_visit",
+    "reschedule_appointment",
+    "search_free_slots",
+    "seed_specialties",
+    "send_due_reminders",
+    "set_schedule_rule",
+    "staff_booking_status",
+    "staff_head_clinics",
+    "update_home_visit",
+    "update_specialty",
+    "verify_appointment_link",
+]

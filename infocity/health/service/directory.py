@@ -1,0 +1,360 @@
+"""The directory: specialties, clinics, practitioners, and patients' attachment to clinics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from infocity.accounts import service as accounts
+from infocity.city import service as city
+from infocity.core import audit
+from infocity.core.ages import age_on
+from infocity.core.auth import Action, Principal, authorize
+from infocity.core.db import utcnow
+from infocity.core.errors import Conflict, InvalidInput
+from infocity.core.i18n import N_, format_datetime
+from infocity.core.settings import get_settings
+from infocity.core.uow import UnitOfWork
+from infocity.health import errors, rules
+from infocity.health.models import Attachment, Clinic, Practitioner, Specialty
+from infocity.health.schemas import (
+    AttachmentCreate,
+    AttachmentRead,
+    ClinicCreate,
+    ClinicRead,
+    PractitionerCreate,
+    PractitionerRead,
+    SpecialtyRead,
+    SpecialtyUpdate,
+)
+from infocity.health.service.base import (
+    ATTACHMENTS,
+    SLOTS,
+    _authorize_in_clinic,
+    _city_today,
+    _dml,
+    _specialty_by_code,
+    _upsert,
+)
+
+
+def seed_specialties(*, uow: UnitOfWork | None = None) -> int:
+    """Add the city's 19 specialties that are missing; return how many were added."""
+    uow = uow or UnitOfWork()
+    with uow:
+        table = cast(Table, Specialty.__table__)
+        added = 0
+        now = utcnow()
+        for seed in rules.SPECIALTIES:
+            statement = (
+                _upsert(uow.session)(table)
+                .values(
+                    code=seed.code,
+                    name=seed.name,
+                    name_en=seed.name_en,
+                    slot_minutes=seed.slot_minutes,
+                    booking_mode=seed.booking_mode,
+                    horizon_days=rules.DEFAULT_HORIZON_DAYS,
+                    release_time=rules.DEFAULT_RELEASE_TIME,
+                    active_limit=rules.DEFAULT_ACTIVE_LIMIT,
+                    audience=seed.audience,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["code"])
+            )
+            added += _dml(uow.session, statement).rowcount
+        uow.commit()
+        return added
+
+
+def list_specialties(*, uow: UnitOfWork | None = None) -> list[SpecialtyRead]:
+    """Every specialty, directly bookable first, then by name."""
+    uow = uow or UnitOfWork()
+    with uow:
+        rows = uow.session.scalars(
+            select(Specialty).order_by(Specialty.booking_mode, Specialty.name_en)
+        )
+        return [SpecialtyRead.model_validate(row) for row in rows]
+
+
+def update_specialty(
+    actor: Principal | None,
+    specialty_id: int,
+    data: SpecialtyUpdate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> SpecialtyRead:
+    """Tune a specialty (city administrators): slot length, booking mode, horizon,
+    release time, limit of active appointments."""
+    authorize(actor, Action.DIRECTORY_MANAGE)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        specialty = session.get(Specialty, specialty_id)
+        if specialty is None:
+            raise errors.SpecialtyNotFound()
+        changes = data.model_dump(exclude_unset=True, exclude_none=True)
+        for name, value in changes.items():
+            setattr(specialty, name, value)
+        session.flush()
+        if {"horizon_days", "release_time"} & changes.keys():
+            _move_unreleased_slots(session, specialty, now)
+        audit.record(
+            session,
+            actor,
+            "health.specialty.update",
+            detail=f"{specialty.code}: {', '.join(sorted(changes)) or 'no change'}",
+        )
+        result = SpecialtyRead.model_validate(specialty)
+        uow.commit()
+        return result
+
+
+MAX_HORIZON_DAYS = 60  # the longest booking horizon a specialty may have (SpecialtyUpdate)
+
+
+def _move_unreleased_slots(session: Session, specialty: Specialty, now: datetime) -> None:
+    # Slots not yet open follow the new release rule; slots already open stay open, so
+    # nobody loses a time they could already see. Slot length changes apply to slots
+    # materialised from now on.
+    tz = get_settings().city_tz
+    today = _city_today(now)
+    for offset in range(0, 2 * MAX_HORIZON_DAYS + 2):
+        day = today + timedelta(days=offset)
+        day_start = rules.local_instant(day, time(0, 0), tz) or datetime.combine(
+            day, time(1, 0), tzinfo=tz
+        ).astimezone(UTC)
+        next_day = day + timedelta(days=1)
+        day_end = rules.local_instant(next_day, time(0, 0), tz) or datetime.combine(
+            next_day, time(1, 0), tzinfo=tz
+        ).astimezone(UTC)
+        opens = rules.release_at(
+            day, horizon_days=specialty.horizon_days, release_time=specialty.release_time, tz=tz
+        )
+        _dml(
+            session,
+            update(SLOTS)
+            .where(
+                SLOTS.c.specialty_id == specialty.id,
+                SLOTS.c.starts_at >= day_start,
+                SLOTS.c.starts_at < day_end,
+                SLOTS.c.release_at > now,
+            )
+            .values(release_at=opens),
+        )
+
+
+def create_clinic(
+    data: ClinicCreate, *, actor: Principal | None, uow: UnitOfWork | None = None
+) -> ClinicRead:
+    """Give an organisation of kind "clinic" its health profile (city administrators;
+    ``SYSTEM``)."""
+    authorize(actor, Action.DIRECTORY_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        organisation = city.get_organisation(data.organisation_id, uow=uow)
+        if organisation.kind != "clinic":
+            raise InvalidInput(
+                "not_a_clinic",
+                N_("This organisation is not a polyclinic."),
+                field="organisation_id",
+            )
+        if data.parent_clinic_id is not None:
+            parent = uow.session.get(Clinic, data.parent_clinic_id)
+            if parent is None:
+                raise errors.ClinicNotFound()
+            if parent.parent_clinic_id is not None or parent.clinic_kind != data.clinic_kind:
+                raise InvalidInput(
+                    "invalid_parent_clinic",
+                    N_("A branch belongs to a head polyclinic of the same kind."),
+                    field="parent_clinic_id",
+                )
+        if uow.session.get(Clinic, data.organisation_id) is not None:
+            raise Conflict("clinic_exists", N_("This polyclinic is already registered."))
+        clinic = Clinic(
+            id=data.organisation_id,
+            clinic_kind=data.clinic_kind,
+            parent_clinic_id=data.parent_clinic_id,
+        )
+        uow.session.add(clinic)
+        try:
+            uow.session.flush()
+        except IntegrityError as exc:
+            raise Conflict("clinic_exists", N_("This polyclinic is already registered.")) from exc
+        result = ClinicRead(
+            id=clinic.id,
+            name=organisation.name,
+            name_en=organisation.name_en,
+            address=organisation.address,
+            clinic_kind=clinic.clinic_kind,
+            parent_clinic_id=clinic.parent_clinic_id,
+        )
+        uow.commit()
+        return result
+
+
+def list_clinics(*, uow: UnitOfWork | None = None) -> list[ClinicRead]:
+    """Every polyclinic and branch with its health profile, by name."""
+    uow = uow or UnitOfWork()
+    with uow:
+        profiles = {c.id: c for c in uow.session.scalars(select(Clinic))}
+        return [
+            ClinicRead(
+                id=o.id,
+                name=o.name,
+                name_en=o.name_en,
+                address=o.address,
+                clinic_kind=profiles[o.id].clinic_kind,
+                parent_clinic_id=profiles[o.id].parent_clinic_id,
+            )
+            for o in city.list_organisations("clinic", uow=uow)
+            if o.id in profiles
+        ]
+
+
+def add_practitioner(
+    data: PractitionerCreate, *, actor: Principal | None, uow: UnitOfWork | None = None
+) -> PractitionerRead:
+    """Add a doctor's post to a clinic (clinic administrators; ``SYSTEM``)."""
+    actor = authorize(actor, Action.SCHEDULE_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        if uow.session.get(Clinic, data.clinic_id) is None:
+            raise errors.ClinicNotFound()
+        _authorize_in_clinic(uow.session, actor, Action.SCHEDULE_MANAGE, data.clinic_id)
+        specialty = _specialty_by_code(uow.session, data.specialty_code)
+        practitioner = Practitioner(
+            clinic_id=data.clinic_id,
+            specialty_id=specialty.id,
+            name=data.name,
+            room=data.room,
+            user_id=data.user_id,
+            active=True,
+        )
+        uow.session.add(practitioner)
+        try:
+            uow.session.flush()
+        except IntegrityError as exc:  # the only foreign key left unchecked: the user
+            raise InvalidInput(
+                "user_not_found", N_("There is no such user."), field="user_id"
+            ) from exc
+        result = PractitionerRead.model_validate(practitioner)
+        uow.commit()
+        return result
+
+
+def attach_patient(
+    actor: Principal | None,
+    data: AttachmentCreate,
+    *,
+    approved_by: Principal | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AttachmentRead:
+    """Attach a patient to a polyclinic (at most one change a year; history kept).
+
+    Only ``SYSTEM`` attaches: the portal once a polyclinic has approved the patient's
+    application (``approved_by`` is the staff member who did, checked there to work for
+    the clinic; the applicant is told of the decision), the demo and the command line.
+    Neither a citizen nor staff attach directly, which would skip the approval and, for a
+    registrar, move a patient of another polyclinic without telling them.
+    """
+    actor = authorize(actor, Action.INBOX_READ)  # any logged-in user; narrowed below
+    if not actor.is_system:
+        raise errors.AttachmentByApplication()
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        clinic = session.get(Clinic, data.clinic_id)
+        if clinic is None:
+            raise errors.ClinicNotFound()
+        if clinic.parent_clinic_id is not None:  # patients attach to the head clinic
+            clinic = session.get(Clinic, clinic.parent_clinic_id)
+            assert clinic is not None
+        patient = accounts.person_by_id(session, data.person_id)
+        if patient is None:
+            raise errors.PatientNotFound()
+        if patient.birth_date is None:
+            raise errors.BirthDateRequired()
+        age = age_on(patient.birth_date, _city_today(now))
+        if rules.clinic_kind_for_age(age) != clinic.clinic_kind:
+            raise errors.WrongClinicKind()
+        current = session.scalars(
+            select(Attachment).where(
+                Attachment.person_id == patient.person_id,
+                Attachment.kind == clinic.clinic_kind,
+                Attachment.valid_to.is_(None),
+            )
+        ).one_or_none()
+        if current is not None and current.clinic_id == clinic.id:
+            return AttachmentRead.model_validate(current)  # already there: nothing to do
+        if data.reason == "address_change" and not (data.new_address or "").strip():
+            raise errors.NewAddressRequired()
+        if current is not None:
+            next_change = rules.next_attachment_change(current.valid_from)
+            # A move lets the patient change at any time; otherwise once a year.
+            if data.reason == "yearly" and next_change is not None and now < next_change:
+                raise errors.AttachmentTooSoon(
+                    next_change=format_datetime(next_change, "long").split(",")[0]
+                )
+            # Guarded: if another change closed this row meanwhile, ours must not win too.
+            closed = _dml(
+                session,
+                update(ATTACHMENTS)
+                .where(ATTACHMENTS.c.id == current.id, ATTACHMENTS.c.valid_to.is_(None))
+                .values(valid_to=now),
+            )
+            if closed.rowcount != 1:
+                raise _attachment_changed()
+        attachment = Attachment(
+            person_id=patient.person_id,
+            clinic_id=clinic.id,
+            kind=clinic.clinic_kind,
+            valid_from=now,
+            valid_to=None,
+            created_by_user_id=approved_by.acting_user_id if approved_by else None,
+            reason=data.reason,
+            new_address=(data.new_address or "").strip() or None,
+        )
+        session.add(attachment)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # a first attachment made at the same moment
+            raise _attachment_changed() from exc
+        if approved_by is not None:
+            audit.record(
+                session,
+                approved_by,
+                "health.attach",
+                subject_person_id=patient.person_id,
+                organisation_id=clinic.id,
+            )
+        result = AttachmentRead.model_validate(attachment)
+        uow.commit()
+        return result
+
+
+def _attachment_changed() -> Conflict:
+    return Conflict(
+        "attachment_changed",
+        N_("The attachment was changed at the same moment. Please check and try again."),
+    )
+
+
+def current_attachments(person_id: int, *, uow: UnitOfWork | None = None) -> list[AttachmentRead]:
+    """A patient's current attachments (one per kind at most)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        rows = uow.session.scalars(
+            select(Attachment)
+            .where(Attachment.person_id == person_id, Attachment.valid_to.is_(None))
+            .order_by(Attachment.kind)
+        )
+        return [AttachmentRead.model_validate(row) for row in rows]

@@ -1,0 +1,646 @@
+"""Schedules and slots: weekly rules and exceptions, the slots they plan, the search for
+free ones, and what a change of schedule does to the appointments it touches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from infocity.core.auth import Action, Principal, authorize
+from infocity.core.db import utcnow
+from infocity.core.i18n import N_
+from infocity.core.uow import UnitOfWork
+from infocity.health import errors, rules
+from infocity.health.models import (
+    ACTIVE_WAITLIST_ENTRY,
+    Clinic,
+    Practitioner,
+    ScheduleException,
+    ScheduleRule,
+    Specialty,
+)
+from infocity.health.schemas import (
+    AffectedAppointmentRead,
+    AppointmentRead,
+    ScheduleChangeRead,
+    ScheduleExceptionCreate,
+    ScheduleExceptionRead,
+    ScheduleRuleCreate,
+    ScheduleRuleRead,
+    ScheduleRuleUpdate,
+    SlotRead,
+    SlotSearch,
+)
+from infocity.health.service.base import (
+    APPOINTMENT_COLUMNS,
+    APPOINTMENTS,
+    ENTRIES,
+    OFFERS,
+    SLOTS,
+    _appointment_read,
+    _authorize_in_clinic,
+    _city_today,
+    _dml,
+    _notify,
+    _practitioner,
+    _tz,
+    _upsert,
+)
+from infocity.health.service.taking import _give_back_referral
+
+INSERT_BATCH = 500
+ALTERNATIVES = 3  # free times suggested to a patient whose appointment the clinic cancelled
+
+
+def set_schedule_rule(
+    actor: Principal | None, data: ScheduleRuleCreate, *, uow: UnitOfWork | None = None
+) -> ScheduleRuleRead:
+    """Add a weekly working pattern of a practitioner (clinic administrators)."""
+    _check_rule(data)
+    uow = uow or UnitOfWork()
+    with uow:
+        actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
+        practitioner = _practitioner(uow.session, data.practitioner_id)
+        _authorize_in_clinic(uow.session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        rule = ScheduleRule(clinic_id=practitioner.clinic_id, **data.model_dump())
+        uow.session.add(rule)
+        uow.session.flush()
+        result = ScheduleRuleRead.model_validate(rule)
+        uow.commit()
+        return result
+
+
+def add_schedule_exception(
+    actor: Principal | None,
+    data: ScheduleExceptionCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ScheduleExceptionRead:
+    """Record a practitioner's absence or extra hours. Slots of an absence are blocked at
+    once; appointments in it are cancelled by the clinic (each patient told, with up to
+    three alternatives, and put first on the waiting list). Extra hours get their slots
+    at once. ``preview_schedule_exception`` shows what an absence would cancel."""
+    _check_exception(data)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
+        practitioner = _practitioner(session, data.practitioner_id)
+        _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        exception = ScheduleException(clinic_id=practitioner.clinic_id, **data.model_dump())
+        session.add(exception)
+        session.flush()
+        if data.kind == "extra_hours":
+            _materialise_practitioner(session, practitioner, data.date_from, data.date_to, now)
+        else:
+            _withdraw_slots(uow, practitioner, now)
+        result = ScheduleExceptionRead.model_validate(exception)
+        uow.commit()
+        return result
+
+
+def _materialise_practitioner(
+    session: Session, practitioner: Practitioner, first_day: date, last_day: date, now: datetime
+) -> int:
+    """Insert the practitioner's missing slots for the city dates; return how many."""
+    first_day = max(first_day, _city_today(now))
+    if last_day < first_day:
+        return 0
+    specialty = session.get(Specialty, practitioner.specialty_id)
+    assert specialty is not None
+    weekly = [
+        rules.WeeklyRule(
+            weekday=r.weekday,
+            start=r.start_time,
+            end=r.end_time,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            break_start=r.break_start,
+            break_end=r.break_end,
+            slot_minutes=r.slot_minutes,
+        )
+        for r in session.scalars(
+            select(ScheduleRule).where(ScheduleRule.practitioner_id == practitioner.id)
+        )
+    ]
+    overrides = [
+        rules.Override(
+            kind=e.kind,
+            date_from=e.date_from,
+            date_to=e.date_to,
+            start=e.start_time,
+            end=e.end_time,
+        )
+        for e in session.scalars(
+            select(ScheduleException).where(
+                ScheduleException.practitioner_id == practitioner.id,
+                ScheduleException.date_to >= first_day,
+                ScheduleException.date_from <= last_day,
+            )
+        )
+    ]
+    tz = _tz()
+    planned = rules.plan_slots(
+        first_day, last_day, weekly, overrides, default_minutes=specialty.slot_minutes, tz=tz
+    )
+    release = {
+        day: rules.release_at(
+            day, horizon_days=specialty.horizon_days, release_time=specialty.release_time, tz=tz
+        )
+        for day in {p.day for p in planned}
+    }
+    rows = [
+        {
+            "clinic_id": practitioner.clinic_id,
+            "practitioner_id": practitioner.id,
+            "specialty_id": practitioner.specialty_id,
+            "starts_at": p.starts_at,
+            "ends_at": p.ends_at,
+            "status": "free",
+            "release_at": release[p.day],
+            "held_until": None,
+            "ticket_code": rules.ticket_code(practitioner.id, p.day, p.seq),
+            "version": 0,
+        }
+        for p in planned
+    ]
+    inserted = 0
+    for start in range(0, len(rows), INSERT_BATCH):
+        # Idempotent: a slot already there (same practitioner and start) is left alone,
+        # whatever its status, so re-running the job never frees a booked slot.
+        statement = (
+            _upsert(session)(SLOTS)
+            .values(rows[start : start + INSERT_BATCH])
+            .on_conflict_do_nothing(index_elements=["practitioner_id", "starts_at"])
+            .returning(SLOTS.c.id)  # counted by rows: a multi-row insert has no row count
+        )
+        inserted += len(session.execute(statement).all())
+    return inserted
+
+
+def materialise_slots(
+    until: date,
+    *,
+    since: date | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> int:
+    """Create the missing slots of every active practitioner up to city date ``until``
+    (the periodic job); one short transaction per practitioner. Returns how many."""
+    now = now or utcnow()
+    first_day = since or _city_today(now)
+    uow = uow or UnitOfWork()
+    with uow:
+        ids = list(
+            uow.session.scalars(
+                select(Practitioner.id)
+                .where(Practitioner.active.is_(True))
+                .order_by(Practitioner.id)
+            )
+        )
+    inserted = 0
+    for practitioner_id in ids:
+        with uow:
+            practitioner = uow.session.get(Practitioner, practitioner_id)
+            assert practitioner is not None
+            inserted += _materialise_practitioner(uow.session, practitioner, first_day, until, now)
+            uow.commit()
+    return inserted
+
+
+def materialise_horizon(*, now: datetime | None = None, uow: UnitOfWork | None = None) -> int:
+    """Slots up to the longest booking horizon of any specialty (the hourly job)."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        horizon = uow.session.scalar(select(func.max(Specialty.horizon_days))) or 0
+    return materialise_slots(_city_today(now) + timedelta(days=horizon + 1), now=now, uow=uow)
+
+
+def search_free_slots(
+    search: SlotSearch, *, now: datetime | None = None, uow: UnitOfWork | None = None
+) -> list[SlotRead]:
+    """Free, released, future slots of a specialty (in one clinic and its branches, or
+    anywhere; of one practitioner if asked), for a range of city dates, earliest first."""
+    now = now or utcnow()
+    tz = _tz()
+    first_day = search.date_from or _city_today(now)
+    last_day = search.date_to or first_day + timedelta(days=rules.DEFAULT_HORIZON_DAYS + 1)
+    lower = rules.local_instant(first_day, time(0), tz) or now
+    upper = rules.local_instant(last_day + timedelta(days=1), time(0), tz) or now
+    uow = uow or UnitOfWork()
+    with uow:
+        query = (
+            select(
+                SLOTS.c.id,
+                SLOTS.c.clinic_id,
+                SLOTS.c.practitioner_id,
+                Practitioner.name.label("practitioner_name"),
+                Practitioner.room,
+                SLOTS.c.specialty_id,
+                SLOTS.c.starts_at,
+                SLOTS.c.ends_at,
+            )
+            .join(Practitioner, Practitioner.id == SLOTS.c.practitioner_id)
+            .where(
+                SLOTS.c.specialty_id == search.specialty_id,
+                SLOTS.c.status == "free",
+                SLOTS.c.release_at <= now,
+                SLOTS.c.starts_at > now,
+                SLOTS.c.starts_at >= lower,
+                SLOTS.c.starts_at < upper,
+            )
+            .order_by(SLOTS.c.starts_at, SLOTS.c.id)
+            .limit(search.limit)
+        )
+        if search.practitioner_id is not None:
+            # Served by the unique index on (practitioner_id, starts_at).
+            query = query.where(SLOTS.c.practitioner_id == search.practitioner_id)
+        if search.clinic_id is not None:
+            branches = select(Clinic.id).where(Clinic.parent_clinic_id == search.clinic_id)
+            query = query.where(
+                or_(SLOTS.c.clinic_id == search.clinic_id, SLOTS.c.clinic_id.in_(branches))
+            )
+        return [
+            SlotRead.model_validate(row, from_attributes=True) for row in uow.session.execute(query)
+        ]
+
+
+def _weekly(rule_rows: Iterable[Any]) -> list[rules.WeeklyRule]:
+    return [
+        rules.WeeklyRule(
+            weekday=r.weekday,
+            start=r.start_time,
+            end=r.end_time,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            break_start=r.break_start,
+            break_end=r.break_end,
+            slot_minutes=r.slot_minutes,
+        )
+        for r in rule_rows
+    ]
+
+
+def _overrides(exception_rows: Iterable[Any]) -> list[rules.Override]:
+    return [
+        rules.Override(
+            kind=e.kind,
+            date_from=e.date_from,
+            date_to=e.date_to,
+            start=e.start_time,
+            end=e.end_time,
+        )
+        for e in exception_rows
+    ]
+
+
+def _schedule_of(
+    session: Session, practitioner_id: int, *, without_rule: int | None = None
+) -> tuple[list[rules.WeeklyRule], list[rules.Override]]:
+    """The practitioner's weekly rules (less one) and exceptions, as the rules see them."""
+    query = select(ScheduleRule).where(ScheduleRule.practitioner_id == practitioner_id)
+    if without_rule is not None:
+        query = query.where(ScheduleRule.id != without_rule)
+    exceptions = select(ScheduleException).where(
+        ScheduleException.practitioner_id == practitioner_id
+    )
+    return _weekly(session.scalars(query)), _overrides(session.scalars(exceptions))
+
+
+def _unplanned_slots(
+    session: Session,
+    practitioner: Practitioner,
+    weekly: Sequence[rules.WeeklyRule],
+    overrides: Sequence[rules.Override],
+    now: datetime,
+) -> list[Any]:
+    """The practitioner's future free, held and booked slots that this schedule no longer
+    plans (what a change of rules or a new absence takes away)."""
+    rows = session.execute(
+        select(SLOTS.c.id, SLOTS.c.starts_at, SLOTS.c.status)
+        .where(
+            SLOTS.c.practitioner_id == practitioner.id,
+            SLOTS.c.starts_at > now,
+            SLOTS.c.status.in_(("free", "held", "booked")),
+        )
+        .order_by(SLOTS.c.starts_at)
+    ).all()
+    if not rows:
+        return []
+    tz = _tz()
+    specialty = session.get(Specialty, practitioner.specialty_id)
+    assert specialty is not None
+    planned = {
+        p.starts_at
+        for p in rules.plan_slots(
+            rules.city_date(rows[0].starts_at, tz),
+            rules.city_date(rows[-1].starts_at, tz),
+            weekly,
+            overrides,
+            default_minutes=specialty.slot_minutes,
+            tz=tz,
+        )
+    }
+    return [r for r in rows if r.starts_at not in planned]
+
+
+def _affected(session: Session, slot_ids: Sequence[int]) -> list[AffectedAppointmentRead]:
+    if not slot_ids:
+        return []
+    rows = session.execute(
+        select(
+            APPOINTMENTS.c.id.label("appointment_id"),
+            APPOINTMENTS.c.slot_id,
+            APPOINTMENTS.c.person_id,
+            APPOINTMENTS.c.starts_at,
+            APPOINTMENTS.c.ticket_number,
+            APPOINTMENTS.c.channel,
+        )
+        .where(APPOINTMENTS.c.slot_id.in_(slot_ids), APPOINTMENTS.c.status == "booked")
+        .order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
+    )
+    return [AffectedAppointmentRead.model_validate(r, from_attributes=True) for r in rows]
+
+
+def _check_exception(data: ScheduleExceptionCreate) -> None:
+    if data.date_to < data.date_from:
+        raise errors.InvalidSchedule(
+            N_("The end date cannot be before the start date."), field="date_to"
+        )
+    if (data.start_time is None) != (data.end_time is None):
+        raise errors.InvalidSchedule(N_("Give both times or neither."), field="end_time")
+    if data.start_time is not None and data.end_time is not None:
+        rules.check_times(data.start_time, data.end_time)
+    elif data.kind == "extra_hours":
+        raise errors.InvalidSchedule(N_("Extra hours need a start and an end."), field="start_time")
+
+
+def _check_rule(data: ScheduleRuleCreate | ScheduleRuleUpdate) -> None:
+    rules.check_times(
+        data.start_time, data.end_time, data.break_start, data.break_end, data.slot_minutes
+    )
+    if data.valid_to is not None and data.valid_to < data.valid_from:
+        raise errors.InvalidSchedule(
+            N_("The end date cannot be before the start date."), field="valid_to"
+        )
+
+
+def _override_of(data: ScheduleExceptionCreate) -> rules.Override:
+    return rules.Override(
+        kind=data.kind,
+        date_from=data.date_from,
+        date_to=data.date_to,
+        start=data.start_time,
+        end=data.end_time,
+    )
+
+
+def _weekly_of(data: ScheduleRuleCreate | ScheduleRuleUpdate) -> rules.WeeklyRule:
+    return _weekly([data])[0]
+
+
+def _rule_for_admin(session: Session, actor: Principal | None, rule_id: int) -> ScheduleRule:
+    actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
+    rule = session.get(ScheduleRule, rule_id)
+    if rule is None:
+        raise errors.ScheduleRuleNotFound()
+    _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, rule.clinic_id)
+    return rule
+
+
+def preview_schedule_exception(
+    actor: Principal | None,
+    data: ScheduleExceptionCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AffectedAppointmentRead]:
+    """The booked appointments an absence would cancel (writes nothing)."""
+    _check_exception(data)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
+        practitioner = _practitioner(session, data.practitioner_id)
+        _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        if data.kind == "extra_hours":
+            return []
+        weekly, overrides = _schedule_of(session, practitioner.id)
+        gone = _unplanned_slots(
+            session, practitioner, weekly, [*overrides, _override_of(data)], now
+        )
+        return _affected(session, [r.id for r in gone if r.status == "booked"])
+
+
+def preview_schedule_rule_change(
+    actor: Principal | None,
+    rule_id: int,
+    data: ScheduleRuleUpdate | None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AffectedAppointmentRead]:
+    """The booked appointments changing (``data``) or removing (None) a weekly pattern
+    would cancel (writes nothing)."""
+    if data is not None:
+        _check_rule(data)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        rule = _rule_for_admin(session, actor, rule_id)
+        practitioner = _practitioner(session, rule.practitioner_id)
+        weekly, overrides = _schedule_of(session, practitioner.id, without_rule=rule.id)
+        if data is not None:
+            weekly.append(_weekly_of(data))
+        gone = _unplanned_slots(session, practitioner, weekly, overrides, now)
+        return _affected(session, [r.id for r in gone if r.status == "booked"])
+
+
+def _withdraw_slots(
+    uow: UnitOfWork, practitioner: Practitioner, now: datetime
+) -> tuple[list[int], int]:
+    """Apply the practitioner's schedule as it now stands to their future slots: slots it
+    no longer plans are blocked, holds on them withdrawn, and their appointments
+    cancelled by the clinic. Returns the cancelled appointment ids and blocked slots."""
+    session = uow.session
+    weekly, overrides = _schedule_of(session, practitioner.id)
+    gone = [r.id for r in _unplanned_slots(session, practitioner, weekly, overrides, now)]
+    cancelled_ids: list[int] = []
+    blocked = 0
+    for start in range(0, len(gone), INSERT_BATCH):
+        ids = gone[start : start + INSERT_BATCH]
+        # Guarded by status, not by what was read: a slot booked since the read is left
+        # 'booked' here and its appointment is cancelled by the next statement (which
+        # sees every booking committed before it); a booking after this statement finds
+        # the slot 'blocked' and is refused.
+        free_or_held = _dml(
+            session,
+            update(SLOTS)
+            .where(SLOTS.c.id.in_(ids), SLOTS.c.status.in_(("free", "held")))
+            .values(status="blocked", held_until=None, held_for_entry_id=None,
+                    version=SLOTS.c.version + 1)
+            .returning(SLOTS.c.id, SLOTS.c.held_for_entry_id),
+        ).all()  # fmt: skip
+        blocked += len(free_or_held)
+        held_ids = [r.id for r in free_or_held]
+        if held_ids:
+            _withdraw_holds(session, held_ids, now)
+        cancelled = _dml(
+            session,
+            update(APPOINTMENTS)
+            .where(APPOINTMENTS.c.slot_id.in_(ids), APPOINTMENTS.c.status == "booked")
+            .values(status="cancelled_by_clinic", cancelled_at=now)
+            .returning(*APPOINTMENT_COLUMNS),
+        ).all()
+        if cancelled:
+            blocked += _dml(
+                session,
+                update(SLOTS)
+                .where(SLOTS.c.id.in_([c.slot_id for c in cancelled]), SLOTS.c.status == "booked")
+                .values(status="blocked", version=SLOTS.c.version + 1),
+            ).rowcount
+        for row in cancelled:
+            appointment = _appointment_read(row)
+            if appointment.referral_id is not None:
+                _give_back_referral(session, appointment.referral_id, appointment.id)
+            _prioritise(session, appointment, now)
+            _notify(
+                uow,
+                appointment,
+                "appointment_cancelled_by_clinic",
+                {"alternatives": _alternatives(session, appointment, now)},
+            )
+            cancelled_ids.append(appointment.id)
+    return cancelled_ids, blocked
+
+
+def _withdraw_holds(session: Session, slot_ids: Sequence[int], now: datetime) -> None:
+    """Holds on slots the clinic took away end; their entries wait again, keeping their
+    place."""
+    entry_ids = list(
+        session.scalars(
+            update(OFFERS)
+            .where(OFFERS.c.slot_id.in_(slot_ids), OFFERS.c.outcome == "held")
+            .values(outcome="withdrawn", closed_at=now)
+            .returning(OFFERS.c.entry_id)
+        )
+    )
+    if entry_ids:
+        _dml(
+            session,
+            update(ENTRIES)
+            .where(ENTRIES.c.id.in_(entry_ids), ENTRIES.c.status == "holding")
+            .values(status="waiting"),
+        )
+
+
+def _prioritise(session: Session, appointment: AppointmentRead, now: datetime) -> None:
+    """Put the patient whose appointment the clinic cancelled first on the waiting list
+    of the specialty at that clinic (an open entry of theirs is raised to priority)."""
+    statement = (
+        _upsert(session)(ENTRIES)
+        .values(
+            clinic_id=appointment.clinic_id,
+            person_id=appointment.person_id,
+            specialty_id=appointment.specialty_id,
+            referral_id=appointment.referral_id,
+            priority=True,
+            reason="clinic_cancelled",
+            status="waiting",
+            created_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=["person_id", "specialty_id"],
+            index_where=ACTIVE_WAITLIST_ENTRY,
+            set_={"priority": True, "reason": "clinic_cancelled"},
+        )
+    )
+    session.execute(statement)
+
+
+def _alternatives(
+    session: Session, appointment: AppointmentRead, now: datetime
+) -> list[dict[str, Any]]:
+    """Up to three nearest free times of the same specialty at the same clinic."""
+    rows = session.execute(
+        select(SLOTS.c.starts_at, Practitioner.name, Practitioner.room)
+        .join(Practitioner, Practitioner.id == SLOTS.c.practitioner_id)
+        .where(
+            SLOTS.c.specialty_id == appointment.specialty_id,
+            SLOTS.c.clinic_id == appointment.clinic_id,
+            SLOTS.c.status == "free",
+            SLOTS.c.release_at <= now,
+            SLOTS.c.starts_at > now,
+        )
+        .order_by(SLOTS.c.starts_at, SLOTS.c.id)
+        .limit(ALTERNATIVES)
+    )
+    return [{"starts_at": r.starts_at, "practitioner": r.name, "room": r.room} for r in rows]
+
+
+def _apply_schedule(
+    uow: UnitOfWork, practitioner: Practitioner, now: datetime
+) -> ScheduleChangeRead:
+    cancelled, blocked = _withdraw_slots(uow, practitioner, now)
+    session = uow.session
+    horizon = session.scalar(select(func.max(Specialty.horizon_days))) or 0
+    last_day = _city_today(now) + timedelta(days=horizon + 1)
+    added = _materialise_practitioner(session, practitioner, _city_today(now), last_day, now)
+    return ScheduleChangeRead(
+        cancelled_appointments=cancelled, blocked_slots=blocked, added_slots=added
+    )
+
+
+def change_schedule_rule(
+    actor: Principal | None,
+    rule_id: int,
+    data: ScheduleRuleUpdate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ScheduleChangeRead:
+    """Change a weekly pattern: appointments it no longer covers are cancelled by the
+    clinic (patients told, with alternatives and waiting-list priority)."""
+    _check_rule(data)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        rule = _rule_for_admin(session, actor, rule_id)
+        for name, value in data.model_dump().items():
+            setattr(rule, name, value)
+        session.flush()
+        practitioner = _practitioner(session, rule.practitioner_id)
+        result = _apply_schedule(uow, practitioner, now)
+        uow.commit()
+        return result
+
+
+def remove_schedule_rule(
+    actor: Principal | None,
+    rule_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ScheduleChangeRead:
+    """Remove a weekly pattern: its future appointments are cancelled by the clinic."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        rule = _rule_for_admin(session, actor, rule_id)
+        practitioner = _practitioner(session, rule.practitioner_id)
+        session.delete(rule)
+        session.flush()
+        result = _apply_schedule(uow, practitioner, now)
+        uow.commit()
+        return result
