@@ -30,6 +30,7 @@ from infocity.housing import open311
 from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
+from infocity.portal import service as portal_service
 from infocity.web import errors, openapi, ops, pages
 from infocity.web.deps import PrincipalSources, install_principal_sources
 from infocity.web.limits import BodyLimitMiddleware, refuse_control_characters
@@ -37,9 +38,12 @@ from infocity.web.middleware import RequestContextMiddleware, SecurityHeadersMid
 
 API_PREFIX = "/api/v1"
 DOCS_URL = f"{API_PREFIX}/docs"
-# Routes that take a file (application attachments, API and page): a larger body limit,
-# and only a logged-in caller's body is read.
-UPLOAD_PATHS = (re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),)
+# Routes that take a file (application attachments, API and page; housing requests'
+# photos): a larger body limit, and only a logged-in caller's body is read.
+UPLOAD_PATHS = (
+    re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),
+    re.compile(r"^/housing/requests/\d+/photos$"),
+)
 
 
 @asynccontextmanager
@@ -71,6 +75,7 @@ def create_app() -> FastAPI:
         PrincipalSources(
             from_session=accounts.principal_from_session,
             from_api_token=accounts.principal_from_api_token,
+            unread_count=portal_service.unread_count,
         ),
     )
     openapi.install(app)

@@ -23,7 +23,9 @@ import_app = typer.Typer(help="Import files from partners (banks).", no_args_is_
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(user_app, name="user")
+housing_app = typer.Typer(help="Housing and utilities.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+app.add_typer(housing_app, name="housing")
 
 
 @app.command()
@@ -259,6 +261,48 @@ def import_payments(
             typer.echo(f"  line {line}: {problem}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"payments imported: {result.imported}, already imported: {result.already_imported}")
+
+
+@housing_app.command("bank-details")
+def housing_bank_details(
+    operator: int = typer.Argument(..., help="The housing operator's organisation id."),
+    name: str = typer.Option(..., help="The payee's name as the bank knows it."),
+    account: str = typer.Option(..., help="The settlement account, 20 digits."),
+    bank: str = typer.Option(..., help="The bank's name."),
+    bic: str = typer.Option(..., help="The bank's BIC, 9 digits."),
+    correspondent_account: str = typer.Option(..., help="The bank's account, 20 digits."),
+    inn: str = typer.Option(..., help="The payee's INN, 10 or 12 digits."),
+) -> None:
+    """Set the bank account an operator's bills are paid to (printed on its bills and in
+    their payment QR codes)."""
+    from pydantic import ValidationError
+
+    from infocity.core.auth import SYSTEM
+    from infocity.core.errors import AppError, InvalidFields
+    from infocity.housing import service
+    from infocity.housing.schemas import BankDetailsCreate
+
+    try:
+        service.set_operator_bank_details(
+            SYSTEM,
+            operator,
+            BankDetailsCreate(
+                name=name,
+                personal_account=account,
+                bank_name=bank,
+                bic=bic,
+                correspondent_account=correspondent_account,
+                inn=inn,
+            ),
+        )
+    except InvalidFields as exc:
+        for error in exc.errors:
+            typer.echo(f"{error.field}: {error.translated()}", err=True)
+        raise typer.Exit(2) from exc
+    except (AppError, ValidationError) as exc:
+        typer.echo(exc.translated() if isinstance(exc, AppError) else str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"bank details of operator {operator} are set")
 
 
 @app.callback()

@@ -19,7 +19,12 @@ from infocity.core.auth import SYSTEM, Principal, Role
 from infocity.core.uow import UnitOfWork
 from infocity.health.demo import load_demo_health
 from infocity.housing import service as housing
-from infocity.housing.schemas import ApartmentCreate, MeterCreate, TariffCreate
+from infocity.housing.schemas import (
+    ApartmentCreate,
+    BankDetailsCreate,
+    MeterCreate,
+    TariffCreate,
+)
 from infocity.portal import service as portal
 
 DEMO_PASSWORD = "infocity-demo"  # noqa: S105 - published in the README, demo only
@@ -315,6 +320,20 @@ def load_demo_city() -> bool:
                     initial_value=Decimal(start * residents),
                 ),
             )
+    # Sberbank's BIC and correspondent account; the demo operator's account and INN are
+    # invented but pass the checks, so the demo bills carry a payment QR code.
+    housing.set_operator_bank_details(
+        SYSTEM,
+        organisations["housing"],
+        BankDetailsCreate(
+            name="ГБУ «Жилищник района Арбат»",
+            personal_account="40702810938000012345",
+            bank_name="ПАО Сбербанк",
+            bic="044525225",
+            correspondent_account="30101810400000000225",
+            inn="7704567896",
+        ),
+    )
     for service_name, price in HOUSING_TARIFFS:
         housing.set_tariff(
             SYSTEM, TariffCreate(service=service_name, valid_from=date(2025, 1, 1), price=price)

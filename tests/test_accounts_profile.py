@@ -159,7 +159,7 @@ def test_a_child_is_added_and_listed(client: TestClient) -> None:
     assert response.status_code == 200
     assert "Ребёнок добавлен в вашу семью." in response.text
     assert "Иванов Пётр" in response.text
-    assert "12.04.2019" in response.text
+    assert "12 апреля 2019\u202fг." in response.text  # the one date format of Russian
     assert make_snils(7) not in response.text
 
     token = api_token(client, citizen.identifier, citizen.password)

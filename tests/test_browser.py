@@ -19,6 +19,7 @@ from infocity.accounts.models import User
 from infocity.core.uow import UnitOfWork
 from tests.builders import verification_token
 from tests.conftest import ROOT, run_server
+from tests.support.browser import ON_EVERY_SCREEN, context_options
 
 CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -36,7 +37,7 @@ def _chromium_present() -> None:
 
 
 @pytest.fixture
-def browser_page() -> Iterator[Any]:
+def browser_page(viewport: dict[str, int]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -54,7 +55,7 @@ def browser_page() -> Iterator[Any]:
                 "--disable-quic",
             ],
         )
-        context = browser.new_context(locale="ru-RU")
+        context = browser.new_context(**context_options(viewport))
         page = context.new_page()
         page.set_default_timeout(15_000)
         try:
@@ -79,8 +80,9 @@ def run_worker_once(database: str) -> None:
     )
 
 
+@ON_EVERY_SCREEN
 def test_citizen_registers_adds_child_switches_language_and_reads_inbox(
-    database: str, browser_page: Any, tmp_path: Path
+    database: str, browser_page: Any, tmp_path: Path, viewport: dict[str, int]
 ) -> None:
     page = browser_page
     with run_server(database) as base_url:

@@ -15,6 +15,7 @@ import pytest
 
 from infocity.core.settings import get_settings
 from tests.conftest import ROOT, run_server
+from tests.support.browser import ON_EVERY_SCREEN, context_options
 
 CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -59,8 +60,8 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def _page(browser: Any) -> Any:
-    page = browser.new_context(locale="ru-RU").new_page()
+def _page(browser: Any, viewport: dict[str, int]) -> Any:
+    page = browser.new_context(**context_options(viewport)).new_page()
     page.set_default_timeout(15_000)
     return page
 
@@ -86,14 +87,15 @@ def _anna_rows(registrar: Any, base_url: str, when: datetime) -> list[str]:
     return [" ".join(rows.nth(i).inner_text().split()) for i in range(rows.count())]
 
 
+@ON_EVERY_SCREEN
 def test_anna_books_moves_and_cancels_while_the_registry_watches(
-    database: str, chromium: Any
+    database: str, chromium: Any, viewport: dict[str, int]
 ) -> None:
     from infocity.demo import load_demo_city
 
     load_demo_city()
     ARTIFACTS.mkdir(exist_ok=True)
-    anna, registrar = _page(chromium), _page(chromium)
+    anna, registrar = _page(chromium, viewport), _page(chromium, viewport)
     try:
         with run_server(database) as base_url:
             _log_in(anna, base_url, ANNA)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, run_server
+from tests.support.browser import ON_EVERY_SCREEN, context_options
 
 CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -62,8 +63,8 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def _page(browser: Any) -> Any:
-    page = browser.new_context(locale="ru-RU").new_page()
+def _page(browser: Any, viewport: dict[str, int]) -> Any:
+    page = browser.new_context(**context_options(viewport)).new_page()
     page.set_default_timeout(15_000)
     return page
 
@@ -76,12 +77,15 @@ def _log_in(page: Any, base_url: str, email: str) -> None:
     page.wait_for_load_state()
 
 
-def test_anna_reports_a_problem_and_the_operator_closes_it(database: str, chromium: Any) -> None:
+@ON_EVERY_SCREEN
+def test_anna_reports_a_problem_and_the_operator_closes_it(
+    database: str, chromium: Any, viewport: dict[str, int]
+) -> None:
     from infocity.demo import load_demo_city
 
     load_demo_city()
     ARTIFACTS.mkdir(exist_ok=True)
-    anna, operator = _page(chromium), _page(chromium)
+    anna, operator = _page(chromium, viewport), _page(chromium, viewport)
     try:
         with run_server(database, **ALWAYS_OPEN) as base_url:
             _log_in(anna, base_url, ANNA)
@@ -97,11 +101,11 @@ def test_anna_reports_a_problem_and_the_operator_closes_it(database: str, chromi
 
             # She submits the cold water meter's reading (installed at 360 m³).
             meter = anna.locator("article.card", has_text="Холодная вода")
-            meter.locator("input[name=value]").fill("365,5")
-            meter.get_by_role("button", name="Передать").click()
+            meter.locator("input[name^=value-]").fill("365,5")
+            anna.get_by_role("button", name="Передать показания").click()
             assert "Показание сохранено" in anna.locator("main").inner_text()
             meter = anna.locator("article.card", has_text="Холодная вода")
-            assert "365.5" in meter.inner_text()
+            assert "365,5 м³" in meter.inner_text()  # the Russian decimal comma
             assert meter.locator("svg").count() == 1
             anna.screenshot(path=str(ARTIFACTS / "housing-apartment.png"), full_page=True)
 

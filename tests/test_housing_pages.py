@@ -56,19 +56,16 @@ def test_citizen_links_submits_and_reads_the_bill(client: TestClient, always_ope
     assert 'id="window"' in page.text
 
     url = f"/housing/apartments/{apartment.id}/readings"
-    first = client.post(
-        url,
-        data={"meter_id": meter.id, "value": "12,5", "csrf_token": token},
-        follow_redirects=False,
-    )
+    field = f"value-{meter.id}"
+    first = client.post(url, data={field: "12,5", "csrf_token": token}, follow_redirects=False)
     assert first.status_code == 303
     # 4.745 x 1 x 3 = 14.235 m³ at most without confirming.
-    too_much = client.post(url, data={"meter_id": meter.id, "value": "40", "csrf_token": token})
+    too_much = client.post(url, data={field: "40", "csrf_token": token})
     assert too_much.status_code == 409
-    assert 'name="confirm" value="1"' in too_much.text
+    assert f'name="confirm-{meter.id}" value="1"' in too_much.text
     confirmed = client.post(
         url,
-        data={"meter_id": meter.id, "value": "40", "confirm": "1", "csrf_token": token},
+        data={field: "40", f"confirm-{meter.id}": "1", "csrf_token": token},
         follow_redirects=False,
     )
     assert confirmed.status_code == 303

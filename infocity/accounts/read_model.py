@@ -4,7 +4,7 @@ Accounts owns the register (``persons``, ``users``, ``family_links``); another s
 that must ask about a person inside one statement of its own (health's kiosk booking
 reads the patient, the slot and whom to tell in one round trip) reads these views,
 never the tables. The views are created by accounts' migration
-(``0009_person_views``); they are declared here in a metadata of their own, so that
+(``0010_person_views``); they are declared here in a metadata of their own, so that
 ``create_all`` and the comparison of the models with the migrated schema, which are
 about tables, leave them alone.
 """

@@ -12,13 +12,16 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
+from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 from infocity.core.settings import get_settings
@@ -32,15 +35,20 @@ _current_locale: ContextVar[str | None] = ContextVar("infocity_locale", default=
 @lru_cache(maxsize=len(LOCALES))
 def translations(locale: str) -> Translations:
     """The compiled catalogues of ``locale``, merged into one."""
-    merged = Translations()
+    merged: Translations | None = None
     for po_path in sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po")):
         with po_path.open("rb") as fh:
             catalog = read_po(fh, locale=locale)
         buffer = io.BytesIO()
         write_mo(buffer, catalog)
         buffer.seek(0)
-        merged.merge(Translations(fp=buffer))
-    return merged
+        # Merging into an empty catalogue would keep its English plural rule (two forms);
+        # the first real one brings the language's own (Russian has three).
+        if merged is None:
+            merged = Translations(fp=buffer)
+        else:
+            merged.merge(Translations(fp=buffer))
+    return merged if merged is not None else Translations()
 
 
 def current_locale() -> str:
@@ -92,16 +100,59 @@ def negotiate_locale(cookie: str | None, accept_language: str | None) -> str:
     return get_settings().default_locale
 
 
+# One way to write a date in each language, the locale's own long form ("30 ноября
+# 2026 г.", "November 30, 2026"), and a time after it on the 24-hour clock of the city.
+DATE_FORMAT = "long"
+MONTH_FORMAT = "LLLL y"  # a billing period: "ноябрь 2026", "November 2026"
+# Babel's named styles for a date with a time; pages show them all as ``format_moment``.
+_MOMENT_STYLES = frozenset({"short", "medium"})
+RUB = N_("RUB")
 # "13:15, 2 декабря 2026": what a notification says; no seconds, no zone name (the city's
 # zone is the only one its readers live in).
 MESSAGE_FORMAT = "HH:mm, d MMMM y"
 
 
-def format_datetime(value: datetime, fmt: str = "medium") -> str:
-    """A UTC timestamp shown in the city's time zone and the current locale.
+def format_day(value: date | datetime) -> str:
+    """A calendar date (a timestamp: its date in the city) in the language's one format."""
+    if isinstance(value, datetime):
+        value = value.astimezone(get_settings().city_tz).date()
+    return babel_format_date(value, DATE_FORMAT, locale=current_locale())
 
-    ``fmt`` is a Babel format name or pattern; ``"message"`` is the notifications' one.
-    """
+
+def format_moment(value: datetime) -> str:
+    """A UTC timestamp as the city's date in the language's one format and the time."""
+    local = value.astimezone(get_settings().city_tz)
+    return f"{format_day(local.date())}, {local:%H:%M}"
+
+
+def format_month(value: date) -> str:
+    """The month of ``value``, e.g. a bill's period."""
+    return babel_format_date(value, MONTH_FORMAT, locale=current_locale())
+
+
+def format_number(value: Decimal | int | float, places: int = 3) -> str:
+    """A quantity with the language's separators, at most ``places`` decimals, no trailing
+    zeros: 365,5 in Russian, 365.5 in English; thousands grouped (12 345,6)."""
+    pattern = "#,##0." + "#" * places if places else "#,##0"
+    return format_decimal(value, format=pattern, locale=current_locale())
+
+
+def format_amount(value: Decimal | int | float) -> str:
+    """A sum of roubles, always with kopecks: 8 573,84 in Russian, 8,573.84 in English."""
+    return format_decimal(value, format="#,##0.00", locale=current_locale())
+
+
+def format_money(value: Decimal | int | float) -> str:
+    """A sum with its currency: "8 573,84 руб.", "8,573.84 RUB" (never split across lines)."""
+    return f"{format_amount(value)}\u00a0{gettext(RUB)}"
+
+
+def format_datetime(value: datetime, fmt: str = "medium") -> str:
+    """A UTC timestamp shown in the city's time zone and the current locale. The named
+    styles "short" and "medium" give the one date-and-time format (``format_moment``);
+    ``"message"`` is the notifications' one; any other style or pattern is Babel's."""
+    if fmt in _MOMENT_STYLES:
+        return format_moment(value)
     pattern = MESSAGE_FORMAT if fmt == "message" else fmt
     return babel_format_datetime(
         value, pattern, tzinfo=get_settings().city_tz, locale=current_locale()

@@ -97,6 +97,13 @@ def _environment(*, messages: bool) -> Environment:
     )
     env.install_gettext_translations(_CurrentTranslations(), newstyle=True)  # type: ignore[attr-defined]
     env.globals["format_datetime"] = i18n.format_datetime
+    # Numbers and dates in the language of the page: {{ bill.total|money }}, {{ day|day }}.
+    env.filters["day"] = i18n.format_day
+    env.filters["moment"] = i18n.format_moment
+    env.filters["month"] = i18n.format_month
+    env.filters["quantity"] = i18n.format_number
+    env.filters["amount"] = i18n.format_amount
+    env.filters["money"] = i18n.format_money
     env.globals["current_locale"] = i18n.current_locale
     env.globals["demo_mailbox_on"] = lambda: get_settings().demo_mailbox_on
     env.filters["text_html"] = text_to_html

@@ -5,7 +5,7 @@ Every page works without JavaScript. Reads come from ``views.py``, changes go th
 succeeded redirects (POST-redirect-GET) so that reloading does not repeat it.
 
 Kiosk pages keep the identified patient only in a short-lived signed cookie
-(``KIOSK_COOKIE``, five minutes, renewed on every page) that carries the person id and
+(``KIOSK_COOKIE``, two minutes idle, renewed on every page) that carries the person id and
 its expiry, never the policy number or the date of birth; booking then goes through
 ``service.book_identified_patient``. "Finish" deletes the cookie, so one patient's
 session never reaches the next one at the same screen.
@@ -61,7 +61,10 @@ Code = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$"
 Day = Annotated[CityDate | None, Query()]
 
 KIOSK_COOKIE = "infocity_kiosk"
-KIOSK_SECONDS = 300
+# A kiosk session left idle this long is over: the next person at the screen must not
+# find the last one identified. The page's own timer (static/kiosk.js) returns to the
+# start at the same moment.
+KIOSK_SECONDS = 120
 CHECK_FIELDS = N_("Please correct the marked fields.")
 STATUS_LABELS = {
     "booked": N_("Booked"),
@@ -670,8 +673,13 @@ def _kiosk_page(
     context: dict[str, Any],
     status_code: int = 200,
 ) -> HTMLResponse:
-    response = _page(request, template, {"kiosk": True, **context}, status_code)
-    if person_id is not None:  # every page renews the five minutes
+    response = _page(
+        request,
+        template,
+        {"kiosk": True, "kiosk_idle_seconds": KIOSK_SECONDS, **context},
+        status_code,
+    )
+    if person_id is not None:  # every page renews the idle time
         _set_kiosk_cookie(response, person_id)
     return response
 

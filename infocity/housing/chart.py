@@ -8,7 +8,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from infocity.housing.rules import format_quantity
+from infocity.core.i18n import format_number as format_quantity
 from infocity.housing.schemas import MeterRead
 
 WIDTH, HEIGHT, TOP, BOTTOM, LEFT = 480, 170, 18, 28, 8

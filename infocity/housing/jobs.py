@@ -26,5 +26,17 @@ def generate_bills() -> int:
     return run.created
 
 
+@periodic("housing.reading_reminders", every=timedelta(hours=1), lease=timedelta(minutes=30))
+def reading_reminders() -> int:
+    """Remind residents that the readings window is open, soon after it opens: each
+    apartment once per period, in batches until none is left."""
+    total = 0
+    while True:
+        reminded = service.send_reading_reminders()
+        total += reminded
+        if reminded < service.REMINDER_BATCH:
+            return total
+
+
 class ApartmentsNotBilled(RuntimeError):
     """Raised after a bill run that left apartments unbilled (recorded on the job run)."""

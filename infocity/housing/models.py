@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -165,6 +166,9 @@ class ServiceRequest(Base):
     status_notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the latest closing
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1-5, given once after closing
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint(
@@ -173,3 +177,70 @@ class ServiceRequest(Base):
         Index("ix_housing_requests_operator_status", "operator_id", "status", "created_at"),
         Index("ix_housing_requests_created_at", "created_at"),
     )
+
+
+class OperatorBankDetails(Base):
+    """Where the bills of a housing operator are paid: its bank account, printed on the
+    bill and put in its payment QR code. One row per operator (organisation)."""
+
+    __tablename__ = "operator_bank_details"
+
+    organisation_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("organisations.id"), primary_key=True, autoincrement=False
+    )
+    name: Mapped[str] = mapped_column(String(160))  # the payee as the bank knows it
+    personal_account: Mapped[str] = mapped_column(String(20))
+    bank_name: Mapped[str] = mapped_column(String(160))
+    bic: Mapped[str] = mapped_column(String(9))
+    correspondent_account: Mapped[str] = mapped_column(String(20))
+    inn: Mapped[str] = mapped_column(String(12))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReadingReminder(Base):
+    """That the residents of an apartment were reminded of a month's readings window:
+    its unique (apartment, period) makes the reminder go once, however often the job
+    runs and however many workers run it."""
+
+    __tablename__ = "reading_reminders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    apartment_id: Mapped[int] = mapped_column(ForeignKey("apartments.id"))
+    period: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("apartment_id", "period"),)
+
+
+REQUEST_EVENT_KINDS = ("filed", "status", "reopened", "photo", "rated")
+
+
+class RequestEvent(Base):
+    """A step in a service request's history: filed, a status change with the
+    operator's note, reopened by the citizen with the reason, a photo, the rating."""
+
+    __tablename__ = "housing_request_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("housing_requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # one of REQUEST_EVENT_KINDS
+    status: Mapped[str] = mapped_column(String(16))  # the request's status after it
+    note: Mapped[str | None] = mapped_column(Text)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RequestPhoto(Base):
+    """A photo a citizen added to their request; the bytes live in the row, as portal
+    attachments do (limits in rules)."""
+
+    __tablename__ = "housing_request_photos"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("housing_requests.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

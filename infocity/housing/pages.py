@@ -3,27 +3,36 @@ render). Every page works without JavaScript; a refused form is shown again with
 message, and a change that succeeded redirects (POST-redirect-GET).
 
 Citizens: /housing (apartments, link form), /housing/apartments/{id} (meters, readings,
-chart, bills, debt), /housing/bills/{id} (printable) and .pdf, /housing/requests/new and
-/housing/requests/mine. Operators: /housing/requests (the queue).
+chart, bills, debt), /housing/bills/{id} (printable) and .pdf, /housing/requests/new,
+/housing/requests/mine and /housing/requests/{id} (history, photos, reopen, rating; the
+operator's staff see it too). Operators: /housing/requests (the queue).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from infocity.core.auth import Action, Principal, allowed
-from infocity.core.errors import AppError, Unauthenticated
+from infocity.core.errors import AppError, InvalidFields, Unauthenticated
 from infocity.core.i18n import N_, gettext
-from infocity.housing import pdf, rules, service
+from infocity.housing import pdf, qr, rules, service
 from infocity.housing.chart import consumption_svg
 from infocity.housing.schemas import (
     ApartmentLinkCreate,
+    BankDetailsCreate,
     ReadingCreate,
+    ReadingsCreate,
+    RequestRating,
+    RequestReopen,
     ServiceRequestCreate,
     ServiceRequestUpdate,
 )
@@ -39,6 +48,10 @@ NOTICES = {
     "reading": N_("The reading is saved."),
     "filed": N_("Your request has been sent to the housing operator."),
     "updated": N_("The request is updated; the citizen has been notified."),
+    "photo": N_("The photo is added."),
+    "reopened": N_("The request is reopened and back with the housing operator."),
+    "rated": N_("Thank you for rating the outcome."),
+    "bank_details": N_("The bank details are saved; bills show them from now on."),
 }
 
 
@@ -157,8 +170,9 @@ def _apartment_page(
         "charts": charts,
         "notice": _notice(request),
         "error": None,
-        "error_meter": None,
-        "confirm": None,
+        "field_errors": {},
+        "values": {},
+        "confirm": set(),
         **_common(),
         **extra,
     }
@@ -170,38 +184,58 @@ def apartment(request: Request, apartment_id: IdPath) -> HTMLResponse:
     return _apartment_page(request, _require(request), apartment_id)
 
 
+READING_FIELD = "value-"
+NOT_A_READING = N_("Enter the number shown on the meter, for example 123.45.")
+
+
 @router.post("/housing/apartments/{apartment_id}/readings", response_class=HTMLResponse)
-def submit_reading(request: Request, apartment_id: IdPath, form: Form) -> Response:
+def submit_readings(request: Request, apartment_id: IdPath, form: Form) -> Response:
+    """One form for every meter of the apartment (``value-<meter id>``; a blank one is
+    left alone): saved all together, or none with each refused reading marked."""
     principal = _require(request)
-    raw_meter, raw_value = form.get("meter_id", ""), form.get("value", "").strip()
+    typed = {
+        key.removeprefix(READING_FIELD): value.strip()
+        for key, value in form.items()
+        if key.startswith(READING_FIELD) and key.removeprefix(READING_FIELD).isdigit()
+    }
+    typed = {meter: text for meter, text in typed.items() if text}
+    readings: list[ReadingCreate] = []
+    field_errors: dict[str, str] = {}
+    for meter, text in typed.items():
+        try:
+            readings.append(
+                ReadingCreate(
+                    meter_id=int(meter), value=text, confirm=form.get(f"confirm-{meter}") == "1"
+                )
+            )
+        except (ValueError, ValidationError):
+            field_errors[READING_FIELD + meter] = gettext(NOT_A_READING)
+    page = functools.partial(_apartment_page, request, principal, apartment_id, values=typed)
+    if not typed:
+        return page(422, error=gettext(N_("Enter the reading of at least one meter.")))
+    if field_errors:
+        return page(422, error=gettext(CHECK_FIELDS), field_errors=field_errors)
     try:
-        data = ReadingCreate(
-            meter_id=int(raw_meter), value=raw_value, confirm=form.get("confirm") == "1"
+        service.submit_readings(principal, apartment_id, ReadingsCreate(readings=readings))
+    except InvalidFields as exc:
+        refused = [e for e in exc.errors if e.field]
+        confirm = {
+            e.field.removeprefix(READING_FIELD)
+            for e in refused
+            if e.field and e.code == "reading_needs_confirmation"
+        }
+        # Only readings to confirm: the answer is "are you sure?", not "this is wrong".
+        status = 409 if len(confirm) == len(refused) else 422
+        return page(
+            status,
+            error=gettext(CHECK_FIELDS),
+            field_errors={e.field: e.translated() for e in refused if e.field},
+            confirm=confirm,
         )
-    except (ValueError, ValidationError):
-        return _apartment_page(
-            request,
-            principal,
-            apartment_id,
-            422,
-            error=gettext(N_("Enter the number shown on the meter, for example 123.45.")),
-            error_meter=raw_meter,
-        )
-    try:
-        service.submit_reading(principal, data)
     except AppError as exc:
         if exc.status in (401, 403):
             raise
-        needs_confirming = exc.code == "reading_needs_confirmation"
-        return _apartment_page(
-            request,
-            principal,
-            apartment_id,
-            exc.status,
-            error=exc.translated(),
-            error_meter=raw_meter,
-            confirm={"meter_id": raw_meter, "value": raw_value} if needs_confirming else None,
-        )
+        return page(exc.status, error=exc.translated())
     return _redirect(f"/housing/apartments/{apartment_id}?done=reading")
 
 
@@ -222,7 +256,19 @@ def bill_pdf(request: Request, bill_id: IdPath) -> Response:
 @router.get("/housing/bills/{bill_id}", response_class=HTMLResponse)
 def bill(request: Request, bill_id: IdPath) -> HTMLResponse:
     found = service.get_bill(_require(request), bill_id)
-    return render(request, "housing/bill.html", {"bill": found, **_common()})
+    code = (
+        qr.svg(found.payment_qr, title=gettext(N_("Payment QR code"))) if found.payment_qr else None
+    )
+    return render(
+        request,
+        "housing/bill.html",
+        {
+            "bill": found,
+            "payment_qr_svg": code,
+            "no_bank_details": pdf.NO_BANK_DETAILS,
+            **_common(),
+        },
+    )
 
 
 # --- Service requests --------------------------------------------------------------------------
@@ -292,6 +338,15 @@ def my_requests(request: Request) -> HTMLResponse:
 SHOW = Annotated[str, Query(pattern=r"^(active|closed|all)$")]
 
 
+def _bills_an_operator(principal: Principal) -> bool:
+    """Whether the staff member may set their operator's bank details (a link shows)."""
+    try:
+        service.my_operator_id(principal)
+    except AppError:
+        return False
+    return True
+
+
 @router.get("/housing/requests", response_class=HTMLResponse)
 def request_queue(request: Request, show: SHOW = "active") -> HTMLResponse:
     principal = _require(request)
@@ -299,6 +354,7 @@ def request_queue(request: Request, show: SHOW = "active") -> HTMLResponse:
         request,
         "housing/queue.html",
         {
+            "bills_operator": _bills_an_operator(principal),
             "requests": service.list_request_queue(principal, show=show),
             "show": show,
             "notice": _notice(request),
@@ -322,6 +378,7 @@ def update_request(request: Request, request_id: IdPath, form: Form) -> Response
             request,
             "housing/queue.html",
             {
+                "bills_operator": _bills_an_operator(principal),
                 "requests": service.list_request_queue(principal),
                 "show": "active",
                 "notice": None,
@@ -331,3 +388,140 @@ def update_request(request: Request, request_id: IdPath, form: Form) -> Response
             status_code=exc.status if isinstance(exc, AppError) else 422,
         )
     return _redirect("/housing/requests?done=updated")
+
+
+# --- One request: its page, photos, reopening, rating ------------------------------------------
+
+
+def _request_page(
+    request: Request, principal: Principal, request_id: int, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
+    detail = service.get_request_detail(principal, request_id)
+    context = {
+        "detail": detail,
+        "notice": _notice(request),
+        "error": None,
+        "field_errors": {},
+        "values": {},
+        "max_photos": rules.MAX_PHOTOS,
+        **_common(),
+        **extra,
+    }
+    return render(request, "housing/request.html", context, status_code=status_code)
+
+
+def _refused(
+    request: Request,
+    principal: Principal,
+    request_id: int,
+    exc: AppError | ValidationError,
+    **extra: Any,
+) -> HTMLResponse:
+    if isinstance(exc, AppError) and exc.status in (401, 403):
+        raise exc
+    status = exc.status if isinstance(exc, AppError) else 422
+    return _request_page(request, principal, request_id, status, error=_message(exc), **extra)
+
+
+@router.get("/housing/requests/{request_id}", response_class=HTMLResponse)
+def request_page(request: Request, request_id: IdPath) -> HTMLResponse:
+    return _request_page(request, _require(request), request_id)
+
+
+@router.post("/housing/requests/{request_id}/photos", response_class=HTMLResponse)
+async def add_photo(request: Request, request_id: IdPath) -> Response:
+    principal = _require(request)
+    form = await request.form()  # already read (and limited) for the CSRF check
+    upload = form.get("file")
+    filename, data = "", b""
+    if isinstance(upload, UploadFile):
+        filename = upload.filename or ""
+        data = await upload.read(rules.MAX_PHOTO_BYTES + 1)
+    try:
+        await run_in_threadpool(service.add_request_photo, principal, request_id, filename, data)
+    except AppError as exc:
+        return await run_in_threadpool(_refused, request, principal, request_id, exc)
+    return _redirect(f"/housing/requests/{request_id}?done=photo")
+
+
+@router.get("/housing/requests/{request_id}/photos/{photo_id}")
+def request_photo(request: Request, request_id: IdPath, photo_id: IdPath) -> Response:
+    photo = service.get_request_photo(_require(request), request_id, photo_id)
+    return Response(
+        photo.data,
+        media_type=photo.content_type,
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(photo.filename)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post("/housing/requests/{request_id}/reopen", response_class=HTMLResponse)
+def reopen_request(request: Request, request_id: IdPath, form: Form) -> Response:
+    principal = _require(request)
+    values = {"reason": form.get("reason", "")}
+    try:
+        service.reopen_request(principal, request_id, RequestReopen(**values))
+    except (AppError, ValidationError) as exc:
+        return _refused(request, principal, request_id, exc, values=values)
+    return _redirect(f"/housing/requests/{request_id}?done=reopened")
+
+
+@router.post("/housing/requests/{request_id}/rating", response_class=HTMLResponse)
+def rate_request(request: Request, request_id: IdPath, form: Form) -> Response:
+    principal = _require(request)
+    try:
+        rating = RequestRating(rating=form.get("rating", ""))
+    except ValidationError:
+        return _request_page(
+            request,
+            principal,
+            request_id,
+            422,
+            error=gettext(N_("Choose a rating from 1 to 5.")),
+        )
+    try:
+        service.rate_request(principal, request_id, rating)
+    except AppError as exc:
+        return _refused(request, principal, request_id, exc)
+    return _redirect(f"/housing/requests/{request_id}?done=rated")
+
+
+# --- Operator: bank details for the bills ------------------------------------------------------
+
+BANK_FIELDS = ("name", "personal_account", "bank_name", "bic", "correspondent_account", "inn")
+
+
+def _bank_page(
+    request: Request, values: dict[str, str], status_code: int = 200, **extra: Any
+) -> HTMLResponse:
+    context = {"values": values, "error": None, "field_errors": {}, "notice": _notice(request)}
+    return render(request, "housing/bank_details.html", {**context, **extra}, status_code)
+
+
+@router.get("/housing/bank-details", response_class=HTMLResponse)
+def bank_details(request: Request) -> HTMLResponse:
+    principal = _require(request)
+    found = service.get_operator_bank_details(principal, service.my_operator_id(principal))
+    values = {key: getattr(found, key) for key in BANK_FIELDS} if found else {}
+    return _bank_page(request, values)
+
+
+@router.post("/housing/bank-details", response_class=HTMLResponse)
+def save_bank_details(request: Request, form: Form) -> Response:
+    principal = _require(request)
+    values = {key: form.get(key, "").strip() for key in BANK_FIELDS}
+    try:
+        service.set_operator_bank_details(
+            principal, service.my_operator_id(principal), BankDetailsCreate(**values)
+        )
+    except InvalidFields as exc:
+        fields = {e.field: e.translated() for e in exc.errors if e.field}
+        return _bank_page(request, values, 422, error=gettext(CHECK_FIELDS), field_errors=fields)
+    except (AppError, ValidationError) as exc:
+        fields = _field_messages(exc) if isinstance(exc, ValidationError) else {}
+        error = gettext(CHECK_FIELDS) if fields else _message(exc)
+        status = exc.status if isinstance(exc, AppError) else 422
+        return _bank_page(request, values, status, error=error, field_errors=fields)
+    return _redirect("/housing/bank-details?done=bank_details")

@@ -20,8 +20,9 @@ from babel.numbers import format_decimal
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from infocity.core.i18n import current_locale, gettext
+from infocity.core.i18n import N_, current_locale, gettext
 from infocity.core.settings import get_settings
+from infocity.housing import qr
 from infocity.housing.rules import SERVICE_LABELS, UNITS
 from infocity.housing.schemas import BillRead
 
@@ -72,7 +73,10 @@ def bill_pdf(bill: BillRead) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_title(f"{_('Single payment document')} {bill.period:%Y-%m}")
     # The payer code in the metadata too: banks' scanners and tests find it there.
-    pdf.set_subject(f"payer code {bill.apartment.payer_code}, period {bill.period:%Y-%m}")
+    pdf.set_subject(
+        f"payer code {bill.apartment.payer_code}, period {bill.period:%Y-%m}, "
+        f"to pay {bill.to_pay:.2f}"
+    )
     pdf.set_author(bill.operator_name)
     pdf.set_creator("InfoCity")
     pdf.add_page()
@@ -119,4 +123,49 @@ def bill_pdf(bill: BillRead) -> bytes:
     for label, amount in totals:
         pdf.cell(145, 7, label, align="R")
         pdf.cell(35, 7, _money(amount), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+    _payment_section(pdf, bill)
     return bytes(pdf.output())
+
+
+QR_SIZE_MM = 50  # the code with its quiet zone: beside the details, easy to scan
+
+
+def _payment_section(pdf: FPDF, bill: BillRead) -> None:
+    """The payee's bank details and the payment QR code, or a note that there are none."""
+    _ = gettext
+    if bill.payee is None or bill.payment_qr is None:
+        pdf.multi_cell(0, 6, _(NO_BANK_DETAILS), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        return
+    payee = bill.payee
+    if pdf.get_y() + QR_SIZE_MM > pdf.page_break_trigger:
+        pdf.add_page()  # the code and the details it carries stay together
+    top = pdf.get_y()
+    facts = (
+        (_("Payee"), payee.name),
+        (_("Payee's INN"), payee.inn),
+        (_("Account"), payee.personal_account),
+        (_("Bank"), payee.bank_name),
+        (_("BIC"), payee.bic),
+        (_("Correspondent account"), payee.correspondent_account),
+    )
+    for label, value in facts:
+        pdf.cell(45, 6, label)
+        pdf.multi_cell(85, 6, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(130, 6, _(SCAN_TO_PAY), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    # Vector squares, not an image: sharp at any print size, nothing to decode.
+    matrix = qr.modules(bill.payment_qr)
+    module = QR_SIZE_MM / len(matrix)  # long names make more modules, not a larger code
+    left = pdf.w - pdf.r_margin - QR_SIZE_MM
+    pdf.set_fill_color(0, 0, 0)
+    for row, cells in enumerate(matrix):
+        for column, dark in enumerate(cells):
+            if dark:
+                pdf.rect(left + column * module, top + row * module, module, module, style="F")
+
+
+NO_BANK_DETAILS = N_(
+    "The housing operator has not given its bank details yet, so this bill has no "
+    "payment QR code: pay at the operator's office or by the details it publishes."
+)
+SCAN_TO_PAY = N_("Scan the QR code in your bank's app to pay this bill.")

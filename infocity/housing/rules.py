@@ -12,7 +12,7 @@ import io
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from infocity.core.errors import Conflict, InvalidInput
@@ -459,12 +459,60 @@ STATUS_LABELS = {
     "in_progress": N_("In progress"),
     "closed": N_("Resolved"),
 }
-# The statuses each new status may follow: requests only move forward.
+# The statuses each new status may follow: requests move forward, except that the
+# citizen may reopen a request closed without a fix (``can_reopen``); staff never do.
 REQUEST_STEPS: dict[str, tuple[str, ...]] = {
+    "open": ("closed",),
     "acknowledged": ("open",),
     "in_progress": ("open", "acknowledged"),
     "closed": ("open", "acknowledged", "in_progress"),
 }
+REOPEN_DAYS = 30  # after this a problem that came back is a new request
+RATINGS = range(1, 6)
+MAX_PHOTOS = 5  # per request
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+PHOTO_TYPES = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}
+
+
+def can_reopen(status: str, closed_at: datetime | None, now: datetime) -> bool:
+    """A closed request may be reopened for ``REOPEN_DAYS`` days after its closing."""
+    return (
+        status == "closed"
+        and closed_at is not None
+        and now - closed_at <= timedelta(days=REOPEN_DAYS)
+    )
+
+
+def can_rate(status: str, rating: int | None) -> bool:
+    """The outcome is rated once, when the request is closed."""
+    return status == "closed" and rating is None
+
+
+def check_photo(filename: str, data: bytes) -> tuple[str, str]:
+    """A photo's safe file name and content type (JPEG or PNG by its bytes and its
+    name), or InvalidInput."""
+    if not data:
+        raise InvalidInput("file_empty", N_("The file is empty."), field="file")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise InvalidInput(
+            "file_too_large",
+            N_("The file is larger than %(limit)s MB."),
+            field="file",
+            limit=MAX_PHOTO_BYTES // (1024 * 1024),
+        )
+    if data.startswith(b"\xff\xd8\xff"):
+        content_type: str | None = "image/jpeg"
+    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
+        content_type = "image/png"
+    else:
+        content_type = None
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable() and c not in "\"';<>").strip()[-255:]
+    if content_type is None or not name.lower().endswith(PHOTO_TYPES[content_type]):
+        raise InvalidInput(
+            "photo_type_not_allowed", N_("Only JPEG and PNG photos can be added."), field="file"
+        )
+    return name, content_type
 
 
 def open311_status(status: str) -> str:
@@ -496,3 +544,135 @@ def request_address(building: str, given: str | None) -> str:
     if not given or given == building:
         return building
     return f"{building} ({given})"[:REQUEST_ADDRESS_LENGTH]
+
+
+# --- Payment details and the bill's QR code (GOST R 56042-2014) -----------------------------
+
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_INN_10 = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+_INN_11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
+_INN_12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
+_ACCOUNT_WEIGHTS = (7, 1, 3)
+
+
+def _inn_digit(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=False)) % 11 % 10
+
+
+def inn_is_valid(inn: str) -> bool:
+    """A taxpayer number: 10 digits (an organisation) or 12 (a person, a sole trader)
+    whose check digits match the Federal Tax Service's weights."""
+    if not _DIGITS.fullmatch(inn):
+        return False
+    if len(inn) == 10:
+        return _inn_digit(inn, _INN_10) == int(inn[9])
+    if len(inn) == 12:
+        return _inn_digit(inn, _INN_11) == int(inn[10]) and _inn_digit(inn, _INN_12) == int(inn[11])
+    return False
+
+
+def _account_key_ok(prefix: str, account: str) -> bool:
+    """The Central Bank's control key: the 3 digits of the prefix and the 20 of the
+    account, weighted 7, 1, 3 in turn, sum to a multiple of ten."""
+    digits = prefix + account
+    return sum(int(d) * _ACCOUNT_WEIGHTS[i % 3] for i, d in enumerate(digits)) % 10 == 0
+
+
+def settlement_account_is_valid(account: str, bic: str) -> bool:
+    """A settlement account (20 digits) held at the bank with ``bic``: its key is
+    computed with the last three digits of the BIC."""
+    return (
+        len(account) == 20
+        and bool(_DIGITS.fullmatch(account))
+        and len(bic) == 9
+        and bool(_DIGITS.fullmatch(bic))
+        and _account_key_ok(bic[-3:], account)
+    )
+
+
+def correspondent_account_is_valid(account: str, bic: str) -> bool:
+    """A bank's correspondent account (20 digits): its key is computed with "0" and the
+    fifth and sixth digits of the BIC (the Bank of Russia's division)."""
+    return (
+        len(account) == 20
+        and bool(_DIGITS.fullmatch(account))
+        and len(bic) == 9
+        and bool(_DIGITS.fullmatch(bic))
+        and _account_key_ok("0" + bic[4:6], account)
+    )
+
+
+@dataclass(frozen=True)
+class PayeeDetails:
+    """Where a bill is paid: the operator's name and bank account."""
+
+    name: str
+    personal_account: str
+    bank_name: str
+    bic: str
+    correspondent_account: str
+    inn: str
+
+
+def payee_problems(details: PayeeDetails) -> dict[str, str]:
+    """The fields of payment details that no bank would accept, with the message id
+    of each (empty when all are right)."""
+    problems: dict[str, str] = {}
+    if not details.name.strip():
+        problems["name"] = N_("Enter the payee's name.")
+    if not details.bank_name.strip():
+        problems["bank_name"] = N_("Enter the bank's name.")
+    bic_ok = len(details.bic) == 9 and bool(_DIGITS.fullmatch(details.bic))
+    if not bic_ok:
+        problems["bic"] = N_("A BIC is 9 digits.")
+    if not (len(details.personal_account) == 20 and _DIGITS.fullmatch(details.personal_account)):
+        problems["personal_account"] = N_("An account number is 20 digits.")
+    elif bic_ok and not settlement_account_is_valid(details.personal_account, details.bic):
+        problems["personal_account"] = N_("This account number does not match the BIC: check both.")
+    if not (
+        len(details.correspondent_account) == 20
+        and _DIGITS.fullmatch(details.correspondent_account)
+    ):
+        problems["correspondent_account"] = N_("An account number is 20 digits.")
+    elif bic_ok and not correspondent_account_is_valid(details.correspondent_account, details.bic):
+        problems["correspondent_account"] = N_(
+            "This account number does not match the BIC: check both."
+        )
+    if not inn_is_valid(details.inn):
+        problems["inn"] = N_("A taxpayer number (INN) is 10 or 12 digits with a valid check digit.")
+    return problems
+
+
+# The standard's header: format ST, version 0001, encoding 2 (UTF-8); "|" separates.
+QR_HEADER = "ST00012"
+QR_SEPARATOR = "|"
+
+
+def _qr_value(value: str) -> str:
+    # The separator cannot be escaped in the standard, and line breaks confuse readers.
+    return " ".join(value.replace(QR_SEPARATOR, " ").split())
+
+
+def payment_qr_payload(
+    payee: PayeeDetails, *, amount: Decimal, payer_code: str, period: date, purpose: str
+) -> str:
+    """The text of a bill's payment QR code in the GOST R 56042-2014 format: the payee's
+    required details, then the sum in kopecks, the purpose, the payer's code and the
+    month paid for (MMYYYY). A sum of zero is left out: the payer types one."""
+    fields = [
+        ("Name", payee.name),
+        ("PersonalAcc", payee.personal_account),
+        ("BankName", payee.bank_name),
+        ("BIC", payee.bic),
+        ("CorrespAcc", payee.correspondent_account),
+        ("PayeeINN", payee.inn),
+    ]
+    kopecks = int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if kopecks > 0:
+        fields.append(("Sum", str(kopecks)))
+    fields += [
+        ("Purpose", purpose),
+        ("PersAcc", payer_code),
+        ("PaymPeriod", period.strftime("%m%Y")),
+    ]
+    return QR_SEPARATOR.join([QR_HEADER, *(f"{key}={_qr_value(value)}" for key, value in fields)])

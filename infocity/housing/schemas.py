@@ -103,6 +103,19 @@ class ReadingCreate(BaseModel):
         return value
 
 
+class ReadingsCreate(BaseModel):
+    """The readings of several meters of one apartment, submitted in one form."""
+
+    readings: list[ReadingCreate] = Field(min_length=1, max_length=20)
+
+    @field_validator("readings")
+    @classmethod
+    def _one_per_meter(cls, value: list[ReadingCreate]) -> list[ReadingCreate]:
+        if len({r.meter_id for r in value}) != len(value):
+            raise ValueError("each meter at most once")
+        return value
+
+
 class WindowRead(BaseModel):
     """The readings window: open now (for ``period``) or the next one to open."""
 
@@ -137,6 +150,34 @@ class BillLineRead(BaseModel):
     amount: Decimal
 
 
+class BankDetailsCreate(BaseModel):
+    """An operator's bank account for its bills; checked by ``rules.payee_problems``."""
+
+    name: str = Field(max_length=160)
+    personal_account: str = Field(max_length=20)
+    bank_name: str = Field(max_length=160)
+    bic: str = Field(max_length=9)
+    correspondent_account: str = Field(max_length=20)
+    inn: str = Field(max_length=12)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+class BankDetailsRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    organisation_id: int
+    name: str
+    personal_account: str
+    bank_name: str
+    bic: str
+    correspondent_account: str
+    inn: str
+
+
 class BillRead(BaseModel):
     id: int
     apartment: ApartmentRead
@@ -147,6 +188,8 @@ class BillRead(BaseModel):
     lines: list[BillLineRead]
     debt_before: Decimal  # what was owed before this bill (negative: paid in advance)
     to_pay: Decimal  # this bill plus the debt before it, never below zero
+    payee: BankDetailsRead | None = None  # None: the operator has given no bank details
+    payment_qr: str | None = None  # the GOST R 56042 text of the QR code (with ``payee``)
 
 
 class BillSummaryRead(BaseModel):
@@ -241,6 +284,54 @@ class ServiceRequestRead(BaseModel):
 class ServiceRequestUpdate(BaseModel):
     status: Literal["acknowledged", "in_progress", "closed"]
     note: str | None = Field(default=None, max_length=2000)
+
+
+class RequestEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: Literal["filed", "status", "reopened", "photo", "rated"]
+    status: RequestStatus
+    note: str | None
+    at: datetime
+    by_citizen: bool = False  # the filer's own step (reopened, photo, rated)
+
+
+class RequestPhotoRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    created_at: datetime
+
+
+class RequestPhotoFile(BaseModel):
+    filename: str
+    content_type: str
+    data: bytes
+
+
+class RequestDetailRead(BaseModel):
+    """A request's own page: the request, its history (oldest first), its photos and
+    what its filer may do now."""
+
+    request: ServiceRequestRead
+    history: list[RequestEventRead]
+    photos: list[RequestPhotoRead]
+    rating: int | None
+    is_filer: bool
+    can_reopen: bool
+    can_rate: bool
+    can_add_photo: bool
+
+
+class RequestReopen(BaseModel):
+    reason: str = Field(max_length=2000)
+
+
+class RequestRating(BaseModel):
+    rating: int = Field(ge=1, le=5)
 
 
 class RequestFilter(BaseModel):

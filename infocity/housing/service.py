@@ -49,7 +49,15 @@ from infocity.city import service as city
 from infocity.core import audit, bulk, outbox
 from infocity.core.auth import PERMISSIONS, SYSTEM, Action, Principal, allowed, authorize
 from infocity.core.db import utcnow
-from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from infocity.core.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    InvalidFields,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from infocity.core.i18n import N_
 from infocity.core.ratelimit import hit
 from infocity.core.settings import get_settings
@@ -63,7 +71,11 @@ from infocity.housing.models import (
     BillLine,
     Meter,
     MeterReading,
+    OperatorBankDetails,
     Payment,
+    ReadingReminder,
+    RequestEvent,
+    RequestPhoto,
     ServiceRequest,
     Tariff,
 )
@@ -72,6 +84,8 @@ from infocity.housing.schemas import (
     ApartmentLinkCreate,
     ApartmentOverviewRead,
     ApartmentRead,
+    BankDetailsCreate,
+    BankDetailsRead,
     BillFailureRead,
     BillLineRead,
     BillRead,
@@ -83,7 +97,14 @@ from infocity.housing.schemas import (
     PaymentRead,
     ReadingCreate,
     ReadingRead,
+    ReadingsCreate,
+    RequestDetailRead,
+    RequestEventRead,
     RequestFilter,
+    RequestPhotoFile,
+    RequestPhotoRead,
+    RequestRating,
+    RequestReopen,
     ServiceRequestCreate,
     ServiceRequestRead,
     ServiceRequestUpdate,
@@ -384,8 +405,6 @@ def submit_reading(
     """
     principal = authorize(principal, Action.HOUSING_OWN)
     now = now or utcnow()
-    settings = get_settings()
-    today = _city_today(now)
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -393,74 +412,225 @@ def submit_reading(
         if meter is None:
             raise NotFound("meter_not_found", N_("There is no such meter among yours."))
         apartment = _visible_apartment(session, principal, meter.apartment_id)
-        window = rules.open_window(
-            today, settings.readings_window_start_day, settings.readings_window_end_day
-        )
-        if window is None:
-            upcoming = _window(now)
-            raise Conflict(
-                "readings_window_closed",
-                N_(
-                    "Readings are accepted from the %(first)s to the %(last)s of the next "
-                    "month. The next window opens on %(opens)s."
-                ),
-                first=settings.readings_window_start_day,
-                last=settings.readings_window_end_day,
-                opens=_day(upcoming.first_day),
-            )
-        if meter.verification_due < today:
-            raise Conflict(
-                "meter_verification_overdue",
-                N_(
-                    "Meter %(serial)s was due for verification on %(due)s, so its readings "
-                    "cannot be accepted. Have it verified and the housing operator will "
-                    "record the new date; until then the month is charged by the norm."
-                ),
-                serial=meter.serial,
-                due=_day(meter.verification_due),
-            )
-        previous = session.scalar(
-            select(MeterReading.value)
-            .where(MeterReading.meter_id == meter.id, MeterReading.period < window.period)
-            .order_by(MeterReading.period.desc())
-            .limit(1)
-        )
-        rules.check_reading(
-            data.value,
-            meter.initial_value if previous is None else previous,
-            limit=rules.consumption_limit(
-                meter.kind, apartment.residents, settings.readings_confirm_factor
-            ),
-            confirmed=data.confirm,
-            capacity=rules.meter_capacity(meter.kind),
-        )
-        # One row per meter and month: a resubmission in the open window replaces it.
-        row = session.execute(
-            _insert(session)(MeterReading)
-            .values(
-                meter_id=meter.id,
-                apartment_id=meter.apartment_id,
-                period=window.period,
-                value=data.value,
-                submitted_by_user_id=principal.user_id,
-                submitted_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=["meter_id", "period"],
-                set_={
-                    "value": data.value,
-                    "submitted_by_user_id": principal.user_id,
-                    "submitted_at": now,
-                },
-            )
-            .returning(*READINGS.c)
-        ).one()
-        result = ReadingRead.model_validate(row, from_attributes=True)
+        window = _open_window_or_refuse(now)
+        _check_reading(session, apartment, meter, data, window, _city_today(now))
+        result = _save_reading(session, principal, meter, data.value, window, now)
         record_service_use(
             session, "meter_readings", principal.user_id, person_id=principal.person_id
         )
         uow.commit()
         return result
+
+
+def submit_readings(
+    principal: Principal | None,
+    apartment_id: int,
+    data: ReadingsCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[ReadingRead]:
+    """Submit the readings of several meters of one apartment at once (one form).
+
+    All or none: each reading is checked as ``submit_reading`` checks it, and if any is
+    refused nothing is saved and ``InvalidFields`` names every refused one (field
+    ``value-<meter id>``; a reading that needs confirming keeps its code
+    ``reading_needs_confirmation``), so the citizen corrects them together."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    now = now or utcnow()
+    today = _city_today(now)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        apartment = _visible_apartment(session, principal, apartment_id)
+        window = _open_window_or_refuse(now)
+        meters = {
+            m.id: m
+            for m in session.scalars(select(Meter).where(Meter.apartment_id == apartment.id))
+        }
+        errors: list[AppError] = []
+        for reading in data.readings:
+            meter = meters.get(reading.meter_id)
+            try:
+                if meter is None:
+                    raise NotFound("meter_not_found", N_("There is no such meter among yours."))
+                _check_reading(session, apartment, meter, reading, window, today)
+            except AppError as exc:
+                exc.field = f"value-{reading.meter_id}"
+                errors.append(exc)
+        if errors:
+            raise InvalidFields(errors)
+        results = [
+            _save_reading(session, principal, meters[r.meter_id], r.value, window, now)
+            for r in data.readings
+        ]
+        record_service_use(
+            session, "meter_readings", principal.user_id, person_id=principal.person_id
+        )
+        uow.commit()
+        return results
+
+
+def _open_window_or_refuse(now: datetime) -> rules.Window:
+    settings = get_settings()
+    window = rules.open_window(
+        _city_today(now), settings.readings_window_start_day, settings.readings_window_end_day
+    )
+    if window is None:
+        upcoming = _window(now)
+        raise Conflict(
+            "readings_window_closed",
+            N_(
+                "Readings are accepted from the %(first)s to the %(last)s of the next "
+                "month. The next window opens on %(opens)s."
+            ),
+            first=settings.readings_window_start_day,
+            last=settings.readings_window_end_day,
+            opens=_day(upcoming.first_day),
+        )
+    return window
+
+
+def _check_reading(
+    session: Session,
+    apartment: Apartment,
+    meter: Meter,
+    data: ReadingCreate,
+    window: rules.Window,
+    today: date,
+) -> None:
+    """Refuse a reading the meter cannot take (see ``submit_reading``)."""
+    if meter.verification_due < today:
+        raise Conflict(
+            "meter_verification_overdue",
+            N_(
+                "Meter %(serial)s was due for verification on %(due)s, so its readings "
+                "cannot be accepted. Have it verified and the housing operator will "
+                "record the new date; until then the month is charged by the norm."
+            ),
+            serial=meter.serial,
+            due=_day(meter.verification_due),
+        )
+    previous = session.scalar(
+        select(MeterReading.value)
+        .where(MeterReading.meter_id == meter.id, MeterReading.period < window.period)
+        .order_by(MeterReading.period.desc())
+        .limit(1)
+    )
+    rules.check_reading(
+        data.value,
+        meter.initial_value if previous is None else previous,
+        limit=rules.consumption_limit(
+            meter.kind, apartment.residents, get_settings().readings_confirm_factor
+        ),
+        confirmed=data.confirm,
+        capacity=rules.meter_capacity(meter.kind),
+    )
+
+
+def _save_reading(
+    session: Session,
+    principal: Principal,
+    meter: Meter,
+    value: Decimal,
+    window: rules.Window,
+    now: datetime,
+) -> ReadingRead:
+    # One row per meter and month: a resubmission in the open window replaces it.
+    row = session.execute(
+        _insert(session)(MeterReading)
+        .values(
+            meter_id=meter.id,
+            apartment_id=meter.apartment_id,
+            period=window.period,
+            value=value,
+            submitted_by_user_id=principal.user_id,
+            submitted_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=["meter_id", "period"],
+            set_={"value": value, "submitted_by_user_id": principal.user_id, "submitted_at": now},
+        )
+        .returning(*READINGS.c)
+    ).one()
+    return ReadingRead.model_validate(row, from_attributes=True)
+
+
+REMINDER_BATCH = 1000  # apartments reminded in one transaction
+
+
+def send_reading_reminders(
+    *, now: datetime | None = None, batch: int = REMINDER_BATCH, uow: UnitOfWork | None = None
+) -> int:
+    """Remind the citizens who linked an apartment with meters that the month's readings
+    window is open (the periodic job): once per apartment and period, by the unique
+    (apartment, period) of ``ReadingReminder``; an apartment whose readings for the
+    period already came is left alone. Handles at most ``batch`` apartments and returns
+    how many it reminded (0 outside the window)."""
+    now = now or utcnow()
+    settings = get_settings()
+    window = rules.open_window(
+        _city_today(now), settings.readings_window_start_day, settings.readings_window_end_day
+    )
+    if window is None:
+        return 0
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        due = list(
+            session.scalars(
+                select(Apartment.id)
+                .where(
+                    select(Meter.id).where(Meter.apartment_id == Apartment.id).exists(),
+                    ~select(ReadingReminder.id)
+                    .where(
+                        ReadingReminder.apartment_id == Apartment.id,
+                        ReadingReminder.period == window.period,
+                    )
+                    .exists(),
+                    ~select(MeterReading.id)
+                    .where(
+                        MeterReading.apartment_id == Apartment.id,
+                        MeterReading.period == window.period,
+                    )
+                    .exists(),
+                )
+                .order_by(Apartment.id)
+                .limit(batch)
+            )
+        )
+        if not due:
+            return 0
+        # Claimed by the insert: another worker's run at the same moment claims none twice.
+        claimed = set(
+            session.scalars(
+                _insert(session)(ReadingReminder)
+                .values([{"apartment_id": a, "period": window.period, "sent_at": now} for a in due])
+                .on_conflict_do_nothing(index_elements=["apartment_id", "period"])
+                .returning(ReadingReminder.apartment_id)
+            )
+        )
+        rows = session.execute(
+            select(ApartmentLink.user_id, Apartment.id, Apartment.address, Apartment.number)
+            .join(Apartment, Apartment.id == ApartmentLink.apartment_id)
+            .where(Apartment.id.in_(claimed))
+            .order_by(Apartment.id, ApartmentLink.user_id)
+        )
+        for user_id, apartment_id, address, number in rows:
+            outbox.notify(
+                session,
+                accounts.recipient_for_user(session, user_id),
+                kind="housing_reading_reminder",
+                template="housing/messages/reading_reminder.txt",
+                context={
+                    "address": f"{address}, {number}",
+                    "month": window.period.strftime("%m.%Y"),
+                    "last_day": _day(window.last_day),
+                },
+                link=f"/housing/apartments/{apartment_id}",
+            )
+        uow.commit()
+        return len(claimed)
 
 
 # --- Tariffs and bills ---------------------------------------------------------------------
@@ -683,6 +853,9 @@ def get_bill(
         )
         debt_before = Decimal(earlier or 0) - Decimal(paid or 0)
         operator = city.get_organisation(bill.operator_id, uow=uow)
+        to_pay = max(bill.total + debt_before, Decimal(0))
+        details = session.get(OperatorBankDetails, bill.operator_id)
+        payee = BankDetailsRead.model_validate(details) if details else None
         return BillRead(
             id=bill.id,
             apartment=ApartmentRead.model_validate(apartment),
@@ -692,8 +865,103 @@ def get_bill(
             created_at=bill.created_at,
             lines=[BillLineRead.model_validate(line) for line in lines],
             debt_before=debt_before,
-            to_pay=max(bill.total + debt_before, Decimal(0)),
+            to_pay=to_pay,
+            payee=payee,
+            payment_qr=_payment_qr(payee, to_pay, apartment.payer_code, bill.period),
         )
+
+
+def _payment_qr(
+    payee: BankDetailsRead | None, amount: Decimal, payer_code: str, period: date
+) -> str | None:
+    if payee is None:
+        return None
+    return rules.payment_qr_payload(
+        rules.PayeeDetails(
+            name=payee.name,
+            personal_account=payee.personal_account,
+            bank_name=payee.bank_name,
+            bic=payee.bic,
+            correspondent_account=payee.correspondent_account,
+            inn=payee.inn,
+        ),
+        amount=amount,
+        payer_code=payer_code,
+        period=period,
+        # Read by the bank, whoever looks at the bill: always in Russian.
+        purpose=f"Оплата ЖКУ за {period:%m.%Y}, лицевой счёт {payer_code}",
+    )
+
+
+# --- Operators' bank details -----------------------------------------------------------------
+
+
+def my_operator_id(actor: Principal | None) -> int:
+    """The housing operator a staff member bills for (their organisation's grant)."""
+    actor = authorize(actor, Action.HOUSING_BILLING)
+    roles = PERMISSIONS[Action.HOUSING_BILLING]
+    scoped = sorted(
+        {g.organisation_id for g in actor.grants if g.role in roles and g.organisation_id}
+    )
+    if not scoped:
+        # City-wide staff choose no operator here: the command line names one.
+        raise Forbidden("forbidden", N_("You do not have access to this."))
+    return scoped[0]
+
+
+def get_operator_bank_details(
+    actor: Principal | None, organisation_id: int, *, uow: UnitOfWork | None = None
+) -> BankDetailsRead | None:
+    """The bank account an operator's bills are paid to, if it gave one (its staff)."""
+    authorize(actor, Action.HOUSING_BILLING, organisation_id)
+    uow = uow or UnitOfWork()
+    with uow:
+        details = uow.session.get(OperatorBankDetails, organisation_id)
+        return BankDetailsRead.model_validate(details) if details else None
+
+
+def set_operator_bank_details(
+    actor: Principal | None,
+    organisation_id: int,
+    data: BankDetailsCreate,
+    *,
+    uow: UnitOfWork | None = None,
+) -> BankDetailsRead:
+    """Set the bank account a housing operator's bills are paid to (its billing staff;
+    ``SYSTEM``: the command line or the demo). Every wrong field is reported at once
+    (the account numbers are checked against the BIC by the Central Bank's key)."""
+    actor = authorize(actor, Action.HOUSING_BILLING, organisation_id)
+    problems = rules.payee_problems(rules.PayeeDetails(**data.model_dump()))
+    if problems:
+        raise InvalidFields(
+            [
+                InvalidInput("invalid_bank_details", message, field=field)
+                for field, message in problems.items()
+            ]
+        )
+    uow = uow or UnitOfWork()
+    with uow:
+        organisation = city.get_organisation(organisation_id, uow=uow)
+        if organisation.kind != "housing_operator":
+            raise NotFound("operator_not_found", N_("There is no such housing operator."))
+        values = {**data.model_dump(), "updated_at": utcnow()}
+        uow.session.execute(
+            _insert(uow.session)(OperatorBankDetails)
+            .values(organisation_id=organisation_id, **values)
+            .on_conflict_do_update(index_elements=["organisation_id"], set_=values)
+        )
+        result = BankDetailsRead.model_validate(
+            uow.session.get_one(OperatorBankDetails, organisation_id, populate_existing=True)
+        )
+        audit.record(
+            uow.session,
+            actor,
+            "housing.bank_details.set",
+            organisation_id=organisation_id,
+            detail=f"account {data.personal_account}, BIC {data.bic}",
+        )
+        uow.commit()
+        return result
 
 
 # --- Payments -------------------------------------------------------------------------------
@@ -958,6 +1226,15 @@ def file_request(
         )
         session.add(request)
         session.flush()
+        session.add(
+            RequestEvent(
+                request_id=request.id,
+                kind="filed",
+                status="open",
+                by_user_id=principal.user_id,
+                at=now,
+            )
+        )
         result = _request_read(request)
         _notify_request(session, result)
         outbox.publish_event(
@@ -985,7 +1262,7 @@ def _notify_request(session: Session, request: ServiceRequestRead) -> None:
             "status_label": rules.STATUS_LABELS[request.status],
             "note": request.status_notes,
         },
-        link="/housing/requests/mine",
+        link=f"/housing/requests/{request.id}",
     )
 
 
@@ -1114,6 +1391,8 @@ def update_request_status(
         values: dict[str, Any] = {"status": data.status, "updated_at": now}
         if note is not None:
             values["status_notes"] = note
+        if data.status == "closed":
+            values["closed_at"] = now  # the reopening period runs from here
         # Guarded: a step is taken only from the statuses it may follow, so two operators
         # acting on the same request at once cannot both move it.
         row = _dml(
@@ -1132,6 +1411,16 @@ def update_request_status(
                 N_("This request has already moved past this step. Reload the page."),
             )
         result = _request_read(row)
+        session.add(
+            RequestEvent(
+                request_id=result.id,
+                kind="status",
+                status=result.status,
+                note=note,
+                by_user_id=actor.acting_user_id,
+                at=now,
+            )
+        )
         audit.record(
             session,
             actor,
@@ -1145,6 +1434,287 @@ def update_request_status(
             "housing_request.status_changed",
             {"id": result.id, "service_code": result.service_code, "status": result.status},
             organisation_id=result.operator_id,
+        )
+        uow.commit()
+        return result
+
+
+def _request_not_found() -> NotFound:
+    return NotFound("request_not_found", N_("There is no such service request."))
+
+
+def _own_or_processed(
+    session: Session, principal: Principal | None, request_id: int
+) -> tuple[ServiceRequest, bool]:
+    """The request and whether ``principal`` filed it; staff who process its operator's
+    requests see it too; anyone else gets NotFound (the same as for no request)."""
+    principal = _require(principal)
+    request = session.get(ServiceRequest, request_id)
+    if request is None:
+        raise _request_not_found()
+    if principal.kind == "citizen":
+        if request.user_id != principal.user_id:
+            raise _request_not_found()
+        return request, True
+    if not allowed(principal, Action.HOUSING_REQUESTS_PROCESS, request.operator_id):
+        raise _request_not_found()
+    return request, False
+
+
+def _filed_by(session: Session, principal: Principal | None, request_id: int) -> ServiceRequest:
+    """The request for a step only its filer takes (reopen, photo, rating)."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    request, is_filer = _own_or_processed(session, principal, request_id)
+    if not is_filer:
+        raise Forbidden("forbidden", N_("Only the citizen who filed the request can do this."))
+    return request
+
+
+def get_request_detail(
+    principal: Principal | None,
+    request_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> RequestDetailRead:
+    """A request with its history and photos, for the citizen who filed it or the staff
+    who process it, and what the citizen may do with it now."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request, is_filer = _own_or_processed(session, principal, request_id)
+        number = (
+            session.scalar(select(Apartment.number).where(Apartment.id == request.apartment_id))
+            if request.apartment_id
+            else None
+        )
+        history = [
+            RequestEventRead.model_validate(event).model_copy(
+                update={"by_citizen": event.by_user_id == request.user_id}
+            )
+            for event in session.scalars(
+                select(RequestEvent)
+                .where(RequestEvent.request_id == request.id)
+                .order_by(RequestEvent.at, RequestEvent.id)
+            )
+        ]
+        if not history or history[0].kind != "filed":
+            # Filed before the history was kept: its filing is known all the same.
+            history.insert(
+                0,
+                RequestEventRead(
+                    kind="filed", status="open", note=None, at=request.created_at, by_citizen=True
+                ),
+            )
+        photos = [
+            RequestPhotoRead.model_validate(photo)
+            for photo in session.scalars(
+                select(RequestPhoto)
+                .where(RequestPhoto.request_id == request.id)
+                .order_by(RequestPhoto.id)
+            )
+        ]
+        return RequestDetailRead(
+            request=_request_read(request, number),
+            history=history,
+            photos=photos,
+            rating=request.rating,
+            is_filer=is_filer,
+            can_reopen=is_filer and rules.can_reopen(request.status, request.closed_at, now),
+            can_rate=is_filer and rules.can_rate(request.status, request.rating),
+            can_add_photo=is_filer
+            and request.status != "closed"
+            and len(photos) < rules.MAX_PHOTOS,
+        )
+
+
+def add_request_photo(
+    principal: Principal | None,
+    request_id: int,
+    filename: str,
+    data: bytes,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> RequestPhotoRead:
+    """Add a photo (JPEG or PNG, checked by its bytes, at most 5 MB, 5 a request) to the
+    citizen's own request while it is not closed."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    name, content_type = rules.check_photo(filename, data)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request = _filed_by(session, principal, request_id)
+        if request.status == "closed":
+            raise Conflict(
+                "request_closed",
+                N_("This request is closed. Reopen it to add photos."),
+                field="file",
+            )
+        count = session.scalar(
+            select(func.count())
+            .select_from(RequestPhoto)
+            .where(RequestPhoto.request_id == request.id)
+        )
+        if int(count or 0) >= rules.MAX_PHOTOS:
+            raise InvalidInput(
+                "too_many_photos",
+                N_("A request can have at most %(limit)s photos."),
+                field="file",
+                limit=rules.MAX_PHOTOS,
+            )
+        photo = RequestPhoto(
+            request_id=request.id,
+            filename=name,
+            content_type=content_type,
+            size=len(data),
+            data=data,
+            uploaded_by_user_id=request.user_id,
+            created_at=now,
+        )
+        session.add(photo)
+        session.add(
+            RequestEvent(
+                request_id=request.id,
+                kind="photo",
+                status=request.status,
+                note=name,
+                by_user_id=request.user_id,
+                at=now,
+            )
+        )
+        session.flush()
+        result = RequestPhotoRead.model_validate(photo)
+        uow.commit()
+        return result
+
+
+def get_request_photo(
+    principal: Principal | None, request_id: int, photo_id: int, *, uow: UnitOfWork | None = None
+) -> RequestPhotoFile:
+    """A photo's bytes, for the filer or the staff who process the request."""
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request, _ = _own_or_processed(session, principal, request_id)
+        photo = session.get(RequestPhoto, photo_id)
+        if photo is None or photo.request_id != request.id:
+            raise NotFound("photo_not_found", N_("There is no such photo."))
+        return RequestPhotoFile(
+            filename=photo.filename, content_type=photo.content_type, data=photo.data
+        )
+
+
+def reopen_request(
+    principal: Principal | None,
+    request_id: int,
+    data: RequestReopen,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ServiceRequestRead:
+    """Reopen the citizen's own request closed without a fix, within 30 days of its
+    closing, saying what is still wrong; it goes back to the operator's queue."""
+    principal = authorize(principal, Action.HOUSING_OWN)
+    now = now or utcnow()
+    reason = data.reason.strip()
+    if not reason:
+        raise InvalidInput(
+            "reason_required", N_("Say what is still wrong before reopening."), field="reason"
+        )
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request = _filed_by(session, principal, request_id)
+        if not rules.can_reopen(request.status, request.closed_at, now):
+            raise Conflict(
+                "request_not_reopenable",
+                N_(
+                    "Only a request closed within the last %(days)s days can be reopened. "
+                    "Report the problem again."
+                ),
+                days=rules.REOPEN_DAYS,
+            )
+        # Guarded like the operator's steps: a double submit reopens once.
+        row = _dml(
+            session,
+            update(REQUESTS)
+            .where(
+                REQUESTS.c.id == request.id,
+                REQUESTS.c.status.in_(rules.REQUEST_STEPS["open"]),
+            )
+            .values(status="open", updated_at=now, closed_at=None)
+            .returning(*REQUESTS.c),
+        ).one_or_none()
+        if row is None:
+            raise Conflict(
+                "request_status_conflict",
+                N_("This request has already moved past this step. Reload the page."),
+            )
+        result = _request_read(row)
+        session.add(
+            RequestEvent(
+                request_id=result.id,
+                kind="reopened",
+                status="open",
+                note=reason,
+                by_user_id=result.user_id,
+                at=now,
+            )
+        )
+        outbox.publish_event(
+            session,
+            "housing_request.status_changed",
+            {"id": result.id, "service_code": result.service_code, "status": result.status},
+            organisation_id=result.operator_id,
+        )
+        uow.commit()
+        return result
+
+
+def rate_request(
+    principal: Principal | None,
+    request_id: int,
+    data: RequestRating,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> ServiceRequestRead:
+    """Rate the outcome of the citizen's own closed request, 1 to 5, once."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        request = _filed_by(session, principal, request_id)
+        row = _dml(
+            session,
+            update(REQUESTS)
+            .where(
+                REQUESTS.c.id == request.id,
+                REQUESTS.c.status == "closed",
+                REQUESTS.c.rating.is_(None),
+            )
+            .values(rating=data.rating, rated_at=now)
+            .returning(*REQUESTS.c),
+        ).one_or_none()
+        if row is None:
+            raise Conflict(
+                "request_not_ratable",
+                N_("A request can be rated once, after it is closed."),
+                field="rating",
+            )
+        result = _request_read(row)
+        session.add(
+            RequestEvent(
+                request_id=result.id,
+                kind="rated",
+                status=result.status,
+                note=str(data.rating),
+                by_user_id=result.user_id,
+                at=now,
+            )
         )
         uow.commit()
         return result

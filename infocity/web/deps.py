@@ -11,9 +11,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, Signer
+from sqlalchemy.exc import SQLAlchemyError
 
 from infocity.core.auth import Principal
-from infocity.core.errors import Unauthenticated
+from infocity.core.errors import AppError, Unauthenticated
 from infocity.core.i18n import N_
 from infocity.core.settings import get_settings
 from infocity.core.templating import environment
@@ -25,12 +26,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class PrincipalSources:
-    """How a browser session or a bearer token becomes a user: the accounts service's
-    functions, handed over by the application. The kit does not import the accounts
-    service, whose own pages import the kit."""
+    """How a browser session or a bearer token becomes a user, and how many unread
+    messages the header shows them: the services' functions, handed over by the
+    application. The kit imports no service, since the services' own pages import it."""
 
     from_session: Callable[[str], Principal | None]
     from_api_token: Callable[[str], Principal | None]
+    unread_count: Callable[[Principal], int]
 
 
 def install_principal_sources(app: FastAPI, sources: PrincipalSources) -> None:
@@ -155,10 +157,26 @@ def render(
             request=request,
             principal=page_principal(request),
             csrf_token=request.state.csrf_token,
+            unread_count=lambda: header_unread(request),
             **(context or {}),
         )
     )
     return HTMLResponse(html, status_code=status_code)
+
+
+def header_unread(request: Request) -> int:
+    """Unread messages of the user logged in, for the header: one count query, asked only
+    by a page that shows the menu, and once per request however often it is shown."""
+    if "header_unread" not in request.state._state:
+        principal = page_principal(request)
+        try:
+            request.state.header_unread = (
+                _sources(request).unread_count(principal) if principal else 0
+            )
+        except (AppError, SQLAlchemyError):  # an error page must still render without it
+            request.state.header_unread = 0
+    unread: int = request.state.header_unread
+    return unread
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -1,9 +1,9 @@
-"""Pages of the shell: home and the demo mailbox."""
+"""Pages of the shell: home, the site's icon and the demo mailbox."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from infocity.core import demo_mailbox
 from infocity.core.settings import get_settings
@@ -15,6 +15,12 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
     return render(request, "home.html")
+
+
+@router.get("/favicon.ico")
+def favicon() -> RedirectResponse:
+    """Browsers and bookmarks ask for /favicon.ico whatever the page links to."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 @router.get("/demo/mailbox", response_class=HTMLResponse)

@@ -1,7 +1,7 @@
 """accounts: the register's read model for other services (person_facts, person_contacts)
 
-Revision ID: 0009_person_views
-Revises: 0008_notices
+Revision ID: 0010_person_views
+Revises: 0009_utilities
 Create Date: 2026-11-30 13:00:00.000000
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0009_person_views"
-down_revision: str | None = "0008_notices"
+revision: str = "0010_person_views"
+down_revision: str | None = "0009_utilities"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
