@@ -137,6 +137,10 @@ def take(case: Case, person_id: int, target: tuple[int, int, int], other: int) -
         session = uow.session
         row = _slot_row(case, target, now + timedelta(minutes=case.starts_in), case.status)
         row["release_at"] = now + timedelta(minutes=case.released_in)
+        # The patient's overlap guard is not what is tested here: the target slot is an
+        # instant and the patient's other appointments last a second, a second apart
+        # (whole seconds from ``now``), so no two of them overlap.
+        row["ends_at"] = row["starts_at"]
         if case.held_until_in is not None:
             row["held_until"] = now + timedelta(minutes=case.held_until_in)
         row["held_for_entry_id"] = case.held_for
@@ -159,6 +163,7 @@ def take(case: Case, person_id: int, target: tuple[int, int, int], other: int) -
                         specialty_id=target[2],
                         practitioner_id=other,
                         starts_at=starts_at,
+                        ends_at=starts_at + timedelta(seconds=1),
                         ticket_number="0101-0002-01",
                         person_id=person_id,
                         status=state,

@@ -112,6 +112,11 @@ class BirthDateRequired(Conflict):
         )
 
 
+class PatientBusy(Conflict):
+    def __init__(self) -> None:
+        super().__init__("patient_busy", N_("You already have an appointment at this time."))
+
+
 class ActiveLimitReached(Conflict):
     def __init__(self) -> None:
         super().__init__(

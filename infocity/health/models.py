@@ -229,8 +229,15 @@ class Referral(Base):
 
 
 class Appointment(Base):
-    """A patient's booking of a slot. ``starts_at`` and ``specialty_id`` are copied from
-    the slot so the per-patient limit and the patient's list need no join."""
+    """A patient's booking of a slot. ``starts_at``, ``ends_at`` and ``specialty_id`` are
+    copied from the slot so the per-patient limit, the patient's list and the overlap
+    guard need no join.
+
+    A patient's booked appointments never overlap, whatever writes them: on PostgreSQL
+    the exclusion constraint ``ex_appointments_patient_busy`` (``person_id WITH =,
+    tstzrange(starts_at, ends_at) WITH &&`` over booked rows, btree_gist), on SQLite
+    the trigger ``tr_appointments_patient_busy``; both are created by migration 0011
+    (neither can be declared here for both databases)."""
 
     __tablename__ = "appointments"
 
@@ -241,6 +248,7 @@ class Appointment(Base):
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(24), default="booked")
     channel: Mapped[str] = mapped_column(String(16))
     ticket_number: Mapped[str] = mapped_column(String(24))

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from infocity.accounts.read_model import PERSON_CONTACTS, PERSON_FACTS
@@ -123,6 +124,7 @@ def _guard(*, held: bool, excluding: bool) -> Any:
             SLOTS.c.specialty_id,
             SLOTS.c.practitioner_id,
             SLOTS.c.starts_at,
+            SLOTS.c.ends_at,
             SLOTS.c.ticket_code,
         )
     )
@@ -148,6 +150,7 @@ def _take_pg(*, held: bool, excluding: bool) -> TextualSelect:
                 "specialty_id",
                 "practitioner_id",
                 "starts_at",
+                "ends_at",
                 "ticket_number",
                 "person_id",
                 "status",
@@ -163,6 +166,7 @@ def _take_pg(*, held: bool, excluding: bool) -> TextualSelect:
                 taken.c.specialty_id,
                 taken.c.practitioner_id,
                 taken.c.starts_at,
+                taken.c.ends_at,
                 taken.c.ticket_code,
                 PERSON_ID,
                 _BOOKED,
@@ -203,6 +207,21 @@ def take(session: Session, params: dict[str, Any], *, held: bool, excluding: boo
         return rows[0] if rows else None
     row: Row[Any] | None = session.execute(GUARDS[held, excluding], params).one_or_none()
     return row
+
+
+# The guard against a patient's overlapping appointments (migration 0011): checked by
+# the appointment's INSERT itself, so it costs the booking no round trip.
+PATIENT_BUSY_CONSTRAINT = "ex_appointments_patient_busy"  # PostgreSQL: exclusion constraint
+PATIENT_BUSY_MESSAGE = "patient_busy"  # SQLite: the trigger's RAISE(ABORT, ...)
+
+
+def patient_busy(exc: IntegrityError) -> bool:
+    """Whether the refused write is the patient's overlapping appointment (and not, say,
+    the backstop on the slot's active appointment)."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:  # psycopg: the violated constraint is named
+        return getattr(diag, "constraint_name", None) == PATIENT_BUSY_CONSTRAINT
+    return PATIENT_BUSY_MESSAGE in str(exc.orig)
 
 
 # The self-booking's reads in one round trip on PostgreSQL: the patient (by policy or

@@ -262,6 +262,7 @@ def _take_slot(
             specialty_id=taken.specialty_id,
             practitioner_id=taken.practitioner_id,
             starts_at=taken.starts_at,
+            ends_at=taken.ends_at,
             ticket_number=taken.ticket_code,
             person_id=person_id,
             status="booked",
@@ -404,7 +405,11 @@ def _book(
             replacing_id=replacing_id,
             hold_entry_id=hold_entry_id,
         )
-    except IntegrityError as exc:  # the partial unique index: never reached if the guard works
+    except IntegrityError as exc:
+        # The patient's overlap guard (checked by the INSERT: no extra round trip), or
+        # the partial unique index on the slot (never reached if the guard works).
+        if slot_sql.patient_busy(exc):
+            raise errors.PatientBusy() from exc
         raise errors.SlotTaken() from exc
     if row is None:
         raise _why_not_taken(session, ctx, patient.person_id, now, replacing_id, hold_entry_id)
