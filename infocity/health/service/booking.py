@@ -52,6 +52,7 @@ from infocity.health.service.holds import _offer_slot
 from infocity.health.service.taking import (
     _book,
     _give_back_referral,
+    _lock_patient,
     _self_book_facts,
     _SelfBookFacts,
     _slot_context,
@@ -379,18 +380,11 @@ def reschedule_appointment(
             raise errors.OtherSpecialty()
         if _is_staff(actor):
             _authorize_in_clinic(session, actor, Action.APPOINTMENT_BOOK_FOR_ANY, ctx.clinic_id)
-        # Take the new slot first: if that fails, the transaction rolls back and the old
-        # appointment was never touched.
-        new = _book(
-            uow,
-            ctx,
-            _patient(session, old.person_id),
-            channel=old.channel,
-            referral_id=None,
-            booked_by_user_id=actor.acting_user_id if actor else None,
-            now=now,
-            replacing=old,
-        )
+        # The patient's lock first, as every booking takes it, then end the old
+        # appointment (guarded), so the new time may overlap it without tripping the
+        # patient's overlap guard; if taking the new slot then fails, the transaction
+        # rolls back and the old appointment stands.
+        _lock_patient(session, old.person_id, ctx.specialty_id, now)
         replaced = _dml(
             session,
             update(APPOINTMENTS)
@@ -401,8 +395,19 @@ def reschedule_appointment(
             )
             .values(status="rescheduled", cancelled_at=now),
         )
-        if replaced.rowcount != 1:  # cancelled meanwhile: undo everything
+        if replaced.rowcount != 1:  # cancelled meanwhile
             raise errors.AppointmentNotActive()
+        new = _book(
+            uow,
+            ctx,
+            _patient(session, old.person_id),
+            channel=old.channel,
+            referral_id=None,
+            booked_by_user_id=actor.acting_user_id if actor else None,
+            now=now,
+            replacing=old,
+            locked=True,
+        )
         _release_slot(session, old.slot_id)
         _offer_slot(uow, old.slot_id, now)
         if _is_staff(actor):
