@@ -120,3 +120,41 @@ def test_one_patient_racing_for_several_slots_gets_exactly_one(database: str) ->
             .where(Appointment.person_id == patient.person_id, Appointment.status == "booked")
         )
     assert active == 1
+
+
+@pytest.mark.slow
+def test_one_patient_racing_for_overlapping_times_gets_one_of_them(database: str) -> None:
+    # Four patients, each sending four bookings at once, on two processes: a surgeon,
+    # a therapist, an ophthalmologist and a urologist at the same time. Each
+    # specialty's own limit lets every one through; only the overlap guard decides.
+    postgres_only(database)
+    clinic = make_clinic()
+    specialties = ("surgeon", "therapist", "ophthalmologist", "urologist")
+    days = [make_slots(make_practitioner(clinic.id, code).id) for code in specialties]
+    patients = [make_patient() for _ in range(4)]
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+    with run_server(database, processes=2) as base_url:
+        with httpx.Client(base_url=base_url) as client:
+            for n, patient in enumerate(patients):
+                attach(patient.person_id, clinic.id)  # type: ignore[arg-type]
+                token = api_token(client, patient.identifier, patient.password)  # type: ignore[arg-type]
+                headers = {"Authorization": f"Bearer {token}"}
+                requests += [
+                    ("/api/v1/health/appointments", {"slot_id": day[n]}, headers) for day in days
+                ]
+        results = race(requests, base_url)
+
+    for n in range(len(patients)):
+        mine = results[n * len(days) : (n + 1) * len(days)]
+        assert Counter(status for status, _ in mine) == {201: 1, 409: len(days) - 1}, mine
+        refusals = [body["error"] for status, body in mine if status == 409]
+        assert {(e["code"], e["message"]) for e in refusals} == {
+            ("patient_busy", "У вас уже есть запись на это время.")
+        }
+    with UnitOfWork() as uow:
+        booked = uow.session.execute(
+            select(Appointment.person_id, func.count())
+            .where(Appointment.status == "booked")
+            .group_by(Appointment.person_id)
+        ).all()
+    assert dict(booked) == {patient.person_id: 1 for patient in patients}
