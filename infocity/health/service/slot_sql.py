@@ -224,16 +224,34 @@ def patient_busy(exc: IntegrityError) -> bool:
     return PATIENT_BUSY_MESSAGE in str(exc.orig)
 
 
+# The patient's lock (``taking._lock_patient``) on PostgreSQL: every booking of a patient,
+# whatever the specialty, waits for the one in progress (a transaction-scoped advisory
+# lock keyed by the person's id: this module owns the single-key advisory lock space),
+# then upserts the specialty's quota row as before. Why: two same-time bookings of one
+# patient inserting at once would each wait on the other's row at the exclusion
+# constraint, and PostgreSQL would end one with a deadlock error instead of the clear
+# ``patient_busy``. One statement, as before.
+PERSON_LOCK = "pg_advisory_xact_lock(CAST({person} AS BIGINT))"
+LOCK_PATIENT_PG = text(
+    """WITH person_lock AS (SELECT pg_advisory_xact_lock(CAST(:person_id AS BIGINT)))
+INSERT INTO booking_quotas (person_id, specialty_id, bookings, updated_at)
+SELECT :person_id, :specialty, 1, :now FROM person_lock
+ON CONFLICT (person_id, specialty_id)
+DO UPDATE SET bookings = booking_quotas.bookings + 1, updated_at = excluded.updated_at"""
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
 # The self-booking's reads in one round trip on PostgreSQL: the patient (by policy or
 # id, from the register's view), the slot's context as ``taking._slot_context``, the
 # patient's suspension as ``_refuse_if_suspended``, the accounts to notify, and the
-# patient's lock as ``_lock_patient`` (a data-modifying CTE; the take that counts runs in
+# patient's lock as ``LOCK_PATIENT_PG`` (a data-modifying CTE; the take that counts runs in
 # a later statement, so it sees a concurrent booking of the same patient that committed
 # while we waited).
 _SELF_BOOK_FACTS_SQL = """WITH p AS ({person}),
 patient_lock AS (
     INSERT INTO booking_quotas (person_id, specialty_id, bookings, updated_at)
     SELECT p.id, slots.specialty_id, 1, :now FROM p JOIN slots ON slots.id = :slot_id
+    CROSS JOIN LATERAL (SELECT {person_lock}) AS person_lock
     WHERE {birth_ok}
       -- Only when the take may follow, as in the step-by-step path: a refusal from what
       -- is read here (three in four answers of a release rush) then writes nothing.
@@ -288,6 +306,7 @@ def self_book_facts_statement(by_policy: bool) -> TextualSelect:
             _SELF_BOOK_FACTS_SQL.format(
                 person=_person(by_policy),
                 birth_ok="p.birth_date = :birth_date" if by_policy else "true",
+                person_lock=PERSON_LOCK.format(person="p.id"),
                 bookable=_pg_text(bookable(), {"now"}),
                 recipients=_recipients(),
             )

@@ -206,7 +206,13 @@ def _lock_patient(session: Session, person_id: int, specialty_id: int, now: date
     that counts runs after the first has committed and sees its appointment. Locking
     the register's ``persons`` row would do the same but reach into another service's
     table. On SQLite every write transaction already runs alone (BEGIN IMMEDIATE).
+    On PostgreSQL the same statement first waits for the patient's other bookings of any
+    specialty (``slot_sql.LOCK_PATIENT_PG``), so the overlap guard refuses cleanly.
     """
+    if slot_sql.hand_written(session):
+        params = {"person_id": person_id, "specialty": specialty_id, "now": now}
+        fetch_rows(session, slot_sql.LOCK_PATIENT_PG, params)
+        return
     statement = (
         _upsert(session)(QUOTAS)
         .values(person_id=person_id, specialty_id=specialty_id, bookings=1, updated_at=now)
