@@ -267,12 +267,13 @@ taken AS (
              AND appointments.specialty_id = :spec AND appointments.status = 'booked'
              AND appointments.starts_at > now()) < 1
     RETURNING slots.id, slots.clinic_id, slots.specialty_id, slots.practitioner_id,
-              slots.starts_at, slots.ticket_code)
+              slots.starts_at, slots.ends_at, slots.ticket_code)
 INSERT INTO appointments (slot_id, clinic_id, specialty_id, practitioner_id, starts_at,
-    ticket_number, person_id, status, channel, referral_id, rescheduled_from_id,
+    ends_at, ticket_number, person_id, status, channel, referral_id, rescheduled_from_id,
     booked_by_user_id, created_at)
 SELECT taken.id, taken.clinic_id, taken.specialty_id, taken.practitioner_id, taken.starts_at,
-    taken.ticket_code, (SELECT person_id FROM p), 'booked', 'kiosk', NULL, NULL, NULL, now()
+    taken.ends_at, taken.ticket_code, (SELECT person_id FROM p), 'booked', 'kiosk', NULL, NULL,
+    NULL, now()
 FROM taken
 RETURNING appointments.id, appointments.slot_id, appointments.clinic_id,
     appointments.person_id, appointments.specialty_id, appointments.practitioner_id,

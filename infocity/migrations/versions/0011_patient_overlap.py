@@ -10,9 +10,9 @@ the time range of booked rows (``btree_gist``, a trusted extension: the database
 may create it); on SQLite, which writes one transaction at a time, a trigger.
 
 Existing rows: an exclusion constraint cannot be created NOT VALID, so the upgrade fails
-if some patient already has overlapping booked appointments. The demo data has none
-(one appointment per patient); on a live database, cancel or move such pairs first
-(the query in ``OVERLAPS`` lists them).
+if some patient already has overlapping booked appointments. The demo data books no
+appointments; on a live database, cancel or move such pairs first (the query in
+``OVERLAPS`` lists them).
 """
 
 from __future__ import annotations
