@@ -30,6 +30,8 @@ from tests.support.postgres import free_port, throwaway_cluster
 from tests.support.servers import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
+# Fixtures shared by test modules, kept in tests/support beside their helpers.
+pytest_plugins = ["tests.support.browser"]
 TABLES = [t.name for t in reversed(metadata.sorted_tables)]
 
 
