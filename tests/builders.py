@@ -157,6 +157,11 @@ def login_page_client(client: TestClient, identifier: str, password: str) -> Tes
     return client
 
 
+def logged_in(client: TestClient, account: Account) -> TestClient:
+    """``client`` logged in through the /login form as ``account``."""
+    return login_page_client(client, account.identifier, account.password)
+
+
 def api_token(client: TestClient, identifier: str, password: str) -> str:
     """A bearer token for the JSON API, as a mobile app gets one."""
     response = client.post(

@@ -167,6 +167,15 @@ def client(database: str) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture
+def browser(database: str) -> Iterator[TestClient]:
+    """Another browser on the same application (its own cookies), beside ``client``."""
+    from infocity.app import create_app
+
+    with TestClient(create_app(), base_url="http://testserver") as second:
+        yield second
+
+
 @contextlib.contextmanager
 def run_server(database_url: str, processes: int = 1, **env: str) -> Iterator[str]:
     """Serve the app with ``infocity serve`` in real processes; yield its base URL."""

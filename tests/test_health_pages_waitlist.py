@@ -8,7 +8,6 @@ number."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,7 +29,7 @@ from infocity.health.schemas import (
     IdentifiedBookingCreate,
     OutcomeCreate,
 )
-from tests.builders import Account, count_rows, login_page_client, make_staff
+from tests.builders import Account, count_rows, logged_in, make_staff
 from tests.health_builders import (
     attach,
     city_today,
@@ -85,17 +84,6 @@ def _new_browser() -> TestClient:
     from infocity.app import create_app
 
     return TestClient(create_app(), base_url="http://testserver")
-
-
-@pytest.fixture
-def browser(database: str) -> Iterator[TestClient]:
-    """Another browser on the same application (its own cookies)."""
-    with _new_browser() as second:
-        yield second
-
-
-def logged_in(client: TestClient, account: Account) -> TestClient:
-    return login_page_client(client, account.identifier, account.password)
 
 
 def other_patient(city: City) -> Account:
