@@ -14,11 +14,10 @@ from infocity.city import service as city
 from infocity.core import audit
 from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, authorize
-from infocity.core.clock import city_date
+from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, InvalidInput
 from infocity.core.i18n import N_, format_datetime
-from infocity.core.settings import get_settings
 from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
@@ -122,7 +121,7 @@ def _move_unreleased_slots(session: Session, specialty: Specialty, now: datetime
     # Slots not yet open follow the new release rule; slots already open stay open, so
     # nobody loses a time they could already see. Slot length changes apply to slots
     # materialised from now on.
-    tz = get_settings().city_tz
+    tz = city_tz()
     today = city_date(now)
     for offset in range(0, 2 * MAX_HORIZON_DAYS + 2):
         day = today + timedelta(days=offset)
