@@ -32,6 +32,7 @@ from infocity.core.schemas import MAX_ID
 from infocity.core.settings import get_settings
 from infocity.web.deps import (
     SESSION_COOKIE,
+    client_ip,
     csrf_protect,
     page_principal,
     render,
@@ -43,7 +44,6 @@ from infocity.web.forms import (
     CHECK_FIELDS,
     Form,
     FormErrors,
-    client_ip,
     filled,
     logged_in,
     redirect,

@@ -47,7 +47,7 @@ from infocity.health.schemas import (
     WaitlistEntryCreate,
     WaitlistEntryRead,
 )
-from infocity.web.deps import CurrentUser, LoggedIn, logged_in, run_booking
+from infocity.web.deps import CurrentUser, LoggedIn, client_ip, logged_in, run_booking
 from infocity.web.errors import error_responses
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -55,10 +55,6 @@ router = APIRouter(prefix="/health", tags=["health"])
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 Token = Annotated[str, Query(min_length=1, max_length=500, description="From the reminder")]
 BOOKING_ERRORS = error_responses(401, 403, 404, 409, 422)
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @router.get("/specialties", response_model=list[SpecialtyRead], summary="The specialties")
@@ -130,7 +126,7 @@ async def book(data: BookingCreate, principal: CurrentUser, request: Request) ->
     summary="Book by OMS policy and date of birth (kiosk, call centre)",
 )
 async def book_by_policy(data: AnonymousBookingCreate, request: Request) -> AppointmentRead:
-    ip = _ip(request)
+    ip = client_ip(request)
     return await run_booking(request, lambda: service.book_by_policy(data, ip=ip))
 
 

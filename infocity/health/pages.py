@@ -49,14 +49,13 @@ from infocity.health.schemas import (
     SpecialtyUpdate,
     WaitlistEntryCreate,
 )
-from infocity.web.deps import csrf_protect, render, safe_next
+from infocity.web.deps import client_ip, csrf_protect, render, safe_next
 from infocity.web.forms import (
     CHECK_FIELDS,
     Form,
     FormErrors,
     IdPath,
     LoggedIn,
-    client_ip,
     filled,
     logged_in,
     notice,

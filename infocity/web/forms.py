@@ -55,10 +55,6 @@ def logged_in(request: Request) -> Principal:
 LoggedIn = Annotated[Principal, Depends(logged_in)]
 
 
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 class FormErrors:
     """What went wrong with a submitted form, ready for the template."""
 
