@@ -29,10 +29,10 @@ run: install ## Migrate the SQLite database, load the demo city and serve it on 
 worker: install ## Deliver notifications and run periodic jobs
 	$(BIN)/infocity worker
 
-lint: install ## ruff (with DTZ), ruff format --check, mypy --strict, import contracts
+lint: install ## ruff (with DTZ), ruff format --check, mypy --strict (tests too), import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy infocity
+	$(BIN)/mypy infocity tests bench
 	$(BIN)/lint-imports
 
 format: install ## Apply ruff's formatting and safe fixes

@@ -305,7 +305,7 @@ def _full_script() -> str:
         .replace(":previous_window", f"{WINDOW} - interval '600 seconds'")
         .replace(":window", WINDOW)
     )
-    facts = slot_sql.FACTS_BY_POLICY.element.text.replace(":now", "now()")
+    facts = cast(Any, slot_sql.FACTS_BY_POLICY).element.text.replace(":now", "now()")
     take = (
         cast(Any, slot_sql.TAKE_FREE_SLOT_PG)
         .element.text.replace(":now", "now()")

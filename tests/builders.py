@@ -6,7 +6,6 @@ Other services' tests use these too: keep the names and arguments stable.
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
@@ -20,6 +19,7 @@ from infocity.core.auth import SYSTEM, Principal, Role
 from infocity.core.db import Base
 from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
+from tests.support.forms import form_token
 
 PASSWORD = "correct-horse-battery"
 _numbers = itertools.count(1)
@@ -141,15 +141,9 @@ def make_staff(
     return _account(user, email, password)
 
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
 def csrf_token(client: TestClient, path: str = "/login") -> str:
     """The CSRF token of this browser, read from a page's form as a browser would."""
-    page = client.get(path)
-    match = _CSRF.search(page.text)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
+    return form_token(client.get(path))
 
 
 def login_page_client(client: TestClient, identifier: str, password: str) -> TestClient:
@@ -161,6 +155,11 @@ def login_page_client(client: TestClient, identifier: str, password: str) -> Tes
     )
     assert response.status_code == 303, response.text
     return client
+
+
+def logged_in(client: TestClient, account: Account) -> TestClient:
+    """``client`` logged in through the /login form as ``account``."""
+    return login_page_client(client, account.identifier, account.password)
 
 
 def api_token(client: TestClient, identifier: str, password: str) -> str:

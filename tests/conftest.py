@@ -30,6 +30,8 @@ from tests.support.postgres import free_port, throwaway_cluster
 from tests.support.servers import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
+# Fixtures shared by test modules, kept in tests/support beside their helpers.
+pytest_plugins = ["tests.support.browser"]
 TABLES = [t.name for t in reversed(metadata.sorted_tables)]
 
 
@@ -163,6 +165,15 @@ def client(database: str) -> Iterator[TestClient]:
 
     with TestClient(create_app(), base_url="http://testserver") as test_client:
         yield test_client
+
+
+@pytest.fixture
+def browser(database: str) -> Iterator[TestClient]:
+    """Another browser on the same application (its own cookies), beside ``client``."""
+    from infocity.app import create_app
+
+    with TestClient(create_app(), base_url="http://testserver") as second:
+        yield second
 
 
 @contextlib.contextmanager

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from infocity.accounts import service as accounts
 from infocity.accounts.schemas import ChildCreate, PersonRead, ProfileUpdate
 from infocity.core.auth import SYSTEM
 from infocity.core.db import utcnow
+from infocity.core.models import OutboxMessage
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
-from infocity.health.models import Slot
+from infocity.health.models import (
+    Appointment,
+    AppointmentReminder,
+    BookingQuota,
+    BookingStanding,
+    HomeVisitRequest,
+    Referral,
+    ScheduleRule,
+    Slot,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from infocity.health.schemas import (
     AttachmentCreate,
     ClinicCreate,
@@ -165,3 +178,45 @@ def make_referral(
         ),
         now=now,
     )
+
+
+def make_world() -> dict[str, Any]:
+    """An adult polyclinic; a therapist (with a staff account) working tomorrow
+    09:00-10:00 (4 slots); an attached patient."""
+    clinic = make_clinic()
+    doctor = make_doctor(clinic.id)
+    therapist = make_practitioner(clinic.id, "therapist", user_id=doctor.id)
+    slots = make_slots(therapist.id)
+    patient = make_patient()
+    assert patient.person_id is not None
+    attach(patient.person_id, clinic.id)
+    return {
+        "clinic": clinic,
+        "doctor": doctor,
+        "therapist": therapist,
+        "slots": slots,
+        "patient": patient,
+    }
+
+
+def health_snapshot() -> dict[str, Any]:
+    """Everything health's use cases may write, to compare before and after a refusal."""
+    with UnitOfWork() as uow:
+        s = uow.session
+
+        def rows(*columns: Any) -> list[Any]:
+            return list(s.execute(select(*columns).order_by(columns[0])).all())
+
+        return {
+            "appointments": rows(Appointment.id, Appointment.status, Appointment.confirmed_at),
+            "slots": rows(Slot.id, Slot.status, Slot.held_for_entry_id),
+            "referrals": rows(Referral.id, Referral.status, Referral.used_by_appointment_id),
+            "entries": rows(WaitlistEntry.id, WaitlistEntry.status, WaitlistEntry.priority),
+            "offers": rows(WaitlistOffer.id, WaitlistOffer.outcome),
+            "standings": rows(BookingStanding.person_id, BookingStanding.suspended_until),
+            "visits": rows(HomeVisitRequest.id, HomeVisitRequest.status),
+            "rules": rows(ScheduleRule.id, ScheduleRule.start_time, ScheduleRule.end_time),
+            "reminders": rows(AppointmentReminder.appointment_id),
+            "quotas": s.scalar(select(func.coalesce(func.sum(BookingQuota.bookings), 0))),
+            "outbox": s.scalar(select(func.count()).select_from(OutboxMessage)),
+        }

@@ -64,7 +64,7 @@ def make_meter(
         SYSTEM,
         MeterCreate(
             apartment_id=apartment_id,
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             serial=f"SN-{next(_codes):06d}",
             verification_due=verification_due,
             initial_value=initial_value,
@@ -88,4 +88,4 @@ def resident(apartment: ApartmentRead) -> Account:
 
 def set_prices(valid_from: date = date(2020, 1, 1)) -> None:
     for kind, price in PRICES.items():
-        service.set_tariff(SYSTEM, TariffCreate(service=kind, valid_from=valid_from, price=price))  # type: ignore[arg-type]
+        service.set_tariff(SYSTEM, TariffCreate(service=kind, valid_from=valid_from, price=price))

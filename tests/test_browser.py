@@ -5,7 +5,6 @@ served by a real server process, with a real worker delivering the notification.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,53 +18,20 @@ from infocity.accounts.models import User
 from infocity.core.uow import UnitOfWork
 from tests.builders import verification_token
 from tests.conftest import ROOT, run_server
-from tests.support.browser import ON_EVERY_SCREEN, context_options
-
-CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(autouse=True)
-def _chromium_present() -> None:
-    if CHROMIUM is None:
-        reason = "no Chromium here (Debian package 'chromium')"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {reason}")
-        pytest.skip(reason)
-
-
 @pytest.fixture
-def browser_page(viewport: dict[str, int]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            # As root in a container Chromium needs --no-sandbox; the network flags stop
-            # it from calling home, which this machine's closed network would refuse.
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        context = browser.new_context(**context_options(viewport))
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        except Exception:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+def browser_page(chromium: Any, viewport: dict[str, int]) -> Iterator[Any]:
+    page = new_page(chromium, viewport)
+    try:
+        yield page
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
+        raise
 
 
 def run_worker_once(database: str) -> None:

@@ -5,73 +5,20 @@ city served by a real server process."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 
 from infocity.core.settings import get_settings
-from tests.conftest import ROOT, run_server
-from tests.support.browser import ON_EVERY_SCREEN, context_options
+from tests.conftest import run_server
+from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
 
-CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
-ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "infocity-demo"  # the demo city's published password
 ANNA = "anna.ivanova@demo.infocity.example"
 REGISTRAR = "registrar@demo.infocity.example"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def _chromium_present() -> None:
-    if CHROMIUM is None:
-        reason = "no Chromium here (Debian package 'chromium')"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {reason}")
-        pytest.skip(reason)
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            # As root in a container Chromium needs --no-sandbox; the network flags stop
-            # it from calling home, which this machine's closed network would refuse.
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _page(browser: Any, viewport: dict[str, int]) -> Any:
-    page = browser.new_context(**context_options(viewport)).new_page()
-    page.set_default_timeout(15_000)
-    return page
-
-
-def _log_in(page: Any, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/login")
-    page.fill("#f-identifier", email)
-    page.fill("#f-password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
 
 
 def _ticket_time(page: Any) -> datetime:
@@ -95,11 +42,11 @@ def test_anna_books_moves_and_cancels_while_the_registry_watches(
 
     load_demo_city()
     ARTIFACTS.mkdir(exist_ok=True)
-    anna, registrar = _page(chromium, viewport), _page(chromium, viewport)
+    anna, registrar = new_page(chromium, viewport), new_page(chromium, viewport)
     try:
         with run_server(database) as base_url:
-            _log_in(anna, base_url, ANNA)
-            _log_in(registrar, base_url, REGISTRAR)
+            log_in(anna, base_url, ANNA, PASSWORD)
+            log_in(registrar, base_url, REGISTRAR, PASSWORD)
 
             # Anna chooses the therapist and the first free time, and confirms.
             anna.goto(f"{base_url}/health")

@@ -6,9 +6,7 @@ the app served by a real server process."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -22,7 +20,7 @@ from infocity.health.schemas import BookingCreate
 from infocity.housing import service as housing
 from infocity.housing.schemas import ServiceRequestCreate
 from tests.builders import PASSWORD, make_staff
-from tests.conftest import ROOT, run_server
+from tests.conftest import run_server
 from tests.health_builders import (
     attach,
     city_today,
@@ -32,49 +30,13 @@ from tests.health_builders import (
     make_slots,
 )
 from tests.housing_builders import link, make_apartment, make_operator, set_prices
-from tests.support.browser import ON_EVERY_SCREEN, context_options
+from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
 
-CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
-ARTIFACTS = ROOT / "test-artifacts"
 BIRTH = date(1980, 5, 17)
 POLICY = "7700000000001234"
 IDLE_SECONDS = 120
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def _chromium_present() -> None:
-    if CHROMIUM is None:
-        reason = "no Chromium here (Debian package 'chromium')"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {reason}")
-        pytest.skip(reason)
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            # As root in a container Chromium needs --no-sandbox; the network flags stop
-            # it from calling home, which this machine's closed network would refuse.
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -85,20 +47,6 @@ def always_open(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-
-
-def _page(browser: Any, viewport: dict[str, int], locale: str = "ru-RU") -> Any:
-    page = browser.new_context(**context_options(viewport, locale)).new_page()
-    page.set_default_timeout(15_000)
-    return page
-
-
-def _log_in(page: Any, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/login")
-    page.fill("#f-identifier", email)
-    page.fill("#f-password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
 
 
 def _fits(page: Any, width: int) -> None:
@@ -160,9 +108,9 @@ def test_tables_and_header_fit_the_screen(
     width = viewport["width"]
     ARTIFACTS.mkdir(exist_ok=True)
     with run_server(database) as base_url:
-        citizen, staff = _page(chromium, viewport), _page(chromium, viewport)
-        _log_in(citizen, base_url, anna.identifier)
-        _log_in(staff, base_url, operator.identifier)
+        citizen, staff = new_page(chromium, viewport), new_page(chromium, viewport)
+        log_in(citizen, base_url, anna.identifier, PASSWORD)
+        log_in(staff, base_url, operator.identifier, PASSWORD)
         citizen.goto(f"{base_url}/housing/apartments/{apartment.id}")
         bill = citizen.locator("a[href^='/housing/bills/']").first.get_attribute("href")
         assert bill
@@ -215,7 +163,7 @@ def test_kiosk_prints_finishes_for_good_and_returns_to_its_start_by_itself(
     attach(patient.person_id, clinic.id)
 
     with run_server(database) as base_url:
-        page = _page(chromium, viewport)
+        page = new_page(chromium, viewport)
         # The print dialog cannot be seen headless: count the calls instead.
         page.add_init_script(
             "window.print = () => { window.__printed = (window.__printed || 0) + 1; };"

@@ -136,7 +136,8 @@ def test_requests_after_the_database_dropped_every_connection_all_succeed(
 
     def request(n: int) -> int:
         paths = ("/api/v1/me", "/api/v1/inbox", "/api/v1/health/specialties")
-        return client.get(paths[n % 3], headers=headers).status_code
+        status: int = client.get(paths[n % 3], headers=headers).status_code
+        return status
 
     # Several connections in the pool, each soon to be dead.
     with ThreadPoolExecutor(6) as pool:

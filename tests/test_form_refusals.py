@@ -4,7 +4,6 @@ input is marked at its field, and registration reports every mistake at once."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from html.parser import HTMLParser
 from typing import Any
@@ -18,8 +17,8 @@ from infocity.core.uow import UnitOfWork
 from infocity.health.models import Specialty, WaitlistEntry
 from tests.builders import count_rows, login_page_client, make_citizen
 from tests.health_builders import attach, make_clinic, make_patient
+from tests.support.forms import submit as submit_form
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CHECK_FIELDS = "Исправьте отмеченные поля."
 
 
@@ -59,11 +58,7 @@ def read(response: httpx.Response) -> Alerts:
 
 
 def submit(client: TestClient, page_path: str, path: str, data: dict[str, Any]) -> httpx.Response:
-    token = CSRF.search(client.get(page_path).text)
-    assert token, f"no CSRF token on {page_path}"
-    form = {**{k: str(v) for k, v in data.items()}, "csrf_token": token.group(1)}
-    response: httpx.Response = client.post(path, data=form, follow_redirects=False)
-    return response
+    return submit_form(client, client.get(page_path), path, data)
 
 
 def test_waiting_list_for_a_referral_specialty_says_a_referral_is_needed(

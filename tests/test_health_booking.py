@@ -6,8 +6,6 @@ written (no appointment, no slot taken, no referral used, no message queued).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,7 +17,7 @@ from infocity.core.errors import AppError, Forbidden
 from infocity.core.models import AuditEntry, OutboxMessage
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
-from infocity.health.models import Appointment, BookingQuota, Referral, Slot
+from infocity.health.models import Appointment, Referral, Slot
 from infocity.health.schemas import (
     AnonymousBookingCreate,
     BookingCreate,
@@ -31,58 +29,26 @@ from tests.health_builders import (
     attach,
     city_today,
     get_slot,
+    health_snapshot,
     make_child,
     make_clinic,
     make_patient,
     make_practitioner,
     make_referral,
     make_slots,
+    make_world,
 )
-
-
-def snapshot() -> dict[str, Any]:
-    """Everything a booking may write."""
-    with UnitOfWork() as uow:
-        s = uow.session
-        return {
-            "appointments": s.execute(
-                select(Appointment.id, Appointment.status).order_by(Appointment.id)
-            ).all(),
-            "slots": s.execute(select(Slot.id, Slot.status).order_by(Slot.id)).all(),
-            "referrals": s.execute(
-                select(Referral.id, Referral.status, Referral.used_by_appointment_id)
-            ).all(),
-            "outbox": s.scalar(select(func.count()).select_from(OutboxMessage)),
-            "quotas": s.scalar(select(func.coalesce(func.sum(BookingQuota.bookings), 0))),
-        }
-
-
-@pytest.fixture
-def unchanged(database: str) -> Callable[[str], contextlib.AbstractContextManager[None]]:
-    """Call ``unchanged(code)`` as a context: the block must fail with ``code`` and
-    leave the database as it was."""
-
-    @contextlib.contextmanager
-    def check(code: str) -> Iterator[None]:
-        before = snapshot()
-        with pytest.raises(AppError) as caught:
-            yield
-        assert caught.value.code == code
-        assert snapshot() == before
-
-    return check
+from tests.support.refusals import Unchanged, refusals_change_nothing
 
 
 @pytest.fixture
 def world(database: str) -> dict[str, Any]:
-    """An adult polyclinic with a therapist working tomorrow 09:00-10:00 (4 slots), and an
-    attached patient."""
-    clinic = make_clinic()
-    therapist = make_practitioner(clinic.id, "therapist")
-    slots = make_slots(therapist.id)
-    patient = make_patient()
-    attach(patient.person_id, clinic.id)  # type: ignore[arg-type]
-    return {"clinic": clinic, "therapist": therapist, "slots": slots, "patient": patient}
+    return make_world()
+
+
+@pytest.fixture
+def unchanged(database: str) -> Unchanged:
+    return refusals_change_nothing(health_snapshot)
 
 
 def book(patient: Any, slot_id: int, **kwargs: Any) -> Any:
@@ -437,10 +403,10 @@ def test_only_doctors_issue_referrals(world: dict[str, Any]) -> None:
 
 @pytest.mark.calendar
 def test_materialising_again_changes_nothing(world: dict[str, Any]) -> None:
-    before = snapshot()
+    before = health_snapshot()
     tomorrow = city_today() + timedelta(days=1)
     assert service.materialise_slots(tomorrow, since=tomorrow) == 0
-    assert snapshot() == before
+    assert health_snapshot() == before
 
 
 @pytest.mark.calendar

@@ -91,7 +91,7 @@ def test_after_a_move_the_polyclinic_changes_at_once_with_the_new_address(
     patient = make_patient()
     attach(patient.person_id, first.id)  # type: ignore[arg-type]
     move = AttachmentCreate(
-        person_id=patient.person_id,  # type: ignore[arg-type]
+        person_id=patient.person_id,
         clinic_id=second.id,
         reason="address_change",
     )

@@ -74,13 +74,6 @@ def _new_browser() -> TestClient:
 
 
 @pytest.fixture
-def browser(database: str) -> Iterator[TestClient]:
-    """Another browser on the same application (its own cookies)."""
-    with _new_browser() as second:
-        yield second
-
-
-@pytest.fixture
 def third_browser(database: str) -> Iterator[TestClient]:
     with _new_browser() as third:
         yield third

@@ -5,7 +5,6 @@ forms with CSRF, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -22,7 +21,7 @@ from infocity.core.uow import UnitOfWork
 from infocity.health import rules, service
 from infocity.health.models import Specialty
 from infocity.health.schemas import BookingCreate, OutcomeCreate
-from tests.builders import Account, login_page_client, make_staff
+from tests.builders import Account, logged_in, make_staff
 from tests.health_builders import (
     attach,
     city_today,
@@ -32,10 +31,10 @@ from tests.health_builders import (
     make_practitioner,
     make_slots,
 )
+from tests.support.forms import submit
 
 BIRTH = date(1980, 5, 17)
 POLICY = "7700000000005678"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SUSPENDED = r'<div class="alert alert-error" role="alert" data-suspended="(\d+)">(.*?)</div>'
 
 
@@ -69,30 +68,6 @@ def city(database: str) -> City:
         clinic_admin=make_staff("clinic_admin", clinic.id),
         city_admin=make_staff("city_admin"),
     )
-
-
-@pytest.fixture
-def browser(database: str) -> Iterator[TestClient]:
-    """Another browser on the same application (its own cookies)."""
-    from infocity.app import create_app
-
-    with TestClient(create_app(), base_url="http://testserver") as second:
-        yield second
-
-
-def logged_in(client: TestClient, account: Account) -> TestClient:
-    return login_page_client(client, account.identifier, account.password)
-
-
-def submit(
-    client: TestClient, page: httpx.Response, path: str, data: dict[str, Any]
-) -> httpx.Response:
-    """Post a form of ``page`` as the browser would: with the page's CSRF token."""
-    token = CSRF.search(page.text)
-    assert token, "no CSRF token on the page"
-    form = {**{k: str(v) for k, v in data.items()}, "csrf_token": token.group(1)}
-    response: httpx.Response = client.post(path, data=form, follow_redirects=False)
-    return response
 
 
 def specialties() -> dict[str, tuple[Any, ...]]:

@@ -8,12 +8,10 @@ number."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from babel.dates import format_date
 from fastapi.testclient import TestClient
@@ -31,7 +29,7 @@ from infocity.health.schemas import (
     IdentifiedBookingCreate,
     OutcomeCreate,
 )
-from tests.builders import Account, count_rows, login_page_client, make_staff
+from tests.builders import Account, count_rows, logged_in, make_staff
 from tests.health_builders import (
     attach,
     city_today,
@@ -41,10 +39,10 @@ from tests.health_builders import (
     make_practitioner,
     make_slots,
 )
+from tests.support.forms import submit
 
 BIRTH = date(1980, 5, 17)
 POLICY = "7700000000004321"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass
@@ -86,28 +84,6 @@ def _new_browser() -> TestClient:
     from infocity.app import create_app
 
     return TestClient(create_app(), base_url="http://testserver")
-
-
-@pytest.fixture
-def browser(database: str) -> Iterator[TestClient]:
-    """Another browser on the same application (its own cookies)."""
-    with _new_browser() as second:
-        yield second
-
-
-def logged_in(client: TestClient, account: Account) -> TestClient:
-    return login_page_client(client, account.identifier, account.password)
-
-
-def submit(
-    client: TestClient, page: httpx.Response, path: str, data: dict[str, Any]
-) -> httpx.Response:
-    """Post a form of ``page`` as the browser would: with the page's CSRF token."""
-    token = CSRF.search(page.text)
-    assert token, "no CSRF token on the page"
-    form = {**{k: str(v) for k, v in data.items()}, "csrf_token": token.group(1)}
-    response: httpx.Response = client.post(path, data=form, follow_redirects=False)
-    return response
 
 
 def other_patient(city: City) -> Account:

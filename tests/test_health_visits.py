@@ -8,31 +8,23 @@ that nothing was written.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from infocity.core.auth import SYSTEM
-from infocity.core.errors import AppError
 from infocity.core.models import AuditEntry, OutboxMessage
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
 from infocity.health.models import (
     Appointment,
-    AppointmentReminder,
-    BookingStanding,
-    HomeVisitRequest,
     Referral,
     ScheduleRule,
-    Slot,
     WaitlistEntry,
-    WaitlistOffer,
 )
 from infocity.health.schemas import (
     AnonymousBookingCreate,
@@ -53,6 +45,7 @@ from tests.health_builders import (
     attach,
     city_today,
     get_slot,
+    health_snapshot,
     make_child,
     make_clinic,
     make_doctor,
@@ -60,46 +53,19 @@ from tests.health_builders import (
     make_practitioner,
     make_referral,
     make_slots,
+    make_world,
 )
-
-
-def snapshot() -> dict[str, Any]:
-    """Everything these use cases may write."""
-    with UnitOfWork() as uow:
-        s = uow.session
-
-        def rows(*columns: Any) -> list[Any]:
-            return list(s.execute(select(*columns).order_by(columns[0])).all())
-
-        return {
-            "appointments": rows(Appointment.id, Appointment.status, Appointment.confirmed_at),
-            "slots": rows(Slot.id, Slot.status, Slot.held_for_entry_id),
-            "entries": rows(WaitlistEntry.id, WaitlistEntry.status, WaitlistEntry.priority),
-            "offers": rows(WaitlistOffer.id, WaitlistOffer.outcome),
-            "standings": rows(BookingStanding.person_id, BookingStanding.suspended_until),
-            "visits": rows(HomeVisitRequest.id, HomeVisitRequest.status),
-            "rules": rows(ScheduleRule.id, ScheduleRule.start_time, ScheduleRule.end_time),
-            "reminders": rows(AppointmentReminder.appointment_id),
-            "outbox": s.scalar(select(func.count()).select_from(OutboxMessage)),
-        }
+from tests.support.refusals import Unchanged, refusals_change_nothing
 
 
 @pytest.fixture
-def unchanged(database: str) -> Callable[..., contextlib.AbstractContextManager[None]]:
-    """``with unchanged(code, "русский текст"):`` the block fails with ``code`` (and a
-    message containing the text) and the database is as it was."""
+def world(database: str) -> dict[str, Any]:
+    return make_world()
 
-    @contextlib.contextmanager
-    def check(code: str, russian: str | None = None) -> Iterator[None]:
-        before = snapshot()
-        with pytest.raises(AppError) as caught:
-            yield
-        assert caught.value.code == code
-        if russian is not None:
-            assert russian in caught.value.translated()
-        assert snapshot() == before
 
-    return check
+@pytest.fixture
+def unchanged(database: str) -> Unchanged:
+    return refusals_change_nothing(health_snapshot)
 
 
 def messages(kind: str) -> list[OutboxMessage]:
@@ -143,30 +109,13 @@ def appointment_of(appointment_id: int) -> Appointment:
         return appointment
 
 
-@pytest.fixture
-def world(database: str) -> dict[str, Any]:
-    """An adult polyclinic; a therapist (with a staff account) working tomorrow
-    09:00-10:00 (4 slots); an attached patient."""
-    clinic = make_clinic()
-    doctor = make_doctor(clinic.id)
-    therapist = make_practitioner(clinic.id, "therapist", user_id=doctor.id)
-    slots = make_slots(therapist.id)
-    return {
-        "clinic": clinic,
-        "doctor": doctor,
-        "therapist": therapist,
-        "slots": slots,
-        "patient": patient_at(clinic.id),
-    }
-
-
 # --- Visits' outcome and no-shows --------------------------------------------------
 
 
 def mark(doctor: Any, appointment_id: int, outcome: str, now: datetime) -> Any:
     return service.mark_appointment_outcome(
         doctor.principal, appointment_id, OutcomeCreate(outcome=outcome), now=now
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.calendar
@@ -299,10 +248,10 @@ def test_an_absence_is_previewed_then_cancels_by_the_clinic(
     clinic_day: dict[str, Any],
 ) -> None:
     admin, appointment = clinic_day["admin"], clinic_day["appointment"]
-    before = snapshot()
+    before = health_snapshot()
     preview = service.preview_schedule_exception(admin.principal, sick_leave(clinic_day))
     assert [a.appointment_id for a in preview] == [appointment.id]
-    assert snapshot() == before  # a preview writes nothing
+    assert health_snapshot() == before  # a preview writes nothing
 
     service.add_schedule_exception(admin.principal, sick_leave(clinic_day))
     assert appointment_of(appointment.id).status == "cancelled_by_clinic"
@@ -380,10 +329,10 @@ def test_narrower_hours_cancel_only_what_they_no_longer_cover(clinic_day: dict[s
         valid_from=day, valid_to=day,
     )  # fmt: skip
     rule_id = rule_of(clinic_day)
-    before = snapshot()
+    before = health_snapshot()
     preview = service.preview_schedule_rule_change(admin.principal, rule_id, change)
     assert [a.appointment_id for a in preview] == [later.id]
-    assert snapshot() == before
+    assert health_snapshot() == before
     result = service.change_schedule_rule(admin.principal, rule_id, change)
     assert result.cancelled_appointments == [later.id]
     assert result.blocked_slots == 2  # 09:30 (free) and 09:45 (booked)

@@ -65,7 +65,8 @@ def test_residents_are_reminded_once_per_window_in_their_language(database: str)
     assert _reminders() == []
     assert service.send_reading_reminders(now=OPENED) == 1
     reminders = _reminders()
-    assert sorted(r.user_id for r in reminders) == sorted([anna.user.id, john.user.id])
+    # A reminder goes to a user: its user_id is set.
+    assert sorted(r.user_id for r in reminders) == sorted([anna.user.id, john.user.id])  # type: ignore[type-var]
     by_user = {r.user_id: r for r in reminders}
     assert "Показания счётчиков за 03.2026 принимаются" in by_user[anna.user.id].subject
     assert "03.04.2026" in by_user[anna.user.id].body

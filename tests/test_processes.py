@@ -3,20 +3,16 @@ a rate limit counts attempts made through either."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 
 from tests import builders
 from tests.conftest import run_server
+from tests.support.forms import form_token
 
 
 def _csrf(client: httpx.Client, base_url: str) -> str:
-    page = client.get(f"{base_url}/login")
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match is not None
-    return match.group(1)
+    return form_token(client.get(f"{base_url}/login"))
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -42,7 +43,7 @@ def test_unknown_city_time_zone_is_refused_at_start() -> None:
 
 
 def test_production_refuses_to_start_without_secure_cookies() -> None:
-    secrets = {"secret_key": "s" * 40, "webhook_secret": "h" * 40}
+    secrets: dict[str, Any] = {"secret_key": "s" * 40, "webhook_secret": "h" * 40}
     with pytest.raises(ValidationError, match="INFOCITY_SECURE_COOKIES"):
         Settings(environment="production", **secrets)
     assert Settings(environment="production", secure_cookies=True, **secrets).secure_cookies

@@ -15,6 +15,9 @@ from infocity.health import service
 
 PACKAGE = Path(infocity.__file__).resolve().parent
 MAX_LINES = 800
+# Modules of the package that build SQL statements for the use cases rather than offer use
+# cases of their own: their functions are for the package's modules, not for callers.
+STATEMENT_MODULES = {"slot_sql"}
 # Over the limit before it was set; each is to be split as the health service was. A new
 # module joins this list only with a reason in review.
 KNOWN_LONG = {
@@ -41,6 +44,8 @@ def test_the_health_service_package_offers_every_public_function_of_its_modules(
     # would be reachable only by a path the routes are not meant to know.
     defined = set()
     for module_info in pkgutil.iter_modules(service.__path__):
+        if module_info.name in STATEMENT_MODULES:
+            continue
         module = importlib.import_module(f"{service.__name__}.{module_info.name}")
         defined |= {
             name

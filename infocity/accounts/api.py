@@ -28,7 +28,7 @@ from infocity.accounts.schemas import (
     UserRead,
 )
 from infocity.core.i18n import N_, gettext
-from infocity.web.deps import CurrentUser, LoggedIn
+from infocity.web.deps import CurrentUser, LoggedIn, client_ip
 from infocity.web.errors import error_responses
 
 router = APIRouter(tags=["accounts"])
@@ -39,10 +39,6 @@ RESET_SENT = N_(
 )
 
 
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.post(
     "/auth/register",
     status_code=201,
@@ -51,7 +47,7 @@ def _ip(request: Request) -> str | None:
     summary="Register a citizen account",
 )
 def register(data: CitizenCreate, request: Request) -> UserRead:
-    return service.register_citizen(data, ip=_ip(request))
+    return service.register_citizen(data, ip=client_ip(request))
 
 
 @router.post(
@@ -62,7 +58,7 @@ def register(data: CitizenCreate, request: Request) -> UserRead:
     summary="Log an app in: a bearer token, shown once",
 )
 def issue_token(data: ApiTokenCreate, request: Request) -> TokenRead:
-    return service.issue_api_token(data.identifier, data.password, data.name, ip=_ip(request))
+    return service.issue_api_token(data.identifier, data.password, data.name, ip=client_ip(request))
 
 
 @router.delete(
@@ -107,7 +103,7 @@ def resend_verification(principal: LoggedIn) -> Response:
     summary="Send a password reset link (same answer whether or not the account exists)",
 )
 def request_password_reset(data: PasswordResetRequest, request: Request) -> MessageRead:
-    service.request_password_reset(data.identifier, ip=_ip(request))
+    service.request_password_reset(data.identifier, ip=client_ip(request))
     return MessageRead(message=gettext(RESET_SENT))
 
 

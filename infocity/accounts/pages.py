@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -27,11 +26,13 @@ from infocity.accounts.schemas import (
 )
 from infocity.city import service as city
 from infocity.core.auth import STAFF_ROLES, Action, Principal, Role, allowed
-from infocity.core.errors import AppError, InvalidFields, InvalidInput, Unauthenticated
+from infocity.core.errors import AppError, InvalidInput
 from infocity.core.i18n import LOCALES, N_, gettext
+from infocity.core.schemas import MAX_ID
 from infocity.core.settings import get_settings
 from infocity.web.deps import (
     SESSION_COOKIE,
+    client_ip,
     csrf_protect,
     page_principal,
     render,
@@ -39,7 +40,16 @@ from infocity.web.deps import (
     session_token,
     set_session_cookie,
 )
-from infocity.web.errors import validation_fields
+from infocity.web.forms import (
+    CHECK_FIELDS,
+    Form,
+    FormErrors,
+    filled,
+    logged_in,
+    redirect,
+    refusal_status,
+    reraise_refusal,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -57,7 +67,6 @@ ROLE_LABELS = {
     Role.ANALYST: N_("Analyst"),
     Role.CITY_ADMIN: N_("City administrator"),
 }
-CHECK_FIELDS = N_("Please correct the marked fields.")
 
 
 # Here rather than in the shell's pages: a logged-in user's choice is stored with the
@@ -81,78 +90,9 @@ def switch_language(request: Request, locale: str, next: str | None = None) -> R
     return response
 
 
-async def _form(request: Request) -> dict[str, str]:
-    # The CSRF dependency has read the form already; Starlette keeps it on the request.
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-Form = Annotated[dict[str, str], Depends(_form)]
-
-
-class FormErrors:
-    """What went wrong with a submitted form, ready for the template."""
-
-    def __init__(self, fields: dict[str, str] | None = None, form: str | None = None) -> None:
-        self.fields = fields or {}
-        self.form = form
-
-    @classmethod
-    def of(cls, exc: AppError | ValidationError, form_fields: Iterable[str]) -> FormErrors:
-        names = set(form_fields)
-        if isinstance(exc, ValidationError):
-            fields = {
-                item["field"]: item["message"]
-                for item in validation_fields(RequestValidationError(exc.errors()))
-            }
-        elif isinstance(exc, InvalidFields):
-            fields = {error.field: error.translated() for error in exc.errors if error.field}
-        else:
-            # One refusal: its reason goes at the top as well, so it is read even where
-            # the field it names is not on the form.
-            if exc.field and exc.field in names:
-                return cls({exc.field: exc.translated()}, exc.translated())
-            return cls({}, exc.translated())
-        shown = {k: v for k, v in fields.items() if k in names}
-        # A problem with no field on the form is said at the top.
-        unshown = [v for k, v in fields.items() if k not in names]
-        top = ([gettext(CHECK_FIELDS)] if shown else []) + unshown
-        return cls(shown, " ".join(top) or gettext(CHECK_FIELDS))
-
-
-def _reraise_refusal(exc: AppError | ValidationError) -> None:
-    """Not logged in or not allowed: the error page (or the log-in redirect), not the form."""
-    if isinstance(exc, AppError) and exc.status in (401, 403):
-        raise exc
-
-
-def _status(exc: AppError | ValidationError) -> int:
-    return exc.status if isinstance(exc, AppError) else 422
-
-
-def _filled(form: dict[str, str], names: Iterable[str]) -> dict[str, str]:
-    """The fields the user filled in (an empty optional field means "not given")."""
-    return {name: form[name].strip() for name in names if form.get(name, "").strip()}
-
-
 def _values(form: dict[str, str], names: Iterable[str]) -> dict[str, str]:
     """What to show again in a refused form; never a password."""
     return {name: form.get(name, "") for name in names if "password" not in name}
-
-
-def _require(request: Request) -> Principal:
-    principal = page_principal(request)
-    if principal is None:
-        raise Unauthenticated("login_required", N_("Please log in to continue."))
-    return principal
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 # --- Registration, log-in, log-out -------------------------------------------------
@@ -167,21 +107,21 @@ def register_form(request: Request) -> HTMLResponse:
 
 @router.post("/register", response_class=HTMLResponse)
 def register(request: Request, form: Form) -> Response:
-    filled = _filled(form, REGISTER_FIELDS)
+    entered = filled(form, REGISTER_FIELDS)
     try:
-        service.register_citizen(CitizenCreate(**filled), ip=_ip(request))
+        service.register_citizen(CitizenCreate(**entered), ip=client_ip(request))
     except (AppError, ValidationError) as exc:
         errors = FormErrors.of(exc, REGISTER_FIELDS)
         if isinstance(exc, ValidationError):
             # The service's checks did not run: add their mistakes, so all show at once.
-            errors.fields = {**service.registration_mistakes(filled), **errors.fields}
+            errors.fields = {**service.registration_mistakes(entered), **errors.fields}
         return render(
             request,
             "accounts/register.html",
             {"values": _values(form, REGISTER_FIELDS), "errors": errors},
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect("/login?registered=1")
+    return redirect("/login?registered=1")
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -235,7 +175,7 @@ def login(request: Request, form: Form) -> Response:
             identifier[:254],
             password[:128],
             user_agent=request.headers.get("user-agent"),
-            ip=_ip(request),
+            ip=client_ip(request),
         )
     except AppError as exc:
         return render(
@@ -244,7 +184,7 @@ def login(request: Request, form: Form) -> Response:
             {"values": values, "errors": FormErrors(form=exc.translated()), "notice": None},
             status_code=exc.status,
         )
-    response = _redirect(target)
+    response = redirect(target)
     set_session_cookie(response, token)
     return response
 
@@ -254,7 +194,7 @@ def logout(request: Request) -> RedirectResponse:
     token = session_token(request)
     if token:
         service.logout(token)
-    response = _redirect("/")
+    response = redirect("/")
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -264,9 +204,9 @@ def logout(request: Request) -> RedirectResponse:
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_pending(request: Request, sent: bool = False) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     if principal.verified:
-        return _redirect("/cabinet")
+        return redirect("/cabinet")
     notice = gettext(N_("We have sent a new link.")) if sent else None
     return render(
         request, "accounts/verify.html", {"token": None, "notice": notice, "errors": FormErrors()}
@@ -276,16 +216,16 @@ def verify_pending(request: Request, sent: bool = False) -> Response:
 @router.post("/verify/resend", response_class=HTMLResponse)
 def verify_resend(request: Request) -> Response:
     try:
-        service.resend_verification(_require(request))
+        service.resend_verification(logged_in(request))
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return render(
             request,
             "accounts/verify.html",
             {"token": None, "notice": None, "errors": FormErrors(form=exc.translated())},
             status_code=exc.status,
         )
-    return _redirect("/verify?sent=1")
+    return redirect("/verify?sent=1")
 
 
 @router.get("/verify/{token}", response_class=HTMLResponse)
@@ -307,7 +247,7 @@ def verify(request: Request, token: str) -> Response:
             {"token": None, "notice": None, "errors": FormErrors(form=exc.translated())},
             status_code=exc.status,
         )
-    return _redirect("/cabinet?saved=verified" if page_principal(request) else "/login?verified=1")
+    return redirect("/cabinet?saved=verified" if page_principal(request) else "/login?verified=1")
 
 
 # --- Password reset ----------------------------------------------------------------
@@ -336,7 +276,7 @@ def reset_request(request: Request, form: Form) -> Response:
     try:
         if not identifier:
             raise InvalidInput("required", N_("This field is required."), field="identifier")
-        service.request_password_reset(identifier[:254], ip=_ip(request))
+        service.request_password_reset(identifier[:254], ip=client_ip(request))
     except AppError as exc:
         return render(
             request,
@@ -348,7 +288,7 @@ def reset_request(request: Request, form: Form) -> Response:
             },
             status_code=exc.status,
         )
-    return _redirect("/reset?sent=1")
+    return redirect("/reset?sent=1")
 
 
 @router.get("/reset/{token}", response_class=HTMLResponse)
@@ -367,7 +307,7 @@ def reset(request: Request, token: str, form: Form) -> Response:
             {"token": token, "errors": FormErrors.of(exc, ["new_password"])},
             status_code=exc.status,
         )
-    return _redirect("/login?reset=1")
+    return redirect("/login?reset=1")
 
 
 # --- Cabinet: profile and children -------------------------------------------------
@@ -430,54 +370,54 @@ def _cabinet(
 def cabinet(
     request: Request, saved: Annotated[str | None, Query(max_length=20)] = None
 ) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     if principal.kind != "citizen":
-        return _redirect("/staff")
+        return redirect("/staff")
     if not principal.verified:
-        return _redirect("/verify")
+        return redirect("/verify")
     notice = gettext(SAVED[saved]) if saved in SAVED else None
     return _cabinet(request, principal, notice=notice)
 
 
 @router.post("/cabinet/profile", response_class=HTMLResponse)
 def update_profile(request: Request, form: Form) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     # Names and the date are always sent (empty clears what may be cleared); documents
     # are shown masked, so an empty document field means "keep it".
     data: dict[str, Any] = {
         name: form.get(name, "").strip() or None
         for name in ("last_name", "first_name", "middle_name", "birth_date")
     }
-    data.update(_filled(form, ("snils", "oms_policy", "passport")))
+    data.update(filled(form, ("snils", "oms_policy", "passport")))
     try:
         service.update_profile(principal, ProfileUpdate(**data))
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _cabinet(
             request,
             principal,
             profile_values=_values(form, PROFILE_FIELDS),
             profile_errors=FormErrors.of(exc, PROFILE_FIELDS),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect("/cabinet?saved=profile")
+    return redirect("/cabinet?saved=profile")
 
 
 @router.post("/cabinet/children", response_class=HTMLResponse)
 def add_child(request: Request, form: Form) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     try:
-        service.add_child(principal, ChildCreate(**_filled(form, CHILD_FIELDS)))
+        service.add_child(principal, ChildCreate(**filled(form, CHILD_FIELDS)))
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _cabinet(
             request,
             principal,
             child_values=_values(form, CHILD_FIELDS),
             child_errors=FormErrors.of(exc, CHILD_FIELDS),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect("/cabinet?saved=child")
+    return redirect("/cabinet?saved=child")
 
 
 # --- Staff workplace and administration --------------------------------------------
@@ -513,18 +453,18 @@ def _workplace(
 
 @router.get("/staff", response_class=HTMLResponse)
 def workplace(request: Request) -> HTMLResponse:
-    return _workplace(request, _require(request))
+    return _workplace(request, logged_in(request))
 
 
 @router.post("/staff", response_class=HTMLResponse)
 def lookup(request: Request, form: Form) -> HTMLResponse:
     """A look-up shows its result directly: it is a read (audited), not a change."""
-    principal = _require(request)
+    principal = logged_in(request)
     query = form.get("query", "").strip()[:40]
     try:
         results = service.lookup_citizen(principal, query)
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _workplace(
             request,
             principal,
@@ -539,10 +479,10 @@ def lookup(request: Request, form: Form) -> HTMLResponse:
 def audit_log(
     request: Request,
     action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]*$")] = None,
-    person: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    person: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    principal = _require(request)
+    principal = logged_in(request)
     size = 100
     filters = AuditFilter(
         action=action or None, subject_person_id=person, limit=size, offset=(page - 1) * size
@@ -594,21 +534,21 @@ def _staff_admin(
 @router.get("/admin/staff", response_class=HTMLResponse)
 def staff_admin(request: Request, created: bool = False) -> HTMLResponse:
     notice = gettext(N_("The staff account has been created.")) if created else None
-    return _staff_admin(request, _require(request), notice=notice)
+    return _staff_admin(request, logged_in(request), notice=notice)
 
 
 @router.post("/admin/staff", response_class=HTMLResponse)
 def create_staff(request: Request, form: Form) -> Response:
-    principal = _require(request)  # never None here: no actor would mean the trusted CLI
+    principal = logged_in(request)  # never None here: no actor would mean the trusted CLI
     try:
-        service.create_staff_account(StaffCreate(**_filled(form, STAFF_FIELDS)), principal)
+        service.create_staff_account(StaffCreate(**filled(form, STAFF_FIELDS)), principal)
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _staff_admin(
             request,
             principal,
             values=_values(form, STAFF_FIELDS),
             errors=FormErrors.of(exc, STAFF_FIELDS),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect("/admin/staff?created=1")
+    return redirect("/admin/staff?created=1")

@@ -7,9 +7,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Executable, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +55,7 @@ from infocity.core.auth import (
     Role,
     authorize,
 )
+from infocity.core.clock import city_today
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, InvalidFields, InvalidInput, NotFound, Unauthenticated
 from infocity.core.i18n import LOCALES, N_, current_locale
@@ -70,6 +70,7 @@ from infocity.core.security import (
     verify_password,
 )
 from infocity.core.settings import get_settings
+from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 
 LOGIN_WINDOW_SECONDS = 900
@@ -149,16 +150,6 @@ def _person_read(person: Person) -> PersonRead:
         oms_policy=rules.mask_oms_policy(person.oms_policy) if person.oms_policy else None,
         passport=passport,
     )
-
-
-def _dml(uow: UnitOfWork, statement: Executable) -> CursorResult[Any]:
-    """Run an UPDATE or DELETE and keep its row count (guarded transitions check it)."""
-    return cast(CursorResult[Any], uow.session.execute(statement))
-
-
-def _city_today() -> date:
-    """Today's date in the city: ages and "not in the future" are judged by it."""
-    return utcnow().astimezone(get_settings().city_tz).date()
 
 
 def _rate_key(prefix: str, value: str) -> str:
@@ -394,8 +385,8 @@ def verify_contact(token: str, *, uow: UnitOfWork | None = None) -> None:
         ).one_or_none()
         if verification is None:
             raise _invalid_verification_link()
-        used = _dml(
-            uow,
+        used = dml(
+            uow.session,
             update(ContactVerification)
             .where(
                 ContactVerification.id == verification.id,
@@ -661,8 +652,8 @@ def reset_password(token: str, new_password: str, *, uow: UnitOfWork | None = No
         uow.rollback()  # the slow hash below needs no lock
         password_hash = hash_password(new_password)
         # Two tabs submitting the same link at once: only the one that marks it used wins.
-        used = _dml(
-            uow,
+        used = dml(
+            uow.session,
             update(PasswordResetToken)
             .where(
                 PasswordResetToken.id == reset_id,
@@ -798,7 +789,7 @@ def update_profile(
                 raise InvalidInput("required", N_("This field is required."), field=name)
     if "birth_date" in given:
         if data.birth_date is not None:
-            rules.check_birth_date(data.birth_date, today=_city_today())
+            rules.check_birth_date(data.birth_date, today=city_today())
         changes["birth_date"] = data.birth_date
     if "snils" in given:
         changes["snils"] = rules.normalize_snils(data.snils) if data.snils else None
@@ -850,7 +841,7 @@ def add_child(
     middle_name = (
         rules.normalize_name(data.middle_name, field="middle_name") if data.middle_name else None
     )
-    rules.check_child_birth_date(data.birth_date, today=_city_today())
+    rules.check_child_birth_date(data.birth_date, today=city_today())
     snils = rules.normalize_snils(data.snils) if data.snils else None
     oms_policy = rules.normalize_oms_policy(data.oms_policy) if data.oms_policy else None
     uow = uow or UnitOfWork()
@@ -1098,8 +1089,8 @@ def revoke_role(
                 raise Conflict(
                     "last_city_admin", N_("The city must keep at least one administrator.")
                 )
-        removed = _dml(
-            uow, delete(StaffRole).where(_grant_query(user_id, role, data.organisation_id))
+        removed = dml(
+            uow.session, delete(StaffRole).where(_grant_query(user_id, role, data.organisation_id))
         )
         if removed.rowcount == 0:
             raise NotFound("grant_not_found", N_("This staff member does not have this role."))

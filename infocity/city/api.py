@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from infocity.city import service
 from infocity.city.schemas import DistrictRead, OrganisationKind, OrganisationRead
+from infocity.core.schemas import MAX_ID
 from infocity.web.errors import error_responses
 
 router = APIRouter(tags=["city"])
@@ -36,5 +37,5 @@ def list_organisations(
     responses=error_responses(404),
     summary="One organisation",
 )
-def get_organisation(organisation_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> OrganisationRead:
+def get_organisation(organisation_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> OrganisationRead:
     return service.get_organisation(organisation_id)

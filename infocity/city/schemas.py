@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infocity.core.schemas import InputModel
+from infocity.core.schemas import MAX_ID, InputModel
 
 
 class DistrictCreate(InputModel):
@@ -28,7 +28,7 @@ class OrganisationCreate(InputModel):
     kind: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=300)
     name_en: str | None = Field(default=None, max_length=300)
-    district_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    district_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     address: str | None = Field(default=None, max_length=500)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)

@@ -35,13 +35,12 @@ from typing import Any
 import httpx
 from markupsafe import escape
 from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from infocity.core import demo_mailbox
 from infocity.core.db import get_engine, utcnow
 from infocity.core.models import InboxMessage, OutboxMessage, WebhookEndpoint
 from infocity.core.settings import get_settings
+from infocity.core.sql import upsert_insert
 from infocity.core.templating import text_to_html
 from infocity.core.webhooks import MESSAGE_ID_HEADER, SIGNATURE_HEADER, event_body, signature_header
 
@@ -117,7 +116,7 @@ def send_inbox(delivery: Delivery) -> None:
     if delivery.user_id is None:
         raise DeliveryError("the recipient has no account", permanent=True)
     engine = get_engine()
-    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = upsert_insert(engine)
     statement = (
         dialect_insert(_table(InboxMessage))
         .values(

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from infocity.core.db import get_engine
 from infocity.core.models import DemoMail
+from infocity.core.sql import upsert_insert
 
 # The page shows the newest messages; a demo does not need more.
 PAGE_SIZE = 50
@@ -40,7 +39,7 @@ def keep(
     table = DemoMail.__table__
     assert isinstance(table, Table)
     engine = get_engine()
-    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = upsert_insert(engine)
     statement = (
         dialect_insert(table)
         .values(

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Table, and_, delete, exists, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 import infocity
 from infocity.core import ratelimit
@@ -32,6 +30,7 @@ from infocity.core.db import get_engine, utcnow
 from infocity.core.logging import log
 from infocity.core.models import InboxMessage, JobRun, OutboxMessage, PeriodicJob, WebSession
 from infocity.core.settings import get_settings
+from infocity.core.sql import upsert_insert
 
 logger = logging.getLogger("infocity.jobs")
 
@@ -102,7 +101,7 @@ def ensure_schedules(now: datetime | None = None) -> None:
     """Create the schedule row of each registered job that has none (due at once)."""
     now = now or utcnow()
     engine = get_engine()
-    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = upsert_insert(engine)
     with engine.begin() as connection:
         for job in REGISTRY.values():
             connection.execute(
@@ -130,7 +129,7 @@ def _take(job: Job, worker: str, now: datetime) -> bool:
 
 def _start_run(job: Job, worker: str, start: datetime, now: datetime) -> int | None:
     engine = get_engine()
-    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = upsert_insert(engine)
     table = _table(JobRun)
     with engine.begin() as connection:
         return connection.execute(

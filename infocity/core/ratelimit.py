@@ -9,8 +9,6 @@ from typing import Any, TypeVar, cast
 
 from prometheus_client import Counter
 from sqlalchemy import Table, bindparam, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -18,6 +16,7 @@ from infocity.core.db import fetch_rows, get_engine, lost_connection, utcnow
 from infocity.core.errors import RateLimited
 from infocity.core.i18n import N_
 from infocity.core.models import RateLimitCounter
+from infocity.core.sql import upsert_insert
 
 _TABLE = cast(Table, RateLimitCounter.__table__)
 T = TypeVar("T")
@@ -58,7 +57,7 @@ def _window_start(now: datetime, window_seconds: int) -> datetime:
 
 
 def _upsert_statement(dialect: str, key: str, window: datetime) -> Any:
-    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    dialect_insert = upsert_insert(dialect)
     return (
         dialect_insert(_TABLE)
         .values(key=key, window_start=window, count=1)

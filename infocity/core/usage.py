@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.models import ServiceUse
-from infocity.core.settings import get_settings
 
 
 def record_service_use(
@@ -26,7 +26,7 @@ def record_service_use(
     submitted application, a look-up): it feeds "unique e-service users per month".
     """
     at = at or utcnow()
-    local = at.astimezone(get_settings().city_tz).date()
+    local = city_date(at)
     session.add(
         ServiceUse(
             service_code=service_code[:60],

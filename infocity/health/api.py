@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
+from infocity.core.schemas import MAX_ID
 from infocity.health import service
 from infocity.health.schemas import (
     AffectedAppointmentRead,
@@ -46,18 +47,14 @@ from infocity.health.schemas import (
     WaitlistEntryCreate,
     WaitlistEntryRead,
 )
-from infocity.web.deps import CurrentUser, LoggedIn, logged_in, run_booking
+from infocity.web.deps import CurrentUser, LoggedIn, client_ip, logged_in, run_booking
 from infocity.web.errors import error_responses
 
 router = APIRouter(prefix="/health", tags=["health"])
 
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 Token = Annotated[str, Query(min_length=1, max_length=500, description="From the reminder")]
 BOOKING_ERRORS = error_responses(401, 403, 404, 409, 422)
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @router.get("/specialties", response_model=list[SpecialtyRead], summary="The specialties")
@@ -90,10 +87,10 @@ def list_clinics() -> list[ClinicRead]:
     summary="Free, bookable times of a specialty, earliest first",
 )
 def search_slots(
-    specialty_id: Annotated[int, Query(ge=1, le=2**63 - 1)],
-    clinic_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    specialty_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+    clinic_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     practitioner_id: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="Only this doctor's times")
+        int | None, Query(ge=1, le=MAX_ID, description="Only this doctor's times")
     ] = None,
     date_from: Annotated[CityDate | None, Query()] = None,
     date_to: Annotated[CityDate | None, Query()] = None,
@@ -129,7 +126,7 @@ async def book(data: BookingCreate, principal: CurrentUser, request: Request) ->
     summary="Book by OMS policy and date of birth (kiosk, call centre)",
 )
 async def book_by_policy(data: AnonymousBookingCreate, request: Request) -> AppointmentRead:
-    ip = _ip(request)
+    ip = client_ip(request)
     return await run_booking(request, lambda: service.book_by_policy(data, ip=ip))
 
 
@@ -202,7 +199,7 @@ def mark_outcome(
 )
 def booking_status(
     principal: LoggedIn,
-    patient_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> BookingStatusRead:
     return service.get_booking_status(principal, patient_id)
 

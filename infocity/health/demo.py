@@ -13,10 +13,9 @@ from sqlalchemy import select
 from infocity.accounts import service as accounts
 from infocity.city import service as city
 from infocity.core.auth import SYSTEM
-from infocity.core.db import utcnow
-from infocity.core.settings import get_settings
+from infocity.core.clock import city_today
 from infocity.core.uow import UnitOfWork
-from infocity.health import rules, service
+from infocity.health import service
 from infocity.health.models import Clinic
 from infocity.health.schemas import (
     AttachmentCreate,
@@ -79,7 +78,7 @@ def load_demo_health(doctor_user_id: int | None = None) -> bool:
         service.create_clinic(
             ClinicCreate(organisation_id=clinic_ids[key], clinic_kind=kind), actor=SYSTEM
         )
-    today = rules.city_date(utcnow(), get_settings().city_tz)
+    today = city_today()
     for key, specialty, name, room, (start, end, break_start, break_end) in PRACTITIONERS:
         practitioner = service.add_practitioner(
             PractitionerCreate(

@@ -17,21 +17,21 @@ one button that posts the token back (with the CSRF token).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import ValidationError
 
 from infocity.core.auth import Principal
 from infocity.core.db import utcnow
-from infocity.core.errors import AppError, InvalidInput, Unauthenticated
+from infocity.core.errors import AppError, InvalidInput
 from infocity.core.i18n import N_, gettext
+from infocity.core.schemas import MAX_ID
 from infocity.core.settings import get_settings
 from infocity.health import service, views
 from infocity.health.schemas import (
@@ -49,13 +49,23 @@ from infocity.health.schemas import (
     SpecialtyUpdate,
     WaitlistEntryCreate,
 )
-from infocity.web.deps import csrf_protect, page_principal, render, safe_next
-from infocity.web.errors import validation_fields
+from infocity.web.deps import client_ip, csrf_protect, render, safe_next
+from infocity.web.forms import (
+    CHECK_FIELDS,
+    Form,
+    FormErrors,
+    IdPath,
+    LoggedIn,
+    filled,
+    logged_in,
+    notice,
+    redirect,
+    refusal_status,
+    reraise_refusal,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
-MAX_ID = 2**63 - 1
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Code = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
 Day = Annotated[CityDate | None, Query()]
@@ -65,7 +75,6 @@ KIOSK_COOKIE = "infocity_kiosk"
 # find the last one identified. The page's own timer (static/kiosk.js) returns to the
 # start at the same moment.
 KIOSK_SECONDS = 120
-CHECK_FIELDS = N_("Please correct the marked fields.")
 STATUS_LABELS = {
     "booked": N_("Booked"),
     "cancelled_by_patient": N_("Cancelled"),
@@ -124,80 +133,11 @@ NOTICES = {
 BOOKING_MODES = {"direct": N_("Directly"), "referral": N_("By referral")}
 
 
-# --- Form plumbing -------------------------------------------------------------------
-
-
-async def _form(request: Request) -> dict[str, str]:
-    # The CSRF dependency has read the form already; Starlette keeps it on the request.
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-Form = Annotated[dict[str, str], Depends(_form)]
-
-
-class FormErrors:
-    """What went wrong with a submitted form, ready for the template."""
-
-    def __init__(self, fields: dict[str, str] | None = None, form: str | None = None) -> None:
-        self.fields = fields or {}
-        self.form = form
-
-    @classmethod
-    def of(cls, exc: AppError | ValidationError, form_fields: Iterable[str] = ()) -> FormErrors:
-        names = set(form_fields)
-        if isinstance(exc, ValidationError):
-            fields = {
-                item["field"]: item["message"]
-                for item in validation_fields(RequestValidationError(exc.errors()))
-            }
-            shown = {k: v for k, v in fields.items() if k in names}
-            # A problem with no field on the form (a hidden one) is said at the top.
-            unshown = [v for k, v in fields.items() if k not in names]
-            top = ([gettext(CHECK_FIELDS)] if shown else []) + unshown
-            return cls(shown, " ".join(top) or gettext(CHECK_FIELDS))
-        # One refusal: its reason goes at the top as well, since the field it names may
-        # not be on the page (a referral list shown only when there are referrals).
-        if exc.field and exc.field in names:
-            return cls({exc.field: exc.translated()}, exc.translated())
-        return cls({}, exc.translated())
-
-
-def _reraise_refusal(exc: AppError | ValidationError) -> None:
-    """Not logged in or not allowed: the error page (or the log-in redirect), not the form."""
-    if isinstance(exc, AppError) and exc.status in (401, 403):
-        raise exc
-
-
-def _status(exc: AppError | ValidationError) -> int:
-    return exc.status if isinstance(exc, AppError) else 422
-
-
-def _filled(form: dict[str, str], names: Iterable[str]) -> dict[str, str]:
-    """The fields the user filled in (an empty optional field means "not given")."""
-    return {name: form[name].strip() for name in names if form.get(name, "").strip()}
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def _logged_in(request: Request) -> Principal:
-    principal = page_principal(request)
-    if principal is None:
-        raise Unauthenticated("login_required", N_("Please log in to continue."))
-    return principal
-
-
-LoggedIn = Annotated[Principal, Depends(_logged_in)]
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+# --- Page plumbing -------------------------------------------------------------------
 
 
 def _notice(key: str | None) -> str | None:
-    return gettext(NOTICES[key]) if key in NOTICES else None
+    return notice(NOTICES, key)
 
 
 def _common() -> dict[str, Any]:
@@ -222,7 +162,7 @@ def _page(
 @router.get("/health", response_class=HTMLResponse)
 def booking_home(request: Request, principal: LoggedIn, patient: OptionalId = None) -> Response:
     if principal.kind != "citizen":
-        return _redirect("/staff")
+        return redirect("/staff")
     home = views.booking_home(principal, patient)
     return _page(request, "index.html", {"home": home})
 
@@ -272,18 +212,18 @@ BOOK_FIELDS = ("slot_id", "patient_id", "referral_id")
 @router.post("/health/book", response_class=HTMLResponse)
 def book(request: Request, principal: LoggedIn, form: Form) -> Response:
     try:
-        data = BookingCreate(**_filled(form, BOOK_FIELDS), channel="portal")
+        data = BookingCreate(**filled(form, BOOK_FIELDS), channel="portal")
     except ValidationError as exc:  # no slot to show again: the error page says what
         raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
     try:
         appointment = service.book_slot(principal, data)
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         confirmation = views.booking_confirmation(
             principal, data.patient_id, data.slot_id, data.referral_id
         )
         return _confirm_page(request, confirmation, FormErrors.of(exc), exc.status)
-    return _redirect(f"/health/appointments/{appointment.id}?done=booked")
+    return redirect(f"/health/appointments/{appointment.id}?done=booked")
 
 
 # --- Citizen: appointments and tickets -----------------------------------------------
@@ -334,15 +274,15 @@ def ticket(
 def cancel(request: Request, appointment_id: IdPath, form: Form) -> Response:
     if "token" in form:  # from a reminder's link: the signed token is the authority
         return _link_action(request, appointment_id, "cancel", form["token"])
-    principal = _logged_in(request)
+    principal = logged_in(request)
     try:
         service.cancel_appointment(principal, appointment_id)
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _appointments_page(
             request, principal, errors=FormErrors.of(exc), status_code=exc.status
         )
-    return _redirect("/health/appointments?done=cancelled")
+    return redirect("/health/appointments?done=cancelled")
 
 
 # --- Citizen: reminder links (no login) ----------------------------------------------
@@ -381,7 +321,7 @@ def _link_action(request: Request, appointment_id: int, action: str, token: str)
         return _link_page(request, linked, errors=FormErrors.of(exc), status_code=exc.status)
     done = "confirmed" if action == "confirm" else "cancelled"
     query = urlencode({"token": token, "done": done})
-    return _redirect(f"/health/appointments/{appointment_id}/{action}?{query}")
+    return redirect(f"/health/appointments/{appointment_id}/{action}?{query}")
 
 
 @router.get("/health/appointments/{appointment_id}/confirm", response_class=HTMLResponse)
@@ -463,20 +403,20 @@ def join_waitlist(request: Request, principal: LoggedIn, form: Form) -> Response
     patient_id = _int_or_none(form.get("patient_id"))
     try:
         entry = service.join_waitlist(
-            principal, WaitlistEntryCreate(**_filled(form, WAITLIST_FIELDS))
+            principal, WaitlistEntryCreate(**filled(form, WAITLIST_FIELDS))
         )
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _waitlist_page(
             request,
             principal,
             patient_id,
             values=values,
             errors=FormErrors.of(exc, WAITLIST_FIELDS),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
     done = "held" if entry.held_slot_id is not None else "joined"
-    return _redirect(f"/health/waitlist?patient={entry.person_id}&done={done}")
+    return redirect(f"/health/waitlist?patient={entry.person_id}&done={done}")
 
 
 def _waitlist_step(
@@ -486,9 +426,9 @@ def _waitlist_step(
     try:
         step()
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _waitlist_page(request, principal, errors=FormErrors.of(exc), status_code=exc.status)
-    return _redirect(f"/health/waitlist?done={done}")
+    return redirect(f"/health/waitlist?done={done}")
 
 
 @router.post("/health/waitlist/{entry_id}/leave", response_class=HTMLResponse)
@@ -510,9 +450,9 @@ def accept_hold(request: Request, principal: LoggedIn, entry_id: IdPath) -> Resp
     try:
         appointment = service.accept_hold(principal, entry_id)
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _waitlist_page(request, principal, errors=FormErrors.of(exc), status_code=exc.status)
-    return _redirect(f"/health/appointments/{appointment.id}?done=booked")
+    return redirect(f"/health/appointments/{appointment.id}?done=booked")
 
 
 # --- Citizen: home visits ------------------------------------------------------------
@@ -551,18 +491,18 @@ def request_home_visit(request: Request, principal: LoggedIn, form: Form) -> Res
     values = {name: form.get(name, "")[:1000] for name in HOME_VISIT_FIELDS}
     patient_id = _int_or_none(form.get("patient_id"))
     try:
-        service.request_home_visit(principal, HomeVisitCreate(**_filled(form, HOME_VISIT_FIELDS)))
+        service.request_home_visit(principal, HomeVisitCreate(**filled(form, HOME_VISIT_FIELDS)))
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _home_visits_page(
             request,
             principal,
             patient_id,
             values=values,
             errors=FormErrors.of(exc, HOME_VISIT_FIELDS),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect("/health/home-visits?done=requested")
+    return redirect("/health/home-visits?done=requested")
 
 
 @router.post("/health/home-visits/{visit_id}/cancel", response_class=HTMLResponse)
@@ -570,11 +510,11 @@ def cancel_home_visit(request: Request, principal: LoggedIn, visit_id: IdPath) -
     try:
         service.cancel_home_visit(principal, visit_id)
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _home_visits_page(
             request, principal, errors=FormErrors.of(exc), status_code=exc.status
         )
-    return _redirect("/health/home-visits?done=visit_cancelled")
+    return redirect("/health/home-visits?done=visit_cancelled")
 
 
 def _reschedule_page(
@@ -611,19 +551,19 @@ def reschedule(
 ) -> Response:
     try:
         new = service.reschedule_appointment(
-            principal, appointment_id, RescheduleCreate(**_filled(form, ["slot_id"]))
+            principal, appointment_id, RescheduleCreate(**filled(form, ["slot_id"]))
         )
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         choice = views.reschedule_choice(principal, appointment_id)
         return _reschedule_page(
             request,
             choice,
             f"/health/appointments/{appointment_id}/reschedule",
             FormErrors.of(exc),
-            _status(exc),
+            refusal_status(exc),
         )
-    return _redirect(f"/health/appointments/{new.id}?done=moved")
+    return redirect(f"/health/appointments/{new.id}?done=moved")
 
 
 # --- Kiosk ---------------------------------------------------------------------------
@@ -685,7 +625,7 @@ def _kiosk_page(
 
 
 def _to_kiosk_start() -> RedirectResponse:
-    return _redirect("/kiosk?expired=1")
+    return redirect("/kiosk?expired=1")
 
 
 KIOSK_FIELDS = ("oms_policy", "birth_date")
@@ -694,7 +634,7 @@ KIOSK_FIELDS = ("oms_policy", "birth_date")
 @router.get("/kiosk", response_class=HTMLResponse)
 def kiosk_start(request: Request, expired: bool = False, finished: bool = False) -> Response:
     if _kiosk_identity(request) is not None:
-        return _redirect("/kiosk/specialties")
+        return redirect("/kiosk/specialties")
     notice = None
     if finished:
         notice = gettext(N_("Thank you! The session is finished."))
@@ -716,7 +656,9 @@ def kiosk_identify(request: Request, form: Form) -> Response:
         if missing:
             raise _Missing(missing)
         birth_date = _parse_date(values["birth_date"], "birth_date")
-        person_id = service.identify_patient(values["oms_policy"], birth_date, ip=_ip(request))
+        person_id = service.identify_patient(
+            values["oms_policy"], birth_date, ip=client_ip(request)
+        )
     except _Missing as exc:
         errors = FormErrors(exc.fields, gettext(CHECK_FIELDS))
         return _kiosk_page(
@@ -734,7 +676,7 @@ def kiosk_identify(request: Request, form: Form) -> Response:
             {"values": values, "errors": FormErrors.of(exc, KIOSK_FIELDS), "notice": None},
             exc.status,
         )
-    response = _redirect("/kiosk/specialties")
+    response = redirect("/kiosk/specialties")
     _set_kiosk_cookie(response, person_id)
     return response
 
@@ -796,7 +738,7 @@ def kiosk_book(request: Request, form: Form) -> Response:
     if identity is None:
         return _to_kiosk_start()
     try:
-        data = IdentifiedBookingCreate(**_filled(form, ("slot_id", "referral_id")))
+        data = IdentifiedBookingCreate(**filled(form, ("slot_id", "referral_id")))
     except ValidationError as exc:
         raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
     try:
@@ -810,7 +752,7 @@ def kiosk_book(request: Request, form: Form) -> Response:
             {"confirmation": confirmation, "errors": FormErrors.of(exc)},
             exc.status,
         )
-    return _redirect(f"/kiosk/tickets/{appointment.id}")
+    return redirect(f"/kiosk/tickets/{appointment.id}")
 
 
 @router.get("/kiosk/tickets/{appointment_id}", response_class=HTMLResponse)
@@ -829,7 +771,7 @@ def kiosk_ticket(request: Request, appointment_id: IdPath) -> Response:
 
 @router.post("/kiosk/finish")
 def kiosk_finish() -> RedirectResponse:
-    response = _redirect("/kiosk?finished=1")
+    response = redirect("/kiosk?finished=1")
     response.delete_cookie(KIOSK_COOKIE, path="/kiosk")
     return response
 
@@ -897,7 +839,7 @@ def registry_find(request: Request, principal: LoggedIn, form: Form) -> Response
         )
         card = views.find_patient(principal, clinic_id, values["oms_policy"], birth_date)
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _find_page(request, clinic_id, values, FormErrors.of(exc, FIND_FIELDS), exc.status)
     return _page(request, "registry_patient.html", {"card": card, "notice": None})
 
@@ -949,18 +891,18 @@ def registry_slots(
 def registry_book(request: Request, principal: LoggedIn, person_id: IdPath, form: Form) -> Response:
     clinic_id = _int_or_none(form.get("clinic_id"))
     try:
-        data = RegistryBookingCreate(patient_id=person_id, **_filled(form, ["slot_id"]))
+        data = RegistryBookingCreate(patient_id=person_id, **filled(form, ["slot_id"]))
     except ValidationError as exc:
         raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
     try:
         appointment = service.book_for_patient(principal, data)
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         choice = views.registry_slots(
             principal, clinic_id, person_id, form.get("specialty", "")[:40]
         )
         return _registry_slots_page(request, choice, FormErrors.of(exc), exc.status)
-    return _redirect(_registry_url(clinic_id or appointment.clinic_id, person_id, "booked"))
+    return redirect(_registry_url(clinic_id or appointment.clinic_id, person_id, "booked"))
 
 
 @router.post("/registry/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
@@ -971,14 +913,14 @@ def registry_cancel(
     try:
         service.cancel_appointment(principal, appointment_id)
     except AppError as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _page(
             request,
             "registry_refused.html",
             {"errors": FormErrors.of(exc), "back": back},
             exc.status,
         )
-    return _redirect(back + ("&" if "?" in back else "?") + "done=cancelled")
+    return redirect(back + ("&" if "?" in back else "?") + "done=cancelled")
 
 
 @router.get("/registry/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
@@ -1001,20 +943,20 @@ def registry_reschedule(
     clinic_id = _int_or_none(form.get("clinic_id"))
     try:
         new = service.reschedule_appointment(
-            principal, appointment_id, RescheduleCreate(**_filled(form, ["slot_id"]))
+            principal, appointment_id, RescheduleCreate(**filled(form, ["slot_id"]))
         )
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         choice = views.registry_reschedule_choice(principal, clinic_id, appointment_id)
         return _reschedule_page(
             request,
             choice,
             f"/registry/appointments/{appointment_id}/reschedule",
             FormErrors.of(exc),
-            _status(exc),
+            refusal_status(exc),
             hidden={"clinic_id": clinic_id or ""},
         )
-    return _redirect(_registry_url(clinic_id or new.clinic_id, new.person_id, "moved"))
+    return redirect(_registry_url(clinic_id or new.clinic_id, new.person_id, "moved"))
 
 
 # --- Registry: home visits -----------------------------------------------------------
@@ -1066,19 +1008,19 @@ def update_home_visit(
     shown = form.get("filter") if form.get("filter") in VISIT_STATUSES else None
     try:
         visit = service.update_home_visit(
-            principal, visit_id, HomeVisitUpdate(**_filled(form, ("status", "practitioner_id")))
+            principal, visit_id, HomeVisitUpdate(**filled(form, ("status", "practitioner_id")))
         )
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _queue_page(
             request,
             principal,
             clinic_id,
             shown,
             errors=FormErrors.of(exc),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect(_queue_url(clinic_id or visit.clinic_id, shown, "visit_updated"))
+    return redirect(_queue_url(clinic_id or visit.clinic_id, shown, "visit_updated"))
 
 
 # --- Doctor --------------------------------------------------------------------------
@@ -1125,19 +1067,19 @@ def issue_referral(request: Request, principal: LoggedIn, form: Form) -> Respons
     clinic_id = _int_or_none(form.get("clinic_id")) or 0
     try:
         service.issue_referral(
-            principal, clinic_id, ReferralCreate(**_filled(form, REFERRAL_FIELDS))
+            principal, clinic_id, ReferralCreate(**filled(form, REFERRAL_FIELDS))
         )
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _doctor_page(
             request,
             principal,
             None,
             values={name: form.get(name, "") for name in REFERRAL_FIELDS},
             errors=FormErrors.of(exc, REFERRAL_FIELDS),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect("/doctor?done=referred")
+    return redirect("/doctor?done=referred")
 
 
 @router.post("/doctor/appointments/{appointment_id}/outcome", response_class=HTMLResponse)
@@ -1146,14 +1088,14 @@ def mark_outcome(
 ) -> Response:
     try:
         service.mark_appointment_outcome(
-            principal, appointment_id, OutcomeCreate(**_filled(form, ["outcome"]))
+            principal, appointment_id, OutcomeCreate(**filled(form, ["outcome"]))
         )
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _doctor_page(
-            request, principal, None, errors=FormErrors.of(exc), status_code=_status(exc)
+            request, principal, None, errors=FormErrors.of(exc), status_code=refusal_status(exc)
         )
-    return _redirect("/doctor?done=marked")
+    return redirect("/doctor?done=marked")
 
 
 # --- Clinic administration -----------------------------------------------------------
@@ -1214,9 +1156,9 @@ def clinic_admin(
 def add_rule(request: Request, principal: LoggedIn, form: Form) -> Response:
     clinic_id = _int_or_none(form.get("clinic_id"))
     try:
-        service.set_schedule_rule(principal, ScheduleRuleCreate(**_filled(form, RULE_FIELDS)))
+        service.set_schedule_rule(principal, ScheduleRuleCreate(**filled(form, RULE_FIELDS)))
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _admin_page(
             request,
             principal,
@@ -1224,9 +1166,9 @@ def add_rule(request: Request, principal: LoggedIn, form: Form) -> Response:
             form_name="rule",
             values={name: form.get(name, "") for name in RULE_FIELDS},
             errors=FormErrors.of(exc, RULE_FIELDS),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect(f"/clinic-admin?clinic={clinic_id or ''}&done=rule")
+    return redirect(f"/clinic-admin?clinic={clinic_id or ''}&done=rule")
 
 
 @router.post("/clinic-admin/exceptions", response_class=HTMLResponse)
@@ -1234,7 +1176,7 @@ def add_exception(request: Request, principal: LoggedIn, form: Form) -> Response
     clinic_id = _int_or_none(form.get("clinic_id"))
     values = {name: form.get(name, "") for name in EXCEPTION_FIELDS}
     try:
-        data = ScheduleExceptionCreate(**_filled(form, EXCEPTION_FIELDS))
+        data = ScheduleExceptionCreate(**filled(form, EXCEPTION_FIELDS))
         if form.get("step") == "preview":
             affected = service.preview_schedule_exception(principal, data)
             return _admin_page(
@@ -1247,7 +1189,7 @@ def add_exception(request: Request, principal: LoggedIn, form: Form) -> Response
             )
         service.add_schedule_exception(principal, data)
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _admin_page(
             request,
             principal,
@@ -1255,9 +1197,9 @@ def add_exception(request: Request, principal: LoggedIn, form: Form) -> Response
             form_name="exception",
             values=values,
             errors=FormErrors.of(exc, EXCEPTION_FIELDS),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect(f"/clinic-admin?clinic={clinic_id or ''}&done=exception")
+    return redirect(f"/clinic-admin?clinic={clinic_id or ''}&done=exception")
 
 
 # --- City administration: specialties ------------------------------------------------
@@ -1301,16 +1243,16 @@ def update_specialty(
 ) -> Response:
     try:
         service.update_specialty(
-            principal, specialty_id, SpecialtyUpdate(**_filled(form, SPECIALTY_FIELDS))
+            principal, specialty_id, SpecialtyUpdate(**filled(form, SPECIALTY_FIELDS))
         )
     except (AppError, ValidationError) as exc:
-        _reraise_refusal(exc)
+        reraise_refusal(exc)
         return _specialties_page(
             request,
             principal,
             edited=specialty_id,
             values={name: form.get(name, "")[:40] for name in SPECIALTY_FIELDS},
             errors=FormErrors.of(exc, SPECIALTY_FIELDS),
-            status_code=_status(exc),
+            status_code=refusal_status(exc),
         )
-    return _redirect(f"/admin/specialties?done=specialty#specialty-{specialty_id}")
+    return redirect(f"/admin/specialties?done=specialty#specialty-{specialty_id}")

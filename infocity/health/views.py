@@ -20,10 +20,10 @@ from infocity.city import service as city
 from infocity.core import audit
 from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
+from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden
 from infocity.core.i18n import N_
-from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules, service
 from infocity.health.models import (
@@ -430,16 +430,8 @@ class LinkedAppointment:
 # --- Helpers -------------------------------------------------------------------------
 
 
-def _tz() -> Any:
-    return get_settings().city_tz
-
-
-def _today(now: datetime) -> date:
-    return rules.city_date(now, _tz())
-
-
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    tz = _tz()
+    tz = city_tz()
     start = rules.local_instant(day, time(0), tz) or datetime.combine(day, time(0), tzinfo=tz)
     following = day + timedelta(days=1)
     end = rules.local_instant(following, time(0), tz) or datetime.combine(
@@ -557,7 +549,7 @@ def _booking_home(
 ) -> BookingHome:
     session = uow.session
     clinics = _Clinics(uow)
-    today = _today(now)
+    today = city_date(now)
     referrals = _active_referrals(session, clinics, patient.id, now)
     options = [
         SpecialtyOption(s, tuple(referrals.get(s.id, ())))
@@ -576,7 +568,7 @@ def _booking_home(
 
 def _group_slots(clinics: _Clinics, slots: Iterable[Any]) -> list[DaySlots]:
     """Slots (earliest first) grouped by city date, then by doctor."""
-    tz = _tz()
+    tz = city_tz()
     days: dict[date, dict[int, list[Any]]] = {}
     for slot in slots:
         days.setdefault(rules.city_date(slot.starts_at, tz), {}).setdefault(
@@ -603,7 +595,7 @@ def _group_slots(clinics: _Clinics, slots: Iterable[Any]) -> list[DaySlots]:
 def _free_days(
     uow: UnitOfWork, clinics: _Clinics, specialty_id: int, clinic_id: int, now: datetime
 ) -> list[DaySlots]:
-    today = _today(now)
+    today = city_date(now)
     slots = service.search_free_slots(
         SlotSearch(
             specialty_id=specialty_id,
@@ -640,7 +632,7 @@ def _slot_choice(
     clinic = (
         clinics.get(clinic_id)
         if clinic_id is not None
-        else _attached_clinic(session, clinics, patient, _today(now))
+        else _attached_clinic(session, clinics, patient, city_date(now))
     )
     if referral_id is not None:
         referral = _active_referrals(session, clinics, patient.id, now).get(specialty.id, [])
@@ -1045,7 +1037,7 @@ def clinic_day(
     name; each patient shown is recorded in the audit log."""
     actor = authorize(actor, Action.APPOINTMENT_BOOK_FOR_ANY)
     now = now or utcnow()
-    day = day or _today(now)
+    day = day or city_date(now)
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -1152,7 +1144,7 @@ def _patient_card(
         limit=MY_LIMIT,
         newest_first=False,
     )
-    today = _today(now)
+    today = city_date(now)
     specialties = [
         s for s in service.list_specialties(uow=uow) if _serves(s, facts.birth_date, today)
     ]
@@ -1315,7 +1307,7 @@ def doctor_day(
     """The doctor's appointments of a city date, in order, with patients' names (audited)."""
     actor = authorize(actor, Action.REFERRAL_ISSUE)
     now = now or utcnow()
-    day = day or _today(now)
+    day = day or city_date(now)
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session

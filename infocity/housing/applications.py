@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infocity.core.auth import Principal
 from infocity.core.i18n import N_
+from infocity.core.schemas import MAX_ID
 from infocity.core.uow import UnitOfWork
 from infocity.housing import service
 from infocity.portal.registry import Approval, Routing, register_application_type
@@ -23,7 +24,7 @@ class UtilityInformationForm(BaseModel):
 
     apartment_id: int = Field(
         ge=1,
-        le=2**63 - 1,
+        le=MAX_ID,
         title=N_("Apartment"),
         description=N_("One of the apartments linked in Housing and utilities."),
     )

@@ -14,15 +14,14 @@ import functools
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from infocity.core.auth import Action, Principal, allowed
-from infocity.core.errors import AppError, InvalidFields, Unauthenticated
+from infocity.core.errors import AppError, InvalidFields
 from infocity.core.i18n import N_, gettext
 from infocity.housing import pdf, qr, rules, service
 from infocity.housing.chart import consumption_svg
@@ -36,13 +35,19 @@ from infocity.housing.schemas import (
     ServiceRequestCreate,
     ServiceRequestUpdate,
 )
-from infocity.web.deps import csrf_protect, page_principal, render
-from infocity.web.errors import validation_fields
+from infocity.web.deps import csrf_protect, render
+from infocity.web.forms import (
+    CHECK_FIELDS,
+    Form,
+    IdPath,
+    field_messages,
+    logged_in,
+    notice,
+    redirect,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-CHECK_FIELDS = N_("Please correct the marked fields.")
 NOTICES = {
     "linked": N_("The apartment is linked to your cabinet."),
     "reading": N_("The reading is saved."),
@@ -55,33 +60,6 @@ NOTICES = {
 }
 
 
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()  # already read by the CSRF dependency
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-Form = Annotated[dict[str, str], Depends(_form)]
-
-
-def _require(request: Request) -> Principal:
-    principal = page_principal(request)
-    if principal is None:
-        raise Unauthenticated("login_required", N_("Please log in to continue."))
-    return principal
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def _field_messages(exc: ValidationError) -> dict[str, str]:
-    """Each invalid field's message in the user's language."""
-    return {
-        item["field"]: item["message"]
-        for item in validation_fields(RequestValidationError(exc.errors()))
-    }
-
-
 def _message(exc: AppError | ValidationError) -> str:
     """What to show above a refused form; not logged in or not allowed goes up.
 
@@ -91,12 +69,11 @@ def _message(exc: AppError | ValidationError) -> str:
         if exc.status in (401, 403):
             raise exc
         return exc.translated()
-    return " ".join(dict.fromkeys(_field_messages(exc).values())) or gettext(CHECK_FIELDS)
+    return " ".join(dict.fromkeys(field_messages(exc).values())) or gettext(CHECK_FIELDS)
 
 
 def _notice(request: Request) -> str | None:
-    key = request.query_params.get("done")
-    return gettext(NOTICES[key]) if key in NOTICES else None
+    return notice(NOTICES, request.query_params.get("done"))
 
 
 def _common() -> dict[str, Any]:
@@ -130,27 +107,27 @@ def _index(request: Request, principal: Principal, **context: Any) -> HTMLRespon
 
 @router.get("/housing", response_class=HTMLResponse)
 def housing_home(request: Request) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     if principal.kind != "citizen" and allowed(principal, Action.HOUSING_REQUESTS_PROCESS):
-        return _redirect("/housing/requests")
+        return redirect("/housing/requests")
     return _index(request, principal)
 
 
 @router.post("/housing/link", response_class=HTMLResponse)
 def link_apartment(request: Request, form: Form) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     values = {"payer_code": form.get("payer_code", "").strip(), "number": form.get("number", "")}
     try:
         apartment = service.link_apartment(principal, ApartmentLinkCreate(**values))
     except (AppError, ValidationError) as exc:
         status = exc.status if isinstance(exc, AppError) else 422
         # This form marks invalid input at its field, so the top can point at the marks.
-        fields = _field_messages(exc) if isinstance(exc, ValidationError) else {}
+        fields = field_messages(exc) if isinstance(exc, ValidationError) else {}
         error = gettext(CHECK_FIELDS) if fields else _message(exc)
         response = _index(request, principal, values=values, error=error, field_errors=fields)
         response.status_code = status
         return response
-    return _redirect(f"/housing/apartments/{apartment.id}?done=linked")
+    return redirect(f"/housing/apartments/{apartment.id}?done=linked")
 
 
 def _apartment_page(
@@ -181,7 +158,7 @@ def _apartment_page(
 
 @router.get("/housing/apartments/{apartment_id}", response_class=HTMLResponse)
 def apartment(request: Request, apartment_id: IdPath) -> HTMLResponse:
-    return _apartment_page(request, _require(request), apartment_id)
+    return _apartment_page(request, logged_in(request), apartment_id)
 
 
 READING_FIELD = "value-"
@@ -192,7 +169,7 @@ NOT_A_READING = N_("Enter the number shown on the meter, for example 123.45.")
 def submit_readings(request: Request, apartment_id: IdPath, form: Form) -> Response:
     """One form for every meter of the apartment (``value-<meter id>``; a blank one is
     left alone): saved all together, or none with each refused reading marked."""
-    principal = _require(request)
+    principal = logged_in(request)
     typed = {
         key.removeprefix(READING_FIELD): value.strip()
         for key, value in form.items()
@@ -236,7 +213,7 @@ def submit_readings(request: Request, apartment_id: IdPath, form: Form) -> Respo
         if exc.status in (401, 403):
             raise
         return page(exc.status, error=exc.translated())
-    return _redirect(f"/housing/apartments/{apartment_id}?done=reading")
+    return redirect(f"/housing/apartments/{apartment_id}?done=reading")
 
 
 # --- Bills ------------------------------------------------------------------------------------
@@ -244,7 +221,7 @@ def submit_readings(request: Request, apartment_id: IdPath, form: Form) -> Respo
 
 @router.get("/housing/bills/{bill_id}.pdf")
 def bill_pdf(request: Request, bill_id: IdPath) -> Response:
-    bill = service.get_bill(_require(request), bill_id)
+    bill = service.get_bill(logged_in(request), bill_id)
     filename = f"bill-{bill.apartment.payer_code}-{bill.period:%Y-%m}.pdf"
     return Response(
         pdf.bill_pdf(bill),
@@ -255,7 +232,7 @@ def bill_pdf(request: Request, bill_id: IdPath) -> Response:
 
 @router.get("/housing/bills/{bill_id}", response_class=HTMLResponse)
 def bill(request: Request, bill_id: IdPath) -> HTMLResponse:
-    found = service.get_bill(_require(request), bill_id)
+    found = service.get_bill(logged_in(request), bill_id)
     code = (
         qr.svg(found.payment_qr, title=gettext(N_("Payment QR code"))) if found.payment_qr else None
     )
@@ -276,7 +253,7 @@ def bill(request: Request, bill_id: IdPath) -> HTMLResponse:
 
 @router.get("/housing/requests/new", response_class=HTMLResponse)
 def new_request(request: Request) -> HTMLResponse:
-    principal = _require(request)
+    principal = logged_in(request)
     values = {"service_code": request.query_params.get("service_code", "")}
     return render(
         request,
@@ -292,7 +269,7 @@ def new_request(request: Request) -> HTMLResponse:
 
 @router.post("/housing/requests/new", response_class=HTMLResponse)
 def file_request(request: Request, form: Form) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     values = {k: form.get(k, "") for k in ("service_code", "apartment_id", "description")}
     try:
         service.file_request(
@@ -318,12 +295,12 @@ def file_request(request: Request, form: Form) -> Response:
             },
             status_code=exc.status if isinstance(exc, AppError) else 422,
         )
-    return _redirect("/housing/requests/mine?done=filed")
+    return redirect("/housing/requests/mine?done=filed")
 
 
 @router.get("/housing/requests/mine", response_class=HTMLResponse)
 def my_requests(request: Request) -> HTMLResponse:
-    principal = _require(request)
+    principal = logged_in(request)
     return render(
         request,
         "housing/requests_mine.html",
@@ -349,7 +326,7 @@ def _bills_an_operator(principal: Principal) -> bool:
 
 @router.get("/housing/requests", response_class=HTMLResponse)
 def request_queue(request: Request, show: SHOW = "active") -> HTMLResponse:
-    principal = _require(request)
+    principal = logged_in(request)
     return render(
         request,
         "housing/queue.html",
@@ -366,7 +343,7 @@ def request_queue(request: Request, show: SHOW = "active") -> HTMLResponse:
 
 @router.post("/housing/requests/{request_id}/status", response_class=HTMLResponse)
 def update_request(request: Request, request_id: IdPath, form: Form) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     try:
         service.update_request_status(
             principal,
@@ -387,7 +364,7 @@ def update_request(request: Request, request_id: IdPath, form: Form) -> Response
             },
             status_code=exc.status if isinstance(exc, AppError) else 422,
         )
-    return _redirect("/housing/requests?done=updated")
+    return redirect("/housing/requests?done=updated")
 
 
 # --- One request: its page, photos, reopening, rating ------------------------------------------
@@ -425,12 +402,12 @@ def _refused(
 
 @router.get("/housing/requests/{request_id}", response_class=HTMLResponse)
 def request_page(request: Request, request_id: IdPath) -> HTMLResponse:
-    return _request_page(request, _require(request), request_id)
+    return _request_page(request, logged_in(request), request_id)
 
 
 @router.post("/housing/requests/{request_id}/photos", response_class=HTMLResponse)
 async def add_photo(request: Request, request_id: IdPath) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     form = await request.form()  # already read (and limited) for the CSRF check
     upload = form.get("file")
     filename, data = "", b""
@@ -441,12 +418,12 @@ async def add_photo(request: Request, request_id: IdPath) -> Response:
         await run_in_threadpool(service.add_request_photo, principal, request_id, filename, data)
     except AppError as exc:
         return await run_in_threadpool(_refused, request, principal, request_id, exc)
-    return _redirect(f"/housing/requests/{request_id}?done=photo")
+    return redirect(f"/housing/requests/{request_id}?done=photo")
 
 
 @router.get("/housing/requests/{request_id}/photos/{photo_id}")
 def request_photo(request: Request, request_id: IdPath, photo_id: IdPath) -> Response:
-    photo = service.get_request_photo(_require(request), request_id, photo_id)
+    photo = service.get_request_photo(logged_in(request), request_id, photo_id)
     return Response(
         photo.data,
         media_type=photo.content_type,
@@ -459,18 +436,18 @@ def request_photo(request: Request, request_id: IdPath, photo_id: IdPath) -> Res
 
 @router.post("/housing/requests/{request_id}/reopen", response_class=HTMLResponse)
 def reopen_request(request: Request, request_id: IdPath, form: Form) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     values = {"reason": form.get("reason", "")}
     try:
         service.reopen_request(principal, request_id, RequestReopen(**values))
     except (AppError, ValidationError) as exc:
         return _refused(request, principal, request_id, exc, values=values)
-    return _redirect(f"/housing/requests/{request_id}?done=reopened")
+    return redirect(f"/housing/requests/{request_id}?done=reopened")
 
 
 @router.post("/housing/requests/{request_id}/rating", response_class=HTMLResponse)
 def rate_request(request: Request, request_id: IdPath, form: Form) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     try:
         rating = RequestRating(rating=form.get("rating", ""))
     except ValidationError:
@@ -485,7 +462,7 @@ def rate_request(request: Request, request_id: IdPath, form: Form) -> Response:
         service.rate_request(principal, request_id, rating)
     except AppError as exc:
         return _refused(request, principal, request_id, exc)
-    return _redirect(f"/housing/requests/{request_id}?done=rated")
+    return redirect(f"/housing/requests/{request_id}?done=rated")
 
 
 # --- Operator: bank details for the bills ------------------------------------------------------
@@ -502,7 +479,7 @@ def _bank_page(
 
 @router.get("/housing/bank-details", response_class=HTMLResponse)
 def bank_details(request: Request) -> HTMLResponse:
-    principal = _require(request)
+    principal = logged_in(request)
     found = service.get_operator_bank_details(principal, service.my_operator_id(principal))
     values = {key: getattr(found, key) for key in BANK_FIELDS} if found else {}
     return _bank_page(request, values)
@@ -510,7 +487,7 @@ def bank_details(request: Request) -> HTMLResponse:
 
 @router.post("/housing/bank-details", response_class=HTMLResponse)
 def save_bank_details(request: Request, form: Form) -> Response:
-    principal = _require(request)
+    principal = logged_in(request)
     values = {key: form.get(key, "").strip() for key in BANK_FIELDS}
     try:
         service.set_operator_bank_details(
@@ -520,8 +497,8 @@ def save_bank_details(request: Request, form: Form) -> Response:
         fields = {e.field: e.translated() for e in exc.errors if e.field}
         return _bank_page(request, values, 422, error=gettext(CHECK_FIELDS), field_errors=fields)
     except (AppError, ValidationError) as exc:
-        fields = _field_messages(exc) if isinstance(exc, ValidationError) else {}
+        fields = field_messages(exc) if isinstance(exc, ValidationError) else {}
         error = gettext(CHECK_FIELDS) if fields else _message(exc)
         status = exc.status if isinstance(exc, AppError) else 422
         return _bank_page(request, values, status, error=error, field_errors=fields)
-    return _redirect("/housing/bank-details?done=bank_details")
+    return redirect("/housing/bank-details?done=bank_details")

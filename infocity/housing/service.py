@@ -26,9 +26,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Column,
-    CursorResult,
     Date,
-    Executable,
     Integer,
     Numeric,
     String,
@@ -39,8 +37,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,6 +44,7 @@ from infocity.accounts import service as accounts
 from infocity.city import service as city
 from infocity.core import audit, bulk, outbox
 from infocity.core.auth import PERMISSIONS, SYSTEM, Action, Principal, allowed, authorize
+from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.errors import (
     AppError,
@@ -61,6 +58,7 @@ from infocity.core.errors import (
 from infocity.core.i18n import N_
 from infocity.core.ratelimit import hit
 from infocity.core.settings import get_settings
+from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
 from infocity.housing import rules
@@ -121,18 +119,6 @@ BILLS = cast(Table, Bill.__table__)
 REQUESTS = cast(Table, ServiceRequest.__table__)
 REQUESTS_PER_HOUR = 20  # per citizen: enough for real problems, not for a flood
 OPEN311_DEFAULT_DAYS = 90  # GET requests without dates covers this many days (the spec's)
-
-
-def _dml(session: Session, statement: Executable) -> CursorResult[Any]:
-    return cast(CursorResult[Any], session.execute(statement))
-
-
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
-def _city_today(now: datetime) -> date:
-    return now.astimezone(get_settings().city_tz).date()
 
 
 def _day(value: date) -> str:
@@ -218,7 +204,7 @@ def link_apartment(
                 field="payer_code",
             )
         uow.session.execute(
-            _insert(uow.session)(ApartmentLink)
+            upsert_insert(uow.session)(ApartmentLink)
             .values(apartment_id=apartment.id, user_id=principal.user_id, created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["apartment_id", "user_id"])
         )
@@ -269,7 +255,7 @@ def _visible_apartment(
 
 def _window(now: datetime) -> WindowRead:
     settings = get_settings()
-    today = _city_today(now)
+    today = city_date(now)
     start, end = settings.readings_window_start_day, settings.readings_window_end_day
     current = rules.open_window(today, start, end)
     window = current or rules.next_open_window(today, start, end)
@@ -308,7 +294,7 @@ def get_apartment_overview(
     """An apartment's meters with their readings, the readings window, bills, payments and
     debt."""
     now = now or utcnow()
-    today = _city_today(now)
+    today = city_date(now)
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -413,7 +399,7 @@ def submit_reading(
             raise NotFound("meter_not_found", N_("There is no such meter among yours."))
         apartment = _visible_apartment(session, principal, meter.apartment_id)
         window = _open_window_or_refuse(now)
-        _check_reading(session, apartment, meter, data, window, _city_today(now))
+        _check_reading(session, apartment, meter, data, window, city_date(now))
         result = _save_reading(session, principal, meter, data.value, window, now)
         record_service_use(
             session, "meter_readings", principal.user_id, person_id=principal.person_id
@@ -438,7 +424,7 @@ def submit_readings(
     ``reading_needs_confirmation``), so the citizen corrects them together."""
     principal = authorize(principal, Action.HOUSING_OWN)
     now = now or utcnow()
-    today = _city_today(now)
+    today = city_date(now)
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -474,7 +460,7 @@ def submit_readings(
 def _open_window_or_refuse(now: datetime) -> rules.Window:
     settings = get_settings()
     window = rules.open_window(
-        _city_today(now), settings.readings_window_start_day, settings.readings_window_end_day
+        city_date(now), settings.readings_window_start_day, settings.readings_window_end_day
     )
     if window is None:
         upcoming = _window(now)
@@ -538,7 +524,7 @@ def _save_reading(
 ) -> ReadingRead:
     # One row per meter and month: a resubmission in the open window replaces it.
     row = session.execute(
-        _insert(session)(MeterReading)
+        upsert_insert(session)(MeterReading)
         .values(
             meter_id=meter.id,
             apartment_id=meter.apartment_id,
@@ -570,7 +556,7 @@ def send_reading_reminders(
     now = now or utcnow()
     settings = get_settings()
     window = rules.open_window(
-        _city_today(now), settings.readings_window_start_day, settings.readings_window_end_day
+        city_date(now), settings.readings_window_start_day, settings.readings_window_end_day
     )
     if window is None:
         return 0
@@ -604,7 +590,7 @@ def send_reading_reminders(
         # Claimed by the insert: another worker's run at the same moment claims none twice.
         claimed = set(
             session.scalars(
-                _insert(session)(ReadingReminder)
+                upsert_insert(session)(ReadingReminder)
                 .values([{"apartment_id": a, "period": window.period, "sent_at": now} for a in due])
                 .on_conflict_do_nothing(index_elements=["apartment_id", "period"])
                 .returning(ReadingReminder.apartment_id)
@@ -645,7 +631,7 @@ def set_tariff(
     with uow:
         valid_from = rules.month_start(data.valid_from)
         uow.session.execute(
-            _insert(uow.session)(Tariff)
+            upsert_insert(uow.session)(Tariff)
             .values(service=data.service, valid_from=valid_from, price=data.price)
             .on_conflict_do_update(
                 index_elements=["service", "valid_from"], set_={"price": data.price}
@@ -783,7 +769,7 @@ def _bill_apartment(
     apartment = session.get_one(Apartment, apartment_id)
     lines = rules.bill_lines(_metered(session, apartment, period), apartment.residents, prices)
     bill_id = session.execute(
-        _insert(session)(Bill)
+        upsert_insert(session)(Bill)
         .values(
             apartment_id=apartment.id,
             operator_id=apartment.operator_id,
@@ -815,7 +801,7 @@ def generate_last_month_bills(*, now: datetime | None = None) -> BillRunRead:
     """Bills of the latest month whose readings window has closed (the periodic job)."""
     settings = get_settings()
     period = rules.last_closed_period(
-        _city_today(now or utcnow()),
+        city_date(now or utcnow()),
         settings.readings_window_start_day,
         settings.readings_window_end_day,
     )
@@ -848,7 +834,7 @@ def get_bill(
         paid = session.scalar(
             select(func.coalesce(func.sum(Payment.amount), 0)).where(
                 Payment.apartment_id == apartment.id,
-                Payment.paid_on <= _city_today(bill.created_at),
+                Payment.paid_on <= city_date(bill.created_at),
             )
         )
         debt_before = Decimal(earlier or 0) - Decimal(paid or 0)
@@ -946,7 +932,7 @@ def set_operator_bank_details(
             raise NotFound("operator_not_found", N_("There is no such housing operator."))
         values = {**data.model_dump(), "updated_at": utcnow()}
         uow.session.execute(
-            _insert(uow.session)(OperatorBankDetails)
+            upsert_insert(uow.session)(OperatorBankDetails)
             .values(organisation_id=organisation_id, **values)
             .on_conflict_do_update(index_elements=["organisation_id"], set_=values)
         )
@@ -1001,7 +987,7 @@ def import_payments(
         text = rules.decode_payment_file(data) if isinstance(data, bytes) else data
     except ValueError as exc:
         raise PaymentFileRefused([(1, str(exc))]) from exc
-    rows, errors = rules.parse_payments(text, today=_city_today(now))
+    rows, errors = rules.parse_payments(text, today=city_date(now))
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -1039,9 +1025,9 @@ def import_payments(
         imported = (
             0
             if already == len(rows)
-            else _dml(
+            else dml(
                 session,
-                _insert(session)(PAYMENTS)
+                upsert_insert(session)(PAYMENTS)
                 .from_select(
                     ["external_id", "apartment_id", "amount", "paid_on", "imported_at"], new
                 )
@@ -1395,7 +1381,7 @@ def update_request_status(
             values["closed_at"] = now  # the reopening period runs from here
         # Guarded: a step is taken only from the statuses it may follow, so two operators
         # acting on the same request at once cannot both move it.
-        row = _dml(
+        row = dml(
             session,
             update(REQUESTS)
             .where(
@@ -1638,7 +1624,7 @@ def reopen_request(
                 days=rules.REOPEN_DAYS,
             )
         # Guarded like the operator's steps: a double submit reopens once.
-        row = _dml(
+        row = dml(
             session,
             update(REQUESTS)
             .where(
@@ -1688,7 +1674,7 @@ def rate_request(
     with uow:
         session = uow.session
         request = _filed_by(session, principal, request_id)
-        row = _dml(
+        row = dml(
             session,
             update(REQUESTS)
             .where(

@@ -8,10 +8,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, UploadFile
 from fastapi.responses import Response
 
+from infocity.core.schemas import MAX_ID
 from infocity.portal import service
 from infocity.portal.rules import MAX_ATTACHMENT_BYTES, MAX_QUERY
 from infocity.portal.schemas import (
-    MAX_ID,
     MAX_PAGE_SIZE,
     AnswerCreate,
     ApplicationAttachmentRead,

@@ -9,12 +9,11 @@ from infocity.accounts import service as accounts
 from infocity.core.auth import SYSTEM, Principal
 from infocity.core.errors import Forbidden, InvalidInput
 from infocity.core.i18n import N_, current_locale, gettext
+from infocity.core.schemas import MAX_ID
 from infocity.core.uow import UnitOfWork
 from infocity.health import service as health
 from infocity.health.schemas import AttachmentCreate, ClinicRead
 from infocity.portal.registry import Approval, Routing, register_application_type
-
-MAX_ID = 2**63 - 1
 
 
 class ClinicAttachmentForm(BaseModel):

@@ -12,11 +12,10 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from infocity.core.auth import Principal
-from infocity.core.errors import AppError, Unauthenticated
+from infocity.core.errors import AppError
 from infocity.core.i18n import N_, gettext
 from infocity.portal import rules, service
 from infocity.portal.schemas import (
-    MAX_ID,
     AnswerCreate,
     ApplicationCreate,
     AssignCreate,
@@ -24,23 +23,21 @@ from infocity.portal.schemas import (
     DecisionCreate,
     QueueFilter,
 )
-from infocity.web.deps import csrf_protect, page_principal, render
+from infocity.web.deps import csrf_protect, render
 from infocity.web.errors import validation_fields
+from infocity.web.forms import (
+    CHECK_FIELDS,
+    FormWithFiles,
+    IdPath,
+    LoggedIn,
+    notice,
+    redirect,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
 PAGE_SIZE = 20
 MAX_PAGE = 100_000
-
-
-def _logged_in(request: Request) -> Principal:
-    principal = page_principal(request)
-    if principal is None:
-        raise Unauthenticated("login_required", N_("Please log in to continue."))
-    return principal
-
-
-LoggedIn = Annotated[Principal, Depends(_logged_in)]
 
 
 def safe_link(link: str | None) -> str | None:
@@ -75,9 +72,7 @@ def inbox(
 
 
 @router.get("/inbox/{message_id}", response_class=HTMLResponse)
-def message(
-    request: Request, principal: LoggedIn, message_id: Annotated[int, Path(ge=1, le=MAX_ID)]
-) -> HTMLResponse:
+def message(request: Request, principal: LoggedIn, message_id: IdPath) -> HTMLResponse:
     shown = service.read_message(principal, message_id)
     return render(
         request, "portal/inbox_message.html", {"message": shown, "link": safe_link(shown.link)}
@@ -87,12 +82,11 @@ def message(
 @router.post("/inbox/read-all")
 def read_all(principal: LoggedIn) -> RedirectResponse:
     service.mark_all_read(principal)
-    return RedirectResponse("/inbox?marked=1", status_code=303)
+    return redirect("/inbox?marked=1")
 
 
 # --- Catalogue, applications, back office, the single window --------------------------
 
-CHECK_FIELDS = N_("Please correct the marked fields.")
 DONE_NOTICES = {
     "saved": N_("The draft has been saved."),
     "submitted": N_("The application has been submitted."),
@@ -104,16 +98,7 @@ DONE_NOTICES = {
     "decided": N_("The decision has been recorded."),
     "completed": N_("The application is completed."),
 }
-ApplicationId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-async def _form(request: Request) -> dict[str, Any]:
-    # The CSRF dependency has read the form already; Starlette keeps it on the request.
-    form = await request.form()
-    return dict(form.items())
-
-
-Form = Annotated[dict[str, Any], Depends(_form)]
+ApplicationId = IdPath
 
 
 def _text(form: dict[str, Any], name: str) -> str:
@@ -122,11 +107,7 @@ def _text(form: dict[str, Any], name: str) -> str:
 
 
 def _done(url: str, code: str) -> RedirectResponse:
-    return RedirectResponse(f"{url}?done={quote(code)}", status_code=303)
-
-
-def _notice(done: str | None) -> str | None:
-    return gettext(DONE_NOTICES[done]) if done in DONE_NOTICES else None
+    return redirect(f"{url}?done={quote(code)}")
 
 
 def _field_errors(exc: AppError | ValidationError) -> tuple[dict[str, str], str]:
@@ -189,7 +170,7 @@ def new_application(request: Request, principal: LoggedIn, type_code: TypeCode) 
 
 @router.post("/applications/new/{type_code}", response_class=HTMLResponse)
 def create_application(
-    request: Request, principal: LoggedIn, type_code: TypeCode, form: Form
+    request: Request, principal: LoggedIn, type_code: TypeCode, form: FormWithFiles
 ) -> Response:
     described = service.describe_application_form(principal, type_code)
     names = [f.name for f in described.fields]
@@ -240,7 +221,7 @@ def _application_page(
                 "app": detail,
                 "applicant": service.applicant_name(principal, application_id),
                 "status_labels": _status_labels(),
-                "notice": _notice(done),
+                "notice": notice(DONE_NOTICES, done),
                 "error": error,
             },
             status_code=status_code,
@@ -253,7 +234,7 @@ def _application_page(
             "app": detail,
             "form": form,
             "status_labels": _status_labels(),
-            "notice": _notice(done),
+            "notice": notice(DONE_NOTICES, done),
             "error": error,
         },
         status_code=status_code,
@@ -319,7 +300,7 @@ def withdraw(request: Request, principal: LoggedIn, application_id: ApplicationI
 
 @router.post("/applications/{application_id}/answer")
 def answer(
-    request: Request, principal: LoggedIn, application_id: ApplicationId, form: Form
+    request: Request, principal: LoggedIn, application_id: ApplicationId, form: FormWithFiles
 ) -> Response:
     return _act(
         request,
@@ -341,7 +322,7 @@ def _page_of(principal: Principal, application_id: int, applicant_user_id: int |
 
 @router.post("/applications/{application_id}/comments")
 def comment(
-    request: Request, principal: LoggedIn, application_id: ApplicationId, form: Form
+    request: Request, principal: LoggedIn, application_id: ApplicationId, form: FormWithFiles
 ) -> Response:
     return _act(
         request,
@@ -381,7 +362,7 @@ async def attach(request: Request, principal: LoggedIn, application_id: Applicat
 def download(
     principal: LoggedIn,
     application_id: ApplicationId,
-    attachment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    attachment_id: IdPath,
 ) -> Response:
     stored = service.get_attachment(principal, application_id, attachment_id)
     return Response(
@@ -436,7 +417,7 @@ def back_office_application(
 
 @router.post("/back-office/applications/{application_id}/assign")
 def assign(
-    request: Request, principal: LoggedIn, application_id: ApplicationId, form: Form
+    request: Request, principal: LoggedIn, application_id: ApplicationId, form: FormWithFiles
 ) -> Response:
     raw = _text(form, "assignee_user_id")
 
@@ -460,7 +441,7 @@ def assign(
 
 @router.post("/back-office/applications/{application_id}/decide")
 def decide(
-    request: Request, principal: LoggedIn, application_id: ApplicationId, form: Form
+    request: Request, principal: LoggedIn, application_id: ApplicationId, form: FormWithFiles
 ) -> Response:
     def run() -> None:
         decision = DecisionCreate.model_validate(

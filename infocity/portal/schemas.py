@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Row ids: anything larger would overflow the database's BIGINT and fail as a 500.
-MAX_ID = 2**63 - 1
+from infocity.core.schemas import MAX_ID
+
 MAX_PAGE_SIZE = 100
 
 

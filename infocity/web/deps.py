@@ -75,6 +75,11 @@ def session_token(request: Request) -> str | None:
         return None
 
 
+def client_ip(request: Request) -> str | None:
+    """The address the request came from (rate limits and the audit log keep it)."""
+    return request.client.host if request.client else None
+
+
 def page_principal(request: Request) -> Principal | None:
     """The user logged in to this browser, if any (pages: session cookie only)."""
     if "principal" not in request.state._state:

@@ -22,6 +22,7 @@ from infocity.core.i18n import N_
 from infocity.core.migrate import is_current
 from infocity.core.opsmetrics import DatabaseCollector
 from infocity.core.settings import get_settings
+from infocity.web.deps import client_ip
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,9 +73,7 @@ def _check_metrics_access(request: Request) -> None:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
             raise Unauthenticated("invalid_token", N_("The access token is invalid or expired."))
         return
-    if get_settings().environment == "production" and not _is_loopback(
-        request.client.host if request.client else None
-    ):
+    if get_settings().environment == "production" and not _is_loopback(client_ip(request)):
         raise Forbidden("forbidden", N_("You do not have access to this."))
 
 

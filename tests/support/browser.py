@@ -1,7 +1,16 @@
-"""Screens the browser tests run on: a desktop and a phone (390×844, touch)."""
+"""The browser tests' kit: the screens they run on (a desktop and a phone, 390×844,
+touch), Debian's Chromium driven by Playwright, and the steps every such test takes.
+
+Registered as a plugin in ``tests/conftest.py``, so its fixtures reach every test module.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +21,72 @@ PHONE = {"width": 390, "height": 844}
 # Decorate a browser test with this to run it on both screens; it gets ``viewport``.
 ON_EVERY_SCREEN = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 
+CHROMIUM = os.environ.get("INFOCITY_TEST_CHROMIUM") or shutil.which("chromium")
+# Screenshots of the steps and of failures, kept by CI.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# As root in a container Chromium needs --no-sandbox; the network flags stop it from
+# calling home, which this machine's closed network would refuse.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
 
 def context_options(viewport: dict[str, int], locale: str = "ru-RU") -> dict[str, Any]:
     """Options of ``browser.new_context`` for a screen: a phone is a touch screen that
     honours the page's viewport meta tag."""
     phone = viewport == PHONE
     return {"locale": locale, "viewport": viewport, "is_mobile": phone, "has_touch": phone}
+
+
+@pytest.fixture(autouse=True)
+def _chromium_present(request: pytest.FixtureRequest) -> None:
+    """A ``browser`` test is skipped where there is no Chromium, before its other
+    fixtures start anything; CI must have one."""
+    if request.node.get_closest_marker("browser") is None or CHROMIUM is not None:
+        return
+    reason = "no Chromium here (Debian package 'chromium')"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    pytest.skip(reason)
+
+
+@contextmanager
+def launched_chromium() -> Iterator[Any]:
+    """A headless Chromium (a Playwright ``Browser``), closed on leaving."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """A Chromium for one test; each of its contexts is a browser of its own."""
+    with launched_chromium() as browser:
+        yield browser
+
+
+def new_page(browser: Any, viewport: dict[str, int], locale: str = "ru-RU") -> Any:
+    """A page in a new context (own cookies) of ``browser`` for this screen and language."""
+    page = browser.new_context(**context_options(viewport, locale)).new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def log_in(page: Any, base_url: str, email: str, password: str) -> None:
+    """Log in through the /login form as a person would."""
+    page.goto(f"{base_url}/login")
+    page.fill("#f-identifier", email)
+    page.fill("#f-password", password)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()

@@ -3,19 +3,18 @@ the checks of who may act in which clinic, and the notifications."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from babel.dates import format_date
-from sqlalchemy import CursorResult, Executable, Table, exists, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, exists, or_, select
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
 from infocity.city import service as city
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
+from infocity.core.clock import city_tz
 from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden
 from infocity.core.i18n import N_, current_locale
@@ -80,29 +79,6 @@ APPOINTMENT_COLUMNS = (
     APPOINTMENTS.c.confirmed_at,
     APPOINTMENTS.c.outcome_at,
 )
-
-
-def _dml(session: Session, statement: Executable) -> CursorResult[Any]:
-    """Run an UPDATE, DELETE or INSERT and keep its row count (guarded transitions)."""
-    return cast(CursorResult[Any], session.execute(statement))
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _upsert(session: Session) -> Callable[[Table], Any]:
-    return cast(
-        Callable[[Table], Any], pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    )
-
-
-def _tz() -> Any:
-    return get_settings().city_tz
-
-
-def _city_today(now: datetime) -> date:
-    return rules.city_date(now, _tz())
 
 
 def _appointment_read(row: Any) -> AppointmentRead:
@@ -285,7 +261,7 @@ def _notify_person(
 
 def _format_day(instant: datetime) -> str:
     """The city date of ``instant``, written out in the current language."""
-    return format_date(rules.city_date(instant, _tz()), "long", locale=current_locale())
+    return format_date(rules.city_date(instant, city_tz()), "long", locale=current_locale())
 
 
 def _refuse_if_suspended(session: Session, person_id: int, now: datetime) -> None:

@@ -16,6 +16,7 @@ from infocity.core.errors import Forbidden
 from infocity.core.i18n import N_
 from infocity.core.ratelimit import Limit, hit_many
 from infocity.core.security import token_hash
+from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
 from infocity.health import errors
@@ -38,7 +39,6 @@ from infocity.health.service.base import (
     SLOTS,
     _appointment_read,
     _authorize_in_clinic,
-    _dml,
     _head_clinic_ids,
     _notify,
     _own_and_children,
@@ -311,7 +311,7 @@ def _cancel(
     """Cancel by the patient (or for them): free the slot, offer it to the waiting list."""
     session = uow.session
     # Guarded: only a booked, future appointment is cancelled, once, whoever races.
-    cancelled = _dml(
+    cancelled = dml(
         session,
         update(APPOINTMENTS)
         .where(
@@ -347,7 +347,7 @@ def _cancel(
 
 def _release_slot(session: Session, slot_id: int) -> None:
     # booked -> free: the only way a booked slot becomes bookable again.
-    _dml(
+    dml(
         session,
         update(SLOTS)
         .where(SLOTS.c.id == slot_id, SLOTS.c.status == "booked")
@@ -385,7 +385,7 @@ def reschedule_appointment(
         # patient's overlap guard; if taking the new slot then fails, the transaction
         # rolls back and the old appointment stands.
         _lock_patient(session, old.person_id, ctx.specialty_id, now)
-        replaced = _dml(
+        replaced = dml(
             session,
             update(APPOINTMENTS)
             .where(

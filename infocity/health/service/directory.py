@@ -14,10 +14,11 @@ from infocity.city import service as city
 from infocity.core import audit
 from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, authorize
+from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, InvalidInput
 from infocity.core.i18n import N_, format_datetime
-from infocity.core.settings import get_settings
+from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
 from infocity.health.models import Attachment, Clinic, Practitioner, Specialty
@@ -35,10 +36,7 @@ from infocity.health.service.base import (
     ATTACHMENTS,
     SLOTS,
     _authorize_in_clinic,
-    _city_today,
-    _dml,
     _specialty_by_code,
-    _upsert,
 )
 
 
@@ -51,7 +49,7 @@ def seed_specialties(*, uow: UnitOfWork | None = None) -> int:
         now = utcnow()
         for seed in rules.SPECIALTIES:
             statement = (
-                _upsert(uow.session)(table)
+                upsert_insert(uow.session)(table)
                 .values(
                     code=seed.code,
                     name=seed.name,
@@ -66,7 +64,7 @@ def seed_specialties(*, uow: UnitOfWork | None = None) -> int:
                 )
                 .on_conflict_do_nothing(index_elements=["code"])
             )
-            added += _dml(uow.session, statement).rowcount
+            added += dml(uow.session, statement).rowcount
         uow.commit()
         return added
 
@@ -123,8 +121,8 @@ def _move_unreleased_slots(session: Session, specialty: Specialty, now: datetime
     # Slots not yet open follow the new release rule; slots already open stay open, so
     # nobody loses a time they could already see. Slot length changes apply to slots
     # materialised from now on.
-    tz = get_settings().city_tz
-    today = _city_today(now)
+    tz = city_tz()
+    today = city_date(now)
     for offset in range(0, 2 * MAX_HORIZON_DAYS + 2):
         day = today + timedelta(days=offset)
         day_start = rules.local_instant(day, time(0, 0), tz) or datetime.combine(
@@ -137,7 +135,7 @@ def _move_unreleased_slots(session: Session, specialty: Specialty, now: datetime
         opens = rules.release_at(
             day, horizon_days=specialty.horizon_days, release_time=specialty.release_time, tz=tz
         )
-        _dml(
+        dml(
             session,
             update(SLOTS)
             .where(
@@ -283,7 +281,7 @@ def attach_patient(
             raise errors.PatientNotFound()
         if patient.birth_date is None:
             raise errors.BirthDateRequired()
-        age = age_on(patient.birth_date, _city_today(now))
+        age = age_on(patient.birth_date, city_date(now))
         if rules.clinic_kind_for_age(age) != clinic.clinic_kind:
             raise errors.WrongClinicKind()
         current = session.scalars(
@@ -305,7 +303,7 @@ def attach_patient(
                     next_change=format_datetime(next_change, "long").split(",")[0]
                 )
             # Guarded: if another change closed this row meanwhile, ours must not win too.
-            closed = _dml(
+            closed = dml(
                 session,
                 update(ATTACHMENTS)
                 .where(ATTACHMENTS.c.id == current.id, ATTACHMENTS.c.valid_to.is_(None))

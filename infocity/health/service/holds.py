@@ -16,7 +16,9 @@ from sqlalchemy import Row, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from infocity.city import service as city
+from infocity.core.clock import city_tz
 from infocity.core.settings import get_settings
+from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 from infocity.health import rules
 from infocity.health.models import Clinic, Practitioner, Specialty
@@ -26,9 +28,7 @@ from infocity.health.service.base import (
     OFFERS,
     SLOTS,
     STANDINGS,
-    _dml,
     _notify_person,
-    _tz,
 )
 
 OFFER_CANDIDATES = 20  # waiting entries tried, in order, for one freed slot
@@ -48,7 +48,7 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
     until = _hold_until(now, slot.starts_at)
     # Guarded: a slot is held only from 'free'. A booking or another offer racing for
     # it finds it taken and updates nothing; the loser here gives up on this slot.
-    taken = _dml(
+    taken = dml(
         session,
         update(SLOTS)
         .where(
@@ -65,7 +65,7 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
     for entry_id in entry_ids:
         # Guarded: an entry holds at most one slot. If a concurrent offer got this entry
         # first (it is 'holding' now), try the next in line.
-        got = _dml(
+        got = dml(
             session,
             update(ENTRIES)
             .where(ENTRIES.c.id == entry_id, ENTRIES.c.status == "waiting")
@@ -75,14 +75,14 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
             chosen = entry_id
             break
     if chosen is None:  # nobody left: give the slot back (we still hold its row lock)
-        _dml(
+        dml(
             session,
             update(SLOTS)
             .where(SLOTS.c.id == slot.id, SLOTS.c.status == "held")
             .values(status="free", held_until=None, version=SLOTS.c.version + 1),
         )
         return None
-    _dml(session, update(SLOTS).where(SLOTS.c.id == slot.id).values(held_for_entry_id=chosen))
+    dml(session, update(SLOTS).where(SLOTS.c.id == slot.id).values(held_for_entry_id=chosen))
     session.execute(
         insert(OFFERS).values(
             clinic_id=slot.clinic_id,
@@ -174,7 +174,7 @@ def _offer_slot(uow: UnitOfWork, slot_id: int, now: datetime) -> int | None:
     slot = _slot_row(session, slot_id)
     if slot is None or slot.status != "free" or slot.starts_at <= now or slot.release_at > now:
         return None
-    local = slot.starts_at.astimezone(_tz())
+    local = slot.starts_at.astimezone(city_tz())
     day, wall = local.date(), local.time().replace(tzinfo=None)
     offered = exists().where(OFFERS.c.entry_id == ENTRIES.c.id, OFFERS.c.slot_id == slot.id)
     entry_ids = list(
@@ -208,7 +208,7 @@ def _offer_to_entry(uow: UnitOfWork, entry_id: int, now: datetime) -> int | None
     ).one_or_none()
     if entry is None:
         return None
-    tz = _tz()
+    tz = city_tz()
     conditions = [
         SLOTS.c.specialty_id == entry.specialty_id,
         SLOTS.c.status == "free",

@@ -9,6 +9,7 @@ from sqlalchemy import exists, func, select, update
 
 from infocity.core.db import utcnow
 from infocity.core.settings import get_settings
+from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors
 from infocity.health.metrics import counted
@@ -20,9 +21,7 @@ from infocity.health.service.base import (
     JOB_BATCH,
     REMINDERS,
     _appointment_read,
-    _dml,
     _notify,
-    _upsert,
 )
 from infocity.health.service.booking import _cancel
 
@@ -128,7 +127,7 @@ def send_due_reminders(*, now: datetime | None = None, uow: UnitOfWork | None = 
             # two workers never queue the same reminder; only what we inserted is sent.
             claimed = list(
                 session.scalars(
-                    _upsert(session)(REMINDERS)
+                    upsert_insert(session)(REMINDERS)
                     .values(rows)
                     .on_conflict_do_nothing(index_elements=["appointment_id", "offset_hours"])
                     .returning(REMINDERS.c.appointment_id)
@@ -164,7 +163,7 @@ def confirm_by_link(
         session = uow.session
         # Guarded: only a booked, future appointment is confirmed; a second click keeps
         # the first confirmation time.
-        confirmed = _dml(
+        confirmed = dml(
             session,
             update(APPOINTMENTS)
             .where(

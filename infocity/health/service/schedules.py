@@ -11,8 +11,10 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from infocity.core.auth import Action, Principal, authorize
+from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
 from infocity.core.i18n import N_
+from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
 from infocity.health.models import (
@@ -43,12 +45,8 @@ from infocity.health.service.base import (
     SLOTS,
     _appointment_read,
     _authorize_in_clinic,
-    _city_today,
-    _dml,
     _notify,
     _practitioner,
-    _tz,
-    _upsert,
 )
 from infocity.health.service.taking import _give_back_referral
 
@@ -109,7 +107,7 @@ def _materialise_practitioner(
     session: Session, practitioner: Practitioner, first_day: date, last_day: date, now: datetime
 ) -> int:
     """Insert the practitioner's missing slots for the city dates; return how many."""
-    first_day = max(first_day, _city_today(now))
+    first_day = max(first_day, city_date(now))
     if last_day < first_day:
         return 0
     specialty = session.get(Specialty, practitioner.specialty_id)
@@ -145,7 +143,7 @@ def _materialise_practitioner(
             )
         )
     ]
-    tz = _tz()
+    tz = city_tz()
     planned = rules.plan_slots(
         first_day, last_day, weekly, overrides, default_minutes=specialty.slot_minutes, tz=tz
     )
@@ -175,7 +173,7 @@ def _materialise_practitioner(
         # Idempotent: a slot already there (same practitioner and start) is left alone,
         # whatever its status, so re-running the job never frees a booked slot.
         statement = (
-            _upsert(session)(SLOTS)
+            upsert_insert(session)(SLOTS)
             .values(rows[start : start + INSERT_BATCH])
             .on_conflict_do_nothing(index_elements=["practitioner_id", "starts_at"])
             .returning(SLOTS.c.id)  # counted by rows: a multi-row insert has no row count
@@ -194,7 +192,7 @@ def materialise_slots(
     """Create the missing slots of every active practitioner up to city date ``until``
     (the periodic job); one short transaction per practitioner. Returns how many."""
     now = now or utcnow()
-    first_day = since or _city_today(now)
+    first_day = since or city_date(now)
     uow = uow or UnitOfWork()
     with uow:
         ids = list(
@@ -220,7 +218,7 @@ def materialise_horizon(*, now: datetime | None = None, uow: UnitOfWork | None =
     uow = uow or UnitOfWork()
     with uow:
         horizon = uow.session.scalar(select(func.max(Specialty.horizon_days))) or 0
-    return materialise_slots(_city_today(now) + timedelta(days=horizon + 1), now=now, uow=uow)
+    return materialise_slots(city_date(now) + timedelta(days=horizon + 1), now=now, uow=uow)
 
 
 def search_free_slots(
@@ -229,8 +227,8 @@ def search_free_slots(
     """Free, released, future slots of a specialty (in one clinic and its branches, or
     anywhere; of one practitioner if asked), for a range of city dates, earliest first."""
     now = now or utcnow()
-    tz = _tz()
-    first_day = search.date_from or _city_today(now)
+    tz = city_tz()
+    first_day = search.date_from or city_date(now)
     last_day = search.date_to or first_day + timedelta(days=rules.DEFAULT_HORIZON_DAYS + 1)
     lower = rules.local_instant(first_day, time(0), tz) or now
     upper = rules.local_instant(last_day + timedelta(days=1), time(0), tz) or now
@@ -334,7 +332,7 @@ def _unplanned_slots(
     ).all()
     if not rows:
         return []
-    tz = _tz()
+    tz = city_tz()
     specialty = session.get(Specialty, practitioner.specialty_id)
     assert specialty is not None
     planned = {
@@ -482,7 +480,7 @@ def _withdraw_slots(
         # 'booked' here and its appointment is cancelled by the next statement (which
         # sees every booking committed before it); a booking after this statement finds
         # the slot 'blocked' and is refused.
-        free_or_held = _dml(
+        free_or_held = dml(
             session,
             update(SLOTS)
             .where(SLOTS.c.id.in_(ids), SLOTS.c.status.in_(("free", "held")))
@@ -494,7 +492,7 @@ def _withdraw_slots(
         held_ids = [r.id for r in free_or_held]
         if held_ids:
             _withdraw_holds(session, held_ids, now)
-        cancelled = _dml(
+        cancelled = dml(
             session,
             update(APPOINTMENTS)
             .where(APPOINTMENTS.c.slot_id.in_(ids), APPOINTMENTS.c.status == "booked")
@@ -502,7 +500,7 @@ def _withdraw_slots(
             .returning(*APPOINTMENT_COLUMNS),
         ).all()
         if cancelled:
-            blocked += _dml(
+            blocked += dml(
                 session,
                 update(SLOTS)
                 .where(SLOTS.c.id.in_([c.slot_id for c in cancelled]), SLOTS.c.status == "booked")
@@ -535,7 +533,7 @@ def _withdraw_holds(session: Session, slot_ids: Sequence[int], now: datetime) ->
         )
     )
     if entry_ids:
-        _dml(
+        dml(
             session,
             update(ENTRIES)
             .where(ENTRIES.c.id.in_(entry_ids), ENTRIES.c.status == "holding")
@@ -547,7 +545,7 @@ def _prioritise(session: Session, appointment: AppointmentRead, now: datetime) -
     """Put the patient whose appointment the clinic cancelled first on the waiting list
     of the specialty at that clinic (an open entry of theirs is raised to priority)."""
     statement = (
-        _upsert(session)(ENTRIES)
+        upsert_insert(session)(ENTRIES)
         .values(
             clinic_id=appointment.clinic_id,
             person_id=appointment.person_id,
@@ -593,8 +591,8 @@ def _apply_schedule(
     cancelled, blocked = _withdraw_slots(uow, practitioner, now)
     session = uow.session
     horizon = session.scalar(select(func.max(Specialty.horizon_days))) or 0
-    last_day = _city_today(now) + timedelta(days=horizon + 1)
-    added = _materialise_practitioner(session, practitioner, _city_today(now), last_day, now)
+    last_day = city_date(now) + timedelta(days=horizon + 1)
+    added = _materialise_practitioner(session, practitioner, city_date(now), last_day, now)
     return ScheduleChangeRead(
         cancelled_appointments=cancelled, blocked_slots=blocked, added_slots=added
     )

@@ -30,8 +30,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
+from infocity.core.clock import city_tz
 from infocity.core.db import fetch_rows
 from infocity.core.i18n import format_datetime
+from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
 from infocity.health.models import Appointment, Clinic, Referral, Specialty
@@ -46,12 +48,9 @@ from infocity.health.service.base import (
     SLOTS,
     _appointment_read,
     _check_channel,
-    _dml,
     _format_day,
     _patient,
     _refuse_if_suspended,
-    _tz,
-    _upsert,
 )
 
 
@@ -214,7 +213,7 @@ def _lock_patient(session: Session, person_id: int, specialty_id: int, now: date
         fetch_rows(session, slot_sql.LOCK_PATIENT_PG, params)
         return
     statement = (
-        _upsert(session)(QUOTAS)
+        upsert_insert(session)(QUOTAS)
         .values(person_id=person_id, specialty_id=specialty_id, bookings=1, updated_at=now)
         .on_conflict_do_update(
             index_elements=["person_id", "specialty_id"],
@@ -331,7 +330,7 @@ def _claim_referral(
     now: datetime,
 ) -> None:
     """Mark the referral used by this appointment (guarded; the reason read only if not)."""
-    claimed = _dml(
+    claimed = dml(
         session,
         update(REFERRALS)
         .where(
@@ -392,7 +391,7 @@ def _book(
             clinic_kind=ctx.clinic_kind,
             attached=ctx.attached,
             birth_date=patient.birth_date,
-            slot_day=rules.city_date(ctx.starts_at, _tz()),
+            slot_day=rules.city_date(ctx.starts_at, city_tz()),
             has_referral=(referral_id or carried_referral) is not None,
         )
     )
@@ -422,7 +421,7 @@ def _book(
     if referral_id is not None:
         _claim_referral(session, ctx, referral_id, patient.person_id, row.id, now)
     elif carried_referral is not None and replacing is not None:
-        moved = _dml(
+        moved = dml(
             session,
             update(REFERRALS)
             .where(
@@ -443,7 +442,7 @@ def _book(
 
 def _give_back_referral(session: Session, referral_id: int, appointment_id: int) -> None:
     # used -> active, only if this appointment is the one that used it.
-    _dml(
+    dml(
         session,
         update(REFERRALS)
         .where(

@@ -16,6 +16,7 @@ from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden, InvalidInput
 from infocity.core.i18n import N_
 from infocity.core.settings import get_settings
+from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors
 from infocity.health.models import OUTCOMES, Appointment, Clinic, HomeVisitRequest, Practitioner
@@ -36,13 +37,11 @@ from infocity.health.service.base import (
     STANDINGS,
     _appointment_read,
     _authorize_in_clinic,
-    _dml,
     _format_day,
     _head_clinic_ids,
     _notify_person,
     _own_and_children,
     _patient,
-    _upsert,
     count_staff_lookup,
     in_care_of,
     staff_head_clinics,
@@ -74,7 +73,7 @@ def _count_no_show(uow: UnitOfWork, person_id: int, now: datetime) -> None:
     # keeps it to commit): two no-shows marked at once are counted one after the other,
     # so the second sees the first and the limit is never stepped over unseen.
     session.execute(
-        _upsert(session)(STANDINGS)
+        upsert_insert(session)(STANDINGS)
         .values(person_id=person_id, suspension_no_shows=0, updated_at=now)
         .on_conflict_do_update(index_elements=["person_id"], set_={"updated_at": now})
     )
@@ -89,7 +88,7 @@ def _count_no_show(uow: UnitOfWork, person_id: int, now: datetime) -> None:
     if count < settings.no_show_limit:
         return
     until = now + timedelta(days=settings.no_show_suspension_days)
-    _dml(
+    dml(
         session,
         update(STANDINGS)
         .where(STANDINGS.c.person_id == person_id)
@@ -129,7 +128,7 @@ def mark_appointment_outcome(
             raise errors.NotYourAppointment()
         # Guarded: from 'booked' only, and only once its time has come; a cancel or a
         # second mark racing this one finds the status changed and updates nothing.
-        marked = _dml(
+        marked = dml(
             session,
             update(APPOINTMENTS)
             .where(
@@ -377,7 +376,7 @@ def cancel_home_visit(
         if visit is None or not accounts.acts_for(actor, visit.person_id, uow=uow):
             raise errors.HomeVisitNotFound()
         # Guarded: a request the clinic has just closed is not cancelled over it.
-        cancelled = _dml(
+        cancelled = dml(
             session,
             update(HOME_VISITS)
             .where(HOME_VISITS.c.id == visit.id, HOME_VISITS.c.status.in_(OPEN_HOME_VISITS))
@@ -464,7 +463,7 @@ def update_home_visit(
             values["practitioner_id"] = practitioner.id
         # Guarded: the step is taken only from the statuses it may follow, so two
         # registrars acting on the same request at once cannot both move it.
-        updated = _dml(
+        updated = dml(
             session,
             update(HOME_VISITS)
             .where(HOME_VISITS.c.id == visit.id, HOME_VISITS.c.status.in_(sources))

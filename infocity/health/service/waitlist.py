@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from infocity.accounts import service as accounts
 from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, authorize
+from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden
 from infocity.core.i18n import N_
+from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
 from infocity.health.models import Clinic, Referral, Specialty, WaitlistEntry
@@ -32,8 +34,6 @@ from infocity.health.service.base import (
     MY_APPOINTMENTS_LIMIT,
     OFFERS,
     SLOTS,
-    _city_today,
-    _dml,
     _notify,
     _own_and_children,
     _patient,
@@ -158,7 +158,7 @@ def join_waitlist(
     if person_id is None:
         raise errors.PatientNotFound()
     now = now or utcnow()
-    _check_waitlist_input(data, _city_today(now))
+    _check_waitlist_input(data, city_date(now))
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -175,7 +175,7 @@ def join_waitlist(
         kind_clinic = session.get(Clinic, clinic_id) if clinic_id is not None else None
         if patient.birth_date is None:
             raise errors.BirthDateRequired()
-        age_kind = rules.clinic_kind_for_age(age_on(patient.birth_date, _city_today(now)))
+        age_kind = rules.clinic_kind_for_age(age_on(patient.birth_date, city_date(now)))
         rules.check_booking(
             rules.BookingFacts(
                 booking_mode=specialty.booking_mode,
@@ -183,7 +183,7 @@ def join_waitlist(
                 clinic_kind=kind_clinic.clinic_kind if kind_clinic else age_kind,
                 attached=True,
                 birth_date=patient.birth_date,
-                slot_day=_city_today(now),
+                slot_day=city_date(now),
                 has_referral=True,
             )
         )
@@ -253,7 +253,7 @@ def _end_hold(
     ]
     if expired_only:
         conditions.append(SLOTS.c.held_until <= now)
-    freed = _dml(
+    freed = dml(
         session,
         update(SLOTS)
         .where(*conditions)
@@ -262,7 +262,7 @@ def _end_hold(
     )  # fmt: skip
     if freed.rowcount != 1:
         return None
-    _dml(
+    dml(
         session,
         update(OFFERS)
         .where(OFFERS.c.entry_id == entry_id, OFFERS.c.slot_id == slot_id,
@@ -287,7 +287,7 @@ def leave_waitlist(
         session = uow.session
         entry = _own_entry(uow, actor, entry_id)
         freed = _end_hold(session, entry.id, "declined", now)  # the slot first, then the entry
-        left = _dml(
+        left = dml(
             session,
             update(ENTRIES)
             .where(ENTRIES.c.id == entry.id, ENTRIES.c.status.in_(("waiting", "holding")))
@@ -337,7 +337,7 @@ def accept_hold(
             hold_entry_id=entry.id,
         )
         # Guarded: the entry that held the slot is served once.
-        served = _dml(
+        served = dml(
             session,
             update(ENTRIES)
             .where(ENTRIES.c.id == entry.id, ENTRIES.c.status == "holding")
@@ -345,7 +345,7 @@ def accept_hold(
         )
         if served.rowcount != 1:
             raise errors.NoActiveHold()
-        _dml(
+        dml(
             session,
             update(OFFERS)
             .where(OFFERS.c.entry_id == entry.id, OFFERS.c.slot_id == slot_id,
@@ -375,7 +375,7 @@ def decline_hold(
         freed = _end_hold(session, entry.id, "declined", now)
         if freed is None:
             raise errors.NoActiveHold()
-        back = _dml(
+        back = dml(
             session,
             update(ENTRIES)
             .where(ENTRIES.c.id == entry.id, ENTRIES.c.status == "holding")
@@ -399,7 +399,7 @@ def _expire_hold(uow: UnitOfWork, slot_id: int, entry_id: int | None, now: datet
         if entry_id is None
         else SLOTS.c.held_for_entry_id == entry_id
     )
-    freed = _dml(
+    freed = dml(
         session,
         update(SLOTS)
         .where(SLOTS.c.id == slot_id, SLOTS.c.status == "held", held_for,
@@ -410,7 +410,7 @@ def _expire_hold(uow: UnitOfWork, slot_id: int, entry_id: int | None, now: datet
     if freed.rowcount != 1:
         return False
     if entry_id is not None:
-        _dml(
+        dml(
             session,
             update(OFFERS)
             .where(OFFERS.c.slot_id == slot_id, OFFERS.c.entry_id == entry_id,
@@ -419,7 +419,7 @@ def _expire_hold(uow: UnitOfWork, slot_id: int, entry_id: int | None, now: datet
         )  # fmt: skip
         # An unanswered hold closes the place: holding times for someone who does not
         # answer would keep them from everyone else.
-        _dml(
+        dml(
             session,
             update(ENTRIES)
             .where(ENTRIES.c.id == entry_id, ENTRIES.c.status == "holding")
