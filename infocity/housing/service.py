@@ -1131,6 +1131,26 @@ def operator_names(operator_ids: set[int], *, uow: UnitOfWork | None = None) -> 
     }
 
 
+def _step_request(
+    session: Session, request_id: int, status: str, values: dict[str, Any]
+) -> ServiceRequestRead:
+    """Move a request to ``status`` only from the statuses that step may follow (the guard
+    closes the race of two people acting on it at once); refuse if it has moved on."""
+    row = dml(
+        session,
+        update(REQUESTS)
+        .where(REQUESTS.c.id == request_id, REQUESTS.c.status.in_(rules.REQUEST_STEPS[status]))
+        .values(**values)
+        .returning(*REQUESTS.c),
+    ).one_or_none()
+    if row is None:
+        raise Conflict(
+            "request_status_conflict",
+            N_("This request has already moved past this step. Reload the page."),
+        )
+    return _request_read(row)
+
+
 def _request_read(row: Any, apartment_number: str | None = None) -> ServiceRequestRead:
     result = ServiceRequestRead.model_validate(row, from_attributes=True)
     return result.model_copy(update={"apartment_number": apartment_number})
@@ -1381,22 +1401,7 @@ def update_request_status(
             values["closed_at"] = now  # the reopening period runs from here
         # Guarded: a step is taken only from the statuses it may follow, so two operators
         # acting on the same request at once cannot both move it.
-        row = dml(
-            session,
-            update(REQUESTS)
-            .where(
-                REQUESTS.c.id == request_id,
-                REQUESTS.c.status.in_(rules.REQUEST_STEPS[data.status]),
-            )
-            .values(**values)
-            .returning(*REQUESTS.c),
-        ).one_or_none()
-        if row is None:
-            raise Conflict(
-                "request_status_conflict",
-                N_("This request has already moved past this step. Reload the page."),
-            )
-        result = _request_read(row)
+        result = _step_request(session, request_id, data.status, values)
         session.add(
             RequestEvent(
                 request_id=result.id,
@@ -1624,22 +1629,9 @@ def reopen_request(
                 days=rules.REOPEN_DAYS,
             )
         # Guarded like the operator's steps: a double submit reopens once.
-        row = dml(
-            session,
-            update(REQUESTS)
-            .where(
-                REQUESTS.c.id == request.id,
-                REQUESTS.c.status.in_(rules.REQUEST_STEPS["open"]),
-            )
-            .values(status="open", updated_at=now, closed_at=None)
-            .returning(*REQUESTS.c),
-        ).one_or_none()
-        if row is None:
-            raise Conflict(
-                "request_status_conflict",
-                N_("This request has already moved past this step. Reload the page."),
-            )
-        result = _request_read(row)
+        result = _step_request(
+            session, request.id, "open", {"status": "open", "updated_at": now, "closed_at": None}
+        )
         session.add(
             RequestEvent(
                 request_id=result.id,
