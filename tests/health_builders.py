@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from infocity.accounts import service as accounts
 from infocity.accounts.schemas import ChildCreate, PersonRead, ProfileUpdate
 from infocity.core.auth import SYSTEM
-from infocity.core.db import utcnow
+from infocity.core.clock import city_today as city_today  # the builders offer it to tests
 from infocity.core.models import OutboxMessage
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
@@ -41,10 +41,6 @@ from infocity.health.schemas import (
 from tests.builders import Account, make_citizen, make_organisation, make_staff
 
 _numbers = itertools.count(1)
-
-
-def city_today() -> date:
-    return utcnow().astimezone(get_settings().city_tz).date()
 
 
 def make_policy() -> str:
