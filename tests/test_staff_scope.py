@@ -22,7 +22,7 @@ from infocity.core.errors import AppError, RateLimited
 from infocity.core.models import AuditEntry
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
-from infocity.health import service, views
+from infocity.health import reads, service
 from infocity.health.models import (
     Appointment,
     Attachment,
@@ -159,15 +159,15 @@ def test_a_registrar_opens_only_the_cards_of_their_clinics_patients(client: Test
     attach(own.person_id, mine.id)
     attach(other.person_id, theirs.id)
 
-    card = views.patient_card(registrar.principal, mine.id, own.person_id)
+    card = reads.patient_card(registrar.principal, mine.id, own.person_id)
     assert card.person_id == own.person_id
     # Another clinic's patient is answered as an id no one has.
-    outside = _refusal(lambda: views.patient_card(registrar.principal, mine.id, other.person_id))
-    missing = _refusal(lambda: views.patient_card(registrar.principal, mine.id, UNKNOWN_ID))
+    outside = _refusal(lambda: reads.patient_card(registrar.principal, mine.id, other.person_id))
+    missing = _refusal(lambda: reads.patient_card(registrar.principal, mine.id, UNKNOWN_ID))
     assert outside == missing
     assert outside[0] == "patient_not_found"
     with pytest.raises(AppError):
-        views.registry_slots(registrar.principal, mine.id, other.person_id, "therapist")
+        reads.registry_slots(registrar.principal, mine.id, other.person_id, "therapist")
 
     login_page_client(client, registrar.identifier, registrar.password)
     assert client.get(f"/registry/patients/{own.person_id}?clinic={mine.id}").status_code == 200
@@ -186,17 +186,17 @@ def test_a_patient_found_by_policy_at_the_registry_can_be_opened_and_booked(
     assert visitor.person_id is not None
     attach(visitor.person_id, theirs.id)
     with pytest.raises(AppError):
-        views.patient_card(registrar.principal, mine.id, visitor.person_id)
-    views.find_patient(registrar.principal, mine.id, policy, born)
+        reads.patient_card(registrar.principal, mine.id, visitor.person_id)
+    reads.find_patient(registrar.principal, mine.id, policy, born)
     # Identified by policy and birth date: the card and the booking page open by id.
-    assert views.patient_card(registrar.principal, mine.id, visitor.person_id).person_id == (
+    assert reads.patient_card(registrar.principal, mine.id, visitor.person_id).person_id == (
         visitor.person_id
     )
-    views.registry_slots(registrar.principal, mine.id, visitor.person_id, "therapist")
+    reads.registry_slots(registrar.principal, mine.id, visitor.person_id, "therapist")
     # Only for the registrar who identified them.
     colleague = make_staff("registrar", mine.id)
     with pytest.raises(AppError):
-        views.patient_card(colleague.principal, mine.id, visitor.person_id)
+        reads.patient_card(colleague.principal, mine.id, visitor.person_id)
 
 
 def test_patient_cards_are_rate_limited_like_the_look_up(
@@ -209,11 +209,11 @@ def test_patient_cards_are_rate_limited_like_the_look_up(
     patient = make_patient()
     assert patient.person_id is not None
     attach(patient.person_id, clinic.id)
-    views.patient_card(registrar.principal, clinic.id, patient.person_id)
+    reads.patient_card(registrar.principal, clinic.id, patient.person_id)
     with pytest.raises(AppError):
-        views.patient_card(registrar.principal, clinic.id, UNKNOWN_ID)  # counted too
+        reads.patient_card(registrar.principal, clinic.id, UNKNOWN_ID)  # counted too
     with pytest.raises(RateLimited):
-        views.patient_card(registrar.principal, clinic.id, patient.person_id)
+        reads.patient_card(registrar.principal, clinic.id, patient.person_id)
 
 
 # --- Booking status and referrals -------------------------------------------------------

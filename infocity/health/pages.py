@@ -1,6 +1,6 @@
 """HTML pages of medical appointments (thin: parse, call one function, render).
 
-Every page works without JavaScript. Reads come from ``views.py``, changes go through
+Every page works without JavaScript. Reads come from ``reads``, changes go through
 ``service.py``; a refused form is shown again with the message, and a change that
 succeeded redirects (POST-redirect-GET) so that reloading does not repeat it.
 
@@ -33,7 +33,7 @@ from infocity.core.errors import AppError, InvalidInput
 from infocity.core.i18n import N_, gettext
 from infocity.core.schemas import MAX_ID
 from infocity.core.settings import get_settings
-from infocity.health import service, views
+from infocity.health import reads, service
 from infocity.health.schemas import (
     BookingCreate,
     CityDate,
@@ -163,7 +163,7 @@ def _page(
 def booking_home(request: Request, principal: LoggedIn, patient: OptionalId = None) -> Response:
     if principal.kind != "citizen":
         return redirect("/staff")
-    home = views.booking_home(principal, patient)
+    home = reads.booking_home(principal, patient)
     return _page(request, "index.html", {"home": home})
 
 
@@ -175,13 +175,13 @@ def choose_slot(
     patient: OptionalId = None,
     referral: OptionalId = None,
 ) -> HTMLResponse:
-    choice = views.slot_choice(principal, patient, specialty, referral)
+    choice = reads.slot_choice(principal, patient, specialty, referral)
     return _page(request, "slots.html", {"choice": choice, "base": "/health"})
 
 
 def _confirm_page(
     request: Request,
-    confirmation: views.BookingConfirmation,
+    confirmation: reads.BookingConfirmation,
     errors: FormErrors | None = None,
     status_code: int = 200,
     *,
@@ -203,7 +203,7 @@ def confirm(
     patient: OptionalId = None,
     referral: OptionalId = None,
 ) -> HTMLResponse:
-    return _confirm_page(request, views.booking_confirmation(principal, patient, slot, referral))
+    return _confirm_page(request, reads.booking_confirmation(principal, patient, slot, referral))
 
 
 BOOK_FIELDS = ("slot_id", "patient_id", "referral_id")
@@ -219,7 +219,7 @@ def book(request: Request, principal: LoggedIn, form: Form) -> Response:
         appointment = service.book_slot(principal, data)
     except AppError as exc:
         reraise_refusal(exc)
-        confirmation = views.booking_confirmation(
+        confirmation = reads.booking_confirmation(
             principal, data.patient_id, data.slot_id, data.referral_id
         )
         return _confirm_page(request, confirmation, FormErrors.of(exc), exc.status)
@@ -237,7 +237,7 @@ def _appointments_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    mine = views.my_appointments(principal)
+    mine = reads.my_appointments(principal)
     return _page(
         request,
         "appointments.html",
@@ -262,7 +262,7 @@ def ticket(
     appointment_id: IdPath,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    appointment = views.citizen_ticket(principal, appointment_id)
+    appointment = reads.citizen_ticket(principal, appointment_id)
     return _page(
         request,
         "ticket.html",
@@ -293,7 +293,7 @@ Done = Annotated[str | None, Query(max_length=20)]
 
 def _link_page(
     request: Request,
-    linked: views.LinkedAppointment,
+    linked: reads.LinkedAppointment,
     *,
     notice: str | None = None,
     errors: FormErrors | None = None,
@@ -317,7 +317,7 @@ def _link_action(request: Request, appointment_id: int, action: str, token: str)
     except AppError as exc:
         if exc.code == "invalid_link":
             raise  # the error page: nothing to show for a link that is not genuine
-        linked = views.appointment_by_link(appointment_id, action, token)
+        linked = reads.appointment_by_link(appointment_id, action, token)
         return _link_page(request, linked, errors=FormErrors.of(exc), status_code=exc.status)
     done = "confirmed" if action == "confirm" else "cancelled"
     query = urlencode({"token": token, "done": done})
@@ -328,7 +328,7 @@ def _link_action(request: Request, appointment_id: int, action: str, token: str)
 def link_confirm_page(
     request: Request, appointment_id: IdPath, token: Token, done: Done = None
 ) -> HTMLResponse:
-    linked = views.appointment_by_link(appointment_id, "confirm", token)
+    linked = reads.appointment_by_link(appointment_id, "confirm", token)
     return _link_page(request, linked, notice=_notice(done))
 
 
@@ -341,7 +341,7 @@ def link_confirm(request: Request, appointment_id: IdPath, form: Form) -> Respon
 def link_cancel_page(
     request: Request, appointment_id: IdPath, token: Token, done: Done = None
 ) -> HTMLResponse:
-    linked = views.appointment_by_link(appointment_id, "cancel", token)
+    linked = reads.appointment_by_link(appointment_id, "cancel", token)
     return _link_page(request, linked, notice=_notice(done))
 
 
@@ -371,7 +371,7 @@ def _waitlist_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    waitlist = views.my_waitlist(principal, patient_id, specialty, referral_id)
+    waitlist = reads.my_waitlist(principal, patient_id, specialty, referral_id)
     return _page(
         request,
         "waitlist.html",
@@ -470,7 +470,7 @@ def _home_visits_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    mine = views.my_home_visits(principal, patient_id)
+    mine = reads.my_home_visits(principal, patient_id)
     return _page(
         request,
         "home_visits.html",
@@ -519,7 +519,7 @@ def cancel_home_visit(request: Request, principal: LoggedIn, visit_id: IdPath) -
 
 def _reschedule_page(
     request: Request,
-    choice: views.RescheduleChoice,
+    choice: reads.RescheduleChoice,
     action: str,
     errors: FormErrors | None = None,
     status_code: int = 200,
@@ -541,7 +541,7 @@ def _reschedule_page(
 
 @router.get("/health/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
 def reschedule_form(request: Request, principal: LoggedIn, appointment_id: IdPath) -> Response:
-    choice = views.reschedule_choice(principal, appointment_id)
+    choice = reads.reschedule_choice(principal, appointment_id)
     return _reschedule_page(request, choice, f"/health/appointments/{appointment_id}/reschedule")
 
 
@@ -555,7 +555,7 @@ def reschedule(
         )
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
-        choice = views.reschedule_choice(principal, appointment_id)
+        choice = reads.reschedule_choice(principal, appointment_id)
         return _reschedule_page(
             request,
             choice,
@@ -701,7 +701,7 @@ def kiosk_specialties(request: Request) -> Response:
     identity = _kiosk_identity(request)
     if identity is None:
         return _to_kiosk_start()
-    home = views.kiosk_home(identity)
+    home = reads.kiosk_home(identity)
     return _kiosk_page(request, identity, "index.html", {"home": home})
 
 
@@ -710,7 +710,7 @@ def kiosk_slots(request: Request, specialty: Code, referral: OptionalId = None) 
     identity = _kiosk_identity(request)
     if identity is None:
         return _to_kiosk_start()
-    choice = views.kiosk_slots(identity, specialty, referral)
+    choice = reads.kiosk_slots(identity, specialty, referral)
     return _kiosk_page(request, identity, "slots.html", {"choice": choice, "base": "/kiosk"})
 
 
@@ -723,7 +723,7 @@ def kiosk_confirm(
     identity = _kiosk_identity(request)
     if identity is None:
         return _to_kiosk_start()
-    confirmation = views.kiosk_confirmation(identity, slot, referral)
+    confirmation = reads.kiosk_confirmation(identity, slot, referral)
     return _kiosk_page(
         request,
         identity,
@@ -744,7 +744,7 @@ def kiosk_book(request: Request, form: Form) -> Response:
     try:
         appointment = service.book_identified_patient(identity, data, channel="kiosk")
     except AppError as exc:
-        confirmation = views.kiosk_confirmation(identity, data.slot_id, data.referral_id)
+        confirmation = reads.kiosk_confirmation(identity, data.slot_id, data.referral_id)
         return _kiosk_page(
             request,
             identity,
@@ -760,7 +760,7 @@ def kiosk_ticket(request: Request, appointment_id: IdPath) -> Response:
     identity = _kiosk_identity(request)
     if identity is None:
         return _to_kiosk_start()
-    appointment = views.kiosk_ticket(identity, appointment_id)
+    appointment = reads.kiosk_ticket(identity, appointment_id)
     return _kiosk_page(
         request,
         identity,
@@ -792,7 +792,7 @@ def registry_day(
     day: Day = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    clinic_day = views.clinic_day(principal, clinic, day)
+    clinic_day = reads.clinic_day(principal, clinic, day)
     return _page(
         request,
         "registry_day.html",
@@ -822,7 +822,7 @@ def _find_page(
 def registry_find_form(
     request: Request, principal: LoggedIn, clinic: OptionalId = None
 ) -> HTMLResponse:
-    _clinics, chosen = views.registry_clinic(principal, clinic)
+    _clinics, chosen = reads.registry_clinic(principal, clinic)
     return _find_page(request, chosen.id, {})
 
 
@@ -837,7 +837,7 @@ def registry_find(request: Request, principal: LoggedIn, form: Form) -> Response
         birth_date = (
             _parse_date(values["birth_date"], "birth_date") if values["birth_date"] else None
         )
-        card = views.find_patient(principal, clinic_id, values["oms_policy"], birth_date)
+        card = reads.find_patient(principal, clinic_id, values["oms_policy"], birth_date)
     except AppError as exc:
         reraise_refusal(exc)
         return _find_page(request, clinic_id, values, FormErrors.of(exc, FIND_FIELDS), exc.status)
@@ -857,13 +857,13 @@ def registry_patient(
     clinic: OptionalId = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    card = views.patient_card(principal, clinic, person_id)
+    card = reads.patient_card(principal, clinic, person_id)
     return _page(request, "registry_patient.html", {"card": card, "notice": _notice(done)})
 
 
 def _registry_slots_page(
     request: Request,
-    choice: views.RegistrySlotChoice,
+    choice: reads.RegistrySlotChoice,
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -883,7 +883,7 @@ def registry_slots(
     specialty: Code,
     clinic: OptionalId = None,
 ) -> HTMLResponse:
-    choice = views.registry_slots(principal, clinic, person_id, specialty)
+    choice = reads.registry_slots(principal, clinic, person_id, specialty)
     return _registry_slots_page(request, choice)
 
 
@@ -898,7 +898,7 @@ def registry_book(request: Request, principal: LoggedIn, person_id: IdPath, form
         appointment = service.book_for_patient(principal, data)
     except AppError as exc:
         reraise_refusal(exc)
-        choice = views.registry_slots(
+        choice = reads.registry_slots(
             principal, clinic_id, person_id, form.get("specialty", "")[:40]
         )
         return _registry_slots_page(request, choice, FormErrors.of(exc), exc.status)
@@ -927,7 +927,7 @@ def registry_cancel(
 def registry_reschedule_form(
     request: Request, principal: LoggedIn, appointment_id: IdPath, clinic: OptionalId = None
 ) -> HTMLResponse:
-    choice = views.registry_reschedule_choice(principal, clinic, appointment_id)
+    choice = reads.registry_reschedule_choice(principal, clinic, appointment_id)
     return _reschedule_page(
         request,
         choice,
@@ -947,7 +947,7 @@ def registry_reschedule(
         )
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
-        choice = views.registry_reschedule_choice(principal, clinic_id, appointment_id)
+        choice = reads.registry_reschedule_choice(principal, clinic_id, appointment_id)
         return _reschedule_page(
             request,
             choice,
@@ -979,7 +979,7 @@ def _queue_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    queue = views.home_visit_queue(principal, clinic_id, status)
+    queue = reads.home_visit_queue(principal, clinic_id, status)
     return _page(
         request,
         "home_visit_queue.html",
@@ -1038,7 +1038,7 @@ def _doctor_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    schedule = views.doctor_day(principal, day)
+    schedule = reads.doctor_day(principal, day)
     return _page(
         request,
         "doctor.html",
@@ -1126,7 +1126,7 @@ def _admin_page(
     preview: list[Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    schedules = views.clinic_schedules(principal, clinic_id)
+    schedules = reads.clinic_schedules(principal, clinic_id)
     return _page(
         request,
         "clinic_admin.html",
@@ -1217,7 +1217,7 @@ def _specialties_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    specialties = views.city_specialties(principal)
+    specialties = reads.city_specialties(principal)
     return _page(
         request,
         "admin_specialties.html",

@@ -1,0 +1,168 @@
+"""What a citizen asks of health: what they may book for their family, free times, their
+appointments and tickets, other times for a move."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import select
+
+from infocity.core.auth import Action, Principal, authorize
+from infocity.core.db import utcnow
+from infocity.core.uow import UnitOfWork
+from infocity.health import errors, service
+from infocity.health.models import (
+    Referral,
+)
+from infocity.health.reads.base import (
+    APPOINTMENTS,
+    MY_LIMIT,
+    _appointments,
+    _booking_home,
+    _Clinics,
+    _family,
+    _family_patient,
+    _one_appointment,
+    _reschedule_choice,
+    _slot_choice,
+    _slot_details,
+    _specialties,
+    _suspensions,
+)
+from infocity.health.reads.shapes import (
+    AppointmentView,
+    BookingConfirmation,
+    BookingHome,
+    MyAppointments,
+    ReferralView,
+    RescheduleChoice,
+    SlotChoice,
+)
+
+
+def booking_home(
+    actor: Principal | None,
+    patient_id: int | None = None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> BookingHome:
+    """The citizen's family, the chosen patient's polyclinic and bookable specialties."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        patients, patient = _family_patient(uow, actor, patient_id)
+        home = _booking_home(uow, patients, patient, now)
+        suspensions = []
+        for member in patients:  # the whole family: a child's suspension is shown too
+            status = service.get_booking_status(actor, member.id, now=now, uow=uow)
+            suspensions.extend(_suspensions(member, status))
+        return replace(home, suspensions=suspensions)
+
+
+def slot_choice(
+    actor: Principal | None,
+    patient_id: int | None,
+    specialty_code: str,
+    referral_id: int | None = None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> SlotChoice:
+    """Free times of a specialty for the citizen's patient over the next two weeks."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        _patients, patient = _family_patient(uow, actor, patient_id)
+        return _slot_choice(uow, patient, specialty_code, referral_id, now)
+
+
+def booking_confirmation(
+    actor: Principal | None,
+    patient_id: int | None,
+    slot_id: int,
+    referral_id: int | None = None,
+    *,
+    uow: UnitOfWork | None = None,
+) -> BookingConfirmation:
+    """What the citizen is about to book: patient, doctor, room, time, address."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    uow = uow or UnitOfWork()
+    with uow:
+        _patients, patient = _family_patient(uow, actor, patient_id)
+        return BookingConfirmation(patient, _slot_details(uow, slot_id), referral_id)
+
+
+def citizen_ticket(
+    actor: Principal | None,
+    appointment_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentView:
+    """The ticket of the citizen's (or their child's) appointment; others' are "not found"."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        family = {p.id for p in _family(uow, actor)}
+        appointment = _one_appointment(uow, appointment_id, now)
+        if appointment.person_id not in family:
+            raise errors.AppointmentNotFound()
+        return appointment
+
+
+def my_appointments(
+    actor: Principal | None, *, now: datetime | None = None, uow: UnitOfWork | None = None
+) -> MyAppointments:
+    """The family's appointments (upcoming first, soonest first) and referrals."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        family = {p.id: p for p in _family(uow, actor)}
+        everything = _appointments(
+            uow, [APPOINTMENTS.c.person_id.in_(family)], now, limit=MY_LIMIT, newest_first=True
+        )
+        upcoming = [a for a in everything if a.status == "booked" and a.starts_at > now]
+        upcoming.reverse()
+        past = [a for a in everything if a not in upcoming]
+        specialties = _specialties(uow.session)
+        clinics = _Clinics(uow)
+        referrals = [
+            ReferralView(
+                id=r.id,
+                patient_name=family[r.person_id].name,
+                specialty=specialties[r.specialty_id],
+                target_clinic=clinics.get(r.target_clinic_id) if r.target_clinic_id else None,
+                issued_at=r.issued_at,
+                valid_until=r.valid_until,
+                status=r.status,
+                usable=r.status == "active" and r.valid_until > now,
+            )
+            for r in uow.session.scalars(
+                select(Referral)
+                .where(Referral.person_id.in_(family))
+                .order_by(Referral.issued_at.desc(), Referral.id.desc())
+                .limit(MY_LIMIT)
+            )
+        ]
+        return MyAppointments(upcoming, past, referrals)
+
+
+def reschedule_choice(
+    actor: Principal | None,
+    appointment_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> RescheduleChoice:
+    """Other free times of the same specialty at the same polyclinic, for a move."""
+    appointment = citizen_ticket(actor, appointment_id, now=now, uow=uow)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        return _reschedule_choice(uow, appointment, now)

@@ -1,0 +1,90 @@
+"""What a polyclinic's kiosk shows an identified patient (the kiosk checked the identity)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from infocity.accounts import service as accounts
+from infocity.core.db import utcnow
+from infocity.core.uow import UnitOfWork
+from infocity.health import errors, service
+from infocity.health.reads.base import (
+    _booking_home,
+    _one_appointment,
+    _slot_choice,
+    _slot_details,
+    _suspensions,
+)
+from infocity.health.reads.shapes import (
+    AppointmentView,
+    BookingConfirmation,
+    BookingHome,
+    PatientOption,
+    SlotChoice,
+)
+
+
+def _kiosk_patient(uow: UnitOfWork, person_id: int) -> PatientOption:
+    facts = accounts.person_by_id(uow.session, person_id)
+    if facts is None:
+        raise errors.PatientNotFound()
+    # A kiosk screen is public: the patient is greeted by first name only.
+    return PatientOption(facts.person_id, facts.first_name, facts.birth_date, True)
+
+
+def kiosk_home(
+    person_id: int, *, now: datetime | None = None, uow: UnitOfWork | None = None
+) -> BookingHome:
+    """What an identified kiosk patient may book (the caller checked the identity)."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        patient = _kiosk_patient(uow, person_id)
+        home = _booking_home(uow, [patient], patient, now)
+        # Shown before the patient picks a time, not as a refusal after confirming.
+        status = service.identified_booking_status(person_id, now=now, uow=uow)
+        return replace(home, suspensions=_suspensions(patient, status))
+
+
+def kiosk_slots(
+    person_id: int,
+    specialty_code: str,
+    referral_id: int | None = None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> SlotChoice:
+    """Free times for an identified kiosk patient."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        return _slot_choice(uow, _kiosk_patient(uow, person_id), specialty_code, referral_id, now)
+
+
+def kiosk_confirmation(
+    person_id: int, slot_id: int, referral_id: int | None = None, *, uow: UnitOfWork | None = None
+) -> BookingConfirmation:
+    """What the kiosk patient is about to book."""
+    uow = uow or UnitOfWork()
+    with uow:
+        return BookingConfirmation(
+            _kiosk_patient(uow, person_id), _slot_details(uow, slot_id), referral_id
+        )
+
+
+def kiosk_ticket(
+    person_id: int,
+    appointment_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentView:
+    """The ticket of the identified patient's appointment; anyone else's is "not found"."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        appointment = _one_appointment(uow, appointment_id, now)
+        if appointment.person_id != person_id:
+            raise errors.AppointmentNotFound()
+        return appointment
