@@ -23,28 +23,12 @@ from infocity.health.reads.citizens import (
     reschedule_choice,
     slot_choice,
 )
-from infocity.health.reads.city_admin import (
-    city_specialties,
-)
-from infocity.health.reads.clinic_admin import (
-    clinic_schedules,
-)
-from infocity.health.reads.doctors import (
-    doctor_day,
-)
-from infocity.health.reads.home_visits import (
-    home_visit_queue,
-    my_home_visits,
-)
-from infocity.health.reads.kiosk import (
-    kiosk_confirmation,
-    kiosk_home,
-    kiosk_slots,
-    kiosk_ticket,
-)
-from infocity.health.reads.links import (
-    appointment_by_link,
-)
+from infocity.health.reads.city_admin import city_specialties
+from infocity.health.reads.clinic_admin import clinic_schedules
+from infocity.health.reads.doctors import doctor_day
+from infocity.health.reads.home_visits import home_visit_queue, my_home_visits
+from infocity.health.reads.kiosk import kiosk_confirmation, kiosk_home, kiosk_slots, kiosk_ticket
+from infocity.health.reads.links import appointment_by_link
 from infocity.health.reads.registry import (
     clinic_day,
     find_patient,
@@ -90,9 +74,7 @@ from infocity.health.reads.shapes import (
     WaitlistPage,
     WaitlistView,
 )
-from infocity.health.reads.waitlist import (
-    my_waitlist,
-)
+from infocity.health.reads.waitlist import my_waitlist
 
 __all__ = [
     "AppointmentView",

@@ -12,9 +12,7 @@ from infocity.core.auth import Action, Principal, authorize
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, service
-from infocity.health.models import (
-    Referral,
-)
+from infocity.health.models import Referral
 from infocity.health.reads.base import (
     APPOINTMENTS,
     MY_LIMIT,

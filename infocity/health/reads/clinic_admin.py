@@ -6,15 +6,8 @@ from sqlalchemy import select
 
 from infocity.core.auth import Action, Principal, Role, authorize
 from infocity.core.uow import UnitOfWork
-from infocity.health.models import (
-    Practitioner,
-    ScheduleException,
-    ScheduleRule,
-)
-from infocity.health.reads.base import (
-    _specialties,
-    _staff_clinic,
-)
+from infocity.health.models import Practitioner, ScheduleException, ScheduleRule
+from infocity.health.reads.base import _specialties, _staff_clinic
 from infocity.health.reads.shapes import (
     ClinicSchedules,
     ExceptionView,

@@ -12,9 +12,7 @@ from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
-from infocity.health.models import (
-    Practitioner,
-)
+from infocity.health.models import Practitioner
 from infocity.health.reads.base import (
     APPOINTMENTS,
     MY_LIMIT,
@@ -25,11 +23,7 @@ from infocity.health.reads.base import (
     _specialties,
     _staff_clinics,
 )
-from infocity.health.reads.shapes import (
-    ClinicInfo,
-    DoctorAppointment,
-    DoctorSchedule,
-)
+from infocity.health.reads.shapes import ClinicInfo, DoctorAppointment, DoctorSchedule
 
 DOCTOR_ROLES = (Role.DOCTOR,)
 

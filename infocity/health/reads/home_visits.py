@@ -11,10 +11,7 @@ from infocity.accounts import service as accounts
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
-from infocity.health.models import (
-    Clinic,
-    Practitioner,
-)
+from infocity.health.models import Clinic, Practitioner
 from infocity.health.reads.base import (
     REGISTRY_ROLES,
     _audit_patients,
@@ -24,12 +21,7 @@ from infocity.health.reads.base import (
     _specialties,
     _staff_clinic,
 )
-from infocity.health.reads.shapes import (
-    DoctorOption,
-    HomeVisitQueue,
-    HomeVisitView,
-    MyHomeVisits,
-)
+from infocity.health.reads.shapes import DoctorOption, HomeVisitQueue, HomeVisitView, MyHomeVisits
 
 
 def _home_visit_views(

@@ -9,13 +9,8 @@ from sqlalchemy import select
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, service
-from infocity.health.reads.base import (
-    APPOINTMENTS,
-    _one_appointment,
-)
-from infocity.health.reads.shapes import (
-    LinkedAppointment,
-)
+from infocity.health.reads.base import APPOINTMENTS, _one_appointment
+from infocity.health.reads.shapes import LinkedAppointment
 
 
 def appointment_by_link(

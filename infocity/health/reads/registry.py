@@ -16,10 +16,7 @@ from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, service
-from infocity.health.models import (
-    Clinic,
-    Practitioner,
-)
+from infocity.health.models import Clinic, Practitioner
 from infocity.health.reads.base import (
     APPOINTMENTS,
     MY_LIMIT,

@@ -11,9 +11,7 @@ from infocity.core.auth import Action, Principal, authorize
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
-from infocity.health.models import (
-    Clinic,
-)
+from infocity.health.models import Clinic
 from infocity.health.reads.base import (
     _booking_home,
     _Clinics,
@@ -21,12 +19,7 @@ from infocity.health.reads.base import (
     _slot_details,
     _specialties,
 )
-from infocity.health.reads.shapes import (
-    ClinicInfo,
-    HeldTime,
-    WaitlistPage,
-    WaitlistView,
-)
+from infocity.health.reads.shapes import ClinicInfo, HeldTime, WaitlistPage, WaitlistView
 
 
 def _held_time(uow: UnitOfWork, entry: Any, now: datetime) -> HeldTime | None:

@@ -1,0 +1,216 @@
+"""The registrar's desk: a clinic's day, finding a patient, booking, cancelling and moving
+for them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from infocity.core.errors import AppError, InvalidInput
+from infocity.core.i18n import N_
+from infocity.health import reads, service
+from infocity.health.pages.common import (
+    Code,
+    Day,
+    OptionalId,
+    _int_or_none,
+    _notice,
+    _page,
+    _parse_date,
+    _reschedule_page,
+)
+from infocity.health.schemas import RegistryBookingCreate, RescheduleCreate
+from infocity.web.deps import safe_next
+from infocity.web.forms import (
+    Form,
+    FormErrors,
+    IdPath,
+    LoggedIn,
+    filled,
+    redirect,
+    refusal_status,
+    reraise_refusal,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- Registry ------------------------------------------------------------------------
+
+
+def _registry_url(clinic_id: int, person_id: int | None = None, done: str | None = None) -> str:
+    base = f"/registry/patients/{person_id}" if person_id else "/registry"
+    return f"{base}?clinic={clinic_id}" + (f"&done={done}" if done else "")
+
+
+@router.get("/registry", response_class=HTMLResponse)
+def registry_day(
+    request: Request,
+    principal: LoggedIn,
+    clinic: OptionalId = None,
+    day: Day = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    clinic_day = reads.clinic_day(principal, clinic, day)
+    return _page(
+        request,
+        "registry_day.html",
+        {"clinic_day": clinic_day, "notice": _notice(done), "errors": FormErrors()},
+    )
+
+
+FIND_FIELDS = ("oms_policy", "birth_date")
+
+
+def _find_page(
+    request: Request,
+    clinic_id: int | None,
+    values: dict[str, str],
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "registry_find.html",
+        {"clinic_id": clinic_id, "values": values, "errors": errors or FormErrors()},
+        status_code,
+    )
+
+
+@router.get("/registry/patients", response_class=HTMLResponse)
+def registry_find_form(
+    request: Request, principal: LoggedIn, clinic: OptionalId = None
+) -> HTMLResponse:
+    _clinics, chosen = reads.registry_clinic(principal, clinic)
+    return _find_page(request, chosen.id, {})
+
+
+@router.post("/registry/patients", response_class=HTMLResponse)
+def registry_find(request: Request, principal: LoggedIn, form: Form) -> Response:
+    """A look-up shows its result directly: it is a read (audited), not a change."""
+    values = {name: form.get(name, "").strip()[:40] for name in FIND_FIELDS}
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    try:
+        if not values["oms_policy"]:
+            raise InvalidInput("required", N_("This field is required."), field="oms_policy")
+        birth_date = (
+            _parse_date(values["birth_date"], "birth_date") if values["birth_date"] else None
+        )
+        card = reads.find_patient(principal, clinic_id, values["oms_policy"], birth_date)
+    except AppError as exc:
+        reraise_refusal(exc)
+        return _find_page(request, clinic_id, values, FormErrors.of(exc, FIND_FIELDS), exc.status)
+    return _page(request, "registry_patient.html", {"card": card, "notice": None})
+
+
+@router.get("/registry/patients/{person_id}", response_class=HTMLResponse)
+def registry_patient(
+    request: Request,
+    principal: LoggedIn,
+    person_id: IdPath,
+    clinic: OptionalId = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    card = reads.patient_card(principal, clinic, person_id)
+    return _page(request, "registry_patient.html", {"card": card, "notice": _notice(done)})
+
+
+def _registry_slots_page(
+    request: Request,
+    choice: reads.RegistrySlotChoice,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "registry_slots.html",
+        {"registry": choice, "errors": errors or FormErrors()},
+        status_code,
+    )
+
+
+@router.get("/registry/patients/{person_id}/book", response_class=HTMLResponse)
+def registry_slots(
+    request: Request,
+    principal: LoggedIn,
+    person_id: IdPath,
+    specialty: Code,
+    clinic: OptionalId = None,
+) -> HTMLResponse:
+    choice = reads.registry_slots(principal, clinic, person_id, specialty)
+    return _registry_slots_page(request, choice)
+
+
+@router.post("/registry/patients/{person_id}/book", response_class=HTMLResponse)
+def registry_book(request: Request, principal: LoggedIn, person_id: IdPath, form: Form) -> Response:
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    try:
+        data = RegistryBookingCreate(patient_id=person_id, **filled(form, ["slot_id"]))
+    except ValidationError as exc:
+        raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
+    try:
+        appointment = service.book_for_patient(principal, data)
+    except AppError as exc:
+        reraise_refusal(exc)
+        choice = reads.registry_slots(
+            principal, clinic_id, person_id, form.get("specialty", "")[:40]
+        )
+        return _registry_slots_page(request, choice, FormErrors.of(exc), exc.status)
+    return redirect(_registry_url(clinic_id or appointment.clinic_id, person_id, "booked"))
+
+
+@router.post("/registry/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
+def registry_cancel(
+    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
+) -> Response:
+    back = safe_next(form.get("next"), "/registry")
+    try:
+        service.cancel_appointment(principal, appointment_id)
+    except AppError as exc:
+        reraise_refusal(exc)
+        return _page(
+            request,
+            "registry_refused.html",
+            {"errors": FormErrors.of(exc), "back": back},
+            exc.status,
+        )
+    return redirect(back + ("&" if "?" in back else "?") + "done=cancelled")
+
+
+@router.get("/registry/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
+def registry_reschedule_form(
+    request: Request, principal: LoggedIn, appointment_id: IdPath, clinic: OptionalId = None
+) -> HTMLResponse:
+    choice = reads.registry_reschedule_choice(principal, clinic, appointment_id)
+    return _reschedule_page(
+        request,
+        choice,
+        f"/registry/appointments/{appointment_id}/reschedule",
+        hidden={"clinic_id": choice.appointment.clinic.id if clinic is None else clinic},
+    )
+
+
+@router.post("/registry/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
+def registry_reschedule(
+    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
+) -> Response:
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    try:
+        new = service.reschedule_appointment(
+            principal, appointment_id, RescheduleCreate(**filled(form, ["slot_id"]))
+        )
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        choice = reads.registry_reschedule_choice(principal, clinic_id, appointment_id)
+        return _reschedule_page(
+            request,
+            choice,
+            f"/registry/appointments/{appointment_id}/reschedule",
+            FormErrors.of(exc),
+            refusal_status(exc),
+            hidden={"clinic_id": clinic_id or ""},
+        )
+    return redirect(_registry_url(clinic_id or new.clinic_id, new.person_id, "moved"))
