@@ -84,6 +84,11 @@ def city_date(instant: datetime, tz: ZoneInfo) -> date:
     return instant.astimezone(tz).date()
 
 
+def is_upcoming(status: str, starts_at: datetime, now: datetime) -> bool:
+    """An appointment still to come: booked, and starting now or later."""
+    return status == "booked" and starts_at >= now
+
+
 def release_at(day: date, *, horizon_days: int, release_time: time, tz: ZoneInfo) -> datetime:
     """When the slots of city date ``day`` open: at ``release_time`` on the day
     ``horizon_days`` before (so at any moment about ``horizon_days`` days are open)."""

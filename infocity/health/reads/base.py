@@ -311,13 +311,12 @@ def _slot_details(uow: UnitOfWork, slot_id: int) -> SlotDetails:
 def _appointments(
     uow: UnitOfWork, conditions: Sequence[Any], now: datetime, *, limit: int, newest_first: bool
 ) -> list[AppointmentView]:
-    session = uow.session
     order = (
         (APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
         if newest_first
         else (APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
     )
-    rows = session.execute(
+    rows = uow.session.execute(
         select(
             APPOINTMENTS.c.id,
             APPOINTMENTS.c.ticket_number,
@@ -327,35 +326,50 @@ def _appointments(
             APPOINTMENTS.c.person_id,
             APPOINTMENTS.c.clinic_id,
             APPOINTMENTS.c.specialty_id,
-            Practitioner.name,
-            Practitioner.room,
+            APPOINTMENTS.c.practitioner_id,
         )
-        .join(Practitioner, Practitioner.id == APPOINTMENTS.c.practitioner_id)
         .where(*conditions)
         .order_by(*order)
         .limit(limit)
     ).all()
-    if not rows:
+    return _appointment_views(uow, rows, now)
+
+
+def _appointment_views(
+    uow: UnitOfWork, appointments: Sequence[Any], now: datetime
+) -> list[AppointmentView]:
+    """Appointments (rows, or the service's ``AppointmentRead``) as the pages show them:
+    with the patient's name, the doctor, the room and the clinic."""
+    if not appointments:
         return []
+    session = uow.session
+    doctors = {
+        row.id: row
+        for row in session.execute(
+            select(Practitioner.id, Practitioner.name, Practitioner.room).where(
+                Practitioner.id.in_({a.practitioner_id for a in appointments})
+            )
+        )
+    }
     specialties = _specialties(session)
-    names = accounts.person_names(session, (r.person_id for r in rows))
+    names = accounts.person_names(session, (a.person_id for a in appointments))
     clinics = _Clinics(uow)
     return [
         AppointmentView(
-            id=r.id,
-            ticket_number=r.ticket_number,
-            status=r.status,
-            channel=r.channel,
-            starts_at=r.starts_at,
-            person_id=r.person_id,
-            patient_name=names.get(r.person_id, ""),
-            specialty=specialties[r.specialty_id],
-            doctor=r.name,
-            room=r.room,
-            clinic=clinics.get(r.clinic_id),
-            changeable=r.status == "booked" and r.starts_at > now,
+            id=a.id,
+            ticket_number=a.ticket_number,
+            status=a.status,
+            channel=a.channel,
+            starts_at=a.starts_at,
+            person_id=a.person_id,
+            patient_name=names.get(a.person_id, ""),
+            specialty=specialties[a.specialty_id],
+            doctor=doctors[a.practitioner_id].name,
+            room=doctors[a.practitioner_id].room,
+            clinic=clinics.get(a.clinic_id),
+            changeable=a.status == "booked" and a.starts_at > now,
         )
-        for r in rows
+        for a in appointments
     ]
 
 

@@ -11,12 +11,11 @@ from sqlalchemy import select
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
-from infocity.health import errors, service
+from infocity.health import errors, rules, service
 from infocity.health.models import Referral
 from infocity.health.reads.base import (
-    APPOINTMENTS,
     MY_LIMIT,
-    _appointments,
+    _appointment_views,
     _booking_home,
     _Clinics,
     _family,
@@ -122,10 +121,12 @@ def my_appointments(
     uow = uow or UnitOfWork()
     with uow:
         family = {p.id: p for p in _family(uow, actor)}
-        everything = _appointments(
-            uow, [APPOINTMENTS.c.person_id.in_(family)], now, limit=MY_LIMIT, newest_first=True
+        # One read of the rows (the service's, latest first), split here: a second query
+        # for the upcoming ones could disagree with the first.
+        everything = _appointment_views(
+            uow, service.list_my_appointments(actor, now=now, uow=uow), now
         )
-        upcoming = [a for a in everything if a.status == "booked" and a.starts_at > now]
+        upcoming = [a for a in everything if rules.is_upcoming(a.status, a.starts_at, now)]
         upcoming.reverse()
         past = [a for a in everything if a not in upcoming]
         specialties = _specialties(uow.session)

@@ -425,19 +425,30 @@ def reschedule_appointment(
 
 
 def list_my_appointments(
-    actor: Principal | None, *, uow: UnitOfWork | None = None
+    actor: Principal | None,
+    *,
+    upcoming: bool = False,
+    limit: int | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
 ) -> list[AppointmentRead]:
-    """The citizen's and their children's appointments, latest first."""
+    """The citizen's and their children's appointments: all of them, latest first, or
+    (``upcoming``) the booked ones from ``now`` on, soonest first; at most ``limit``
+    (``MY_APPOINTMENTS_LIMIT`` unless given). The one reader of "my appointments" for the
+    API, the health pages and the portal."""
     actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         person_ids = _own_and_children(uow, actor)
-        rows = uow.session.execute(
-            select(*APPOINTMENT_COLUMNS)
-            .where(APPOINTMENTS.c.person_id.in_(person_ids))
-            .order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
-            .limit(MY_APPOINTMENTS_LIMIT)
-        )
+        query = select(*APPOINTMENT_COLUMNS).where(APPOINTMENTS.c.person_id.in_(person_ids))
+        if upcoming:  # the same test as rules.is_upcoming, in SQL
+            query = query.where(
+                APPOINTMENTS.c.status == "booked", APPOINTMENTS.c.starts_at >= now
+            ).order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
+        else:
+            query = query.order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
+        rows = uow.session.execute(query.limit(MY_APPOINTMENTS_LIMIT if limit is None else limit))
         return [_appointment_read(row) for row in rows]
 
 
