@@ -1,5 +1,9 @@
-"""Application types the portal itself registers (others live in their services'
-``applications.py``): the change of polyclinic attachment."""
+"""The portal's application type of health: the change of polyclinic attachment.
+
+A citizen asks to attach themself or a child to another polyclinic; the registry of the
+chosen (head) clinic reviews the application in the portal's back office, and its
+approval attaches the patient (``service.attach_patient``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from infocity.core.errors import Forbidden, InvalidInput
 from infocity.core.i18n import N_, current_locale, gettext
 from infocity.core.schemas import MAX_ID
 from infocity.core.uow import UnitOfWork
-from infocity.health import service as health
+from infocity.health import service
 from infocity.health.schemas import AttachmentCreate, ClinicRead
 from infocity.portal.registry import Approval, Routing, register_application_type
 
@@ -38,7 +42,7 @@ class ClinicAttachmentForm(BaseModel):
 
 
 def _clinics(uow: UnitOfWork) -> dict[int, ClinicRead]:
-    return {clinic.id: clinic for clinic in health.list_clinics(uow=uow)}
+    return {clinic.id: clinic for clinic in service.list_clinics(uow=uow)}
 
 
 def _clinic_name(clinic: ClinicRead) -> str:
@@ -66,10 +70,10 @@ def _resolve(form: ClinicAttachmentForm, applicant: Principal, uow: UnitOfWork) 
 
 def _attach(form: ClinicAttachmentForm, approval: Approval, uow: UnitOfWork) -> None:
     # The portal has checked that the approving staff member works for the clinic, so
-    # health is called as the system (a city administrator approving is not a registrar),
+    # the attachment is made as the system (a city administrator approving is not a registrar),
     # naming the approver for the record. The attachment joins the approval's transaction.
     assert approval.person_id is not None
-    health.attach_patient(
+    service.attach_patient(
         SYSTEM,
         AttachmentCreate(person_id=approval.person_id, clinic_id=form.clinic_id),
         approved_by=approval.actor,
@@ -84,7 +88,7 @@ def _options(applicant: Principal, uow: UnitOfWork) -> dict[str, list[tuple[str,
         (str(child.id), f"{child.last_name} {child.first_name}")
         for child in accounts.list_family(applicant, uow=uow)
     ]
-    clinics = sorted(health.list_clinics(uow=uow), key=_clinic_name)
+    clinics = sorted(service.list_clinics(uow=uow), key=_clinic_name)
     return {
         "person_id": people,
         "clinic_id": [(str(c.id), _clinic_name(c)) for c in clinics],
