@@ -411,11 +411,11 @@ def test_materialising_again_changes_nothing(world: dict[str, Any]) -> None:
 
 @pytest.mark.calendar
 def test_search_finds_free_released_future_slots(world: dict[str, Any]) -> None:
-    from infocity.health.schemas import SlotSearch
+    from infocity.health.schemas import SlotFilter
 
     book(world["patient"], world["slots"][0])
     found = service.search_free_slots(
-        SlotSearch(specialty_id=world["therapist"].specialty_id, clinic_id=world["clinic"].id)
+        SlotFilter(specialty_id=world["therapist"].specialty_id, clinic_id=world["clinic"].id)
     )
     assert [s.id for s in found] == world["slots"][1:]
     assert found[0].practitioner_name == world["therapist"].name

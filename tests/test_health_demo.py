@@ -10,7 +10,7 @@ from infocity.demo import DEMO_PASSWORD, load_demo_city
 from infocity.health import service
 from infocity.health.demo import load_demo_health
 from infocity.health.models import Slot
-from infocity.health.schemas import BookingCreate, SlotSearch
+from infocity.health.schemas import BookingCreate, SlotFilter
 
 
 def test_demo_polyclinics_load_once_and_anna_books_a_therapist(database: str) -> None:
@@ -26,7 +26,7 @@ def test_demo_polyclinics_load_once_and_anna_books_a_therapist(database: str) ->
     anna = accounts.principal_from_session(token)
     therapist = next(s for s in service.list_specialties() if s.code == "therapist")
     clinic3 = next(c for c in service.list_clinics() if c.name_en == "City Polyclinic No. 3")
-    free = service.search_free_slots(SlotSearch(specialty_id=therapist.id, clinic_id=clinic3.id))
+    free = service.search_free_slots(SlotFilter(specialty_id=therapist.id, clinic_id=clinic3.id))
     assert free
     appointment = service.book_slot(anna, BookingCreate(slot_id=free[0].id))
     assert appointment.status == "booked"

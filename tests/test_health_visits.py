@@ -37,7 +37,7 @@ from infocity.health.schemas import (
     RescheduleCreate,
     ScheduleExceptionCreate,
     ScheduleRuleUpdate,
-    SlotSearch,
+    SlotFilter,
     WaitlistEntryCreate,
 )
 from tests.builders import make_staff
@@ -391,7 +391,7 @@ def test_a_freed_slot_is_held_for_the_first_in_line(
     (told,) = messages("waitlist_hold")
     assert told.subject == "Для вас придержано время"
     # Hidden from search, refused to everyone else.
-    found = service.search_free_slots(SlotSearch(specialty_id=full_day["therapist"].specialty_id))
+    found = service.search_free_slots(SlotFilter(specialty_id=full_day["therapist"].specialty_id))
     assert freed.slot_id not in [s.id for s in found]
     other = make_patient_at(full_day)
     with unchanged("slot_held", "зарезервировано для пациента из листа ожидания"):

@@ -40,8 +40,8 @@ from infocity.health.schemas import (
     ScheduleRuleCreate,
     ScheduleRuleRead,
     ScheduleRuleUpdate,
+    SlotFilter,
     SlotRead,
-    SlotSearch,
     SpecialtyRead,
     SpecialtyUpdate,
     WaitlistEntryCreate,
@@ -70,9 +70,9 @@ def list_specialties() -> list[SpecialtyRead]:
     "(city administrators)",
 )
 def update_specialty(
-    specialty_id: IdPath, data: SpecialtyUpdate, principal: CurrentUser
+    specialty_id: IdPath, data: SpecialtyUpdate, actor: CurrentUser
 ) -> SpecialtyRead:
-    return service.update_specialty(logged_in(principal), specialty_id, data)
+    return service.update_specialty(logged_in(actor), specialty_id, data)
 
 
 @router.get("/clinics", response_model=list[ClinicRead], summary="Polyclinics and branches")
@@ -96,7 +96,7 @@ def search_slots(
     date_to: Annotated[CityDate | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[SlotRead]:
-    search = SlotSearch(
+    search = SlotFilter(
         specialty_id=specialty_id,
         clinic_id=clinic_id,
         practitioner_id=practitioner_id,
@@ -114,8 +114,8 @@ def search_slots(
     responses=BOOKING_ERRORS,
     summary="Book a time for yourself or your child",
 )
-async def book(data: BookingCreate, principal: CurrentUser, request: Request) -> AppointmentRead:
-    return await run_booking(request, lambda: service.book_slot(principal, data))
+async def book(data: BookingCreate, actor: CurrentUser, request: Request) -> AppointmentRead:
+    return await run_booking(request, lambda: service.book_slot(actor, data))
 
 
 @router.post(
@@ -138,9 +138,9 @@ async def book_by_policy(data: AnonymousBookingCreate, request: Request) -> Appo
     summary="Book a time for any patient (clinic registrars)",
 )
 async def book_for_patient(
-    data: RegistryBookingCreate, principal: CurrentUser, request: Request
+    data: RegistryBookingCreate, actor: CurrentUser, request: Request
 ) -> AppointmentRead:
-    return await run_booking(request, lambda: service.book_for_patient(principal, data))
+    return await run_booking(request, lambda: service.book_for_patient(actor, data))
 
 
 @router.get(
@@ -149,8 +149,8 @@ async def book_for_patient(
     responses=error_responses(401, 403),
     summary="Your and your children's appointments, latest first",
 )
-def my_appointments(principal: CurrentUser) -> list[AppointmentRead]:
-    return service.list_my_appointments(principal)
+def my_appointments(actor: CurrentUser) -> list[AppointmentRead]:
+    return service.list_my_appointments(actor)
 
 
 @router.post(
@@ -161,12 +161,12 @@ def my_appointments(principal: CurrentUser) -> list[AppointmentRead]:
 )
 def cancel(
     appointment_id: IdPath,
-    principal: CurrentUser,
+    actor: CurrentUser,
     token: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
 ) -> AppointmentRead:
     if token is not None:
         return service.cancel_by_link(appointment_id, token)
-    return service.cancel_appointment(logged_in(principal), appointment_id)
+    return service.cancel_appointment(logged_in(actor), appointment_id)
 
 
 @router.post(
@@ -185,10 +185,8 @@ def confirm(appointment_id: IdPath, token: Token) -> AppointmentRead:
     responses=BOOKING_ERRORS,
     summary="Mark a visit attended or a no-show (the patient's doctor)",
 )
-def mark_outcome(
-    appointment_id: IdPath, data: OutcomeCreate, principal: LoggedIn
-) -> AppointmentRead:
-    return service.mark_appointment_outcome(principal, appointment_id, data)
+def mark_outcome(appointment_id: IdPath, data: OutcomeCreate, actor: LoggedIn) -> AppointmentRead:
+    return service.mark_appointment_outcome(actor, appointment_id, data)
 
 
 @router.get(
@@ -198,10 +196,10 @@ def mark_outcome(
     summary="Whether you (or your child) may book online, and if not, why and until when",
 )
 def booking_status(
-    principal: LoggedIn,
+    actor: LoggedIn,
     patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> BookingStatusRead:
-    return service.get_booking_status(principal, patient_id)
+    return service.get_booking_status(actor, patient_id)
 
 
 # --- Waiting list ------------------------------------------------------------------
@@ -214,8 +212,8 @@ def booking_status(
     responses=BOOKING_ERRORS,
     summary="Join the waiting list of a specialty (a free time is held for you)",
 )
-def join_waitlist(data: WaitlistEntryCreate, principal: LoggedIn) -> WaitlistEntryRead:
-    return service.join_waitlist(principal, data)
+def join_waitlist(data: WaitlistEntryCreate, actor: LoggedIn) -> WaitlistEntryRead:
+    return service.join_waitlist(actor, data)
 
 
 @router.get(
@@ -224,8 +222,8 @@ def join_waitlist(data: WaitlistEntryCreate, principal: LoggedIn) -> WaitlistEnt
     responses=error_responses(401, 403),
     summary="Your and your children's places on waiting lists",
 )
-def my_waitlist(principal: LoggedIn) -> list[WaitlistEntryRead]:
-    return service.list_my_waitlist(principal)
+def my_waitlist(actor: LoggedIn) -> list[WaitlistEntryRead]:
+    return service.list_my_waitlist(actor)
 
 
 @router.post(
@@ -234,8 +232,8 @@ def my_waitlist(principal: LoggedIn) -> list[WaitlistEntryRead]:
     responses=BOOKING_ERRORS,
     summary="Leave the waiting list",
 )
-def leave_waitlist(entry_id: IdPath, principal: LoggedIn) -> WaitlistEntryRead:
-    return service.leave_waitlist(principal, entry_id)
+def leave_waitlist(entry_id: IdPath, actor: LoggedIn) -> WaitlistEntryRead:
+    return service.leave_waitlist(actor, entry_id)
 
 
 @router.post(
@@ -246,9 +244,9 @@ def leave_waitlist(entry_id: IdPath, principal: LoggedIn) -> WaitlistEntryRead:
     summary="Book the time held for your place",
 )
 def accept_hold(
-    entry_id: IdPath, principal: LoggedIn, data: HoldAccept | None = None
+    entry_id: IdPath, actor: LoggedIn, data: HoldAccept | None = None
 ) -> AppointmentRead:
-    return service.accept_hold(principal, entry_id, data)
+    return service.accept_hold(actor, entry_id, data)
 
 
 @router.post(
@@ -257,8 +255,8 @@ def accept_hold(
     responses=BOOKING_ERRORS,
     summary="Turn down the time held for your place (you keep waiting)",
 )
-def decline_hold(entry_id: IdPath, principal: LoggedIn) -> WaitlistEntryRead:
-    return service.decline_hold(principal, entry_id)
+def decline_hold(entry_id: IdPath, actor: LoggedIn) -> WaitlistEntryRead:
+    return service.decline_hold(actor, entry_id)
 
 
 # --- Home visits -------------------------------------------------------------------
@@ -271,8 +269,8 @@ def decline_hold(entry_id: IdPath, principal: LoggedIn) -> WaitlistEntryRead:
     responses=BOOKING_ERRORS,
     summary="Ask your polyclinic for a doctor at home (for you or your child)",
 )
-def request_home_visit(data: HomeVisitCreate, principal: LoggedIn) -> HomeVisitRead:
-    return service.request_home_visit(principal, data)
+def request_home_visit(data: HomeVisitCreate, actor: LoggedIn) -> HomeVisitRead:
+    return service.request_home_visit(actor, data)
 
 
 @router.get(
@@ -281,8 +279,8 @@ def request_home_visit(data: HomeVisitCreate, principal: LoggedIn) -> HomeVisitR
     responses=error_responses(401, 403),
     summary="Your and your children's home visit requests",
 )
-def my_home_visits(principal: LoggedIn) -> list[HomeVisitRead]:
-    return service.list_my_home_visits(principal)
+def my_home_visits(actor: LoggedIn) -> list[HomeVisitRead]:
+    return service.list_my_home_visits(actor)
 
 
 @router.post(
@@ -291,8 +289,8 @@ def my_home_visits(principal: LoggedIn) -> list[HomeVisitRead]:
     responses=BOOKING_ERRORS,
     summary="Withdraw a home visit request",
 )
-def cancel_home_visit(visit_id: IdPath, principal: LoggedIn) -> HomeVisitRead:
-    return service.cancel_home_visit(principal, visit_id)
+def cancel_home_visit(visit_id: IdPath, actor: LoggedIn) -> HomeVisitRead:
+    return service.cancel_home_visit(actor, visit_id)
 
 
 @router.get(
@@ -303,12 +301,12 @@ def cancel_home_visit(visit_id: IdPath, principal: LoggedIn) -> HomeVisitRead:
 )
 def home_visit_queue(
     clinic_id: IdPath,
-    principal: LoggedIn,
+    actor: LoggedIn,
     status: Annotated[
         Literal["new", "accepted", "assigned", "done", "cancelled"] | None, Query()
     ] = None,
 ) -> list[HomeVisitRead]:
-    return service.list_home_visit_queue(principal, clinic_id, status=status)
+    return service.list_home_visit_queue(actor, clinic_id, status=status)
 
 
 @router.patch(
@@ -317,10 +315,8 @@ def home_visit_queue(
     responses=BOOKING_ERRORS,
     summary="Move a home visit request on: accepted, assigned, done or cancelled",
 )
-def update_home_visit(
-    visit_id: IdPath, data: HomeVisitUpdate, principal: LoggedIn
-) -> HomeVisitRead:
-    return service.update_home_visit(principal, visit_id, data)
+def update_home_visit(visit_id: IdPath, data: HomeVisitUpdate, actor: LoggedIn) -> HomeVisitRead:
+    return service.update_home_visit(actor, visit_id, data)
 
 
 @router.post(
@@ -329,10 +325,8 @@ def update_home_visit(
     responses=BOOKING_ERRORS,
     summary="Move an appointment to another time (all or nothing)",
 )
-def reschedule(
-    appointment_id: IdPath, data: RescheduleCreate, principal: LoggedIn
-) -> AppointmentRead:
-    return service.reschedule_appointment(principal, appointment_id, data)
+def reschedule(appointment_id: IdPath, data: RescheduleCreate, actor: LoggedIn) -> AppointmentRead:
+    return service.reschedule_appointment(actor, appointment_id, data)
 
 
 @router.post(
@@ -342,8 +336,8 @@ def reschedule(
     responses=error_responses(401, 403, 404, 422),
     summary="Refer a patient to a specialty (doctors of the clinic)",
 )
-def issue_referral(clinic_id: IdPath, data: ReferralCreate, principal: CurrentUser) -> ReferralRead:
-    return service.issue_referral(principal, clinic_id, data)
+def issue_referral(clinic_id: IdPath, data: ReferralCreate, actor: CurrentUser) -> ReferralRead:
+    return service.issue_referral(actor, clinic_id, data)
 
 
 @router.post(
@@ -353,8 +347,8 @@ def issue_referral(clinic_id: IdPath, data: ReferralCreate, principal: CurrentUs
     responses=error_responses(401, 403, 404, 422),
     summary="Add a weekly working pattern (clinic administrators)",
 )
-def add_schedule_rule(data: ScheduleRuleCreate, principal: LoggedIn) -> ScheduleRuleRead:
-    return service.set_schedule_rule(principal, data)
+def add_schedule_rule(data: ScheduleRuleCreate, actor: LoggedIn) -> ScheduleRuleRead:
+    return service.set_schedule_rule(actor, data)
 
 
 @router.post(
@@ -364,10 +358,8 @@ def add_schedule_rule(data: ScheduleRuleCreate, principal: LoggedIn) -> Schedule
     responses=error_responses(401, 403, 404, 422),
     summary="Record an absence or extra hours (clinic administrators)",
 )
-def add_schedule_exception(
-    data: ScheduleExceptionCreate, principal: LoggedIn
-) -> ScheduleExceptionRead:
-    return service.add_schedule_exception(principal, data)
+def add_schedule_exception(data: ScheduleExceptionCreate, actor: LoggedIn) -> ScheduleExceptionRead:
+    return service.add_schedule_exception(actor, data)
 
 
 @router.post(
@@ -377,9 +369,9 @@ def add_schedule_exception(
     summary="The appointments an absence would cancel (writes nothing)",
 )
 def preview_schedule_exception(
-    data: ScheduleExceptionCreate, principal: LoggedIn
+    data: ScheduleExceptionCreate, actor: LoggedIn
 ) -> list[AffectedAppointmentRead]:
-    return service.preview_schedule_exception(principal, data)
+    return service.preview_schedule_exception(actor, data)
 
 
 @router.put(
@@ -389,9 +381,9 @@ def preview_schedule_exception(
     summary="Change a weekly pattern (appointments it no longer covers are cancelled)",
 )
 def change_schedule_rule(
-    rule_id: IdPath, data: ScheduleRuleUpdate, principal: LoggedIn
+    rule_id: IdPath, data: ScheduleRuleUpdate, actor: LoggedIn
 ) -> ScheduleChangeRead:
-    return service.change_schedule_rule(principal, rule_id, data)
+    return service.change_schedule_rule(actor, rule_id, data)
 
 
 @router.delete(
@@ -400,8 +392,8 @@ def change_schedule_rule(
     responses=error_responses(401, 403, 404),
     summary="Remove a weekly pattern (its future appointments are cancelled)",
 )
-def remove_schedule_rule(rule_id: IdPath, principal: LoggedIn) -> ScheduleChangeRead:
-    return service.remove_schedule_rule(principal, rule_id)
+def remove_schedule_rule(rule_id: IdPath, actor: LoggedIn) -> ScheduleChangeRead:
+    return service.remove_schedule_rule(actor, rule_id)
 
 
 @router.post(
@@ -411,9 +403,9 @@ def remove_schedule_rule(rule_id: IdPath, principal: LoggedIn) -> ScheduleChange
     summary="The appointments a changed weekly pattern would cancel (writes nothing)",
 )
 def preview_schedule_rule_change(
-    rule_id: IdPath, data: ScheduleRuleUpdate, principal: LoggedIn
+    rule_id: IdPath, data: ScheduleRuleUpdate, actor: LoggedIn
 ) -> list[AffectedAppointmentRead]:
-    return service.preview_schedule_rule_change(principal, rule_id, data)
+    return service.preview_schedule_rule_change(actor, rule_id, data)
 
 
 @router.post(
@@ -423,6 +415,6 @@ def preview_schedule_rule_change(
     summary="The appointments removing a weekly pattern would cancel (writes nothing)",
 )
 def preview_schedule_rule_removal(
-    rule_id: IdPath, principal: LoggedIn
+    rule_id: IdPath, actor: LoggedIn
 ) -> list[AffectedAppointmentRead]:
-    return service.preview_schedule_rule_change(principal, rule_id, None)
+    return service.preview_schedule_rule_change(actor, rule_id, None)

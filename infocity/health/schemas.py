@@ -199,7 +199,7 @@ class ScheduleExceptionRead(OutputModel):
 # --- Slots and appointments --------------------------------------------------------
 
 
-class SlotSearch(InputModel):
+class SlotFilter(InputModel):
     specialty_id: Id
     clinic_id: Id | None = None
     practitioner_id: Id | None = Field(default=None, description="Only this doctor's times")

@@ -35,22 +35,22 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/health", response_class=HTMLResponse)
-def booking_home(request: Request, principal: LoggedIn, patient: OptionalId = None) -> Response:
-    if principal.kind != "citizen":
+def booking_home(request: Request, actor: LoggedIn, patient: OptionalId = None) -> Response:
+    if actor.kind != "citizen":
         return redirect("/staff")
-    home = reads.booking_home(principal, patient)
+    home = reads.booking_home(actor, patient)
     return _page(request, "index.html", {"home": home})
 
 
 @router.get("/health/book", response_class=HTMLResponse)
 def choose_slot(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     specialty: Code,
     patient: OptionalId = None,
     referral: OptionalId = None,
 ) -> HTMLResponse:
-    choice = reads.slot_choice(principal, patient, specialty, referral)
+    choice = reads.slot_choice(actor, patient, specialty, referral)
     return _page(request, "slots.html", {"choice": choice, "base": "/health"})
 
 
@@ -73,29 +73,29 @@ def _confirm_page(
 @router.get("/health/book/confirm", response_class=HTMLResponse)
 def confirm(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     slot: Annotated[int, Query(ge=1, le=MAX_ID)],
     patient: OptionalId = None,
     referral: OptionalId = None,
 ) -> HTMLResponse:
-    return _confirm_page(request, reads.booking_confirmation(principal, patient, slot, referral))
+    return _confirm_page(request, reads.booking_confirmation(actor, patient, slot, referral))
 
 
 BOOK_FIELDS = ("slot_id", "patient_id", "referral_id")
 
 
 @router.post("/health/book", response_class=HTMLResponse)
-def book(request: Request, principal: LoggedIn, form: Form) -> Response:
+def book(request: Request, actor: LoggedIn, form: Form) -> Response:
     try:
         data = BookingCreate(**filled(form, BOOK_FIELDS), channel="portal")
     except ValidationError as exc:  # no slot to show again: the error page says what
         raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
     try:
-        appointment = service.book_slot(principal, data)
+        appointment = service.book_slot(actor, data)
     except AppError as exc:
         reraise_refusal(exc)
         confirmation = reads.booking_confirmation(
-            principal, data.patient_id, data.slot_id, data.referral_id
+            actor, data.patient_id, data.slot_id, data.referral_id
         )
         return _confirm_page(request, confirmation, FormErrors.of(exc), exc.status)
     return redirect(f"/health/appointments/{appointment.id}?done=booked")
@@ -106,13 +106,13 @@ def book(request: Request, principal: LoggedIn, form: Form) -> Response:
 
 def _appointments_page(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     *,
     notice: str | None = None,
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    mine = reads.my_appointments(principal)
+    mine = reads.my_appointments(actor)
     return _page(
         request,
         "appointments.html",
@@ -124,20 +124,20 @@ def _appointments_page(
 @router.get("/health/appointments", response_class=HTMLResponse)
 def my_appointments(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    return _appointments_page(request, principal, notice=_notice(done))
+    return _appointments_page(request, actor, notice=_notice(done))
 
 
 @router.get("/health/appointments/{appointment_id}", response_class=HTMLResponse)
 def ticket(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     appointment_id: IdPath,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    appointment = reads.citizen_ticket(principal, appointment_id)
+    appointment = reads.citizen_ticket(actor, appointment_id)
     return _page(
         request,
         "ticket.html",
@@ -149,14 +149,12 @@ def ticket(
 def cancel(request: Request, appointment_id: IdPath, form: Form) -> Response:
     if "token" in form:  # from a reminder's link: the signed token is the authority
         return _link_action(request, appointment_id, "cancel", form["token"])
-    principal = logged_in(request)
+    actor = logged_in(request)
     try:
-        service.cancel_appointment(principal, appointment_id)
+        service.cancel_appointment(actor, appointment_id)
     except AppError as exc:
         reraise_refusal(exc)
-        return _appointments_page(
-            request, principal, errors=FormErrors.of(exc), status_code=exc.status
-        )
+        return _appointments_page(request, actor, errors=FormErrors.of(exc), status_code=exc.status)
     return redirect("/health/appointments?done=cancelled")
 
 
@@ -164,22 +162,20 @@ def cancel(request: Request, appointment_id: IdPath, form: Form) -> Response:
 
 
 @router.get("/health/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
-def reschedule_form(request: Request, principal: LoggedIn, appointment_id: IdPath) -> Response:
-    choice = reads.reschedule_choice(principal, appointment_id)
+def reschedule_form(request: Request, actor: LoggedIn, appointment_id: IdPath) -> Response:
+    choice = reads.reschedule_choice(actor, appointment_id)
     return _reschedule_page(request, choice, f"/health/appointments/{appointment_id}/reschedule")
 
 
 @router.post("/health/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
-def reschedule(
-    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
-) -> Response:
+def reschedule(request: Request, actor: LoggedIn, appointment_id: IdPath, form: Form) -> Response:
     try:
         new = service.reschedule_appointment(
-            principal, appointment_id, RescheduleCreate(**filled(form, ["slot_id"]))
+            actor, appointment_id, RescheduleCreate(**filled(form, ["slot_id"]))
         )
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
-        choice = reads.reschedule_choice(principal, appointment_id)
+        choice = reads.reschedule_choice(actor, appointment_id)
         return _reschedule_page(
             request,
             choice,

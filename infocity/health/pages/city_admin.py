@@ -32,7 +32,7 @@ SPECIALTY_FIELDS = ("slot_minutes", "booking_mode", "horizon_days", "release_tim
 
 def _specialties_page(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     *,
     notice: str | None = None,
     edited: int | None = None,
@@ -40,7 +40,7 @@ def _specialties_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    specialties = reads.city_specialties(principal)
+    specialties = reads.city_specialties(actor)
     return _page(
         request,
         "admin_specialties.html",
@@ -56,23 +56,23 @@ def _specialties_page(
 
 
 @router.get("/admin/specialties", response_class=HTMLResponse)
-def city_specialties(request: Request, principal: LoggedIn, done: Done = None) -> HTMLResponse:
-    return _specialties_page(request, principal, notice=_notice(done))
+def city_specialties(request: Request, actor: LoggedIn, done: Done = None) -> HTMLResponse:
+    return _specialties_page(request, actor, notice=_notice(done))
 
 
 @router.post("/admin/specialties/{specialty_id}", response_class=HTMLResponse)
 def update_specialty(
-    request: Request, principal: LoggedIn, specialty_id: IdPath, form: Form
+    request: Request, actor: LoggedIn, specialty_id: IdPath, form: Form
 ) -> Response:
     try:
         service.update_specialty(
-            principal, specialty_id, SpecialtyUpdate(**filled(form, SPECIALTY_FIELDS))
+            actor, specialty_id, SpecialtyUpdate(**filled(form, SPECIALTY_FIELDS))
         )
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _specialties_page(
             request,
-            principal,
+            actor,
             edited=specialty_id,
             values={name: form.get(name, "")[:40] for name in SPECIALTY_FIELDS},
             errors=FormErrors.of(exc, SPECIALTY_FIELDS),

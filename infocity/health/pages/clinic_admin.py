@@ -44,7 +44,7 @@ EXCEPTION_FIELDS = ("practitioner_id", "kind", "date_from", "date_to", "start_ti
 
 def _admin_page(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     clinic_id: int | None,
     *,
     notice: str | None = None,
@@ -54,7 +54,7 @@ def _admin_page(
     preview: list[Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    schedules = reads.clinic_schedules(principal, clinic_id)
+    schedules = reads.clinic_schedules(actor, clinic_id)
     return _page(
         request,
         "clinic_admin.html",
@@ -73,23 +73,23 @@ def _admin_page(
 @router.get("/clinic-admin", response_class=HTMLResponse)
 def clinic_admin(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     clinic: OptionalId = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    return _admin_page(request, principal, clinic, notice=_notice(done))
+    return _admin_page(request, actor, clinic, notice=_notice(done))
 
 
 @router.post("/clinic-admin/rules", response_class=HTMLResponse)
-def add_rule(request: Request, principal: LoggedIn, form: Form) -> Response:
+def add_rule(request: Request, actor: LoggedIn, form: Form) -> Response:
     clinic_id = _int_or_none(form.get("clinic_id"))
     try:
-        service.set_schedule_rule(principal, ScheduleRuleCreate(**filled(form, RULE_FIELDS)))
+        service.set_schedule_rule(actor, ScheduleRuleCreate(**filled(form, RULE_FIELDS)))
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _admin_page(
             request,
-            principal,
+            actor,
             clinic_id,
             form_name="rule",
             values={name: form.get(name, "") for name in RULE_FIELDS},
@@ -100,27 +100,27 @@ def add_rule(request: Request, principal: LoggedIn, form: Form) -> Response:
 
 
 @router.post("/clinic-admin/exceptions", response_class=HTMLResponse)
-def add_exception(request: Request, principal: LoggedIn, form: Form) -> Response:
+def add_exception(request: Request, actor: LoggedIn, form: Form) -> Response:
     clinic_id = _int_or_none(form.get("clinic_id"))
     values = {name: form.get(name, "") for name in EXCEPTION_FIELDS}
     try:
         data = ScheduleExceptionCreate(**filled(form, EXCEPTION_FIELDS))
         if form.get("step") == "preview":
-            affected = service.preview_schedule_exception(principal, data)
+            affected = service.preview_schedule_exception(actor, data)
             return _admin_page(
                 request,
-                principal,
+                actor,
                 clinic_id,
                 form_name="exception",
                 values=values,
                 preview=affected,
             )
-        service.add_schedule_exception(principal, data)
+        service.add_schedule_exception(actor, data)
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _admin_page(
             request,
-            principal,
+            actor,
             clinic_id,
             form_name="exception",
             values=values,

@@ -35,7 +35,7 @@ REFERRAL_FIELDS = ("person_id", "specialty_code", "target_clinic_id", "valid_day
 
 def _doctor_page(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     day: date | None,
     *,
     notice: str | None = None,
@@ -43,7 +43,7 @@ def _doctor_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    schedule = reads.doctor_day(principal, day)
+    schedule = reads.doctor_day(actor, day)
     return _page(
         request,
         "doctor.html",
@@ -60,25 +60,23 @@ def _doctor_page(
 @router.get("/doctor", response_class=HTMLResponse)
 def doctor(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     day: Day = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    return _doctor_page(request, principal, day, notice=_notice(done))
+    return _doctor_page(request, actor, day, notice=_notice(done))
 
 
 @router.post("/doctor/referrals", response_class=HTMLResponse)
-def issue_referral(request: Request, principal: LoggedIn, form: Form) -> Response:
+def issue_referral(request: Request, actor: LoggedIn, form: Form) -> Response:
     clinic_id = _int_or_none(form.get("clinic_id")) or 0
     try:
-        service.issue_referral(
-            principal, clinic_id, ReferralCreate(**filled(form, REFERRAL_FIELDS))
-        )
+        service.issue_referral(actor, clinic_id, ReferralCreate(**filled(form, REFERRAL_FIELDS)))
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _doctor_page(
             request,
-            principal,
+            actor,
             None,
             values={name: form.get(name, "") for name in REFERRAL_FIELDS},
             errors=FormErrors.of(exc, REFERRAL_FIELDS),
@@ -88,16 +86,14 @@ def issue_referral(request: Request, principal: LoggedIn, form: Form) -> Respons
 
 
 @router.post("/doctor/appointments/{appointment_id}/outcome", response_class=HTMLResponse)
-def mark_outcome(
-    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
-) -> Response:
+def mark_outcome(request: Request, actor: LoggedIn, appointment_id: IdPath, form: Form) -> Response:
     try:
         service.mark_appointment_outcome(
-            principal, appointment_id, OutcomeCreate(**filled(form, ["outcome"]))
+            actor, appointment_id, OutcomeCreate(**filled(form, ["outcome"]))
         )
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _doctor_page(
-            request, principal, None, errors=FormErrors.of(exc), status_code=refusal_status(exc)
+            request, actor, None, errors=FormErrors.of(exc), status_code=refusal_status(exc)
         )
     return redirect("/doctor?done=marked")

@@ -35,7 +35,7 @@ HOME_VISIT_FIELDS = ("patient_id", "address", "reason", "contact_phone")
 
 def _home_visits_page(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     patient_id: int | None = None,
     *,
     notice: str | None = None,
@@ -43,7 +43,7 @@ def _home_visits_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    mine = reads.my_home_visits(principal, patient_id)
+    mine = reads.my_home_visits(actor, patient_id)
     return _page(
         request,
         "home_visits.html",
@@ -54,22 +54,22 @@ def _home_visits_page(
 
 @router.get("/health/home-visits", response_class=HTMLResponse)
 def home_visits(
-    request: Request, principal: LoggedIn, patient: OptionalId = None, done: Done = None
+    request: Request, actor: LoggedIn, patient: OptionalId = None, done: Done = None
 ) -> HTMLResponse:
-    return _home_visits_page(request, principal, patient, notice=_notice(done))
+    return _home_visits_page(request, actor, patient, notice=_notice(done))
 
 
 @router.post("/health/home-visits", response_class=HTMLResponse)
-def request_home_visit(request: Request, principal: LoggedIn, form: Form) -> Response:
+def request_home_visit(request: Request, actor: LoggedIn, form: Form) -> Response:
     values = {name: form.get(name, "")[:1000] for name in HOME_VISIT_FIELDS}
     patient_id = _int_or_none(form.get("patient_id"))
     try:
-        service.request_home_visit(principal, HomeVisitCreate(**filled(form, HOME_VISIT_FIELDS)))
+        service.request_home_visit(actor, HomeVisitCreate(**filled(form, HOME_VISIT_FIELDS)))
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _home_visits_page(
             request,
-            principal,
+            actor,
             patient_id,
             values=values,
             errors=FormErrors.of(exc, HOME_VISIT_FIELDS),
@@ -79,14 +79,12 @@ def request_home_visit(request: Request, principal: LoggedIn, form: Form) -> Res
 
 
 @router.post("/health/home-visits/{visit_id}/cancel", response_class=HTMLResponse)
-def cancel_home_visit(request: Request, principal: LoggedIn, visit_id: IdPath) -> Response:
+def cancel_home_visit(request: Request, actor: LoggedIn, visit_id: IdPath) -> Response:
     try:
-        service.cancel_home_visit(principal, visit_id)
+        service.cancel_home_visit(actor, visit_id)
     except AppError as exc:
         reraise_refusal(exc)
-        return _home_visits_page(
-            request, principal, errors=FormErrors.of(exc), status_code=exc.status
-        )
+        return _home_visits_page(request, actor, errors=FormErrors.of(exc), status_code=exc.status)
     return redirect("/health/home-visits?done=visit_cancelled")
 
 
@@ -102,7 +100,7 @@ def _queue_url(clinic_id: int, status: str | None, done: str | None = None) -> s
 
 def _queue_page(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     clinic_id: int | None,
     status: str | None,
     *,
@@ -110,7 +108,7 @@ def _queue_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    queue = reads.home_visit_queue(principal, clinic_id, status)
+    queue = reads.home_visit_queue(actor, clinic_id, status)
     return _page(
         request,
         "home_visit_queue.html",
@@ -122,30 +120,28 @@ def _queue_page(
 @router.get("/registry/home-visits", response_class=HTMLResponse)
 def home_visit_queue(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     clinic: OptionalId = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
     done: Done = None,
 ) -> HTMLResponse:
     shown = status if status in VISIT_STATUSES else None
-    return _queue_page(request, principal, clinic, shown, notice=_notice(done))
+    return _queue_page(request, actor, clinic, shown, notice=_notice(done))
 
 
 @router.post("/registry/home-visits/{visit_id}", response_class=HTMLResponse)
-def update_home_visit(
-    request: Request, principal: LoggedIn, visit_id: IdPath, form: Form
-) -> Response:
+def update_home_visit(request: Request, actor: LoggedIn, visit_id: IdPath, form: Form) -> Response:
     clinic_id = _int_or_none(form.get("clinic_id"))
     shown = form.get("filter") if form.get("filter") in VISIT_STATUSES else None
     try:
         visit = service.update_home_visit(
-            principal, visit_id, HomeVisitUpdate(**filled(form, ("status", "practitioner_id")))
+            actor, visit_id, HomeVisitUpdate(**filled(form, ("status", "practitioner_id")))
         )
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _queue_page(
             request,
-            principal,
+            actor,
             clinic_id,
             shown,
             errors=FormErrors.of(exc),

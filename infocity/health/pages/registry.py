@@ -49,12 +49,12 @@ def _registry_url(clinic_id: int, person_id: int | None = None, done: str | None
 @router.get("/registry", response_class=HTMLResponse)
 def registry_day(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     clinic: OptionalId = None,
     day: Day = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    clinic_day = reads.clinic_day(principal, clinic, day)
+    clinic_day = reads.clinic_day(actor, clinic, day)
     return _page(
         request,
         "registry_day.html",
@@ -82,14 +82,14 @@ def _find_page(
 
 @router.get("/registry/patients", response_class=HTMLResponse)
 def registry_find_form(
-    request: Request, principal: LoggedIn, clinic: OptionalId = None
+    request: Request, actor: LoggedIn, clinic: OptionalId = None
 ) -> HTMLResponse:
-    _clinics, chosen = reads.registry_clinic(principal, clinic)
+    _clinics, chosen = reads.registry_clinic(actor, clinic)
     return _find_page(request, chosen.id, {})
 
 
 @router.post("/registry/patients", response_class=HTMLResponse)
-def registry_find(request: Request, principal: LoggedIn, form: Form) -> Response:
+def registry_find(request: Request, actor: LoggedIn, form: Form) -> Response:
     """A look-up shows its result directly: it is a read (audited), not a change."""
     values = {name: form.get(name, "").strip()[:40] for name in FIND_FIELDS}
     clinic_id = _int_or_none(form.get("clinic_id"))
@@ -99,7 +99,7 @@ def registry_find(request: Request, principal: LoggedIn, form: Form) -> Response
         birth_date = (
             _parse_date(values["birth_date"], "birth_date") if values["birth_date"] else None
         )
-        card = reads.find_patient(principal, clinic_id, values["oms_policy"], birth_date)
+        card = reads.find_patient(actor, clinic_id, values["oms_policy"], birth_date)
     except AppError as exc:
         reraise_refusal(exc)
         return _find_page(request, clinic_id, values, FormErrors.of(exc, FIND_FIELDS), exc.status)
@@ -109,12 +109,12 @@ def registry_find(request: Request, principal: LoggedIn, form: Form) -> Response
 @router.get("/registry/patients/{person_id}", response_class=HTMLResponse)
 def registry_patient(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     person_id: IdPath,
     clinic: OptionalId = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    card = reads.patient_card(principal, clinic, person_id)
+    card = reads.patient_card(actor, clinic, person_id)
     return _page(request, "registry_patient.html", {"card": card, "notice": _notice(done)})
 
 
@@ -135,40 +135,38 @@ def _registry_slots_page(
 @router.get("/registry/patients/{person_id}/book", response_class=HTMLResponse)
 def registry_slots(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     person_id: IdPath,
     specialty: Code,
     clinic: OptionalId = None,
 ) -> HTMLResponse:
-    choice = reads.registry_slots(principal, clinic, person_id, specialty)
+    choice = reads.registry_slots(actor, clinic, person_id, specialty)
     return _registry_slots_page(request, choice)
 
 
 @router.post("/registry/patients/{person_id}/book", response_class=HTMLResponse)
-def registry_book(request: Request, principal: LoggedIn, person_id: IdPath, form: Form) -> Response:
+def registry_book(request: Request, actor: LoggedIn, person_id: IdPath, form: Form) -> Response:
     clinic_id = _int_or_none(form.get("clinic_id"))
     try:
         data = RegistryBookingCreate(patient_id=person_id, **filled(form, ["slot_id"]))
     except ValidationError as exc:
         raise InvalidInput("invalid_input", N_("Some fields are filled in incorrectly.")) from exc
     try:
-        appointment = service.book_for_patient(principal, data)
+        appointment = service.book_for_patient(actor, data)
     except AppError as exc:
         reraise_refusal(exc)
-        choice = reads.registry_slots(
-            principal, clinic_id, person_id, form.get("specialty", "")[:40]
-        )
+        choice = reads.registry_slots(actor, clinic_id, person_id, form.get("specialty", "")[:40])
         return _registry_slots_page(request, choice, FormErrors.of(exc), exc.status)
     return redirect(_registry_url(clinic_id or appointment.clinic_id, person_id, "booked"))
 
 
 @router.post("/registry/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
 def registry_cancel(
-    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
+    request: Request, actor: LoggedIn, appointment_id: IdPath, form: Form
 ) -> Response:
     back = safe_next(form.get("next"), "/registry")
     try:
-        service.cancel_appointment(principal, appointment_id)
+        service.cancel_appointment(actor, appointment_id)
     except AppError as exc:
         reraise_refusal(exc)
         return _page(
@@ -182,9 +180,9 @@ def registry_cancel(
 
 @router.get("/registry/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
 def registry_reschedule_form(
-    request: Request, principal: LoggedIn, appointment_id: IdPath, clinic: OptionalId = None
+    request: Request, actor: LoggedIn, appointment_id: IdPath, clinic: OptionalId = None
 ) -> HTMLResponse:
-    choice = reads.registry_reschedule_choice(principal, clinic, appointment_id)
+    choice = reads.registry_reschedule_choice(actor, clinic, appointment_id)
     return _reschedule_page(
         request,
         choice,
@@ -195,16 +193,16 @@ def registry_reschedule_form(
 
 @router.post("/registry/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
 def registry_reschedule(
-    request: Request, principal: LoggedIn, appointment_id: IdPath, form: Form
+    request: Request, actor: LoggedIn, appointment_id: IdPath, form: Form
 ) -> Response:
     clinic_id = _int_or_none(form.get("clinic_id"))
     try:
         new = service.reschedule_appointment(
-            principal, appointment_id, RescheduleCreate(**filled(form, ["slot_id"]))
+            actor, appointment_id, RescheduleCreate(**filled(form, ["slot_id"]))
         )
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
-        choice = reads.registry_reschedule_choice(principal, clinic_id, appointment_id)
+        choice = reads.registry_reschedule_choice(actor, clinic_id, appointment_id)
         return _reschedule_page(
             request,
             choice,

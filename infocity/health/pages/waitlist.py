@@ -44,7 +44,7 @@ WAITLIST_FIELDS = (
 
 def _waitlist_page(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     patient_id: int | None = None,
     specialty: str | None = None,
     referral_id: int | None = None,
@@ -54,7 +54,7 @@ def _waitlist_page(
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    waitlist = reads.my_waitlist(principal, patient_id, specialty, referral_id)
+    waitlist = reads.my_waitlist(actor, patient_id, specialty, referral_id)
     return _page(
         request,
         "waitlist.html",
@@ -71,28 +71,26 @@ def _waitlist_page(
 @router.get("/health/waitlist", response_class=HTMLResponse)
 def waitlist(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     patient: OptionalId = None,
     specialty: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$")] = None,
     referral: OptionalId = None,
     done: Done = None,
 ) -> HTMLResponse:
-    return _waitlist_page(request, principal, patient, specialty, referral, notice=_notice(done))
+    return _waitlist_page(request, actor, patient, specialty, referral, notice=_notice(done))
 
 
 @router.post("/health/waitlist", response_class=HTMLResponse)
-def join_waitlist(request: Request, principal: LoggedIn, form: Form) -> Response:
+def join_waitlist(request: Request, actor: LoggedIn, form: Form) -> Response:
     values = {name: form.get(name, "")[:40] for name in WAITLIST_FIELDS}
     patient_id = _int_or_none(form.get("patient_id"))
     try:
-        entry = service.join_waitlist(
-            principal, WaitlistEntryCreate(**filled(form, WAITLIST_FIELDS))
-        )
+        entry = service.join_waitlist(actor, WaitlistEntryCreate(**filled(form, WAITLIST_FIELDS)))
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _waitlist_page(
             request,
-            principal,
+            actor,
             patient_id,
             values=values,
             errors=FormErrors.of(exc, WAITLIST_FIELDS),
@@ -103,36 +101,32 @@ def join_waitlist(request: Request, principal: LoggedIn, form: Form) -> Response
 
 
 def _waitlist_step(
-    request: Request, principal: Principal, step: Callable[[], object], done: str
+    request: Request, actor: Principal, step: Callable[[], object], done: str
 ) -> Response:
     """Leave, decline: one service call, then back to the list (or the list with why not)."""
     try:
         step()
     except AppError as exc:
         reraise_refusal(exc)
-        return _waitlist_page(request, principal, errors=FormErrors.of(exc), status_code=exc.status)
+        return _waitlist_page(request, actor, errors=FormErrors.of(exc), status_code=exc.status)
     return redirect(f"/health/waitlist?done={done}")
 
 
 @router.post("/health/waitlist/{entry_id}/leave", response_class=HTMLResponse)
-def leave_waitlist(request: Request, principal: LoggedIn, entry_id: IdPath) -> Response:
-    return _waitlist_step(
-        request, principal, lambda: service.leave_waitlist(principal, entry_id), "left"
-    )
+def leave_waitlist(request: Request, actor: LoggedIn, entry_id: IdPath) -> Response:
+    return _waitlist_step(request, actor, lambda: service.leave_waitlist(actor, entry_id), "left")
 
 
 @router.post("/health/waitlist/{entry_id}/decline", response_class=HTMLResponse)
-def decline_hold(request: Request, principal: LoggedIn, entry_id: IdPath) -> Response:
-    return _waitlist_step(
-        request, principal, lambda: service.decline_hold(principal, entry_id), "declined"
-    )
+def decline_hold(request: Request, actor: LoggedIn, entry_id: IdPath) -> Response:
+    return _waitlist_step(request, actor, lambda: service.decline_hold(actor, entry_id), "declined")
 
 
 @router.post("/health/waitlist/{entry_id}/accept", response_class=HTMLResponse)
-def accept_hold(request: Request, principal: LoggedIn, entry_id: IdPath) -> Response:
+def accept_hold(request: Request, actor: LoggedIn, entry_id: IdPath) -> Response:
     try:
-        appointment = service.accept_hold(principal, entry_id)
+        appointment = service.accept_hold(actor, entry_id)
     except AppError as exc:
         reraise_refusal(exc)
-        return _waitlist_page(request, principal, errors=FormErrors.of(exc), status_code=exc.status)
+        return _waitlist_page(request, actor, errors=FormErrors.of(exc), status_code=exc.status)
     return redirect(f"/health/appointments/{appointment.id}?done=booked")

@@ -44,7 +44,7 @@ from infocity.health.reads.shapes import (
     SpecialtyOption,
     Suspension,
 )
-from infocity.health.schemas import BookingStatusRead, SlotSearch, SpecialtyRead
+from infocity.health.schemas import BookingStatusRead, SlotFilter, SpecialtyRead
 
 BOOKING_DAYS = 14  # the citizen chooses among the next two weeks
 SLOT_LIMIT = 1000
@@ -224,7 +224,7 @@ def _free_days(
 ) -> list[DaySlots]:
     today = city_date(now)
     slots = service.search_free_slots(
-        SlotSearch(
+        SlotFilter(
             specialty_id=specialty_id,
             clinic_id=clinic_id,
             date_from=today,

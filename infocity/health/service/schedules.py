@@ -34,8 +34,8 @@ from infocity.health.schemas import (
     ScheduleRuleCreate,
     ScheduleRuleRead,
     ScheduleRuleUpdate,
+    SlotFilter,
     SlotRead,
-    SlotSearch,
 )
 from infocity.health.service.base import (
     APPOINTMENT_COLUMNS,
@@ -222,7 +222,7 @@ def materialise_horizon(*, now: datetime | None = None, uow: UnitOfWork | None =
 
 
 def search_free_slots(
-    search: SlotSearch, *, now: datetime | None = None, uow: UnitOfWork | None = None
+    search: SlotFilter, *, now: datetime | None = None, uow: UnitOfWork | None = None
 ) -> list[SlotRead]:
     """Free, released, future slots of a specialty (in one clinic and its branches, or
     anywhere; of one practitioner if asked), for a range of city dates, earliest first."""
