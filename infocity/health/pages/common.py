@@ -20,9 +20,7 @@ from infocity.web.forms import FormErrors, notice
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Code = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
 Day = Annotated[CityDate | None, Query()]
-
-Done = Annotated[str | None, Query(max_length=20)]
-
+Done = Annotated[str | None, Query(max_length=20)]  # the notice to show after a change
 
 STATUS_LABELS = {
     "booked": N_("Booked"),
