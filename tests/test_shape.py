@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import infocity
-from infocity.health import service
+from infocity.health import reads, service
 
 PACKAGE = Path(infocity.__file__).resolve().parent
 MAX_LINES = 800
@@ -53,6 +53,22 @@ def test_the_health_service_package_offers_every_public_function_of_its_modules(
             and not name.startswith("_")
         }
     exported = {name for name in service.__all__ if inspect.isfunction(getattr(service, name))}
+    assert defined == exported
+
+
+def test_the_health_reads_package_offers_every_public_function_of_its_modules() -> None:
+    # As for the service: the pages write reads.<function>, never a module's path.
+    defined = set()
+    for module_info in pkgutil.iter_modules(reads.__path__):
+        module = importlib.import_module(f"{reads.__name__}.{module_info.name}")
+        defined |= {
+            name
+            for name, value in vars(module).items()
+            if inspect.isfunction(value)
+            and value.__module__ == module.__name__
+            and not name.startswith("_")
+        }
+    exported = {name for name in reads.__all__ if inspect.isfunction(getattr(reads, name))}
     assert defined == exported
 
 
