@@ -22,6 +22,8 @@ class Person(Base):
     first_name: Mapped[str] = mapped_column(String(100))
     middle_name: Mapped[str | None] = mapped_column(String(100))
     birth_date: Mapped[date | None] = mapped_column(Date)
+    # female | male (``rules.SEXES``); unknown for people registered before it was asked.
+    sex: Mapped[str | None] = mapped_column(String(6))
     snils: Mapped[str | None] = mapped_column(String(11), unique=True)  # 11 digits
     oms_policy: Mapped[str | None] = mapped_column(String(16), unique=True)  # 16 digits
     passport_series: Mapped[str | None] = mapped_column(String(4))

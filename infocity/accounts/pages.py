@@ -317,11 +317,20 @@ PROFILE_FIELDS = (
     "first_name",
     "middle_name",
     "birth_date",
+    "sex",
     "snils",
     "oms_policy",
     "passport",
 )
-CHILD_FIELDS = ("last_name", "first_name", "middle_name", "birth_date", "snils", "oms_policy")
+CHILD_FIELDS = (
+    "last_name",
+    "first_name",
+    "middle_name",
+    "birth_date",
+    "sex",
+    "snils",
+    "oms_policy",
+)
 SAVED = {
     "profile": N_("Your profile has been saved."),
     "child": N_("The child has been added to your family."),
@@ -336,6 +345,7 @@ def _profile_values(profile: ProfileRead) -> dict[str, str]:
         "first_name": person.first_name,
         "middle_name": person.middle_name or "",
         "birth_date": person.birth_date.isoformat() if person.birth_date else "",
+        "sex": person.sex or "",
     }
 
 
@@ -386,7 +396,7 @@ def update_profile(request: Request, form: Form) -> Response:
     # are shown masked, so an empty document field means "keep it".
     data: dict[str, Any] = {
         name: form.get(name, "").strip() or None
-        for name in ("last_name", "first_name", "middle_name", "birth_date")
+        for name in ("last_name", "first_name", "middle_name", "birth_date", "sex")
     }
     data.update(filled(form, ("snils", "oms_policy", "passport")))
     try:

@@ -26,6 +26,8 @@ PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
 NAME_MAX_LENGTH = 100
 EMAIL_MAX_LENGTH = 254
+# A person's sex as the register keeps it (health refuses some specialties by it).
+SEXES = ("female", "male")
 
 # Separators people type inside numbers: "112-233-445 95", "+7 (916) 123-45-67".
 _SEPARATORS = re.compile(r"[\s\-()]+")

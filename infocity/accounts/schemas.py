@@ -8,6 +8,7 @@ answers with a precise code and field.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,8 @@ OptionalName = Field(default=None, max_length=rules.NAME_MAX_LENGTH)
 Password = Field(min_length=1, max_length=rules.PASSWORD_MAX_LENGTH)
 # Documents as people type them: separators allowed, so a little longer than the digits.
 Document = Field(default=None, max_length=40)
+# As ``rules.SEXES``; null for people who have not stated it (registered before it was asked).
+Sex = Literal["female", "male"]
 
 
 # --- Accounts ----------------------------------------------------------------------
@@ -102,6 +105,7 @@ class ProfileUpdate(InputModel):
     first_name: str | None = OptionalName
     middle_name: str | None = OptionalName
     birth_date: IsoDate | None = None
+    sex: Sex | None = None
     snils: str | None = Document
     oms_policy: str | None = Document
     passport: str | None = Document
@@ -114,6 +118,7 @@ class ChildCreate(InputModel):
     first_name: str = Name
     middle_name: str | None = OptionalName
     birth_date: IsoDate
+    sex: Sex | None = None
     snils: str | None = Document
     oms_policy: str | None = Document
 
@@ -126,6 +131,7 @@ class PersonRead(OutputModel):
     first_name: str
     middle_name: str | None
     birth_date: date | None
+    sex: Sex | None = Field(default=None, description="Null: not stated")
     snils: str | None = Field(description="Masked: ***-***-445 95")
     oms_policy: str | None = Field(description="Masked: ************1234")
     passport: str | None = Field(description="Masked: ** ** ***456")

@@ -146,6 +146,7 @@ def _person_read(person: Person) -> PersonRead:
         first_name=person.first_name,
         middle_name=person.middle_name,
         birth_date=person.birth_date,
+        sex=person.sex,
         snils=rules.mask_snils(person.snils) if person.snils else None,
         oms_policy=rules.mask_oms_policy(person.oms_policy) if person.oms_policy else None,
         passport=passport,
@@ -791,6 +792,8 @@ def update_profile(
         if data.birth_date is not None:
             rules.check_birth_date(data.birth_date, today=city_today())
         changes["birth_date"] = data.birth_date
+    if "sex" in given:
+        changes["sex"] = data.sex
     if "snils" in given:
         changes["snils"] = rules.normalize_snils(data.snils) if data.snils else None
     if "oms_policy" in given:
@@ -874,6 +877,7 @@ def add_child(
             first_name=first_name,
             middle_name=middle_name,
             birth_date=data.birth_date,
+            sex=data.sex,
             snils=snils,
             oms_policy=oms_policy,
         )
@@ -1386,28 +1390,34 @@ def authenticate_device(raw_key: str, *, uow: UnitOfWork | None = None) -> Devic
 
 @dataclass(frozen=True)
 class PersonFacts:
-    """What another service may know of a person: who, and how old."""
+    """What another service may know of a person: who, how old, and their sex (female,
+    male, or None when not stated)."""
 
     person_id: int
     birth_date: date | None
     first_name: str
+    sex: str | None = None
 
 
 def person_by_policy(session: Session, oms_policy: str) -> PersonFacts | None:
     """The person holding this OMS policy number (any format; invalid → refused)."""
     policy = rules.normalize_oms_policy(oms_policy)
     row = session.execute(
-        select(Person.id, Person.birth_date, Person.first_name).where(Person.oms_policy == policy)
+        select(Person.id, Person.birth_date, Person.first_name, Person.sex).where(
+            Person.oms_policy == policy
+        )
     ).one_or_none()
-    return PersonFacts(row.id, row.birth_date, row.first_name) if row else None
+    return PersonFacts(row.id, row.birth_date, row.first_name, row.sex) if row else None
 
 
 def person_by_id(session: Session, person_id: int) -> PersonFacts | None:
     """The person with this id, if any."""
     row = session.execute(
-        select(Person.id, Person.birth_date, Person.first_name).where(Person.id == person_id)
+        select(Person.id, Person.birth_date, Person.first_name, Person.sex).where(
+            Person.id == person_id
+        )
     ).one_or_none()
-    return PersonFacts(row.id, row.birth_date, row.first_name) if row else None
+    return PersonFacts(row.id, row.birth_date, row.first_name, row.sex) if row else None
 
 
 def person_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
