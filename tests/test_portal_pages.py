@@ -187,10 +187,12 @@ def test_my_page_lists_applications_appointments_and_notifications(client: TestC
         "/api/v1/portal/overview",
         headers=bearer(api_token(client, patient.identifier, patient.password)),
     ).json()
-    assert [a["id"] for a in overview["applications"]] == [app.id]
-    assert len(overview["appointments"]) == 1
-    assert overview["appointments"][0]["starts_at"]
-    assert overview["notifications"]
+    cards = {card["code"]: card for card in overview["cards"]}
+    assert [a["href"] for a in cards["applications"]["items"]] == [f"/applications/{app.id}"]
+    [appointment] = cards["health"]["items"]
+    assert appointment["href"].startswith("/health/appointments/")
+    assert appointment["facts"][0]["kind"] == "moment"
+    assert cards["notifications"]["items"]
     stranger = make_citizen()
     other = TestClient(client.app, base_url="http://testserver")
     login_page_client(other, stranger.identifier, stranger.password)

@@ -34,7 +34,6 @@ from infocity.core.models import InboxMessage, ServiceUse
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
-from infocity.health import service as health
 from infocity.portal import rules
 from infocity.portal.models import (
     Application,
@@ -50,6 +49,7 @@ from infocity.portal.registry import (
     Routing,
     application_type,
     application_types,
+    cabinet_cards,
     find_application_type,
     register_application_type,
 )
@@ -67,6 +67,7 @@ from infocity.portal.schemas import (
     ApplicationUpdate,
     AssignCreate,
     AttachmentFile,
+    CabinetCardRead,
     CatalogueCategoryRead,
     CatalogueRead,
     CatalogueServiceRead,
@@ -80,7 +81,6 @@ from infocity.portal.schemas import (
     OverviewRead,
     QueueFilter,
     UniqueUsersRead,
-    UpcomingAppointmentRead,
 )
 
 __all__ = [
@@ -1222,54 +1222,30 @@ def get_attachment(
 
 # --- The citizen's single window -------------------------------------------------------
 
-OVERVIEW_APPLICATIONS = 10
-OVERVIEW_APPOINTMENTS = 5
-OVERVIEW_NOTIFICATIONS = 5
-
 
 def my_overview(
-    principal: Principal | None, *, now: datetime | None = None, uow: UnitOfWork | None = None
+    actor: Principal | None, *, now: datetime | None = None, uow: UnitOfWork | None = None
 ) -> OverviewRead:
-    """Everything of the citizen's in one place: applications, upcoming appointments
-    (theirs and their children's) and the latest notifications."""
-    principal = authorize(principal, Action.APPLICATION_SUBMIT)
+    """Everything of the citizen's in one place: a card from each city service registered
+    in the cabinet (``registry.register_cabinet_card``), in their order, read in one
+    transaction."""
+    actor = authorize(actor, Action.APPLICATION_SUBMIT)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        applications = list_my_applications(
-            principal, limit=OVERVIEW_APPLICATIONS, now=now, uow=uow
-        )
-        english = current_locale() == "en"
-        appointments = [
-            a
-            for a in health.list_my_appointments(principal, uow=uow)
-            if a.status == "booked" and a.starts_at >= now
-        ]
-        appointments.sort(key=lambda a: a.starts_at)
-        clinics = {c.id: c for c in health.list_clinics(uow=uow)}
-        specialties = {s.id: s for s in health.list_specialties(uow=uow)}
-        upcoming = []
-        for item in appointments[:OVERVIEW_APPOINTMENTS]:
-            clinic = clinics.get(item.clinic_id)
-            specialty = specialties.get(item.specialty_id)
-            upcoming.append(
-                UpcomingAppointmentRead(
-                    id=item.id,
-                    starts_at=item.starts_at,
-                    clinic=(clinic.name_en if english and clinic.name_en else clinic.name)
-                    if clinic
-                    else "",
-                    specialty=(specialty.name_en if english else specialty.name)
-                    if specialty
-                    else "",
-                    ticket_number=item.ticket_number,
-                    status=item.status,
+        cards = []
+        for card in cabinet_cards():
+            content = card.build(actor, now, uow)
+            if content is None:
+                continue
+            cards.append(
+                CabinetCardRead(
+                    code=card.code,
+                    title=gettext(card.title),
+                    items=content.items,
+                    empty=content.empty,
+                    links=content.links,
+                    badge=content.badge,
                 )
             )
-        inbox = list_inbox(principal, limit=OVERVIEW_NOTIFICATIONS, uow=uow)
-        return OverviewRead(
-            applications=applications.items,
-            appointments=upcoming,
-            notifications=inbox.items,
-            unread=inbox.unread,
-        )
+        return OverviewRead(cards=cards, unread=_unread(uow, actor.user_id))

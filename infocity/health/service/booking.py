@@ -425,18 +425,29 @@ def reschedule_appointment(
 
 
 def list_my_appointments(
-    actor: Principal | None, *, uow: UnitOfWork | None = None
+    actor: Principal | None,
+    *,
+    upcoming: bool = False,
+    limit: int | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
 ) -> list[AppointmentRead]:
-    """The citizen's and their children's appointments, latest first."""
+    """The citizen's and their children's appointments, latest first; ``upcoming``: only
+    those still booked and not begun yet, soonest first."""
     actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         person_ids = _own_and_children(uow, actor)
+        query = select(*APPOINTMENT_COLUMNS).where(APPOINTMENTS.c.person_id.in_(person_ids))
+        if upcoming:
+            query = query.where(
+                APPOINTMENTS.c.status == "booked", APPOINTMENTS.c.starts_at >= now
+            ).order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
+        else:
+            query = query.order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
         rows = uow.session.execute(
-            select(*APPOINTMENT_COLUMNS)
-            .where(APPOINTMENTS.c.person_id.in_(person_ids))
-            .order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
-            .limit(MY_APPOINTMENTS_LIMIT)
+            query.limit(min(limit or MY_APPOINTMENTS_LIMIT, MY_APPOINTMENTS_LIMIT))
         )
         return [_appointment_read(row) for row in rows]
 
