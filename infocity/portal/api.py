@@ -23,6 +23,7 @@ from infocity.portal.schemas import (
     ApplicationUpdate,
     AssignCreate,
     CatalogueRead,
+    ColleagueRead,
     CommentCreate,
     CommentRead,
     DecisionCreate,
@@ -262,6 +263,15 @@ def queue(
         status=status, type=type, overdue=overdue, mine=mine, limit=limit, offset=offset
     )
     return service.list_queue(principal, filters)
+
+
+@portal.get(
+    "/back-office/applications/{application_id}/colleagues",
+    summary="Whom the application may be given to: me and my colleagues who process them",
+    responses=error_responses(401, 403, 404, 422),
+)
+def colleagues(principal: CurrentUser, application_id: ApplicationId) -> list[ColleagueRead]:
+    return service.list_colleagues(principal, application_id)
 
 
 @portal.post(

@@ -198,6 +198,10 @@ def my_applications(request: Request, principal: LoggedIn) -> HTMLResponse:
     return render(request, "portal/applications.html", {"listing": listing})
 
 
+# Statuses in which an application can be given to someone (the service decides).
+ASSIGNABLE = ("submitted", "in_review", "needs_information", "approved")
+
+
 def _status_labels() -> dict[str, str]:
     return {status.value: gettext(label) for status, label in rules.STATUS_LABELS.items()}
 
@@ -220,6 +224,9 @@ def _application_page(
             {
                 "app": detail,
                 "applicant": service.applicant_name(principal, application_id),
+                "colleagues": service.list_colleagues(principal, application_id)
+                if detail.status in ASSIGNABLE
+                else [],
                 "status_labels": _status_labels(),
                 "notice": notice(DONE_NOTICES, done),
                 "error": error,

@@ -77,6 +77,18 @@ STATUS_LABELS = {
 }
 
 
+# What a move is called on a button and in the API, by the one who makes it.
+MOVE_LABELS = {
+    Move.SUBMIT: N_("Submit the application"),
+    Move.TAKE: N_("Take into review"),
+    Move.REQUEST_INFORMATION: N_("Ask for more information"),
+    Move.APPROVE: N_("Approve"),
+    Move.REJECT: N_("Reject"),
+    Move.COMPLETE: N_("Mark as completed"),
+    Move.WITHDRAW: N_("Withdraw the application"),
+}
+
+
 def transition(current: str, move: Move, side: Side, reason: str | None = None) -> Status:
     """The status ``move`` leads to from ``current``, or a refusal with a code.
 

@@ -142,6 +142,9 @@ class ApplicationRead(BaseModel):
     organisation_id: int
     organisation_name: str
     assignee_user_id: int | None
+    assignee_name: str | None = Field(
+        default=None, description="Who handles it (given to the back office only)."
+    )
     summary: str
     form: dict[str, Any]
     created_at: datetime
@@ -159,6 +162,7 @@ class ApplicationEventRead(BaseModel):
 
     from_status: ApplicationStatus | None
     to_status: ApplicationStatus
+    to_status_label: str = ""
     actor_user_id: int | None
     reason: str | None
     created_at: datetime
@@ -198,6 +202,21 @@ class AttachmentFile(BaseModel):
     data: bytes
 
 
+class ApplicationActionRead(BaseModel):
+    """A move the reader may make, named in their language."""
+
+    code: str
+    label: str
+
+
+class FormValueRead(BaseModel):
+    """One filled-in field of an application's form, as a person reads it."""
+
+    name: str
+    label: str
+    value: str
+
+
 class ApplicationDetailRead(ApplicationRead):
     """One application with its history, comments, attachments and next possible moves."""
 
@@ -205,6 +224,13 @@ class ApplicationDetailRead(ApplicationRead):
     comments: list[CommentRead]
     attachments: list[ApplicationAttachmentRead]
     moves: list[str] = Field(description="What the reader may do next.")
+    actions: list[ApplicationActionRead] = Field(
+        default_factory=list, description="The same moves, named in the reader's language."
+    )
+    form_values: list[FormValueRead] = Field(
+        default_factory=list,
+        description="The form's filled-in fields by their labels, choices by their names.",
+    )
 
 
 class ApplicationPageRead(BaseModel):
@@ -233,6 +259,14 @@ class AssignCreate(BaseModel):
     assignee_user_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="A staff member; yourself if not given."
     )
+
+
+class ColleagueRead(BaseModel):
+    """A staff member an application may be given to."""
+
+    user_id: int
+    name: str
+    me: bool = Field(description="The reader themself.")
 
 
 class DecisionCreate(BaseModel):

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from infocity.accounts import service as accounts
 from infocity.city import service as city
 from infocity.core import audit, outbox
-from infocity.core.auth import PERMISSIONS, Action, Principal, allowed, authorize
+from infocity.core.auth import PERMISSIONS, SYSTEM, Action, Principal, allowed, authorize
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, InvalidInput, NotFound
 from infocity.core.i18n import N_, current_locale, gettext
@@ -56,6 +56,7 @@ from infocity.portal.registry import (
 from infocity.portal.rules import Move, Side, Status
 from infocity.portal.schemas import (
     AnswerCreate,
+    ApplicationActionRead,
     ApplicationAttachmentRead,
     ApplicationCreate,
     ApplicationDetailRead,
@@ -71,10 +72,12 @@ from infocity.portal.schemas import (
     CatalogueCategoryRead,
     CatalogueRead,
     CatalogueServiceRead,
+    ColleagueRead,
     CommentCreate,
     CommentRead,
     DecisionCreate,
     FormFieldRead,
+    FormValueRead,
     InboxMessageRead,
     InboxPageRead,
     MonthlyUsersRead,
@@ -349,7 +352,7 @@ def _read(app: Application, organisation_name: str, now: datetime) -> Applicatio
         type=app.type_code,
         type_title=_type_title(app.type_code),
         status=app.status,
-        status_label=gettext(rules.STATUS_LABELS.get(Status(app.status), app.status)),
+        status_label=_status_label(app.status),
         applicant_user_id=app.applicant_user_id,
         person_id=app.person_id,
         organisation_id=app.organisation_id,
@@ -368,14 +371,62 @@ def _read(app: Application, organisation_name: str, now: datetime) -> Applicatio
     )
 
 
-def _reads(uow: UnitOfWork, apps: list[Application], now: datetime) -> list[ApplicationRead]:
+def _staff_names(uow: UnitOfWork, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Display names of staff accounts, for the back office."""
+    names = {}
+    for user_id in {i for i in user_ids if i is not None}:
+        staff = accounts.principal_for_user(user_id, uow=uow)
+        names[user_id] = staff.display_name if staff is not None else ""
+    return names
+
+
+def _reads(
+    uow: UnitOfWork, apps: list[Application], now: datetime, *, staff: bool = False
+) -> list[ApplicationRead]:
+    """Applications as read; ``staff``: with the names of those who handle them."""
     names = _organisation_names(uow, (a.organisation_id for a in apps))
-    return [_read(a, names[a.organisation_id], now) for a in apps]
+    reads = [_read(a, names[a.organisation_id], now) for a in apps]
+    if not staff:
+        return reads
+    assignees = _staff_names(uow, (a.assignee_user_id for a in apps))
+    return [
+        read.model_copy(update={"assignee_name": assignees.get(read.assignee_user_id or 0)})
+        for read in reads
+    ]
+
+
+def _form_values(uow: UnitOfWork, app: Application) -> list[FormValueRead]:
+    """The filled-in fields by their labels; a choice by its name (a polyclinic, a child),
+    as the applicant was offered it."""
+    entry = find_application_type(app.type_code)
+    if entry is None:
+        return []
+    options: dict[str, list[tuple[str, str]]] = {}
+    applicant = accounts.principal_for_user(app.applicant_user_id, uow=uow)
+    if entry.field_options is not None and applicant is not None:
+        options = entry.field_options(applicant, uow)
+    values = []
+    for name, info in entry.form.model_fields.items():
+        raw = app.form_data.get(name)
+        if raw in (None, ""):
+            continue
+        chosen = dict(options.get(name, [])).get(str(raw), str(raw))
+        values.append(
+            FormValueRead(
+                name=name, label=gettext(info.title) if info.title else name, value=chosen
+            )
+        )
+    return values
+
+
+def _status_label(status: str) -> str:
+    return gettext(rules.STATUS_LABELS.get(Status(status), status))
 
 
 def _detail(uow: UnitOfWork, app: Application, side: Side, now: datetime) -> ApplicationDetailRead:
+    moves = rules.allowed_moves(app.status, side)
     session = uow.session
-    [base] = _reads(uow, [app], now)
+    [base] = _reads(uow, [app], now, staff=side is Side.STAFF)
     events = session.scalars(
         select(ApplicationEvent)
         .where(ApplicationEvent.application_id == app.id)
@@ -399,10 +450,19 @@ def _detail(uow: UnitOfWork, app: Application, side: Side, now: datetime) -> App
     )
     return ApplicationDetailRead(
         **base.model_dump(),
-        events=[ApplicationEventRead.model_validate(e) for e in events],
+        events=[
+            ApplicationEventRead.model_validate(e).model_copy(
+                update={"to_status_label": _status_label(e.to_status)}
+            )
+            for e in events
+        ],
         comments=[CommentRead.model_validate(c) for c in comments],
         attachments=[ApplicationAttachmentRead.model_validate(a) for a in attachments],
-        moves=[m.value for m in rules.allowed_moves(app.status, side)],
+        moves=[m.value for m in moves],
+        actions=[
+            ApplicationActionRead(code=m.value, label=gettext(rules.MOVE_LABELS[m])) for m in moves
+        ],
+        form_values=_form_values(uow, app),
     )
 
 
@@ -634,7 +694,7 @@ def list_queue(
         )
         total = uow.session.scalar(select(func.count()).select_from(Application).where(*conditions))
         return ApplicationPageRead(
-            items=_reads(uow, apps, now),
+            items=_reads(uow, apps, now, staff=True),
             total=int(total or 0),
             limit=filters.limit,
             offset=filters.offset,
@@ -950,6 +1010,36 @@ def withdraw_application(
         return detail
 
 
+def _colleagues(uow: UnitOfWork, actor: Principal, organisation_id: int) -> list[ColleagueRead]:
+    """Active staff accounts that may process the organisation's applications (the actor
+    first, then by name)."""
+    permitted = PERMISSIONS[Action.APPLICATION_PROCESS]
+    found = [
+        ColleagueRead(user_id=user.id, name=user.display_name, me=user.id == actor.user_id)
+        # The staff register is the accounts service's: asked as the system, since who may
+        # process here has been checked, and only names and ids leave it.
+        for user in accounts.list_staff(SYSTEM, uow=uow)
+        if user.is_active
+        and any(
+            grant.role in permitted and grant.organisation_id in (None, organisation_id)
+            for grant in user.roles
+        )
+    ]
+    return sorted(found, key=lambda c: (not c.me, c.name.casefold(), c.user_id))
+
+
+def list_colleagues(
+    actor: Principal | None, application_id: int, *, uow: UnitOfWork | None = None
+) -> list[ColleagueRead]:
+    """Whom an application of the staff member's organisation may be given to: themself
+    and the colleagues who process the organisation's applications."""
+    actor = authorize(actor, Action.APPLICATION_PROCESS)
+    uow = uow or UnitOfWork()
+    with uow:
+        app = _processable(uow.session, actor, application_id)
+        return _colleagues(uow, actor, app.organisation_id)
+
+
 def assign_application(
     principal: Principal | None,
     application_id: int,
@@ -966,10 +1056,8 @@ def assign_application(
     with uow:
         app = _processable(uow.session, principal, application_id)
         assignee_id = data.assignee_user_id or principal.user_id
-        assignee = accounts.principal_for_user(assignee_id, uow=uow)
-        if assignee is None or not allowed(
-            assignee, Action.APPLICATION_PROCESS, app.organisation_id
-        ):
+        eligible = {c.user_id for c in _colleagues(uow, principal, app.organisation_id)}
+        if assignee_id not in eligible:
             raise InvalidInput(
                 "assignee_not_staff",
                 N_("This person does not process applications of this organisation."),
