@@ -25,9 +25,8 @@ from pydantic import BaseModel
 
 import infocity
 from infocity.core.auth import Principal
-from infocity.core.errors import NotFound
-from infocity.core.i18n import N_
 from infocity.core.uow import UnitOfWork
+from infocity.portal.errors import ApplicationTypeNotFound
 from infocity.portal.schemas import CabinetCardContent
 
 FormT = TypeVar("FormT", bound=BaseModel)
@@ -158,7 +157,7 @@ def application_type(code: str) -> ApplicationType[Any]:
     discover()
     entry = _TYPES.get(code)
     if entry is None:
-        raise NotFound("application_type_not_found", N_("There is no such kind of application."))
+        raise ApplicationTypeNotFound()
     return entry
 
 
