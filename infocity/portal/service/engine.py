@@ -18,6 +18,7 @@ from infocity.accounts import service as accounts
 from infocity.city import service as city
 from infocity.core import audit, outbox
 from infocity.core.auth import Action, Principal, allowed, authorize
+from infocity.core.errors import AppError
 from infocity.core.i18n import current_locale, gettext
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
@@ -119,7 +120,10 @@ def _form_values(uow: UnitOfWork, app: Application) -> list[FormValueRead]:
     options: dict[str, list[tuple[str, str]]] = {}
     applicant = accounts.principal_for_user(app.applicant_user_id, uow=uow)
     if entry.field_options is not None and applicant is not None:
-        options = entry.field_options(applicant, uow)
+        try:
+            options = entry.field_options(applicant, uow)
+        except AppError:  # the applicant may no longer choose (an account since closed)
+            options = {}
     values = []
     for name, info in entry.form.model_fields.items():
         raw = app.form_data.get(name)
