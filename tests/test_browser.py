@@ -15,10 +15,16 @@ import pytest
 from sqlalchemy import select
 
 from infocity.accounts.models import User
+from infocity.core.auth import SYSTEM
 from infocity.core.uow import UnitOfWork
-from tests.builders import verification_token
+from infocity.health import service as health
+from infocity.health.schemas import BookingCreate
+from infocity.housing import service as housing
+from tests.builders import PASSWORD, verification_token
 from tests.conftest import ROOT, run_server
-from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, new_page
+from tests.health_builders import attach, make_clinic, make_patient, make_practitioner, make_slots
+from tests.housing_builders import link, make_apartment, make_operator, set_prices
+from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -111,3 +117,52 @@ def test_citizen_registers_adds_child_switches_language_and_reads_inbox(
         page.goto(f"{base_url}/inbox")
         assert page.locator("main .unread").count() == 0
         page.screenshot(path=str(tmp_path / "inbox.png"), full_page=True)
+
+
+@ON_EVERY_SCREEN
+def test_cabinet_shows_a_card_of_each_service_on_the_screen(
+    database: str, browser_page: Any, viewport: dict[str, int]
+) -> None:
+    clinic = make_clinic()
+    therapist = make_practitioner(clinic.id, "therapist")
+    patient = make_patient()
+    assert patient.person_id is not None
+    attach(patient.person_id, clinic.id)
+    booked = health.book_slot(patient.principal, BookingCreate(slot_id=make_slots(therapist.id)[0]))
+    set_prices()
+    apartment = make_apartment(make_operator())
+    link(patient, apartment)
+    housing.generate_bills(SYSTEM, housing.readings_window().period)
+
+    page, width = browser_page, viewport["width"]
+    with run_server(database) as base_url:
+        log_in(page, base_url, patient.identifier, PASSWORD)
+        for lang, titles, empty in (
+            (
+                "ru",
+                ["Заявления", "Предстоящие записи к врачу", "ЖКХ и коммунальные услуги"],
+                "У вас пока нет заявлений.",
+            ),
+            ("en", ["Applications", "Upcoming appointments", "Housing and utilities"], None),
+        ):
+            page.goto(f"{base_url}/lang/{lang}?next=/my")
+            page.goto(f"{base_url}/my")
+            headings = page.locator("main section.cabinet-card h2").all_inner_texts()
+            assert headings[:3] == titles
+            if empty:
+                assert page.locator("#card-applications .empty").inner_text() == empty
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll_width <= width, f"/my is {scroll_width}px wide"
+            for selector in (
+                f"#card-health a[href='/health/appointments/{booked.id}']",
+                f"#card-housing a[href='/housing/apartments/{apartment.id}']",
+                "#card-housing a[href^='/housing/bills/']",
+            ):
+                link_box = page.locator(selector).first.bounding_box()
+                assert link_box is not None, selector
+                assert link_box["x"] >= 0
+                assert link_box["x"] + link_box["width"] <= width
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"cabinet-{lang}-{width}.png"), full_page=True)
+        page.locator(f"#card-housing a[href='/housing/apartments/{apartment.id}']").first.click()
+        page.wait_for_url(f"**/housing/apartments/{apartment.id}")

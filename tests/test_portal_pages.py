@@ -3,13 +3,15 @@ office's pages, files, and the /my single window."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
+from infocity.core.errors import InvalidInput
 from infocity.core.worker import Worker
 from infocity.health import service as health
 from infocity.health.schemas import BookingCreate
 from infocity.portal import service
-from infocity.portal.schemas import ApplicationCreate
+from infocity.portal.schemas import ApplicationCreate, AssignCreate
 from tests.builders import (
     api_token,
     bearer,
@@ -19,7 +21,7 @@ from tests.builders import (
     make_staff,
 )
 from tests.health_builders import make_clinic, make_practitioner, make_slots
-from tests.portal_builders import PDF, attached_patient
+from tests.portal_builders import PDF, attached_patient, clinic_application
 
 
 def test_catalogue_page_and_api_search(client: TestClient) -> None:
@@ -187,13 +189,85 @@ def test_my_page_lists_applications_appointments_and_notifications(client: TestC
         "/api/v1/portal/overview",
         headers=bearer(api_token(client, patient.identifier, patient.password)),
     ).json()
-    assert [a["id"] for a in overview["applications"]] == [app.id]
-    assert len(overview["appointments"]) == 1
-    assert overview["appointments"][0]["starts_at"]
-    assert overview["notifications"]
+    cards = {card["code"]: card for card in overview["cards"]}
+    assert [a["href"] for a in cards["applications"]["items"]] == [f"/applications/{app.id}"]
+    [appointment] = cards["health"]["items"]
+    assert appointment["href"].startswith("/health/appointments/")
+    assert appointment["facts"][0]["kind"] == "moment"
+    assert cards["notifications"]["items"]
     stranger = make_citizen()
     other = TestClient(client.app, base_url="http://testserver")
     login_page_client(other, stranger.identifier, stranger.password)
     mine = other.get("/my").text
     assert f"/applications/{app.id}" not in mine
     assert "/health/appointments/" not in mine
+
+
+def test_the_back_office_reads_names_and_gives_an_application_to_a_colleague(
+    client: TestClient,
+) -> None:
+    old, new = make_clinic(), make_clinic()
+    patient = attached_patient(old)
+    registrar = make_staff("registrar", new.id, display_name="Сидорова Анна")
+    colleague = make_staff("registrar", new.id, display_name="Кузнецов Иван")
+    elsewhere = make_staff("registrar", old.id, display_name="Чужой Сотрудник")
+    app = clinic_application(patient, new.id)
+
+    # The service offers its own staff only: the reader first, then by name.
+    offered = service.list_colleagues(registrar.principal, app.id)
+    assert [(c.user_id, c.me) for c in offered] == [(registrar.id, True), (colleague.id, False)]
+    with pytest.raises(InvalidInput) as refused:
+        service.assign_application(
+            registrar.principal, app.id, AssignCreate(assignee_user_id=elsewhere.id)
+        )
+    assert refused.value.code == "assignee_not_staff"
+
+    login_page_client(client, registrar.identifier, registrar.password)
+    page = client.get(f"/back-office/applications/{app.id}").text
+    assert f'<option value="{colleague.id}"' in page
+    assert "Кузнецов Иван" in page
+    assert "Чужой Сотрудник" not in page
+    assert 'name="assignee_user_id" inputmode' not in page  # no number to type
+    assert "clinic_id" not in page  # the form by its labels, the clinic by its name
+    assert "Поликлиника" in page
+    token = csrf_token(client, f"/back-office/applications/{app.id}")
+    given = client.post(
+        f"/back-office/applications/{app.id}/assign",
+        data={"csrf_token": token, "assignee_user_id": str(colleague.id)},
+        follow_redirects=False,
+    )
+    assert given.status_code == 303
+    detail = client.get(given.headers["location"]).text
+    assert "Кузнецов Иван" in detail
+    assert "На рассмотрении" in detail
+    queue = client.get("/back-office").text
+    assert "Кузнецов Иван" in queue
+
+    english = client.get(
+        f"/api/v1/portal/applications/{app.id}",
+        headers={
+            **bearer(api_token(client, registrar.identifier, registrar.password)),
+            "Accept-Language": "en",
+        },
+    ).json()
+    assert english["assignee_name"] == "Кузнецов Иван"
+    assert english["status_label"] == "In review"
+    assert [a["label"] for a in english["actions"]] == [
+        "Ask for more information",
+        "Approve",
+        "Reject",
+    ]
+    assert [e["to_status_label"] for e in english["events"]][-1] == "In review"
+    [clinic] = [f for f in english["form_values"] if f["name"] == "clinic_id"]
+    assert clinic["label"] == "Polyclinic"
+    assert clinic["value"] != str(new.id)
+    colleagues = client.get(
+        f"/api/v1/portal/back-office/applications/{app.id}/colleagues",
+        headers=bearer(api_token(client, colleague.identifier, colleague.password)),
+    ).json()
+    assert [c["name"] for c in colleagues] == ["Кузнецов Иван", "Сидорова Анна"]
+    outsider = client.get(
+        f"/api/v1/portal/back-office/applications/{app.id}/colleagues",
+        headers=bearer(api_token(client, elsewhere.identifier, elsewhere.password)),
+    )
+    assert outsider.status_code == 404

@@ -23,6 +23,7 @@ from infocity.portal.schemas import (
     ApplicationUpdate,
     AssignCreate,
     CatalogueRead,
+    ColleagueRead,
     CommentCreate,
     CommentRead,
     DecisionCreate,
@@ -49,12 +50,12 @@ MessageId = Annotated[int, Path(ge=1, le=MAX_ID, description="The inbox message 
     responses=error_responses(401, 403, 422),
 )
 def list_inbox(
-    principal: CurrentUser,
+    actor: CurrentUser,
     unread_only: bool = Query(False, description="Only messages not read yet."),
     limit: int = Query(20, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> InboxPageRead:
-    return service.list_inbox(principal, unread_only=unread_only, limit=limit, offset=offset)
+    return service.list_inbox(actor, unread_only=unread_only, limit=limit, offset=offset)
 
 
 @inbox.get(
@@ -62,8 +63,8 @@ def list_inbox(
     summary="How many of my notifications are unread (for a badge)",
     responses=error_responses(401, 403),
 )
-def unread_count(principal: CurrentUser) -> UnreadCountRead:
-    return UnreadCountRead(unread=service.unread_count(principal))
+def unread_count(actor: CurrentUser) -> UnreadCountRead:
+    return UnreadCountRead(unread=service.unread_count(actor))
 
 
 @inbox.post(
@@ -71,8 +72,8 @@ def unread_count(principal: CurrentUser) -> UnreadCountRead:
     summary="Mark all my notifications read",
     responses=error_responses(401, 403),
 )
-def mark_all_read(principal: CurrentUser) -> MarkedReadRead:
-    return MarkedReadRead(marked=service.mark_all_read(principal))
+def mark_all_read(actor: CurrentUser) -> MarkedReadRead:
+    return MarkedReadRead(marked=service.mark_all_read(actor))
 
 
 # ``:int``: /inbox/read-all is then a path of its own (POST only, so GET is a 405), not
@@ -82,8 +83,8 @@ def mark_all_read(principal: CurrentUser) -> MarkedReadRead:
     summary="One of my notifications (does not mark it read)",
     responses=error_responses(401, 403, 404, 422),
 )
-def get_message(principal: CurrentUser, message_id: MessageId) -> InboxMessageRead:
-    return service.get_message(principal, message_id)
+def get_message(actor: CurrentUser, message_id: MessageId) -> InboxMessageRead:
+    return service.get_message(actor, message_id)
 
 
 @inbox.post(
@@ -91,8 +92,8 @@ def get_message(principal: CurrentUser, message_id: MessageId) -> InboxMessageRe
     summary="Mark one of my notifications read",
     responses=error_responses(401, 403, 404, 422),
 )
-def read_message(principal: CurrentUser, message_id: MessageId) -> InboxMessageRead:
-    return service.read_message(principal, message_id)
+def read_message(actor: CurrentUser, message_id: MessageId) -> InboxMessageRead:
+    return service.read_message(actor, message_id)
 
 
 # --- Catalogue, applications, back office, statistics -----------------------------------
@@ -131,8 +132,8 @@ def application_types() -> list[ApplicationTypeRead]:
     summary="File an application (a draft, or submitted at once)",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def create_application(principal: CurrentUser, data: ApplicationCreate) -> ApplicationDetailRead:
-    return service.create_application(principal, data)
+def create_application(actor: CurrentUser, data: ApplicationCreate) -> ApplicationDetailRead:
+    return service.create_application(actor, data)
 
 
 @portal.get(
@@ -141,11 +142,11 @@ def create_application(principal: CurrentUser, data: ApplicationCreate) -> Appli
     responses=error_responses(401, 403, 422),
 )
 def my_applications(
-    principal: CurrentUser,
+    actor: CurrentUser,
     limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> ApplicationPageRead:
-    return service.list_my_applications(principal, limit=limit, offset=offset)
+    return service.list_my_applications(actor, limit=limit, offset=offset)
 
 
 @portal.get(
@@ -153,8 +154,8 @@ def my_applications(
     summary="One application with history, comments and files (mine, or my organisation's)",
     responses=error_responses(401, 403, 404, 422),
 )
-def get_application(principal: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
-    return service.get_application(principal, application_id)
+def get_application(actor: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
+    return service.get_application(actor, application_id)
 
 
 @portal.patch(
@@ -163,9 +164,9 @@ def get_application(principal: CurrentUser, application_id: ApplicationId) -> Ap
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def update_application(
-    principal: CurrentUser, application_id: ApplicationId, data: ApplicationUpdate
+    actor: CurrentUser, application_id: ApplicationId, data: ApplicationUpdate
 ) -> ApplicationDetailRead:
-    return service.update_application(principal, application_id, data)
+    return service.update_application(actor, application_id, data)
 
 
 @portal.post(
@@ -173,8 +174,8 @@ def update_application(
     summary="Submit my draft",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def submit(principal: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
-    return service.submit_application(principal, application_id)
+def submit(actor: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
+    return service.submit_application(actor, application_id)
 
 
 @portal.post(
@@ -182,8 +183,8 @@ def submit(principal: CurrentUser, application_id: ApplicationId) -> Application
     summary="Withdraw my application",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def withdraw(principal: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
-    return service.withdraw_application(principal, application_id)
+def withdraw(actor: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
+    return service.withdraw_application(actor, application_id)
 
 
 @portal.post(
@@ -192,9 +193,9 @@ def withdraw(principal: CurrentUser, application_id: ApplicationId) -> Applicati
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def answer(
-    principal: CurrentUser, application_id: ApplicationId, data: AnswerCreate
+    actor: CurrentUser, application_id: ApplicationId, data: AnswerCreate
 ) -> ApplicationDetailRead:
-    return service.answer_information_request(principal, application_id, data)
+    return service.answer_information_request(actor, application_id, data)
 
 
 @portal.post(
@@ -203,10 +204,8 @@ def answer(
     summary="Write about an application (applicant or back office)",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def comment(
-    principal: CurrentUser, application_id: ApplicationId, data: CommentCreate
-) -> CommentRead:
-    return service.add_comment(principal, application_id, data)
+def comment(actor: CurrentUser, application_id: ApplicationId, data: CommentCreate) -> CommentRead:
+    return service.add_comment(actor, application_id, data)
 
 
 @portal.post(
@@ -216,10 +215,10 @@ def comment(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def attach(
-    principal: CurrentUser, application_id: ApplicationId, file: UploadFile
+    actor: CurrentUser, application_id: ApplicationId, file: UploadFile
 ) -> ApplicationAttachmentRead:
     data = await file.read(MAX_ATTACHMENT_BYTES + 1)
-    return service.add_attachment(principal, application_id, file.filename or "", data)
+    return service.add_attachment(actor, application_id, file.filename or "", data)
 
 
 @portal.get(
@@ -229,11 +228,11 @@ async def attach(
     responses=FILE_RESPONSES,
 )
 def download(
-    principal: CurrentUser,
+    actor: CurrentUser,
     application_id: ApplicationId,
     attachment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 ) -> Response:
-    stored = service.get_attachment(principal, application_id, attachment_id)
+    stored = service.get_attachment(actor, application_id, attachment_id)
     return Response(
         stored.data,
         media_type=stored.content_type,
@@ -250,7 +249,7 @@ def download(
     responses=error_responses(401, 403, 422),
 )
 def queue(
-    principal: CurrentUser,
+    actor: CurrentUser,
     status: ApplicationStatus | None = Query(None),
     type: str | None = Query(None, max_length=60),
     overdue: bool = Query(False),
@@ -261,7 +260,16 @@ def queue(
     filters = QueueFilter(
         status=status, type=type, overdue=overdue, mine=mine, limit=limit, offset=offset
     )
-    return service.list_queue(principal, filters)
+    return service.list_queue(actor, filters)
+
+
+@portal.get(
+    "/back-office/applications/{application_id}/colleagues",
+    summary="Whom the application may be given to: me and my colleagues who process them",
+    responses=error_responses(401, 403, 404, 422),
+)
+def colleagues(actor: CurrentUser, application_id: ApplicationId) -> list[ColleagueRead]:
+    return service.list_colleagues(actor, application_id)
 
 
 @portal.post(
@@ -270,9 +278,9 @@ def queue(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def assign(
-    principal: CurrentUser, application_id: ApplicationId, data: AssignCreate
+    actor: CurrentUser, application_id: ApplicationId, data: AssignCreate
 ) -> ApplicationDetailRead:
-    return service.assign_application(principal, application_id, data)
+    return service.assign_application(actor, application_id, data)
 
 
 @portal.post(
@@ -281,9 +289,9 @@ def assign(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def decide(
-    principal: CurrentUser, application_id: ApplicationId, data: DecisionCreate
+    actor: CurrentUser, application_id: ApplicationId, data: DecisionCreate
 ) -> ApplicationDetailRead:
-    return service.decide_application(principal, application_id, data)
+    return service.decide_application(actor, application_id, data)
 
 
 @portal.post(
@@ -291,8 +299,8 @@ def decide(
     summary="Mark an approved application completed",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def complete(principal: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
-    return service.complete_application(principal, application_id)
+def complete(actor: CurrentUser, application_id: ApplicationId) -> ApplicationDetailRead:
+    return service.complete_application(actor, application_id)
 
 
 @portal.get(
@@ -300,8 +308,8 @@ def complete(principal: CurrentUser, application_id: ApplicationId) -> Applicati
     summary="My single window: applications, upcoming appointments, latest notifications",
     responses=error_responses(401, 403),
 )
-def overview(principal: CurrentUser) -> OverviewRead:
-    return service.my_overview(principal)
+def overview(actor: CurrentUser) -> OverviewRead:
+    return service.my_overview(actor)
 
 
 @portal.get(
@@ -309,8 +317,8 @@ def overview(principal: CurrentUser) -> OverviewRead:
     summary="Unique e-service users per month of a year (analysts)",
     responses=error_responses(401, 403, 422),
 )
-def unique_users(principal: CurrentUser, year: int = Query(ge=2000, le=2100)) -> UniqueUsersRead:
-    return service.unique_users_per_month(principal, year)
+def unique_users(actor: CurrentUser, year: int = Query(ge=2000, le=2100)) -> UniqueUsersRead:
+    return service.unique_users_per_month(actor, year)
 
 
 router.include_router(inbox)

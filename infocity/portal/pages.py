@@ -15,6 +15,7 @@ from infocity.core.auth import Principal
 from infocity.core.errors import AppError
 from infocity.core.i18n import N_, gettext
 from infocity.portal import rules, service
+from infocity.portal.errors import FormInvalid
 from infocity.portal.schemas import (
     AnswerCreate,
     ApplicationCreate,
@@ -50,13 +51,13 @@ def safe_link(link: str | None) -> str | None:
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     page: int = Query(1, ge=1, le=MAX_PAGE),
     unread: bool = Query(False),
     marked: bool = Query(False),
 ) -> HTMLResponse:
     listing = service.list_inbox(
-        principal, unread_only=unread, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        actor, unread_only=unread, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     return render(
         request,
@@ -72,22 +73,22 @@ def inbox(
 
 
 @router.get("/inbox/{message_id}", response_class=HTMLResponse)
-def message(request: Request, principal: LoggedIn, message_id: IdPath) -> HTMLResponse:
-    shown = service.read_message(principal, message_id)
+def message(request: Request, actor: LoggedIn, message_id: IdPath) -> HTMLResponse:
+    shown = service.read_message(actor, message_id)
     return render(
         request, "portal/inbox_message.html", {"message": shown, "link": safe_link(shown.link)}
     )
 
 
 @router.post("/inbox/read-all")
-def read_all(principal: LoggedIn) -> RedirectResponse:
-    service.mark_all_read(principal)
+def read_all(actor: LoggedIn) -> RedirectResponse:
+    service.mark_all_read(actor)
     return redirect("/inbox?marked=1")
 
 
 # --- Catalogue, applications, back office, the single window --------------------------
 
-DONE_NOTICES = {
+NOTICES = {
     "saved": N_("The draft has been saved."),
     "submitted": N_("The application has been submitted."),
     "withdrawn": N_("The application has been withdrawn."),
@@ -112,7 +113,7 @@ def _done(url: str, code: str) -> RedirectResponse:
 
 def _field_errors(exc: AppError | ValidationError) -> tuple[dict[str, str], str]:
     """Errors by field and the message at the top of a refused form."""
-    errors = exc.errors if isinstance(exc, service.FormInvalid) else None
+    errors = exc.errors if isinstance(exc, FormInvalid) else None
     if isinstance(exc, ValidationError):
         errors = exc.errors()
     if errors is not None:
@@ -144,14 +145,14 @@ def catalogue(
 
 def _application_form_page(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     type_code: str,
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    form = service.describe_application_form(principal, type_code)
+    form = service.describe_application_form(actor, type_code)
     return render(
         request,
         "portal/application_new.html",
@@ -164,21 +165,21 @@ TypeCode = Annotated[str, Path(max_length=60, pattern=r"^[a-z0-9_]+$")]
 
 
 @router.get("/applications/new/{type_code}", response_class=HTMLResponse)
-def new_application(request: Request, principal: LoggedIn, type_code: TypeCode) -> HTMLResponse:
-    return _application_form_page(request, principal, type_code, {})
+def new_application(request: Request, actor: LoggedIn, type_code: TypeCode) -> HTMLResponse:
+    return _application_form_page(request, actor, type_code, {})
 
 
 @router.post("/applications/new/{type_code}", response_class=HTMLResponse)
 def create_application(
-    request: Request, principal: LoggedIn, type_code: TypeCode, form: FormWithFiles
+    request: Request, actor: LoggedIn, type_code: TypeCode, form: FormWithFiles
 ) -> Response:
-    described = service.describe_application_form(principal, type_code)
+    described = service.describe_application_form(actor, type_code)
     names = [f.name for f in described.fields]
     values = {name: _text(form, name) for name in names}
     submit = _text(form, "action") != "draft"
     try:
         created = service.create_application(
-            principal,
+            actor,
             ApplicationCreate(
                 type=type_code, form={k: v for k, v in values.items() if v}, submit=submit
             ),
@@ -186,16 +187,18 @@ def create_application(
     except (AppError, ValidationError) as exc:
         status = _refusal_status(exc)
         fields, message = _field_errors(exc)
-        return _application_form_page(
-            request, principal, type_code, values, fields, message, status
-        )
+        return _application_form_page(request, actor, type_code, values, fields, message, status)
     return _done(f"/applications/{created.id}", "submitted" if submit else "saved")
 
 
 @router.get("/applications", response_class=HTMLResponse)
-def my_applications(request: Request, principal: LoggedIn) -> HTMLResponse:
-    listing = service.list_my_applications(principal, limit=100)
+def my_applications(request: Request, actor: LoggedIn) -> HTMLResponse:
+    listing = service.list_my_applications(actor, limit=100)
     return render(request, "portal/applications.html", {"listing": listing})
+
+
+# Statuses in which an application can be given to someone (the service decides).
+ASSIGNABLE = ("submitted", "in_review", "needs_information", "approved")
 
 
 def _status_labels() -> dict[str, str]:
@@ -204,29 +207,32 @@ def _status_labels() -> dict[str, str]:
 
 def _application_page(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     application_id: int,
     *,
     done: str | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    detail = service.get_application(principal, application_id)
-    staff = detail.applicant_user_id != principal.user_id
+    detail = service.get_application(actor, application_id)
+    staff = detail.applicant_user_id != actor.user_id
     if staff:
         return render(
             request,
             "portal/back_office_application.html",
             {
                 "app": detail,
-                "applicant": service.applicant_name(principal, application_id),
+                "applicant": service.applicant_name(actor, application_id),
+                "colleagues": service.list_colleagues(actor, application_id)
+                if detail.status in ASSIGNABLE
+                else [],
                 "status_labels": _status_labels(),
-                "notice": notice(DONE_NOTICES, done),
+                "notice": notice(NOTICES, done),
                 "error": error,
             },
             status_code=status_code,
         )
-    form = service.describe_application_form(principal, detail.type)
+    form = service.describe_application_form(actor, detail.type)
     return render(
         request,
         "portal/application.html",
@@ -234,7 +240,7 @@ def _application_page(
             "app": detail,
             "form": form,
             "status_labels": _status_labels(),
-            "notice": notice(DONE_NOTICES, done),
+            "notice": notice(NOTICES, done),
             "error": error,
         },
         status_code=status_code,
@@ -244,16 +250,16 @@ def _application_page(
 @router.get("/applications/{application_id}", response_class=HTMLResponse)
 def application(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     application_id: ApplicationId,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    return _application_page(request, principal, application_id, done=done)
+    return _application_page(request, actor, application_id, done=done)
 
 
 def _act(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     application_id: int,
     url: str,
     done: str,
@@ -268,80 +274,78 @@ def _act(
         _, message = _field_errors(exc)
         if isinstance(exc, AppError) and exc.field:
             message = exc.translated()
-        return _application_page(
-            request, principal, application_id, error=message, status_code=status
-        )
+        return _application_page(request, actor, application_id, error=message, status_code=status)
     return _done(url, done)
 
 
 @router.post("/applications/{application_id}/submit")
-def submit(request: Request, principal: LoggedIn, application_id: ApplicationId) -> Response:
+def submit(request: Request, actor: LoggedIn, application_id: ApplicationId) -> Response:
     return _act(
         request,
-        principal,
+        actor,
         application_id,
         f"/applications/{application_id}",
         "submitted",
-        lambda: service.submit_application(principal, application_id),
+        lambda: service.submit_application(actor, application_id),
     )
 
 
 @router.post("/applications/{application_id}/withdraw")
-def withdraw(request: Request, principal: LoggedIn, application_id: ApplicationId) -> Response:
+def withdraw(request: Request, actor: LoggedIn, application_id: ApplicationId) -> Response:
     return _act(
         request,
-        principal,
+        actor,
         application_id,
         f"/applications/{application_id}",
         "withdrawn",
-        lambda: service.withdraw_application(principal, application_id),
+        lambda: service.withdraw_application(actor, application_id),
     )
 
 
 @router.post("/applications/{application_id}/answer")
 def answer(
-    request: Request, principal: LoggedIn, application_id: ApplicationId, form: FormWithFiles
+    request: Request, actor: LoggedIn, application_id: ApplicationId, form: FormWithFiles
 ) -> Response:
     return _act(
         request,
-        principal,
+        actor,
         application_id,
         f"/applications/{application_id}",
         "answered",
         lambda: service.answer_information_request(
-            principal, application_id, AnswerCreate(comment=_text(form, "comment")[:4000] or None)
+            actor, application_id, AnswerCreate(comment=_text(form, "comment")[:4000] or None)
         ),
     )
 
 
-def _page_of(principal: Principal, application_id: int, applicant_user_id: int | None) -> str:
-    if applicant_user_id == principal.user_id:
+def _page_of(actor: Principal, application_id: int, applicant_user_id: int | None) -> str:
+    if applicant_user_id == actor.user_id:
         return f"/applications/{application_id}"
     return f"/back-office/applications/{application_id}"
 
 
 @router.post("/applications/{application_id}/comments")
 def comment(
-    request: Request, principal: LoggedIn, application_id: ApplicationId, form: FormWithFiles
+    request: Request, actor: LoggedIn, application_id: ApplicationId, form: FormWithFiles
 ) -> Response:
     return _act(
         request,
-        principal,
+        actor,
         application_id,
-        _page_of(principal, application_id, _applicant_of(principal, application_id)),
+        _page_of(actor, application_id, _applicant_of(actor, application_id)),
         "commented",
         lambda: service.add_comment(
-            principal, application_id, CommentCreate(body=_text(form, "body")[:4000] or " ")
+            actor, application_id, CommentCreate(body=_text(form, "body")[:4000] or " ")
         ),
     )
 
 
-def _applicant_of(principal: Principal, application_id: int) -> int:
-    return service.get_application(principal, application_id).applicant_user_id
+def _applicant_of(actor: Principal, application_id: int) -> int:
+    return service.get_application(actor, application_id).applicant_user_id
 
 
 @router.post("/applications/{application_id}/attachments")
-async def attach(request: Request, principal: LoggedIn, application_id: ApplicationId) -> Response:
+async def attach(request: Request, actor: LoggedIn, application_id: ApplicationId) -> Response:
     form = await request.form()
     upload = form.get("file")
     filename, data = "", b""
@@ -350,21 +354,21 @@ async def attach(request: Request, principal: LoggedIn, application_id: Applicat
         data = await upload.read(rules.MAX_ATTACHMENT_BYTES + 1)
     return _act(
         request,
-        principal,
+        actor,
         application_id,
-        _page_of(principal, application_id, _applicant_of(principal, application_id)),
+        _page_of(actor, application_id, _applicant_of(actor, application_id)),
         "attached",
-        lambda: service.add_attachment(principal, application_id, filename, data),
+        lambda: service.add_attachment(actor, application_id, filename, data),
     )
 
 
 @router.get("/applications/{application_id}/attachments/{attachment_id}")
 def download(
-    principal: LoggedIn,
+    actor: LoggedIn,
     application_id: ApplicationId,
     attachment_id: IdPath,
 ) -> Response:
-    stored = service.get_attachment(principal, application_id, attachment_id)
+    stored = service.get_attachment(actor, application_id, attachment_id)
     return Response(
         stored.data,
         media_type=stored.content_type,
@@ -381,14 +385,14 @@ def download(
 @router.get("/back-office", response_class=HTMLResponse)
 def back_office(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     status: Annotated[str | None, Query(max_length=20)] = None,
     type: Annotated[str | None, Query(max_length=60)] = None,
     overdue: bool = False,
     mine: bool = False,
 ) -> HTMLResponse:
     filters = QueueFilter(status=status or None, type=type or None, overdue=overdue, mine=mine)
-    queue = service.list_queue(principal, filters)
+    queue = service.list_queue(actor, filters)
     return render(
         request,
         "portal/back_office.html",
@@ -408,16 +412,16 @@ def back_office(
 @router.get("/back-office/applications/{application_id}", response_class=HTMLResponse)
 def back_office_application(
     request: Request,
-    principal: LoggedIn,
+    actor: LoggedIn,
     application_id: ApplicationId,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    return _application_page(request, principal, application_id, done=done)
+    return _application_page(request, actor, application_id, done=done)
 
 
 @router.post("/back-office/applications/{application_id}/assign")
 def assign(
-    request: Request, principal: LoggedIn, application_id: ApplicationId, form: FormWithFiles
+    request: Request, actor: LoggedIn, application_id: ApplicationId, form: FormWithFiles
 ) -> Response:
     raw = _text(form, "assignee_user_id")
 
@@ -425,13 +429,11 @@ def assign(
         assignee = int(raw) if raw.isdigit() and len(raw) < 19 else None
         if raw and assignee is None:
             AssignCreate.model_validate({"assignee_user_id": raw})
-        service.assign_application(
-            principal, application_id, AssignCreate(assignee_user_id=assignee)
-        )
+        service.assign_application(actor, application_id, AssignCreate(assignee_user_id=assignee))
 
     return _act(
         request,
-        principal,
+        actor,
         application_id,
         f"/back-office/applications/{application_id}",
         "assigned",
@@ -441,17 +443,17 @@ def assign(
 
 @router.post("/back-office/applications/{application_id}/decide")
 def decide(
-    request: Request, principal: LoggedIn, application_id: ApplicationId, form: FormWithFiles
+    request: Request, actor: LoggedIn, application_id: ApplicationId, form: FormWithFiles
 ) -> Response:
     def run() -> None:
         decision = DecisionCreate.model_validate(
             {"decision": _text(form, "decision"), "reason": _text(form, "reason") or None}
         )
-        service.decide_application(principal, application_id, decision)
+        service.decide_application(actor, application_id, decision)
 
     return _act(
         request,
-        principal,
+        actor,
         application_id,
         f"/back-office/applications/{application_id}",
         "decided",
@@ -460,14 +462,14 @@ def decide(
 
 
 @router.post("/back-office/applications/{application_id}/complete")
-def complete(request: Request, principal: LoggedIn, application_id: ApplicationId) -> Response:
+def complete(request: Request, actor: LoggedIn, application_id: ApplicationId) -> Response:
     return _act(
         request,
-        principal,
+        actor,
         application_id,
         f"/back-office/applications/{application_id}",
         "completed",
-        lambda: service.complete_application(principal, application_id),
+        lambda: service.complete_application(actor, application_id),
     )
 
 
@@ -475,5 +477,5 @@ def complete(request: Request, principal: LoggedIn, application_id: ApplicationI
 
 
 @router.get("/my", response_class=HTMLResponse)
-def my_services(request: Request, principal: LoggedIn) -> HTMLResponse:
-    return render(request, "portal/my.html", {"overview": service.my_overview(principal)})
+def my_services(request: Request, actor: LoggedIn) -> HTMLResponse:
+    return render(request, "portal/my.html", {"overview": service.my_overview(actor)})

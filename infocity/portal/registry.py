@@ -1,9 +1,14 @@
-"""The registry of application types: one entry per kind of application a citizen files.
+"""What services plug into the portal: kinds of application, and cards of the cabinet.
 
 A service that takes applications through the portal registers its type in its own
 module ``infocity/<service>/applications.py`` (found and imported on first use, like
 ``jobs`` modules), with ``register_application_type(...)``: the typed form, who is
 responsible, the term, and what happens on approval. See ``docs/portal.md``.
+
+A service that shows the citizen something in their cabinet (``/my``) registers a card
+in ``infocity/<service>/cabinet.py`` with ``register_cabinet_card(...)``: a function that
+reads the citizen's things through the service's own use cases, in the cabinet's
+transaction.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from pydantic import BaseModel
 
 import infocity
 from infocity.core.auth import Principal
-from infocity.core.errors import NotFound
-from infocity.core.i18n import N_
 from infocity.core.uow import UnitOfWork
+from infocity.portal.errors import ApplicationTypeNotFound
+from infocity.portal.schemas import CabinetCardContent
 
 FormT = TypeVar("FormT", bound=BaseModel)
 
@@ -119,20 +124,25 @@ def register_application_type(
     return entry
 
 
+# The modules a service plugs into the portal with, imported by ``discover``.
+PLUG_INS = ("applications", "cabinet")
+
+
 def discover() -> None:
-    """Import ``infocity.<service>.applications`` of every service, once."""
+    """Import ``infocity.<service>.applications`` and ``.cabinet`` of every service, once."""
     global _discovered
     if _discovered:
         return
     for module in pkgutil.iter_modules(infocity.__path__):
         if not module.ispkg or module.name == "core":
             continue
-        name = f"infocity.{module.name}.applications"
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+        for kind in PLUG_INS:
+            name = f"infocity.{module.name}.{kind}"
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
     _discovered = True
 
 
@@ -147,7 +157,7 @@ def application_type(code: str) -> ApplicationType[Any]:
     discover()
     entry = _TYPES.get(code)
     if entry is None:
-        raise NotFound("application_type_not_found", N_("There is no such kind of application."))
+        raise ApplicationTypeNotFound()
     return entry
 
 
@@ -155,3 +165,45 @@ def find_application_type(code: str) -> ApplicationType[Any] | None:
     """The registered type ``code``, or None (an old application of a removed type)."""
     discover()
     return _TYPES.get(code)
+
+
+# --- Cards of the citizen's cabinet ----------------------------------------------------
+
+# build(actor, now, uow) -> the card's items, or None where the service is not the
+# citizen's (no such right): the card is then left out. It runs in the cabinet's
+# transaction: call the service's own use cases with ``uow=uow`` and ``now=now``.
+CardBuilder = Callable[[Principal, datetime, UnitOfWork], CabinetCardContent | None]
+
+
+@dataclass(frozen=True)
+class CabinetCard:
+    code: str
+    title: str  # English message id (mark it with N_), translated where shown
+    order: int  # cards are shown by this number, smallest first
+    build: CardBuilder
+
+
+_CARDS: dict[str, CabinetCard] = {}
+
+
+def register_cabinet_card(code: str, *, title: str, order: int, build: CardBuilder) -> CabinetCard:
+    """Register a card of the cabinet; call it at import time of ``<service>/cabinet.py``.
+
+    ``code`` is stable (pages and the API name the card by it); registering another
+    function under the same code is a programming error.
+    """
+    if not code.replace("_", "").isalnum() or not code.islower() or len(code) > 60:
+        raise ValueError(f"cabinet card code must be lower_snake_case: {code!r}")
+    card = CabinetCard(code=code, title=title, order=order, build=build)
+    with _lock:
+        existing = _CARDS.get(code)
+        if existing is not None and existing.build is not build:
+            raise ValueError(f"cabinet card {code!r} is already registered")
+        _CARDS[code] = card
+    return card
+
+
+def cabinet_cards() -> list[CabinetCard]:
+    """Every registered card, in the cabinet's order."""
+    discover()
+    return sorted(_CARDS.values(), key=lambda card: (card.order, card.code))

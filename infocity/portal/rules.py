@@ -11,8 +11,8 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from infocity.core.errors import Conflict, InvalidInput
 from infocity.core.i18n import N_
+from infocity.portal import errors
 
 
 class Status(StrEnum):
@@ -77,6 +77,18 @@ STATUS_LABELS = {
 }
 
 
+# What a move is called on a button and in the API, by the one who makes it.
+MOVE_LABELS = {
+    Move.SUBMIT: N_("Submit the application"),
+    Move.TAKE: N_("Take into review"),
+    Move.REQUEST_INFORMATION: N_("Ask for more information"),
+    Move.APPROVE: N_("Approve"),
+    Move.REJECT: N_("Reject"),
+    Move.COMPLETE: N_("Mark as completed"),
+    Move.WITHDRAW: N_("Withdraw the application"),
+}
+
+
 def transition(current: str, move: Move, side: Side, reason: str | None = None) -> Status:
     """The status ``move`` leads to from ``current``, or a refusal with a code.
 
@@ -90,14 +102,11 @@ def transition(current: str, move: Move, side: Side, reason: str | None = None) 
         status = None
     target = TRANSITIONS.get((status, move)) if status is not None else None
     if target is None or target[1] is not side:
-        raise Conflict(
-            "invalid_transition",
-            N_("This cannot be done with the application in its current status."),
-        )
+        raise errors.InvalidTransition()
     if move in REASON_REQUIRED and not (reason or "").strip():
-        raise InvalidInput("reason_required", N_("Please give a reason."), field="reason")
+        raise errors.ReasonRequired()
     if reason is not None and len(reason) > MAX_REASON:
-        raise InvalidInput("reason_too_long", N_("This value is too long."), field="reason")
+        raise errors.ReasonTooLong()
     return target[0]
 
 
@@ -167,23 +176,14 @@ def sniff_content_type(data: bytes) -> str | None:
 def check_attachment(filename: str, data: bytes) -> tuple[str, str]:
     """A safe file name and the content type, or a refusal (size, type, name mismatch)."""
     if not data:
-        raise InvalidInput("file_empty", N_("The file is empty."), field="file")
+        raise errors.FileEmpty()
     if len(data) > MAX_ATTACHMENT_BYTES:
-        raise InvalidInput(
-            "file_too_large",
-            N_("The file is larger than %(limit)s MB."),
-            field="file",
-            limit=MAX_ATTACHMENT_BYTES // (1024 * 1024),
-        )
+        raise errors.FileTooLarge(MAX_ATTACHMENT_BYTES // (1024 * 1024))
     content_type = sniff_content_type(data)
     name = safe_filename(filename)
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if content_type is None or _EXTENSIONS.get(suffix) != content_type:
-        raise InvalidInput(
-            "file_type_not_allowed",
-            N_("Only PDF, JPEG and PNG files can be attached."),
-            field="file",
-        )
+        raise errors.FileTypeNotAllowed()
     return name, content_type
 
 

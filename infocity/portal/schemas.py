@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -141,6 +142,9 @@ class ApplicationRead(BaseModel):
     organisation_id: int
     organisation_name: str
     assignee_user_id: int | None
+    assignee_name: str | None = Field(
+        default=None, description="Who handles it (given to the back office only)."
+    )
     summary: str
     form: dict[str, Any]
     created_at: datetime
@@ -158,6 +162,7 @@ class ApplicationEventRead(BaseModel):
 
     from_status: ApplicationStatus | None
     to_status: ApplicationStatus
+    to_status_label: str = ""
     actor_user_id: int | None
     reason: str | None
     created_at: datetime
@@ -197,6 +202,21 @@ class AttachmentFile(BaseModel):
     data: bytes
 
 
+class ApplicationActionRead(BaseModel):
+    """A move the reader may make, named in their language."""
+
+    code: str
+    label: str
+
+
+class FormValueRead(BaseModel):
+    """One filled-in field of an application's form, as a person reads it."""
+
+    name: str
+    label: str
+    value: str
+
+
 class ApplicationDetailRead(ApplicationRead):
     """One application with its history, comments, attachments and next possible moves."""
 
@@ -204,6 +224,13 @@ class ApplicationDetailRead(ApplicationRead):
     comments: list[CommentRead]
     attachments: list[ApplicationAttachmentRead]
     moves: list[str] = Field(description="What the reader may do next.")
+    actions: list[ApplicationActionRead] = Field(
+        default_factory=list, description="The same moves, named in the reader's language."
+    )
+    form_values: list[FormValueRead] = Field(
+        default_factory=list,
+        description="The form's filled-in fields by their labels, choices by their names.",
+    )
 
 
 class ApplicationPageRead(BaseModel):
@@ -234,6 +261,14 @@ class AssignCreate(BaseModel):
     )
 
 
+class ColleagueRead(BaseModel):
+    """A staff member an application may be given to."""
+
+    user_id: int
+    name: str
+    me: bool = Field(description="The reader themself.")
+
+
 class DecisionCreate(BaseModel):
     """A decision; a reason is required to reject or to ask for information."""
 
@@ -252,22 +287,57 @@ class AnswerCreate(BaseModel):
     form: dict[str, Any] | None = None
 
 
-class UpcomingAppointmentRead(BaseModel):
-    id: int
-    starts_at: datetime
-    clinic: str
-    specialty: str
-    ticket_number: str
-    status: str
+# --- The citizen's cabinet (/my) --------------------------------------------------------
+
+
+class CabinetLinkRead(BaseModel):
+    """Where a card sends the citizen to look or to act."""
+
+    href: str
+    label: str
+
+
+class CabinetFactRead(BaseModel):
+    """One labelled value of a card's item; ``kind`` says how a page writes the value
+    (a sum of money, a day, a month, a moment in the city's time, or text as it is)."""
+
+    label: str
+    kind: Literal["text", "money", "day", "month", "moment"] = "text"
+    value: str | Decimal | datetime | date
+
+
+class CabinetItemRead(BaseModel):
+    """One thing of the citizen's on a card: an application, an appointment, a debt..."""
+
+    text: str
+    href: str | None = None
+    note: str | None = Field(default=None, description="Its state, in the reader's language.")
+    facts: list[CabinetFactRead] = Field(default_factory=list)
+    actions: list[CabinetLinkRead] = Field(default_factory=list)
+    attention: bool = Field(default=False, description="Waits for the citizen: answer, pay.")
+
+
+class CabinetCardContent(BaseModel):
+    """What a service's card function gives the cabinet (the title is registered)."""
+
+    items: list[CabinetItemRead]
+    empty: str = Field(description="Said instead of the items when there are none.")
+    links: list[CabinetLinkRead] = Field(default_factory=list)
+    badge: str | None = Field(default=None, description="A count beside the title.")
+
+
+class CabinetCardRead(CabinetCardContent):
+    """One service's card in the citizen's cabinet."""
+
+    code: str
+    title: str
 
 
 class OverviewRead(BaseModel):
-    """The citizen's single window: applications, upcoming appointments, notifications."""
+    """The citizen's single window: one card per city service, in the cabinet's order."""
 
-    applications: list[ApplicationRead]
-    appointments: list[UpcomingAppointmentRead]
-    notifications: list[InboxMessageRead]
-    unread: int
+    cards: list[CabinetCardRead]
+    unread: int = Field(description="Unread notifications in the whole inbox.")
 
 
 class FormFieldRead(BaseModel):
