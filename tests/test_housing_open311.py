@@ -20,6 +20,7 @@ from infocity.core.uow import UnitOfWork
 from infocity.housing import service
 from infocity.housing.models import ServiceRequest
 from infocity.housing.schemas import ServiceRequestCreate, ServiceRequestUpdate
+from infocity.housing.service import requests as service_requests
 from tests.builders import PASSWORD, count_rows, make_citizen, make_staff
 from tests.housing_builders import make_apartment, make_operator, resident
 
@@ -412,7 +413,7 @@ def test_http_details_clients_rely_on(client: TestClient) -> None:
 def test_too_many_requests_say_when_to_retry(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "REQUESTS_PER_HOUR", 1)
+    monkeypatch.setattr(service_requests, "REQUESTS_PER_HOUR", 1)
     apartment = make_apartment(make_operator())
     key = token_of(resident(apartment))
     data = {"api_key": key, "service_code": "heating", "address_id": str(apartment.id)}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import infocity
 from infocity.health import service
+from infocity.housing import service as housing_service
 
 PACKAGE = Path(infocity.__file__).resolve().parent
 MAX_LINES = 800
@@ -24,7 +25,6 @@ KNOWN_LONG = {
     "accounts/service.py",
     "health/pages.py",
     "health/views.py",
-    "housing/service.py",
     "portal/service.py",
 }
 
@@ -55,6 +55,25 @@ def test_the_health_service_package_offers_every_public_function_of_its_modules(
             and not name.startswith("_")
         }
     exported = {name for name in service.__all__ if inspect.isfunction(getattr(service, name))}
+    assert defined == exported
+
+
+def test_the_housing_service_package_offers_every_public_function_of_its_modules() -> None:
+    defined = set()
+    for module_info in pkgutil.iter_modules(housing_service.__path__):
+        module = importlib.import_module(f"{housing_service.__name__}.{module_info.name}")
+        defined |= {
+            name
+            for name, value in vars(module).items()
+            if inspect.isfunction(value)
+            and value.__module__ == module.__name__
+            and not name.startswith("_")
+        }
+    exported = {
+        name
+        for name in housing_service.__all__
+        if inspect.isfunction(getattr(housing_service, name))
+    }
     assert defined == exported
 
 
