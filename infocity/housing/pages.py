@@ -81,6 +81,7 @@ def _common() -> dict[str, Any]:
         "service_labels": rules.SERVICE_LABELS,
         "units": rules.UNITS,
         "status_labels": rules.STATUS_LABELS,
+        "operator_steps": functools.partial(rules.next_steps, mover=rules.Mover.OPERATOR),
         "services": service.housing_services(),
         "quantity": rules.format_quantity,
     }

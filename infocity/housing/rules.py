@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
 from infocity.core.errors import Conflict, InvalidInput
 from infocity.core.i18n import N_
@@ -452,21 +453,58 @@ SERVICES = (
 )
 SERVICES_BY_CODE = {service.code: service for service in SERVICES}
 
-REQUEST_STATUSES = ("open", "acknowledged", "in_progress", "closed")
+
+class RequestStatus(StrEnum):
+    """Where a service request is (the stored value)."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+class Mover(StrEnum):
+    """Who takes a step of a request."""
+
+    OPERATOR = "operator"  # the staff who process the operator's requests
+    CITIZEN = "citizen"  # the citizen who filed it
+
+
 STATUS_LABELS = {
-    "open": N_("New"),
-    "acknowledged": N_("Acknowledged"),
-    "in_progress": N_("In progress"),
-    "closed": N_("Resolved"),
+    RequestStatus.OPEN: N_("New"),
+    RequestStatus.ACKNOWLEDGED: N_("Acknowledged"),
+    RequestStatus.IN_PROGRESS: N_("In progress"),
+    RequestStatus.CLOSED: N_("Resolved"),
 }
-# The statuses each new status may follow: requests move forward, except that the
-# citizen may reopen a request closed without a fix (``can_reopen``); staff never do.
-REQUEST_STEPS: dict[str, tuple[str, ...]] = {
-    "open": ("closed",),
-    "acknowledged": ("open",),
-    "in_progress": ("open", "acknowledged"),
-    "closed": ("open", "acknowledged", "in_progress"),
+# (from, to) -> who may take the step. Requests move forward, except that the citizen may
+# reopen a request closed without a fix (``can_reopen``); staff never do. Everything not
+# listed is refused.
+TRANSITIONS: dict[tuple[RequestStatus, RequestStatus], Mover] = {
+    (RequestStatus.OPEN, RequestStatus.ACKNOWLEDGED): Mover.OPERATOR,
+    (RequestStatus.OPEN, RequestStatus.IN_PROGRESS): Mover.OPERATOR,
+    (RequestStatus.ACKNOWLEDGED, RequestStatus.IN_PROGRESS): Mover.OPERATOR,
+    (RequestStatus.OPEN, RequestStatus.CLOSED): Mover.OPERATOR,
+    (RequestStatus.ACKNOWLEDGED, RequestStatus.CLOSED): Mover.OPERATOR,
+    (RequestStatus.IN_PROGRESS, RequestStatus.CLOSED): Mover.OPERATOR,
+    (RequestStatus.CLOSED, RequestStatus.OPEN): Mover.CITIZEN,
 }
+
+
+def steps_to(status: str, mover: Mover) -> tuple[RequestStatus, ...]:
+    """The statuses from which ``mover`` may move a request to ``status`` (the guard of
+    the step's UPDATE)."""
+    return tuple(
+        source for (source, target), who in TRANSITIONS.items() if target == status and who is mover
+    )
+
+
+def next_steps(status: str, mover: Mover) -> list[RequestStatus]:
+    """The statuses ``mover`` may move a request in ``status`` to (the choices on pages)."""
+    return [
+        target for (source, target), who in TRANSITIONS.items() if source == status and who is mover
+    ]
+
+
 REOPEN_DAYS = 30  # after this a problem that came back is a new request
 RATINGS = range(1, 6)
 MAX_PHOTOS = 5  # per request
@@ -477,7 +515,7 @@ PHOTO_TYPES = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}
 def can_reopen(status: str, closed_at: datetime | None, now: datetime) -> bool:
     """A closed request may be reopened for ``REOPEN_DAYS`` days after its closing."""
     return (
-        status == "closed"
+        status == RequestStatus.CLOSED
         and closed_at is not None
         and now - closed_at <= timedelta(days=REOPEN_DAYS)
     )
@@ -485,7 +523,7 @@ def can_reopen(status: str, closed_at: datetime | None, now: datetime) -> bool:
 
 def can_rate(status: str, rating: int | None) -> bool:
     """The outcome is rated once, when the request is closed."""
-    return status == "closed" and rating is None
+    return status == RequestStatus.CLOSED and rating is None
 
 
 def check_photo(filename: str, data: bytes) -> tuple[str, str]:
@@ -517,7 +555,7 @@ def check_photo(filename: str, data: bytes) -> tuple[str, str]:
 
 def open311_status(status: str) -> str:
     """Open311 knows only ``open`` and ``closed``; the finer steps go to status_notes."""
-    return "closed" if status == "closed" else "open"
+    return "closed" if status == RequestStatus.CLOSED else "open"
 
 
 def nearest(

@@ -44,6 +44,7 @@ from infocity.housing.schemas import (
 )
 from infocity.housing.service.base import REQUESTS, _require, _visible_apartment
 
+OPEN, CLOSED = rules.RequestStatus.OPEN, rules.RequestStatus.CLOSED
 REQUESTS_PER_HOUR = 20  # per citizen: enough for real problems, not for a flood
 OPEN311_DEFAULT_DAYS = 90  # GET requests without dates covers this many days (the spec's)
 
@@ -70,7 +71,7 @@ def housing_service(code: str) -> rules.HousingService:
 
 def request_status_label(status: str) -> str:
     """The English message id of a request status, for pages and the API."""
-    return rules.STATUS_LABELS[status]
+    return rules.STATUS_LABELS[rules.RequestStatus(status)]
 
 
 def open311_status(status: str) -> str:
@@ -90,15 +91,23 @@ def operator_names(operator_ids: set[int], *, uow: UnitOfWork | None = None) -> 
 
 
 def _step_request(
-    session: Session, request_id: int, status: str, values: dict[str, Any]
+    session: Session,
+    request_id: int,
+    status: rules.RequestStatus,
+    mover: rules.Mover,
+    values: dict[str, Any],
 ) -> ServiceRequestRead:
-    """Move a request to ``status`` only from the statuses that step may follow (the guard
-    closes the race of two people acting on it at once); refuse if it has moved on."""
+    """Move a request to ``status`` only from the statuses ``mover`` may take it there
+    from (``rules.TRANSITIONS``: the guard closes the race of two people acting on it at
+    once); refuse if it has moved on."""
     row = dml(
         session,
         update(REQUESTS)
-        .where(REQUESTS.c.id == request_id, REQUESTS.c.status.in_(rules.REQUEST_STEPS[status]))
-        .values(**values)
+        .where(
+            REQUESTS.c.id == request_id,
+            REQUESTS.c.status.in_(rules.steps_to(status, mover)),
+        )
+        .values(status=status, **values)
         .returning(*REQUESTS.c),
     ).one_or_none()
     if row is None:
@@ -180,7 +189,7 @@ def file_request(
             operator_id=operator_id,
             apartment_id=apartment.id if apartment else None,
             user_id=principal.user_id,
-            status="open",
+            status=OPEN,
             description=data.description.strip(),
             address=address,
             latitude=data.latitude,
@@ -194,7 +203,7 @@ def file_request(
             RequestEvent(
                 request_id=request.id,
                 kind="filed",
-                status="open",
+                status=OPEN,
                 by_user_id=principal.user_id,
                 at=now,
             )
@@ -278,9 +287,9 @@ def list_requests(
     if filters.statuses:
         wanted = set(filters.statuses)
         if wanted == {"closed"}:
-            query = query.where(ServiceRequest.status == "closed")
+            query = query.where(ServiceRequest.status == CLOSED)
         elif wanted == {"open"}:
-            query = query.where(ServiceRequest.status != "closed")
+            query = query.where(ServiceRequest.status != CLOSED)
     query = query.order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()).limit(
         filters.limit
     )
@@ -319,9 +328,9 @@ def list_request_queue(
     if None not in scopes:
         query = query.where(ServiceRequest.operator_id.in_([s for s in scopes if s is not None]))
     if show == "active":
-        query = query.where(ServiceRequest.status != "closed")
+        query = query.where(ServiceRequest.status != CLOSED)
     elif show == "closed":
-        query = query.where(ServiceRequest.status == "closed")
+        query = query.where(ServiceRequest.status == CLOSED)
     uow = uow or UnitOfWork()
     with uow:
         rows = uow.session.execute(query.order_by(ServiceRequest.created_at, ServiceRequest.id))
@@ -341,7 +350,7 @@ def update_request_status(
     actor = authorize(actor, Action.HOUSING_REQUESTS_PROCESS)
     now = now or utcnow()
     note = (data.note or "").strip() or None
-    if data.status == "closed" and note is None:
+    if data.status == CLOSED and note is None:
         raise InvalidInput(
             "note_required", N_("Say what was done before closing the request."), field="note"
         )
@@ -352,14 +361,14 @@ def update_request_status(
         if request is None:
             raise NotFound("request_not_found", N_("There is no such service request."))
         authorize(actor, Action.HOUSING_REQUESTS_PROCESS, request.operator_id)
-        values: dict[str, Any] = {"status": data.status, "updated_at": now}
+        values: dict[str, Any] = {"updated_at": now}
         if note is not None:
             values["status_notes"] = note
-        if data.status == "closed":
+        if data.status == CLOSED:
             values["closed_at"] = now  # the reopening period runs from here
         # Guarded: a step is taken only from the statuses it may follow, so two operators
         # acting on the same request at once cannot both move it.
-        result = _step_request(session, request_id, data.status, values)
+        result = _step_request(session, request_id, data.status, rules.Mover.OPERATOR, values)
         session.add(
             RequestEvent(
                 request_id=result.id,
@@ -453,7 +462,7 @@ def get_request_detail(
             history.insert(
                 0,
                 RequestEventRead(
-                    kind="filed", status="open", note=None, at=request.created_at, by_citizen=True
+                    kind="filed", status=OPEN, note=None, at=request.created_at, by_citizen=True
                 ),
             )
         photos = [
@@ -472,9 +481,7 @@ def get_request_detail(
             is_filer=is_filer,
             can_reopen=is_filer and rules.can_reopen(request.status, request.closed_at, now),
             can_rate=is_filer and rules.can_rate(request.status, request.rating),
-            can_add_photo=is_filer
-            and request.status != "closed"
-            and len(photos) < rules.MAX_PHOTOS,
+            can_add_photo=is_filer and request.status != CLOSED and len(photos) < rules.MAX_PHOTOS,
         )
 
 
@@ -496,7 +503,7 @@ def add_request_photo(
     with uow:
         session = uow.session
         request = _filed_by(session, principal, request_id)
-        if request.status == "closed":
+        if request.status == CLOSED:
             raise Conflict(
                 "request_closed",
                 N_("This request is closed. Reopen it to add photos."),
@@ -588,13 +595,17 @@ def reopen_request(
             )
         # Guarded like the operator's steps: a double submit reopens once.
         result = _step_request(
-            session, request.id, "open", {"status": "open", "updated_at": now, "closed_at": None}
+            session,
+            request.id,
+            OPEN,
+            rules.Mover.CITIZEN,
+            {"updated_at": now, "closed_at": None},
         )
         session.add(
             RequestEvent(
                 request_id=result.id,
                 kind="reopened",
-                status="open",
+                status=OPEN,
                 note=reason,
                 by_user_id=result.user_id,
                 at=now,
@@ -629,7 +640,7 @@ def rate_request(
             update(REQUESTS)
             .where(
                 REQUESTS.c.id == request.id,
-                REQUESTS.c.status == "closed",
+                REQUESTS.c.status == CLOSED,
                 REQUESTS.c.rating.is_(None),
             )
             .values(rating=data.rating, rated_at=now)
