@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from infocity.core.errors import Conflict, InvalidInput
 from infocity.core.i18n import N_
+from infocity.housing import errors
 
 METER_KINDS = ("cold_water", "hot_water", "electricity_day", "electricity_night")
 # What a bill charges: every meter kind, and water disposal (cold + hot water).
@@ -84,9 +84,7 @@ def parse_period(value: str) -> date:
         year, month = value.strip().split("-")
         return date(int(year), int(month), 1)
     except ValueError as exc:
-        raise InvalidInput(
-            "invalid_period", N_("Give the month as YYYY-MM, for example 2026-03."), field="period"
-        ) from exc
+        raise errors.InvalidPeriod() from exc
 
 
 @dataclass(frozen=True)
@@ -172,36 +170,21 @@ def check_reading(
     reading and above what the meter can show (``capacity``), and asks for confirmation
     above ``limit``."""
     if value < 0:
-        raise InvalidInput("invalid_reading", N_("A reading cannot be negative."), field="value")
+        raise errors.InvalidReading()
     if value > capacity:
         # Confirming cannot help: no meter shows this, so no bill may be made of it.
-        raise InvalidInput(
-            "reading_out_of_range",
-            N_("This meter cannot show %(value)s: at most %(capacity)s. Check the number."),
-            field="value",
+        raise errors.ReadingOutOfRange(
             value=format_quantity(value),
             capacity=format_quantity(capacity),
         )
     if value < previous:
-        raise InvalidInput(
-            "reading_below_previous",
-            N_(
-                "The reading %(value)s is below the previous one (%(previous)s). "
-                "Check the number on the meter."
-            ),
-            field="value",
+        raise errors.ReadingBelowPrevious(
             value=format_quantity(value),
             previous=format_quantity(previous),
         )
     consumption = value - previous
     if consumption > limit and not confirmed:
-        raise Conflict(
-            "reading_needs_confirmation",
-            N_(
-                "This reading means %(consumption)s used this month, more than %(limit)s "
-                "expected for your apartment. If the number is right, confirm it."
-            ),
-            field="value",
+        raise errors.ReadingNeedsConfirmation(
             consumption=format_quantity(consumption),
             limit=format_quantity(limit),
         )
@@ -530,14 +513,9 @@ def check_photo(filename: str, data: bytes) -> tuple[str, str]:
     """A photo's safe file name and content type (JPEG or PNG by its bytes and its
     name), or InvalidInput."""
     if not data:
-        raise InvalidInput("file_empty", N_("The file is empty."), field="file")
+        raise errors.FileEmpty()
     if len(data) > MAX_PHOTO_BYTES:
-        raise InvalidInput(
-            "file_too_large",
-            N_("The file is larger than %(limit)s MB."),
-            field="file",
-            limit=MAX_PHOTO_BYTES // (1024 * 1024),
-        )
+        raise errors.FileTooLarge(limit=MAX_PHOTO_BYTES // (1024 * 1024))
     if data.startswith(b"\xff\xd8\xff"):
         content_type: str | None = "image/jpeg"
     elif data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -547,9 +525,7 @@ def check_photo(filename: str, data: bytes) -> tuple[str, str]:
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c for c in name if c.isprintable() and c not in "\"';<>").strip()[-255:]
     if content_type is None or not name.lower().endswith(PHOTO_TYPES[content_type]):
-        raise InvalidInput(
-            "photo_type_not_allowed", N_("Only JPEG and PNG photos can be added."), field="file"
-        )
+        raise errors.PhotoTypeNotAllowed()
     return name, content_type
 
 

@@ -21,6 +21,7 @@ re-exported here.
 
 from __future__ import annotations
 
+from infocity.housing.errors import PaymentFileRefused
 from infocity.housing.service.apartments import (
     apartment_for_applicant,
     find_apartment,
@@ -39,7 +40,6 @@ from infocity.housing.service.bills import (
     set_tariff,
 )
 from infocity.housing.service.payments import (
-    PaymentFileRefused,
     get_operator_bank_details,
     import_payments,
     my_operator_id,

@@ -11,13 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
-from infocity.core.errors import Conflict, InvalidInput, NotFound
-from infocity.core.i18n import N_
 from infocity.core.ratelimit import hit
 from infocity.core.settings import get_settings
 from infocity.core.sql import upsert_insert
 from infocity.core.uow import UnitOfWork
-from infocity.housing import rules
+from infocity.housing import errors, rules
 from infocity.housing.models import Apartment, ApartmentLink, Bill, Meter, MeterReading, Payment
 from infocity.housing.schemas import (
     ApartmentCreate,
@@ -44,10 +42,7 @@ def register_apartment(data: ApartmentCreate, *, uow: UnitOfWork | None = None) 
         try:
             uow.session.flush()
         except IntegrityError as exc:
-            raise Conflict(
-                "apartment_exists",
-                N_("An apartment with this payer code or address is already registered."),
-            ) from exc
+            raise errors.ApartmentExists() from exc
         result = ApartmentRead.model_validate(apartment)
         uow.commit()
         return result
@@ -82,15 +77,7 @@ def link_apartment(
         if apartment is None or apartment.number.strip().casefold() != (
             data.number.strip().casefold()
         ):
-            # One answer for an unknown code and a wrong number: nothing to enumerate.
-            raise InvalidInput(
-                "apartment_not_matched",
-                N_(
-                    "No apartment matches this payer code and apartment number. "
-                    "Check both on your bill."
-                ),
-                field="payer_code",
-            )
+            raise errors.ApartmentNotMatched()
         uow.session.execute(
             upsert_insert(uow.session)(ApartmentLink)
             .values(apartment_id=apartment.id, user_id=principal.user_id, created_at=utcnow())
@@ -183,27 +170,21 @@ def register_meter(
     with uow:
         apartment = uow.session.get(Apartment, data.apartment_id)
         if apartment is None:
-            raise NotFound("apartment_not_found", N_("There is no such apartment."))
+            raise errors.RegisteredApartmentNotFound()
         authorize(actor, Action.HOUSING_BILLING, apartment.operator_id)
         capacity = rules.meter_capacity(data.kind)
         if data.initial_value > capacity:
-            raise InvalidInput(
-                "reading_out_of_range",
-                N_("This meter cannot show %(value)s: at most %(capacity)s. Check the number."),
-                field="initial_value",
+            raise errors.ReadingOutOfRange(
                 value=rules.format_quantity(data.initial_value),
                 capacity=rules.format_quantity(capacity),
+                field="initial_value",
             )
         meter = Meter(**data.model_dump())
         uow.session.add(meter)
         try:
             uow.session.flush()
         except IntegrityError as exc:
-            raise Conflict(
-                "meter_exists",
-                N_("A meter with this serial number is already registered."),
-                field="serial",
-            ) from exc
+            raise errors.MeterExists() from exc
         result = MeterRead.model_validate(meter)
         uow.commit()
         return result

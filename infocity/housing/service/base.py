@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session
 
 from infocity.core.auth import PERMISSIONS, Action, Principal, authorize
 from infocity.core.clock import city_date
-from infocity.core.errors import Forbidden, NotFound, Unauthenticated
-from infocity.core.i18n import N_
 from infocity.core.settings import get_settings
-from infocity.housing import rules
+from infocity.housing import errors, rules
 from infocity.housing.models import (
     Apartment,
     ApartmentLink,
@@ -41,7 +39,7 @@ def _day(value: date) -> str:
 
 def _require(principal: Principal | None) -> Principal:
     if principal is None:
-        raise Unauthenticated("login_required", N_("Please log in to continue."))
+        raise errors.LoginRequired()
     return principal
 
 
@@ -51,11 +49,7 @@ def _authorize_city_wide(actor: Principal) -> None:
     if not actor.is_system and not any(
         g.role in roles and g.organisation_id is None for g in actor.grants
     ):
-        raise Forbidden("forbidden", N_("You do not have access to this."))
-
-
-def _apartment_not_found() -> NotFound:
-    return NotFound("apartment_not_found", N_("There is no such apartment among yours."))
+        raise errors.NoAccess()
 
 
 def _visible_apartment(
@@ -66,7 +60,7 @@ def _visible_apartment(
     principal = _require(principal)
     apartment = session.get(Apartment, apartment_id)
     if apartment is None:
-        raise _apartment_not_found()
+        raise errors.ApartmentNotFound()
     if principal.kind == "citizen":
         authorize(principal, Action.HOUSING_OWN)
         linked = session.scalar(
@@ -76,7 +70,7 @@ def _visible_apartment(
             )
         )
         if linked is None:
-            raise _apartment_not_found()
+            raise errors.ApartmentNotFound()
         return apartment
     authorize(principal, Action.HOUSING_BILLING, apartment.operator_id)
     return apartment

@@ -17,12 +17,10 @@ from infocity.core import outbox
 from infocity.core.auth import SYSTEM, Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
-from infocity.core.errors import InvalidInput, NotFound
-from infocity.core.i18n import N_
 from infocity.core.settings import get_settings
 from infocity.core.sql import upsert_insert
 from infocity.core.uow import UnitOfWork
-from infocity.housing import rules
+from infocity.housing import errors, rules
 from infocity.housing.models import (
     Apartment,
     Bill,
@@ -45,7 +43,6 @@ from infocity.housing.schemas import (
 )
 from infocity.housing.service.base import (
     BILLS,
-    _apartment_not_found,
     _authorize_city_wide,
     _debt,
     _require,
@@ -89,12 +86,7 @@ def _prices(session: Session, period: date) -> dict[str, Decimal]:
             .limit(1)
         )
         if price is None:
-            raise InvalidInput(
-                "tariff_missing",
-                N_("There is no tariff for %(service)s in %(period)s."),
-                service=service,
-                period=period.strftime("%Y-%m"),
-            )
+            raise errors.TariffMissing(service=service, period=period.strftime("%Y-%m"))
         prices[service] = Decimal(price)
     return prices
 
@@ -252,11 +244,11 @@ def get_bill(
         bill = session.get(Bill, bill_id)
         if bill is None:
             _require(principal)
-            raise NotFound("bill_not_found", N_("There is no such bill."))
+            raise errors.BillNotFound()
         try:
             apartment = _visible_apartment(session, principal, bill.apartment_id)
-        except NotFound as exc:
-            raise NotFound("bill_not_found", N_("There is no such bill.")) from exc
+        except errors.ApartmentNotFound as exc:
+            raise errors.BillNotFound() from exc
         lines = session.scalars(
             select(BillLine).where(BillLine.bill_id == bill.id).order_by(BillLine.id)
         )
@@ -328,7 +320,7 @@ def issue_charges_statement(
         session = uow.session
         apartment = session.get(Apartment, apartment_id)
         if apartment is None:
-            raise _apartment_not_found()
+            raise errors.ApartmentNotFound()
         bills = list(
             session.scalars(
                 select(Bill)

@@ -12,11 +12,10 @@ from infocity.core import audit, bulk
 from infocity.core.auth import PERMISSIONS, Action, Principal, allowed, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
-from infocity.core.errors import Forbidden, InvalidFields, InvalidInput, NotFound
-from infocity.core.i18n import N_
+from infocity.core.errors import InvalidFields
 from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
-from infocity.housing import rules
+from infocity.housing import errors, rules
 from infocity.housing.models import OperatorBankDetails
 from infocity.housing.schemas import BankDetailsCreate, BankDetailsRead, PaymentImportRead
 from infocity.housing.service.base import APARTMENTS, PAYMENTS
@@ -33,7 +32,7 @@ def my_operator_id(actor: Principal | None) -> int:
     )
     if not scoped:
         # City-wide staff choose no operator here: the command line names one.
-        raise Forbidden("forbidden", N_("You do not have access to this."))
+        raise errors.NoAccess()
     return scoped[0]
 
 
@@ -62,16 +61,13 @@ def set_operator_bank_details(
     problems = rules.payee_problems(rules.PayeeDetails(**data.model_dump()))
     if problems:
         raise InvalidFields(
-            [
-                InvalidInput("invalid_bank_details", message, field=field)
-                for field, message in problems.items()
-            ]
+            [errors.InvalidBankDetails(message, field=field) for field, message in problems.items()]
         )
     uow = uow or UnitOfWork()
     with uow:
         organisation = city.get_organisation(organisation_id, uow=uow)
         if organisation.kind != "housing_operator":
-            raise NotFound("operator_not_found", N_("There is no such housing operator."))
+            raise errors.OperatorNotFound()
         values = {**data.model_dump(), "updated_at": utcnow()}
         uow.session.execute(
             upsert_insert(uow.session)(OperatorBankDetails)
@@ -95,18 +91,6 @@ def set_operator_bank_details(
 # --- Payments -------------------------------------------------------------------------------
 
 
-class PaymentFileRefused(InvalidInput):
-    """A payment file with bad rows: nothing of it was imported; ``rows`` says why."""
-
-    def __init__(self, rows: list[tuple[int, str]]) -> None:
-        super().__init__(
-            "payment_file_refused",
-            N_("The file was not imported: %(count)s rows have errors."),
-            count=len(rows),
-        )
-        self.rows = rows  # (line number, English message id)
-
-
 def import_payments(
     actor: Principal | None,
     data: str | bytes,
@@ -128,8 +112,8 @@ def import_payments(
     try:
         text = rules.decode_payment_file(data) if isinstance(data, bytes) else data
     except ValueError as exc:
-        raise PaymentFileRefused([(1, str(exc))]) from exc
-    rows, errors = rules.parse_payments(text, today=city_date(now))
+        raise errors.PaymentFileRefused([(1, str(exc))]) from exc
+    rows, bad_rows = rules.parse_payments(text, today=city_date(now))
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
@@ -147,9 +131,9 @@ def import_payments(
             staged,
             ((r.line, r.external_id, r.payer_code, r.amount, r.paid_on) for r in rows),
         )
-        errors += _payment_problems(session, actor, staged)
-        if errors:
-            raise PaymentFileRefused(sorted(errors))
+        bad_rows += _payment_problems(session, actor, staged)
+        if bad_rows:
+            raise errors.PaymentFileRefused(sorted(bad_rows))
         already = session.scalar(
             select(func.count())
             .select_from(staged)

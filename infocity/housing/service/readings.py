@@ -16,13 +16,12 @@ from infocity.core import outbox
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
-from infocity.core.errors import AppError, Conflict, InvalidFields, NotFound
-from infocity.core.i18n import N_
+from infocity.core.errors import AppError, InvalidFields
 from infocity.core.settings import get_settings
 from infocity.core.sql import upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
-from infocity.housing import rules
+from infocity.housing import errors, rules
 from infocity.housing.models import Apartment, ApartmentLink, Meter, MeterReading, ReadingReminder
 from infocity.housing.schemas import ReadingCreate, ReadingRead, ReadingsCreate, WindowRead
 from infocity.housing.service.base import READINGS, _day, _visible_apartment, _window
@@ -53,7 +52,7 @@ def submit_reading(
         session = uow.session
         meter = session.get(Meter, data.meter_id)
         if meter is None:
-            raise NotFound("meter_not_found", N_("There is no such meter among yours."))
+            raise errors.MeterNotFound()
         apartment = _visible_apartment(session, principal, meter.apartment_id)
         window = _open_window_or_refuse(now)
         _check_reading(session, apartment, meter, data, window, city_date(now))
@@ -91,18 +90,18 @@ def submit_readings(
             m.id: m
             for m in session.scalars(select(Meter).where(Meter.apartment_id == apartment.id))
         }
-        errors: list[AppError] = []
+        refused: list[AppError] = []
         for reading in data.readings:
             meter = meters.get(reading.meter_id)
             try:
                 if meter is None:
-                    raise NotFound("meter_not_found", N_("There is no such meter among yours."))
+                    raise errors.MeterNotFound()
                 _check_reading(session, apartment, meter, reading, window, today)
             except AppError as exc:
                 exc.field = f"value-{reading.meter_id}"
-                errors.append(exc)
-        if errors:
-            raise InvalidFields(errors)
+                refused.append(exc)
+        if refused:
+            raise InvalidFields(refused)
         results = [
             _save_reading(session, principal, meters[r.meter_id], r.value, window, now)
             for r in data.readings
@@ -121,12 +120,7 @@ def _open_window_or_refuse(now: datetime) -> rules.Window:
     )
     if window is None:
         upcoming = _window(now)
-        raise Conflict(
-            "readings_window_closed",
-            N_(
-                "Readings are accepted from the %(first)s to the %(last)s of the next "
-                "month. The next window opens on %(opens)s."
-            ),
+        raise errors.ReadingsWindowClosed(
             first=settings.readings_window_start_day,
             last=settings.readings_window_end_day,
             opens=_day(upcoming.first_day),
@@ -144,13 +138,7 @@ def _check_reading(
 ) -> None:
     """Refuse a reading the meter cannot take (see ``submit_reading``)."""
     if meter.verification_due < today:
-        raise Conflict(
-            "meter_verification_overdue",
-            N_(
-                "Meter %(serial)s was due for verification on %(due)s, so its readings "
-                "cannot be accepted. Have it verified and the housing operator will "
-                "record the new date; until then the month is charged by the norm."
-            ),
+        raise errors.MeterVerificationOverdue(
             serial=meter.serial,
             due=_day(meter.verification_due),
         )

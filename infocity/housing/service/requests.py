@@ -16,13 +16,11 @@ from infocity.city import service as city
 from infocity.core import audit, outbox
 from infocity.core.auth import PERMISSIONS, Action, Principal, allowed, authorize
 from infocity.core.db import utcnow
-from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from infocity.core.i18n import N_
 from infocity.core.ratelimit import hit
 from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
-from infocity.housing import rules
+from infocity.housing import errors, rules
 from infocity.housing.models import (
     Apartment,
     ApartmentLink,
@@ -61,11 +59,7 @@ def housing_service(code: str) -> rules.HousingService:
     """One kind of problem by its code, or NotFound."""
     service = rules.SERVICES_BY_CODE.get(code)
     if service is None:
-        raise NotFound(
-            "service_not_found",
-            N_("There is no service with code %(service_code)s."),
-            service_code=code[:40],
-        )
+        raise errors.ServiceNotFound(code)
     return service
 
 
@@ -111,10 +105,7 @@ def _step_request(
         .returning(*REQUESTS.c),
     ).one_or_none()
     if row is None:
-        raise Conflict(
-            "request_status_conflict",
-            N_("This request has already moved past this step. Reload the page."),
-        )
+        raise errors.RequestStatusConflict()
     return _request_read(row)
 
 
@@ -134,12 +125,7 @@ def file_request(
     the nearest housing operator when only a point is given."""
     principal = authorize(principal, Action.HOUSING_OWN)
     if data.service_code not in rules.SERVICES_BY_CODE:
-        raise InvalidInput(
-            "service_not_found",
-            N_("There is no service with code %(service_code)s."),
-            field="service_code",
-            service_code=data.service_code,
-        )
+        raise errors.UnknownService(data.service_code)
     now = now or utcnow()
     hit(f"housing.request:{principal.user_id}", limit=REQUESTS_PER_HOUR, window_seconds=3600)
     uow = uow or UnitOfWork()
@@ -159,11 +145,7 @@ def file_request(
                 )
             )
             if len(linked) != 1:
-                raise InvalidInput(
-                    "location_required",
-                    N_("Choose your apartment or give the location of the problem."),
-                    field="apartment_id",
-                )
+                raise errors.LocationRequired()
             apartment = linked[0]
         if apartment is not None:
             operator_id = apartment.operator_id
@@ -180,9 +162,7 @@ def file_request(
             ]
             found = rules.nearest(data.latitude, data.longitude, operators)
             if found is None:
-                raise InvalidInput(
-                    "no_operator", N_("No housing operator serves this place."), field="lat"
-                )
+                raise errors.NoOperator()
             operator_id, address = found, data.address
         request = ServiceRequest(
             service_code=data.service_code,
@@ -245,7 +225,7 @@ def get_request(request_id: int, *, uow: UnitOfWork | None = None) -> ServiceReq
     with uow:
         request = uow.session.get(ServiceRequest, request_id)
         if request is None:
-            raise NotFound("request_not_found", N_("There is no such service request."))
+            raise errors.RequestNotFound()
         return _request_read(request)
 
 
@@ -268,18 +248,9 @@ def list_requests(
             start = (end or now) - window
         if end is not None:
             if end < start:
-                raise InvalidInput(
-                    "date_range_reversed",
-                    N_("end_date must not be before start_date."),
-                    field="end_date",
-                )
+                raise errors.DateRangeReversed()
             if end - start > window:
-                raise InvalidInput(
-                    "date_range_too_long",
-                    N_("A date range may span at most %(days)s days."),
-                    field="end_date",
-                    days=OPEN311_DEFAULT_DAYS,
-                )
+                raise errors.DateRangeTooLong(days=OPEN311_DEFAULT_DAYS)
             query = query.where(ServiceRequest.created_at <= end)
         query = query.where(ServiceRequest.created_at >= start)
     if filters.service_codes:
@@ -351,15 +322,13 @@ def update_request_status(
     now = now or utcnow()
     note = (data.note or "").strip() or None
     if data.status == CLOSED and note is None:
-        raise InvalidInput(
-            "note_required", N_("Say what was done before closing the request."), field="note"
-        )
+        raise errors.NoteRequired()
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
         request = session.get(ServiceRequest, request_id)
         if request is None:
-            raise NotFound("request_not_found", N_("There is no such service request."))
+            raise errors.RequestNotFound()
         authorize(actor, Action.HOUSING_REQUESTS_PROCESS, request.operator_id)
         values: dict[str, Any] = {"updated_at": now}
         if note is not None:
@@ -397,10 +366,6 @@ def update_request_status(
         return result
 
 
-def _request_not_found() -> NotFound:
-    return NotFound("request_not_found", N_("There is no such service request."))
-
-
 def _own_or_processed(
     session: Session, principal: Principal | None, request_id: int
 ) -> tuple[ServiceRequest, bool]:
@@ -409,13 +374,13 @@ def _own_or_processed(
     principal = _require(principal)
     request = session.get(ServiceRequest, request_id)
     if request is None:
-        raise _request_not_found()
+        raise errors.RequestNotFound()
     if principal.kind == "citizen":
         if request.user_id != principal.user_id:
-            raise _request_not_found()
+            raise errors.RequestNotFound()
         return request, True
     if not allowed(principal, Action.HOUSING_REQUESTS_PROCESS, request.operator_id):
-        raise _request_not_found()
+        raise errors.RequestNotFound()
     return request, False
 
 
@@ -424,7 +389,7 @@ def _filed_by(session: Session, principal: Principal | None, request_id: int) ->
     principal = authorize(principal, Action.HOUSING_OWN)
     request, is_filer = _own_or_processed(session, principal, request_id)
     if not is_filer:
-        raise Forbidden("forbidden", N_("Only the citizen who filed the request can do this."))
+        raise errors.FilerOnly()
     return request
 
 
@@ -504,23 +469,14 @@ def add_request_photo(
         session = uow.session
         request = _filed_by(session, principal, request_id)
         if request.status == CLOSED:
-            raise Conflict(
-                "request_closed",
-                N_("This request is closed. Reopen it to add photos."),
-                field="file",
-            )
+            raise errors.RequestClosed()
         count = session.scalar(
             select(func.count())
             .select_from(RequestPhoto)
             .where(RequestPhoto.request_id == request.id)
         )
         if int(count or 0) >= rules.MAX_PHOTOS:
-            raise InvalidInput(
-                "too_many_photos",
-                N_("A request can have at most %(limit)s photos."),
-                field="file",
-                limit=rules.MAX_PHOTOS,
-            )
+            raise errors.TooManyPhotos(limit=rules.MAX_PHOTOS)
         photo = RequestPhoto(
             request_id=request.id,
             filename=name,
@@ -557,7 +513,7 @@ def get_request_photo(
         request, _ = _own_or_processed(session, principal, request_id)
         photo = session.get(RequestPhoto, photo_id)
         if photo is None or photo.request_id != request.id:
-            raise NotFound("photo_not_found", N_("There is no such photo."))
+            raise errors.PhotoNotFound()
         return RequestPhotoFile(
             filename=photo.filename, content_type=photo.content_type, data=photo.data
         )
@@ -577,22 +533,13 @@ def reopen_request(
     now = now or utcnow()
     reason = data.reason.strip()
     if not reason:
-        raise InvalidInput(
-            "reason_required", N_("Say what is still wrong before reopening."), field="reason"
-        )
+        raise errors.ReasonRequired()
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
         request = _filed_by(session, principal, request_id)
         if not rules.can_reopen(request.status, request.closed_at, now):
-            raise Conflict(
-                "request_not_reopenable",
-                N_(
-                    "Only a request closed within the last %(days)s days can be reopened. "
-                    "Report the problem again."
-                ),
-                days=rules.REOPEN_DAYS,
-            )
+            raise errors.RequestNotReopenable(days=rules.REOPEN_DAYS)
         # Guarded like the operator's steps: a double submit reopens once.
         result = _step_request(
             session,
@@ -647,11 +594,7 @@ def rate_request(
             .returning(*REQUESTS.c),
         ).one_or_none()
         if row is None:
-            raise Conflict(
-                "request_not_ratable",
-                N_("A request can be rated once, after it is closed."),
-                field="rating",
-            )
+            raise errors.RequestNotRatable()
         result = _request_read(row)
         session.add(
             RequestEvent(
