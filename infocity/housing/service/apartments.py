@@ -57,15 +57,15 @@ def find_apartment(payer_code: str, *, uow: UnitOfWork | None = None) -> Apartme
 
 
 def link_apartment(
-    principal: Principal | None, data: ApartmentLinkCreate, *, uow: UnitOfWork | None = None
+    actor: Principal | None, data: ApartmentLinkCreate, *, uow: UnitOfWork | None = None
 ) -> ApartmentRead:
     """Link an apartment to the citizen's cabinet by the payer code and apartment number
     on its bill (several citizens may link one apartment)."""
-    principal = authorize(principal, Action.HOUSING_OWN)
+    actor = authorize(actor, Action.HOUSING_OWN)
     # Counted before checking and whatever the outcome: payer codes are guessable, so the
     # number of tries, not only of failures, is what stops enumeration.
     hit(
-        f"housing.link:{principal.user_id}",
+        f"housing.link:{actor.user_id}",
         limit=get_settings().apartment_link_attempts_per_hour,
         window_seconds=3600,
     )
@@ -80,7 +80,7 @@ def link_apartment(
             raise errors.ApartmentNotMatched()
         uow.session.execute(
             upsert_insert(uow.session)(ApartmentLink)
-            .values(apartment_id=apartment.id, user_id=principal.user_id, created_at=utcnow())
+            .values(apartment_id=apartment.id, user_id=actor.user_id, created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["apartment_id", "user_id"])
         )
         result = ApartmentRead.model_validate(apartment)
@@ -89,23 +89,23 @@ def link_apartment(
 
 
 def list_my_apartments(
-    principal: Principal | None, *, uow: UnitOfWork | None = None
+    actor: Principal | None, *, uow: UnitOfWork | None = None
 ) -> list[ApartmentRead]:
     """The apartments linked to the citizen's cabinet."""
-    principal = authorize(principal, Action.HOUSING_OWN)
+    actor = authorize(actor, Action.HOUSING_OWN)
     uow = uow or UnitOfWork()
     with uow:
         rows = uow.session.scalars(
             select(Apartment)
             .join(ApartmentLink, ApartmentLink.apartment_id == Apartment.id)
-            .where(ApartmentLink.user_id == principal.user_id)
+            .where(ApartmentLink.user_id == actor.user_id)
             .order_by(Apartment.address, Apartment.number)
         )
         return [ApartmentRead.model_validate(row) for row in rows]
 
 
 def get_apartment_overview(
-    principal: Principal | None,
+    actor: Principal | None,
     apartment_id: int,
     *,
     now: datetime | None = None,
@@ -118,7 +118,7 @@ def get_apartment_overview(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        apartment = _visible_apartment(session, principal, apartment_id)
+        apartment = _visible_apartment(session, actor, apartment_id)
         meters = list(
             session.scalars(
                 select(Meter).where(Meter.apartment_id == apartment.id).order_by(Meter.id)
@@ -194,12 +194,10 @@ def register_meter(
 
 
 def apartment_for_applicant(
-    principal: Principal | None, apartment_id: int, *, uow: UnitOfWork | None = None
+    actor: Principal | None, apartment_id: int, *, uow: UnitOfWork | None = None
 ) -> ApartmentRead:
     """One of the citizen's linked apartments (the portal routes an application by it)."""
-    principal = authorize(principal, Action.HOUSING_OWN)
+    actor = authorize(actor, Action.HOUSING_OWN)
     uow = uow or UnitOfWork()
     with uow:
-        return ApartmentRead.model_validate(
-            _visible_apartment(uow.session, principal, apartment_id)
-        )
+        return ApartmentRead.model_validate(_visible_apartment(uow.session, actor, apartment_id))

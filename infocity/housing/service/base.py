@@ -37,10 +37,12 @@ def _day(value: date) -> str:
     return value.strftime("%d.%m.%Y")
 
 
-def _require(principal: Principal | None) -> Principal:
-    if principal is None:
+def _logged_in(actor: Principal | None) -> Principal:
+    """The acting user of a use case whose action depends on who asks (a citizen or the
+    staff), before ``authorize`` decides; the anonymous are asked to log in."""
+    if actor is None:
         raise errors.LoginRequired()
-    return principal
+    return actor
 
 
 def _authorize_city_wide(actor: Principal) -> None:
@@ -52,27 +54,25 @@ def _authorize_city_wide(actor: Principal) -> None:
         raise errors.NoAccess()
 
 
-def _visible_apartment(
-    session: Session, principal: Principal | None, apartment_id: int
-) -> Apartment:
+def _visible_apartment(session: Session, actor: Principal | None, apartment_id: int) -> Apartment:
     """The apartment if the citizen linked it, or if it is in the operator's care of a
     staff member who bills it; otherwise NotFound (the same answer as for no apartment)."""
-    principal = _require(principal)
+    actor = _logged_in(actor)
     apartment = session.get(Apartment, apartment_id)
     if apartment is None:
         raise errors.ApartmentNotFound()
-    if principal.kind == "citizen":
-        authorize(principal, Action.HOUSING_OWN)
+    if actor.kind == "citizen":
+        authorize(actor, Action.HOUSING_OWN)
         linked = session.scalar(
             select(ApartmentLink.id).where(
                 ApartmentLink.apartment_id == apartment_id,
-                ApartmentLink.user_id == principal.user_id,
+                ApartmentLink.user_id == actor.user_id,
             )
         )
         if linked is None:
             raise errors.ApartmentNotFound()
         return apartment
-    authorize(principal, Action.HOUSING_BILLING, apartment.operator_id)
+    authorize(actor, Action.HOUSING_BILLING, apartment.operator_id)
     return apartment
 
 

@@ -45,7 +45,7 @@ from infocity.housing.service.base import (
     BILLS,
     _authorize_city_wide,
     _debt,
-    _require,
+    _logged_in,
     _visible_apartment,
     logger,
 )
@@ -234,19 +234,17 @@ def generate_last_month_bills(*, now: datetime | None = None) -> BillRunRead:
     return generate_bills(SYSTEM, period)
 
 
-def get_bill(
-    principal: Principal | None, bill_id: int, *, uow: UnitOfWork | None = None
-) -> BillRead:
+def get_bill(actor: Principal | None, bill_id: int, *, uow: UnitOfWork | None = None) -> BillRead:
     """A bill with its lines and what is owed with it (the citizen's or the operator's)."""
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
         bill = session.get(Bill, bill_id)
         if bill is None:
-            _require(principal)
+            _logged_in(actor)
             raise errors.BillNotFound()
         try:
-            apartment = _visible_apartment(session, principal, bill.apartment_id)
+            apartment = _visible_apartment(session, actor, bill.apartment_id)
         except errors.ApartmentNotFound as exc:
             raise errors.BillNotFound() from exc
         lines = session.scalars(

@@ -33,7 +33,7 @@ def readings_window(*, now: datetime | None = None) -> WindowRead:
 
 
 def submit_reading(
-    principal: Principal | None,
+    actor: Principal | None,
     data: ReadingCreate,
     *,
     now: datetime | None = None,
@@ -45,7 +45,7 @@ def submit_reading(
     previous month's reading; a consumption above norm x residents x factor needs
     ``confirm``. Resubmitting in the same window replaces the month's reading.
     """
-    principal = authorize(principal, Action.HOUSING_OWN)
+    actor = authorize(actor, Action.HOUSING_OWN)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
@@ -53,19 +53,17 @@ def submit_reading(
         meter = session.get(Meter, data.meter_id)
         if meter is None:
             raise errors.MeterNotFound()
-        apartment = _visible_apartment(session, principal, meter.apartment_id)
+        apartment = _visible_apartment(session, actor, meter.apartment_id)
         window = _open_window_or_refuse(now)
         _check_reading(session, apartment, meter, data, window, city_date(now))
-        result = _save_reading(session, principal, meter, data.value, window, now)
-        record_service_use(
-            session, "meter_readings", principal.user_id, person_id=principal.person_id
-        )
+        result = _save_reading(session, actor, meter, data.value, window, now)
+        record_service_use(session, "meter_readings", actor.user_id, person_id=actor.person_id)
         uow.commit()
         return result
 
 
 def submit_readings(
-    principal: Principal | None,
+    actor: Principal | None,
     apartment_id: int,
     data: ReadingsCreate,
     *,
@@ -78,13 +76,13 @@ def submit_readings(
     refused nothing is saved and ``InvalidFields`` names every refused one (field
     ``value-<meter id>``; a reading that needs confirming keeps its code
     ``reading_needs_confirmation``), so the citizen corrects them together."""
-    principal = authorize(principal, Action.HOUSING_OWN)
+    actor = authorize(actor, Action.HOUSING_OWN)
     now = now or utcnow()
     today = city_date(now)
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        apartment = _visible_apartment(session, principal, apartment_id)
+        apartment = _visible_apartment(session, actor, apartment_id)
         window = _open_window_or_refuse(now)
         meters = {
             m.id: m
@@ -103,12 +101,10 @@ def submit_readings(
         if refused:
             raise InvalidFields(refused)
         results = [
-            _save_reading(session, principal, meters[r.meter_id], r.value, window, now)
+            _save_reading(session, actor, meters[r.meter_id], r.value, window, now)
             for r in data.readings
         ]
-        record_service_use(
-            session, "meter_readings", principal.user_id, person_id=principal.person_id
-        )
+        record_service_use(session, "meter_readings", actor.user_id, person_id=actor.person_id)
         uow.commit()
         return results
 
@@ -161,7 +157,7 @@ def _check_reading(
 
 def _save_reading(
     session: Session,
-    principal: Principal,
+    actor: Principal,
     meter: Meter,
     value: Decimal,
     window: rules.Window,
@@ -175,12 +171,12 @@ def _save_reading(
             apartment_id=meter.apartment_id,
             period=window.period,
             value=value,
-            submitted_by_user_id=principal.user_id,
+            submitted_by_user_id=actor.user_id,
             submitted_at=now,
         )
         .on_conflict_do_update(
             index_elements=["meter_id", "period"],
-            set_={"value": value, "submitted_by_user_id": principal.user_id, "submitted_at": now},
+            set_={"value": value, "submitted_by_user_id": actor.user_id, "submitted_at": now},
         )
         .returning(*READINGS.c)
     ).one()

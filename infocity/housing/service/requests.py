@@ -40,7 +40,7 @@ from infocity.housing.schemas import (
     ServiceRequestRead,
     ServiceRequestUpdate,
 )
-from infocity.housing.service.base import REQUESTS, _require, _visible_apartment
+from infocity.housing.service.base import REQUESTS, _logged_in, _visible_apartment
 
 OPEN, CLOSED = rules.RequestStatus.OPEN, rules.RequestStatus.CLOSED
 REQUESTS_PER_HOUR = 20  # per citizen: enough for real problems, not for a flood
@@ -115,7 +115,7 @@ def _request_read(row: Any, apartment_number: str | None = None) -> ServiceReque
 
 
 def file_request(
-    principal: Principal | None,
+    actor: Principal | None,
     data: ServiceRequestCreate,
     *,
     now: datetime | None = None,
@@ -123,24 +123,24 @@ def file_request(
 ) -> ServiceRequestRead:
     """File a housing service request; it goes to the operator of the apartment, or of
     the nearest housing operator when only a point is given."""
-    principal = authorize(principal, Action.HOUSING_OWN)
+    actor = authorize(actor, Action.HOUSING_OWN)
     if data.service_code not in rules.SERVICES_BY_CODE:
         raise errors.UnknownService(data.service_code)
     now = now or utcnow()
-    hit(f"housing.request:{principal.user_id}", limit=REQUESTS_PER_HOUR, window_seconds=3600)
+    hit(f"housing.request:{actor.user_id}", limit=REQUESTS_PER_HOUR, window_seconds=3600)
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
         apartment: Apartment | None = None
         address: str | None
         if data.apartment_id is not None:
-            apartment = _visible_apartment(session, principal, data.apartment_id)
+            apartment = _visible_apartment(session, actor, data.apartment_id)
         elif data.latitude is None or data.longitude is None:
             linked = list(
                 session.scalars(
                     select(Apartment)
                     .join(ApartmentLink, ApartmentLink.apartment_id == Apartment.id)
-                    .where(ApartmentLink.user_id == principal.user_id)
+                    .where(ApartmentLink.user_id == actor.user_id)
                     .limit(2)
                 )
             )
@@ -168,7 +168,7 @@ def file_request(
             service_code=data.service_code,
             operator_id=operator_id,
             apartment_id=apartment.id if apartment else None,
-            user_id=principal.user_id,
+            user_id=actor.user_id,
             status=OPEN,
             description=data.description.strip(),
             address=address,
@@ -184,7 +184,7 @@ def file_request(
                 request_id=request.id,
                 kind="filed",
                 status=OPEN,
-                by_user_id=principal.user_id,
+                by_user_id=actor.user_id,
                 at=now,
             )
         )
@@ -197,7 +197,7 @@ def file_request(
             organisation_id=operator_id,
         )
         record_service_use(
-            session, "housing_problem_report", principal.user_id, person_id=principal.person_id
+            session, "housing_problem_report", actor.user_id, person_id=actor.person_id
         )
         uow.commit()
         return result
@@ -270,16 +270,16 @@ def list_requests(
 
 
 def list_my_requests(
-    principal: Principal | None, *, uow: UnitOfWork | None = None
+    actor: Principal | None, *, uow: UnitOfWork | None = None
 ) -> list[ServiceRequestRead]:
     """The citizen's own service requests, newest first."""
-    principal = authorize(principal, Action.HOUSING_OWN)
+    actor = authorize(actor, Action.HOUSING_OWN)
     uow = uow or UnitOfWork()
     with uow:
         rows = uow.session.execute(
             select(ServiceRequest, Apartment.number)
             .outerjoin(Apartment, Apartment.id == ServiceRequest.apartment_id)
-            .where(ServiceRequest.user_id == principal.user_id)
+            .where(ServiceRequest.user_id == actor.user_id)
             .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
         )
         return [_request_read(row, number) for row, number in rows]
@@ -367,34 +367,34 @@ def update_request_status(
 
 
 def _own_or_processed(
-    session: Session, principal: Principal | None, request_id: int
+    session: Session, actor: Principal | None, request_id: int
 ) -> tuple[ServiceRequest, bool]:
-    """The request and whether ``principal`` filed it; staff who process its operator's
+    """The request and whether ``actor`` filed it; staff who process its operator's
     requests see it too; anyone else gets NotFound (the same as for no request)."""
-    principal = _require(principal)
+    actor = _logged_in(actor)
     request = session.get(ServiceRequest, request_id)
     if request is None:
         raise errors.RequestNotFound()
-    if principal.kind == "citizen":
-        if request.user_id != principal.user_id:
+    if actor.kind == "citizen":
+        if request.user_id != actor.user_id:
             raise errors.RequestNotFound()
         return request, True
-    if not allowed(principal, Action.HOUSING_REQUESTS_PROCESS, request.operator_id):
+    if not allowed(actor, Action.HOUSING_REQUESTS_PROCESS, request.operator_id):
         raise errors.RequestNotFound()
     return request, False
 
 
-def _filed_by(session: Session, principal: Principal | None, request_id: int) -> ServiceRequest:
+def _filed_by(session: Session, actor: Principal | None, request_id: int) -> ServiceRequest:
     """The request for a step only its filer takes (reopen, photo, rating)."""
-    principal = authorize(principal, Action.HOUSING_OWN)
-    request, is_filer = _own_or_processed(session, principal, request_id)
+    actor = authorize(actor, Action.HOUSING_OWN)
+    request, is_filer = _own_or_processed(session, actor, request_id)
     if not is_filer:
         raise errors.FilerOnly()
     return request
 
 
 def get_request_detail(
-    principal: Principal | None,
+    actor: Principal | None,
     request_id: int,
     *,
     now: datetime | None = None,
@@ -406,7 +406,7 @@ def get_request_detail(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        request, is_filer = _own_or_processed(session, principal, request_id)
+        request, is_filer = _own_or_processed(session, actor, request_id)
         number = (
             session.scalar(select(Apartment.number).where(Apartment.id == request.apartment_id))
             if request.apartment_id
@@ -451,7 +451,7 @@ def get_request_detail(
 
 
 def add_request_photo(
-    principal: Principal | None,
+    actor: Principal | None,
     request_id: int,
     filename: str,
     data: bytes,
@@ -461,13 +461,13 @@ def add_request_photo(
 ) -> RequestPhotoRead:
     """Add a photo (JPEG or PNG, checked by its bytes, at most 5 MB, 5 a request) to the
     citizen's own request while it is not closed."""
-    principal = authorize(principal, Action.HOUSING_OWN)
+    actor = authorize(actor, Action.HOUSING_OWN)
     name, content_type = rules.check_photo(filename, data)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        request = _filed_by(session, principal, request_id)
+        request = _filed_by(session, actor, request_id)
         if request.status == CLOSED:
             raise errors.RequestClosed()
         count = session.scalar(
@@ -504,13 +504,13 @@ def add_request_photo(
 
 
 def get_request_photo(
-    principal: Principal | None, request_id: int, photo_id: int, *, uow: UnitOfWork | None = None
+    actor: Principal | None, request_id: int, photo_id: int, *, uow: UnitOfWork | None = None
 ) -> RequestPhotoFile:
     """A photo's bytes, for the filer or the staff who process the request."""
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        request, _ = _own_or_processed(session, principal, request_id)
+        request, _ = _own_or_processed(session, actor, request_id)
         photo = session.get(RequestPhoto, photo_id)
         if photo is None or photo.request_id != request.id:
             raise errors.PhotoNotFound()
@@ -520,7 +520,7 @@ def get_request_photo(
 
 
 def reopen_request(
-    principal: Principal | None,
+    actor: Principal | None,
     request_id: int,
     data: RequestReopen,
     *,
@@ -529,7 +529,7 @@ def reopen_request(
 ) -> ServiceRequestRead:
     """Reopen the citizen's own request closed without a fix, within 30 days of its
     closing, saying what is still wrong; it goes back to the operator's queue."""
-    principal = authorize(principal, Action.HOUSING_OWN)
+    actor = authorize(actor, Action.HOUSING_OWN)
     now = now or utcnow()
     reason = data.reason.strip()
     if not reason:
@@ -537,7 +537,7 @@ def reopen_request(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        request = _filed_by(session, principal, request_id)
+        request = _filed_by(session, actor, request_id)
         if not rules.can_reopen(request.status, request.closed_at, now):
             raise errors.RequestNotReopenable(days=rules.REOPEN_DAYS)
         # Guarded like the operator's steps: a double submit reopens once.
@@ -569,7 +569,7 @@ def reopen_request(
 
 
 def rate_request(
-    principal: Principal | None,
+    actor: Principal | None,
     request_id: int,
     data: RequestRating,
     *,
@@ -581,7 +581,7 @@ def rate_request(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        request = _filed_by(session, principal, request_id)
+        request = _filed_by(session, actor, request_id)
         row = dml(
             session,
             update(REQUESTS)
