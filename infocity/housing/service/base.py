@@ -4,7 +4,7 @@ the readings window and an apartment's debt."""
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import cast
 
@@ -31,10 +31,6 @@ APARTMENTS = cast(Table, Apartment.__table__)
 PAYMENTS = cast(Table, Payment.__table__)
 BILLS = cast(Table, Bill.__table__)
 REQUESTS = cast(Table, ServiceRequest.__table__)
-
-
-def _day(value: date) -> str:
-    return value.strftime("%d.%m.%Y")
 
 
 def _logged_in(actor: Principal | None) -> Principal:

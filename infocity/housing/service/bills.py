@@ -17,6 +17,7 @@ from infocity.core import outbox
 from infocity.core.auth import SYSTEM, Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
+from infocity.core.i18n import format_month
 from infocity.core.settings import get_settings
 from infocity.core.sql import upsert_insert
 from infocity.core.uow import UnitOfWork
@@ -86,7 +87,7 @@ def _prices(session: Session, period: date) -> dict[str, Decimal]:
             .limit(1)
         )
         if price is None:
-            raise errors.TariffMissing(service=service, period=period.strftime("%Y-%m"))
+            raise errors.TariffMissing(service=service, period=format_month(period))
         prices[service] = Decimal(price)
     return prices
 
@@ -343,9 +344,10 @@ def issue_charges_statement(
             context={
                 "address": f"{apartment.address}, {apartment.number}",
                 "payer_code": apartment.payer_code,
-                "bills": [(b.period.strftime("%m.%Y"), f"{b.total:.2f}") for b in bills],
-                "payments": [(p.paid_on.strftime("%d.%m.%Y"), f"{p.amount:.2f}") for p in payments],
-                "debt": f"{_debt(session, apartment.id):.2f}",
+                # Written in the recipient's language by the template's filters.
+                "bills": [(b.period, b.total) for b in bills],
+                "payments": [(p.paid_on, p.amount) for p in payments],
+                "debt": _debt(session, apartment.id),
             },
             link=f"/housing/apartments/{apartment.id}",
         )

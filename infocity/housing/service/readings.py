@@ -17,6 +17,7 @@ from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.errors import AppError, InvalidFields
+from infocity.core.i18n import format_day
 from infocity.core.settings import get_settings
 from infocity.core.sql import upsert_insert
 from infocity.core.uow import UnitOfWork
@@ -24,7 +25,7 @@ from infocity.core.usage import record_service_use
 from infocity.housing import errors, rules
 from infocity.housing.models import Apartment, ApartmentLink, Meter, MeterReading, ReadingReminder
 from infocity.housing.schemas import ReadingCreate, ReadingRead, ReadingsCreate, WindowRead
-from infocity.housing.service.base import READINGS, _day, _visible_apartment, _window
+from infocity.housing.service.base import READINGS, _visible_apartment, _window
 
 
 def readings_window(*, now: datetime | None = None) -> WindowRead:
@@ -119,7 +120,7 @@ def _open_window_or_refuse(now: datetime) -> rules.Window:
         raise errors.ReadingsWindowClosed(
             first=settings.readings_window_start_day,
             last=settings.readings_window_end_day,
-            opens=_day(upcoming.first_day),
+            opens=format_day(upcoming.first_day),
         )
     return window
 
@@ -136,7 +137,7 @@ def _check_reading(
     if meter.verification_due < today:
         raise errors.MeterVerificationOverdue(
             serial=meter.serial,
-            due=_day(meter.verification_due),
+            due=format_day(meter.verification_due),
         )
     previous = session.scalar(
         select(MeterReading.value)
@@ -251,8 +252,9 @@ def send_reading_reminders(
                 template="housing/messages/reading_reminder.txt",
                 context={
                     "address": f"{address}, {number}",
-                    "month": window.period.strftime("%m.%Y"),
-                    "last_day": _day(window.last_day),
+                    # Written in the recipient's language by the template's filters.
+                    "month": window.period,
+                    "last_day": window.last_day,
                 },
                 link=f"/housing/apartments/{apartment_id}",
             )
