@@ -17,9 +17,10 @@ from infocity.core.auth import Role
 from infocity.core.errors import Conflict, Forbidden, InvalidInput
 from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
-from infocity.housing import service
+from infocity.housing import rules, service
 from infocity.housing.models import ServiceRequest
 from infocity.housing.schemas import ServiceRequestCreate, ServiceRequestUpdate
+from infocity.housing.service import requests as service_requests
 from tests.builders import PASSWORD, count_rows, make_citizen, make_staff
 from tests.housing_builders import make_apartment, make_operator, resident
 
@@ -272,6 +273,24 @@ def test_status_changes_notify_the_filer(database: str) -> None:
     assert [r.status for r in service.list_my_requests(citizen.principal)] == ["closed"]
 
 
+def test_staff_move_a_request_forward_and_only_its_filer_reopens_it() -> None:
+    status, mover = rules.RequestStatus, rules.Mover
+    assert rules.next_steps(status.OPEN, mover.OPERATOR) == [
+        status.ACKNOWLEDGED,
+        status.IN_PROGRESS,
+        status.CLOSED,
+    ]
+    assert rules.next_steps(status.IN_PROGRESS, mover.OPERATOR) == [status.CLOSED]
+    assert rules.next_steps(status.CLOSED, mover.OPERATOR) == []
+    assert rules.next_steps(status.CLOSED, mover.CITIZEN) == [status.OPEN]
+    assert rules.steps_to(status.OPEN, mover.OPERATOR) == ()
+    assert rules.steps_to(status.CLOSED, mover.OPERATOR) == (
+        status.OPEN,
+        status.ACKNOWLEDGED,
+        status.IN_PROGRESS,
+    )
+
+
 def test_only_the_responsible_operator_processes(database: str) -> None:
     apartment = make_apartment(make_operator())
     citizen = resident(apartment)
@@ -412,7 +431,7 @@ def test_http_details_clients_rely_on(client: TestClient) -> None:
 def test_too_many_requests_say_when_to_retry(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "REQUESTS_PER_HOUR", 1)
+    monkeypatch.setattr(service_requests, "REQUESTS_PER_HOUR", 1)
     apartment = make_apartment(make_operator())
     key = token_of(resident(apartment))
     data = {"api_key": key, "service_code": "heating", "address_id": str(apartment.id)}

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from infocity.core.errors import Conflict, InvalidInput, NotFound, RateLimited
-from infocity.housing import rules, service
+from infocity.core.i18n import use_locale
+from infocity.housing import errors, rules, service
 from infocity.housing.models import ApartmentLink, MeterReading
 from infocity.housing.schemas import ApartmentLinkCreate, ReadingCreate
 from tests.builders import count_rows, make_citizen
@@ -139,8 +140,26 @@ def test_closed_window_is_refused_and_writes_nothing(database: str) -> None:
     with pytest.raises(Conflict) as refused:
         submit(citizen, meter.id, "3", now=CLOSED)
     assert refused.value.code == "readings_window_closed"
-    assert refused.value.params["opens"] == "15.03.2026"
+    assert refused.value.params["opens"] == "15 марта 2026\u202fг."
     assert count_rows(MeterReading) == 0
+
+
+def test_a_refusal_writes_its_date_in_the_users_language(database: str) -> None:
+    apartment = make_apartment(make_operator())
+    meter = make_meter(apartment.id)
+    overdue = make_meter(apartment.id, verification_due=date(2026, 3, 19))
+    citizen = resident(apartment)
+    with use_locale("en"):
+        with pytest.raises(errors.ReadingsWindowClosed) as closed:
+            submit(citizen, meter.id, "3", now=CLOSED)
+        with pytest.raises(errors.MeterVerificationOverdue) as unverified:
+            submit(citizen, overdue.id, "1")
+        assert "The next window opens on March 15, 2026." in closed.value.translated()
+        assert "was due for verification on March 19, 2026," in unverified.value.translated()
+    with use_locale("ru"):
+        with pytest.raises(errors.ReadingsWindowClosed) as closed:
+            submit(citizen, meter.id, "3", now=CLOSED)
+        assert "С 15 марта 2026\u202fг. начнётся следующий приём." in closed.value.translated()
 
 
 def test_reading_below_the_last_one_is_refused(database: str) -> None:
@@ -181,7 +200,7 @@ def test_meter_past_verification_is_refused_with_the_reason(database: str) -> No
     with pytest.raises(Conflict) as refused:
         submit(citizen, meter.id, "1")
     assert refused.value.code == "meter_verification_overdue"
-    assert refused.value.params["due"] == "19.03.2026"
+    assert refused.value.params["due"] == "19 марта 2026\u202fг."
     assert "verified" in refused.value.message
     assert count_rows(MeterReading) == 0
     overview = service.get_apartment_overview(citizen.principal, apartment.id, now=OPEN)

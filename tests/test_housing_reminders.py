@@ -68,9 +68,10 @@ def test_residents_are_reminded_once_per_window_in_their_language(database: str)
     # A reminder goes to a user: its user_id is set.
     assert sorted(r.user_id for r in reminders) == sorted([anna.user.id, john.user.id])  # type: ignore[type-var]
     by_user = {r.user_id: r for r in reminders}
-    assert "Показания счётчиков за 03.2026 принимаются" in by_user[anna.user.id].subject
-    assert "03.04.2026" in by_user[anna.user.id].body
-    assert "Meter readings for 03.2026 are accepted" in by_user[john.user.id].subject
+    assert "Показания счётчиков за март 2026 принимаются" in by_user[anna.user.id].subject
+    assert "до 3 апреля 2026\u202fг. включительно." in by_user[anna.user.id].body
+    assert "Meter readings for March 2026 are accepted" in by_user[john.user.id].subject
+    assert "until April 3, 2026." in by_user[john.user.id].body
     assert by_user[john.user.id].link == f"/housing/apartments/{apartment.id}"
 
     # The job runs every hour: the same window reminds nobody again.

@@ -8,6 +8,7 @@ partitioned by time. A ``period`` is always the first day of its month.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -27,9 +28,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from infocity.core.db import Base, UTCDateTime, utcnow
 from infocity.core.models import BigId
+from infocity.housing.rules import METER_KINDS, RequestStatus
 
-METER_KINDS = ("cold_water", "hot_water", "electricity_day", "electricity_night")
-REQUEST_STATUSES = ("open", "acknowledged", "in_progress", "closed")
+
+def _one_of(column: str, values: Iterable[str]) -> str:
+    """A CHECK that ``column`` holds one of ``values`` (the rules' list, written once)."""
+    listed = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({listed})"
 
 
 class Apartment(Base):
@@ -69,12 +74,7 @@ class Meter(Base):
     verification_due: Mapped[date] = mapped_column(Date)  # readings refused after this day
     initial_value: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal(0))
 
-    __table_args__ = (
-        CheckConstraint(
-            "kind IN ('cold_water', 'hot_water', 'electricity_day', 'electricity_night')",
-            name="kind",
-        ),
-    )
+    __table_args__ = (CheckConstraint(_one_of("kind", METER_KINDS), name="kind"),)
 
 
 class MeterReading(Base):
@@ -158,7 +158,7 @@ class ServiceRequest(Base):
     operator_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     apartment_id: Mapped[int | None] = mapped_column(ForeignKey("apartments.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # who filed it
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.OPEN.value)
     description: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str | None] = mapped_column(String(500))
     latitude: Mapped[float | None] = mapped_column()
@@ -171,9 +171,7 @@ class ServiceRequest(Base):
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('open', 'acknowledged', 'in_progress', 'closed')", name="status"
-        ),
+        CheckConstraint(_one_of("status", RequestStatus), name="status"),
         Index("ix_housing_requests_operator_status", "operator_id", "status", "created_at"),
         Index("ix_housing_requests_created_at", "created_at"),
     )

@@ -347,8 +347,8 @@ async def post_request(request: Request, fmt: str) -> Response:
     apartment_id = _row_id(address_id) if address_id else None
     if address_id and apartment_id is None:
         raise _error(400, BAD_ADDRESS_ID)
-    principal = accounts.principal_from_api_token(api_key)
-    if principal is None:
+    actor = accounts.principal_from_api_token(api_key)
+    if actor is None:
         raise _error(403, BAD_KEY)
     try:
         data = ServiceRequestCreate(
@@ -362,7 +362,7 @@ async def post_request(request: Request, fmt: str) -> Response:
     except ValidationError as exc:
         raise _invalid(exc) from exc
     try:
-        created = service.file_request(principal, data)
+        created = service.file_request(actor, data)
     except AppError as exc:
         if exc.status == 429:
             raise  # answered with Retry-After by the application's handler

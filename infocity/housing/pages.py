@@ -81,6 +81,7 @@ def _common() -> dict[str, Any]:
         "service_labels": rules.SERVICE_LABELS,
         "units": rules.UNITS,
         "status_labels": rules.STATUS_LABELS,
+        "operator_steps": functools.partial(rules.next_steps, mover=rules.Mover.OPERATOR),
         "services": service.housing_services(),
         "quantity": rules.format_quantity,
     }
@@ -89,12 +90,12 @@ def _common() -> dict[str, Any]:
 # --- Citizen: apartments and readings ------------------------------------------------------
 
 
-def _index(request: Request, principal: Principal, **context: Any) -> HTMLResponse:
+def _index(request: Request, actor: Principal, **context: Any) -> HTMLResponse:
     return render(
         request,
         "housing/index.html",
         {
-            "apartments": service.list_my_apartments(principal),
+            "apartments": service.list_my_apartments(actor),
             "values": {},
             "error": None,
             "field_errors": {},
@@ -107,33 +108,33 @@ def _index(request: Request, principal: Principal, **context: Any) -> HTMLRespon
 
 @router.get("/housing", response_class=HTMLResponse)
 def housing_home(request: Request) -> Response:
-    principal = logged_in(request)
-    if principal.kind != "citizen" and allowed(principal, Action.HOUSING_REQUESTS_PROCESS):
+    actor = logged_in(request)
+    if actor.kind != "citizen" and allowed(actor, Action.HOUSING_REQUESTS_PROCESS):
         return redirect("/housing/requests")
-    return _index(request, principal)
+    return _index(request, actor)
 
 
 @router.post("/housing/link", response_class=HTMLResponse)
 def link_apartment(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = {"payer_code": form.get("payer_code", "").strip(), "number": form.get("number", "")}
     try:
-        apartment = service.link_apartment(principal, ApartmentLinkCreate(**values))
+        apartment = service.link_apartment(actor, ApartmentLinkCreate(**values))
     except (AppError, ValidationError) as exc:
         status = exc.status if isinstance(exc, AppError) else 422
         # This form marks invalid input at its field, so the top can point at the marks.
         fields = field_messages(exc) if isinstance(exc, ValidationError) else {}
         error = gettext(CHECK_FIELDS) if fields else _message(exc)
-        response = _index(request, principal, values=values, error=error, field_errors=fields)
+        response = _index(request, actor, values=values, error=error, field_errors=fields)
         response.status_code = status
         return response
     return redirect(f"/housing/apartments/{apartment.id}?done=linked")
 
 
 def _apartment_page(
-    request: Request, principal: Principal, apartment_id: int, status_code: int = 200, **extra: Any
+    request: Request, actor: Principal, apartment_id: int, status_code: int = 200, **extra: Any
 ) -> HTMLResponse:
-    overview = service.get_apartment_overview(principal, apartment_id)
+    overview = service.get_apartment_overview(actor, apartment_id)
     charts = {
         meter.id: consumption_svg(
             meter,
@@ -169,7 +170,7 @@ NOT_A_READING = N_("Enter the number shown on the meter, for example 123.45.")
 def submit_readings(request: Request, apartment_id: IdPath, form: Form) -> Response:
     """One form for every meter of the apartment (``value-<meter id>``; a blank one is
     left alone): saved all together, or none with each refused reading marked."""
-    principal = logged_in(request)
+    actor = logged_in(request)
     typed = {
         key.removeprefix(READING_FIELD): value.strip()
         for key, value in form.items()
@@ -187,13 +188,13 @@ def submit_readings(request: Request, apartment_id: IdPath, form: Form) -> Respo
             )
         except (ValueError, ValidationError):
             field_errors[READING_FIELD + meter] = gettext(NOT_A_READING)
-    page = functools.partial(_apartment_page, request, principal, apartment_id, values=typed)
+    page = functools.partial(_apartment_page, request, actor, apartment_id, values=typed)
     if not typed:
         return page(422, error=gettext(N_("Enter the reading of at least one meter.")))
     if field_errors:
         return page(422, error=gettext(CHECK_FIELDS), field_errors=field_errors)
     try:
-        service.submit_readings(principal, apartment_id, ReadingsCreate(readings=readings))
+        service.submit_readings(actor, apartment_id, ReadingsCreate(readings=readings))
     except InvalidFields as exc:
         refused = [e for e in exc.errors if e.field]
         confirm = {
@@ -253,13 +254,13 @@ def bill(request: Request, bill_id: IdPath) -> HTMLResponse:
 
 @router.get("/housing/requests/new", response_class=HTMLResponse)
 def new_request(request: Request) -> HTMLResponse:
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = {"service_code": request.query_params.get("service_code", "")}
     return render(
         request,
         "housing/request_new.html",
         {
-            "apartments": service.list_my_apartments(principal),
+            "apartments": service.list_my_apartments(actor),
             "values": values,
             "error": None,
             **_common(),
@@ -269,11 +270,11 @@ def new_request(request: Request) -> HTMLResponse:
 
 @router.post("/housing/requests/new", response_class=HTMLResponse)
 def file_request(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = {k: form.get(k, "") for k in ("service_code", "apartment_id", "description")}
     try:
         service.file_request(
-            principal,
+            actor,
             ServiceRequestCreate(
                 service_code=values["service_code"],
                 apartment_id=int(values["apartment_id"]) if values["apartment_id"] else None,
@@ -288,7 +289,7 @@ def file_request(request: Request, form: Form) -> Response:
             request,
             "housing/request_new.html",
             {
-                "apartments": service.list_my_apartments(principal),
+                "apartments": service.list_my_apartments(actor),
                 "values": values,
                 "error": error,
                 **_common(),
@@ -300,12 +301,12 @@ def file_request(request: Request, form: Form) -> Response:
 
 @router.get("/housing/requests/mine", response_class=HTMLResponse)
 def my_requests(request: Request) -> HTMLResponse:
-    principal = logged_in(request)
+    actor = logged_in(request)
     return render(
         request,
         "housing/requests_mine.html",
         {
-            "requests": service.list_my_requests(principal),
+            "requests": service.list_my_requests(actor),
             "notice": _notice(request),
             **_common(),
         },
@@ -315,10 +316,10 @@ def my_requests(request: Request) -> HTMLResponse:
 SHOW = Annotated[str, Query(pattern=r"^(active|closed|all)$")]
 
 
-def _bills_an_operator(principal: Principal) -> bool:
+def _bills_an_operator(actor: Principal) -> bool:
     """Whether the staff member may set their operator's bank details (a link shows)."""
     try:
-        service.my_operator_id(principal)
+        service.my_operator_id(actor)
     except AppError:
         return False
     return True
@@ -326,13 +327,13 @@ def _bills_an_operator(principal: Principal) -> bool:
 
 @router.get("/housing/requests", response_class=HTMLResponse)
 def request_queue(request: Request, show: SHOW = "active") -> HTMLResponse:
-    principal = logged_in(request)
+    actor = logged_in(request)
     return render(
         request,
         "housing/queue.html",
         {
-            "bills_operator": _bills_an_operator(principal),
-            "requests": service.list_request_queue(principal, show=show),
+            "bills_operator": _bills_an_operator(actor),
+            "requests": service.list_request_queue(actor, show=show),
             "show": show,
             "notice": _notice(request),
             "error": None,
@@ -343,10 +344,10 @@ def request_queue(request: Request, show: SHOW = "active") -> HTMLResponse:
 
 @router.post("/housing/requests/{request_id}/status", response_class=HTMLResponse)
 def update_request(request: Request, request_id: IdPath, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     try:
         service.update_request_status(
-            principal,
+            actor,
             request_id,
             ServiceRequestUpdate(status=form.get("status", ""), note=form.get("note") or None),
         )
@@ -355,8 +356,8 @@ def update_request(request: Request, request_id: IdPath, form: Form) -> Response
             request,
             "housing/queue.html",
             {
-                "bills_operator": _bills_an_operator(principal),
-                "requests": service.list_request_queue(principal),
+                "bills_operator": _bills_an_operator(actor),
+                "requests": service.list_request_queue(actor),
                 "show": "active",
                 "notice": None,
                 "error": _message(exc),
@@ -371,9 +372,9 @@ def update_request(request: Request, request_id: IdPath, form: Form) -> Response
 
 
 def _request_page(
-    request: Request, principal: Principal, request_id: int, status_code: int = 200, **extra: Any
+    request: Request, actor: Principal, request_id: int, status_code: int = 200, **extra: Any
 ) -> HTMLResponse:
-    detail = service.get_request_detail(principal, request_id)
+    detail = service.get_request_detail(actor, request_id)
     context = {
         "detail": detail,
         "notice": _notice(request),
@@ -389,7 +390,7 @@ def _request_page(
 
 def _refused(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     request_id: int,
     exc: AppError | ValidationError,
     **extra: Any,
@@ -397,7 +398,7 @@ def _refused(
     if isinstance(exc, AppError) and exc.status in (401, 403):
         raise exc
     status = exc.status if isinstance(exc, AppError) else 422
-    return _request_page(request, principal, request_id, status, error=_message(exc), **extra)
+    return _request_page(request, actor, request_id, status, error=_message(exc), **extra)
 
 
 @router.get("/housing/requests/{request_id}", response_class=HTMLResponse)
@@ -407,7 +408,7 @@ def request_page(request: Request, request_id: IdPath) -> HTMLResponse:
 
 @router.post("/housing/requests/{request_id}/photos", response_class=HTMLResponse)
 async def add_photo(request: Request, request_id: IdPath) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     form = await request.form()  # already read (and limited) for the CSRF check
     upload = form.get("file")
     filename, data = "", b""
@@ -415,9 +416,9 @@ async def add_photo(request: Request, request_id: IdPath) -> Response:
         filename = upload.filename or ""
         data = await upload.read(rules.MAX_PHOTO_BYTES + 1)
     try:
-        await run_in_threadpool(service.add_request_photo, principal, request_id, filename, data)
+        await run_in_threadpool(service.add_request_photo, actor, request_id, filename, data)
     except AppError as exc:
-        return await run_in_threadpool(_refused, request, principal, request_id, exc)
+        return await run_in_threadpool(_refused, request, actor, request_id, exc)
     return redirect(f"/housing/requests/{request_id}?done=photo")
 
 
@@ -436,32 +437,32 @@ def request_photo(request: Request, request_id: IdPath, photo_id: IdPath) -> Res
 
 @router.post("/housing/requests/{request_id}/reopen", response_class=HTMLResponse)
 def reopen_request(request: Request, request_id: IdPath, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = {"reason": form.get("reason", "")}
     try:
-        service.reopen_request(principal, request_id, RequestReopen(**values))
+        service.reopen_request(actor, request_id, RequestReopen(**values))
     except (AppError, ValidationError) as exc:
-        return _refused(request, principal, request_id, exc, values=values)
+        return _refused(request, actor, request_id, exc, values=values)
     return redirect(f"/housing/requests/{request_id}?done=reopened")
 
 
 @router.post("/housing/requests/{request_id}/rating", response_class=HTMLResponse)
 def rate_request(request: Request, request_id: IdPath, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     try:
         rating = RequestRating(rating=form.get("rating", ""))
     except ValidationError:
         return _request_page(
             request,
-            principal,
+            actor,
             request_id,
             422,
             error=gettext(N_("Choose a rating from 1 to 5.")),
         )
     try:
-        service.rate_request(principal, request_id, rating)
+        service.rate_request(actor, request_id, rating)
     except AppError as exc:
-        return _refused(request, principal, request_id, exc)
+        return _refused(request, actor, request_id, exc)
     return redirect(f"/housing/requests/{request_id}?done=rated")
 
 
@@ -479,19 +480,19 @@ def _bank_page(
 
 @router.get("/housing/bank-details", response_class=HTMLResponse)
 def bank_details(request: Request) -> HTMLResponse:
-    principal = logged_in(request)
-    found = service.get_operator_bank_details(principal, service.my_operator_id(principal))
+    actor = logged_in(request)
+    found = service.get_operator_bank_details(actor, service.my_operator_id(actor))
     values = {key: getattr(found, key) for key in BANK_FIELDS} if found else {}
     return _bank_page(request, values)
 
 
 @router.post("/housing/bank-details", response_class=HTMLResponse)
 def save_bank_details(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = {key: form.get(key, "").strip() for key in BANK_FIELDS}
     try:
         service.set_operator_bank_details(
-            principal, service.my_operator_id(principal), BankDetailsCreate(**values)
+            actor, service.my_operator_id(actor), BankDetailsCreate(**values)
         )
     except InvalidFields as exc:
         fields = {e.field: e.translated() for e in exc.errors if e.field}

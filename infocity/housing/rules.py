@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
-from infocity.core.errors import Conflict, InvalidInput
 from infocity.core.i18n import N_
+from infocity.housing import errors
 
 METER_KINDS = ("cold_water", "hot_water", "electricity_day", "electricity_night")
 # What a bill charges: every meter kind, and water disposal (cold + hot water).
@@ -83,9 +84,7 @@ def parse_period(value: str) -> date:
         year, month = value.strip().split("-")
         return date(int(year), int(month), 1)
     except ValueError as exc:
-        raise InvalidInput(
-            "invalid_period", N_("Give the month as YYYY-MM, for example 2026-03."), field="period"
-        ) from exc
+        raise errors.InvalidPeriod() from exc
 
 
 @dataclass(frozen=True)
@@ -171,36 +170,21 @@ def check_reading(
     reading and above what the meter can show (``capacity``), and asks for confirmation
     above ``limit``."""
     if value < 0:
-        raise InvalidInput("invalid_reading", N_("A reading cannot be negative."), field="value")
+        raise errors.InvalidReading()
     if value > capacity:
         # Confirming cannot help: no meter shows this, so no bill may be made of it.
-        raise InvalidInput(
-            "reading_out_of_range",
-            N_("This meter cannot show %(value)s: at most %(capacity)s. Check the number."),
-            field="value",
+        raise errors.ReadingOutOfRange(
             value=format_quantity(value),
             capacity=format_quantity(capacity),
         )
     if value < previous:
-        raise InvalidInput(
-            "reading_below_previous",
-            N_(
-                "The reading %(value)s is below the previous one (%(previous)s). "
-                "Check the number on the meter."
-            ),
-            field="value",
+        raise errors.ReadingBelowPrevious(
             value=format_quantity(value),
             previous=format_quantity(previous),
         )
     consumption = value - previous
     if consumption > limit and not confirmed:
-        raise Conflict(
-            "reading_needs_confirmation",
-            N_(
-                "This reading means %(consumption)s used this month, more than %(limit)s "
-                "expected for your apartment. If the number is right, confirm it."
-            ),
-            field="value",
+        raise errors.ReadingNeedsConfirmation(
             consumption=format_quantity(consumption),
             limit=format_quantity(limit),
         )
@@ -452,21 +436,58 @@ SERVICES = (
 )
 SERVICES_BY_CODE = {service.code: service for service in SERVICES}
 
-REQUEST_STATUSES = ("open", "acknowledged", "in_progress", "closed")
+
+class RequestStatus(StrEnum):
+    """Where a service request is (the stored value)."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+class Mover(StrEnum):
+    """Who takes a step of a request."""
+
+    OPERATOR = "operator"  # the staff who process the operator's requests
+    CITIZEN = "citizen"  # the citizen who filed it
+
+
 STATUS_LABELS = {
-    "open": N_("New"),
-    "acknowledged": N_("Acknowledged"),
-    "in_progress": N_("In progress"),
-    "closed": N_("Resolved"),
+    RequestStatus.OPEN: N_("New"),
+    RequestStatus.ACKNOWLEDGED: N_("Acknowledged"),
+    RequestStatus.IN_PROGRESS: N_("In progress"),
+    RequestStatus.CLOSED: N_("Resolved"),
 }
-# The statuses each new status may follow: requests move forward, except that the
-# citizen may reopen a request closed without a fix (``can_reopen``); staff never do.
-REQUEST_STEPS: dict[str, tuple[str, ...]] = {
-    "open": ("closed",),
-    "acknowledged": ("open",),
-    "in_progress": ("open", "acknowledged"),
-    "closed": ("open", "acknowledged", "in_progress"),
+# (from, to) -> who may take the step. Requests move forward, except that the citizen may
+# reopen a request closed without a fix (``can_reopen``); staff never do. Everything not
+# listed is refused.
+TRANSITIONS: dict[tuple[RequestStatus, RequestStatus], Mover] = {
+    (RequestStatus.OPEN, RequestStatus.ACKNOWLEDGED): Mover.OPERATOR,
+    (RequestStatus.OPEN, RequestStatus.IN_PROGRESS): Mover.OPERATOR,
+    (RequestStatus.ACKNOWLEDGED, RequestStatus.IN_PROGRESS): Mover.OPERATOR,
+    (RequestStatus.OPEN, RequestStatus.CLOSED): Mover.OPERATOR,
+    (RequestStatus.ACKNOWLEDGED, RequestStatus.CLOSED): Mover.OPERATOR,
+    (RequestStatus.IN_PROGRESS, RequestStatus.CLOSED): Mover.OPERATOR,
+    (RequestStatus.CLOSED, RequestStatus.OPEN): Mover.CITIZEN,
 }
+
+
+def steps_to(status: str, mover: Mover) -> tuple[RequestStatus, ...]:
+    """The statuses from which ``mover`` may move a request to ``status`` (the guard of
+    the step's UPDATE)."""
+    return tuple(
+        source for (source, target), who in TRANSITIONS.items() if target == status and who is mover
+    )
+
+
+def next_steps(status: str, mover: Mover) -> list[RequestStatus]:
+    """The statuses ``mover`` may move a request in ``status`` to (the choices on pages)."""
+    return [
+        target for (source, target), who in TRANSITIONS.items() if source == status and who is mover
+    ]
+
+
 REOPEN_DAYS = 30  # after this a problem that came back is a new request
 RATINGS = range(1, 6)
 MAX_PHOTOS = 5  # per request
@@ -477,7 +498,7 @@ PHOTO_TYPES = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}
 def can_reopen(status: str, closed_at: datetime | None, now: datetime) -> bool:
     """A closed request may be reopened for ``REOPEN_DAYS`` days after its closing."""
     return (
-        status == "closed"
+        status == RequestStatus.CLOSED
         and closed_at is not None
         and now - closed_at <= timedelta(days=REOPEN_DAYS)
     )
@@ -485,21 +506,16 @@ def can_reopen(status: str, closed_at: datetime | None, now: datetime) -> bool:
 
 def can_rate(status: str, rating: int | None) -> bool:
     """The outcome is rated once, when the request is closed."""
-    return status == "closed" and rating is None
+    return status == RequestStatus.CLOSED and rating is None
 
 
 def check_photo(filename: str, data: bytes) -> tuple[str, str]:
     """A photo's safe file name and content type (JPEG or PNG by its bytes and its
     name), or InvalidInput."""
     if not data:
-        raise InvalidInput("file_empty", N_("The file is empty."), field="file")
+        raise errors.FileEmpty()
     if len(data) > MAX_PHOTO_BYTES:
-        raise InvalidInput(
-            "file_too_large",
-            N_("The file is larger than %(limit)s MB."),
-            field="file",
-            limit=MAX_PHOTO_BYTES // (1024 * 1024),
-        )
+        raise errors.FileTooLarge(limit=MAX_PHOTO_BYTES // (1024 * 1024))
     if data.startswith(b"\xff\xd8\xff"):
         content_type: str | None = "image/jpeg"
     elif data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -509,15 +525,13 @@ def check_photo(filename: str, data: bytes) -> tuple[str, str]:
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c for c in name if c.isprintable() and c not in "\"';<>").strip()[-255:]
     if content_type is None or not name.lower().endswith(PHOTO_TYPES[content_type]):
-        raise InvalidInput(
-            "photo_type_not_allowed", N_("Only JPEG and PNG photos can be added."), field="file"
-        )
+        raise errors.PhotoTypeNotAllowed()
     return name, content_type
 
 
 def open311_status(status: str) -> str:
     """Open311 knows only ``open`` and ``closed``; the finer steps go to status_notes."""
-    return "closed" if status == "closed" else "open"
+    return "closed" if status == RequestStatus.CLOSED else "open"
 
 
 def nearest(

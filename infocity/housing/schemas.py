@@ -16,7 +16,7 @@ MeterKind = Literal["cold_water", "hot_water", "electricity_day", "electricity_n
 BilledService = Literal[
     "cold_water", "hot_water", "electricity_day", "electricity_night", "water_disposal"
 ]
-RequestStatus = Literal["open", "acknowledged", "in_progress", "closed"]
+RequestStatus = rules.RequestStatus
 
 # Characters XML 1.0 cannot carry: one of them in a request would make every Open311 XML
 # answer that lists it unreadable to every client.
@@ -282,7 +282,8 @@ class ServiceRequestRead(BaseModel):
 
 
 class ServiceRequestUpdate(BaseModel):
-    status: Literal["acknowledged", "in_progress", "closed"]
+    # The statuses staff move a request to (rules.TRANSITIONS).
+    status: Literal[RequestStatus.ACKNOWLEDGED, RequestStatus.IN_PROGRESS, RequestStatus.CLOSED]
     note: str | None = Field(default=None, max_length=2000)
 
 
