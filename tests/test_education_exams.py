@@ -220,3 +220,19 @@ def test_the_command_line_imports_and_reports_bad_lines(database: str, tmp_path:
     assert refused.exit_code == 2
     assert "line 2" in refused.output
     assert count_rows(ExamResult) == 1
+
+
+def test_the_api_shows_a_subject_from_its_publication_second(client: TestClient) -> None:
+    import time_machine
+
+    who = make_participant()
+    at = publication_instant(2)
+    import_results([(who, "geography", 64, 37, at)])
+    body = {"registration_code": who.registration_code, "document_number": who.document_number}
+    with time_machine.travel(at - timedelta(seconds=1), tick=False):
+        assert client.post(LOOKUP, json=body).json()["results"] == []
+    with time_machine.travel(at, tick=False):
+        shown = client.post(LOOKUP, json=body).json()["results"]
+    assert [(r["subject"], r["score"], r["pass_mark"], r["passed"]) for r in shown] == [
+        ("geography", 64, 37, True)
+    ]
