@@ -115,3 +115,11 @@ def test_an_exam_official_imports_a_file_on_the_page(client: TestClient) -> None
     assert "Загружено результатов: 1" in imported.text
     citizen = logged_in(client, make_citizen())
     assert citizen.get(f"{PAGE}/import").status_code == 403
+
+
+def test_the_catalogue_leads_to_the_results_page(client: TestClient) -> None:
+    from infocity.portal import service as portal
+
+    portal.seed_catalogue()
+    catalogue = client.get("/services?q=ЕГЭ")
+    assert 'href="/education/exams"' in catalogue.text
