@@ -127,7 +127,10 @@ def _finish_if_told(session: Session, publication_id: int) -> bool:
     first, as an import adding results to it does, so results committed meanwhile are
     seen here or reopen it there."""
     publication = session.scalars(
-        select(ExamPublication).where(ExamPublication.id == publication_id).with_for_update()
+        select(ExamPublication)
+        .where(ExamPublication.id == publication_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
     if publication.state != PublicationState.ANNOUNCING:
         return False

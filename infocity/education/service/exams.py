@@ -228,6 +228,13 @@ def _schedule_publications(session: Session, moments: set[tuple[str, datetime]])
     )
     pairs = sorted(moments)
     for chunk in _chunks(pairs):
+        # Locked first, as the fan-out does before it calls a publication done: either
+        # it sees these results, or this reopens what it has just closed.
+        session.execute(
+            select(PUBLICATIONS.c.id)
+            .where(tuple_(PUBLICATIONS.c.subject, PUBLICATIONS.c.published_at).in_(chunk))
+            .with_for_update()
+        ).all()
         dml(
             session,
             update(PUBLICATIONS)
