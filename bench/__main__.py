@@ -1,4 +1,4 @@
-"""``python -m bench [rush|search|year|payments|all]`` (``make bench`` runs ``all``).
+"""``python -m bench [rush|search|year|payments|exams|all]`` (``make bench`` runs ``all``).
 
 Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
 the synthetic city, serves the app with ``infocity serve --workers 2`` on 127.0.0.1,
@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from bench import exams as exams_scenario
 from bench import payments as payments_scenario
 from bench import rush as rush_scenario
 from bench import search as search_scenario
@@ -377,6 +378,70 @@ def payments(
         do_payments(city.url, rows=rows, apartments=apartments, seed=seed, out=out)
 
 
+def do_exams(city: City, *, clients: int, duration: float, seed: int, out: Path) -> dict[str, Any]:
+    """Results day: look-ups through the API, then through the bare endpoint, on the
+    same city, with the same clients and demand."""
+    count = exams_scenario.participants(city)
+    runs: dict[str, dict[str, Any]] = {}
+    for name, asgi_app in (("api", None), ("bare", "bench.exams_bare:app")):
+        exams_scenario.clear_counts(city)
+        with serve(city.url, processes=2, asgi_app=asgi_app) as (base_url, _server):
+            # A short warm-up: connections opened, statements prepared.
+            exams_scenario.look_ups(base_url, count, clients=clients, duration=min(2.0, duration),
+                                    seed=seed, tag=f"{name}-warm-up")  # fmt: skip
+            results, elapsed = exams_scenario.look_ups(
+                base_url, count, clients=clients, duration=duration, seed=seed, tag=name
+            )
+        runs[name] = exams_scenario.summarise(results, elapsed)
+    api, bare = runs["api"], runs["bare"]
+    ratio = (
+        round(api["look_ups_per_second"] / bare["look_ups_per_second"], 3)
+        if bare["look_ups_per_second"]
+        else None
+    )
+    figures = {
+        "scale": city.scale,
+        "participants": count,
+        "clients": clients,
+        "server_processes": 2,
+        "api": api,
+        "bare_endpoint": bare,
+        "api_over_bare": ratio,
+    }
+    path = write_result(_name("exams", city.scale), figures, out)
+    latency = " / ".join(str(api["latency_ms"][p]) for p in ("p50", "p95", "p99"))
+    print(
+        table(
+            f"Exam results day (scale {city.scale:g}, {count:,} participants, "
+            f"{clients} clients, 2 processes)",
+            [
+                ("API look-ups / s", api["look_ups_per_second"]),
+                ("API latency p50 / p95 / p99 (ms)", latency),
+                ("API errors", api["errors"]),
+                ("bare endpoint look-ups / s", bare["look_ups_per_second"]),
+                ("bare endpoint errors", bare["errors"]),
+                ("API / bare endpoint", ratio if ratio is not None else "-"),
+            ],
+        )
+    )
+    print(f"  -> {path}")
+    return figures
+
+
+@app.command("exams")
+def exams(
+    scale: float = Scale,
+    clients: int = typer.Option(64, help="Concurrent clients."),
+    duration: float = typer.Option(20.0, help="Seconds of look-ups for each endpoint."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """Exam results day: look-ups through the API beside a bare endpoint."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        do_exams(city, clients=clients, duration=duration, seed=seed, out=out)
+
+
 @app.command("all")
 def run_all(
     scale: float = Scale,
@@ -400,6 +465,7 @@ def run_all(
         )  # fmt: skip
         do_year(city, clients=50, duration=min(duration, 20.0), seed=seed, out=out)
         do_payments(city.url, rows=1_000_000, apartments=100_000, seed=seed, out=out)
+        do_exams(city, clients=64, duration=min(duration, 20.0), seed=seed, out=out)
 
 
 if __name__ == "__main__":

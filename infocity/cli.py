@@ -1,4 +1,5 @@
-"""The command line: ``infocity serve | worker | db | seed | user | import``.
+"""The command line: ``infocity serve | worker | db | seed | user | import | housing |
+education``.
 
 Commands stay thin: parse, call one service function, print.
 """
@@ -26,6 +27,8 @@ app.add_typer(user_app, name="user")
 housing_app = typer.Typer(help="Housing and utilities.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(housing_app, name="housing")
+education_app = typer.Typer(help="Education: exam results.", no_args_is_help=True)
+app.add_typer(education_app, name="education")
 
 
 @app.command()
@@ -303,6 +306,34 @@ def housing_bank_details(
         typer.echo(exc.translated() if isinstance(exc, AppError) else str(exc), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"bank details of operator {operator} are set")
+
+
+@education_app.command("import-results")
+def education_import_results(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The results CSV file."),
+) -> None:
+    """Import exam results (CSV: registration_code,document_number,subject,score,pass_mark,
+    published_at); all or nothing, every bad line reported; a result imported again is
+    kept as a correction."""
+    from infocity.core.auth import SYSTEM
+    from infocity.core.errors import AppError
+    from infocity.education import service
+    from infocity.education.errors import ResultsFileRefused
+
+    try:
+        result = service.import_exam_results(SYSTEM, file.read_bytes())
+    except ResultsFileRefused as exc:
+        typer.echo(exc.translated(), err=True)
+        for line, problem in exc.translated_rows():
+            typer.echo(f"  line {line}: {problem}", err=True)
+        raise typer.Exit(2) from exc
+    except AppError as exc:
+        typer.echo(exc.translated(), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"results imported: {result.rows}, new participants: {result.participants_added}, "
+        f"corrections: {result.corrections}"
+    )
 
 
 @app.callback()

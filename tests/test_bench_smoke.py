@@ -194,3 +194,31 @@ def test_the_payments_benchmark_runs_with_few_rows(database: str, tmp_path: Path
     assert figures["reimport"] == {**figures["reimport"], "imported": 0, "already_imported": 300}
     assert figures["refused_file"]["bad_lines"] == [302]
     assert figures["import_over_bare_copy"] > 0
+
+
+@pytest.mark.slow
+def test_the_exams_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> None:
+    if database.startswith("sqlite"):
+        pytest.skip("the benchmarks run on PostgreSQL")
+    from bench import __main__ as bench
+    from bench.env import city_database
+    from infocity.education import service as education
+    from infocity.education.schemas.exams import ExamLookup
+
+    with city_database(0.001, 1, database_url=database, quiet=True) as city:
+        assert synthetic.CityPlan.at(0.001).exam_participants == 750
+        # A generated participant's results are found through the service layer.
+        found = education.look_up_exam_results(
+            ExamLookup(
+                registration_code=synthetic.exam_registration_code(749),
+                document_number=synthetic.exam_document_number(749),
+            )
+        )
+        assert [r.subject for r in found.results][:2] == list(synthetic.exam_subjects(749))[:2]
+        bench.do_exams(city, clients=4, duration=1, seed=1, out=tmp_path)
+    exams = json.loads((tmp_path / "exams-F0.001.json").read_text())
+    assert exams["api"]["look_ups"] > 0
+    assert exams["api"]["errors"] == 0
+    assert exams["api"]["answered_with_results"] == exams["api"]["look_ups"]
+    assert exams["bare_endpoint"]["errors"] == 0
+    assert exams["api_over_bare"] > 0

@@ -39,3 +39,11 @@ def test_migrated_database_has_the_declared_views(database: str) -> None:
 def test_upgrade_is_idempotent_and_current(database: str) -> None:
     migrate.upgrade(database)
     assert migrate.is_current(database)
+
+
+def test_the_next_migration_is_numbered_after_the_head_and_named_by_its_message() -> None:
+    assert migrate.next_revision_id("0012_person_sex", "Education: exam results") == (
+        "0013_education_exam_results"
+    )
+    assert migrate.next_revision_id(None, "Foundation") == "0001_foundation"
+    assert migrate.next_revision_id("0009", "Схема") == "0010"  # no Latin words: the number alone

@@ -16,16 +16,22 @@ import time as clock
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select, text
 
 from infocity.analytics.synthetic import (
     COLUMNS,
+    EXAM_PASS_MARKS,
     CityPlan,
     IdBase,
     SpecialtyInfo,
     SyntheticCity,
+    exam_import_rows,
+    exam_participant_rows,
+    exam_publication_rows,
+    exam_result_rows,
 )
 from infocity.core.db import get_engine, utcnow
 from infocity.core.settings import get_settings
@@ -44,6 +50,10 @@ ORDER = (
     "schedule_rules",
     "schedule_exceptions",
     "slots",
+    "exam_imports",
+    "exam_participants",
+    "exam_results",
+    "exam_publications",
 )
 ID_TABLES = {
     "organisations": "organisations",
@@ -53,6 +63,10 @@ ID_TABLES = {
     "schedule_rules": "schedule_rules",
     "schedule_exceptions": "schedule_exceptions",
     "slots": "slots",
+    "exam_imports": "exam_imports",
+    "exam_participants": "exam_participants",
+    "exam_results": "exam_results",
+    "exam_publications": "exam_publications",
 }
 
 
@@ -156,11 +170,15 @@ def row_counts(city: SyntheticCity) -> dict[str, int]:
         "schedule_rules": sum(len(city._weekly(p.pattern)) for p in city.practitioners),
         "schedule_exceptions": sum(1 for p in city.practitioners if p.vacation_from),
         "slots": city.slot_count(),
+        "exam_imports": 1,
+        "exam_participants": city.plan.exam_participants,
+        "exam_results": 3 * city.plan.exam_participants,
+        "exam_publications": len(EXAM_PASS_MARKS),
     }
 
 
 def _rows(city: SyntheticCity, table: str) -> Iterator[tuple[object, ...]]:
-    return {
+    sources: dict[str, Callable[[], Iterator[tuple[object, ...]]]] = {
         "organisations": city.organisation_rows,
         "clinics": city.clinic_rows,
         "persons": city.persons,
@@ -169,7 +187,12 @@ def _rows(city: SyntheticCity, table: str) -> Iterator[tuple[object, ...]]:
         "schedule_rules": city.schedule_rule_rows,
         "schedule_exceptions": city.schedule_exception_rows,
         "slots": city.slot_rows,
-    }[table]()
+        "exam_imports": partial(exam_import_rows, city),
+        "exam_participants": partial(exam_participant_rows, city),
+        "exam_results": partial(exam_result_rows, city),
+        "exam_publications": partial(exam_publication_rows, city),
+    }
+    return sources[table]()
 
 
 def _copy_postgres(

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from infocity.accounts.rules import snils_control_number
 from infocity.core.ages import ADULT_AGE, age_on
+from infocity.education.rules import exams as exam_rules
 from infocity.health import rules
 
 # --- The city at scale 1 -----------------------------------------------------------
@@ -44,6 +45,7 @@ ADULT_BRANCHES = 354
 CHILDREN_HEADS = 40
 CHILDREN_BRANCHES = 210  # 46 + 354 + 40 + 210 = 650 polyclinics
 PRACTITIONERS = 30_000
+EXAM_PARTICIPANTS = 750_000  # state exam participants a year
 ADULT_PRACTITIONER_SHARE = 0.8
 HEAD_WEIGHT = 2.0  # a head polyclinic has twice the doctors of a branch
 FEMALE_SHARE = 0.54
@@ -196,6 +198,7 @@ class CityPlan:
     children_heads: int
     children_branches: int
     practitioners: int
+    exam_participants: int = 0
 
     @classmethod
     def at(cls, scale: float) -> CityPlan:
@@ -213,6 +216,7 @@ class CityPlan:
             children_heads=count(CHILDREN_HEADS),
             children_branches=count(CHILDREN_BRANCHES),
             practitioners=count(PRACTITIONERS, 2 * len(rules.SPECIALTIES)),
+            exam_participants=count(EXAM_PARTICIPANTS, 10),
         )
 
     @property
@@ -244,6 +248,10 @@ class IdBase:
     schedule_rules: int = 0
     schedule_exceptions: int = 0
     slots: int = 0
+    exam_imports: int = 0
+    exam_participants: int = 0
+    exam_results: int = 0
+    exam_publications: int = 0
 
 
 @dataclass(frozen=True)
@@ -670,6 +678,70 @@ def _full_name(rng: random.Random, female: bool) -> str:
 
 
 # Column order of the rows each generator method yields, by table.
+# --- Exam results ------------------------------------------------------------------
+
+EXAM_ELECTIVES = ("physics", "chemistry", "informatics", "biology", "history",
+                  "social_studies", "english", "literature", "geography")  # fmt: skip
+EXAM_PASS_MARKS = {"russian": 24, "mathematics_basic": 7, "mathematics_profile": 27,
+                   "physics": 36, "chemistry": 36, "informatics": 40, "biology": 36,
+                   "history": 32, "social_studies": 42, "english": 22, "literature": 32,
+                   "geography": 37}  # fmt: skip
+
+
+def exam_registration_code(n: int) -> str:
+    """The registration code of the ``n``-th exam participant (0-based)."""
+    return f"{510000000000 + n:012d}"
+
+
+def exam_document_number(n: int) -> str:
+    """The number (without series) of the document the ``n``-th participant sat with."""
+    return f"{100000 + (n * 7919) % 900000:06d}"
+
+
+def exam_subjects(n: int) -> tuple[str, str, str]:
+    """Russian, mathematics at one level, and one elective."""
+    maths = "mathematics_profile" if n % 3 else "mathematics_basic"
+    return ("russian", maths, EXAM_ELECTIVES[n % len(EXAM_ELECTIVES)])
+
+
+def _exam_published_at(city: SyntheticCity) -> datetime:
+    return city.created_at - timedelta(days=1)  # already public on the start date
+
+
+def exam_import_rows(city: SyntheticCity) -> Iterator[tuple[object, ...]]:
+    """One import carried every result: id, imported_by, rows, created_at."""
+    yield (city.ids.exam_imports + 1, None, 3 * city.plan.exam_participants, city.created_at)
+
+
+def exam_participant_rows(city: SyntheticCity) -> Iterator[tuple[object, ...]]:
+    """id, registration_code, document_digest, created_at."""
+    for n in range(city.plan.exam_participants):
+        code = exam_registration_code(n)
+        digest = exam_rules.document_digest(code, exam_document_number(n))
+        yield (city.ids.exam_participants + n + 1, code, digest, city.created_at)
+
+
+def exam_result_rows(city: SyntheticCity) -> Iterator[tuple[object, ...]]:
+    """id, participant_id, subject, version, score, pass_mark, published_at, import_id,
+    created_at."""
+    rng = city._rng("exams")
+    at = _exam_published_at(city)
+    result_id = city.ids.exam_results
+    for n in range(city.plan.exam_participants):
+        for subject in exam_subjects(n):
+            result_id += 1
+            yield (result_id, city.ids.exam_participants + n + 1, subject, 1,
+                   min(100, max(0, round(rng.gauss(62, 16)))), EXAM_PASS_MARKS[subject], at,
+                   city.ids.exam_imports + 1, city.created_at)  # fmt: skip
+
+
+def exam_publication_rows(city: SyntheticCity) -> Iterator[tuple[object, ...]]:
+    """id, subject, published_at, state, announced_at: announced already."""
+    at = _exam_published_at(city)
+    for i, subject in enumerate(EXAM_PASS_MARKS):
+        yield (city.ids.exam_publications + i + 1, subject, at, "announced", at)
+
+
 COLUMNS: dict[str, Sequence[str]] = {
     "organisations": (
         "id", "kind", "name", "name_en", "district_id", "address", "latitude", "longitude",
@@ -696,4 +768,11 @@ COLUMNS: dict[str, Sequence[str]] = {
         "id", "clinic_id", "practitioner_id", "specialty_id", "starts_at", "ends_at", "status",
         "release_at", "held_until", "ticket_code", "version",
     ),
+    "exam_imports": ("id", "imported_by", "rows", "created_at"),
+    "exam_participants": ("id", "registration_code", "document_digest", "created_at"),
+    "exam_results": (
+        "id", "participant_id", "subject", "version", "score", "pass_mark", "published_at",
+        "import_id", "created_at",
+    ),
+    "exam_publications": ("id", "subject", "published_at", "state", "announced_at"),
 }  # fmt: skip

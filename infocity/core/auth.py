@@ -73,6 +73,9 @@ class Action(StrEnum):
     HOUSING_OWN = "housing.own"  # a citizen: link apartments, submit readings, file requests
     HOUSING_REQUESTS_PROCESS = "housing.requests_process"  # the operator's request queue
     HOUSING_BILLING = "housing.billing"  # meters, tariffs, bills, payments
+    # Education: state exam results
+    EXAM_RESULTS_IMPORT = "exam_results.import"  # exam officials load results and corrections
+    EXAM_RESULTS_SUBSCRIBE = "exam_results.subscribe"  # told when a subject is published
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -111,6 +114,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.HOUSING_OWN: frozenset({Role.CITIZEN}),
     Action.HOUSING_REQUESTS_PROCESS: frozenset({Role.HOUSING_OPERATOR}),
     Action.HOUSING_BILLING: frozenset({Role.HOUSING_OPERATOR, Role.CITY_ADMIN}),
+    Action.EXAM_RESULTS_IMPORT: frozenset({Role.EXAM_OFFICIAL}),
+    Action.EXAM_RESULTS_SUBSCRIBE: frozenset({Role.CITIZEN}),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -36,13 +37,24 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def next_revision_id(head: str | None, message: str) -> str:
+    """The id of the migration after ``head``: the next number and the message's words
+    ("0013_exam_results" after "0012_person_sex" for "Exam results")."""
+    number = int(head.split("_", 1)[0]) + 1 if head else 1
+    words = re.findall(r"[a-z0-9]+", message.lower())
+    slug = "_".join(words)[:40].rstrip("_")
+    return f"{number:04d}_{slug}" if slug else f"{number:04d}"
+
+
 def revision(message: str) -> None:
     """Autogenerate the next numbered migration from the models (database at head) and
     record it in ``HEAD``."""
     engine = get_engine()
     config = _config()
     heads = ScriptDirectory.from_config(config).get_heads()
-    rev_id = f"{int(heads[0]) + 1:04d}" if heads else "0001"
+    rev_id = next_revision_id(heads[0] if heads else None, message)
+    # The file is named by its id alone ("0013_exam_results.py"), as the others are.
+    config.set_main_option("file_template", "%%(rev)s")
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     if Path(ruff).exists():
         # Alembic's post-write hooks: the new file comes out lint-clean and formatted.

@@ -309,7 +309,7 @@ SERVICES = (
         "Look up the results of the state school exams.",
         "Выпускники и их родители",
         "School leavers and their parents",
-        None,
+        "/education/exams",
     ),
     ServiceSeed(
         "utility_information",

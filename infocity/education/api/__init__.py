@@ -1,0 +1,10 @@
+"""The JSON API of education: one router per sub-domain, assembled here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from infocity.education.api import exams
+
+router = APIRouter()
+router.include_router(exams.router)

@@ -1,0 +1,63 @@
+"""JSON routes of exam results (thin: parse, call one service function)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from infocity.education import service
+from infocity.education.schemas.exams import (
+    ExamImportRead,
+    ExamLookup,
+    ExamResultsRead,
+    ExamSubscriptionRead,
+)
+from infocity.web.deps import CurrentUser, client_ip
+from infocity.web.errors import error_responses
+
+router = APIRouter(prefix="/education/exams", tags=["education"])
+
+MAX_RESULTS_FILE_BYTES = 5 * 1024 * 1024
+
+
+@router.post(
+    "/results/lookup",
+    response_model=ExamResultsRead,
+    summary="Exam results by registration code and document number (no login)",
+    responses=error_responses(404, 422, 429),
+)
+def look_up_results(data: ExamLookup, request: Request) -> ExamResultsRead:
+    return service.look_up_exam_results(data, ip=client_ip(request))
+
+
+@router.post(
+    "/imports",
+    status_code=201,
+    response_model=ExamImportRead,
+    summary="Import a results file (CSV); all or nothing, refused lines listed",
+    responses=error_responses(401, 403, 409, 422),
+)
+async def import_results(principal: CurrentUser, file: UploadFile) -> ExamImportRead:
+    data = await file.read(MAX_RESULTS_FILE_BYTES + 1)
+    return await run_in_threadpool(service.import_exam_results, principal, data)
+
+
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    response_model=ExamSubscriptionRead,
+    summary="Be notified when a participant's results are published",
+    responses=error_responses(401, 403, 404, 422, 429),
+)
+def subscribe(data: ExamLookup, principal: CurrentUser, request: Request) -> ExamSubscriptionRead:
+    return service.subscribe_to_exam_results(principal, data, ip=client_ip(request))
+
+
+@router.get(
+    "/subscriptions",
+    response_model=list[ExamSubscriptionRead],
+    summary="The participants the logged-in user is notified about",
+    responses=error_responses(401, 403),
+)
+def my_subscriptions(principal: CurrentUser) -> list[ExamSubscriptionRead]:
+    return service.list_exam_subscriptions(principal)

@@ -1,0 +1,17 @@
+"""Periodic jobs of education (run by ``infocity worker``); thin: each calls the service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from infocity.core.auth import SYSTEM
+from infocity.core.jobs import periodic
+from infocity.education import service
+
+
+@periodic("education.exam_publications", every=timedelta(minutes=1))
+def exam_publications() -> int:
+    """Announce the exam results whose publication time has passed (one event each),
+    then tell their subscribers in small batches; the number told."""
+    service.announce_exam_publications(SYSTEM)
+    return service.notify_exam_subscribers(SYSTEM)

@@ -1,0 +1,1 @@
+"""Pure rules of education, one module per sub-domain: no database, no web."""

@@ -1,0 +1,1 @@
+"""Shapes of education data crossing the service boundary, one module per sub-domain."""
