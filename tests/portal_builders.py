@@ -8,13 +8,19 @@ from sqlalchemy import select
 
 from infocity.core.auth import SYSTEM
 from infocity.core.db import utcnow
-from infocity.core.models import OutboxMessage
+from infocity.core.models import OutboxMessage, ServiceUse
 from infocity.core.uow import UnitOfWork
 from infocity.health import service as health
 from infocity.health.schemas import AttachmentCreate, ClinicRead
 from infocity.portal import service
+from infocity.portal.models import (
+    Application,
+    ApplicationAttachment,
+    ApplicationComment,
+    ApplicationEvent,
+)
 from infocity.portal.schemas import ApplicationCreate, ApplicationDetailRead
-from tests.builders import Account
+from tests.builders import Account, count_rows
 from tests.health_builders import make_clinic, make_patient
 
 # The smallest files each allowed type can start with.
@@ -68,3 +74,18 @@ def application_notices(user_id: int) -> list[str]:
                 .order_by(OutboxMessage.created_at, OutboxMessage.id)
             )
         )
+
+
+def portal_snapshot() -> tuple[int, ...]:
+    """Row counts of what the portal's use cases write: a refusal leaves them as they were."""
+    return tuple(
+        count_rows(model)
+        for model in (
+            Application,
+            ApplicationEvent,
+            ApplicationComment,
+            ApplicationAttachment,
+            OutboxMessage,
+            ServiceUse,
+        )
+    )

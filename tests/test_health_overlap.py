@@ -9,12 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from infocity.accounts.models import Person
 from infocity.core.errors import AppError
 from infocity.core.i18n import use_locale
-from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
 from infocity.health.models import Appointment, Slot
@@ -30,24 +28,12 @@ from tests.builders import make_staff
 from tests.health_builders import (
     attach,
     get_slot,
+    health_snapshot,
     make_clinic,
     make_patient,
     make_practitioner,
     make_slots,
 )
-
-
-def snapshot() -> dict[str, Any]:
-    """What a booking writes: appointments, slots, messages."""
-    with UnitOfWork() as uow:
-        s = uow.session
-        return {
-            "appointments": s.execute(
-                select(Appointment.id, Appointment.status).order_by(Appointment.id)
-            ).all(),
-            "slots": s.execute(select(Slot.id, Slot.status).order_by(Slot.id)).all(),
-            "outbox": s.scalar(select(func.count()).select_from(OutboxMessage)),
-        }
 
 
 @pytest.fixture
@@ -57,7 +43,7 @@ def busy(database: str) -> Callable[[], contextlib.AbstractContextManager[None]]
 
     @contextlib.contextmanager
     def check() -> Iterator[None]:
-        before = snapshot()
+        before = health_snapshot()
         with pytest.raises(AppError) as caught:
             yield
         refusal = caught.value
@@ -66,7 +52,7 @@ def busy(database: str) -> Callable[[], contextlib.AbstractContextManager[None]]
             assert refusal.translated() == "У вас уже есть запись на это время."
         with use_locale("en"):
             assert refusal.translated() == "You already have an appointment at this time."
-        assert snapshot() == before
+        assert health_snapshot() == before
 
     return check
 

@@ -18,12 +18,6 @@ from infocity.core.models import AuditEntry, OutboxMessage, ServiceUse
 from infocity.core.uow import UnitOfWork
 from infocity.health import service as health
 from infocity.portal import rules, service
-from infocity.portal.models import (
-    Application,
-    ApplicationAttachment,
-    ApplicationComment,
-    ApplicationEvent,
-)
 from infocity.portal.schemas import (
     AnswerCreate,
     ApplicationCreate,
@@ -32,7 +26,7 @@ from infocity.portal.schemas import (
     DecisionCreate,
     QueueFilter,
 )
-from tests.builders import count_rows, make_citizen, make_organisation, make_staff
+from tests.builders import make_citizen, make_organisation, make_staff
 from tests.health_builders import make_clinic
 from tests.portal_builders import (
     JPEG,
@@ -41,6 +35,7 @@ from tests.portal_builders import (
     application_notices,
     attached_patient,
     clinic_application,
+    portal_snapshot,
 )
 
 
@@ -48,21 +43,6 @@ def current_clinic(person_id: int | None) -> int:
     assert person_id is not None
     [attachment] = health.current_attachments(person_id)
     return attachment.clinic_id
-
-
-def snapshot() -> tuple[int, ...]:
-    """Row counts that a refused request must leave as they were."""
-    return tuple(
-        count_rows(model)
-        for model in (
-            Application,
-            ApplicationEvent,
-            ApplicationComment,
-            ApplicationAttachment,
-            OutboxMessage,
-            ServiceUse,
-        )
-    )
 
 
 def test_a_whole_life_with_a_notice_at_every_step(uow: UnitOfWork) -> None:
@@ -152,7 +132,7 @@ def test_forbidden_transitions_are_refused_with_a_code_and_write_nothing(uow: Un
     registrar = make_staff("registrar", new.id)
     app = clinic_application(patient, new.id)  # submitted
 
-    before = snapshot()
+    before = portal_snapshot()
     refusals: list[tuple[Any, str]] = [
         (
             lambda: service.decide_application(
@@ -168,7 +148,7 @@ def test_forbidden_transitions_are_refused_with_a_code_and_write_nothing(uow: Un
         ),
     ]
     service.assign_application(registrar.principal, app.id, AssignCreate())
-    before = snapshot()
+    before = portal_snapshot()
     refusals += [
         (
             lambda: service.decide_application(
@@ -191,12 +171,12 @@ def test_forbidden_transitions_are_refused_with_a_code_and_write_nothing(uow: Un
         with pytest.raises(AppError) as refused:
             call()
         assert refused.value.code == code
-    assert snapshot() == before
+    assert portal_snapshot() == before
 
     service.decide_application(
         registrar.principal, app.id, DecisionCreate(decision="reject", reason="Нет мест")
     )
-    before = snapshot()
+    before = portal_snapshot()
     for call in (
         lambda: service.withdraw_application(patient.principal, app.id),
         lambda: service.decide_application(
@@ -206,7 +186,7 @@ def test_forbidden_transitions_are_refused_with_a_code_and_write_nothing(uow: Un
     ):
         with pytest.raises(Conflict):
             call()
-    assert snapshot() == before
+    assert portal_snapshot() == before
     assert current_clinic(patient.person_id) == old.id  # rejected: nothing changed
 
 
@@ -216,11 +196,11 @@ def test_a_refusal_of_the_owning_service_rolls_the_approval_back(uow: UnitOfWork
     registrar = make_staff("registrar", new.id)
     app = clinic_application(patient, new.id)
     service.assign_application(registrar.principal, app.id, AssignCreate())
-    before = snapshot()
+    before = portal_snapshot()
     with pytest.raises(AppError) as refused:
         service.decide_application(registrar.principal, app.id, DecisionCreate(decision="approve"))
     assert refused.value.code == "attachment_change_too_soon"
-    assert snapshot() == before
+    assert portal_snapshot() == before
     assert service.get_application(patient.principal, app.id).status == "in_review"
     assert current_clinic(patient.person_id) == old.id
 
@@ -319,7 +299,7 @@ def test_forms_are_typed_and_routed(uow: UnitOfWork) -> None:
     old, new = make_clinic(), make_clinic()
     patient = attached_patient(old)
     stranger = make_citizen()
-    before = snapshot()
+    before = portal_snapshot()
     cases = [
         ({"clinic_id": "not a number"}, "invalid_form", "clinic_id"),
         ({}, "invalid_form", "clinic_id"),
@@ -339,7 +319,7 @@ def test_forms_are_typed_and_routed(uow: UnitOfWork) -> None:
             patient.principal, ApplicationCreate(type="no_such_type", form={})
         )
     assert unknown.value.code == "application_type_not_found"
-    assert snapshot() == before
+    assert portal_snapshot() == before
     types = {t.code: t for t in service.list_application_types()}
     assert "clinic_id" in types["clinic_attachment"].form_schema["properties"]
 
@@ -387,7 +367,7 @@ def test_attachments_checked_by_size_and_bytes(uow: UnitOfWork) -> None:
     pdf = service.add_attachment(patient.principal, app.id, "полис.pdf", PDF)
     service.add_attachment(patient.principal, app.id, "photo.png", PNG)
     service.add_attachment(registrar.principal, app.id, "answer.jpg", JPEG)
-    before = snapshot()
+    before = portal_snapshot()
     for name, data, code in (
         ("big.pdf", b"%PDF-" + b"0" * rules.MAX_ATTACHMENT_BYTES, "file_too_large"),
         ("fake.pdf", b"MZ\x90\x00", "file_type_not_allowed"),
@@ -397,7 +377,7 @@ def test_attachments_checked_by_size_and_bytes(uow: UnitOfWork) -> None:
         with pytest.raises(InvalidInput) as refused:
             service.add_attachment(patient.principal, app.id, name, data)
         assert refused.value.code == code
-    assert snapshot() == before
+    assert portal_snapshot() == before
     stored = service.get_attachment(registrar.principal, app.id, pdf.id)
     assert (stored.filename, stored.content_type, stored.data) == (
         "полис.pdf",
