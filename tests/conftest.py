@@ -18,6 +18,7 @@ import psycopg
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 
 from infocity.core import migrate
@@ -28,6 +29,13 @@ from infocity.models import metadata
 from tests.support.clock import FIXED_TODAYS
 from tests.support.postgres import free_port, throwaway_cluster
 from tests.support.servers import wait_until_ready
+
+# Property tests judge the code, not the machine: on a slow, busy machine generating inputs
+# or running an example may take seconds, which is no failure of the rule under test.
+settings.register_profile(
+    "city", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile("city")
 
 ROOT = Path(__file__).resolve().parents[1]
 # Fixtures shared by test modules, kept in tests/support beside their helpers.
