@@ -24,6 +24,7 @@ from infocity.accounts import pages as accounts_pages
 from infocity.accounts import service as accounts
 from infocity.city import api as city_api
 from infocity.core.settings import get_settings
+from infocity.education import api as education_api
 from infocity.health import api as health_api
 from infocity.health import pages as health_pages
 from infocity.housing import open311
@@ -118,7 +119,13 @@ def create_app() -> FastAPI:
 
     app.include_router(ops.router)
     # The JSON API first: routes are matched in order, and the API carries the load.
-    for router in (health_api.router, accounts_api.router, city_api.router, portal_api.router):
+    for router in (
+        health_api.router,
+        accounts_api.router,
+        city_api.router,
+        portal_api.router,
+        education_api.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311.router)
     app.include_router(pages.router)

@@ -4,6 +4,7 @@ from infocity.accounts import models as accounts_models
 from infocity.city import models as city_models
 from infocity.core import models as core_models
 from infocity.core.db import Base
+from infocity.education import models as education_models
 from infocity.health import models as health_models
 from infocity.housing import models as housing_models
 from infocity.portal import models as portal_models
@@ -14,6 +15,7 @@ __all__ = [
     "accounts_models",
     "city_models",
     "core_models",
+    "education_models",
     "health_models",
     "housing_models",
     "metadata",

@@ -1,0 +1,1 @@
+"""Education: kindergartens, first grade and state exam results."""

@@ -1,0 +1,11 @@
+"""JSON routes of education (``/api/v1/education/...``), one module per sub-domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from infocity.education.api import directory, kindergarten
+
+router = APIRouter()
+router.include_router(directory.router)
+router.include_router(kindergarten.router)

@@ -1,0 +1,1 @@
+"""Pure rules of education: no database, no web."""

@@ -1,0 +1,53 @@
+"""Use cases of education: one function per thing a user does, one transaction each.
+
+One module per sub-domain; a module imports only the ones below it:
+
+- ``allocation``: the city's allocation of kindergarten places and the lapse of offers;
+- ``kindergarten``: the parent's queue: apply, follow the position, answer an offer;
+- ``directory``: schools, kindergartens and their places, school territories.
+
+Callers import the package (``from infocity.education import service``) and use the names
+re-exported here.
+"""
+
+from __future__ import annotations
+
+from infocity.education.service.allocation import (
+    lapse_overdue_offers,
+    preview_allocation,
+    run_allocation,
+)
+from infocity.education.service.directory import (
+    create_kindergarten,
+    create_school,
+    get_school,
+    import_territory,
+    list_kindergartens,
+    register_education_organisation,
+    school_for_address,
+    set_group_places,
+)
+from infocity.education.service.kindergarten import (
+    answer_offer,
+    apply_for_kindergarten,
+    list_my_kindergarten_applications,
+    withdraw_kindergarten_application,
+)
+
+__all__ = [
+    "answer_offer",
+    "apply_for_kindergarten",
+    "create_kindergarten",
+    "create_school",
+    "get_school",
+    "import_territory",
+    "lapse_overdue_offers",
+    "list_kindergartens",
+    "list_my_kindergarten_applications",
+    "preview_allocation",
+    "register_education_organisation",
+    "run_allocation",
+    "school_for_address",
+    "set_group_places",
+    "withdraw_kindergarten_application",
+]
