@@ -25,6 +25,7 @@ from infocity.accounts import service as accounts
 from infocity.city import api as city_api
 from infocity.core.settings import get_settings
 from infocity.education import api as education_api
+from infocity.education import pages as education_pages
 from infocity.health import api as health_api
 from infocity.health import pages as health_pages
 from infocity.housing import open311
@@ -134,6 +135,7 @@ def create_app() -> FastAPI:
         health_pages.router,
         housing_pages.router,
         portal_pages.router,
+        education_pages.router,
     ):
         app.include_router(router)
     return app

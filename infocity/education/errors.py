@@ -53,7 +53,10 @@ class TerritoryRowsRejected(InvalidFields):
 
 class ApplicationNotFound(NotFound):
     def __init__(self) -> None:
-        super().__init__("kindergarten_application_not_found", N_("There is no such application."))
+        super().__init__(
+            "kindergarten_application_not_found",
+            N_("There is no such kindergarten application."),
+        )
 
 
 class OfferNotFound(NotFound):

@@ -49,7 +49,7 @@ APPLICATION_LABELS = {
     ApplicationStatus.QUEUED: N_("In the queue"),
     ApplicationStatus.OFFERED: N_("A place is offered"),
     ApplicationStatus.ENROLLED: N_("Place accepted"),
-    ApplicationStatus.WITHDRAWN: N_("Withdrawn"),
+    ApplicationStatus.WITHDRAWN: N_("Withdrawn from the queue"),
 }
 
 # The one table of moves an application may make; a move not listed is refused.

@@ -30,6 +30,7 @@ from infocity.education.service.directory import (
 from infocity.education.service.kindergarten import (
     answer_offer,
     apply_for_kindergarten,
+    children_for_kindergarten,
     list_my_kindergarten_applications,
     withdraw_kindergarten_application,
 )
@@ -37,6 +38,7 @@ from infocity.education.service.kindergarten import (
 __all__ = [
     "answer_offer",
     "apply_for_kindergarten",
+    "children_for_kindergarten",
     "create_kindergarten",
     "create_school",
     "get_school",

@@ -102,6 +102,17 @@ def apply_for_kindergarten(
         return result
 
 
+def children_for_kindergarten(
+    actor: Principal | None, *, uow: UnitOfWork | None = None
+) -> list[tuple[int, str]]:
+    """The parent's children (id, name) a kindergarten application may be filed for."""
+    actor = authorize(actor, Action.KINDERGARTEN_APPLY)
+    return [
+        (child.id, " ".join(p for p in (child.last_name, child.first_name) if p))
+        for child in accounts.list_family(actor, uow=uow)
+    ]
+
+
 def _mine(session: Session, actor: Principal, application_id: int) -> KindergartenApplication:
     application = session.get(KindergartenApplication, application_id)
     if application is None or application.guardian_user_id != actor.user_id:
