@@ -79,7 +79,10 @@ def _index(
             "applications": service.list_my_kindergarten_applications(principal),
             "children": service.children_for_kindergarten(principal),
             "kindergartens": service.list_kindergartens(),
-            "values": {"benefit": rules.Benefit.NONE.value},
+            "values": {
+                "benefit": rules.Benefit.NONE.value,
+                "desired_start": _default_run_for().isoformat(),
+            },
             "errors": FormErrors(),
             "notice": notice(NOTICES, request.query_params.get("done")),
             "may_allocate": allowed(principal, Action.KINDERGARTEN_ALLOCATE),
