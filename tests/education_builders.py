@@ -41,7 +41,8 @@ def make_school(buildings: int = 2) -> SchoolRead:
     )
 
 
-def make_kindergarten(name: str | None = None) -> int:
+def make_kindergarten(name: str | None = None, at: tuple[float, float] | None = None) -> int:
+    """A kindergarten; ``at``: its latitude and longitude."""
     n = next(_numbers)
     return service.create_kindergarten(
         SYSTEM,
@@ -49,6 +50,8 @@ def make_kindergarten(name: str | None = None) -> int:
             name=name or f"Детский сад №{n}",
             name_en=f"Kindergarten No. {n}",
             address=f"Москва, ул. Садовая, {n}",
+            latitude=at[0] if at else None,
+            longitude=at[1] if at else None,
         ),
     ).id
 

@@ -62,7 +62,11 @@ def test_anna_applies_the_official_allocates_and_anna_accepts(
             official.get_by_role("button", name="Предварительный результат").click()
             preview = official.locator("main").inner_text()
             assert "мест к распределению: 1" in preview
-            assert "Детский сад № 1101" in official.locator("tbody").inner_text()
+            proposed = official.locator("section[aria-labelledby=preview-h] tbody")
+            assert "Детский сад № 1101" in proposed.inner_text()
+            # Pyotr is 6 and still waiting: the nearest kindergartens with places are listed.
+            waiting = official.locator("section[aria-labelledby=waiting-h] tbody")
+            assert "Детский сад № 2304" in waiting.inner_text()
             _fits(official)
             official.get_by_role("button", name="Провести комплектование").click()
             assert "Комплектование проведено" in official.locator("main").inner_text()

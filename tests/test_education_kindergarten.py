@@ -207,3 +207,31 @@ def test_withdrawing_an_offered_application_returns_the_place(database: str) -> 
     assert group.free_places == 1
     # The child may apply again.
     assert apply(family, [kindergarten]).status == "queued"
+
+
+def test_children_of_three_without_a_place_are_listed_with_the_nearest_places(
+    database: str,
+) -> None:
+    full = make_kindergarten(at=(55.75, 37.60))
+    near = make_kindergarten(at=(55.76, 37.61))
+    far = make_kindergarten(at=(55.90, 37.40))
+    set_places(full, 3, 0)
+    set_places(near, 3, 2)
+    set_places(far, 3, 5)
+    set_places(far, 4, 5)
+    waiting = make_family(age_group=3)
+    application = apply(waiting, [full])
+    apply(make_family(age_group=2), [full])  # under 3 on that day: not listed
+    official = make_staff(Role.CITY_ADMIN)
+
+    (listed,) = service.list_waiting_at_three(official.principal, next_school_year_start())
+    assert (listed.application_id, listed.age, listed.first_choice_id) == (
+        application.id,
+        3,
+        full,
+    )
+    assert [(k.kindergarten_id, k.free_places) for k in listed.nearest] == [(near, 2), (far, 5)]
+    assert listed.nearest[0].distance_km is not None
+    assert listed.nearest[0].distance_km < listed.nearest[1].distance_km  # type: ignore[operator]
+    with pytest.raises(Forbidden):
+        service.list_waiting_at_three(waiting.parent.principal, next_school_year_start())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from infocity.core.schemas import MAX_ID
 from infocity.education import service
@@ -19,6 +19,8 @@ from infocity.education.schemas.kindergarten import (
     AllocationRequest,
     KindergartenApplicationCreate,
     KindergartenApplicationRead,
+    QueueDate,
+    WaitingChildRead,
 )
 from infocity.web.deps import LoggedIn
 from infocity.web.errors import error_responses
@@ -104,3 +106,17 @@ def kindergarten_preview_allocation(data: AllocationRequest, principal: LoggedIn
 )
 def kindergarten_run_allocation(data: AllocationRequest, principal: LoggedIn) -> AllocationRead:
     return service.run_allocation(principal, data.run_for)
+
+
+@router.get(
+    "/waiting",
+    response_model=list[WaitingChildRead],
+    responses=error_responses(401, 403, 422),
+    summary="Children of 3 or more still without a place, with the nearest kindergartens "
+    "that have places (city officials)",
+)
+def kindergarten_waiting_at_three(
+    on: Annotated[QueueDate, Query(description="The day the ages are counted on")],
+    principal: LoggedIn,
+) -> list[WaitingChildRead]:
+    return service.list_waiting_at_three(principal, on)

@@ -175,6 +175,7 @@ def _allocation(
     **context: Any,
 ) -> HTMLResponse:
     authorize(principal, Action.KINDERGARTEN_ALLOCATE)
+    on = preview.run_for if preview is not None else _default_run_for()
     return render(
         request,
         "education/kindergarten/allocation.html",
@@ -182,6 +183,8 @@ def _allocation(
             "values": {"run_for": _default_run_for().isoformat()},
             "errors": FormErrors(),
             "preview": preview,
+            "waiting_on": on,
+            "waiting": service.list_waiting_at_three(principal, on),
             "notice": notice(NOTICES, request.query_params.get("done")),
             **_common(),
             **context,

@@ -8,6 +8,7 @@ acceptance over the parents' order of choice and that queue order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -218,3 +219,34 @@ def ahead_of(
     a benefit."""
     ahead = [key for key in others if key < mine]
     return len(ahead), sum(1 for key in ahead if key[0] < BENEFIT_TIER[Benefit.NONE])
+
+
+# --- Children still waiting at three -----------------------------------------------
+
+WAITING_AGE = 3  # from this age a child waiting for a place is the city's concern
+EARTH_RADIUS_KM = 6371.0
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """The great-circle distance between two points (latitude, longitude in degrees)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def nearest(
+    origin: tuple[float, float] | None,
+    candidates: Iterable[tuple[int, tuple[float, float] | None]],
+    limit: int = 3,
+) -> list[tuple[int, float | None]]:
+    """The ``limit`` candidates closest to ``origin`` (id, km); those without a known
+    place come last, as does everything when the origin is unknown."""
+    measured = [
+        (k, distance_km(origin, at) if origin is not None and at is not None else None)
+        for k, at in candidates
+    ]
+    measured.sort(key=lambda m: (m[1] is None, m[1] or 0.0, m[0]))
+    return measured[:limit]

@@ -83,3 +83,22 @@ class AllocationRead(OutputModel):
     run_for: date
     considered: int
     offers: list[ProposedOffer]
+
+
+class NearbyKindergartenRead(OutputModel):
+    kindergarten_id: int
+    kindergarten_name: str
+    free_places: int
+    distance_km: float | None
+
+
+class WaitingChildRead(OutputModel):
+    """A child aged 3 or more still in the queue, and the nearest kindergartens (to the
+    parent's first choice) with a free place in the child's age group."""
+
+    application_id: int
+    age: int
+    age_group: int
+    first_choice_id: int
+    first_choice_name: str
+    nearest: list[NearbyKindergartenRead]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from infocity.education.service.allocation import (
     lapse_overdue_offers,
+    list_waiting_at_three,
     preview_allocation,
     run_allocation,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "lapse_overdue_offers",
     "list_kindergartens",
     "list_my_kindergarten_applications",
+    "list_waiting_at_three",
     "preview_allocation",
     "register_education_organisation",
     "run_allocation",

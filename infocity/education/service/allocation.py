@@ -10,7 +10,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
+from infocity.city import service as city
 from infocity.core import audit
+from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
@@ -28,7 +30,12 @@ from infocity.education.models.kindergarten import (
 )
 from infocity.education.rules import kindergarten as rules
 from infocity.education.rules.kindergarten import ApplicationStatus, Benefit, OfferStatus
-from infocity.education.schemas.kindergarten import AllocationRead, ProposedOffer
+from infocity.education.schemas.kindergarten import (
+    AllocationRead,
+    NearbyKindergartenRead,
+    ProposedOffer,
+    WaitingChildRead,
+)
 from infocity.education.service.directory import kindergarten_names
 from infocity.education.service.kindergarten import close_open_offer
 
@@ -258,3 +265,76 @@ def lapse_overdue_offers(*, now: datetime | None = None, uow: UnitOfWork | None 
             lapsed += 1
         uow.commit()
         return lapsed
+
+
+def list_waiting_at_three(
+    actor: Principal | None, on: date, *, uow: UnitOfWork | None = None
+) -> list[WaitingChildRead]:
+    """Children of 3 or more on ``on`` still in the queue, oldest first, each with the
+    nearest kindergartens that have a free place in their age group that school year
+    (city officials)."""
+    authorize(actor, Action.KINDERGARTEN_ALLOCATE)
+    year = rules.school_year(on)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        rows = session.execute(
+            select(
+                KindergartenApplication.id,
+                KindergartenApplication.child_birth_date,
+                KindergartenChoice.kindergarten_id,
+            )
+            .join(
+                KindergartenChoice, KindergartenChoice.application_id == KindergartenApplication.id
+            )
+            .where(
+                KindergartenApplication.status == ApplicationStatus.QUEUED.value,
+                # A bound by year in the query; the exact age below.
+                KindergartenApplication.child_birth_date
+                <= date(on.year - rules.WAITING_AGE, 12, 31),
+                KindergartenChoice.rank == 1,
+            )
+            .order_by(KindergartenApplication.child_birth_date, KindergartenApplication.id)
+        ).all()
+        free: dict[int, dict[int, int]] = {}
+        for row in session.scalars(
+            select(KindergartenGroup).where(
+                KindergartenGroup.year == year, KindergartenGroup.free_places > 0
+            )
+        ):
+            free.setdefault(row.age_group, {})[row.kindergarten_id] = row.free_places
+        places: dict[int, tuple[str, tuple[float, float] | None]] = {
+            o.id: (
+                o.name,
+                (o.latitude, o.longitude)
+                if o.latitude is not None and o.longitude is not None
+                else None,
+            )
+            for o in city.list_organisations("kindergarten", uow=uow)
+        }
+        result = []
+        for app_id, birth, first in rows:
+            if age_on(birth, on) < rules.WAITING_AGE:
+                continue
+            group = rules.age_group(birth, year)
+            candidates = [(k, places.get(k, ("", None))[1]) for k in free.get(group, {})]
+            origin = places.get(first, ("", None))[1]
+            result.append(
+                WaitingChildRead(
+                    application_id=app_id,
+                    age=age_on(birth, on),
+                    age_group=group,
+                    first_choice_id=first,
+                    first_choice_name=places.get(first, ("", None))[0],
+                    nearest=[
+                        NearbyKindergartenRead(
+                            kindergarten_id=k,
+                            kindergarten_name=places.get(k, ("", None))[0],
+                            free_places=free[group][k],
+                            distance_km=None if km is None else round(km, 1),
+                        )
+                        for k, km in rules.nearest(origin, candidates)
+                    ],
+                )
+            )
+        return result
