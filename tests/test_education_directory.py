@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from infocity.core.auth import Role
+from infocity.core.auth import SYSTEM, Role
 from infocity.core.errors import Forbidden
 from infocity.education import errors, service
 from infocity.education.models.directory import TerritoryAddress
 from infocity.education.schemas.directory import GroupPlacesSet
-from tests.builders import count_rows, make_staff
+from tests.builders import count_rows, make_organisation, make_staff
 from tests.education_builders import make_kindergarten, make_school, set_places
 
 
@@ -68,3 +68,12 @@ def test_places_never_drop_below_those_already_given(database: str) -> None:
     assert (changed.places, changed.free_places) == (8, 8)
     listed = {k.id: k for k in service.list_kindergartens()}[kindergarten]
     assert [(g.year, g.age_group, g.places) for g in listed.groups] == [(2030, 3, 8)]
+
+
+def test_only_a_school_or_kindergarten_gets_an_education_profile(database: str) -> None:
+    clinic = make_organisation("clinic")
+    with pytest.raises(errors.NotAnEducationOrganisation):
+        service.register_education_organisation(SYSTEM, clinic.id)
+    school = make_organisation("school")
+    service.register_education_organisation(SYSTEM, school.id, ["Москва, ул. Новая, 1"])
+    assert service.get_school(school.id).buildings == ["Москва, ул. Новая, 1"]

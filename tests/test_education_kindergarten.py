@@ -191,6 +191,13 @@ def test_an_offer_not_answered_in_time_lapses_and_the_place_returns(database: st
     (application,) = service.list_my_kindergarten_applications(family.parent.principal)
     assert application.status == "queued"
     assert [o.status for o in application.offers] == ["lapsed"]
+    with UnitOfWork() as uow:
+        told = list(
+            uow.session.scalars(
+                select(OutboxMessage.kind).where(OutboxMessage.user_id == family.parent.id)
+            )
+        )
+    assert "kindergarten_offer_lapsed" in told
     (group,) = {k.id: k for k in service.list_kindergartens()}[kindergarten].groups
     assert group.free_places == 1
 

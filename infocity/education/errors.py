@@ -21,6 +21,15 @@ class KindergartenNotFound(NotFound):
         )
 
 
+class NotAnEducationOrganisation(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "not_an_education_organisation",
+            N_("This organisation is neither a school nor a kindergarten."),
+            field="organisation_id",
+        )
+
+
 class AddressNotInTerritory(NotFound):
     def __init__(self) -> None:
         super().__init__(

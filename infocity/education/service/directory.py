@@ -93,7 +93,7 @@ def register_education_organisation(
         elif organisation.kind == "kindergarten":
             uow.session.add(Kindergarten(id=organisation_id))
         else:
-            raise errors.KindergartenNotFound(field=None)
+            raise errors.NotAnEducationOrganisation()
         uow.session.flush()
         uow.commit()
 
