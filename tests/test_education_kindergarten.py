@@ -170,13 +170,16 @@ def test_accepting_enrols_and_declining_keeps_the_original_date(database: str) -
     assert declined.positions[0].position == 1  # still first in line with the original date
     with pytest.raises(errors.OfferClosed):
         service.answer_offer(declines.parent.principal, offered.offers[0].id, accept=True)
-    # The place returned: the next run offers it again, to the first in line.
+    # The place returned: the next run offers it to the next in line, not again to the
+    # child whose parent declined it.
     service.run_allocation(SYSTEM, run_for)
-    (again,) = service.list_my_kindergarten_applications(declines.parent.principal)
-    open_offer = next(o for o in again.offers if o.status == "open")
+    (still,) = service.list_my_kindergarten_applications(declines.parent.principal)
+    assert (still.status, [o.status for o in still.offers]) == ("queued", ["declined"])
+    (offered_next,) = service.list_my_kindergarten_applications(accepts.parent.principal)
+    open_offer = offered_next.offers[0]
     with pytest.raises(errors.OfferNotFound):
-        service.answer_offer(accepts.parent.principal, open_offer.id, accept=True)
-    enrolled = service.answer_offer(declines.parent.principal, open_offer.id, accept=True)
+        service.answer_offer(declines.parent.principal, open_offer.id, accept=True)
+    enrolled = service.answer_offer(accepts.parent.principal, open_offer.id, accept=True)
     assert enrolled.status == "enrolled"
 
 

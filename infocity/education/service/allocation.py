@@ -78,10 +78,28 @@ def _plan(session: Session, run_for: date) -> _Plan:
         )
         .order_by(KindergartenApplication.id, KindergartenChoice.rank)
     )
+    # A kindergarten the parent declined is not offered to the child again.
+    declined: set[tuple[int, int]] = {
+        (row[0], row[1])
+        for row in session.execute(
+            select(KindergartenOffer.application_id, KindergartenGroup.kindergarten_id)
+            .join(KindergartenGroup, KindergartenGroup.id == KindergartenOffer.group_id)
+            .join(
+                KindergartenApplication,
+                KindergartenApplication.id == KindergartenOffer.application_id,
+            )
+            .where(
+                KindergartenOffer.status == OfferStatus.DECLINED.value,
+                KindergartenApplication.status == ApplicationStatus.QUEUED.value,
+            )
+        )
+    }
     choices: dict[int, list[int]] = {}
     facts: dict[int, tuple[date, Benefit, datetime]] = {}
     for app_id, birth, benefit, applied_at, kindergarten_id in rows:
-        choices.setdefault(app_id, []).append(kindergarten_id)
+        wanted = choices.setdefault(app_id, [])
+        if (app_id, kindergarten_id) not in declined:
+            wanted.append(kindergarten_id)
         facts[app_id] = (birth, Benefit(benefit), applied_at)
     applicants = {
         app_id: rules.Applicant(
