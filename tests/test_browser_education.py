@@ -79,6 +79,18 @@ def test_anna_applies_the_official_allocates_and_anna_accepts(
             assert "Вы приняли место" in main
             assert "Место принято" in main
             _fits(anna)
+
+            # The same pages in English.
+            anna.goto(f"{base_url}/lang/en?next=/education/kindergarten")
+            main = anna.locator("main").inner_text()
+            assert "Place accepted" in main
+            assert "Kindergarten No. 1101" in main or "Детский сад № 1101" in main
+            _fits(anna)
+            official.goto(f"{base_url}/lang/en?next=/education/kindergarten/allocation")
+            assert "Allocation of kindergarten places" in official.locator("main").inner_text()
+            _fits(official)
+            shot = ARTIFACTS / f"kindergarten-allocation-en-{screen}.png"
+            official.screenshot(path=str(shot), full_page=True)
     except Exception:
         anna.screenshot(path=str(ARTIFACTS / f"kindergarten-failure-{screen}.png"), full_page=True)
         official.screenshot(
