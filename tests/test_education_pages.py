@@ -7,11 +7,12 @@ from fastapi.testclient import TestClient
 
 from infocity.core.auth import Role
 from infocity.education.models.kindergarten import KindergartenApplication
-from tests.builders import count_rows, logged_in, make_staff
+from tests.builders import PASSWORD, count_rows, logged_in, make_staff
 from tests.education_builders import (
     apply,
     make_family,
     make_kindergarten,
+    make_school,
     next_school_year_start,
     set_places,
 )
@@ -114,3 +115,25 @@ def test_api_apply_and_read_positions(client: TestClient) -> None:
     assert (again.status_code, again.json()["error"]["code"]) == (409, "child_already_queued")
     mine = client.get("/api/v1/education/kindergarten/applications", headers=headers)
     assert [a["status"] for a in mine.json()] == ["queued"]
+
+
+def test_territory_file_through_the_api_lists_each_rejected_line(client: TestClient) -> None:
+    school = make_school()
+    official = make_staff(Role.CITY_ADMIN)
+    token = client.post(
+        "/api/v1/auth/token", json={"identifier": official.identifier, "password": PASSWORD}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/csv"}
+    bad = f'address,school_id\n"Москва, ул. Арбат, 1",{school.id}\n"Москва, ул. Арбат, 2",x\n'
+    refused = client.post("/api/v1/education/territory", content=bad.encode(), headers=headers)
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["code"] == "territory_rows_rejected"
+    assert [f["field"] for f in error["fields"]] == ["line 3"]
+    good = bad.replace(",x\n", f",{school.id}\n")
+    loaded = client.post("/api/v1/education/territory", content=good.encode(), headers=headers)
+    assert loaded.json() == {"imported": 2}
+    found = client.get("/api/v1/education/territory", params={"address": "москва, ул. арбат, 2"})
+    assert found.json()["school_id"] == school.id
+    unknown = client.get("/api/v1/education/territory", params={"address": "Москва, ул. Арбат, 3"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "address_unknown")
