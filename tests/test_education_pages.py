@@ -59,7 +59,7 @@ def test_parent_applies_on_the_page_and_sees_the_position_and_why(client: TestCl
     assert done.status_code == 303
     shown = client.get(done.headers["location"]).text
     assert "The application is in the queue." in shown
-    assert "Детский сад «Ромашка»" in shown
+    assert "Kindergarten No." in shown  # its English name on the English page
     # A benefit goes ahead of the earlier application without one.
     assert '<td data-label="Position" class="position">1</td>' in shown
     assert "Ahead: 0, of them with a benefit: 0." in shown

@@ -35,6 +35,7 @@ class QueuePositionRead(OutputModel):
     rank: int  # the parent's order
     kindergarten_id: int
     kindergarten_name: str
+    kindergarten_name_en: str | None
     position: int  # 1: next in line
     ahead: int
     ahead_with_benefit: int
@@ -45,6 +46,7 @@ class OfferRead(OutputModel):
     id: int
     kindergarten_id: int
     kindergarten_name: str
+    kindergarten_name_en: str | None
     age_group: int
     status: str
     expires_on: date
@@ -72,6 +74,7 @@ class ProposedOffer(OutputModel):
     application_id: int
     kindergarten_id: int
     kindergarten_name: str
+    kindergarten_name_en: str | None
     age_group: int
     benefit: Benefit
 
@@ -88,6 +91,7 @@ class AllocationRead(OutputModel):
 class NearbyKindergartenRead(OutputModel):
     kindergarten_id: int
     kindergarten_name: str
+    kindergarten_name_en: str | None
     free_places: int
     distance_km: float | None
 
@@ -101,4 +105,5 @@ class WaitingChildRead(OutputModel):
     age_group: int
     first_choice_id: int
     first_choice_name: str
+    first_choice_name_en: str | None
     nearest: list[NearbyKindergartenRead]

@@ -37,9 +37,10 @@ from infocity.education.schemas.kindergarten import (
     WaitingChildRead,
 )
 from infocity.education.service.directory import kindergarten_names
-from infocity.education.service.kindergarten import close_open_offer
+from infocity.education.service.kindergarten import NO_NAME, close_open_offer
 
 PAGE_LINK = "/education/kindergarten"
+NO_PLACE: tuple[str, str | None, tuple[float, float] | None] = ("", None, None)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ def _read(uow: UnitOfWork, plan: _Plan, run_for: date, run_id: int | None) -> Al
         ProposedOffer(
             application_id=app_id,
             kindergarten_id=kindergarten_id,
-            kindergarten_name=names.get(kindergarten_id, ""),
+            kindergarten_name=names.get(kindergarten_id, NO_NAME)[0],
+            kindergarten_name_en=names.get(kindergarten_id, NO_NAME)[1],
             age_group=plan.applicants[app_id].group,
             benefit=plan.benefits[app_id],
         )
@@ -217,7 +219,11 @@ def _give_place(session: Session, app_id: int, group_id: int) -> None:
 
 
 def _tell_parents(
-    session: Session, app_id: int, kind: str, kindergarten: str, expires_on: date | None
+    session: Session,
+    app_id: int,
+    kind: str,
+    kindergarten: tuple[str, str | None],
+    expires_on: date | None,
 ) -> None:
     application = session.get(KindergartenApplication, app_id)
     assert application is not None
@@ -230,7 +236,8 @@ def _tell_parents(
             template=f"education/kindergarten/messages/{kind}.txt",
             context={
                 "child": child.first_name if child else "",
-                "kindergarten": kindergarten,
+                "kindergarten": kindergarten[0],
+                "kindergarten_en": kindergarten[1] or kindergarten[0],
                 "expires_on": expires_on,
             },
             link=PAGE_LINK,
@@ -321,9 +328,10 @@ def list_waiting_at_three(
             )
         ):
             free.setdefault(row.age_group, {})[row.kindergarten_id] = row.free_places
-        places: dict[int, tuple[str, tuple[float, float] | None]] = {
+        places: dict[int, tuple[str, str | None, tuple[float, float] | None]] = {
             o.id: (
                 o.name,
+                o.name_en,
                 (o.latitude, o.longitude)
                 if o.latitude is not None and o.longitude is not None
                 else None,
@@ -335,19 +343,21 @@ def list_waiting_at_three(
             if age_on(birth, on) < rules.WAITING_AGE:
                 continue
             group = rules.age_group(birth, year)
-            candidates = [(k, places.get(k, ("", None))[1]) for k in free.get(group, {})]
-            origin = places.get(first, ("", None))[1]
+            candidates = [(k, places.get(k, NO_PLACE)[2]) for k in free.get(group, {})]
+            origin = places.get(first, NO_PLACE)[2]
             result.append(
                 WaitingChildRead(
                     application_id=app_id,
                     age=age_on(birth, on),
                     age_group=group,
                     first_choice_id=first,
-                    first_choice_name=places.get(first, ("", None))[0],
+                    first_choice_name=places.get(first, NO_PLACE)[0],
+                    first_choice_name_en=places.get(first, NO_PLACE)[1],
                     nearest=[
                         NearbyKindergartenRead(
                             kindergarten_id=k,
-                            kindergarten_name=places.get(k, ("", None))[0],
+                            kindergarten_name=places.get(k, NO_PLACE)[0],
+                            kindergarten_name_en=places.get(k, NO_PLACE)[1],
                             free_places=free[group][k],
                             distance_km=None if km is None else round(km, 1),
                         )

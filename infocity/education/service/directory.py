@@ -149,10 +149,15 @@ def list_kindergartens(*, uow: UnitOfWork | None = None) -> list[KindergartenRea
         ]
 
 
-def kindergarten_names(uow: UnitOfWork) -> dict[int, str]:
-    """Every kindergarten's name, by id (inside the caller's unit of work)."""
+def kindergarten_names(uow: UnitOfWork) -> dict[int, tuple[str, str | None]]:
+    """Every kindergarten's name in Russian and English, by id (inside the caller's unit
+    of work)."""
     ids = set(uow.session.scalars(select(Kindergarten.id)))
-    return {o.id: o.name for o in city.list_organisations("kindergarten", uow=uow) if o.id in ids}
+    return {
+        o.id: (o.name, o.name_en)
+        for o in city.list_organisations("kindergarten", uow=uow)
+        if o.id in ids
+    }
 
 
 def set_group_places(

@@ -36,6 +36,7 @@ from infocity.education.schemas.kindergarten import (
 from infocity.education.service.directory import kindergarten_names
 
 SERVICE_CODE = "kindergarten_enrolment"  # the portal catalogue's entry
+NO_NAME: tuple[str, str | None] = ("", None)
 
 
 def apply_for_kindergarten(
@@ -121,7 +122,10 @@ def _mine(session: Session, actor: Principal, application_id: int) -> Kindergart
 
 
 def _positions(
-    uow: UnitOfWork, application: KindergartenApplication, now: datetime, names: dict[int, str]
+    uow: UnitOfWork,
+    application: KindergartenApplication,
+    now: datetime,
+    names: dict[int, tuple[str, str | None]],
 ) -> list[QueuePositionRead]:
     """Where the child stands in each chosen kindergarten; a change since the parent last
     looked is recorded, so the history shows what moved."""
@@ -186,7 +190,8 @@ def _positions(
             QueuePositionRead(
                 rank=choice.rank,
                 kindergarten_id=choice.kindergarten_id,
-                kindergarten_name=names.get(choice.kindergarten_id, ""),
+                kindergarten_name=names.get(choice.kindergarten_id, NO_NAME)[0],
+                kindergarten_name_en=names.get(choice.kindergarten_id, NO_NAME)[1],
                 position=position,
                 ahead=ahead,
                 ahead_with_benefit=with_benefit,
@@ -197,7 +202,9 @@ def _positions(
     return positions
 
 
-def _offers(uow: UnitOfWork, application_id: int, names: dict[int, str]) -> list[OfferRead]:
+def _offers(
+    uow: UnitOfWork, application_id: int, names: dict[int, tuple[str, str | None]]
+) -> list[OfferRead]:
     rows = uow.session.execute(
         select(KindergartenOffer, KindergartenGroup.kindergarten_id, KindergartenGroup.age_group)
         .join(KindergartenGroup, KindergartenGroup.id == KindergartenOffer.group_id)
@@ -208,7 +215,8 @@ def _offers(uow: UnitOfWork, application_id: int, names: dict[int, str]) -> list
         OfferRead(
             id=offer.id,
             kindergarten_id=kindergarten_id,
-            kindergarten_name=names.get(kindergarten_id, ""),
+            kindergarten_name=names.get(kindergarten_id, NO_NAME)[0],
+            kindergarten_name_en=names.get(kindergarten_id, NO_NAME)[1],
             age_group=age_group,
             status=offer.status,
             expires_on=offer.expires_on,
