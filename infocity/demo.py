@@ -17,6 +17,7 @@ from infocity.city.models import District
 from infocity.city.schemas import DistrictCreate, OrganisationCreate
 from infocity.core.auth import SYSTEM, Principal, Role
 from infocity.core.uow import UnitOfWork
+from infocity.education.demo import load_demo_education
 from infocity.health.demo import load_demo_health
 from infocity.housing import service as housing
 from infocity.housing.schemas import (
@@ -339,5 +340,6 @@ def load_demo_city() -> bool:
             SYSTEM, TariffCreate(service=service_name, valid_from=date(2025, 1, 1), price=price)
         )
     load_demo_health(doctor_user_id=staff_ids["doctor"])
+    load_demo_education()
     portal.seed_catalogue()
     return True

@@ -1,16 +1,127 @@
-"""Exam results made for tests through the real service functions."""
+"""Education made for tests through the real service functions: schools, kindergartens, queues, exam results."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date
 
-from infocity.core.auth import SYSTEM
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from infocity.core.db import utcnow
-from infocity.education import service
 from infocity.education.schemas.exams import ExamImportRead
+from infocity.accounts import service as accounts
+from infocity.accounts.schemas import ChildCreate
+from infocity.core.auth import SYSTEM
+from infocity.core.clock import city_today
+from infocity.education import service
+from infocity.education.rules.kindergarten import Benefit, school_year
+from infocity.education.schemas.directory import (
+    GroupPlacesSet,
+    KindergartenCreate,
+    KindergartenGroupRead,
+    SchoolCreate,
+    SchoolRead,
+)
+from infocity.education.schemas.kindergarten import (
+    KindergartenApplicationCreate,
+    KindergartenApplicationRead,
+)
+from tests.builders import Account, make_citizen
+
+_numbers = itertools.count(1)
+FIRST_NAMES = ("Миша", "Маша", "Петя", "Оля", "Ваня", "Катя", "Даша", "Гоша")
+
+
+def make_school(buildings: int = 2) -> SchoolRead:
+    n = next(_numbers)
+    return service.create_school(
+        SYSTEM,
+        SchoolCreate(
+            name=f"Школа №{n}",
+            name_en=f"School No. {n}",
+            buildings=[f"Москва, ул. Школьная, {n}, корп. {b + 1}" for b in range(buildings)],
+        ),
+    )
+
+
+def make_kindergarten(name: str | None = None, at: tuple[float, float] | None = None) -> int:
+    """A kindergarten; ``at``: its latitude and longitude."""
+    n = next(_numbers)
+    return service.create_kindergarten(
+        SYSTEM,
+        KindergartenCreate(
+            name=name or f"Детский сад №{n}",
+            name_en=f"Kindergarten No. {n}",
+            address=f"Москва, ул. Садовая, {n}",
+            latitude=at[0] if at else None,
+            longitude=at[1] if at else None,
+        ),
+    ).id
+
+
+def next_school_year_start() -> date:
+    """The next 1 September in the city: the day allocations are usually for."""
+    return date(school_year(city_today()) + 1, 9, 1)
+
+
+def set_places(
+    kindergarten_id: int, age_group: int, places: int, year: int | None = None
+) -> KindergartenGroupRead:
+    return service.set_group_places(
+        SYSTEM,
+        kindergarten_id,
+        GroupPlacesSet(
+            year=year or next_school_year_start().year, age_group=age_group, places=places
+        ),
+    )
+
+
+def birth_date_for_group(age_group: int, start: date | None = None) -> date:
+    """A birth date giving ``age_group`` full years on the 1 September of ``start``'s year."""
+    first = date(school_year(start or next_school_year_start()), 9, 1)
+    return date(first.year - age_group, 3, 15)
+
+
+@dataclass(frozen=True)
+class Family:
+    parent: Account
+    child_id: int
+
+
+def make_family(age_group: int = 3, *, email: str | None = None) -> Family:
+    parent = make_citizen(email=email)
+    child = accounts.add_child(
+        parent.principal,
+        ChildCreate(
+            last_name="Иванов",
+            first_name=FIRST_NAMES[next(_numbers) % len(FIRST_NAMES)],
+            birth_date=birth_date_for_group(age_group),
+        ),
+    )
+    return Family(parent, child.id)
+
+
+def apply(
+    family: Family,
+    kindergarten_ids: list[int],
+    *,
+    benefit: Benefit = Benefit.NONE,
+    desired_start: date | None = None,
+) -> KindergartenApplicationRead:
+    return service.apply_for_kindergarten(
+        family.parent.principal,
+        KindergartenApplicationCreate(
+            child_id=family.child_id,
+            kindergarten_ids=kindergarten_ids,
+            desired_start=desired_start or next_school_year_start(),
+            benefit=benefit,
+            benefit_document=None if benefit is Benefit.NONE else "Справка № 12 от 01.02.2026",
+        ),
+    )
+
+
+# --- Exam results ----------------------------------------------------------------------
 
 HEADER = "registration_code,document_number,subject,score,pass_mark,published_at"
 _codes = itertools.count(1)

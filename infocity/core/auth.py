@@ -73,6 +73,11 @@ class Action(StrEnum):
     HOUSING_OWN = "housing.own"  # a citizen: link apartments, submit readings, file requests
     HOUSING_REQUESTS_PROCESS = "housing.requests_process"  # the operator's request queue
     HOUSING_BILLING = "housing.billing"  # meters, tariffs, bills, payments
+    # Education
+    EDUCATION_DIRECTORY_MANAGE = "education.directory_manage"  # schools, territories
+    KINDERGARTEN_PLACES_MANAGE = "kindergarten.places_manage"  # a kindergarten's groups
+    KINDERGARTEN_APPLY = "kindergarten.apply"  # a parent, for a child of their family
+    KINDERGARTEN_ALLOCATE = "kindergarten.allocate"  # the city's allocation of places
     # Education: state exam results
     EXAM_RESULTS_IMPORT = "exam_results.import"  # exam officials load results and corrections
     EXAM_RESULTS_SUBSCRIBE = "exam_results.subscribe"  # told when a subject is published
@@ -114,6 +119,11 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.HOUSING_OWN: frozenset({Role.CITIZEN}),
     Action.HOUSING_REQUESTS_PROCESS: frozenset({Role.HOUSING_OPERATOR}),
     Action.HOUSING_BILLING: frozenset({Role.HOUSING_OPERATOR, Role.CITY_ADMIN}),
+    Action.EDUCATION_DIRECTORY_MANAGE: frozenset({Role.CITY_ADMIN}),
+    # Scoped: kindergarten staff set the places of their own kindergarten only.
+    Action.KINDERGARTEN_PLACES_MANAGE: frozenset({Role.KINDERGARTEN_STAFF, Role.CITY_ADMIN}),
+    Action.KINDERGARTEN_APPLY: frozenset({Role.CITIZEN}),
+    Action.KINDERGARTEN_ALLOCATE: frozenset({Role.CITY_ADMIN}),
     Action.EXAM_RESULTS_IMPORT: frozenset({Role.EXAM_OFFICIAL}),
     Action.EXAM_RESULTS_SUBSCRIBE: frozenset({Role.CITIZEN}),
 }

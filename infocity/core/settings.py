@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     no_show_window_days: int = 365
     no_show_suspension_days: int = 30
     waitlist_hold_minutes: int = 15  # how long a freed time is kept for the waiting list
+    kindergarten_offer_days: int = 7  # a place offered and not accepted returns after this
     reminder_offsets_hours: str = "24,2"  # reminders this many hours before (comma-separated)
 
     # Housing and utilities.

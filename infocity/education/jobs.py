@@ -9,6 +9,12 @@ from infocity.core.jobs import periodic
 from infocity.education import service
 
 
+@periodic("education.lapse_kindergarten_offers", every=timedelta(minutes=15))
+def lapse_kindergarten_offers() -> int:
+    """Return the places of offers not accepted in time; the children stay in the queue."""
+    return service.lapse_overdue_offers()
+
+
 @periodic("education.exam_publications", every=timedelta(minutes=1))
 def exam_publications() -> int:
     """Announce the exam results whose publication time has passed (one event each),

@@ -287,7 +287,7 @@ SERVICES = (
         "Apply for a kindergarten place for your child: the queue and the choice of kindergarten.",
         PARENTS_RU,
         PARENTS_EN,
-        None,
+        "/education/kindergarten",
     ),
     ServiceSeed(
         "school_enrolment",

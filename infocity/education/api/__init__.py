@@ -1,10 +1,12 @@
-"""The JSON API of education: one router per sub-domain, assembled here."""
+"""JSON routes of education (``/api/v1/education/...``), one module per sub-domain."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from infocity.education.api import exams
+from infocity.education.api import directory, exams, kindergarten
 
 router = APIRouter()
+router.include_router(directory.router)
+router.include_router(kindergarten.router)
 router.include_router(exams.router)

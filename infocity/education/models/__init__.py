@@ -1,5 +1,5 @@
 """Tables of education, one module per sub-domain (imported here for migrations)."""
 
-from infocity.education.models import exams
+from infocity.education.models import directory, exams, kindergarten
 
-__all__ = ["exams"]
+__all__ = ["directory", "exams", "kindergarten"]

@@ -1,10 +1,11 @@
-"""HTML pages of education: one router per sub-domain, assembled here."""
+"""HTML pages of education, one module per sub-domain, assembled into one router."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from infocity.education.pages import exams
+from infocity.education.pages import exams, kindergarten
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
+router.include_router(kindergarten.router)
 router.include_router(exams.router)

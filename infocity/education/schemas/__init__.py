@@ -1,1 +1,1 @@
-"""Shapes of education data crossing the service boundary, one module per sub-domain."""
+"""What education's use cases take and give, one module per sub-domain."""

@@ -1,13 +1,42 @@
 """Use cases of education: one function per thing a user does, one transaction each.
 
-One module per sub-domain; callers import the package (``from infocity.education import
-service``) and use the names re-exported here.
+One module per sub-domain; a module imports only the ones below it:
 
+- ``allocation``: the city's allocation of kindergarten places and the lapse of offers;
+- ``kindergarten``: the parent's queue: apply, follow the position, answer an offer;
+- ``directory``: schools, kindergartens and their places, school territories;
 - ``exams``: importing exam results, looking them up, subscribing;
 - ``exam_notices``: announcing publications and telling subscribers (the worker's job).
+
+Callers import the package (``from infocity.education import service``) and use the names
+re-exported here.
 """
 
 from __future__ import annotations
+
+from infocity.education.service.allocation import (
+    lapse_overdue_offers,
+    list_waiting_at_three,
+    preview_allocation,
+    run_allocation,
+)
+from infocity.education.service.directory import (
+    create_kindergarten,
+    create_school,
+    get_school,
+    import_territory,
+    list_kindergartens,
+    register_education_organisation,
+    school_for_address,
+    set_group_places,
+)
+from infocity.education.service.kindergarten import (
+    answer_offer,
+    apply_for_kindergarten,
+    children_for_kindergarten,
+    list_my_kindergarten_applications,
+    withdraw_kindergarten_application,
+)
 
 from infocity.education.service.exam_notices import (
     announce_exam_publications,
@@ -22,9 +51,26 @@ from infocity.education.service.exams import (
 
 __all__ = [
     "announce_exam_publications",
+    "answer_offer",
+    "apply_for_kindergarten",
+    "children_for_kindergarten",
+    "create_kindergarten",
+    "create_school",
+    "get_school",
     "import_exam_results",
+    "import_territory",
+    "lapse_overdue_offers",
     "list_exam_subscriptions",
+    "list_kindergartens",
+    "list_my_kindergarten_applications",
+    "list_waiting_at_three",
     "look_up_exam_results",
     "notify_exam_subscribers",
+    "preview_allocation",
+    "register_education_organisation",
+    "run_allocation",
+    "school_for_address",
+    "set_group_places",
     "subscribe_to_exam_results",
+    "withdraw_kindergarten_application",
 ]

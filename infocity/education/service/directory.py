@@ -1,0 +1,294 @@
+"""The education directory: schools and their buildings, kindergartens and the places of
+their age groups, and the school territories imported from the district's file."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from infocity.city import service as city
+from infocity.city.schemas import OrganisationCreate
+from infocity.core import audit
+from infocity.core.auth import Action, Principal, authorize
+from infocity.core.i18n import N_
+from infocity.core.sql import dml, upsert_insert
+from infocity.core.uow import UnitOfWork
+from infocity.education import errors
+from infocity.education.models.directory import (
+    Kindergarten,
+    KindergartenGroup,
+    School,
+    SchoolBuilding,
+    TerritoryAddress,
+)
+from infocity.education.rules import directory as rules
+from infocity.education.schemas.directory import (
+    GroupPlacesSet,
+    KindergartenCreate,
+    KindergartenGroupRead,
+    KindergartenRead,
+    SchoolCreate,
+    SchoolRead,
+    TerritoryImportRead,
+    TerritoryRead,
+)
+
+
+def create_school(
+    actor: Principal | None, data: SchoolCreate, *, uow: UnitOfWork | None = None
+) -> SchoolRead:
+    """Register a school with its buildings (city education officials)."""
+    actor = authorize(actor, Action.EDUCATION_DIRECTORY_MANAGE)
+    buildings = list(dict.fromkeys(b.strip() for b in data.buildings if b.strip()))
+    uow = uow or UnitOfWork()
+    with uow:
+        organisation = city.create_organisation(
+            OrganisationCreate(
+                kind="school",
+                name=data.name,
+                name_en=data.name_en,
+                district_id=data.district_id,
+                address=buildings[0] if buildings else None,
+            ),
+            actor=actor,
+            uow=uow,
+        )
+        uow.session.add(School(id=organisation.id))
+        uow.session.flush()
+        for address in buildings:
+            uow.session.add(SchoolBuilding(school_id=organisation.id, address=address))
+        uow.session.flush()
+        result = SchoolRead(
+            id=organisation.id,
+            name=organisation.name,
+            name_en=organisation.name_en,
+            district_id=organisation.district_id,
+            buildings=buildings,
+        )
+        uow.commit()
+        return result
+
+
+def register_education_organisation(
+    actor: Principal | None,
+    organisation_id: int,
+    buildings: list[str] | None = None,
+    *,
+    uow: UnitOfWork | None = None,
+) -> None:
+    """Give an existing school or kindergarten of the city directory its education
+    profile (a school with its buildings; city education officials)."""
+    actor = authorize(actor, Action.EDUCATION_DIRECTORY_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        organisation = city.get_organisation(organisation_id, uow=uow)
+        if organisation.kind == "school":
+            uow.session.add(School(id=organisation_id))
+            uow.session.flush()
+            for address in dict.fromkeys(buildings or [organisation.address or ""]):
+                if address:
+                    uow.session.add(SchoolBuilding(school_id=organisation_id, address=address))
+        elif organisation.kind == "kindergarten":
+            uow.session.add(Kindergarten(id=organisation_id))
+        else:
+            raise errors.NotAnEducationOrganisation()
+        uow.session.flush()
+        uow.commit()
+
+
+def create_kindergarten(
+    actor: Principal | None, data: KindergartenCreate, *, uow: UnitOfWork | None = None
+) -> KindergartenRead:
+    """Register a kindergarten (city education officials); its places come by groups."""
+    actor = authorize(actor, Action.EDUCATION_DIRECTORY_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        organisation = city.create_organisation(
+            OrganisationCreate(kind="kindergarten", **data.model_dump()), actor=actor, uow=uow
+        )
+        uow.session.add(Kindergarten(id=organisation.id))
+        uow.session.flush()
+        result = KindergartenRead.model_validate(organisation, from_attributes=True)
+        uow.commit()
+        return result
+
+
+def _groups(
+    session: Session, kindergarten_ids: list[int]
+) -> dict[int, list[KindergartenGroupRead]]:
+    found: dict[int, list[KindergartenGroupRead]] = {k: [] for k in kindergarten_ids}
+    rows = session.scalars(
+        select(KindergartenGroup)
+        .where(KindergartenGroup.kindergarten_id.in_(kindergarten_ids))
+        .order_by(KindergartenGroup.year, KindergartenGroup.age_group)
+    )
+    for row in rows:
+        found[row.kindergarten_id].append(KindergartenGroupRead.model_validate(row))
+    return found
+
+
+def list_kindergartens(*, uow: UnitOfWork | None = None) -> list[KindergartenRead]:
+    """The city's kindergartens by name, with their groups' places (public)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        ids = set(uow.session.scalars(select(Kindergarten.id)))
+        organisations = [o for o in city.list_organisations("kindergarten", uow=uow) if o.id in ids]
+        groups = _groups(uow.session, [o.id for o in organisations])
+        return [
+            KindergartenRead(
+                id=o.id,
+                name=o.name,
+                name_en=o.name_en,
+                district_id=o.district_id,
+                address=o.address,
+                groups=groups[o.id],
+            )
+            for o in organisations
+        ]
+
+
+def kindergarten_names(uow: UnitOfWork) -> dict[int, tuple[str, str | None]]:
+    """Every kindergarten's name in Russian and English, by id (inside the caller's unit
+    of work)."""
+    ids = set(uow.session.scalars(select(Kindergarten.id)))
+    return {
+        o.id: (o.name, o.name_en)
+        for o in city.list_organisations("kindergarten", uow=uow)
+        if o.id in ids
+    }
+
+
+def set_group_places(
+    actor: Principal | None,
+    kindergarten_id: int,
+    data: GroupPlacesSet,
+    *,
+    uow: UnitOfWork | None = None,
+) -> KindergartenGroupRead:
+    """Set how many places an age group of a kindergarten has in a school year (the
+    kindergarten's own staff, or city officials). Places already offered stay taken:
+    the free places change by the difference, and never go below the places taken."""
+    actor = authorize(actor, Action.KINDERGARTEN_PLACES_MANAGE, kindergarten_id)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        if session.get(Kindergarten, kindergarten_id) is None:
+            raise errors.KindergartenNotFound(field=None)
+        group = session.scalar(
+            select(KindergartenGroup)
+            .where(
+                KindergartenGroup.kindergarten_id == kindergarten_id,
+                KindergartenGroup.year == data.year,
+                KindergartenGroup.age_group == data.age_group,
+            )
+            .with_for_update()
+        )
+        if group is None:
+            group = KindergartenGroup(
+                kindergarten_id=kindergarten_id,
+                year=data.year,
+                age_group=data.age_group,
+                places=data.places,
+                free_places=data.places,
+            )
+            session.add(group)
+        else:
+            taken = group.places - group.free_places
+            if data.places < taken:
+                raise errors.PlacesBelowTaken(taken)
+            group.free_places = data.places - taken
+            group.places = data.places
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "education.kindergarten.places",
+            organisation_id=kindergarten_id,
+            detail=f"{data.year} group {data.age_group}: {data.places}",
+        )
+        result = KindergartenGroupRead.model_validate(group)
+        uow.commit()
+        return result
+
+
+def import_territory(
+    actor: Principal | None, text: str, *, uow: UnitOfWork | None = None
+) -> TerritoryImportRead:
+    """Load a territory file (CSV ``address,school_id``): every row or none. An address
+    already in the table moves to the school the file names."""
+    actor = authorize(actor, Action.EDUCATION_DIRECTORY_MANAGE)
+    rows, rejected = rules.parse_territory(text)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        named = {row.school_id for row in rows}
+        known = (
+            set(session.scalars(select(School.id).where(School.id.in_(named)))) if named else set()
+        )
+        rejected += [
+            (row.line, N_("There is no school with this number."))
+            for row in rows
+            if row.school_id not in known
+        ]
+        if rejected:
+            raise errors.TerritoryRowsRejected(sorted(rejected))
+        if not rows:
+            raise errors.TerritoryRowsRejected([(2, N_("The file has no rows after the header."))])
+        table = cast(Table, TerritoryAddress.__table__)
+        insert = upsert_insert(session)
+        for row in rows:
+            statement = insert(table).values(
+                address_key=rules.address_key(row.address),
+                address=row.address,
+                school_id=row.school_id,
+            )
+            dml(
+                session,
+                statement.on_conflict_do_update(
+                    index_elements=["address_key"],
+                    set_={"address": row.address, "school_id": row.school_id},
+                ),
+            )
+        audit.record(session, actor, "education.territory.import", detail=f"{len(rows)} rows")
+        uow.commit()
+        return TerritoryImportRead(imported=len(rows))
+
+
+def school_for_address(address: str, *, uow: UnitOfWork | None = None) -> TerritoryRead:
+    """The school whose territory an address is in (public), or "address unknown"."""
+    uow = uow or UnitOfWork()
+    with uow:
+        row = uow.session.execute(
+            select(TerritoryAddress.address, TerritoryAddress.school_id).where(
+                TerritoryAddress.address_key == rules.address_key(address)
+            )
+        ).one_or_none()
+        if row is None:
+            raise errors.AddressNotInTerritory()
+        school = city.get_organisation(row.school_id, uow=uow)
+        return TerritoryRead(address=row.address, school_id=row.school_id, school_name=school.name)
+
+
+def get_school(school_id: int, *, uow: UnitOfWork | None = None) -> SchoolRead:
+    """A school with its buildings (public)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        if uow.session.get(School, school_id) is None:
+            raise errors.SchoolNotFound()
+        organisation = city.get_organisation(school_id, uow=uow)
+        buildings = list(
+            uow.session.scalars(
+                select(SchoolBuilding.address)
+                .where(SchoolBuilding.school_id == school_id)
+                .order_by(SchoolBuilding.id)
+            )
+        )
+        return SchoolRead(
+            id=school_id,
+            name=organisation.name,
+            name_en=organisation.name_en,
+            district_id=organisation.district_id,
+            buildings=buildings,
+        )
