@@ -1,19 +1,18 @@
-"""Education made for tests through the real service functions: schools, kindergartens, queues, exam results."""
+"""Education made for tests through the real service functions: schools,
+kindergartens, queues and exam results."""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
-from datetime import date
-
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
-from infocity.core.db import utcnow
-from infocity.education.schemas.exams import ExamImportRead
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
 from infocity.accounts import service as accounts
 from infocity.accounts.schemas import ChildCreate
 from infocity.core.auth import SYSTEM
 from infocity.core.clock import city_today
+from infocity.core.db import utcnow
 from infocity.education import service
 from infocity.education.rules.kindergarten import Benefit, school_year
 from infocity.education.schemas.directory import (
@@ -23,6 +22,7 @@ from infocity.education.schemas.directory import (
     SchoolCreate,
     SchoolRead,
 )
+from infocity.education.schemas.exams import ExamImportRead
 from infocity.education.schemas.kindergarten import (
     KindergartenApplicationCreate,
     KindergartenApplicationRead,

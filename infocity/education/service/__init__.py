@@ -30,14 +30,6 @@ from infocity.education.service.directory import (
     school_for_address,
     set_group_places,
 )
-from infocity.education.service.kindergarten import (
-    answer_offer,
-    apply_for_kindergarten,
-    children_for_kindergarten,
-    list_my_kindergarten_applications,
-    withdraw_kindergarten_application,
-)
-
 from infocity.education.service.exam_notices import (
     announce_exam_publications,
     notify_exam_subscribers,
@@ -47,6 +39,13 @@ from infocity.education.service.exams import (
     list_exam_subscriptions,
     look_up_exam_results,
     subscribe_to_exam_results,
+)
+from infocity.education.service.kindergarten import (
+    answer_offer,
+    apply_for_kindergarten,
+    children_for_kindergarten,
+    list_my_kindergarten_applications,
+    withdraw_kindergarten_application,
 )
 
 __all__ = [
