@@ -5,12 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from infocity.city import errors
 from infocity.city.models import ORGANISATION_KINDS, District, Organisation
 from infocity.city.schemas import DistrictCreate, DistrictRead, OrganisationCreate, OrganisationRead
 from infocity.core import audit
 from infocity.core.auth import Action, Principal, authorize
-from infocity.core.errors import Conflict, InvalidInput, NotFound
-from infocity.core.i18n import N_
 from infocity.core.uow import UnitOfWork
 
 
@@ -23,24 +22,18 @@ def create_district(
     with uow:
         exists = uow.session.scalar(select(District.id).where(District.code == data.code))
         if exists is not None:
-            raise _district_exists()
+            raise errors.DistrictExists()
         district = District(code=data.code, name=data.name, name_en=data.name_en)
         uow.session.add(district)
         try:
             uow.session.flush()
         except IntegrityError as exc:  # the same code added at the same moment
-            raise _district_exists() from exc
+            raise errors.DistrictExists() from exc
         if not actor.is_system:
             audit.record(uow.session, actor, "district.create", detail=data.code)
         result = DistrictRead.model_validate(district)
         uow.commit()
         return result
-
-
-def _district_exists() -> Conflict:
-    return Conflict(
-        "district_exists", N_("A district with this code already exists."), field="code"
-    )
 
 
 def create_organisation(
@@ -49,15 +42,11 @@ def create_organisation(
     """Add a clinic, school, kindergarten or operator (city administrators; ``SYSTEM``)."""
     actor = authorize(actor, Action.DIRECTORY_MANAGE)
     if data.kind not in ORGANISATION_KINDS:
-        raise InvalidInput(
-            "invalid_organisation_kind", N_("Unknown kind of organisation."), field="kind"
-        )
+        raise errors.UnknownOrganisationKind()
     uow = uow or UnitOfWork()
     with uow:
         if data.district_id is not None and uow.session.get(District, data.district_id) is None:
-            raise InvalidInput(
-                "district_not_found", N_("There is no such district."), field="district_id"
-            )
+            raise errors.DistrictNotFound()
         organisation = Organisation(**data.model_dump())
         uow.session.add(organisation)
         uow.session.flush()
@@ -100,5 +89,5 @@ def get_organisation(organisation_id: int, *, uow: UnitOfWork | None = None) -> 
     with uow:
         organisation = uow.session.get(Organisation, organisation_id)
         if organisation is None:
-            raise NotFound("organisation_not_found", N_("There is no such organisation."))
+            raise errors.OrganisationNotFound()
         return OrganisationRead.model_validate(organisation)
