@@ -67,7 +67,7 @@ def issue_token(data: ApiTokenCreate, request: Request) -> TokenRead:
     responses=error_responses(401),
     summary="Log the app out: revoke the bearer token of this request",
 )
-def revoke_token(request: Request, principal: LoggedIn) -> Response:
+def revoke_token(request: Request, actor: LoggedIn) -> Response:
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
     service.revoke_api_token(token)
     return Response(status_code=204)
@@ -90,8 +90,8 @@ def verify_contact(data: ContactVerificationConfirm) -> Response:
     responses=error_responses(401, 429),
     summary="Send the confirmation link again (an account not confirmed yet)",
 )
-def resend_verification(principal: LoggedIn) -> Response:
-    service.resend_verification(principal)
+def resend_verification(actor: LoggedIn) -> Response:
+    service.resend_verification(actor)
     return Response(status_code=204)
 
 
@@ -124,8 +124,8 @@ def confirm_password_reset(data: PasswordResetConfirm) -> Response:
     responses=error_responses(401, 403),
     summary="My profile (documents masked) and children",
 )
-def get_profile(principal: CurrentUser) -> ProfileRead:
-    return service.get_profile(principal)
+def get_profile(actor: CurrentUser) -> ProfileRead:
+    return service.get_profile(actor)
 
 
 @router.patch(
@@ -134,8 +134,8 @@ def get_profile(principal: CurrentUser) -> ProfileRead:
     responses=error_responses(401, 403, 409, 422),
     summary="Change my names, date of birth or documents (null removes a document)",
 )
-def update_profile(data: ProfileUpdate, principal: CurrentUser) -> ProfileRead:
-    return service.update_profile(principal, data)
+def update_profile(data: ProfileUpdate, actor: CurrentUser) -> ProfileRead:
+    return service.update_profile(actor, data)
 
 
 @router.get(
@@ -144,8 +144,8 @@ def update_profile(data: ProfileUpdate, principal: CurrentUser) -> ProfileRead:
     responses=error_responses(401, 403),
     summary="My children",
 )
-def list_children(principal: CurrentUser) -> list[PersonRead]:
-    return service.list_family(principal)
+def list_children(actor: CurrentUser) -> list[PersonRead]:
+    return service.list_family(actor)
 
 
 @router.post(
@@ -155,8 +155,8 @@ def list_children(principal: CurrentUser) -> list[PersonRead]:
     responses=error_responses(401, 403, 409, 422),
     summary="Add a child to my family",
 )
-def add_child(data: ChildCreate, principal: CurrentUser) -> PersonRead:
-    return service.add_child(principal, data)
+def add_child(data: ChildCreate, actor: CurrentUser) -> PersonRead:
+    return service.add_child(actor, data)
 
 
 @router.get(
@@ -166,9 +166,9 @@ def add_child(data: ChildCreate, principal: CurrentUser) -> PersonRead:
     summary="Look a citizen up by SNILS, OMS policy or phone (audited)",
 )
 def lookup_citizen(
-    principal: CurrentUser, query: Annotated[str, Query(min_length=1, max_length=40)]
+    actor: CurrentUser, query: Annotated[str, Query(min_length=1, max_length=40)]
 ) -> list[CitizenRecordRead]:
-    return service.lookup_citizen(principal, query)
+    return service.lookup_citizen(actor, query)
 
 
 @router.get(
@@ -178,9 +178,9 @@ def lookup_citizen(
     summary="The audit log, newest first",
 )
 def list_audit(
-    principal: CurrentUser, filters: Annotated[AuditFilter, Query()]
+    actor: CurrentUser, filters: Annotated[AuditFilter, Query()]
 ) -> list[AuditEntryRead]:
-    return service.list_audit(principal, filters)
+    return service.list_audit(actor, filters)
 
 
 @router.post(
@@ -190,8 +190,8 @@ def list_audit(
     responses=error_responses(401, 403, 409, 422),
     summary="Create a staff account",
 )
-def create_staff(data: StaffCreate, principal: LoggedIn) -> UserRead:
-    return service.create_staff_account(data, principal)
+def create_staff(data: StaffCreate, actor: LoggedIn) -> UserRead:
+    return service.create_staff_account(data, actor)
 
 
 @router.post(
@@ -201,6 +201,6 @@ def create_staff(data: StaffCreate, principal: LoggedIn) -> UserRead:
     responses=error_responses(401, 403, 422),
     summary="Issue a device key (shown once)",
 )
-def register_device(data: DeviceKeyCreate, principal: CurrentUser) -> DeviceKeyIssued:
-    device, key = service.register_device(principal, data)
+def register_device(data: DeviceKeyCreate, actor: CurrentUser) -> DeviceKeyIssued:
+    device, key = service.register_device(actor, data)
     return DeviceKeyIssued(**device.model_dump(), key=key)

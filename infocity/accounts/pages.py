@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from infocity.accounts import service
+from infocity.accounts.errors import Required
 from infocity.accounts.schemas import (
     AuditFilter,
     ChildCreate,
@@ -26,7 +27,7 @@ from infocity.accounts.schemas import (
 )
 from infocity.city import service as city
 from infocity.core.auth import STAFF_ROLES, Action, Principal, Role, allowed
-from infocity.core.errors import AppError, InvalidInput
+from infocity.core.errors import AppError
 from infocity.core.i18n import LOCALES, N_, gettext
 from infocity.core.schemas import MAX_ID
 from infocity.core.settings import get_settings
@@ -77,9 +78,9 @@ def switch_language(request: Request, locale: str, next: str | None = None) -> R
     notifications) and go back to the page."""
     response = RedirectResponse(safe_next(next), status_code=303)
     if locale in LOCALES:
-        principal = page_principal(request)
-        if principal is not None:
-            service.set_locale(principal.user_id, locale)
+        actor = page_principal(request)
+        if actor is not None:
+            service.set_locale(actor.user_id, locale)
         response.set_cookie(
             "lang",
             locale,
@@ -204,8 +205,8 @@ def logout(request: Request) -> RedirectResponse:
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_pending(request: Request, sent: bool = False) -> Response:
-    principal = logged_in(request)
-    if principal.verified:
+    actor = logged_in(request)
+    if actor.verified:
         return redirect("/cabinet")
     notice = gettext(N_("We have sent a new link.")) if sent else None
     return render(
@@ -275,7 +276,7 @@ def reset_request(request: Request, form: Form) -> Response:
     identifier = form.get("identifier", "").strip()
     try:
         if not identifier:
-            raise InvalidInput("required", N_("This field is required."), field="identifier")
+            raise Required("identifier")
         service.request_password_reset(identifier[:254], ip=client_ip(request))
     except AppError as exc:
         return render(
@@ -351,7 +352,7 @@ def _profile_values(profile: ProfileRead) -> dict[str, str]:
 
 def _cabinet(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     *,
     profile_values: dict[str, str] | None = None,
     profile_errors: FormErrors | None = None,
@@ -360,7 +361,7 @@ def _cabinet(
     notice: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    profile = service.get_profile(principal)
+    profile = service.get_profile(actor)
     return render(
         request,
         "accounts/cabinet.html",
@@ -380,18 +381,18 @@ def _cabinet(
 def cabinet(
     request: Request, saved: Annotated[str | None, Query(max_length=20)] = None
 ) -> Response:
-    principal = logged_in(request)
-    if principal.kind != "citizen":
+    actor = logged_in(request)
+    if actor.kind != "citizen":
         return redirect("/staff")
-    if not principal.verified:
+    if not actor.verified:
         return redirect("/verify")
     notice = gettext(SAVED[saved]) if saved in SAVED else None
-    return _cabinet(request, principal, notice=notice)
+    return _cabinet(request, actor, notice=notice)
 
 
 @router.post("/cabinet/profile", response_class=HTMLResponse)
 def update_profile(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     # Names and the date are always sent (empty clears what may be cleared); documents
     # are shown masked, so an empty document field means "keep it".
     data: dict[str, Any] = {
@@ -400,12 +401,12 @@ def update_profile(request: Request, form: Form) -> Response:
     }
     data.update(filled(form, ("snils", "oms_policy", "passport")))
     try:
-        service.update_profile(principal, ProfileUpdate(**data))
+        service.update_profile(actor, ProfileUpdate(**data))
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _cabinet(
             request,
-            principal,
+            actor,
             profile_values=_values(form, PROFILE_FIELDS),
             profile_errors=FormErrors.of(exc, PROFILE_FIELDS),
             status_code=refusal_status(exc),
@@ -415,14 +416,14 @@ def update_profile(request: Request, form: Form) -> Response:
 
 @router.post("/cabinet/children", response_class=HTMLResponse)
 def add_child(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     try:
-        service.add_child(principal, ChildCreate(**filled(form, CHILD_FIELDS)))
+        service.add_child(actor, ChildCreate(**filled(form, CHILD_FIELDS)))
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _cabinet(
             request,
-            principal,
+            actor,
             child_values=_values(form, CHILD_FIELDS),
             child_errors=FormErrors.of(exc, CHILD_FIELDS),
             status_code=refusal_status(exc),
@@ -435,14 +436,14 @@ def add_child(request: Request, form: Form) -> Response:
 
 def _workplace(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     *,
     query: str = "",
     results: list[CitizenRecordRead] | None = None,
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    workplace = service.get_workplace(principal)
+    workplace = service.get_workplace(actor)
     return render(
         request,
         "accounts/staff.html",
@@ -450,9 +451,9 @@ def _workplace(
             "workplace": workplace,
             "role_labels": ROLE_LABELS,
             # Only whether to show the form; the service decides on each look-up.
-            "can_lookup": allowed(principal, Action.CITIZEN_LOOKUP),
-            "can_admin": allowed(principal, Action.STAFF_MANAGE),
-            "can_audit": allowed(principal, Action.AUDIT_READ),
+            "can_lookup": allowed(actor, Action.CITIZEN_LOOKUP),
+            "can_admin": allowed(actor, Action.STAFF_MANAGE),
+            "can_audit": allowed(actor, Action.AUDIT_READ),
             "query": query,
             "results": results,
             "errors": errors or FormErrors(),
@@ -469,20 +470,20 @@ def workplace(request: Request) -> HTMLResponse:
 @router.post("/staff", response_class=HTMLResponse)
 def lookup(request: Request, form: Form) -> HTMLResponse:
     """A look-up shows its result directly: it is a read (audited), not a change."""
-    principal = logged_in(request)
+    actor = logged_in(request)
     query = form.get("query", "").strip()[:40]
     try:
-        results = service.lookup_citizen(principal, query)
+        results = service.lookup_citizen(actor, query)
     except AppError as exc:
         reraise_refusal(exc)
         return _workplace(
             request,
-            principal,
+            actor,
             query=query,
             errors=FormErrors.of(exc, ["query"]),
             status_code=exc.status,
         )
-    return _workplace(request, principal, query=query, results=results)
+    return _workplace(request, actor, query=query, results=results)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
@@ -492,12 +493,12 @@ def audit_log(
     person: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    principal = logged_in(request)
+    actor = logged_in(request)
     size = 100
     filters = AuditFilter(
         action=action or None, subject_person_id=person, limit=size, offset=(page - 1) * size
     )
-    entries = service.list_audit(principal, filters)
+    entries = service.list_audit(actor, filters)
     return render(
         request,
         "accounts/admin_audit.html",
@@ -516,14 +517,14 @@ STAFF_FIELDS = ("email", "display_name", "role", "organisation_id", "password")
 
 def _staff_admin(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     *,
     values: dict[str, str] | None = None,
     errors: FormErrors | None = None,
     notice: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    staff = service.list_staff(principal)
+    staff = service.list_staff(actor)
     organisations = {o.id: o for o in city.list_organisations()}
     return render(
         request,
@@ -549,14 +550,14 @@ def staff_admin(request: Request, created: bool = False) -> HTMLResponse:
 
 @router.post("/admin/staff", response_class=HTMLResponse)
 def create_staff(request: Request, form: Form) -> Response:
-    principal = logged_in(request)  # never None here: no actor would mean the trusted CLI
+    actor = logged_in(request)  # never None here: no actor would mean the trusted CLI
     try:
-        service.create_staff_account(StaffCreate(**filled(form, STAFF_FIELDS)), principal)
+        service.create_staff_account(StaffCreate(**filled(form, STAFF_FIELDS)), actor)
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _staff_admin(
             request,
-            principal,
+            actor,
             values=_values(form, STAFF_FIELDS),
             errors=FormErrors.of(exc, STAFF_FIELDS),
             status_code=refusal_status(exc),
