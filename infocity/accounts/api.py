@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from infocity.accounts import service
 from infocity.accounts.schemas import (
@@ -12,6 +12,7 @@ from infocity.accounts.schemas import (
     AuditEntryRead,
     AuditFilter,
     ChildCreate,
+    ChildUpdate,
     CitizenCreate,
     CitizenRecordRead,
     ContactVerificationConfirm,
@@ -28,10 +29,13 @@ from infocity.accounts.schemas import (
     UserRead,
 )
 from infocity.core.i18n import N_, gettext
+from infocity.core.schemas import MAX_ID
 from infocity.web.deps import CurrentUser, LoggedIn, client_ip
 from infocity.web.errors import error_responses
 
 router = APIRouter(tags=["accounts"])
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 RESET_SENT = N_(
     "If an account with this e-mail or phone number exists, we have sent it a link "
@@ -157,6 +161,27 @@ def list_children(actor: CurrentUser) -> list[PersonRead]:
 )
 def add_child(data: ChildCreate, actor: CurrentUser) -> PersonRead:
     return service.add_child(actor, data)
+
+
+@router.patch(
+    "/me/children/{child_id}",
+    response_model=PersonRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change my child's names, date of birth, sex or documents (null removes one)",
+)
+def update_child(child_id: IdPath, data: ChildUpdate, actor: CurrentUser) -> PersonRead:
+    return service.update_child(actor, child_id, data)
+
+
+@router.delete(
+    "/me/children/{child_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404),
+    summary="Remove a child from my family (the child stays in the city register)",
+)
+def remove_child(child_id: IdPath, actor: CurrentUser) -> Response:
+    service.remove_child(actor, child_id)
+    return Response(status_code=204)
 
 
 @router.get(

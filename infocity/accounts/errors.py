@@ -225,9 +225,7 @@ class OwnAccount(Conflict):
     """An administrator does not lock themself out."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "own_account", N_("You cannot deactivate your own account or take your own roles.")
-        )
+        super().__init__("own_account", N_("You cannot deactivate your own account."))
 
 
 # --- Devices -----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -19,8 +19,10 @@ from infocity.accounts.errors import Required
 from infocity.accounts.schemas import (
     AuditFilter,
     ChildCreate,
+    ChildUpdate,
     CitizenCreate,
     CitizenRecordRead,
+    PersonRead,
     ProfileRead,
     ProfileUpdate,
     StaffCreate,
@@ -335,6 +337,8 @@ CHILD_FIELDS = (
 SAVED = {
     "profile": N_("Your profile has been saved."),
     "child": N_("The child has been added to your family."),
+    "child_changed": N_("The child's details have been saved."),
+    "child_removed": N_("The child has been removed from your family."),
     "verified": N_("Your e-mail or phone number is confirmed."),
 }
 
@@ -429,6 +433,76 @@ def add_child(request: Request, form: Form) -> Response:
             status_code=refusal_status(exc),
         )
     return redirect("/cabinet?saved=child")
+
+
+ChildId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _child_values(child: PersonRead) -> dict[str, str]:
+    return {
+        "last_name": child.last_name,
+        "first_name": child.first_name,
+        "middle_name": child.middle_name or "",
+        "birth_date": child.birth_date.isoformat() if child.birth_date else "",
+        "sex": child.sex or "",
+    }
+
+
+@router.get("/cabinet/children/{child_id}", response_class=HTMLResponse)
+def child_form(request: Request, child_id: ChildId) -> HTMLResponse:
+    actor = logged_in(request)
+    child = service.get_child(actor, child_id)
+    return render(
+        request,
+        "accounts/child_edit.html",
+        {"child": child, "values": _child_values(child), "errors": FormErrors()},
+    )
+
+
+@router.post("/cabinet/children/{child_id}", response_class=HTMLResponse)
+def update_child(request: Request, child_id: ChildId, form: Form) -> Response:
+    actor = logged_in(request)
+    # As the profile: names, date and sex always sent; an empty document keeps it.
+    data: dict[str, Any] = {
+        name: form.get(name, "").strip() or None
+        for name in ("last_name", "first_name", "middle_name", "birth_date", "sex")
+    }
+    data.update(filled(form, ("snils", "oms_policy")))
+    try:
+        service.update_child(actor, child_id, ChildUpdate(**data))
+    except (AppError, ValidationError) as exc:
+        _reraise_not_yours(exc)
+        return render(
+            request,
+            "accounts/child_edit.html",
+            {
+                "child": service.get_child(actor, child_id),
+                "values": _values(form, CHILD_FIELDS),
+                "errors": FormErrors.of(exc, CHILD_FIELDS),
+            },
+            status_code=refusal_status(exc),
+        )
+    return redirect("/cabinet?saved=child_changed")
+
+
+@router.get("/cabinet/children/{child_id}/remove", response_class=HTMLResponse)
+def remove_child_form(request: Request, child_id: ChildId) -> HTMLResponse:
+    """Removing asks first: the parent reads what it means and confirms."""
+    child = service.get_child(logged_in(request), child_id)
+    return render(request, "accounts/child_remove.html", {"child": child})
+
+
+@router.post("/cabinet/children/{child_id}/remove")
+def remove_child(request: Request, child_id: ChildId) -> Response:
+    service.remove_child(logged_in(request), child_id)
+    return redirect("/cabinet?saved=child_removed")
+
+
+def _reraise_not_yours(exc: AppError | ValidationError) -> None:
+    """Not logged in, not allowed, or not their child: the error page, not the form."""
+    reraise_refusal(exc)
+    if isinstance(exc, AppError) and exc.status == 404:
+        raise exc
 
 
 # --- Staff workplace and administration --------------------------------------------

@@ -123,6 +123,19 @@ class ChildCreate(InputModel):
     oms_policy: str | None = Document
 
 
+class ChildUpdate(InputModel):
+    """A child's details changed by a parent: fields left out stay as they are; the
+    patronymic or a document set to null is removed."""
+
+    last_name: str | None = OptionalName
+    first_name: str | None = OptionalName
+    middle_name: str | None = OptionalName
+    birth_date: IsoDate | None = None
+    sex: Sex | None = None
+    snils: str | None = Document
+    oms_policy: str | None = Document
+
+
 class PersonRead(OutputModel):
     """A person as the citizen sees them: documents masked."""
 

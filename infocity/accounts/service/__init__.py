@@ -23,7 +23,14 @@ from infocity.accounts.service.devices import (
     register_device,
     revoke_device,
 )
-from infocity.accounts.service.family import acts_for, add_child, list_family
+from infocity.accounts.service.family import (
+    acts_for,
+    add_child,
+    get_child,
+    list_family,
+    remove_child,
+    update_child,
+)
 from infocity.accounts.service.lookup import lookup_citizen
 from infocity.accounts.service.password_reset import request_password_reset, reset_password
 from infocity.accounts.service.persons import (
@@ -71,6 +78,7 @@ __all__ = [
     "authenticate_device",
     "confirm_contact",
     "create_staff_account",
+    "get_child",
     "get_profile",
     "get_workplace",
     "grant_role",
@@ -93,6 +101,7 @@ __all__ = [
     "register_citizen",
     "register_device",
     "registration_mistakes",
+    "remove_child",
     "request_password_reset",
     "resend_verification",
     "reset_password",
@@ -100,6 +109,7 @@ __all__ = [
     "revoke_device",
     "revoke_role",
     "set_locale",
+    "update_child",
     "update_profile",
     "users_to_notify",
     "verify_contact",
