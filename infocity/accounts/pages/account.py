@@ -1,4 +1,6 @@
-"""HTML pages (thin: parse the form, call one service function, render).
+"""The pages of citizens and staff: registration, log-in, password reset, the citizen's
+cabinet and children, the staff workplace (thin: parse the form, call one service
+function, render).
 
 Forms work without JavaScript. A refused form is shown again with the entered values
 (passwords excepted), an error at each field and one at the top; a saved form
@@ -7,7 +9,6 @@ redirects (POST-redirect-GET) so that reloading does not submit it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -16,8 +17,8 @@ from pydantic import ValidationError
 
 from infocity.accounts import service
 from infocity.accounts.errors import Required
+from infocity.accounts.pages.common import ROLE_LABELS, shown_again
 from infocity.accounts.schemas import (
-    AuditFilter,
     ChildCreate,
     ChildUpdate,
     CitizenCreate,
@@ -25,10 +26,8 @@ from infocity.accounts.schemas import (
     PersonRead,
     ProfileRead,
     ProfileUpdate,
-    StaffCreate,
 )
-from infocity.city import service as city
-from infocity.core.auth import STAFF_ROLES, Action, Principal, Role, allowed
+from infocity.core.auth import Action, Principal, allowed
 from infocity.core.errors import AppError
 from infocity.core.i18n import LOCALES, N_, gettext
 from infocity.core.schemas import MAX_ID
@@ -56,21 +55,6 @@ from infocity.web.forms import (
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
-ROLE_LABELS = {
-    Role.CITIZEN: N_("Citizen"),
-    Role.REGISTRAR: N_("Clinic registrar"),
-    Role.DOCTOR: N_("Doctor"),
-    Role.CLINIC_ADMIN: N_("Clinic administrator"),
-    Role.SCHOOL_STAFF: N_("School staff"),
-    Role.KINDERGARTEN_STAFF: N_("Kindergarten staff"),
-    Role.EXAM_OFFICIAL: N_("Exam official"),
-    Role.HOUSING_OPERATOR: N_("Housing operator"),
-    Role.WIFI_OPERATOR: N_("Wi-Fi operator"),
-    Role.SECURITY_STAFF: N_("Security staff"),
-    Role.ANALYST: N_("Analyst"),
-    Role.CITY_ADMIN: N_("City administrator"),
-}
-
 
 # Here rather than in the shell's pages: a logged-in user's choice is stored with the
 # account, so their notifications come in it too.
@@ -91,11 +75,6 @@ def switch_language(request: Request, locale: str, next: str | None = None) -> R
             secure=get_settings().secure_cookies,
         )
     return response
-
-
-def _values(form: dict[str, str], names: Iterable[str]) -> dict[str, str]:
-    """What to show again in a refused form; never a password."""
-    return {name: form.get(name, "") for name in names if "password" not in name}
 
 
 # --- Registration, log-in, log-out -------------------------------------------------
@@ -121,7 +100,7 @@ def register(request: Request, form: Form) -> Response:
         return render(
             request,
             "accounts/register.html",
-            {"values": _values(form, REGISTER_FIELDS), "errors": errors},
+            {"values": shown_again(form, REGISTER_FIELDS), "errors": errors},
             status_code=refusal_status(exc),
         )
     return redirect("/login?registered=1")
@@ -162,7 +141,7 @@ def login_form(
 def login(request: Request, form: Form) -> Response:
     identifier, password = form.get("identifier", "").strip(), form.get("password", "")
     target = safe_next(form.get("next"), "/cabinet")
-    values = _values(form, ("identifier", "next"))
+    values = shown_again(form, ("identifier", "next"))
     if not identifier or not password:
         required = gettext(N_("This field is required."))
         fields = {name: required for name in ("identifier", "password") if not form.get(name)}
@@ -411,7 +390,7 @@ def update_profile(request: Request, form: Form) -> Response:
         return _cabinet(
             request,
             actor,
-            profile_values=_values(form, PROFILE_FIELDS),
+            profile_values=shown_again(form, PROFILE_FIELDS),
             profile_errors=FormErrors.of(exc, PROFILE_FIELDS),
             status_code=refusal_status(exc),
         )
@@ -428,7 +407,7 @@ def add_child(request: Request, form: Form) -> Response:
         return _cabinet(
             request,
             actor,
-            child_values=_values(form, CHILD_FIELDS),
+            child_values=shown_again(form, CHILD_FIELDS),
             child_errors=FormErrors.of(exc, CHILD_FIELDS),
             status_code=refusal_status(exc),
         )
@@ -477,7 +456,7 @@ def update_child(request: Request, child_id: ChildId, form: Form) -> Response:
             "accounts/child_edit.html",
             {
                 "child": service.get_child(actor, child_id),
-                "values": _values(form, CHILD_FIELDS),
+                "values": shown_again(form, CHILD_FIELDS),
                 "errors": FormErrors.of(exc, CHILD_FIELDS),
             },
             status_code=refusal_status(exc),
@@ -558,82 +537,3 @@ def lookup(request: Request, form: Form) -> HTMLResponse:
             status_code=exc.status,
         )
     return _workplace(request, actor, query=query, results=results)
-
-
-@router.get("/admin/audit", response_class=HTMLResponse)
-def audit_log(
-    request: Request,
-    action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]*$")] = None,
-    person: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-) -> HTMLResponse:
-    actor = logged_in(request)
-    size = 100
-    filters = AuditFilter(
-        action=action or None, subject_person_id=person, limit=size, offset=(page - 1) * size
-    )
-    entries = service.list_audit(actor, filters)
-    return render(
-        request,
-        "accounts/admin_audit.html",
-        {
-            "entries": entries,
-            "action": action or "",
-            "person": person or "",
-            "page": page,
-            "has_more": len(entries) == size,
-        },
-    )
-
-
-STAFF_FIELDS = ("email", "display_name", "role", "organisation_id", "password")
-
-
-def _staff_admin(
-    request: Request,
-    actor: Principal,
-    *,
-    values: dict[str, str] | None = None,
-    errors: FormErrors | None = None,
-    notice: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    staff = service.list_staff(actor)
-    organisations = {o.id: o for o in city.list_organisations()}
-    return render(
-        request,
-        "accounts/admin_staff.html",
-        {
-            "staff": staff,
-            "organisations": organisations,
-            "roles": [(role.value, ROLE_LABELS[role]) for role in STAFF_ROLES],
-            "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
-            "values": values or {},
-            "errors": errors or FormErrors(),
-            "notice": notice,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/admin/staff", response_class=HTMLResponse)
-def staff_admin(request: Request, created: bool = False) -> HTMLResponse:
-    notice = gettext(N_("The staff account has been created.")) if created else None
-    return _staff_admin(request, logged_in(request), notice=notice)
-
-
-@router.post("/admin/staff", response_class=HTMLResponse)
-def create_staff(request: Request, form: Form) -> Response:
-    actor = logged_in(request)  # never None here: no actor would mean the trusted CLI
-    try:
-        service.create_staff_account(StaffCreate(**filled(form, STAFF_FIELDS)), actor)
-    except (AppError, ValidationError) as exc:
-        reraise_refusal(exc)
-        return _staff_admin(
-            request,
-            actor,
-            values=_values(form, STAFF_FIELDS),
-            errors=FormErrors.of(exc, STAFF_FIELDS),
-            status_code=refusal_status(exc),
-        )
-    return redirect("/admin/staff?created=1")
