@@ -18,6 +18,7 @@ from infocity.accounts.schemas import (
     ContactVerificationConfirm,
     DeviceKeyCreate,
     DeviceKeyIssued,
+    GrantCreate,
     MessageRead,
     PasswordResetConfirm,
     PasswordResetRequest,
@@ -25,6 +26,7 @@ from infocity.accounts.schemas import (
     ProfileRead,
     ProfileUpdate,
     StaffCreate,
+    StaffUpdate,
     TokenRead,
     UserRead,
 )
@@ -217,6 +219,66 @@ def list_audit(
 )
 def create_staff(data: StaffCreate, actor: LoggedIn) -> UserRead:
     return service.create_staff_account(data, actor)
+
+
+@router.get(
+    "/admin/staff",
+    response_model=list[UserRead],
+    responses=error_responses(401, 403),
+    summary="Every staff account with its roles",
+)
+def list_staff(actor: CurrentUser) -> list[UserRead]:
+    return service.list_staff(actor)
+
+
+@router.patch(
+    "/admin/staff/{user_id}",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change a staff member's name, e-mail or phone (audited)",
+)
+def update_staff(user_id: IdPath, data: StaffUpdate, actor: CurrentUser) -> UserRead:
+    return service.update_staff_account(actor, user_id, data)
+
+
+@router.post(
+    "/admin/staff/{user_id}/deactivate",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Deactivate a staff account: no log-in; its sessions and tokens stop at once",
+)
+def deactivate_staff(user_id: IdPath, actor: CurrentUser) -> UserRead:
+    return service.deactivate_staff_account(actor, user_id)
+
+
+@router.post(
+    "/admin/staff/{user_id}/reactivate",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404),
+    summary="Let a deactivated staff account log in again",
+)
+def reactivate_staff(user_id: IdPath, actor: CurrentUser) -> UserRead:
+    return service.reactivate_staff_account(actor, user_id)
+
+
+@router.post(
+    "/admin/staff/{user_id}/roles",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Grant a staff member a role (audited)",
+)
+def grant_role(user_id: IdPath, data: GrantCreate, actor: CurrentUser) -> UserRead:
+    return service.grant_role(actor, user_id, data)
+
+
+@router.post(
+    "/admin/staff/{user_id}/roles/revoke",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Take a role away from a staff member (audited)",
+)
+def revoke_role(user_id: IdPath, data: GrantCreate, actor: CurrentUser) -> UserRead:
+    return service.revoke_role(actor, user_id, data)
 
 
 @router.post(

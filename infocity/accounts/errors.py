@@ -60,6 +60,17 @@ class InvalidResetLink(InvalidInput):
         )
 
 
+class ContactTaken(Conflict):
+    """The e-mail or phone is another account's log-in."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            "contact_taken",
+            N_("Another account already logs in with this e-mail or phone number."),
+            field=field,
+        )
+
+
 class UserNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("user_not_found", N_("There is no such user."))

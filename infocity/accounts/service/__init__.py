@@ -2,11 +2,12 @@
 
 One module per sub-domain; a module imports only the ones below it:
 
-- ``tokens`` (apps' bearer tokens, logged in as ``sessions`` logs browsers in) and
-  ``family`` (children, checked with ``profile``'s documents);
+- ``tokens`` (apps' bearer tokens, logged in as ``sessions`` logs browsers in),
+  ``family`` (children, checked with ``profile``'s documents) and ``audit_log`` (naming
+  people as ``persons`` does);
 - ``sessions``, ``registration``, ``password_reset``, ``profile``, ``staff``, ``lookup``,
-  ``audit_log``, ``devices``, and ``persons`` (the look-ups other services make inside
-  their own transaction);
+  ``devices``, and ``persons`` (the look-ups other services make inside their own
+  transaction);
 - ``base``: who a user is (principal, grants), what a person or user reads as, rate keys.
 
 Callers import the package (``from infocity.accounts import service``) and use the names
@@ -59,10 +60,14 @@ from infocity.accounts.service.sessions import (
 )
 from infocity.accounts.service.staff import (
     create_staff_account,
+    deactivate_staff_account,
+    get_staff_account,
     get_workplace,
     grant_role,
     list_staff,
+    reactivate_staff_account,
     revoke_role,
+    update_staff_account,
 )
 from infocity.accounts.service.tokens import (
     issue_api_token,
@@ -78,8 +83,10 @@ __all__ = [
     "authenticate_device",
     "confirm_contact",
     "create_staff_account",
+    "deactivate_staff_account",
     "get_child",
     "get_profile",
+    "get_staff_account",
     "get_workplace",
     "grant_role",
     "issue_api_token",
@@ -97,6 +104,7 @@ __all__ = [
     "principal_for_user",
     "principal_from_api_token",
     "principal_from_session",
+    "reactivate_staff_account",
     "recipient_for_user",
     "register_citizen",
     "register_device",
@@ -111,6 +119,7 @@ __all__ = [
     "set_locale",
     "update_child",
     "update_profile",
+    "update_staff_account",
     "users_to_notify",
     "verify_contact",
 ]

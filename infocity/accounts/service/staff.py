@@ -3,27 +3,31 @@ workplace."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from infocity.accounts import rules
 from infocity.accounts.errors import (
     AccountExists,
+    ContactTaken,
     GrantNotFound,
     InvalidRole,
     LastCityAdmin,
     OrganisationKindMismatch,
     OrganisationNotFound,
     OrganisationRequired,
+    OwnAccount,
     Required,
     RoleAlreadyGranted,
     RoleIsCityWide,
     StaffNotFound,
 )
-from infocity.accounts.models import StaffRole, User
+from infocity.accounts.models import ApiToken, StaffRole, User
 from infocity.accounts.schemas import (
     GrantCreate,
     StaffCreate,
+    StaffUpdate,
     UserRead,
     WorkplaceRead,
     WorkplaceRoleRead,
@@ -40,8 +44,9 @@ from infocity.core.auth import (
     authorize,
 )
 from infocity.core.db import utcnow
-from infocity.core.errors import NotFound
+from infocity.core.errors import InvalidFields, InvalidInput, NotFound
 from infocity.core.i18n import current_locale
+from infocity.core.models import WebSession
 from infocity.core.security import hash_password
 from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
@@ -120,6 +125,22 @@ def create_staff_account(
         return result
 
 
+def _refuse_last_city_admin(session: Session, user_id: int) -> None:
+    """LastCityAdmin unless another active account holds the city administrator's role."""
+    others = session.scalar(
+        select(func.count())
+        .select_from(StaffRole)
+        .join(User, User.id == StaffRole.user_id)
+        .where(
+            StaffRole.role == Role.CITY_ADMIN.value,
+            StaffRole.user_id != user_id,
+            User.is_active.is_(True),
+        )
+    )
+    if not others:
+        raise LastCityAdmin()
+
+
 def _staff_user(uow: UnitOfWork, user_id: int) -> User:
     user = uow.session.get(User, user_id)
     if user is None or user.kind != "staff":
@@ -181,18 +202,7 @@ def revoke_role(
     with uow:
         user = _staff_user(uow, user_id)
         if role is Role.CITY_ADMIN:
-            others = uow.session.scalar(
-                select(func.count())
-                .select_from(StaffRole)
-                .join(User, User.id == StaffRole.user_id)
-                .where(
-                    StaffRole.role == Role.CITY_ADMIN.value,
-                    StaffRole.user_id != user_id,
-                    User.is_active.is_(True),
-                )
-            )
-            if not others:
-                raise LastCityAdmin()
+            _refuse_last_city_admin(uow.session, user_id)
         removed = dml(
             uow.session, delete(StaffRole).where(_grant_query(user_id, role, data.organisation_id))
         )
@@ -241,3 +251,126 @@ def get_workplace(actor: Principal | None, *, uow: UnitOfWork | None = None) -> 
                 )
             )
         return WorkplaceRead(user_id=actor.user_id, display_name=actor.display_name, roles=roles)
+
+
+def get_staff_account(
+    actor: Principal | None, user_id: int, *, uow: UnitOfWork | None = None
+) -> UserRead:
+    """One staff account with its roles (city administrators)."""
+    authorize(actor, Action.STAFF_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        return _user_read(uow.session, _staff_user(uow, user_id))
+
+
+def update_staff_account(
+    actor: Principal | None, user_id: int, data: StaffUpdate, *, uow: UnitOfWork | None = None
+) -> UserRead:
+    """Change a staff member's name, log-in e-mail or phone (fields left out stay; a phone
+    set to null is removed). Audited with the fields changed."""
+    actor = authorize(actor, Action.STAFF_MANAGE)
+    changes: dict[str, str | None] = {}
+    given = data.model_fields_set
+    errors: list[InvalidInput] = []
+    if "display_name" in given:
+        name = " ".join((data.display_name or "").split())
+        if name:
+            changes["display_name"] = name
+        else:
+            errors.append(Required("display_name"))
+    if "email" in given:
+        try:
+            # Staff log in with their e-mail: it cannot be removed.
+            changes["email"] = rules.normalize_email(data.email or "")
+        except InvalidInput as exc:
+            errors.append(exc if data.email else Required("email"))
+    if "phone" in given:
+        try:
+            changes["phone"] = rules.normalize_phone(data.phone) if data.phone else None
+        except InvalidInput as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InvalidFields(errors)
+    uow = uow or UnitOfWork()
+    with uow:
+        user = _staff_user(uow, user_id)
+        changed = sorted(name for name, value in changes.items() if getattr(user, name) != value)
+        for field in ("email", "phone"):
+            value = changes.get(field)
+            column = User.email if field == "email" else User.phone
+            if field in changed and value is not None:
+                taken = select(User.id).where(column == value, User.id != user_id).limit(1)
+                if uow.session.scalar(taken) is not None:
+                    raise ContactTaken(field)
+        for name in changed:
+            setattr(user, name, changes[name])
+        try:
+            uow.session.flush()
+        except IntegrityError as exc:  # taken by another account at the same moment
+            raise AccountExists() from exc
+        if changed:
+            audit.record(
+                uow.session, actor, "staff.update", detail=f"user {user_id}: {', '.join(changed)}"
+            )
+        result = _user_read(uow.session, user)
+        uow.commit()
+        return result
+
+
+def deactivate_staff_account(
+    actor: Principal | None, user_id: int, *, uow: UnitOfWork | None = None
+) -> UserRead:
+    """Stop a staff account at once: it cannot log in, its browser sessions end and its
+    apps' tokens are revoked (reactivating it does not bring them back)."""
+    actor = authorize(actor, Action.STAFF_MANAGE)
+    if actor.acting_user_id == user_id:
+        raise OwnAccount()
+    uow = uow or UnitOfWork()
+    with uow:
+        user = _staff_user(uow, user_id)
+        if uow.session.scalar(
+            select(StaffRole.id).where(_grant_query(user_id, Role.CITY_ADMIN, None))
+        ):
+            _refuse_last_city_admin(uow.session, user_id)
+        stopped = dml(
+            uow.session,
+            update(User)
+            .where(User.id == user_id, User.is_active.is_(True))
+            .values(is_active=False),
+        )
+        if stopped.rowcount == 1:  # not already stopped by another administrator
+            uow.session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+            uow.session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            audit.record(uow.session, actor, "staff.deactivate", detail=f"user {user_id}")
+        uow.session.refresh(user)
+        result = _user_read(uow.session, user)
+        uow.commit()
+        return result
+
+
+def reactivate_staff_account(
+    actor: Principal | None, user_id: int, *, uow: UnitOfWork | None = None
+) -> UserRead:
+    """Let a deactivated staff account log in again (with its roles as they were)."""
+    actor = authorize(actor, Action.STAFF_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        user = _staff_user(uow, user_id)
+        started = dml(
+            uow.session,
+            update(User)
+            .where(User.id == user_id, User.is_active.is_(False))
+            .values(is_active=True),
+        )
+        if started.rowcount == 1:
+            audit.record(uow.session, actor, "staff.reactivate", detail=f"user {user_id}")
+        uow.session.refresh(user)
+        result = _user_read(uow.session, user)
+        uow.commit()
+        return result
