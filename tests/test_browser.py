@@ -130,7 +130,7 @@ def test_parent_changes_and_removes_a_child(
     with run_server(database) as base_url:
         log_in(page, base_url, parent.identifier, parent.password)
         page.goto(f"{base_url}/cabinet")
-        page.get_by_role("link", name="Изменить").click()
+        page.get_by_role("link", name="Изменить данные").click()
         assert page.locator("h1").inner_text() == "Изменить данные ребёнка"
 
         # Mistakes are marked at their fields, all at once; the entries stay.
