@@ -3,6 +3,7 @@ API and published to other services."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import httpx
@@ -14,6 +15,7 @@ from infocity.accounts.models import FamilyLink, Person
 from infocity.accounts.read_model import PERSON_FACTS
 from infocity.accounts.schemas import ChildCreate, ProfileUpdate
 from infocity.core.clock import city_today
+from infocity.core.errors import AppError
 from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
 from tests.builders import (
@@ -367,3 +369,34 @@ def test_the_api_removes_a_child(client: TestClient) -> None:
     assert client.get("/api/v1/me/children", headers=bearer(token)).json() == []
     with UnitOfWork() as uow:
         assert service.person_by_id(uow.session, child.id) is not None
+
+
+def test_two_tabs_removing_the_same_child_at_once_remove_it_once(database: str) -> None:
+    parent = make_citizen()
+    child = service.add_child(
+        parent.principal,
+        ChildCreate(last_name="Иванов", first_name="Пётр", birth_date=city_today()),
+    )
+    barrier = threading.Barrier(2, timeout=30)
+    outcomes: list[str] = []
+
+    def remove() -> None:
+        barrier.wait()
+        try:
+            service.remove_child(parent.principal, child.id)
+            outcomes.append("removed")
+        except AppError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=remove) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["child_not_found", "removed"]
+    with UnitOfWork() as uow:
+        told = uow.session.scalars(
+            select(OutboxMessage.channel).where(OutboxMessage.kind == "child_removed")
+        ).all()
+    assert sorted(told) == ["email", "inbox"]  # announced once
