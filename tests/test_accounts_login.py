@@ -18,6 +18,7 @@ from sqlalchemy import select
 from infocity.accounts import service
 from infocity.accounts.models import Person, User
 from infocity.accounts.schemas import CitizenCreate
+from infocity.accounts.service import registration, sessions
 from infocity.core import security
 from infocity.core.auth import Action, Role, authorize
 from infocity.core.db import dispose_engines, utcnow
@@ -320,7 +321,7 @@ def test_failures_from_one_address_do_not_lock_the_owner_out(
     monkeypatch.setenv("INFOCITY_LOGIN_ATTEMPTS_PER_15MIN", "3")
     get_settings.cache_clear()
     slept: list[float] = []
-    monkeypatch.setattr(service, "_sleep", slept.append)
+    monkeypatch.setattr(sessions, "_sleep", slept.append)
     admin = make_staff(Role.CITY_ADMIN)
     for _ in range(3):
         with pytest.raises(Unauthenticated):
@@ -474,7 +475,7 @@ def test_a_confirmation_link_expires(database: str, monkeypatch: pytest.MonkeyPa
     )
     token = verification_token(user.id)
     two_days_later = utcnow() + timedelta(days=2)
-    monkeypatch.setattr(service, "utcnow", lambda: two_days_later)
+    monkeypatch.setattr(registration, "utcnow", lambda: two_days_later)
     with pytest.raises(InvalidInput):
         service.verify_contact(token)
     principal = service.principal_for_user(user.id)

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from infocity.accounts import service
+from infocity.accounts.service import password_reset
 from infocity.core import channels, worker
 from infocity.core.db import utcnow
 from infocity.core.errors import InvalidInput, Unauthenticated
@@ -133,7 +134,7 @@ def test_an_expired_link_is_refused(database: str, monkeypatch: pytest.MonkeyPat
     service.request_password_reset(citizen.identifier, ip=None)
     token = reset_token()
     two_hours_later = utcnow() + timedelta(hours=2)
-    monkeypatch.setattr(service, "utcnow", lambda: two_hours_later)
+    monkeypatch.setattr(password_reset, "utcnow", lambda: two_hours_later)
     with pytest.raises(InvalidInput) as refused:
         service.reset_password(token, NEW_PASSWORD)
     assert refused.value.code == "invalid_reset_token"

@@ -8,19 +8,23 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from infocity.accounts import service
 from infocity.accounts.models import User
+from infocity.accounts.schemas import ChildCreate
 from infocity.core.auth import SYSTEM
+from infocity.core.clock import city_today
 from infocity.core.uow import UnitOfWork
 from infocity.health import service as health
 from infocity.health.schemas import BookingCreate
 from infocity.housing import service as housing
-from tests.builders import PASSWORD, verification_token
+from tests.builders import PASSWORD, make_citizen, verification_token
 from tests.conftest import ROOT, run_server
 from tests.health_builders import attach, make_clinic, make_patient, make_practitioner, make_slots
 from tests.housing_builders import link, make_apartment, make_operator, set_prices
@@ -166,3 +170,46 @@ def test_cabinet_shows_a_card_of_each_service_on_the_screen(
             page.screenshot(path=str(ARTIFACTS / f"cabinet-{lang}-{width}.png"), full_page=True)
         page.locator(f"#card-housing a[href='/housing/apartments/{apartment.id}']").first.click()
         page.wait_for_url(f"**/housing/apartments/{apartment.id}")
+
+
+def test_parent_changes_and_removes_a_child(
+    database: str, browser_page: Any, viewport: dict[str, int]
+) -> None:
+    page = browser_page
+    parent = make_citizen()
+    born = city_today() - timedelta(days=6 * 365)
+    child = service.add_child(
+        parent.principal, ChildCreate(last_name="Смирнов", first_name="Иван", birth_date=born)
+    )
+    with run_server(database) as base_url:
+        log_in(page, base_url, parent.identifier, parent.password)
+        page.goto(f"{base_url}/cabinet")
+        page.get_by_role("link", name="Изменить данные").click()
+        assert page.locator("h1").inner_text() == "Изменить данные ребёнка"
+
+        # Mistakes are marked at their fields, all at once; the entries stay.
+        page.fill("#f-first_name", "")
+        page.fill("#f-snils", "123")
+        page.click("main button[type=submit]")
+        assert page.locator("#f-first_name-error").is_visible()
+        assert page.locator("#f-snils-error").is_visible()
+        assert page.locator("#f-snils").input_value() == "123"
+
+        page.fill("#f-first_name", "Илья")
+        page.fill("#f-snils", "")
+        page.select_option("#f-sex", "male")
+        page.click("main button[type=submit]")
+        assert page.get_by_text("Данные ребёнка сохранены.").is_visible()
+        assert page.get_by_text("Смирнов Илья").first.is_visible()
+
+        # Removal asks first, then the child is gone from the family.
+        page.get_by_role("link", name="Удалить из семьи").click()
+        assert page.locator("h1").inner_text() == "Удаление ребёнка из семьи"
+        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert fits, viewport
+        page.get_by_role("button", name="Удалить из моей семьи").click()
+        assert page.get_by_text("Ребёнок удалён из вашей семьи.").is_visible()
+        assert page.get_by_text("Смирнов Илья").count() == 0
+    assert service.list_family(parent.principal) == []
+    with UnitOfWork() as uow:
+        assert service.person_by_id(uow.session, child.id) is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from infocity.accounts import service
 from infocity.accounts.schemas import (
@@ -12,11 +12,13 @@ from infocity.accounts.schemas import (
     AuditEntryRead,
     AuditFilter,
     ChildCreate,
+    ChildUpdate,
     CitizenCreate,
     CitizenRecordRead,
     ContactVerificationConfirm,
     DeviceKeyCreate,
     DeviceKeyIssued,
+    GrantCreate,
     MessageRead,
     PasswordResetConfirm,
     PasswordResetRequest,
@@ -24,14 +26,18 @@ from infocity.accounts.schemas import (
     ProfileRead,
     ProfileUpdate,
     StaffCreate,
+    StaffUpdate,
     TokenRead,
     UserRead,
 )
 from infocity.core.i18n import N_, gettext
+from infocity.core.schemas import MAX_ID
 from infocity.web.deps import CurrentUser, LoggedIn, client_ip
 from infocity.web.errors import error_responses
 
 router = APIRouter(tags=["accounts"])
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 RESET_SENT = N_(
     "If an account with this e-mail or phone number exists, we have sent it a link "
@@ -67,7 +73,7 @@ def issue_token(data: ApiTokenCreate, request: Request) -> TokenRead:
     responses=error_responses(401),
     summary="Log the app out: revoke the bearer token of this request",
 )
-def revoke_token(request: Request, principal: LoggedIn) -> Response:
+def revoke_token(request: Request, actor: LoggedIn) -> Response:
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
     service.revoke_api_token(token)
     return Response(status_code=204)
@@ -90,8 +96,8 @@ def verify_contact(data: ContactVerificationConfirm) -> Response:
     responses=error_responses(401, 429),
     summary="Send the confirmation link again (an account not confirmed yet)",
 )
-def resend_verification(principal: LoggedIn) -> Response:
-    service.resend_verification(principal)
+def resend_verification(actor: LoggedIn) -> Response:
+    service.resend_verification(actor)
     return Response(status_code=204)
 
 
@@ -124,8 +130,8 @@ def confirm_password_reset(data: PasswordResetConfirm) -> Response:
     responses=error_responses(401, 403),
     summary="My profile (documents masked) and children",
 )
-def get_profile(principal: CurrentUser) -> ProfileRead:
-    return service.get_profile(principal)
+def get_profile(actor: CurrentUser) -> ProfileRead:
+    return service.get_profile(actor)
 
 
 @router.patch(
@@ -134,8 +140,8 @@ def get_profile(principal: CurrentUser) -> ProfileRead:
     responses=error_responses(401, 403, 409, 422),
     summary="Change my names, date of birth or documents (null removes a document)",
 )
-def update_profile(data: ProfileUpdate, principal: CurrentUser) -> ProfileRead:
-    return service.update_profile(principal, data)
+def update_profile(data: ProfileUpdate, actor: CurrentUser) -> ProfileRead:
+    return service.update_profile(actor, data)
 
 
 @router.get(
@@ -144,8 +150,8 @@ def update_profile(data: ProfileUpdate, principal: CurrentUser) -> ProfileRead:
     responses=error_responses(401, 403),
     summary="My children",
 )
-def list_children(principal: CurrentUser) -> list[PersonRead]:
-    return service.list_family(principal)
+def list_children(actor: CurrentUser) -> list[PersonRead]:
+    return service.list_family(actor)
 
 
 @router.post(
@@ -155,8 +161,29 @@ def list_children(principal: CurrentUser) -> list[PersonRead]:
     responses=error_responses(401, 403, 409, 422),
     summary="Add a child to my family",
 )
-def add_child(data: ChildCreate, principal: CurrentUser) -> PersonRead:
-    return service.add_child(principal, data)
+def add_child(data: ChildCreate, actor: CurrentUser) -> PersonRead:
+    return service.add_child(actor, data)
+
+
+@router.patch(
+    "/me/children/{child_id}",
+    response_model=PersonRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change my child's names, date of birth, sex or documents (null removes one)",
+)
+def update_child(child_id: IdPath, data: ChildUpdate, actor: CurrentUser) -> PersonRead:
+    return service.update_child(actor, child_id, data)
+
+
+@router.delete(
+    "/me/children/{child_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404),
+    summary="Remove a child from my family (the child stays in the city register)",
+)
+def remove_child(child_id: IdPath, actor: CurrentUser) -> Response:
+    service.remove_child(actor, child_id)
+    return Response(status_code=204)
 
 
 @router.get(
@@ -166,9 +193,9 @@ def add_child(data: ChildCreate, principal: CurrentUser) -> PersonRead:
     summary="Look a citizen up by SNILS, OMS policy or phone (audited)",
 )
 def lookup_citizen(
-    principal: CurrentUser, query: Annotated[str, Query(min_length=1, max_length=40)]
+    actor: CurrentUser, query: Annotated[str, Query(min_length=1, max_length=40)]
 ) -> list[CitizenRecordRead]:
-    return service.lookup_citizen(principal, query)
+    return service.lookup_citizen(actor, query)
 
 
 @router.get(
@@ -178,9 +205,9 @@ def lookup_citizen(
     summary="The audit log, newest first",
 )
 def list_audit(
-    principal: CurrentUser, filters: Annotated[AuditFilter, Query()]
+    actor: CurrentUser, filters: Annotated[AuditFilter, Query()]
 ) -> list[AuditEntryRead]:
-    return service.list_audit(principal, filters)
+    return service.list_audit(actor, filters)
 
 
 @router.post(
@@ -190,8 +217,68 @@ def list_audit(
     responses=error_responses(401, 403, 409, 422),
     summary="Create a staff account",
 )
-def create_staff(data: StaffCreate, principal: LoggedIn) -> UserRead:
-    return service.create_staff_account(data, principal)
+def create_staff(data: StaffCreate, actor: LoggedIn) -> UserRead:
+    return service.create_staff_account(data, actor)
+
+
+@router.get(
+    "/admin/staff",
+    response_model=list[UserRead],
+    responses=error_responses(401, 403),
+    summary="Every staff account with its roles",
+)
+def list_staff(actor: CurrentUser) -> list[UserRead]:
+    return service.list_staff(actor)
+
+
+@router.patch(
+    "/admin/staff/{user_id}",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change a staff member's name, e-mail or phone (audited)",
+)
+def update_staff(user_id: IdPath, data: StaffUpdate, actor: CurrentUser) -> UserRead:
+    return service.update_staff_account(actor, user_id, data)
+
+
+@router.post(
+    "/admin/staff/{user_id}/deactivate",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Deactivate a staff account: no log-in; its sessions and tokens stop at once",
+)
+def deactivate_staff(user_id: IdPath, actor: CurrentUser) -> UserRead:
+    return service.deactivate_staff_account(actor, user_id)
+
+
+@router.post(
+    "/admin/staff/{user_id}/reactivate",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404),
+    summary="Let a deactivated staff account log in again",
+)
+def reactivate_staff(user_id: IdPath, actor: CurrentUser) -> UserRead:
+    return service.reactivate_staff_account(actor, user_id)
+
+
+@router.post(
+    "/admin/staff/{user_id}/roles",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Grant a staff member a role (audited)",
+)
+def grant_role(user_id: IdPath, data: GrantCreate, actor: CurrentUser) -> UserRead:
+    return service.grant_role(actor, user_id, data)
+
+
+@router.post(
+    "/admin/staff/{user_id}/roles/revoke",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Take a role away from a staff member (audited)",
+)
+def revoke_role(user_id: IdPath, data: GrantCreate, actor: CurrentUser) -> UserRead:
+    return service.revoke_role(actor, user_id, data)
 
 
 @router.post(
@@ -201,6 +288,6 @@ def create_staff(data: StaffCreate, principal: LoggedIn) -> UserRead:
     responses=error_responses(401, 403, 422),
     summary="Issue a device key (shown once)",
 )
-def register_device(data: DeviceKeyCreate, principal: CurrentUser) -> DeviceKeyIssued:
-    device, key = service.register_device(principal, data)
+def register_device(data: DeviceKeyCreate, actor: CurrentUser) -> DeviceKeyIssued:
+    device, key = service.register_device(actor, data)
     return DeviceKeyIssued(**device.model_dump(), key=key)

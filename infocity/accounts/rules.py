@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -334,6 +334,69 @@ def check_child_birth_date(birth_date: date, *, today: date, field: str = "birth
             N_("A child must be under 18. Adults register their own account."),
             field=field,
         )
+
+
+# A child's details as a parent gives them (``ChildCreate``, ``ChildUpdate``).
+CHILD_NAMES = ("last_name", "first_name", "middle_name")
+
+
+def check_child(given: Mapping[str, object], *, today: date) -> dict[str, object]:
+    """The stored form of each of a child's details in ``given`` (names, ``birth_date``,
+    ``sex``, ``snils``, ``oms_policy``; a detail left out is not in the answer). Every
+    detail is checked before any refusal, so a form marks all its mistakes at once."""
+    errors: list[InvalidInput] = []
+    changes: dict[str, object] = {}
+
+    def required(field: str) -> None:
+        errors.append(InvalidInput("required", N_("This field is required."), field=field))
+
+    def attempt(field: str, normalize: Callable[[str], str], value: str) -> None:
+        try:
+            changes[field] = normalize(value)
+        except InvalidInput as exc:
+            errors.append(exc)
+
+    def name_of(field: str) -> Callable[[str], str]:
+        return lambda value: normalize_name(value, field=field)
+
+    for name in CHILD_NAMES:
+        value = given.get(name)
+        if name not in given:
+            continue
+        if isinstance(value, str) and value.strip():
+            attempt(name, name_of(name), value)
+        elif name == "middle_name":
+            changes[name] = None
+        else:
+            required(name)
+    if "birth_date" in given:
+        born = given["birth_date"]
+        if isinstance(born, date):
+            try:
+                check_child_birth_date(born, today=today)
+                changes["birth_date"] = born
+            except InvalidInput as exc:
+                errors.append(exc)
+        else:
+            required("birth_date")
+    if "sex" in given:
+        sex = given["sex"] or None
+        if sex is None or sex in SEXES:
+            changes["sex"] = sex
+        else:
+            errors.append(InvalidInput("invalid_sex", N_("Choose female or male."), field="sex"))
+    for field, normalize in (("snils", normalize_snils), ("oms_policy", normalize_oms_policy)):
+        if field in given:
+            value = given[field]
+            if isinstance(value, str) and value:
+                attempt(field, normalize, value)
+            else:
+                changes[field] = None
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InvalidFields(errors)
+    return changes
 
 
 def display_name(first_name: str, last_name: str) -> str:

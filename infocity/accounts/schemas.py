@@ -123,6 +123,19 @@ class ChildCreate(InputModel):
     oms_policy: str | None = Document
 
 
+class ChildUpdate(InputModel):
+    """A child's details changed by a parent: fields left out stay as they are; the
+    patronymic or a document set to null is removed."""
+
+    last_name: str | None = OptionalName
+    first_name: str | None = OptionalName
+    middle_name: str | None = OptionalName
+    birth_date: IsoDate | None = None
+    sex: Sex | None = None
+    snils: str | None = Document
+    oms_policy: str | None = Document
+
+
 class PersonRead(OutputModel):
     """A person as the citizen sees them: documents masked."""
 
@@ -186,6 +199,15 @@ class StaffCreate(InputModel):
     password: str = Password
 
 
+class StaffUpdate(InputModel):
+    """A staff account's details: fields left out stay as they are; a phone set to null is
+    removed (the e-mail, their log-in, cannot be)."""
+
+    display_name: str | None = Field(default=None, max_length=300)
+    email: str | None = Field(default=None, max_length=rules.EMAIL_MAX_LENGTH)
+    phone: str | None = Field(default=None, max_length=30)
+
+
 class GrantCreate(InputModel):
     role: str = Field(min_length=1, max_length=32)
     organisation_id: Id | None = None
@@ -223,8 +245,12 @@ class AuditEntryRead(OutputModel):
     actor_name: str | None
     actor_role: str | None
     organisation_id: int | None
+    organisation_name: str | None = None
     action: str
     subject_person_id: int | None
+    subject_name: str | None = Field(default=None, description="The person's full name")
+    subject_user_id: int | None = Field(default=None, description="The account acted upon")
+    subject_user_name: str | None = None
     detail: str | None
     request_id: str | None
 

@@ -1,4 +1,6 @@
-"""HTML pages (thin: parse the form, call one service function, render).
+"""The pages of citizens and staff: registration, log-in, password reset, the citizen's
+cabinet and children, the staff workplace (thin: parse the form, call one service
+function, render).
 
 Forms work without JavaScript. A refused form is shown again with the entered values
 (passwords excepted), an error at each field and one at the top; a saved form
@@ -7,26 +9,26 @@ redirects (POST-redirect-GET) so that reloading does not submit it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from infocity.accounts import service
+from infocity.accounts.errors import Required
+from infocity.accounts.pages.common import ROLE_LABELS, shown_again
 from infocity.accounts.schemas import (
-    AuditFilter,
     ChildCreate,
+    ChildUpdate,
     CitizenCreate,
     CitizenRecordRead,
+    PersonRead,
     ProfileRead,
     ProfileUpdate,
-    StaffCreate,
 )
-from infocity.city import service as city
-from infocity.core.auth import STAFF_ROLES, Action, Principal, Role, allowed
-from infocity.core.errors import AppError, InvalidInput
+from infocity.core.auth import Action, Principal, allowed
+from infocity.core.errors import AppError
 from infocity.core.i18n import LOCALES, N_, gettext
 from infocity.core.schemas import MAX_ID
 from infocity.core.settings import get_settings
@@ -53,21 +55,6 @@ from infocity.web.forms import (
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
-ROLE_LABELS = {
-    Role.CITIZEN: N_("Citizen"),
-    Role.REGISTRAR: N_("Clinic registrar"),
-    Role.DOCTOR: N_("Doctor"),
-    Role.CLINIC_ADMIN: N_("Clinic administrator"),
-    Role.SCHOOL_STAFF: N_("School staff"),
-    Role.KINDERGARTEN_STAFF: N_("Kindergarten staff"),
-    Role.EXAM_OFFICIAL: N_("Exam official"),
-    Role.HOUSING_OPERATOR: N_("Housing operator"),
-    Role.WIFI_OPERATOR: N_("Wi-Fi operator"),
-    Role.SECURITY_STAFF: N_("Security staff"),
-    Role.ANALYST: N_("Analyst"),
-    Role.CITY_ADMIN: N_("City administrator"),
-}
-
 
 # Here rather than in the shell's pages: a logged-in user's choice is stored with the
 # account, so their notifications come in it too.
@@ -77,9 +64,9 @@ def switch_language(request: Request, locale: str, next: str | None = None) -> R
     notifications) and go back to the page."""
     response = RedirectResponse(safe_next(next), status_code=303)
     if locale in LOCALES:
-        principal = page_principal(request)
-        if principal is not None:
-            service.set_locale(principal.user_id, locale)
+        actor = page_principal(request)
+        if actor is not None:
+            service.set_locale(actor.user_id, locale)
         response.set_cookie(
             "lang",
             locale,
@@ -88,11 +75,6 @@ def switch_language(request: Request, locale: str, next: str | None = None) -> R
             secure=get_settings().secure_cookies,
         )
     return response
-
-
-def _values(form: dict[str, str], names: Iterable[str]) -> dict[str, str]:
-    """What to show again in a refused form; never a password."""
-    return {name: form.get(name, "") for name in names if "password" not in name}
 
 
 # --- Registration, log-in, log-out -------------------------------------------------
@@ -118,7 +100,7 @@ def register(request: Request, form: Form) -> Response:
         return render(
             request,
             "accounts/register.html",
-            {"values": _values(form, REGISTER_FIELDS), "errors": errors},
+            {"values": shown_again(form, REGISTER_FIELDS), "errors": errors},
             status_code=refusal_status(exc),
         )
     return redirect("/login?registered=1")
@@ -159,7 +141,7 @@ def login_form(
 def login(request: Request, form: Form) -> Response:
     identifier, password = form.get("identifier", "").strip(), form.get("password", "")
     target = safe_next(form.get("next"), "/cabinet")
-    values = _values(form, ("identifier", "next"))
+    values = shown_again(form, ("identifier", "next"))
     if not identifier or not password:
         required = gettext(N_("This field is required."))
         fields = {name: required for name in ("identifier", "password") if not form.get(name)}
@@ -204,8 +186,8 @@ def logout(request: Request) -> RedirectResponse:
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_pending(request: Request, sent: bool = False) -> Response:
-    principal = logged_in(request)
-    if principal.verified:
+    actor = logged_in(request)
+    if actor.verified:
         return redirect("/cabinet")
     notice = gettext(N_("We have sent a new link.")) if sent else None
     return render(
@@ -275,7 +257,7 @@ def reset_request(request: Request, form: Form) -> Response:
     identifier = form.get("identifier", "").strip()
     try:
         if not identifier:
-            raise InvalidInput("required", N_("This field is required."), field="identifier")
+            raise Required("identifier")
         service.request_password_reset(identifier[:254], ip=client_ip(request))
     except AppError as exc:
         return render(
@@ -334,6 +316,8 @@ CHILD_FIELDS = (
 SAVED = {
     "profile": N_("Your profile has been saved."),
     "child": N_("The child has been added to your family."),
+    "child_changed": N_("The child's details have been saved."),
+    "child_removed": N_("The child has been removed from your family."),
     "verified": N_("Your e-mail or phone number is confirmed."),
 }
 
@@ -351,7 +335,7 @@ def _profile_values(profile: ProfileRead) -> dict[str, str]:
 
 def _cabinet(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     *,
     profile_values: dict[str, str] | None = None,
     profile_errors: FormErrors | None = None,
@@ -360,7 +344,7 @@ def _cabinet(
     notice: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    profile = service.get_profile(principal)
+    profile = service.get_profile(actor)
     return render(
         request,
         "accounts/cabinet.html",
@@ -380,18 +364,18 @@ def _cabinet(
 def cabinet(
     request: Request, saved: Annotated[str | None, Query(max_length=20)] = None
 ) -> Response:
-    principal = logged_in(request)
-    if principal.kind != "citizen":
+    actor = logged_in(request)
+    if actor.kind != "citizen":
         return redirect("/staff")
-    if not principal.verified:
+    if not actor.verified:
         return redirect("/verify")
     notice = gettext(SAVED[saved]) if saved in SAVED else None
-    return _cabinet(request, principal, notice=notice)
+    return _cabinet(request, actor, notice=notice)
 
 
 @router.post("/cabinet/profile", response_class=HTMLResponse)
 def update_profile(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     # Names and the date are always sent (empty clears what may be cleared); documents
     # are shown masked, so an empty document field means "keep it".
     data: dict[str, Any] = {
@@ -400,13 +384,13 @@ def update_profile(request: Request, form: Form) -> Response:
     }
     data.update(filled(form, ("snils", "oms_policy", "passport")))
     try:
-        service.update_profile(principal, ProfileUpdate(**data))
+        service.update_profile(actor, ProfileUpdate(**data))
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _cabinet(
             request,
-            principal,
-            profile_values=_values(form, PROFILE_FIELDS),
+            actor,
+            profile_values=shown_again(form, PROFILE_FIELDS),
             profile_errors=FormErrors.of(exc, PROFILE_FIELDS),
             status_code=refusal_status(exc),
         )
@@ -415,19 +399,89 @@ def update_profile(request: Request, form: Form) -> Response:
 
 @router.post("/cabinet/children", response_class=HTMLResponse)
 def add_child(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     try:
-        service.add_child(principal, ChildCreate(**filled(form, CHILD_FIELDS)))
+        service.add_child(actor, ChildCreate(**filled(form, CHILD_FIELDS)))
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _cabinet(
             request,
-            principal,
-            child_values=_values(form, CHILD_FIELDS),
+            actor,
+            child_values=shown_again(form, CHILD_FIELDS),
             child_errors=FormErrors.of(exc, CHILD_FIELDS),
             status_code=refusal_status(exc),
         )
     return redirect("/cabinet?saved=child")
+
+
+ChildId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _child_values(child: PersonRead) -> dict[str, str]:
+    return {
+        "last_name": child.last_name,
+        "first_name": child.first_name,
+        "middle_name": child.middle_name or "",
+        "birth_date": child.birth_date.isoformat() if child.birth_date else "",
+        "sex": child.sex or "",
+    }
+
+
+@router.get("/cabinet/children/{child_id}", response_class=HTMLResponse)
+def child_form(request: Request, child_id: ChildId) -> HTMLResponse:
+    actor = logged_in(request)
+    child = service.get_child(actor, child_id)
+    return render(
+        request,
+        "accounts/child_edit.html",
+        {"child": child, "values": _child_values(child), "errors": FormErrors()},
+    )
+
+
+@router.post("/cabinet/children/{child_id}", response_class=HTMLResponse)
+def update_child(request: Request, child_id: ChildId, form: Form) -> Response:
+    actor = logged_in(request)
+    # As the profile: names, date and sex always sent; an empty document keeps it.
+    data: dict[str, Any] = {
+        name: form.get(name, "").strip() or None
+        for name in ("last_name", "first_name", "middle_name", "birth_date", "sex")
+    }
+    data.update(filled(form, ("snils", "oms_policy")))
+    try:
+        service.update_child(actor, child_id, ChildUpdate(**data))
+    except (AppError, ValidationError) as exc:
+        _reraise_not_yours(exc)
+        return render(
+            request,
+            "accounts/child_edit.html",
+            {
+                "child": service.get_child(actor, child_id),
+                "values": shown_again(form, CHILD_FIELDS),
+                "errors": FormErrors.of(exc, CHILD_FIELDS),
+            },
+            status_code=refusal_status(exc),
+        )
+    return redirect("/cabinet?saved=child_changed")
+
+
+@router.get("/cabinet/children/{child_id}/remove", response_class=HTMLResponse)
+def remove_child_form(request: Request, child_id: ChildId) -> HTMLResponse:
+    """Removing asks first: the parent reads what it means and confirms."""
+    child = service.get_child(logged_in(request), child_id)
+    return render(request, "accounts/child_remove.html", {"child": child})
+
+
+@router.post("/cabinet/children/{child_id}/remove")
+def remove_child(request: Request, child_id: ChildId) -> Response:
+    service.remove_child(logged_in(request), child_id)
+    return redirect("/cabinet?saved=child_removed")
+
+
+def _reraise_not_yours(exc: AppError | ValidationError) -> None:
+    """Not logged in, not allowed, or not their child: the error page, not the form."""
+    reraise_refusal(exc)
+    if isinstance(exc, AppError) and exc.status == 404:
+        raise exc
 
 
 # --- Staff workplace and administration --------------------------------------------
@@ -435,14 +489,14 @@ def add_child(request: Request, form: Form) -> Response:
 
 def _workplace(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     *,
     query: str = "",
     results: list[CitizenRecordRead] | None = None,
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    workplace = service.get_workplace(principal)
+    workplace = service.get_workplace(actor)
     return render(
         request,
         "accounts/staff.html",
@@ -450,9 +504,9 @@ def _workplace(
             "workplace": workplace,
             "role_labels": ROLE_LABELS,
             # Only whether to show the form; the service decides on each look-up.
-            "can_lookup": allowed(principal, Action.CITIZEN_LOOKUP),
-            "can_admin": allowed(principal, Action.STAFF_MANAGE),
-            "can_audit": allowed(principal, Action.AUDIT_READ),
+            "can_lookup": allowed(actor, Action.CITIZEN_LOOKUP),
+            "can_admin": allowed(actor, Action.STAFF_MANAGE),
+            "can_audit": allowed(actor, Action.AUDIT_READ),
             "query": query,
             "results": results,
             "errors": errors or FormErrors(),
@@ -469,96 +523,17 @@ def workplace(request: Request) -> HTMLResponse:
 @router.post("/staff", response_class=HTMLResponse)
 def lookup(request: Request, form: Form) -> HTMLResponse:
     """A look-up shows its result directly: it is a read (audited), not a change."""
-    principal = logged_in(request)
+    actor = logged_in(request)
     query = form.get("query", "").strip()[:40]
     try:
-        results = service.lookup_citizen(principal, query)
+        results = service.lookup_citizen(actor, query)
     except AppError as exc:
         reraise_refusal(exc)
         return _workplace(
             request,
-            principal,
+            actor,
             query=query,
             errors=FormErrors.of(exc, ["query"]),
             status_code=exc.status,
         )
-    return _workplace(request, principal, query=query, results=results)
-
-
-@router.get("/admin/audit", response_class=HTMLResponse)
-def audit_log(
-    request: Request,
-    action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]*$")] = None,
-    person: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-) -> HTMLResponse:
-    principal = logged_in(request)
-    size = 100
-    filters = AuditFilter(
-        action=action or None, subject_person_id=person, limit=size, offset=(page - 1) * size
-    )
-    entries = service.list_audit(principal, filters)
-    return render(
-        request,
-        "accounts/admin_audit.html",
-        {
-            "entries": entries,
-            "action": action or "",
-            "person": person or "",
-            "page": page,
-            "has_more": len(entries) == size,
-        },
-    )
-
-
-STAFF_FIELDS = ("email", "display_name", "role", "organisation_id", "password")
-
-
-def _staff_admin(
-    request: Request,
-    principal: Principal,
-    *,
-    values: dict[str, str] | None = None,
-    errors: FormErrors | None = None,
-    notice: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    staff = service.list_staff(principal)
-    organisations = {o.id: o for o in city.list_organisations()}
-    return render(
-        request,
-        "accounts/admin_staff.html",
-        {
-            "staff": staff,
-            "organisations": organisations,
-            "roles": [(role.value, ROLE_LABELS[role]) for role in STAFF_ROLES],
-            "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
-            "values": values or {},
-            "errors": errors or FormErrors(),
-            "notice": notice,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/admin/staff", response_class=HTMLResponse)
-def staff_admin(request: Request, created: bool = False) -> HTMLResponse:
-    notice = gettext(N_("The staff account has been created.")) if created else None
-    return _staff_admin(request, logged_in(request), notice=notice)
-
-
-@router.post("/admin/staff", response_class=HTMLResponse)
-def create_staff(request: Request, form: Form) -> Response:
-    principal = logged_in(request)  # never None here: no actor would mean the trusted CLI
-    try:
-        service.create_staff_account(StaffCreate(**filled(form, STAFF_FIELDS)), principal)
-    except (AppError, ValidationError) as exc:
-        reraise_refusal(exc)
-        return _staff_admin(
-            request,
-            principal,
-            values=_values(form, STAFF_FIELDS),
-            errors=FormErrors.of(exc, STAFF_FIELDS),
-            status_code=refusal_status(exc),
-        )
-    return redirect("/admin/staff?created=1")
+    return _workplace(request, actor, query=query, results=results)

@@ -1,0 +1,88 @@
+"""The register, for other services: read-only look-ups made inside the caller's own
+transaction (they take the caller's session), so that, say, a booking stays one
+transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infocity.accounts import rules
+from infocity.accounts.models import Person
+from infocity.accounts.read_model import PERSON_CONTACTS
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    """What another service may know of a person: who, how old, and their sex (female,
+    male, or None when not stated)."""
+
+    person_id: int
+    birth_date: date | None
+    first_name: str
+    sex: str | None = None
+
+
+def person_by_policy(session: Session, oms_policy: str) -> PersonFacts | None:
+    """The person holding this OMS policy number (any format; invalid → refused)."""
+    policy = rules.normalize_oms_policy(oms_policy)
+    row = session.execute(
+        select(Person.id, Person.birth_date, Person.first_name, Person.sex).where(
+            Person.oms_policy == policy
+        )
+    ).one_or_none()
+    return PersonFacts(row.id, row.birth_date, row.first_name, row.sex) if row else None
+
+
+def person_by_id(session: Session, person_id: int) -> PersonFacts | None:
+    """The person with this id, if any."""
+    row = session.execute(
+        select(Person.id, Person.birth_date, Person.first_name, Person.sex).where(
+            Person.id == person_id
+        )
+    ).one_or_none()
+    return PersonFacts(row.id, row.birth_date, row.first_name, row.sex) if row else None
+
+
+def person_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
+    """Full names ("Last First Middle") of these persons, for another service's staff
+    pages; the caller audits the access in the same transaction."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Person.id, Person.last_name, Person.first_name, Person.middle_name).where(
+            Person.id.in_(ids)
+        )
+    )
+    return {
+        row.id: " ".join(p for p in (row.last_name, row.first_name, row.middle_name) if p)
+        for row in rows
+    }
+
+
+def users_to_notify(session: Session, person_id: int) -> list[int]:
+    """The active accounts that hear about a person: their own and their guardians'
+    (a child has no account of its own)."""
+    # The published view is the one definition (health reads it in its own statements).
+    return list(
+        session.scalars(
+            select(PERSON_CONTACTS.c.user_id)
+            .where(PERSON_CONTACTS.c.person_id == person_id)
+            .order_by(PERSON_CONTACTS.c.user_id)
+        )
+    )
+
+
+def normalize_oms_policy(value: str) -> str:
+    """An OMS policy number as 16 digits, or ``InvalidInput("invalid_oms_policy")``."""
+    return rules.normalize_oms_policy(value)
+
+
+def normalize_phone(value: str, *, field: str = "phone") -> str:
+    """A Russian phone number in E.164 (+7XXXXXXXXXX), or ``InvalidInput("invalid_phone")``."""
+    return rules.normalize_phone(value, field=field)
