@@ -27,11 +27,19 @@ def _current_hasher() -> PasswordHasher:
     return _hasher(get_settings().environment == "test")
 
 
+_SLOTS_LOCK = threading.Lock()
+_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+
+
 @lru_cache(maxsize=1)
 def _hash_slots() -> threading.BoundedSemaphore:
     # Each argon2 hash takes its memory cost (64 MiB by default) while it runs: a burst
-    # of registrations or log-ins waits here rather than growing the process.
-    return threading.BoundedSemaphore(get_settings().password_hash_concurrency)
+    # of registrations or log-ins waits here rather than growing the process. lru_cache
+    # may run this for several of a burst's first callers at once: they share one set of
+    # slots per size, made under the lock.
+    size = get_settings().password_hash_concurrency
+    with _SLOTS_LOCK:
+        return _SLOTS.setdefault(size, threading.BoundedSemaphore(size))
 
 
 def hash_password(password: str) -> str:
