@@ -44,14 +44,15 @@ def test_period_start_is_aligned_to_the_epoch() -> None:
 def test_a_job_runs_once_per_period_and_again_in_the_next(
     uow: UnitOfWork, test_job: jobs.Job
 ) -> None:
-    now = datetime(2030, 1, 1, 0, 1, tzinfo=UTC)  # the hourly built-in jobs stay put
+    now = datetime(2030, 1, 1, 0, 1, tzinfo=UTC)
     assert "test.counting" in jobs.run_due_jobs("a", now=now)
-    assert jobs.run_due_jobs("b", now=now) == []  # same period: nothing due
+    # Same period: not due (the city's own jobs of a minute may be; they are not this one).
+    assert "test.counting" not in jobs.run_due_jobs("b", now=now)
     assert not jobs.run_job(test_job, "b", now=now + timedelta(seconds=1))
     assert calls == ["run"]
 
     later = now + timedelta(minutes=5)
-    assert jobs.run_due_jobs("b", now=later) == ["test.counting"]
+    assert "test.counting" in jobs.run_due_jobs("b", now=later)
     assert calls == ["run", "run"]
     with uow:
         runs = uow.session.scalars(

@@ -36,8 +36,8 @@ from infocity.education.schemas.kindergarten import (
     ProposedOffer,
     WaitingChildRead,
 )
-from infocity.education.service.directory import kindergarten_names
-from infocity.education.service.kindergarten import NO_NAME, close_open_offer
+from infocity.education.service.directory import _kindergarten_names
+from infocity.education.service.kindergarten import NO_NAME, _close_open_offer
 
 PAGE_LINK = "/education/kindergarten"
 NO_PLACE: tuple[str, str | None, tuple[float, float] | None] = ("", None, None)
@@ -116,7 +116,7 @@ def _plan(session: Session, run_for: date) -> _Plan:
 
 
 def _read(uow: UnitOfWork, plan: _Plan, run_for: date, run_id: int | None) -> AllocationRead:
-    names = kindergarten_names(uow)
+    names = _kindergarten_names(uow)
     offers = [
         ProposedOffer(
             application_id=app_id,
@@ -168,7 +168,7 @@ def run_allocation(
         )
         session.add(run)
         session.flush()
-        names = kindergarten_names(uow)
+        names = _kindergarten_names(uow)
         # One order for every run, so that two runs at once wait rather than deadlock.
         ordered = sorted(plan.matching.items(), key=lambda m: (m[1], m[0]))
         for app_id, kindergarten_id in ordered:
@@ -263,12 +263,12 @@ def lapse_overdue_offers(*, now: datetime | None = None, uow: UnitOfWork | None 
                 .limit(1000)
             )
         )
-        names = kindergarten_names(uow)
+        names = _kindergarten_names(uow)
         lapsed = 0
         for app_id in overdue:
             try:
                 with session.begin_nested():
-                    offer = close_open_offer(session, app_id, OfferStatus.LAPSED, now)
+                    offer = _close_open_offer(session, app_id, OfferStatus.LAPSED, now)
                     back = dml(
                         session,
                         update(KindergartenApplication)

@@ -149,7 +149,7 @@ def list_kindergartens(*, uow: UnitOfWork | None = None) -> list[KindergartenRea
         ]
 
 
-def kindergarten_names(uow: UnitOfWork) -> dict[int, tuple[str, str | None]]:
+def _kindergarten_names(uow: UnitOfWork) -> dict[int, tuple[str, str | None]]:
     """Every kindergarten's name in Russian and English, by id (inside the caller's unit
     of work)."""
     ids = set(uow.session.scalars(select(Kindergarten.id)))

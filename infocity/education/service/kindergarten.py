@@ -33,7 +33,7 @@ from infocity.education.schemas.kindergarten import (
     PositionChangeRead,
     QueuePositionRead,
 )
-from infocity.education.service.directory import kindergarten_names
+from infocity.education.service.directory import _kindergarten_names
 
 SERVICE_CODE = "kindergarten_enrolment"  # the portal catalogue's entry
 NO_NAME: tuple[str, str | None] = ("", None)
@@ -229,7 +229,7 @@ def _offers(
 def _read(
     uow: UnitOfWork, application: KindergartenApplication, now: datetime
 ) -> KindergartenApplicationRead:
-    names = kindergarten_names(uow)
+    names = _kindergarten_names(uow)
     child = accounts.person_names(uow.session, [application.child_id])
     return KindergartenApplicationRead(
         id=application.id,
@@ -281,7 +281,7 @@ def withdraw_kindergarten_application(
         if not rules.may_move(rules.APPLICATION_TRANSITIONS, old, ApplicationStatus.WITHDRAWN):
             raise errors.ApplicationChanged()
         if old is ApplicationStatus.OFFERED:
-            close_open_offer(session, application.id, OfferStatus.DECLINED, now)
+            _close_open_offer(session, application.id, OfferStatus.DECLINED, now)
         _move(session, application.id, old, ApplicationStatus.WITHDRAWN, withdrawn_at=now)
         session.refresh(application)
         result = _read(uow, application, now)
@@ -310,7 +310,7 @@ def _move(
         raise errors.ApplicationChanged()
 
 
-def close_open_offer(
+def _close_open_offer(
     session: Session, application_id: int, status: OfferStatus, now: datetime
 ) -> KindergartenOffer:
     """End the application's open offer (declined or lapsed) and return its place."""
@@ -379,7 +379,7 @@ def answer_offer(
                 raise errors.OfferClosed()
             _move(session, application.id, ApplicationStatus.OFFERED, ApplicationStatus.ENROLLED)
         else:
-            close_open_offer(session, application.id, OfferStatus.DECLINED, now)
+            _close_open_offer(session, application.id, OfferStatus.DECLINED, now)
             _move(session, application.id, ApplicationStatus.OFFERED, ApplicationStatus.QUEUED)
         session.refresh(application)
         result = _read(uow, application, now)
