@@ -11,6 +11,8 @@ from infocity.accounts import service as accounts
 from infocity.accounts.models import Person, User
 from infocity.core.uow import UnitOfWork
 from infocity.demo import DEMO_PASSWORD, load_demo_city
+from infocity.education import service as education
+from infocity.education.schemas.exams import ExamLookup
 from infocity.housing import service as housing
 from infocity.housing.schemas import ApartmentLinkCreate
 
@@ -58,3 +60,18 @@ def test_every_readme_demo_apartment_can_be_linked(database: str) -> None:
             anna, ApartmentLinkCreate(payer_code=payer_code, number=number)
         )
         assert linked.payer_code == payer_code
+
+
+def test_every_readme_exam_participant_sees_the_results_out_and_not_the_ones_to_come(
+    database: str,
+) -> None:
+    load_demo_city()
+    section = README.read_text(encoding="utf-8").split("## Demo exam results", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    participants = re.findall(r"^\| (\d{12}) \| (\d+) \|$", section, flags=re.MULTILINE)
+    assert len(participants) == 2
+    for code, document in participants:
+        found = education.look_up_exam_results(
+            ExamLookup(registration_code=code, document_number=document)
+        )
+        assert {r.subject for r in found.results} == {"russian", "mathematics_profile"}

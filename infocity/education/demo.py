@@ -7,11 +7,13 @@ Call ``load_demo_education()`` after ``infocity.demo.load_demo_city()``.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 from sqlalchemy import select
 
 from infocity.city import service as city
 from infocity.core.auth import SYSTEM
-from infocity.core.clock import city_today
+from infocity.core.clock import city_today, city_tz
 from infocity.core.uow import UnitOfWork
 from infocity.education import service
 from infocity.education.models.directory import Kindergarten
@@ -58,4 +60,29 @@ def load_demo_education() -> bool:
             )
     lines = ["address,school_id"] + [f'"{a}",{by_name[s]}' for a, s in TERRITORY]
     service.import_territory(SYSTEM, "\n".join(lines) + "\n")
+    service.import_exam_results(SYSTEM, demo_exam_results(city_today()))
     return True
+
+
+# Two participants of the demo's results day: (registration code, document number).
+EXAM_PARTICIPANTS = (("770000000101", "400101"), ("770000000102", "400102"))
+
+
+def demo_exam_results(today: date) -> str:
+    """The demo's results file: two subjects published yesterday at 10:00 and one to be
+    published tomorrow, so the look-up shows both what is out and what is not yet."""
+    yesterday = datetime.combine(today - timedelta(days=1), time(10), city_tz())
+    tomorrow = datetime.combine(today + timedelta(days=1), time(10), city_tz())
+    lines = ["registration_code,document_number,subject,score,pass_mark,published_at"]
+    for (code, document), scores in zip(
+        EXAM_PARTICIPANTS, ((78, 64, 55), (31, 88, 70)), strict=True
+    ):
+        for subject, score, mark, at in zip(
+            ("russian", "mathematics_profile", "physics"),
+            scores,
+            (24, 27, 36),
+            (yesterday, yesterday, tomorrow),
+            strict=True,
+        ):
+            lines.append(f"{code},{document},{subject},{score},{mark},{at.isoformat()}")
+    return "\n".join(lines) + "\n"
