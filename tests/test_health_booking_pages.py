@@ -156,9 +156,26 @@ def test_the_booking_page_shows_one_day_and_a_doctor_filter(
     assert {_day(s) for s in mine} == {_day(last_slots[0])}
     assert f'href="/health/book?patient={busy_clinic.patient.person_id}' in one.text
 
-    # The kiosk offers the same steps.
-    kiosk = client.get("/kiosk/slots", params={"specialty": "therapist", "doctor": doctor})
-    assert kiosk.status_code in (200, 303)  # not identified at the kiosk: to its start
+
+def test_the_kiosk_offers_the_same_steps(busy_clinic: Clinic, client: TestClient) -> None:
+    policy, birth = "7700000000004321", date(1975, 3, 9)
+    visitor = make_patient(birth, oms_policy=policy)
+    assert visitor.person_id is not None
+    attach(visitor.person_id, busy_clinic.clinic_id)
+    identified = post(client, "/kiosk", {"oms_policy": policy, "birth_date": birth.isoformat()})
+    assert identified.status_code == 303
+
+    page = client.get("/kiosk/slots", params={"specialty": "therapist"})
+    assert len(page.content) < 40_000, len(page.content)
+    assert len(_slot_ids(page.text)) == 3 * PER_DAY
+    day_links = re.findall(r'class="day-choice" href="([^"]+)"', page.text)
+    assert len(day_links) == DAYS
+    assert all(link.startswith("/kiosk/slots?") for link in day_links)  # stays in the kiosk
+    doctor = busy_clinic.therapists[0]
+    one = client.get("/kiosk/slots", params={"specialty": "therapist", "doctor": doctor})
+    mine = _slot_ids(one.text)
+    assert len(mine) == PER_DAY
+    assert {get_slot(s).practitioner_id for s in mine} == {doctor}
 
 
 def test_the_own_doctor_comes_first_and_marked(busy_clinic: Clinic, client: TestClient) -> None:
