@@ -66,9 +66,10 @@ def test_anna_books_moves_and_cancels_while_the_registry_watches(
             assert rows[0].startswith(booked_at.strftime("%H:%M"))
             assert "Записан" in rows[0]
 
-            # She moves it to the last time offered on the first day.
+            # She moves it to the last time offered on the first day, and confirms the move.
             anna.get_by_role("link", name="Перенести на другое время").click()
-            anna.locator("section.day").first.locator("button.slot").last.click()
+            anna.locator("section.day").first.locator("a.slot").last.click()
+            anna.get_by_role("button", name="Перенести на новое время").click()
             assert "Запись перенесена" in anna.locator("main").inner_text()
             assert anna.locator(".ticket .ticket-number").first.inner_text() != first_ticket
             moved_at = _ticket_time(anna)
@@ -82,9 +83,10 @@ def test_anna_books_moves_and_cancels_while_the_registry_watches(
             assert len(rows_before) == 1
             assert rows_before[0].startswith(moved_at.strftime("%H:%M"))
 
-            # She cancels it from her list; the registry shows the time free again.
+            # She cancels it from her list and confirms; the registry shows the time free.
             anna.goto(f"{base_url}/health/appointments")
-            anna.locator("form[action$='/cancel'] button").first.click()
+            anna.locator("a[href$='/cancellation']").first.click()
+            anna.get_by_role("button", name="Да, отменить запись").click()
             assert "Запись отменена" in anna.locator("main").inner_text()
             assert _anna_rows(registrar, base_url, moved_at) == []
             free = registrar.locator("section.card", has_text=doctor).locator(

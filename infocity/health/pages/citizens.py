@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from infocity.core.auth import Principal
+from infocity.core.db import utcnow
 from infocity.core.errors import AppError, InvalidInput
-from infocity.core.i18n import N_
+from infocity.core.i18n import N_, current_locale
 from infocity.core.schemas import MAX_ID
+from infocity.core.settings import get_settings
 from infocity.health import reads, service
-from infocity.health.pages.common import Code, OptionalId, _notice, _page, _reschedule_page
+from infocity.health.pages.calendar import appointment_ics
+from infocity.health.pages.common import (
+    Code,
+    Day,
+    OptionalId,
+    _notice,
+    _page,
+    _reschedule_page,
+)
 from infocity.health.pages.links import _link_action
 from infocity.health.schemas import BookingCreate, RescheduleCreate
 from infocity.web.forms import (
@@ -49,8 +60,10 @@ def choose_slot(
     specialty: Code,
     patient: OptionalId = None,
     referral: OptionalId = None,
+    doctor: OptionalId = None,
+    day: Day = None,
 ) -> HTMLResponse:
-    choice = reads.slot_choice(actor, patient, specialty, referral)
+    choice = reads.slot_choice(actor, patient, specialty, referral, doctor_id=doctor, day=day)
     return _page(request, "slots.html", {"choice": choice, "base": "/health"})
 
 
@@ -145,6 +158,36 @@ def ticket(
     )
 
 
+@router.get("/health/appointments/{appointment_id}/calendar.ics")
+def calendar_file(request: Request, actor: LoggedIn, appointment_id: IdPath) -> Response:
+    event = reads.calendar_event(actor, appointment_id)
+    a = event.appointment
+    english = current_locale() == "en"
+    ics = appointment_ics(
+        event,
+        specialty=a.specialty.name_en if english else a.specialty.name,
+        clinic=(a.clinic.name_en or a.clinic.name) if english else a.clinic.name,
+        host=urlsplit(get_settings().base_url).hostname or "infocity",
+        now=utcnow(),
+    )
+    return Response(
+        ics,
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="appointment-{a.ticket_number}.ics"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/health/appointments/{appointment_id}/cancellation", response_class=HTMLResponse)
+def cancel_confirmation(request: Request, actor: LoggedIn, appointment_id: IdPath) -> Response:
+    appointment = reads.citizen_ticket(actor, appointment_id)
+    return _page(
+        request, "cancel_confirm.html", {"appointment": appointment, "errors": FormErrors()}
+    )
+
+
 @router.post("/health/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
 def cancel(request: Request, appointment_id: IdPath, form: Form) -> Response:
     if "token" in form:  # from a reminder's link: the signed token is the authority
@@ -162,9 +205,40 @@ def cancel(request: Request, appointment_id: IdPath, form: Form) -> Response:
 
 
 @router.get("/health/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
-def reschedule_form(request: Request, actor: LoggedIn, appointment_id: IdPath) -> Response:
-    choice = reads.reschedule_choice(actor, appointment_id)
+def reschedule_form(
+    request: Request,
+    actor: LoggedIn,
+    appointment_id: IdPath,
+    doctor: OptionalId = None,
+    day: Day = None,
+) -> Response:
+    choice = reads.reschedule_choice(actor, appointment_id, doctor_id=doctor, day=day)
     return _reschedule_page(request, choice, f"/health/appointments/{appointment_id}/reschedule")
+
+
+def _reschedule_confirm_page(
+    request: Request,
+    move: reads.RescheduleConfirmation,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "reschedule_confirm.html",
+        {"move": move, "errors": errors or FormErrors()},
+        status_code,
+    )
+
+
+@router.get("/health/appointments/{appointment_id}/reschedule/confirm", response_class=HTMLResponse)
+def reschedule_confirm(
+    request: Request,
+    actor: LoggedIn,
+    appointment_id: IdPath,
+    slot: Annotated[int, Query(ge=1, le=MAX_ID)],
+) -> Response:
+    move = reads.reschedule_confirmation(actor, appointment_id, slot)
+    return _reschedule_confirm_page(request, move)
 
 
 @router.post("/health/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)

@@ -19,7 +19,7 @@ from infocity.core.i18n import N_, gettext
 from infocity.core.schemas import MAX_ID
 from infocity.core.settings import get_settings
 from infocity.health import reads, service
-from infocity.health.pages.common import Code, OptionalId, _notice, _page, _parse_date
+from infocity.health.pages.common import Code, Day, OptionalId, _notice, _page, _parse_date
 from infocity.health.schemas import IdentifiedBookingCreate
 from infocity.web.deps import client_ip
 from infocity.web.forms import CHECK_FIELDS, Form, FormErrors, IdPath, filled, redirect
@@ -165,11 +165,17 @@ def kiosk_specialties(request: Request) -> Response:
 
 
 @router.get("/kiosk/slots", response_class=HTMLResponse)
-def kiosk_slots(request: Request, specialty: Code, referral: OptionalId = None) -> Response:
+def kiosk_slots(
+    request: Request,
+    specialty: Code,
+    referral: OptionalId = None,
+    doctor: OptionalId = None,
+    day: Day = None,
+) -> Response:
     identity = _kiosk_identity(request)
     if identity is None:
         return _to_kiosk_start()
-    choice = reads.kiosk_slots(identity, specialty, referral)
+    choice = reads.kiosk_slots(identity, specialty, referral, doctor_id=doctor, day=day)
     return _kiosk_page(request, identity, "slots.html", {"choice": choice, "base": "/kiosk"})
 
 

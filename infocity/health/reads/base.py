@@ -4,6 +4,7 @@ family a citizen books for, free times grouped for a page, and which clinics sta
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
@@ -34,13 +35,16 @@ from infocity.health.reads.shapes import (
     BookingHome,
     ClinicInfo,
     DaySlots,
+    DoctorChoice,
     DoctorSlots,
+    FreeDay,
     PatientOption,
     ReferralOption,
     RescheduleChoice,
     SlotChoice,
     SlotDetails,
     SlotItem,
+    SlotPicker,
     SpecialtyOption,
     Suspension,
 )
@@ -279,6 +283,71 @@ def _slot_choice(
     return SlotChoice(patient, specialty, clinic, days, referral_id, problem)
 
 
+def _own_doctor(session: Session, person_id: int, specialty_id: int) -> int | None:
+    """The patient's own doctor of the specialty: the one they last saw or are booked
+    with (a district doctor, for the specialties that have districts)."""
+    return session.scalar(
+        select(APPOINTMENTS.c.practitioner_id)
+        .where(
+            APPOINTMENTS.c.person_id == person_id,
+            APPOINTMENTS.c.specialty_id == specialty_id,
+            APPOINTMENTS.c.status.in_(("booked", "attended")),
+        )
+        .order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
+        .limit(1)
+    )
+
+
+def _pick_slots(
+    days: list[DaySlots], own: int | None, doctor_id: int | None, day: date | None
+) -> SlotPicker:
+    """Narrow two weeks of free times to what one page shows: the doctors with free time
+    (the patient's own first), the days the chosen doctor has free time, and the times
+    of the chosen day (the first free day unless another is asked for)."""
+    doctors: dict[int, DoctorChoice] = {}
+    for one_day in days:
+        for d in one_day.doctors:
+            seen = doctors.get(d.practitioner_id)
+            doctors[d.practitioner_id] = DoctorChoice(
+                practitioner_id=d.practitioner_id,
+                name=d.name,
+                room=d.room,
+                clinic=d.clinic,
+                free=len(d.slots) + (seen.free if seen else 0),
+                first=seen.first if seen else d.slots[0].starts_at,
+                own=d.practitioner_id == own,
+            )
+    listed = sorted(doctors.values(), key=lambda d: (not d.own, d.first, d.name))
+    if doctor_id not in doctors:
+        doctor_id = None  # a doctor with no free time left: show them all
+    narrowed = [
+        replace(
+            one_day,
+            doctors=[d for d in one_day.doctors if d.practitioner_id == doctor_id],
+        )
+        if doctor_id is not None
+        else one_day
+        for one_day in days
+    ]
+    narrowed = [d for d in narrowed if d.doctors]
+    free_days = [
+        FreeDay(
+            d.day,
+            min(x.slots[0].starts_at for x in d.doctors),
+            sum(len(x.slots) for x in d.doctors),
+        )
+        for d in narrowed
+    ]
+    chosen = [d for d in narrowed if d.day == day] or narrowed[:1]
+    return SlotPicker(
+        doctors=listed,
+        doctor_id=doctor_id,
+        days=free_days,
+        day=chosen[0].day if chosen else None,
+        times=chosen,
+    )
+
+
 def _slot_details(uow: UnitOfWork, slot_id: int) -> SlotDetails:
     row = uow.session.execute(
         select(
@@ -415,6 +484,12 @@ def _reschedule_choice(
     head = _head_clinic(uow.session, appointment.clinic.id)
     days = _free_days(uow, _Clinics(uow), appointment.specialty.id, head, now)
     return RescheduleChoice(appointment, days)
+
+
+def _appointment_practitioner(uow: UnitOfWork, appointment_id: int) -> int | None:
+    return uow.session.scalar(
+        select(APPOINTMENTS.c.practitioner_id).where(APPOINTMENTS.c.id == appointment_id)
+    )
 
 
 def _staff_clinics(uow: UnitOfWork, actor: Principal, roles: Iterable[Role]) -> list[ClinicInfo]:

@@ -4,7 +4,7 @@ appointments and tickets, other times for a move."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -14,13 +14,17 @@ from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules, service
 from infocity.health.models import Referral
 from infocity.health.reads.base import (
+    APPOINTMENTS,
     MY_LIMIT,
+    _appointment_practitioner,
     _appointment_views,
     _booking_home,
     _Clinics,
     _family,
     _family_patient,
     _one_appointment,
+    _own_doctor,
+    _pick_slots,
     _reschedule_choice,
     _slot_choice,
     _slot_details,
@@ -31,9 +35,11 @@ from infocity.health.reads.shapes import (
     AppointmentView,
     BookingConfirmation,
     BookingHome,
+    CalendarEvent,
     MyAppointments,
     ReferralView,
     RescheduleChoice,
+    RescheduleConfirmation,
     SlotChoice,
 )
 
@@ -65,16 +71,21 @@ def slot_choice(
     specialty_code: str,
     referral_id: int | None = None,
     *,
+    doctor_id: int | None = None,
+    day: date | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> SlotChoice:
-    """Free times of a specialty for the citizen's patient over the next two weeks."""
+    """Free times of a specialty for the citizen's patient over the next two weeks, with
+    the doctor filter and the day picker narrowed to ``doctor_id`` and ``day``."""
     actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         _patients, patient = _family_patient(uow, actor, patient_id)
-        return _slot_choice(uow, patient, specialty_code, referral_id, now)
+        choice = _slot_choice(uow, patient, specialty_code, referral_id, now)
+        own = _own_doctor(uow.session, patient.id, choice.specialty.id)
+        return replace(choice, picker=_pick_slots(choice.days, own, doctor_id, day))
 
 
 def booking_confirmation(
@@ -134,6 +145,7 @@ def my_appointments(
         referrals = [
             ReferralView(
                 id=r.id,
+                person_id=r.person_id,
                 patient_name=family[r.person_id].name,
                 specialty=specialties[r.specialty_id],
                 target_clinic=clinics.get(r.target_clinic_id) if r.target_clinic_id else None,
@@ -156,12 +168,54 @@ def reschedule_choice(
     actor: Principal | None,
     appointment_id: int,
     *,
+    doctor_id: int | None = None,
+    day: date | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> RescheduleChoice:
-    """Other free times of the same specialty at the same polyclinic, for a move."""
+    """Other free times of the same specialty at the same polyclinic, for a move, narrowed
+    to ``doctor_id`` and ``day`` (the current doctor listed first)."""
     appointment = citizen_ticket(actor, appointment_id, now=now, uow=uow)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        return _reschedule_choice(uow, appointment, now)
+        choice = _reschedule_choice(uow, appointment, now)
+        own = _appointment_practitioner(uow, appointment_id)
+        return replace(choice, picker=_pick_slots(choice.days, own, doctor_id, day))
+
+
+def reschedule_confirmation(
+    actor: Principal | None,
+    appointment_id: int,
+    slot_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> RescheduleConfirmation:
+    """The citizen's appointment and the time they chose to move it to, before the move."""
+    appointment = citizen_ticket(actor, appointment_id, now=now, uow=uow)
+    if not appointment.changeable:
+        raise errors.AppointmentNotActive()
+    uow = uow or UnitOfWork()
+    with uow:
+        slot = _slot_details(uow, slot_id)
+        if slot.specialty.id != appointment.specialty.id:
+            raise errors.SlotNotFound()  # a move keeps the specialist
+        return RescheduleConfirmation(appointment, slot)
+
+
+def calendar_event(
+    actor: Principal | None,
+    appointment_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> CalendarEvent:
+    """The citizen's (or their child's) appointment as a calendar entry."""
+    appointment = citizen_ticket(actor, appointment_id, now=now, uow=uow)
+    uow = uow or UnitOfWork()
+    with uow:
+        ends_at = uow.session.scalar(
+            select(APPOINTMENTS.c.ends_at).where(APPOINTMENTS.c.id == appointment_id)
+        )
+        return CalendarEvent(appointment, ends_at or appointment.starts_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 
 from infocity.accounts import service as accounts
 from infocity.core.db import utcnow
@@ -12,6 +12,8 @@ from infocity.health import errors, service
 from infocity.health.reads.base import (
     _booking_home,
     _one_appointment,
+    _own_doctor,
+    _pick_slots,
     _slot_choice,
     _slot_details,
     _suspensions,
@@ -52,14 +54,19 @@ def kiosk_slots(
     specialty_code: str,
     referral_id: int | None = None,
     *,
+    doctor_id: int | None = None,
+    day: date | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> SlotChoice:
-    """Free times for an identified kiosk patient."""
+    """Free times for an identified kiosk patient, narrowed to a doctor and a day."""
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        return _slot_choice(uow, _kiosk_patient(uow, person_id), specialty_code, referral_id, now)
+        patient = _kiosk_patient(uow, person_id)
+        choice = _slot_choice(uow, patient, specialty_code, referral_id, now)
+        own = _own_doctor(uow.session, patient.id, choice.specialty.id)
+        return replace(choice, picker=_pick_slots(choice.days, own, doctor_id, day))
 
 
 def kiosk_confirmation(

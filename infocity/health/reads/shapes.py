@@ -92,6 +92,43 @@ class DaySlots:
 
 
 @dataclass(frozen=True)
+class DoctorChoice:
+    """A doctor with free time in the coming days, for the doctor filter."""
+
+    practitioner_id: int
+    name: str
+    room: str | None
+    clinic: ClinicInfo
+    free: int  # free times over the whole period
+    first: datetime  # the earliest of them
+    own: bool  # the patient's own doctor of this specialty: listed first, marked
+
+
+@dataclass(frozen=True)
+class FreeDay:
+    """A day that has free time (of the chosen doctor, or of any), for the day picker."""
+
+    day: date
+    first: datetime  # for the label, formatted in the city's zone
+    free: int
+
+
+@dataclass(frozen=True)
+class SlotPicker:
+    """The free times narrowed step by step: a doctor (or any), a day, the day's times."""
+
+    doctors: list[DoctorChoice]
+    doctor_id: int | None  # None: any doctor
+    days: list[FreeDay]
+    day: date | None  # None: no free day at all
+    times: list[DaySlots]  # the chosen day's free times, of the chosen doctor
+
+    @property
+    def doctor(self) -> DoctorChoice | None:
+        return next((d for d in self.doctors if d.practitioner_id == self.doctor_id), None)
+
+
+@dataclass(frozen=True)
 class SlotChoice:
     """Free times of one specialty for one patient, by day and doctor."""
 
@@ -101,6 +138,7 @@ class SlotChoice:
     days: list[DaySlots]
     referral_id: int | None = None
     problem: str | None = None  # an English message id: why nothing can be shown
+    picker: SlotPicker | None = None  # a citizen's pages show one doctor's one day
 
 
 @dataclass(frozen=True)
@@ -140,6 +178,7 @@ class AppointmentView:
 @dataclass(frozen=True)
 class ReferralView:
     id: int
+    person_id: int
     patient_name: str
     specialty: SpecialtyRead
     target_clinic: ClinicInfo | None
@@ -160,6 +199,23 @@ class MyAppointments:
 class RescheduleChoice:
     appointment: AppointmentView
     days: list[DaySlots]
+    picker: SlotPicker | None = None
+
+
+@dataclass(frozen=True)
+class RescheduleConfirmation:
+    """The appointment to move and the time it would move to, side by side."""
+
+    appointment: AppointmentView
+    slot: SlotDetails
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """An appointment as a calendar entry (the citizen's ``.ics`` download)."""
+
+    appointment: AppointmentView
+    ends_at: datetime
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
 from infocity.core.i18n import N_
+from infocity.core.settings import get_settings
 from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
@@ -515,7 +517,10 @@ def _withdraw_slots(
                 uow,
                 appointment,
                 "appointment_cancelled_by_clinic",
-                {"alternatives": _alternatives(session, appointment, now)},
+                {
+                    "alternatives": _alternatives(session, appointment, now),
+                    "book_link": _more_times_link(session, appointment),
+                },
             )
             cancelled_ids.append(appointment.id)
     return cancelled_ids, blocked
@@ -568,9 +573,10 @@ def _prioritise(session: Session, appointment: AppointmentRead, now: datetime) -
 def _alternatives(
     session: Session, appointment: AppointmentRead, now: datetime
 ) -> list[dict[str, Any]]:
-    """Up to three nearest free times of the same specialty at the same clinic."""
+    """Up to three nearest free times of the same specialty at the same clinic, each with
+    a link that opens its booking for the patient in one click."""
     rows = session.execute(
-        select(SLOTS.c.starts_at, Practitioner.name, Practitioner.room)
+        select(SLOTS.c.id, SLOTS.c.starts_at, Practitioner.name, Practitioner.room)
         .join(Practitioner, Practitioner.id == SLOTS.c.practitioner_id)
         .where(
             SLOTS.c.specialty_id == appointment.specialty_id,
@@ -582,7 +588,23 @@ def _alternatives(
         .order_by(SLOTS.c.starts_at, SLOTS.c.id)
         .limit(ALTERNATIVES)
     )
-    return [{"starts_at": r.starts_at, "practitioner": r.name, "room": r.room} for r in rows]
+    book = f"{get_settings().base_url.rstrip('/')}/health/book/confirm"
+    return [
+        {
+            "starts_at": r.starts_at,
+            "practitioner": r.name,
+            "room": r.room,
+            "link": f"{book}?{urlencode({'patient': appointment.person_id, 'slot': r.id})}",
+        }
+        for r in rows
+    ]
+
+
+def _more_times_link(session: Session, appointment: AppointmentRead) -> str:
+    """The booking of the cancelled appointment's specialty for its patient."""
+    code = session.scalar(select(Specialty.code).where(Specialty.id == appointment.specialty_id))
+    query = urlencode({"patient": appointment.person_id, "specialty": code})
+    return f"{get_settings().base_url.rstrip('/')}/health/book?{query}"
 
 
 def _apply_schedule(
