@@ -150,6 +150,17 @@ def _entry_can_hold(now: datetime) -> list[Any]:
     ]
 
 
+def _busy(person_id: Any, starts_at: Any, ends_at: Any) -> Any:
+    """The patient has a booked appointment overlapping ``starts_at..ends_at``: such a
+    time is never held for them (the overlap guard would refuse it when they accept)."""
+    return exists().where(
+        APPOINTMENTS.c.person_id == person_id,
+        APPOINTMENTS.c.status == "booked",
+        APPOINTMENTS.c.starts_at < ends_at,
+        APPOINTMENTS.c.ends_at > starts_at,
+    )
+
+
 def _slot_row(session: Session, slot_id: int) -> Row[Any] | None:
     return session.execute(
         select(
@@ -158,6 +169,7 @@ def _slot_row(session: Session, slot_id: int) -> Row[Any] | None:
             SLOTS.c.practitioner_id,
             SLOTS.c.specialty_id,
             SLOTS.c.starts_at,
+            SLOTS.c.ends_at,
             SLOTS.c.release_at,
             SLOTS.c.status,
             func.coalesce(Clinic.parent_clinic_id, Clinic.id).label("head_clinic_id"),
@@ -192,6 +204,7 @@ def _offer_slot(uow: UnitOfWork, slot_id: int, now: datetime) -> int | None:
                 or_(ENTRIES.c.time_from.is_(None), ENTRIES.c.time_from <= wall),
                 or_(ENTRIES.c.time_to.is_(None), ENTRIES.c.time_to > wall),
                 ~offered,  # a time once declined is not offered to the same place again
+                ~_busy(ENTRIES.c.person_id, slot.starts_at, slot.ends_at),
             )
             .order_by(ENTRIES.c.priority.desc(), ENTRIES.c.created_at, ENTRIES.c.id)
             .limit(OFFER_CANDIDATES)
@@ -215,6 +228,7 @@ def _offer_to_entry(uow: UnitOfWork, entry_id: int, now: datetime) -> int | None
         SLOTS.c.release_at <= now,
         SLOTS.c.starts_at > now,
         ~exists().where(OFFERS.c.entry_id == entry.id, OFFERS.c.slot_id == SLOTS.c.id),
+        ~_busy(entry.person_id, SLOTS.c.starts_at, SLOTS.c.ends_at),
     ]
     if entry.clinic_id is not None:
         branches = select(Clinic.id).where(Clinic.parent_clinic_id == entry.clinic_id)
