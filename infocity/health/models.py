@@ -73,6 +73,7 @@ class Specialty(Base):
     release_time: Mapped[time] = mapped_column(Time)  # wall-clock time in the city
     active_limit: Mapped[int] = mapped_column(Integer, default=1)
     audience: Mapped[str] = mapped_column(String(8), default="any")  # adult | child | any
+    sex: Mapped[str | None] = mapped_column(String(6))  # the only sex it sees; null: both
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

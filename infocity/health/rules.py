@@ -11,11 +11,34 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from infocity.core.ages import ADULT_AGE, age_on
+from infocity.core.errors import AppError
 from infocity.core.i18n import N_
 from infocity.health import errors
+
+
+class Audience(StrEnum):
+    """Whom a specialty sees by age."""
+
+    ADULT = "adult"
+    CHILD = "child"
+    ANY = "any"
+
+
+class ClinicKind(StrEnum):
+    ADULT = "adult"
+    CHILDREN = "children"
+
+
+class Sex(StrEnum):
+    """A person's sex as the register keeps it; a specialty may see only one."""
+
+    FEMALE = "female"
+    MALE = "male"
+
 
 # --- The 19 specialties ------------------------------------------------------------
 
@@ -27,7 +50,8 @@ class SpecialtySeed:
     name_en: str
     slot_minutes: int
     booking_mode: str  # direct | referral
-    audience: str = "any"  # adult | child | any
+    audience: str = Audience.ANY
+    sex: str | None = None  # the only sex the specialty sees; None: both
 
 
 DEFAULT_HORIZON_DAYS = 14
@@ -43,9 +67,10 @@ SPECIALTIES: tuple[SpecialtySeed, ...] = (
     SpecialtySeed("surgeon", "Хирург", "Surgeon", 15, "direct"),
     SpecialtySeed("ophthalmologist", "Офтальмолог", "Ophthalmologist", 15, "direct"),
     SpecialtySeed("otolaryngologist", "Оториноларинголог", "Otolaryngologist", 15, "direct"),
+    # A urologist sees women too (the urinary tract is everyone's): open to both.
     SpecialtySeed("urologist", "Уролог", "Urologist", 15, "direct"),
     SpecialtySeed("obstetrician_gynaecologist", "Акушер-гинеколог",
-                  "Obstetrician-gynaecologist", 20, "direct"),
+                  "Obstetrician-gynaecologist", 20, "direct", sex=Sex.FEMALE),
     SpecialtySeed("dentist", "Стоматолог", "Dentist", 30, "direct"),
     # Booked with a referral from the patient's doctor.
     SpecialtySeed("cardiologist", "Кардиолог", "Cardiologist", 20, "referral"),
@@ -298,7 +323,81 @@ def next_attachment_change(current_since: datetime | None) -> datetime | None:
 
 def clinic_kind_for_age(age: int) -> str:
     """Children (under 18) are attached to children's polyclinics, adults to adult ones."""
-    return "children" if age < ADULT_AGE else "adult"
+    return ClinicKind.CHILDREN if age < ADULT_AGE else ClinicKind.ADULT
+
+
+# --- Who is seen where -------------------------------------------------------------
+
+
+def clinic_audience(clinic_kind: str) -> Audience:
+    """Whom a polyclinic of ``clinic_kind`` sees, whatever the specialty."""
+    return Audience.CHILD if clinic_kind == ClinicKind.CHILDREN else Audience.ADULT
+
+
+@dataclass(frozen=True)
+class PatientTraits:
+    """What of a patient decides where they are seen: age (from the birth date, on the
+    day of the visit) and sex. Either may be unknown."""
+
+    birth_date: date | None
+    sex: str | None
+
+
+def why_unsuited(
+    patient: PatientTraits,
+    on: date,
+    *,
+    clinic_kind: str | None = None,
+    audience: str | None = None,
+    sex: str | None = None,
+) -> AppError | None:
+    """The refusal for a patient who does not fit a polyclinic of ``clinic_kind``, or a
+    specialty of this ``audience`` that sees only patients of ``sex``; None if they fit
+    (every check left out by passing None).
+
+    The one rule of who is seen where: attaching, referring, booking and joining a
+    waiting list refuse by it, and the lists offered to citizens and staff are filtered
+    by it, so nothing offered is refused after the click. What is not known does not
+    refuse: an unknown birth date (booking asks for it separately) or an unstated sex.
+    """
+    if patient.birth_date is not None:
+        is_child = age_on(patient.birth_date, on) < ADULT_AGE
+        if clinic_kind is not None and (clinic_kind == ClinicKind.CHILDREN) != is_child:
+            return errors.WrongClinicKind(adult=not is_child)
+        if audience == Audience.ADULT and is_child:
+            return errors.AgeNotServed(adult_only=True)
+        if audience == Audience.CHILD and not is_child:
+            return errors.AgeNotServed(adult_only=False)
+    if sex is not None and patient.sex is not None and patient.sex != sex:
+        return errors.SexNotServed(female_only=sex == Sex.FEMALE)
+    return None
+
+
+def suits(
+    patient: PatientTraits,
+    on: date,
+    *,
+    clinic_kind: str | None = None,
+    audience: str | None = None,
+    sex: str | None = None,
+) -> bool:
+    """Whether ``why_unsuited`` lets the patient in: what pages and kiosks offer."""
+    found = why_unsuited(patient, on, clinic_kind=clinic_kind, audience=audience, sex=sex)
+    return found is None
+
+
+def check_suited(
+    patient: PatientTraits,
+    on: date,
+    *,
+    clinic_kind: str | None = None,
+    audience: str | None = None,
+    sex: str | None = None,
+) -> None:
+    """Raise the refusal of ``why_unsuited``, if any."""
+    refusal = why_unsuited(patient, on, clinic_kind=clinic_kind, audience=audience, sex=sex)
+    if refusal is not None:
+        raise refusal
 
 
 # --- Booking -----------------------------------------------------------------------
@@ -315,6 +414,8 @@ class BookingFacts:
     birth_date: date | None
     slot_day: date  # the slot's city date: age is judged on the day of the visit
     has_referral: bool
+    sex: str | None = None  # the patient's; None: not stated
+    specialty_sex: str | None = None  # the only sex the specialty sees; None: both
 
 
 def check_booking(facts: BookingFacts) -> None:
@@ -322,12 +423,10 @@ def check_booking(facts: BookingFacts) -> None:
     the database, in the statement that takes it)."""
     if facts.birth_date is None:
         raise errors.BirthDateRequired()
-    age = age_on(facts.birth_date, facts.slot_day)
-    is_child = age < ADULT_AGE
-    if (facts.clinic_kind == "children") != is_child:
-        raise errors.AgeNotServed()
-    if (facts.audience == "adult" and is_child) or (facts.audience == "child" and not is_child):
-        raise errors.AgeNotServed()
+    patient = PatientTraits(facts.birth_date, facts.sex)
+    # A children's polyclinic sees children only, whatever the doctor: as an audience.
+    check_suited(patient, facts.slot_day, audience=clinic_audience(facts.clinic_kind))
+    check_suited(patient, facts.slot_day, audience=facts.audience, sex=facts.specialty_sex)
     if facts.booking_mode == "referral":
         if not facts.has_referral:
             raise errors.ReferralRequired()

@@ -99,11 +99,10 @@ def _is_child(birth_date: date | None, today: date) -> bool | None:
     return None if birth_date is None else age_on(birth_date, today) < 18
 
 
-def _serves(specialty: SpecialtyRead, birth_date: date | None, today: date) -> bool:
-    child = _is_child(birth_date, today)
-    if child is None or specialty.audience == "any":
-        return True
-    return (specialty.audience == "child") == child
+def _serves(specialty: SpecialtyRead, patient: PatientOption, today: date) -> bool:
+    """Whether the specialty sees the patient (the booking's own rule, so nothing
+    offered is refused after the click)."""
+    return rules.suits(patient.traits, today, audience=specialty.audience, sex=specialty.sex)
 
 
 def _attached_clinic(
@@ -133,8 +132,8 @@ def _family(uow: UnitOfWork, actor: Principal) -> list[PatientOption]:
 
     me = profile.person
     return [
-        PatientOption(me.id, name(me), me.birth_date, True),
-        *(PatientOption(c.id, name(c), c.birth_date) for c in profile.children),
+        PatientOption(me.id, name(me), me.birth_date, True, me.sex),
+        *(PatientOption(c.id, name(c), c.birth_date, sex=c.sex) for c in profile.children),
     ]
 
 
@@ -178,17 +177,21 @@ def _booking_home(
     clinics = _Clinics(uow)
     today = city_date(now)
     referrals = _active_referrals(session, clinics, patient.id, now)
+    clinic = _attached_clinic(session, clinics, patient, today)
+    # Only what the patient's polyclinic has a doctor for, or what a referral sends
+    # them to (perhaps elsewhere).
+    posted = _posted_specialties(session, clinic.id) if clinic is not None else None
     options = [
         SpecialtyOption(s, tuple(referrals.get(s.id, ())))
         for s in service.list_specialties(uow=uow)
-        if _serves(s, patient.birth_date, today)
+        if _serves(s, patient, today) and (posted is None or s.id in posted or s.id in referrals)
     ]
     # Direct specialties first, then those by referral, each by name.
     options.sort(key=lambda o: (o.needs_referral, o.specialty.name))
     return BookingHome(
         patients=patients,
         patient=patient,
-        clinic=_attached_clinic(session, clinics, patient, today),
+        clinic=clinic,
         specialties=options,
     )
 
@@ -273,10 +276,83 @@ def _slot_choice(
         problem = N_("This specialist sees patients by a referral from their doctor.")
     elif clinic is None:
         problem = N_("The patient is not attached to a polyclinic.")
+    else:
+        problem = _why_nothing_here(session, clinics, patient, specialty, clinic, now, clinic_id)
     days = (
         [] if problem or clinic is None else _free_days(uow, clinics, specialty.id, clinic.id, now)
     )
     return SlotChoice(patient, specialty, clinic, days, referral_id, problem)
+
+
+def _clinic_kind(session: Session, clinic_id: int) -> str:
+    kind = session.scalar(select(Clinic.clinic_kind).where(Clinic.id == clinic_id))
+    assert kind is not None
+    return kind
+
+
+def _posted_specialties(session: Session, clinic_id: int) -> set[int]:
+    """Specialties with a doctor (an active post) at the clinic's head clinic or its
+    branches: only these can ever have a time there."""
+    head = _head_clinic(session, clinic_id)
+    branches = select(Clinic.id).where(Clinic.parent_clinic_id == head)
+    return set(
+        session.scalars(
+            select(Practitioner.specialty_id).where(
+                Practitioner.active.is_(True),
+                (Practitioner.clinic_id == head) | Practitioner.clinic_id.in_(branches),
+            )
+        )
+    )
+
+
+def _unsuited_for_clinic(
+    session: Session, patient: PatientOption, clinic_id: int, on: date
+) -> str | None:
+    """Why the clinic would refuse the patient whatever the doctor (a message id)."""
+    audience = rules.clinic_audience(_clinic_kind(session, clinic_id))
+    refusal = rules.why_unsuited(patient.traits, on, audience=audience)
+    return refusal.message if refusal is not None else None
+
+
+def _unsuited(
+    session: Session, patient: PatientOption, specialty: SpecialtyRead, clinic_id: int, on: date
+) -> str | None:
+    """Why the clinic's doctors of this specialty would refuse the patient (a message id),
+    by the rule the booking applies; None if they would not."""
+    refusal = rules.why_unsuited(patient.traits, on, audience=specialty.audience, sex=specialty.sex)
+    if refusal is not None:
+        return refusal.message
+    return _unsuited_for_clinic(session, patient, clinic_id, on)
+
+
+def _why_nothing_here(
+    session: Session,
+    clinics: _Clinics,
+    patient: PatientOption,
+    specialty: SpecialtyRead,
+    clinic: ClinicInfo,
+    now: datetime,
+    registry_clinic_id: int | None,
+) -> str | None:
+    """Why no time of ``clinic`` is shown (a message id), before any is: the patient does
+    not fit, is attached elsewhere (at the registry), or the clinic has no such doctor."""
+    today = city_date(now)
+    unsuited = _unsuited(session, patient, specialty, clinic.id, today)
+    if unsuited is not None:
+        return unsuited
+    if registry_clinic_id is not None and specialty.booking_mode == "direct":
+        attached = _attached_clinic(session, clinics, patient, today)
+        if attached is None or attached.id != _head_clinic(session, registry_clinic_id):
+            return ATTACHED_ELSEWHERE
+    if specialty.id not in _posted_specialties(session, clinic.id):
+        return N_("This polyclinic has no doctor of this specialty.")
+    return None
+
+
+ATTACHED_ELSEWHERE = N_(
+    "The patient is not attached to this polyclinic: they are booked to its doctors only "
+    "with a referral."
+)
 
 
 def _slot_details(uow: UnitOfWork, slot_id: int) -> SlotDetails:

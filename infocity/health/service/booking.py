@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from infocity.accounts import service as accounts
 from infocity.core import audit
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
+from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden
 from infocity.core.i18n import N_
@@ -19,7 +20,7 @@ from infocity.core.security import token_hash
 from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
-from infocity.health import errors
+from infocity.health import errors, rules
 from infocity.health.metrics import counted
 from infocity.health.models import Appointment, Clinic, Practitioner, Referral
 from infocity.health.schemas import (
@@ -478,6 +479,15 @@ def issue_referral(
         if not in_care_of(session, actor, data.person_id, [head]):
             raise errors.PatientNotFound()
         patient = _patient(session, data.person_id)
+        # Referred to a doctor who would refuse the patient, they could never use it.
+        traits = rules.PatientTraits(patient.birth_date, patient.sex)
+        rules.check_suited(traits, city_date(now), audience=specialty.audience, sex=specialty.sex)
+        if data.target_clinic_id is not None:
+            target = session.get(Clinic, data.target_clinic_id)
+            assert target is not None
+            rules.check_suited(
+                traits, city_date(now), audience=rules.clinic_audience(target.clinic_kind)
+            )
         practitioner_id = session.scalar(
             select(Practitioner.id)
             .where(Practitioner.user_id == actor.user_id, Practitioner.clinic_id == clinic_id)

@@ -258,11 +258,12 @@ patient_lock AS (
       AND {bookable}
     ON CONFLICT (person_id, specialty_id)
     DO UPDATE SET bookings = booking_quotas.bookings + 1, updated_at = excluded.updated_at)
-SELECT p.id AS person_id, p.birth_date, p.first_name,
+SELECT p.id AS person_id, p.birth_date, p.first_name, p.sex,
     slots.id AS slot_id, slots.clinic_id,
     coalesce(clinics.parent_clinic_id, clinics.id) AS head_clinic_id,
     slots.specialty_id, slots.status, slots.starts_at, slots.release_at,
-    specialties.booking_mode, specialties.audience, specialties.active_limit,
+    specialties.booking_mode, specialties.audience, specialties.sex AS specialty_sex,
+    specialties.active_limit,
     specialties.horizon_days, specialties.release_time, clinics.clinic_kind,
     EXISTS (SELECT 1 FROM clinic_attachments
         WHERE clinic_attachments.person_id = p.id
@@ -284,6 +285,7 @@ def _person(by_policy: bool) -> str:
         PERSON_FACTS.c.person_id.label("id"),
         PERSON_FACTS.c.birth_date,
         PERSON_FACTS.c.first_name,
+        PERSON_FACTS.c.sex,
     ).where(key == bindparam("oms_policy" if by_policy else "person_id"))
     return _pg_text(person, {"oms_policy" if by_policy else "person_id"})
 

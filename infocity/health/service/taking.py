@@ -67,6 +67,7 @@ class _SlotContext:
     release_at: datetime
     booking_mode: str
     audience: str
+    specialty_sex: str | None
     active_limit: int
     horizon_days: int
     release_time: time
@@ -92,6 +93,7 @@ def _slot_context(session: Session, slot_id: int, person_id: int) -> _SlotContex
             SLOTS.c.release_at,
             Specialty.booking_mode,
             Specialty.audience,
+            Specialty.sex.label("specialty_sex"),
             Specialty.active_limit,
             Specialty.horizon_days,
             Specialty.release_time,
@@ -119,6 +121,7 @@ def _slot_context_of(row: Any, slot_id: int) -> _SlotContext:
         release_at=row.release_at,
         booking_mode=row.booking_mode,
         audience=row.audience,
+        specialty_sex=row.specialty_sex,
         active_limit=row.active_limit,
         horizon_days=row.horizon_days,
         release_time=row.release_time,
@@ -177,7 +180,7 @@ def _self_book_facts(
             until=_format_day(row.suspended_until), count=row.suspension_no_shows
         )
     return _SelfBookFacts(
-        patient=accounts.PersonFacts(row.person_id, row.birth_date, row.first_name),
+        patient=accounts.PersonFacts(row.person_id, row.birth_date, row.first_name, row.sex),
         ctx=_slot_context_of(row, row.slot_id),
         recipients=list(row.recipients),
         locked=True,
@@ -393,6 +396,8 @@ def _book(
             birth_date=patient.birth_date,
             slot_day=rules.city_date(ctx.starts_at, city_tz()),
             has_referral=(referral_id or carried_referral) is not None,
+            sex=patient.sex,
+            specialty_sex=ctx.specialty_sex,
         )
     )
     if not locked:

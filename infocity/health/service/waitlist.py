@@ -185,6 +185,8 @@ def join_waitlist(
                 birth_date=patient.birth_date,
                 slot_day=city_date(now),
                 has_referral=True,
+                sex=patient.sex,
+                specialty_sex=specialty.sex,
             )
         )
         entry = WaitlistEntry(
