@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def patient(sex: str, clinic_id: int) -> Account:
     account = make_patient()
-    accounts.update_profile(account.principal, ProfileUpdate(sex=sex))  # type: ignore[arg-type]
+    accounts.update_profile(account.principal, ProfileUpdate(sex=sex))
     assert account.person_id is not None
     attach(account.person_id, clinic_id)
     return account
