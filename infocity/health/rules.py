@@ -40,6 +40,200 @@ class Sex(StrEnum):
     MALE = "male"
 
 
+class BookingMode(StrEnum):
+    DIRECT = "direct"  # booked at one's own polyclinic
+    REFERRAL = "referral"  # booked with a doctor's referral
+
+
+# --- States and their transitions ------------------------------------------------------
+# One StrEnum per kind of state (the stored values), one table of every move between
+# states, and the labels people read. The guarded UPDATEs of the service take the states
+# they expect from the table (``expected``) and write the one it leads to (``leads_to``).
+
+
+class SlotStatus(StrEnum):
+    FREE = "free"
+    BOOKED = "booked"
+    HELD = "held"  # kept for a waiting-list entry
+    BLOCKED = "blocked"  # the schedule no longer has it
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED_BY_PATIENT = "cancelled_by_patient"
+    CANCELLED_BY_CLINIC = "cancelled_by_clinic"
+    RESCHEDULED = "rescheduled"  # replaced by a later appointment of the same patient
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+
+class ReferralStatus(StrEnum):
+    ACTIVE = "active"
+    USED = "used"  # by one booked appointment at a time
+    CANCELLED = "cancelled"
+
+
+class WaitlistStatus(StrEnum):
+    WAITING = "waiting"  # in the queue
+    HOLDING = "holding"  # a freed time is kept for it (one at most)
+    BOOKED = "booked"  # the patient took a kept time
+    LEFT = "left"  # the patient left
+    EXPIRED = "expired"  # a kept time ran out unanswered
+
+
+class OfferOutcome(StrEnum):
+    """A time kept for a waiting-list entry: ``held`` while in force, then how it ended."""
+
+    HELD = "held"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # the clinic took the time away
+
+
+class HomeVisitStatus(StrEnum):
+    NEW = "new"
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+State = (
+    SlotStatus | AppointmentStatus | ReferralStatus | WaitlistStatus | OfferOutcome
+    | HomeVisitStatus
+)  # fmt: skip
+
+
+class Move(StrEnum):
+    """Something that moves one row from a state to another."""
+
+    SLOT_BOOK = "slot_book"  # a booking takes a free time
+    SLOT_BOOK_HELD = "slot_book_held"  # the patient it is kept for takes it
+    SLOT_HOLD = "slot_hold"  # kept for a waiting-list entry
+    SLOT_RELEASE = "slot_release"  # the keeping ends without a booking
+    SLOT_FREE = "slot_free"  # its appointment is cancelled or moved
+    SLOT_CLOSE = "slot_close"  # the schedule no longer has it
+    SLOT_CLOSE_BOOKED = "slot_close_booked"  # ... and its appointment is cancelled
+    APPOINTMENT_CANCEL = "appointment_cancel"  # by the patient (or their guardian)
+    APPOINTMENT_CANCEL_BY_CLINIC = "appointment_cancel_by_clinic"
+    APPOINTMENT_MOVE = "appointment_move"  # replaced by a later appointment
+    APPOINTMENT_ATTEND = "appointment_attend"
+    APPOINTMENT_MISS = "appointment_miss"
+    REFERRAL_USE = "referral_use"
+    REFERRAL_GIVE_BACK = "referral_give_back"  # its appointment ended without a visit
+    ENTRY_HOLD = "entry_hold"
+    ENTRY_WAIT_AGAIN = "entry_wait_again"  # the kept time was declined or taken away
+    ENTRY_BOOK = "entry_book"
+    ENTRY_LEAVE = "entry_leave"
+    ENTRY_EXPIRE = "entry_expire"
+    OFFER_ACCEPT = "offer_accept"
+    OFFER_DECLINE = "offer_decline"
+    OFFER_EXPIRE = "offer_expire"
+    OFFER_WITHDRAW = "offer_withdraw"
+    VISIT_ACCEPT = "visit_accept"
+    VISIT_ASSIGN = "visit_assign"  # again: another doctor
+    VISIT_DONE = "visit_done"
+    VISIT_CANCEL = "visit_cancel"
+
+
+_S, _A, _R, _W, _O, _H = (
+    SlotStatus, AppointmentStatus, ReferralStatus, WaitlistStatus, OfferOutcome, HomeVisitStatus,
+)  # fmt: skip
+# move -> (the states it may start from, the state it leads to). Nothing else is allowed.
+TRANSITIONS: dict[Move, tuple[frozenset[State], State]] = {
+    Move.SLOT_BOOK: (frozenset({_S.FREE}), _S.BOOKED),
+    Move.SLOT_BOOK_HELD: (frozenset({_S.HELD}), _S.BOOKED),
+    Move.SLOT_HOLD: (frozenset({_S.FREE}), _S.HELD),
+    Move.SLOT_RELEASE: (frozenset({_S.HELD}), _S.FREE),
+    Move.SLOT_FREE: (frozenset({_S.BOOKED}), _S.FREE),
+    Move.SLOT_CLOSE: (frozenset({_S.FREE, _S.HELD}), _S.BLOCKED),
+    Move.SLOT_CLOSE_BOOKED: (frozenset({_S.BOOKED}), _S.BLOCKED),
+    Move.APPOINTMENT_CANCEL: (frozenset({_A.BOOKED}), _A.CANCELLED_BY_PATIENT),
+    Move.APPOINTMENT_CANCEL_BY_CLINIC: (frozenset({_A.BOOKED}), _A.CANCELLED_BY_CLINIC),
+    Move.APPOINTMENT_MOVE: (frozenset({_A.BOOKED}), _A.RESCHEDULED),
+    Move.APPOINTMENT_ATTEND: (frozenset({_A.BOOKED}), _A.ATTENDED),
+    Move.APPOINTMENT_MISS: (frozenset({_A.BOOKED}), _A.NO_SHOW),
+    Move.REFERRAL_USE: (frozenset({_R.ACTIVE}), _R.USED),
+    Move.REFERRAL_GIVE_BACK: (frozenset({_R.USED}), _R.ACTIVE),
+    Move.ENTRY_HOLD: (frozenset({_W.WAITING}), _W.HOLDING),
+    Move.ENTRY_WAIT_AGAIN: (frozenset({_W.HOLDING}), _W.WAITING),
+    Move.ENTRY_BOOK: (frozenset({_W.HOLDING}), _W.BOOKED),
+    Move.ENTRY_LEAVE: (frozenset({_W.WAITING, _W.HOLDING}), _W.LEFT),
+    Move.ENTRY_EXPIRE: (frozenset({_W.HOLDING}), _W.EXPIRED),
+    Move.OFFER_ACCEPT: (frozenset({_O.HELD}), _O.ACCEPTED),
+    Move.OFFER_DECLINE: (frozenset({_O.HELD}), _O.DECLINED),
+    Move.OFFER_EXPIRE: (frozenset({_O.HELD}), _O.EXPIRED),
+    Move.OFFER_WITHDRAW: (frozenset({_O.HELD}), _O.WITHDRAWN),
+    Move.VISIT_ACCEPT: (frozenset({_H.NEW}), _H.ACCEPTED),
+    Move.VISIT_ASSIGN: (frozenset({_H.ACCEPTED, _H.ASSIGNED}), _H.ASSIGNED),
+    Move.VISIT_DONE: (frozenset({_H.ASSIGNED}), _H.DONE),
+    Move.VISIT_CANCEL: (frozenset({_H.NEW, _H.ACCEPTED, _H.ASSIGNED}), _H.CANCELLED),
+}
+
+
+def expected(move: Move) -> tuple[str, ...]:
+    """The stored states ``move`` may start from (sorted: statements stay the same)."""
+    return tuple(sorted(str(state) for state in TRANSITIONS[move][0]))
+
+
+def leads_to(move: Move) -> str:
+    """The stored state ``move`` leads to."""
+    return str(TRANSITIONS[move][1])
+
+
+# A doctor marks a visit by its outcome; a clinic moves a home visit request to a status.
+OUTCOME_MOVES = {
+    AppointmentStatus.ATTENDED: Move.APPOINTMENT_ATTEND,
+    AppointmentStatus.NO_SHOW: Move.APPOINTMENT_MISS,
+}
+HOME_VISIT_MOVES = {
+    HomeVisitStatus.ACCEPTED: Move.VISIT_ACCEPT,
+    HomeVisitStatus.ASSIGNED: Move.VISIT_ASSIGN,
+    HomeVisitStatus.DONE: Move.VISIT_DONE,
+    HomeVisitStatus.CANCELLED: Move.VISIT_CANCEL,
+}
+# States an appointment keeps its slot in (cancelled and moved ones gave it back).
+OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.ATTENDED, AppointmentStatus.NO_SHOW)
+OPEN_HOME_VISITS = expected(Move.VISIT_CANCEL)
+
+APPOINTMENT_LABELS = {
+    AppointmentStatus.BOOKED: N_("Booked"),
+    AppointmentStatus.CANCELLED_BY_PATIENT: N_("Cancelled"),
+    AppointmentStatus.CANCELLED_BY_CLINIC: N_("Cancelled by the polyclinic"),
+    AppointmentStatus.RESCHEDULED: N_("Moved to another time"),
+    AppointmentStatus.ATTENDED: N_("Attended"),
+    AppointmentStatus.NO_SHOW: N_("Did not come"),
+}
+SLOT_LABELS = {
+    SlotStatus.FREE: N_("Free"),
+    SlotStatus.BOOKED: N_("Booked"),
+    SlotStatus.HELD: N_("Reserved for the waiting list"),
+    SlotStatus.BLOCKED: N_("Closed"),
+}
+WAITLIST_LABELS = {
+    WaitlistStatus.WAITING: N_("Waiting for a time"),
+    WaitlistStatus.HOLDING: N_("A time is kept for you"),
+    WaitlistStatus.BOOKED: N_("Booked"),
+    WaitlistStatus.LEFT: N_("Left the list"),
+    WaitlistStatus.EXPIRED: N_("Closed: the kept time was not answered"),
+}
+HOME_VISIT_LABELS = {
+    HomeVisitStatus.NEW: N_("Request received"),
+    HomeVisitStatus.ACCEPTED: N_("Request accepted"),
+    HomeVisitStatus.ASSIGNED: N_("Doctor assigned"),
+    HomeVisitStatus.DONE: N_("Visit done"),
+    HomeVisitStatus.CANCELLED: N_("Request cancelled"),
+}
+# What the pages look a stored status up in: the kinds share no value with another
+# label ("booked" reads the same for a slot, an appointment and a waiting-list place).
+STATUS_LABELS: dict[str, str] = {
+    str(state): label
+    for labels in (SLOT_LABELS, APPOINTMENT_LABELS, WAITLIST_LABELS, HOME_VISIT_LABELS)
+    for state, label in labels.items()
+}
+
+
 # --- The 19 specialties ------------------------------------------------------------
 
 
@@ -111,7 +305,7 @@ def city_date(instant: datetime, tz: ZoneInfo) -> date:
 
 def is_upcoming(status: str, starts_at: datetime, now: datetime) -> bool:
     """An appointment still to come: booked, and starting now or later."""
-    return status == "booked" and starts_at >= now
+    return status == AppointmentStatus.BOOKED and starts_at >= now
 
 
 def release_at(day: date, *, horizon_days: int, release_time: time, tz: ZoneInfo) -> datetime:
@@ -448,11 +642,11 @@ def why_not_bookable(slot: SlotState, now: datetime) -> str | None:
     itself is bookable (then something else refused: the limit, or a race)."""
     if slot.starts_at <= now:
         return "slot_in_past"
-    if slot.status == "booked":
+    if slot.status == SlotStatus.BOOKED:
         return "slot_taken"
-    if slot.status == "held":
+    if slot.status == SlotStatus.HELD:
         return "slot_held"
-    if slot.status == "blocked":
+    if slot.status == SlotStatus.BLOCKED:
         return "slot_blocked"
     if slot.release_at > now:
         return "slot_not_released"

@@ -49,9 +49,7 @@ from infocity.health.schemas import BookingStatusRead, SlotFilter, SpecialtyRead
 BOOKING_DAYS = 14  # the citizen chooses among the next two weeks
 SLOT_LIMIT = 1000
 MY_LIMIT = 200
-# Statuses of an appointment that still occupies its slot (cancelled and moved ones
-# gave it back).
-OCCUPYING = ("booked", "attended", "no_show")
+OCCUPYING = rules.OCCUPYING
 
 SLOTS = cast(Table, Slot.__table__)
 APPOINTMENTS = cast(Table, Appointment.__table__)
@@ -156,7 +154,7 @@ def _active_referrals(
         select(Referral.id, Referral.specialty_id, Referral.valid_until, Referral.target_clinic_id)
         .where(
             Referral.person_id == person_id,
-            Referral.status == "active",
+            Referral.status == rules.ReferralStatus.ACTIVE,
             Referral.valid_until > now,
         )
         .order_by(Referral.valid_until)
@@ -443,7 +441,7 @@ def _appointment_views(
             doctor=doctors[a.practitioner_id].name,
             room=doctors[a.practitioner_id].room,
             clinic=clinics.get(a.clinic_id),
-            changeable=a.status == "booked" and a.starts_at > now,
+            changeable=a.status == rules.AppointmentStatus.BOOKED and a.starts_at > now,
         )
         for a in appointments
     ]

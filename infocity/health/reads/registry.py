@@ -15,7 +15,7 @@ from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
-from infocity.health import errors, service
+from infocity.health import errors, rules, service
 from infocity.health.models import Clinic, Practitioner
 from infocity.health.reads.base import (
     APPOINTMENTS,
@@ -173,7 +173,7 @@ def _patient_card(
         uow,
         [
             APPOINTMENTS.c.person_id == person_id,
-            APPOINTMENTS.c.status == "booked",
+            APPOINTMENTS.c.status == rules.AppointmentStatus.BOOKED,
             APPOINTMENTS.c.starts_at > now,
             (APPOINTMENTS.c.clinic_id == clinic.id) | APPOINTMENTS.c.clinic_id.in_(branches),
         ],

@@ -23,6 +23,7 @@ from infocity.core.usage import record_service_use
 from infocity.health import errors, rules
 from infocity.health.metrics import counted
 from infocity.health.models import Appointment, Clinic, Practitioner, Referral
+from infocity.health.rules import AppointmentStatus, Move, ReferralStatus
 from infocity.health.schemas import (
     AnonymousBookingCreate,
     AppointmentRead,
@@ -48,6 +49,7 @@ from infocity.health.service.base import (
     _specialty_by_code,
     count_staff_lookup,
     in_care_of,
+    in_state,
 )
 from infocity.health.service.holds import _offer_slot
 from infocity.health.service.taking import (
@@ -317,15 +319,15 @@ def _cancel(
         update(APPOINTMENTS)
         .where(
             APPOINTMENTS.c.id == appointment.id,
-            APPOINTMENTS.c.status == "booked",
+            in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_CANCEL),
             APPOINTMENTS.c.starts_at > now,
         )
-        .values(status="cancelled_by_patient", cancelled_at=now)
+        .values(status=rules.leads_to(Move.APPOINTMENT_CANCEL), cancelled_at=now)
         .returning(*APPOINTMENT_COLUMNS),
     ).one_or_none()
     if cancelled is None:
         session.refresh(appointment)
-        if appointment.status != "booked":
+        if appointment.status not in rules.expected(Move.APPOINTMENT_CANCEL):
             raise errors.AppointmentNotActive()
         raise errors.TooLateToCancel()
     _release_slot(session, cancelled.slot_id)
@@ -351,8 +353,8 @@ def _release_slot(session: Session, slot_id: int) -> None:
     dml(
         session,
         update(SLOTS)
-        .where(SLOTS.c.id == slot_id, SLOTS.c.status == "booked")
-        .values(status="free", version=SLOTS.c.version + 1),
+        .where(SLOTS.c.id == slot_id, in_state(SLOTS.c.status, Move.SLOT_FREE))
+        .values(status=rules.leads_to(Move.SLOT_FREE), version=SLOTS.c.version + 1),
     )
 
 
@@ -372,7 +374,7 @@ def reschedule_appointment(
     with uow:
         session = uow.session
         old = _own_appointment(uow, actor, appointment_id)
-        if old.status != "booked":
+        if old.status not in rules.expected(Move.APPOINTMENT_MOVE):
             raise errors.AppointmentNotActive()
         if old.starts_at <= now:
             raise errors.TooLateToCancel()
@@ -391,10 +393,10 @@ def reschedule_appointment(
             update(APPOINTMENTS)
             .where(
                 APPOINTMENTS.c.id == old.id,
-                APPOINTMENTS.c.status == "booked",
+                in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_MOVE),
                 APPOINTMENTS.c.starts_at > now,
             )
-            .values(status="rescheduled", cancelled_at=now),
+            .values(status=rules.leads_to(Move.APPOINTMENT_MOVE), cancelled_at=now),
         )
         if replaced.rowcount != 1:  # cancelled meanwhile
             raise errors.AppointmentNotActive()
@@ -445,7 +447,8 @@ def list_my_appointments(
         query = select(*APPOINTMENT_COLUMNS).where(APPOINTMENTS.c.person_id.in_(person_ids))
         if upcoming:  # the same test as rules.is_upcoming, in SQL
             query = query.where(
-                APPOINTMENTS.c.status == "booked", APPOINTMENTS.c.starts_at >= now
+                APPOINTMENTS.c.status == AppointmentStatus.BOOKED,
+                APPOINTMENTS.c.starts_at >= now,
             ).order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
         else:
             query = query.order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
@@ -503,7 +506,7 @@ def issue_referral(
             issued_by_user_id=actor.acting_user_id,
             issued_at=now,
             valid_until=now + timedelta(days=data.valid_days),
-            status="active",
+            status=ReferralStatus.ACTIVE,
         )
         session.add(referral)
         session.flush()
