@@ -130,6 +130,21 @@ def test_an_adult_is_not_attached_to_a_childrens_polyclinic(unchanged: Unchanged
         attach(child.id, make_clinic().id)
 
 
+def test_an_adult_cannot_even_apply_to_a_childrens_polyclinic(unchanged: Unchanged) -> None:
+    from infocity.portal import service as portal
+    from infocity.portal.schemas import ApplicationCreate
+
+    children = make_clinic("children")
+    patient = make_patient(date(1990, 3, 3))
+    with unchanged("wrong_clinic_kind", "Это детская поликлиника"):
+        portal.create_application(
+            patient.principal,
+            ApplicationCreate(
+                type="clinic_attachment", form={"clinic_id": children.id}, submit=True
+            ),
+        )
+
+
 # --- Referring -------------------------------------------------------------------------
 
 
