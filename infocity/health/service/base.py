@@ -82,7 +82,7 @@ APPOINTMENT_COLUMNS = (
 )
 
 
-def in_state(column: Any, move: Move) -> Any:
+def _in_state(column: Any, move: Move) -> Any:
     """The guard of a guarded UPDATE making ``move``: the row is in a state the move may
     start from (``rules.TRANSITIONS``)."""
     states = rules.expected(move)

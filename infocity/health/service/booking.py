@@ -42,6 +42,7 @@ from infocity.health.service.base import (
     _appointment_read,
     _authorize_in_clinic,
     _head_clinic_ids,
+    _in_state,
     _notify,
     _own_and_children,
     _patient,
@@ -49,7 +50,6 @@ from infocity.health.service.base import (
     _specialty_by_code,
     count_staff_lookup,
     in_care_of,
-    in_state,
 )
 from infocity.health.service.holds import _offer_slot
 from infocity.health.service.taking import (
@@ -319,7 +319,7 @@ def _cancel(
         update(APPOINTMENTS)
         .where(
             APPOINTMENTS.c.id == appointment.id,
-            in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_CANCEL),
+            _in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_CANCEL),
             APPOINTMENTS.c.starts_at > now,
         )
         .values(status=rules.leads_to(Move.APPOINTMENT_CANCEL), cancelled_at=now)
@@ -353,7 +353,7 @@ def _release_slot(session: Session, slot_id: int) -> None:
     dml(
         session,
         update(SLOTS)
-        .where(SLOTS.c.id == slot_id, in_state(SLOTS.c.status, Move.SLOT_FREE))
+        .where(SLOTS.c.id == slot_id, _in_state(SLOTS.c.status, Move.SLOT_FREE))
         .values(status=rules.leads_to(Move.SLOT_FREE), version=SLOTS.c.version + 1),
     )
 
@@ -393,7 +393,7 @@ def reschedule_appointment(
             update(APPOINTMENTS)
             .where(
                 APPOINTMENTS.c.id == old.id,
-                in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_MOVE),
+                _in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_MOVE),
                 APPOINTMENTS.c.starts_at > now,
             )
             .values(status=rules.leads_to(Move.APPOINTMENT_MOVE), cancelled_at=now),

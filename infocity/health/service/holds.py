@@ -29,8 +29,8 @@ from infocity.health.service.base import (
     OFFERS,
     SLOTS,
     STANDINGS,
+    _in_state,
     _notify_person,
-    in_state,
 )
 
 OFFER_CANDIDATES = 20  # waiting entries tried, in order, for one freed slot
@@ -55,7 +55,7 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
         update(SLOTS)
         .where(
             SLOTS.c.id == slot.id,
-            in_state(SLOTS.c.status, Move.SLOT_HOLD),
+            _in_state(SLOTS.c.status, Move.SLOT_HOLD),
             SLOTS.c.release_at <= now,
             SLOTS.c.starts_at > now,
         )
@@ -72,7 +72,7 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
         got = dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry_id, in_state(ENTRIES.c.status, Move.ENTRY_HOLD))
+            .where(ENTRIES.c.id == entry_id, _in_state(ENTRIES.c.status, Move.ENTRY_HOLD))
             .values(status=rules.leads_to(Move.ENTRY_HOLD)),
         )
         if got.rowcount == 1:
@@ -82,7 +82,7 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
         dml(
             session,
             update(SLOTS)
-            .where(SLOTS.c.id == slot.id, in_state(SLOTS.c.status, Move.SLOT_RELEASE))
+            .where(SLOTS.c.id == slot.id, _in_state(SLOTS.c.status, Move.SLOT_RELEASE))
             .values(
                 status=rules.leads_to(Move.SLOT_RELEASE),
                 held_until=None,

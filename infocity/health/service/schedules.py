@@ -46,9 +46,9 @@ from infocity.health.service.base import (
     SLOTS,
     _appointment_read,
     _authorize_in_clinic,
+    _in_state,
     _notify,
     _practitioner,
-    in_state,
 )
 from infocity.health.service.taking import _give_back_referral
 
@@ -488,7 +488,7 @@ def _withdraw_slots(
         free_or_held = dml(
             session,
             update(SLOTS)
-            .where(SLOTS.c.id.in_(ids), in_state(SLOTS.c.status, Move.SLOT_CLOSE))
+            .where(SLOTS.c.id.in_(ids), _in_state(SLOTS.c.status, Move.SLOT_CLOSE))
             .values(status=rules.leads_to(Move.SLOT_CLOSE), held_until=None, held_for_entry_id=None,
                     version=SLOTS.c.version + 1)
             .returning(SLOTS.c.id, SLOTS.c.held_for_entry_id),
@@ -502,7 +502,7 @@ def _withdraw_slots(
             update(APPOINTMENTS)
             .where(
                 APPOINTMENTS.c.slot_id.in_(ids),
-                in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_CANCEL_BY_CLINIC),
+                _in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_CANCEL_BY_CLINIC),
             )
             .values(status=rules.leads_to(Move.APPOINTMENT_CANCEL_BY_CLINIC), cancelled_at=now)
             .returning(*APPOINTMENT_COLUMNS),
@@ -513,7 +513,7 @@ def _withdraw_slots(
                 update(SLOTS)
                 .where(
                     SLOTS.c.id.in_([c.slot_id for c in cancelled]),
-                    in_state(SLOTS.c.status, Move.SLOT_CLOSE_BOOKED),
+                    _in_state(SLOTS.c.status, Move.SLOT_CLOSE_BOOKED),
                 )
                 .values(status=rules.leads_to(Move.SLOT_CLOSE_BOOKED), version=SLOTS.c.version + 1),
             ).rowcount
@@ -538,7 +538,7 @@ def _withdraw_holds(session: Session, slot_ids: Sequence[int], now: datetime) ->
     entry_ids = list(
         session.scalars(
             update(OFFERS)
-            .where(OFFERS.c.slot_id.in_(slot_ids), in_state(OFFERS.c.outcome, Move.OFFER_WITHDRAW))
+            .where(OFFERS.c.slot_id.in_(slot_ids), _in_state(OFFERS.c.outcome, Move.OFFER_WITHDRAW))
             .values(outcome=rules.leads_to(Move.OFFER_WITHDRAW), closed_at=now)
             .returning(OFFERS.c.entry_id)
         )
@@ -547,7 +547,7 @@ def _withdraw_holds(session: Session, slot_ids: Sequence[int], now: datetime) ->
         dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id.in_(entry_ids), in_state(ENTRIES.c.status, Move.ENTRY_WAIT_AGAIN))
+            .where(ENTRIES.c.id.in_(entry_ids), _in_state(ENTRIES.c.status, Move.ENTRY_WAIT_AGAIN))
             .values(status=rules.leads_to(Move.ENTRY_WAIT_AGAIN)),
         )
 

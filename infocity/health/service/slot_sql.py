@@ -264,19 +264,20 @@ patient_lock AS (
       AND {bookable}
     ON CONFLICT (person_id, specialty_id)
     DO UPDATE SET bookings = booking_quotas.bookings + 1, updated_at = excluded.updated_at)
-SELECT p.id AS person_id, p.birth_date, p.first_name, p.sex,
+SELECT p.id AS person_id, p.birth_date, p.first_name,
     slots.id AS slot_id, slots.clinic_id,
     coalesce(clinics.parent_clinic_id, clinics.id) AS head_clinic_id,
     slots.specialty_id, slots.status, slots.starts_at, slots.release_at,
-    specialties.booking_mode, specialties.audience, specialties.sex AS specialty_sex,
-    specialties.active_limit,
+    specialties.booking_mode, specialties.audience, specialties.active_limit,
     specialties.horizon_days, specialties.release_time, clinics.clinic_kind,
     EXISTS (SELECT 1 FROM clinic_attachments
         WHERE clinic_attachments.person_id = p.id
           AND clinic_attachments.clinic_id = coalesce(clinics.parent_clinic_id, clinics.id)
           AND clinic_attachments.valid_to IS NULL) AS attached,
     standing.suspended_until, standing.suspension_no_shows,
-    {recipients} AS recipients
+    {recipients} AS recipients,
+    -- Last, so that readers by position (bench/ceiling.py) keep their places.
+    p.sex, specialties.sex AS specialty_sex
 FROM p
 LEFT JOIN (slots JOIN specialties ON specialties.id = slots.specialty_id
     JOIN clinics ON clinics.id = slots.clinic_id) ON slots.id = :slot_id

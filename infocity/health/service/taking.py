@@ -50,9 +50,9 @@ from infocity.health.service.base import (
     _appointment_read,
     _check_channel,
     _format_day,
+    _in_state,
     _patient,
     _refuse_if_suspended,
-    in_state,
 )
 
 
@@ -342,7 +342,7 @@ def _claim_referral(
             REFERRALS.c.id == referral_id,
             REFERRALS.c.person_id == person_id,
             REFERRALS.c.specialty_id == ctx.specialty_id,
-            in_state(REFERRALS.c.status, Move.REFERRAL_USE),
+            _in_state(REFERRALS.c.status, Move.REFERRAL_USE),
             REFERRALS.c.valid_until > now,
             or_(
                 REFERRALS.c.target_clinic_id.is_(None),
@@ -459,7 +459,7 @@ def _give_back_referral(session: Session, referral_id: int, appointment_id: int)
         update(REFERRALS)
         .where(
             REFERRALS.c.id == referral_id,
-            in_state(REFERRALS.c.status, Move.REFERRAL_GIVE_BACK),
+            _in_state(REFERRALS.c.status, Move.REFERRAL_GIVE_BACK),
             REFERRALS.c.used_by_appointment_id == appointment_id,
         )
         .values(status=rules.leads_to(Move.REFERRAL_GIVE_BACK), used_by_appointment_id=None),

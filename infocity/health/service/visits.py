@@ -40,12 +40,12 @@ from infocity.health.service.base import (
     _authorize_in_clinic,
     _format_day,
     _head_clinic_ids,
+    _in_state,
     _notify_person,
     _own_and_children,
     _patient,
     count_staff_lookup,
     in_care_of,
-    in_state,
     staff_head_clinics,
 )
 
@@ -136,7 +136,7 @@ def mark_appointment_outcome(
             update(APPOINTMENTS)
             .where(
                 APPOINTMENTS.c.id == appointment.id,
-                in_state(APPOINTMENTS.c.status, move),
+                _in_state(APPOINTMENTS.c.status, move),
                 APPOINTMENTS.c.starts_at <= now,
             )
             .values(status=rules.leads_to(move), outcome_at=now, outcome_by_user_id=actor.user_id)
@@ -373,7 +373,7 @@ def cancel_home_visit(
         cancelled = dml(
             session,
             update(HOME_VISITS)
-            .where(HOME_VISITS.c.id == visit.id, in_state(HOME_VISITS.c.status, Move.VISIT_CANCEL))
+            .where(HOME_VISITS.c.id == visit.id, _in_state(HOME_VISITS.c.status, Move.VISIT_CANCEL))
             .values(status=rules.leads_to(Move.VISIT_CANCEL), updated_at=now)
             .returning(*HOME_VISITS.c),
         ).one_or_none()
@@ -460,7 +460,7 @@ def update_home_visit(
         updated = dml(
             session,
             update(HOME_VISITS)
-            .where(HOME_VISITS.c.id == visit.id, in_state(HOME_VISITS.c.status, step))
+            .where(HOME_VISITS.c.id == visit.id, _in_state(HOME_VISITS.c.status, step))
             .values(**values)
             .returning(*HOME_VISITS.c),
         ).one_or_none()

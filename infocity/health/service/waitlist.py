@@ -41,11 +41,11 @@ from infocity.health.service.base import (
     MY_APPOINTMENTS_LIMIT,
     OFFERS,
     SLOTS,
+    _in_state,
     _notify,
     _own_and_children,
     _patient,
     _refuse_if_suspended,
-    in_state,
 )
 from infocity.health.service.holds import _offer_slot, _offer_to_entry
 from infocity.health.service.taking import _book, _slot_context
@@ -263,7 +263,7 @@ def _end_hold(
         return None
     conditions = [
         SLOTS.c.id == slot_id,
-        in_state(SLOTS.c.status, Move.SLOT_RELEASE),
+        _in_state(SLOTS.c.status, Move.SLOT_RELEASE),
         SLOTS.c.held_for_entry_id == entry_id,
     ]
     if expired_only:
@@ -281,7 +281,7 @@ def _end_hold(
         session,
         update(OFFERS)
         .where(OFFERS.c.entry_id == entry_id, OFFERS.c.slot_id == slot_id,
-               in_state(OFFERS.c.outcome, ending))
+               _in_state(OFFERS.c.outcome, ending))
         .values(outcome=rules.leads_to(ending), closed_at=now),
     )  # fmt: skip
     return slot_id
@@ -306,7 +306,7 @@ def leave_waitlist(
         left = dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry.id, in_state(ENTRIES.c.status, Move.ENTRY_LEAVE))
+            .where(ENTRIES.c.id == entry.id, _in_state(ENTRIES.c.status, Move.ENTRY_LEAVE))
             .values(status=rules.leads_to(Move.ENTRY_LEAVE), closed_at=now),
         )
         if left.rowcount != 1:
@@ -356,7 +356,7 @@ def accept_hold(
         served = dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry.id, in_state(ENTRIES.c.status, Move.ENTRY_BOOK))
+            .where(ENTRIES.c.id == entry.id, _in_state(ENTRIES.c.status, Move.ENTRY_BOOK))
             .values(
                 status=rules.leads_to(Move.ENTRY_BOOK), appointment_id=result.id, closed_at=now
             ),
@@ -367,7 +367,7 @@ def accept_hold(
             session,
             update(OFFERS)
             .where(OFFERS.c.entry_id == entry.id, OFFERS.c.slot_id == slot_id,
-                   in_state(OFFERS.c.outcome, Move.OFFER_ACCEPT))
+                   _in_state(OFFERS.c.outcome, Move.OFFER_ACCEPT))
             .values(outcome=rules.leads_to(Move.OFFER_ACCEPT), closed_at=now),
         )  # fmt: skip
         _notify(uow, result, "appointment_booked")
@@ -396,7 +396,7 @@ def decline_hold(
         back = dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry.id, in_state(ENTRIES.c.status, Move.ENTRY_WAIT_AGAIN))
+            .where(ENTRIES.c.id == entry.id, _in_state(ENTRIES.c.status, Move.ENTRY_WAIT_AGAIN))
             .values(status=rules.leads_to(Move.ENTRY_WAIT_AGAIN)),
         )
         if back.rowcount != 1:
@@ -420,7 +420,7 @@ def _expire_hold(uow: UnitOfWork, slot_id: int, entry_id: int | None, now: datet
     freed = dml(
         session,
         update(SLOTS)
-        .where(SLOTS.c.id == slot_id, in_state(SLOTS.c.status, Move.SLOT_RELEASE), held_for,
+        .where(SLOTS.c.id == slot_id, _in_state(SLOTS.c.status, Move.SLOT_RELEASE), held_for,
                SLOTS.c.held_until <= now)
         .values(status=rules.leads_to(Move.SLOT_RELEASE), held_until=None, held_for_entry_id=None,
                 version=SLOTS.c.version + 1),
@@ -432,7 +432,7 @@ def _expire_hold(uow: UnitOfWork, slot_id: int, entry_id: int | None, now: datet
             session,
             update(OFFERS)
             .where(OFFERS.c.slot_id == slot_id, OFFERS.c.entry_id == entry_id,
-                   in_state(OFFERS.c.outcome, Move.OFFER_EXPIRE))
+                   _in_state(OFFERS.c.outcome, Move.OFFER_EXPIRE))
             .values(outcome=rules.leads_to(Move.OFFER_EXPIRE), closed_at=now),
         )  # fmt: skip
         # An unanswered hold closes the place: holding times for someone who does not
@@ -440,7 +440,7 @@ def _expire_hold(uow: UnitOfWork, slot_id: int, entry_id: int | None, now: datet
         dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry_id, in_state(ENTRIES.c.status, Move.ENTRY_EXPIRE))
+            .where(ENTRIES.c.id == entry_id, _in_state(ENTRIES.c.status, Move.ENTRY_EXPIRE))
             .values(status=rules.leads_to(Move.ENTRY_EXPIRE), closed_at=now),
         )
     _offer_slot(uow, slot_id, now)
