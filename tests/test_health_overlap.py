@@ -190,12 +190,13 @@ def test_accepting_a_waiting_list_hold_is_refused_at_a_busy_time(
         assert holder.person_id is not None
         attach(holder.person_id, clinic_id)
         holders.append((holder, book(holder, slot_id)))
-    book(patient, day["surgeon"][0])  # 09:00
     specialty_id = get_slot(day["therapist"][0]).specialty_id
     entry = service.join_waitlist(patient.principal, WaitlistEntryCreate(specialty_id=specialty_id))
     holder, appointment = holders[0]
     service.cancel_appointment(holder.principal, appointment.id)  # frees 09:00: held for us
     assert get_slot(day["therapist"][0]).held_for_entry_id == entry.id
+    # Free when the time was kept; then the patient books the surgeon at 09:00 meanwhile.
+    book(patient, day["surgeon"][0])
     with busy():
         service.accept_hold(patient.principal, entry.id)
 
@@ -222,3 +223,25 @@ def test_the_guard_holds_whatever_code_writes(day: dict[str, Any]) -> None:
         )
         with pytest.raises(Exception, match="patient_busy"):
             uow.session.flush()
+
+
+def test_the_waiting_list_never_holds_a_time_the_patient_is_busy_at(day: dict[str, Any]) -> None:
+    # The therapist's 09:00 is free, the rest taken; the patient sees the surgeon at 09:00.
+    patient, clinic_id = day["patient"], day["clinic"].id
+    holders = []
+    for slot_id in day["therapist"][1:]:
+        holder = make_patient()
+        assert holder.person_id is not None
+        attach(holder.person_id, clinic_id)
+        holders.append((holder, book(holder, slot_id)))
+    book(patient, day["surgeon"][0])
+    specialty_id = get_slot(day["therapist"][0]).specialty_id
+    entry = service.join_waitlist(patient.principal, WaitlistEntryCreate(specialty_id=specialty_id))
+    service.release_due_slots()  # the job looks for a time for the entry too
+    skipped = get_slot(day["therapist"][0])
+    assert (skipped.status, skipped.held_for_entry_id) == ("free", None)
+    # 09:30 is freed: the patient is free then, so it is held for them.
+    holder, appointment = holders[1]
+    service.cancel_appointment(holder.principal, appointment.id)
+    held = get_slot(day["therapist"][2])
+    assert (held.status, held.held_for_entry_id) == ("held", entry.id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from enum import StrEnum
 from typing import Any, get_args
 
 import pytest
@@ -19,6 +20,7 @@ from infocity.city.schemas import OrganisationKind
 from infocity.core.auth import Role
 from infocity.core.settings import get_settings
 from infocity.health import models as health
+from infocity.health import rules as health_rules
 from infocity.health import schemas as health_schemas
 from infocity.portal.rules import Status
 from infocity.portal.schemas import ApplicationStatus
@@ -238,14 +240,19 @@ def test_enums_of_the_document_are_the_stored_values() -> None:
     assert get_args(OrganisationKind) == ORGANISATION_KINDS
     assert get_args(ApplicationStatus) == tuple(s.value for s in Status)
     for literal, stored in (
-        (health_schemas.BookingMode, health.BOOKING_MODES),
-        (health_schemas.Audience, health.AUDIENCES),
-        (health_schemas.ClinicKind, health.CLINIC_KINDS),
-        (health_schemas.AppointmentStatus, health.APPOINTMENT_STATUSES),
+        (health_schemas.BookingMode, values(health_rules.BookingMode)),
+        (health_schemas.Audience, values(health_rules.Audience)),
+        (health_schemas.ClinicKind, values(health_rules.ClinicKind)),
+        (health_schemas.Sex, values(health_rules.Sex)),
+        (health_schemas.AppointmentStatus, values(health_rules.AppointmentStatus)),
         (health_schemas.Channel, health.CHANNELS),
         (health_schemas.ExceptionKind, health.EXCEPTION_KINDS),
-        (health_schemas.ReferralStatus, health.REFERRAL_STATUSES),
-        (health_schemas.WaitlistStatus, health.WAITLIST_STATUSES),
-        (health_schemas.HomeVisitStatus, health.HOME_VISIT_STATUSES),
+        (health_schemas.ReferralStatus, values(health_rules.ReferralStatus)),
+        (health_schemas.WaitlistStatus, values(health_rules.WaitlistStatus)),
+        (health_schemas.HomeVisitStatus, values(health_rules.HomeVisitStatus)),
     ):
         assert get_args(literal) == stored
+
+
+def values(kind: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(member.value for member in kind)

@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infocity.accounts import service as accounts
 from infocity.core.auth import SYSTEM, Principal
+from infocity.core.clock import city_today
 from infocity.core.errors import Forbidden, InvalidInput
 from infocity.core.i18n import N_, current_locale, gettext
 from infocity.core.schemas import MAX_ID
 from infocity.core.uow import UnitOfWork
-from infocity.health import service
+from infocity.health import rules, service
 from infocity.health.schemas import AttachmentCreate, ClinicRead
 from infocity.portal.registry import Approval, Routing, register_application_type
 
@@ -65,6 +66,14 @@ def _resolve(form: ClinicAttachmentForm, applicant: Principal, uow: UnitOfWork) 
         )
     # Patients attach to a head clinic; its registry decides.
     head = clinics.get(clinic.parent_clinic_id or clinic.id, clinic)
+    # Refused now, by the rule the attachment applies, not after the clinic's review.
+    person = accounts.person_by_id(uow.session, person_id)
+    if person is not None:
+        rules.check_suited(
+            rules.PatientTraits(person.birth_date, person.sex),
+            city_today(),
+            clinic_kind=head.clinic_kind,
+        )
     return Routing(organisation_id=head.id, person_id=person_id, summary=clinic.name)
 
 

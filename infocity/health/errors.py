@@ -100,8 +100,21 @@ class NotAttached(Conflict):
 
 
 class AgeNotServed(Conflict):
-    def __init__(self) -> None:
-        super().__init__("age_not_served", N_("This doctor does not see patients of this age."))
+    def __init__(self, *, adult_only: bool) -> None:
+        super().__init__(
+            "age_not_served",
+            N_("This doctor sees only adults (from 18 years old).")
+            if adult_only
+            else N_("This doctor sees only children (under 18 years old)."),
+        )
+
+
+class SexNotServed(Conflict):
+    def __init__(self, *, female_only: bool) -> None:
+        super().__init__(
+            "sex_not_served",
+            N_("This doctor sees only women.") if female_only else N_("This doctor sees only men."),
+        )
 
 
 class BirthDateRequired(Conflict):
@@ -150,10 +163,12 @@ class NewAddressRequired(InvalidInput):
 
 
 class WrongClinicKind(InvalidInput):
-    def __init__(self) -> None:
+    def __init__(self, *, adult: bool) -> None:
         super().__init__(
             "wrong_clinic_kind",
-            N_("Children are attached to children's polyclinics and adults to adult ones."),
+            N_("This is a children's polyclinic: adults are attached to adult polyclinics.")
+            if adult
+            else N_("This is an adult polyclinic: children are attached to children's ones."),
             field="clinic_id",
         )
 

@@ -26,36 +26,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from infocity.core.db import Base, UTCDateTime, utcnow
 from infocity.core.models import BigId
-
-BOOKING_MODES = ("direct", "referral")
-AUDIENCES = ("adult", "child", "any")
-CLINIC_KINDS = ("adult", "children")
-SLOT_STATUSES = ("free", "booked", "held", "blocked")
-APPOINTMENT_STATUSES = (
-    "booked",
-    "cancelled_by_patient",
-    "cancelled_by_clinic",
-    "rescheduled",  # replaced by a later appointment of the same patient (reschedule)
-    "attended",
-    "no_show",
+from infocity.health.rules import (
+    AppointmentStatus,
+    Audience,
+    HomeVisitStatus,
+    OfferOutcome,
+    ReferralStatus,
+    SlotStatus,
+    WaitlistStatus,
 )
+
+# The kinds of state and their values are the enums of ``rules`` (with the moves between
+# them); what is neither a state nor decided by a rule is listed here.
 CHANNELS = ("portal", "app", "kiosk", "call_centre", "registry")
 EXCEPTION_KINDS = ("vacation", "sick_leave", "holiday", "extra_hours")
-REFERRAL_STATUSES = ("active", "used", "cancelled")
-OUTCOMES = ("attended", "no_show")
-# waiting: in the queue; holding: a freed time is kept for it (one at most); booked: the
-# patient took a held time; left: the patient left; expired: a hold ran out unanswered.
-WAITLIST_STATUSES = ("waiting", "holding", "booked", "left", "expired")
-# held: the hold in force; the rest say how it ended.
-OFFER_OUTCOMES = ("held", "accepted", "declined", "expired", "withdrawn")
-HOME_VISIT_STATUSES = ("new", "accepted", "assigned", "done", "cancelled")
 
 # The one condition both backends understand for "an appointment that holds its slot".
-ACTIVE_APPOINTMENT = text("status = 'booked'")
+ACTIVE_APPOINTMENT = text(f"status = '{AppointmentStatus.BOOKED}'")
 CURRENT_ATTACHMENT = text("valid_to IS NULL")
-FREE_SLOT = text("status = 'free'")
-ACTIVE_WAITLIST_ENTRY = text("status IN ('waiting', 'holding')")
-HOLD_IN_FORCE = text("outcome = 'held'")
+FREE_SLOT = text(f"status = '{SlotStatus.FREE}'")
+ACTIVE_WAITLIST_ENTRY = text(f"status IN ('{WaitlistStatus.WAITING}', '{WaitlistStatus.HOLDING}')")
+HOLD_IN_FORCE = text(f"outcome = '{OfferOutcome.HELD}'")
 
 
 class Specialty(Base):
@@ -72,7 +63,8 @@ class Specialty(Base):
     horizon_days: Mapped[int] = mapped_column(Integer, default=14)
     release_time: Mapped[time] = mapped_column(Time)  # wall-clock time in the city
     active_limit: Mapped[int] = mapped_column(Integer, default=1)
-    audience: Mapped[str] = mapped_column(String(8), default="any")  # adult | child | any
+    audience: Mapped[str] = mapped_column(String(8), default=Audience.ANY.value)
+    sex: Mapped[str | None] = mapped_column(String(6))  # the only sex it sees; null: both
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -184,7 +176,7 @@ class Slot(Base):
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(8), default="free")  # free|booked|held|blocked
+    status: Mapped[str] = mapped_column(String(8), default=SlotStatus.FREE.value)
     release_at: Mapped[datetime] = mapped_column(UTCDateTime)  # bookable from this instant
     held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The waiting-list entry the hold is for. No foreign key: waitlist_offers already
@@ -222,7 +214,7 @@ class Referral(Base):
     issued_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active|used|cancelled
+    status: Mapped[str] = mapped_column(String(16), default=ReferralStatus.ACTIVE.value)
     # No foreign key: appointments.referral_id already points here, and a cycle of
     # foreign keys would make both tables hard to create, load and partition.
     used_by_appointment_id: Mapped[int | None] = mapped_column(BigId)
@@ -249,7 +241,7 @@ class Appointment(Base):
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(24), default="booked")
+    status: Mapped[str] = mapped_column(String(24), default=AppointmentStatus.BOOKED.value)
     channel: Mapped[str] = mapped_column(String(16))
     ticket_number: Mapped[str] = mapped_column(String(24))
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
@@ -333,7 +325,7 @@ class WaitlistEntry(Base):
     time_to: Mapped[time | None] = mapped_column(Time)
     priority: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(String(24), default="patient")  # patient | clinic_cancelled
-    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    status: Mapped[str] = mapped_column(String(16), default=WaitlistStatus.WAITING.value)
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -366,7 +358,7 @@ class WaitlistOffer(Base):
     slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"))
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     held_until: Mapped[datetime] = mapped_column(UTCDateTime)
-    outcome: Mapped[str] = mapped_column(String(16), default="held")
+    outcome: Mapped[str] = mapped_column(String(16), default=OfferOutcome.HELD.value)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
@@ -413,7 +405,7 @@ class HomeVisitRequest(Base):
     address: Mapped[str] = mapped_column(String(500))
     reason: Mapped[str] = mapped_column(String(1000))
     contact_phone: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="new")
+    status: Mapped[str] = mapped_column(String(16), default=HomeVisitStatus.NEW.value)
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

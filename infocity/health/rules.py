@@ -11,11 +11,228 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from infocity.core.ages import ADULT_AGE, age_on
+from infocity.core.errors import AppError
 from infocity.core.i18n import N_
 from infocity.health import errors
+
+
+class Audience(StrEnum):
+    """Whom a specialty sees by age."""
+
+    ADULT = "adult"
+    CHILD = "child"
+    ANY = "any"
+
+
+class ClinicKind(StrEnum):
+    ADULT = "adult"
+    CHILDREN = "children"
+
+
+class Sex(StrEnum):
+    """A person's sex as the register keeps it; a specialty may see only one."""
+
+    FEMALE = "female"
+    MALE = "male"
+
+
+class BookingMode(StrEnum):
+    DIRECT = "direct"  # booked at one's own polyclinic
+    REFERRAL = "referral"  # booked with a doctor's referral
+
+
+# --- States and their transitions ------------------------------------------------------
+# One StrEnum per kind of state (the stored values), one table of every move between
+# states, and the labels people read. The guarded UPDATEs of the service take the states
+# they expect from the table (``expected``) and write the one it leads to (``leads_to``).
+
+
+class SlotStatus(StrEnum):
+    FREE = "free"
+    BOOKED = "booked"
+    HELD = "held"  # kept for a waiting-list entry
+    BLOCKED = "blocked"  # the schedule no longer has it
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED_BY_PATIENT = "cancelled_by_patient"
+    CANCELLED_BY_CLINIC = "cancelled_by_clinic"
+    RESCHEDULED = "rescheduled"  # replaced by a later appointment of the same patient
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+
+class ReferralStatus(StrEnum):
+    ACTIVE = "active"
+    USED = "used"  # by one booked appointment at a time
+    CANCELLED = "cancelled"
+
+
+class WaitlistStatus(StrEnum):
+    WAITING = "waiting"  # in the queue
+    HOLDING = "holding"  # a freed time is kept for it (one at most)
+    BOOKED = "booked"  # the patient took a kept time
+    LEFT = "left"  # the patient left
+    EXPIRED = "expired"  # a kept time ran out unanswered
+
+
+class OfferOutcome(StrEnum):
+    """A time kept for a waiting-list entry: ``held`` while in force, then how it ended."""
+
+    HELD = "held"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # the clinic took the time away
+
+
+class HomeVisitStatus(StrEnum):
+    NEW = "new"
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+State = (
+    SlotStatus | AppointmentStatus | ReferralStatus | WaitlistStatus | OfferOutcome
+    | HomeVisitStatus
+)  # fmt: skip
+
+
+class Move(StrEnum):
+    """Something that moves one row from a state to another."""
+
+    SLOT_BOOK = "slot_book"  # a booking takes a free time
+    SLOT_BOOK_HELD = "slot_book_held"  # the patient it is kept for takes it
+    SLOT_HOLD = "slot_hold"  # kept for a waiting-list entry
+    SLOT_RELEASE = "slot_release"  # the keeping ends without a booking
+    SLOT_FREE = "slot_free"  # its appointment is cancelled or moved
+    SLOT_CLOSE = "slot_close"  # the schedule no longer has it
+    SLOT_CLOSE_BOOKED = "slot_close_booked"  # ... and its appointment is cancelled
+    APPOINTMENT_CANCEL = "appointment_cancel"  # by the patient (or their guardian)
+    APPOINTMENT_CANCEL_BY_CLINIC = "appointment_cancel_by_clinic"
+    APPOINTMENT_MOVE = "appointment_move"  # replaced by a later appointment
+    APPOINTMENT_ATTEND = "appointment_attend"
+    APPOINTMENT_MISS = "appointment_miss"
+    REFERRAL_USE = "referral_use"
+    REFERRAL_GIVE_BACK = "referral_give_back"  # its appointment ended without a visit
+    ENTRY_HOLD = "entry_hold"
+    ENTRY_WAIT_AGAIN = "entry_wait_again"  # the kept time was declined or taken away
+    ENTRY_BOOK = "entry_book"
+    ENTRY_LEAVE = "entry_leave"
+    ENTRY_EXPIRE = "entry_expire"
+    OFFER_ACCEPT = "offer_accept"
+    OFFER_DECLINE = "offer_decline"
+    OFFER_EXPIRE = "offer_expire"
+    OFFER_WITHDRAW = "offer_withdraw"
+    VISIT_ACCEPT = "visit_accept"
+    VISIT_ASSIGN = "visit_assign"  # again: another doctor
+    VISIT_DONE = "visit_done"
+    VISIT_CANCEL = "visit_cancel"
+
+
+_S, _A, _R, _W, _O, _H = (
+    SlotStatus, AppointmentStatus, ReferralStatus, WaitlistStatus, OfferOutcome, HomeVisitStatus,
+)  # fmt: skip
+# move -> (the states it may start from, the state it leads to). Nothing else is allowed.
+TRANSITIONS: dict[Move, tuple[frozenset[State], State]] = {
+    Move.SLOT_BOOK: (frozenset({_S.FREE}), _S.BOOKED),
+    Move.SLOT_BOOK_HELD: (frozenset({_S.HELD}), _S.BOOKED),
+    Move.SLOT_HOLD: (frozenset({_S.FREE}), _S.HELD),
+    Move.SLOT_RELEASE: (frozenset({_S.HELD}), _S.FREE),
+    Move.SLOT_FREE: (frozenset({_S.BOOKED}), _S.FREE),
+    Move.SLOT_CLOSE: (frozenset({_S.FREE, _S.HELD}), _S.BLOCKED),
+    Move.SLOT_CLOSE_BOOKED: (frozenset({_S.BOOKED}), _S.BLOCKED),
+    Move.APPOINTMENT_CANCEL: (frozenset({_A.BOOKED}), _A.CANCELLED_BY_PATIENT),
+    Move.APPOINTMENT_CANCEL_BY_CLINIC: (frozenset({_A.BOOKED}), _A.CANCELLED_BY_CLINIC),
+    Move.APPOINTMENT_MOVE: (frozenset({_A.BOOKED}), _A.RESCHEDULED),
+    Move.APPOINTMENT_ATTEND: (frozenset({_A.BOOKED}), _A.ATTENDED),
+    Move.APPOINTMENT_MISS: (frozenset({_A.BOOKED}), _A.NO_SHOW),
+    Move.REFERRAL_USE: (frozenset({_R.ACTIVE}), _R.USED),
+    Move.REFERRAL_GIVE_BACK: (frozenset({_R.USED}), _R.ACTIVE),
+    Move.ENTRY_HOLD: (frozenset({_W.WAITING}), _W.HOLDING),
+    Move.ENTRY_WAIT_AGAIN: (frozenset({_W.HOLDING}), _W.WAITING),
+    Move.ENTRY_BOOK: (frozenset({_W.HOLDING}), _W.BOOKED),
+    Move.ENTRY_LEAVE: (frozenset({_W.WAITING, _W.HOLDING}), _W.LEFT),
+    Move.ENTRY_EXPIRE: (frozenset({_W.HOLDING}), _W.EXPIRED),
+    Move.OFFER_ACCEPT: (frozenset({_O.HELD}), _O.ACCEPTED),
+    Move.OFFER_DECLINE: (frozenset({_O.HELD}), _O.DECLINED),
+    Move.OFFER_EXPIRE: (frozenset({_O.HELD}), _O.EXPIRED),
+    Move.OFFER_WITHDRAW: (frozenset({_O.HELD}), _O.WITHDRAWN),
+    Move.VISIT_ACCEPT: (frozenset({_H.NEW}), _H.ACCEPTED),
+    Move.VISIT_ASSIGN: (frozenset({_H.ACCEPTED, _H.ASSIGNED}), _H.ASSIGNED),
+    Move.VISIT_DONE: (frozenset({_H.ASSIGNED}), _H.DONE),
+    Move.VISIT_CANCEL: (frozenset({_H.NEW, _H.ACCEPTED, _H.ASSIGNED}), _H.CANCELLED),
+}
+
+
+def expected(move: Move) -> tuple[str, ...]:
+    """The stored states ``move`` may start from (sorted: statements stay the same)."""
+    return tuple(sorted(str(state) for state in TRANSITIONS[move][0]))
+
+
+def leads_to(move: Move) -> str:
+    """The stored state ``move`` leads to."""
+    return str(TRANSITIONS[move][1])
+
+
+# A doctor marks a visit by its outcome; a clinic moves a home visit request to a status.
+OUTCOME_MOVES = {
+    AppointmentStatus.ATTENDED: Move.APPOINTMENT_ATTEND,
+    AppointmentStatus.NO_SHOW: Move.APPOINTMENT_MISS,
+}
+HOME_VISIT_MOVES = {
+    HomeVisitStatus.ACCEPTED: Move.VISIT_ACCEPT,
+    HomeVisitStatus.ASSIGNED: Move.VISIT_ASSIGN,
+    HomeVisitStatus.DONE: Move.VISIT_DONE,
+    HomeVisitStatus.CANCELLED: Move.VISIT_CANCEL,
+}
+# States an appointment keeps its slot in (cancelled and moved ones gave it back).
+OCCUPYING = (AppointmentStatus.BOOKED, AppointmentStatus.ATTENDED, AppointmentStatus.NO_SHOW)
+OPEN_HOME_VISITS = expected(Move.VISIT_CANCEL)
+
+APPOINTMENT_LABELS = {
+    AppointmentStatus.BOOKED: N_("Booked"),
+    AppointmentStatus.CANCELLED_BY_PATIENT: N_("Cancelled"),
+    AppointmentStatus.CANCELLED_BY_CLINIC: N_("Cancelled by the polyclinic"),
+    AppointmentStatus.RESCHEDULED: N_("Moved to another time"),
+    AppointmentStatus.ATTENDED: N_("Attended"),
+    AppointmentStatus.NO_SHOW: N_("Did not come"),
+}
+SLOT_LABELS = {
+    SlotStatus.FREE: N_("Free"),
+    SlotStatus.BOOKED: N_("Booked"),
+    SlotStatus.HELD: N_("Reserved for the waiting list"),
+    SlotStatus.BLOCKED: N_("Closed"),
+}
+WAITLIST_LABELS = {
+    WaitlistStatus.WAITING: N_("Waiting for a time"),
+    WaitlistStatus.HOLDING: N_("A time is kept for you"),
+    WaitlistStatus.BOOKED: N_("Booked"),
+    WaitlistStatus.LEFT: N_("Left the list"),
+    WaitlistStatus.EXPIRED: N_("Closed: the kept time was not answered"),
+}
+HOME_VISIT_LABELS = {
+    HomeVisitStatus.NEW: N_("Request received"),
+    HomeVisitStatus.ACCEPTED: N_("Request accepted"),
+    HomeVisitStatus.ASSIGNED: N_("Doctor assigned"),
+    HomeVisitStatus.DONE: N_("Visit done"),
+    HomeVisitStatus.CANCELLED: N_("Request cancelled"),
+}
+# What the pages look a stored status up in: the kinds share no value with another
+# label ("booked" reads the same for a slot, an appointment and a waiting-list place).
+STATUS_LABELS: dict[str, str] = {
+    str(state): label
+    for labels in (SLOT_LABELS, APPOINTMENT_LABELS, WAITLIST_LABELS, HOME_VISIT_LABELS)
+    for state, label in labels.items()
+}
+
 
 # --- The 19 specialties ------------------------------------------------------------
 
@@ -27,7 +244,8 @@ class SpecialtySeed:
     name_en: str
     slot_minutes: int
     booking_mode: str  # direct | referral
-    audience: str = "any"  # adult | child | any
+    audience: str = Audience.ANY
+    sex: str | None = None  # the only sex the specialty sees; None: both
 
 
 DEFAULT_HORIZON_DAYS = 14
@@ -43,9 +261,10 @@ SPECIALTIES: tuple[SpecialtySeed, ...] = (
     SpecialtySeed("surgeon", "Хирург", "Surgeon", 15, "direct"),
     SpecialtySeed("ophthalmologist", "Офтальмолог", "Ophthalmologist", 15, "direct"),
     SpecialtySeed("otolaryngologist", "Оториноларинголог", "Otolaryngologist", 15, "direct"),
+    # A urologist sees women too (the urinary tract is everyone's): open to both.
     SpecialtySeed("urologist", "Уролог", "Urologist", 15, "direct"),
     SpecialtySeed("obstetrician_gynaecologist", "Акушер-гинеколог",
-                  "Obstetrician-gynaecologist", 20, "direct"),
+                  "Obstetrician-gynaecologist", 20, "direct", sex=Sex.FEMALE),
     SpecialtySeed("dentist", "Стоматолог", "Dentist", 30, "direct"),
     # Booked with a referral from the patient's doctor.
     SpecialtySeed("cardiologist", "Кардиолог", "Cardiologist", 20, "referral"),
@@ -86,7 +305,7 @@ def city_date(instant: datetime, tz: ZoneInfo) -> date:
 
 def is_upcoming(status: str, starts_at: datetime, now: datetime) -> bool:
     """An appointment still to come: booked, and starting now or later."""
-    return status == "booked" and starts_at >= now
+    return status == AppointmentStatus.BOOKED and starts_at >= now
 
 
 def release_at(day: date, *, horizon_days: int, release_time: time, tz: ZoneInfo) -> datetime:
@@ -298,7 +517,81 @@ def next_attachment_change(current_since: datetime | None) -> datetime | None:
 
 def clinic_kind_for_age(age: int) -> str:
     """Children (under 18) are attached to children's polyclinics, adults to adult ones."""
-    return "children" if age < ADULT_AGE else "adult"
+    return ClinicKind.CHILDREN if age < ADULT_AGE else ClinicKind.ADULT
+
+
+# --- Who is seen where -------------------------------------------------------------
+
+
+def clinic_audience(clinic_kind: str) -> Audience:
+    """Whom a polyclinic of ``clinic_kind`` sees, whatever the specialty."""
+    return Audience.CHILD if clinic_kind == ClinicKind.CHILDREN else Audience.ADULT
+
+
+@dataclass(frozen=True)
+class PatientTraits:
+    """What of a patient decides where they are seen: age (from the birth date, on the
+    day of the visit) and sex. Either may be unknown."""
+
+    birth_date: date | None
+    sex: str | None
+
+
+def why_unsuited(
+    patient: PatientTraits,
+    on: date,
+    *,
+    clinic_kind: str | None = None,
+    audience: str | None = None,
+    sex: str | None = None,
+) -> AppError | None:
+    """The refusal for a patient who does not fit a polyclinic of ``clinic_kind``, or a
+    specialty of this ``audience`` that sees only patients of ``sex``; None if they fit
+    (every check left out by passing None).
+
+    The one rule of who is seen where: attaching, referring, booking and joining a
+    waiting list refuse by it, and the lists offered to citizens and staff are filtered
+    by it, so nothing offered is refused after the click. What is not known does not
+    refuse: an unknown birth date (booking asks for it separately) or an unstated sex.
+    """
+    if patient.birth_date is not None:
+        is_child = age_on(patient.birth_date, on) < ADULT_AGE
+        if clinic_kind is not None and (clinic_kind == ClinicKind.CHILDREN) != is_child:
+            return errors.WrongClinicKind(adult=not is_child)
+        if audience == Audience.ADULT and is_child:
+            return errors.AgeNotServed(adult_only=True)
+        if audience == Audience.CHILD and not is_child:
+            return errors.AgeNotServed(adult_only=False)
+    if sex is not None and patient.sex is not None and patient.sex != sex:
+        return errors.SexNotServed(female_only=sex == Sex.FEMALE)
+    return None
+
+
+def suits(
+    patient: PatientTraits,
+    on: date,
+    *,
+    clinic_kind: str | None = None,
+    audience: str | None = None,
+    sex: str | None = None,
+) -> bool:
+    """Whether ``why_unsuited`` lets the patient in: what pages and kiosks offer."""
+    found = why_unsuited(patient, on, clinic_kind=clinic_kind, audience=audience, sex=sex)
+    return found is None
+
+
+def check_suited(
+    patient: PatientTraits,
+    on: date,
+    *,
+    clinic_kind: str | None = None,
+    audience: str | None = None,
+    sex: str | None = None,
+) -> None:
+    """Raise the refusal of ``why_unsuited``, if any."""
+    refusal = why_unsuited(patient, on, clinic_kind=clinic_kind, audience=audience, sex=sex)
+    if refusal is not None:
+        raise refusal
 
 
 # --- Booking -----------------------------------------------------------------------
@@ -315,6 +608,8 @@ class BookingFacts:
     birth_date: date | None
     slot_day: date  # the slot's city date: age is judged on the day of the visit
     has_referral: bool
+    sex: str | None = None  # the patient's; None: not stated
+    specialty_sex: str | None = None  # the only sex the specialty sees; None: both
 
 
 def check_booking(facts: BookingFacts) -> None:
@@ -322,12 +617,10 @@ def check_booking(facts: BookingFacts) -> None:
     the database, in the statement that takes it)."""
     if facts.birth_date is None:
         raise errors.BirthDateRequired()
-    age = age_on(facts.birth_date, facts.slot_day)
-    is_child = age < ADULT_AGE
-    if (facts.clinic_kind == "children") != is_child:
-        raise errors.AgeNotServed()
-    if (facts.audience == "adult" and is_child) or (facts.audience == "child" and not is_child):
-        raise errors.AgeNotServed()
+    patient = PatientTraits(facts.birth_date, facts.sex)
+    # A children's polyclinic sees children only, whatever the doctor: as an audience.
+    check_suited(patient, facts.slot_day, audience=clinic_audience(facts.clinic_kind))
+    check_suited(patient, facts.slot_day, audience=facts.audience, sex=facts.specialty_sex)
     if facts.booking_mode == "referral":
         if not facts.has_referral:
             raise errors.ReferralRequired()
@@ -349,11 +642,11 @@ def why_not_bookable(slot: SlotState, now: datetime) -> str | None:
     itself is bookable (then something else refused: the limit, or a race)."""
     if slot.starts_at <= now:
         return "slot_in_past"
-    if slot.status == "booked":
+    if slot.status == SlotStatus.BOOKED:
         return "slot_taken"
-    if slot.status == "held":
+    if slot.status == SlotStatus.HELD:
         return "slot_held"
-    if slot.status == "blocked":
+    if slot.status == SlotStatus.BLOCKED:
         return "slot_blocked"
     if slot.release_at > now:
         return "slot_not_released"

@@ -22,6 +22,7 @@ Channel = Literal["portal", "app", "kiosk", "call_centre", "registry"]
 BookingMode = Literal["direct", "referral"]
 Audience = Literal["adult", "child", "any"]
 ClinicKind = Literal["adult", "children"]
+Sex = Literal["female", "male"]
 AppointmentStatus = Literal[
     "booked", "cancelled_by_patient", "cancelled_by_clinic", "rescheduled", "attended", "no_show"
 ]
@@ -85,6 +86,7 @@ class SpecialtyRead(OutputModel):
     release_time: WallClock
     active_limit: int
     audience: Audience
+    sex: Sex | None = Field(default=None, description="The only sex it sees; null: both")
 
 
 class ClinicCreate(InputModel):

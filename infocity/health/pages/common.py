@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from infocity.core.errors import InvalidInput
 from infocity.core.i18n import N_
 from infocity.core.schemas import MAX_ID
-from infocity.health import reads
+from infocity.health import reads, rules
 from infocity.health.schemas import CityDate
 from infocity.web.deps import render
 from infocity.web.forms import FormErrors, notice
@@ -22,28 +22,7 @@ Code = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$"
 Day = Annotated[CityDate | None, Query()]
 Done = Annotated[str | None, Query(max_length=20)]  # the notice to show after a change
 
-STATUS_LABELS = {
-    "booked": N_("Booked"),
-    "cancelled_by_patient": N_("Cancelled"),
-    "cancelled_by_clinic": N_("Cancelled by the polyclinic"),
-    "rescheduled": N_("Moved to another time"),
-    "attended": N_("Attended"),
-    "no_show": N_("Did not come"),
-    "free": N_("Free"),
-    "held": N_("Reserved for the waiting list"),
-    "blocked": N_("Closed"),
-    # Waiting-list places
-    "waiting": N_("Waiting for a time"),
-    "holding": N_("A time is kept for you"),
-    "left": N_("Left the list"),
-    "expired": N_("Closed: the kept time was not answered"),
-    # Home visit requests
-    "new": N_("Request received"),
-    "accepted": N_("Request accepted"),
-    "assigned": N_("Doctor assigned"),
-    "done": N_("Visit done"),
-    "cancelled": N_("Request cancelled"),
-}
+STATUS_LABELS = rules.STATUS_LABELS  # beside the states and their moves
 WEEKDAYS = (
     N_("Monday"),
     N_("Tuesday"),

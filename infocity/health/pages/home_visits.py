@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from infocity.core.auth import Principal
 from infocity.core.errors import AppError
-from infocity.health import reads, service
+from infocity.health import reads, rules, service
 from infocity.health.pages.common import Done, OptionalId, _int_or_none, _notice, _page
 from infocity.health.schemas import HomeVisitCreate, HomeVisitUpdate
 from infocity.web.forms import (
@@ -90,7 +90,7 @@ def cancel_home_visit(request: Request, actor: LoggedIn, visit_id: IdPath) -> Re
 
 # --- Registry: home visits -----------------------------------------------------------
 
-VISIT_STATUSES = ("new", "accepted", "assigned", "done", "cancelled")
+VISIT_STATUSES = tuple(rules.HomeVisitStatus)
 
 
 def _queue_url(clinic_id: int, status: str | None, done: str | None = None) -> str:

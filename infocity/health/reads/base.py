@@ -53,9 +53,7 @@ from infocity.health.schemas import BookingStatusRead, SlotFilter, SpecialtyRead
 BOOKING_DAYS = 14  # the citizen chooses among the next two weeks
 SLOT_LIMIT = 1000
 MY_LIMIT = 200
-# Statuses of an appointment that still occupies its slot (cancelled and moved ones
-# gave it back).
-OCCUPYING = ("booked", "attended", "no_show")
+OCCUPYING = rules.OCCUPYING
 
 SLOTS = cast(Table, Slot.__table__)
 APPOINTMENTS = cast(Table, Appointment.__table__)
@@ -103,11 +101,10 @@ def _is_child(birth_date: date | None, today: date) -> bool | None:
     return None if birth_date is None else age_on(birth_date, today) < 18
 
 
-def _serves(specialty: SpecialtyRead, birth_date: date | None, today: date) -> bool:
-    child = _is_child(birth_date, today)
-    if child is None or specialty.audience == "any":
-        return True
-    return (specialty.audience == "child") == child
+def _serves(specialty: SpecialtyRead, patient: PatientOption, today: date) -> bool:
+    """Whether the specialty sees the patient (the booking's own rule, so nothing
+    offered is refused after the click)."""
+    return rules.suits(patient.traits, today, audience=specialty.audience, sex=specialty.sex)
 
 
 def _attached_clinic(
@@ -137,8 +134,8 @@ def _family(uow: UnitOfWork, actor: Principal) -> list[PatientOption]:
 
     me = profile.person
     return [
-        PatientOption(me.id, name(me), me.birth_date, True),
-        *(PatientOption(c.id, name(c), c.birth_date) for c in profile.children),
+        PatientOption(me.id, name(me), me.birth_date, True, me.sex),
+        *(PatientOption(c.id, name(c), c.birth_date, sex=c.sex) for c in profile.children),
     ]
 
 
@@ -161,7 +158,7 @@ def _active_referrals(
         select(Referral.id, Referral.specialty_id, Referral.valid_until, Referral.target_clinic_id)
         .where(
             Referral.person_id == person_id,
-            Referral.status == "active",
+            Referral.status == rules.ReferralStatus.ACTIVE,
             Referral.valid_until > now,
         )
         .order_by(Referral.valid_until)
@@ -182,17 +179,21 @@ def _booking_home(
     clinics = _Clinics(uow)
     today = city_date(now)
     referrals = _active_referrals(session, clinics, patient.id, now)
+    clinic = _attached_clinic(session, clinics, patient, today)
+    # Only what the patient's polyclinic has a doctor for, or what a referral sends
+    # them to (perhaps elsewhere).
+    posted = _posted_specialties(session, clinic.id) if clinic is not None else None
     options = [
         SpecialtyOption(s, tuple(referrals.get(s.id, ())))
         for s in service.list_specialties(uow=uow)
-        if _serves(s, patient.birth_date, today)
+        if _serves(s, patient, today) and (posted is None or s.id in posted or s.id in referrals)
     ]
     # Direct specialties first, then those by referral, each by name.
     options.sort(key=lambda o: (o.needs_referral, o.specialty.name))
     return BookingHome(
         patients=patients,
         patient=patient,
-        clinic=_attached_clinic(session, clinics, patient, today),
+        clinic=clinic,
         specialties=options,
     )
 
@@ -277,6 +278,8 @@ def _slot_choice(
         problem = N_("This specialist sees patients by a referral from their doctor.")
     elif clinic is None:
         problem = N_("The patient is not attached to a polyclinic.")
+    else:
+        problem = _why_nothing_here(session, clinics, patient, specialty, clinic, now, clinic_id)
     days = (
         [] if problem or clinic is None else _free_days(uow, clinics, specialty.id, clinic.id, now)
     )
@@ -291,7 +294,9 @@ def _own_doctor(session: Session, person_id: int, specialty_id: int) -> int | No
         .where(
             APPOINTMENTS.c.person_id == person_id,
             APPOINTMENTS.c.specialty_id == specialty_id,
-            APPOINTMENTS.c.status.in_(("booked", "attended")),
+            APPOINTMENTS.c.status.in_(
+                (rules.AppointmentStatus.BOOKED, rules.AppointmentStatus.ATTENDED)
+            ),
         )
         .order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
         .limit(1)
@@ -346,6 +351,77 @@ def _pick_slots(
         day=chosen[0].day if chosen else None,
         times=chosen,
     )
+
+
+def _clinic_kind(session: Session, clinic_id: int) -> str:
+    kind = session.scalar(select(Clinic.clinic_kind).where(Clinic.id == clinic_id))
+    assert kind is not None
+    return kind
+
+
+def _posted_specialties(session: Session, clinic_id: int) -> set[int]:
+    """Specialties with a doctor (an active post) at the clinic's head clinic or its
+    branches: only these can ever have a time there."""
+    head = _head_clinic(session, clinic_id)
+    branches = select(Clinic.id).where(Clinic.parent_clinic_id == head)
+    return set(
+        session.scalars(
+            select(Practitioner.specialty_id).where(
+                Practitioner.active.is_(True),
+                (Practitioner.clinic_id == head) | Practitioner.clinic_id.in_(branches),
+            )
+        )
+    )
+
+
+def _unsuited_for_clinic(
+    session: Session, patient: PatientOption, clinic_id: int, on: date
+) -> str | None:
+    """Why the clinic would refuse the patient whatever the doctor (a message id)."""
+    audience = rules.clinic_audience(_clinic_kind(session, clinic_id))
+    refusal = rules.why_unsuited(patient.traits, on, audience=audience)
+    return refusal.message if refusal is not None else None
+
+
+def _unsuited(
+    session: Session, patient: PatientOption, specialty: SpecialtyRead, clinic_id: int, on: date
+) -> str | None:
+    """Why the clinic's doctors of this specialty would refuse the patient (a message id),
+    by the rule the booking applies; None if they would not."""
+    refusal = rules.why_unsuited(patient.traits, on, audience=specialty.audience, sex=specialty.sex)
+    if refusal is not None:
+        return refusal.message
+    return _unsuited_for_clinic(session, patient, clinic_id, on)
+
+
+def _why_nothing_here(
+    session: Session,
+    clinics: _Clinics,
+    patient: PatientOption,
+    specialty: SpecialtyRead,
+    clinic: ClinicInfo,
+    now: datetime,
+    registry_clinic_id: int | None,
+) -> str | None:
+    """Why no time of ``clinic`` is shown (a message id), before any is: the patient does
+    not fit, is attached elsewhere (at the registry), or the clinic has no such doctor."""
+    today = city_date(now)
+    unsuited = _unsuited(session, patient, specialty, clinic.id, today)
+    if unsuited is not None:
+        return unsuited
+    if registry_clinic_id is not None and specialty.booking_mode == "direct":
+        attached = _attached_clinic(session, clinics, patient, today)
+        if attached is None or attached.id != _head_clinic(session, registry_clinic_id):
+            return ATTACHED_ELSEWHERE
+    if specialty.id not in _posted_specialties(session, clinic.id):
+        return N_("This polyclinic has no doctor of this specialty.")
+    return None
+
+
+ATTACHED_ELSEWHERE = N_(
+    "The patient is not attached to this polyclinic: they are booked to its doctors only "
+    "with a referral."
+)
 
 
 def _slot_details(uow: UnitOfWork, slot_id: int) -> SlotDetails:
@@ -436,7 +512,7 @@ def _appointment_views(
             doctor=doctors[a.practitioner_id].name,
             room=doctors[a.practitioner_id].room,
             clinic=clinics.get(a.clinic_id),
-            changeable=a.status == "booked" and a.starts_at > now,
+            changeable=a.status == rules.AppointmentStatus.BOOKED and a.starts_at > now,
         )
         for a in appointments
     ]

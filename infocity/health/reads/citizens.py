@@ -152,7 +152,7 @@ def my_appointments(
                 issued_at=r.issued_at,
                 valid_until=r.valid_until,
                 status=r.status,
-                usable=r.status == "active" and r.valid_until > now,
+                usable=r.status == rules.ReferralStatus.ACTIVE and r.valid_until > now,
             )
             for r in uow.session.scalars(
                 select(Referral)

@@ -32,7 +32,7 @@ def _kiosk_patient(uow: UnitOfWork, person_id: int) -> PatientOption:
     if facts is None:
         raise errors.PatientNotFound()
     # A kiosk screen is public: the patient is greeted by first name only.
-    return PatientOption(facts.person_id, facts.first_name, facts.birth_date, True)
+    return PatientOption(facts.person_id, facts.first_name, facts.birth_date, True, facts.sex)
 
 
 def kiosk_home(

@@ -15,10 +15,11 @@ from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
-from infocity.health import errors, service
+from infocity.health import errors, rules, service
 from infocity.health.models import Clinic, Practitioner
 from infocity.health.reads.base import (
     APPOINTMENTS,
+    ATTACHED_ELSEWHERE,
     MY_LIMIT,
     OCCUPYING,
     REGISTRY_ROLES,
@@ -30,12 +31,14 @@ from infocity.health.reads.base import (
     _day_bounds,
     _head_clinic,
     _one_appointment,
+    _posted_specialties,
     _reschedule_choice,
-    _serves,
     _slot_choice,
     _specialties,
     _staff_clinic,
     _suspensions,
+    _unsuited,
+    _unsuited_for_clinic,
 )
 from infocity.health.reads.shapes import (
     ClinicDay,
@@ -163,14 +166,14 @@ def _patient_card(
     if facts is None:
         raise errors.PatientNotFound()
     name = accounts.person_names(session, [person_id]).get(person_id, facts.first_name)
-    patient = PatientOption(person_id, name, facts.birth_date)
+    patient = PatientOption(person_id, name, facts.birth_date, sex=facts.sex)
     clinics = _Clinics(uow)
     branches = select(Clinic.id).where(Clinic.parent_clinic_id == clinic.id)
     appointments = _appointments(
         uow,
         [
             APPOINTMENTS.c.person_id == person_id,
-            APPOINTMENTS.c.status == "booked",
+            APPOINTMENTS.c.status == rules.AppointmentStatus.BOOKED,
             APPOINTMENTS.c.starts_at > now,
             (APPOINTMENTS.c.clinic_id == clinic.id) | APPOINTMENTS.c.clinic_id.in_(branches),
         ],
@@ -179,8 +182,19 @@ def _patient_card(
         newest_first=False,
     )
     today = city_date(now)
+    attached = _attached_clinic(session, clinics, patient, today)
+    problem = _unsuited_for_clinic(session, patient, clinic.id, today)
+    if problem is None and (attached is None or attached.id != _head_clinic(session, clinic.id)):
+        problem = ATTACHED_ELSEWHERE
+    posted = _posted_specialties(session, clinic.id)
+    # Only what the clinic has a doctor for and would see the patient for; a patient of
+    # another clinic only by referral; one the clinic does not serve at all, nothing.
     specialties = [
-        s for s in service.list_specialties(uow=uow) if _serves(s, facts.birth_date, today)
+        s
+        for s in service.list_specialties(uow=uow)
+        if s.id in posted
+        and _unsuited(session, patient, s, clinic.id, today) is None
+        and (problem is None or (problem == ATTACHED_ELSEWHERE and s.booking_mode == "referral"))
     ]
     specialties.sort(key=lambda s: (s.booking_mode != "direct", s.name))
     _audit_patients(session, actor, action, [person_id], clinic.id, f"clinic {clinic.id}")
@@ -193,10 +207,12 @@ def _patient_card(
         person_id=person_id,
         name=name,
         birth_date=facts.birth_date,
-        attached_clinic=_attached_clinic(session, clinics, patient, today),
+        attached_clinic=attached,
         appointments=appointments,
         specialties=specialties,
         suspension=suspensions[0] if suspensions else None,
+        sex=facts.sex,
+        problem=problem,
     )
 
 
@@ -288,7 +304,7 @@ def registry_slots(
         )
         _check_in_care(uow, actor, clinic, person_id)
         card = _patient_card(uow, actor, clinic, person_id, now, "health.patient.view")
-        patient = PatientOption(card.person_id, card.name, card.birth_date)
+        patient = PatientOption(card.person_id, card.name, card.birth_date, sex=card.sex)
         choice = _slot_choice(uow, patient, specialty_code, None, now, clinic_id=clinic.id)
         uow.commit()
         return RegistrySlotChoice(card, choice)

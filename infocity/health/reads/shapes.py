@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from infocity.health import service
+from infocity.health.rules import PatientTraits
 from infocity.health.schemas import SpecialtyRead
 
 
@@ -25,6 +26,11 @@ class PatientOption:
     name: str
     birth_date: date | None
     is_self: bool = False
+    sex: str | None = None  # female | male; None: not stated
+
+    @property
+    def traits(self) -> PatientTraits:
+        return PatientTraits(self.birth_date, self.sex)
 
 
 @dataclass(frozen=True)
@@ -262,6 +268,10 @@ class PatientCard:
     appointments: list[AppointmentView]
     specialties: list[SpecialtyRead]
     suspension: Suspension | None = None  # self-booking suspended; the registry may book
+    sex: str | None = None
+    # An English message id: why the clinic books the patient only by referral, or not
+    # at all (attached elsewhere, too old or young for the clinic), shown before any time.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from infocity.health.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
+from infocity.health.rules import Move
 from infocity.health.schemas import AppointmentRead
 
 MY_APPOINTMENTS_LIMIT = 200
@@ -79,6 +80,13 @@ APPOINTMENT_COLUMNS = (
     APPOINTMENTS.c.confirmed_at,
     APPOINTMENTS.c.outcome_at,
 )
+
+
+def _in_state(column: Any, move: Move) -> Any:
+    """The guard of a guarded UPDATE making ``move``: the row is in a state the move may
+    start from (``rules.TRANSITIONS``)."""
+    states = rules.expected(move)
+    return column == states[0] if len(states) == 1 else column.in_(states)
 
 
 def _appointment_read(row: Any) -> AppointmentRead:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from infocity.accounts import service as accounts
 from infocity.core import audit
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
+from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden
 from infocity.core.i18n import N_
@@ -19,9 +20,10 @@ from infocity.core.security import token_hash
 from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 from infocity.core.usage import record_service_use
-from infocity.health import errors
+from infocity.health import errors, rules
 from infocity.health.metrics import counted
 from infocity.health.models import Appointment, Clinic, Practitioner, Referral
+from infocity.health.rules import AppointmentStatus, Move, ReferralStatus
 from infocity.health.schemas import (
     AnonymousBookingCreate,
     AppointmentRead,
@@ -40,6 +42,7 @@ from infocity.health.service.base import (
     _appointment_read,
     _authorize_in_clinic,
     _head_clinic_ids,
+    _in_state,
     _notify,
     _own_and_children,
     _patient,
@@ -316,15 +319,15 @@ def _cancel(
         update(APPOINTMENTS)
         .where(
             APPOINTMENTS.c.id == appointment.id,
-            APPOINTMENTS.c.status == "booked",
+            _in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_CANCEL),
             APPOINTMENTS.c.starts_at > now,
         )
-        .values(status="cancelled_by_patient", cancelled_at=now)
+        .values(status=rules.leads_to(Move.APPOINTMENT_CANCEL), cancelled_at=now)
         .returning(*APPOINTMENT_COLUMNS),
     ).one_or_none()
     if cancelled is None:
         session.refresh(appointment)
-        if appointment.status != "booked":
+        if appointment.status not in rules.expected(Move.APPOINTMENT_CANCEL):
             raise errors.AppointmentNotActive()
         raise errors.TooLateToCancel()
     _release_slot(session, cancelled.slot_id)
@@ -350,8 +353,8 @@ def _release_slot(session: Session, slot_id: int) -> None:
     dml(
         session,
         update(SLOTS)
-        .where(SLOTS.c.id == slot_id, SLOTS.c.status == "booked")
-        .values(status="free", version=SLOTS.c.version + 1),
+        .where(SLOTS.c.id == slot_id, _in_state(SLOTS.c.status, Move.SLOT_FREE))
+        .values(status=rules.leads_to(Move.SLOT_FREE), version=SLOTS.c.version + 1),
     )
 
 
@@ -371,7 +374,7 @@ def reschedule_appointment(
     with uow:
         session = uow.session
         old = _own_appointment(uow, actor, appointment_id)
-        if old.status != "booked":
+        if old.status not in rules.expected(Move.APPOINTMENT_MOVE):
             raise errors.AppointmentNotActive()
         if old.starts_at <= now:
             raise errors.TooLateToCancel()
@@ -390,10 +393,10 @@ def reschedule_appointment(
             update(APPOINTMENTS)
             .where(
                 APPOINTMENTS.c.id == old.id,
-                APPOINTMENTS.c.status == "booked",
+                _in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_MOVE),
                 APPOINTMENTS.c.starts_at > now,
             )
-            .values(status="rescheduled", cancelled_at=now),
+            .values(status=rules.leads_to(Move.APPOINTMENT_MOVE), cancelled_at=now),
         )
         if replaced.rowcount != 1:  # cancelled meanwhile
             raise errors.AppointmentNotActive()
@@ -444,7 +447,8 @@ def list_my_appointments(
         query = select(*APPOINTMENT_COLUMNS).where(APPOINTMENTS.c.person_id.in_(person_ids))
         if upcoming:  # the same test as rules.is_upcoming, in SQL
             query = query.where(
-                APPOINTMENTS.c.status == "booked", APPOINTMENTS.c.starts_at >= now
+                APPOINTMENTS.c.status == AppointmentStatus.BOOKED,
+                APPOINTMENTS.c.starts_at >= now,
             ).order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
         else:
             query = query.order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
@@ -478,6 +482,15 @@ def issue_referral(
         if not in_care_of(session, actor, data.person_id, [head]):
             raise errors.PatientNotFound()
         patient = _patient(session, data.person_id)
+        # Referred to a doctor who would refuse the patient, they could never use it.
+        traits = rules.PatientTraits(patient.birth_date, patient.sex)
+        rules.check_suited(traits, city_date(now), audience=specialty.audience, sex=specialty.sex)
+        if data.target_clinic_id is not None:
+            target = session.get(Clinic, data.target_clinic_id)
+            assert target is not None
+            rules.check_suited(
+                traits, city_date(now), audience=rules.clinic_audience(target.clinic_kind)
+            )
         practitioner_id = session.scalar(
             select(Practitioner.id)
             .where(Practitioner.user_id == actor.user_id, Practitioner.clinic_id == clinic_id)
@@ -493,7 +506,7 @@ def issue_referral(
             issued_by_user_id=actor.acting_user_id,
             issued_at=now,
             valid_until=now + timedelta(days=data.valid_days),
-            status="active",
+            status=ReferralStatus.ACTIVE,
         )
         session.add(referral)
         session.flush()

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from infocity.accounts import service as accounts
 from infocity.city import service as city
 from infocity.core import audit
-from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
@@ -60,6 +59,7 @@ def seed_specialties(*, uow: UnitOfWork | None = None) -> int:
                     release_time=rules.DEFAULT_RELEASE_TIME,
                     active_limit=rules.DEFAULT_ACTIVE_LIMIT,
                     audience=seed.audience,
+                    sex=seed.sex,
                     created_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["code"])
@@ -281,9 +281,11 @@ def attach_patient(
             raise errors.PatientNotFound()
         if patient.birth_date is None:
             raise errors.BirthDateRequired()
-        age = age_on(patient.birth_date, city_date(now))
-        if rules.clinic_kind_for_age(age) != clinic.clinic_kind:
-            raise errors.WrongClinicKind()
+        rules.check_suited(
+            rules.PatientTraits(patient.birth_date, patient.sex),
+            city_date(now),
+            clinic_kind=clinic.clinic_kind,
+        )
         current = session.scalars(
             select(Attachment).where(
                 Attachment.person_id == patient.person_id,

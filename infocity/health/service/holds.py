@@ -22,12 +22,14 @@ from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 from infocity.health import rules
 from infocity.health.models import Clinic, Practitioner, Specialty
+from infocity.health.rules import AppointmentStatus, Move, OfferOutcome, SlotStatus, WaitlistStatus
 from infocity.health.service.base import (
     APPOINTMENTS,
     ENTRIES,
     OFFERS,
     SLOTS,
     STANDINGS,
+    _in_state,
     _notify_person,
 )
 
@@ -53,11 +55,13 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
         update(SLOTS)
         .where(
             SLOTS.c.id == slot.id,
-            SLOTS.c.status == "free",
+            _in_state(SLOTS.c.status, Move.SLOT_HOLD),
             SLOTS.c.release_at <= now,
             SLOTS.c.starts_at > now,
         )
-        .values(status="held", held_until=until, version=SLOTS.c.version + 1),
+        .values(
+            status=rules.leads_to(Move.SLOT_HOLD), held_until=until, version=SLOTS.c.version + 1
+        ),
     )
     if taken.rowcount != 1:
         return None
@@ -68,8 +72,8 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
         got = dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry_id, ENTRIES.c.status == "waiting")
-            .values(status="holding"),
+            .where(ENTRIES.c.id == entry_id, _in_state(ENTRIES.c.status, Move.ENTRY_HOLD))
+            .values(status=rules.leads_to(Move.ENTRY_HOLD)),
         )
         if got.rowcount == 1:
             chosen = entry_id
@@ -78,8 +82,12 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
         dml(
             session,
             update(SLOTS)
-            .where(SLOTS.c.id == slot.id, SLOTS.c.status == "held")
-            .values(status="free", held_until=None, version=SLOTS.c.version + 1),
+            .where(SLOTS.c.id == slot.id, _in_state(SLOTS.c.status, Move.SLOT_RELEASE))
+            .values(
+                status=rules.leads_to(Move.SLOT_RELEASE),
+                held_until=None,
+                version=SLOTS.c.version + 1,
+            ),
         )
         return None
     dml(session, update(SLOTS).where(SLOTS.c.id == slot.id).values(held_for_entry_id=chosen))
@@ -90,7 +98,7 @@ def _hold(uow: UnitOfWork, slot: Row[Any], entry_ids: Sequence[int], now: dateti
             slot_id=slot.id,
             offered_at=now,
             held_until=until,
-            outcome="held",
+            outcome=OfferOutcome.HELD,
         )
     )
     person_id = session.scalar(select(ENTRIES.c.person_id).where(ENTRIES.c.id == chosen))
@@ -135,7 +143,7 @@ def _entry_can_hold(now: datetime) -> list[Any]:
         .where(
             APPOINTMENTS.c.person_id == ENTRIES.c.person_id,
             APPOINTMENTS.c.specialty_id == ENTRIES.c.specialty_id,
-            APPOINTMENTS.c.status == "booked",
+            APPOINTMENTS.c.status == AppointmentStatus.BOOKED,
             APPOINTMENTS.c.starts_at > now,
         )
         .scalar_subquery()
@@ -144,10 +152,21 @@ def _entry_can_hold(now: datetime) -> list[Any]:
         select(Specialty.active_limit).where(Specialty.id == ENTRIES.c.specialty_id)
     ).scalar_subquery()
     return [
-        ENTRIES.c.status == "waiting",
+        ENTRIES.c.status == WaitlistStatus.WAITING,
         or_(ENTRIES.c.priority.is_(True), ~suspended),
         active < limit,
     ]
+
+
+def _busy(person_id: Any, starts_at: Any, ends_at: Any) -> Any:
+    """The patient has a booked appointment overlapping ``starts_at..ends_at``: such a
+    time is never held for them (the overlap guard would refuse it when they accept)."""
+    return exists().where(
+        APPOINTMENTS.c.person_id == person_id,
+        APPOINTMENTS.c.status == AppointmentStatus.BOOKED,
+        APPOINTMENTS.c.starts_at < ends_at,
+        APPOINTMENTS.c.ends_at > starts_at,
+    )
 
 
 def _slot_row(session: Session, slot_id: int) -> Row[Any] | None:
@@ -158,6 +177,7 @@ def _slot_row(session: Session, slot_id: int) -> Row[Any] | None:
             SLOTS.c.practitioner_id,
             SLOTS.c.specialty_id,
             SLOTS.c.starts_at,
+            SLOTS.c.ends_at,
             SLOTS.c.release_at,
             SLOTS.c.status,
             func.coalesce(Clinic.parent_clinic_id, Clinic.id).label("head_clinic_id"),
@@ -172,7 +192,12 @@ def _offer_slot(uow: UnitOfWork, slot_id: int, now: datetime) -> int | None:
     (priority first, then the oldest); return the entry id, or None."""
     session = uow.session
     slot = _slot_row(session, slot_id)
-    if slot is None or slot.status != "free" or slot.starts_at <= now or slot.release_at > now:
+    if (
+        slot is None
+        or slot.status != SlotStatus.FREE
+        or slot.starts_at <= now
+        or slot.release_at > now
+    ):
         return None
     local = slot.starts_at.astimezone(city_tz())
     day, wall = local.date(), local.time().replace(tzinfo=None)
@@ -192,6 +217,7 @@ def _offer_slot(uow: UnitOfWork, slot_id: int, now: datetime) -> int | None:
                 or_(ENTRIES.c.time_from.is_(None), ENTRIES.c.time_from <= wall),
                 or_(ENTRIES.c.time_to.is_(None), ENTRIES.c.time_to > wall),
                 ~offered,  # a time once declined is not offered to the same place again
+                ~_busy(ENTRIES.c.person_id, slot.starts_at, slot.ends_at),
             )
             .order_by(ENTRIES.c.priority.desc(), ENTRIES.c.created_at, ENTRIES.c.id)
             .limit(OFFER_CANDIDATES)
@@ -211,10 +237,11 @@ def _offer_to_entry(uow: UnitOfWork, entry_id: int, now: datetime) -> int | None
     tz = city_tz()
     conditions = [
         SLOTS.c.specialty_id == entry.specialty_id,
-        SLOTS.c.status == "free",
+        SLOTS.c.status == SlotStatus.FREE,
         SLOTS.c.release_at <= now,
         SLOTS.c.starts_at > now,
         ~exists().where(OFFERS.c.entry_id == entry.id, OFFERS.c.slot_id == SLOTS.c.id),
+        ~_busy(entry.person_id, SLOTS.c.starts_at, SLOTS.c.ends_at),
     ]
     if entry.clinic_id is not None:
         branches = select(Clinic.id).where(Clinic.parent_clinic_id == entry.clinic_id)

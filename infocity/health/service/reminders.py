@@ -14,6 +14,7 @@ from infocity.core.uow import UnitOfWork
 from infocity.health import errors
 from infocity.health.metrics import counted
 from infocity.health.models import Appointment
+from infocity.health.rules import AppointmentStatus
 from infocity.health.schemas import AppointmentRead
 from infocity.health.service.base import (
     APPOINTMENT_COLUMNS,
@@ -104,7 +105,7 @@ def send_due_reminders(*, now: datetime | None = None, uow: UnitOfWork | None = 
                 select(APPOINTMENTS.c.id, APPOINTMENTS.c.clinic_id, APPOINTMENTS.c.starts_at,
                        APPOINTMENTS.c.created_at)
                 .where(
-                    APPOINTMENTS.c.status == "booked",
+                    APPOINTMENTS.c.status == AppointmentStatus.BOOKED,
                     APPOINTMENTS.c.starts_at > now + timedelta(hours=nearer),
                     APPOINTMENTS.c.starts_at <= now + timedelta(hours=hours),
                     ~exists().where(
@@ -168,7 +169,7 @@ def confirm_by_link(
             update(APPOINTMENTS)
             .where(
                 APPOINTMENTS.c.id == appointment_id,
-                APPOINTMENTS.c.status == "booked",
+                APPOINTMENTS.c.status == AppointmentStatus.BOOKED,
                 APPOINTMENTS.c.starts_at > now,
             )
             .values(confirmed_at=func.coalesce(APPOINTMENTS.c.confirmed_at, now))

@@ -27,6 +27,7 @@ from infocity.health.models import (
     ScheduleRule,
     Specialty,
 )
+from infocity.health.rules import AppointmentStatus, Move, SlotStatus, WaitlistStatus
 from infocity.health.schemas import (
     AffectedAppointmentRead,
     AppointmentRead,
@@ -47,6 +48,7 @@ from infocity.health.service.base import (
     SLOTS,
     _appointment_read,
     _authorize_in_clinic,
+    _in_state,
     _notify,
     _practitioner,
 )
@@ -162,7 +164,7 @@ def _materialise_practitioner(
             "specialty_id": practitioner.specialty_id,
             "starts_at": p.starts_at,
             "ends_at": p.ends_at,
-            "status": "free",
+            "status": SlotStatus.FREE,
             "release_at": release[p.day],
             "held_until": None,
             "ticket_code": rules.ticket_code(practitioner.id, p.day, p.seq),
@@ -250,7 +252,7 @@ def search_free_slots(
             .join(Practitioner, Practitioner.id == SLOTS.c.practitioner_id)
             .where(
                 SLOTS.c.specialty_id == search.specialty_id,
-                SLOTS.c.status == "free",
+                SLOTS.c.status == SlotStatus.FREE,
                 SLOTS.c.release_at <= now,
                 SLOTS.c.starts_at > now,
                 SLOTS.c.starts_at >= lower,
@@ -328,7 +330,7 @@ def _unplanned_slots(
         .where(
             SLOTS.c.practitioner_id == practitioner.id,
             SLOTS.c.starts_at > now,
-            SLOTS.c.status.in_(("free", "held", "booked")),
+            SLOTS.c.status.in_((SlotStatus.FREE, SlotStatus.HELD, SlotStatus.BOOKED)),
         )
         .order_by(SLOTS.c.starts_at)
     ).all()
@@ -363,7 +365,10 @@ def _affected(session: Session, slot_ids: Sequence[int]) -> list[AffectedAppoint
             APPOINTMENTS.c.ticket_number,
             APPOINTMENTS.c.channel,
         )
-        .where(APPOINTMENTS.c.slot_id.in_(slot_ids), APPOINTMENTS.c.status == "booked")
+        .where(
+            APPOINTMENTS.c.slot_id.in_(slot_ids),
+            APPOINTMENTS.c.status == AppointmentStatus.BOOKED,
+        )
         .order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
     )
     return [AffectedAppointmentRead.model_validate(r, from_attributes=True) for r in rows]
@@ -437,7 +442,7 @@ def preview_schedule_exception(
         gone = _unplanned_slots(
             session, practitioner, weekly, [*overrides, _override_of(data)], now
         )
-        return _affected(session, [r.id for r in gone if r.status == "booked"])
+        return _affected(session, [r.id for r in gone if r.status == SlotStatus.BOOKED])
 
 
 def preview_schedule_rule_change(
@@ -462,7 +467,7 @@ def preview_schedule_rule_change(
         if data is not None:
             weekly.append(_weekly_of(data))
         gone = _unplanned_slots(session, practitioner, weekly, overrides, now)
-        return _affected(session, [r.id for r in gone if r.status == "booked"])
+        return _affected(session, [r.id for r in gone if r.status == SlotStatus.BOOKED])
 
 
 def _withdraw_slots(
@@ -485,8 +490,8 @@ def _withdraw_slots(
         free_or_held = dml(
             session,
             update(SLOTS)
-            .where(SLOTS.c.id.in_(ids), SLOTS.c.status.in_(("free", "held")))
-            .values(status="blocked", held_until=None, held_for_entry_id=None,
+            .where(SLOTS.c.id.in_(ids), _in_state(SLOTS.c.status, Move.SLOT_CLOSE))
+            .values(status=rules.leads_to(Move.SLOT_CLOSE), held_until=None, held_for_entry_id=None,
                     version=SLOTS.c.version + 1)
             .returning(SLOTS.c.id, SLOTS.c.held_for_entry_id),
         ).all()  # fmt: skip
@@ -497,16 +502,22 @@ def _withdraw_slots(
         cancelled = dml(
             session,
             update(APPOINTMENTS)
-            .where(APPOINTMENTS.c.slot_id.in_(ids), APPOINTMENTS.c.status == "booked")
-            .values(status="cancelled_by_clinic", cancelled_at=now)
+            .where(
+                APPOINTMENTS.c.slot_id.in_(ids),
+                _in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_CANCEL_BY_CLINIC),
+            )
+            .values(status=rules.leads_to(Move.APPOINTMENT_CANCEL_BY_CLINIC), cancelled_at=now)
             .returning(*APPOINTMENT_COLUMNS),
         ).all()
         if cancelled:
             blocked += dml(
                 session,
                 update(SLOTS)
-                .where(SLOTS.c.id.in_([c.slot_id for c in cancelled]), SLOTS.c.status == "booked")
-                .values(status="blocked", version=SLOTS.c.version + 1),
+                .where(
+                    SLOTS.c.id.in_([c.slot_id for c in cancelled]),
+                    _in_state(SLOTS.c.status, Move.SLOT_CLOSE_BOOKED),
+                )
+                .values(status=rules.leads_to(Move.SLOT_CLOSE_BOOKED), version=SLOTS.c.version + 1),
             ).rowcount
         for row in cancelled:
             appointment = _appointment_read(row)
@@ -532,8 +543,8 @@ def _withdraw_holds(session: Session, slot_ids: Sequence[int], now: datetime) ->
     entry_ids = list(
         session.scalars(
             update(OFFERS)
-            .where(OFFERS.c.slot_id.in_(slot_ids), OFFERS.c.outcome == "held")
-            .values(outcome="withdrawn", closed_at=now)
+            .where(OFFERS.c.slot_id.in_(slot_ids), _in_state(OFFERS.c.outcome, Move.OFFER_WITHDRAW))
+            .values(outcome=rules.leads_to(Move.OFFER_WITHDRAW), closed_at=now)
             .returning(OFFERS.c.entry_id)
         )
     )
@@ -541,8 +552,8 @@ def _withdraw_holds(session: Session, slot_ids: Sequence[int], now: datetime) ->
         dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id.in_(entry_ids), ENTRIES.c.status == "holding")
-            .values(status="waiting"),
+            .where(ENTRIES.c.id.in_(entry_ids), _in_state(ENTRIES.c.status, Move.ENTRY_WAIT_AGAIN))
+            .values(status=rules.leads_to(Move.ENTRY_WAIT_AGAIN)),
         )
 
 
@@ -558,7 +569,7 @@ def _prioritise(session: Session, appointment: AppointmentRead, now: datetime) -
             referral_id=appointment.referral_id,
             priority=True,
             reason="clinic_cancelled",
-            status="waiting",
+            status=WaitlistStatus.WAITING,
             created_at=now,
         )
         .on_conflict_do_update(
@@ -581,7 +592,7 @@ def _alternatives(
         .where(
             SLOTS.c.specialty_id == appointment.specialty_id,
             SLOTS.c.clinic_id == appointment.clinic_id,
-            SLOTS.c.status == "free",
+            SLOTS.c.status == SlotStatus.FREE,
             SLOTS.c.release_at <= now,
             SLOTS.c.starts_at > now,
         )

@@ -39,6 +39,8 @@ from sqlalchemy.orm import Session
 
 from infocity.accounts.read_model import PERSON_CONTACTS, PERSON_FACTS
 from infocity.core.db import UTCDateTime, fetch_rows
+from infocity.health import rules
+from infocity.health.rules import AppointmentStatus, Move
 from infocity.health.service.base import APPOINTMENT_COLUMNS, APPOINTMENTS, SLOTS
 
 # The parameters of the lane's statements (one object per name, shared by every use).
@@ -56,9 +58,13 @@ BOOKED_BY_USER_ID = bindparam("booked_by_user_id", type_=BigInteger())
 
 # Constants are written into the SQL, not bound: the compiled text must need no
 # parameter but the named ones above.
-_FREE: ColumnElement[str] = literal_column("'free'")
-_HELD: ColumnElement[str] = literal_column("'held'")
-_BOOKED: ColumnElement[str] = literal_column("'booked'")
+# The take is ``Move.SLOT_BOOK`` (or ``SLOT_BOOK_HELD``) of ``rules.TRANSITIONS``.
+(_FREE_STATE,) = rules.expected(Move.SLOT_BOOK)
+(_HELD_STATE,) = rules.expected(Move.SLOT_BOOK_HELD)
+_FREE: ColumnElement[str] = literal_column(f"'{_FREE_STATE}'")
+_HELD: ColumnElement[str] = literal_column(f"'{_HELD_STATE}'")
+_TAKEN: ColumnElement[str] = literal_column(f"'{rules.leads_to(Move.SLOT_BOOK)}'")
+_BOOKED: ColumnElement[str] = literal_column(f"'{AppointmentStatus.BOOKED}'")
 
 # Compiles with ``:name`` parameters and no casts of its own, so the text can be wrapped
 # in ``text()`` again.
@@ -113,7 +119,7 @@ def _guard(*, held: bool, excluding: bool) -> Any:
             active_count(excluding=excluding) < ACTIVE_LIMIT,
         )
         .values(
-            status=_BOOKED,
+            status=_TAKEN,
             held_until=null(),
             held_for_entry_id=null(),
             version=SLOTS.c.version + literal_column("1"),
@@ -269,7 +275,9 @@ SELECT p.id AS person_id, p.birth_date, p.first_name,
           AND clinic_attachments.clinic_id = coalesce(clinics.parent_clinic_id, clinics.id)
           AND clinic_attachments.valid_to IS NULL) AS attached,
     standing.suspended_until, standing.suspension_no_shows,
-    {recipients} AS recipients
+    {recipients} AS recipients,
+    -- Last, so that readers by position (bench/ceiling.py) keep their places.
+    p.sex, specialties.sex AS specialty_sex
 FROM p
 LEFT JOIN (slots JOIN specialties ON specialties.id = slots.specialty_id
     JOIN clinics ON clinics.id = slots.clinic_id) ON slots.id = :slot_id
@@ -284,6 +292,7 @@ def _person(by_policy: bool) -> str:
         PERSON_FACTS.c.person_id.label("id"),
         PERSON_FACTS.c.birth_date,
         PERSON_FACTS.c.first_name,
+        PERSON_FACTS.c.sex,
     ).where(key == bindparam("oms_policy" if by_policy else "person_id"))
     return _pg_text(person, {"oms_policy" if by_policy else "person_id"})
 

@@ -37,6 +37,7 @@ from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
 from infocity.health.models import Appointment, Clinic, Referral, Specialty
+from infocity.health.rules import AppointmentStatus, Move, ReferralStatus, SlotStatus
 from infocity.health.schemas import AppointmentRead
 from infocity.health.service import slot_sql
 from infocity.health.service.base import (
@@ -49,6 +50,7 @@ from infocity.health.service.base import (
     _appointment_read,
     _check_channel,
     _format_day,
+    _in_state,
     _patient,
     _refuse_if_suspended,
 )
@@ -67,6 +69,7 @@ class _SlotContext:
     release_at: datetime
     booking_mode: str
     audience: str
+    specialty_sex: str | None
     active_limit: int
     horizon_days: int
     release_time: time
@@ -92,6 +95,7 @@ def _slot_context(session: Session, slot_id: int, person_id: int) -> _SlotContex
             SLOTS.c.release_at,
             Specialty.booking_mode,
             Specialty.audience,
+            Specialty.sex.label("specialty_sex"),
             Specialty.active_limit,
             Specialty.horizon_days,
             Specialty.release_time,
@@ -119,6 +123,7 @@ def _slot_context_of(row: Any, slot_id: int) -> _SlotContext:
         release_at=row.release_at,
         booking_mode=row.booking_mode,
         audience=row.audience,
+        specialty_sex=row.specialty_sex,
         active_limit=row.active_limit,
         horizon_days=row.horizon_days,
         release_time=row.release_time,
@@ -177,7 +182,7 @@ def _self_book_facts(
             until=_format_day(row.suspended_until), count=row.suspension_no_shows
         )
     return _SelfBookFacts(
-        patient=accounts.PersonFacts(row.person_id, row.birth_date, row.first_name),
+        patient=accounts.PersonFacts(row.person_id, row.birth_date, row.first_name, row.sex),
         ctx=_slot_context_of(row, row.slot_id),
         recipients=list(row.recipients),
         locked=True,
@@ -270,7 +275,7 @@ def _take_slot(
             ends_at=taken.ends_at,
             ticket_number=taken.ticket_code,
             person_id=person_id,
-            status="booked",
+            status=AppointmentStatus.BOOKED,
             channel=channel,
             referral_id=referral_id,
             rescheduled_from_id=replacing_id,
@@ -309,10 +314,10 @@ def _why_not_taken(
     ).one()
     status = slot.status
     if hold_entry_id is not None and slot.starts_at > now:
-        held_here = status == "held" and slot.held_for_entry_id == hold_entry_id
+        held_here = status == SlotStatus.HELD and slot.held_for_entry_id == hold_entry_id
         if not held_here or slot.held_until is None or slot.held_until <= now:
             return errors.NoActiveHold()
-        status = "free"  # our own hold: the slot is not what refused
+        status = SlotStatus.FREE  # our own hold: the slot is not what refused
     code = rules.why_not_bookable(rules.SlotState(status, slot.starts_at, slot.release_at), now)
     if code is not None:
         return _slot_refusal(code, slot.release_at)
@@ -337,7 +342,7 @@ def _claim_referral(
             REFERRALS.c.id == referral_id,
             REFERRALS.c.person_id == person_id,
             REFERRALS.c.specialty_id == ctx.specialty_id,
-            REFERRALS.c.status == "active",
+            _in_state(REFERRALS.c.status, Move.REFERRAL_USE),
             REFERRALS.c.valid_until > now,
             or_(
                 REFERRALS.c.target_clinic_id.is_(None),
@@ -345,15 +350,19 @@ def _claim_referral(
                 REFERRALS.c.target_clinic_id == ctx.clinic_id,
             ),
         )
-        .values(status="used", used_by_appointment_id=appointment_id),
+        .values(status=rules.leads_to(Move.REFERRAL_USE), used_by_appointment_id=appointment_id),
     )
     if claimed.rowcount == 1:
         return
     referral = session.get(Referral, referral_id)
     # Someone else's referral is "not found": its number must not tell whose it is.
-    if referral is None or referral.person_id != person_id or referral.status == "cancelled":
+    if (
+        referral is None
+        or referral.person_id != person_id
+        or referral.status == ReferralStatus.CANCELLED
+    ):
         raise errors.ReferralNotFound()
-    if referral.status == "used":
+    if referral.status == ReferralStatus.USED:
         raise errors.ReferralUsed()
     if referral.valid_until <= now:
         raise errors.ReferralExpired()
@@ -379,7 +388,8 @@ def _book(
     ``locked``: the caller already holds the patient's lock (``_self_book_facts``)."""
     session = uow.session
     _check_channel(channel)
-    status = "free" if hold_entry_id is not None and ctx.status == "held" else ctx.status
+    held = hold_entry_id is not None and ctx.status == SlotStatus.HELD
+    status = SlotStatus.FREE if held else ctx.status
     code = rules.why_not_bookable(rules.SlotState(status, ctx.starts_at, ctx.release_at), now)
     if code is not None:  # refused early from what we read; the update below decides anyway
         raise _slot_refusal(code, ctx.release_at)
@@ -393,6 +403,8 @@ def _book(
             birth_date=patient.birth_date,
             slot_day=rules.city_date(ctx.starts_at, city_tz()),
             has_referral=(referral_id or carried_referral) is not None,
+            sex=patient.sex,
+            specialty_sex=ctx.specialty_sex,
         )
     )
     if not locked:
@@ -447,8 +459,8 @@ def _give_back_referral(session: Session, referral_id: int, appointment_id: int)
         update(REFERRALS)
         .where(
             REFERRALS.c.id == referral_id,
-            REFERRALS.c.status == "used",
+            _in_state(REFERRALS.c.status, Move.REFERRAL_GIVE_BACK),
             REFERRALS.c.used_by_appointment_id == appointment_id,
         )
-        .values(status="active", used_by_appointment_id=None),
+        .values(status=rules.leads_to(Move.REFERRAL_GIVE_BACK), used_by_appointment_id=None),
     )

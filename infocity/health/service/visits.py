@@ -18,8 +18,9 @@ from infocity.core.i18n import N_
 from infocity.core.settings import get_settings
 from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
-from infocity.health import errors
-from infocity.health.models import OUTCOMES, Appointment, Clinic, HomeVisitRequest, Practitioner
+from infocity.health import errors, rules
+from infocity.health.models import Appointment, Clinic, HomeVisitRequest, Practitioner
+from infocity.health.rules import AppointmentStatus, HomeVisitStatus, Move
 from infocity.health.schemas import (
     AppointmentRead,
     BookingStatusRead,
@@ -39,6 +40,7 @@ from infocity.health.service.base import (
     _authorize_in_clinic,
     _format_day,
     _head_clinic_ids,
+    _in_state,
     _notify_person,
     _own_and_children,
     _patient,
@@ -57,7 +59,7 @@ def _no_show_count(
     window = get_settings().no_show_window_days
     conditions = [
         APPOINTMENTS.c.person_id == person_id,
-        APPOINTMENTS.c.status == "no_show",
+        APPOINTMENTS.c.status == AppointmentStatus.NO_SHOW,
         APPOINTMENTS.c.starts_at >= now - timedelta(days=window),
     ]
     if since_suspension is not None:
@@ -128,22 +130,23 @@ def mark_appointment_outcome(
             raise errors.NotYourAppointment()
         # Guarded: from 'booked' only, and only once its time has come; a cancel or a
         # second mark racing this one finds the status changed and updates nothing.
+        move = rules.OUTCOME_MOVES[AppointmentStatus(data.outcome)]
         marked = dml(
             session,
             update(APPOINTMENTS)
             .where(
                 APPOINTMENTS.c.id == appointment.id,
-                APPOINTMENTS.c.status == "booked",
+                _in_state(APPOINTMENTS.c.status, move),
                 APPOINTMENTS.c.starts_at <= now,
             )
-            .values(status=data.outcome, outcome_at=now, outcome_by_user_id=actor.user_id)
+            .values(status=rules.leads_to(move), outcome_at=now, outcome_by_user_id=actor.user_id)
             .returning(*APPOINTMENT_COLUMNS),
         ).one_or_none()
         if marked is None:
             session.refresh(appointment)
-            if appointment.status in OUTCOMES:
+            if appointment.status in rules.OUTCOME_MOVES:
                 raise errors.OutcomeAlreadyMarked()
-            if appointment.status != "booked":
+            if appointment.status not in rules.expected(move):
                 raise errors.AppointmentNotActive()
             raise errors.VisitNotStarted()
         result = _appointment_read(marked)
@@ -155,7 +158,7 @@ def mark_appointment_outcome(
             organisation_id=result.clinic_id,
             detail=f"appointment {result.id}: {data.outcome}",
         )
-        if data.outcome == "no_show":
+        if move is Move.APPOINTMENT_MISS:
             _count_no_show(uow, result.person_id, now)
         uow.commit()
         return result
@@ -253,16 +256,7 @@ def _booking_status(session: Session, person_id: int, now: datetime) -> BookingS
     )
 
 
-HOME_VISIT_STEPS: dict[str, tuple[str, ...]] = {
-    # target status: the statuses it may be reached from
-    "accepted": ("new",),
-    "assigned": ("accepted", "assigned"),  # assigned again: another doctor
-    "done": ("assigned",),
-    "cancelled": ("new", "accepted", "assigned"),
-}
-
-
-OPEN_HOME_VISITS = ("new", "accepted", "assigned")
+OPEN_HOME_VISITS = rules.OPEN_HOME_VISITS
 
 
 def _home_visit_read(row: Any) -> HomeVisitRead:
@@ -330,7 +324,7 @@ def request_home_visit(
             address=data.address,
             reason=data.reason,
             contact_phone=phone,
-            status="new",
+            status=HomeVisitStatus.NEW,
             created_at=now,
             updated_at=now,
         )
@@ -379,8 +373,8 @@ def cancel_home_visit(
         cancelled = dml(
             session,
             update(HOME_VISITS)
-            .where(HOME_VISITS.c.id == visit.id, HOME_VISITS.c.status.in_(OPEN_HOME_VISITS))
-            .values(status="cancelled", updated_at=now)
+            .where(HOME_VISITS.c.id == visit.id, _in_state(HOME_VISITS.c.status, Move.VISIT_CANCEL))
+            .values(status=rules.leads_to(Move.VISIT_CANCEL), updated_at=now)
             .returning(*HOME_VISITS.c),
         ).one_or_none()
         if cancelled is None:
@@ -447,9 +441,9 @@ def update_home_visit(
         if visit is None:
             raise errors.HomeVisitNotFound()
         _authorize_in_clinic(session, actor, Action.HOME_VISIT_MANAGE, visit.clinic_id)
-        sources = HOME_VISIT_STEPS[data.status]
-        values: dict[str, Any] = {"status": data.status, "updated_at": now}
-        if data.status == "assigned":
+        step = rules.HOME_VISIT_MOVES[rules.HomeVisitStatus(data.status)]
+        values: dict[str, Any] = {"status": rules.leads_to(step), "updated_at": now}
+        if step is Move.VISIT_ASSIGN:
             if data.practitioner_id is None:
                 raise InvalidInput(
                     "practitioner_required",
@@ -466,7 +460,7 @@ def update_home_visit(
         updated = dml(
             session,
             update(HOME_VISITS)
-            .where(HOME_VISITS.c.id == visit.id, HOME_VISITS.c.status.in_(sources))
+            .where(HOME_VISITS.c.id == visit.id, _in_state(HOME_VISITS.c.status, step))
             .values(**values)
             .returning(*HOME_VISITS.c),
         ).one_or_none()

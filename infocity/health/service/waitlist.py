@@ -21,6 +21,13 @@ from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
 from infocity.health.models import Clinic, Referral, Specialty, WaitlistEntry
+from infocity.health.rules import (
+    Move,
+    OfferOutcome,
+    ReferralStatus,
+    SlotStatus,
+    WaitlistStatus,
+)
 from infocity.health.schemas import (
     AppointmentRead,
     HoldAccept,
@@ -34,6 +41,7 @@ from infocity.health.service.base import (
     MY_APPOINTMENTS_LIMIT,
     OFFERS,
     SLOTS,
+    _in_state,
     _notify,
     _own_and_children,
     _patient,
@@ -42,13 +50,16 @@ from infocity.health.service.base import (
 from infocity.health.service.holds import _offer_slot, _offer_to_entry
 from infocity.health.service.taking import _book, _slot_context
 
+# A place still on the list: what leaving it may start from.
+OPEN_ENTRY = rules.expected(Move.ENTRY_LEAVE)
+
 
 def _entry_read(session: Session, entry_ids: Sequence[int]) -> list[WaitlistEntryRead]:
     if not entry_ids:
         return []
     held = (
         select(OFFERS.c.entry_id, OFFERS.c.slot_id, OFFERS.c.held_until)
-        .where(OFFERS.c.outcome == "held", OFFERS.c.entry_id.in_(entry_ids))
+        .where(OFFERS.c.outcome == OfferOutcome.HELD, OFFERS.c.entry_id.in_(entry_ids))
         .subquery()
     )
     rows = session.execute(
@@ -62,7 +73,7 @@ def _entry_read(session: Session, entry_ids: Sequence[int]) -> list[WaitlistEntr
         .outerjoin(SLOTS, SLOTS.c.id == held.c.slot_id)
         .where(ENTRIES.c.id.in_(entry_ids))
         .order_by(
-            ENTRIES.c.status.in_(("waiting", "holding")).desc(),
+            ENTRIES.c.status.in_(OPEN_ENTRY).desc(),
             ENTRIES.c.created_at.desc(),
             ENTRIES.c.id.desc(),
         )
@@ -120,7 +131,7 @@ def _waitlist_clinic(
         referral = session.get(Referral, data.referral_id)
         if referral is None or referral.person_id != person_id:
             raise errors.ReferralNotFound()
-        if referral.status != "active":
+        if referral.status != ReferralStatus.ACTIVE:
             raise errors.ReferralUsed()
         if referral.valid_until <= now:
             raise errors.ReferralExpired()
@@ -185,6 +196,8 @@ def join_waitlist(
                 birth_date=patient.birth_date,
                 slot_day=city_date(now),
                 has_referral=True,
+                sex=patient.sex,
+                specialty_sex=specialty.sex,
             )
         )
         entry = WaitlistEntry(
@@ -198,7 +211,7 @@ def join_waitlist(
             time_to=data.time_to,
             priority=False,
             reason="patient",
-            status="waiting",
+            status=WaitlistStatus.WAITING,
             created_by_user_id=actor.user_id,
             created_at=now,
         )
@@ -234,12 +247,14 @@ def list_my_waitlist(
 
 def _held_slot_of(session: Session, entry_id: int) -> int | None:
     return session.scalar(
-        select(OFFERS.c.slot_id).where(OFFERS.c.entry_id == entry_id, OFFERS.c.outcome == "held")
+        select(OFFERS.c.slot_id).where(
+            OFFERS.c.entry_id == entry_id, OFFERS.c.outcome == OfferOutcome.HELD
+        )
     )
 
 
 def _end_hold(
-    session: Session, entry_id: int, outcome: str, now: datetime, *, expired_only: bool = False
+    session: Session, entry_id: int, ending: Move, now: datetime, *, expired_only: bool = False
 ) -> int | None:
     """Give back the slot held for an entry (held -> free, guarded on this very hold);
     return its id, or None if there was no hold in force."""
@@ -248,7 +263,7 @@ def _end_hold(
         return None
     conditions = [
         SLOTS.c.id == slot_id,
-        SLOTS.c.status == "held",
+        _in_state(SLOTS.c.status, Move.SLOT_RELEASE),
         SLOTS.c.held_for_entry_id == entry_id,
     ]
     if expired_only:
@@ -257,7 +272,7 @@ def _end_hold(
         session,
         update(SLOTS)
         .where(*conditions)
-        .values(status="free", held_until=None, held_for_entry_id=None,
+        .values(status=rules.leads_to(Move.SLOT_RELEASE), held_until=None, held_for_entry_id=None,
                 version=SLOTS.c.version + 1),
     )  # fmt: skip
     if freed.rowcount != 1:
@@ -266,8 +281,8 @@ def _end_hold(
         session,
         update(OFFERS)
         .where(OFFERS.c.entry_id == entry_id, OFFERS.c.slot_id == slot_id,
-               OFFERS.c.outcome == "held")
-        .values(outcome=outcome, closed_at=now),
+               _in_state(OFFERS.c.outcome, ending))
+        .values(outcome=rules.leads_to(ending), closed_at=now),
     )  # fmt: skip
     return slot_id
 
@@ -286,12 +301,13 @@ def leave_waitlist(
     with uow:
         session = uow.session
         entry = _own_entry(uow, actor, entry_id)
-        freed = _end_hold(session, entry.id, "declined", now)  # the slot first, then the entry
+        # The slot first, then the entry.
+        freed = _end_hold(session, entry.id, Move.OFFER_DECLINE, now)
         left = dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry.id, ENTRIES.c.status.in_(("waiting", "holding")))
-            .values(status="left", closed_at=now),
+            .where(ENTRIES.c.id == entry.id, _in_state(ENTRIES.c.status, Move.ENTRY_LEAVE))
+            .values(status=rules.leads_to(Move.ENTRY_LEAVE), closed_at=now),
         )
         if left.rowcount != 1:
             raise errors.WaitlistEntryClosed()
@@ -317,7 +333,7 @@ def accept_hold(
     with uow:
         session = uow.session
         entry = _own_entry(uow, actor, entry_id)
-        if entry.status not in ("waiting", "holding"):
+        if entry.status not in OPEN_ENTRY:
             raise errors.WaitlistEntryClosed()
         slot_id = _held_slot_of(session, entry.id)
         if slot_id is None:
@@ -340,8 +356,10 @@ def accept_hold(
         served = dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry.id, ENTRIES.c.status == "holding")
-            .values(status="booked", appointment_id=result.id, closed_at=now),
+            .where(ENTRIES.c.id == entry.id, _in_state(ENTRIES.c.status, Move.ENTRY_BOOK))
+            .values(
+                status=rules.leads_to(Move.ENTRY_BOOK), appointment_id=result.id, closed_at=now
+            ),
         )
         if served.rowcount != 1:
             raise errors.NoActiveHold()
@@ -349,8 +367,8 @@ def accept_hold(
             session,
             update(OFFERS)
             .where(OFFERS.c.entry_id == entry.id, OFFERS.c.slot_id == slot_id,
-                   OFFERS.c.outcome == "held")
-            .values(outcome="accepted", closed_at=now),
+                   _in_state(OFFERS.c.outcome, Move.OFFER_ACCEPT))
+            .values(outcome=rules.leads_to(Move.OFFER_ACCEPT), closed_at=now),
         )  # fmt: skip
         _notify(uow, result, "appointment_booked")
         uow.commit()
@@ -372,14 +390,14 @@ def decline_hold(
     with uow:
         session = uow.session
         entry = _own_entry(uow, actor, entry_id)
-        freed = _end_hold(session, entry.id, "declined", now)
+        freed = _end_hold(session, entry.id, Move.OFFER_DECLINE, now)
         if freed is None:
             raise errors.NoActiveHold()
         back = dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry.id, ENTRIES.c.status == "holding")
-            .values(status="waiting"),
+            .where(ENTRIES.c.id == entry.id, _in_state(ENTRIES.c.status, Move.ENTRY_WAIT_AGAIN))
+            .values(status=rules.leads_to(Move.ENTRY_WAIT_AGAIN)),
         )
         if back.rowcount != 1:
             raise errors.NoActiveHold()
@@ -402,9 +420,9 @@ def _expire_hold(uow: UnitOfWork, slot_id: int, entry_id: int | None, now: datet
     freed = dml(
         session,
         update(SLOTS)
-        .where(SLOTS.c.id == slot_id, SLOTS.c.status == "held", held_for,
+        .where(SLOTS.c.id == slot_id, _in_state(SLOTS.c.status, Move.SLOT_RELEASE), held_for,
                SLOTS.c.held_until <= now)
-        .values(status="free", held_until=None, held_for_entry_id=None,
+        .values(status=rules.leads_to(Move.SLOT_RELEASE), held_until=None, held_for_entry_id=None,
                 version=SLOTS.c.version + 1),
     )  # fmt: skip
     if freed.rowcount != 1:
@@ -414,16 +432,16 @@ def _expire_hold(uow: UnitOfWork, slot_id: int, entry_id: int | None, now: datet
             session,
             update(OFFERS)
             .where(OFFERS.c.slot_id == slot_id, OFFERS.c.entry_id == entry_id,
-                   OFFERS.c.outcome == "held")
-            .values(outcome="expired", closed_at=now),
+                   _in_state(OFFERS.c.outcome, Move.OFFER_EXPIRE))
+            .values(outcome=rules.leads_to(Move.OFFER_EXPIRE), closed_at=now),
         )  # fmt: skip
         # An unanswered hold closes the place: holding times for someone who does not
         # answer would keep them from everyone else.
         dml(
             session,
             update(ENTRIES)
-            .where(ENTRIES.c.id == entry_id, ENTRIES.c.status == "holding")
-            .values(status="expired", closed_at=now),
+            .where(ENTRIES.c.id == entry_id, _in_state(ENTRIES.c.status, Move.ENTRY_EXPIRE))
+            .values(status=rules.leads_to(Move.ENTRY_EXPIRE), closed_at=now),
         )
     _offer_slot(uow, slot_id, now)
     return True
@@ -442,7 +460,7 @@ def release_due_slots(now: datetime | None = None, *, uow: UnitOfWork | None = N
     with uow:
         expired = uow.session.execute(
             select(SLOTS.c.id, SLOTS.c.held_for_entry_id)
-            .where(SLOTS.c.status == "held", SLOTS.c.held_until <= now)
+            .where(SLOTS.c.status == SlotStatus.HELD, SLOTS.c.held_until <= now)
             .order_by(SLOTS.c.held_until)
             .limit(JOB_BATCH)
         ).all()
@@ -455,7 +473,7 @@ def release_due_slots(now: datetime | None = None, *, uow: UnitOfWork | None = N
         waiting = list(
             uow.session.scalars(
                 select(ENTRIES.c.id)
-                .where(ENTRIES.c.status == "waiting")
+                .where(ENTRIES.c.status == WaitlistStatus.WAITING)
                 .order_by(ENTRIES.c.priority.desc(), ENTRIES.c.created_at, ENTRIES.c.id)
                 .limit(JOB_BATCH)
             )
