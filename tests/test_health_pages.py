@@ -346,7 +346,11 @@ def test_clinic_admin_previews_an_absence_before_applying_it(
     with UnitOfWork() as uow:
         assert uow.session.scalar(select(Appointment.status)) == "booked"  # nothing yet
 
-    applied = post(admin, "/clinic-admin/exceptions", {**absence, "step": "apply"})
+    token = re.search(r'name="preview" value="([0-9a-f]+)"', preview.text)
+    assert token
+    applied = post(
+        admin, "/clinic-admin/exceptions", {**absence, "step": "apply", "preview": token.group(1)}
+    )
     assert applied.status_code == 303
     with UnitOfWork() as uow:
         assert uow.session.scalar(select(Appointment.status)) == "cancelled_by_clinic"

@@ -271,6 +271,10 @@ class ClinicSchedules:
     clinics: list[ClinicInfo]
     clinic: ClinicInfo
     practitioners: list[PractitionerSchedule]
+    # For a new doctor's post: the clinic's doctor accounts (user id, name) and the
+    # specialties that see the clinic's patients.
+    doctor_accounts: list[tuple[int, str]] = field(default_factory=list)
+    specialties: list[SpecialtyRead] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

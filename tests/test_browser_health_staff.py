@@ -1,0 +1,93 @@
+"""The polyclinic's staff at work in a real browser, on a desktop and a phone: the clinic
+administrator opens a doctor's post and gives it a schedule that citizens can book at
+once, and sees what an absence cancels at the top of the page before applying it.
+Playwright drives Debian's Chromium against the app served by a real server process."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from infocity.health import service as health
+from infocity.health.schemas import BookingCreate
+from tests.builders import PASSWORD, make_staff
+from tests.conftest import run_server
+from tests.health_builders import (
+    attach,
+    city_today,
+    make_clinic,
+    make_patient,
+    make_practitioner,
+    make_slots,
+)
+from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _fits(page: Any, width: int) -> None:
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide"
+
+
+def _in_view(page: Any, selector: str) -> None:
+    """The element is in the first screen the browser shows after the form was sent."""
+    box = page.locator(selector).bounding_box()
+    assert box is not None
+    assert box["y"] < page.viewport_size["height"], f"{selector} starts at {box['y']}px"
+
+
+@ON_EVERY_SCREEN
+def test_clinic_admin_opens_a_post_and_previews_an_absence_at_the_top(
+    database: str, chromium: Any, viewport: dict[str, int]
+) -> None:
+    clinic = make_clinic()
+    doctor = make_staff("doctor", clinic.id, display_name="Смирнова Ольга")
+    admin_account = make_staff("clinic_admin", clinic.id)
+    therapist = make_practitioner(clinic.id, "therapist")
+    for _ in range(8):  # a page as long as a real polyclinic's
+        make_practitioner(clinic.id, "surgeon")
+    day = city_today() + timedelta(days=1)
+    slots = make_slots(therapist.id, day)
+    patient = make_patient()
+    assert patient.person_id is not None
+    attach(patient.person_id, clinic.id)
+    health.book_slot(patient.principal, BookingCreate(slot_id=slots[0]))
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    admin = new_page(chromium, viewport)
+    try:
+        with run_server(database) as base_url:
+            log_in(admin, base_url, admin_account.identifier, PASSWORD)
+            admin.goto(f"{base_url}/clinic-admin")
+            _fits(admin, viewport["width"])
+
+            # A doctor's post for the account the city administrator created.
+            admin.select_option("#f-post-user_id", str(doctor.id))
+            admin.select_option("#f-post-specialty_code", "otolaryngologist")
+            admin.fill("#f-post-room", "301")
+            admin.get_by_role("button", name="Открыть должность").click()
+            assert "Должность врача открыта" in admin.locator("main").inner_text()
+            post = admin.locator("section.card", has_text="Смирнова Ольга")
+            assert "Оториноларинголог" in post.inner_text()
+
+            # A sick leave over the booked time: the preview opens the page.
+            admin.select_option("#f-ex-practitioner_id", str(therapist.id))
+            admin.select_option("#f-ex-kind", "sick_leave")
+            admin.fill("#f-ex-date_from", day.isoformat())
+            admin.fill("#f-ex-date_to", day.isoformat())
+            admin.locator("#exception-h ~ form button[value=preview]").click()
+            admin.locator("#pending").wait_for()
+            _in_view(admin, "#pending")
+            assert admin.locator("#pending .affected li").count() == 1
+            _fits(admin, viewport["width"])
+            admin.screenshot(path=str(ARTIFACTS / "clinic-admin-preview.png"))
+            admin.locator("#pending button[value=apply]").click()
+            notice = admin.locator(".alert-ok").inner_text()
+            assert "Отменено записей: 1" in notice
+            assert "Больничный" in admin.locator("main").inner_text()
+    except Exception:
+        admin.screenshot(path=str(ARTIFACTS / "browser-clinic-admin-failure.png"), full_page=True)
+        raise
