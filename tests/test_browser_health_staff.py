@@ -91,3 +91,51 @@ def test_clinic_admin_opens_a_post_and_previews_an_absence_at_the_top(
     except Exception:
         admin.screenshot(path=str(ARTIFACTS / "browser-clinic-admin-failure.png"), full_page=True)
         raise
+
+
+@ON_EVERY_SCREEN
+def test_registrar_finds_by_surname_prints_the_ticket_and_cancels_with_a_reason(
+    database: str, chromium: Any, viewport: dict[str, int]
+) -> None:
+    clinic = make_clinic()
+    registrar = make_staff("registrar", clinic.id)
+    therapist = make_practitioner(clinic.id, "therapist")
+    day = city_today() + timedelta(days=1)
+    make_slots(therapist.id, day)
+    patient = make_patient()
+    assert patient.person_id is not None
+    attach(patient.person_id, clinic.id)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    desk = new_page(chromium, viewport)
+    try:
+        with run_server(database) as base_url:
+            log_in(desk, base_url, registrar.identifier, PASSWORD)
+            desk.goto(f"{base_url}/registry/patients?clinic={clinic.id}")
+            desk.fill("#f-last_name", "Иванова")
+            desk.fill("#f-birth_date", "1980-05-17")
+            desk.get_by_role("button", name="Найти").click()
+            assert desk.locator("h1").inner_text() == "Иванова Анна"
+
+            desk.get_by_role("link", name="Терапевт").click()
+            desk.locator("button.slot").first.click()
+            ticket = desk.locator("article.ticket")
+            assert "Пациент записан" in desk.locator("main").inner_text()
+            assert "Иванова Анна" in ticket.inner_text()
+            assert desk.locator("#print-ticket").is_visible()  # the print button
+            _fits(desk, viewport["width"])
+            desk.screenshot(path=str(ARTIFACTS / "registry-ticket.png"))
+
+            desk.get_by_role("link", name="Иванова Анна").click()
+            desk.locator("a[href*='/cancel?']").first.click()
+            assert desk.locator("h1").inner_text() == "Отменить запись?"
+            _fits(desk, viewport["width"])
+            desk.get_by_role("button", name="Отменить запись").click()
+            assert "Укажите причину отмены" in desk.locator("main").inner_text()
+            desk.fill("#f-reason", "Врач на учёбе")
+            desk.get_by_role("button", name="Отменить запись").click()
+            assert "Запись отменена" in desk.locator("main").inner_text()
+            assert "Предстоящих записей нет" in desk.locator("main").inner_text()
+    except Exception:
+        desk.screenshot(path=str(ARTIFACTS / "browser-registry-failure.png"), full_page=True)
+        raise

@@ -314,7 +314,10 @@ def test_registrar_finds_books_and_cancels_for_a_patient(city: City, browser: Te
     cancelled = post(
         registrar,
         f"/registry/appointments/{appointment_id}/cancel",
-        {"next": f"/registry?clinic={city.clinic_id}&day={city.day.isoformat()}"},
+        {
+            "next": f"/registry?clinic={city.clinic_id}&day={city.day.isoformat()}",
+            "reason": "Врач на учёбе",
+        },
     )
     assert cancelled.status_code == 303
     assert "Иванова Анна" not in registrar.get(cancelled.headers["location"]).text

@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import httpx
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from infocity.core.errors import AppError
+from infocity.core.models import AuditEntry, OutboxMessage
 from infocity.core.uow import UnitOfWork
-from infocity.health import service
+from infocity.health import reads, service
 from infocity.health.models import Appointment, Practitioner, ScheduleRule, Slot
 from infocity.health.schemas import (
     BookingCreate,
     DoctorPostCreate,
+    HomeVisitCreate,
+    HomeVisitUpdate,
+    OutcomeCreate,
+    ReferralCreate,
     ScheduleExceptionCreate,
     ScheduleRuleCreate,
     ScheduleRuleUpdate,
@@ -346,3 +352,186 @@ def test_the_rule_form_says_why_an_overlapping_or_past_rule_is_refused(
     past = submit(admin, page, "/clinic-admin/rules", {**rule, **afternoon})
     assert past.status_code == 422
     assert "Расписание не может начинаться в прошлом" in past.text
+
+
+# --- 3. The registrar's desk ----------------------------------------------------------
+
+
+def test_registrar_finds_patients_by_surname_and_birth_date(clinic: Clinic) -> None:
+    registrar = make_staff("registrar", clinic.clinic_id)
+    namesake = make_patient()  # the same name and birth date, attached here too
+    assert namesake.person_id is not None
+    attach(namesake.person_id, clinic.clinic_id)
+    elsewhere = make_patient()  # not a patient of this polyclinic: never shown
+    assert elsewhere.person_id is not None
+
+    found = reads.find_patients_by_name(
+        registrar.principal, clinic.clinic_id, "иванова", date(1980, 5, 17)
+    )
+    assert {p.id for p in found} == {clinic.patient.person_id, namesake.person_id}
+    assert {p.name for p in found} == {"Иванова Анна"}
+    assert (
+        reads.find_patients_by_name(
+            registrar.principal, clinic.clinic_id, "Иванова", date(1980, 5, 18)
+        )
+        == []
+    )
+    with UnitOfWork() as uow:
+        looked_up = uow.session.scalars(
+            select(AuditEntry.subject_person_id).where(AuditEntry.action == "health.patient.lookup")
+        ).all()
+    assert sorted(p for p in looked_up if p) == sorted(p.id for p in found)
+
+
+def test_registrar_cancels_with_a_reason_the_patient_is_told(clinic: Clinic) -> None:
+    registrar = make_staff("registrar", clinic.clinic_id)
+    appointment = _book(clinic, clinic.slots[0])
+    service.cancel_appointment(registrar.principal, appointment, reason="Врач  на учёбе")
+    with UnitOfWork() as uow:
+        stored = uow.session.get(Appointment, appointment)
+        assert stored is not None
+        assert (stored.status, stored.cancel_reason) == ("cancelled_by_patient", "Врач на учёбе")
+        bodies = uow.session.scalars(
+            select(OutboxMessage.body).where(OutboxMessage.kind == "appointment_cancelled")
+        ).all()
+    assert bodies
+    assert all("Причина, указанная поликлиникой: Врач на учёбе" in b for b in bodies)
+
+
+def test_the_desk_finds_books_prints_and_cancels_with_confirmation(
+    clinic: Clinic, client: TestClient
+) -> None:
+    desk = logged_in(client, make_staff("registrar", clinic.clinic_id))
+    page = desk.get("/registry/patients", params={"clinic": clinic.clinic_id})
+    by_name = {"clinic_id": clinic.clinic_id, "last_name": "Иванова", "birth_date": "1980-05-17"}
+    nothing = submit(desk, page, "/registry/patients", {"clinic_id": clinic.clinic_id})
+    assert nothing.status_code == 422
+    assert "Укажите номер полиса или фамилию и дату рождения" in nothing.text
+    found = submit(desk, page, "/registry/patients", by_name)
+    assert found.status_code == 303  # one patient: straight to the card
+    card = desk.get(found.headers["location"])
+    assert "Иванова Анна" in card.text
+
+    booked = submit(
+        desk,
+        card,
+        f"/registry/patients/{clinic.patient.person_id}/book",
+        {"clinic_id": clinic.clinic_id, "slot_id": clinic.slots[1], "specialty": "therapist"},
+    )
+    assert booked.status_code == 303
+    ticket = desk.get(booked.headers["location"])
+    assert "Пациент записан. Распечатайте талон и отдайте его пациенту." in ticket.text
+    assert "Вы записаны" not in ticket.text
+    assert "data-print" in ticket.text
+    with UnitOfWork() as uow:
+        appointment_id = uow.session.scalar(select(Appointment.id))
+
+    card = desk.get(f"/registry/patients/{clinic.patient.person_id}?clinic={clinic.clinic_id}")
+    confirm_link = re.search(r'href="(/registry/appointments/\d+/cancel\?[^"]+)"', card.text)
+    assert confirm_link
+    confirm = desk.get(confirm_link.group(1).replace("&amp;", "&"))
+    assert "Отменить запись?" in confirm.text
+    cancel = f"/registry/appointments/{appointment_id}/cancel"
+    back = f"/registry/patients/{clinic.patient.person_id}?clinic={clinic.clinic_id}"
+    no_reason = submit(desk, confirm, cancel, {"next": back, "reason": " "})
+    assert no_reason.status_code == 422
+    assert "Укажите причину отмены" in no_reason.text
+    assert _status(appointment_id or 0) == "booked"
+    done = submit(desk, confirm, cancel, {"next": back, "reason": "Пациент попросил по телефону"})
+    assert done.status_code == 303
+    assert _status(appointment_id or 0) == "cancelled_by_patient"
+
+
+# --- 4. The doctor ---------------------------------------------------------------------
+
+
+def _doctor_with_a_booked_visit(clinic: Clinic) -> tuple[Account, int, datetime]:
+    """The clinic's doctor account with a post, a patient booked with them, and the
+    instant a minute into the visit."""
+    post = make_practitioner(clinic.clinic_id, "surgeon", user_id=clinic.doctor.id)
+    slots = make_slots(post.id, clinic.day)
+    appointment = _book(clinic, slots[0])
+    with UnitOfWork() as uow:
+        found = uow.session.get(Appointment, appointment)
+        assert found is not None
+        started = found.starts_at + timedelta(minutes=1)
+    return clinic.doctor, appointment, started
+
+
+def test_doctor_undoes_a_mistaken_mark_the_same_day(clinic: Clinic) -> None:
+    doctor, appointment, started = _doctor_with_a_booked_visit(clinic)
+    missed = OutcomeCreate(outcome="no_show")
+    service.mark_appointment_outcome(doctor.principal, appointment, missed, now=started)
+    undone = service.undo_appointment_outcome(
+        doctor.principal, appointment, now=started + timedelta(minutes=20)
+    )
+    assert undone.status == "booked"
+    with pytest.raises(AppError) as nothing:
+        service.undo_appointment_outcome(doctor.principal, appointment, now=started)
+    assert nothing.value.code == "no_outcome_to_undo"
+    with pytest.raises(AppError) as stranger:  # only the patient's doctor
+        service.undo_appointment_outcome(clinic.admin.principal, appointment, now=started)
+    assert stranger.value.status == 403
+
+    attended = OutcomeCreate(outcome="attended")
+    service.mark_appointment_outcome(doctor.principal, appointment, attended, now=started)
+    with pytest.raises(AppError) as late:
+        service.undo_appointment_outcome(
+            doctor.principal, appointment, now=started + timedelta(days=1)
+        )
+    assert late.value.code == "outcome_undo_too_late"
+    assert _status(appointment) == "attended"
+
+
+def test_doctor_page_undoes_a_mark_and_lists_referrals_and_home_visits(
+    clinic: Clinic, client: TestClient
+) -> None:
+    doctor, appointment, started = _doctor_with_a_booked_visit(clinic)
+    assert clinic.patient.person_id is not None
+    service.issue_referral(
+        doctor.principal,
+        clinic.clinic_id,
+        ReferralCreate(person_id=clinic.patient.person_id, specialty_code="cardiologist"),
+    )
+    visit = service.request_home_visit(
+        clinic.patient.principal,
+        HomeVisitCreate(
+            address="ул. Ленина, 1, кв. 5", reason="Температура", contact_phone="+79990001122"
+        ),
+    )
+    registrar = make_staff("registrar", clinic.clinic_id)
+    with UnitOfWork() as uow:
+        post_id = uow.session.scalar(
+            select(Practitioner.id).where(Practitioner.user_id == doctor.id)
+        )
+    service.update_home_visit(registrar.principal, visit.id, HomeVisitUpdate(status="accepted"))
+    service.update_home_visit(
+        registrar.principal,
+        visit.id,
+        HomeVisitUpdate(status="assigned", practitioner_id=post_id),
+    )
+
+    page = logged_in(client, doctor).get("/doctor")
+    assert "Выданные мной направления" in page.text
+    assert 'data-referral="' in page.text
+    assert "Кардиолог" in page.text
+    assert "Вызовы на дом, назначенные мне" in page.text
+    assert f'data-visit="{visit.id}"' in page.text
+    assert "ул. Ленина, 1, кв. 5" in page.text
+    undo_path = f"/doctor/appointments/{appointment}/outcome/undo"
+    refused = submit(client, page, undo_path, {})
+    assert refused.status_code == 409  # nothing marked yet
+    assert "Отметки о приёме нет" in refused.text
+
+    # During the visit the doctor marks it missed by mistake, and takes the mark back.
+    with time_machine.travel(started, tick=False):
+        day = client.get("/doctor", params={"day": clinic.day.isoformat()})
+        marked = submit(client, day, f"/doctor/appointments/{appointment}/outcome",
+                        {"outcome": "no_show"})  # fmt: skip
+        assert marked.status_code == 303
+        day = client.get("/doctor", params={"day": clinic.day.isoformat()})
+        assert undo_path in day.text
+        undone = submit(client, day, undo_path, {})
+        assert undone.status_code == 303
+        assert "Отметка снята" in client.get(undone.headers["location"]).text
+    assert _status(appointment) == "booked"

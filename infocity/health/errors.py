@@ -52,6 +52,15 @@ class PatientNotFound(NotFound):
         )
 
 
+class PatientNotFoundByName(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "patient_not_found",
+            N_("No patient of this polyclinic was found with this surname and date of birth."),
+            field="last_name",
+        )
+
+
 # --- The slot ----------------------------------------------------------------------
 
 
@@ -255,6 +264,19 @@ class OutcomeAlreadyMarked(Conflict):
     def __init__(self) -> None:
         super().__init__(
             "outcome_already_marked", N_("The outcome of this visit has already been marked.")
+        )
+
+
+class NoOutcomeToUndo(Conflict):
+    def __init__(self) -> None:
+        super().__init__("no_outcome_to_undo", N_("This visit has no mark to undo."))
+
+
+class OutcomeUndoTooLate(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "outcome_undo_too_late",
+            N_("A mark can be undone only on the day it was made."),
         )
 
 

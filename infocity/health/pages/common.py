@@ -70,6 +70,7 @@ NOTICES = {
     "post": N_("The doctor's post has been opened: add the doctor's weekly schedule."),
     "exception": N_("The exception has been recorded."),
     "marked": N_("The visit has been marked."),
+    "unmarked": N_("The mark has been undone: the visit can be marked again."),
     "joined": N_("You are on the waiting list. We will tell you when a time is kept for you."),
     "held": N_("A time has been found at once and is kept for you: accept it below."),
     "left": N_("You have left the waiting list."),

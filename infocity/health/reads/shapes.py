@@ -218,6 +218,7 @@ class RegistrySlotChoice:
 class DoctorAppointment:
     appointment: AppointmentView
     birth_date: date | None
+    undoable: bool = False  # marked attended or missed today: the mark may be undone
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,8 @@ class DoctorSchedule:
     appointments: list[DoctorAppointment]
     specialties: list[SpecialtyRead]
     clinics: list[ClinicInfo]
+    referrals: list[ReferralView] = field(default_factory=list)  # issued by the doctor
+    home_visits: list[HomeVisitView] = field(default_factory=list)  # open, assigned to them
 
 
 @dataclass(frozen=True)

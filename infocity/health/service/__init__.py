@@ -76,6 +76,7 @@ from infocity.health.service.visits import (
     mark_appointment_outcome,
     request_home_visit,
     staff_booking_status,
+    undo_appointment_outcome,
     update_home_visit,
 )
 from infocity.health.service.waitlist import (
@@ -142,6 +143,7 @@ __all__ = [
     "set_schedule_rule",
     "staff_booking_status",
     "staff_head_clinics",
+    "undo_appointment_outcome",
     "update_home_visit",
     "update_specialty",
     "verify_appointment_link",
