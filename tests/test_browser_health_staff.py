@@ -1,6 +1,7 @@
 """The polyclinic's staff at work in a real browser, on a desktop and a phone: the clinic
-administrator opens a doctor's post and gives it a schedule that citizens can book at
-once, and sees what an absence cancels at the top of the page before applying it.
+administrator opens a doctor's post and sees what an absence cancels at the top of the
+page before applying it; the registrar finds a patient by surname, prints the ticket and
+cancels with a reason; the doctor sees the referrals they issued and their home visits.
 Playwright drives Debian's Chromium against the app served by a real server process."""
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from typing import Any
 import pytest
 
 from infocity.health import service as health
-from infocity.health.schemas import BookingCreate
+from infocity.health.schemas import (
+    BookingCreate,
+    HomeVisitCreate,
+    HomeVisitUpdate,
+    ReferralCreate,
+)
 from tests.builders import PASSWORD, make_staff
 from tests.conftest import run_server
 from tests.health_builders import (
@@ -138,4 +144,49 @@ def test_registrar_finds_by_surname_prints_the_ticket_and_cancels_with_a_reason(
             assert "Предстоящих записей нет" in desk.locator("main").inner_text()
     except Exception:
         desk.screenshot(path=str(ARTIFACTS / "browser-registry-failure.png"), full_page=True)
+        raise
+
+
+@ON_EVERY_SCREEN
+def test_doctor_sees_the_referrals_issued_and_home_visits_assigned(
+    database: str, chromium: Any, viewport: dict[str, int]
+) -> None:
+    clinic = make_clinic()
+    doctor = make_staff("doctor", clinic.id, display_name="Смирнова Ольга")
+    post = make_practitioner(clinic.id, "therapist", user_id=doctor.id)
+    patient = make_patient()
+    assert patient.person_id is not None
+    attach(patient.person_id, clinic.id)
+    health.issue_referral(
+        doctor.principal,
+        clinic.id,
+        ReferralCreate(person_id=patient.person_id, specialty_code="cardiologist"),
+    )
+    visit = health.request_home_visit(
+        patient.principal,
+        HomeVisitCreate(address="ул. Ленина, 1, кв. 5", reason="Температура 38,5",
+                        contact_phone="+79990001122"),
+    )  # fmt: skip
+    registrar = make_staff("registrar", clinic.id)
+    health.update_home_visit(registrar.principal, visit.id, HomeVisitUpdate(status="accepted"))
+    health.update_home_visit(
+        registrar.principal, visit.id, HomeVisitUpdate(status="assigned", practitioner_id=post.id)
+    )
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = new_page(chromium, viewport)
+    try:
+        with run_server(database) as base_url:
+            log_in(page, base_url, doctor.identifier, PASSWORD)
+            page.goto(f"{base_url}/doctor")
+            visits = page.locator("section[aria-labelledby=visits-h]")
+            assert "ул. Ленина, 1, кв. 5" in visits.inner_text()
+            assert "Иванова Анна" in visits.inner_text()
+            referrals = page.locator("section[aria-labelledby=referrals-h]")
+            assert "Кардиолог" in referrals.inner_text()
+            assert "Действует" in referrals.inner_text()
+            _fits(page, viewport["width"])
+            page.screenshot(path=str(ARTIFACTS / "doctor-lists.png"), full_page=True)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "browser-doctor-failure.png"), full_page=True)
         raise
