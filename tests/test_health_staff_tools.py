@@ -323,6 +323,9 @@ def test_weekly_rules_are_changed_and_deleted_from_the_page_with_preview(
     assert _status(booked) == "cancelled_by_clinic"
 
     removal = f"/clinic-admin/rules/{rule_id}/delete"
+    blind = submit(admin, page, removal, {"clinic_id": clinic.clinic_id, "step": "apply"})
+    assert blind.status_code == 409  # not seen: the preview is shown, with its button
+    assert _preview_token(blind)
     delete = submit(admin, page, removal, {"clinic_id": clinic.clinic_id, "step": "preview"})
     assert "Проверьте удаление расписания" in delete.text
     apply = {"clinic_id": clinic.clinic_id, "step": "apply", "preview": _preview_token(delete)}

@@ -168,17 +168,11 @@ def edit_rule_form(
 def change_rule(request: Request, actor: LoggedIn, rule_id: IdPath, form: Form) -> Response:
     clinic_id = _int_or_none(form.get("clinic_id"))
     values = {name: form.get(name, "") for name in RULE_CHANGE_FIELDS}
+    data: ScheduleRuleUpdate | None = None
     try:
         data = ScheduleRuleUpdate(**filled(form, RULE_CHANGE_FIELDS))
         if form.get("step") != "apply":
-            affected = service.preview_schedule_rule_change(actor, rule_id, data)
-            pending = PendingChange(
-                gettext(N_("Check the change of the weekly schedule")),
-                f"/clinic-admin/rules/{rule_id}",
-                affected,
-                service.rule_preview_token(rule_id, data, affected),
-                values,
-            )
+            pending = _rule_pending(actor, rule_id, data, values)
             return _admin_page(
                 request, actor, clinic_id, pending=pending, form_name="rule_edit",
                 editing=rule_id, values=values,
@@ -194,6 +188,11 @@ def change_rule(request: Request, actor: LoggedIn, rule_id: IdPath, form: Form) 
             editing=rule_id,
             values=values,
             errors=FormErrors.of(exc, RULE_CHANGE_FIELDS),
+            pending=(
+                _rule_pending(actor, rule_id, data, values)
+                if _outdated(exc) and data is not None
+                else None
+            ),
             status_code=refusal_status(exc),
         )
     return _done(clinic_id, "rule_changed", len(result.cancelled_appointments))
@@ -204,21 +203,44 @@ def delete_rule(request: Request, actor: LoggedIn, rule_id: IdPath, form: Form) 
     clinic_id = _int_or_none(form.get("clinic_id"))
     try:
         if form.get("step") != "apply":
-            affected = service.preview_schedule_rule_change(actor, rule_id, None)
-            pending = PendingChange(
-                gettext(N_("Check the removal of the weekly schedule")),
-                f"/clinic-admin/rules/{rule_id}/delete",
-                affected,
-                service.rule_preview_token(rule_id, None, affected),
-            )
+            pending = _rule_pending(actor, rule_id, None, {})
             return _admin_page(request, actor, clinic_id, pending=pending)
         result = service.remove_schedule_rule(actor, rule_id, preview=form.get("preview", ""))
     except AppError as exc:
         reraise_refusal(exc)
         return _admin_page(
-            request, actor, clinic_id, errors=FormErrors.of(exc), status_code=exc.status
+            request,
+            actor,
+            clinic_id,
+            errors=FormErrors.of(exc),
+            pending=_rule_pending(actor, rule_id, None, {}) if _outdated(exc) else None,
+            status_code=exc.status,
         )
     return _done(clinic_id, "rule_removed", len(result.cancelled_appointments))
+
+
+def _outdated(exc: AppError | ValidationError) -> bool:
+    """Applied without the preview, or after what it affects changed: show it anew."""
+    return isinstance(exc, AppError) and exc.code == "preview_outdated"
+
+
+def _rule_pending(
+    actor: Principal, rule_id: int, data: ScheduleRuleUpdate | None, values: dict[str, str]
+) -> PendingChange:
+    """The preview of changing (``data``) or deleting (None) a weekly schedule."""
+    affected = service.preview_schedule_rule_change(actor, rule_id, data)
+    title = (
+        N_("Check the change of the weekly schedule")
+        if data is not None
+        else N_("Check the removal of the weekly schedule")
+    )
+    return PendingChange(
+        gettext(title),
+        f"/clinic-admin/rules/{rule_id}" + ("" if data is not None else "/delete"),
+        affected,
+        service.rule_preview_token(rule_id, data, affected),
+        values,
+    )
 
 
 def _exception_pending(
@@ -250,7 +272,6 @@ def add_exception(request: Request, actor: LoggedIn, form: Form) -> Response:
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         # An outdated or missing preview: show the one that holds now, with its button.
-        outdated = isinstance(exc, AppError) and exc.code == "preview_outdated"
         return _admin_page(
             request,
             actor,
@@ -258,7 +279,7 @@ def add_exception(request: Request, actor: LoggedIn, form: Form) -> Response:
             form_name="exception",
             values=values,
             errors=FormErrors.of(exc, EXCEPTION_FIELDS),
-            pending=_exception_pending(actor, data, values) if outdated and data else None,
+            pending=_exception_pending(actor, data, values) if _outdated(exc) and data else None,
             status_code=refusal_status(exc),
         )
     return _done(clinic_id, "exception", len(result.cancelled_appointments))
