@@ -536,7 +536,7 @@ def _rule_change_affects(
     return _affected(session, [r.id for r in gone if r.status == "booked"])
 
 
-def preview_token(change: str, affected: Sequence[AffectedAppointmentRead]) -> str:
+def _preview_token(change: str, affected: Sequence[AffectedAppointmentRead]) -> str:
     """A short fingerprint of a previewed change and the appointments it would cancel:
     applying with it applies exactly what was shown, or is refused."""
     seen = ",".join(f"{a.appointment_id}@{a.starts_at.isoformat()}" for a in affected)
@@ -555,18 +555,18 @@ def exception_preview_token(
     data: ScheduleExceptionCreate, affected: Sequence[AffectedAppointmentRead]
 ) -> str:
     """The token applying this previewed absence takes (``add_schedule_exception``)."""
-    return preview_token(_exception_change(data), affected)
+    return _preview_token(_exception_change(data), affected)
 
 
 def rule_preview_token(
     rule_id: int, data: ScheduleRuleUpdate | None, affected: Sequence[AffectedAppointmentRead]
 ) -> str:
     """The token applying this previewed change (None: removal) of a weekly pattern takes."""
-    return preview_token(_rule_change(rule_id, data), affected)
+    return _preview_token(_rule_change(rule_id, data), affected)
 
 
 def _check_preview(change: str, affected: Sequence[AffectedAppointmentRead], token: str) -> None:
-    if not hmac.compare_digest(preview_token(change, affected), token):
+    if not hmac.compare_digest(_preview_token(change, affected), token):
         raise errors.PreviewOutdated()
 
 
