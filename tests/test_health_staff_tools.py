@@ -538,3 +538,31 @@ def test_doctor_page_undoes_a_mark_and_lists_referrals_and_home_visits(
         assert undone.status_code == 303
         assert "Отметка снята" in client.get(undone.headers["location"]).text
     assert _status(appointment) == "booked"
+
+
+def test_the_staff_pages_speak_english_too(clinic: Clinic, client: TestClient) -> None:
+    client.headers["Accept-Language"] = "en"
+    admin = logged_in(client, clinic.admin)
+    page = admin.get("/clinic-admin")
+    assert "Open a doctor's post" in page.text
+    assert "Delete…" in page.text  # the weekly schedule's row actions
+    rule = {
+        "clinic_id": clinic.clinic_id,
+        "practitioner_id": clinic.practitioner_id,
+        "weekday": clinic.day.weekday(),
+        "start_time": "09:30",
+        "end_time": "11:00",
+        "valid_from": clinic.day.isoformat(),
+    }
+    overlap = submit(admin, page, "/clinic-admin/rules", rule)
+    assert "The doctor already works 09:00–10:00" in overlap.text
+
+    appointment = _book(clinic, clinic.slots[0])
+    desk = logged_in(client, make_staff("registrar", clinic.clinic_id))
+    ticket = desk.get(f"/registry/appointments/{appointment}/ticket?clinic={clinic.clinic_id}")
+    assert "The patient is booked. Print the ticket and hand it to the patient." in ticket.text
+    confirm = desk.get(f"/registry/appointments/{appointment}/cancel?clinic={clinic.clinic_id}")
+    assert "Cancel the appointment?" in confirm.text
+    doctor = logged_in(client, clinic.doctor).get("/doctor")
+    assert "Referrals I issued" in doctor.text
+    assert "Home visits assigned to me" in doctor.text
