@@ -101,10 +101,13 @@ def _check_rule_fits(
     *,
     rule: ScheduleRule | None = None,
 ) -> None:
-    """Refuse a pattern valid from a past date (unless it keeps the date it had) and one
-    overlapping another pattern of the same doctor on the same weekday."""
+    """Refuse staff a pattern valid from a past date (unless it keeps the date it had)
+    and one overlapping another pattern of the same doctor on the same weekday. ``SYSTEM``
+    (seeding, the command line) may do both: the slots a pattern plans are idempotent."""
+    if actor.is_system:
+        return
     kept_date = rule is not None and rule.valid_from == data.valid_from
-    if not actor.is_system and not kept_date and data.valid_from < city_date(now):
+    if not kept_date and data.valid_from < city_date(now):
         raise errors.InvalidSchedule(
             N_("A schedule cannot start in the past: choose today or a later date."),
             field="valid_from",
