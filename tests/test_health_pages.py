@@ -314,7 +314,10 @@ def test_registrar_finds_books_and_cancels_for_a_patient(city: City, browser: Te
     cancelled = post(
         registrar,
         f"/registry/appointments/{appointment_id}/cancel",
-        {"next": f"/registry?clinic={city.clinic_id}&day={city.day.isoformat()}"},
+        {
+            "next": f"/registry?clinic={city.clinic_id}&day={city.day.isoformat()}",
+            "reason": "Врач на учёбе",
+        },
     )
     assert cancelled.status_code == 303
     assert "Иванова Анна" not in registrar.get(cancelled.headers["location"]).text
@@ -346,7 +349,11 @@ def test_clinic_admin_previews_an_absence_before_applying_it(
     with UnitOfWork() as uow:
         assert uow.session.scalar(select(Appointment.status)) == "booked"  # nothing yet
 
-    applied = post(admin, "/clinic-admin/exceptions", {**absence, "step": "apply"})
+    token = re.search(r'name="preview" value="([0-9a-f]+)"', preview.text)
+    assert token
+    applied = post(
+        admin, "/clinic-admin/exceptions", {**absence, "step": "apply", "preview": token.group(1)}
+    )
     assert applied.status_code == 303
     with UnitOfWork() as uow:
         assert uow.session.scalar(select(Appointment.status)) == "cancelled_by_clinic"

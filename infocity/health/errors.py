@@ -52,6 +52,15 @@ class PatientNotFound(NotFound):
         )
 
 
+class PatientNotFoundByName(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "patient_not_found",
+            N_("No patient of this polyclinic was found with this surname and date of birth."),
+            field="last_name",
+        )
+
+
 # --- The slot ----------------------------------------------------------------------
 
 
@@ -273,6 +282,19 @@ class OutcomeAlreadyMarked(Conflict):
         )
 
 
+class NoOutcomeToUndo(Conflict):
+    def __init__(self) -> None:
+        super().__init__("no_outcome_to_undo", N_("This visit has no mark to undo."))
+
+
+class OutcomeUndoTooLate(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "outcome_undo_too_late",
+            N_("A mark can be undone only on the day it was made."),
+        )
+
+
 class AttachmentByApplication(Forbidden):
     def __init__(self) -> None:
         super().__init__(
@@ -292,7 +314,64 @@ class NotYourAppointment(Forbidden):
         )
 
 
+# --- Doctors' posts ----------------------------------------------------------------
+
+
+class NotADoctorHere(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "not_a_doctor_here",
+            N_("This account is not a doctor of this polyclinic."),
+            field="user_id",
+        )
+
+
+class SpecialtyNotForClinic(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "specialty_not_for_clinic",
+            N_("This specialty does not see the patients of this polyclinic (adults or children)."),
+            field="specialty_code",
+        )
+
+
+class DoctorPostExists(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "doctor_post_exists",
+            N_("This doctor already has a post of this specialty in this polyclinic."),
+            field="specialty_code",
+        )
+
+
 # --- Schedule changes --------------------------------------------------------------
+
+
+class OverlappingSchedule(InvalidInput):
+    def __init__(self, *, start: str, end: str) -> None:
+        super().__init__(
+            "overlapping_schedule",
+            N_(
+                "The doctor already works %(start)s–%(end)s on this weekday in these dates: "
+                "change or delete that schedule instead."
+            ),
+            field="start_time",
+            start=start,
+            end=end,
+        )
+
+
+class PreviewOutdated(Conflict):
+    """Applying a change needs the preview of what it affects, as it still stands."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "preview_outdated",
+            N_(
+                "Preview the change first: the appointments it affects are shown here. "
+                "Apply it once you have seen them."
+            ),
+        )
 
 
 class ScheduleRuleNotFound(NotFound):

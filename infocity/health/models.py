@@ -249,6 +249,8 @@ class Appointment(Base):
     booked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the registry told the patient when it cancelled for them (null otherwise).
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # from a reminder
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # attended / no_show
     outcome_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

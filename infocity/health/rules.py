@@ -120,6 +120,7 @@ class Move(StrEnum):
     APPOINTMENT_MOVE = "appointment_move"  # replaced by a later appointment
     APPOINTMENT_ATTEND = "appointment_attend"
     APPOINTMENT_MISS = "appointment_miss"
+    APPOINTMENT_UNDO_OUTCOME = "appointment_undo_outcome"  # a mistaken mark, the same day
     REFERRAL_USE = "referral_use"
     REFERRAL_GIVE_BACK = "referral_give_back"  # its appointment ended without a visit
     ENTRY_HOLD = "entry_hold"
@@ -154,6 +155,7 @@ TRANSITIONS: dict[Move, tuple[frozenset[State], State]] = {
     Move.APPOINTMENT_MOVE: (frozenset({_A.BOOKED}), _A.RESCHEDULED),
     Move.APPOINTMENT_ATTEND: (frozenset({_A.BOOKED}), _A.ATTENDED),
     Move.APPOINTMENT_MISS: (frozenset({_A.BOOKED}), _A.NO_SHOW),
+    Move.APPOINTMENT_UNDO_OUTCOME: (frozenset({_A.ATTENDED, _A.NO_SHOW}), _A.BOOKED),
     Move.REFERRAL_USE: (frozenset({_R.ACTIVE}), _R.USED),
     Move.REFERRAL_GIVE_BACK: (frozenset({_R.USED}), _R.ACTIVE),
     Move.ENTRY_HOLD: (frozenset({_W.WAITING}), _W.HOLDING),

@@ -114,6 +114,15 @@ class PractitionerCreate(InputModel):
     user_id: Id | None = Field(default=None, description="The doctor's staff account")
 
 
+class DoctorPostCreate(InputModel):
+    """A doctor's post opened by the clinic's administrator for a doctor's account."""
+
+    clinic_id: Id
+    user_id: Id = Field(description="The doctor's staff account in this polyclinic")
+    specialty_code: str = Field(min_length=1, max_length=40)
+    room: str = Field(min_length=1, max_length=20)
+
+
 class PractitionerRead(OutputModel):
     id: int
     clinic_id: int
@@ -196,6 +205,9 @@ class ScheduleExceptionRead(OutputModel):
     date_to: date
     start_time: WallClock | None
     end_time: WallClock | None
+    cancelled_appointments: list[int] = Field(
+        default_factory=list, description="Appointments the absence cancelled"
+    )
 
 
 # --- Slots and appointments --------------------------------------------------------

@@ -41,6 +41,8 @@ from infocity.accounts.service.persons import (
     person_by_id,
     person_by_policy,
     person_names,
+    persons_by_name_and_birth,
+    staff_of_organisation,
     users_to_notify,
 )
 from infocity.accounts.service.profile import get_profile, update_profile
@@ -101,6 +103,7 @@ __all__ = [
     "person_by_id",
     "person_by_policy",
     "person_names",
+    "persons_by_name_and_birth",
     "principal_for_user",
     "principal_from_api_token",
     "principal_from_session",
@@ -117,6 +120,7 @@ __all__ = [
     "revoke_device",
     "revoke_role",
     "set_locale",
+    "staff_of_organisation",
     "update_child",
     "update_profile",
     "update_staff_account",

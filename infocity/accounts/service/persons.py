@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infocity.accounts import rules
-from infocity.accounts.models import Person
+from infocity.accounts.models import Person, StaffRole, User
 from infocity.accounts.read_model import PERSON_CONTACTS
+from infocity.core.auth import Role
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,42 @@ def users_to_notify(session: Session, person_id: int) -> list[int]:
             .order_by(PERSON_CONTACTS.c.user_id)
         )
     )
+
+
+def staff_of_organisation(session: Session, organisation_id: int, role: Role) -> dict[int, str]:
+    """The active staff accounts holding ``role`` in this organisation, by user id with
+    their display names (a clinic's doctors, for its administrator's post form)."""
+    rows = session.execute(
+        select(User.id, User.display_name)
+        .join(StaffRole, StaffRole.user_id == User.id)
+        .where(
+            StaffRole.organisation_id == organisation_id,
+            StaffRole.role == role.value,
+            User.is_active.is_(True),
+        )
+        .order_by(User.display_name, User.id)
+    )
+    return {row.id: row.display_name for row in rows}
+
+
+def persons_by_name_and_birth(
+    session: Session, last_name: str, birth_date: date, *, limit: int = 20
+) -> list[PersonFacts]:
+    """The persons with this surname (as typed, or written as a name is) born on this
+    date, for a registrar's desk; the caller limits who may ask and audits what is shown."""
+    typed = " ".join(last_name.split())
+    # SQLite's lower() knows only ASCII, so the spellings are listed, not lower-cased.
+    spellings = {typed, typed.capitalize(), typed.title()}
+    rows = session.execute(
+        select(Person.id, Person.birth_date, Person.first_name, Person.sex)
+        .where(
+            Person.last_name.in_(sorted(spellings)),
+            Person.birth_date == birth_date,
+        )
+        .order_by(Person.id)
+        .limit(limit)
+    )
+    return [PersonFacts(row.id, row.birth_date, row.first_name, row.sex) for row in rows]
 
 
 def normalize_oms_policy(value: str) -> str:

@@ -1,4 +1,4 @@
-"""A doctor's pages: their day, referrals and the outcome of a visit."""
+"""A doctor's pages: their day, referrals, home visits and the outcome of a visit."""
 
 from __future__ import annotations
 
@@ -97,3 +97,14 @@ def mark_outcome(request: Request, actor: LoggedIn, appointment_id: IdPath, form
             request, actor, None, errors=FormErrors.of(exc), status_code=refusal_status(exc)
         )
     return redirect("/doctor?done=marked")
+
+
+@router.post("/doctor/appointments/{appointment_id}/outcome/undo", response_class=HTMLResponse)
+def undo_outcome(request: Request, actor: LoggedIn, appointment_id: IdPath) -> Response:
+    """Take back a mistaken attended/missed mark made today."""
+    try:
+        service.undo_appointment_outcome(actor, appointment_id)
+    except AppError as exc:
+        reraise_refusal(exc)
+        return _doctor_page(request, actor, None, errors=FormErrors.of(exc), status_code=exc.status)
+    return redirect("/doctor?done=unmarked")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from infocity.core.errors import AppError, InvalidInput
 from infocity.core.i18n import N_
-from infocity.health import reads, service
+from infocity.health import errors, reads, service
 from infocity.health.pages.common import (
     Code,
     Day,
@@ -22,6 +22,7 @@ from infocity.health.pages.common import (
     _parse_date,
     _reschedule_page,
 )
+from infocity.health.reads.shapes import AppointmentView, PatientOption
 from infocity.health.schemas import RegistryBookingCreate, RescheduleCreate
 from infocity.web.deps import safe_next
 from infocity.web.forms import (
@@ -36,6 +37,8 @@ from infocity.web.forms import (
 )
 
 router = APIRouter(include_in_schema=False)
+
+CANCEL_REASON_LENGTH = 300  # appointments.cancel_reason
 
 
 # --- Registry ------------------------------------------------------------------------
@@ -62,7 +65,7 @@ def registry_day(
     )
 
 
-FIND_FIELDS = ("oms_policy", "birth_date")
+FIND_FIELDS = ("oms_policy", "last_name", "birth_date")
 
 
 def _find_page(
@@ -71,11 +74,17 @@ def _find_page(
     values: dict[str, str],
     errors: FormErrors | None = None,
     status_code: int = 200,
+    matches: list[PatientOption] | None = None,
 ) -> HTMLResponse:
     return _page(
         request,
         "registry_find.html",
-        {"clinic_id": clinic_id, "values": values, "errors": errors or FormErrors()},
+        {
+            "clinic_id": clinic_id,
+            "values": values,
+            "errors": errors or FormErrors(),
+            "matches": matches,
+        },
         status_code,
     )
 
@@ -90,20 +99,33 @@ def registry_find_form(
 
 @router.post("/registry/patients", response_class=HTMLResponse)
 def registry_find(request: Request, actor: LoggedIn, form: Form) -> Response:
-    """A look-up shows its result directly: it is a read (audited), not a change."""
-    values = {name: form.get(name, "").strip()[:40] for name in FIND_FIELDS}
+    """A look-up shows its result directly: it is a read (audited), not a change. By the
+    policy number (and the date of birth, when given), or by surname and date of birth."""
+    values = {name: " ".join(form.get(name, "").split())[:40] for name in FIND_FIELDS}
     clinic_id = _int_or_none(form.get("clinic_id"))
     try:
-        if not values["oms_policy"]:
-            raise InvalidInput("required", N_("This field is required."), field="oms_policy")
         birth_date = (
             _parse_date(values["birth_date"], "birth_date") if values["birth_date"] else None
         )
-        card = reads.find_patient(actor, clinic_id, values["oms_policy"], birth_date)
+        if values["oms_policy"]:
+            card = reads.find_patient(actor, clinic_id, values["oms_policy"], birth_date)
+            return _page(request, "registry_patient.html", {"card": card, "notice": None})
+        if not (values["last_name"] and birth_date):
+            raise InvalidInput(
+                "required",
+                N_("Give the policy number, or the surname and the date of birth."),
+                field="oms_policy",
+            )
+        matches = reads.find_patients_by_name(actor, clinic_id, values["last_name"], birth_date)
+        if not matches:
+            raise errors.PatientNotFoundByName()
     except AppError as exc:
         reraise_refusal(exc)
         return _find_page(request, clinic_id, values, FormErrors.of(exc, FIND_FIELDS), exc.status)
-    return _page(request, "registry_patient.html", {"card": card, "notice": None})
+    if len(matches) == 1:
+        query = f"?clinic={clinic_id}" if clinic_id else ""
+        return redirect(f"/registry/patients/{matches[0].id}{query}")
+    return _find_page(request, clinic_id, values, matches=matches)
 
 
 @router.get("/registry/patients/{person_id}", response_class=HTMLResponse)
@@ -157,7 +179,56 @@ def registry_book(request: Request, actor: LoggedIn, person_id: IdPath, form: Fo
         reraise_refusal(exc)
         choice = reads.registry_slots(actor, clinic_id, person_id, form.get("specialty", "")[:40])
         return _registry_slots_page(request, choice, FormErrors.of(exc), exc.status)
-    return redirect(_registry_url(clinic_id or appointment.clinic_id, person_id, "booked"))
+    clinic = clinic_id or appointment.clinic_id
+    return redirect(f"/registry/appointments/{appointment.id}/ticket?clinic={clinic}")
+
+
+@router.get("/registry/appointments/{appointment_id}/ticket", response_class=HTMLResponse)
+def registry_ticket(
+    request: Request, actor: LoggedIn, appointment_id: IdPath, clinic: OptionalId = None
+) -> HTMLResponse:
+    """The ticket the desk prints and hands over after booking."""
+    appointment = reads.registry_appointment(actor, clinic, appointment_id)
+    return _page(
+        request,
+        "registry_ticket.html",
+        {"appointment": appointment, "clinic_id": clinic or appointment.clinic.id},
+    )
+
+
+def _cancel_page(
+    request: Request,
+    appointment: AppointmentView,
+    back: str,
+    *,
+    reason: str = "",
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "registry_cancel.html",
+        {
+            "appointment": appointment,
+            "back": back,
+            "reason": reason,
+            "errors": errors or FormErrors(),
+        },
+        status_code,
+    )
+
+
+@router.get("/registry/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
+def registry_cancel_form(
+    request: Request,
+    actor: LoggedIn,
+    appointment_id: IdPath,
+    clinic: OptionalId = None,
+    next: Annotated[str | None, Query(max_length=500)] = None,
+) -> HTMLResponse:
+    """Ask before cancelling, and why: the reason is told to the patient."""
+    appointment = reads.registry_appointment(actor, clinic, appointment_id)
+    return _cancel_page(request, appointment, safe_next(next, "/registry"))
 
 
 @router.post("/registry/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
@@ -165,10 +236,36 @@ def registry_cancel(
     request: Request, actor: LoggedIn, appointment_id: IdPath, form: Form
 ) -> Response:
     back = safe_next(form.get("next"), "/registry")
+    reason = " ".join(form.get("reason", "").split())
     try:
-        service.cancel_appointment(actor, appointment_id)
+        if not reason:
+            raise InvalidInput(
+                "required",
+                N_("Say why the appointment is cancelled: the patient is told."),
+                field="reason",
+            )
+        if len(reason) > CANCEL_REASON_LENGTH:
+            raise InvalidInput(
+                "too_long",
+                N_("At most %(n)s characters."),
+                field="reason",
+                n=CANCEL_REASON_LENGTH,
+            )
+        service.cancel_appointment(actor, appointment_id, reason=reason)
     except AppError as exc:
         reraise_refusal(exc)
+        if exc.field == "reason":
+            appointment = reads.registry_appointment(
+                actor, _int_or_none(form.get("clinic_id")), appointment_id
+            )
+            return _cancel_page(
+                request,
+                appointment,
+                back,
+                reason=reason,
+                errors=FormErrors.of(exc, ["reason"]),
+                status_code=exc.status,
+            )
         return _page(
             request,
             "registry_refused.html",

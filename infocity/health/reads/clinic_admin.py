@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from infocity.accounts import service as accounts
 from infocity.core.auth import Action, Principal, Role, authorize
 from infocity.core.uow import UnitOfWork
-from infocity.health.models import Practitioner, ScheduleException, ScheduleRule
+from infocity.health import service
+from infocity.health.models import Clinic, Practitioner, ScheduleException, ScheduleRule
 from infocity.health.reads.base import _specialties, _staff_clinic
 from infocity.health.reads.shapes import (
     ClinicSchedules,
@@ -64,6 +66,13 @@ def clinic_schedules(
             exceptions_by.setdefault(e.practitioner_id, []).append(
                 ExceptionView(e.id, e.kind, e.date_from, e.date_to, e.start_time, e.end_time)
             )
+        doctors = accounts.staff_of_organisation(session, clinic.id, Role.DOCTOR)
+        kind = session.get(Clinic, clinic.id)
+        audience = service.AUDIENCE_OF_CLINIC[kind.clinic_kind] if kind else "any"
+        offered = sorted(
+            (s for s in specialties.values() if s.audience in ("any", audience)),
+            key=lambda s: s.name,
+        )
         return ClinicSchedules(
             clinics,
             clinic,
@@ -79,4 +88,6 @@ def clinic_schedules(
                 )
                 for p in practitioners
             ],
+            doctor_accounts=list(doctors.items()),
+            specialties=offered,
         )

@@ -41,6 +41,7 @@ from infocity.health.reads.base import (
     _unsuited_for_clinic,
 )
 from infocity.health.reads.shapes import (
+    AppointmentView,
     ClinicDay,
     ClinicInfo,
     DaySlotRow,
@@ -340,3 +341,78 @@ def registry_reschedule_choice(
         )
         uow.commit()
         return choice
+
+
+def find_patients_by_name(
+    actor: Principal | None,
+    clinic_id: int | None,
+    last_name: str,
+    birth_date: date,
+    *,
+    uow: UnitOfWork | None = None,
+) -> list[PatientOption]:
+    """Patients of the registrar's clinic with this surname born on this date, for a
+    desk without the policy at hand; rate-limited like the look-up by policy, and each
+    patient shown (or the miss) recorded in the audit log."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_FOR_ANY)
+    service.count_staff_lookup(actor)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        _clinics, clinic = _staff_clinic(
+            uow, actor, Action.APPOINTMENT_BOOK_FOR_ANY, REGISTRY_ROLES, clinic_id
+        )
+        head = _head_clinic(session, clinic.id)
+        # Only the clinic's own patients: the answer for anyone else is "not found".
+        found = [
+            facts
+            for facts in accounts.persons_by_name_and_birth(session, last_name, birth_date)
+            if service.in_care_of(session, actor, facts.person_id, [head])
+        ]
+        names = accounts.person_names(session, (f.person_id for f in found))
+        if found:
+            _audit_patients(
+                session, actor, "health.patient.lookup", names, clinic.id, "surname and birth date"
+            )
+        else:
+            audit.record(
+                session,
+                actor,
+                "health.patient.lookup",
+                organisation_id=clinic.id,
+                detail="surname and birth date: not found",
+            )
+        uow.commit()
+        return [PatientOption(f.person_id, names[f.person_id], f.birth_date) for f in found]
+
+
+def registry_appointment(
+    actor: Principal | None,
+    clinic_id: int | None,
+    appointment_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentView:
+    """One appointment at the registrar's clinic, for its ticket or for cancelling it
+    (audited)."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_FOR_ANY)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        _clinics, clinic = _staff_clinic(
+            uow, actor, Action.APPOINTMENT_BOOK_FOR_ANY, REGISTRY_ROLES, clinic_id
+        )
+        appointment = _one_appointment(uow, appointment_id, now)
+        if _head_clinic(uow.session, appointment.clinic.id) != _head_clinic(uow.session, clinic.id):
+            raise errors.AppointmentNotFound()
+        _audit_patients(
+            uow.session,
+            actor,
+            "health.patient.view",
+            [appointment.person_id],
+            clinic.id,
+            f"appointment {appointment.id}",
+        )
+        uow.commit()
+        return appointment

@@ -284,6 +284,7 @@ class RegistrySlotChoice:
 class DoctorAppointment:
     appointment: AppointmentView
     birth_date: date | None
+    undoable: bool = False  # marked attended or missed today: the mark may be undone
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,8 @@ class DoctorSchedule:
     appointments: list[DoctorAppointment]
     specialties: list[SpecialtyRead]
     clinics: list[ClinicInfo]
+    referrals: list[ReferralView] = field(default_factory=list)  # issued by the doctor
+    home_visits: list[HomeVisitView] = field(default_factory=list)  # open, assigned to them
 
 
 @dataclass(frozen=True)
@@ -337,6 +340,10 @@ class ClinicSchedules:
     clinics: list[ClinicInfo]
     clinic: ClinicInfo
     practitioners: list[PractitionerSchedule]
+    # For a new doctor's post: the clinic's doctor accounts (user id, name) and the
+    # specialties that see the clinic's patients.
+    doctor_accounts: list[tuple[int, str]] = field(default_factory=list)
+    specialties: list[SpecialtyRead] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,14 @@ from infocity.health.service.booking import (
     reschedule_appointment,
 )
 from infocity.health.service.directory import (
+    AUDIENCE_OF_CLINIC,
     add_practitioner,
     attach_patient,
     create_clinic,
     current_attachments,
     list_clinics,
     list_specialties,
+    open_doctor_post,
     seed_specialties,
     update_specialty,
 )
@@ -54,11 +56,13 @@ from infocity.health.service.reminders import (
 from infocity.health.service.schedules import (
     add_schedule_exception,
     change_schedule_rule,
+    exception_preview_token,
     materialise_horizon,
     materialise_slots,
     preview_schedule_exception,
     preview_schedule_rule_change,
     remove_schedule_rule,
+    rule_preview_token,
     search_free_slots,
     set_schedule_rule,
 )
@@ -72,6 +76,7 @@ from infocity.health.service.visits import (
     mark_appointment_outcome,
     request_home_visit,
     staff_booking_status,
+    undo_appointment_outcome,
     update_home_visit,
 )
 from infocity.health.service.waitlist import (
@@ -84,6 +89,7 @@ from infocity.health.service.waitlist import (
 )
 
 __all__ = [
+    "AUDIENCE_OF_CLINIC",
     "IDENTIFY_PER_POLICY",
     "OPEN_HOME_VISITS",
     "accept_hold",
@@ -105,6 +111,7 @@ __all__ = [
     "create_clinic",
     "current_attachments",
     "decline_hold",
+    "exception_preview_token",
     "get_booking_status",
     "identified_booking_status",
     "identify_patient",
@@ -121,6 +128,7 @@ __all__ = [
     "mark_appointment_outcome",
     "materialise_horizon",
     "materialise_slots",
+    "open_doctor_post",
     "preview_schedule_exception",
     "preview_schedule_rule_change",
     "release_due_slots",
@@ -128,12 +136,14 @@ __all__ = [
     "remove_schedule_rule",
     "request_home_visit",
     "reschedule_appointment",
+    "rule_preview_token",
     "search_free_slots",
     "seed_specialties",
     "send_due_reminders",
     "set_schedule_rule",
     "staff_booking_status",
     "staff_head_clinics",
+    "undo_appointment_outcome",
     "update_home_visit",
     "update_specialty",
     "verify_appointment_link",

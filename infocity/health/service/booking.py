@@ -294,22 +294,30 @@ def cancel_appointment(
     actor: Principal | None,
     appointment_id: int,
     *,
+    reason: str | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> AppointmentRead:
     """Cancel an appointment before it starts: the slot is free again, the referral is
-    given back."""
+    given back. Staff cancelling for a patient give the ``reason``, kept with the
+    appointment and told to the patient."""
     now = now or utcnow()
+    reason = " ".join((reason or "").split())[:300] or None
     uow = uow or UnitOfWork()
     with uow:
         appointment = _own_appointment(uow, actor, appointment_id)
-        result = _cancel(uow, appointment, actor, now)
+        result = _cancel(uow, appointment, actor, now, reason=reason)
         uow.commit()
         return result
 
 
 def _cancel(
-    uow: UnitOfWork, appointment: Appointment, actor: Principal | None, now: datetime
+    uow: UnitOfWork,
+    appointment: Appointment,
+    actor: Principal | None,
+    now: datetime,
+    *,
+    reason: str | None = None,
 ) -> AppointmentRead:
     """Cancel by the patient (or for them): free the slot, offer it to the waiting list."""
     session = uow.session
@@ -322,7 +330,9 @@ def _cancel(
             _in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_CANCEL),
             APPOINTMENTS.c.starts_at > now,
         )
-        .values(status=rules.leads_to(Move.APPOINTMENT_CANCEL), cancelled_at=now)
+        .values(
+            status=rules.leads_to(Move.APPOINTMENT_CANCEL), cancelled_at=now, cancel_reason=reason
+        )
         .returning(*APPOINTMENT_COLUMNS),
     ).one_or_none()
     if cancelled is None:
@@ -344,7 +354,7 @@ def _cancel(
             organisation_id=result.clinic_id,
             detail=f"appointment {result.id}",
         )
-    _notify(uow, result, "appointment_cancelled")
+    _notify(uow, result, "appointment_cancelled", {"reason": reason})
     return result
 
 

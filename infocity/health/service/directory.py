@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from infocity.accounts import service as accounts
 from infocity.city import service as city
 from infocity.core import audit
-from infocity.core.auth import Action, Principal, authorize
+from infocity.core.auth import Action, Principal, Role, authorize
 from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
 from infocity.core.errors import Conflict, InvalidInput
@@ -26,6 +26,7 @@ from infocity.health.schemas import (
     AttachmentRead,
     ClinicCreate,
     ClinicRead,
+    DoctorPostCreate,
     PractitionerCreate,
     PractitionerRead,
     SpecialtyRead,
@@ -242,6 +243,62 @@ def add_practitioner(
             raise InvalidInput(
                 "user_not_found", N_("There is no such user."), field="user_id"
             ) from exc
+        result = PractitionerRead.model_validate(practitioner)
+        uow.commit()
+        return result
+
+
+# Whom a polyclinic of each kind sees, in the words of a specialty's audience.
+AUDIENCE_OF_CLINIC = {"adult": "adult", "children": "child"}
+
+
+def open_doctor_post(
+    actor: Principal | None, data: DoctorPostCreate, *, uow: UnitOfWork | None = None
+) -> PractitionerRead:
+    """Open a doctor's post, with its specialty and room, for a doctor's account of the
+    clinic (created by the city administrator), so that patients can be booked with them
+    (clinic administrators). The post carries the account's name."""
+    actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        clinic = session.get(Clinic, data.clinic_id)
+        if clinic is None:
+            raise errors.ClinicNotFound()
+        _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, clinic.id)
+        name = accounts.staff_of_organisation(session, clinic.id, Role.DOCTOR).get(data.user_id)
+        if name is None:
+            raise errors.NotADoctorHere()
+        specialty = _specialty_by_code(session, data.specialty_code)
+        if specialty.audience not in ("any", AUDIENCE_OF_CLINIC[clinic.clinic_kind]):
+            raise errors.SpecialtyNotForClinic()
+        existing = session.scalar(
+            select(Practitioner.id).where(
+                Practitioner.clinic_id == clinic.id,
+                Practitioner.user_id == data.user_id,
+                Practitioner.specialty_id == specialty.id,
+                Practitioner.active.is_(True),
+            )
+        )
+        if existing is not None:
+            raise errors.DoctorPostExists()
+        practitioner = Practitioner(
+            clinic_id=clinic.id,
+            specialty_id=specialty.id,
+            name=name,
+            room=data.room.strip(),
+            user_id=data.user_id,
+            active=True,
+        )
+        session.add(practitioner)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "health.practitioner.open",
+            organisation_id=clinic.id,
+            detail=f"{specialty.code}, room {practitioner.room}",
+        )
         result = PractitionerRead.model_validate(practitioner)
         uow.commit()
         return result

@@ -3,6 +3,8 @@ free ones, and what a change of schedule does to the appointments it touches."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -59,34 +61,93 @@ ALTERNATIVES = 3  # free times suggested to a patient whose appointment the clin
 
 
 def set_schedule_rule(
-    actor: Principal | None, data: ScheduleRuleCreate, *, uow: UnitOfWork | None = None
+    actor: Principal | None,
+    data: ScheduleRuleCreate,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
 ) -> ScheduleRuleRead:
-    """Add a weekly working pattern of a practitioner (clinic administrators)."""
+    """Add a weekly working pattern of a practitioner (clinic administrators). Its slots
+    up to the booking horizon are planned at once, so citizens see them without waiting
+    for the hourly job. A pattern overlapping another of the same doctor, or (for staff)
+    valid from a past date, is refused."""
     _check_rule(data)
+    now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
+        session = uow.session
         actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
-        practitioner = _practitioner(uow.session, data.practitioner_id)
-        _authorize_in_clinic(uow.session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        practitioner = _practitioner(session, data.practitioner_id)
+        _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        _check_rule_fits(session, actor, practitioner.id, data, now)
         rule = ScheduleRule(clinic_id=practitioner.clinic_id, **data.model_dump())
-        uow.session.add(rule)
-        uow.session.flush()
+        session.add(rule)
+        session.flush()
         result = ScheduleRuleRead.model_validate(rule)
+        last_day = _horizon_end(session, now)
+        _materialise_practitioner(session, practitioner, city_date(now), last_day, now)
         uow.commit()
         return result
+
+
+def _horizon_end(session: Session, now: datetime) -> date:
+    """The last city date any specialty books up to (as the hourly job plans)."""
+    horizon = session.scalar(select(func.max(Specialty.horizon_days))) or 0
+    return city_date(now) + timedelta(days=horizon + 1)
+
+
+def _check_rule_fits(
+    session: Session,
+    actor: Principal,
+    practitioner_id: int,
+    data: ScheduleRuleCreate | ScheduleRuleUpdate,
+    now: datetime,
+    *,
+    rule: ScheduleRule | None = None,
+) -> None:
+    """Refuse staff a pattern valid from a past date (unless it keeps the date it had)
+    and one overlapping another pattern of the same doctor on the same weekday. ``SYSTEM``
+    (seeding, the command line) may do both: the slots a pattern plans are idempotent."""
+    if actor.is_system:
+        return
+    kept_date = rule is not None and rule.valid_from == data.valid_from
+    if not kept_date and data.valid_from < city_date(now):
+        raise errors.InvalidSchedule(
+            N_("A schedule cannot start in the past: choose today or a later date."),
+            field="valid_from",
+        )
+    query = select(ScheduleRule).where(
+        ScheduleRule.practitioner_id == practitioner_id,
+        ScheduleRule.weekday == data.weekday,
+        ScheduleRule.start_time < data.end_time,
+        ScheduleRule.end_time > data.start_time,
+        or_(ScheduleRule.valid_to.is_(None), ScheduleRule.valid_to >= data.valid_from),
+    )
+    if data.valid_to is not None:
+        query = query.where(ScheduleRule.valid_from <= data.valid_to)
+    if rule is not None:
+        query = query.where(ScheduleRule.id != rule.id)
+    other = session.scalars(query.limit(1)).first()
+    if other is not None:
+        raise errors.OverlappingSchedule(
+            start=other.start_time.strftime("%H:%M"), end=other.end_time.strftime("%H:%M")
+        )
 
 
 def add_schedule_exception(
     actor: Principal | None,
     data: ScheduleExceptionCreate,
     *,
+    preview: str | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> ScheduleExceptionRead:
     """Record a practitioner's absence or extra hours. Slots of an absence are blocked at
     once; appointments in it are cancelled by the clinic (each patient told, with up to
     three alternatives, and put first on the waiting list). Extra hours get their slots
-    at once. ``preview_schedule_exception`` shows what an absence would cancel."""
+    at once. ``preview_schedule_exception`` shows what an absence would cancel; with
+    ``preview`` (its ``preview_token``) the absence is recorded only if it still cancels
+    exactly those appointments."""
     _check_exception(data)
     now = now or utcnow()
     uow = uow or UnitOfWork()
@@ -95,14 +156,19 @@ def add_schedule_exception(
         actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
         practitioner = _practitioner(session, data.practitioner_id)
         _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
+        if preview is not None:
+            affected = _exception_affects(session, practitioner, data, now)
+            _check_preview(_exception_change(data), affected, preview)
         exception = ScheduleException(clinic_id=practitioner.clinic_id, **data.model_dump())
         session.add(exception)
         session.flush()
+        cancelled: list[int] = []
         if data.kind == "extra_hours":
             _materialise_practitioner(session, practitioner, data.date_from, data.date_to, now)
         else:
-            _withdraw_slots(uow, practitioner, now)
+            cancelled, _blocked = _withdraw_slots(uow, practitioner, now)
         result = ScheduleExceptionRead.model_validate(exception)
+        result.cancelled_appointments = cancelled
         uow.commit()
         return result
 
@@ -436,13 +502,17 @@ def preview_schedule_exception(
         actor = authorize(actor, Action.SCHEDULE_MANAGE)  # the anonymous learn nothing
         practitioner = _practitioner(session, data.practitioner_id)
         _authorize_in_clinic(session, actor, Action.SCHEDULE_MANAGE, practitioner.clinic_id)
-        if data.kind == "extra_hours":
-            return []
-        weekly, overrides = _schedule_of(session, practitioner.id)
-        gone = _unplanned_slots(
-            session, practitioner, weekly, [*overrides, _override_of(data)], now
-        )
-        return _affected(session, [r.id for r in gone if r.status == SlotStatus.BOOKED])
+        return _exception_affects(session, practitioner, data, now)
+
+
+def _exception_affects(
+    session: Session, practitioner: Practitioner, data: ScheduleExceptionCreate, now: datetime
+) -> list[AffectedAppointmentRead]:
+    if data.kind == "extra_hours":
+        return []
+    weekly, overrides = _schedule_of(session, practitioner.id)
+    gone = _unplanned_slots(session, practitioner, weekly, [*overrides, _override_of(data)], now)
+    return _affected(session, [r.id for r in gone if r.status == SlotStatus.BOOKED])
 
 
 def preview_schedule_rule_change(
@@ -462,12 +532,52 @@ def preview_schedule_rule_change(
     with uow:
         session = uow.session
         rule = _rule_for_admin(session, actor, rule_id)
-        practitioner = _practitioner(session, rule.practitioner_id)
-        weekly, overrides = _schedule_of(session, practitioner.id, without_rule=rule.id)
-        if data is not None:
-            weekly.append(_weekly_of(data))
-        gone = _unplanned_slots(session, practitioner, weekly, overrides, now)
-        return _affected(session, [r.id for r in gone if r.status == SlotStatus.BOOKED])
+        return _rule_change_affects(session, rule, data, now)
+
+
+def _rule_change_affects(
+    session: Session, rule: ScheduleRule, data: ScheduleRuleUpdate | None, now: datetime
+) -> list[AffectedAppointmentRead]:
+    practitioner = _practitioner(session, rule.practitioner_id)
+    weekly, overrides = _schedule_of(session, practitioner.id, without_rule=rule.id)
+    if data is not None:
+        weekly.append(_weekly_of(data))
+    gone = _unplanned_slots(session, practitioner, weekly, overrides, now)
+    return _affected(session, [r.id for r in gone if r.status == SlotStatus.BOOKED])
+
+
+def _preview_token(change: str, affected: Sequence[AffectedAppointmentRead]) -> str:
+    """A short fingerprint of a previewed change and the appointments it would cancel:
+    applying with it applies exactly what was shown, or is refused."""
+    seen = ",".join(f"{a.appointment_id}@{a.starts_at.isoformat()}" for a in affected)
+    return hashlib.sha256(f"{change}|{seen}".encode()).hexdigest()[:32]
+
+
+def _exception_change(data: ScheduleExceptionCreate) -> str:
+    return "exception:" + data.model_dump_json()
+
+
+def _rule_change(rule_id: int, data: ScheduleRuleUpdate | None) -> str:
+    return f"rule:{rule_id}:" + (data.model_dump_json() if data is not None else "remove")
+
+
+def exception_preview_token(
+    data: ScheduleExceptionCreate, affected: Sequence[AffectedAppointmentRead]
+) -> str:
+    """The token applying this previewed absence takes (``add_schedule_exception``)."""
+    return _preview_token(_exception_change(data), affected)
+
+
+def rule_preview_token(
+    rule_id: int, data: ScheduleRuleUpdate | None, affected: Sequence[AffectedAppointmentRead]
+) -> str:
+    """The token applying this previewed change (None: removal) of a weekly pattern takes."""
+    return _preview_token(_rule_change(rule_id, data), affected)
+
+
+def _check_preview(change: str, affected: Sequence[AffectedAppointmentRead], token: str) -> None:
+    if not hmac.compare_digest(_preview_token(change, affected), token):
+        raise errors.PreviewOutdated()
 
 
 def _withdraw_slots(
@@ -623,8 +733,7 @@ def _apply_schedule(
 ) -> ScheduleChangeRead:
     cancelled, blocked = _withdraw_slots(uow, practitioner, now)
     session = uow.session
-    horizon = session.scalar(select(func.max(Specialty.horizon_days))) or 0
-    last_day = city_date(now) + timedelta(days=horizon + 1)
+    last_day = _horizon_end(session, now)
     added = _materialise_practitioner(session, practitioner, city_date(now), last_day, now)
     return ScheduleChangeRead(
         cancelled_appointments=cancelled, blocked_slots=blocked, added_slots=added
@@ -636,17 +745,25 @@ def change_schedule_rule(
     rule_id: int,
     data: ScheduleRuleUpdate,
     *,
+    preview: str | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> ScheduleChangeRead:
     """Change a weekly pattern: appointments it no longer covers are cancelled by the
-    clinic (patients told, with alternatives and waiting-list priority)."""
+    clinic (patients told, with alternatives and waiting-list priority). Refused when
+    it would overlap another pattern of the doctor or, for staff, move its start into
+    the past; with ``preview`` as ``remove_schedule_rule``."""
     _check_rule(data)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
+        actor = authorize(actor, Action.SCHEDULE_MANAGE)
         rule = _rule_for_admin(session, actor, rule_id)
+        _check_rule_fits(session, actor, rule.practitioner_id, data, now, rule=rule)
+        if preview is not None:
+            affected = _rule_change_affects(session, rule, data, now)
+            _check_preview(_rule_change(rule.id, data), affected, preview)
         for name, value in data.model_dump().items():
             setattr(rule, name, value)
         session.flush()
@@ -660,15 +777,21 @@ def remove_schedule_rule(
     actor: Principal | None,
     rule_id: int,
     *,
+    preview: str | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> ScheduleChangeRead:
-    """Remove a weekly pattern: its future appointments are cancelled by the clinic."""
+    """Remove a weekly pattern: its future appointments are cancelled by the clinic.
+    With ``preview`` (the ``preview_token`` of ``preview_schedule_rule_change``) it is
+    removed only if it still cancels exactly the appointments shown."""
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
         rule = _rule_for_admin(session, actor, rule_id)
+        if preview is not None:
+            affected = _rule_change_affects(session, rule, None, now)
+            _check_preview(_rule_change(rule.id, None), affected, preview)
         practitioner = _practitioner(session, rule.practitioner_id)
         session.delete(rule)
         session.flush()

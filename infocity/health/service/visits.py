@@ -12,6 +12,7 @@ from infocity.accounts import service as accounts
 from infocity.city import service as city
 from infocity.core import audit
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
+from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden, InvalidInput
 from infocity.core.i18n import N_
@@ -160,6 +161,78 @@ def mark_appointment_outcome(
         )
         if move is Move.APPOINTMENT_MISS:
             _count_no_show(uow, result.person_id, now)
+        uow.commit()
+        return result
+
+
+def undo_appointment_outcome(
+    actor: Principal | None,
+    appointment_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentRead:
+    """The doctor takes back a mistaken attended/no-show mark on the day they made it:
+    the visit is booked again, to be marked anew; a suspension of self-booking that
+    this no-show caused ends."""
+    actor = authorize(actor, Action.APPOINTMENT_MARK_OUTCOME)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        appointment = session.get(Appointment, appointment_id)
+        if appointment is None:
+            raise errors.AppointmentNotFound()
+        _authorize_in_clinic(session, actor, Action.APPOINTMENT_MARK_OUTCOME, appointment.clinic_id)
+        doctor = session.scalar(
+            select(Practitioner.user_id).where(Practitioner.id == appointment.practitioner_id)
+        )
+        if doctor != actor.user_id:
+            raise errors.NotYourAppointment()
+        marked, marked_at = appointment.status, appointment.outcome_at
+        if marked not in rules.expected(Move.APPOINTMENT_UNDO_OUTCOME) or marked_at is None:
+            raise errors.NoOutcomeToUndo()
+        if city_date(marked_at) != city_date(now):
+            raise errors.OutcomeUndoTooLate()
+        # Guarded by the mark read: a second undo or a new mark racing this one finds
+        # the row changed and updates nothing.
+        undone = dml(
+            session,
+            update(APPOINTMENTS)
+            .where(
+                APPOINTMENTS.c.id == appointment.id,
+                APPOINTMENTS.c.status == marked,
+                APPOINTMENTS.c.outcome_at == marked_at,
+            )
+            .values(
+                status=rules.leads_to(Move.APPOINTMENT_UNDO_OUTCOME),
+                outcome_at=None,
+                outcome_by_user_id=None,
+            )
+            .returning(*APPOINTMENT_COLUMNS),
+        ).one_or_none()
+        if undone is None:
+            raise errors.NoOutcomeToUndo()
+        if marked == rules.AppointmentStatus.NO_SHOW:
+            dml(
+                session,
+                update(STANDINGS)
+                .where(
+                    STANDINGS.c.person_id == appointment.person_id,
+                    STANDINGS.c.suspended_at == marked_at,
+                    STANDINGS.c.suspended_until > now,
+                )
+                .values(suspended_until=now, updated_at=now),
+            )
+        result = _appointment_read(undone)
+        audit.record(
+            session,
+            actor,
+            "health.appointment.outcome_undone",
+            subject_person_id=result.person_id,
+            organisation_id=result.clinic_id,
+            detail=f"appointment {result.id}: {marked} undone",
+        )
         uow.commit()
         return result
 
