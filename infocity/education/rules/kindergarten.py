@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
@@ -149,6 +149,13 @@ class Applicant:
     choices: tuple[int, ...]
     group: int
     priority: tuple[Hashable, ...]
+    # Where a place ranks children its own way (a school: a sibling there, its territory),
+    # the child's rank there; elsewhere ``priority``.
+    priority_at: Mapping[int, tuple[Hashable, ...]] = field(default_factory=dict, hash=False)
+
+    def rank_at(self, place: int) -> tuple[Hashable, ...]:
+        """The child's rank in ``place``'s order (lower goes first)."""
+        return self.priority_at.get(place, self.priority)
 
 
 def deferred_acceptance(
@@ -177,7 +184,7 @@ def deferred_acceptance(
                 continue
             holders = held.setdefault(seat, [])
             holders.append(child)
-            holders.sort(key=lambda a: a.priority)
+            holders.sort(key=lambda a: a.rank_at(kindergarten))
             if len(holders) <= capacity:
                 break
             rejected = holders.pop()
@@ -207,7 +214,8 @@ def blocking_pairs(
             capacity = free_places.get(seat, 0)
             if capacity <= 0:
                 continue
-            if len(taken) < capacity or any(h.priority > child.priority for h in taken):
+            mine = child.rank_at(kindergarten)
+            if len(taken) < capacity or any(h.rank_at(kindergarten) > mine for h in taken):
                 pairs.append((child.id, kindergarten))
     return pairs
 
