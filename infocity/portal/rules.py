@@ -284,7 +284,7 @@ SERVICES = (
         "Apply for your child's place in the first form of a school.",
         PARENTS_RU,
         PARENTS_EN,
-        None,
+        "/education/first-grade",
     ),
     ServiceSeed(
         "exam_results",
