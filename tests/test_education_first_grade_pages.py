@@ -63,6 +63,7 @@ def test_parent_applies_in_phase_1_the_official_decides_the_school_confirms(
     preview = submit(client, desk, f"{PAGE}/allocation", {"phase": "1", "action": "preview"})
     assert preview.status_code == 200
     assert "Принят(а): Школа" in preview.text
+    assert "Решить до" in preview.text
     ran = submit(client, desk, f"{PAGE}/allocation", {"phase": "1", "action": "run"})
     assert ran.status_code == 303
 

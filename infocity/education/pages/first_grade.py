@@ -25,7 +25,6 @@ from infocity.education.schemas.first_grade import (
     FirstGradeRunRead,
     FirstGradeRunRequest,
 )
-from infocity.education.service.first_grade import campaign_year
 from infocity.web.deps import csrf_protect, render
 from infocity.web.forms import (
     Form,
@@ -163,6 +162,7 @@ def _allocation(
         "education/first_grade/allocation.html",
         {
             "campaign": service.get_first_grade_campaign(),
+            "today": city_today(),
             "values": {"phase": "1"},
             "errors": FormErrors(),
             "preview": preview,
@@ -187,7 +187,7 @@ def first_grade_allocation_submit(request: Request, form: Form) -> Response:
     values = filled(form, ("phase",))
     try:
         data = FirstGradeRunRequest.model_validate(
-            {"year": campaign_year(city_today()), "phase": values.get("phase")}
+            {"year": service.campaign_year(city_today()), "phase": values.get("phase")}
         )
         if form.get("action") == "run":
             service.run_first_grade_allocation(principal, data.year, data.phase)
@@ -211,7 +211,7 @@ def first_grade_allocation_submit(request: Request, form: Form) -> Response:
 def _school(
     request: Request, principal: Principal, school_id: int, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    year = campaign_year(city_today())
+    year = service.campaign_year(city_today())
     return render(
         request,
         "education/first_grade/school.html",

@@ -100,6 +100,7 @@ class FirstGradeRunRequest(InputModel):
 class FirstGradeDecision(OutputModel):
     application_id: int
     child_name: str
+    decide_by: date  # the legal term of the decision
     school_id: int | None  # None: refused
     school_name: str | None
     school_name_en: str | None

@@ -4,8 +4,9 @@ One module per sub-domain; a module imports only the ones below it:
 
 - ``allocation``: the city's allocation of kindergarten places and the lapse of offers;
 - ``kindergarten``: the parent's queue: apply, follow the position, answer an offer;
-- ``first_grade``: first-grade enrolment: the campaign, applications, the allocation of a
-  phase with its decisions, the school's list;
+- ``first_grade_decisions``: the allocation of a first-grade phase with its decisions, and
+  the school's list where it confirms documents;
+- ``first_grade``: first-grade enrolment: the campaign and the parents' applications;
 - ``directory``: schools, kindergartens and their places, school territories;
 - ``exams``: importing exam results, looking them up, subscribing;
 - ``exam_notices``: announcing publications and telling subscribers (the worker's job).
@@ -27,6 +28,7 @@ from infocity.education.service.directory import (
     create_school,
     get_school,
     import_territory,
+    kindergarten_names,
     list_kindergartens,
     register_education_organisation,
     school_for_address,
@@ -44,21 +46,25 @@ from infocity.education.service.exams import (
 )
 from infocity.education.service.first_grade import (
     apply_for_first_grade,
+    campaign_year,
     children_for_first_grade,
-    confirm_first_grade_documents,
     get_first_grade_campaign,
     list_my_first_grade_applications,
-    list_school_first_graders,
-    preview_first_grade_allocation,
-    run_first_grade_allocation,
     set_first_grade_campaign,
     set_first_grade_places,
     withdraw_first_grade_application,
+)
+from infocity.education.service.first_grade_decisions import (
+    confirm_first_grade_documents,
+    list_school_first_graders,
+    preview_first_grade_allocation,
+    run_first_grade_allocation,
 )
 from infocity.education.service.kindergarten import (
     answer_offer,
     apply_for_kindergarten,
     children_for_kindergarten,
+    close_open_offer,
     list_my_kindergarten_applications,
     withdraw_kindergarten_application,
 )
@@ -68,8 +74,10 @@ __all__ = [
     "answer_offer",
     "apply_for_first_grade",
     "apply_for_kindergarten",
+    "campaign_year",
     "children_for_first_grade",
     "children_for_kindergarten",
+    "close_open_offer",
     "confirm_first_grade_documents",
     "create_kindergarten",
     "create_school",
@@ -77,6 +85,7 @@ __all__ = [
     "get_school",
     "import_exam_results",
     "import_territory",
+    "kindergarten_names",
     "lapse_overdue_offers",
     "list_exam_subscriptions",
     "list_kindergartens",
