@@ -167,7 +167,8 @@ def deferred_acceptance(
     keeps, in the child's age group, the best-placed proposers up to its free places and
     turns the rest away, who propose further. The result is stable (no child and
     kindergarten both prefer each other to what they got) and no parent gains by
-    reordering their list.
+    reordering their list. Schools use it for first-grade places too (one "age group",
+    each school ranking by its own order: ``Applicant.priority_at``).
     """
     by_id = {a.id: a for a in applicants}
     next_choice = dict.fromkeys(by_id, 0)
