@@ -11,6 +11,7 @@ from infocity.accounts import service as accounts
 from infocity.accounts.models import Person, User
 from infocity.core.uow import UnitOfWork
 from infocity.demo import DEMO_PASSWORD, load_demo_city
+from infocity.education import service as education
 from infocity.housing import service as housing
 from infocity.housing.schemas import ApartmentLinkCreate
 
@@ -58,3 +59,12 @@ def test_every_readme_demo_apartment_can_be_linked(database: str) -> None:
             anna, ApartmentLinkCreate(payer_code=payer_code, number=number)
         )
         assert linked.payer_code == payer_code
+
+
+def test_the_demo_city_takes_first_grade_applications_in_phase_1(database: str) -> None:
+    # Phase 1 opens the day the demo is loaded, whatever the day: no calendar cases.
+    load_demo_city()
+    campaign = education.get_first_grade_campaign()
+    assert campaign is not None
+    assert campaign.open_phase == 1
+    assert [s.places for s in campaign.schools] == [25, 25]
