@@ -14,6 +14,7 @@ from infocity.core.auth import SYSTEM
 from infocity.core.clock import city_today
 from infocity.core.db import utcnow
 from infocity.education import service
+from infocity.education.rules.first_grade import Phase
 from infocity.education.rules.kindergarten import Benefit, school_year
 from infocity.education.schemas.directory import (
     GroupPlacesSet,
@@ -23,6 +24,12 @@ from infocity.education.schemas.directory import (
     SchoolRead,
 )
 from infocity.education.schemas.exams import ExamImportRead
+from infocity.education.schemas.first_grade import (
+    CampaignSet,
+    FirstGradeApplicationCreate,
+    FirstGradeApplicationRead,
+    FirstGradePlacesSet,
+)
 from infocity.education.schemas.kindergarten import (
     KindergartenApplicationCreate,
     KindergartenApplicationRead,
@@ -160,3 +167,80 @@ def import_results(
 ) -> ExamImportRead:
     """Import the rows as the command line would (``SYSTEM``)."""
     return service.import_exam_results(SYSTEM, results_csv(rows))
+
+
+# --- First grade -----------------------------------------------------------------------
+
+
+def first_grade_year() -> int:
+    """The school year a first-grade campaign running today enrols for."""
+    return school_year(city_today()) + 1
+
+
+def open_campaign(phase: Phase | None = Phase.ONE) -> int:
+    """This year's first-grade campaign with ``phase`` taking applications today (None:
+    both phases over); its school year."""
+    today, year = city_today(), first_grade_year()
+    first_september = date(year, 9, 1)
+    day = timedelta(days=1)
+    if phase is Phase.ONE:
+        # A day either side, so that a test crossing the city's midnight stays in it.
+        closes = min(today + day, first_september - 2 * day)
+        dates = (today - day, max(closes, today), max(closes, today) + day, first_september)
+    elif phase is Phase.TWO:
+        dates = (today - 2 * day, today - day, today, first_september)
+    else:
+        dates = (today - 4 * day, today - 3 * day, today - 2 * day, today - day)
+    service.set_first_grade_campaign(
+        SYSTEM,
+        CampaignSet(
+            year=year,
+            phase_1_opens=dates[0],
+            phase_1_closes=dates[1],
+            phase_2_opens=dates[2],
+            phase_2_closes=dates[3],
+        ),
+    )
+    return year
+
+
+def first_grade_places(school_id: int, places: int) -> None:
+    service.set_first_grade_places(
+        SYSTEM, first_grade_year(), school_id, FirstGradePlacesSet(places=places)
+    )
+
+
+def first_grader_birth_date(years: int = 7) -> date:
+    """A birth date giving ``years`` full years (and some months) on 1 September."""
+    return date(first_grade_year() - years, 3, 15)
+
+
+def make_first_grader(birth_date: date | None = None) -> Family:
+    parent = make_citizen()
+    child = accounts.add_child(
+        parent.principal,
+        ChildCreate(
+            last_name="Петров",
+            first_name=FIRST_NAMES[next(_numbers) % len(FIRST_NAMES)],
+            birth_date=birth_date or first_grader_birth_date(),
+        ),
+    )
+    return Family(parent, child.id)
+
+
+def territory(address: str, school_id: int) -> None:
+    """Put a home address on a school's territory."""
+    service.import_territory(SYSTEM, f'address,school_id\n"{address}",{school_id}\n')
+
+
+def apply_first_grade(
+    family: Family, school_ids: list[int], **rights: object
+) -> FirstGradeApplicationRead:
+    """Apply as the parent; ``rights``: the application's other fields (sibling,
+    priority document, home address, age permission)."""
+    return service.apply_for_first_grade(
+        family.parent.principal,
+        FirstGradeApplicationCreate.model_validate(
+            {"child_id": family.child_id, "school_ids": school_ids, **rights}
+        ),
+    )

@@ -75,3 +75,12 @@ def test_every_readme_exam_participant_sees_the_results_out_and_not_the_ones_to_
             ExamLookup(registration_code=code, document_number=document)
         )
         assert {r.subject for r in found.results} == {"russian", "mathematics_profile"}
+
+
+def test_the_demo_city_takes_first_grade_applications_in_phase_1(database: str) -> None:
+    # Phase 1 opens the day the demo is loaded, whatever the day: no calendar cases.
+    load_demo_city()
+    campaign = education.get_first_grade_campaign()
+    assert campaign is not None
+    assert campaign.open_phase == 1
+    assert [s.places for s in campaign.schools] == [25, 25]

@@ -78,6 +78,9 @@ class Action(StrEnum):
     KINDERGARTEN_PLACES_MANAGE = "kindergarten.places_manage"  # a kindergarten's groups
     KINDERGARTEN_APPLY = "kindergarten.apply"  # a parent, for a child of their family
     KINDERGARTEN_ALLOCATE = "kindergarten.allocate"  # the city's allocation of places
+    FIRST_GRADE_APPLY = "first_grade.apply"  # a parent, for a child of their family
+    FIRST_GRADE_MANAGE = "first_grade.manage"  # the campaign, the places, the allocation
+    FIRST_GRADE_SCHOOL = "first_grade.school"  # a school's list, confirming documents
     # Education: state exam results
     EXAM_RESULTS_IMPORT = "exam_results.import"  # exam officials load results and corrections
     EXAM_RESULTS_SUBSCRIBE = "exam_results.subscribe"  # told when a subject is published
@@ -124,6 +127,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.KINDERGARTEN_PLACES_MANAGE: frozenset({Role.KINDERGARTEN_STAFF, Role.CITY_ADMIN}),
     Action.KINDERGARTEN_APPLY: frozenset({Role.CITIZEN}),
     Action.KINDERGARTEN_ALLOCATE: frozenset({Role.CITY_ADMIN}),
+    Action.FIRST_GRADE_APPLY: frozenset({Role.CITIZEN}),
+    Action.FIRST_GRADE_MANAGE: frozenset({Role.CITY_ADMIN}),
+    # Scoped: school staff see and confirm their own school's first graders only.
+    Action.FIRST_GRADE_SCHOOL: frozenset({Role.SCHOOL_STAFF, Role.CITY_ADMIN}),
     Action.EXAM_RESULTS_IMPORT: frozenset({Role.EXAM_OFFICIAL}),
     Action.EXAM_RESULTS_SUBSCRIBE: frozenset({Role.CITIZEN}),
 }

@@ -1,6 +1,6 @@
 """The demo city's schools and kindergartens: education profiles of the demo
-organisations, places for the next school year and a territory file (through the
-service functions).
+organisations, places for the next school year, a territory file and a first-grade
+campaign with phase 1 open (through the service functions).
 
 Call ``load_demo_education()`` after ``infocity.demo.load_demo_city()``.
 """
@@ -17,8 +17,9 @@ from infocity.core.clock import city_today, city_tz
 from infocity.core.uow import UnitOfWork
 from infocity.education import service
 from infocity.education.models.directory import Kindergarten
-from infocity.education.rules.kindergarten import school_year
+from infocity.education.rules.kindergarten import SCHOOL_YEAR_STARTS, school_year
 from infocity.education.schemas.directory import GroupPlacesSet
+from infocity.education.schemas.first_grade import CampaignSet, FirstGradePlacesSet
 
 SCHOOL_BUILDINGS = {
     "School No. 1520": ["Большой Афанасьевский пер., 30", "Денежный пер., 3"],
@@ -61,7 +62,28 @@ def load_demo_education() -> bool:
     lines = ["address,school_id"] + [f'"{a}",{by_name[s]}' for a, s in TERRITORY]
     service.import_territory(SYSTEM, "\n".join(lines) + "\n")
     service.import_exam_results(SYSTEM, demo_exam_results(city_today()))
+    _first_grade_campaign([by_name[name] for name in SCHOOL_BUILDINGS])
     return True
+
+
+def _first_grade_campaign(schools: list[int]) -> None:
+    """A first-grade campaign for the next 1 September with phase 1 open from today."""
+    today = city_today()
+    year = service.campaign_year(today)
+    first_september = date(year, *SCHOOL_YEAR_STARTS)
+    closes = max(today, min(today + timedelta(days=60), first_september - timedelta(days=2)))
+    service.set_first_grade_campaign(
+        SYSTEM,
+        CampaignSet(
+            year=year,
+            phase_1_opens=today,
+            phase_1_closes=closes,
+            phase_2_opens=closes + timedelta(days=1),
+            phase_2_closes=first_september,
+        ),
+    )
+    for school in schools:
+        service.set_first_grade_places(SYSTEM, year, school, FirstGradePlacesSet(places=25))
 
 
 # Two participants of the demo's results day: (registration code, document number).

@@ -4,9 +4,10 @@ Each carries an English message id, translated where it is shown."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from infocity.core.errors import Conflict, Forbidden, InvalidFields, InvalidInput, NotFound
-from infocity.core.i18n import N_, gettext
+from infocity.core.i18n import N_, format_day, gettext
 
 # --- Directory and kindergarten queue ----------------------------------------------
 
@@ -240,3 +241,136 @@ class ImportCollided(Conflict):
 class SubscriptionNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("exam_subscription_not_found", N_("There is no such subscription."))
+
+
+# --- First grade -------------------------------------------------------------------------
+
+
+class CampaignNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "first_grade_campaign_not_found",
+            N_("There is no first-grade enrolment campaign for this school year."),
+        )
+
+
+class CampaignDatesInvalid(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "first_grade_campaign_dates_invalid",
+            N_(
+                "Phase 1 must open before it closes, phase 2 must open after phase 1 closes, "
+                "and everything must end by 1 September of the school year."
+            ),
+            field="phase_2_opens",
+        )
+
+
+class CampaignClosed(Conflict):
+    """Outside both phases; the phases' days are written in the reader's language."""
+
+    def __init__(self, phases: Sequence[date]) -> None:
+        self.phases = list(phases)  # phase 1 opens, closes, phase 2 opens, closes
+        super().__init__(
+            "first_grade_campaign_closed",
+            N_(
+                "First-grade applications are not taken today. Phase 1 runs from "
+                "%(phase_1_opens)s to %(phase_1_closes)s, phase 2 from %(phase_2_opens)s to "
+                "%(phase_2_closes)s."
+            ),
+        )
+
+    def translated(self) -> str:
+        names = ("phase_1_opens", "phase_1_closes", "phase_2_opens", "phase_2_closes")
+        days = {name: format_day(day) for name, day in zip(names, self.phases, strict=True)}
+        return gettext(self.message, **days)
+
+
+class WrongAgeForFirstGrade(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "wrong_age_for_first_grade",
+            N_(
+                "On 1 September the child must be from 6 years and 6 months to 8 years old. "
+                "Otherwise give the education authority's permission: its number and date."
+            ),
+            field="age_permission",
+        )
+
+
+class SchoolChoicesInvalid(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "first_grade_choices_invalid",
+            N_("Choose from one to three different schools."),
+            field="school_ids",
+        )
+
+
+class SchoolHasNoFirstGrade(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "school_has_no_first_grade",
+            N_("One of the chosen schools takes no first graders in this campaign."),
+            field="school_ids",
+        )
+
+
+class SiblingSchoolNotChosen(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "sibling_school_not_chosen",
+            N_(
+                "The school of the brother or sister must be one of the chosen schools, "
+                "and their name must be given."
+            ),
+            field="sibling_school_id",
+        )
+
+
+class NoRightInPhase1(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "no_right_in_phase_1",
+            N_(
+                "Phase 1 is for children with a brother or sister at the chosen school, a "
+                "priority category, or a home on the school's territory. None applies to "
+                "the chosen schools: apply in phase 2."
+            ),
+            field="school_ids",
+        )
+
+
+class ChildAlreadyApplied(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "child_already_applied_first_grade",
+            N_("This child already has a first-grade application."),
+            field="child_id",
+        )
+
+
+class FirstGradeApplicationNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "first_grade_application_not_found", N_("There is no such first-grade application.")
+        )
+
+
+class FirstGradeApplicationChanged(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "first_grade_application_changed",
+            N_("The application has changed meanwhile. Please look at it again."),
+        )
+
+
+class FirstGradeRunCollided(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "first_grade_allocation_collided",
+            N_(
+                "Another allocation changed the applications or the places at the same "
+                "moment; nothing was decided by this run. Preview again."
+            ),
+        )

@@ -7,11 +7,12 @@ functions and writes what they decide.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from infocity.core.i18n import N_
+from infocity.core.workdays import add_working_days as add_working_days  # the terms' days
 from infocity.portal import errors
 
 
@@ -120,21 +121,6 @@ def allowed_moves(current: str, side: Side) -> list[Move]:
 
 
 # --- Deadlines ------------------------------------------------------------------------
-
-
-def add_working_days(start: date, days: int) -> date:
-    """``days`` working days (Monday to Friday) after ``start``.
-
-    Public holidays are not in the calendar yet: a term is then a day or two short of
-    the legal one, never longer.
-    """
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            remaining -= 1
-    return current
 
 
 def deadline(submitted_at: datetime, days: int, *, working_days: bool, tz: ZoneInfo) -> datetime:
@@ -298,7 +284,7 @@ SERVICES = (
         "Apply for your child's place in the first form of a school.",
         PARENTS_RU,
         PARENTS_EN,
-        None,
+        "/education/first-grade",
     ),
     ServiceSeed(
         "exam_results",

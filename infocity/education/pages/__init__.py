@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from infocity.education.pages import exams, kindergarten
+from infocity.education.pages import exams, first_grade, kindergarten
 
 router = APIRouter(include_in_schema=False)
 router.include_router(kindergarten.router)
+router.include_router(first_grade.router)
 router.include_router(exams.router)

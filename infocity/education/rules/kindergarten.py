@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
@@ -149,6 +149,13 @@ class Applicant:
     choices: tuple[int, ...]
     group: int
     priority: tuple[Hashable, ...]
+    # Where a place ranks children its own way (a school: a sibling there, its territory),
+    # the child's rank there; elsewhere ``priority``.
+    priority_at: Mapping[int, tuple[Hashable, ...]] = field(default_factory=dict, hash=False)
+
+    def rank_at(self, place: int) -> tuple[Hashable, ...]:
+        """The child's rank in ``place``'s order (lower goes first)."""
+        return self.priority_at.get(place, self.priority)
 
 
 def deferred_acceptance(
@@ -160,7 +167,8 @@ def deferred_acceptance(
     keeps, in the child's age group, the best-placed proposers up to its free places and
     turns the rest away, who propose further. The result is stable (no child and
     kindergarten both prefer each other to what they got) and no parent gains by
-    reordering their list.
+    reordering their list. Schools use it for first-grade places too (one "age group",
+    each school ranking by its own order: ``Applicant.priority_at``).
     """
     by_id = {a.id: a for a in applicants}
     next_choice = dict.fromkeys(by_id, 0)
@@ -177,7 +185,7 @@ def deferred_acceptance(
                 continue
             holders = held.setdefault(seat, [])
             holders.append(child)
-            holders.sort(key=lambda a: a.priority)
+            holders.sort(key=lambda a: a.rank_at(kindergarten))
             if len(holders) <= capacity:
                 break
             rejected = holders.pop()
@@ -207,7 +215,8 @@ def blocking_pairs(
             capacity = free_places.get(seat, 0)
             if capacity <= 0:
                 continue
-            if len(taken) < capacity or any(h.priority > child.priority for h in taken):
+            mine = child.rank_at(kindergarten)
+            if len(taken) < capacity or any(h.rank_at(kindergarten) > mine for h in taken):
                 pairs.append((child.id, kindergarten))
     return pairs
 

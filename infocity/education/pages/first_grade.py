@@ -1,0 +1,247 @@
+"""Pages of first-grade enrolment (thin: parse the form, call one use case, render).
+
+Parents: /education/first-grade (the campaign's phases, apply, the decision and its
+reason). City officials: /education/first-grade/allocation (preview and run a phase).
+School staff: /education/first-grade/schools/{id} (the admitted children, confirming
+their documents).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from infocity.core.auth import Action, Principal, Role, allowed, authorize
+from infocity.core.clock import city_today
+from infocity.core.errors import AppError
+from infocity.core.i18n import N_
+from infocity.education import service
+from infocity.education.rules import first_grade as rules
+from infocity.education.schemas.first_grade import (
+    FirstGradeApplicationCreate,
+    FirstGradeRunRead,
+    FirstGradeRunRequest,
+)
+from infocity.web.deps import csrf_protect, render
+from infocity.web.forms import (
+    Form,
+    FormErrors,
+    IdPath,
+    filled,
+    logged_in,
+    notice,
+    redirect,
+    refusal_status,
+    reraise_refusal,
+)
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+PAGE = "/education/first-grade"
+ALLOCATION_PAGE = f"{PAGE}/allocation"
+SCHOOL_CHOICES = ("school_1", "school_2", "school_3")
+APPLY_FIELDS = (
+    "child_id",
+    *SCHOOL_CHOICES,
+    "home_address",
+    "sibling_school_id",
+    "sibling_name",
+    "priority_document",
+    "age_permission",
+)
+NOTICES = {
+    "applied": N_("The application is sent. The decision will come by the day shown."),
+    "withdrawn": N_("The application is withdrawn."),
+    "run": N_("The decisions are made: the parents have been notified."),
+    "confirmed": N_("The documents are confirmed: the child is enrolled."),
+}
+
+
+def _common() -> dict[str, Any]:
+    return {
+        "status_labels": rules.FIRST_GRADE_LABELS,
+        "refusal_labels": rules.REFUSAL_LABELS,
+        "right_labels": rules.RIGHT_LABELS,
+        "phase_labels": rules.PHASE_LABELS,
+    }
+
+
+def _index(
+    request: Request, principal: Principal, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    return render(
+        request,
+        "education/first_grade/index.html",
+        {
+            "campaign": service.get_first_grade_campaign(),
+            "applications": service.list_my_first_grade_applications(principal),
+            "children": service.children_for_first_grade(principal),
+            "values": {},
+            "errors": FormErrors(),
+            "notice": notice(NOTICES, request.query_params.get("done")),
+            **_common(),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def _school_of(principal: Principal) -> int | None:
+    """The school a school staff member works at (their first school grant)."""
+    for grant in principal.grants:
+        if grant.role is Role.SCHOOL_STAFF and grant.organisation_id is not None:
+            return grant.organisation_id
+    return None
+
+
+@router.get(PAGE, response_class=HTMLResponse)
+def first_grade_home(request: Request) -> Response:
+    principal = logged_in(request)
+    if principal.kind != "citizen":
+        if allowed(principal, Action.FIRST_GRADE_MANAGE):
+            return redirect(ALLOCATION_PAGE)
+        school = _school_of(principal)
+        if school is not None:
+            return redirect(f"{PAGE}/schools/{school}")
+    return _index(request, principal)
+
+
+@router.post(f"{PAGE}/apply", response_class=HTMLResponse)
+def first_grade_apply(request: Request, form: Form) -> Response:
+    principal = logged_in(request)
+    values = filled(form, APPLY_FIELDS)
+    try:
+        data = FirstGradeApplicationCreate.model_validate(
+            {
+                "child_id": values.get("child_id"),
+                "school_ids": [values[k] for k in SCHOOL_CHOICES if k in values],
+                "home_address": values.get("home_address"),
+                "sibling_school_id": values.get("sibling_school_id"),
+                "sibling_name": values.get("sibling_name"),
+                "priority_document": values.get("priority_document"),
+                "age_permission": values.get("age_permission"),
+            }
+        )
+        service.apply_for_first_grade(principal, data)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        errors = FormErrors.of(exc, (*APPLY_FIELDS, "school_ids"))
+        if "school_ids" in errors.fields:
+            errors.fields["school_1"] = errors.fields.pop("school_ids")
+        return _index(request, principal, refusal_status(exc), values=values, errors=errors)
+    return redirect(f"{PAGE}?done=applied")
+
+
+@router.post(f"{PAGE}/applications/{{application_id}}/withdraw", response_class=HTMLResponse)
+def first_grade_withdraw(request: Request, application_id: IdPath) -> Response:
+    principal = logged_in(request)
+    try:
+        service.withdraw_first_grade_application(principal, application_id)
+    except AppError as exc:
+        reraise_refusal(exc)
+        return _index(request, principal, exc.status, errors=FormErrors.of(exc))
+    return redirect(f"{PAGE}?done=withdrawn")
+
+
+# --- City officials: the allocation of a phase -----------------------------------------
+
+
+def _allocation(
+    request: Request,
+    principal: Principal,
+    status_code: int = 200,
+    preview: FirstGradeRunRead | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    authorize(principal, Action.FIRST_GRADE_MANAGE)
+    return render(
+        request,
+        "education/first_grade/allocation.html",
+        {
+            "campaign": service.get_first_grade_campaign(),
+            "today": city_today(),
+            "values": {"phase": "1"},
+            "errors": FormErrors(),
+            "preview": preview,
+            "notice": notice(NOTICES, request.query_params.get("done")),
+            **_common(),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(ALLOCATION_PAGE, response_class=HTMLResponse)
+def first_grade_allocation(request: Request) -> Response:
+    return _allocation(request, logged_in(request))
+
+
+@router.post(ALLOCATION_PAGE, response_class=HTMLResponse)
+def first_grade_allocation_submit(request: Request, form: Form) -> Response:
+    """One form, two buttons: ``action=preview`` shows the decisions, ``action=run`` makes
+    them."""
+    principal = logged_in(request)
+    values = filled(form, ("phase",))
+    try:
+        data = FirstGradeRunRequest.model_validate(
+            {"year": service.campaign_year(city_today()), "phase": values.get("phase")}
+        )
+        if form.get("action") == "run":
+            service.run_first_grade_allocation(principal, data.year, data.phase)
+            return redirect(f"{ALLOCATION_PAGE}?done=run")
+        preview = service.preview_first_grade_allocation(principal, data.year, data.phase)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        return _allocation(
+            request,
+            principal,
+            refusal_status(exc),
+            values=values,
+            errors=FormErrors.of(exc, ("phase",)),
+        )
+    return _allocation(request, principal, preview=preview, values=values)
+
+
+# --- The school: its admitted children and their documents -----------------------------
+
+
+def _school(
+    request: Request, principal: Principal, school_id: int, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    year = service.campaign_year(city_today())
+    return render(
+        request,
+        "education/first_grade/school.html",
+        {
+            "school_id": school_id,
+            "year": year,
+            "children": service.list_school_first_graders(principal, school_id, year),
+            "errors": FormErrors(),
+            "notice": notice(NOTICES, request.query_params.get("done")),
+            **_common(),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(f"{PAGE}/schools/{{school_id}}", response_class=HTMLResponse)
+def first_grade_school(request: Request, school_id: IdPath) -> Response:
+    return _school(request, logged_in(request), school_id)
+
+
+@router.post(
+    f"{PAGE}/schools/{{school_id}}/applications/{{application_id}}/confirm",
+    response_class=HTMLResponse,
+)
+def first_grade_confirm(request: Request, school_id: IdPath, application_id: IdPath) -> Response:
+    principal = logged_in(request)
+    try:
+        service.confirm_first_grade_documents(principal, application_id)
+    except AppError as exc:
+        reraise_refusal(exc)
+        return _school(request, principal, school_id, exc.status, errors=FormErrors.of(exc))
+    return redirect(f"{PAGE}/schools/{school_id}?done=confirmed")
