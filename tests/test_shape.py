@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,23 @@ def test_the_web_kit_loads_no_city_service() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
     assert loaded == []
+
+
+# Field validators shared by accounts' forms raise InvalidInput for the field they are
+# given; every other refusal of a service is a named class in its errors.py.
+INLINE_REFUSALS_ALLOWED = {"accounts/rules.py"}
+
+
+def test_services_refuse_with_the_named_refusals_of_their_errors_module() -> None:
+    inline = re.compile(
+        r"raise (Conflict|InvalidInput|NotFound|Forbidden|Unauthenticated|AppError)\("
+    )
+    found = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.glob("*/**/*.py")
+        if path.parts[len(PACKAGE.parts)] not in {"core", "web", "migrations"}
+        and path.name != "errors.py"
+        and "pages" not in path.relative_to(PACKAGE).parts  # a form's own plumbing
+        and inline.search(path.read_text(encoding="utf-8"))
+    }
+    assert found == INLINE_REFUSALS_ALLOWED

@@ -173,6 +173,13 @@ class OfferClosed(Conflict):
 # --- Exam results ----------------------------------------------------------------------
 
 
+class PublicationStateConflict(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "invalid_transition", N_("This cannot be done with the publication in its state.")
+        )
+
+
 class ResultsNotFound(NotFound):
     """No participant with this code, or the document does not match: the same answer,
     so that a look-up cannot tell which."""

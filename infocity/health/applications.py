@@ -12,11 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from infocity.accounts import service as accounts
 from infocity.core.auth import SYSTEM, Principal
 from infocity.core.clock import city_today
-from infocity.core.errors import Forbidden, InvalidInput
 from infocity.core.i18n import N_, current_locale, gettext
 from infocity.core.schemas import MAX_ID
 from infocity.core.uow import UnitOfWork
-from infocity.health import rules, service
+from infocity.health import errors, rules, service
 from infocity.health.schemas import AttachmentCreate, ClinicRead
 from infocity.portal.registry import Approval, Routing, register_application_type
 
@@ -53,17 +52,11 @@ def _clinic_name(clinic: ClinicRead) -> str:
 def _resolve(form: ClinicAttachmentForm, applicant: Principal, uow: UnitOfWork) -> Routing:
     person_id = form.person_id or applicant.person_id
     if person_id is None or not accounts.acts_for(applicant, person_id, uow=uow):
-        raise Forbidden(
-            "not_your_family",
-            N_("You can apply only for yourself or your children."),
-            field="person_id",
-        )
+        raise errors.NotYourFamily()
     clinics = _clinics(uow)
     clinic = clinics.get(form.clinic_id)
     if clinic is None:
-        raise InvalidInput(
-            "clinic_not_found", N_("There is no such polyclinic."), field="clinic_id"
-        )
+        raise errors.ChosenClinicNotFound()
     # Patients attach to a head clinic; its registry decides.
     head = clinics.get(clinic.parent_clinic_id or clinic.id, clinic)
     # Refused now, by the rule the attachment applies, not after the clinic's review.

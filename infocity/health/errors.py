@@ -458,3 +458,73 @@ class HomeVisitNotAttached(Conflict):
                 "Please attach the patient to a polyclinic first."
             ),
         )
+
+
+# --- Who may act, and forms naming what is not there ----------------------------------
+
+
+class NoAccess(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("forbidden", N_("You do not have access to this."))
+
+
+class NotYourPatient(Forbidden):
+    """A citizen acting for someone who is neither themself nor their child."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "not_your_patient", N_("You can book only for yourself and your children.")
+        )
+
+
+class NotYourFamily(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "not_your_family",
+            N_("You can apply only for yourself or your children."),
+            field="person_id",
+        )
+
+
+class ChosenClinicNotFound(InvalidInput):
+    """A polyclinic chosen in a form that does not exist: the form's field is wrong."""
+
+    def __init__(self) -> None:
+        super().__init__("clinic_not_found", N_("There is no such polyclinic."), field="clinic_id")
+
+
+class NotAClinic(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "not_a_clinic",
+            N_("This organisation is not a polyclinic."),
+            field="organisation_id",
+        )
+
+
+class InvalidParentClinic(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "invalid_parent_clinic",
+            N_("A branch belongs to a head polyclinic of the same kind."),
+            field="parent_clinic_id",
+        )
+
+
+class ClinicExists(Conflict):
+    def __init__(self) -> None:
+        super().__init__("clinic_exists", N_("This polyclinic is already registered."))
+
+
+class UserNotFound(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__("user_not_found", N_("There is no such user."), field="user_id")
+
+
+class PractitionerRequired(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "practitioner_required",
+            N_("Choose the doctor who will visit."),
+            field="practitioner_id",
+        )

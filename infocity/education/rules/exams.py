@@ -18,8 +18,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from infocity.core.errors import Conflict
 from infocity.core.i18n import N_
+from infocity.education import errors
 
 # --- Subjects ------------------------------------------------------------------------
 
@@ -80,9 +80,7 @@ def states_before(move: PublicationMove) -> tuple[PublicationState, ...]:
 def next_state(state: PublicationState, move: PublicationMove) -> PublicationState:
     target = TRANSITIONS.get((state, move))
     if target is None:
-        raise Conflict(
-            "invalid_transition", N_("This cannot be done with the publication in its state.")
-        )
+        raise errors.PublicationStateConflict()
     return target
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from infocity.core.i18n import gettext
 from infocity.health.reads import CalendarEvent
+from infocity.health.rules import AppointmentStatus
 
 PRODID = "-//InfoCity//Medical appointments//RU"
 
@@ -72,7 +73,7 @@ def appointment_ics(
         f"SUMMARY:{_text(summary)}",
         f"LOCATION:{_text(place)}",
         f"DESCRIPTION:{_text(description)}",
-        "STATUS:" + ("CONFIRMED" if a.status == "booked" else "CANCELLED"),
+        "STATUS:" + ("CONFIRMED" if a.status == AppointmentStatus.BOOKED else "CANCELLED"),
         "END:VEVENT",
         "END:VCALENDAR",
     ]

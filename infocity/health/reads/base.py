@@ -17,7 +17,6 @@ from infocity.core import audit
 from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
 from infocity.core.clock import city_date, city_tz
-from infocity.core.errors import Forbidden
 from infocity.core.i18n import N_
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules, service
@@ -148,7 +147,7 @@ def _family_patient(
     for patient in patients:
         if patient.id == patient_id:
             return patients, patient
-    raise Forbidden("not_your_patient", N_("You can book only for yourself and your children."))
+    raise errors.NotYourPatient()
 
 
 def _active_referrals(
@@ -599,7 +598,7 @@ def _staff_clinic(
     chosen = [c for c in clinics if c.id == clinic_id]
     head = _head_clinic(uow.session, clinic_id) if clinic_id else None
     if not chosen or not (allowed(actor, action, clinic_id) or allowed(actor, action, head)):
-        raise Forbidden("forbidden", N_("You do not have access to this."))
+        raise errors.NoAccess()
     return clinics, chosen[0]
 
 

@@ -16,8 +16,7 @@ from infocity.city import service as city
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
 from infocity.core.clock import city_tz
 from infocity.core.db import utcnow
-from infocity.core.errors import Forbidden
-from infocity.core.i18n import N_, current_locale
+from infocity.core.i18n import current_locale
 from infocity.core.models import AuditEntry
 from infocity.core.outbox import notify
 from infocity.core.ratelimit import hit
@@ -126,7 +125,7 @@ def _authorize_in_clinic(
     """``actor`` may do ``action`` in the clinic or in its head clinic."""
     actor = authorize(actor, action)
     if not any(allowed(actor, action, cid) for cid in _head_clinic_ids(session, clinic_id)):
-        raise Forbidden("forbidden", N_("You do not have access to this."))
+        raise errors.NoAccess()
     return actor
 
 

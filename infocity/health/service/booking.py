@@ -14,7 +14,6 @@ from infocity.core.auth import Action, Principal, Role, allowed, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden
-from infocity.core.i18n import N_
 from infocity.core.ratelimit import Limit, hit_many
 from infocity.core.security import token_hash
 from infocity.core.sql import dml
@@ -119,7 +118,7 @@ def _authorize_for_patient(
     if Role.CITIZEN in actor.roles and accounts.acts_for(actor, person_id, uow=uow):
         return
     authorize(actor, Action.APPOINTMENT_BOOK_OWN)
-    raise Forbidden("forbidden", N_("You do not have access to this."))
+    raise errors.NoAccess()
 
 
 def _is_staff(actor: Principal | None) -> bool:
@@ -143,9 +142,7 @@ def book_slot(
     uow = uow or UnitOfWork()
     with uow:
         if not accounts.acts_for(actor, person_id, uow=uow):
-            raise Forbidden(
-                "not_your_patient", N_("You can book only for yourself and your children.")
-            )
+            raise errors.NotYourPatient()
         ctx = _slot_context(uow.session, data.slot_id, person_id)
         _refuse_if_suspended(uow.session, person_id, now)
         result = _book(

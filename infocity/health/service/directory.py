@@ -15,7 +15,7 @@ from infocity.core import audit
 from infocity.core.auth import Action, Principal, Role, authorize
 from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
-from infocity.core.errors import Conflict, InvalidInput
+from infocity.core.errors import Conflict
 from infocity.core.i18n import N_, format_datetime
 from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
@@ -159,23 +159,15 @@ def create_clinic(
     with uow:
         organisation = city.get_organisation(data.organisation_id, uow=uow)
         if organisation.kind != "clinic":
-            raise InvalidInput(
-                "not_a_clinic",
-                N_("This organisation is not a polyclinic."),
-                field="organisation_id",
-            )
+            raise errors.NotAClinic()
         if data.parent_clinic_id is not None:
             parent = uow.session.get(Clinic, data.parent_clinic_id)
             if parent is None:
                 raise errors.ClinicNotFound()
             if parent.parent_clinic_id is not None or parent.clinic_kind != data.clinic_kind:
-                raise InvalidInput(
-                    "invalid_parent_clinic",
-                    N_("A branch belongs to a head polyclinic of the same kind."),
-                    field="parent_clinic_id",
-                )
+                raise errors.InvalidParentClinic()
         if uow.session.get(Clinic, data.organisation_id) is not None:
-            raise Conflict("clinic_exists", N_("This polyclinic is already registered."))
+            raise errors.ClinicExists()
         clinic = Clinic(
             id=data.organisation_id,
             clinic_kind=data.clinic_kind,
@@ -185,7 +177,7 @@ def create_clinic(
         try:
             uow.session.flush()
         except IntegrityError as exc:
-            raise Conflict("clinic_exists", N_("This polyclinic is already registered.")) from exc
+            raise errors.ClinicExists() from exc
         result = ClinicRead(
             id=clinic.id,
             name=organisation.name,
@@ -240,9 +232,7 @@ def add_practitioner(
         try:
             uow.session.flush()
         except IntegrityError as exc:  # the only foreign key left unchecked: the user
-            raise InvalidInput(
-                "user_not_found", N_("There is no such user."), field="user_id"
-            ) from exc
+            raise errors.UserNotFound() from exc
         result = PractitionerRead.model_validate(practitioner)
         uow.commit()
         return result

@@ -14,8 +14,6 @@ from infocity.core import audit
 from infocity.core.auth import Action, Principal, Role, allowed, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
-from infocity.core.errors import Forbidden, InvalidInput
-from infocity.core.i18n import N_
 from infocity.core.settings import get_settings
 from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
@@ -378,9 +376,7 @@ def request_home_visit(
     with uow:
         session = uow.session
         if not accounts.acts_for(actor, person_id, uow=uow):
-            raise Forbidden(
-                "not_your_patient", N_("You can book only for yourself and your children.")
-            )
+            raise errors.NotYourPatient()
         _patient(session, person_id)
         clinic_id = session.scalar(
             select(ATTACHMENTS.c.clinic_id)
@@ -518,11 +514,7 @@ def update_home_visit(
         values: dict[str, Any] = {"status": rules.leads_to(step), "updated_at": now}
         if step is Move.VISIT_ASSIGN:
             if data.practitioner_id is None:
-                raise InvalidInput(
-                    "practitioner_required",
-                    N_("Choose the doctor who will visit."),
-                    field="practitioner_id",
-                )
+                raise errors.PractitionerRequired()
             practitioner = session.get(Practitioner, data.practitioner_id)
             family = _head_clinic_ids(session, practitioner.clinic_id) if practitioner else ()
             if practitioner is None or visit.clinic_id not in family:

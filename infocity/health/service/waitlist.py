@@ -15,7 +15,6 @@ from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
-from infocity.core.errors import Forbidden
 from infocity.core.i18n import N_
 from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
@@ -174,9 +173,7 @@ def join_waitlist(
     with uow:
         session = uow.session
         if not accounts.acts_for(actor, person_id, uow=uow):
-            raise Forbidden(
-                "not_your_patient", N_("You can book only for yourself and your children.")
-            )
+            raise errors.NotYourPatient()
         specialty = session.get(Specialty, data.specialty_id)
         if specialty is None:
             raise errors.SpecialtyNotFound()
