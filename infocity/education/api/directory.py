@@ -38,8 +38,8 @@ MAX_TERRITORY_BYTES = 1024 * 1024 - 1024  # under the body limit of every reques
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Register a school with its buildings (city education officials)",
 )
-def education_create_school(data: SchoolCreate, principal: LoggedIn) -> SchoolRead:
-    return service.create_school(principal, data)
+def education_create_school(data: SchoolCreate, actor: LoggedIn) -> SchoolRead:
+    return service.create_school(actor, data)
 
 
 @router.get(
@@ -76,13 +76,13 @@ def education_school_for_address(
         }
     },
 )
-async def education_import_territory(request: Request, principal: LoggedIn) -> TerritoryImportRead:
+async def education_import_territory(request: Request, actor: LoggedIn) -> TerritoryImportRead:
     body = await request.body()
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = ""  # refused by the header check, on line 1
-    return await run_in_threadpool(service.import_territory, principal, text)
+    return await run_in_threadpool(service.import_territory, actor, text)
 
 
 @router.post(
@@ -92,10 +92,8 @@ async def education_import_territory(request: Request, principal: LoggedIn) -> T
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Register a kindergarten (city education officials)",
 )
-def education_create_kindergarten(
-    data: KindergartenCreate, principal: LoggedIn
-) -> KindergartenRead:
-    return service.create_kindergarten(principal, data)
+def education_create_kindergarten(data: KindergartenCreate, actor: LoggedIn) -> KindergartenRead:
+    return service.create_kindergarten(actor, data)
 
 
 @router.get(
@@ -114,6 +112,6 @@ def education_list_kindergartens() -> list[KindergartenRead]:
     summary="Set the places of an age group in a school year (the kindergarten's staff)",
 )
 def education_set_group_places(
-    kindergarten_id: IdPath, data: GroupPlacesSet, principal: LoggedIn
+    kindergarten_id: IdPath, data: GroupPlacesSet, actor: LoggedIn
 ) -> KindergartenGroupRead:
-    return service.set_group_places(principal, kindergarten_id, data)
+    return service.set_group_places(actor, kindergarten_id, data)

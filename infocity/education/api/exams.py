@@ -37,9 +37,9 @@ def look_up_results(data: ExamLookup, request: Request) -> ExamResultsRead:
     summary="Import a results file (CSV); all or nothing, refused lines listed",
     responses=error_responses(401, 403, 409, 422),
 )
-async def import_results(principal: CurrentUser, file: UploadFile) -> ExamImportRead:
+async def import_results(actor: CurrentUser, file: UploadFile) -> ExamImportRead:
     data = await file.read(MAX_RESULTS_FILE_BYTES + 1)
-    return await run_in_threadpool(service.import_exam_results, principal, data)
+    return await run_in_threadpool(service.import_exam_results, actor, data)
 
 
 @router.post(
@@ -49,8 +49,8 @@ async def import_results(principal: CurrentUser, file: UploadFile) -> ExamImport
     summary="Be notified when a participant's results are published",
     responses=error_responses(401, 403, 404, 422, 429),
 )
-def subscribe(data: ExamLookup, principal: CurrentUser, request: Request) -> ExamSubscriptionRead:
-    return service.subscribe_to_exam_results(principal, data, ip=client_ip(request))
+def subscribe(data: ExamLookup, actor: CurrentUser, request: Request) -> ExamSubscriptionRead:
+    return service.subscribe_to_exam_results(actor, data, ip=client_ip(request))
 
 
 @router.get(
@@ -59,5 +59,5 @@ def subscribe(data: ExamLookup, principal: CurrentUser, request: Request) -> Exa
     summary="The participants the logged-in user is notified about",
     responses=error_responses(401, 403),
 )
-def my_subscriptions(principal: CurrentUser) -> list[ExamSubscriptionRead]:
-    return service.list_exam_subscriptions(principal)
+def my_subscriptions(actor: CurrentUser) -> list[ExamSubscriptionRead]:
+    return service.list_exam_subscriptions(actor)

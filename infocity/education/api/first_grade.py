@@ -58,10 +58,8 @@ def first_grade_campaign(
     summary="Set a school year's campaign: the phases' dates and the decision terms "
     "(city officials)",
 )
-def first_grade_set_campaign(
-    year: YearPath, data: CampaignSet, principal: LoggedIn
-) -> CampaignRead:
-    return service.set_first_grade_campaign(principal, data.model_copy(update={"year": year}))
+def first_grade_set_campaign(year: YearPath, data: CampaignSet, actor: LoggedIn) -> CampaignRead:
+    return service.set_first_grade_campaign(actor, data.model_copy(update={"year": year}))
 
 
 @router.put(
@@ -71,9 +69,9 @@ def first_grade_set_campaign(
     summary="Set a school's first-grade places in a campaign (city officials)",
 )
 def first_grade_set_places(
-    year: YearPath, school_id: IdPath, data: FirstGradePlacesSet, principal: LoggedIn
+    year: YearPath, school_id: IdPath, data: FirstGradePlacesSet, actor: LoggedIn
 ) -> SchoolPlacesRead:
-    return service.set_first_grade_places(principal, year, school_id, data)
+    return service.set_first_grade_places(actor, year, school_id, data)
 
 
 @router.post(
@@ -84,9 +82,9 @@ def first_grade_set_places(
     summary="Apply for a first-grade place for a child of your family at up to three schools",
 )
 def first_grade_apply(
-    data: FirstGradeApplicationCreate, principal: LoggedIn
+    data: FirstGradeApplicationCreate, actor: LoggedIn
 ) -> FirstGradeApplicationRead:
-    return service.apply_for_first_grade(principal, data)
+    return service.apply_for_first_grade(actor, data)
 
 
 @router.get(
@@ -95,8 +93,8 @@ def first_grade_apply(
     responses=error_responses(401, 403),
     summary="Your first-grade applications and their decisions",
 )
-def first_grade_my_applications(principal: LoggedIn) -> list[FirstGradeApplicationRead]:
-    return service.list_my_first_grade_applications(principal)
+def first_grade_my_applications(actor: LoggedIn) -> list[FirstGradeApplicationRead]:
+    return service.list_my_first_grade_applications(actor)
 
 
 @router.post(
@@ -105,8 +103,8 @@ def first_grade_my_applications(principal: LoggedIn) -> list[FirstGradeApplicati
     responses=error_responses(401, 403, 404, 409),
     summary="Take the application back (a place given returns to the school)",
 )
-def first_grade_withdraw(application_id: IdPath, principal: LoggedIn) -> FirstGradeApplicationRead:
-    return service.withdraw_first_grade_application(principal, application_id)
+def first_grade_withdraw(application_id: IdPath, actor: LoggedIn) -> FirstGradeApplicationRead:
+    return service.withdraw_first_grade_application(actor, application_id)
 
 
 @router.post(
@@ -115,8 +113,8 @@ def first_grade_withdraw(application_id: IdPath, principal: LoggedIn) -> FirstGr
     responses=error_responses(401, 403, 404, 422),
     summary="Who a phase's allocation would admit where now; nothing is written",
 )
-def first_grade_preview(data: FirstGradeRunRequest, principal: LoggedIn) -> FirstGradeRunRead:
-    return service.preview_first_grade_allocation(principal, data.year, data.phase)
+def first_grade_preview(data: FirstGradeRunRequest, actor: LoggedIn) -> FirstGradeRunRead:
+    return service.preview_first_grade_allocation(actor, data.year, data.phase)
 
 
 @router.post(
@@ -126,8 +124,8 @@ def first_grade_preview(data: FirstGradeRunRequest, principal: LoggedIn) -> Firs
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Decide a phase's applications: admitted or refused with the reason (city officials)",
 )
-def first_grade_run(data: FirstGradeRunRequest, principal: LoggedIn) -> FirstGradeRunRead:
-    return service.run_first_grade_allocation(principal, data.year, data.phase)
+def first_grade_run(data: FirstGradeRunRequest, actor: LoggedIn) -> FirstGradeRunRead:
+    return service.run_first_grade_allocation(actor, data.year, data.phase)
 
 
 @router.get(
@@ -138,10 +136,10 @@ def first_grade_run(data: FirstGradeRunRequest, principal: LoggedIn) -> FirstGra
 )
 def first_grade_school_list(
     school_id: IdPath,
-    principal: LoggedIn,
+    actor: LoggedIn,
     year: Annotated[int, Query(ge=2000, le=2100)],
 ) -> list[SchoolListEntry]:
-    return service.list_school_first_graders(principal, school_id, year)
+    return service.list_school_first_graders(actor, school_id, year)
 
 
 @router.post(
@@ -150,5 +148,5 @@ def first_grade_school_list(
     responses=error_responses(401, 403, 404, 409),
     summary="The school saw the original documents: the child is enrolled",
 )
-def first_grade_confirm_documents(application_id: IdPath, principal: LoggedIn) -> SchoolListEntry:
-    return service.confirm_first_grade_documents(principal, application_id)
+def first_grade_confirm_documents(application_id: IdPath, actor: LoggedIn) -> SchoolListEntry:
+    return service.confirm_first_grade_documents(actor, application_id)

@@ -38,9 +38,9 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
     summary="Put a child of your family in the queue of up to three kindergartens",
 )
 def kindergarten_apply(
-    data: KindergartenApplicationCreate, principal: LoggedIn
+    data: KindergartenApplicationCreate, actor: LoggedIn
 ) -> KindergartenApplicationRead:
-    return service.apply_for_kindergarten(principal, data)
+    return service.apply_for_kindergarten(actor, data)
 
 
 @router.get(
@@ -49,8 +49,8 @@ def kindergarten_apply(
     responses=error_responses(401, 403),
     summary="Your applications: the position in each kindergarten, why, and what moved it",
 )
-def kindergarten_my_applications(principal: LoggedIn) -> list[KindergartenApplicationRead]:
-    return service.list_my_kindergarten_applications(principal)
+def kindergarten_my_applications(actor: LoggedIn) -> list[KindergartenApplicationRead]:
+    return service.list_my_kindergarten_applications(actor)
 
 
 @router.post(
@@ -59,10 +59,8 @@ def kindergarten_my_applications(principal: LoggedIn) -> list[KindergartenApplic
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Take the child out of the queue",
 )
-def kindergarten_withdraw(
-    application_id: IdPath, principal: LoggedIn
-) -> KindergartenApplicationRead:
-    return service.withdraw_kindergarten_application(principal, application_id)
+def kindergarten_withdraw(application_id: IdPath, actor: LoggedIn) -> KindergartenApplicationRead:
+    return service.withdraw_kindergarten_application(actor, application_id)
 
 
 @router.post(
@@ -71,8 +69,8 @@ def kindergarten_withdraw(
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Accept the offered place",
 )
-def kindergarten_accept_offer(offer_id: IdPath, principal: LoggedIn) -> KindergartenApplicationRead:
-    return service.answer_offer(principal, offer_id, accept=True)
+def kindergarten_accept_offer(offer_id: IdPath, actor: LoggedIn) -> KindergartenApplicationRead:
+    return service.answer_offer(actor, offer_id, accept=True)
 
 
 @router.post(
@@ -81,10 +79,8 @@ def kindergarten_accept_offer(offer_id: IdPath, principal: LoggedIn) -> Kinderga
     responses=error_responses(401, 403, 404, 409, 422),
     summary="Decline the offered place: the child stays in the queue with the original date",
 )
-def kindergarten_decline_offer(
-    offer_id: IdPath, principal: LoggedIn
-) -> KindergartenApplicationRead:
-    return service.answer_offer(principal, offer_id, accept=False)
+def kindergarten_decline_offer(offer_id: IdPath, actor: LoggedIn) -> KindergartenApplicationRead:
+    return service.answer_offer(actor, offer_id, accept=False)
 
 
 @router.post(
@@ -93,8 +89,8 @@ def kindergarten_decline_offer(
     responses=error_responses(401, 403, 422),
     summary="What an allocation for a date would offer now; nothing is written",
 )
-def kindergarten_preview_allocation(data: AllocationRequest, principal: LoggedIn) -> AllocationRead:
-    return service.preview_allocation(principal, data.run_for)
+def kindergarten_preview_allocation(data: AllocationRequest, actor: LoggedIn) -> AllocationRead:
+    return service.preview_allocation(actor, data.run_for)
 
 
 @router.post(
@@ -104,8 +100,8 @@ def kindergarten_preview_allocation(data: AllocationRequest, principal: LoggedIn
     responses=error_responses(401, 403, 409, 422),
     summary="Offer the free places for a date (city officials)",
 )
-def kindergarten_run_allocation(data: AllocationRequest, principal: LoggedIn) -> AllocationRead:
-    return service.run_allocation(principal, data.run_for)
+def kindergarten_run_allocation(data: AllocationRequest, actor: LoggedIn) -> AllocationRead:
+    return service.run_allocation(actor, data.run_for)
 
 
 @router.get(
@@ -117,6 +113,6 @@ def kindergarten_run_allocation(data: AllocationRequest, principal: LoggedIn) ->
 )
 def kindergarten_waiting_at_three(
     on: Annotated[QueueDate, Query(description="The day the ages are counted on")],
-    principal: LoggedIn,
+    actor: LoggedIn,
 ) -> list[WaitingChildRead]:
-    return service.list_waiting_at_three(principal, on)
+    return service.list_waiting_at_three(actor, on)

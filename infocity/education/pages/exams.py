@@ -38,9 +38,9 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
 def _lookup_page(request: Request, *, status: int = 200, **context: Any) -> HTMLResponse:
-    principal: Principal | None = page_principal(request)
-    may_subscribe = principal is not None and allowed(principal, Action.EXAM_RESULTS_SUBSCRIBE)
-    subscriptions = service.list_exam_subscriptions(principal) if may_subscribe else []
+    actor: Principal | None = page_principal(request)
+    may_subscribe = actor is not None and allowed(actor, Action.EXAM_RESULTS_SUBSCRIBE)
+    subscriptions = service.list_exam_subscriptions(actor) if may_subscribe else []
     context.setdefault("values", {})
     context.setdefault("errors", FormErrors())
     context.setdefault("found", None)
@@ -83,10 +83,10 @@ def lookup(request: Request, form: Form) -> HTMLResponse:
 
 @router.post("/education/exams/subscribe", response_class=HTMLResponse)
 def subscribe(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = _values(form)
     try:
-        service.subscribe_to_exam_results(principal, ExamLookup(**values), ip=client_ip(request))
+        service.subscribe_to_exam_results(actor, ExamLookup(**values), ip=client_ip(request))
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _lookup_page(
@@ -120,23 +120,23 @@ def _import_page(
 
 @router.get("/education/exams/import", response_class=HTMLResponse)
 def import_form(request: Request) -> HTMLResponse:
-    principal = logged_in(request)
-    if not allowed(principal, Action.EXAM_RESULTS_IMPORT):
+    actor = logged_in(request)
+    if not allowed(actor, Action.EXAM_RESULTS_IMPORT):
         # The service says so in the user's language.
-        service.import_exam_results(principal, b"")
+        service.import_exam_results(actor, b"")
     return _import_page(request)
 
 
 @router.post("/education/exams/import", response_class=HTMLResponse)
 async def import_file(request: Request) -> HTMLResponse:
-    principal = logged_in(request)
+    actor = logged_in(request)
     form = await request.form()  # already read (and limited) for the CSRF check
     upload = form.get("file")
     data = b""
     if isinstance(upload, UploadFile):
         data = await upload.read(MAX_FILE_BYTES + 1)
     try:
-        imported = await run_in_threadpool(service.import_exam_results, principal, data)
+        imported = await run_in_threadpool(service.import_exam_results, actor, data)
     except errors.ResultsFileRefused as exc:
         return await run_in_threadpool(_import_page, request, status=422, refused=exc)
     except AppError as exc:

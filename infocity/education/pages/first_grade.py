@@ -70,15 +70,15 @@ def _common() -> dict[str, Any]:
 
 
 def _index(
-    request: Request, principal: Principal, status_code: int = 200, **context: Any
+    request: Request, actor: Principal, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     return render(
         request,
         "education/first_grade/index.html",
         {
             "campaign": service.get_first_grade_campaign(),
-            "applications": service.list_my_first_grade_applications(principal),
-            "children": service.children_for_first_grade(principal),
+            "applications": service.list_my_first_grade_applications(actor),
+            "children": service.children_for_first_grade(actor),
             "values": {},
             "errors": FormErrors(),
             "notice": notice(NOTICES, request.query_params.get("done")),
@@ -89,9 +89,9 @@ def _index(
     )
 
 
-def _school_of(principal: Principal) -> int | None:
+def _school_of(actor: Principal) -> int | None:
     """The school a school staff member works at (their first school grant)."""
-    for grant in principal.grants:
+    for grant in actor.grants:
         if grant.role is Role.SCHOOL_STAFF and grant.organisation_id is not None:
             return grant.organisation_id
     return None
@@ -99,19 +99,19 @@ def _school_of(principal: Principal) -> int | None:
 
 @router.get(PAGE, response_class=HTMLResponse)
 def first_grade_home(request: Request) -> Response:
-    principal = logged_in(request)
-    if principal.kind != "citizen":
-        if allowed(principal, Action.FIRST_GRADE_MANAGE):
+    actor = logged_in(request)
+    if actor.kind != "citizen":
+        if allowed(actor, Action.FIRST_GRADE_MANAGE):
             return redirect(ALLOCATION_PAGE)
-        school = _school_of(principal)
+        school = _school_of(actor)
         if school is not None:
             return redirect(f"{PAGE}/schools/{school}")
-    return _index(request, principal)
+    return _index(request, actor)
 
 
 @router.post(f"{PAGE}/apply", response_class=HTMLResponse)
 def first_grade_apply(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = filled(form, APPLY_FIELDS)
     try:
         data = FirstGradeApplicationCreate.model_validate(
@@ -125,24 +125,24 @@ def first_grade_apply(request: Request, form: Form) -> Response:
                 "age_permission": values.get("age_permission"),
             }
         )
-        service.apply_for_first_grade(principal, data)
+        service.apply_for_first_grade(actor, data)
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         errors = FormErrors.of(exc, (*APPLY_FIELDS, "school_ids"))
         if "school_ids" in errors.fields:
             errors.fields["school_1"] = errors.fields.pop("school_ids")
-        return _index(request, principal, refusal_status(exc), values=values, errors=errors)
+        return _index(request, actor, refusal_status(exc), values=values, errors=errors)
     return redirect(f"{PAGE}?done=applied")
 
 
 @router.post(f"{PAGE}/applications/{{application_id}}/withdraw", response_class=HTMLResponse)
 def first_grade_withdraw(request: Request, application_id: IdPath) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     try:
-        service.withdraw_first_grade_application(principal, application_id)
+        service.withdraw_first_grade_application(actor, application_id)
     except AppError as exc:
         reraise_refusal(exc)
-        return _index(request, principal, exc.status, errors=FormErrors.of(exc))
+        return _index(request, actor, exc.status, errors=FormErrors.of(exc))
     return redirect(f"{PAGE}?done=withdrawn")
 
 
@@ -151,12 +151,12 @@ def first_grade_withdraw(request: Request, application_id: IdPath) -> Response:
 
 def _allocation(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     status_code: int = 200,
     preview: FirstGradeRunRead | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    authorize(principal, Action.FIRST_GRADE_MANAGE)
+    authorize(actor, Action.FIRST_GRADE_MANAGE)
     return render(
         request,
         "education/first_grade/allocation.html",
@@ -183,33 +183,33 @@ def first_grade_allocation(request: Request) -> Response:
 def first_grade_allocation_submit(request: Request, form: Form) -> Response:
     """One form, two buttons: ``action=preview`` shows the decisions, ``action=run`` makes
     them."""
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = filled(form, ("phase",))
     try:
         data = FirstGradeRunRequest.model_validate(
             {"year": service.campaign_year(city_today()), "phase": values.get("phase")}
         )
         if form.get("action") == "run":
-            service.run_first_grade_allocation(principal, data.year, data.phase)
+            service.run_first_grade_allocation(actor, data.year, data.phase)
             return redirect(f"{ALLOCATION_PAGE}?done=run")
-        preview = service.preview_first_grade_allocation(principal, data.year, data.phase)
+        preview = service.preview_first_grade_allocation(actor, data.year, data.phase)
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _allocation(
             request,
-            principal,
+            actor,
             refusal_status(exc),
             values=values,
             errors=FormErrors.of(exc, ("phase",)),
         )
-    return _allocation(request, principal, preview=preview, values=values)
+    return _allocation(request, actor, preview=preview, values=values)
 
 
 # --- The school: its admitted children and their documents -----------------------------
 
 
 def _school(
-    request: Request, principal: Principal, school_id: int, status_code: int = 200, **context: Any
+    request: Request, actor: Principal, school_id: int, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     year = service.campaign_year(city_today())
     return render(
@@ -218,7 +218,7 @@ def _school(
         {
             "school_id": school_id,
             "year": year,
-            "children": service.list_school_first_graders(principal, school_id, year),
+            "children": service.list_school_first_graders(actor, school_id, year),
             "errors": FormErrors(),
             "notice": notice(NOTICES, request.query_params.get("done")),
             **_common(),
@@ -238,10 +238,10 @@ def first_grade_school(request: Request, school_id: IdPath) -> Response:
     response_class=HTMLResponse,
 )
 def first_grade_confirm(request: Request, school_id: IdPath, application_id: IdPath) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     try:
-        service.confirm_first_grade_documents(principal, application_id)
+        service.confirm_first_grade_documents(actor, application_id)
     except AppError as exc:
         reraise_refusal(exc)
-        return _school(request, principal, school_id, exc.status, errors=FormErrors.of(exc))
+        return _school(request, actor, school_id, exc.status, errors=FormErrors.of(exc))
     return redirect(f"{PAGE}/schools/{school_id}?done=confirmed")

@@ -70,14 +70,14 @@ def _common() -> dict[str, Any]:
 
 
 def _index(
-    request: Request, principal: Principal, status_code: int = 200, **context: Any
+    request: Request, actor: Principal, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     return render(
         request,
         "education/kindergarten/index.html",
         {
-            "applications": service.list_my_kindergarten_applications(principal),
-            "children": service.children_for_kindergarten(principal),
+            "applications": service.list_my_kindergarten_applications(actor),
+            "children": service.children_for_kindergarten(actor),
             "kindergartens": service.list_kindergartens(),
             "values": {
                 "benefit": rules.Benefit.NONE.value,
@@ -85,7 +85,7 @@ def _index(
             },
             "errors": FormErrors(),
             "notice": notice(NOTICES, request.query_params.get("done")),
-            "may_allocate": allowed(principal, Action.KINDERGARTEN_ALLOCATE),
+            "may_allocate": allowed(actor, Action.KINDERGARTEN_ALLOCATE),
             **_common(),
             **context,
         },
@@ -95,15 +95,15 @@ def _index(
 
 @router.get(PAGE, response_class=HTMLResponse)
 def kindergarten_home(request: Request) -> Response:
-    principal = logged_in(request)
-    if principal.kind != "citizen" and allowed(principal, Action.KINDERGARTEN_ALLOCATE):
+    actor = logged_in(request)
+    if actor.kind != "citizen" and allowed(actor, Action.KINDERGARTEN_ALLOCATE):
         return redirect(ALLOCATION_PAGE)
-    return _index(request, principal)
+    return _index(request, actor)
 
 
 @router.post(f"{PAGE}/apply", response_class=HTMLResponse)
 def kindergarten_apply(request: Request, form: Form) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = filled(form, APPLY_FIELDS)
     choices = [
         values[k] for k in ("kindergarten_1", "kindergarten_2", "kindergarten_3") if k in values
@@ -118,23 +118,23 @@ def kindergarten_apply(request: Request, form: Form) -> Response:
                 "benefit_document": values.get("benefit_document"),
             }
         )
-        service.apply_for_kindergarten(principal, data)
+        service.apply_for_kindergarten(actor, data)
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         errors = FormErrors.of(exc, (*APPLY_FIELDS, "kindergarten_ids"))
         if "kindergarten_ids" in errors.fields:
             errors.fields["kindergarten_1"] = errors.fields.pop("kindergarten_ids")
-        return _index(request, principal, refusal_status(exc), values=values, errors=errors)
+        return _index(request, actor, refusal_status(exc), values=values, errors=errors)
     return redirect(f"{PAGE}?done=applied")
 
 
 def _answer(request: Request, offer_id: int, accept: bool) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     try:
-        service.answer_offer(principal, offer_id, accept=accept)
+        service.answer_offer(actor, offer_id, accept=accept)
     except AppError as exc:
         reraise_refusal(exc)
-        return _index(request, principal, exc.status, errors=FormErrors.of(exc))
+        return _index(request, actor, exc.status, errors=FormErrors.of(exc))
     return redirect(f"{PAGE}?done={'accepted' if accept else 'declined'}")
 
 
@@ -150,12 +150,12 @@ def kindergarten_decline(request: Request, offer_id: IdPath) -> Response:
 
 @router.post(f"{PAGE}/applications/{{application_id}}/withdraw", response_class=HTMLResponse)
 def kindergarten_withdraw(request: Request, application_id: IdPath) -> Response:
-    principal = logged_in(request)
+    actor = logged_in(request)
     try:
-        service.withdraw_kindergarten_application(principal, application_id)
+        service.withdraw_kindergarten_application(actor, application_id)
     except AppError as exc:
         reraise_refusal(exc)
-        return _index(request, principal, exc.status, errors=FormErrors.of(exc))
+        return _index(request, actor, exc.status, errors=FormErrors.of(exc))
     return redirect(f"{PAGE}?done=withdrawn")
 
 
@@ -169,12 +169,12 @@ def _default_run_for() -> date:
 
 def _allocation(
     request: Request,
-    principal: Principal,
+    actor: Principal,
     status_code: int = 200,
     preview: AllocationRead | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    authorize(principal, Action.KINDERGARTEN_ALLOCATE)
+    authorize(actor, Action.KINDERGARTEN_ALLOCATE)
     on = preview.run_for if preview is not None else _default_run_for()
     return render(
         request,
@@ -184,7 +184,7 @@ def _allocation(
             "errors": FormErrors(),
             "preview": preview,
             "waiting_on": on,
-            "waiting": service.list_waiting_at_three(principal, on),
+            "waiting": service.list_waiting_at_three(actor, on),
             "notice": notice(NOTICES, request.query_params.get("done")),
             **_common(),
             **context,
@@ -202,21 +202,21 @@ def kindergarten_allocation(request: Request) -> Response:
 def kindergarten_allocation_submit(request: Request, form: Form) -> Response:
     """One form, two buttons: ``action=preview`` shows what would be offered,
     ``action=run`` offers it."""
-    principal = logged_in(request)
+    actor = logged_in(request)
     values = filled(form, ("run_for",))
     try:
         run_for = AllocationRequest.model_validate({"run_for": values.get("run_for")}).run_for
         if form.get("action") == "run":
-            service.run_allocation(principal, run_for)
+            service.run_allocation(actor, run_for)
             return redirect(f"{ALLOCATION_PAGE}?done=run")
-        preview = service.preview_allocation(principal, run_for)
+        preview = service.preview_allocation(actor, run_for)
     except (AppError, ValidationError) as exc:
         reraise_refusal(exc)
         return _allocation(
             request,
-            principal,
+            actor,
             refusal_status(exc),
             values=values,
             errors=FormErrors.of(exc, ("run_for",)),
         )
-    return _allocation(request, principal, preview=preview, values=values)
+    return _allocation(request, actor, preview=preview, values=values)
