@@ -172,6 +172,7 @@ def test_cabinet_shows_a_card_of_each_service_on_the_screen(
         page.wait_for_url(f"**/housing/apartments/{apartment.id}")
 
 
+@ON_EVERY_SCREEN
 def test_parent_changes_and_removes_a_child(
     database: str, browser_page: Any, viewport: dict[str, int]
 ) -> None:

@@ -26,6 +26,10 @@ ACTION_LABELS = {
     "district.create": N_("Added a district"),
     "organisation.create": N_("Added an organisation"),
     # Health
+    "health.practitioner.open": N_("Opened a doctor's post"),
+    "health.appointment.outcome_undone": N_("Undid the outcome of a visit"),
+    "health.doctor.referrals": N_("Opened the referrals they issued"),
+    "health.doctor.home_visits": N_("Opened the home visits assigned to them"),
     "health.appointment.book": N_("Booked an appointment for a patient"),
     "health.appointment.cancel": N_("Cancelled a patient's appointment"),
     "health.appointment.reschedule": N_("Moved a patient's appointment"),
@@ -53,6 +57,15 @@ ACTION_LABELS = {
     "portal.application_reject": N_("Rejected an application"),
     "portal.application_complete": N_("Completed an application"),
     "portal.application_withdraw": N_("Withdrew an application"),
+    # Education
+    "education.territory.import": N_("Imported school territories"),
+    "education.kindergarten.places": N_("Set a kindergarten's places"),
+    "education.kindergarten.allocation": N_("Ran the allocation of kindergarten places"),
+    "education.first_grade.campaign": N_("Set the first-grade campaign"),
+    "education.first_grade.places": N_("Set a school's first-grade places"),
+    "education.first_grade.allocation": N_("Ran the first-grade allocation"),
+    "education.first_grade.documents": N_("Confirmed a child's documents for first grade"),
+    "education.first_grade.school_list": N_("Opened a school's first-grade list"),
 }
 
 # The fields ``staff.update`` names in its detail.
