@@ -491,3 +491,18 @@ def login_delay(failures: float, threshold: int) -> float:
         return 0.0
     doublings = int((failures - threshold - 1) // max(threshold, 1))
     return min(LOGIN_DELAY_MAX, LOGIN_DELAY_START * float(2 ** min(doublings, 8)))
+
+
+# What accounts record in the audit log, and how the log's page names it.
+AUDIT_ACTIONS = {
+    "citizen.lookup": N_("Looked a citizen up"),
+    "user.confirm_contact": N_("Confirmed a citizen's e-mail or phone"),
+    "staff.create": N_("Created a staff account"),
+    "staff.update": N_("Changed a staff account's name or contacts"),
+    "staff.grant": N_("Granted a role"),
+    "staff.revoke": N_("Took a role away"),
+    "staff.deactivate": N_("Deactivated a staff account"),
+    "staff.reactivate": N_("Reactivated a staff account"),
+    "device_key.issue": N_("Issued a device key"),
+    "device_key.revoke": N_("Revoked a device key"),
+}

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Mapping
 from contextvars import ContextVar
+from functools import cache
 
 from sqlalchemy.orm import Session
 
+import infocity
 from infocity.core.auth import Principal, Role
 from infocity.core.models import AuditEntry
 
@@ -40,3 +45,24 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+@cache
+def action_labels() -> Mapping[str, str]:
+    """Every action code the services record, with its label (an English message id).
+
+    Each service names its own codes in the ``AUDIT_ACTIONS`` table of its ``rules``, so a
+    new service adds its labels beside its rules and no one else's module changes.
+    """
+    labels: dict[str, str] = {}
+    for module in pkgutil.iter_modules(infocity.__path__):
+        if not module.ispkg:
+            continue
+        try:
+            rules = importlib.import_module(f"infocity.{module.name}.rules")
+        except ModuleNotFoundError as missing:
+            if missing.name != f"infocity.{module.name}.rules":
+                raise
+            continue
+        labels.update(getattr(rules, "AUDIT_ACTIONS", {}))
+    return labels

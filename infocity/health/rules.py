@@ -653,3 +653,26 @@ def why_not_bookable(slot: SlotState, now: datetime) -> str | None:
     if slot.release_at > now:
         return "slot_not_released"
     return None
+
+
+# What health records in the audit log, and how the log's page names it.
+AUDIT_ACTIONS = {
+    "health.practitioner.open": N_("Opened a doctor's post"),
+    "health.appointment.outcome_undone": N_("Undid the outcome of a visit"),
+    "health.doctor.referrals": N_("Opened the referrals they issued"),
+    "health.doctor.home_visits": N_("Opened the home visits assigned to them"),
+    "health.appointment.book": N_("Booked an appointment for a patient"),
+    "health.appointment.cancel": N_("Cancelled a patient's appointment"),
+    "health.appointment.reschedule": N_("Moved a patient's appointment"),
+    "health.appointment.outcome": N_("Recorded the outcome of an appointment"),
+    "health.attach": N_("Attached a patient to a polyclinic"),
+    "health.booking_status": N_("Checked a patient's appointments"),
+    "health.doctor.day": N_("Opened a doctor's day"),
+    "health.registry.day": N_("Opened the registry's day"),
+    "health.patient.lookup": N_("Looked a patient up"),
+    "health.patient.view": N_("Opened a patient's card"),
+    "health.home_visit.queue": N_("Opened the home visit queue"),
+    "health.home_visit.update": N_("Changed a home visit"),
+    "health.referral.issue": N_("Issued a referral"),
+    "health.specialty.update": N_("Changed a medical specialty"),
+}

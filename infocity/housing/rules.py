@@ -690,3 +690,10 @@ def payment_qr_payload(
         ("PaymPeriod", period.strftime("%m%Y")),
     ]
     return QR_SEPARATOR.join([QR_HEADER, *(f"{key}={_qr_value(value)}" for key, value in fields)])
+
+
+# What housing records in the audit log, and how the log's page names it.
+AUDIT_ACTIONS = {
+    "housing.bank_details.set": N_("Set a housing operator's bank details"),
+    "housing.request.update": N_("Changed a housing request"),
+}

@@ -381,3 +381,17 @@ SERVICES = (
         None,
     ),
 )
+
+# What the portal records in the audit log (each move of an application), and how the
+# log's page names it.
+AUDIT_ACTIONS = {
+    "portal.applicant_name": N_("Read an applicant's name"),
+    "portal.application_read": N_("Opened an application"),
+    "portal.application_submit": N_("Submitted an application"),
+    "portal.application_take": N_("Took an application into review"),
+    "portal.application_request_information": N_("Asked an applicant for information"),
+    "portal.application_approve": N_("Approved an application"),
+    "portal.application_reject": N_("Rejected an application"),
+    "portal.application_complete": N_("Completed an application"),
+    "portal.application_withdraw": N_("Withdrew an application"),
+}

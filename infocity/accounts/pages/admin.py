@@ -15,12 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from infocity.accounts import service
-from infocity.accounts.pages.audit_labels import (
-    ACTION_LABELS,
-    action_label,
-    readable_detail,
-    role_label,
-)
+from infocity.accounts.pages.audit_labels import action_label, readable_detail, role_label
 from infocity.accounts.pages.common import ROLE_LABELS, shown_again
 from infocity.accounts.schemas import (
     AuditFilter,
@@ -29,6 +24,7 @@ from infocity.accounts.schemas import (
     StaffUpdate,
 )
 from infocity.city import service as city
+from infocity.core.audit import action_labels
 from infocity.core.auth import STAFF_ROLES, Principal
 from infocity.core.errors import AppError, NotFound
 from infocity.core.i18n import N_, gettext
@@ -69,7 +65,7 @@ def audit_log(
         {
             "entries": entries,
             "actions": sorted(
-                ((code, gettext(label)) for code, label in ACTION_LABELS.items()),
+                ((code, gettext(label)) for code, label in action_labels().items()),
                 key=lambda item: item[1],
             ),
             "action_label": action_label,
