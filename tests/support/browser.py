@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,30 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+# A test on every screen runs each screen once, on one database each: the desktop on
+# PostgreSQL (as the city runs), the phone on SQLite (as the demo runs). The pages are the
+# same on both; what differs between the databases is proved below the pages, in the
+# service and concurrency tests that run on both.
+SCREEN_DATABASE = {"desktop": "postgresql", "phone": "sqlite"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the pairs of screen and database that ``SCREEN_DATABASE`` does not run."""
+    kept, left_out = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        params = params.params if params is not None else {}
+        viewport, database = params.get("viewport"), params.get("database")
+        screen = "phone" if viewport == PHONE else "desktop"
+        if viewport is not None and database is not None and SCREEN_DATABASE[screen] != database:
+            left_out.append(item)
+        else:
+            kept.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 def context_options(viewport: dict[str, int], locale: str = "ru-RU") -> dict[str, Any]:
@@ -69,11 +93,47 @@ def launched_chromium() -> Iterator[Any]:
             browser.close()
 
 
+class _WorkerChromium:
+    """One Chromium per test process, started on first use: starting Chromium and
+    Playwright's driver costs seconds, and every test's pages live in contexts of their
+    own (cookies, storage), so sharing the browser shares nothing a test can see."""
+
+    def __init__(self) -> None:
+        self._running: Any = None
+        self._stack: ExitStack | None = None
+
+    def get(self) -> Any:
+        if self._running is None or not self._running.is_connected():
+            self.close()
+            self._stack = ExitStack()
+            self._running = self._stack.enter_context(launched_chromium())
+        return self._running
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack = self._running = None
+
+
+@pytest.fixture(scope="session")
+def _worker_chromium() -> Iterator[_WorkerChromium]:
+    holder = _WorkerChromium()
+    try:
+        yield holder
+    finally:
+        holder.close()
+
+
 @pytest.fixture
-def chromium() -> Iterator[Any]:
-    """A Chromium for one test; each of its contexts is a browser of its own."""
-    with launched_chromium() as browser:
+def chromium(_worker_chromium: _WorkerChromium) -> Iterator[Any]:
+    """The Chromium of this test process; each context is a browser of its own, and the
+    contexts a test opened are closed after it."""
+    browser = _worker_chromium.get()
+    try:
         yield browser
+    finally:
+        for context in list(browser.contexts):
+            context.close()
 
 
 def new_page(browser: Any, viewport: dict[str, int], locale: str = "ru-RU") -> Any:
