@@ -57,8 +57,16 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "InfoCity <no-reply@infocity.local>"
+    # SMS through Kannel: smsbox's sendsms URL (http://host:13013/cgi-bin/sendsms), the
+    # sendsms-user it knows us by, and the sender name phones show. Without a URL an SMS
+    # goes to the recipient's in-app inbox.
     sms_gateway_url: str | None = None
-    sms_gateway_token: str | None = None
+    sms_gateway_username: str | None = None
+    sms_gateway_password: str | None = None
+    sms_sender: str = "InfoCity"
+    # Where smsbox reaches InfoCity with delivery reports, when not at base_url (an address
+    # on the internal network, say).
+    sms_report_base_url: str | None = None
     # The demo mailbox: e-mail and SMS are kept for the page /demo/mailbox instead of being
     # sent, so a demo can be used without a mail server. On by default in development,
     # refused in production (it shows everyone's messages, reset links included).
