@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import update
 
 from infocity.core import sms
@@ -119,6 +120,10 @@ def test_delivery_reports_move_forward_only_and_refuse_strangers(
     citizen = add_citizen(uow, email=False, phone=True)
     message = queue_sms(uow, citizen, "Показания", None)
 
+    def failed_count() -> float:
+        return REGISTRY.get_sample_value("infocity_sms_reports_total", {"report": "failed"}) or 0
+
+    failures_before = failed_count()
     answer = client.get(report_query(message.id, 4))
     assert answer.json() == {"id": message.id, "report": "buffered"}
     buffered = outbox_row(uow, message.id)
@@ -136,6 +141,7 @@ def test_delivery_reports_move_forward_only_and_refuse_strangers(
     for late in (8, 1, 16):
         assert client.get(report_query(message.id, late)).json()["report"] == "failed"
     assert outbox_row(uow, message.id).reported_at == failed.reported_at
+    assert failed_count() == failures_before + 1  # counted once
 
     other = report_query(message.id, 1).replace(message.id, "0" * 32, 1)
     refused = client.get(other)

@@ -149,6 +149,12 @@ class Settings(BaseSettings):
                     "INFOCITY_DEMO_MAILBOX cannot be on in production: the page shows every "
                     "outgoing message to anyone"
                 )
+        if self.sms_gateway_url and not (self.sms_gateway_username and self.sms_gateway_password):
+            # Kannel refuses every sendsms without them: say so at start, not per SMS.
+            raise ValueError(
+                "INFOCITY_SMS_GATEWAY_USERNAME and INFOCITY_SMS_GATEWAY_PASSWORD must be set "
+                "with INFOCITY_SMS_GATEWAY_URL (the sendsms-user of Kannel's smsbox)"
+            )
         try:
             ZoneInfo(self.city_timezone)  # fail at start-up, not at the first schedule
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
+from prometheus_client import Counter
 from sqlalchemy import or_, select, update
 
 from infocity.core.db import get_engine, utcnow
@@ -32,6 +33,10 @@ from infocity.core.sql import dml
 from infocity.core.uow import UnitOfWork
 
 REPORT_PATH = "/api/v1/sms/reports"
+
+REPORTS = Counter(
+    "infocity_sms_reports_total", "SMS delivery reports recorded, by report.", ["report"]
+)
 
 
 class Report(StrEnum):
@@ -206,6 +211,7 @@ def record_report(
         ).rowcount
         if changed:
             uow.commit()
+            REPORTS.labels(report.value).inc()
             return report
         current = uow.session.execute(
             select(OutboxMessage.report).where(
