@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from babel.dates import format_datetime
@@ -172,7 +171,7 @@ def test_an_sms_is_a_short_line_and_one_link(
             uow.commit()
         Worker("test").deliver_due()
     [request] = gateway.requests
-    [text] = parse_qs(urlsplit(request.path).query)["text"]
+    text = request.body.decode()
     assert text == f"Напоминание о записи к врачу\n{BASE_URL}/health/appointments"
     assert len(re.findall(r"https?://", text)) == 1
 

@@ -57,3 +57,5 @@ def test_an_sms_gateway_needs_its_kannel_account() -> None:
         sms_gateway_url=url, sms_gateway_username="infocity", sms_gateway_password="secret"
     )
     assert settings.sms_sender == "InfoCity"
+    with pytest.raises(ValidationError, match="sms_sender"):
+        Settings(sms_sender="Город Москва")

@@ -87,9 +87,10 @@ def test_kannel_answers_and_the_request_it_gets() -> None:
     assert sms.coding("Код 123456") == "2"
     assert sms.coding("Code 123456\nhttp://city.example/a?b=1") == "0"
     assert sms.coding("Price: 5€") == "2"
-    params = sms.sendsms_params("ab" * 16, "+79001234567", "Код 123456")
-    assert (params["to"], params["charset"], params["dlr-mask"]) == ("+79001234567", "UTF-8", "31")
-    dlr = urlsplit(params["dlr-url"])
+    headers = sms.sendsms_headers("ab" * 16, "+79001234567", "Код 123456")
+    assert headers["Content-Type"] == "text/plain; charset=UTF-8"
+    assert (headers["X-Kannel-To"], headers["X-Kannel-DLR-Mask"]) == ("+79001234567", "31")
+    dlr = urlsplit(headers["X-Kannel-DLR-Url"])
     assert dlr.path == f"/api/v1/sms/reports/{'ab' * 16}"
     query = parse_qs(dlr.query)
     assert query["token"] == [sms.report_token("ab" * 16)]

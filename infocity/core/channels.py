@@ -290,12 +290,15 @@ def send_sms(delivery: Delivery) -> None:
         # An earlier attempt reached Kannel (its report came back) but was not recorded:
         # sending again would put a second SMS on the phone.
         return
-    params = sms.sendsms_params(delivery.id, delivery.address, delivery.sms_text())
+    text = delivery.sms_text()
     try:
-        response = httpx.get(
+        response = httpx.post(
             settings.sms_gateway_url,
-            params=params,
-            headers={"User-Agent": "InfoCity"},
+            content=text.encode(),
+            headers={
+                "User-Agent": "InfoCity",
+                **sms.sendsms_headers(delivery.id, delivery.address, text),
+            },
             timeout=settings.delivery_timeout_seconds,
             follow_redirects=False,
         )

@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     sms_gateway_url: str | None = None
     sms_gateway_username: str | None = None
     sms_gateway_password: str | None = None
-    sms_sender: str = "InfoCity"
+    # A name of up to 11 Latin letters and digits, or a number: what phone networks carry.
+    sms_sender: str = Field("InfoCity", pattern=r"^(\+?[0-9]{1,15}|[A-Za-z0-9 .-]{1,11})$")
     # Where smsbox reaches InfoCity with delivery reports, when not at base_url (an address
     # on the internal network, say).
     sms_report_base_url: str | None = None

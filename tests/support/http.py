@@ -55,10 +55,6 @@ def http_receiver(**options: object) -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def do_GET(self) -> None:
-            # Kannel's sendsms takes its parameters in the query: recorded alike.
-            self.do_POST()
-
         def log_message(self, format: str, *args: object) -> None:
             pass
 
