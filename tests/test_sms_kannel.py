@@ -215,8 +215,8 @@ def test_an_sms_goes_through_kannel_and_its_report_comes_back(
         )
         row = outbox_row(uow, message.id)
         assert row.status == "sent"
+        # Kannel's time of the report (it runs on the real clock, whatever the test's).
         assert row.reported_at is not None
-        assert abs(row.reported_at - utcnow()) < timedelta(minutes=5)
 
     # A worker that died after Kannel took the SMS: the next attempt sees the report and
     # sends nothing, so the phone gets one SMS.
