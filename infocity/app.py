@@ -33,7 +33,7 @@ from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
 from infocity.portal import service as portal_service
-from infocity.web import errors, openapi, ops, pages
+from infocity.web import errors, openapi, ops, pages, sms_reports
 from infocity.web.deps import PrincipalSources, install_principal_sources
 from infocity.web.limits import BodyLimitMiddleware, refuse_control_characters
 from infocity.web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
@@ -120,6 +120,7 @@ def create_app() -> FastAPI:
         )
 
     app.include_router(ops.router)
+    app.include_router(sms_reports.router)
     # The JSON API first: routes are matched in order, and the API carries the load.
     for router in (
         health_api.router,

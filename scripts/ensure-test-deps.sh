@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what the test suite drives for real is on this machine:
-# PostgreSQL binaries (the tests start a throwaway cluster) and Chromium (browser tests).
+# PostgreSQL binaries (the tests start a throwaway cluster), Chromium (browser tests) and
+# Kannel with its fake SMSC (the SMS gateway's tests).
 # Installs missing ones from Debian's packages when run as root; otherwise says what is missing.
 set -euo pipefail
 
@@ -11,6 +12,12 @@ if [ -z "${INFOCITY_TEST_POSTGRES_URL:-}" ] && ! command -v initdb >/dev/null \
 fi
 if ! command -v chromium >/dev/null; then
   need+=(chromium)
+fi
+if ! command -v bearerbox >/dev/null && [ ! -x /usr/sbin/bearerbox ]; then
+  need+=(kannel)
+fi
+if [ ! -x /usr/lib/kannel/test/fakesmsc ]; then
+  need+=(kannel-extras)  # Kannel's test tools: fakesmsc, the fake SMSC's phone side
 fi
 if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   need+=(fonts-dejavu-core)  # the Cyrillic font of PDF bills

@@ -4,7 +4,6 @@ mailbox; and the base URL the links are built on."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterator
@@ -156,6 +155,8 @@ def test_an_sms_is_a_short_line_and_one_link(
     citizen = add_citizen(uow, locale="ru", email=False, phone=True)
     with http_receiver() as gateway:
         settings_env.setenv("INFOCITY_SMS_GATEWAY_URL", gateway.url)
+        settings_env.setenv("INFOCITY_SMS_GATEWAY_USERNAME", "infocity")
+        settings_env.setenv("INFOCITY_SMS_GATEWAY_PASSWORD", "secret")
         get_settings.cache_clear()
         with uow:
             notify(
@@ -170,7 +171,7 @@ def test_an_sms_is_a_short_line_and_one_link(
             uow.commit()
         Worker("test").deliver_due()
     [request] = gateway.requests
-    text = json.loads(request.body)["text"]
+    text = request.body.decode()
     assert text == f"Напоминание о записи к врачу\n{BASE_URL}/health/appointments"
     assert len(re.findall(r"https?://", text)) == 1
 

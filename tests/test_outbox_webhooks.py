@@ -1,4 +1,4 @@
-"""Signed webhooks and SMS through an HTTP gateway, against real local HTTP servers."""
+"""Signed webhooks against a real local HTTP server, and SMS without a gateway."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.core.worker import Worker
 from tests.support.http import http_receiver
-from tests.support.users import add_citizen, count
+from tests.support.users import add_citizen
 
 TEMPLATE = "portal/notifications/service_notice.txt"
 CONTEXT = {"title": "Meter", "name": "Иван", "text": "Please submit your readings."}
@@ -158,58 +158,6 @@ def test_events_go_only_to_endpoints_of_their_organisation_or_city_wide(uow: Uni
         assert sorted(m.webhook_endpoint_id or 0 for m in messages) == [own.id, city.id]
         with pytest.raises(TypeError):
             publish_event(uow.session, "slot.freed", {"when": utcnow()})
-
-
-def test_sms_goes_to_the_http_gateway_with_bearer_and_message_id(
-    uow: UnitOfWork, settings_env: pytest.MonkeyPatch
-) -> None:
-    citizen = add_citizen(uow, locale="en", email=False, phone=True)
-    with http_receiver() as gateway:
-        settings_env.setenv("INFOCITY_SMS_GATEWAY_URL", gateway.url)
-        settings_env.setenv("INFOCITY_SMS_GATEWAY_TOKEN", "gateway-token")
-        get_settings.cache_clear()
-        with uow:
-            [message] = notify(
-                uow.session,
-                citizen,
-                kind="service_notice",
-                template=TEMPLATE,
-                context=CONTEXT,
-                channels=["sms"],
-            )
-            uow.commit()
-        Worker("test").deliver_due()
-    [request] = gateway.requests
-    assert request.headers["authorization"] == "Bearer gateway-token"
-    assert request.headers["idempotency-key"] == message.id
-    body = json.loads(request.body)
-    assert body["to"] == citizen.phone
-    assert body["id"] == message.id
-    assert body["text"].startswith("City service notice: Meter\n")
-    assert outbox_row(uow, message.id).status == "sent"
-    assert count(uow, InboxMessage) == 0
-
-
-def test_sms_gateway_refusal_fails_server_error_retries(
-    uow: UnitOfWork, settings_env: pytest.MonkeyPatch
-) -> None:
-    citizen = add_citizen(uow, email=False, phone=True)
-    with http_receiver(statuses=[502, 422]) as gateway:
-        settings_env.setenv("INFOCITY_SMS_GATEWAY_URL", gateway.url)
-        get_settings.cache_clear()
-        with uow:
-            [message] = notify(
-                uow.session, citizen, kind="k", template=TEMPLATE, context=CONTEXT, channels=["sms"]
-            )
-            uow.commit()
-        worker = Worker("test")
-        worker.deliver_due()
-        assert outbox_row(uow, message.id).status == "retry"
-        with uow:
-            uow.session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
-            uow.commit()
-        worker.deliver_due()
-    assert outbox_row(uow, message.id).status == "failed"
 
 
 def test_without_a_gateway_sms_lands_in_the_inbox_once(uow: UnitOfWork) -> None:

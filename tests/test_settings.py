@@ -47,3 +47,15 @@ def test_production_refuses_to_start_without_secure_cookies() -> None:
     with pytest.raises(ValidationError, match="INFOCITY_SECURE_COOKIES"):
         Settings(environment="production", **secrets)
     assert Settings(environment="production", secure_cookies=True, **secrets).secure_cookies
+
+
+def test_an_sms_gateway_needs_its_kannel_account() -> None:
+    url = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    with pytest.raises(ValidationError, match="INFOCITY_SMS_GATEWAY_USERNAME"):
+        Settings(sms_gateway_url=url, sms_gateway_username="infocity")
+    settings = Settings(
+        sms_gateway_url=url, sms_gateway_username="infocity", sms_gateway_password="secret"
+    )
+    assert settings.sms_sender == "InfoCity"
+    with pytest.raises(ValidationError, match="sms_sender"):
+        Settings(sms_sender="Город Москва")

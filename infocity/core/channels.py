@@ -10,10 +10,12 @@ channel carries the message id for de-duplication:
 
 - ``inbox``: the row is inserted with the unique ``outbox_id`` (ON CONFLICT DO NOTHING);
 - ``email``: ``Message-ID: <id@infocity>``, which mail clients de-duplicate on;
-- ``webhook`` and ``sms``: ``Idempotency-Key`` and ``X-InfoCity-Message-Id`` headers.
+- ``webhook``: ``Idempotency-Key`` and ``X-InfoCity-Message-Id`` headers;
+- ``sms``: Kannel has no idempotency key; a repeated attempt is not sent when Kannel has
+  already reported on an earlier one (``infocity.core.sms``).
 
-SMS goes to an HTTP gateway (``INFOCITY_SMS_GATEWAY_URL``): POST JSON
-``{"to", "text", "id"}`` with ``Authorization: Bearer <INFOCITY_SMS_GATEWAY_TOKEN>``.
+SMS goes to Kannel's smsbox (``INFOCITY_SMS_GATEWAY_URL``, its ``sendsms`` interface) with
+a ``dlr-url`` for the delivery reports.
 With the demo mailbox on (``INFOCITY_DEMO_MAILBOX``) e-mail and SMS are kept for the page
 ``/demo/mailbox`` instead (``infocity.core.demo_mailbox``). Otherwise, without a gateway,
 an SMS is put in the recipient's in-app inbox instead,
@@ -22,7 +24,6 @@ unless the same notification already went to the inbox on its own.
 
 from __future__ import annotations
 
-import json
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -36,7 +37,7 @@ import httpx
 from markupsafe import escape
 from sqlalchemy import Table, select
 
-from infocity.core import demo_mailbox
+from infocity.core import demo_mailbox, sms
 from infocity.core.db import get_engine, utcnow
 from infocity.core.models import InboxMessage, OutboxMessage, WebhookEndpoint
 from infocity.core.settings import get_settings
@@ -272,7 +273,7 @@ def _notification_in_inbox(delivery: Delivery) -> bool:
 
 
 def send_sms(delivery: Delivery) -> None:
-    """Send through the SMS gateway, or to the demo mailbox, or to the in-app inbox when
+    """Send through Kannel, or to the demo mailbox, or to the in-app inbox when
     there is neither."""
     settings = get_settings()
     if settings.demo_mailbox_on:
@@ -285,14 +286,27 @@ def send_sms(delivery: Delivery) -> None:
         return
     if not delivery.address:
         raise DeliveryError("no phone number", permanent=True)
+    if delivery.attempts > 1 and sms.reported(delivery.id):
+        # An earlier attempt reached Kannel (its report came back) but was not recorded:
+        # sending again would put a second SMS on the phone.
+        return
     text = delivery.sms_text()
-    body = json.dumps(
-        {"to": delivery.address, "text": text, "id": delivery.id}, ensure_ascii=False
-    ).encode()
-    headers = {MESSAGE_ID_HEADER: delivery.id, "Idempotency-Key": delivery.id}
-    if settings.sms_gateway_token:
-        headers["Authorization"] = f"Bearer {settings.sms_gateway_token}"
-    post_json(settings.sms_gateway_url, body, headers)
+    try:
+        response = httpx.post(
+            settings.sms_gateway_url,
+            content=text.encode(),
+            headers={
+                "User-Agent": "InfoCity",
+                **sms.sendsms_headers(delivery.id, delivery.address, text),
+            },
+            timeout=settings.delivery_timeout_seconds,
+            follow_redirects=False,
+        )
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"Kannel unreachable: {type(exc).__name__}: {exc}") from exc
+    refused = sms.refusal(response.status_code, response.text)
+    if refused is not None:
+        raise DeliveryError(refused.reason, permanent=refused.permanent)
 
 
 SENDERS: dict[str, Callable[[Delivery], None]] = {

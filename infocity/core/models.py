@@ -54,6 +54,11 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SMS only: the gateway's latest delivery report (infocity.core.sms.Report), when the
+    # network made it, and the operator's SMSC's own words.
+    report: Mapped[str | None] = mapped_column(String(16))
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    report_detail: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 

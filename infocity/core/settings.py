@@ -57,8 +57,17 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "InfoCity <no-reply@infocity.local>"
+    # SMS through Kannel: smsbox's sendsms URL (http://host:13013/cgi-bin/sendsms), the
+    # sendsms-user it knows us by, and the sender name phones show. Without a URL an SMS
+    # goes to the recipient's in-app inbox.
     sms_gateway_url: str | None = None
-    sms_gateway_token: str | None = None
+    sms_gateway_username: str | None = None
+    sms_gateway_password: str | None = None
+    # A name of up to 11 Latin letters and digits, or a number: what phone networks carry.
+    sms_sender: str = Field("InfoCity", pattern=r"^(\+?[0-9]{1,15}|[A-Za-z0-9 .-]{1,11})$")
+    # Where smsbox reaches InfoCity with delivery reports, when not at base_url (an address
+    # on the internal network, say).
+    sms_report_base_url: str | None = None
     # The demo mailbox: e-mail and SMS are kept for the page /demo/mailbox instead of being
     # sent, so a demo can be used without a mail server. On by default in development,
     # refused in production (it shows everyone's messages, reset links included).
@@ -141,6 +150,12 @@ class Settings(BaseSettings):
                     "INFOCITY_DEMO_MAILBOX cannot be on in production: the page shows every "
                     "outgoing message to anyone"
                 )
+        if self.sms_gateway_url and not (self.sms_gateway_username and self.sms_gateway_password):
+            # Kannel refuses every sendsms without them: say so at start, not per SMS.
+            raise ValueError(
+                "INFOCITY_SMS_GATEWAY_USERNAME and INFOCITY_SMS_GATEWAY_PASSWORD must be set "
+                "with INFOCITY_SMS_GATEWAY_URL (the sendsms-user of Kannel's smsbox)"
+            )
         try:
             ZoneInfo(self.city_timezone)  # fail at start-up, not at the first schedule
         except (ZoneInfoNotFoundError, ValueError) as exc:

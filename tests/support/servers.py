@@ -11,6 +11,7 @@ import contextlib
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -78,6 +79,26 @@ def wait_until_ready(
 ) -> None:
     """Return once ``url`` answers 200; raise ``ServerDidNotStart`` (with the log's end)
     if ``process`` exits, shows no progress for ``stall`` seconds, or ``ceiling`` passes."""
+
+    def answers() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(url, timeout=5).status_code == 200
+        return False
+
+    wait_until(answers, process, log=log, ceiling=ceiling, stall=stall, poll=poll)
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    process: subprocess.Popen[bytes],
+    *,
+    log: IO[bytes] | None = None,
+    ceiling: float = CEILING_SECONDS,
+    stall: float = STALL_SECONDS,
+    poll: float = 0.1,
+) -> None:
+    """Return once ``condition()`` holds, while ``process`` (the server it depends on)
+    lives and makes progress; raise ``ServerDidNotStart`` as ``wait_until_ready``."""
     started = time.monotonic()
     last_progress = started
     progress = (_cpu_ticks(process.pid), _log_size(log))
@@ -86,9 +107,8 @@ def wait_until_ready(
             raise ServerDidNotStart(
                 f"server exited with {process.returncode} before answering:\n{_tail(log)}"
             )
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
+        if condition():
+            return
         now = time.monotonic()
         current = (_cpu_ticks(process.pid), _log_size(log))
         if current != progress:
