@@ -44,11 +44,39 @@ TABLES = [t.name for t in reversed(metadata.sorted_tables)]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run each ``calendar`` test at the real time and at every fixed "today"."""
+    """Run each ``calendar`` test at the real time and at every fixed "today" (each
+    fixed "today" on one database: ``FIXED_TODAY_DATABASE``)."""
     if metafunc.definition.get_closest_marker("calendar"):
         metafunc.parametrize(
             "fixed_today", [None, *FIXED_TODAYS.values()], ids=["now", *FIXED_TODAYS], indirect=True
         )
+
+
+# Each fixed "today" runs on one database, alternating: the calendar is the process's
+# clock (the database is never asked the time), while what the databases store and compare
+# differently is run on both at the real time.
+FIXED_TODAY_DATABASE = {
+    name: ("sqlite", "postgresql")[index % 2] for index, name in enumerate(FIXED_TODAYS)
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out each fixed "today" on the database ``FIXED_TODAY_DATABASE`` does not give
+    it."""
+    by_instant = {instant: name for name, instant in FIXED_TODAYS.items()}
+    kept, left_out = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        name = by_instant.get(params.get("fixed_today"))  # type: ignore[arg-type]
+        database = params.get("database")
+        if name is not None and database is not None and FIXED_TODAY_DATABASE[name] != database:
+            left_out.append(item)
+        else:
+            kept.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 def _session_today() -> datetime | None:

@@ -3,7 +3,9 @@
 A test marked ``@pytest.mark.calendar`` runs once at the real time and once at each
 instant below, with the whole process's clock (``utcnow``, ``datetime.now``,
 ``date.today``, ``time.time``) moved there and ticking on (``time-machine``). The
-database is never asked for the time, so moving the process's clock is enough.
+database is never asked for the time, so moving the process's clock is enough; the real
+time runs on both databases, each fixed instant on one of them, alternating
+(``FIXED_TODAY_DATABASE`` in ``tests/conftest.py``).
 """
 
 from __future__ import annotations
