@@ -30,7 +30,8 @@ def test_validators_check_cards_online_and_hold_a_signed_stop_list(client: TestC
     college = make_college()
     holder, loser = student(), student()
     card, lost = active_card(holder, college), active_card(loser, college)
-    assert card.uid is not None and lost.uid is not None
+    assert card.uid is not None
+    assert lost.uid is not None
     key = {"X-Device-Key": validator_key()}
 
     assert client.get(f"{ELIGIBILITY}/{card.uid}").status_code == 401
@@ -101,7 +102,8 @@ def test_the_student_follows_and_blocks_the_card_on_its_page(
         f"/cards/social/college/{card.id}/issue",
         data={"uid": "04A1B2C3D4E5F6", "csrf_token": form_token(college_page)},
     )
-    assert issued.status_code == 200 and "04A1B2C3D4E5F6" in issued.text
+    assert issued.status_code == 200
+    assert "04A1B2C3D4E5F6" in issued.text
 
     page = client.get("/cards/social")
     activated = client.post(
@@ -114,4 +116,5 @@ def test_the_student_follows_and_blocks_the_card_on_its_page(
     )
     assert "Заблокирована: Утеряна" in blocked.text
     english = client.get("/cards/social", headers={"Accept-Language": "en"})
-    assert "Blocked: Lost" in english.text and "Order a new card" in english.text
+    assert "Blocked: Lost" in english.text
+    assert "Order a new card" in english.text
