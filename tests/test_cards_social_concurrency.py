@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -48,8 +49,8 @@ def test_one_card_is_issued_once_and_one_uid_goes_to_one_card(database: str) -> 
 
     outcomes = at_once(
         [
-            lambda who=who: service.issue_social_card(
-                who.principal, card.id, SocialCardIssue(uid=new_uid())
+            partial(
+                service.issue_social_card, who.principal, card.id, SocialCardIssue(uid=new_uid())
             )
             for who in office[:STAFF]
         ]
@@ -64,9 +65,7 @@ def test_one_card_is_issued_once_and_one_uid_goes_to_one_card(database: str) -> 
     uid = new_uid()
     outcomes = at_once(
         [
-            lambda c=c, who=who: service.issue_social_card(
-                who.principal, c.id, SocialCardIssue(uid=uid)
-            )
+            partial(service.issue_social_card, who.principal, c.id, SocialCardIssue(uid=uid))
             for c, who in zip(cards, office, strict=True)
         ]
     )
