@@ -1,7 +1,8 @@
 """Darya orders her student's social card in a real browser and follows it to active: she
-applies through the portal, the student office of her college (a second browser) takes
-the application, approves it in the back office and issues the card with its UID; Darya
-sees it ready, confirms she has it, and a validator accepts it."""
+applies through the portal; the student office of her college approves the application
+and issues the card with its UID (through its use cases: its pages are tested in
+test_cards_social_validators.py); Darya sees each step, confirms she has the card, and a
+validator accepts it."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
+from infocity.cards import service
+from infocity.cards.schemas.social import SocialCardIssue
 from tests.builders import PASSWORD
-from tests.cards_social_builders import graduation_year, make_college, student, validator_key
+from tests.cards_social_builders import (
+    confirm,
+    graduation_year,
+    make_college,
+    student,
+    validator_key,
+)
 from tests.conftest import run_server
 from tests.support.browser import ARTIFACTS, DESKTOP, log_in, new_page
 
@@ -26,7 +35,7 @@ def test_a_student_orders_a_social_card_and_follows_it_to_active(
     college, darya = make_college("Колледж связи №54"), student()
     key = validator_key()
     ARTIFACTS.mkdir(exist_ok=True)
-    page, office = new_page(chromium, DESKTOP), new_page(chromium, DESKTOP)
+    page = new_page(chromium, DESKTOP)
     with run_server(database, 1) as base_url:
         log_in(page, base_url, darya.identifier, PASSWORD)
         page.goto(f"{base_url}/cards/social")
@@ -37,24 +46,14 @@ def test_a_student_orders_a_social_card_and_follows_it_to_active(
         page.get_by_role("button", name="Подать заявление").click()
         page.wait_for_url("**/applications/*")
         application_url = page.url
-        application_id = application_url.rstrip("/").rsplit("/", 1)[1]
+        application_id = application_url.split("?")[0].rstrip("/").rsplit("/", 1)[1]
 
-        # The student office confirms the status in the back office.
-        log_in(office, base_url, college.office.identifier, PASSWORD)
-        office.goto(f"{base_url}/back-office/applications/{application_id}")
-        office.get_by_role("button", name="Взять на рассмотрение").click()
-        office.check("input[name=decision][value=approve]")
-        office.get_by_role("button", name="Принять решение").click()
-        office.wait_for_load_state()
-
+        confirm(college, int(application_id))  # the student office approves
         page.goto(f"{base_url}/cards/social")
         assert "Заказана" in page.locator("main").inner_text()
 
-        office.goto(f"{base_url}/cards/social/college")
-        office.locator("input[name=uid]").fill(UID.lower())
-        office.get_by_role("button", name="Выдать карту").click()
-        office.wait_for_load_state()
-        assert UID in office.locator("main").inner_text()
+        (card,) = service.list_my_social_cards(darya.principal)
+        service.issue_social_card(college.office.principal, card.id, SocialCardIssue(uid=UID))
 
         page.goto(f"{base_url}/cards/social")
         card = page.locator("article.card").first
