@@ -333,7 +333,7 @@ def list_college_social_cards(
     status: str | None = None,
     uow: UnitOfWork | None = None,
 ) -> list[SocialCardRead]:
-    """A college's cards (ordered ones first to issue), optionally of one status."""
+    """A college's cards, the oldest first (at most 500), optionally of one status."""
     actor = authorize(actor, Action.SOCIAL_CARD_ISSUE, college_id)
     uow = uow or UnitOfWork()
     with uow:
