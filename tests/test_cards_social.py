@@ -142,7 +142,14 @@ def test_refusals_say_why_and_change_nothing(database: str) -> None:
     )
     with unchanged("social_card_status_conflict"):
         service.activate_social_card(stranger.principal, taken.id)
-    assert [c.status for c in service.list_my_social_cards(stranger.principal)] == ["blocked"]
+    # A new college's card instead of a replacement: then no replacement on top of it.
+    confirm(other_college, apply(stranger, other_college).id)
+    with unchanged("social_card_already_held"):
+        service.reissue_social_card(stranger.principal, taken.id)
+    assert [c.status for c in service.list_my_social_cards(stranger.principal)] == [
+        "ordered",
+        "blocked",
+    ]
 
 
 def test_an_application_made_while_a_card_is_ordered_cannot_make_a_second(

@@ -301,7 +301,9 @@ def reissue_social_card(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        _own_card(session, actor, card_id)
+        blocked = _own_card(session, actor, card_id)
+        if _has_live_card(session, blocked.person_id):  # applied anew meanwhile
+            raise errors.SocialCardAlreadyHeld()
         old = _step(session, card_id, SocialCardStatus.REISSUED, Mover.STUDENT, {"updated_at": now})
         _record(session, old, actor, now, None)
         card = SocialCard(
@@ -316,7 +318,10 @@ def reissue_social_card(
             updated_at=now,
         )
         session.add(card)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError as exc:  # an order for the same student committed first
+            raise errors.SocialCardAlreadyHeld() from exc
         result = _read(session, card)
         _record(session, result, actor, now, None)
         uow.commit()
