@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from infocity.cards import jobs, service
 from infocity.cards.schemas.social import SocialCardBlock
-from tests.builders import logged_in
+from tests.builders import PASSWORD, api_token, bearer, logged_in
 from tests.cards_social_builders import (
     active_card,
     make_college,
@@ -118,3 +118,12 @@ def test_the_student_follows_and_blocks_the_card_on_its_page(
     english = client.get("/cards/social", headers={"Accept-Language": "en"})
     assert "Blocked: Lost" in english.text
     assert "Order a new card" in english.text
+
+    # The app does the same through the JSON API.
+    token = bearer(api_token(browser, dasha.identifier, PASSWORD))
+    mine = browser.get("/api/v1/cards/social/cards", headers=token).json()
+    assert [c["status"] for c in mine] == ["blocked"]
+    assert [e["status"] for e in mine[0]["history"]] == ["ordered", "issued", "active", "blocked"]
+    new = browser.post(f"/api/v1/cards/social/cards/{card.id}/reissue", headers=token)
+    assert new.status_code == 201
+    assert new.json()["replaces_card_id"] == card.id
