@@ -58,7 +58,13 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.HOME_VISIT_MANAGE: {R.REGISTRAR, R.CLINIC_ADMIN},
     # Portal applications
     Action.APPLICATION_SUBMIT: {R.CITIZEN},
-    Action.APPLICATION_PROCESS: {R.REGISTRAR, R.CLINIC_ADMIN, R.HOUSING_OPERATOR, R.CITY_ADMIN},
+    Action.APPLICATION_PROCESS: {
+        R.REGISTRAR,
+        R.CLINIC_ADMIN,
+        R.HOUSING_OPERATOR,
+        R.COLLEGE_STAFF,
+        R.CITY_ADMIN,
+    },
     # Housing and utilities
     Action.HOUSING_OWN: {R.CITIZEN},
     Action.HOUSING_REQUESTS_PROCESS: {R.HOUSING_OPERATOR},
@@ -73,6 +79,8 @@ EXPECTED: dict[Action, set[Role]] = {
     # Exam results
     Action.EXAM_RESULTS_IMPORT: {R.EXAM_OFFICIAL},
     Action.EXAM_RESULTS_SUBSCRIBE: {R.CITIZEN},
+    Action.SOCIAL_CARD_HOLD: {R.CITIZEN},
+    Action.SOCIAL_CARD_ISSUE: {R.COLLEGE_STAFF, R.CITY_ADMIN},
 }
 HOME_ORG, OTHER_ORG = 1, 2
 

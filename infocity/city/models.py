@@ -17,6 +17,7 @@ ORGANISATION_KINDS = (
     "kindergarten",
     "housing_operator",
     "wifi_operator",
+    "college",  # colleges and universities: they confirm student status
 )
 
 

@@ -23,6 +23,7 @@ class Role(StrEnum):
     EXAM_OFFICIAL = "exam_official"
     HOUSING_OPERATOR = "housing_operator"
     WIFI_OPERATOR = "wifi_operator"
+    COLLEGE_STAFF = "college_staff"  # a college's or university's student office
     SECURITY_STAFF = "security_staff"
     ANALYST = "analyst"
     CITY_ADMIN = "city_admin"
@@ -38,6 +39,7 @@ ROLE_ORGANISATION_KIND: dict[Role, str | None] = {
     Role.EXAM_OFFICIAL: None,
     Role.HOUSING_OPERATOR: "housing_operator",
     Role.WIFI_OPERATOR: "wifi_operator",
+    Role.COLLEGE_STAFF: "college",
     Role.SECURITY_STAFF: None,
     Role.ANALYST: None,
     Role.CITY_ADMIN: None,
@@ -84,6 +86,9 @@ class Action(StrEnum):
     # Education: state exam results
     EXAM_RESULTS_IMPORT = "exam_results.import"  # exam officials load results and corrections
     EXAM_RESULTS_SUBSCRIBE = "exam_results.subscribe"  # told when a subject is published
+    # Cards: students' social cards
+    SOCIAL_CARD_HOLD = "social_card.hold"  # a student follows, activates, blocks their card
+    SOCIAL_CARD_ISSUE = "social_card.issue"  # a college's student office issues and blocks
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -117,7 +122,13 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.APPLICATION_SUBMIT: frozenset({Role.CITIZEN}),
     # Scoped by the application's organisation: a registrar sees only their clinic's.
     Action.APPLICATION_PROCESS: frozenset(
-        {Role.REGISTRAR, Role.CLINIC_ADMIN, Role.HOUSING_OPERATOR, Role.CITY_ADMIN}
+        {
+            Role.REGISTRAR,
+            Role.CLINIC_ADMIN,
+            Role.HOUSING_OPERATOR,
+            Role.COLLEGE_STAFF,
+            Role.CITY_ADMIN,
+        }
     ),
     Action.HOUSING_OWN: frozenset({Role.CITIZEN}),
     Action.HOUSING_REQUESTS_PROCESS: frozenset({Role.HOUSING_OPERATOR}),
@@ -133,6 +144,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.FIRST_GRADE_SCHOOL: frozenset({Role.SCHOOL_STAFF, Role.CITY_ADMIN}),
     Action.EXAM_RESULTS_IMPORT: frozenset({Role.EXAM_OFFICIAL}),
     Action.EXAM_RESULTS_SUBSCRIBE: frozenset({Role.CITIZEN}),
+    Action.SOCIAL_CARD_HOLD: frozenset({Role.CITIZEN}),
+    # Scoped: a college's staff issue and block the cards of their own students only.
+    Action.SOCIAL_CARD_ISSUE: frozenset({Role.COLLEGE_STAFF, Role.CITY_ADMIN}),
 }
 
 

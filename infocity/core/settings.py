@@ -119,6 +119,14 @@ class Settings(BaseSettings):
     # system (Debian's fonts-dejavu-core), whichever is found first.
     pdf_font_path: str | None = None
 
+    # Students' social cards: the Ed25519 private key (the 32-byte seed, base64) that signs
+    # the daily stop-list. None: derived from secret_key, so a development city signs
+    # without setup; set its own (or INFOCITY_SOCIAL_CARD_SIGNING_KEY_FILE) so that the
+    # validators' published key survives a change of secret_key.
+    social_card_signing_key: str | None = None
+    # How long a validator may reuse an eligibility answer without asking again.
+    social_card_eligibility_max_age: int = Field(60, ge=0, le=86400)
+
     @model_validator(mode="before")
     @classmethod
     def _read_file_secrets(cls, data: Any) -> Any:

@@ -343,7 +343,8 @@ SERVICES = (
         "Get a student's social card: reduced fares and discounts.",
         "Студенты и учащиеся очной формы обучения",
         "Full-time students and pupils",
-        None,
+        "/cards/social",
+        "student_social_card",
     ),
     ServiceSeed(
         "school_pass_meals",

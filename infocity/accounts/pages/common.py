@@ -17,6 +17,7 @@ ROLE_LABELS = {
     Role.EXAM_OFFICIAL: N_("Exam official"),
     Role.HOUSING_OPERATOR: N_("Housing operator"),
     Role.WIFI_OPERATOR: N_("Wi-Fi operator"),
+    Role.COLLEGE_STAFF: N_("College or university student office"),
     Role.SECURITY_STAFF: N_("Security staff"),
     Role.ANALYST: N_("Analyst"),
     Role.CITY_ADMIN: N_("City administrator"),

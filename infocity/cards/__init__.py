@@ -1,0 +1,1 @@
+"""Cards: pupils' school cards (pass and meals) and students' social cards."""

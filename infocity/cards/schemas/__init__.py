@@ -1,0 +1,1 @@
+"""What the cards' use cases take and give, one module per sub-domain."""
