@@ -310,6 +310,14 @@ def is_upcoming(status: str, starts_at: datetime, now: datetime) -> bool:
     return status == AppointmentStatus.BOOKED and starts_at >= now
 
 
+def referral_state(status: str, valid_until: datetime, now: datetime) -> str:
+    """What a patient reads of a referral: ``open`` (may be booked by), ``used``,
+    ``expired`` (never used in time) or ``cancelled``."""
+    if status == ReferralStatus.ACTIVE:
+        return "open" if valid_until > now else "expired"
+    return str(status)
+
+
 def release_at(day: date, *, horizon_days: int, release_time: time, tz: ZoneInfo) -> datetime:
     """When the slots of city date ``day`` open: at ``release_time`` on the day
     ``horizon_days`` before (so at any moment about ``horizon_days`` days are open)."""

@@ -16,10 +16,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from infocity.core.schemas import MAX_ID
-from infocity.health import service
+from infocity.health import reads, service
+from infocity.health.api import citizens
 from infocity.health.schemas import (
     AffectedAppointmentRead,
     AnonymousBookingCreate,
+    AppointmentDetailsRead,
     AppointmentRead,
     BookingCreate,
     BookingStatusRead,
@@ -145,12 +147,12 @@ async def book_for_patient(
 
 @router.get(
     "/appointments",
-    response_model=list[AppointmentRead],
+    response_model=list[AppointmentDetailsRead],
     responses=error_responses(401, 403),
-    summary="Your and your children's appointments, latest first",
+    summary="Your and your children's appointments, latest first, with where to go",
 )
-def my_appointments(actor: CurrentUser) -> list[AppointmentRead]:
-    return service.list_my_appointments(actor)
+def my_appointments(actor: CurrentUser) -> list[AppointmentDetailsRead]:
+    return reads.my_appointment_details(actor)
 
 
 @router.post(
@@ -418,3 +420,6 @@ def preview_schedule_rule_removal(
     rule_id: IdPath, actor: LoggedIn
 ) -> list[AffectedAppointmentRead]:
     return service.preview_schedule_rule_change(actor, rule_id, None)
+
+
+router.include_router(citizens.router)
