@@ -528,3 +528,47 @@ class PractitionerRequired(InvalidInput):
             N_("Choose the doctor who will visit."),
             field="practitioner_id",
         )
+
+
+# --- FHIR ----------------------------------------------------------------------------
+
+
+class InvalidSearch(InvalidInput):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            "invalid_search",
+            N_("A search parameter is not understood: %(name)s."),
+            status=400,
+            name=name,
+        )
+
+
+class SearchTooBroad(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "search_too_broad",
+            N_("Search free times by schedule, service type or location."),
+            status=400,
+        )
+
+
+class InvalidResource(InvalidInput):
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            "invalid_resource",
+            N_("The resource cannot be accepted: %(what)s."),
+            what=what,
+        )
+
+
+class ChangeNotSupported(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "change_not_supported",
+            N_("An appointment can only be cancelled here: set its status to cancelled."),
+        )
+
+
+class ResourceNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("not_found", N_("Nothing was found at this address."))

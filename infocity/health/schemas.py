@@ -280,6 +280,7 @@ class AppointmentRead(OutputModel):
     specialty_id: int
     practitioner_id: int
     starts_at: datetime
+    ends_at: datetime
     status: AppointmentStatus
     channel: Channel
     ticket_number: str

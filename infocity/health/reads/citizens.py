@@ -239,3 +239,18 @@ def my_attachments(
     with uow:
         patients, patient = _family_patient(uow, actor, patient_id)
         return _attachment_views(uow, patients if patient_id is None else [patient])
+
+
+def my_appointment(
+    actor: Principal | None,
+    appointment_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentDetailsRead:
+    """One appointment of the family with the clinic's address, the room and the doctor."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        found = service.get_appointment(actor, appointment_id, uow=uow)
+        return _appointment_details(uow, [found], now)[0]

@@ -288,6 +288,16 @@ def _own_appointment(uow: UnitOfWork, actor: Principal | None, appointment_id: i
     return appointment
 
 
+def get_appointment(
+    actor: Principal | None, appointment_id: int, *, uow: UnitOfWork | None = None
+) -> AppointmentRead:
+    """One appointment of the citizen's family (or, for staff, of their clinic); anyone
+    else's is "not found"."""
+    uow = uow or UnitOfWork()
+    with uow:
+        return _appointment_read(_own_appointment(uow, actor, appointment_id))
+
+
 @counted("cancel")
 def cancel_appointment(
     actor: Principal | None,

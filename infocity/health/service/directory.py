@@ -214,12 +214,15 @@ def list_doctors(
     *,
     specialty_id: int | None = None,
     clinic_id: int | None = None,
+    practitioner_id: int | None = None,
     uow: UnitOfWork | None = None,
 ) -> list[DoctorRead]:
     """The doctors (active posts) of a specialty or a clinic, or of the whole city, by name."""
     uow = uow or UnitOfWork()
     with uow:
         query = select(Practitioner).where(Practitioner.active.is_(True))
+        if practitioner_id is not None:
+            query = query.where(Practitioner.id == practitioner_id)
         if specialty_id is not None:
             query = query.where(Practitioner.specialty_id == specialty_id)
         if clinic_id is not None:
