@@ -588,3 +588,33 @@ class DoctorRead(OutputModel):
     room: str | None
     specialty_id: int
     clinic_id: int
+
+
+# --- FHIR client systems -----------------------------------------------------------------
+
+
+class FhirClientCreate(InputModel):
+    name: str = Field(min_length=1, max_length=200, description="The system, as people call it")
+    scopes: list[str] = Field(
+        min_length=1, max_length=20, description="e.g. system/Slot.read system/Appointment.write"
+    )
+
+
+class FhirClientRead(OutputModel):
+    id: int
+    client_id: str
+    name: str
+    scopes: str
+    active: bool
+    created_at: datetime
+
+
+class FhirClientIssued(FhirClientRead):
+    client_secret: str = Field(description="Shown once: only its hash is kept")
+
+
+class FhirTokenRead(OutputModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
+    expires_in: int
+    scope: str

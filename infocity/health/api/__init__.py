@@ -27,6 +27,8 @@ from infocity.health.schemas import (
     BookingStatusRead,
     CityDate,
     ClinicRead,
+    FhirClientCreate,
+    FhirClientIssued,
     HoldAccept,
     HomeVisitCreate,
     HomeVisitRead,
@@ -75,6 +77,17 @@ def update_specialty(
     specialty_id: IdPath, data: SpecialtyUpdate, actor: CurrentUser
 ) -> SpecialtyRead:
     return service.update_specialty(logged_in(actor), specialty_id, data)
+
+
+@router.post(
+    "/fhir-clients",
+    status_code=201,
+    response_model=FhirClientIssued,
+    responses=error_responses(401, 403, 422),
+    summary="Register a client system of the FHIR API with its scopes (city administrators)",
+)
+def register_fhir_client(data: FhirClientCreate, actor: LoggedIn) -> FhirClientIssued:
+    return service.register_fhir_client(actor, data)
 
 
 @router.get("/clinics", response_model=list[ClinicRead], summary="Polyclinics and branches")

@@ -5,17 +5,19 @@ registered for the prefix by the application)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Path, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Body, Depends, Form, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from pydantic import ValidationError
 
+from infocity.core.auth import SYSTEM, Principal
 from infocity.core.db import utcnow
 from infocity.core.schemas import MAX_ID
 from infocity.core.settings import get_settings
-from infocity.health import errors, reads, service
+from infocity.health import errors, reads, rules, service
 from infocity.health.fhir import resources as fhir
 from infocity.health.fhir.bundles import FhirResponse, searchset
 from infocity.health.fhir.resources import Resource
@@ -23,12 +25,14 @@ from infocity.health.fhir.search import paging, reference_id, start_range, token
 from infocity.health.schemas import (
     BookingCreate,
     DoctorRead,
+    FhirTokenRead,
+    IdentifiedBookingCreate,
     PatientRead,
     SlotFilter,
     SlotRead,
     SpecialtyRead,
 )
-from infocity.web.deps import LoggedIn, run_booking
+from infocity.web.deps import api_principal, run_booking
 
 PREFIX = "/fhir/R4"
 FHIR_VERSION = "4.0.1"
@@ -39,6 +43,42 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 Count = Annotated[int | None, Query(alias="_count")]
 Offset = Annotated[int | None, Query(alias="_offset")]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: a client system (its verified token) or a citizen (patient context:
+    themself and their children), never both."""
+
+    client: service.FhirClientAccess | None = None
+    patient: Principal | None = None
+
+    def may(self, resource: str, access: str) -> Principal:
+        """The principal to act as, if this caller may ``access`` the ``resource``: a client
+        system acts as the city's own system within its scopes, a citizen as themself."""
+        if self.client is not None:
+            if not rules.fhir_scope_allows(self.client.scopes, "system", resource, access):
+                raise errors.ScopeNotGranted()
+            return SYSTEM
+        if self.patient is None:
+            raise errors.TokenRequired()
+        if not rules.fhir_scope_allows(rules.FHIR_PATIENT_SCOPES, "patient", resource, access):
+            raise errors.ScopeNotGranted()
+        return self.patient
+
+
+def fhir_caller(request: Request) -> Caller:
+    """A client system's token (``fhir.…``) or a citizen's API token, if any."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip().startswith(service.FHIR_TOKEN_PREFIX):
+        access = service.fhir_client_access(token.strip())
+        if access is None:
+            raise errors.InvalidToken()
+        return Caller(client=access)
+    return Caller(patient=api_principal(request))
+
+
+Who = Annotated[Caller, Depends(fhir_caller)]
 
 # What the server does, and only that: the CapabilityStatement is built from this table.
 INTERACTIONS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
@@ -65,7 +105,7 @@ INTERACTIONS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
         ],
     ),
     "Appointment": (["read", "search-type", "create", "update"], [("patient", "reference")]),
-    "Patient": (["read", "search-type"], []),
+    "Patient": (["read", "search-type"], [("identifier", "token")]),
 }
 
 
@@ -113,8 +153,27 @@ def capability_statement(request: Request) -> Resource:
                 "mode": "server",
                 "security": {
                     "cors": False,
-                    "description": "Appointment and Patient need a bearer token "
-                    "(Authorization: Bearer <token> from POST /api/v1/auth/token)",
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/"
+                                    "restful-security-service",
+                                    "code": "SMART-on-FHIR",
+                                }
+                            ]
+                        }
+                    ],
+                    "extension": [
+                        {
+                            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/"
+                            "oauth-uris",
+                            "extension": [{"url": "token", "valueUri": f"{base}/auth/token"}],
+                        }
+                    ],
+                    "description": "Appointment and Patient need a bearer token: a client "
+                    "system's (POST auth/token, client credentials, system/… scopes) or a "
+                    "citizen's (POST /api/v1/auth/token: the patient and their children)",
                 },
                 "resource": [
                     {
@@ -314,24 +373,30 @@ def search_slots(
 
 
 @router.get("/Appointment/{id_}")
-def read_appointment(id_: IdPath, actor: LoggedIn) -> Resource:
-    return fhir.appointment(reads.my_appointment(actor, id_))
+def read_appointment(id_: IdPath, who: Who) -> Resource:
+    return fhir.appointment(reads.my_appointment(who.may("Appointment", "read"), id_))
 
 
 @router.get("/Appointment")
 def search_appointments(
     request: Request,
-    actor: LoggedIn,
+    who: Who,
     patient: str | None = None,
     count: Count = None,
     offset: Offset = None,
 ) -> Resource:
     person_id = reference_id(patient, "Patient", "patient")
-    found = [
-        a
-        for a in reads.my_appointment_details(actor)
-        if person_id is None or a.person_id == person_id
-    ]
+    actor = who.may("Appointment", "read")
+    if who.client is not None:
+        if person_id is None:
+            raise errors.InvalidSearch("patient")
+        found = reads.patient_appointments(actor, person_id)
+    else:
+        found = [
+            a
+            for a in reads.my_appointment_details(actor)
+            if person_id is None or a.person_id == person_id
+        ]
     return _page(request, found, fhir.appointment, count, offset)
 
 
@@ -363,24 +428,35 @@ def _booking_of(body: dict[str, Any]) -> BookingCreate:
     )
 
 
+def _book(who: Caller, actor: Principal, data: BookingCreate) -> int:
+    """A citizen books as in the app; a client system (the call centre, another clinic)
+    books for the patient it names with the kiosk's rules (``book_identified_patient``)."""
+    if who.client is None:
+        return service.book_slot(actor, data).id
+    if data.patient_id is None:
+        raise errors.InvalidResource("Appointment.participant")
+    identified = IdentifiedBookingCreate(slot_id=data.slot_id, referral_id=data.referral_id)
+    return service.book_identified_patient(data.patient_id, identified, channel="call_centre").id
+
+
 @router.post("/Appointment", status_code=201)
 async def create_appointment(
-    request: Request, actor: LoggedIn, body: Annotated[dict[str, Any], Body()]
+    request: Request, who: Who, body: Annotated[dict[str, Any], Body()]
 ) -> Response:
     """Book the Slot: the same use case, rules and guarantees as the portal and the app."""
+    actor = who.may("Appointment", "write")
     data = _booking_of(body)
-    booked = await run_booking(request, lambda: service.book_slot(actor, data))
-    resource = fhir.appointment(reads.my_appointment(actor, booked.id))
+    booked = await run_booking(request, lambda: _book(who, actor, data))
+    resource = fhir.appointment(reads.my_appointment(actor, booked))
     return FhirResponse(
-        resource, 201, headers={"Location": f"{PREFIX}/Appointment/{booked.id}/_history/1"}
+        resource, 201, headers={"Location": f"{PREFIX}/Appointment/{booked}/_history/1"}
     )
 
 
 @router.put("/Appointment/{id_}")
-def update_appointment(
-    id_: IdPath, actor: LoggedIn, body: Annotated[dict[str, Any], Body()]
-) -> Resource:
+def update_appointment(id_: IdPath, who: Who, body: Annotated[dict[str, Any], Body()]) -> Resource:
     """Cancel: the Appointment sent back with ``status: cancelled``; nothing else changes."""
+    actor = who.may("Appointment", "write")
     if body.get("resourceType") != "Appointment" or body.get("id") not in (None, str(id_)):
         raise errors.InvalidResource("Appointment.id")
     if body.get("status") != "cancelled":
@@ -389,18 +465,64 @@ def update_appointment(
     return fhir.appointment(reads.my_appointment(actor, id_))
 
 
-def _family(actor: LoggedIn) -> list[PatientRead]:
+def _family(actor: Principal) -> list[PatientRead]:
     """The user and their children: whom a patient's token may see."""
     return [PatientRead.model_validate(p) for p in reads.booking_home(actor).patients]
 
 
 @router.get("/Patient/{id_}")
-def read_patient(id_: IdPath, actor: LoggedIn) -> Resource:
+def read_patient(id_: IdPath, who: Who) -> Resource:
+    actor = who.may("Patient", "read")
+    if who.client is not None:
+        raise errors.ResourceNotFound()  # a client system finds a patient by their policy
     return fhir.patient(_one(_family(actor), id_, lambda p: p.id))
 
 
 @router.get("/Patient")
 def search_patients(
-    request: Request, actor: LoggedIn, count: Count = None, offset: Offset = None
+    request: Request,
+    who: Who,
+    identifier: str | None = None,
+    count: Count = None,
+    offset: Offset = None,
 ) -> Resource:
-    return _page(request, _family(actor), fhir.patient, count, offset)
+    actor = who.may("Patient", "read")
+    if who.client is not None:
+        policy = token_code(identifier, fhir.OMS_POLICY_SYSTEM, "identifier")
+        if policy is None:
+            raise errors.InvalidSearch("identifier")
+        found = service.find_patient_by_policy(who.client, policy)
+    else:
+        found = _family(actor)
+    return _page(request, found, fhir.patient, count, offset)
+
+
+# --- Access: client systems exchange their credentials for a token -----------------------
+
+
+@router.post("/auth/token", response_class=Response)
+def token(
+    grant_type: Annotated[str, Form(max_length=40)],
+    client_id: Annotated[str, Form(min_length=1, max_length=64)],
+    client_secret: Annotated[str, Form(min_length=1, max_length=200)],
+    scope: Annotated[str | None, Form(max_length=1000)] = None,
+) -> Response:
+    """OAuth 2.0 client credentials: a bearer token with the scopes asked for."""
+    if grant_type != "client_credentials":
+        raise errors.UnsupportedGrant()
+    issued: FhirTokenRead = service.issue_fhir_token(client_id, client_secret, scope)
+    return JSONResponse(issued.model_dump(), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/.well-known/smart-configuration", response_class=Response)
+def smart_configuration(request: Request) -> Response:
+    base = str(request.base_url).rstrip("/") + PREFIX
+    return JSONResponse(
+        {
+            "token_endpoint": f"{base}/auth/token",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            "scopes_supported": sorted(rules.FHIR_SYSTEM_SCOPES | rules.FHIR_PATIENT_SCOPES),
+            "capabilities": ["client-confidential-symmetric", "permission-v1"],
+        }
+    )

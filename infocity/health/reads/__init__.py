@@ -43,6 +43,7 @@ from infocity.health.reads.kiosk import (
     kiosk_home,
     kiosk_slots,
     kiosk_ticket,
+    patient_appointments,
 )
 from infocity.health.reads.links import appointment_by_link
 from infocity.health.reads.registry import (
@@ -170,6 +171,7 @@ __all__ = [
     "my_home_visits",
     "my_referrals",
     "my_waitlist",
+    "patient_appointments",
     "patient_card",
     "registry_appointment",
     "registry_clinic",

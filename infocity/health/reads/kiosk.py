@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from infocity.accounts import service as accounts
+from infocity.core.auth import Principal
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, service
@@ -163,4 +164,19 @@ def identified_appointments(
     uow = uow or UnitOfWork()
     with uow:
         found = service.list_identified_appointments(data, ip=ip, now=now, uow=uow)
+        return _appointment_details(uow, found, now)
+
+
+def patient_appointments(
+    actor: Principal | None,
+    person_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AppointmentDetailsRead]:
+    """A patient's appointments with where to go, for the city's own systems."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        found = service.list_patient_appointments(actor, person_id, now=now, uow=uow)
         return _appointment_details(uow, found, now)

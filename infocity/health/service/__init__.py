@@ -33,8 +33,19 @@ from infocity.health.service.booking import (
     issue_referral,
     list_identified_appointments,
     list_my_appointments,
+    list_patient_appointments,
     reschedule_appointment,
     reschedule_by_policy,
+)
+from infocity.health.service.clients import (
+    TOKEN_PREFIX as FHIR_TOKEN_PREFIX,
+)
+from infocity.health.service.clients import (
+    FhirClientAccess,
+    fhir_client_access,
+    find_patient_by_policy,
+    issue_fhir_token,
+    register_fhir_client,
 )
 from infocity.health.service.directory import (
     AUDIENCE_OF_CLINIC,
@@ -95,8 +106,10 @@ from infocity.health.service.waitlist import (
 
 __all__ = [
     "AUDIENCE_OF_CLINIC",
+    "FHIR_TOKEN_PREFIX",
     "IDENTIFY_PER_POLICY",
     "OPEN_HOME_VISITS",
+    "FhirClientAccess",
     "accept_hold",
     "add_practitioner",
     "add_schedule_exception",
@@ -118,11 +131,14 @@ __all__ = [
     "current_attachments",
     "decline_hold",
     "exception_preview_token",
+    "fhir_client_access",
+    "find_patient_by_policy",
     "get_appointment",
     "get_booking_status",
     "identified_booking_status",
     "identify_patient",
     "in_care_of",
+    "issue_fhir_token",
     "issue_referral",
     "join_waitlist",
     "leave_waitlist",
@@ -133,6 +149,7 @@ __all__ = [
     "list_my_appointments",
     "list_my_home_visits",
     "list_my_waitlist",
+    "list_patient_appointments",
     "list_specialties",
     "mark_appointment_outcome",
     "materialise_horizon",
@@ -140,6 +157,7 @@ __all__ = [
     "open_doctor_post",
     "preview_schedule_exception",
     "preview_schedule_rule_change",
+    "register_fhir_client",
     "release_due_slots",
     "reminder_offsets",
     "remove_schedule_rule",

@@ -489,6 +489,23 @@ def _appointments_of(
     return [_appointment_read(row) for row in rows]
 
 
+def list_patient_appointments(
+    actor: Principal | None,
+    person_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AppointmentRead]:
+    """A patient's appointments, latest first, for the city's own systems (``SYSTEM``:
+    a client system of the FHIR API granted Appointment.read)."""
+    if actor is None or not actor.is_system:
+        raise errors.NoAccess()
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        return _appointments_of(uow.session, [person_id], False, None, now)
+
+
 # --- By OMS policy and date of birth (the kiosk's identification, for apps and the call
 # centre): every call identifies anew and counts towards the same limits.
 
