@@ -5,6 +5,7 @@ library (fhirpy) against a served application."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from fhirpy import SyncFHIRClient
 
 from infocity.app import create_app
 from infocity.core.clock import city_tz
+from infocity.health.fhir.resources import BOOKING_DEEP_LINK, SLOT_CAPACITY
 from tests.builders import api_token, bearer
 from tests.health_builders import (
     attach,
@@ -189,3 +191,30 @@ def test_a_fhir_client_finds_and_books_a_slot(live_server: str) -> None:
     assert read["participant"][1]["actor"]["reference"] == f"Practitioner/{therapist.id}"
     left = fhir.resources("Slot").search(schedule=f"Schedule/{therapist.id}").fetch_all()
     assert [int(s["id"]) for s in left] == slots[1:]
+
+
+def test_bulk_publication_of_free_times(client: TestClient) -> None:
+    clinic = make_clinic()
+    therapist = make_practitioner(clinic.id, "therapist")
+    slots = make_slots(therapist.id)
+    manifest = client.get(f"{FHIR}/$bulk-publish")
+    assert manifest.status_code == 200
+    outputs = {o["type"]: o["url"] for o in manifest.json()["output"]}
+    assert set(outputs) == {"Location", "Schedule", "Slot"}
+    published: dict[str, list[dict[str, Any]]] = {}
+    for kind, url in outputs.items():
+        answer = client.get(url)
+        assert answer.headers["content-type"].startswith("application/fhir+ndjson")
+        assert "max-age" in answer.headers["cache-control"]
+        published[kind] = [json.loads(line) for line in answer.text.splitlines()]
+        for resource in published[kind]:
+            get_fhir_model_class(kind).model_validate(resource)
+    assert [int(s["id"]) for s in published["Slot"]] == slots
+    extensions = {e["url"]: e for e in published["Slot"][0]["extension"]}
+    assert extensions[BOOKING_DEEP_LINK]["valueUrl"].endswith(f"?slot={slots[0]}")
+    assert extensions[SLOT_CAPACITY]["valueInteger"] == 1
+    assert [s["id"] for s in published["Schedule"]] == [str(therapist.id)]
+    # A client that has this period's file is told so without it being read again.
+    again = client.get(outputs["Slot"], headers={"If-None-Match": answer.headers["etag"]})
+    if answer.headers["etag"] == again.headers["etag"]:  # not across a period's end
+        assert again.status_code == 304

@@ -16,10 +16,11 @@ from pydantic import ValidationError
 from infocity.core.auth import SYSTEM, Principal
 from infocity.core.db import utcnow
 from infocity.core.schemas import MAX_ID
-from infocity.core.settings import get_settings
 from infocity.health import errors, reads, rules, service
 from infocity.health.fhir import resources as fhir
 from infocity.health.fhir.bundles import FhirResponse, searchset
+from infocity.health.fhir.publish import booking_link
+from infocity.health.fhir.publish import router as publish_router
 from infocity.health.fhir.resources import Resource
 from infocity.health.fhir.search import paging, reference_id, start_range, token_code
 from infocity.health.schemas import (
@@ -175,6 +176,13 @@ def capability_statement(request: Request) -> Resource:
                     "system's (POST auth/token, client credentials, system/… scopes) or a "
                     "citizen's (POST /api/v1/auth/token: the patient and their children)",
                 },
+                "operation": [
+                    {
+                        "name": "bulk-publish",
+                        "definition": "http://fhir-registry.smarthealthit.org/"
+                        "OperationDefinition/bulk-publish",
+                    }
+                ],
                 "resource": [
                     {
                         "type": kind,
@@ -302,11 +310,6 @@ def read_schedule(id_: IdPath) -> Resource:
 
 
 # --- Free times -------------------------------------------------------------------------
-
-
-def booking_link(slot_id: int) -> str:
-    """The portal's page that books the slot (after logging in)."""
-    return f"{get_settings().base_url.rstrip('/')}/health/book/confirm?slot={slot_id}"
 
 
 def _slot_specialties(
@@ -526,3 +529,6 @@ def smart_configuration(request: Request) -> Response:
             "capabilities": ["client-confidential-symmetric", "permission-v1"],
         }
     )
+
+
+router.include_router(publish_router)

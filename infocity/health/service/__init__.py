@@ -60,6 +60,7 @@ from infocity.health.service.directory import (
     seed_specialties,
     update_specialty,
 )
+from infocity.health.service.publication import PUBLISH_BATCH, published_slots
 from infocity.health.service.reminders import (
     appointment_link_token,
     appointment_links,
@@ -109,6 +110,7 @@ __all__ = [
     "FHIR_TOKEN_PREFIX",
     "IDENTIFY_PER_POLICY",
     "OPEN_HOME_VISITS",
+    "PUBLISH_BATCH",
     "FhirClientAccess",
     "accept_hold",
     "add_practitioner",
@@ -157,6 +159,7 @@ __all__ = [
     "open_doctor_post",
     "preview_schedule_exception",
     "preview_schedule_rule_change",
+    "published_slots",
     "register_fhir_client",
     "release_due_slots",
     "reminder_offsets",
