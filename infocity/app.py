@@ -30,6 +30,8 @@ from infocity.education import api as education_api
 from infocity.education import pages as education_pages
 from infocity.health import api as health_api
 from infocity.health import pages as health_pages
+from infocity.health.fhir import bundles as fhir_bundles
+from infocity.health.fhir import routes as fhir_routes
 from infocity.housing import open311
 from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
@@ -86,6 +88,7 @@ def create_app() -> FastAPI:
     openapi.install(app)
     errors.install(app)
     errors.register_error_renderer(f"{open311.PREFIX}/", open311.error_response)
+    errors.register_error_renderer(f"{fhir_routes.PREFIX}/", fhir_bundles.error_response)
     app.add_exception_handler(open311.Open311Error, open311.open311_errors)  # type: ignore[arg-type]
     settings = get_settings()
     # Inside the request context (added before it), so refusals are in the user's language.
@@ -96,7 +99,8 @@ def create_app() -> FastAPI:
         upload_paths=UPLOAD_PATHS,
     )
     app.add_middleware(
-        RequestContextMiddleware, cookieless_prefixes=(f"{API_PREFIX}/", f"{open311.PREFIX}/")
+        RequestContextMiddleware,
+        cookieless_prefixes=(f"{API_PREFIX}/", f"{open311.PREFIX}/", f"{fhir_routes.PREFIX}/"),
     )
     # Added last, so it is the outermost: every response gets the headers, errors too.
     app.add_middleware(SecurityHeadersMiddleware, docs_prefix=DOCS_URL)
@@ -134,6 +138,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311.router)
+    app.include_router(fhir_routes.router)
     app.include_router(pages.router)
     for router in (
         accounts_pages.router,

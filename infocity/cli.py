@@ -29,6 +29,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(housing_app, name="housing")
 education_app = typer.Typer(help="Education: exam results.", no_args_is_help=True)
 app.add_typer(education_app, name="education")
+health_app = typer.Typer(help="Medical appointments.", no_args_is_help=True)
+app.add_typer(health_app, name="health")
 
 
 @app.command()
@@ -334,6 +336,30 @@ def education_import_results(
         f"results imported: {result.rows}, new participants: {result.participants_added}, "
         f"corrections: {result.corrections}"
     )
+
+
+@health_app.command("register-fhir-client")
+def health_register_fhir_client(
+    name: str = typer.Argument(..., help="The client system, as people call it."),
+    scope: list[str] = typer.Option(..., help="A scope, e.g. system/Slot.read; repeatable."),
+) -> None:
+    """Register a client system of the FHIR API; prints its client id and secret (the
+    secret is shown only now)."""
+    from pydantic import ValidationError
+
+    from infocity.core.auth import SYSTEM
+    from infocity.core.errors import AppError
+    from infocity.health import service
+    from infocity.health.schemas import FhirClientCreate
+
+    try:
+        client = service.register_fhir_client(SYSTEM, FhirClientCreate(name=name, scopes=scope))
+    except (AppError, ValidationError) as exc:
+        typer.echo(exc.translated() if isinstance(exc, AppError) else str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"client_id={client.client_id}")
+    typer.echo(f"client_secret={client.client_secret}")
+    typer.echo(f"scopes={client.scopes}")
 
 
 @app.callback()

@@ -56,6 +56,7 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.SCHEDULE_MANAGE: {R.CLINIC_ADMIN},
     Action.APPOINTMENT_MARK_OUTCOME: {R.DOCTOR},
     Action.HOME_VISIT_MANAGE: {R.REGISTRAR, R.CLINIC_ADMIN},
+    Action.FHIR_CLIENT_REGISTER: {R.CITY_ADMIN},
     # Portal applications
     Action.APPLICATION_SUBMIT: {R.CITIZEN},
     Action.APPLICATION_PROCESS: {

@@ -68,6 +68,7 @@ class Action(StrEnum):
     SCHEDULE_MANAGE = "schedule.manage"  # practitioners, weekly rules, exceptions
     APPOINTMENT_MARK_OUTCOME = "appointment.mark_outcome"  # attended / no-show, own patients
     HOME_VISIT_MANAGE = "home_visit.manage"  # the clinic's queue of home visit requests
+    FHIR_CLIENT_REGISTER = "fhir_client.register"  # client systems of the FHIR API
     # Portal: applications to city services
     APPLICATION_SUBMIT = "application.submit"  # a citizen files and follows their own
     APPLICATION_PROCESS = "application.process"  # the responsible organisation's back office
@@ -119,6 +120,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.SCHEDULE_MANAGE: frozenset({Role.CLINIC_ADMIN}),
     Action.APPOINTMENT_MARK_OUTCOME: frozenset({Role.DOCTOR}),
     Action.HOME_VISIT_MANAGE: frozenset({Role.REGISTRAR, Role.CLINIC_ADMIN}),
+    Action.FHIR_CLIENT_REGISTER: frozenset({Role.CITY_ADMIN}),
     Action.APPLICATION_SUBMIT: frozenset({Role.CITIZEN}),
     # Scoped by the application's organisation: a registrar sees only their clinic's.
     Action.APPLICATION_PROCESS: frozenset(

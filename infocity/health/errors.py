@@ -3,7 +3,7 @@ name them. Each carries an English message id, translated where it is shown."""
 
 from __future__ import annotations
 
-from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from infocity.core.i18n import N_
 
 # --- Things that do not exist ------------------------------------------------------
@@ -528,3 +528,87 @@ class PractitionerRequired(InvalidInput):
             N_("Choose the doctor who will visit."),
             field="practitioner_id",
         )
+
+
+# --- FHIR ----------------------------------------------------------------------------
+
+
+class InvalidSearch(InvalidInput):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            "invalid_search",
+            N_("A search parameter is not understood: %(name)s."),
+            status=400,
+            name=name,
+        )
+
+
+class SearchTooBroad(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "search_too_broad",
+            N_("Search free times by schedule, service type or location."),
+            status=400,
+        )
+
+
+class InvalidResource(InvalidInput):
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            "invalid_resource",
+            N_("The resource cannot be accepted: %(what)s."),
+            what=what,
+        )
+
+
+class ChangeNotSupported(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "change_not_supported",
+            N_("An appointment can only be cancelled here: set its status to cancelled."),
+        )
+
+
+class ResourceNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("not_found", N_("Nothing was found at this address."))
+
+
+class InvalidScope(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "invalid_scope",
+            N_("Ask only for scopes that client systems may be granted."),
+            field="scopes",
+        )
+
+
+class InvalidClient(Unauthenticated):
+    """The same answer for an unknown client, a wrong secret and a withdrawn client."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid_client", N_("The client system is not recognised."))
+
+
+class ScopeNotGranted(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("insufficient_scope", N_("The access token does not allow this."))
+
+
+class UnsupportedGrant(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "unsupported_grant_type",
+            N_("Only the client credentials grant is supported."),
+            status=400,
+        )
+
+
+class InvalidToken(Unauthenticated):
+    def __init__(self) -> None:
+        super().__init__("invalid_token", N_("The access token is invalid or expired."))
+
+
+class TokenRequired(Unauthenticated):
+    def __init__(self) -> None:
+        super().__init__("login_required", N_("Please log in to continue."))

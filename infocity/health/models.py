@@ -413,3 +413,20 @@ class HomeVisitRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_home_visit_requests_queue", "clinic_id", "status", "created_at"),)
+
+
+class FhirClient(Base):
+    """A client system (a mobile app's back end, the call centre, another clinic's system)
+    registered by a city administrator to use FHIR with the scopes it was granted. Only
+    the hash of its secret is kept."""
+
+    __tablename__ = "fhir_clients"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[str] = mapped_column(String(1000))  # space-separated, as OAuth writes them
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

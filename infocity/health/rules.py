@@ -310,6 +310,14 @@ def is_upcoming(status: str, starts_at: datetime, now: datetime) -> bool:
     return status == AppointmentStatus.BOOKED and starts_at >= now
 
 
+def referral_state(status: str, valid_until: datetime, now: datetime) -> str:
+    """What a patient reads of a referral: ``open`` (may be booked by), ``used``,
+    ``expired`` (never used in time) or ``cancelled``."""
+    if status == ReferralStatus.ACTIVE:
+        return "open" if valid_until > now else "expired"
+    return str(status)
+
+
 def release_at(day: date, *, horizon_days: int, release_time: time, tz: ZoneInfo) -> datetime:
     """When the slots of city date ``day`` open: at ``release_time`` on the day
     ``horizon_days`` before (so at any moment about ``horizon_days`` days are open)."""
@@ -670,9 +678,31 @@ AUDIT_ACTIONS = {
     "health.doctor.day": N_("Opened a doctor's day"),
     "health.registry.day": N_("Opened the registry's day"),
     "health.patient.lookup": N_("Looked a patient up"),
+    "health.fhir_client.register": N_("Registered a client system of the FHIR API"),
+    "health.fhir.patient_lookup": N_("A client system looked a patient up by OMS policy"),
     "health.patient.view": N_("Opened a patient's card"),
     "health.home_visit.queue": N_("Opened the home visit queue"),
     "health.home_visit.update": N_("Changed a home visit"),
     "health.referral.issue": N_("Issued a referral"),
     "health.specialty.update": N_("Changed a medical specialty"),
 }
+
+
+# --- FHIR access: SMART-style scopes -----------------------------------------------------
+
+# What a registered client system may be granted (SMART v1 names: context/Resource.access).
+FHIR_RESOURCES = (
+    "Organization", "Location", "HealthcareService", "Practitioner", "PractitionerRole",
+    "Schedule", "Slot", "Appointment", "Patient",
+)  # fmt: skip
+FHIR_SYSTEM_SCOPES = frozenset(
+    {f"system/{r}.read" for r in FHIR_RESOURCES} | {"system/Appointment.write", "system/*.read"}
+)
+# A citizen's own token acts in the patient's context: themself and their children.
+FHIR_PATIENT_SCOPES = frozenset({"patient/*.read", "patient/Appointment.write"})
+
+
+def fhir_scope_allows(scopes: frozenset[str], context: str, resource: str, access: str) -> bool:
+    """Whether ``scopes`` let a ``context`` (system | patient) token ``access`` (read |
+    write) a ``resource``: ``system/Slot.read``, ``system/*.read``, ``system/*.*``."""
+    return any(f"{context}/{r}.{a}" in scopes for r in (resource, "*") for a in (access, "*"))

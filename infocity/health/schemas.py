@@ -280,6 +280,7 @@ class AppointmentRead(OutputModel):
     specialty_id: int
     practitioner_id: int
     starts_at: datetime
+    ends_at: datetime
     status: AppointmentStatus
     channel: Channel
     ticket_number: str
@@ -436,3 +437,184 @@ class ReferralRead(OutputModel):
     valid_until: datetime
     status: ReferralStatus
     used_by_appointment_id: int | None
+
+
+# --- The citizen API: what a patient may book, and their appointments with places ---------
+
+
+class PatientIdentity(InputModel):
+    """A patient identified as at the kiosk: OMS policy and date of birth. Every attempt
+    counts towards the kiosk's limits (per policy and address, per address)."""
+
+    oms_policy: str = Field(min_length=1, max_length=40)
+    birth_date: CityDate
+
+
+class IdentifiedSlotSearch(PatientIdentity):
+    specialty_code: str = Field(min_length=1, max_length=40)
+    referral_id: Id | None = Field(default=None, description="For a referral specialty")
+
+
+class IdentifiedRescheduleCreate(PatientIdentity):
+    slot_id: Id
+
+
+class ClinicPlaceRead(OutputModel):
+    """A polyclinic as a patient needs it to get there."""
+
+    id: int
+    name: str
+    name_en: str | None
+    address: str | None
+
+
+class AppointmentDetailsRead(AppointmentRead):
+    """An appointment with where and with whom: the clinic's address, the room, the doctor."""
+
+    patient_name: str
+    specialty: SpecialtyRead
+    doctor: str
+    room: str | None
+    clinic: ClinicPlaceRead
+    changeable: bool = Field(description="Booked and not started: may be cancelled or moved")
+
+
+ReferralState = Literal["open", "used", "expired", "cancelled"]
+
+
+class ReferralDetailsRead(OutputModel):
+    id: int
+    person_id: int
+    patient_name: str
+    specialty: SpecialtyRead
+    target_clinic: ClinicPlaceRead | None = Field(description="null: any suitable polyclinic")
+    issued_at: datetime
+    valid_until: datetime
+    state: ReferralState = Field(description="open: may be booked by; used; expired; cancelled")
+
+
+class AttachmentDetailsRead(OutputModel):
+    person_id: int
+    clinic: ClinicPlaceRead
+    kind: ClinicKind
+    since: datetime
+    can_change_from: datetime | None = Field(
+        description="The free yearly change is possible from then on (a move: any time)"
+    )
+
+
+class PatientRead(OutputModel):
+    id: int
+    name: str
+    birth_date: date | None
+    is_self: bool
+    sex: Sex | None
+
+
+class ReferralOptionRead(OutputModel):
+    id: int
+    valid_until: datetime
+    target_clinic: ClinicPlaceRead | None
+
+
+class BookableSpecialtyRead(OutputModel):
+    specialty: SpecialtyRead
+    referrals: list[ReferralOptionRead] = Field(
+        description="Open referrals to it; a referral specialty is booked only by one"
+    )
+
+
+class SuspensionRead(OutputModel):
+    patient: PatientRead
+    until: datetime
+    reason: str
+
+
+class BookingOptionsRead(OutputModel):
+    """What this patient may book: only specialties that see them (age, sex), that their
+    polyclinic has a doctor of, or that a referral sends them to."""
+
+    patients: list[PatientRead] = Field(description="Whom the user may book for")
+    patient: PatientRead
+    clinic: ClinicPlaceRead | None = Field(description="The polyclinic the patient is attached to")
+    specialties: list[BookableSpecialtyRead]
+    suspensions: list[SuspensionRead]
+
+
+class SlotTimeRead(OutputModel):
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+class DoctorTimesRead(OutputModel):
+    practitioner_id: int
+    name: str
+    room: str | None
+    clinic: ClinicPlaceRead
+    slots: list[SlotTimeRead]
+
+
+class SlotDayRead(OutputModel):
+    day: date
+    doctors: list[DoctorTimesRead]
+
+
+class DoctorChoiceRead(OutputModel):
+    practitioner_id: int
+    name: str
+    room: str | None
+    clinic: ClinicPlaceRead
+    free: int = Field(description="Free times in the coming two weeks")
+    first: datetime
+    own: bool = Field(description="The doctor of this specialty the patient saw last")
+
+
+class PatientSlotsRead(OutputModel):
+    """Free times this patient may book, by day, then doctor, over the next two weeks."""
+
+    patient: PatientRead
+    specialty: SpecialtyRead
+    clinic: ClinicPlaceRead | None
+    referral_id: int | None
+    problem: str | None = Field(description="Why no time is offered, in the user's language")
+    doctors: list[DoctorChoiceRead]
+    days: list[SlotDayRead]
+
+
+class DoctorRead(OutputModel):
+    id: int
+    name: str
+    room: str | None
+    specialty_id: int
+    clinic_id: int
+
+
+# --- FHIR client systems -----------------------------------------------------------------
+
+
+class FhirClientCreate(InputModel):
+    name: str = Field(min_length=1, max_length=200, description="The system, as people call it")
+    scopes: list[str] = Field(
+        min_length=1, max_length=20, description="e.g. system/Slot.read system/Appointment.write"
+    )
+
+
+class FhirClientRead(OutputModel):
+    id: int
+    client_id: str
+    name: str
+    scopes: str
+    active: bool
+    created_at: datetime
+
+
+class FhirClientIssued(FhirClientRead):
+    client_secret: str = Field(description="Shown once: only its hash is kept")
+
+
+class FhirTokenRead(OutputModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
+    expires_in: int
+    scope: str

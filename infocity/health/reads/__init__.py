@@ -20,7 +20,11 @@ from infocity.health.reads.citizens import (
     booking_home,
     calendar_event,
     citizen_ticket,
+    my_appointment,
+    my_appointment_details,
     my_appointments,
+    my_attachments,
+    my_referrals,
     reschedule_choice,
     reschedule_confirmation,
     slot_choice,
@@ -29,7 +33,18 @@ from infocity.health.reads.city_admin import city_specialties
 from infocity.health.reads.clinic_admin import clinic_schedules
 from infocity.health.reads.doctors import doctor_day
 from infocity.health.reads.home_visits import home_visit_queue, my_home_visits
-from infocity.health.reads.kiosk import kiosk_confirmation, kiosk_home, kiosk_slots, kiosk_ticket
+from infocity.health.reads.kiosk import (
+    identified_appointments,
+    identified_attachments,
+    identified_home,
+    identified_referrals,
+    identified_slots,
+    kiosk_confirmation,
+    kiosk_home,
+    kiosk_slots,
+    kiosk_ticket,
+    patient_appointments,
+)
 from infocity.health.reads.links import appointment_by_link
 from infocity.health.reads.registry import (
     clinic_day,
@@ -43,6 +58,7 @@ from infocity.health.reads.registry import (
 )
 from infocity.health.reads.shapes import (
     AppointmentView,
+    AttachmentView,
     BookingConfirmation,
     BookingHome,
     CalendarEvent,
@@ -87,6 +103,7 @@ from infocity.health.reads.waitlist import my_waitlist
 
 __all__ = [
     "AppointmentView",
+    "AttachmentView",
     "BookingConfirmation",
     "BookingHome",
     "CalendarEvent",
@@ -138,13 +155,23 @@ __all__ = [
     "find_patient",
     "find_patients_by_name",
     "home_visit_queue",
+    "identified_appointments",
+    "identified_attachments",
+    "identified_home",
+    "identified_referrals",
+    "identified_slots",
     "kiosk_confirmation",
     "kiosk_home",
     "kiosk_slots",
     "kiosk_ticket",
+    "my_appointment",
+    "my_appointment_details",
     "my_appointments",
+    "my_attachments",
     "my_home_visits",
+    "my_referrals",
     "my_waitlist",
+    "patient_appointments",
     "patient_card",
     "registry_appointment",
     "registry_clinic",

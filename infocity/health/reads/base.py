@@ -31,6 +31,7 @@ from infocity.health.models import (
 )
 from infocity.health.reads.shapes import (
     AppointmentView,
+    AttachmentView,
     BookingHome,
     ClinicInfo,
     DaySlots,
@@ -39,6 +40,7 @@ from infocity.health.reads.shapes import (
     FreeDay,
     PatientOption,
     ReferralOption,
+    ReferralView,
     RescheduleChoice,
     SlotChoice,
     SlotDetails,
@@ -47,7 +49,14 @@ from infocity.health.reads.shapes import (
     SpecialtyOption,
     Suspension,
 )
-from infocity.health.schemas import BookingStatusRead, SlotFilter, SpecialtyRead
+from infocity.health.schemas import (
+    AppointmentDetailsRead,
+    AppointmentRead,
+    BookingStatusRead,
+    ClinicPlaceRead,
+    SlotFilter,
+    SpecialtyRead,
+)
 
 BOOKING_DAYS = 14  # the citizen chooses among the next two weeks
 SLOT_LIMIT = 1000
@@ -603,3 +612,67 @@ def _staff_clinic(
 
 
 REGISTRY_ROLES = (Role.REGISTRAR, Role.CLINIC_ADMIN)
+
+
+def _referral_views(
+    uow: UnitOfWork, patients: Sequence[PatientOption], now: datetime
+) -> list[ReferralView]:
+    """The patients' referrals, newest first: open, used, expired and cancelled."""
+    names = {p.id: p.name for p in patients}
+    specialties = _specialties(uow.session)
+    clinics = _Clinics(uow)
+    return [
+        ReferralView(
+            id=r.id,
+            person_id=r.person_id,
+            patient_name=names[r.person_id],
+            specialty=specialties[r.specialty_id],
+            target_clinic=clinics.get(r.target_clinic_id) if r.target_clinic_id else None,
+            issued_at=r.issued_at,
+            valid_until=r.valid_until,
+            status=r.status,
+            usable=r.status == rules.ReferralStatus.ACTIVE and r.valid_until > now,
+            state=rules.referral_state(r.status, r.valid_until, now),
+        )
+        for r in uow.session.scalars(
+            select(Referral)
+            .where(Referral.person_id.in_(names))
+            .order_by(Referral.issued_at.desc(), Referral.id.desc())
+            .limit(MY_LIMIT)
+        )
+    ]
+
+
+def _attachment_views(uow: UnitOfWork, patients: Sequence[PatientOption]) -> list[AttachmentView]:
+    """The patients' current polyclinics (one per kind at most)."""
+    clinics = _Clinics(uow)
+    return [
+        AttachmentView(
+            person_id=a.person_id,
+            clinic=clinics.get(a.clinic_id),
+            kind=a.kind,
+            since=a.valid_from,
+            can_change_from=rules.next_attachment_change(a.valid_from),
+        )
+        for patient in patients
+        for a in service.current_attachments(patient.id, uow=uow)
+    ]
+
+
+def _appointment_details(
+    uow: UnitOfWork, appointments: Sequence[AppointmentRead], now: datetime
+) -> list[AppointmentDetailsRead]:
+    """The service's appointments with the clinic's address, the room and the doctor."""
+    views = {v.id: v for v in _appointment_views(uow, appointments, now)}
+    return [
+        AppointmentDetailsRead(
+            **a.model_dump(),
+            patient_name=views[a.id].patient_name,
+            specialty=views[a.id].specialty,
+            doctor=views[a.id].doctor,
+            room=views[a.id].room,
+            clinic=ClinicPlaceRead.model_validate(views[a.id].clinic),
+            changeable=views[a.id].changeable,
+        )
+        for a in appointments
+    ]

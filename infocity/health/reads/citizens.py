@@ -12,27 +12,27 @@ from infocity.core.auth import Action, Principal, authorize
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules, service
-from infocity.health.models import Referral
 from infocity.health.reads.base import (
     APPOINTMENTS,
-    MY_LIMIT,
+    _appointment_details,
     _appointment_practitioner,
     _appointment_views,
+    _attachment_views,
     _booking_home,
-    _Clinics,
     _family,
     _family_patient,
     _one_appointment,
     _own_doctor,
     _pick_slots,
+    _referral_views,
     _reschedule_choice,
     _slot_choice,
     _slot_details,
-    _specialties,
     _suspensions,
 )
 from infocity.health.reads.shapes import (
     AppointmentView,
+    AttachmentView,
     BookingConfirmation,
     BookingHome,
     CalendarEvent,
@@ -42,6 +42,7 @@ from infocity.health.reads.shapes import (
     RescheduleConfirmation,
     SlotChoice,
 )
+from infocity.health.schemas import AppointmentDetailsRead
 
 
 def booking_home(
@@ -140,27 +141,7 @@ def my_appointments(
         upcoming = [a for a in everything if rules.is_upcoming(a.status, a.starts_at, now)]
         upcoming.reverse()
         past = [a for a in everything if a not in upcoming]
-        specialties = _specialties(uow.session)
-        clinics = _Clinics(uow)
-        referrals = [
-            ReferralView(
-                id=r.id,
-                person_id=r.person_id,
-                patient_name=family[r.person_id].name,
-                specialty=specialties[r.specialty_id],
-                target_clinic=clinics.get(r.target_clinic_id) if r.target_clinic_id else None,
-                issued_at=r.issued_at,
-                valid_until=r.valid_until,
-                status=r.status,
-                usable=r.status == rules.ReferralStatus.ACTIVE and r.valid_until > now,
-            )
-            for r in uow.session.scalars(
-                select(Referral)
-                .where(Referral.person_id.in_(family))
-                .order_by(Referral.issued_at.desc(), Referral.id.desc())
-                .limit(MY_LIMIT)
-            )
-        ]
+        referrals = _referral_views(uow, list(family.values()), now)
         return MyAppointments(upcoming, past, referrals)
 
 
@@ -219,3 +200,57 @@ def calendar_event(
             select(APPOINTMENTS.c.ends_at).where(APPOINTMENTS.c.id == appointment_id)
         )
         return CalendarEvent(appointment, ends_at or appointment.starts_at)
+
+
+def my_appointment_details(
+    actor: Principal | None, *, now: datetime | None = None, uow: UnitOfWork | None = None
+) -> list[AppointmentDetailsRead]:
+    """The family's appointments, latest first, each with the clinic's address, the room
+    and the doctor (the rows of ``service.list_my_appointments``)."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        return _appointment_details(uow, service.list_my_appointments(actor, now=now, uow=uow), now)
+
+
+def my_referrals(
+    actor: Principal | None,
+    patient_id: int | None = None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[ReferralView]:
+    """The referrals of the family (or of one of it): open, used, expired, cancelled."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        patients, patient = _family_patient(uow, actor, patient_id)
+        return _referral_views(uow, patients if patient_id is None else [patient], now)
+
+
+def my_attachments(
+    actor: Principal | None, patient_id: int | None = None, *, uow: UnitOfWork | None = None
+) -> list[AttachmentView]:
+    """The polyclinics the family (or one of it) is attached to, and when each may change."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_OWN)
+    uow = uow or UnitOfWork()
+    with uow:
+        patients, patient = _family_patient(uow, actor, patient_id)
+        return _attachment_views(uow, patients if patient_id is None else [patient])
+
+
+def my_appointment(
+    actor: Principal | None,
+    appointment_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentDetailsRead:
+    """One appointment of the family with the clinic's address, the room and the doctor."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        found = service.get_appointment(actor, appointment_id, uow=uow)
+        return _appointment_details(uow, [found], now)[0]

@@ -6,25 +6,32 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from infocity.accounts import service as accounts
+from infocity.core.auth import Principal
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, service
 from infocity.health.reads.base import (
+    _appointment_details,
+    _attachment_views,
     _booking_home,
     _one_appointment,
     _own_doctor,
     _pick_slots,
+    _referral_views,
     _slot_choice,
     _slot_details,
     _suspensions,
 )
 from infocity.health.reads.shapes import (
     AppointmentView,
+    AttachmentView,
     BookingConfirmation,
     BookingHome,
     PatientOption,
+    ReferralView,
     SlotChoice,
 )
+from infocity.health.schemas import AppointmentDetailsRead, IdentifiedSlotSearch, PatientIdentity
 
 
 def _kiosk_patient(uow: UnitOfWork, person_id: int) -> PatientOption:
@@ -95,3 +102,81 @@ def kiosk_ticket(
         if appointment.person_id != person_id:
             raise errors.AppointmentNotFound()
         return appointment
+
+
+# --- The same, for a patient who names their OMS policy and date of birth (the JSON API):
+# each call identifies anew, counted towards the kiosk's limits, before anything is read.
+
+
+def _identified(data: PatientIdentity, ip: str | None) -> int:
+    return service.identify_patient(data.oms_policy, data.birth_date, ip=ip)
+
+
+def identified_home(
+    data: PatientIdentity, *, ip: str | None = None, now: datetime | None = None
+) -> BookingHome:
+    """What the patient named by policy and birth date may book."""
+    return kiosk_home(_identified(data, ip), now=now)
+
+
+def identified_slots(
+    data: IdentifiedSlotSearch, *, ip: str | None = None, now: datetime | None = None
+) -> SlotChoice:
+    """Free times the patient named by policy and birth date may book."""
+    return kiosk_slots(_identified(data, ip), data.specialty_code, data.referral_id, now=now)
+
+
+def identified_referrals(
+    data: PatientIdentity,
+    *,
+    ip: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[ReferralView]:
+    """The referrals of the patient named by policy and birth date."""
+    person_id = _identified(data, ip)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        return _referral_views(uow, [_kiosk_patient(uow, person_id)], now)
+
+
+def identified_attachments(
+    data: PatientIdentity, *, ip: str | None = None, uow: UnitOfWork | None = None
+) -> list[AttachmentView]:
+    """The polyclinics the patient named by policy and birth date is attached to."""
+    person_id = _identified(data, ip)
+    uow = uow or UnitOfWork()
+    with uow:
+        return _attachment_views(uow, [_kiosk_patient(uow, person_id)])
+
+
+def identified_appointments(
+    data: PatientIdentity,
+    *,
+    ip: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AppointmentDetailsRead]:
+    """The appointments of the patient named by policy and birth date, latest first,
+    with the clinic's address, the room and the doctor."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        found = service.list_identified_appointments(data, ip=ip, now=now, uow=uow)
+        return _appointment_details(uow, found, now)
+
+
+def patient_appointments(
+    actor: Principal | None,
+    person_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AppointmentDetailsRead]:
+    """A patient's appointments with where to go, for the city's own systems."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        found = service.list_patient_appointments(actor, person_id, now=now, uow=uow)
+        return _appointment_details(uow, found, now)

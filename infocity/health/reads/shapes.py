@@ -192,6 +192,18 @@ class ReferralView:
     valid_until: datetime
     status: str
     usable: bool
+    state: str = ""  # open | used | expired | cancelled (rules.referral_state)
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    """A patient's polyclinic: since when, and when the free yearly change is possible."""
+
+    person_id: int
+    clinic: ClinicInfo
+    kind: str
+    since: datetime
+    can_change_from: datetime | None
 
 
 @dataclass(frozen=True)

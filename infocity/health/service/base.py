@@ -69,6 +69,7 @@ APPOINTMENT_COLUMNS = (
     APPOINTMENTS.c.specialty_id,
     APPOINTMENTS.c.practitioner_id,
     APPOINTMENTS.c.starts_at,
+    APPOINTMENTS.c.ends_at,
     APPOINTMENTS.c.status,
     APPOINTMENTS.c.channel,
     APPOINTMENTS.c.ticket_number,

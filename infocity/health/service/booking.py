@@ -28,6 +28,8 @@ from infocity.health.schemas import (
     AppointmentRead,
     BookingCreate,
     IdentifiedBookingCreate,
+    IdentifiedRescheduleCreate,
+    PatientIdentity,
     ReferralCreate,
     ReferralRead,
     RegistryBookingCreate,
@@ -286,6 +288,16 @@ def _own_appointment(uow: UnitOfWork, actor: Principal | None, appointment_id: i
     return appointment
 
 
+def get_appointment(
+    actor: Principal | None, appointment_id: int, *, uow: UnitOfWork | None = None
+) -> AppointmentRead:
+    """One appointment of the citizen's family (or, for staff, of their clinic); anyone
+    else's is "not found"."""
+    uow = uow or UnitOfWork()
+    with uow:
+        return _appointment_read(_own_appointment(uow, actor, appointment_id))
+
+
 @counted("cancel")
 def cancel_appointment(
     actor: Principal | None,
@@ -379,59 +391,67 @@ def reschedule_appointment(
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        session = uow.session
         old = _own_appointment(uow, actor, appointment_id)
-        if old.status not in rules.expected(Move.APPOINTMENT_MOVE):
-            raise errors.AppointmentNotActive()
-        if old.starts_at <= now:
-            raise errors.TooLateToCancel()
-        ctx = _slot_context(session, data.slot_id, old.person_id)
-        if ctx.specialty_id != old.specialty_id:
-            raise errors.OtherSpecialty()
-        if _is_staff(actor):
-            _authorize_in_clinic(session, actor, Action.APPOINTMENT_BOOK_FOR_ANY, ctx.clinic_id)
-        # The patient's lock first, as every booking takes it, then end the old
-        # appointment (guarded), so the new time may overlap it without tripping the
-        # patient's overlap guard; if taking the new slot then fails, the transaction
-        # rolls back and the old appointment stands.
-        _lock_patient(session, old.person_id, ctx.specialty_id, now)
-        replaced = dml(
-            session,
-            update(APPOINTMENTS)
-            .where(
-                APPOINTMENTS.c.id == old.id,
-                _in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_MOVE),
-                APPOINTMENTS.c.starts_at > now,
-            )
-            .values(status=rules.leads_to(Move.APPOINTMENT_MOVE), cancelled_at=now),
-        )
-        if replaced.rowcount != 1:  # cancelled meanwhile
-            raise errors.AppointmentNotActive()
-        new = _book(
-            uow,
-            ctx,
-            _patient(session, old.person_id),
-            channel=old.channel,
-            referral_id=None,
-            booked_by_user_id=actor.acting_user_id if actor else None,
-            now=now,
-            replacing=old,
-            locked=True,
-        )
-        _release_slot(session, old.slot_id)
-        _offer_slot(uow, old.slot_id, now)
-        if _is_staff(actor):
-            audit.record(
-                session,
-                actor,
-                "health.appointment.reschedule",
-                subject_person_id=new.person_id,
-                organisation_id=new.clinic_id,
-                detail=f"appointment {old.id} -> {new.id}",
-            )
-        _notify(uow, new, "appointment_rescheduled")
+        new = _reschedule(uow, actor, old, data.slot_id, now)
         uow.commit()
         return new
+
+
+def _reschedule(
+    uow: UnitOfWork, actor: Principal | None, old: Appointment, slot_id: int, now: datetime
+) -> AppointmentRead:
+    """Move ``old`` to ``slot_id`` within the caller's transaction (all or nothing)."""
+    session = uow.session
+    if old.status not in rules.expected(Move.APPOINTMENT_MOVE):
+        raise errors.AppointmentNotActive()
+    if old.starts_at <= now:
+        raise errors.TooLateToCancel()
+    ctx = _slot_context(session, slot_id, old.person_id)
+    if ctx.specialty_id != old.specialty_id:
+        raise errors.OtherSpecialty()
+    if _is_staff(actor):
+        _authorize_in_clinic(session, actor, Action.APPOINTMENT_BOOK_FOR_ANY, ctx.clinic_id)
+    # The patient's lock first, as every booking takes it, then end the old
+    # appointment (guarded), so the new time may overlap it without tripping the
+    # patient's overlap guard; if taking the new slot then fails, the transaction
+    # rolls back and the old appointment stands.
+    _lock_patient(session, old.person_id, ctx.specialty_id, now)
+    replaced = dml(
+        session,
+        update(APPOINTMENTS)
+        .where(
+            APPOINTMENTS.c.id == old.id,
+            _in_state(APPOINTMENTS.c.status, Move.APPOINTMENT_MOVE),
+            APPOINTMENTS.c.starts_at > now,
+        )
+        .values(status=rules.leads_to(Move.APPOINTMENT_MOVE), cancelled_at=now),
+    )
+    if replaced.rowcount != 1:  # cancelled meanwhile
+        raise errors.AppointmentNotActive()
+    new = _book(
+        uow,
+        ctx,
+        _patient(session, old.person_id),
+        channel=old.channel,
+        referral_id=None,
+        booked_by_user_id=actor.acting_user_id if actor else None,
+        now=now,
+        replacing=old,
+        locked=True,
+    )
+    _release_slot(session, old.slot_id)
+    _offer_slot(uow, old.slot_id, now)
+    if _is_staff(actor):
+        audit.record(
+            session,
+            actor,
+            "health.appointment.reschedule",
+            subject_person_id=new.person_id,
+            organisation_id=new.clinic_id,
+            detail=f"appointment {old.id} -> {new.id}",
+        )
+    _notify(uow, new, "appointment_rescheduled")
+    return new
 
 
 def list_my_appointments(
@@ -451,16 +471,111 @@ def list_my_appointments(
     uow = uow or UnitOfWork()
     with uow:
         person_ids = _own_and_children(uow, actor)
-        query = select(*APPOINTMENT_COLUMNS).where(APPOINTMENTS.c.person_id.in_(person_ids))
-        if upcoming:  # the same test as rules.is_upcoming, in SQL
-            query = query.where(
-                APPOINTMENTS.c.status == AppointmentStatus.BOOKED,
-                APPOINTMENTS.c.starts_at >= now,
-            ).order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
-        else:
-            query = query.order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
-        rows = uow.session.execute(query.limit(MY_APPOINTMENTS_LIMIT if limit is None else limit))
-        return [_appointment_read(row) for row in rows]
+        return _appointments_of(uow.session, person_ids, upcoming, limit, now)
+
+
+def _appointments_of(
+    session: Session, person_ids: list[int], upcoming: bool, limit: int | None, now: datetime
+) -> list[AppointmentRead]:
+    query = select(*APPOINTMENT_COLUMNS).where(APPOINTMENTS.c.person_id.in_(person_ids))
+    if upcoming:  # the same test as rules.is_upcoming, in SQL
+        query = query.where(
+            APPOINTMENTS.c.status == AppointmentStatus.BOOKED,
+            APPOINTMENTS.c.starts_at >= now,
+        ).order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
+    else:
+        query = query.order_by(APPOINTMENTS.c.starts_at.desc(), APPOINTMENTS.c.id.desc())
+    rows = session.execute(query.limit(MY_APPOINTMENTS_LIMIT if limit is None else limit))
+    return [_appointment_read(row) for row in rows]
+
+
+def list_patient_appointments(
+    actor: Principal | None,
+    person_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AppointmentRead]:
+    """A patient's appointments, latest first, for the city's own systems (``SYSTEM``:
+    a client system of the FHIR API granted Appointment.read)."""
+    if actor is None or not actor.is_system:
+        raise errors.NoAccess()
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        return _appointments_of(uow.session, [person_id], False, None, now)
+
+
+# --- By OMS policy and date of birth (the kiosk's identification, for apps and the call
+# centre): every call identifies anew and counts towards the same limits.
+
+
+def list_identified_appointments(
+    data: PatientIdentity,
+    *,
+    ip: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[AppointmentRead]:
+    """The appointments of the patient who names their policy and birth date, latest
+    first (the patient's own only: no account links them to children)."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        person_id = _identify(uow, data.oms_policy, data.birth_date, ip).person_id
+        return _appointments_of(uow.session, [person_id], False, None, now)
+
+
+def _identified_appointment(
+    uow: UnitOfWork, data: PatientIdentity, appointment_id: int, ip: str | None
+) -> Appointment:
+    """The identified patient's appointment; anyone else's is "not found"."""
+    person_id = _identify(uow, data.oms_policy, data.birth_date, ip).person_id
+    appointment = uow.session.get(Appointment, appointment_id)
+    if appointment is None or appointment.person_id != person_id:
+        raise errors.AppointmentNotFound()
+    return appointment
+
+
+@counted("cancel")
+def cancel_by_policy(
+    appointment_id: int,
+    data: PatientIdentity,
+    *,
+    ip: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentRead:
+    """Cancel the identified patient's appointment before it starts (kiosk, call centre,
+    an app without an account)."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        appointment = _identified_appointment(uow, data, appointment_id, ip)
+        result = _cancel(uow, appointment, None, now)
+        uow.commit()
+        return result
+
+
+@counted("move")
+def reschedule_by_policy(
+    appointment_id: int,
+    data: IdentifiedRescheduleCreate,
+    *,
+    ip: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> AppointmentRead:
+    """Move the identified patient's appointment to another time of the same specialty
+    (all or nothing); a patient suspended for no-shows keeps what they booked and may
+    still move it, as with a login."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        old = _identified_appointment(uow, data, appointment_id, ip)
+        new = _reschedule(uow, None, old, data.slot_id, now)
+        uow.commit()
+        return new
 
 
 def issue_referral(

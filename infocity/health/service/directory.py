@@ -27,6 +27,7 @@ from infocity.health.schemas import (
     ClinicCreate,
     ClinicRead,
     DoctorPostCreate,
+    DoctorRead,
     PractitionerCreate,
     PractitionerRead,
     SpecialtyRead,
@@ -207,6 +208,27 @@ def list_clinics(*, uow: UnitOfWork | None = None) -> list[ClinicRead]:
             for o in city.list_organisations("clinic", uow=uow)
             if o.id in profiles
         ]
+
+
+def list_doctors(
+    *,
+    specialty_id: int | None = None,
+    clinic_id: int | None = None,
+    practitioner_id: int | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[DoctorRead]:
+    """The doctors (active posts) of a specialty or a clinic, or of the whole city, by name."""
+    uow = uow or UnitOfWork()
+    with uow:
+        query = select(Practitioner).where(Practitioner.active.is_(True))
+        if practitioner_id is not None:
+            query = query.where(Practitioner.id == practitioner_id)
+        if specialty_id is not None:
+            query = query.where(Practitioner.specialty_id == specialty_id)
+        if clinic_id is not None:
+            query = query.where(Practitioner.clinic_id == clinic_id)
+        rows = uow.session.scalars(query.order_by(Practitioner.name, Practitioner.id))
+        return [DoctorRead.model_validate(row) for row in rows]
 
 
 def add_practitioner(

@@ -16,15 +16,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from infocity.core.schemas import MAX_ID
-from infocity.health import service
+from infocity.health import reads, service
+from infocity.health.api import citizens
 from infocity.health.schemas import (
     AffectedAppointmentRead,
     AnonymousBookingCreate,
+    AppointmentDetailsRead,
     AppointmentRead,
     BookingCreate,
     BookingStatusRead,
     CityDate,
     ClinicRead,
+    FhirClientCreate,
+    FhirClientIssued,
     HoldAccept,
     HomeVisitCreate,
     HomeVisitRead,
@@ -73,6 +77,17 @@ def update_specialty(
     specialty_id: IdPath, data: SpecialtyUpdate, actor: CurrentUser
 ) -> SpecialtyRead:
     return service.update_specialty(logged_in(actor), specialty_id, data)
+
+
+@router.post(
+    "/fhir-clients",
+    status_code=201,
+    response_model=FhirClientIssued,
+    responses=error_responses(401, 403, 422),
+    summary="Register a client system of the FHIR API with its scopes (city administrators)",
+)
+def register_fhir_client(data: FhirClientCreate, actor: LoggedIn) -> FhirClientIssued:
+    return service.register_fhir_client(actor, data)
 
 
 @router.get("/clinics", response_model=list[ClinicRead], summary="Polyclinics and branches")
@@ -145,12 +160,12 @@ async def book_for_patient(
 
 @router.get(
     "/appointments",
-    response_model=list[AppointmentRead],
+    response_model=list[AppointmentDetailsRead],
     responses=error_responses(401, 403),
-    summary="Your and your children's appointments, latest first",
+    summary="Your and your children's appointments, latest first, with where to go",
 )
-def my_appointments(actor: CurrentUser) -> list[AppointmentRead]:
-    return service.list_my_appointments(actor)
+def my_appointments(actor: CurrentUser) -> list[AppointmentDetailsRead]:
+    return reads.my_appointment_details(actor)
 
 
 @router.post(
@@ -418,3 +433,6 @@ def preview_schedule_rule_removal(
     rule_id: IdPath, actor: LoggedIn
 ) -> list[AffectedAppointmentRead]:
     return service.preview_schedule_rule_change(actor, rule_id, None)
+
+
+router.include_router(citizens.router)

@@ -1,0 +1,123 @@
+"""FHIR search parameters as health's filters: references, tokens, date ranges, paging."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from infocity.core.clock import city_date, city_tz
+from infocity.health import errors
+
+MAX_COUNT = 200
+DEFAULT_COUNT = 50
+MAX_OFFSET = 1000
+
+
+def _invalid(name: str) -> errors.InvalidSearch:
+    return errors.InvalidSearch(name)
+
+
+def reference_id(value: str | None, kind: str, name: str) -> int | None:
+    """``Schedule/12``, a full URL ending so, or ``12`` -> 12."""
+    if value is None:
+        return None
+    tail = value.rstrip("/").rsplit("/", 2)
+    if len(tail) >= 2 and tail[-2] != kind:
+        raise _invalid(name)
+    try:
+        number = int(tail[-1])
+    except ValueError as exc:
+        raise _invalid(name) from exc
+    if not 1 <= number <= 2**62:
+        raise _invalid(name)
+    return number
+
+
+def token_code(value: str | None, system: str, name: str) -> str | None:
+    """``system|code`` or ``code`` -> code (another system matches nothing we have)."""
+    if value is None:
+        return None
+    if "|" in value:
+        given, _, code = value.partition("|")
+        if given and given != system:
+            raise _invalid(name)
+        value = code
+    if not value or len(value) > 40:
+        raise _invalid(name)
+    return value
+
+
+@dataclass(frozen=True)
+class StartRange:
+    """A ``start`` filter: instants from (inclusive) and before (exclusive)."""
+
+    after: datetime | None = None
+    before: datetime | None = None
+
+    def holds(self, instant: datetime) -> bool:
+        return (self.after is None or instant >= self.after) and (
+            self.before is None or instant < self.before
+        )
+
+    @property
+    def day_aligned(self) -> bool:
+        """Whether the range is whole city days (then the days' search is exact)."""
+        return all(
+            b is None or b.astimezone(city_tz()).timetz().replace(tzinfo=None) == time(0)
+            for b in (self.after, self.before)
+        )
+
+    @property
+    def first_day(self) -> date | None:
+        return None if self.after is None else city_date(self.after)
+
+    @property
+    def last_day(self) -> date | None:
+        return None if self.before is None else city_date(self.before - timedelta(microseconds=1))
+
+
+def _moment(text: str, name: str) -> tuple[datetime, datetime]:
+    """A FHIR date or dateTime as the range of instants it names (a date: its city day)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime.combine(day, datetime.min.time(), tzinfo=city_tz())
+            return start, start + timedelta(days=1)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _invalid(name) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=city_tz())
+    return moment, moment + timedelta(seconds=1)
+
+
+def start_range(values: Sequence[str], name: str = "start") -> StartRange:
+    """``start=ge2026-03-01&start=lt2026-03-08`` (prefixes ge, gt, le, lt, eq)."""
+    after: datetime | None = None
+    before: datetime | None = None
+    for value in values:
+        prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
+        low, high = _moment(text, name)
+        if prefix in ("ge", "eq"):
+            after = max(after, low) if after else low
+        if prefix == "gt":
+            after = max(after, high) if after else high
+        if prefix in ("lt",):
+            before = min(before, low) if before else low
+        if prefix in ("le", "eq"):
+            before = min(before, high) if before else high
+        if prefix not in ("ge", "gt", "le", "lt", "eq"):
+            raise _invalid(name)
+    return StartRange(after, before)
+
+
+def paging(count: int | None, offset: int | None) -> tuple[int, int]:
+    """``_count`` and ``_offset`` within their bounds."""
+    count = DEFAULT_COUNT if count is None else count
+    offset = offset or 0
+    if not 0 <= count <= MAX_COUNT:
+        raise _invalid("_count")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise _invalid("_offset")
+    return count, offset
