@@ -22,6 +22,8 @@ from infocity import __version__, web
 from infocity.accounts import api as accounts_api
 from infocity.accounts import pages as accounts_pages
 from infocity.accounts import service as accounts
+from infocity.cards import api as cards_api
+from infocity.cards import pages as cards_pages
 from infocity.city import api as city_api
 from infocity.core.settings import get_settings
 from infocity.education import api as education_api
@@ -46,6 +48,7 @@ UPLOAD_PATHS = (
     re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),
     re.compile(r"^/housing/requests/\d+/photos$"),
     re.compile(rf"^({API_PREFIX}/education/exams/imports|/education/exams/import)$"),
+    re.compile(rf"^{API_PREFIX}/cards/payment-files$"),
 )
 
 
@@ -127,6 +130,7 @@ def create_app() -> FastAPI:
         city_api.router,
         portal_api.router,
         education_api.router,
+        cards_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311.router)
@@ -137,6 +141,7 @@ def create_app() -> FastAPI:
         housing_pages.router,
         portal_pages.router,
         education_pages.router,
+        cards_pages.router,
     ):
         app.include_router(router)
     return app

@@ -1,6 +1,7 @@
 """Every table of every service, imported in one place for migrations and tests."""
 
 from infocity.accounts import models as accounts_models
+from infocity.cards import models as cards_models
 from infocity.city import models as city_models
 from infocity.core import models as core_models
 from infocity.core.db import Base
@@ -13,6 +14,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "cards_models",
     "city_models",
     "core_models",
     "education_models",

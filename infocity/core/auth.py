@@ -84,6 +84,10 @@ class Action(StrEnum):
     # Education: state exam results
     EXAM_RESULTS_IMPORT = "exam_results.import"  # exam officials load results and corrections
     EXAM_RESULTS_SUBSCRIBE = "exam_results.subscribe"  # told when a subject is published
+    # School cards ("pass and meals")
+    SCHOOL_CARDS_ISSUE = "school_cards.issue"  # a school's cards: issue, block, re-issue
+    SCHOOL_CARDS_OWN = "school_cards.own"  # a parent or trusted adult, for their pupils
+    SCHOOL_CARDS_PAYMENTS = "school_cards.payments"  # the city's payment files
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -133,6 +137,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.FIRST_GRADE_SCHOOL: frozenset({Role.SCHOOL_STAFF, Role.CITY_ADMIN}),
     Action.EXAM_RESULTS_IMPORT: frozenset({Role.EXAM_OFFICIAL}),
     Action.EXAM_RESULTS_SUBSCRIBE: frozenset({Role.CITIZEN}),
+    # Scoped: school staff issue and block the cards of their own school's pupils only.
+    Action.SCHOOL_CARDS_ISSUE: frozenset({Role.SCHOOL_STAFF, Role.CITY_ADMIN}),
+    Action.SCHOOL_CARDS_OWN: frozenset({Role.CITIZEN}),
+    Action.SCHOOL_CARDS_PAYMENTS: frozenset({Role.CITY_ADMIN}),
 }
 
 

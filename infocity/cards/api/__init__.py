@@ -1,0 +1,12 @@
+"""JSON routes of school cards (``/api/v1/cards/...``), one module per sub-domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from infocity.cards.api import cards, devices, ledger
+
+router = APIRouter()
+router.include_router(cards.router)
+router.include_router(ledger.router)
+router.include_router(devices.router)

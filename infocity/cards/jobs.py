@@ -1,0 +1,27 @@
+"""Periodic jobs of school cards (run by ``infocity worker``); thin: each calls the service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from infocity.cards import service
+from infocity.core.auth import SYSTEM
+from infocity.core.jobs import periodic
+
+
+@periodic("cards.fan_out", every=timedelta(seconds=5))
+def fan_out() -> int:
+    """Tell representatives of new card events (batches until none wait, up to ten)."""
+    told = 0
+    for _ in range(10):
+        batch = service.fan_out_card_events(SYSTEM)
+        told += batch
+        if not batch:
+            break
+    return told
+
+
+@periodic("cards.expire_holds", every=timedelta(minutes=1))
+def expire_holds() -> int:
+    """Give back the sums of till approvals no purchase used in time."""
+    return service.expire_holds(SYSTEM)

@@ -1,0 +1,1 @@
+"""What the use cases of school cards take and give, one module per sub-domain."""
