@@ -173,13 +173,14 @@ def import_payments(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        pupils = dict(
-            session.execute(
+        pupils = {
+            row.uid: row.pupil_id
+            for row in session.execute(
                 select(SchoolCard.uid, SchoolCard.pupil_id).where(
                     SchoolCard.uid.in_({uid for _r, uid, _a, _t in rows})
                 )
-            ).tuples()
-        )
+            )
+        }
         for line, (_reference, uid, _amount, _at) in enumerate(rows, start=1):
             if uid not in pupils:
                 problems.append((line, N_("No card has this number.")))

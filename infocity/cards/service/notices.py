@@ -71,11 +71,14 @@ def _tell(uow: UnitOfWork, event: CardEvent, names: dict[int, str]) -> int:
     return told
 
 
-def fan_out_card_events(actor: Principal | None, *, batch: int = FAN_OUT_BATCH) -> int:
+def fan_out_card_events(
+    actor: Principal | None, *, batch: int = FAN_OUT_BATCH, uow: UnitOfWork | None = None
+) -> int:
     """Tell representatives of up to ``batch`` card events not yet told; how many
-    messages' recipients were told."""
+    representatives were told of how many events (one count per pair)."""
     authorize(actor, Action.SCHOOL_CARDS_PAYMENTS)
-    with UnitOfWork() as uow:
+    uow = uow or UnitOfWork()
+    with uow:
         session = uow.session
         # Locked and skipped: two workers share the backlog instead of racing for it.
         events = list(
@@ -90,11 +93,12 @@ def fan_out_card_events(actor: Principal | None, *, batch: int = FAN_OUT_BATCH) 
         if not events:
             return 0
         pupils = {event.pupil_id for event in events}
-        persons = dict(
-            session.execute(
+        persons = {
+            row.id: row.person_id
+            for row in session.execute(
                 select(CardPupil.id, CardPupil.person_id).where(CardPupil.id.in_(pupils))
-            ).tuples()
-        )
+            )
+        }
         by_person = accounts.person_names(session, persons.values())
         names = {pupil_id: by_person.get(person_id, "") for pupil_id, person_id in persons.items()}
         told = sum(_tell(uow, event, names) for event in events)
