@@ -29,6 +29,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(housing_app, name="housing")
 education_app = typer.Typer(help="Education: exam results.", no_args_is_help=True)
 app.add_typer(education_app, name="education")
+cards_app = typer.Typer(help="School cards: the devices' MQTT bridge.", no_args_is_help=True)
+app.add_typer(cards_app, name="cards")
 
 
 @app.command()
@@ -340,3 +342,18 @@ def education_import_results(
 def main() -> None:
     """InfoCity command line."""
     get_settings()  # fail early on bad settings
+
+
+@cards_app.command("mqtt")
+def cards_mqtt(
+    host: str = typer.Option("127.0.0.1", help="The MQTT broker's address."),
+    port: int = typer.Option(1883, help="The MQTT broker's port."),
+    prefix: str = typer.Option("infocity/cards", help="The topics' prefix."),
+) -> None:
+    """Feed turnstiles' and tills' MQTT messages (QoS 1) to the card events ingest."""
+    import asyncio
+
+    from infocity.cards.mqtt import run_bridge
+
+    typer.echo(f"cards mqtt bridge: {host}:{port} {prefix}/events")
+    asyncio.run(run_bridge(host, port, prefix=prefix))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from infocity.accounts import service as accounts
 from infocity.accounts.schemas import ChildCreate, DeviceKeyCreate
@@ -15,6 +15,7 @@ from infocity.cards.schemas.cards import Activation, CardIssue, PupilRead
 from infocity.cards.schemas.events import BatchRead
 from infocity.cards.schemas.ledger import TopUp
 from infocity.core.auth import SYSTEM, Role
+from infocity.core.clock import city_today, city_tz
 from tests.builders import Account, make_citizen, make_organisation, make_staff
 
 _numbers = itertools.count(1)
@@ -47,6 +48,11 @@ def make_school() -> School:
 
 def new_uid() -> str:
     return f"04A1{next(_numbers):010X}"
+
+
+def yesterday_at(hour: int, minute: int = 0) -> datetime:
+    """A moment of yesterday in the city: a day wholly past, whatever the clock says now."""
+    return datetime.combine(city_today() - timedelta(days=1), time(hour, minute), city_tz())
 
 
 def make_child(parent: Account, first_name: str = "Маша") -> int:

@@ -14,7 +14,7 @@ from infocity.cards.schemas.ledger import SpendingRules
 from infocity.core.auth import SYSTEM
 from infocity.core.db import utcnow
 from tests.builders import count_rows
-from tests.cards_builders import enrolled_child, event, make_device, make_school
+from tests.cards_builders import enrolled_child, event, make_device, make_school, yesterday_at
 
 EVENTS = "/api/v1/cards/devices/events"
 AUTHORIZE = "/api/v1/cards/devices/authorizations"
@@ -29,7 +29,7 @@ def test_a_turnstile_batch_keeps_good_rows_refuses_bad_ones_and_counts_once(
     turnstile = make_device(school.id)
     key = {"X-Device-Key": turnstile.key}
     now = utcnow()
-    morning, noon = now - timedelta(hours=3), now - timedelta(hours=1)
+    morning, noon = yesterday_at(8, 10), yesterday_at(12, 40)
     rows = [
         event("e2", "exit", pupil.uid, noon),
         event("e1", "entry", pupil.uid, morning),  # late: sent after the exit

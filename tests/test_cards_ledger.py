@@ -19,7 +19,14 @@ from infocity.core.db import utcnow
 from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
 from tests.builders import make_citizen, make_staff
-from tests.cards_builders import enrolled_child, event, make_device, make_school, send
+from tests.cards_builders import (
+    enrolled_child,
+    event,
+    make_device,
+    make_school,
+    send,
+    yesterday_at,
+)
 from tests.support.refusals import refusals_change_nothing
 
 
@@ -64,15 +71,15 @@ def test_top_ups_purchases_refunds_and_the_payment_file(database: str) -> None:
     now = utcnow()
     batch = send(
         till,
-        event("p1", "purchase", pupil.uid, now - timedelta(minutes=2), amount=15_000),
-        event("p2", "purchase", pupil.uid, now - timedelta(minutes=1), amount=6_000),
+        event("p1", "purchase", pupil.uid, yesterday_at(12, 1), amount=15_000),
+        event("p2", "purchase", pupil.uid, yesterday_at(12, 2), amount=6_000),
         event("p3", "purchase", pupil.uid, now, amount=-1),
     )
     assert batch.accepted == ["p1"]
     assert [r.code for r in batch.refused] == ["cards_not_enough_money", "cards_invalid_amount"]
     assert service.get_my_pupil(parent.principal, pupil.id).balance == 5_000
 
-    purchase = service.list_card_events(parent.principal, pupil.id, now=now)[0]
+    purchase = service.list_card_events(parent.principal, pupil.id, yesterday_at(12))[0]
     refund = service.refund_purchase(school.staff.principal, Refund(event_id=purchase.id))
     assert (refund.amount, refund.balance_after) == (15_000, 20_000)
     with unchanged("cards_already_refunded"):
