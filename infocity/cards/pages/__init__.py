@@ -1,9 +1,10 @@
-"""HTML pages of school cards: the parent's pages (``/cards``)."""
+"""HTML pages of school cards, one module per who asks (parents: ``/cards``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from infocity.web.deps import csrf_protect
+from infocity.cards.pages import parents
 
-router = APIRouter(dependencies=[Depends(csrf_protect)])
+router = APIRouter()
+router.include_router(parents.router)
