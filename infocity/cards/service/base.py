@@ -18,7 +18,7 @@ from infocity.core.auth import Principal
 from infocity.core.clock import city_date
 
 
-def add_history(
+def _add_history(
     session: Session,
     actor: Principal,
     pupil_id: int,
@@ -40,7 +40,7 @@ def add_history(
     session.add(entry)
 
 
-def representative(
+def _representative(
     session: Session, actor: Principal, pupil_id: int, right: Right
 ) -> tuple[CardPupil, CardRepresentative]:
     """The pupil and the actor's place beside them; NotYourPupil for anyone else, and
@@ -58,7 +58,7 @@ def representative(
     return pupil, told
 
 
-def active_card(session: Session, pupil_id: int) -> SchoolCard | None:
+def _active_card(session: Session, pupil_id: int) -> SchoolCard | None:
     return session.scalars(
         select(SchoolCard).where(
             SchoolCard.pupil_id == pupil_id, SchoolCard.status == CardStatus.ACTIVE
@@ -66,7 +66,7 @@ def active_card(session: Session, pupil_id: int) -> SchoolCard | None:
     ).one_or_none()
 
 
-def latest_card_status(session: Session, pupil_id: int) -> str | None:
+def _latest_card_status(session: Session, pupil_id: int) -> str | None:
     return session.scalar(
         select(SchoolCard.status)
         .where(SchoolCard.pupil_id == pupil_id)
@@ -75,12 +75,12 @@ def latest_card_status(session: Session, pupil_id: int) -> str | None:
     )
 
 
-def spent_on(pupil: CardPupil, now: datetime) -> int:
+def _spent_on(pupil: CardPupil, now: datetime) -> int:
     """What the pupil spent on the city day of ``now``."""
     return pupil.spent if pupil.spent_day == city_date(now) else 0
 
 
-def pupil_read(
+def _pupil_read(
     session: Session, pupil: CardPupil, told: CardRepresentative, now: datetime
 ) -> PupilRead:
     names = accounts.person_names(session, [pupil.person_id])
@@ -97,9 +97,9 @@ def pupil_read(
         balance=pupil.balance,
         available=pupil.balance - pupil.held,
         daily_limit=pupil.daily_limit,
-        spent_today=spent_on(pupil, now),
+        spent_today=_spent_on(pupil, now),
         low_balance=pupil.low_balance,
         banned_categories=list(banned),
         standing=told.standing,
-        card_status=latest_card_status(session, pupil.id),
+        card_status=_latest_card_status(session, pupil.id),
     )

@@ -20,7 +20,7 @@ from infocity.cards.rules.cards import (
     states_before,
 )
 from infocity.cards.schemas.cards import CardHistoryRead, CardIssue, CardRead
-from infocity.cards.service.base import active_card, add_history, representative
+from infocity.cards.service.base import _active_card, _add_history, _representative
 from infocity.city import service as city
 from infocity.core import audit
 from infocity.core.auth import Action, Principal, authorize
@@ -58,7 +58,7 @@ def _pupil(session: Session, person_id: int, school_id: int) -> CardPupil:
         select(CardPupil).where(CardPupil.person_id == person_id).with_for_update()
     ).one()
     if pupil.school_id != school_id:
-        if active_card(session, pupil.id) is not None:
+        if _active_card(session, pupil.id) is not None:
             raise errors.PupilAtAnotherSchool()
         pupil.school_id = school_id
     return pupil
@@ -67,7 +67,7 @@ def _pupil(session: Session, person_id: int, school_id: int) -> CardPupil:
 def _new_card(session: Session, actor: Principal, pupil: CardPupil, uid: str) -> SchoolCard:
     if session.scalar(select(SchoolCard.id).where(SchoolCard.uid == uid)) is not None:
         raise errors.CardUidTaken()
-    if active_card(session, pupil.id) is not None:
+    if _active_card(session, pupil.id) is not None:
         raise errors.PupilHasCard()
     card = SchoolCard(uid=uid, pupil_id=pupil.id, issued_by=actor.acting_user_id)
     session.add(card)
@@ -92,7 +92,7 @@ def issue_card(
             raise errors.PupilNotFound()
         pupil = _pupil(session, data.person_id, data.school_id)
         card = _new_card(session, actor, pupil, uid)
-        add_history(session, actor, pupil.id, "issued", card_id=card.id, detail=uid)
+        _add_history(session, actor, pupil.id, "issued", card_id=card.id, detail=uid)
         audit.record(
             session,
             actor,
@@ -160,7 +160,7 @@ def block_card(
             card = session.get(SchoolCard, card_id)
             if card is None:
                 raise errors.CardNotFound()
-            pupil, _told = representative(session, actor, card.pupil_id, Right.BLOCK_CARD)
+            pupil, _told = _representative(session, actor, card.pupil_id, Right.BLOCK_CARD)
         else:
             card, pupil = _card_for_staff(session, actor, card_id)
             audit.record(
@@ -172,7 +172,7 @@ def block_card(
                 detail=card.uid,
             )
         _move(session, card, CardMove.BLOCK, now)
-        add_history(session, actor, pupil.id, "blocked", card_id=card.id, detail=card.uid, at=now)
+        _add_history(session, actor, pupil.id, "blocked", card_id=card.id, detail=card.uid, at=now)
         result = CardRead.model_validate(card)
         uow.commit()
         return result
@@ -193,7 +193,9 @@ def unblock_card(
         session = uow.session
         card, pupil = _card_for_staff(session, actor, card_id)
         _move(session, card, CardMove.UNBLOCK, now)
-        add_history(session, actor, pupil.id, "unblocked", card_id=card.id, detail=card.uid, at=now)
+        _add_history(
+            session, actor, pupil.id, "unblocked", card_id=card.id, detail=card.uid, at=now
+        )
         audit.record(
             session,
             actor,
@@ -226,7 +228,7 @@ def reissue_card(
         old, pupil = _card_for_staff(session, actor, card_id)
         _move(session, old, CardMove.REPLACE, now)
         card = _new_card(session, actor, pupil, uid)
-        add_history(
+        _add_history(
             session,
             actor,
             pupil.id,
@@ -258,7 +260,7 @@ def card_history(
     with uow:
         session = uow.session
         if actor.kind == "citizen":
-            representative(session, actor, pupil_id, Right.SEE)
+            _representative(session, actor, pupil_id, Right.SEE)
         else:
             pupil = session.get(CardPupil, pupil_id)
             if pupil is None:

@@ -25,9 +25,9 @@ from infocity.cards.rules.events import MAX_BATCH, EventKind
 from infocity.cards.rules.ledger import EntryKind
 from infocity.cards.schemas.events import BatchRead, CardEventRead, DeviceEventIn, RowRefusal
 from infocity.cards.service import money
-from infocity.cards.service.base import representative
-from infocity.cards.service.ledger import check_amount
-from infocity.cards.service.tills import banned_in, card_at_device, use_hold
+from infocity.cards.service.base import _representative
+from infocity.cards.service.ledger import _check_amount
+from infocity.cards.service.tills import _banned_in, _card_at_device, _use_hold
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
@@ -71,16 +71,16 @@ def _insert(
 def _pay(
     session: Session, device: DeviceIdentity, row: DeviceEventIn, pupil: CardPupil, event_id: int
 ) -> None:
-    amount = check_amount(row.amount)
+    amount = _check_amount(row.amount)
     held = None
     if row.authorization_id is not None:
-        held = use_hold(session, device, row.authorization_id, pupil.id, amount)
-    elif banned_in(session, pupil.id, row.items):
+        held = _use_hold(session, device, row.authorization_id, pupil.id, amount)
+    elif _banned_in(session, pupil.id, row.items):
         raise errors.BannedItem()
-    balance = money.debit(session, pupil.id, amount, row.at, city_date(row.at), held=held)
+    balance = money._debit(session, pupil.id, amount, row.at, city_date(row.at), held=held)
     if balance is None:
-        raise money.refusal(session, pupil.id, amount)
-    money.write_entry(
+        raise money._refusal(session, pupil.id, amount)
+    money._write_entry(
         session,
         pupil.id,
         EntryKind.PURCHASE,
@@ -102,7 +102,7 @@ def _record(session: Session, device: DeviceIdentity, raw: object, now: datetime
         raise errors.WrongDeviceKind()
     if row.at > now + CLOCK_SKEW:
         raise errors.EventInFuture()
-    card, pupil = card_at_device(session, device, row.uid)
+    card, pupil = _card_at_device(session, device, row.uid)
     if card.status != CardStatus.ACTIVE:
         raise errors.CardBlocked()
     with session.begin_nested():
@@ -175,7 +175,7 @@ def list_card_events(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        representative(session, actor, pupil_id, Right.SEE)
+        _representative(session, actor, pupil_id, Right.SEE)
         rows = session.scalars(
             select(CardEvent)
             .where(

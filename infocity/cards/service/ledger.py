@@ -28,7 +28,7 @@ from infocity.cards.schemas.ledger import (
     TopUp,
 )
 from infocity.cards.service import money
-from infocity.cards.service.base import add_history, pupil_read, representative
+from infocity.cards.service.base import _add_history, _pupil_read, _representative
 from infocity.core import audit
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_tz
@@ -38,7 +38,7 @@ from infocity.core.sql import upsert_insert
 from infocity.core.uow import UnitOfWork
 
 
-def check_amount(amount: int | None) -> int:
+def _check_amount(amount: int | None) -> int:
     if amount is None or amount <= 0 or amount > MAX_AMOUNT:
         raise errors.InvalidAmount()
     return amount
@@ -73,7 +73,7 @@ def _take_reference(
     ).scalar_one_or_none()
     if entry_id is None:
         return False
-    balance = money.credit(session, pupil_id, amount)
+    balance = money._credit(session, pupil_id, amount)
     entry = session.get(LedgerEntry, entry_id)
     assert entry is not None
     entry.balance_after = balance
@@ -90,18 +90,18 @@ def top_up_card(
 ) -> PupilRead:
     """A representative puts money on the pupil's card; a payment's reference counts once."""
     actor = authorize(actor, Action.SCHOOL_CARDS_OWN)
-    amount = check_amount(data.amount)
+    amount = _check_amount(data.amount)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        pupil, told = representative(session, actor, pupil_id, Right.TOP_UP)
+        pupil, told = _representative(session, actor, pupil_id, Right.TOP_UP)
         if not _take_reference(
             session, pupil.id, data.reference, amount, now, EntryKind.TOP_UP, actor
         ):
             raise errors.PaymentAlreadyCounted()
         session.refresh(pupil)
-        result = pupil_read(session, pupil, told, now)
+        result = _pupil_read(session, pupil, told, now)
         uow.commit()
         return result
 
@@ -220,7 +220,7 @@ def refund_purchase(
         ):
             raise errors.AlreadyRefunded()
         entry = session.scalars(select(LedgerEntry).where(LedgerEntry.reference == reference)).one()
-        add_history(session, actor, event.pupil_id, "refund", detail=str(event.id), at=now)
+        _add_history(session, actor, event.pupil_id, "refund", detail=str(event.id), at=now)
         audit.record(
             session,
             actor,
@@ -250,7 +250,7 @@ def set_spending_rules(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        pupil, told = representative(session, actor, pupil_id, Right.SET_RULES)
+        pupil, told = _representative(session, actor, pupil_id, Right.SET_RULES)
         pupil.daily_limit = data.daily_limit
         session.execute(delete(BannedCategory).where(BannedCategory.pupil_id == pupil.id))
         for category in sorted(set(data.banned_categories)):
@@ -258,8 +258,8 @@ def set_spending_rules(
         session.flush()
         banned = ",".join(sorted(set(data.banned_categories)))
         detail = f"limit={data.daily_limit}; banned={banned}"
-        add_history(session, actor, pupil.id, "rules", detail=detail, at=now)
-        result = pupil_read(session, pupil, told, now)
+        _add_history(session, actor, pupil.id, "rules", detail=detail, at=now)
+        result = _pupil_read(session, pupil, told, now)
         uow.commit()
         return result
 
@@ -278,7 +278,7 @@ def list_ledger(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        representative(session, actor, pupil_id, Right.SEE)
+        _representative(session, actor, pupil_id, Right.SEE)
         query = select(LedgerEntry).where(LedgerEntry.pupil_id == pupil_id)
         if filters.kind:
             query = query.where(LedgerEntry.kind == filters.kind)
@@ -295,7 +295,7 @@ def list_ledger(
         return [LedgerEntryRead.model_validate(row) for row in rows]
 
 
-def pupil_of_card(session: Session, uid: str) -> tuple[SchoolCard, CardPupil] | None:
+def _pupil_of_card(session: Session, uid: str) -> tuple[SchoolCard, CardPupil] | None:
     row = session.execute(
         select(SchoolCard, CardPupil)
         .join(CardPupil, CardPupil.id == SchoolCard.pupil_id)

@@ -48,7 +48,7 @@ def _spend(amount: int, day: date) -> dict[Any, Any]:
     }
 
 
-def refusal(session: Session, pupil_id: int, amount: int) -> AppError:
+def _refusal(session: Session, pupil_id: int, amount: int) -> AppError:
     """Why a guarded debit or hold found no row: the money, or else the daily limit."""
     pupil = session.get(CardPupil, pupil_id, populate_existing=True)
     assert pupil is not None
@@ -57,7 +57,7 @@ def refusal(session: Session, pupil_id: int, amount: int) -> AppError:
     return errors.DailyLimitReached()
 
 
-def hold(session: Session, pupil_id: int, amount: int, day: date) -> bool:
+def _hold(session: Session, pupil_id: int, amount: int, day: date) -> bool:
     """Set ``amount`` aside for an approved till purchase, if the rules allow it."""
     return (
         dml(
@@ -70,7 +70,7 @@ def hold(session: Session, pupil_id: int, amount: int, day: date) -> bool:
     )
 
 
-def release(session: Session, pupil_id: int, amount: int) -> None:
+def _release(session: Session, pupil_id: int, amount: int) -> None:
     """Give back a hold's amount (it expired)."""
     dml(
         session,
@@ -80,7 +80,7 @@ def release(session: Session, pupil_id: int, amount: int) -> None:
     )
 
 
-def debit(
+def _debit(
     session: Session,
     pupil_id: int,
     amount: int,
@@ -136,7 +136,7 @@ def _alert_low(session: Session, pupil_id: int, school_id: int, balance: int, at
         )
 
 
-def credit(session: Session, pupil_id: int, amount: int) -> int:
+def _credit(session: Session, pupil_id: int, amount: int) -> int:
     """Add a top-up or refund; the new balance. Lifting the balance to the alert level
     or above re-arms the low-balance alert."""
     balance = dml(
@@ -157,7 +157,7 @@ def credit(session: Session, pupil_id: int, amount: int) -> int:
     return int(balance)
 
 
-def write_entry(
+def _write_entry(
     session: Session,
     pupil_id: int,
     kind: EntryKind,

@@ -19,7 +19,7 @@ from infocity.cards.schemas.cards import (
     RepresentativeRead,
     TrustedAdultAdd,
 )
-from infocity.cards.service.base import add_history, pupil_read, representative
+from infocity.cards.service.base import _add_history, _pupil_read, _representative
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.db import utcnow
 from infocity.core.outbox import notify
@@ -69,11 +69,11 @@ def activate_card_service(
             .where(CardPupil.id == pupil.id, CardPupil.activated_at.is_(None))
             .values(activated_at=now),
         )
-        add_history(session, actor, pupil.id, "activated", detail=actor.display_name, at=now)
+        _add_history(session, actor, pupil.id, "activated", detail=actor.display_name, at=now)
         told = session.get(CardRepresentative, added)
         assert told is not None
         session.refresh(pupil)
-        result = pupil_read(session, pupil, told, now)
+        result = _pupil_read(session, pupil, told, now)
         uow.commit()
         return result
 
@@ -92,7 +92,7 @@ def list_my_pupils(
             .where(CardRepresentative.user_id == actor.user_id)
             .order_by(CardPupil.id)
         ).all()
-        return [pupil_read(uow.session, pupil, told, now) for pupil, told in rows]
+        return [_pupil_read(uow.session, pupil, told, now) for pupil, told in rows]
 
 
 def get_my_pupil(
@@ -107,8 +107,8 @@ def get_my_pupil(
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        pupil, told = representative(uow.session, actor, pupil_id, Right.SEE)
-        return pupil_read(uow.session, pupil, told, now)
+        pupil, told = _representative(uow.session, actor, pupil_id, Right.SEE)
+        return _pupil_read(uow.session, pupil, told, now)
 
 
 def _read(told: CardRepresentative) -> RepresentativeRead:
@@ -139,7 +139,7 @@ def add_trusted_adult(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        pupil, _told = representative(session, actor, pupil_id, Right.ADD_ADULTS)
+        pupil, _told = _representative(session, actor, pupil_id, Right.ADD_ADULTS)
         adult = accounts.citizen_by_contact(session, data.contact)
         if adult is None:
             raise errors.AdultNotFound()
@@ -169,7 +169,7 @@ def add_trusted_adult(
         ).scalar_one_or_none()
         if added is None:
             raise errors.AlreadyTold()
-        add_history(session, actor, pupil.id, "adult_added", detail=name)
+        _add_history(session, actor, pupil.id, "adult_added", detail=name)
         notify(
             session,
             accounts.recipient_for_user(session, user_id),
@@ -197,7 +197,7 @@ def remove_trusted_adult(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        pupil, _told = representative(session, actor, pupil_id, Right.ADD_ADULTS)
+        pupil, _told = _representative(session, actor, pupil_id, Right.ADD_ADULTS)
         removed = dml(
             session,
             delete(CardRepresentative).where(
@@ -208,7 +208,7 @@ def remove_trusted_adult(
         ).rowcount
         if removed != 1:
             raise errors.RepresentativeNotFound()
-        add_history(session, actor, pupil.id, "adult_removed", detail=str(representative_id))
+        _add_history(session, actor, pupil.id, "adult_removed", detail=str(representative_id))
         uow.commit()
 
 
@@ -220,7 +220,7 @@ def list_representatives(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        representative(session, actor, pupil_id, Right.SEE)
+        _representative(session, actor, pupil_id, Right.SEE)
         rows = list(
             session.scalars(
                 select(CardRepresentative)
@@ -251,9 +251,9 @@ def set_notification_settings(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        pupil, told = representative(session, actor, pupil_id, Right.SEE)
+        pupil, told = _representative(session, actor, pupil_id, Right.SEE)
         if data.low_balance_level is not None:
-            representative(session, actor, pupil_id, Right.SET_RULES)
+            _representative(session, actor, pupil_id, Right.SET_RULES)
             pupil.low_balance = data.low_balance_level
         told.notify_passes = data.passes
         told.notify_purchases = data.purchases

@@ -26,7 +26,7 @@ from infocity.cards.rules.ledger import (
 )
 from infocity.cards.schemas.events import AuthorizationAsk, AuthorizationRead, ItemIn
 from infocity.cards.service import money
-from infocity.cards.service.ledger import check_amount, pupil_of_card
+from infocity.cards.service.ledger import _check_amount, _pupil_of_card
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
@@ -35,13 +35,13 @@ from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 
 
-def card_at_device(
+def _card_at_device(
     session: Session, device: DeviceIdentity, raw_uid: str
 ) -> tuple[SchoolCard, CardPupil]:
     """The card and its pupil, refused when unknown or of another school's pupil (a
     blocked card is for the caller to judge)."""
     uid = normalize_uid(raw_uid)
-    found = pupil_of_card(session, uid) if uid else None
+    found = _pupil_of_card(session, uid) if uid else None
     if found is None:
         raise errors.UnknownCard()
     card, pupil = found
@@ -50,7 +50,7 @@ def card_at_device(
     return card, pupil
 
 
-def banned_in(session: Session, pupil_id: int, items: list[ItemIn]) -> bool:
+def _banned_in(session: Session, pupil_id: int, items: list[ItemIn]) -> bool:
     banned = session.scalars(
         select(BannedCategory.category).where(BannedCategory.pupil_id == pupil_id)
     )
@@ -116,7 +116,7 @@ def authorize_purchase(
     request id gives the same answer."""
     if device.kind != "till":
         raise errors.NotACardDevice()
-    amount = check_amount(ask.amount)
+    amount = _check_amount(ask.amount)
     now = now or utcnow()
     at = ask.at or now
     uow = uow or UnitOfWork()
@@ -129,13 +129,13 @@ def authorize_purchase(
         ).one_or_none()
         if earlier is not None:
             return _answer(earlier)
-        card, pupil = card_at_device(session, device, ask.uid)
+        card, pupil = _card_at_device(session, device, ask.uid)
         if card.status != CardStatus.ACTIVE:
             reason: Decline | None = Decline.BLOCKED
-        elif banned_in(session, pupil.id, ask.items):
+        elif _banned_in(session, pupil.id, ask.items):
             reason = Decline.BANNED
-        elif not money.hold(session, pupil.id, amount, city_date(at)):
-            refused = money.refusal(session, pupil.id, amount)
+        elif not money._hold(session, pupil.id, amount, city_date(at)):
+            refused = money._refusal(session, pupil.id, amount)
             reason = (
                 Decline.BALANCE if isinstance(refused, errors.NotEnoughMoney) else Decline.LIMIT
             )
@@ -162,7 +162,7 @@ def authorize_purchase(
         return result
 
 
-def use_hold(
+def _use_hold(
     session: Session, device: DeviceIdentity, hold_id: int, pupil_id: int, amount: int
 ) -> int:
     """Mark the hold used by its purchase (guarded: used once); the amount it held."""
@@ -202,6 +202,6 @@ def expire_holds(
             .returning(CardHold.pupil_id, CardHold.amount),
         ).all()
         for row in expired:
-            money.release(session, row.pupil_id, row.amount)
+            money._release(session, row.pupil_id, row.amount)
         uow.commit()
         return len(expired)
