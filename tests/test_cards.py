@@ -22,6 +22,7 @@ from infocity.core.auth import Role
 from infocity.core.db import utcnow
 from infocity.core.errors import Forbidden
 from infocity.core.uow import UnitOfWork
+from infocity.portal import service as portal
 from tests.builders import make_citizen, make_organisation, make_staff
 from tests.cards_builders import (
     enrolled_child,
@@ -166,3 +167,8 @@ def test_parents_activate_add_a_grandmother_and_choose_what_they_hear(database: 
     ]
     service.remove_trusted_adult(parent.principal, masha.id, added.id)
     assert service.list_my_pupils(grandmother.principal) == []
+
+    # The parent's cabinet shows both children's cards; a citizen with no child sees none.
+    cards = {card.code: card for card in portal.my_overview(parent.principal).cards}
+    assert [item.text.split()[1] for item in cards["school_cards"].items] == ["Маша", "Петя"]
+    assert "school_cards" not in {c.code for c in portal.my_overview(grandmother.principal).cards}
