@@ -83,10 +83,13 @@ def test_a_lost_card_is_blocked_and_reissued_and_the_money_stays(database: str) 
     turnstile = make_device(school.id)
     now = utcnow()
     # The parent reports the card lost; the turnstile refuses it from then on.
+    before = event("t0", "entry", pupil.uid, now - timedelta(minutes=2))
+    assert send(turnstile, before).accepted == ["t0"]
     blocked = service.block_card(parent.principal, pupil.card_id)
     assert blocked.status == "blocked"
-    refused = send(turnstile, event("t1", "entry", pupil.uid, now - timedelta(minutes=1)))
+    refused = send(turnstile, event("t1", "entry", pupil.uid, now - timedelta(minutes=1)), before)
     assert [r.code for r in refused.refused] == ["cards_card_blocked"]
+    assert refused.duplicates == ["t0"]  # a replay of what came before the block
     with unchanged("cards_card_state"):
         service.block_card(school.staff.principal, pupil.card_id)
 

@@ -104,6 +104,13 @@ def _record(session: Session, device: DeviceIdentity, raw: object, now: datetime
         raise errors.EventInFuture()
     card, pupil = _card_at_device(session, device, row.uid)
     if card.status != CardStatus.ACTIVE:
+        # Stored before the card was blocked: a replay of it is a duplicate, not a refusal.
+        if session.scalar(
+            select(CardEvent.id).where(
+                CardEvent.device_id == device.device_id, CardEvent.device_event_id == row.event_id
+            )
+        ):
+            return None
         raise errors.CardBlocked()
     with session.begin_nested():
         event_id = _insert(session, device, row, card, pupil, now)
