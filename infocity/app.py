@@ -50,6 +50,7 @@ UPLOAD_PATHS = (
     re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),
     re.compile(r"^/housing/requests/\d+/photos$"),
     re.compile(rf"^({API_PREFIX}/education/exams/imports|/education/exams/import)$"),
+    re.compile(rf"^{API_PREFIX}/cards/payment-files$"),
 )
 
 

@@ -31,6 +31,8 @@ education_app = typer.Typer(help="Education: exam results.", no_args_is_help=Tru
 app.add_typer(education_app, name="education")
 health_app = typer.Typer(help="Medical appointments.", no_args_is_help=True)
 app.add_typer(health_app, name="health")
+cards_app = typer.Typer(help="School cards: the devices' MQTT bridge.", no_args_is_help=True)
+app.add_typer(cards_app, name="cards")
 
 
 @app.command()
@@ -366,3 +368,18 @@ def health_register_fhir_client(
 def main() -> None:
     """InfoCity command line."""
     get_settings()  # fail early on bad settings
+
+
+@cards_app.command("mqtt")
+def cards_mqtt(
+    host: str = typer.Option("127.0.0.1", help="The MQTT broker's address."),
+    port: int = typer.Option(1883, help="The MQTT broker's port."),
+    prefix: str = typer.Option("infocity/cards", help="The topics' prefix."),
+) -> None:
+    """Feed turnstiles' and tills' MQTT messages (QoS 1) to the card events ingest."""
+    import asyncio
+
+    from infocity.cards.mqtt import run_bridge
+
+    typer.echo(f"cards mqtt bridge: {host}:{port} {prefix}/events")
+    asyncio.run(run_bridge(host, port, prefix=prefix))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure what the test suite drives for real is on this machine:
 # PostgreSQL binaries (the tests start a throwaway cluster), Chromium (browser tests) and
-# Kannel with its fake SMSC (the SMS gateway's tests).
+# Kannel with its fake SMSC (the SMS gateway's tests) and Mosquitto (the school cards' MQTT
+# bridge; the tests start a broker of their own).
 # Installs missing ones from Debian's packages when run as root; otherwise says what is missing.
 set -euo pipefail
 
@@ -18,6 +19,9 @@ if ! command -v bearerbox >/dev/null && [ ! -x /usr/sbin/bearerbox ]; then
 fi
 if [ ! -x /usr/lib/kannel/test/fakesmsc ]; then
   need+=(kannel-extras)  # Kannel's test tools: fakesmsc, the fake SMSC's phone side
+fi
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+  need+=(mosquitto)
 fi
 if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   need+=(fonts-dejavu-core)  # the Cyrillic font of PDF bills

@@ -127,14 +127,14 @@ def test_refusals_say_why_and_change_nothing(database: str) -> None:
         service.issue_social_card(
             other_college.office.principal, card.id, SocialCardIssue(uid=new_uid())
         )
-    with unchanged("invalid_card_uid", "шестнадцатеричных"):
+    with unchanged("cards_invalid_uid", "шестнадцатеричных"):
         service.issue_social_card(
             college.office.principal, card.id, SocialCardIssue(uid="XYZ12345")
         )
 
     taken = active_card(stranger, college)
     assert taken.uid is not None
-    with unchanged("card_uid_taken"):
+    with unchanged("cards_uid_taken"):
         service.issue_social_card(college.office.principal, card.id, SocialCardIssue(uid=taken.uid))
     # The college blocks a card when studies end; the student cannot re-open it.
     service.block_social_card(

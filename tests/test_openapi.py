@@ -87,12 +87,17 @@ def test_protected_operations_declare_the_bearer_scheme(spec: dict[str, Any]) ->
         ("get", "/api/v1/portal/services"),
     ):
         assert public not in secured, public
-    # Every operation that answers 401 is one that takes the token (but the log-in), or a
-    # machine's device key.
+    # Every operation that answers 401 is one that takes the token (but the log-in), or
+    # a device's key (turnstiles and tills).
+    devices = {
+        (method, path)
+        for method, path, operation in _operations(spec)
+        if operation.get("security") == [{"device_key": []}]
+    }
+    assert ("post", "/api/v1/cards/devices/events") in devices
     for method, path, operation in _operations(spec):
         if "401" in operation["responses"] and path != "/api/v1/auth/token":
-            by_device = operation.get("security") == [{"device_key": []}]
-            assert (method, path) in secured or by_device, (method, path)
+            assert (method, path) in secured | devices, (method, path)
 
 
 def test_schema_names_are_unique_and_every_reference_resolves(spec: dict[str, Any]) -> None:

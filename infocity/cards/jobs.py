@@ -14,3 +14,21 @@ def social_stop_list() -> int:
     """Export the day's signed stop-list of blocked social cards (once per city day: the
     hourly runs after the first return the one written); the number of UIDs."""
     return service.export_social_stop_list(SYSTEM).uid_count
+
+
+@periodic("cards.fan_out", every=timedelta(seconds=5))
+def fan_out() -> int:
+    """Tell representatives of new card events (batches until none wait, up to ten)."""
+    told = 0
+    for _ in range(10):
+        batch = service.fan_out_card_events(SYSTEM)
+        told += batch
+        if not batch:
+            break
+    return told
+
+
+@periodic("cards.expire_holds", every=timedelta(minutes=1))
+def expire_holds() -> int:
+    """Give back the sums of till approvals no purchase used in time."""
+    return service.expire_holds(SYSTEM)

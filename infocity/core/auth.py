@@ -90,6 +90,10 @@ class Action(StrEnum):
     # Cards: students' social cards
     SOCIAL_CARD_HOLD = "social_card.hold"  # a student follows, activates, blocks their card
     SOCIAL_CARD_ISSUE = "social_card.issue"  # a college's student office issues and blocks
+    # School cards ("pass and meals")
+    SCHOOL_CARDS_ISSUE = "school_cards.issue"  # a school's cards: issue, block, re-issue
+    SCHOOL_CARDS_OWN = "school_cards.own"  # a parent or trusted adult, for their pupils
+    SCHOOL_CARDS_PAYMENTS = "school_cards.payments"  # the city's payment files
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -149,6 +153,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.SOCIAL_CARD_HOLD: frozenset({Role.CITIZEN}),
     # Scoped: a college's staff issue and block the cards of their own students only.
     Action.SOCIAL_CARD_ISSUE: frozenset({Role.COLLEGE_STAFF, Role.CITY_ADMIN}),
+    # Scoped: school staff issue and block the cards of their own school's pupils only.
+    Action.SCHOOL_CARDS_ISSUE: frozenset({Role.SCHOOL_STAFF, Role.CITY_ADMIN}),
+    Action.SCHOOL_CARDS_OWN: frozenset({Role.CITIZEN}),
+    Action.SCHOOL_CARDS_PAYMENTS: frozenset({Role.CITY_ADMIN}),
 }
 
 

@@ -355,7 +355,7 @@ SERVICES = (
         "Notices to parents when their child enters the school and buys in the canteen.",
         PARENTS_RU,
         PARENTS_EN,
-        None,
+        "/cards",
     ),
     ServiceSeed(
         "transport_discount",

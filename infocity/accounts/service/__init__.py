@@ -36,6 +36,7 @@ from infocity.accounts.service.lookup import lookup_citizen
 from infocity.accounts.service.password_reset import request_password_reset, reset_password
 from infocity.accounts.service.persons import (
     PersonFacts,
+    citizen_by_contact,
     normalize_oms_policy,
     normalize_phone,
     person_by_id,
@@ -83,6 +84,7 @@ __all__ = [
     "acts_for",
     "add_child",
     "authenticate_device",
+    "citizen_by_contact",
     "confirm_contact",
     "create_staff_account",
     "deactivate_staff_account",

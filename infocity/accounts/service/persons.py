@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from infocity.accounts import rules
 from infocity.accounts.models import Person, StaffRole, User
 from infocity.accounts.read_model import PERSON_CONTACTS
+from infocity.accounts.service.base import _find_user
 from infocity.core.auth import Role
 
 
@@ -77,6 +78,15 @@ def users_to_notify(session: Session, person_id: int) -> list[int]:
             .order_by(PERSON_CONTACTS.c.user_id)
         )
     )
+
+
+def citizen_by_contact(session: Session, contact: str) -> tuple[int, str] | None:
+    """The active citizen account with this e-mail or phone (its id and display name),
+    for a citizen naming another (a parent adding a grandmother to a child's card)."""
+    user = _find_user(session, contact)
+    if user is None or not user.is_active or user.kind != "citizen":
+        return None
+    return user.id, user.display_name
 
 
 def staff_of_organisation(session: Session, organisation_id: int, role: Role) -> dict[int, str]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from infocity.cards.api import social
+from infocity.cards.api import cards, devices, ledger, social
 
 router = APIRouter()
+router.include_router(cards.router)
+router.include_router(ledger.router)
+router.include_router(devices.router)
 router.include_router(social.router)

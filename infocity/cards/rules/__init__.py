@@ -1,6 +1,15 @@
 """Pure rules of cards, one module per sub-domain: no database, no web."""
 
 from infocity.cards.rules import social
+from infocity.core.i18n import N_
 
 # What cards record in the audit log, and how the log's page names it.
-AUDIT_ACTIONS = {**social.AUDIT_ACTIONS}
+AUDIT_ACTIONS = {
+    "cards.card.issue": N_("Issued a pupil's school card"),
+    "cards.card.block": N_("Blocked a pupil's school card"),
+    "cards.card.unblock": N_("Unblocked a pupil's school card"),
+    "cards.card.reissue": N_("Re-issued a pupil's school card"),
+    "cards.pupil.history": N_("Opened a pupil's card history"),
+    "cards.purchase.refund": N_("Refunded a pupil's canteen purchase"),
+    **social.AUDIT_ACTIONS,
+}

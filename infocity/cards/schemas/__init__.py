@@ -1,1 +1,1 @@
-"""What the cards' use cases take and give, one module per sub-domain."""
+"""What the use cases of cards take and give, one module per sub-domain."""

@@ -1,16 +1,46 @@
-"""Use cases of cards: one function per thing a user does, one transaction each.
+"""Use cases of cards: one function per thing a user (or a device) does, one transaction
+each.
 
-One module per sub-domain:
+One module per sub-domain; a module imports only the ones below it:
 
+- ``events`` (device batches) above ``tills`` (authorization and holds), above
+  ``ledger`` (top-ups, refunds, rules of spending), above ``money`` (the guarded
+  statements); ``notices`` (the worker's fan-out) beside them;
+- ``cards`` (issue, block, re-issue) and ``representatives`` (activation, trusted
+  adults, settings) on the shared ``base``;
 - ``social``: students' social cards: ordered on the college's confirmation, issued,
   activated, blocked and re-issued; the validators' eligibility check and stop-list.
 
-Callers import the package (``from infocity.cards import service``) and use the names
-re-exported here.
+Callers import the package (``from infocity.cards import service``).
 """
 
 from __future__ import annotations
 
+from infocity.cards.service.cards import (
+    block_card,
+    card_history,
+    issue_card,
+    reissue_card,
+    unblock_card,
+)
+from infocity.cards.service.events import list_card_events, record_device_events
+from infocity.cards.service.ledger import (
+    import_payments,
+    list_ledger,
+    refund_purchase,
+    set_spending_rules,
+    top_up_card,
+)
+from infocity.cards.service.notices import fan_out_card_events
+from infocity.cards.service.representatives import (
+    activate_card_service,
+    add_trusted_adult,
+    get_my_pupil,
+    list_my_pupils,
+    list_representatives,
+    remove_trusted_adult,
+    set_notification_settings,
+)
 from infocity.cards.service.social import (
     activate_social_card,
     block_social_card,
@@ -27,20 +57,43 @@ from infocity.cards.service.social import (
     report_social_card_lost,
     social_stop_list_key,
 )
+from infocity.cards.service.tills import authorize_purchase, expire_holds
 
 __all__ = [
+    "activate_card_service",
     "activate_social_card",
+    "add_trusted_adult",
+    "authorize_purchase",
+    "block_card",
     "block_social_card",
+    "card_history",
     "check_social_card_application",
     "check_social_card_eligibility",
+    "expire_holds",
     "export_social_stop_list",
+    "fan_out_card_events",
+    "get_my_pupil",
     "get_social_stop_list",
+    "import_payments",
+    "issue_card",
     "issue_social_card",
+    "list_card_events",
     "list_college_social_cards",
     "list_colleges",
+    "list_ledger",
+    "list_my_pupils",
     "list_my_social_cards",
+    "list_representatives",
     "order_social_card",
+    "record_device_events",
+    "refund_purchase",
+    "reissue_card",
     "reissue_social_card",
+    "remove_trusted_adult",
     "report_social_card_lost",
+    "set_notification_settings",
+    "set_spending_rules",
     "social_stop_list_key",
+    "top_up_card",
+    "unblock_card",
 ]

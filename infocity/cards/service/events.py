@@ -1,0 +1,195 @@
+"""Turnstiles and tills report in batches: entries, exits, purchases.
+
+Each event is stored once, by (device, device event id): a batch sent again, or an MQTT
+message delivered twice, finds its rows and changes nothing. Late and out-of-order
+events are taken as they come and ordered by their own time. A bad row is refused with
+its reason and the good ones are kept; a purchase the rules refuse leaves no trace
+(its savepoint is rolled back) and is answered as refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infocity.accounts.service import DeviceIdentity
+from infocity.cards import errors
+from infocity.cards.models.cards import CardPupil, SchoolCard
+from infocity.cards.models.events import CardEvent
+from infocity.cards.rules.cards import CardStatus, Right
+from infocity.cards.rules.events import MAX_BATCH, EventKind
+from infocity.cards.rules.ledger import EntryKind
+from infocity.cards.schemas.events import BatchRead, CardEventRead, DeviceEventIn, RowRefusal
+from infocity.cards.service import money
+from infocity.cards.service.base import _representative
+from infocity.cards.service.ledger import _check_amount
+from infocity.cards.service.tills import _banned_in, _card_at_device, _use_hold
+from infocity.core.auth import Action, Principal, authorize
+from infocity.core.clock import city_date, city_tz
+from infocity.core.db import utcnow
+from infocity.core.errors import AppError
+from infocity.core.sql import upsert_insert
+from infocity.core.uow import UnitOfWork
+
+DEVICE_EVENT_KINDS = {"turnstile": (EventKind.ENTRY, EventKind.EXIT), "till": (EventKind.PURCHASE,)}
+# A device clock this far ahead of ours is wrong, not early.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def _insert(
+    session: Session,
+    device: DeviceIdentity,
+    row: DeviceEventIn,
+    card: SchoolCard,
+    pupil: CardPupil,
+    now: datetime,
+) -> int | None:
+    """The event's row, or None when this device sent this event before."""
+    return session.execute(
+        upsert_insert(session)(CardEvent)
+        .values(
+            device_id=device.device_id,
+            device_event_id=row.event_id,
+            pupil_id=pupil.id,
+            card_id=card.id,
+            school_id=pupil.school_id,
+            kind=row.kind,
+            occurred_at=row.at,
+            received_at=now,
+            amount=row.amount,
+            items=[item.model_dump() for item in row.items] or None,
+        )
+        .on_conflict_do_nothing(index_elements=["device_id", "device_event_id"])
+        .returning(CardEvent.id)
+    ).scalar_one_or_none()
+
+
+def _pay(
+    session: Session, device: DeviceIdentity, row: DeviceEventIn, pupil: CardPupil, event_id: int
+) -> None:
+    amount = _check_amount(row.amount)
+    held = None
+    if row.authorization_id is not None:
+        held = _use_hold(session, device, row.authorization_id, pupil.id, amount)
+    elif _banned_in(session, pupil.id, row.items):
+        raise errors.BannedItem()
+    balance = money._debit(session, pupil.id, amount, row.at, city_date(row.at), held=held)
+    if balance is None:
+        raise money._refusal(session, pupil.id, amount)
+    money._write_entry(
+        session,
+        pupil.id,
+        EntryKind.PURCHASE,
+        -amount,
+        balance,
+        row.at,
+        event_id=event_id,
+        items=[item.model_dump() for item in row.items] or None,
+    )
+
+
+def _record(session: Session, device: DeviceIdentity, raw: object, now: datetime) -> str | None:
+    """One row: its event id when new, None when seen before; refusals raise."""
+    try:
+        row = DeviceEventIn.model_validate(raw)
+    except ValidationError as exc:
+        raise errors.InvalidRow(str(exc.errors()[0]["msg"])) from exc
+    if row.kind not in DEVICE_EVENT_KINDS.get(device.kind, ()):
+        raise errors.WrongDeviceKind()
+    if row.at > now + CLOCK_SKEW:
+        raise errors.EventInFuture()
+    card, pupil = _card_at_device(session, device, row.uid)
+    if card.status != CardStatus.ACTIVE:
+        # Stored before the card was blocked: a replay of it is a duplicate, not a refusal.
+        if session.scalar(
+            select(CardEvent.id).where(
+                CardEvent.device_id == device.device_id, CardEvent.device_event_id == row.event_id
+            )
+        ):
+            return None
+        raise errors.CardBlocked()
+    with session.begin_nested():
+        event_id = _insert(session, device, row, card, pupil, now)
+        if event_id is None:
+            return None
+        if row.kind == EventKind.PURCHASE.value:
+            _pay(session, device, row, pupil, event_id)
+    return row.event_id
+
+
+def _event_id_of(raw: object) -> str | None:
+    value = raw.get("event_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def record_device_events(
+    device: DeviceIdentity,
+    rows: Sequence[object],
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> BatchRead:
+    """Take a device's batch: each good row stored once (and a purchase paid), each bad
+    one answered with its reason; one transaction for the batch."""
+    if device.kind not in DEVICE_EVENT_KINDS:
+        raise errors.NotACardDevice()
+    if len(rows) > MAX_BATCH:
+        raise errors.BatchTooLarge(MAX_BATCH)
+    now = now or utcnow()
+    accepted: list[str] = []
+    duplicates: list[str] = []
+    refused: list[RowRefusal] = []
+    uow = uow or UnitOfWork()
+    with uow:
+        for index, raw in enumerate(rows):
+            try:
+                recorded = _record(uow.session, device, raw, now)
+            except AppError as refusal:
+                refused.append(
+                    RowRefusal(
+                        index=index,
+                        event_id=_event_id_of(raw),
+                        code=refusal.code,
+                        message=refusal.translated(),
+                    )
+                )
+                continue
+            if recorded is None:
+                duplicates.append(str(_event_id_of(raw)))
+            else:
+                accepted.append(recorded)
+        uow.commit()
+    return BatchRead(accepted=accepted, duplicates=duplicates, refused=refused)
+
+
+def list_card_events(
+    actor: Principal | None,
+    pupil_id: int,
+    day: datetime | None = None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[CardEventRead]:
+    """A pupil's events of one city day (today by default), in the order they happened."""
+    actor = authorize(actor, Action.SCHOOL_CARDS_OWN)
+    now = now or utcnow()
+    local = (day or now).astimezone(city_tz())
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        _representative(session, actor, pupil_id, Right.SEE)
+        rows = session.scalars(
+            select(CardEvent)
+            .where(
+                CardEvent.pupil_id == pupil_id,
+                CardEvent.occurred_at >= start,
+                CardEvent.occurred_at < start + timedelta(days=1),
+            )
+            .order_by(CardEvent.occurred_at, CardEvent.id)
+        )
+        return [CardEventRead.model_validate(row) for row in rows]

@@ -1,0 +1,126 @@
+"""Turnstiles and tills over HTTP: a batch keeps its good rows and says why each bad one
+was refused; a batch sent again changes nothing; late events take their own time's place;
+a till asks before it sells and the purchase uses the approval's hold."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from infocity.cards import service
+from infocity.cards.models.events import CardEvent
+from infocity.cards.schemas.ledger import SpendingRules
+from infocity.core.auth import SYSTEM
+from infocity.core.db import utcnow
+from tests.builders import count_rows
+from tests.cards_builders import enrolled_child, event, make_device, make_school, yesterday_at
+
+EVENTS = "/api/v1/cards/devices/events"
+AUTHORIZE = "/api/v1/cards/devices/authorizations"
+
+
+def test_a_turnstile_batch_keeps_good_rows_refuses_bad_ones_and_counts_once(
+    client: TestClient,
+) -> None:
+    school = make_school()
+    parent, pupil = enrolled_child(school)
+    _other_parent, elsewhere = enrolled_child(make_school())
+    turnstile = make_device(school.id)
+    key = {"X-Device-Key": turnstile.key}
+    now = utcnow()
+    morning, noon = yesterday_at(8, 10), yesterday_at(12, 40)
+    rows = [
+        event("e2", "exit", pupil.uid, noon),
+        event("e1", "entry", pupil.uid, morning),  # late: sent after the exit
+        event("e3", "entry", "DEADBEEF", morning),
+        event("e4", "entry", elsewhere.uid, morning),
+        event("e5", "purchase", pupil.uid, morning, amount=100),
+        {"event_id": "e6", "kind": "entry"},
+        event("e7", "entry", pupil.uid, now + timedelta(hours=1)),
+    ]
+    answer = client.post(EVENTS, json={"events": rows}, headers=key)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["accepted"] == ["e2", "e1"]
+    assert [(r["index"], r["code"]) for r in body["refused"]] == [
+        (2, "cards_unknown_card"),
+        (3, "cards_card_of_another_school"),
+        (4, "cards_wrong_device_kind"),
+        (5, "cards_invalid_row"),
+        (6, "cards_event_in_future"),
+    ]
+    assert body["refused"][0]["message"] == "Карты с таким номером нет."
+
+    again = client.post(EVENTS, json={"events": rows[:2]}, headers=key).json()
+    assert (again["accepted"], again["duplicates"]) == ([], ["e2", "e1"])
+    assert count_rows(CardEvent) == 2
+    day = service.list_card_events(parent.principal, pupil.id, morning, now=now)
+    assert [e.kind for e in day] == ["entry", "exit"]
+
+    refused = client.post(EVENTS, json={"events": rows[:1]}, headers={"X-Device-Key": "dev_x"})
+    assert refused.status_code == 401
+    assert client.post(EVENTS, json={"events": rows[:1]}).status_code == 401
+
+
+def test_a_till_asks_holds_and_the_purchase_uses_the_hold(client: TestClient) -> None:
+    school = make_school()
+    parent, pupil = enrolled_child(school, balance=30_000)
+    service.set_spending_rules(
+        parent.principal, pupil.id, SpendingRules(daily_limit=25_000, banned_categories=["sweets"])
+    )
+    till = make_device(school.id, "till")
+    key = {"X-Device-Key": till.key}
+    soup = {"name": "Суп", "category": "hot_meal", "price": 12_000}
+    cake = {"name": "Пирожное", "category": "sweets", "price": 8_000}
+
+    def ask(request_id: str, amount: int, *items: dict[str, object]) -> dict[str, object]:
+        response = client.post(
+            AUTHORIZE,
+            json={"request_id": request_id, "uid": pupil.uid, "amount": amount, "items": items},
+            headers=key,
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, object] = response.json()
+        return result
+
+    approved = ask("r1", 12_000, soup)
+    assert approved["approved"] is True
+    assert ask("r1", 12_000, soup) == approved  # the till asked twice: one hold
+    banned = ask("r2", 8_000, cake)
+    assert (banned["approved"], banned["reason"]) == (False, "banned")
+    assert banned["message"] == "Запрещённая категория питания."
+    over_limit = ask("r3", 14_000, soup)  # 12,000 held + 14,000 > 25,000 a day
+    assert (over_limit["approved"], over_limit["reason"]) == (False, "limit")
+    mine = service.get_my_pupil(parent.principal, pupil.id)
+    assert (mine.balance, mine.available) == (30_000, 18_000)
+
+    now = utcnow()
+    sold = event(
+        "p1",
+        "purchase",
+        pupil.uid,
+        now,
+        amount=12_000,
+        items=[soup],
+        authorization_id=approved["authorization_id"],
+    )
+    body = client.post(EVENTS, json={"events": [sold]}, headers=key).json()
+    assert body["accepted"] == ["p1"]
+    mine = service.get_my_pupil(parent.principal, pupil.id)
+    assert (mine.balance, mine.available, mine.spent_today) == (18_000, 18_000, 12_000)
+    # The hold is used once: a second purchase naming it is refused.
+    again = dict(sold, event_id="p2")
+    body = client.post(EVENTS, json={"events": [again]}, headers=key).json()
+    assert [r["code"] for r in body["refused"]] == ["cards_hold_not_found"]
+    day = service.list_card_events(parent.principal, pupil.id, now=now)
+    assert [(e.kind, e.reason) for e in day if e.kind == "declined"] == [
+        ("declined", "banned"),
+        ("declined", "limit"),
+    ]
+    # A hold no purchase used gives its sum back when it expires.
+    held = ask("r4", 5_000, soup)
+    assert held["approved"] is True
+    assert service.get_my_pupil(parent.principal, pupil.id).available == 13_000
+    assert service.expire_holds(SYSTEM, now=now + timedelta(minutes=6)) == 1
+    assert service.get_my_pupil(parent.principal, pupil.id).available == 18_000
