@@ -54,7 +54,7 @@ def my_cards(actor: LoggedIn) -> list[SocialCardRead]:
     summary="Confirm the issued card is in hand: validators accept it from now",
     responses=error_responses(401, 403, 404, 409),
 )
-def activate(card_id: IdPath, actor: LoggedIn) -> SocialCardRead:
+def activate_social(card_id: IdPath, actor: LoggedIn) -> SocialCardRead:
     return service.activate_social_card(actor, card_id)
 
 
