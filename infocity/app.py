@@ -23,6 +23,8 @@ from infocity.accounts import api as accounts_api
 from infocity.accounts import pages as accounts_pages
 from infocity.accounts import service as accounts
 from infocity.city import api as city_api
+from infocity.connectivity import api as connectivity_api
+from infocity.connectivity import pages as connectivity_pages
 from infocity.core.settings import get_settings
 from infocity.education import api as education_api
 from infocity.education import pages as education_pages
@@ -46,6 +48,7 @@ UPLOAD_PATHS = (
     re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),
     re.compile(r"^/housing/requests/\d+/photos$"),
     re.compile(rf"^({API_PREFIX}/education/exams/imports|/education/exams/import)$"),
+    re.compile(rf"^({API_PREFIX}/wifi/hotspots/imports|/wifi/operator/import)$"),
 )
 
 
@@ -127,6 +130,7 @@ def create_app() -> FastAPI:
         city_api.router,
         portal_api.router,
         education_api.router,
+        connectivity_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311.router)
@@ -137,6 +141,7 @@ def create_app() -> FastAPI:
         housing_pages.router,
         portal_pages.router,
         education_pages.router,
+        connectivity_pages.router,
     ):
         app.include_router(router)
     return app

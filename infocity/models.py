@@ -2,6 +2,7 @@
 
 from infocity.accounts import models as accounts_models
 from infocity.city import models as city_models
+from infocity.connectivity import models as connectivity_models
 from infocity.core import models as core_models
 from infocity.core.db import Base
 from infocity.education import models as education_models
@@ -14,6 +15,7 @@ metadata = Base.metadata
 __all__ = [
     "accounts_models",
     "city_models",
+    "connectivity_models",
     "core_models",
     "education_models",
     "health_models",

@@ -73,6 +73,10 @@ EXPECTED: dict[Action, set[Role]] = {
     # Exam results
     Action.EXAM_RESULTS_IMPORT: {R.EXAM_OFFICIAL},
     Action.EXAM_RESULTS_SUBSCRIBE: {R.CITIZEN},
+    # Public Wi-Fi
+    Action.WIFI_NETWORKS_MANAGE: {R.WIFI_OPERATOR, R.CITY_ADMIN},
+    Action.WIFI_STATS_READ: {R.WIFI_OPERATOR, R.ANALYST, R.CITY_ADMIN},
+    Action.WIFI_BIND_OWN: {R.CITIZEN},
 }
 HOME_ORG, OTHER_ORG = 1, 2
 

@@ -84,6 +84,10 @@ class Action(StrEnum):
     # Education: state exam results
     EXAM_RESULTS_IMPORT = "exam_results.import"  # exam officials load results and corrections
     EXAM_RESULTS_SUBSCRIBE = "exam_results.subscribe"  # told when a subject is published
+    # Public Wi-Fi
+    WIFI_NETWORKS_MANAGE = "wifi.networks_manage"  # an operator's networks and hotspots
+    WIFI_STATS_READ = "wifi.stats_read"  # connections, devices, sessions, traffic
+    WIFI_BIND_OWN = "wifi.bind_own"  # a logged-in citizen binds a device without an SMS
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -133,6 +137,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.FIRST_GRADE_SCHOOL: frozenset({Role.SCHOOL_STAFF, Role.CITY_ADMIN}),
     Action.EXAM_RESULTS_IMPORT: frozenset({Role.EXAM_OFFICIAL}),
     Action.EXAM_RESULTS_SUBSCRIBE: frozenset({Role.CITIZEN}),
+    # Scoped: a Wi-Fi operator reaches its own organisation's networks only.
+    Action.WIFI_NETWORKS_MANAGE: frozenset({Role.WIFI_OPERATOR, Role.CITY_ADMIN}),
+    Action.WIFI_STATS_READ: frozenset({Role.WIFI_OPERATOR, Role.ANALYST, Role.CITY_ADMIN}),
+    Action.WIFI_BIND_OWN: frozenset({Role.CITIZEN}),
 }
 
 
