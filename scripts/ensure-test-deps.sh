@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what the test suite drives for real is on this machine:
-# PostgreSQL binaries (the tests start a throwaway cluster) and Chromium (browser tests).
+# PostgreSQL binaries (the tests start a throwaway cluster), Chromium (browser tests) and
+# FreeRADIUS with its PostgreSQL driver and radclient (the Wi-Fi's RADIUS tests).
 # Installs missing ones from Debian's packages when run as root; otherwise says what is missing.
 set -euo pipefail
 
@@ -11,6 +12,15 @@ if [ -z "${INFOCITY_TEST_POSTGRES_URL:-}" ] && ! command -v initdb >/dev/null \
 fi
 if ! command -v chromium >/dev/null; then
   need+=(chromium)
+fi
+if ! command -v freeradius >/dev/null; then
+  need+=(freeradius)
+fi
+if [ ! -e /usr/lib/freeradius/rlm_sql_postgresql.so ]; then
+  need+=(freeradius-postgresql)
+fi
+if ! command -v radclient >/dev/null; then
+  need+=(freeradius-utils)
 fi
 if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   need+=(fonts-dejavu-core)  # the Cyrillic font of PDF bills

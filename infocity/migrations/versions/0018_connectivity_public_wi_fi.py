@@ -39,7 +39,7 @@ WHERE h.active AND d.expires_at > now()
 RADIUS_CHECK = """
 CREATE VIEW radius_check AS
 SELECT id, username, nas_identifier, text 'Auth-Type' AS attribute, text ':=' AS op,
-       text 'Accept' AS value
+       text 'Accept' AS value, expires_at
 FROM radius_authorized
 """
 # Session-Timeout: the network's session, or less when the binding ends sooner;
