@@ -28,7 +28,7 @@ IDENTITY_LOG: Table = WifiIdentityLog.__table__  # type: ignore[assignment]
 SESSIONS: Table = WifiSession.__table__  # type: ignore[assignment]
 
 
-def hotspot_by_nas(session: Session, nas_identifier: str) -> tuple[WifiHotspot, WifiNetwork]:
+def _hotspot_by_nas(session: Session, nas_identifier: str) -> tuple[WifiHotspot, WifiNetwork]:
     """The active hotspot the controller named, with its network; refused otherwise."""
     row = session.execute(
         select(WifiHotspot, WifiNetwork)
@@ -40,7 +40,7 @@ def hotspot_by_nas(session: Session, nas_identifier: str) -> tuple[WifiHotspot, 
     return row[0], row[1]
 
 
-def scoped_organisations(actor: Principal | None, action: Action) -> list[int] | None:
+def _scoped_organisations(actor: Principal | None, action: Action) -> list[int] | None:
     """The operators whose networks ``actor`` may reach for ``action`` (None: every one);
     refuses the anonymous and the roles without ``action``."""
     actor = authorize(actor, action)

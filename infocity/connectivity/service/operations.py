@@ -16,7 +16,7 @@ from infocity.connectivity.service.base import (
     CODES,
     IDENTITY_LOG,
     SESSIONS,
-    scoped_organisations,
+    _scoped_organisations,
 )
 from infocity.core import audit
 from infocity.core.auth import Action, Principal, authorize
@@ -113,7 +113,7 @@ def wifi_statistics(
     """Per network of the operator (every network for analysts), from ``first_day`` to
     ``last_day`` (city days): connections a day, unique devices, the peak of sessions
     open at once, traffic, and each hotspot's figures."""
-    scope = scoped_organisations(actor, Action.WIFI_STATS_READ)
+    scope = _scoped_organisations(actor, Action.WIFI_STATS_READ)
     now = now or utcnow()
     last_day = min(last_day, first_day + timedelta(days=MAX_STATS_DAYS - 1))
     tz = city_tz()

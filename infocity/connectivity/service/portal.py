@@ -28,7 +28,7 @@ from infocity.connectivity.service.base import (
     DEVICES,
     IDENTITIES,
     IDENTITY_LOG,
-    hotspot_by_nas,
+    _hotspot_by_nas,
 )
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.db import utcnow
@@ -98,7 +98,7 @@ def open_portal(
     device = _mac(mac)
     uow = uow or UnitOfWork()
     with uow:
-        spot, network = hotspot_by_nas(uow.session, hotspot)
+        spot, network = _hotspot_by_nas(uow.session, hotspot)
         bindings = _bindings(uow.session, device)
         passing = [b.expires_at for b in bindings if rules.passes([b], network.id, now)]
         return PortalContext(
@@ -148,7 +148,7 @@ def request_wifi_code(
     uow = uow or UnitOfWork()
     with uow:
         _count_sms(uow, phone, device, ip, now)
-        spot, _ = hotspot_by_nas(uow.session, data.hotspot)
+        spot, _ = _hotspot_by_nas(uow.session, data.hotspot)
         challenge = uuid.uuid4().hex
         code = rules.new_code()
         expires_at = now + rules.CODE_VALID
@@ -319,7 +319,7 @@ def bind_device_as_citizen(
     device = _mac(data.mac)
     uow = uow or UnitOfWork()
     with uow:
-        spot, network = hotspot_by_nas(uow.session, data.hotspot)
+        spot, network = _hotspot_by_nas(uow.session, data.hotspot)
         phone = accounts.recipient_for_user(uow.session, actor.user_id).phone
         identity_id = _identity(uow.session, phone=None, user_id=actor.user_id, now=now)
         if phone:
@@ -354,7 +354,7 @@ def bind_known_device(
         raise errors.CodeNotValid()
     uow = uow or UnitOfWork()
     with uow:
-        spot, network = hotspot_by_nas(uow.session, data.hotspot)
+        spot, network = _hotspot_by_nas(uow.session, data.hotspot)
         known = uow.session.execute(
             select(IDENTITIES.c.id).where(IDENTITIES.c.id == identity_id)
         ).scalar_one_or_none()

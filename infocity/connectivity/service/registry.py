@@ -21,7 +21,7 @@ from infocity.connectivity.schemas import (
     NetworkCreate,
     NetworkRead,
 )
-from infocity.connectivity.service.base import scoped_organisations
+from infocity.connectivity.service.base import _scoped_organisations
 from infocity.core import audit
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.errors import NotFound
@@ -31,7 +31,7 @@ from infocity.core.uow import UnitOfWork
 MAX_HOTSPOTS_IN_FILE = 20_000
 
 
-def new_radius_secret() -> str:
+def _new_radius_secret() -> str:
     # 32 characters of letters and digits: what every controller's form accepts.
     return secrets.token_hex(16)
 
@@ -69,7 +69,7 @@ def create_network(
 
 def list_networks(actor: Principal | None, *, uow: UnitOfWork | None = None) -> list[NetworkRead]:
     """The networks the operator runs (every network for city-wide staff)."""
-    scope = scoped_organisations(actor, Action.WIFI_NETWORKS_MANAGE)
+    scope = _scoped_organisations(actor, Action.WIFI_NETWORKS_MANAGE)
     uow = uow or UnitOfWork()
     with uow:
         counts = (
@@ -175,7 +175,7 @@ def _save(
         }
         if hotspot is None:
             hotspot = WifiHotspot(
-                nas_identifier=row.nas_identifier, radius_secret=new_radius_secret(), **fields
+                nas_identifier=row.nas_identifier, radius_secret=_new_radius_secret(), **fields
             )
             session.add(hotspot)
             created.append(hotspot)
@@ -212,7 +212,7 @@ def import_hotspots(
     """An operator loads its hotspots from a CSV file: all rows or none. A hotspot is
     known by its NAS identifier: a new one is added with a new RADIUS secret (shown in
     the answer, once), a known one is updated."""
-    scope = scoped_organisations(actor, Action.WIFI_NETWORKS_MANAGE)
+    scope = _scoped_organisations(actor, Action.WIFI_NETWORKS_MANAGE)
     try:
         text = rules.decode_file(data)
     except ValueError:
@@ -271,7 +271,7 @@ def list_hotspots(
     actor: Principal | None, network_id: int | None = None, *, uow: UnitOfWork | None = None
 ) -> list[HotspotRead]:
     """The hotspots of the operator's networks (of one network when given)."""
-    scope = scoped_organisations(actor, Action.WIFI_NETWORKS_MANAGE)
+    scope = _scoped_organisations(actor, Action.WIFI_NETWORKS_MANAGE)
     uow = uow or UnitOfWork()
     with uow:
         query = (
