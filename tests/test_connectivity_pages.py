@@ -92,6 +92,20 @@ def test_citizen_and_operator_pages(client: TestClient, browser: TestClient) -> 
     assert stats.text.count("<svg") == 2
     assert browser.get("/wifi/operator/stats").status_code == 403
 
+    # A controller's own captive page uses the JSON routes.
+    ask = {"mac": "3c-22-fb-00-00-03", "hotspot": city.nas, "phone": "+7 916"}
+    refused_phone = client.post("/api/v1/wifi/codes", json=ask)
+    assert refused_phone.status_code == 422
+    assert refused_phone.json()["error"]["code"] == "wifi_invalid_phone"
+    sent = client.post("/api/v1/wifi/codes", json={**ask, "phone": "+79265554433"})
+    assert sent.status_code == 201, sent.text
+    bound = client.post(
+        "/api/v1/wifi/bindings",
+        json={"challenge": sent.json()["challenge"], "code": sms_code("+79265554433")},
+    )
+    assert bound.status_code == 201
+    assert bound.json()["mac"] == "3c-22-fb-00-00-03"
+
     geojson = client.get("/api/v1/wifi/hotspots.geojson").json()
     assert len(geojson["features"]) == 2
     assert geojson["features"][0]["geometry"]["type"] == "Point"

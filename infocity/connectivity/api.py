@@ -40,8 +40,9 @@ OPEN_COLUMNS = ("id", "network_code", "name", "address", "latitude", "longitude"
     summary="Send a Wi-Fi code by SMS to a phone, for a device at a hotspot",
     responses=error_responses(404, 422, 429),
 )
-def request_code(data: CodeRequest, actor: CurrentUser, request: Request) -> CodeSent:
-    return service.request_wifi_code(actor, data, ip=client_ip(request))
+def request_code(data: CodeRequest, request: Request) -> CodeSent:
+    # No login: whoever is at the portal is who the code identifies.
+    return service.request_wifi_code(None, data, ip=client_ip(request))
 
 
 @router.post(
@@ -51,8 +52,8 @@ def request_code(data: CodeRequest, actor: CurrentUser, request: Request) -> Cod
     summary="Confirm the SMS code: the device is bound to the phone's owner",
     responses=error_responses(404, 422),
 )
-def confirm_code(data: CodeConfirm, actor: CurrentUser) -> BindingRead:
-    return service.confirm_wifi_code(actor, data)
+def confirm_code(data: CodeConfirm) -> BindingRead:
+    return service.confirm_wifi_code(None, data)
 
 
 @router.post(
@@ -101,6 +102,7 @@ def _feature(hotspot: HotspotRead) -> dict[str, Any]:
     "/hotspots.geojson",
     summary="Open data: every hotspot of the city as a GeoJSON FeatureCollection",
     response_class=JSONResponse,
+    responses={200: {"content": {"application/geo+json": {"schema": {"type": "object"}}}}},
 )
 def hotspots_geojson() -> JSONResponse:
     features = [_feature(hotspot) for hotspot in service.open_data_hotspots()]
@@ -114,6 +116,7 @@ def hotspots_geojson() -> JSONResponse:
     "/hotspots.csv",
     summary="Open data: every hotspot of the city as CSV (UTF-8)",
     response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def hotspots_csv() -> Response:
     out = io.StringIO()
