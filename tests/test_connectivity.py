@@ -185,6 +185,16 @@ def test_three_wrong_codes_use_the_code_up(database: str) -> None:
         service.request_wifi_code(
             None, CodeRequest(mac=MAC, hotspot=city.nas, phone=PHONE), now=now + timedelta(hours=1)
         )
+    # The device's cap too: another phone on the same device is refused, not elsewhere.
+    later = now + timedelta(hours=2)
+    other = CodeRequest(mac=MAC, hotspot=city.nas, phone="+79031112233")
+    with pytest.raises(Exception, match="rate_limited"):
+        service.request_wifi_code(None, other, now=later)
+    service.request_wifi_code(
+        None,
+        other.model_copy(update={"mac": "3c-22-fb-00-00-09"}),
+        now=later + timedelta(minutes=2),  # after this phone's cooldown
+    )
 
 
 def test_citizen_binds_without_sms_and_operations(database: str) -> None:
