@@ -25,6 +25,8 @@ from infocity.accounts import service as accounts
 from infocity.cards import api as cards_api
 from infocity.cards import pages as cards_pages
 from infocity.city import api as city_api
+from infocity.connectivity import api as connectivity_api
+from infocity.connectivity import pages as connectivity_pages
 from infocity.core.settings import get_settings
 from infocity.education import api as education_api
 from infocity.education import pages as education_pages
@@ -51,6 +53,7 @@ UPLOAD_PATHS = (
     re.compile(r"^/housing/requests/\d+/photos$"),
     re.compile(rf"^({API_PREFIX}/education/exams/imports|/education/exams/import)$"),
     re.compile(rf"^{API_PREFIX}/cards/payment-files$"),
+    re.compile(rf"^({API_PREFIX}/wifi/hotspots/imports|/wifi/operator/import)$"),
 )
 
 
@@ -136,6 +139,7 @@ def create_app() -> FastAPI:
         portal_api.router,
         education_api.router,
         cards_api.router,
+        connectivity_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311.router)
@@ -148,6 +152,7 @@ def create_app() -> FastAPI:
         portal_pages.router,
         education_pages.router,
         cards_pages.router,
+        connectivity_pages.router,
     ):
         app.include_router(router)
     return app

@@ -15,6 +15,7 @@ from infocity.accounts.schemas import ChildCreate, CitizenCreate, ProfileUpdate,
 from infocity.city import service as city
 from infocity.city.models import District
 from infocity.city.schemas import DistrictCreate, OrganisationCreate
+from infocity.connectivity.demo import load_demo_connectivity
 from infocity.core.auth import SYSTEM, Principal, Role
 from infocity.core.uow import UnitOfWork
 from infocity.education.demo import load_demo_education
@@ -352,5 +353,6 @@ def load_demo_city() -> bool:
         )
     load_demo_health(doctor_user_id=staff_ids["doctor"])
     load_demo_education()
+    load_demo_connectivity()
     portal.seed_catalogue()
     return True

@@ -3,6 +3,7 @@
 from infocity.accounts import models as accounts_models
 from infocity.cards import models as cards_models
 from infocity.city import models as city_models
+from infocity.connectivity import models as connectivity_models
 from infocity.core import models as core_models
 from infocity.core.db import Base
 from infocity.education import models as education_models
@@ -16,6 +17,7 @@ __all__ = [
     "accounts_models",
     "cards_models",
     "city_models",
+    "connectivity_models",
     "core_models",
     "education_models",
     "health_models",

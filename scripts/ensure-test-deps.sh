@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make sure what the test suite drives for real is on this machine:
-# PostgreSQL binaries (the tests start a throwaway cluster), Chromium (browser tests) and
-# Kannel with its fake SMSC (the SMS gateway's tests) and Mosquitto (the school cards' MQTT
-# bridge; the tests start a broker of their own).
+# PostgreSQL binaries (the tests start a throwaway cluster), Chromium (browser tests),
+# Kannel with its fake SMSC (the SMS gateway's tests), Mosquitto (the school cards' MQTT
+# bridge; the tests start a broker of their own) and FreeRADIUS with its PostgreSQL driver
+# and radclient (the Wi-Fi's RADIUS tests).
 # Installs missing ones from Debian's packages when run as root; otherwise says what is missing.
 set -euo pipefail
 
@@ -22,6 +23,15 @@ if [ ! -x /usr/lib/kannel/test/fakesmsc ]; then
 fi
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   need+=(mosquitto)
+fi
+if ! command -v freeradius >/dev/null; then
+  need+=(freeradius)
+fi
+if [ ! -e /usr/lib/freeradius/rlm_sql_postgresql.so ]; then
+  need+=(freeradius-postgresql)
+fi
+if ! command -v radclient >/dev/null; then
+  need+=(freeradius-utils)
 fi
 if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   need+=(fonts-dejavu-core)  # the Cyrillic font of PDF bills

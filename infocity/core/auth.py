@@ -94,6 +94,10 @@ class Action(StrEnum):
     SCHOOL_CARDS_ISSUE = "school_cards.issue"  # a school's cards: issue, block, re-issue
     SCHOOL_CARDS_OWN = "school_cards.own"  # a parent or trusted adult, for their pupils
     SCHOOL_CARDS_PAYMENTS = "school_cards.payments"  # the city's payment files
+    # Public Wi-Fi
+    WIFI_NETWORKS_MANAGE = "wifi.networks_manage"  # an operator's networks and hotspots
+    WIFI_STATS_READ = "wifi.stats_read"  # connections, devices, sessions, traffic
+    WIFI_BIND_OWN = "wifi.bind_own"  # a logged-in citizen binds a device without an SMS
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -157,6 +161,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.SCHOOL_CARDS_ISSUE: frozenset({Role.SCHOOL_STAFF, Role.CITY_ADMIN}),
     Action.SCHOOL_CARDS_OWN: frozenset({Role.CITIZEN}),
     Action.SCHOOL_CARDS_PAYMENTS: frozenset({Role.CITY_ADMIN}),
+    # Scoped: a Wi-Fi operator reaches its own organisation's networks only.
+    Action.WIFI_NETWORKS_MANAGE: frozenset({Role.WIFI_OPERATOR, Role.CITY_ADMIN}),
+    Action.WIFI_STATS_READ: frozenset({Role.WIFI_OPERATOR, Role.ANALYST, Role.CITY_ADMIN}),
+    Action.WIFI_BIND_OWN: frozenset({Role.CITIZEN}),
 }
 
 

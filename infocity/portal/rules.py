@@ -379,7 +379,7 @@ SERVICES = (
         "phone number.",
         "Все, у кого есть мобильный телефон",
         "Anyone with a mobile phone",
-        None,
+        "/wifi/portal",
     ),
 )
 
