@@ -40,24 +40,31 @@ _numbers = itertools.count(1)
 FIRST_NAMES = ("Миша", "Маша", "Петя", "Оля", "Ваня", "Катя", "Даша", "Гоша")
 
 
-def make_school(buildings: int = 2) -> SchoolRead:
+def make_school(buildings: int = 2, district_id: int | None = None) -> SchoolRead:
     n = next(_numbers)
     return service.create_school(
         SYSTEM,
         SchoolCreate(
             name=f"Школа №{n}",
             name_en=f"School No. {n}",
+            district_id=district_id,
             buildings=[f"Москва, ул. Школьная, {n}, корп. {b + 1}" for b in range(buildings)],
         ),
     )
 
 
-def make_kindergarten(name: str | None = None, at: tuple[float, float] | None = None) -> int:
+def make_kindergarten(
+    name: str | None = None,
+    at: tuple[float, float] | None = None,
+    *,
+    district_id: int | None = None,
+) -> int:
     """A kindergarten; ``at``: its latitude and longitude."""
     n = next(_numbers)
     return service.create_kindergarten(
         SYSTEM,
         KindergartenCreate(
+            district_id=district_id,
             name=name or f"Детский сад №{n}",
             name_en=f"Kindergarten No. {n}",
             address=f"Москва, ул. Садовая, {n}",

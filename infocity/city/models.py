@@ -17,6 +17,7 @@ ORGANISATION_KINDS = (
     "kindergarten",
     "housing_operator",
     "wifi_operator",
+    "education_office",  # a district's education office: its officials' workplace
 )
 
 

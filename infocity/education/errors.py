@@ -33,6 +33,33 @@ class NotAnEducationOrganisation(InvalidInput):
         )
 
 
+class OutsideYourDistrict(Forbidden):
+    """A district's education official acting on an organisation of another district."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "outside_your_district",
+            N_(
+                "This school or kindergarten is in another district: your district's "
+                "education office does not manage it."
+            ),
+        )
+
+
+class CityOfficialsOnly(Forbidden):
+    """A step that concerns the whole city (the allocation run, the campaign's dates),
+    asked by a district's official."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "city_officials_only",
+            N_(
+                "This concerns every district at once, so the city's education department "
+                "does it. Your district's part is on the preview."
+            ),
+        )
+
+
 class AddressNotInTerritory(NotFound):
     def __init__(self) -> None:
         super().__init__(

@@ -5,6 +5,8 @@ from infocity.core.i18n import N_
 # What education records in the audit log, and how the log's page names it.
 AUDIT_ACTIONS = {
     "education.territory.import": N_("Imported school territories"),
+    "education.school.create": N_("Registered a school"),
+    "education.kindergarten.create": N_("Registered a kindergarten"),
     "education.kindergarten.places": N_("Set a kindergarten's places"),
     "education.kindergarten.allocation": N_("Ran the allocation of kindergarten places"),
     "education.first_grade.campaign": N_("Set the first-grade campaign"),

@@ -39,6 +39,7 @@ from infocity.education.schemas.first_grade import (
     FirstGradePlacesSet,
     SchoolPlacesRead,
 )
+from infocity.education.service.directory import authorize_in, require_city_wide
 
 SERVICE_CODE = "school_enrolment"  # the portal catalogue's entry
 PAGE_LINK = "/education/first-grade"
@@ -118,6 +119,7 @@ def set_first_grade_campaign(
     """Set the dates of a school year's campaign and its decision terms (city officials);
     a campaign already set gets the new dates."""
     actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
+    require_city_wide(actor, Action.FIRST_GRADE_MANAGE)
     dates = rules.CampaignDates(
         data.phase_1_opens, data.phase_1_closes, data.phase_2_opens, data.phase_2_closes
     )
@@ -155,12 +157,13 @@ def set_first_grade_places(
     *,
     uow: UnitOfWork | None = None,
 ) -> SchoolPlacesRead:
-    """Set a school's first-grade places in a campaign (city officials). Places already
-    given stay given: there can never be fewer places than admitted children."""
-    actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
+    """Set a school's first-grade places in a campaign (officials of its district or of
+    the city). Places already given stay given: there can never be fewer places than
+    admitted children."""
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
+        actor = authorize_in(actor, Action.FIRST_GRADE_MANAGE, school_id, uow)
         campaign = _campaign(session, year)
         if session.get(School, school_id) is None:
             raise errors.SchoolNotFound()

@@ -31,6 +31,7 @@ from infocity.education.schemas.first_grade import (
     FirstGradeRunRead,
     SchoolListEntry,
 )
+from infocity.education.service.directory import authorize_in, in_districts, require_city_wide
 from infocity.education.service.first_grade import (
     NO_NAME,
     PAGE_LINK,
@@ -127,11 +128,18 @@ def _run_read(uow: UnitOfWork, plan: _Plan, phase: Phase, run_id: int | None) ->
 def preview_first_grade_allocation(
     actor: Principal | None, year: int, phase: Phase, *, uow: UnitOfWork | None = None
 ) -> FirstGradeRunRead:
-    """Who a phase's allocation would admit where now; nothing is written (officials)."""
-    authorize(actor, Action.FIRST_GRADE_MANAGE)
+    """Who a phase's allocation would admit where now; nothing is written (officials;
+    a district's official sees the decisions at its district's schools)."""
+    actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
     uow = uow or UnitOfWork()
     with uow:
-        return _run_read(uow, _plan(uow.session, year, phase), phase, None)
+        result = _run_read(uow, _plan(uow.session, year, phase), phase, None)
+        schools = {d.school_id for d in result.decisions if d.school_id is not None}
+        reachable = in_districts(actor, Action.FIRST_GRADE_MANAGE, schools, uow)
+        if reachable is not None:
+            # The allocation is the city's; the district sees its schools' admissions.
+            result.decisions = [d for d in result.decisions if d.school_id in reachable]
+        return result
 
 
 def run_first_grade_allocation(
@@ -147,6 +155,7 @@ def run_first_grade_allocation(
     reason; each parent is told. Each place is taken by a guarded update; if another run
     took a place or an application meanwhile, this run decides nothing and says so."""
     actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
+    require_city_wide(actor, Action.FIRST_GRADE_MANAGE)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
@@ -261,11 +270,12 @@ def list_school_first_graders(
     actor: Principal | None, school_id: int, year: int, *, uow: UnitOfWork | None = None
 ) -> list[SchoolListEntry]:
     """The children admitted to a school in a campaign, with what the parents declared,
-    for the school to check the documents (the school's staff, or city officials)."""
-    actor = authorize(actor, Action.FIRST_GRADE_SCHOOL, school_id)
+    for the school to check the documents (the school's staff, the officials of its
+    district or of the city)."""
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
+        actor = authorize_in(actor, Action.FIRST_GRADE_SCHOOL, school_id, uow)
         campaign = _campaign(session, year)
         applications = list(
             session.scalars(
@@ -325,7 +335,7 @@ def confirm_first_grade_documents(
         application = session.get(FirstGradeApplication, application_id)
         if application is None or application.school_id is None:
             raise errors.FirstGradeApplicationNotFound()
-        actor = authorize(actor, Action.FIRST_GRADE_SCHOOL, application.school_id)
+        actor = authorize_in(actor, Action.FIRST_GRADE_SCHOOL, application.school_id, uow)
         _move(
             session,
             application.id,
