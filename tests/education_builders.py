@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from infocity.accounts import service as accounts
 from infocity.accounts.schemas import ChildCreate
-from infocity.core.auth import SYSTEM
+from infocity.core.auth import SYSTEM, Role
 from infocity.core.clock import city_today
 from infocity.core.db import utcnow
 from infocity.education import service
@@ -34,10 +34,31 @@ from infocity.education.schemas.kindergarten import (
     KindergartenApplicationCreate,
     KindergartenApplicationRead,
 )
-from tests.builders import Account, make_citizen
+from tests.builders import (
+    Account,
+    make_citizen,
+    make_district,
+    make_organisation,
+    make_staff,
+)
 
 _numbers = itertools.count(1)
 FIRST_NAMES = ("Миша", "Маша", "Петя", "Оля", "Ваня", "Катя", "Даша", "Гоша")
+
+
+@dataclass(frozen=True)
+class Districts:
+    """Two districts and an official of the first one's education office."""
+
+    home: int
+    away: int
+    official: Account
+
+
+def two_districts() -> Districts:
+    home, away = make_district(), make_district()
+    office = make_organisation("education_office", district_id=home.id)
+    return Districts(home.id, away.id, make_staff(Role.EDUCATION_OFFICIAL, office.id))
 
 
 def make_school(buildings: int = 2, district_id: int | None = None) -> SchoolRead:

@@ -14,7 +14,7 @@ from infocity.education.models.directory import TerritoryAddress
 from infocity.education.rules.first_grade import Phase
 from infocity.education.schemas.directory import GroupPlacesSet, SchoolCreate
 from infocity.education.schemas.first_grade import CampaignSet, FirstGradePlacesSet
-from tests.builders import count_rows, make_district, make_organisation, make_staff
+from tests.builders import count_rows, make_staff
 from tests.education_builders import (
     apply,
     first_grade_year,
@@ -24,19 +24,20 @@ from tests.education_builders import (
     next_school_year_start,
     open_campaign,
     set_places,
+    two_districts,
 )
 
 
 def test_a_district_official_acts_in_their_district_and_is_refused_in_another(
     database: str,
 ) -> None:
-    home, away = make_district(), make_district()
-    office = make_organisation("education_office", district_id=home.id)
-    official = make_staff(Role.EDUCATION_OFFICIAL, office.id).principal
+    districts = two_districts()
+    home, away = districts.home, districts.away
+    official = districts.official.principal
     city_official = make_staff(Role.CITY_ADMIN).principal
     mine, theirs = (
-        make_kindergarten(district_id=home.id),
-        make_kindergarten(district_id=away.id),
+        make_kindergarten(district_id=home),
+        make_kindergarten(district_id=away),
     )
     year = next_school_year_start().year
 
@@ -46,13 +47,13 @@ def test_a_district_official_acts_in_their_district_and_is_refused_in_another(
     with pytest.raises(errors.OutsideYourDistrict):
         service.set_group_places(official, theirs, places)
     school = service.create_school(
-        official, SchoolCreate(name="Школа №1", district_id=home.id, buildings=["ул. А, 1"])
+        official, SchoolCreate(name="Школа №1", district_id=home, buildings=["ул. А, 1"])
     )
     with pytest.raises(errors.OutsideYourDistrict):
         service.create_school(
-            official, SchoolCreate(name="Школа №2", district_id=away.id, buildings=["ул. Б, 2"])
+            official, SchoolCreate(name="Школа №2", district_id=away, buildings=["ул. Б, 2"])
         )
-    other_school = make_school(district_id=away.id)
+    other_school = make_school(district_id=away)
     text = f'address,school_id\n"ул. А, 1",{school.id}\n"ул. Б, 2",{other_school.id}\n'
     with pytest.raises(errors.TerritoryRowsRejected) as refused:
         service.import_territory(official, text)

@@ -1,7 +1,9 @@
 """Pages of first-grade enrolment (thin: parse the form, call one use case, render).
 
 Parents: /education/first-grade (the campaign's phases, apply, the decision and its
-reason). City officials: /education/first-grade/allocation (preview and run a phase).
+reason). City officials: /education/first-grade/allocation (preview and run a phase) and
+/education/first-grade/campaign (the phases' dates; with district officials, the schools'
+places).
 School staff: /education/first-grade/schools/{id} (the admitted children, confirming
 their documents).
 """
@@ -21,7 +23,9 @@ from infocity.core.i18n import N_
 from infocity.education import service
 from infocity.education.rules import first_grade as rules
 from infocity.education.schemas.first_grade import (
+    CampaignSet,
     FirstGradeApplicationCreate,
+    FirstGradePlacesSet,
     FirstGradeRunRead,
     FirstGradeRunRequest,
 )
@@ -57,7 +61,18 @@ NOTICES = {
     "withdrawn": N_("The application is withdrawn."),
     "run": N_("The decisions are made: the parents have been notified."),
     "confirmed": N_("The documents are confirmed: the child is enrolled."),
+    "campaign": N_("The campaign's dates are saved."),
+    "places": N_("The places are saved."),
 }
+CAMPAIGN_PAGE = f"{PAGE}/campaign"
+CAMPAIGN_FIELDS = (
+    "phase_1_opens",
+    "phase_1_closes",
+    "phase_2_opens",
+    "phase_2_closes",
+    "phase_1_decision_days",
+    "phase_2_decision_days",
+)
 
 
 def _common() -> dict[str, Any]:
@@ -245,3 +260,80 @@ def first_grade_confirm(request: Request, school_id: IdPath, application_id: IdP
         reraise_refusal(exc)
         return _school(request, actor, school_id, exc.status, errors=FormErrors.of(exc))
     return redirect(f"{PAGE}/schools/{school_id}?done=confirmed")
+
+
+# --- Officials: the campaign's dates and the schools' places ---------------------------
+
+
+def _campaign_page(
+    request: Request, actor: Principal, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    authorize(actor, Action.FIRST_GRADE_MANAGE)
+    year = service.campaign_year(city_today())
+    campaign = service.get_first_grade_campaign(year)
+    places = {s.school_id: s for s in campaign.schools} if campaign else {}
+    return render(
+        request,
+        "education/first_grade/campaign.html",
+        {
+            "year": year,
+            "campaign": campaign,
+            # The dates concern every district: a district's official sees them only.
+            "may_set_dates": actor.districts(Action.FIRST_GRADE_MANAGE) is None,
+            "schools": [
+                (school, places.get(school.id)) for school in service.list_directory(actor).schools
+            ],
+            "values": campaign.model_dump(include=set(CAMPAIGN_FIELDS)) if campaign else {},
+            "errors": FormErrors(),
+            "form": None,
+            "notice": notice(NOTICES, request.query_params.get("done")),
+            **_common(),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(CAMPAIGN_PAGE, response_class=HTMLResponse)
+def first_grade_campaign(request: Request) -> Response:
+    return _campaign_page(request, logged_in(request))
+
+
+@router.post(CAMPAIGN_PAGE, response_class=HTMLResponse)
+def first_grade_campaign_set(request: Request, form: Form) -> Response:
+    actor = logged_in(request)
+    values = filled(form, CAMPAIGN_FIELDS)
+    try:
+        data = CampaignSet.model_validate({"year": service.campaign_year(city_today()), **values})
+        service.set_first_grade_campaign(actor, data)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        return _campaign_page(
+            request,
+            actor,
+            refusal_status(exc),
+            values=values,
+            errors=FormErrors.of(exc, CAMPAIGN_FIELDS),
+            form="campaign",
+        )
+    return redirect(f"{CAMPAIGN_PAGE}?done=campaign")
+
+
+@router.post(f"{CAMPAIGN_PAGE}/schools/{{school_id}}", response_class=HTMLResponse)
+def first_grade_places_set(request: Request, school_id: IdPath, form: Form) -> Response:
+    actor = logged_in(request)
+    values = filled(form, ("places",))
+    try:
+        data = FirstGradePlacesSet.model_validate(values)
+        service.set_first_grade_places(actor, service.campaign_year(city_today()), school_id, data)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        return _campaign_page(
+            request,
+            actor,
+            refusal_status(exc),
+            values=values,
+            errors=FormErrors.of(exc, ("places",)),
+            form=f"places-{school_id}",
+        )
+    return redirect(f"{CAMPAIGN_PAGE}?done=places#school-{school_id}")

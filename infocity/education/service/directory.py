@@ -9,7 +9,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from infocity.city import service as city
-from infocity.city.schemas import OrganisationCreate
+from infocity.city.schemas import OrganisationCreate, OrganisationRead
 from infocity.core import audit
 from infocity.core.auth import SYSTEM, Action, Principal, allowed, authorize
 from infocity.core.i18n import N_
@@ -25,6 +25,8 @@ from infocity.education.models.directory import (
 )
 from infocity.education.rules import directory as rules
 from infocity.education.schemas.directory import (
+    DirectoryRead,
+    DistrictChoice,
     GroupPlacesSet,
     KindergartenCreate,
     KindergartenGroupRead,
@@ -188,18 +190,34 @@ def list_kindergartens(*, uow: UnitOfWork | None = None) -> list[KindergartenRea
     with uow:
         ids = set(uow.session.scalars(select(Kindergarten.id)))
         organisations = [o for o in city.list_organisations("kindergarten", uow=uow) if o.id in ids]
-        groups = _groups(uow.session, [o.id for o in organisations])
-        return [
-            KindergartenRead(
-                id=o.id,
-                name=o.name,
-                name_en=o.name_en,
-                district_id=o.district_id,
-                address=o.address,
-                groups=groups[o.id],
-            )
-            for o in organisations
-        ]
+        return _kindergarten_reads(uow.session, organisations)
+
+
+def _kindergarten_reads(
+    session: Session, organisations: list[OrganisationRead]
+) -> list[KindergartenRead]:
+    groups = _groups(session, [o.id for o in organisations])
+    return [
+        KindergartenRead(
+            id=o.id,
+            name=o.name,
+            name_en=o.name_en,
+            district_id=o.district_id,
+            address=o.address,
+            groups=groups[o.id],
+        )
+        for o in organisations
+    ]
+
+
+def _school_read(organisation: OrganisationRead, buildings: list[str]) -> SchoolRead:
+    return SchoolRead(
+        id=organisation.id,
+        name=organisation.name,
+        name_en=organisation.name_en,
+        district_id=organisation.district_id,
+        buildings=buildings,
+    )
 
 
 def _kindergarten_names(uow: UnitOfWork) -> dict[int, tuple[str, str | None]]:
@@ -346,10 +364,61 @@ def get_school(school_id: int, *, uow: UnitOfWork | None = None) -> SchoolRead:
                 .order_by(SchoolBuilding.id)
             )
         )
-        return SchoolRead(
-            id=school_id,
-            name=organisation.name,
-            name_en=organisation.name_en,
-            district_id=organisation.district_id,
-            buildings=buildings,
+        return _school_read(organisation, buildings)
+
+
+# What a member of staff may do with a school or kindergarten, any of which shows it on
+# their directory page.
+DIRECTORY_ACTIONS = (
+    Action.EDUCATION_DIRECTORY_MANAGE,
+    Action.KINDERGARTEN_PLACES_MANAGE,
+    Action.FIRST_GRADE_SCHOOL,
+)
+
+
+def _buildings(session: Session, school_ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {s: [] for s in school_ids}
+    rows = session.execute(
+        select(SchoolBuilding.school_id, SchoolBuilding.address)
+        .where(SchoolBuilding.school_id.in_(school_ids))
+        .order_by(SchoolBuilding.id)
+    )
+    for school_id, address in rows:
+        found[school_id].append(address)
+    return found
+
+
+def list_directory(actor: Principal | None, *, uow: UnitOfWork | None = None) -> DirectoryRead:
+    """The schools (with buildings) and kindergartens (with their groups' places) the
+    staff member looks after: their own organisation, their district's, or every one for
+    city officials."""
+    actor = authorize(actor, Action.WORKPLACE_OPEN)
+    if not any(allowed(actor, a) for a in DIRECTORY_ACTIONS):
+        authorize(actor, Action.EDUCATION_DIRECTORY_MANAGE)  # refuses with the usual reason
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        schools = set(session.scalars(select(School.id)))
+        kindergartens = set(session.scalars(select(Kindergarten.id)))
+        organisations = [
+            o
+            for o in city.list_organisations(uow=uow)
+            if (o.id in schools or o.id in kindergartens)
+            and any(allowed(actor, a, o.id, district_id=o.district_id) for a in DIRECTORY_ACTIONS)
+        ]
+        registering = actor.districts(Action.EDUCATION_DIRECTORY_MANAGE)
+        shown_schools = [o for o in organisations if o.id in schools]
+        buildings = _buildings(session, [o.id for o in shown_schools])
+        return DirectoryRead(
+            schools=[_school_read(o, buildings[o.id]) for o in shown_schools],
+            kindergartens=_kindergarten_reads(
+                session, [o for o in organisations if o.id in kindergartens]
+            ),
+            may_register=allowed(actor, Action.EDUCATION_DIRECTORY_MANAGE),
+            districts=[
+                DistrictChoice(id=d.id, name=d.name, name_en=d.name_en)
+                for d in city.list_districts(uow=uow)
+                if allowed(actor, Action.EDUCATION_DIRECTORY_MANAGE)
+                and (registering is None or d.id in registering)
+            ],
         )
