@@ -45,6 +45,7 @@ DOCS_URL = f"{API_PREFIX}/docs"
 UPLOAD_PATHS = (
     re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),
     re.compile(r"^/housing/requests/\d+/photos$"),
+    re.compile(r"^/my/documents$"),
     re.compile(rf"^({API_PREFIX}/education/exams/imports|/education/exams/import)$"),
 )
 

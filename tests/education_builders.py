@@ -34,6 +34,8 @@ from infocity.education.schemas.kindergarten import (
     KindergartenApplicationCreate,
     KindergartenApplicationRead,
 )
+from infocity.portal import service as portal
+from infocity.portal.schemas import CabinetDocumentCreate
 from tests.builders import (
     Account,
     make_citizen,
@@ -137,6 +139,23 @@ def make_family(age_group: int = 3, *, email: str | None = None) -> Family:
     return Family(parent, child.id)
 
 
+PDF = b"%PDF-1.4\n% a scanned certificate\n"
+
+
+def cabinet_document(
+    family: Family, title: str = "Справка № 12 от 01.02.2026", *, of_parent: bool = False
+) -> int:
+    """A document the parent keeps in the cabinet (the child's, unless ``of_parent``)."""
+    person = family.parent.person_id if of_parent else family.child_id
+    assert person is not None
+    return portal.add_cabinet_document(
+        family.parent.principal,
+        CabinetDocumentCreate(person_id=person, title=title),
+        "certificate.pdf",
+        PDF,
+    ).id
+
+
 def apply(
     family: Family,
     kindergarten_ids: list[int],
@@ -151,7 +170,7 @@ def apply(
             kindergarten_ids=kindergarten_ids,
             desired_start=desired_start or next_school_year_start(),
             benefit=benefit,
-            benefit_document=None if benefit is Benefit.NONE else "Справка № 12 от 01.02.2026",
+            benefit_document_id=None if benefit is Benefit.NONE else cabinet_document(family),
         ),
     )
 

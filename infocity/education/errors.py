@@ -151,6 +151,21 @@ class BenefitDocumentMissing(InvalidInput):
         )
 
 
+class DocumentNotYours(Forbidden):
+    """The document named is not in the parent's cabinet, or concerns neither the parent
+    nor this child."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            "document_not_yours",
+            N_(
+                "This document is not among yours or your child's in the cabinet. Add it "
+                "under My documents first."
+            ),
+            field=field,
+        )
+
+
 class ChildAlreadyQueued(Conflict):
     def __init__(self) -> None:
         super().__init__(
@@ -396,6 +411,15 @@ class FirstGradeApplicationChanged(Conflict):
         super().__init__(
             "first_grade_application_changed",
             N_("The application has changed meanwhile. Please look at it again."),
+        )
+
+
+class DocumentsRefusalReasonMissing(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "documents_refusal_reason_missing",
+            N_("Write what does not match: the parents read it."),
+            field="reason",
         )
 
 

@@ -21,9 +21,11 @@ from infocity.core.clock import city_today
 from infocity.core.errors import AppError
 from infocity.core.i18n import N_
 from infocity.education import service
+from infocity.education.pages.common import document_options, shown_name
 from infocity.education.rules import first_grade as rules
 from infocity.education.schemas.first_grade import (
     CampaignSet,
+    DocumentsRefusal,
     FirstGradeApplicationCreate,
     FirstGradePlacesSet,
     FirstGradeRunRead,
@@ -53,7 +55,7 @@ APPLY_FIELDS = (
     "home_address",
     "sibling_school_id",
     "sibling_name",
-    "priority_document",
+    "priority_document_id",
     "age_permission",
 )
 NOTICES = {
@@ -61,6 +63,7 @@ NOTICES = {
     "withdrawn": N_("The application is withdrawn."),
     "run": N_("The decisions are made: the parents have been notified."),
     "confirmed": N_("The documents are confirmed: the child is enrolled."),
+    "refused": N_("The documents are refused: the parents are told and the place is free again."),
     "campaign": N_("The campaign's dates are saved."),
     "places": N_("The places are saved."),
 }
@@ -87,11 +90,17 @@ def _common() -> dict[str, Any]:
 def _index(
     request: Request, actor: Principal, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
+    campaign = service.get_first_grade_campaign()
     return render(
         request,
         "education/first_grade/index.html",
         {
-            "campaign": service.get_first_grade_campaign(),
+            "campaign": campaign,
+            "schools": [
+                (s.school_id, shown_name(s.school_name, s.school_name_en))
+                for s in (campaign.schools if campaign else [])
+            ],
+            "documents": document_options(actor),
             "applications": service.list_my_first_grade_applications(actor),
             "children": service.children_for_first_grade(actor),
             "values": {},
@@ -136,7 +145,7 @@ def first_grade_apply(request: Request, form: Form) -> Response:
                 "home_address": values.get("home_address"),
                 "sibling_school_id": values.get("sibling_school_id"),
                 "sibling_name": values.get("sibling_name"),
-                "priority_document": values.get("priority_document"),
+                "priority_document_id": values.get("priority_document_id"),
                 "age_permission": values.get("age_permission"),
             }
         )
@@ -234,6 +243,8 @@ def _school(
             "school_id": school_id,
             "year": year,
             "children": service.list_school_first_graders(actor, school_id, year),
+            "values": {},
+            "form": None,
             "errors": FormErrors(),
             "notice": notice(NOTICES, request.query_params.get("done")),
             **_common(),
@@ -260,6 +271,32 @@ def first_grade_confirm(request: Request, school_id: IdPath, application_id: IdP
         reraise_refusal(exc)
         return _school(request, actor, school_id, exc.status, errors=FormErrors.of(exc))
     return redirect(f"{PAGE}/schools/{school_id}?done=confirmed")
+
+
+@router.post(
+    f"{PAGE}/schools/{{school_id}}/applications/{{application_id}}/refuse",
+    response_class=HTMLResponse,
+)
+def first_grade_refuse(
+    request: Request, school_id: IdPath, application_id: IdPath, form: Form
+) -> Response:
+    actor = logged_in(request)
+    values = filled(form, ("reason",))
+    try:
+        data = DocumentsRefusal.model_validate(values)
+        service.refuse_first_grade_documents(actor, application_id, data)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        return _school(
+            request,
+            actor,
+            school_id,
+            refusal_status(exc),
+            values=values,
+            errors=FormErrors.of(exc, ("reason",)),
+            form=f"refuse-{application_id}",
+        )
+    return redirect(f"{PAGE}/schools/{school_id}?done=refused")
 
 
 # --- Officials: the campaign's dates and the schools' places ---------------------------

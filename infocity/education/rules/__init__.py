@@ -13,5 +13,6 @@ AUDIT_ACTIONS = {
     "education.first_grade.places": N_("Set a school's first-grade places"),
     "education.first_grade.allocation": N_("Ran the first-grade allocation"),
     "education.first_grade.documents": N_("Confirmed a child's documents for first grade"),
+    "education.first_grade.documents_refused": N_("Refused a child's documents for first grade"),
     "education.first_grade.school_list": N_("Opened a school's first-grade list"),
 }

@@ -58,6 +58,7 @@ from infocity.education.service.first_grade_decisions import (
     confirm_first_grade_documents,
     list_school_first_graders,
     preview_first_grade_allocation,
+    refuse_first_grade_documents,
     run_first_grade_allocation,
 )
 from infocity.education.service.kindergarten import (
@@ -95,6 +96,7 @@ __all__ = [
     "notify_exam_subscribers",
     "preview_allocation",
     "preview_first_grade_allocation",
+    "refuse_first_grade_documents",
     "register_education_organisation",
     "run_allocation",
     "run_first_grade_allocation",

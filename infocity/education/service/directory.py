@@ -12,6 +12,7 @@ from infocity.city import service as city
 from infocity.city.schemas import OrganisationCreate, OrganisationRead
 from infocity.core import audit
 from infocity.core.auth import SYSTEM, Action, Principal, allowed, authorize
+from infocity.core.errors import NotFound
 from infocity.core.i18n import N_
 from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
@@ -36,6 +37,8 @@ from infocity.education.schemas.directory import (
     TerritoryImportRead,
     TerritoryRead,
 )
+from infocity.portal import service as portal
+from infocity.portal.schemas import CabinetDocumentRead
 
 
 def authorize_in(
@@ -69,6 +72,20 @@ def in_districts(
         return None
     found = city.organisation_districts(sorted(organisation_ids), uow=uow)
     return {o for o, d in found.items() if d in districts}
+
+
+def cabinet_document(
+    uow: UnitOfWork, actor: Principal, document_id: int, child_id: int, field: str
+) -> CabinetDocumentRead:
+    """The document of the parent's cabinet an application points at: refused unless the
+    parent keeps it and it concerns the parent or this child."""
+    try:
+        document = portal.my_document_for(actor, document_id, uow=uow)
+    except NotFound as exc:
+        raise errors.DocumentNotYours(field) from exc
+    if document.person_id not in (actor.person_id, child_id):
+        raise errors.DocumentNotYours(field)
+    return document
 
 
 def _check_new_in_district(actor: Principal, district_id: int | None) -> None:

@@ -39,7 +39,11 @@ from infocity.education.schemas.first_grade import (
     FirstGradePlacesSet,
     SchoolPlacesRead,
 )
-from infocity.education.service.directory import authorize_in, require_city_wide
+from infocity.education.service.directory import (
+    authorize_in,
+    cabinet_document,
+    require_city_wide,
+)
 
 SERVICE_CODE = "school_enrolment"  # the portal catalogue's entry
 PAGE_LINK = "/education/first-grade"
@@ -307,7 +311,13 @@ def apply_for_first_grade(
             if address
             else None
         )
-        priority = _clean(data.priority_document)
+        priority = (
+            cabinet_document(
+                uow, actor, data.priority_document_id, data.child_id, "priority_document_id"
+            )
+            if data.priority_document_id is not None
+            else None
+        )
         if phase is Phase.ONE and not any(
             rules.rights_at(
                 school,
@@ -328,7 +338,8 @@ def apply_for_first_grade(
             age_permission=permission,
             sibling_school_id=data.sibling_school_id,
             sibling_name=_clean(data.sibling_name),
-            priority_document=priority,
+            priority_document=priority.title if priority else None,
+            priority_document_id=priority.id if priority else None,
             home_address=address,
             territory_school_id=territory,
             status=FirstGradeStatus.SUBMITTED.value,
@@ -402,6 +413,7 @@ def _read(
         school_name=given[0] or None,
         school_name_en=given[1],
         refusal_reason=application.refusal_reason,
+        refusal_note=application.refusal_note,
         applied_at=application.applied_at,
         decide_by=application.decide_by,
         decided_at=application.decided_at,

@@ -27,6 +27,7 @@ from infocity.education.models.first_grade import (
 from infocity.education.rules import first_grade as rules
 from infocity.education.rules.first_grade import FirstGradeStatus, Phase, RefusalReason
 from infocity.education.schemas.first_grade import (
+    DocumentsRefusal,
     FirstGradeDecision,
     FirstGradeRunRead,
     SchoolListEntry,
@@ -37,6 +38,7 @@ from infocity.education.service.first_grade import (
     PAGE_LINK,
     _campaign,
     _move,
+    _return_place,
     _rights,
     _school_names,
 )
@@ -258,6 +260,7 @@ def _tell_parents(
                 "school": school[0],
                 "school_en": school[1] or school[0],
                 "reason": application.refusal_reason,
+                "note": application.refusal_note,
             },
             link=PAGE_LINK,
         )
@@ -298,22 +301,7 @@ def list_school_first_graders(
             organisation_id=school_id,
             detail=f"{year}: {len(applications)} children",
         )
-        result = [
-            SchoolListEntry(
-                application_id=a.id,
-                child_name=children.get(a.child_id, ""),
-                child_birth_date=a.child_birth_date,
-                phase=Phase(a.phase),
-                rights=_rights(a, school_id),
-                age_permission=a.age_permission,
-                sibling_name=a.sibling_name,
-                priority_document=a.priority_document,
-                home_address=a.home_address,
-                status=FirstGradeStatus(a.status),
-                documents_confirmed_at=a.documents_confirmed_at,
-            )
-            for a in applications
-        ]
+        result = [_entry(a, school_id, children.get(a.child_id, "")) for a in applications]
         uow.commit()  # the audit entry of the staff's look at personal data
         return result
 
@@ -353,18 +341,74 @@ def confirm_first_grade_documents(
             detail=f"application {application.id}",
         )
         child = accounts.person_names(session, [application.child_id])
-        result = SchoolListEntry(
-            application_id=application.id,
-            child_name=child.get(application.child_id, ""),
-            child_birth_date=application.child_birth_date,
-            phase=Phase(application.phase),
-            rights=_rights(application, application.school_id),
-            age_permission=application.age_permission,
-            sibling_name=application.sibling_name,
-            priority_document=application.priority_document,
-            home_address=application.home_address,
-            status=FirstGradeStatus(application.status),
-            documents_confirmed_at=application.documents_confirmed_at,
+        result = _entry(application, application.school_id, child.get(application.child_id, ""))
+        uow.commit()
+        return result
+
+
+def _entry(application: FirstGradeApplication, school_id: int, child_name: str) -> SchoolListEntry:
+    return SchoolListEntry(
+        application_id=application.id,
+        child_name=child_name,
+        child_birth_date=application.child_birth_date,
+        phase=Phase(application.phase),
+        rights=_rights(application, school_id),
+        age_permission=application.age_permission,
+        sibling_name=application.sibling_name,
+        priority_document=application.priority_document,
+        home_address=application.home_address,
+        status=FirstGradeStatus(application.status),
+        documents_confirmed_at=application.documents_confirmed_at,
+    )
+
+
+def refuse_first_grade_documents(
+    actor: Principal | None,
+    application_id: int,
+    data: DocumentsRefusal,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> SchoolListEntry:
+    """The original documents do not match what the parents declared: the admitted
+    child's application is refused with the school's reason, the place returns to the
+    school for the next decisions and the parents are told (the school's staff, the
+    officials of its district or of the city)."""
+    authorize(actor, Action.FIRST_GRADE_SCHOOL)
+    reason = " ".join(data.reason.split())
+    if not reason:
+        raise errors.DocumentsRefusalReasonMissing()
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        application = session.get(FirstGradeApplication, application_id)
+        if application is None or application.school_id is None:
+            raise errors.FirstGradeApplicationNotFound()
+        school_id = application.school_id
+        actor = authorize_in(actor, Action.FIRST_GRADE_SCHOOL, school_id, uow)
+        # Guarded on "admitted": a parent withdrawing or another refusal at the same
+        # moment makes this one fail, so the place is returned once.
+        _move(
+            session,
+            application.id,
+            FirstGradeStatus(application.status),
+            FirstGradeStatus.REFUSED,
+            refusal_reason=RefusalReason.DOCUMENTS_MISMATCH.value,
+            refusal_note=reason,
+            decided_at=now,
         )
+        _return_place(session, application.campaign_id, school_id)
+        session.refresh(application)
+        _tell_parents(session, application, _school_names(uow))
+        audit.record(
+            session,
+            actor,
+            "education.first_grade.documents_refused",
+            organisation_id=school_id,
+            detail=f"application {application.id}",
+        )
+        child = accounts.person_names(session, [application.child_id])
+        result = _entry(application, school_id, child.get(application.child_id, ""))
         uow.commit()
         return result
