@@ -32,7 +32,7 @@ from tests.education_builders import (
     make_school,
     open_campaign,
 )
-from tests.support.forms import submit
+from tests.support.forms import form_token, submit
 
 
 def test_a_document_is_the_keepers_alone_and_backs_a_priority_right(database: str) -> None:
@@ -174,3 +174,33 @@ def test_a_refusal_and_a_withdrawal_at_once_return_the_place_once(database: str)
         status = uow.session.get(FirstGradeApplication, application)
         assert status is not None
         assert status.status in (FirstGradeStatus.REFUSED, FirstGradeStatus.WITHDRAWN)
+
+
+def test_the_parent_keeps_a_document_on_the_cabinet_page_and_chooses_it(
+    client: TestClient,
+) -> None:
+    family = make_first_grader()
+    logged_in(client, family.parent)
+    page = client.get("/my/documents")
+    assert "Документов пока нет." in page.text
+    form = {"csrf_token": form_token(page), "person_id": str(family.child_id)}
+    wrong = client.post(
+        "/my/documents",
+        data={**form, "title": "Справка"},
+        files={"file": ("scan.pdf", b"plain text", "application/pdf")},
+    )
+    assert wrong.status_code == 422
+    kept = client.post(
+        "/my/documents",
+        data={**form, "title": "Удостоверение многодетной семьи № 12"},
+        files={"file": ("scan.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )
+    assert kept.status_code == 303
+    listed = client.get(kept.headers["location"]).text
+    assert "Документ сохранён в вашем кабинете." in listed
+    assert "Удостоверение многодетной семьи № 12" in listed
+    (document,) = portal.list_my_documents(family.parent.principal)
+    assert client.get(f"/my/documents/{document.id}/file").content == PDF
+    # The application forms offer it.
+    assert "Удостоверение многодетной семьи № 12" in client.get("/education/kindergarten").text

@@ -146,8 +146,11 @@ class BenefitDocumentMissing(InvalidInput):
     def __init__(self) -> None:
         super().__init__(
             "benefit_document_missing",
-            N_("A benefit needs its supporting document: give its name, number and date."),
-            field="benefit_document",
+            N_(
+                "A benefit needs its supporting document: choose it from the documents "
+                "in your cabinet."
+            ),
+            field="benefit_document_id",
         )
 
 

@@ -22,6 +22,7 @@ from infocity.portal.schemas import (
     AnswerCreate,
     ApplicationCreate,
     AssignCreate,
+    AttachmentFile,
     CabinetDocumentCreate,
     CommentCreate,
     DecisionCreate,
@@ -350,14 +351,29 @@ def _applicant_of(actor: Principal, application_id: int) -> int:
     return service.get_application(actor, application_id).applicant_user_id
 
 
+async def _uploaded(form: Any) -> tuple[str, bytes]:
+    """The file of the form's ``file`` field: its name and at most one byte past the limit
+    (so the use case can say it is too large)."""
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        return "", b""
+    return upload.filename or "", await upload.read(rules.MAX_ATTACHMENT_BYTES + 1)
+
+
+def _file_response(stored: AttachmentFile) -> Response:
+    return Response(
+        stored.data,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.filename)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 @router.post("/applications/{application_id}/attachments")
 async def attach(request: Request, actor: LoggedIn, application_id: ApplicationId) -> Response:
-    form = await request.form()
-    upload = form.get("file")
-    filename, data = "", b""
-    if isinstance(upload, UploadFile):
-        filename = upload.filename or ""
-        data = await upload.read(rules.MAX_ATTACHMENT_BYTES + 1)
+    filename, data = await _uploaded(await request.form())
     return _act(
         request,
         actor,
@@ -374,15 +390,7 @@ def download(
     application_id: ApplicationId,
     attachment_id: IdPath,
 ) -> Response:
-    stored = service.get_attachment(actor, application_id, attachment_id)
-    return Response(
-        stored.data,
-        media_type=stored.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.filename)}",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return _file_response(service.get_attachment(actor, application_id, attachment_id))
 
 
 # --- Back office ------------------------------------------------------------------------
@@ -524,11 +532,7 @@ def my_documents(request: Request, actor: LoggedIn) -> HTMLResponse:
 @router.post(DOCUMENTS_PAGE, response_class=HTMLResponse)
 async def add_my_document(request: Request, actor: LoggedIn, form: FormWithFiles) -> Response:
     values = {name: _text(form, name) for name in DOCUMENT_FIELDS}
-    upload = form.get("file")
-    filename, data = "", b""
-    if isinstance(upload, UploadFile):
-        filename = upload.filename or ""
-        data = await upload.read(rules.MAX_ATTACHMENT_BYTES + 1)
+    filename, data = await _uploaded(form)
     try:
         document = CabinetDocumentCreate.model_validate(values)
         await run_in_threadpool(service.add_cabinet_document, actor, document, filename, data)
@@ -547,12 +551,4 @@ async def add_my_document(request: Request, actor: LoggedIn, form: FormWithFiles
 
 @router.get(f"{DOCUMENTS_PAGE}/{{document_id}}/file")
 def my_document_file(actor: LoggedIn, document_id: IdPath) -> Response:
-    stored = service.get_my_document_file(actor, document_id)
-    return Response(
-        stored.data,
-        media_type=stored.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.filename)}",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return _file_response(service.get_my_document_file(actor, document_id))
