@@ -37,9 +37,9 @@ from infocity.education.schemas.kindergarten import (
     WaitingChildRead,
 )
 from infocity.education.service.directory import (
+    _in_districts,
     _kindergarten_names,
-    in_districts,
-    require_city_wide,
+    _require_city_wide,
 )
 from infocity.education.service.kindergarten import NO_NAME, _close_open_offer
 
@@ -147,7 +147,7 @@ def preview_allocation(
     with uow:
         result = _read(uow, _plan(uow.session, run_for), run_for, None)
         kindergartens = {o.kindergarten_id for o in result.offers}
-        reachable = in_districts(actor, Action.KINDERGARTEN_ALLOCATE, kindergartens, uow)
+        reachable = _in_districts(actor, Action.KINDERGARTEN_ALLOCATE, kindergartens, uow)
         if reachable is not None:
             # The run is the city's (parents choose across districts); the district
             # sees its own kindergartens' part of it.
@@ -166,7 +166,7 @@ def run_allocation(
     guarded update; if another run took a place or a child meanwhile, this run gives
     nothing and says so."""
     actor = authorize(actor, Action.KINDERGARTEN_ALLOCATE)
-    require_city_wide(actor, Action.KINDERGARTEN_ALLOCATE)
+    _require_city_wide(actor, Action.KINDERGARTEN_ALLOCATE)
     now = now or utcnow()
     expires_on = rules.offer_expires(city_date(now), get_settings().kindergarten_offer_days)
     uow = uow or UnitOfWork()
@@ -352,7 +352,7 @@ def list_waiting_at_three(
             )
             for o in city.list_organisations("kindergarten", uow=uow)
         }
-        reachable = in_districts(
+        reachable = _in_districts(
             actor, Action.KINDERGARTEN_ALLOCATE, {row.kindergarten_id for row in rows}, uow
         )
         result = []

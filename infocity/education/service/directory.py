@@ -41,7 +41,7 @@ from infocity.portal import service as portal
 from infocity.portal.schemas import CabinetDocumentRead
 
 
-def authorize_in(
+def _authorize_in(
     actor: Principal | None, action: Action, organisation_id: int, uow: UnitOfWork
 ) -> Principal:
     """``authorize`` for one school or kindergarten, inside the caller's unit of work:
@@ -56,13 +56,13 @@ def authorize_in(
     return authorize(actor, action, organisation_id, district_id=district)
 
 
-def require_city_wide(actor: Principal, action: Action) -> None:
+def _require_city_wide(actor: Principal, action: Action) -> None:
     """Refuse a district's official a step that concerns every district at once."""
     if actor.districts(action) is not None:
         raise errors.CityOfficialsOnly()
 
 
-def in_districts(
+def _in_districts(
     actor: Principal, action: Action, organisation_ids: set[int], uow: UnitOfWork
 ) -> set[int] | None:
     """Of ``organisation_ids``, those the actor's district scope reaches for ``action``;
@@ -74,7 +74,7 @@ def in_districts(
     return {o for o, d in found.items() if d in districts}
 
 
-def cabinet_document(
+def _cabinet_document(
     uow: UnitOfWork, actor: Principal, document_id: int, child_id: int, field: str
 ) -> CabinetDocumentRead:
     """The document of the parent's cabinet an application points at: refused unless the
@@ -146,7 +146,7 @@ def register_education_organisation(
     profile (a school with its buildings; education officials of its district or city)."""
     uow = uow or UnitOfWork()
     with uow:
-        actor = authorize_in(actor, Action.EDUCATION_DIRECTORY_MANAGE, organisation_id, uow)
+        actor = _authorize_in(actor, Action.EDUCATION_DIRECTORY_MANAGE, organisation_id, uow)
         organisation = city.get_organisation(organisation_id, uow=uow)
         if organisation.kind == "school":
             uow.session.add(School(id=organisation_id))
@@ -262,7 +262,7 @@ def set_group_places(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        actor = authorize_in(actor, Action.KINDERGARTEN_PLACES_MANAGE, kindergarten_id, uow)
+        actor = _authorize_in(actor, Action.KINDERGARTEN_PLACES_MANAGE, kindergarten_id, uow)
         if session.get(Kindergarten, kindergarten_id) is None:
             raise errors.KindergartenNotFound(field=None)
         group = session.scalar(
@@ -317,7 +317,7 @@ def import_territory(
         known = (
             set(session.scalars(select(School.id).where(School.id.in_(named)))) if named else set()
         )
-        reachable = in_districts(actor, Action.EDUCATION_DIRECTORY_MANAGE, known, uow)
+        reachable = _in_districts(actor, Action.EDUCATION_DIRECTORY_MANAGE, known, uow)
         rejected += [
             (row.line, N_("There is no school with this number."))
             for row in rows

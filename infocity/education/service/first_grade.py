@@ -40,9 +40,9 @@ from infocity.education.schemas.first_grade import (
     SchoolPlacesRead,
 )
 from infocity.education.service.directory import (
-    authorize_in,
-    cabinet_document,
-    require_city_wide,
+    _authorize_in,
+    _cabinet_document,
+    _require_city_wide,
 )
 
 SERVICE_CODE = "school_enrolment"  # the portal catalogue's entry
@@ -123,7 +123,7 @@ def set_first_grade_campaign(
     """Set the dates of a school year's campaign and its decision terms (city officials);
     a campaign already set gets the new dates."""
     actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
-    require_city_wide(actor, Action.FIRST_GRADE_MANAGE)
+    _require_city_wide(actor, Action.FIRST_GRADE_MANAGE)
     dates = rules.CampaignDates(
         data.phase_1_opens, data.phase_1_closes, data.phase_2_opens, data.phase_2_closes
     )
@@ -167,7 +167,7 @@ def set_first_grade_places(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        actor = authorize_in(actor, Action.FIRST_GRADE_MANAGE, school_id, uow)
+        actor = _authorize_in(actor, Action.FIRST_GRADE_MANAGE, school_id, uow)
         campaign = _campaign(session, year)
         if session.get(School, school_id) is None:
             raise errors.SchoolNotFound()
@@ -312,7 +312,7 @@ def apply_for_first_grade(
             else None
         )
         priority = (
-            cabinet_document(
+            _cabinet_document(
                 uow, actor, data.priority_document_id, data.child_id, "priority_document_id"
             )
             if data.priority_document_id is not None

@@ -32,7 +32,7 @@ from infocity.education.schemas.first_grade import (
     FirstGradeRunRead,
     SchoolListEntry,
 )
-from infocity.education.service.directory import authorize_in, in_districts, require_city_wide
+from infocity.education.service.directory import _authorize_in, _in_districts, _require_city_wide
 from infocity.education.service.first_grade import (
     NO_NAME,
     PAGE_LINK,
@@ -137,7 +137,7 @@ def preview_first_grade_allocation(
     with uow:
         result = _run_read(uow, _plan(uow.session, year, phase), phase, None)
         schools = {d.school_id for d in result.decisions if d.school_id is not None}
-        reachable = in_districts(actor, Action.FIRST_GRADE_MANAGE, schools, uow)
+        reachable = _in_districts(actor, Action.FIRST_GRADE_MANAGE, schools, uow)
         if reachable is not None:
             # The allocation is the city's; the district sees its schools' admissions.
             result.decisions = [d for d in result.decisions if d.school_id in reachable]
@@ -157,7 +157,7 @@ def run_first_grade_allocation(
     reason; each parent is told. Each place is taken by a guarded update; if another run
     took a place or an application meanwhile, this run decides nothing and says so."""
     actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
-    require_city_wide(actor, Action.FIRST_GRADE_MANAGE)
+    _require_city_wide(actor, Action.FIRST_GRADE_MANAGE)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
@@ -278,7 +278,7 @@ def list_school_first_graders(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
-        actor = authorize_in(actor, Action.FIRST_GRADE_SCHOOL, school_id, uow)
+        actor = _authorize_in(actor, Action.FIRST_GRADE_SCHOOL, school_id, uow)
         campaign = _campaign(session, year)
         applications = list(
             session.scalars(
@@ -323,7 +323,7 @@ def confirm_first_grade_documents(
         application = session.get(FirstGradeApplication, application_id)
         if application is None or application.school_id is None:
             raise errors.FirstGradeApplicationNotFound()
-        actor = authorize_in(actor, Action.FIRST_GRADE_SCHOOL, application.school_id, uow)
+        actor = _authorize_in(actor, Action.FIRST_GRADE_SCHOOL, application.school_id, uow)
         _move(
             session,
             application.id,
@@ -386,7 +386,7 @@ def refuse_first_grade_documents(
         if application is None or application.school_id is None:
             raise errors.FirstGradeApplicationNotFound()
         school_id = application.school_id
-        actor = authorize_in(actor, Action.FIRST_GRADE_SCHOOL, school_id, uow)
+        actor = _authorize_in(actor, Action.FIRST_GRADE_SCHOOL, school_id, uow)
         # Guarded on "admitted": a parent withdrawing or another refusal at the same
         # moment makes this one fail, so the place is returned once.
         _move(

@@ -33,7 +33,7 @@ from infocity.education.schemas.kindergarten import (
     PositionChangeRead,
     QueuePositionRead,
 )
-from infocity.education.service.directory import _kindergarten_names, cabinet_document
+from infocity.education.service.directory import _cabinet_document, _kindergarten_names
 
 SERVICE_CODE = "kindergarten_enrolment"  # the portal catalogue's entry
 NO_NAME: tuple[str, str | None] = ("", None)
@@ -64,7 +64,7 @@ def apply_for_kindergarten(
         if child is None or child.birth_date is None:
             raise errors.NotYourChild()
         document = (
-            cabinet_document(
+            _cabinet_document(
                 uow, actor, data.benefit_document_id, data.child_id, "benefit_document_id"
             )
             if data.benefit is not Benefit.NONE and data.benefit_document_id is not None
