@@ -51,6 +51,7 @@ DOCS_URL = f"{API_PREFIX}/docs"
 UPLOAD_PATHS = (
     re.compile(rf"^({API_PREFIX}/portal)?/applications/\d+/attachments$"),
     re.compile(r"^/housing/requests/\d+/photos$"),
+    re.compile(r"^/my/documents$"),
     re.compile(rf"^({API_PREFIX}/education/exams/imports|/education/exams/import)$"),
     re.compile(rf"^{API_PREFIX}/cards/payment-files$"),
     re.compile(rf"^({API_PREFIX}/wifi/hotspots/imports|/wifi/operator/import)$"),

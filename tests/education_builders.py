@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from infocity.accounts import service as accounts
 from infocity.accounts.schemas import ChildCreate
-from infocity.core.auth import SYSTEM
+from infocity.core.auth import SYSTEM, Role
 from infocity.core.clock import city_today
 from infocity.core.db import utcnow
 from infocity.education import service
@@ -34,30 +34,60 @@ from infocity.education.schemas.kindergarten import (
     KindergartenApplicationCreate,
     KindergartenApplicationRead,
 )
-from tests.builders import Account, make_citizen
+from infocity.portal import service as portal
+from infocity.portal.schemas import CabinetDocumentCreate
+from tests.builders import (
+    Account,
+    make_citizen,
+    make_district,
+    make_organisation,
+    make_staff,
+)
 
 _numbers = itertools.count(1)
 FIRST_NAMES = ("Миша", "Маша", "Петя", "Оля", "Ваня", "Катя", "Даша", "Гоша")
 
 
-def make_school(buildings: int = 2) -> SchoolRead:
+@dataclass(frozen=True)
+class Districts:
+    """Two districts and an official of the first one's education office."""
+
+    home: int
+    away: int
+    official: Account
+
+
+def two_districts() -> Districts:
+    home, away = make_district(), make_district()
+    office = make_organisation("education_office", district_id=home.id)
+    return Districts(home.id, away.id, make_staff(Role.EDUCATION_OFFICIAL, office.id))
+
+
+def make_school(buildings: int = 2, district_id: int | None = None) -> SchoolRead:
     n = next(_numbers)
     return service.create_school(
         SYSTEM,
         SchoolCreate(
             name=f"Школа №{n}",
             name_en=f"School No. {n}",
+            district_id=district_id,
             buildings=[f"Москва, ул. Школьная, {n}, корп. {b + 1}" for b in range(buildings)],
         ),
     )
 
 
-def make_kindergarten(name: str | None = None, at: tuple[float, float] | None = None) -> int:
+def make_kindergarten(
+    name: str | None = None,
+    at: tuple[float, float] | None = None,
+    *,
+    district_id: int | None = None,
+) -> int:
     """A kindergarten; ``at``: its latitude and longitude."""
     n = next(_numbers)
     return service.create_kindergarten(
         SYSTEM,
         KindergartenCreate(
+            district_id=district_id,
             name=name or f"Детский сад №{n}",
             name_en=f"Kindergarten No. {n}",
             address=f"Москва, ул. Садовая, {n}",
@@ -109,6 +139,23 @@ def make_family(age_group: int = 3, *, email: str | None = None) -> Family:
     return Family(parent, child.id)
 
 
+PDF = b"%PDF-1.4\n% a scanned certificate\n"
+
+
+def cabinet_document(
+    family: Family, title: str = "Справка № 12 от 01.02.2026", *, of_parent: bool = False
+) -> int:
+    """A document the parent keeps in the cabinet (the child's, unless ``of_parent``)."""
+    person = family.parent.person_id if of_parent else family.child_id
+    assert person is not None
+    return portal.add_cabinet_document(
+        family.parent.principal,
+        CabinetDocumentCreate(person_id=person, title=title),
+        "certificate.pdf",
+        PDF,
+    ).id
+
+
 def apply(
     family: Family,
     kindergarten_ids: list[int],
@@ -123,7 +170,7 @@ def apply(
             kindergarten_ids=kindergarten_ids,
             desired_start=desired_start or next_school_year_start(),
             benefit=benefit,
-            benefit_document=None if benefit is Benefit.NONE else "Справка № 12 от 01.02.2026",
+            benefit_document_id=None if benefit is Benefit.NONE else cabinet_document(family),
         ),
     )
 

@@ -23,6 +23,7 @@ from tests.builders import count_rows, make_staff
 from tests.education_builders import (
     Family,
     apply_first_grade,
+    cabinet_document,
     first_grade_places,
     first_grade_year,
     make_first_grader,
@@ -69,7 +70,7 @@ def test_phase_1_ranks_sibling_then_priority_then_territory_and_tells_every_pare
     near = make_first_grader()
     apply_first_grade(near, [school], home_address="москва, ул. школьная,  100")
     priority = make_first_grader()
-    apply_first_grade(priority, [school], priority_document="Справка № 7 от 01.03.2026")
+    apply_first_grade(priority, [school], priority_document_id=cabinet_document(priority))
     sibling = make_first_grader()
     applied = apply_first_grade(
         sibling, [school], sibling_school_id=school, sibling_name="Петров Иван"
@@ -154,7 +155,7 @@ def test_bad_applications_are_refused_and_write_nothing(
     values: dict[str, object] = {
         "child_id": family.child_id,
         "school_ids": [school],
-        "priority_document": "Справка № 1",
+        "priority_document_id": cabinet_document(family),
     }
     values.update(change)
     replaced: dict[str, object] = {
@@ -169,7 +170,7 @@ def test_bad_applications_are_refused_and_write_nothing(
     if "sibling_school_id" in change:
         values["sibling_name"] = "Петров Иван"
     if "home_address" in change:
-        values.pop("priority_document")
+        values.pop("priority_document_id")
     with pytest.raises(refusal):
         service.apply_for_first_grade(
             family.parent.principal, FirstGradeApplicationCreate.model_validate(values)

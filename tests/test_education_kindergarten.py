@@ -20,6 +20,7 @@ from infocity.education.schemas.kindergarten import KindergartenApplicationCreat
 from tests.builders import count_rows, make_citizen, make_staff
 from tests.education_builders import (
     apply,
+    cabinet_document,
     make_family,
     make_kindergarten,
     next_school_year_start,
@@ -66,8 +67,12 @@ def test_one_active_application_per_child(database: str) -> None:
     ("change", "refusal"),
     [
         (
-            {"benefit": Benefit.EXTRAORDINARY, "benefit_document": None},
+            {"benefit": Benefit.EXTRAORDINARY, "benefit_document_id": None},
             errors.BenefitDocumentMissing,
+        ),
+        (
+            {"benefit": Benefit.PRIORITY, "benefit_document_id": "a stranger's document"},
+            errors.DocumentNotYours,
         ),
         ({"kindergarten_ids": "same twice"}, errors.ChoicesInvalid),
         ({"kindergarten_ids": [10**9]}, errors.KindergartenNotFound),
@@ -94,6 +99,7 @@ def test_bad_applications_are_refused_and_write_nothing(
         "yesterday": city_today() - timedelta(days=1),
         "someone else's": stranger.child_id,
         "the parent": family.parent.person_id,
+        "a stranger's document": cabinet_document(stranger),
     }
     values = {k: replaced.get(v, v) if isinstance(v, str) else v for k, v in values.items()}
     with pytest.raises(refusal):

@@ -10,6 +10,7 @@ from infocity.education.models.kindergarten import KindergartenApplication
 from tests.builders import PASSWORD, count_rows, logged_in, make_staff
 from tests.education_builders import (
     apply,
+    cabinet_document,
     make_family,
     make_kindergarten,
     make_school,
@@ -53,7 +54,7 @@ def test_parent_applies_on_the_page_and_sees_the_position_and_why(client: TestCl
             "kindergarten_1": kindergarten,
             "desired_start": next_school_year_start().isoformat(),
             "benefit": "priority",
-            "benefit_document": "Удостоверение № 5 от 01.02.2026",
+            "benefit_document_id": cabinet_document(family, "Удостоверение № 5 от 01.02.2026"),
         },
     )
     assert done.status_code == 303

@@ -70,13 +70,13 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.HOUSING_OWN: {R.CITIZEN},
     Action.HOUSING_REQUESTS_PROCESS: {R.HOUSING_OPERATOR},
     Action.HOUSING_BILLING: {R.HOUSING_OPERATOR, R.CITY_ADMIN},
-    Action.EDUCATION_DIRECTORY_MANAGE: {R.CITY_ADMIN},
-    Action.KINDERGARTEN_PLACES_MANAGE: {R.KINDERGARTEN_STAFF, R.CITY_ADMIN},
+    Action.EDUCATION_DIRECTORY_MANAGE: {R.EDUCATION_OFFICIAL, R.CITY_ADMIN},
+    Action.KINDERGARTEN_PLACES_MANAGE: {R.KINDERGARTEN_STAFF, R.EDUCATION_OFFICIAL, R.CITY_ADMIN},
     Action.KINDERGARTEN_APPLY: {R.CITIZEN},
-    Action.KINDERGARTEN_ALLOCATE: {R.CITY_ADMIN},
+    Action.KINDERGARTEN_ALLOCATE: {R.EDUCATION_OFFICIAL, R.CITY_ADMIN},
     Action.FIRST_GRADE_APPLY: {R.CITIZEN},
-    Action.FIRST_GRADE_MANAGE: {R.CITY_ADMIN},
-    Action.FIRST_GRADE_SCHOOL: {R.SCHOOL_STAFF, R.CITY_ADMIN},
+    Action.FIRST_GRADE_MANAGE: {R.EDUCATION_OFFICIAL, R.CITY_ADMIN},
+    Action.FIRST_GRADE_SCHOOL: {R.SCHOOL_STAFF, R.EDUCATION_OFFICIAL, R.CITY_ADMIN},
     # Exam results
     Action.EXAM_RESULTS_IMPORT: {R.EXAM_OFFICIAL},
     Action.EXAM_RESULTS_SUBSCRIBE: {R.CITIZEN},
@@ -150,6 +150,22 @@ def test_a_second_grant_in_another_organisation_adds_only_that_organisation() ->
     assert not allowed(principal, Action.ORGANISATION_STAFF_READ, HOME_ORG)
     assert allowed(principal, Action.CITIZEN_LOOKUP, HOME_ORG)
     assert not allowed(principal, Action.CITIZEN_LOOKUP, 3)
+
+
+def test_a_district_role_reaches_every_organisation_of_its_district_only() -> None:
+    official = Principal(
+        user_id=1,
+        kind="staff",
+        display_name="X",
+        grants=(Grant(Role.EDUCATION_OFFICIAL, HOME_ORG, district_id=7),),
+    )
+    action = Action.KINDERGARTEN_PLACES_MANAGE
+    assert allowed(official, action, OTHER_ORG, district_id=7)
+    assert not allowed(official, action, OTHER_ORG, district_id=8)
+    assert not allowed(official, action, OTHER_ORG)  # the district unknown: refused
+    assert official.districts(action) == frozenset({7})
+    assert principal_with(Role.CITY_ADMIN).districts(action) is None
+    assert principal_with(Role.KINDERGARTEN_STAFF).districts(action) == frozenset()
 
 
 def test_nobody_logged_in_is_asked_to_log_in() -> None:

@@ -18,6 +18,7 @@ ORGANISATION_KINDS = (
     "housing_operator",
     "wifi_operator",
     "college",  # colleges and universities: they confirm student status
+    "education_office",  # a district's education office: its officials' workplace
 )
 
 

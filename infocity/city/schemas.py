@@ -37,7 +37,14 @@ class OrganisationCreate(InputModel):
 # The kinds service.create_organisation accepts (models.ORGANISATION_KINDS), an enum in
 # the OpenAPI document.
 OrganisationKind = Literal[
-    "city", "clinic", "school", "kindergarten", "housing_operator", "wifi_operator", "college"
+    "city",
+    "clinic",
+    "school",
+    "kindergarten",
+    "housing_operator",
+    "wifi_operator",
+    "education_office",
+    "college",
 ]
 
 

@@ -91,3 +91,19 @@ def get_organisation(organisation_id: int, *, uow: UnitOfWork | None = None) -> 
         if organisation is None:
             raise errors.OrganisationNotFound()
         return OrganisationRead.model_validate(organisation)
+
+
+def organisation_districts(
+    organisation_ids: list[int], *, uow: UnitOfWork | None = None
+) -> dict[int, int | None]:
+    """The district of each organisation named (an organisation not found is left out)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        if not organisation_ids:
+            return {}
+        rows = uow.session.execute(
+            select(Organisation.id, Organisation.district_id).where(
+                Organisation.id.in_(organisation_ids)
+            )
+        )
+        return {row.id: row.district_id for row in rows}

@@ -21,6 +21,8 @@ class Role(StrEnum):
     SCHOOL_STAFF = "school_staff"
     KINDERGARTEN_STAFF = "kindergarten_staff"
     EXAM_OFFICIAL = "exam_official"
+    # An official of a district's education office: the district's schools and kindergartens
+    EDUCATION_OFFICIAL = "education_official"
     HOUSING_OPERATOR = "housing_operator"
     WIFI_OPERATOR = "wifi_operator"
     COLLEGE_STAFF = "college_staff"  # a college's or university's student office
@@ -37,6 +39,7 @@ ROLE_ORGANISATION_KIND: dict[Role, str | None] = {
     Role.SCHOOL_STAFF: "school",
     Role.KINDERGARTEN_STAFF: "kindergarten",
     Role.EXAM_OFFICIAL: None,
+    Role.EDUCATION_OFFICIAL: "education_office",
     Role.HOUSING_OPERATOR: "housing_operator",
     Role.WIFI_OPERATOR: "wifi_operator",
     Role.COLLEGE_STAFF: "college",
@@ -45,6 +48,9 @@ ROLE_ORGANISATION_KIND: dict[Role, str | None] = {
     Role.CITY_ADMIN: None,
 }
 STAFF_ROLES = tuple(ROLE_ORGANISATION_KIND)
+# Roles whose grant names a district's office: they act on every organisation of that
+# district (the grant carries the office's district), not on the office alone.
+DISTRICT_ROLES = frozenset({Role.EDUCATION_OFFICIAL})
 
 
 class Action(StrEnum):
@@ -143,15 +149,23 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.HOUSING_OWN: frozenset({Role.CITIZEN}),
     Action.HOUSING_REQUESTS_PROCESS: frozenset({Role.HOUSING_OPERATOR}),
     Action.HOUSING_BILLING: frozenset({Role.HOUSING_OPERATOR, Role.CITY_ADMIN}),
-    Action.EDUCATION_DIRECTORY_MANAGE: frozenset({Role.CITY_ADMIN}),
+    # Scoped by district: a district's officials register and edit its schools and
+    # kindergartens and load its territories.
+    Action.EDUCATION_DIRECTORY_MANAGE: frozenset({Role.EDUCATION_OFFICIAL, Role.CITY_ADMIN}),
     # Scoped: kindergarten staff set the places of their own kindergarten only.
-    Action.KINDERGARTEN_PLACES_MANAGE: frozenset({Role.KINDERGARTEN_STAFF, Role.CITY_ADMIN}),
+    Action.KINDERGARTEN_PLACES_MANAGE: frozenset(
+        {Role.KINDERGARTEN_STAFF, Role.EDUCATION_OFFICIAL, Role.CITY_ADMIN}
+    ),
     Action.KINDERGARTEN_APPLY: frozenset({Role.CITIZEN}),
-    Action.KINDERGARTEN_ALLOCATE: frozenset({Role.CITY_ADMIN}),
+    # A district official previews its district's part and lists its waiting children;
+    # the run itself is city-wide (parents choose across districts), so city officials'.
+    Action.KINDERGARTEN_ALLOCATE: frozenset({Role.EDUCATION_OFFICIAL, Role.CITY_ADMIN}),
     Action.FIRST_GRADE_APPLY: frozenset({Role.CITIZEN}),
-    Action.FIRST_GRADE_MANAGE: frozenset({Role.CITY_ADMIN}),
+    Action.FIRST_GRADE_MANAGE: frozenset({Role.EDUCATION_OFFICIAL, Role.CITY_ADMIN}),
     # Scoped: school staff see and confirm their own school's first graders only.
-    Action.FIRST_GRADE_SCHOOL: frozenset({Role.SCHOOL_STAFF, Role.CITY_ADMIN}),
+    Action.FIRST_GRADE_SCHOOL: frozenset(
+        {Role.SCHOOL_STAFF, Role.EDUCATION_OFFICIAL, Role.CITY_ADMIN}
+    ),
     Action.EXAM_RESULTS_IMPORT: frozenset({Role.EXAM_OFFICIAL}),
     Action.EXAM_RESULTS_SUBSCRIBE: frozenset({Role.CITIZEN}),
     Action.SOCIAL_CARD_HOLD: frozenset({Role.CITIZEN}),
@@ -178,6 +192,20 @@ UNVERIFIED_ACTIONS = frozenset({Action.INBOX_READ, Action.API_TOKEN_ISSUE})
 class Grant:
     role: Role
     organisation_id: int | None  # None: city-wide
+    # The district of the grant's organisation, for the roles in DISTRICT_ROLES.
+    district_id: int | None = None
+
+    def covers(self, organisation_id: int | None, district_id: int | None) -> bool:
+        """Whether this grant reaches the organisation (of that district)."""
+        if organisation_id is None and district_id is None:
+            return True  # the question is not about one organisation
+        if self.organisation_id is None or self.organisation_id == organisation_id:
+            return True
+        return (
+            self.role in DISTRICT_ROLES
+            and self.district_id is not None
+            and self.district_id == district_id
+        )
 
 
 SYSTEM_KIND = "system"
@@ -209,6 +237,22 @@ class Principal:
     def is_city_admin(self) -> bool:
         return Role.CITY_ADMIN in self.roles
 
+    def districts(self, action: Action) -> frozenset[int] | None:
+        """The districts where the user may do ``action`` through a district role, or
+        None when a city-wide grant (or ``SYSTEM``) lets them do it everywhere. Lists of
+        organisations are narrowed with it."""
+        if self.is_system:
+            return None
+        found: set[int] = set()
+        for grant in self.grants:
+            if grant.role not in self.roles or grant.role not in PERMISSIONS[action]:
+                continue
+            if grant.organisation_id is None:
+                return None
+            if grant.role in DISTRICT_ROLES and grant.district_id is not None:
+                found.add(grant.district_id)
+        return frozenset(found)
+
     @property
     def is_system(self) -> bool:
         return self.kind == SYSTEM_KIND
@@ -229,11 +273,19 @@ class Principal:
 SYSTEM = Principal(user_id=0, kind=SYSTEM_KIND, display_name="InfoCity")
 
 
-def allowed(principal: Principal, action: Action, organisation_id: int | None = None) -> bool:
-    """Whether ``principal`` may do ``action`` (in ``organisation_id`` when it is scoped).
+def allowed(
+    principal: Principal,
+    action: Action,
+    organisation_id: int | None = None,
+    *,
+    district_id: int | None = None,
+) -> bool:
+    """Whether ``principal`` may do ``action`` (in ``organisation_id``, of the district
+    ``district_id``, when it is scoped).
 
     A city-wide grant (organisation None) covers every organisation; an organisation
-    grant covers only its own organisation. ``SYSTEM`` may do everything.
+    grant covers only its own organisation; a district role's grant, every organisation
+    of its district (the caller names the district). ``SYSTEM`` may do everything.
     """
     if principal.is_system:
         return True
@@ -243,13 +295,17 @@ def allowed(principal: Principal, action: Action, organisation_id: int | None = 
     for grant in principal.grants:
         if grant.role not in permitted:
             continue
-        if organisation_id is None or grant.organisation_id in (None, organisation_id):
+        if grant.covers(organisation_id, district_id):
             return True
     return False
 
 
 def authorize(
-    principal: Principal | None, action: Action, organisation_id: int | None = None
+    principal: Principal | None,
+    action: Action,
+    organisation_id: int | None = None,
+    *,
+    district_id: int | None = None,
 ) -> Principal:
     """Return ``principal`` if it may do ``action``; refuse otherwise."""
     if principal is None:
@@ -262,6 +318,6 @@ def authorize(
                 "you when you registered."
             ),
         )
-    if not allowed(principal, action, organisation_id):
+    if not allowed(principal, action, organisation_id, district_id=district_id):
         raise Forbidden("forbidden", N_("You do not have access to this."))
     return principal

@@ -33,6 +33,33 @@ class NotAnEducationOrganisation(InvalidInput):
         )
 
 
+class OutsideYourDistrict(Forbidden):
+    """A district's education official acting on an organisation of another district."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "outside_your_district",
+            N_(
+                "This school or kindergarten is in another district: your district's "
+                "education office does not manage it."
+            ),
+        )
+
+
+class CityOfficialsOnly(Forbidden):
+    """A step that concerns the whole city (the allocation run, the campaign's dates),
+    asked by a district's official."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "city_officials_only",
+            N_(
+                "This concerns every district at once, so the city's education department "
+                "does it. Your district's part is on the preview."
+            ),
+        )
+
+
 class AddressNotInTerritory(NotFound):
     def __init__(self) -> None:
         super().__init__(
@@ -119,8 +146,26 @@ class BenefitDocumentMissing(InvalidInput):
     def __init__(self) -> None:
         super().__init__(
             "benefit_document_missing",
-            N_("A benefit needs its supporting document: give its name, number and date."),
-            field="benefit_document",
+            N_(
+                "A benefit needs its supporting document: choose it from the documents "
+                "in your cabinet."
+            ),
+            field="benefit_document_id",
+        )
+
+
+class DocumentNotYours(Forbidden):
+    """The document named is not in the parent's cabinet, or concerns neither the parent
+    nor this child."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            "document_not_yours",
+            N_(
+                "This document is not among yours or your child's in the cabinet. Add it "
+                "under My documents first."
+            ),
+            field=field,
         )
 
 
@@ -369,6 +414,15 @@ class FirstGradeApplicationChanged(Conflict):
         super().__init__(
             "first_grade_application_changed",
             N_("The application has changed meanwhile. Please look at it again."),
+        )
+
+
+class DocumentsRefusalReasonMissing(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "documents_refusal_reason_missing",
+            N_("Write what does not match: the parents read it."),
+            field="reason",
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from infocity.core.errors import Conflict, InvalidInput, NotFound
+from infocity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from infocity.core.i18n import N_
 
 # --- Things that do not exist (or are someone else's: the same answer) ---------------
@@ -24,6 +24,29 @@ class ApplicationNotFound(NotFound):
 class ApplicationTypeNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("application_type_not_found", N_("There is no such kind of application."))
+
+
+class CabinetDocumentNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("cabinet_document_not_found", N_("There is no such document."))
+
+
+class NotInYourFamily(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "document_person_not_in_family",
+            N_("A document can be kept only for yourself or a child of your family."),
+            field="person_id",
+        )
+
+
+class TooManyDocuments(Conflict):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "too_many_documents",
+            N_("The cabinet keeps at most %(limit)s documents."),
+        )
+        self.params = {"limit": limit}
 
 
 class AttachmentNotFound(NotFound):

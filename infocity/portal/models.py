@@ -143,3 +143,23 @@ class ApplicationAttachment(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CabinetDocument(Base):
+    """A document a citizen keeps in the cabinet (a benefit's certificate, a priority
+    right, a permission), their own or a child's; applications of the city's services
+    point at it. Only the citizen who uploaded it sees it. The bytes live in the row."""
+
+    __tablename__ = "cabinet_documents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    owner_user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))  # name, number and date, as printed
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

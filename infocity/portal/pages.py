@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from infocity.accounts import service as accounts
 from infocity.core.auth import Principal
 from infocity.core.errors import AppError
 from infocity.core.i18n import N_, gettext
@@ -20,6 +22,8 @@ from infocity.portal.schemas import (
     AnswerCreate,
     ApplicationCreate,
     AssignCreate,
+    AttachmentFile,
+    CabinetDocumentCreate,
     CommentCreate,
     DecisionCreate,
     QueueFilter,
@@ -28,11 +32,14 @@ from infocity.web.deps import csrf_protect, render
 from infocity.web.errors import validation_fields
 from infocity.web.forms import (
     CHECK_FIELDS,
+    FormErrors,
     FormWithFiles,
     IdPath,
     LoggedIn,
     notice,
     redirect,
+    refusal_status,
+    reraise_refusal,
 )
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -344,14 +351,29 @@ def _applicant_of(actor: Principal, application_id: int) -> int:
     return service.get_application(actor, application_id).applicant_user_id
 
 
+async def _uploaded(form: Any) -> tuple[str, bytes]:
+    """The file of the form's ``file`` field: its name and at most one byte past the limit
+    (so the use case can say it is too large)."""
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        return "", b""
+    return upload.filename or "", await upload.read(rules.MAX_ATTACHMENT_BYTES + 1)
+
+
+def _file_response(stored: AttachmentFile) -> Response:
+    return Response(
+        stored.data,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.filename)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 @router.post("/applications/{application_id}/attachments")
 async def attach(request: Request, actor: LoggedIn, application_id: ApplicationId) -> Response:
-    form = await request.form()
-    upload = form.get("file")
-    filename, data = "", b""
-    if isinstance(upload, UploadFile):
-        filename = upload.filename or ""
-        data = await upload.read(rules.MAX_ATTACHMENT_BYTES + 1)
+    filename, data = await _uploaded(await request.form())
     return _act(
         request,
         actor,
@@ -368,15 +390,7 @@ def download(
     application_id: ApplicationId,
     attachment_id: IdPath,
 ) -> Response:
-    stored = service.get_attachment(actor, application_id, attachment_id)
-    return Response(
-        stored.data,
-        media_type=stored.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.filename)}",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return _file_response(service.get_attachment(actor, application_id, attachment_id))
 
 
 # --- Back office ------------------------------------------------------------------------
@@ -479,3 +493,62 @@ def complete(request: Request, actor: LoggedIn, application_id: ApplicationId) -
 @router.get("/my", response_class=HTMLResponse)
 def my_services(request: Request, actor: LoggedIn) -> HTMLResponse:
     return render(request, "portal/my.html", {"overview": service.my_overview(actor)})
+
+
+# --- The cabinet's documents ------------------------------------------------------------
+
+DOCUMENTS_PAGE = "/my/documents"
+DOCUMENT_FIELDS = ("person_id", "title")
+DOCUMENT_NOTICES = {"added": N_("The document is kept in your cabinet.")}
+
+
+def _documents_page(
+    request: Request, actor: Principal, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    people = [(actor.person_id, gettext(N_("Mine")))] if actor.person_id else []
+    people += [
+        (child.id, f"{child.last_name} {child.first_name}") for child in accounts.list_family(actor)
+    ]
+    return render(
+        request,
+        "portal/documents.html",
+        {
+            "documents": service.list_my_documents(actor),
+            "people": people,
+            "values": {},
+            "errors": FormErrors(),
+            "notice": notice(DOCUMENT_NOTICES, request.query_params.get("done")),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(DOCUMENTS_PAGE, response_class=HTMLResponse)
+def my_documents(request: Request, actor: LoggedIn) -> HTMLResponse:
+    return _documents_page(request, actor)
+
+
+@router.post(DOCUMENTS_PAGE, response_class=HTMLResponse)
+async def add_my_document(request: Request, actor: LoggedIn, form: FormWithFiles) -> Response:
+    values = {name: _text(form, name) for name in DOCUMENT_FIELDS}
+    filename, data = await _uploaded(form)
+    try:
+        document = CabinetDocumentCreate.model_validate(values)
+        await run_in_threadpool(service.add_cabinet_document, actor, document, filename, data)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        return await run_in_threadpool(
+            _documents_page,
+            request,
+            actor,
+            refusal_status(exc),
+            values=values,
+            errors=FormErrors.of(exc, (*DOCUMENT_FIELDS, "file")),
+        )
+    return redirect(f"{DOCUMENTS_PAGE}?done=added")
+
+
+@router.get(f"{DOCUMENTS_PAGE}/{{document_id}}/file")
+def my_document_file(actor: LoggedIn, document_id: IdPath) -> Response:
+    return _file_response(service.get_my_document_file(actor, document_id))

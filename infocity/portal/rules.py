@@ -139,6 +139,7 @@ def is_overdue(status: str, deadline_at: datetime | None, now: datetime) -> bool
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 MAX_ATTACHMENTS = 10
+MAX_CABINET_DOCUMENTS = 50  # per citizen: certificates of a family, not an archive
 ALLOWED_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
 _EXTENSIONS = {
     ".pdf": "application/pdf",

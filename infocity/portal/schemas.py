@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infocity.core.schemas import MAX_ID
+from infocity.core.schemas import MAX_ID, Id, InputModel, OutputModel
 
 MAX_PAGE_SIZE = 100
 
@@ -356,3 +356,22 @@ class ApplicationFormRead(BaseModel):
     title: str
     description: str
     fields: list[FormFieldRead]
+
+
+class CabinetDocumentCreate(InputModel):
+    """A document for the cabinet: whom it concerns (the citizen or a child of theirs) and
+    its name, number and date as printed on it; the file comes beside."""
+
+    person_id: Id
+    title: str = Field(min_length=1, max_length=300)
+
+
+class CabinetDocumentRead(OutputModel):
+    id: int
+    person_id: int
+    person_name: str
+    title: str
+    filename: str
+    content_type: str
+    size: int
+    created_at: datetime

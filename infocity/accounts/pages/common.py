@@ -15,6 +15,7 @@ ROLE_LABELS = {
     Role.SCHOOL_STAFF: N_("School staff"),
     Role.KINDERGARTEN_STAFF: N_("Kindergarten staff"),
     Role.EXAM_OFFICIAL: N_("Exam official"),
+    Role.EDUCATION_OFFICIAL: N_("District education official"),
     Role.HOUSING_OPERATOR: N_("Housing operator"),
     Role.WIFI_OPERATOR: N_("Wi-Fi operator"),
     Role.COLLEGE_STAFF: N_("College or university student office"),

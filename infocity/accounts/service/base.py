@@ -12,7 +12,8 @@ from infocity.accounts.errors import (
 )
 from infocity.accounts.models import Person, StaffRole, User
 from infocity.accounts.schemas import GrantRead, PersonRead, UserRead
-from infocity.core.auth import Grant, Principal, Role
+from infocity.city import service as city
+from infocity.core.auth import DISTRICT_ROLES, Grant, Principal, Role
 from infocity.core.errors import InvalidInput
 from infocity.core.outbox import Recipient
 from infocity.core.security import token_hash
@@ -42,23 +43,46 @@ def _principal(uow: UnitOfWork, user: User) -> Principal:
         display_name=user.display_name,
         locale=user.locale,
         person_id=user.person_id,
-        grants=tuple(_grants(uow.session, user)),
+        grants=tuple(_grants(uow, user)),
         verified=user.verified_at is not None,
     )
 
 
-def _grants(session: Session, user: User) -> list[Grant]:
+def _staff_roles(session: Session, user: User) -> list[StaffRole]:
+    return list(
+        session.scalars(
+            select(StaffRole).where(StaffRole.user_id == user.id).order_by(StaffRole.id)
+        )
+    )
+
+
+def _grants(uow: UnitOfWork, user: User) -> list[Grant]:
     grants: list[Grant] = []
     if user.kind == "citizen":
         grants.append(Grant(Role.CITIZEN, None))
-    roles = session.scalars(
-        select(StaffRole).where(StaffRole.user_id == user.id).order_by(StaffRole.id)
-    )
-    grants += [Grant(Role(r.role), r.organisation_id) for r in roles]
+    roles = _staff_roles(uow.session, user)
+    # A district role reaches its office's district: looked up only for those grants.
+    offices = [r.organisation_id for r in roles if Role(r.role) in DISTRICT_ROLES]
+    districts = city.organisation_districts([o for o in offices if o is not None], uow=uow)
+    grants += [
+        Grant(
+            Role(r.role),
+            r.organisation_id,
+            districts.get(r.organisation_id) if r.organisation_id is not None else None,
+        )
+        for r in roles
+    ]
     return grants
 
 
 def _user_read(session: Session, user: User) -> UserRead:
+    roles = (
+        [GrantRead(role=Role.CITIZEN.value, organisation_id=None)] if user.kind == "citizen" else []
+    )
+    roles += [
+        GrantRead(role=r.role, organisation_id=r.organisation_id)
+        for r in _staff_roles(session, user)
+    ]
     return UserRead(
         id=user.id,
         kind=user.kind,
@@ -68,10 +92,7 @@ def _user_read(session: Session, user: User) -> UserRead:
         locale=user.locale,
         person_id=user.person_id,
         is_active=user.is_active,
-        roles=[
-            GrantRead(role=g.role.value, organisation_id=g.organisation_id)
-            for g in _grants(session, user)
-        ],
+        roles=roles,
     )
 
 

@@ -18,6 +18,7 @@ from infocity.education import errors, service
 from infocity.education.schemas.first_grade import (
     CampaignRead,
     CampaignSet,
+    DocumentsRefusal,
     FirstGradeApplicationCreate,
     FirstGradeApplicationRead,
     FirstGradePlacesSet,
@@ -150,3 +151,15 @@ def first_grade_school_list(
 )
 def first_grade_confirm_documents(application_id: IdPath, actor: LoggedIn) -> SchoolListEntry:
     return service.confirm_first_grade_documents(actor, application_id)
+
+
+@router.post(
+    "/applications/{application_id}/documents-refused",
+    response_model=SchoolListEntry,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="The documents do not match: the application is refused, the place returns",
+)
+def first_grade_refuse_documents(
+    application_id: IdPath, data: DocumentsRefusal, actor: LoggedIn
+) -> SchoolListEntry:
+    return service.refuse_first_grade_documents(actor, application_id, data)

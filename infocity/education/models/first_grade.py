@@ -72,13 +72,17 @@ class FirstGradeApplication(Base):
     age_permission: Mapped[str | None] = mapped_column(String(300))
     sibling_school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
     sibling_name: Mapped[str | None] = mapped_column(String(200))
-    priority_document: Mapped[str | None] = mapped_column(String(300))
+    priority_document: Mapped[str | None] = mapped_column(String(300))  # its title
+    # The priority category's document in the parent's cabinet.
+    priority_document_id: Mapped[int | None] = mapped_column(ForeignKey("cabinet_documents.id"))
     home_address: Mapped[str | None] = mapped_column(String(500))
     # The school whose territory the home address is in, when the table has it.
     territory_school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
     status: Mapped[str] = mapped_column(String(16), index=True)  # rules.FirstGradeStatus
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     refusal_reason: Mapped[str | None] = mapped_column(String(32))  # rules.RefusalReason
+    # What the school found wrong with the documents, in its words, for the parents.
+    refusal_note: Mapped[str | None] = mapped_column(String(500))
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decide_by: Mapped[date] = mapped_column(Date)  # the legal term, in working days
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

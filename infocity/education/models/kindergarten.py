@@ -32,7 +32,9 @@ class KindergartenApplication(Base):
     age_group: Mapped[int] = mapped_column(Integer)  # in the school year of desired_start
     desired_start: Mapped[date] = mapped_column(Date)
     benefit: Mapped[str] = mapped_column(String(16))  # rules.Benefit
-    benefit_document: Mapped[str | None] = mapped_column(String(300))
+    benefit_document: Mapped[str | None] = mapped_column(String(300))  # its title
+    # The benefit's document in the parent's cabinet.
+    benefit_document_id: Mapped[int | None] = mapped_column(ForeignKey("cabinet_documents.id"))
     status: Mapped[str] = mapped_column(String(16), index=True)  # rules.ApplicationStatus
     # The queue's date: kept when an offer is declined or lapses.
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from infocity.education.pages import exams, first_grade, kindergarten
+from infocity.education.pages import directory, exams, first_grade, kindergarten
 
 router = APIRouter(include_in_schema=False)
 router.include_router(kindergarten.router)
 router.include_router(first_grade.router)
 router.include_router(exams.router)
+router.include_router(directory.router)

@@ -1,7 +1,9 @@
 """Pages of first-grade enrolment (thin: parse the form, call one use case, render).
 
 Parents: /education/first-grade (the campaign's phases, apply, the decision and its
-reason). City officials: /education/first-grade/allocation (preview and run a phase).
+reason). City officials: /education/first-grade/allocation (preview and run a phase) and
+/education/first-grade/campaign (the phases' dates; with district officials, the schools'
+places).
 School staff: /education/first-grade/schools/{id} (the admitted children, confirming
 their documents).
 """
@@ -19,9 +21,13 @@ from infocity.core.clock import city_today
 from infocity.core.errors import AppError
 from infocity.core.i18n import N_
 from infocity.education import service
+from infocity.education.pages.common import document_options, shown_name
 from infocity.education.rules import first_grade as rules
 from infocity.education.schemas.first_grade import (
+    CampaignSet,
+    DocumentsRefusal,
     FirstGradeApplicationCreate,
+    FirstGradePlacesSet,
     FirstGradeRunRead,
     FirstGradeRunRequest,
 )
@@ -49,7 +55,7 @@ APPLY_FIELDS = (
     "home_address",
     "sibling_school_id",
     "sibling_name",
-    "priority_document",
+    "priority_document_id",
     "age_permission",
 )
 NOTICES = {
@@ -57,7 +63,19 @@ NOTICES = {
     "withdrawn": N_("The application is withdrawn."),
     "run": N_("The decisions are made: the parents have been notified."),
     "confirmed": N_("The documents are confirmed: the child is enrolled."),
+    "refused": N_("The documents are refused: the parents are told and the place is free again."),
+    "campaign": N_("The campaign's dates are saved."),
+    "places": N_("The places are saved."),
 }
+CAMPAIGN_PAGE = f"{PAGE}/campaign"
+CAMPAIGN_FIELDS = (
+    "phase_1_opens",
+    "phase_1_closes",
+    "phase_2_opens",
+    "phase_2_closes",
+    "phase_1_decision_days",
+    "phase_2_decision_days",
+)
 
 
 def _common() -> dict[str, Any]:
@@ -72,11 +90,17 @@ def _common() -> dict[str, Any]:
 def _index(
     request: Request, actor: Principal, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
+    campaign = service.get_first_grade_campaign()
     return render(
         request,
         "education/first_grade/index.html",
         {
-            "campaign": service.get_first_grade_campaign(),
+            "campaign": campaign,
+            "schools": [
+                (s.school_id, shown_name(s.school_name, s.school_name_en))
+                for s in (campaign.schools if campaign else [])
+            ],
+            "documents": document_options(actor),
             "applications": service.list_my_first_grade_applications(actor),
             "children": service.children_for_first_grade(actor),
             "values": {},
@@ -121,7 +145,7 @@ def first_grade_apply(request: Request, form: Form) -> Response:
                 "home_address": values.get("home_address"),
                 "sibling_school_id": values.get("sibling_school_id"),
                 "sibling_name": values.get("sibling_name"),
-                "priority_document": values.get("priority_document"),
+                "priority_document_id": values.get("priority_document_id"),
                 "age_permission": values.get("age_permission"),
             }
         )
@@ -219,6 +243,8 @@ def _school(
             "school_id": school_id,
             "year": year,
             "children": service.list_school_first_graders(actor, school_id, year),
+            "values": {},
+            "form": None,
             "errors": FormErrors(),
             "notice": notice(NOTICES, request.query_params.get("done")),
             **_common(),
@@ -245,3 +271,106 @@ def first_grade_confirm(request: Request, school_id: IdPath, application_id: IdP
         reraise_refusal(exc)
         return _school(request, actor, school_id, exc.status, errors=FormErrors.of(exc))
     return redirect(f"{PAGE}/schools/{school_id}?done=confirmed")
+
+
+@router.post(
+    f"{PAGE}/schools/{{school_id}}/applications/{{application_id}}/refuse",
+    response_class=HTMLResponse,
+)
+def first_grade_refuse(
+    request: Request, school_id: IdPath, application_id: IdPath, form: Form
+) -> Response:
+    actor = logged_in(request)
+    values = filled(form, ("reason",))
+    try:
+        data = DocumentsRefusal.model_validate(values)
+        service.refuse_first_grade_documents(actor, application_id, data)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        return _school(
+            request,
+            actor,
+            school_id,
+            refusal_status(exc),
+            values=values,
+            errors=FormErrors.of(exc, ("reason",)),
+            form=f"refuse-{application_id}",
+        )
+    return redirect(f"{PAGE}/schools/{school_id}?done=refused")
+
+
+# --- Officials: the campaign's dates and the schools' places ---------------------------
+
+
+def _campaign_page(
+    request: Request, actor: Principal, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    authorize(actor, Action.FIRST_GRADE_MANAGE)
+    year = service.campaign_year(city_today())
+    campaign = service.get_first_grade_campaign(year)
+    places = {s.school_id: s for s in campaign.schools} if campaign else {}
+    return render(
+        request,
+        "education/first_grade/campaign.html",
+        {
+            "year": year,
+            "campaign": campaign,
+            # The dates concern every district: a district's official sees them only.
+            "may_set_dates": actor.districts(Action.FIRST_GRADE_MANAGE) is None,
+            "schools": [
+                (school, places.get(school.id)) for school in service.list_directory(actor).schools
+            ],
+            "values": campaign.model_dump(include=set(CAMPAIGN_FIELDS)) if campaign else {},
+            "errors": FormErrors(),
+            "form": None,
+            "notice": notice(NOTICES, request.query_params.get("done")),
+            **_common(),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(CAMPAIGN_PAGE, response_class=HTMLResponse)
+def first_grade_campaign(request: Request) -> Response:
+    return _campaign_page(request, logged_in(request))
+
+
+@router.post(CAMPAIGN_PAGE, response_class=HTMLResponse)
+def first_grade_campaign_set(request: Request, form: Form) -> Response:
+    actor = logged_in(request)
+    values = filled(form, CAMPAIGN_FIELDS)
+    try:
+        data = CampaignSet.model_validate({"year": service.campaign_year(city_today()), **values})
+        service.set_first_grade_campaign(actor, data)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        return _campaign_page(
+            request,
+            actor,
+            refusal_status(exc),
+            values=values,
+            errors=FormErrors.of(exc, CAMPAIGN_FIELDS),
+            form="campaign",
+        )
+    return redirect(f"{CAMPAIGN_PAGE}?done=campaign")
+
+
+@router.post(f"{CAMPAIGN_PAGE}/schools/{{school_id}}", response_class=HTMLResponse)
+def first_grade_places_set(request: Request, school_id: IdPath, form: Form) -> Response:
+    actor = logged_in(request)
+    values = filled(form, ("places",))
+    try:
+        data = FirstGradePlacesSet.model_validate(values)
+        service.set_first_grade_places(actor, service.campaign_year(city_today()), school_id, data)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        return _campaign_page(
+            request,
+            actor,
+            refusal_status(exc),
+            values=values,
+            errors=FormErrors.of(exc, ("places",)),
+            form=f"places-{school_id}",
+        )
+    return redirect(f"{CAMPAIGN_PAGE}?done=places#school-{school_id}")

@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from infocity.core.auth import Action, Principal, allowed, authorize
 from infocity.core.clock import city_today
 from infocity.core.errors import AppError
-from infocity.core.i18n import N_
+from infocity.core.i18n import N_, gettext
 from infocity.education import service
+from infocity.education.pages.common import document_options, shown_name
 from infocity.education.rules import kindergarten as rules
 from infocity.education.schemas.kindergarten import (
     AllocationRead,
@@ -49,7 +50,7 @@ APPLY_FIELDS = (
     "kindergarten_3",
     "desired_start",
     "benefit",
-    "benefit_document",
+    "benefit_document_id",
 )
 NOTICES = {
     "applied": N_("The application is in the queue."),
@@ -78,7 +79,12 @@ def _index(
         {
             "applications": service.list_my_kindergarten_applications(actor),
             "children": service.children_for_kindergarten(actor),
-            "kindergartens": service.list_kindergartens(),
+            "kindergartens": [
+                (k.id, shown_name(k.name, k.name_en) + (f", {k.address}" if k.address else ""))
+                for k in service.list_kindergartens()
+            ],
+            "benefits": [(b.value, gettext(label)) for b, label in rules.BENEFIT_LABELS.items()],
+            "documents": document_options(actor),
             "values": {
                 "benefit": rules.Benefit.NONE.value,
                 "desired_start": _default_run_for().isoformat(),
@@ -115,7 +121,7 @@ def kindergarten_apply(request: Request, form: Form) -> Response:
                 "kindergarten_ids": choices,
                 "desired_start": values.get("desired_start"),
                 "benefit": values.get("benefit", rules.Benefit.NONE.value),
-                "benefit_document": values.get("benefit_document"),
+                "benefit_document_id": values.get("benefit_document_id"),
             }
         )
         service.apply_for_kindergarten(actor, data)

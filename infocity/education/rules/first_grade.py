@@ -67,7 +67,11 @@ FIRST_GRADE_TRANSITIONS: dict[FirstGradeStatus, frozenset[FirstGradeStatus]] = {
     FirstGradeStatus.SUBMITTED: frozenset(
         {FirstGradeStatus.ADMITTED, FirstGradeStatus.REFUSED, FirstGradeStatus.WITHDRAWN}
     ),
-    FirstGradeStatus.ADMITTED: frozenset({FirstGradeStatus.ENROLLED, FirstGradeStatus.WITHDRAWN}),
+    # The school confirms the documents (enrolled) or refuses them when they do not match
+    # what the parents declared (refused, the place returns); or the parent withdraws.
+    FirstGradeStatus.ADMITTED: frozenset(
+        {FirstGradeStatus.ENROLLED, FirstGradeStatus.REFUSED, FirstGradeStatus.WITHDRAWN}
+    ),
     FirstGradeStatus.ENROLLED: frozenset(),
     FirstGradeStatus.REFUSED: frozenset(),
     FirstGradeStatus.WITHDRAWN: frozenset(),
@@ -83,6 +87,7 @@ ACTIVE_STATUSES = (
 
 class RefusalReason(StrEnum):
     NO_PLACES = "no_places"  # the chosen schools' places went to children ranked ahead
+    DOCUMENTS_MISMATCH = "documents_mismatch"  # the originals do not match, the school says why
 
 
 REFUSAL_LABELS = {
@@ -90,6 +95,9 @@ REFUSAL_LABELS = {
         "The places of the chosen schools went to children ranked ahead of yours "
         "(in phase 1: a sibling at the school first, then a priority category, then the "
         "school's territory, each by the time of the application)."
+    ),
+    RefusalReason.DOCUMENTS_MISMATCH: N_(
+        "The school refused the documents: they do not match what the application declared."
     ),
 }
 

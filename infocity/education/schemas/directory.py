@@ -56,6 +56,22 @@ class GroupPlacesSet(InputModel):
     places: int = Field(ge=0, le=1000)
 
 
+class DistrictChoice(OutputModel):
+    id: int
+    name: str
+    name_en: str | None
+
+
+class DirectoryRead(OutputModel):
+    """The schools and kindergartens a member of staff looks after: their own
+    organisation, their district's, or the city's."""
+
+    schools: list[SchoolRead]
+    kindergartens: list[KindergartenRead]
+    may_register: bool  # registering schools and kindergartens, loading territories
+    districts: list[DistrictChoice]  # where the staff member may register them
+
+
 class TerritoryRowRejected(OutputModel):
     line: int
     reason: str

@@ -62,7 +62,8 @@ class FirstGradeApplicationCreate(InputModel):
     # category (its document, as written on it), the home address (the territory).
     sibling_school_id: Id | None = None
     sibling_name: str | None = Field(default=None, max_length=200)
-    priority_document: str | None = Field(default=None, max_length=300)
+    # The priority category's document in the parent's cabinet.
+    priority_document_id: Id | None = None
     home_address: str | None = Field(default=None, max_length=500)
 
 
@@ -86,10 +87,17 @@ class FirstGradeApplicationRead(OutputModel):
     school_name: str | None
     school_name_en: str | None
     refusal_reason: str | None
+    refusal_note: str | None  # the school's words when it refused the documents
     applied_at: datetime
     decide_by: date
     decided_at: datetime | None
     documents_confirmed_at: datetime | None
+
+
+class DocumentsRefusal(InputModel):
+    """Why the school refuses the documents, for the parents."""
+
+    reason: str = Field(default="", max_length=500)  # blank: refused by name
 
 
 class FirstGradeRunRequest(InputModel):

@@ -20,7 +20,8 @@ class KindergartenApplicationCreate(InputModel):
     desired_start: QueueDate
     benefit: Benefit = Benefit.NONE
     # The supporting document of a benefit, as written on it: name, number, date.
-    benefit_document: str | None = Field(default=None, max_length=300)
+    # The benefit's document, kept in the parent's cabinet (the parent's or the child's).
+    benefit_document_id: Id | None = None
 
 
 class PositionChangeRead(OutputModel):

@@ -28,6 +28,7 @@ from infocity.education.service.directory import (
     create_school,
     get_school,
     import_territory,
+    list_directory,
     list_kindergartens,
     register_education_organisation,
     school_for_address,
@@ -57,6 +58,7 @@ from infocity.education.service.first_grade_decisions import (
     confirm_first_grade_documents,
     list_school_first_graders,
     preview_first_grade_allocation,
+    refuse_first_grade_documents,
     run_first_grade_allocation,
 )
 from infocity.education.service.kindergarten import (
@@ -83,6 +85,7 @@ __all__ = [
     "import_exam_results",
     "import_territory",
     "lapse_overdue_offers",
+    "list_directory",
     "list_exam_subscriptions",
     "list_kindergartens",
     "list_my_first_grade_applications",
@@ -93,6 +96,7 @@ __all__ = [
     "notify_exam_subscribers",
     "preview_allocation",
     "preview_first_grade_allocation",
+    "refuse_first_grade_documents",
     "register_education_organisation",
     "run_allocation",
     "run_first_grade_allocation",

@@ -36,7 +36,11 @@ from infocity.education.schemas.kindergarten import (
     ProposedOffer,
     WaitingChildRead,
 )
-from infocity.education.service.directory import _kindergarten_names
+from infocity.education.service.directory import (
+    _in_districts,
+    _kindergarten_names,
+    _require_city_wide,
+)
 from infocity.education.service.kindergarten import NO_NAME, _close_open_offer
 
 PAGE_LINK = "/education/kindergarten"
@@ -136,11 +140,19 @@ def _read(uow: UnitOfWork, plan: _Plan, run_for: date, run_id: int | None) -> Al
 def preview_allocation(
     actor: Principal | None, run_for: date, *, uow: UnitOfWork | None = None
 ) -> AllocationRead:
-    """What a run for ``run_for`` would offer now; nothing is written (city officials)."""
-    authorize(actor, Action.KINDERGARTEN_ALLOCATE)
+    """What a run for ``run_for`` would offer now; nothing is written (officials; a
+    district's official sees the offers of its district's kindergartens)."""
+    actor = authorize(actor, Action.KINDERGARTEN_ALLOCATE)
     uow = uow or UnitOfWork()
     with uow:
-        return _read(uow, _plan(uow.session, run_for), run_for, None)
+        result = _read(uow, _plan(uow.session, run_for), run_for, None)
+        kindergartens = {o.kindergarten_id for o in result.offers}
+        reachable = _in_districts(actor, Action.KINDERGARTEN_ALLOCATE, kindergartens, uow)
+        if reachable is not None:
+            # The run is the city's (parents choose across districts); the district
+            # sees its own kindergartens' part of it.
+            result.offers = [o for o in result.offers if o.kindergarten_id in reachable]
+        return result
 
 
 def run_allocation(
@@ -154,6 +166,7 @@ def run_allocation(
     guarded update; if another run took a place or a child meanwhile, this run gives
     nothing and says so."""
     actor = authorize(actor, Action.KINDERGARTEN_ALLOCATE)
+    _require_city_wide(actor, Action.KINDERGARTEN_ALLOCATE)
     now = now or utcnow()
     expires_on = rules.offer_expires(city_date(now), get_settings().kindergarten_offer_days)
     uow = uow or UnitOfWork()
@@ -297,8 +310,9 @@ def list_waiting_at_three(
 ) -> list[WaitingChildRead]:
     """Children of 3 or more on ``on`` still in the queue, oldest first, each with the
     nearest kindergartens that have a free place in their age group that school year
-    (city officials)."""
-    authorize(actor, Action.KINDERGARTEN_ALLOCATE)
+    (officials; a district's official, the children whose first choice is in its
+    district)."""
+    actor = authorize(actor, Action.KINDERGARTEN_ALLOCATE)
     year = rules.school_year(on)
     uow = uow or UnitOfWork()
     with uow:
@@ -338,9 +352,14 @@ def list_waiting_at_three(
             )
             for o in city.list_organisations("kindergarten", uow=uow)
         }
+        reachable = _in_districts(
+            actor, Action.KINDERGARTEN_ALLOCATE, {row.kindergarten_id for row in rows}, uow
+        )
         result = []
         for app_id, birth, first in rows:
             if age_on(birth, on) < rules.WAITING_AGE:
+                continue
+            if reachable is not None and first not in reachable:
                 continue
             group = rules.age_group(birth, year)
             candidates = [(k, places.get(k, NO_PLACE)[2]) for k in free.get(group, {})]

@@ -39,6 +39,11 @@ from infocity.education.schemas.first_grade import (
     FirstGradePlacesSet,
     SchoolPlacesRead,
 )
+from infocity.education.service.directory import (
+    _authorize_in,
+    _cabinet_document,
+    _require_city_wide,
+)
 
 SERVICE_CODE = "school_enrolment"  # the portal catalogue's entry
 PAGE_LINK = "/education/first-grade"
@@ -118,6 +123,7 @@ def set_first_grade_campaign(
     """Set the dates of a school year's campaign and its decision terms (city officials);
     a campaign already set gets the new dates."""
     actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
+    _require_city_wide(actor, Action.FIRST_GRADE_MANAGE)
     dates = rules.CampaignDates(
         data.phase_1_opens, data.phase_1_closes, data.phase_2_opens, data.phase_2_closes
     )
@@ -155,12 +161,13 @@ def set_first_grade_places(
     *,
     uow: UnitOfWork | None = None,
 ) -> SchoolPlacesRead:
-    """Set a school's first-grade places in a campaign (city officials). Places already
-    given stay given: there can never be fewer places than admitted children."""
-    actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
+    """Set a school's first-grade places in a campaign (officials of its district or of
+    the city). Places already given stay given: there can never be fewer places than
+    admitted children."""
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
+        actor = _authorize_in(actor, Action.FIRST_GRADE_MANAGE, school_id, uow)
         campaign = _campaign(session, year)
         if session.get(School, school_id) is None:
             raise errors.SchoolNotFound()
@@ -304,7 +311,13 @@ def apply_for_first_grade(
             if address
             else None
         )
-        priority = _clean(data.priority_document)
+        priority = (
+            _cabinet_document(
+                uow, actor, data.priority_document_id, data.child_id, "priority_document_id"
+            )
+            if data.priority_document_id is not None
+            else None
+        )
         if phase is Phase.ONE and not any(
             rules.rights_at(
                 school,
@@ -325,7 +338,8 @@ def apply_for_first_grade(
             age_permission=permission,
             sibling_school_id=data.sibling_school_id,
             sibling_name=_clean(data.sibling_name),
-            priority_document=priority,
+            priority_document=priority.title if priority else None,
+            priority_document_id=priority.id if priority else None,
             home_address=address,
             territory_school_id=territory,
             status=FirstGradeStatus.SUBMITTED.value,
@@ -399,6 +413,7 @@ def _read(
         school_name=given[0] or None,
         school_name_en=given[1],
         refusal_reason=application.refusal_reason,
+        refusal_note=application.refusal_note,
         applied_at=application.applied_at,
         decide_by=application.decide_by,
         decided_at=application.decided_at,

@@ -27,15 +27,18 @@ from infocity.education.models.first_grade import (
 from infocity.education.rules import first_grade as rules
 from infocity.education.rules.first_grade import FirstGradeStatus, Phase, RefusalReason
 from infocity.education.schemas.first_grade import (
+    DocumentsRefusal,
     FirstGradeDecision,
     FirstGradeRunRead,
     SchoolListEntry,
 )
+from infocity.education.service.directory import _authorize_in, _in_districts, _require_city_wide
 from infocity.education.service.first_grade import (
     NO_NAME,
     PAGE_LINK,
     _campaign,
     _move,
+    _return_place,
     _rights,
     _school_names,
 )
@@ -127,11 +130,18 @@ def _run_read(uow: UnitOfWork, plan: _Plan, phase: Phase, run_id: int | None) ->
 def preview_first_grade_allocation(
     actor: Principal | None, year: int, phase: Phase, *, uow: UnitOfWork | None = None
 ) -> FirstGradeRunRead:
-    """Who a phase's allocation would admit where now; nothing is written (officials)."""
-    authorize(actor, Action.FIRST_GRADE_MANAGE)
+    """Who a phase's allocation would admit where now; nothing is written (officials;
+    a district's official sees the decisions at its district's schools)."""
+    actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
     uow = uow or UnitOfWork()
     with uow:
-        return _run_read(uow, _plan(uow.session, year, phase), phase, None)
+        result = _run_read(uow, _plan(uow.session, year, phase), phase, None)
+        schools = {d.school_id for d in result.decisions if d.school_id is not None}
+        reachable = _in_districts(actor, Action.FIRST_GRADE_MANAGE, schools, uow)
+        if reachable is not None:
+            # The allocation is the city's; the district sees its schools' admissions.
+            result.decisions = [d for d in result.decisions if d.school_id in reachable]
+        return result
 
 
 def run_first_grade_allocation(
@@ -147,6 +157,7 @@ def run_first_grade_allocation(
     reason; each parent is told. Each place is taken by a guarded update; if another run
     took a place or an application meanwhile, this run decides nothing and says so."""
     actor = authorize(actor, Action.FIRST_GRADE_MANAGE)
+    _require_city_wide(actor, Action.FIRST_GRADE_MANAGE)
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
@@ -249,6 +260,7 @@ def _tell_parents(
                 "school": school[0],
                 "school_en": school[1] or school[0],
                 "reason": application.refusal_reason,
+                "note": application.refusal_note,
             },
             link=PAGE_LINK,
         )
@@ -261,11 +273,12 @@ def list_school_first_graders(
     actor: Principal | None, school_id: int, year: int, *, uow: UnitOfWork | None = None
 ) -> list[SchoolListEntry]:
     """The children admitted to a school in a campaign, with what the parents declared,
-    for the school to check the documents (the school's staff, or city officials)."""
-    actor = authorize(actor, Action.FIRST_GRADE_SCHOOL, school_id)
+    for the school to check the documents (the school's staff, the officials of its
+    district or of the city)."""
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
+        actor = _authorize_in(actor, Action.FIRST_GRADE_SCHOOL, school_id, uow)
         campaign = _campaign(session, year)
         applications = list(
             session.scalars(
@@ -288,22 +301,7 @@ def list_school_first_graders(
             organisation_id=school_id,
             detail=f"{year}: {len(applications)} children",
         )
-        result = [
-            SchoolListEntry(
-                application_id=a.id,
-                child_name=children.get(a.child_id, ""),
-                child_birth_date=a.child_birth_date,
-                phase=Phase(a.phase),
-                rights=_rights(a, school_id),
-                age_permission=a.age_permission,
-                sibling_name=a.sibling_name,
-                priority_document=a.priority_document,
-                home_address=a.home_address,
-                status=FirstGradeStatus(a.status),
-                documents_confirmed_at=a.documents_confirmed_at,
-            )
-            for a in applications
-        ]
+        result = [_entry(a, school_id, children.get(a.child_id, "")) for a in applications]
         uow.commit()  # the audit entry of the staff's look at personal data
         return result
 
@@ -325,7 +323,7 @@ def confirm_first_grade_documents(
         application = session.get(FirstGradeApplication, application_id)
         if application is None or application.school_id is None:
             raise errors.FirstGradeApplicationNotFound()
-        actor = authorize(actor, Action.FIRST_GRADE_SCHOOL, application.school_id)
+        actor = _authorize_in(actor, Action.FIRST_GRADE_SCHOOL, application.school_id, uow)
         _move(
             session,
             application.id,
@@ -343,18 +341,74 @@ def confirm_first_grade_documents(
             detail=f"application {application.id}",
         )
         child = accounts.person_names(session, [application.child_id])
-        result = SchoolListEntry(
-            application_id=application.id,
-            child_name=child.get(application.child_id, ""),
-            child_birth_date=application.child_birth_date,
-            phase=Phase(application.phase),
-            rights=_rights(application, application.school_id),
-            age_permission=application.age_permission,
-            sibling_name=application.sibling_name,
-            priority_document=application.priority_document,
-            home_address=application.home_address,
-            status=FirstGradeStatus(application.status),
-            documents_confirmed_at=application.documents_confirmed_at,
+        result = _entry(application, application.school_id, child.get(application.child_id, ""))
+        uow.commit()
+        return result
+
+
+def _entry(application: FirstGradeApplication, school_id: int, child_name: str) -> SchoolListEntry:
+    return SchoolListEntry(
+        application_id=application.id,
+        child_name=child_name,
+        child_birth_date=application.child_birth_date,
+        phase=Phase(application.phase),
+        rights=_rights(application, school_id),
+        age_permission=application.age_permission,
+        sibling_name=application.sibling_name,
+        priority_document=application.priority_document,
+        home_address=application.home_address,
+        status=FirstGradeStatus(application.status),
+        documents_confirmed_at=application.documents_confirmed_at,
+    )
+
+
+def refuse_first_grade_documents(
+    actor: Principal | None,
+    application_id: int,
+    data: DocumentsRefusal,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> SchoolListEntry:
+    """The original documents do not match what the parents declared: the admitted
+    child's application is refused with the school's reason, the place returns to the
+    school for the next decisions and the parents are told (the school's staff, the
+    officials of its district or of the city)."""
+    authorize(actor, Action.FIRST_GRADE_SCHOOL)
+    reason = " ".join(data.reason.split())
+    if not reason:
+        raise errors.DocumentsRefusalReasonMissing()
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        application = session.get(FirstGradeApplication, application_id)
+        if application is None or application.school_id is None:
+            raise errors.FirstGradeApplicationNotFound()
+        school_id = application.school_id
+        actor = _authorize_in(actor, Action.FIRST_GRADE_SCHOOL, school_id, uow)
+        # Guarded on "admitted": a parent withdrawing or another refusal at the same
+        # moment makes this one fail, so the place is returned once.
+        _move(
+            session,
+            application.id,
+            FirstGradeStatus(application.status),
+            FirstGradeStatus.REFUSED,
+            refusal_reason=RefusalReason.DOCUMENTS_MISMATCH.value,
+            refusal_note=reason,
+            decided_at=now,
         )
+        _return_place(session, application.campaign_id, school_id)
+        session.refresh(application)
+        _tell_parents(session, application, _school_names(uow))
+        audit.record(
+            session,
+            actor,
+            "education.first_grade.documents_refused",
+            organisation_id=school_id,
+            detail=f"application {application.id}",
+        )
+        child = accounts.person_names(session, [application.child_id])
+        result = _entry(application, school_id, child.get(application.child_id, ""))
         uow.commit()
         return result

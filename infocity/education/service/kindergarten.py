@@ -33,7 +33,7 @@ from infocity.education.schemas.kindergarten import (
     PositionChangeRead,
     QueuePositionRead,
 )
-from infocity.education.service.directory import _kindergarten_names
+from infocity.education.service.directory import _cabinet_document, _kindergarten_names
 
 SERVICE_CODE = "kindergarten_enrolment"  # the portal catalogue's entry
 NO_NAME: tuple[str, str | None] = ("", None)
@@ -51,8 +51,7 @@ def apply_for_kindergarten(
     now = now or utcnow()
     if len(set(data.kindergarten_ids)) != len(data.kindergarten_ids):
         raise errors.ChoicesInvalid()
-    document = (data.benefit_document or "").strip() or None
-    if data.benefit is not Benefit.NONE and document is None:
+    if data.benefit is not Benefit.NONE and data.benefit_document_id is None:
         raise errors.BenefitDocumentMissing()
     if data.desired_start < city_date(now):
         raise errors.DesiredStartInPast()
@@ -64,6 +63,13 @@ def apply_for_kindergarten(
         child = accounts.person_by_id(session, data.child_id)
         if child is None or child.birth_date is None:
             raise errors.NotYourChild()
+        document = (
+            _cabinet_document(
+                uow, actor, data.benefit_document_id, data.child_id, "benefit_document_id"
+            )
+            if data.benefit is not Benefit.NONE and data.benefit_document_id is not None
+            else None
+        )
         group = rules.age_group(child.birth_date, rules.school_year(data.desired_start))
         if not rules.fits_kindergarten(group):
             raise errors.WrongAgeForKindergarten()
@@ -81,7 +87,8 @@ def apply_for_kindergarten(
             age_group=group,
             desired_start=data.desired_start,
             benefit=data.benefit.value,
-            benefit_document=document if data.benefit is not Benefit.NONE else None,
+            benefit_document=document.title if document else None,
+            benefit_document_id=document.id if document else None,
             status=ApplicationStatus.QUEUED.value,
             applied_at=now,
         )

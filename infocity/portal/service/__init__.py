@@ -8,7 +8,8 @@ One module per sub-domain; a module imports only the ones below it:
 - ``engine``: who may see an application, how it is read, its one guarded way to change
   status;
 - ``inbox`` and ``catalogue``: the notifications a user reads, the catalogue of services
-  and the count of their users.
+  and the count of their users;
+- ``documents``: the documents a citizen keeps in the cabinet for applications to point at.
 
 Callers import the package (``from infocity.portal import service``) and use the names
 re-exported here.
@@ -38,6 +39,12 @@ from infocity.portal.service.catalogue import (
     seed_catalogue,
     unique_users_per_month,
 )
+from infocity.portal.service.documents import (
+    add_cabinet_document,
+    get_my_document_file,
+    list_my_documents,
+    my_document_for,
+)
 from infocity.portal.service.filing import (
     add_attachment,
     add_comment,
@@ -66,6 +73,7 @@ __all__ = [
     "Approval",
     "Routing",
     "add_attachment",
+    "add_cabinet_document",
     "add_comment",
     "answer_information_request",
     "applicant_name",
@@ -77,12 +85,15 @@ __all__ = [
     "get_application",
     "get_attachment",
     "get_message",
+    "get_my_document_file",
     "list_application_types",
     "list_colleagues",
     "list_inbox",
     "list_my_applications",
+    "list_my_documents",
     "list_queue",
     "mark_all_read",
+    "my_document_for",
     "my_overview",
     "read_message",
     "record_service_use",
