@@ -1,4 +1,4 @@
-"""``python -m bench [rush|search|year|payments|exams|all]`` (``make bench`` runs ``all``).
+"""``python -m bench [rush|search|year|payments|exams|allocation|all]`` (``make bench``: ``all``).
 
 Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
 the synthetic city, serves the app with ``infocity serve --workers 2`` on 127.0.0.1,
@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from bench import allocation as allocation_scenario
 from bench import exams as exams_scenario
 from bench import payments as payments_scenario
 from bench import rush as rush_scenario
@@ -442,6 +443,46 @@ def exams(
         do_exams(city, clients=clients, duration=duration, seed=seed, out=out)
 
 
+def do_allocation(city: City, *, out: Path) -> dict[str, Any]:
+    """The city-wide kindergarten allocation through the service layer, checked in the
+    database and then undone."""
+    figures = {"scale": city.scale, **allocation_scenario.allocate(city)}
+    path = write_result(_name("allocation", city.scale), figures, out)
+    notices = figures["notices"]
+    print(
+        table(
+            f"Kindergarten allocation (scale {city.scale:g}, run for {figures['run_for']})",
+            [
+                ("children queued for the day", figures["queued_for_the_day"]),
+                ("free places", figures["free_places"]),
+                ("offers", figures["offers"]),
+                ("preview (s)", figures["preview_seconds"]),
+                ("run (s)", figures["run_seconds"]),
+                ("of which the matching, each (s)", figures["matching_seconds"]),
+                (
+                    "parents told by one job run / s",
+                    f"{notices['told_in_one_job_run']} / {notices['seconds']}",
+                ),
+                *figures["database"].items(),
+            ],
+        )
+    )
+    print(f"  -> {path}")
+    return figures
+
+
+@app.command("allocation")
+def allocation(
+    scale: float = Scale,
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """The city-wide kindergarten allocation (preview and run) through the service layer."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        do_allocation(city, out=out)
+
+
 @app.command("all")
 def run_all(
     scale: float = Scale,
@@ -466,6 +507,7 @@ def run_all(
         do_year(city, clients=50, duration=min(duration, 20.0), seed=seed, out=out)
         do_payments(city.url, rows=1_000_000, apartments=100_000, seed=seed, out=out)
         do_exams(city, clients=64, duration=min(duration, 20.0), seed=seed, out=out)
+        do_allocation(city, out=out)
 
 
 if __name__ == "__main__":
