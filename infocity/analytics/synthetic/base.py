@@ -171,8 +171,8 @@ class CityPlan:
             children_branches=count(CHILDREN_BRANCHES),
             practitioners=count(PRACTITIONERS, 2 * len(rules.SPECIALTIES)),
             exam_participants=count(EXAM_PARTICIPANTS, 10),
-            schools=count(SCHOOLS, 2),
-            kindergartens=count(KINDERGARTENS, 2),
+            schools=count(SCHOOLS, 3),  # three to choose from
+            kindergartens=count(KINDERGARTENS, 3),
             kindergarten_applicants=count(KINDERGARTEN_APPLICANTS, 5),
             first_grade_applicants=count(FIRST_GRADE_APPLICANTS, 5),
         )
