@@ -379,20 +379,26 @@ def payments(
         do_payments(city.url, rows=rows, apartments=apartments, seed=seed, out=out)
 
 
-def do_exams(city: City, *, clients: int, duration: float, seed: int, out: Path) -> dict[str, Any]:
+def do_exams(
+    city: City, *, clients: int, duration: float, seed: int, out: Path, profile: bool = False
+) -> dict[str, Any]:
     """Results day: look-ups through the API, then through the bare endpoint, on the
-    same city, with the same clients and demand."""
+    same city, with the same clients and demand. ``profile``: record the API's server
+    processes with py-spy (``exams-F<scale>-profile.txt``)."""
     count = exams_scenario.participants(city)
     runs: dict[str, dict[str, Any]] = {}
     for name, asgi_app in (("api", None), ("bare", "bench.exams_bare:app")):
         exams_scenario.clear_counts(city)
-        with serve(city.url, processes=2, asgi_app=asgi_app) as (base_url, _server):
+        with serve(city.url, processes=2, asgi_app=asgi_app) as (base_url, server):
             # A short warm-up: connections opened, statements prepared.
             exams_scenario.look_ups(base_url, count, clients=clients, duration=min(2.0, duration),
                                     seed=seed, tag=f"{name}-warm-up")  # fmt: skip
-            results, elapsed = exams_scenario.look_ups(
-                base_url, count, clients=clients, duration=duration, seed=seed, tag=name
-            )
+            with _profiler(server.pid, duration, profile and name == "api") as raw:
+                results, elapsed = exams_scenario.look_ups(
+                    base_url, count, clients=clients, duration=duration, seed=seed, tag=name
+                )
+        if raw is not None and raw.exists():
+            (out / f"{_name('exams', city.scale)}-profile.txt").write_text(_profile_summary(raw))
         runs[name] = exams_scenario.summarise(results, elapsed)
     api, bare = runs["api"], runs["bare"]
     ratio = (
@@ -434,13 +440,14 @@ def exams(
     scale: float = Scale,
     clients: int = typer.Option(64, help="Concurrent clients."),
     duration: float = typer.Option(20.0, help="Seconds of look-ups for each endpoint."),
+    profile: bool = typer.Option(False, help="Record the API's servers with py-spy."),
     seed: int = Seed,
     database_url: str | None = DatabaseUrl,
     out: Path = Out,
 ) -> None:
     """Exam results day: look-ups through the API beside a bare endpoint."""
     with city_database(scale, seed, database_url=database_url) as city:
-        do_exams(city, clients=clients, duration=duration, seed=seed, out=out)
+        do_exams(city, clients=clients, duration=duration, seed=seed, out=out, profile=profile)
 
 
 def do_allocation(city: City, *, out: Path) -> dict[str, Any]:
