@@ -168,6 +168,8 @@ def machine() -> dict[str, Any]:
         "memory_gib": memory,
         "python": platform.python_version(),
         "system": platform.platform(),
+        # The machine is shared: how busy it was when the figures were written.
+        "load_average": [round(n, 1) for n in os.getloadavg()],
     }
 
 
