@@ -1,4 +1,4 @@
-"""``python -m bench [rush|search|year|payments|exams|all]`` (``make bench`` runs ``all``).
+"""``python -m bench [rush|search|year|payments|exams|allocation|all]`` (``make bench``: ``all``).
 
 Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
 the synthetic city, serves the app with ``infocity serve --workers 2`` on 127.0.0.1,
@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from bench import allocation as allocation_scenario
 from bench import exams as exams_scenario
 from bench import payments as payments_scenario
 from bench import rush as rush_scenario
@@ -378,20 +379,26 @@ def payments(
         do_payments(city.url, rows=rows, apartments=apartments, seed=seed, out=out)
 
 
-def do_exams(city: City, *, clients: int, duration: float, seed: int, out: Path) -> dict[str, Any]:
+def do_exams(
+    city: City, *, clients: int, duration: float, seed: int, out: Path, profile: bool = False
+) -> dict[str, Any]:
     """Results day: look-ups through the API, then through the bare endpoint, on the
-    same city, with the same clients and demand."""
+    same city, with the same clients and demand. ``profile``: record the API's server
+    processes with py-spy (``exams-F<scale>-profile.txt``)."""
     count = exams_scenario.participants(city)
     runs: dict[str, dict[str, Any]] = {}
     for name, asgi_app in (("api", None), ("bare", "bench.exams_bare:app")):
         exams_scenario.clear_counts(city)
-        with serve(city.url, processes=2, asgi_app=asgi_app) as (base_url, _server):
+        with serve(city.url, processes=2, asgi_app=asgi_app) as (base_url, server):
             # A short warm-up: connections opened, statements prepared.
             exams_scenario.look_ups(base_url, count, clients=clients, duration=min(2.0, duration),
                                     seed=seed, tag=f"{name}-warm-up")  # fmt: skip
-            results, elapsed = exams_scenario.look_ups(
-                base_url, count, clients=clients, duration=duration, seed=seed, tag=name
-            )
+            with _profiler(server.pid, duration, profile and name == "api") as raw:
+                results, elapsed = exams_scenario.look_ups(
+                    base_url, count, clients=clients, duration=duration, seed=seed, tag=name
+                )
+        if raw is not None and raw.exists():
+            (out / f"{_name('exams', city.scale)}-profile.txt").write_text(_profile_summary(raw))
         runs[name] = exams_scenario.summarise(results, elapsed)
     api, bare = runs["api"], runs["bare"]
     ratio = (
@@ -433,13 +440,54 @@ def exams(
     scale: float = Scale,
     clients: int = typer.Option(64, help="Concurrent clients."),
     duration: float = typer.Option(20.0, help="Seconds of look-ups for each endpoint."),
+    profile: bool = typer.Option(False, help="Record the API's servers with py-spy."),
     seed: int = Seed,
     database_url: str | None = DatabaseUrl,
     out: Path = Out,
 ) -> None:
     """Exam results day: look-ups through the API beside a bare endpoint."""
     with city_database(scale, seed, database_url=database_url) as city:
-        do_exams(city, clients=clients, duration=duration, seed=seed, out=out)
+        do_exams(city, clients=clients, duration=duration, seed=seed, out=out, profile=profile)
+
+
+def do_allocation(city: City, *, out: Path) -> dict[str, Any]:
+    """The city-wide kindergarten allocation through the service layer, checked in the
+    database and then undone."""
+    figures = {"scale": city.scale, **allocation_scenario.allocate(city)}
+    path = write_result(_name("allocation", city.scale), figures, out)
+    notices = figures["notices"]
+    print(
+        table(
+            f"Kindergarten allocation (scale {city.scale:g}, run for {figures['run_for']})",
+            [
+                ("children queued for the day", figures["queued_for_the_day"]),
+                ("free places", figures["free_places"]),
+                ("offers", figures["offers"]),
+                ("preview (s)", figures["preview_seconds"]),
+                ("run (s)", figures["run_seconds"]),
+                ("of which the matching, each (s)", figures["matching_seconds"]),
+                (
+                    "parents told by one job run / s",
+                    f"{notices['told_in_one_job_run']} / {notices['seconds']}",
+                ),
+                *figures["database"].items(),
+            ],
+        )
+    )
+    print(f"  -> {path}")
+    return figures
+
+
+@app.command("allocation")
+def allocation(
+    scale: float = Scale,
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """The city-wide kindergarten allocation (preview and run) through the service layer."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        do_allocation(city, out=out)
 
 
 @app.command("all")
@@ -466,6 +514,7 @@ def run_all(
         do_year(city, clients=50, duration=min(duration, 20.0), seed=seed, out=out)
         do_payments(city.url, rows=1_000_000, apartments=100_000, seed=seed, out=out)
         do_exams(city, clients=64, duration=min(duration, 20.0), seed=seed, out=out)
+        do_allocation(city, out=out)
 
 
 if __name__ == "__main__":

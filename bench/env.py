@@ -40,7 +40,7 @@ class City:
         return psycopg.connect(self.url, autocommit=True)
 
 
-def _use_database(url: str) -> None:
+def use_database(url: str) -> None:
     """Point this process's settings and engines at ``url``."""
     from infocity.core.db import dispose_engines
     from infocity.core.settings import get_settings
@@ -55,7 +55,7 @@ def load_city(url: str, scale: float, seed: int, *, quiet: bool = False) -> dict
     from infocity.analytics.loader import load_city as load
     from infocity.core import migrate
 
-    _use_database(url)
+    use_database(url)
     migrate.upgrade(url)
     if not quiet:
         print(f"loading the synthetic city at scale {scale} ...", flush=True)
@@ -86,7 +86,7 @@ def city_database(
                 connection.execute("SELECT EXISTS (SELECT 1 FROM clinics)").fetchone()[0]  # type: ignore[index]
             )
         report = {} if loaded else load_city(url, scale, seed, quiet=quiet)
-        _use_database(url)
+        use_database(url)
         yield City(url, scale, seed, report)
         return
     with throwaway_cluster() as admin:
@@ -168,6 +168,8 @@ def machine() -> dict[str, Any]:
         "memory_gib": memory,
         "python": platform.python_version(),
         "system": platform.platform(),
+        # The machine is shared: how busy it was when the figures were written.
+        "load_average": [round(n, 1) for n in os.getloadavg()],
     }
 
 

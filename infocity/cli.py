@@ -164,7 +164,8 @@ def seed_city(
     ),
     progress: bool = typer.Option(True, help="Draw a progress bar."),
 ) -> None:
-    """Generate and bulk-load a synthetic city (residents, polyclinics, doctors, slots)."""
+    """Generate and bulk-load a synthetic city (residents, polyclinics, doctors, slots,
+    schools, kindergartens and their queues, exam results)."""
     from datetime import date
 
     from infocity.analytics.loader import CityAlreadyLoaded, load_city, plan_city, row_counts

@@ -197,11 +197,12 @@ def test_the_payments_benchmark_runs_with_few_rows(database: str, tmp_path: Path
 
 
 @pytest.mark.slow
-def test_the_exams_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> None:
+def test_the_education_benchmarks_run_at_a_tiny_scale(database: str, tmp_path: Path) -> None:
     if database.startswith("sqlite"):
         pytest.skip("the benchmarks run on PostgreSQL")
     from bench import __main__ as bench
     from bench.env import city_database
+    from infocity.accounts import service as accounts
     from infocity.education import service as education
     from infocity.education.schemas.exams import ExamLookup
 
@@ -216,6 +217,24 @@ def test_the_exams_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path)
         )
         assert [r.subject for r in found.results][:2] == list(synthetic.exam_subjects(749))[:2]
         bench.do_exams(city, clients=4, duration=1, seed=1, out=tmp_path)
+        # A generated parent follows their child's place in the queue through the service.
+        with city.connect() as connection:
+            row = connection.execute(
+                "SELECT a.guardian_user_id, array_agg(c.kindergarten_id ORDER BY c.rank) "
+                "FROM kindergarten_applications a JOIN kindergarten_choices c "
+                "ON c.application_id = a.id GROUP BY a.id ORDER BY a.id LIMIT 1"
+            ).fetchone()
+        assert row is not None
+        user_id, kindergartens = row
+        parent = accounts.principal_for_user(user_id)
+        (application,) = education.list_my_kindergarten_applications(parent)
+        assert [p.kindergarten_id for p in application.positions] == kindergartens
+        assert len(set(kindergartens)) == 3
+        bench.do_allocation(city, out=tmp_path)
+    allocation = json.loads((tmp_path / "allocation-F0.001.json").read_text())
+    assert allocation["offers"] > 0
+    assert set(allocation["database"].values()) == {0}
+    assert allocation["notices"]["told_in_one_job_run"] == allocation["offers"]
     exams = json.loads((tmp_path / "exams-F0.001.json").read_text())
     assert exams["api"]["look_ups"] > 0
     assert exams["api"]["errors"] == 0

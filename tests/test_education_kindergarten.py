@@ -142,6 +142,9 @@ def test_preview_writes_nothing_and_the_run_offers_places_in_queue_order(databas
     (offered,) = service.list_my_kindergarten_applications(first.parent.principal)
     assert offered.status == "offered"
     assert [(o.kindergarten_id, o.status) for o in offered.offers] == [(quiet, "open")]
+    # The parents are told by the worker after the run, each once.
+    assert service.notify_kindergarten_offers(SYSTEM) == 2
+    assert service.notify_kindergarten_offers(SYSTEM) == 0
     with UnitOfWork() as uow:
         kinds = set(
             uow.session.scalars(

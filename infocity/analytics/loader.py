@@ -13,25 +13,19 @@ the tests book a generated slot for a generated patient through ``book_by_policy
 from __future__ import annotations
 
 import time as clock
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from infocity.analytics.synthetic import (
     COLUMNS,
-    EXAM_PASS_MARKS,
     CityPlan,
-    IdBase,
     SpecialtyInfo,
     SyntheticCity,
-    exam_import_rows,
-    exam_participant_rows,
-    exam_publication_rows,
-    exam_result_rows,
+    Table,
 )
 from infocity.core.db import get_engine, utcnow
 from infocity.core.settings import get_settings
@@ -40,34 +34,8 @@ from infocity.health import service as health
 from infocity.models import metadata
 
 BATCH = 10_000
-# Load order: every foreign key points to a table loaded before.
-ORDER = (
-    "organisations",
-    "clinics",
-    "persons",
-    "clinic_attachments",
-    "practitioners",
-    "schedule_rules",
-    "schedule_exceptions",
-    "slots",
-    "exam_imports",
-    "exam_participants",
-    "exam_results",
-    "exam_publications",
-)
-ID_TABLES = {
-    "organisations": "organisations",
-    "persons": "persons",
-    "attachments": "clinic_attachments",
-    "practitioners": "practitioners",
-    "schedule_rules": "schedule_rules",
-    "schedule_exceptions": "schedule_exceptions",
-    "slots": "slots",
-    "exam_imports": "exam_imports",
-    "exam_participants": "exam_participants",
-    "exam_results": "exam_results",
-    "exam_publications": "exam_publications",
-}
+# Tables whose ids the city assigns: it numbers its rows after the database's.
+ID_TABLES = tuple(name for name, columns in COLUMNS.items() if columns[0] == "id")
 
 
 class CityAlreadyLoaded(Exception):
@@ -127,12 +95,14 @@ def _specialties(connection: Connection) -> dict[str, SpecialtyInfo]:
     }
 
 
-def _id_base(connection: Connection) -> IdBase:
-    values = {
-        name: connection.scalar(select(func.coalesce(func.max(metadata.tables[t].c.id), 0)))
-        for name, t in ID_TABLES.items()
+def _id_base(connection: Connection) -> dict[str, int]:
+    """The largest id of each table the city numbers."""
+    return {
+        name: int(
+            connection.scalar(select(func.coalesce(func.max(metadata.tables[name].c.id), 0))) or 0
+        )
+        for name in ID_TABLES
     }
-    return IdBase(**{name: int(value or 0) for name, value in values.items()})
 
 
 def plan_city(scale: float, seed: int, start: date | None = None) -> SyntheticCity:
@@ -161,74 +131,42 @@ def plan_city(scale: float, seed: int, start: date | None = None) -> SyntheticCi
 
 def row_counts(city: SyntheticCity) -> dict[str, int]:
     """How many rows each table will get (for the progress bar)."""
-    return {
-        "organisations": len(city.clinics),
-        "clinics": len(city.clinics),
-        "persons": city.plan.residents,
-        "clinic_attachments": city.plan.residents,
-        "practitioners": len(city.practitioners),
-        "schedule_rules": sum(len(city._weekly(p.pattern)) for p in city.practitioners),
-        "schedule_exceptions": sum(1 for p in city.practitioners if p.vacation_from),
-        "slots": city.slot_count(),
-        "exam_imports": 1,
-        "exam_participants": city.plan.exam_participants,
-        "exam_results": 3 * city.plan.exam_participants,
-        "exam_publications": len(EXAM_PASS_MARKS),
-    }
+    counts: dict[str, int] = {}
+    for table in city.tables():
+        counts[table.name] = counts.get(table.name, 0) + table.count()
+    return counts
 
 
-def _rows(city: SyntheticCity, table: str) -> Iterator[tuple[object, ...]]:
-    sources: dict[str, Callable[[], Iterator[tuple[object, ...]]]] = {
-        "organisations": city.organisation_rows,
-        "clinics": city.clinic_rows,
-        "persons": city.persons,
-        "clinic_attachments": city.attachments,
-        "practitioners": city.practitioner_rows,
-        "schedule_rules": city.schedule_rule_rows,
-        "schedule_exceptions": city.schedule_exception_rows,
-        "slots": city.slot_rows,
-        "exam_imports": partial(exam_import_rows, city),
-        "exam_participants": partial(exam_participant_rows, city),
-        "exam_results": partial(exam_result_rows, city),
-        "exam_publications": partial(exam_publication_rows, city),
-    }
-    return sources[table]()
-
-
-def _copy_postgres(
-    connection: Connection, table: str, rows: Iterable[tuple[object, ...]], advance: Advance
-) -> int:
-    columns = ", ".join(COLUMNS[table])
+def _copy_postgres(connection: Connection, table: Table, advance: Advance, done: int) -> int:
+    columns = ", ".join(table.columns)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     written = 0
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
+    with cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+        for row in table.rows():
             copy.write_row(row)
             written += 1
             if written % BATCH == 0:
-                advance(table, written)
-    advance(table, written)
+                advance(table.name, done + written)
+    advance(table.name, done + written)
     return written
 
 
-def _insert_batches(
-    connection: Connection, table: str, rows: Iterable[tuple[object, ...]], advance: Advance
-) -> int:
-    target: Table = metadata.tables[table]
-    columns = COLUMNS[table]
+def _insert_batches(connection: Connection, table: Table, advance: Advance, done: int) -> int:
+    target = metadata.tables[table.name]
+    columns = table.columns
     batch: list[dict[str, object]] = []
     written = 0
-    for row in rows:
+    for row in table.rows():
         batch.append(dict(zip(columns, row, strict=True)))
         if len(batch) == BATCH:
             connection.execute(target.insert(), batch)
             written += len(batch)
             batch = []
-            advance(table, written)
+            advance(table.name, done + written)
     if batch:
         connection.execute(target.insert(), batch)
         written += len(batch)
-    advance(table, written)
+    advance(table.name, done + written)
     return written
 
 
@@ -250,16 +188,17 @@ def load_city(
     write = _copy_postgres if backend == "postgresql" else _insert_batches
     began = clock.perf_counter()
     with engine.begin() as connection:
-        for table in ORDER:
-            report.rows[table] = write(connection, table, _rows(city, table), advance)
+        for table in city.tables():
+            done = report.rows.get(table.name, 0)
+            report.rows[table.name] = done + write(connection, table, advance, done)
         if backend == "postgresql":
-            for table in ID_TABLES.values():
+            for name in ID_TABLES:
                 # The ids were given explicitly: move each sequence past them.
                 # (``table`` is one of our own table names, not input.)
                 connection.execute(
                     text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-                        f"(SELECT max(id) FROM {table}))"
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608
+                        f"(SELECT max(id) FROM {name}))"
                     )
                 )
     with engine.connect() as connection:
@@ -274,7 +213,7 @@ def load_city(
             report.database_bytes = int(
                 connection.scalar(text("SELECT pg_database_size(current_database())")) or 0
             )
-            for table in ORDER:
-                size = connection.scalar(text(f"SELECT pg_total_relation_size('{table}')"))
-                report.table_bytes[table] = int(size or 0)
+            for name in report.rows:
+                size = connection.scalar(text(f"SELECT pg_total_relation_size('{name}')"))
+                report.table_bytes[name] = int(size or 0)
     return report

@@ -15,6 +15,13 @@ def lapse_kindergarten_offers() -> int:
     return service.lapse_overdue_offers()
 
 
+@periodic("education.kindergarten_notices", every=timedelta(minutes=1))
+def kindergarten_offer_notices() -> int:
+    """Tell the parents of the places an allocation run offered, in batches; the number
+    told."""
+    return service.notify_kindergarten_offers(SYSTEM)
+
+
 @periodic("education.exam_publications", every=timedelta(minutes=1))
 def exam_publications() -> int:
     """Announce the exam results whose publication time has passed (one event each),

@@ -12,7 +12,7 @@ from infocity.education.schemas.exams import (
     ExamResultsRead,
     ExamSubscriptionRead,
 )
-from infocity.web.deps import CurrentUser, client_ip
+from infocity.web.deps import CurrentUser, client_ip, run_booking
 from infocity.web.errors import error_responses
 
 router = APIRouter(prefix="/education/exams", tags=["education"])
@@ -26,8 +26,12 @@ MAX_RESULTS_FILE_BYTES = 5 * 1024 * 1024
     summary="Exam results by registration code and document number (no login)",
     responses=error_responses(404, 422, 429),
 )
-def look_up_results(data: ExamLookup, request: Request) -> ExamResultsRead:
-    return service.look_up_exam_results(data, ip=client_ip(request))
+async def look_up_results(data: ExamLookup, request: Request) -> ExamResultsRead:
+    # Results day is a rush of look-ups: they take the rush lane of the bookings (a thread
+    # or two per process) rather than the pool of every synchronous endpoint, whose
+    # hand-offs cost more than the look-up's own Python (docs/benchmarks.md).
+    ip = client_ip(request)
+    return await run_booking(request, lambda: service.look_up_exam_results(data, ip=ip))
 
 
 @router.post(

@@ -105,6 +105,8 @@ class KindergartenOffer(Base):
     expires_on: Mapped[date] = mapped_column(Date)  # the last day to accept, in the city
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the parents were told (by the worker, after the run): null until then.
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index(
@@ -115,4 +117,11 @@ class KindergartenOffer(Base):
             sqlite_where=text("status = 'open'"),
         ),
         Index("ix_kindergarten_offers_status_expires", "status", "expires_on"),
+        # The offers whose parents are still to be told: the worker's queue.
+        Index(
+            "ix_kindergarten_offers_untold",
+            "id",
+            postgresql_where=text("told_at IS NULL"),
+            sqlite_where=text("told_at IS NULL"),
+        ),
     )

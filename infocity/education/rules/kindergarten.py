@@ -9,10 +9,12 @@ acceptance over the parents' order of choice and that queue order.
 from __future__ import annotations
 
 import math
+from bisect import insort
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import partial
 from typing import TypeVar
 
 from infocity.core.ages import age_on
@@ -184,8 +186,8 @@ def deferred_acceptance(
             if capacity <= 0:
                 continue
             holders = held.setdefault(seat, [])
-            holders.append(child)
-            holders.sort(key=lambda a: a.rank_at(kindergarten))
+            # Kept in the place's order: a binary search instead of a sort per proposal.
+            insort(holders, child, key=partial(Applicant.rank_at, place=kindergarten))
             if len(holders) <= capacity:
                 break
             rejected = holders.pop()

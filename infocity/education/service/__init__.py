@@ -2,7 +2,8 @@
 
 One module per sub-domain; a module imports only the ones below it:
 
-- ``allocation``: the city's allocation of kindergarten places and the lapse of offers;
+- ``allocation``: the city's allocation of kindergarten places, the parents told of their
+  offers (the worker's job) and the lapse of offers;
 - ``kindergarten``: the parent's queue: apply, follow the position, answer an offer;
 - ``first_grade_decisions``: the allocation of a first-grade phase with its decisions, and
   the school's list where it confirms documents;
@@ -20,6 +21,7 @@ from __future__ import annotations
 from infocity.education.service.allocation import (
     lapse_overdue_offers,
     list_waiting_at_three,
+    notify_kindergarten_offers,
     preview_allocation,
     run_allocation,
 )
@@ -94,6 +96,7 @@ __all__ = [
     "list_waiting_at_three",
     "look_up_exam_results",
     "notify_exam_subscribers",
+    "notify_kindergarten_offers",
     "preview_allocation",
     "preview_first_grade_allocation",
     "refuse_first_grade_documents",

@@ -1,17 +1,28 @@
-"""The city's allocation of kindergarten places: a preview and the run for a date, and
-the lapse of offers not accepted in time."""
+"""The city's allocation of kindergarten places: a preview and the run for a date, the
+parents told of their offers, and the lapse of offers not accepted in time.
+
+A run covers the whole city in one transaction (150,000 children and 70,000 places at
+full scale): the places are taken by guarded updates in bulk (one statement per batch
+of groups that lose the same number of places, one per batch of applications), each
+checked by its row count, so a place is still given only while it is free and a child
+only while it waits; the offers are inserted in batches. The parents are told by the
+worker afterwards (``notify_kindergarten_offers``), a batch at a time, each offer once.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
 from infocity.city import service as city
-from infocity.core import audit
+from infocity.core import audit, outbox
 from infocity.core.ages import age_on
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
@@ -44,6 +55,11 @@ from infocity.education.service.directory import (
 from infocity.education.service.kindergarten import NO_NAME, _close_open_offer
 
 PAGE_LINK = "/education/kindergarten"
+ALLOCATED_EVENT = "education.kindergarten.allocated"
+BATCH = 1000  # ids a statement names (below SQLite's limit of bound parameters)
+NOTICE_BATCH = 500
+MAX_NOTICE_BATCHES = 40  # per job run: it keeps inside its lease; the next goes on
+T = TypeVar("T")
 NO_PLACE: tuple[str, str | None, tuple[float, float] | None] = ("", None, None)
 
 
@@ -101,11 +117,14 @@ def _plan(session: Session, run_for: date) -> _Plan:
     }
     choices: dict[int, list[int]] = {}
     facts: dict[int, tuple[date, Benefit, datetime]] = {}
+    benefits = {b.value: b for b in Benefit}  # one look-up a row, not an enum call
     for app_id, birth, benefit, applied_at, kindergarten_id in rows:
-        wanted = choices.setdefault(app_id, [])
+        wanted = choices.get(app_id)
+        if wanted is None:
+            wanted = choices[app_id] = []
+            facts[app_id] = (birth, benefits[benefit], applied_at)
         if (app_id, kindergarten_id) not in declined:
             wanted.append(kindergarten_id)
-        facts[app_id] = (birth, Benefit(benefit), applied_at)
     applicants = {
         app_id: rules.Applicant(
             id=app_id,
@@ -121,8 +140,10 @@ def _plan(session: Session, run_for: date) -> _Plan:
 
 def _read(uow: UnitOfWork, plan: _Plan, run_for: date, run_id: int | None) -> AllocationRead:
     names = _kindergarten_names(uow)
+    # Built from what was just read, so not validated again (a city-wide run has
+    # tens of thousands).
     offers = [
-        ProposedOffer(
+        ProposedOffer.model_construct(
             application_id=app_id,
             kindergarten_id=kindergarten_id,
             kindergarten_name=names.get(kindergarten_id, NO_NAME)[0],
@@ -181,53 +202,91 @@ def run_allocation(
         )
         session.add(run)
         session.flush()
-        names = _kindergarten_names(uow)
-        # One order for every run, so that two runs at once wait rather than deadlock.
-        ordered = sorted(plan.matching.items(), key=lambda m: (m[1], m[0]))
-        for app_id, kindergarten_id in ordered:
-            group_id = plan.groups[(kindergarten_id, plan.applicants[app_id].group)]
-            _give_place(session, app_id, group_id)
-            session.add(
-                KindergartenOffer(
-                    application_id=app_id,
-                    run_id=run.id,
-                    group_id=group_id,
-                    status=OfferStatus.OPEN.value,
-                    expires_on=expires_on,
-                    offered_at=now,
-                )
+        given = [
+            (app_id, plan.groups[(kindergarten_id, plan.applicants[app_id].group)])
+            for app_id, kindergarten_id in plan.matching.items()
+        ]
+        _give_places(session, given)
+        for batch in _batches(sorted(given)):
+            session.execute(
+                insert(KindergartenOffer),
+                [
+                    {
+                        "application_id": app_id,
+                        "run_id": run.id,
+                        "group_id": group_id,
+                        "status": OfferStatus.OPEN.value,
+                        "expires_on": expires_on,
+                        "offered_at": now,
+                    }
+                    for app_id, group_id in batch
+                ],
             )
-            _tell_parents(session, app_id, "kindergarten_offer", names[kindergarten_id], expires_on)
-        session.flush()
+        # Partner systems hear of the run once; the parents are told by the worker.
+        outbox.publish_event(
+            session,
+            ALLOCATED_EVENT,
+            {"run_id": run.id, "run_for": run_for.isoformat(), "offers": len(given)},
+        )
         audit.record(
             session,
             actor,
             "education.kindergarten.allocation",
-            detail=f"{run_for.isoformat()}: {len(ordered)} offers",
+            detail=f"{run_for.isoformat()}: {len(given)} offers",
         )
         result = _read(uow, plan, run_for, run.id)
         uow.commit()
         return result
 
 
-def _give_place(session: Session, app_id: int, group_id: int) -> None:
-    """Take one free place of the group for the application, both guarded."""
-    taken = dml(
-        session,
-        update(KindergartenGroup)
-        .where(KindergartenGroup.id == group_id, KindergartenGroup.free_places > 0)
-        .values(free_places=KindergartenGroup.free_places - 1),
-    ).rowcount
-    moved = dml(
-        session,
-        update(KindergartenApplication)
-        .where(
-            KindergartenApplication.id == app_id,
-            KindergartenApplication.status == ApplicationStatus.QUEUED.value,
-        )
-        .values(status=ApplicationStatus.OFFERED.value),
-    ).rowcount
-    if taken != 1 or moved != 1:
+def _batches(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _give_places(session: Session, given: Sequence[tuple[int, int]]) -> None:
+    """Take the places (application, group) by guarded updates in bulk: each group loses
+    its places only if it still has them all, each application moves only if it still
+    waits; any row count short of the plan means another run was first, and nothing of
+    this run is kept."""
+    per_group = Counter(group_id for _, group_id in given)
+    group_ids = sorted(per_group)
+    # Lock the groups in one order, so that two runs at once wait rather than deadlock.
+    for batch in _batches(group_ids):
+        session.execute(
+            select(KindergartenGroup.id)
+            .where(KindergartenGroup.id.in_(batch))
+            .order_by(KindergartenGroup.id)
+            .with_for_update()
+        ).all()
+    by_count: dict[int, list[int]] = {}
+    for group_id in group_ids:
+        by_count.setdefault(per_group[group_id], []).append(group_id)
+    taken = 0
+    for count, ids in sorted(by_count.items()):
+        for batch in _batches(ids):
+            taken += dml(
+                session,
+                update(KindergartenGroup)
+                .where(KindergartenGroup.id.in_(batch), KindergartenGroup.free_places >= count)
+                .values(free_places=KindergartenGroup.free_places - count)
+                .execution_options(synchronize_session=False),
+            ).rowcount
+    if taken != len(group_ids):
+        raise errors.AllocationCollided()
+    moved = 0
+    for batch in _batches(sorted(app_id for app_id, _ in given)):
+        moved += dml(
+            session,
+            update(KindergartenApplication)
+            .where(
+                KindergartenApplication.id.in_(batch),
+                KindergartenApplication.status == ApplicationStatus.QUEUED.value,
+            )
+            .values(status=ApplicationStatus.OFFERED.value)
+            .execution_options(synchronize_session=False),
+        ).rowcount
+    if moved != len(given):
         raise errors.AllocationCollided()
 
 
@@ -255,6 +314,65 @@ def _tell_parents(
             },
             link=PAGE_LINK,
         )
+
+
+def notify_kindergarten_offers(
+    actor: Principal | None,
+    *,
+    batch: int = NOTICE_BATCH,
+    max_batches: int = MAX_NOTICE_BATCHES,
+    now: datetime | None = None,
+) -> int:
+    """Tell the parents of offers made and not yet told, ``batch`` offers at a time,
+    each batch a transaction of its own; an offer is marked told by a guarded update
+    first, so however often or concurrently this runs, nobody is told twice (the
+    worker's job; ``SYSTEM``). The number of offers told."""
+    authorize(actor, Action.KINDERGARTEN_ALLOCATE)
+    told = 0
+    for _ in range(max_batches):
+        with UnitOfWork() as uow:
+            session = uow.session
+            rows = session.execute(
+                select(
+                    KindergartenOffer.id,
+                    KindergartenOffer.application_id,
+                    KindergartenOffer.expires_on,
+                    KindergartenGroup.kindergarten_id,
+                )
+                .join(KindergartenGroup, KindergartenGroup.id == KindergartenOffer.group_id)
+                .where(
+                    KindergartenOffer.told_at.is_(None),
+                    KindergartenOffer.status == OfferStatus.OPEN.value,
+                )
+                .order_by(KindergartenOffer.id)
+                .limit(batch)
+            ).all()
+            # Marked told in one guarded update: an offer another run marked first is
+            # not returned here, so it is not told twice.
+            mine = set(
+                dml(
+                    session,
+                    update(KindergartenOffer)
+                    .where(
+                        KindergartenOffer.id.in_([row[0] for row in rows]),
+                        KindergartenOffer.told_at.is_(None),
+                    )
+                    .values(told_at=now or utcnow())
+                    .returning(KindergartenOffer.id)
+                    .execution_options(synchronize_session=False),
+                ).scalars()
+            )
+            names = _kindergarten_names(uow) if mine else {}
+            for offer_id, app_id, expires_on, kindergarten_id in rows:
+                if offer_id in mine:
+                    _tell_parents(
+                        session, app_id, "kindergarten_offer", names[kindergarten_id], expires_on
+                    )
+                    told += 1
+            uow.commit()
+        if len(rows) < batch:
+            break
+    return told
 
 
 def lapse_overdue_offers(*, now: datetime | None = None, uow: UnitOfWork | None = None) -> int:
