@@ -73,6 +73,11 @@ EXPECTED: dict[Action, set[Role]] = {
     # Exam results
     Action.EXAM_RESULTS_IMPORT: {R.EXAM_OFFICIAL},
     Action.EXAM_RESULTS_SUBSCRIBE: {R.CITIZEN},
+    # School video surveillance
+    Action.SAFETY_REGISTRY_MANAGE: {R.CITY_ADMIN},
+    Action.SAFETY_MONITOR: {R.SECURITY_STAFF, R.CITY_ADMIN},
+    Action.SAFETY_PROBE: {R.CITY_ADMIN},
+    Action.SAFETY_REPORTS: {R.ANALYST, R.CITY_ADMIN},
 }
 HOME_ORG, OTHER_ORG = 1, 2
 

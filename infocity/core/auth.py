@@ -84,6 +84,11 @@ class Action(StrEnum):
     # Education: state exam results
     EXAM_RESULTS_IMPORT = "exam_results.import"  # exam officials load results and corrections
     EXAM_RESULTS_SUBSCRIBE = "exam_results.subscribe"  # told when a subject is published
+    # School video surveillance
+    SAFETY_REGISTRY_MANAGE = "safety.registry_manage"  # buildings, cameras, their staff
+    SAFETY_MONITOR = "safety.monitor"  # scoped: security staff see the buildings they guard
+    SAFETY_PROBE = "safety.probe"  # run the probe cycles (the worker, as SYSTEM)
+    SAFETY_REPORTS = "safety.reports"  # uptime and coverage of the city
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -133,6 +138,12 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.FIRST_GRADE_SCHOOL: frozenset({Role.SCHOOL_STAFF, Role.CITY_ADMIN}),
     Action.EXAM_RESULTS_IMPORT: frozenset({Role.EXAM_OFFICIAL}),
     Action.EXAM_RESULTS_SUBSCRIBE: frozenset({Role.CITIZEN}),
+    Action.SAFETY_REGISTRY_MANAGE: frozenset({Role.CITY_ADMIN}),
+    # Scoped by assignment, not by grant: security staff see only the buildings they are
+    # responsible for (safety.service.base._visible_buildings).
+    Action.SAFETY_MONITOR: frozenset({Role.SECURITY_STAFF, Role.CITY_ADMIN}),
+    Action.SAFETY_PROBE: frozenset({Role.CITY_ADMIN}),
+    Action.SAFETY_REPORTS: frozenset({Role.ANALYST, Role.CITY_ADMIN}),
 }
 
 
