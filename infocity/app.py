@@ -33,6 +33,7 @@ from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
 from infocity.portal import service as portal_service
+from infocity.safety import pages as safety_pages
 from infocity.web import errors, openapi, ops, pages
 from infocity.web.deps import PrincipalSources, install_principal_sources
 from infocity.web.limits import BodyLimitMiddleware, refuse_control_characters
@@ -137,6 +138,7 @@ def create_app() -> FastAPI:
         housing_pages.router,
         portal_pages.router,
         education_pages.router,
+        safety_pages.router,
     ):
         app.include_router(router)
     return app

@@ -72,6 +72,7 @@ class UptimeRow(OutputModel):
     kind: str  # camera | building | district
     id: int | None
     name: str
+    name_en: str | None = None
     uptime: float | None  # share of the observed time working; None: never observed
     observed_hours: float
 
@@ -91,3 +92,14 @@ class CoverageRead(OutputModel):
     covered_over_period: int
     share_now: float | None
     share_over_period: float | None
+
+
+class DistrictStateRead(OutputModel):
+    """A district's cameras now, for the outage map."""
+
+    district_id: int | None
+    name: str
+    name_en: str | None
+    cameras: int
+    down: int
+    buildings_dark: int

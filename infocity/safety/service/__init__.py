@@ -26,6 +26,7 @@ from infocity.safety.service.registry import (
 from infocity.safety.service.reports import (
     coverage,
     current_outages,
+    district_states,
     uptime_csv,
     uptime_report,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "assign_building_staff",
     "coverage",
     "current_outages",
+    "district_states",
     "get_building_status",
     "import_cameras",
     "list_my_buildings",

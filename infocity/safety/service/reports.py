@@ -10,20 +10,42 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from infocity.city import service as city
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.safety import errors
 from infocity.safety.models import Building, Camera, Outage, StatusSpan
 from infocity.safety.rules import Health, Placement, ProbeStatus, Span, observed_and_up, share
-from infocity.safety.schemas import CoverageRead, OutageRead, UptimeReport, UptimeRow
+from infocity.safety.schemas import (
+    CoverageRead,
+    DistrictStateRead,
+    OutageRead,
+    UptimeReport,
+    UptimeRow,
+)
 from infocity.safety.service.base import _outage_read, _visible_buildings
 
 
-def _row(kind: str, id_: int | None, name: str, observed: float, up: float) -> UptimeRow:
+def _row(
+    kind: str, id_: int | None, name: str, observed: float, up: float, name_en: str | None = None
+) -> UptimeRow:
     return UptimeRow(
-        kind=kind, id=id_, name=name, uptime=share(up, observed), observed_hours=observed / 3600
+        kind=kind,
+        id=id_,
+        name=name,
+        name_en=name_en,
+        uptime=share(up, observed),
+        observed_hours=observed / 3600,
     )
+
+
+def _district_names(uow: UnitOfWork) -> dict[int | None, tuple[str, str | None]]:
+    names: dict[int | None, tuple[str, str | None]] = {
+        d.id: (d.name, d.name_en) for d in city.list_districts(uow=uow)
+    }
+    names[None] = ("—", "—")
+    return names
 
 
 def uptime_report(
@@ -42,6 +64,7 @@ def uptime_report(
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
+        districts = _district_names(uow)
         buildings = {
             b.id: (b.address, b.district_id)
             for b in uow.session.execute(
@@ -78,10 +101,18 @@ def uptime_report(
         end=end,
         cameras=per_camera,
         buildings=[
-            _row("building", b, buildings[b][0], *per_building[b]) for b in sorted(per_building)
+            _row("building", b, buildings[b][0], per_building[b][0], per_building[b][1])
+            for b in sorted(per_building)
         ],
         districts=[
-            _row("district", d, str(d) if d else "-", *per_district[d])
+            _row(
+                "district",
+                d,
+                districts[d][0],
+                per_district[d][0],
+                per_district[d][1],
+                name_en=districts[d][1],
+            )
             for d in sorted(per_district, key=lambda d: d or 0)
         ],
     )
@@ -157,3 +188,39 @@ def current_outages(actor: Principal | None, *, uow: UnitOfWork | None = None) -
         if visible is not None:
             query = query.where(Outage.building_id.in_(visible))
         return [_outage_read(o, b, code) for o, b, code in uow.session.execute(query).all()]
+
+
+def district_states(
+    actor: Principal | None, *, uow: UnitOfWork | None = None
+) -> list[DistrictStateRead]:
+    """Each district's cameras, those out of order and the buildings dark now (the map)."""
+    authorize(actor, Action.SAFETY_REPORTS)
+    uow = uow or UnitOfWork()
+    with uow:
+        names = _district_names(uow)
+        rows = uow.session.execute(
+            select(Building.district_id, Building.id, Camera.health).join(
+                Camera, Camera.building_id == Building.id
+            )
+        ).all()
+    cameras: dict[int | None, int] = defaultdict(int)
+    down: dict[int | None, int] = defaultdict(int)
+    working: dict[tuple[int | None, int], int] = defaultdict(int)
+    for district_id, building_id, health in rows:
+        cameras[district_id] += 1
+        down[district_id] += health == Health.DOWN.value
+        working[(district_id, building_id)] += health != Health.DOWN.value
+    dark: dict[int | None, int] = defaultdict(int)
+    for (district_id, _building), count in working.items():
+        dark[district_id] += count == 0
+    return [
+        DistrictStateRead(
+            district_id=d,
+            name=names.get(d, ("—", None))[0],
+            name_en=names.get(d, ("—", None))[1],
+            cameras=cameras[d],
+            down=down[d],
+            buildings_dark=dark[d],
+        )
+        for d in sorted(cameras, key=lambda d: names.get(d, ("—", None))[0])
+    ]
