@@ -40,4 +40,14 @@ def guarded_building(school: SchoolRead, building: int) -> tuple[BuildingRead, A
     return registered, guard
 
 
-__all__ = ["CSV_HEADER", "camera_line", "guarded_building", "make_school"]
+def one_guarded_building(cameras: dict[str, str]) -> tuple[BuildingRead, Account, dict[str, int]]:
+    """A school of one building, its guard, and its cameras (code: stream address) by id."""
+    school = make_school(buildings=1)
+    building, guard = guarded_building(school, 0)
+    lines = [camera_line(school, 0, code, url) for code, url in cameras.items()]
+    service.import_cameras(SYSTEM, CSV_HEADER + "".join(lines))
+    status = service.get_building_status(SYSTEM, building.id)
+    return building, guard, {c.code: c.id for c in status.cameras}
+
+
+__all__ = ["CSV_HEADER", "camera_line", "guarded_building", "make_school", "one_guarded_building"]

@@ -15,7 +15,7 @@ from infocity.safety.probes import ProbeOutcome
 from infocity.safety.rules import ProbeStatus
 from tests.builders import PASSWORD
 from tests.conftest import run_server
-from tests.safety_builders import CSV_HEADER, camera_line, guarded_building, make_school
+from tests.safety_builders import one_guarded_building
 from tests.support.browser import ARTIFACTS, DESKTOP, log_in, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -38,15 +38,9 @@ def _probes(camera_ids: dict[str, int], closed: ProbeStatus, minutes: range) -> 
 def test_security_staff_see_their_buildings_outage_and_its_close(
     database: str, chromium: Any
 ) -> None:
-    school = make_school(buildings=1)
-    building, guard = guarded_building(school, 0)
-    service.import_cameras(
-        SYSTEM,
-        CSV_HEADER
-        + camera_line(school, 0, "K-1", "rtsp://192.0.2.10/stream")
-        + camera_line(school, 0, "K-2", "rtsp://192.0.2.11/stream", "entrance"),
+    building, guard, ids = one_guarded_building(
+        {"K-1": "rtsp://192.0.2.10/stream", "K-2": "rtsp://192.0.2.11/stream"}
     )
-    ids = {c.code: c.id for c in service.get_building_status(SYSTEM, building.id).cameras}
     _probes(ids, ProbeStatus.REFUSED, range(3))  # three failures in a row open it
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, DESKTOP)
@@ -55,8 +49,8 @@ def test_security_staff_see_their_buildings_outage_and_its_close(
         page.goto(f"{base_url}/safety")
         outages = page.locator("#outages").inner_text()
         assert "K-2" in outages
-        assert school.buildings[0] in outages
-        page.get_by_role("link", name=school.buildings[0]).first.click()
+        assert building.address in outages
+        page.get_by_role("link", name=building.address).first.click()
         assert page.locator("tr.outage.open").count() == 1
         assert "Порт закрыт" in page.locator("#cameras").inner_text()
         page.screenshot(path=str(ARTIFACTS / "safety-outage.png"), full_page=True)

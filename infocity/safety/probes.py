@@ -117,24 +117,29 @@ class _Session:
     ) -> None:
         self.reader, self.writer, self.target = reader, writer, target
         self.cseq = 0
-        self.authorization: str | None = None
+        # The 401 that asked for a login: Digest's answer depends on the method, so each
+        # request computes its own from it.
+        self.challenge: RtspAnswer | None = None
 
     async def request(self, method: str, extra: str = "") -> RtspAnswer:
         url = self.target.url
         for _attempt in range(2):
             self.cseq += 1
-            auth = f"Authorization: {self.authorization}\r\n" if self.authorization else ""
+            authorization = (
+                _digest(self.challenge, self.target, method, url) if self.challenge else None
+            )
+            auth = f"Authorization: {authorization}\r\n" if authorization else ""
             self.writer.write(
                 f"{method} {url} RTSP/1.0\r\nCSeq: {self.cseq}\r\n"
                 f"User-Agent: {USER_AGENT}\r\n{auth}{extra}\r\n".encode()
             )
             await self.writer.drain()
             answer = await _read_answer(self.reader)
-            if answer.status != 401 or self.authorization is not None:
+            if answer.status != 401 or self.challenge is not None:
                 return answer
-            self.authorization = _digest(answer, self.target, method, url)
-            if self.authorization is None:
+            if _digest(answer, self.target, method, url) is None:
                 return answer
+            self.challenge = answer
         return answer
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from infocity.city import service as city
-from infocity.core.auth import Action, Principal, authorize
+from infocity.core.auth import Action, Principal, allowed, authorize
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.safety import errors
@@ -173,8 +173,12 @@ def coverage(
 
 
 def current_outages(actor: Principal | None, *, uow: UnitOfWork | None = None) -> list[OutageRead]:
-    """The outages open now, oldest first (security staff: of their buildings)."""
-    actor = authorize(actor, Action.SAFETY_MONITOR)
+    """The outages open now, oldest first (security staff: of their buildings; analysts
+    and city administrators: all)."""
+    if actor is not None and allowed(actor, Action.SAFETY_REPORTS):
+        actor = authorize(actor, Action.SAFETY_REPORTS)
+    else:
+        actor = authorize(actor, Action.SAFETY_MONITOR)
     uow = uow or UnitOfWork()
     with uow:
         visible = _visible_buildings(uow.session, actor)
