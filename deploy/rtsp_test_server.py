@@ -6,8 +6,9 @@
 
 Mount names decide the picture: ``good...`` is live snow (every frame differs),
 ``frozen...`` a black still picture (every frame the same), ``--count N`` serves
-``/cam0`` .. ``/cam{N-1}`` (good). Motion JPEG, 160x120, 5 frames a second: light enough
-for thousands of mounts, decodable by ffmpeg. Prints ``READY <port>`` once it listens.
+``/cam0`` .. ``/cam{N-1}`` (good); ``--shared`` serves every mount of a kind from one
+pipeline, so thousands of mounts cost one encoder (the benchmark). Motion JPEG,
+160x120, 5 frames a second, decodable by ffmpeg. Prints ``READY <port>`` once it listens.
 """
 
 import argparse
@@ -29,10 +30,21 @@ PIPELINES = {
 }
 
 
-def factory(kind: str) -> GstRtspServer.RTSPMediaFactory:
-    made = GstRtspServer.RTSPMediaFactory()
+class SharedFactory(GstRtspServer.RTSPMediaFactory):
+    """One pipeline for every mount of a kind: thousands of mounts cost one encoder."""
+
+    def do_gen_key(self, url):  # a GObject virtual method: one key, one shared media
+        return self.kind
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+
+def factory(kind: str, shared: bool) -> GstRtspServer.RTSPMediaFactory:
+    made = SharedFactory(kind) if shared else GstRtspServer.RTSPMediaFactory()
     made.set_launch(f"( {PIPELINES[kind]} )")
-    made.set_shared(False)
+    made.set_shared(shared)
     return made
 
 
@@ -42,6 +54,9 @@ def main() -> int:
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--mounts", default="good,frozen")
     parser.add_argument("--count", type=int, default=0)
+    parser.add_argument(
+        "--shared", action="store_true", help="one pipeline per kind for all mounts (benchmark)"
+    )
     args = parser.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -50,9 +65,12 @@ def main() -> int:
     mounts = server.get_mount_points()
     names = [m for m in args.mounts.split(",") if m] if not args.count else []
     names += [f"cam{i}" for i in range(args.count)]
+    made: dict[str, GstRtspServer.RTSPMediaFactory] = {}
     for name in names:
         kind = "frozen" if name.startswith("frozen") else "good"
-        mounts.add_factory(f"/{name}", factory(kind))
+        if kind not in made or not args.shared:
+            made[kind] = factory(kind, args.shared)
+        mounts.add_factory(f"/{name}", made[kind])
     if server.attach(None) == 0:
         print(f"cannot listen on {args.address}:{args.port}", file=sys.stderr, flush=True)
         return 1
