@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     safety_probe_concurrency: int = Field(256, ge=1, le=10_000)
     safety_frame_timeout_seconds: float = Field(8.0, gt=0, le=120)  # ffmpeg, killed after
     safety_frame_concurrency: int = Field(4, ge=1, le=64)  # ffmpeg processes at once
+    # Cameras whose frame one slow cycle reads, those checked longest ago first: a frame is
+    # seconds of waiting, so the city's cameras are covered over several cycles.
+    safety_frame_batch: int = Field(300, ge=1, le=100_000)
 
     @model_validator(mode="before")
     @classmethod

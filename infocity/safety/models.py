@@ -77,6 +77,7 @@ class Camera(Base):
     # The slow cycle's last picture: its hash (a frozen stream repeats it) and verdict.
     frame_hash: Mapped[str | None] = mapped_column(String(64))
     frame_status: Mapped[str | None] = mapped_column(String(20))
+    frame_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint(_one_of("placement", Placement), name="placement"),

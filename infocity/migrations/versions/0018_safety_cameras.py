@@ -113,6 +113,7 @@ def upgrade() -> None:
         sa.Column("probed_at", infocity.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("frame_hash", sa.String(length=64), nullable=True),
         sa.Column("frame_status", sa.String(length=20), nullable=True),
+        sa.Column("frame_checked_at", infocity.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "health IN ('unknown', 'up', 'down')", name=op.f("ck_safety_cameras_health")
         ),

@@ -32,15 +32,21 @@ from infocity.safety.service.base import _staff_of
 
 
 def probe_targets(
-    actor: Principal | None, *, uow: UnitOfWork | None = None
+    actor: Principal | None, *, frames: int | None = None, uow: UnitOfWork | None = None
 ) -> list[probes.ProbeTarget]:
-    """Every camera's stream with its decrypted credentials (the probe cycles)."""
+    """Every camera's stream with its decrypted credentials (the fast cycle), or the
+    ``frames`` cameras whose frame was checked longest ago (the slow cycle)."""
     authorize(actor, Action.SAFETY_PROBE)
+    query = select(Camera.id, Camera.stream_url, Camera.credentials).order_by(Camera.id)
+    if frames is not None:
+        query = (
+            select(Camera.id, Camera.stream_url, Camera.credentials)
+            .order_by(Camera.frame_checked_at.is_not(None), Camera.frame_checked_at, Camera.id)
+            .limit(frames)
+        )
     uow = uow or UnitOfWork()
     with uow:
-        rows = uow.session.execute(
-            select(Camera.id, Camera.stream_url, Camera.credentials).order_by(Camera.id)
-        ).all()
+        rows = uow.session.execute(query).all()
     targets = []
     for row in rows:
         secret = credentials.decrypt(row.credentials) if row.credentials else None
@@ -165,6 +171,7 @@ def record_probe_results(
             camera.status = status.value
             camera.probed_at = now
             if frame_check:
+                camera.frame_checked_at = now
                 camera.frame_status = status.value
                 camera.frame_hash = outcome.frame_hash or camera.frame_hash
             session.flush()
@@ -296,9 +303,10 @@ def run_fast_cycle(actor: Principal | None, *, now: datetime | None = None) -> C
 
 
 def run_frame_cycle(actor: Principal | None, *, now: datetime | None = None) -> CycleRead:
-    """Read one frame of every camera, compare it with the last, and record the outcomes."""
+    """Read one frame of the cameras checked longest ago, compare each with its last, and
+    record the outcomes."""
     settings = get_settings()
-    targets = probe_targets(actor)
+    targets = probe_targets(actor, frames=settings.safety_frame_batch)
     outcomes = probes.grab_frames(
         targets,
         concurrency=settings.safety_frame_concurrency,
