@@ -33,6 +33,7 @@ from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
 from infocity.portal import service as portal_service
+from infocity.safety import api as safety_api
 from infocity.safety import pages as safety_pages
 from infocity.web import errors, openapi, ops, pages
 from infocity.web.deps import PrincipalSources, install_principal_sources
@@ -128,6 +129,7 @@ def create_app() -> FastAPI:
         city_api.router,
         portal_api.router,
         education_api.router,
+        safety_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311.router)

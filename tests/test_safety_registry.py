@@ -21,7 +21,7 @@ from infocity.safety.models import Building, Outage
 from infocity.safety.probes import ProbeOutcome
 from infocity.safety.rules import ProbeStatus
 from infocity.safety.schemas import BuildingCreate
-from tests.builders import logged_in, make_staff
+from tests.builders import api_token, bearer, logged_in, make_staff
 from tests.safety_builders import (
     CSV_HEADER,
     camera_line,
@@ -115,6 +115,14 @@ def test_registry_scopes_and_reports(
         assert credentials.decrypt("not a token") is None
     finally:
         get_settings.cache_clear()
+
+    # The JSON API answers the guard as the pages do.
+    headers = bearer(api_token(client, guard.identifier, guard.password))
+    assert [b["id"] for b in client.get("/api/v1/safety/buildings", headers=headers).json()] == [
+        main.id
+    ]
+    assert client.get(f"/api/v1/safety/buildings/{annex.id}", headers=headers).status_code == 404
+    assert client.get("/api/v1/safety/outages", headers=headers).json() == []
 
     # The pages: the guard's buildings; reports for analysts only.
     logged_in(client, guard)
