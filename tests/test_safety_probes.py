@@ -31,8 +31,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 def quick_probes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("INFOCITY_SAFETY_FAILURES_TO_OPEN", "2")
     monkeypatch.setenv("INFOCITY_SAFETY_SUCCESSES_TO_CLOSE", "1")
-    monkeypatch.setenv("INFOCITY_SAFETY_PROBE_TIMEOUT_SECONDS", "1")
-    monkeypatch.setenv("INFOCITY_SAFETY_FRAME_TIMEOUT_SECONDS", "8")
+    monkeypatch.setenv("INFOCITY_SAFETY_PROBE_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv("INFOCITY_SAFETY_FRAME_TIMEOUT_SECONDS", "12")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
