@@ -23,6 +23,7 @@ from bench import exams as exams_scenario
 from bench import payments as payments_scenario
 from bench import rush as rush_scenario
 from bench import search as search_scenario
+from bench import video as video_scenario
 from bench.env import RESULTS, ROOT, City, city_database, serve, table, write_result
 
 app = typer.Typer(help="InfoCity benchmarks.", invoke_without_command=True)
@@ -433,6 +434,29 @@ def do_exams(
     )
     print(f"  -> {path}")
     return figures
+
+
+@app.command("video")
+def video(
+    cameras: int = typer.Option(6000, help="Cameras to probe (the city has over 6,000)."),
+    concurrency: int = typer.Option(128, help="Fast probes at once."),
+    timeout: float = typer.Option(3.0, help="Deadline of one fast probe, seconds."),
+    frame_sample: int = typer.Option(200, help="Cameras whose frame is read (slow cycle)."),
+    frame_concurrency: int = typer.Option(4, help="ffmpeg processes at once."),
+    frame_timeout: float = typer.Option(8.0, help="Deadline of one frame, seconds."),
+    out: Path = Out,
+) -> None:
+    """School cameras: a full fast probe cycle and the frame-check cycle, with their CPU."""
+    result = video_scenario.run(
+        cameras=cameras,
+        concurrency=concurrency,
+        timeout=timeout,
+        frame_sample=frame_sample,
+        frame_concurrency=frame_concurrency,
+        frame_timeout=frame_timeout,
+    )
+    typer.echo(table("bench video", [(k, str(v)) for k, v in result.items()]))
+    write_result(f"video-{cameras}", result, out)
 
 
 @app.command("exams")

@@ -39,6 +39,8 @@ from infocity.housing import pages as housing_pages
 from infocity.portal import api as portal_api
 from infocity.portal import pages as portal_pages
 from infocity.portal import service as portal_service
+from infocity.safety import api as safety_api
+from infocity.safety import pages as safety_pages
 from infocity.web import errors, openapi, ops, pages, sms_reports
 from infocity.web.deps import PrincipalSources, install_principal_sources
 from infocity.web.limits import BodyLimitMiddleware, refuse_control_characters
@@ -141,6 +143,7 @@ def create_app() -> FastAPI:
         education_api.router,
         cards_api.router,
         connectivity_api.router,
+        safety_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311.router)
@@ -154,6 +157,7 @@ def create_app() -> FastAPI:
         education_pages.router,
         cards_pages.router,
         connectivity_pages.router,
+        safety_pages.router,
     ):
         app.include_router(router)
     return app

@@ -1,5 +1,5 @@
 """The command line: ``infocity serve | worker | db | seed | user | import | housing |
-education``.
+education | safety``.
 
 Commands stay thin: parse, call one service function, print.
 """
@@ -33,6 +33,8 @@ health_app = typer.Typer(help="Medical appointments.", no_args_is_help=True)
 app.add_typer(health_app, name="health")
 cards_app = typer.Typer(help="School cards: the devices' MQTT bridge.", no_args_is_help=True)
 app.add_typer(cards_app, name="cards")
+safety_app = typer.Typer(help="School video surveillance.", no_args_is_help=True)
+app.add_typer(safety_app, name="safety")
 
 
 @app.command()
@@ -363,6 +365,52 @@ def health_register_fhir_client(
     typer.echo(f"client_id={client.client_id}")
     typer.echo(f"client_secret={client.client_secret}")
     typer.echo(f"scopes={client.scopes}")
+
+
+@safety_app.command("import-cameras")
+def safety_import_cameras(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The cameras CSV file."),
+) -> None:
+    """Import school cameras (CSV: school_id,address,code,stream_url,placement,model,
+    installed_on,username,password); all or nothing, every bad line reported."""
+    from infocity.core.auth import SYSTEM
+    from infocity.core.errors import AppError
+    from infocity.safety import service
+    from infocity.safety.errors import CameraFileRefused
+
+    try:
+        result = service.import_cameras(SYSTEM, file.read_text(encoding="utf-8-sig"))
+    except CameraFileRefused as exc:
+        typer.echo(exc.translated(), err=True)
+        for line in exc.lines():
+            typer.echo(f"  line {line}", err=True)
+        raise typer.Exit(2) from exc
+    except AppError as exc:
+        typer.echo(exc.translated(), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"cameras imported: {result.created} in {result.buildings} buildings")
+
+
+@safety_app.command("probe")
+def safety_probe(
+    frames: bool = typer.Option(False, "--frames", help="Read a frame of each (slow cycle)."),
+) -> None:
+    """Run one probe cycle of every camera now and record it (the worker runs them)."""
+    from infocity.core.auth import SYSTEM
+    from infocity.safety import service
+
+    cycle = service.run_frame_cycle(SYSTEM) if frames else service.run_fast_cycle(SYSTEM)
+    typer.echo(cycle.model_dump_json())
+
+
+@safety_app.command("rotate-credentials")
+def safety_rotate_credentials() -> None:
+    """Re-encrypt every camera's credentials with the first key of
+    INFOCITY_SAFETY_CREDENTIAL_KEYS (then the old keys can be dropped)."""
+    from infocity.core.auth import SYSTEM
+    from infocity.safety import service
+
+    typer.echo(f"credentials re-encrypted: {service.rotate_camera_credentials(SYSTEM)}")
 
 
 @app.callback()

@@ -10,6 +10,7 @@ from infocity.education import models as education_models
 from infocity.health import models as health_models
 from infocity.housing import models as housing_models
 from infocity.portal import models as portal_models
+from infocity.safety import models as safety_models
 
 metadata = Base.metadata
 
@@ -24,4 +25,5 @@ __all__ = [
     "housing_models",
     "metadata",
     "portal_models",
+    "safety_models",
 ]

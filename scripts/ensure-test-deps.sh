@@ -2,8 +2,9 @@
 # Make sure what the test suite drives for real is on this machine:
 # PostgreSQL binaries (the tests start a throwaway cluster), Chromium (browser tests),
 # Kannel with its fake SMSC (the SMS gateway's tests), Mosquitto (the school cards' MQTT
-# bridge; the tests start a broker of their own) and FreeRADIUS with its PostgreSQL driver
-# and radclient (the Wi-Fi's RADIUS tests).
+# bridge; the tests start a broker of their own), FreeRADIUS with its PostgreSQL driver
+# and radclient (the Wi-Fi's RADIUS tests), ffmpeg and GStreamer's RTSP server (camera
+# probes).
 # Installs missing ones from Debian's packages when run as root; otherwise says what is missing.
 set -euo pipefail
 
@@ -35,6 +36,15 @@ if ! command -v radclient >/dev/null; then
 fi
 if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   need+=(fonts-dejavu-core)  # the Cyrillic font of PDF bills
+fi
+# School cameras: ffmpeg reads frames; GStreamer's RTSP server (driven from the system's
+# Python by deploy/rtsp_test_server.py) serves the test streams.
+if ! command -v ffmpeg >/dev/null; then
+  need+=(ffmpeg)
+fi
+if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null; then
+  need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base \
+         gstreamer1.0-plugins-good)
 fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

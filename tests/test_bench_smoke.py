@@ -241,3 +241,26 @@ def test_the_education_benchmarks_run_at_a_tiny_scale(database: str, tmp_path: P
     assert exams["api"]["answered_with_results"] == exams["api"]["look_ups"]
     assert exams["bare_endpoint"]["errors"] == 0
     assert exams["api_over_bare"] > 0
+
+
+def test_bench_video_runs_at_a_tiny_scale() -> None:
+    from bench import video
+    from tests.support.rtsp import require_rtsp
+
+    require_rtsp()
+    result = video.run(
+        cameras=20,
+        concurrency=8,
+        timeout=3.0,
+        frame_sample=2,
+        frame_concurrency=2,
+        frame_timeout=8.0,
+        closed_share=0.1,
+        silent_share=0.1,
+        namespace=False,
+    )
+    # Outcomes only: a busy machine may time a good stream out too.
+    assert result["fast_outcomes"]["refused"] == 2
+    assert result["fast_outcomes"]["timeout"] >= 2
+    assert sum(result["fast_outcomes"].values()) == 20
+    assert sum(result["frame_outcomes"].values()) == 2

@@ -104,6 +104,11 @@ class Action(StrEnum):
     WIFI_NETWORKS_MANAGE = "wifi.networks_manage"  # an operator's networks and hotspots
     WIFI_STATS_READ = "wifi.stats_read"  # connections, devices, sessions, traffic
     WIFI_BIND_OWN = "wifi.bind_own"  # a logged-in citizen binds a device without an SMS
+    # School video surveillance
+    SAFETY_REGISTRY_MANAGE = "safety.registry_manage"  # buildings, cameras, their staff
+    SAFETY_MONITOR = "safety.monitor"  # scoped: security staff see the buildings they guard
+    SAFETY_PROBE = "safety.probe"  # run the probe cycles (the worker, as SYSTEM)
+    SAFETY_REPORTS = "safety.reports"  # uptime and coverage of the city
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -179,6 +184,12 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.WIFI_NETWORKS_MANAGE: frozenset({Role.WIFI_OPERATOR, Role.CITY_ADMIN}),
     Action.WIFI_STATS_READ: frozenset({Role.WIFI_OPERATOR, Role.ANALYST, Role.CITY_ADMIN}),
     Action.WIFI_BIND_OWN: frozenset({Role.CITIZEN}),
+    Action.SAFETY_REGISTRY_MANAGE: frozenset({Role.CITY_ADMIN}),
+    # Scoped by assignment, not by grant: security staff see only the buildings they are
+    # responsible for (safety.service.base._visible_buildings).
+    Action.SAFETY_MONITOR: frozenset({Role.SECURITY_STAFF, Role.CITY_ADMIN}),
+    Action.SAFETY_PROBE: frozenset({Role.CITY_ADMIN}),
+    Action.SAFETY_REPORTS: frozenset({Role.ANALYST, Role.CITY_ADMIN}),
 }
 
 

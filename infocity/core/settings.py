@@ -126,6 +126,18 @@ class Settings(BaseSettings):
     social_card_signing_key: str | None = None
     # How long a validator may reuse an eligibility answer without asking again.
     social_card_eligibility_max_age: int = Field(60, ge=0, le=86400)
+    # School video surveillance (docs/safety.md).
+    # Fernet keys for camera credentials, comma-separated: the first encrypts, all decrypt.
+    safety_credential_keys: str | None = None
+    safety_failures_to_open: int = Field(3, ge=1, le=100)  # failed probes in a row: outage
+    safety_successes_to_close: int = Field(2, ge=1, le=100)  # good probes in a row: closed
+    safety_probe_timeout_seconds: float = Field(3.0, gt=0, le=60)  # TCP + RTSP, per camera
+    safety_probe_concurrency: int = Field(256, ge=1, le=10_000)
+    safety_frame_timeout_seconds: float = Field(8.0, gt=0, le=120)  # ffmpeg, killed after
+    safety_frame_concurrency: int = Field(4, ge=1, le=64)  # ffmpeg processes at once
+    # Cameras whose frame one slow cycle reads, those checked longest ago first: a frame is
+    # seconds of waiting, so the city's cameras are covered over several cycles.
+    safety_frame_batch: int = Field(300, ge=1, le=100_000)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,50 @@
+"""Use cases of school video surveillance: one function per thing a user does, one
+transaction each.
+
+- ``base``: the buildings an actor may see, rows shaped for reading;
+- ``registry``: buildings, their security staff, cameras imported from CSV;
+- ``monitoring``: the probe cycles, the status history, outages and their messages;
+- ``reports``: uptime, coverage, current outages, CSV.
+"""
+
+from __future__ import annotations
+
+from infocity.safety.service.monitoring import (
+    probe_targets,
+    record_probe_results,
+    run_fast_cycle,
+    run_frame_cycle,
+)
+from infocity.safety.service.registry import (
+    assign_building_staff,
+    get_building_status,
+    import_cameras,
+    list_my_buildings,
+    register_building,
+    rotate_camera_credentials,
+)
+from infocity.safety.service.reports import (
+    coverage,
+    current_outages,
+    district_states,
+    uptime_csv,
+    uptime_report,
+)
+
+__all__ = [
+    "assign_building_staff",
+    "coverage",
+    "current_outages",
+    "district_states",
+    "get_building_status",
+    "import_cameras",
+    "list_my_buildings",
+    "probe_targets",
+    "record_probe_results",
+    "register_building",
+    "rotate_camera_credentials",
+    "run_fast_cycle",
+    "run_frame_cycle",
+    "uptime_csv",
+    "uptime_report",
+]
