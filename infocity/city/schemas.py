@@ -43,8 +43,8 @@ OrganisationKind = Literal[
     "kindergarten",
     "housing_operator",
     "wifi_operator",
-    "education_office",
     "college",
+    "education_office",
 ]
 
 

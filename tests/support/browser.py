@@ -94,9 +94,12 @@ def launched_chromium() -> Iterator[Any]:
 
 
 class _WorkerChromium:
-    """One Chromium per test process, started on first use: starting Chromium and
-    Playwright's driver costs seconds, and every test's pages live in contexts of their
-    own (cookies, storage), so sharing the browser shares nothing a test can see."""
+    """One Chromium for a run of browser tests in this test process, started on first use:
+    starting Chromium and Playwright's driver costs seconds, and every test's pages live
+    in contexts of their own (cookies, storage), so sharing the browser shares nothing a
+    test can see. Playwright's synchronous API holds an event loop in this thread while it
+    runs, which ``asyncio.run`` refuses to start beside, so the first test that is not a
+    browser test closes it."""
 
     def __init__(self) -> None:
         self._running: Any = None
@@ -115,20 +118,27 @@ class _WorkerChromium:
         self._stack = self._running = None
 
 
-@pytest.fixture(scope="session")
-def _worker_chromium() -> Iterator[_WorkerChromium]:
-    holder = _WorkerChromium()
-    try:
-        yield holder
-    finally:
-        holder.close()
+_WORKER_CHROMIUM = _WorkerChromium()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _chromium_closed_at_the_end() -> Iterator[None]:
+    yield
+    _WORKER_CHROMIUM.close()
+
+
+@pytest.fixture(autouse=True)
+def _chromium_closed_between_runs(request: pytest.FixtureRequest) -> None:
+    """Close the shared Chromium before a test that is not a browser test."""
+    if request.node.get_closest_marker("browser") is None:
+        _WORKER_CHROMIUM.close()
 
 
 @pytest.fixture
-def chromium(_worker_chromium: _WorkerChromium) -> Iterator[Any]:
+def chromium() -> Iterator[Any]:
     """The Chromium of this test process; each context is a browser of its own, and the
     contexts a test opened are closed after it."""
-    browser = _worker_chromium.get()
+    browser = _WORKER_CHROMIUM.get()
     try:
         yield browser
     finally:
