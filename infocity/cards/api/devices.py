@@ -16,12 +16,16 @@ from infocity.web.errors import error_responses
 
 router = APIRouter(prefix="/cards/devices", tags=["cards"])
 
+# Turnstiles, tills and transit validators name themselves by their key in a header of
+# its own, not ``Authorization``: a validator's answer may be cached, and responses to
+# requests with an Authorization header are marked no-store for browsers' sake.
 device_key = APIKeyHeader(
     name="X-Device-Key",
     scheme_name="device_key",
     description="The device's key, issued by a city administrator",
     auto_error=False,
 )
+DeviceKey = Annotated[str | None, Depends(device_key)]
 
 
 def device(key: Annotated[str | None, Depends(device_key)]) -> DeviceIdentity:

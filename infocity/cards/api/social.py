@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.security import APIKeyHeader
+from fastapi import APIRouter, Path, Request, Response
 
 from infocity.cards import service
+from infocity.cards.api.devices import DeviceKey
 from infocity.cards.schemas.social import (
     SocialCardBlock,
     SocialCardEligibilityRead,
@@ -24,15 +24,6 @@ from infocity.web.forms import IdPath
 
 router = APIRouter(prefix="/cards/social", tags=["cards"])
 
-# Not ``Authorization``: a validator's answer may be cached, and responses to requests with
-# an Authorization header are marked no-store for browsers' sake.
-device_key_header = APIKeyHeader(
-    name="X-Device-Key",
-    auto_error=False,
-    scheme_name="device_key",
-    description="A validator's device key (issued by a city administrator)",
-)
-DeviceKey = Annotated[str | None, Depends(device_key_header)]
 UidPath = Annotated[str, Path(min_length=1, max_length=40)]
 # A stop-list changes once a day; validators re-check it hourly.
 STOP_LIST_MAX_AGE = 3600
