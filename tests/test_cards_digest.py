@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from infocity.cards import service
@@ -33,6 +34,8 @@ def _digests(user_id: int) -> list[tuple[str, str]]:
         ]
 
 
+# The city day is the digest's: run either side of the city's midnight and at months' ends.
+@pytest.mark.calendar
 def test_parents_who_chose_the_digest_get_one_a_day(database: str) -> None:
     school = make_school()
     parent, pupil = enrolled_child(school, first_name="Маша", balance=20_000)
