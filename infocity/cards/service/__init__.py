@@ -30,6 +30,7 @@ from infocity.cards.service.ledger import (
     import_payments,
     list_ledger,
     refund_purchase,
+    set_auto_top_up,
     set_spending_rules,
     top_up_card,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "remove_trusted_adult",
     "report_social_card_lost",
     "send_daily_digests",
+    "set_auto_top_up",
     "set_notification_settings",
     "set_spending_rules",
     "social_stop_list_key",
