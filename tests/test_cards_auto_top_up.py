@@ -8,19 +8,21 @@ import threading
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
 from infocity.cards import service
 from infocity.cards.schemas.cards import AutoTopUpRule, TrustedAdultAdd
 from infocity.cards.schemas.ledger import TopUp
 from infocity.core.db import utcnow
 from infocity.core.errors import AppError
-from tests.builders import make_citizen
+from tests.builders import api_token, bearer, logged_in, make_citizen
 from tests.cards_builders import enrolled_child, event, make_device, make_school, send
+from tests.support.forms import form_token
 
 TILLS = 6
 
 
-def test_one_automatic_top_up_per_period_settled_by_its_payment(database: str) -> None:
+def test_one_automatic_top_up_per_period_settled_by_its_payment(client: TestClient) -> None:
     school = make_school()
     parent, pupil = enrolled_child(school, balance=10_000)
     grandmother = make_citizen(first_name="Галина")
@@ -52,8 +54,28 @@ def test_one_automatic_top_up_per_period_settled_by_its_payment(database: str) -
     assert paid.balance == 3_000 + 30_000
     assert [r.state for r in paid.auto_top_ups] == ["settled"]
 
-    off = service.set_auto_top_up(parent.principal, pupil.id, AutoTopUpRule())
-    assert off.auto_top_up is None
+    # The pupil's page shows the request settled and takes a new rule; the API turns it off.
+    browser = logged_in(client, parent)
+    page = browser.get(f"/cards/pupils/{pupil.id}")
+    assert "Автопополнение на 300,00" in page.text.replace("\xa0", " ")
+    saved = browser.post(
+        f"/cards/pupils/{pupil.id}/auto-top-up",
+        data={
+            "csrf_token": form_token(page),
+            "auto_below": "80",
+            "auto_amount": "500",
+            "auto_period": "month",
+        },
+    )
+    assert "Автопополнение сохранено" in saved.text
+    rule = AutoTopUpRule(below=8_000, amount=50_000, period="month")
+    assert service.get_my_pupil(parent.principal, pupil.id).auto_top_up == rule
+    token = api_token(client, parent.identifier, parent.password)
+    off = client.put(
+        f"/api/v1/cards/pupils/{pupil.id}/auto-top-up", json={"below": None}, headers=bearer(token)
+    )
+    assert off.status_code == 200, off.text
+    assert off.json()["auto_top_up"] is None
 
 
 @pytest.mark.slow
