@@ -32,3 +32,10 @@ def fan_out() -> int:
 def expire_holds() -> int:
     """Give back the sums of till approvals no purchase used in time."""
     return service.expire_holds(SYSTEM)
+
+
+@periodic("cards.daily_digest", every=timedelta(hours=1))
+def daily_digest() -> int:
+    """Send yesterday's digests to the representatives who chose them (hourly: the runs
+    after the first that day find them sent)."""
+    return service.send_daily_digests(SYSTEM)

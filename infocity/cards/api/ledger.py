@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from infocity.cards import service
-from infocity.cards.schemas.cards import PupilRead
+from infocity.cards.schemas.cards import AutoTopUpRule, PupilRead
 from infocity.cards.schemas.ledger import (
     LedgerEntryRead,
     LedgerFilter,
@@ -44,6 +44,17 @@ def top_up(pupil_id: IdPath, data: TopUp, actor: CurrentUser) -> PupilRead:
 )
 def spending_rules(pupil_id: IdPath, data: SpendingRules, actor: CurrentUser) -> PupilRead:
     return service.set_spending_rules(actor, pupil_id, data)
+
+
+@router.put(
+    "/pupils/{pupil_id}/auto-top-up",
+    response_model=PupilRead,
+    summary="The automatic top-up: trigger, amount, at most once per period (legal "
+    "representatives; no trigger turns it off)",
+    responses=error_responses(401, 403, 404, 422),
+)
+def auto_top_up(pupil_id: IdPath, data: AutoTopUpRule, actor: CurrentUser) -> PupilRead:
+    return service.set_auto_top_up(actor, pupil_id, data)
 
 
 @router.get(

@@ -53,6 +53,11 @@ class CardPupil(Base):
     # Set when the balance fell below ``low_balance`` and the alert went out; cleared
     # when a top-up lifts it again, so each crossing alerts once.
     low_balance_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The automatic top-up rule: below ``auto_top_up_below`` kopecks after a purchase,
+    # ask for ``auto_top_up_amount``, at most once per ``auto_top_up_period``.
+    auto_top_up_below: Mapped[int | None] = mapped_column(BigInteger)
+    auto_top_up_amount: Mapped[int | None] = mapped_column(BigInteger)
+    auto_top_up_period: Mapped[str | None] = mapped_column(String(8))
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -6,13 +6,14 @@ twice or an MQTT message redelivered finds its row and changes nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     String,
@@ -69,3 +70,19 @@ class CardNotice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("event_id", "representative_id"),)
+
+
+class CardDigest(Base):
+    """A representative's daily digest of a pupil's day: the unique (representative,
+    day) makes it once, however many times the hourly job runs that day."""
+
+    __tablename__ = "card_digests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    representative_id: Mapped[int] = mapped_column(
+        ForeignKey("card_representatives.id", ondelete="CASCADE"), index=True
+    )
+    day: Mapped[date] = mapped_column(Date)  # the city day the digest tells of
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("representative_id", "day"),)

@@ -3,13 +3,14 @@ holds of approved till authorizations; the categories a pupil may not buy."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     String,
@@ -18,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infocity.cards.models.cards import one_of
-from infocity.cards.rules.ledger import EntryKind, HoldState
+from infocity.cards.rules.ledger import AutoTopUpState, EntryKind, HoldState, TopUpPeriod
 from infocity.core.db import Base, UTCDateTime, utcnow
 from infocity.core.models import BigId
 
@@ -73,3 +74,27 @@ class BannedCategory(Base):
 
     pupil_id: Mapped[int] = mapped_column(ForeignKey("card_pupils.id"), primary_key=True)
     category: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class AutoTopUp(Base):
+    """An automatic top-up asked for when a purchase took the balance below the
+    representative's trigger: at most one per pupil and period (the unique key), settled
+    when the payment carrying its ``reference`` arrives."""
+
+    __tablename__ = "card_auto_top_ups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("card_pupils.id"))
+    period: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[date] = mapped_column(Date)
+    amount: Mapped[int] = mapped_column(BigInteger)  # kopecks
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default=AutoTopUpState.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("pupil_id", "period", "period_start"),
+        CheckConstraint(one_of("state", AutoTopUpState), name="state"),
+        CheckConstraint(one_of("period", TopUpPeriod), name="period"),
+    )

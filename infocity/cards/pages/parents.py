@@ -17,8 +17,20 @@ from infocity.accounts import service as accounts
 from infocity.cards import errors, service
 from infocity.cards.rules.cards import STANDING_LABELS, STATUS_LABELS
 from infocity.cards.rules.events import CHANNELS, EVENT_LABELS
-from infocity.cards.rules.ledger import CATEGORIES, CATEGORY_LABELS, DECLINE_LABELS, ENTRY_LABELS
-from infocity.cards.schemas.cards import Activation, NotificationSettings, TrustedAdultAdd
+from infocity.cards.rules.ledger import (
+    CATEGORIES,
+    CATEGORY_LABELS,
+    DECLINE_LABELS,
+    ENTRY_LABELS,
+    TOP_UP_PERIOD_LABELS,
+    TopUpPeriod,
+)
+from infocity.cards.schemas.cards import (
+    Activation,
+    AutoTopUpRule,
+    NotificationSettings,
+    TrustedAdultAdd,
+)
 from infocity.cards.schemas.ledger import LedgerFilter, SpendingRules, TopUp
 from infocity.core.db import utcnow
 from infocity.core.errors import AppError
@@ -40,6 +52,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)]
 NOTICES = {
     "activated": N_("The service is on: you will be told of the child's day."),
     "rules": N_("The limit and banned categories are saved."),
+    "auto_top_up": N_("The automatic top-up is saved."),
     "adult": N_("The adult is added."),
     "settings": N_("Your settings are saved."),
     "topped_up": N_("The card is topped up."),
@@ -51,6 +64,7 @@ LABELS = {
     "category": CATEGORY_LABELS,
     "decline": DECLINE_LABELS,
     "entry": ENTRY_LABELS,
+    "period": TOP_UP_PERIOD_LABELS,
 }
 
 
@@ -168,6 +182,30 @@ def spending_rules(request: Request, pupil_id: IdPath, form: Form) -> Response:
                 banned_categories=[c for c in CATEGORIES if form.get(f"banned_{c}")],
             ),
         ),
+    )
+
+
+def _auto_top_up_rule(form: dict[str, str]) -> AutoTopUpRule:
+    """The form's rule: an empty trigger turns it off, an empty amount keeps the default."""
+    period = form.get("auto_period", "")
+    amount = _kopecks(form.get("auto_amount"))
+    return AutoTopUpRule.model_validate(
+        {
+            "below": _kopecks(form.get("auto_below")) or None,
+            "period": period if period in set(TopUpPeriod) else TopUpPeriod.WEEK,
+            **({"amount": amount} if amount else {}),
+        }
+    )
+
+
+@router.post("/cards/pupils/{pupil_id}/auto-top-up", response_class=HTMLResponse)
+def auto_top_up(request: Request, pupil_id: IdPath, form: Form) -> Response:
+    actor = logged_in(request)
+    return _act(
+        request,
+        pupil_id,
+        "auto_top_up",
+        lambda: service.set_auto_top_up(actor, pupil_id, _auto_top_up_rule(form)),
     )
 
 

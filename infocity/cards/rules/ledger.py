@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 
 from infocity.core.i18n import N_
@@ -49,6 +49,39 @@ class HoldState(StrEnum):
     HELD = "held"
     USED = "used"  # the purchase that followed took it
     EXPIRED = "expired"  # not used in time: the amount is spendable again
+
+
+class TopUpPeriod(StrEnum):
+    """How often an automatic top-up may be asked for: at most once per period."""
+
+    DAY = "day"
+    WEEK = "week"  # Monday to Sunday
+    MONTH = "month"
+
+
+TOP_UP_PERIOD_LABELS = {
+    TopUpPeriod.DAY: N_("Once a day at most"),
+    TopUpPeriod.WEEK: N_("Once a week at most"),
+    TopUpPeriod.MONTH: N_("Once a month at most"),
+}
+
+
+def period_start(day: date, period: TopUpPeriod) -> date:
+    """The first city day of the period ``day`` falls in: the key of "once per period"."""
+    if period is TopUpPeriod.WEEK:
+        return day - timedelta(days=day.weekday())
+    if period is TopUpPeriod.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+class AutoTopUpState(StrEnum):
+    PENDING = "pending"  # asked of the parent's bank; the money has not arrived
+    SETTLED = "settled"  # a top-up with the request's reference arrived
+
+
+# The one transition: a pending request is settled by the top-up carrying its reference.
+AUTO_TOP_UP_TRANSITIONS = {AutoTopUpState.PENDING: AutoTopUpState.SETTLED}
 
 
 class Decline(StrEnum):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -69,6 +70,24 @@ class RepresentativeRead(OutputModel):
     channels: list[str]
 
 
+class AutoTopUpRule(InputModel):
+    """Below ``below`` kopecks after a purchase, ask for ``amount`` from the parent's
+    bank card, at most once per ``period``; no ``below`` turns the rule off."""
+
+    below: int | None = Field(default=None, ge=1, le=10_000_000)
+    amount: int = Field(default=50_000, ge=100, le=10_000_000)
+    period: Literal["day", "week", "month"] = "week"
+
+
+class AutoTopUpRead(OutputModel):
+    """An automatic top-up asked for; the payment carrying ``reference`` settles it."""
+
+    amount: int
+    reference: str
+    state: str
+    period_start: date
+
+
 class PupilRead(OutputModel):
     """A pupil as a representative sees them."""
 
@@ -84,3 +103,7 @@ class PupilRead(OutputModel):
     banned_categories: list[str]
     standing: str  # the asking adult's
     card_status: str | None
+    auto_top_up: AutoTopUpRule | None = None  # the rule, when set
+    auto_top_ups: list[AutoTopUpRead] = Field(
+        default_factory=list
+    )  # the latest requests, newest first

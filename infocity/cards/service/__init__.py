@@ -5,7 +5,8 @@ One module per sub-domain; a module imports only the ones below it:
 
 - ``events`` (device batches) above ``tills`` (authorization and holds), above
   ``ledger`` (top-ups, refunds, rules of spending), above ``money`` (the guarded
-  statements); ``notices`` (the worker's fan-out) beside them;
+  statements); ``notices`` (the worker's fan-out) and ``digests`` (the daily
+  digest) beside them;
 - ``cards`` (issue, block, re-issue) and ``representatives`` (activation, trusted
   adults, settings) on the shared ``base``;
 - ``social``: students' social cards: ordered on the college's confirmation, issued,
@@ -23,11 +24,13 @@ from infocity.cards.service.cards import (
     reissue_card,
     unblock_card,
 )
+from infocity.cards.service.digests import send_daily_digests
 from infocity.cards.service.events import list_card_events, record_device_events
 from infocity.cards.service.ledger import (
     import_payments,
     list_ledger,
     refund_purchase,
+    set_auto_top_up,
     set_spending_rules,
     top_up_card,
 )
@@ -91,6 +94,8 @@ __all__ = [
     "reissue_social_card",
     "remove_trusted_adult",
     "report_social_card_lost",
+    "send_daily_digests",
+    "set_auto_top_up",
     "set_notification_settings",
     "set_spending_rules",
     "social_stop_list_key",

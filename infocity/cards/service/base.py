@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from infocity.accounts import service as accounts
 from infocity.cards import errors
 from infocity.cards.models.cards import CardHistory, CardPupil, CardRepresentative, SchoolCard
-from infocity.cards.models.ledger import BannedCategory
+from infocity.cards.models.ledger import AutoTopUp, BannedCategory
 from infocity.cards.rules.cards import RIGHTS, CardStatus, Right, Standing
-from infocity.cards.schemas.cards import PupilRead
+from infocity.cards.schemas.cards import AutoTopUpRead, AutoTopUpRule, PupilRead
 from infocity.core.auth import Principal
 from infocity.core.clock import city_date
 
@@ -102,4 +102,28 @@ def _pupil_read(
         banned_categories=list(banned),
         standing=told.standing,
         card_status=_latest_card_status(session, pupil.id),
+        auto_top_up=_auto_top_up_rule(pupil),
+        auto_top_ups=[
+            AutoTopUpRead(
+                amount=r.amount, reference=r.reference, state=r.state, period_start=r.period_start
+            )
+            for r in session.scalars(
+                select(AutoTopUp)
+                .where(AutoTopUp.pupil_id == pupil.id)
+                .order_by(AutoTopUp.id.desc())
+                .limit(5)
+            )
+        ],
+    )
+
+
+def _auto_top_up_rule(pupil: CardPupil) -> AutoTopUpRule | None:
+    if pupil.auto_top_up_below is None or pupil.auto_top_up_amount is None:
+        return None
+    return AutoTopUpRule.model_validate(
+        {
+            "below": pupil.auto_top_up_below,
+            "amount": pupil.auto_top_up_amount,
+            "period": pupil.auto_top_up_period,
+        }
     )

@@ -18,7 +18,7 @@ from infocity.cards.models.ledger import BannedCategory, LedgerEntry
 from infocity.cards.rules.cards import Right, normalize_uid
 from infocity.cards.rules.events import EventKind
 from infocity.cards.rules.ledger import CATEGORIES, MAX_AMOUNT, EntryKind
-from infocity.cards.schemas.cards import PupilRead
+from infocity.cards.schemas.cards import AutoTopUpRule, PupilRead
 from infocity.cards.schemas.ledger import (
     LedgerEntryRead,
     LedgerFilter,
@@ -74,6 +74,8 @@ def _take_reference(
     if entry_id is None:
         return False
     balance = money._credit(session, pupil_id, amount)
+    if kind is EntryKind.TOP_UP:
+        money._settle_auto_top_up(session, reference, at)
     entry = session.get(LedgerEntry, entry_id)
     assert entry is not None
     entry.balance_after = balance
@@ -259,6 +261,34 @@ def set_spending_rules(
         banned = ",".join(sorted(set(data.banned_categories)))
         detail = f"limit={data.daily_limit}; banned={banned}"
         _add_history(session, actor, pupil.id, "rules", detail=detail, at=now)
+        result = _pupil_read(session, pupil, told, now)
+        uow.commit()
+        return result
+
+
+def set_auto_top_up(
+    actor: Principal | None,
+    pupil_id: int,
+    data: AutoTopUpRule,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> PupilRead:
+    """A legal representative sets (or, with no trigger, turns off) the automatic top-up:
+    below the trigger after a purchase, one request of the amount per period."""
+    actor = authorize(actor, Action.SCHOOL_CARDS_OWN)
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        pupil, told = _representative(session, actor, pupil_id, Right.SET_RULES)
+        on = data.below is not None
+        pupil.auto_top_up_below = data.below
+        pupil.auto_top_up_amount = data.amount if on else None
+        pupil.auto_top_up_period = data.period if on else None
+        detail = f"below={data.below}; amount={data.amount}; period={data.period}" if on else "off"
+        _add_history(session, actor, pupil.id, "auto_top_up", detail=detail, at=now)
+        session.flush()
         result = _pupil_read(session, pupil, told, now)
         uow.commit()
         return result

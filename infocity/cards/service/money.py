@@ -13,11 +13,18 @@ from sqlalchemy.orm import Session
 from infocity.cards import errors
 from infocity.cards.models.cards import CardPupil
 from infocity.cards.models.events import CardEvent
-from infocity.cards.models.ledger import LedgerEntry
+from infocity.cards.models.ledger import AutoTopUp, LedgerEntry
 from infocity.cards.rules.events import EventKind
-from infocity.cards.rules.ledger import EntryKind
+from infocity.cards.rules.ledger import (
+    AUTO_TOP_UP_TRANSITIONS,
+    AutoTopUpState,
+    EntryKind,
+    TopUpPeriod,
+    period_start,
+)
+from infocity.core.db import utcnow
 from infocity.core.errors import AppError
-from infocity.core.sql import dml
+from infocity.core.sql import dml, upsert_insert
 
 
 def _spent_on(day: date) -> ColumnElement[int]:
@@ -107,13 +114,52 @@ def _debit(
             CardPupil.low_balance,
             CardPupil.low_balance_alerted,
             CardPupil.school_id,
+            CardPupil.auto_top_up_below,
+            CardPupil.auto_top_up_amount,
+            CardPupil.auto_top_up_period,
         ),
     ).one_or_none()
     if row is None:
         return None
     if row.balance < row.low_balance and not row.low_balance_alerted:
         _alert_low(session, pupil_id, row.school_id, row.balance, at)
+    rule = row.auto_top_up_below, row.auto_top_up_amount, row.auto_top_up_period
+    if None not in rule and row.balance < row.auto_top_up_below:
+        _ask_auto_top_up(
+            session, pupil_id, row.auto_top_up_amount, TopUpPeriod(row.auto_top_up_period), day
+        )
     return int(row.balance)
+
+
+def _ask_auto_top_up(
+    session: Session, pupil_id: int, amount: int, period: TopUpPeriod, day: date
+) -> None:
+    """One automatic top-up request per pupil and period: the unique key takes it, so
+    purchases at once crossing the trigger ask once."""
+    start = period_start(day, period)
+    session.execute(
+        upsert_insert(session)(AutoTopUp)
+        .values(
+            pupil_id=pupil_id,
+            period=period,
+            period_start=start,
+            amount=amount,
+            reference=f"auto:{pupil_id}:{period}:{start.isoformat()}",
+            state=AutoTopUpState.PENDING,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["pupil_id", "period", "period_start"])
+    )
+
+
+def _settle_auto_top_up(session: Session, reference: str, at: datetime) -> None:
+    """The payment carrying a request's reference arrived: the request is settled."""
+    dml(
+        session,
+        update(AutoTopUp)
+        .where(AutoTopUp.reference == reference, AutoTopUp.state == AutoTopUpState.PENDING)
+        .values(state=AUTO_TOP_UP_TRANSITIONS[AutoTopUpState.PENDING], settled_at=at),
+    )
 
 
 def _alert_low(session: Session, pupil_id: int, school_id: int, balance: int, at: datetime) -> None:
