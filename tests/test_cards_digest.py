@@ -3,9 +3,10 @@ with the day's entries, exits and purchases and the balance; a second run sends 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from infocity.cards import service
@@ -36,7 +37,14 @@ def _digests(user_id: int) -> list[tuple[str, str]]:
 
 # The city day is the digest's: run either side of the city's midnight and at months' ends.
 @pytest.mark.calendar
-def test_parents_who_chose_the_digest_get_one_a_day(database: str) -> None:
+def test_parents_who_chose_the_digest_get_one_a_day(
+    database: str, request: pytest.FixtureRequest
+) -> None:
+    # The scenario happens at one instant: a second before the city's midnight, a ticking
+    # clock would move "yesterday" between the events and the digest.
+    frozen = time_machine.travel(datetime.now(UTC), tick=False)
+    frozen.start()
+    request.addfinalizer(frozen.stop)
     school = make_school()
     parent, pupil = enrolled_child(school, first_name="Маша", balance=20_000)
     other_parent, quiet = enrolled_child(school, first_name="Петя")
