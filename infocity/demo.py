@@ -29,6 +29,7 @@ from infocity.housing.schemas import (
     TariffCreate,
 )
 from infocity.portal import service as portal
+from infocity.safety.demo import load_demo_safety
 
 DEMO_PASSWORD = "infocity-demo"  # noqa: S105 - published in the README, demo only
 DEMO_DOMAIN = "demo.infocity.example"  # a reserved name: no mail ever leaves for it
@@ -366,6 +367,9 @@ def load_demo_city() -> bool:
     load_demo_health(doctor_user_id=staff_ids["doctor"])
     load_demo_education()
     load_demo_connectivity()
+    load_demo_safety(
+        organisations["school1520"], "Большой Афанасьевский пер., 30", staff_ids["security"]
+    )
     load_demo_cards(
         _as_citizen(f"school@{DEMO_DOMAIN}"), anna, organisations["school1520"], maria.id
     )

@@ -45,6 +45,13 @@ def test_demo_city_loads_once(client: TestClient) -> None:
     assert "330,00" in cards
     assert "Вход в школу" in day
     assert "Покупка в столовой" in day
+    # The guard's building lists the demo cameras.
+    guard = login_page_client(client, "security@demo.infocity.example", DEMO_PASSWORD)
+    buildings = guard.get("/safety").text
+    assert "Большой Афанасьевский пер., 30" in buildings
+    building = re.search(r'href="/safety/buildings/(\d+)"', buildings)
+    assert building is not None
+    assert "CAM-01" in guard.get(f"/safety/buildings/{building[1]}").text
 
 
 def test_every_readme_login_works_with_the_demo_password(database: str) -> None:
