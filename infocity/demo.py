@@ -12,6 +12,7 @@ from sqlalchemy import select
 from infocity.accounts import rules
 from infocity.accounts import service as accounts
 from infocity.accounts.schemas import ChildCreate, CitizenCreate, ProfileUpdate, StaffCreate
+from infocity.cards.demo import load_demo_cards
 from infocity.city import service as city
 from infocity.city.models import District
 from infocity.city.schemas import DistrictCreate, OrganisationCreate
@@ -28,6 +29,7 @@ from infocity.housing.schemas import (
     TariffCreate,
 )
 from infocity.portal import service as portal
+from infocity.safety.demo import load_demo_safety
 
 DEMO_PASSWORD = "infocity-demo"  # noqa: S105 - published in the README, demo only
 DEMO_DOMAIN = "demo.infocity.example"  # a reserved name: no mail ever leaves for it
@@ -283,7 +285,7 @@ def load_demo_city() -> bool:
             passport="4510 123456",
         ),
     )
-    accounts.add_child(
+    maria = accounts.add_child(
         anna,
         ChildCreate(
             last_name="Иванова",
@@ -365,5 +367,11 @@ def load_demo_city() -> bool:
     load_demo_health(doctor_user_id=staff_ids["doctor"])
     load_demo_education()
     load_demo_connectivity()
+    load_demo_safety(
+        organisations["school1520"], "Большой Афанасьевский пер., 30", staff_ids["security"]
+    )
+    load_demo_cards(
+        _as_citizen(f"school@{DEMO_DOMAIN}"), anna, organisations["school1520"], maria.id
+    )
     portal.seed_catalogue()
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from infocity.accounts import service as accounts
@@ -15,6 +16,7 @@ from infocity.education import service as education
 from infocity.education.schemas.exams import ExamLookup
 from infocity.housing import service as housing
 from infocity.housing.schemas import ApartmentLinkCreate
+from tests.builders import login_page_client
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -24,7 +26,7 @@ def _readme_logins() -> list[str]:
     return re.findall(r"^\|[^|]+\| `([^`]+)` \|", section, flags=re.MULTILINE)
 
 
-def test_demo_city_loads_once(database: str) -> None:
+def test_demo_city_loads_once(client: TestClient) -> None:
     assert load_demo_city() is True
     with UnitOfWork() as uow:
         users = uow.session.scalar(select(func.count()).select_from(User))
@@ -33,6 +35,23 @@ def test_demo_city_loads_once(database: str) -> None:
     with UnitOfWork() as uow:
         assert uow.session.scalar(select(func.count()).select_from(User)) == users
         assert uow.session.scalar(select(func.count()).select_from(Person)) == people
+    # Anna's daughter's card shows a balance and today's entry and lunch.
+    anna = login_page_client(client, "anna.ivanova@demo.infocity.example", DEMO_PASSWORD)
+    cards = anna.get("/cards").text
+    assert "Мария" in cards
+    pupil = re.search(r'href="/cards/pupils/(\d+)"', cards)
+    assert pupil is not None
+    day = anna.get(f"/cards/pupils/{pupil[1]}").text
+    assert "330,00" in cards
+    assert "Вход в школу" in day
+    assert "Покупка в столовой" in day
+    # The guard's building lists the demo cameras.
+    guard = login_page_client(client, "security@demo.infocity.example", DEMO_PASSWORD)
+    buildings = guard.get("/safety").text
+    assert "Большой Афанасьевский пер., 30" in buildings
+    building = re.search(r'href="/safety/buildings/(\d+)"', buildings)
+    assert building is not None
+    assert "CAM-01" in guard.get(f"/safety/buildings/{building[1]}").text
 
 
 def test_every_readme_login_works_with_the_demo_password(database: str) -> None:
