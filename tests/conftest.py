@@ -190,6 +190,16 @@ def database(
 
 
 @pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Set INFOCITY_* variables for one test (``settings_env.setenv``, then
+    ``get_settings.cache_clear()``); after it the variables are undone and the settings
+    read afresh, so no later test in the process sees them."""
+    yield monkeypatch
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def uow(database: str) -> UnitOfWork:
     return UnitOfWork()
 

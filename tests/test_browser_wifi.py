@@ -27,7 +27,7 @@ UNKNOWN = "3C:22:FB:65:43:21"
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_a_rider_connects_on_a_phone_and_freeradius_lets_the_device_in(
-    database: str, chromium: Any, kannel: Kannel, monkeypatch: pytest.MonkeyPatch
+    database: str, chromium: Any, kannel: Kannel, settings_env: pytest.MonkeyPatch
 ) -> None:
     require_freeradius()
     city = make_wifi_city(hotspots=1, nas_address="127.0.0.1")
@@ -42,7 +42,7 @@ def test_a_rider_connects_on_a_phone_and_freeradius_lets_the_device_in(
         assert "+7916 ***-**-67" in page.locator("main").inner_text()
         # The worker sends the SMS through Kannel; the phone reads the code in it.
         for name, value in kannel.environment().items():
-            monkeypatch.setenv(name, value)
+            settings_env.setenv(name, value)
         get_settings.cache_clear()
         assert Worker("test").deliver_due() >= 1
         (sms,) = kannel.wait_for("+79161234567")

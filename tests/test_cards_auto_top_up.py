@@ -36,12 +36,14 @@ def test_one_automatic_top_up_per_period_settled_by_its_payment(client: TestClie
     assert service.set_auto_top_up(parent.principal, pupil.id, rule).auto_top_up == rule
 
     till = make_device(school.id, "till")
-    now = utcnow()
-    send(till, event("p1", "purchase", pupil.uid, now - timedelta(seconds=3), amount=4_000))
+    # One instant for the three purchases, so they fall in one week whatever today is
+    # (seconds apart, they could straddle the city's Monday midnight).
+    bought_at = utcnow() - timedelta(seconds=1)
+    send(till, event("p1", "purchase", pupil.uid, bought_at, amount=4_000))
     assert service.get_my_pupil(parent.principal, pupil.id).auto_top_ups == []
     # Below the trigger twice in the week: one request.
-    send(till, event("p2", "purchase", pupil.uid, now - timedelta(seconds=2), amount=2_000))
-    send(till, event("p3", "purchase", pupil.uid, now - timedelta(seconds=1), amount=1_000))
+    send(till, event("p2", "purchase", pupil.uid, bought_at, amount=2_000))
+    send(till, event("p3", "purchase", pupil.uid, bought_at, amount=1_000))
     [asked] = service.get_my_pupil(parent.principal, pupil.id).auto_top_ups
     assert (asked.amount, asked.state) == (30_000, "pending")
 

@@ -38,13 +38,11 @@ BASE_URL = "http://city.example:8123"
 
 
 @pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Set INFOCITY_* variables for one test; the settings are re-read."""
-    monkeypatch.setenv("INFOCITY_BASE_URL", BASE_URL)
+def settings_env(settings_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The shared fixture, with links in messages pointing at the notices' base URL."""
+    settings_env.setenv("INFOCITY_BASE_URL", BASE_URL)
     get_settings.cache_clear()
-    yield monkeypatch
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    return settings_env
 
 
 @pytest.fixture

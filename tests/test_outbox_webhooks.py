@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -21,14 +20,6 @@ from tests.support.users import add_citizen
 
 TEMPLATE = "portal/notifications/service_notice.txt"
 CONTEXT = {"title": "Meter", "name": "Иван", "text": "Please submit your readings."}
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Set INFOCITY_* variables for one test; the settings are re-read."""
-    yield monkeypatch
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def add_endpoint(uow: UnitOfWork, url: str, kinds: str = "*") -> tuple[int, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -24,14 +23,6 @@ from tests.support.servers import wait_until
 from tests.support.users import add_citizen
 
 TEMPLATE = "portal/notifications/service_notice.txt"
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Set INFOCITY_* variables for one test; the settings are re-read."""
-    yield monkeypatch
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def queue_sms(uow: UnitOfWork, citizen: Recipient, title: str, link: str | None) -> OutboxMessage:
