@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from infocity.accounts import service
@@ -93,7 +94,7 @@ def test_citizen_registers_adds_child_switches_language_and_reads_inbox(
         child_form.locator("#f-child-first_name").fill("Иван")
         child_form.locator("#f-child-birth_date").fill("2099-01-01")
         child_form.locator("button[type=submit]").click()
-        assert page.locator("[role=alert]").first.is_visible()
+        expect(page.locator("[role=alert]").first).to_be_visible()
 
         # Add a child for real.
         child_form = page.locator("form[action='/cabinet/children']")
@@ -101,7 +102,7 @@ def test_citizen_registers_adds_child_switches_language_and_reads_inbox(
         child_form.locator("#f-child-first_name").fill("Иван")
         child_form.locator("#f-child-birth_date").fill("2018-04-12")
         child_form.locator("button[type=submit]").click()
-        assert page.get_by_text("Смирнов Иван").first.is_visible()
+        expect(page.get_by_text("Смирнов Иван").first).to_be_visible()
 
         # The worker delivers the notification about the new family member.
         run_worker_once(database)
@@ -115,7 +116,7 @@ def test_citizen_registers_adds_child_switches_language_and_reads_inbox(
         # The notification (written in the language of the moment it was sent) is there,
         # unread; opening it marks it read.
         message_link = page.locator("main table a").first
-        assert message_link.is_visible()
+        expect(message_link).to_be_visible()
         message_link.click()
         assert "Иван" in page.locator("main").inner_text()
         page.goto(f"{base_url}/inbox")
@@ -192,16 +193,16 @@ def test_parent_changes_and_removes_a_child(
         page.fill("#f-first_name", "")
         page.fill("#f-snils", "123")
         page.click("main button[type=submit]")
-        assert page.locator("#f-first_name-error").is_visible()
-        assert page.locator("#f-snils-error").is_visible()
+        expect(page.locator("#f-first_name-error")).to_be_visible()
+        expect(page.locator("#f-snils-error")).to_be_visible()
         assert page.locator("#f-snils").input_value() == "123"
 
         page.fill("#f-first_name", "Илья")
         page.fill("#f-snils", "")
         page.select_option("#f-sex", "male")
         page.click("main button[type=submit]")
-        assert page.get_by_text("Данные ребёнка сохранены.").is_visible()
-        assert page.get_by_text("Смирнов Илья").first.is_visible()
+        expect(page.get_by_text("Данные ребёнка сохранены.")).to_be_visible()
+        expect(page.get_by_text("Смирнов Илья").first).to_be_visible()
 
         # Removal asks first, then the child is gone from the family.
         page.get_by_role("link", name="Удалить из семьи").click()
@@ -209,7 +210,7 @@ def test_parent_changes_and_removes_a_child(
         fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert fits, viewport
         page.get_by_role("button", name="Удалить из моей семьи").click()
-        assert page.get_by_text("Ребёнок удалён из вашей семьи.").is_visible()
+        expect(page.get_by_text("Ребёнок удалён из вашей семьи.")).to_be_visible()
         assert page.get_by_text("Смирнов Илья").count() == 0
     assert service.list_family(parent.principal) == []
     with UnitOfWork() as uow:

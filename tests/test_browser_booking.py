@@ -11,6 +11,7 @@ from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from infocity.core.auth import SYSTEM
@@ -74,6 +75,7 @@ def polyclinic(database: str) -> Polyclinic:
 
 
 def _fits(page: Any, width: int) -> None:
+    page.wait_for_load_state()  # a click's page may be committed but not yet parsed
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"{page.url} is {scroll_width}px wide"
 
@@ -102,6 +104,7 @@ def test_a_doctor_and_a_day_are_chosen_with_plain_links(
             _language(page, base_url, lang)
             page.goto(f"{base_url}/health")
             page.get_by_role("link", name=therapist, exact=True).click()
+            page.locator("a.day-choice").first.wait_for()
             _fits(page, width)
             height = page.evaluate("document.documentElement.scrollHeight")
             assert height < 6_000, f"the time choice is {height}px high"
@@ -118,7 +121,7 @@ def test_a_doctor_and_a_day_are_chosen_with_plain_links(
             page.screenshot(path=str(ARTIFACTS / f"booking-picker-{lang}-{width}.png"))
             times.nth(3).click()
             assert wanted.name in page.locator("main").inner_text()
-            assert page.get_by_role("button", name=book, exact=True).is_visible()
+            expect(page.get_by_role("button", name=book, exact=True)).to_be_visible()
 
 
 @ON_EVERY_SCREEN

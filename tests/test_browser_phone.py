@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from infocity.core.auth import SYSTEM
 from infocity.core.settings import get_settings
@@ -72,7 +73,7 @@ def _fits(page: Any, width: int) -> None:
 
 
 def _on_screen(locator: Any, width: int) -> None:
-    assert locator.is_visible()
+    expect(locator).to_be_visible()
     box = locator.bounding_box()
     assert box is not None
     assert box["x"] >= 0
@@ -198,7 +199,7 @@ def test_kiosk_prints_finishes_for_good_and_returns_to_its_start_by_itself(
         page.wait_for_load_state()
         assert "/kiosk/tickets/" not in page.url
         assert page.locator(".ticket").count() == 0
-        assert page.locator("#f-oms_policy").is_visible()
+        expect(page.locator("#f-oms_policy")).to_be_visible()
         page.goto(ticket_url)
         assert page.locator(".ticket").count() == 0
 
@@ -209,4 +210,4 @@ def test_kiosk_prints_finishes_for_good_and_returns_to_its_start_by_itself(
         page.clock.fast_forward(10 * 1000)
         page.wait_for_url(re.compile(r"/kiosk\?finished=1$"))
         page.goto(f"{base_url}/kiosk/specialties")
-        assert page.locator("#f-oms_policy").is_visible()  # the patient is forgotten
+        expect(page.locator("#f-oms_policy")).to_be_visible()  # the patient is forgotten

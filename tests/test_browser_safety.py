@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from infocity.core.auth import SYSTEM
 from infocity.safety import service
@@ -60,4 +61,4 @@ def test_security_staff_see_their_buildings_outage_and_its_close(
         assert page.locator("tr.outage.open").count() == 0
         assert page.locator("tr.outage.closed").count() == 1
         page.goto(f"{base_url}/safety")
-        assert page.locator("#no-outages").is_visible()
+        expect(page.locator("#no-outages")).to_be_visible()

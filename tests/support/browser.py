@@ -83,8 +83,10 @@ def _chromium_present(request: pytest.FixtureRequest) -> None:
 @contextmanager
 def launched_chromium() -> Iterator[Any]:
     """A headless Chromium (a Playwright ``Browser``), closed on leaving."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions on what a page shows wait as long as its actions do on a busy machine.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
