@@ -88,8 +88,9 @@ def count(uow: UnitOfWork, model: Any, *where: Any) -> int:
         return int(uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    """Poll ``condition`` until it holds (bounded: fail after ``timeout`` seconds)."""
+def wait_for(condition: Callable[[], bool], timeout: float = 120.0, what: str = "") -> None:
+    """Poll ``condition`` until it holds (bounded: fail after ``timeout`` seconds, generous so
+    a busy machine is not taken for a broken one)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
