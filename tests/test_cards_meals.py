@@ -15,7 +15,7 @@ from infocity.cards.models.cards import CardPupil
 from infocity.cards.models.ledger import LedgerEntry
 from infocity.cards.models.meals import MealOrder
 from infocity.cards.schemas.events import AuthorizationAsk, ItemIn
-from infocity.cards.schemas.ledger import SpendingRules
+from infocity.cards.schemas.ledger import Refund, SpendingRules
 from infocity.cards.schemas.meals import MealOrderIn, MenuIn, SubsidyGrant
 from infocity.core.clock import city_today, city_tz
 from infocity.core.db import utcnow
@@ -221,6 +221,13 @@ def test_the_subsidy_pays_first_and_is_not_carried_to_the_next_day(database: str
     mine = service.get_my_pupil(parent.principal, pupil.id)
     assert (mine.balance, mine.spent_today) == (14_000, 6_000)
     assert service.pupil_meals(parent.principal, pupil.id).subsidy_left_today == 0
+    # A refund gives back what the balance paid, not the subsidy's part.
+    (mixed,) = (
+        e for e in service.list_card_events(parent.principal, pupil.id) if e.amount == 12_000
+    )
+    refund = service.refund_purchase(school.staff.principal, Refund(event_id=mixed.id))
+    assert refund.amount == 2_000
+    assert service.get_my_pupil(parent.principal, pupil.id).balance == 16_000
 
     # Tomorrow has no subsidy: the till holds the whole sum; today's left nothing to hold.
     service.grant_subsidy(
@@ -236,7 +243,7 @@ def test_the_subsidy_pays_first_and_is_not_carried_to_the_next_day(database: str
         AuthorizationAsk(request_id="a1", uid=pupil.uid, amount=7_000, at=now + timedelta(days=1)),
     )
     assert answer.approved
-    assert service.get_my_pupil(parent.principal, pupil.id).available == 12_000  # 2,000 held
+    assert service.get_my_pupil(parent.principal, pupil.id).available == 14_000  # 2,000 held
 
 
 def test_a_subsidised_pupil_with_no_money_is_approved_for_the_allowance(database: str) -> None:

@@ -36,6 +36,7 @@ def test_a_meal_is_ordered_until_ten_the_day_before_in_the_city() -> None:
         OrderWindow.CLOSED
     )
     assert order_window(DAY - timedelta(days=3), cutoff, MOSCOW) is OrderWindow.CLOSED
+    assert order_window(date.min, cutoff, MOSCOW) is OrderWindow.CLOSED
 
 
 def test_at_most_31_days_ahead_and_the_first_day_still_open() -> None:

@@ -70,9 +70,10 @@ class OrderWindow(StrEnum):
 
 def order_window(day: date, now: datetime, tz: tzinfo) -> OrderWindow:
     """Whether a meal of ``day`` may be ordered or cancelled at ``now``."""
-    if now >= order_cutoff(day, tz):
+    today = now.astimezone(tz).date()
+    if day <= today or now >= order_cutoff(day, tz):
         return OrderWindow.CLOSED
-    if day > now.astimezone(tz).date() + timedelta(days=MAX_DAYS_AHEAD):
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
         return OrderWindow.TOO_FAR
     return OrderWindow.OPEN
 

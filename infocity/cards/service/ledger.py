@@ -218,9 +218,17 @@ def refund_purchase(
         if event is None or event.kind != EventKind.PURCHASE or not event.amount:
             raise errors.PurchaseNotFound()
         authorize(actor, Action.SCHOOL_CARDS_ISSUE, event.school_id)
+        # What the balance paid: a subsidised meal's allowance part is not money to give
+        # back (a meal ordered ahead has no entry of its own: its order paid the sum).
+        paid = session.scalar(
+            select(LedgerEntry.amount).where(
+                LedgerEntry.event_id == event.id, LedgerEntry.kind == EntryKind.PURCHASE
+            )
+        )
+        amount = -paid if paid is not None else event.amount
         reference = f"refund:{event.id}"
         if not _take_reference(
-            session, event.pupil_id, reference, event.amount, now, EntryKind.REFUND, actor, event.id
+            session, event.pupil_id, reference, amount, now, EntryKind.REFUND, actor, event.id
         ):
             raise errors.AlreadyRefunded()
         entry = session.scalars(select(LedgerEntry).where(LedgerEntry.reference == reference)).one()

@@ -36,6 +36,7 @@ from infocity.cards.schemas.meals import (
 )
 from infocity.cards.service import money
 from infocity.cards.service.base import _add_history, _representative
+from infocity.cards.service.cards import _school
 from infocity.cards.service.ledger import (
     _banned_in,
     _card_at_device,
@@ -83,6 +84,7 @@ def publish_menu(
     uow = uow or UnitOfWork()
     with uow:
         session = uow.session
+        _school(school_id, uow)
         session.execute(
             delete(MenuItem).where(MenuItem.school_id == school_id, MenuItem.day == day)
         )
