@@ -68,10 +68,12 @@ def _order(form: dict[str, str]) -> MealOrderIn:
 @router.post("/cards/pupils/{pupil_id}/meal-orders", response_class=HTMLResponse)
 def order_meal(request: Request, pupil_id: IdPath, form: Form) -> Response:
     actor = logged_in(request)
+    # Back on the ordered day's menu, with the order listed above it.
+    day = _day(form.get("day"), city_today())
     return _act(
         request,
         pupil_id,
-        "ordered",
+        f"ordered&menu_day={day.isoformat()}#meals",
         lambda: service.order_meal(actor, pupil_id, _order(form)),
     )
 
