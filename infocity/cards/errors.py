@@ -285,6 +285,81 @@ class PaymentFileRefused(InvalidFields):
         self.rows = rows
 
 
+# --- School meals: menus, subsidies, pre-orders ------------------------------------
+
+
+class MenuItemNotFound(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "cards_menu_item_not_found",
+            N_("A dish ordered is not on the school's menu of that day."),
+            field="items",
+        )
+
+
+class MenuPriceRequired(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "cards_menu_price", N_("Every dish of the menu has a price."), field="items"
+        )
+
+
+class OrderClosed(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "cards_order_closed",
+            N_("Meals of this day are no longer ordered or cancelled: until 10:00 the day before."),
+            field="day",
+        )
+
+
+class OrderTooFar(InvalidInput):
+    def __init__(self, days: int) -> None:
+        super().__init__(
+            "cards_order_too_far",
+            N_("Meals are ordered at most %(days)s days ahead."),
+            field="day",
+            days=days,
+        )
+
+
+class OrderNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "cards_order_not_found",
+            N_("There is no such meal order for this card today."),
+            field="order_id",
+        )
+
+
+class OrderStateConflict(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "cards_order_state",
+            N_("The meal order has already been served or cancelled."),
+            field="order_id",
+        )
+
+
+class SubsidyPeriodInvalid(InvalidInput):
+    def __init__(self, days: int) -> None:
+        super().__init__(
+            "cards_subsidy_period",
+            N_("A subsidy ends on or after its first day, and lasts at most %(days)s days."),
+            field="ends",
+            days=days,
+        )
+
+
+class SubsidyOverlaps(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "cards_subsidy_overlaps",
+            N_("The pupil already has a subsidy for some of these days."),
+            field="starts",
+        )
+
+
 # --- Students' social cards ----------------------------------------------------------
 
 

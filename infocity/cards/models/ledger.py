@@ -31,6 +31,8 @@ class LedgerEntry(Base):
     pupil_id: Mapped[int] = mapped_column(ForeignKey("card_pupils.id"))
     kind: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(BigInteger)  # kopecks, signed: a purchase is negative
+    # A purchase's part paid by the day's subsidised-meal allowance (not from the balance).
+    subsidy: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     balance_after: Mapped[int] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("card_events.id"))

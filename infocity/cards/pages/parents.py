@@ -6,6 +6,7 @@ what the user is told."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -25,6 +26,7 @@ from infocity.cards.rules.ledger import (
     TOP_UP_PERIOD_LABELS,
     TopUpPeriod,
 )
+from infocity.cards.rules.meals import ORDER_STATE_LABELS
 from infocity.cards.schemas.cards import (
     Activation,
     AutoTopUpRule,
@@ -56,6 +58,8 @@ NOTICES = {
     "adult": N_("The adult is added."),
     "settings": N_("Your settings are saved."),
     "topped_up": N_("The card is topped up."),
+    "ordered": N_("The meal is ordered and paid."),
+    "order_cancelled": N_("The order is cancelled; the money is back on the card."),
 }
 LABELS = {
     "status": STATUS_LABELS,
@@ -65,6 +69,7 @@ LABELS = {
     "decline": DECLINE_LABELS,
     "entry": ENTRY_LABELS,
     "period": TOP_UP_PERIOD_LABELS,
+    "order": ORDER_STATE_LABELS,
 }
 
 
@@ -129,6 +134,11 @@ def _pupil_page(
         filters = LedgerFilter()
     adults = service.list_representatives(actor, pupil_id)
     mine = next(a for a in adults if a.user_id == actor.user_id)
+    meals = service.pupil_meals(actor, pupil_id, now=now)
+    try:
+        menu_day = date.fromisoformat(request.query_params.get("menu_day", ""))
+    except ValueError:
+        menu_day = meals.first_orderable_day
     return render(
         request,
         "cards/pupil.html",
@@ -139,6 +149,8 @@ def _pupil_page(
             "filters": filters,
             "adults": adults,
             "mine": mine,
+            "meals": meals,
+            "menu": service.pupil_menu(actor, pupil_id, menu_day),
             "legal": pupil.standing == "legal",
             "categories": CATEGORIES,
             "channels": CHANNELS,

@@ -11,5 +11,7 @@ AUDIT_ACTIONS = {
     "cards.card.reissue": N_("Re-issued a pupil's school card"),
     "cards.pupil.history": N_("Opened a pupil's card history"),
     "cards.purchase.refund": N_("Refunded a pupil's canteen purchase"),
+    "cards.menu.publish": N_("Published a school's menu of a day"),
+    "cards.subsidy.grant": N_("Granted a pupil subsidised meals"),
     **social.AUDIT_ACTIONS,
 }

@@ -27,6 +27,8 @@ class DeviceEventIn(InputModel):
     amount: int | None = None
     items: list[ItemIn] = Field(default_factory=list, max_length=50)
     authorization_id: int | None = Field(default=None, ge=1)
+    # The meal ordered ahead that this purchase serves (paid already: no amount needed).
+    order_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
 
 
 class RowRefusal(BaseModel):

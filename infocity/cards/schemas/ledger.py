@@ -38,6 +38,7 @@ class LedgerEntryRead(OutputModel):
     id: int
     kind: str
     amount: int
+    subsidy: int  # the part the subsidised-meal allowance paid (not in ``amount``)
     balance_after: int
     occurred_at: datetime
     items: list[dict[str, Any]] | None

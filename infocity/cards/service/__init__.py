@@ -4,9 +4,9 @@ each.
 One module per sub-domain; a module imports only the ones below it:
 
 - ``events`` (device batches) above ``tills`` (authorization and holds), above
-  ``ledger`` (top-ups, refunds, rules of spending), above ``money`` (the guarded
-  statements); ``notices`` (the worker's fan-out) and ``digests`` (the daily
-  digest) beside them;
+  ``meals`` (menus, subsidised meals, pre-orders), above ``ledger`` (top-ups, refunds,
+  rules of spending), above ``money`` (the guarded statements); ``notices`` (the
+  worker's fan-out) and ``digests`` (the daily digest) beside them;
 - ``cards`` (issue, block, re-issue) and ``representatives`` (activation, trusted
   adults, settings) on the shared ``base``;
 - ``social``: students' social cards: ordered on the college's confirmation, issued,
@@ -33,6 +33,16 @@ from infocity.cards.service.ledger import (
     set_auto_top_up,
     set_spending_rules,
     top_up_card,
+)
+from infocity.cards.service.meals import (
+    cancel_meal_order,
+    grant_subsidy,
+    order_meal,
+    publish_menu,
+    pupil_meals,
+    pupil_menu,
+    school_menu,
+    till_meal_orders,
 )
 from infocity.cards.service.notices import fan_out_card_events
 from infocity.cards.service.representatives import (
@@ -69,6 +79,7 @@ __all__ = [
     "authorize_purchase",
     "block_card",
     "block_social_card",
+    "cancel_meal_order",
     "card_history",
     "check_social_card_application",
     "check_social_card_eligibility",
@@ -77,6 +88,7 @@ __all__ = [
     "fan_out_card_events",
     "get_my_pupil",
     "get_social_stop_list",
+    "grant_subsidy",
     "import_payments",
     "issue_card",
     "issue_social_card",
@@ -87,18 +99,24 @@ __all__ = [
     "list_my_pupils",
     "list_my_social_cards",
     "list_representatives",
+    "order_meal",
     "order_social_card",
+    "publish_menu",
+    "pupil_meals",
+    "pupil_menu",
     "record_device_events",
     "refund_purchase",
     "reissue_card",
     "reissue_social_card",
     "remove_trusted_adult",
     "report_social_card_lost",
+    "school_menu",
     "send_daily_digests",
     "set_auto_top_up",
     "set_notification_settings",
     "set_spending_rules",
     "social_stop_list_key",
+    "till_meal_orders",
     "top_up_card",
     "unblock_card",
 ]

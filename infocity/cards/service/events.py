@@ -24,10 +24,10 @@ from infocity.cards.rules.cards import CardStatus, Right
 from infocity.cards.rules.events import MAX_BATCH, EventKind
 from infocity.cards.rules.ledger import EntryKind
 from infocity.cards.schemas.events import BatchRead, CardEventRead, DeviceEventIn, RowRefusal
-from infocity.cards.service import money
+from infocity.cards.service import meals, money
 from infocity.cards.service.base import _representative
-from infocity.cards.service.ledger import _check_amount
-from infocity.cards.service.tills import _banned_in, _card_at_device, _use_hold
+from infocity.cards.service.ledger import _banned_in, _card_at_device, _check_amount
+from infocity.cards.service.tills import _use_hold
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
@@ -71,22 +71,36 @@ def _insert(
 def _pay(
     session: Session, device: DeviceIdentity, row: DeviceEventIn, pupil: CardPupil, event_id: int
 ) -> None:
+    """Serve a meal ordered ahead (paid when ordered), or take the purchase: the day's
+    subsidised-meal allowance first, the rest from the balance (or the approved hold)."""
+    if row.order_id is not None:
+        meals._serve_order(session, device, row.order_id, pupil.id, row.at, event_id)
+        return
     amount = _check_amount(row.amount)
+    day = city_date(row.at)
+    if row.authorization_id is None and _banned_in(session, pupil.id, row.items):
+        raise errors.BannedItem()
+    subsidy = meals._take_subsidy(session, pupil.id, amount, day)
+    rest = amount - subsidy
     held = None
     if row.authorization_id is not None:
-        held = _use_hold(session, device, row.authorization_id, pupil.id, amount)
-    elif _banned_in(session, pupil.id, row.items):
-        raise errors.BannedItem()
-    balance = money._debit(session, pupil.id, amount, row.at, city_date(row.at), held=held)
-    if balance is None:
-        raise money._refusal(session, pupil.id, amount)
+        held = _use_hold(session, device, row.authorization_id, pupil.id, rest)
+    if rest or held:
+        balance = money._debit(session, pupil.id, rest, row.at, day, held=held)
+        if balance is None:
+            raise money._refusal(session, pupil.id, rest)
+    else:
+        balance = int(
+            session.scalar(select(CardPupil.balance).where(CardPupil.id == pupil.id)) or 0
+        )
     money._write_entry(
         session,
         pupil.id,
         EntryKind.PURCHASE,
-        -amount,
+        -rest,
         balance,
         row.at,
+        subsidy=subsidy,
         event_id=event_id,
         items=[item.model_dump() for item in row.items] or None,
     )

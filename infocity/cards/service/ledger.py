@@ -11,14 +11,16 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from infocity.accounts.service import DeviceIdentity
 from infocity.cards import errors
 from infocity.cards.models.cards import CardPupil, SchoolCard
 from infocity.cards.models.events import CardEvent
 from infocity.cards.models.ledger import BannedCategory, LedgerEntry
 from infocity.cards.rules.cards import Right, normalize_uid
 from infocity.cards.rules.events import EventKind
-from infocity.cards.rules.ledger import CATEGORIES, MAX_AMOUNT, EntryKind
+from infocity.cards.rules.ledger import CATEGORIES, MAX_AMOUNT, EntryKind, Item, banned_items
 from infocity.cards.schemas.cards import AutoTopUpRule, PupilRead
+from infocity.cards.schemas.events import ItemIn
 from infocity.cards.schemas.ledger import (
     LedgerEntryRead,
     LedgerFilter,
@@ -216,9 +218,17 @@ def refund_purchase(
         if event is None or event.kind != EventKind.PURCHASE or not event.amount:
             raise errors.PurchaseNotFound()
         authorize(actor, Action.SCHOOL_CARDS_ISSUE, event.school_id)
+        # What the balance paid: a subsidised meal's allowance part is not money to give
+        # back (a meal ordered ahead has no entry of its own: its order paid the sum).
+        paid = session.scalar(
+            select(LedgerEntry.amount).where(
+                LedgerEntry.event_id == event.id, LedgerEntry.kind == EntryKind.PURCHASE
+            )
+        )
+        amount = -paid if paid is not None else event.amount
         reference = f"refund:{event.id}"
         if not _take_reference(
-            session, event.pupil_id, reference, event.amount, now, EntryKind.REFUND, actor, event.id
+            session, event.pupil_id, reference, amount, now, EntryKind.REFUND, actor, event.id
         ):
             raise errors.AlreadyRefunded()
         entry = session.scalars(select(LedgerEntry).where(LedgerEntry.reference == reference)).one()
@@ -332,3 +342,25 @@ def _pupil_of_card(session: Session, uid: str) -> tuple[SchoolCard, CardPupil] |
         .where(SchoolCard.uid == uid)
     ).one_or_none()
     return (row[0], row[1]) if row else None
+
+
+def _card_at_device(
+    session: Session, device: DeviceIdentity, raw_uid: str
+) -> tuple[SchoolCard, CardPupil]:
+    """The card and its pupil, refused when unknown or of another school's pupil (a
+    blocked card is for the caller to judge)."""
+    uid = normalize_uid(raw_uid)
+    found = _pupil_of_card(session, uid) if uid else None
+    if found is None:
+        raise errors.UnknownCard()
+    card, pupil = found
+    if pupil.school_id != device.organisation_id:
+        raise errors.CardOfAnotherSchool()
+    return card, pupil
+
+
+def _banned_in(session: Session, pupil_id: int, items: list[ItemIn]) -> bool:
+    banned = session.scalars(
+        select(BannedCategory.category).where(BannedCategory.pupil_id == pupil_id)
+    )
+    return bool(banned_items((Item(i.name, i.category, i.price) for i in items), banned))

@@ -13,48 +13,24 @@ from infocity.accounts.service import DeviceIdentity
 from infocity.cards import errors
 from infocity.cards.models.cards import CardPupil, SchoolCard
 from infocity.cards.models.events import CardEvent
-from infocity.cards.models.ledger import BannedCategory, CardHold
-from infocity.cards.rules.cards import CardStatus, normalize_uid
+from infocity.cards.models.ledger import CardHold
+from infocity.cards.rules.cards import CardStatus
 from infocity.cards.rules.events import EventKind
 from infocity.cards.rules.ledger import (
     DECLINE_LABELS,
     HOLD_TTL,
     Decline,
     HoldState,
-    Item,
-    banned_items,
 )
-from infocity.cards.schemas.events import AuthorizationAsk, AuthorizationRead, ItemIn
-from infocity.cards.service import money
-from infocity.cards.service.ledger import _check_amount, _pupil_of_card
+from infocity.cards.schemas.events import AuthorizationAsk, AuthorizationRead
+from infocity.cards.service import meals, money
+from infocity.cards.service.ledger import _banned_in, _card_at_device, _check_amount
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.i18n import gettext
 from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
-
-
-def _card_at_device(
-    session: Session, device: DeviceIdentity, raw_uid: str
-) -> tuple[SchoolCard, CardPupil]:
-    """The card and its pupil, refused when unknown or of another school's pupil (a
-    blocked card is for the caller to judge)."""
-    uid = normalize_uid(raw_uid)
-    found = _pupil_of_card(session, uid) if uid else None
-    if found is None:
-        raise errors.UnknownCard()
-    card, pupil = found
-    if pupil.school_id != device.organisation_id:
-        raise errors.CardOfAnotherSchool()
-    return card, pupil
-
-
-def _banned_in(session: Session, pupil_id: int, items: list[ItemIn]) -> bool:
-    banned = session.scalars(
-        select(BannedCategory.category).where(BannedCategory.pupil_id == pupil_id)
-    )
-    return bool(banned_items((Item(i.name, i.category, i.price) for i in items), banned))
 
 
 def _answer(hold: CardHold) -> AuthorizationRead:
@@ -130,12 +106,14 @@ def authorize_purchase(
         if earlier is not None:
             return _answer(earlier)
         card, pupil = _card_at_device(session, device, ask.uid)
+        # The day's subsidised-meal allowance pays first: only the rest is held.
+        to_hold = amount - min(amount, meals._subsidy_left(session, pupil.id, city_date(at)))
         if card.status != CardStatus.ACTIVE:
             reason: Decline | None = Decline.BLOCKED
         elif _banned_in(session, pupil.id, ask.items):
             reason = Decline.BANNED
-        elif not money._hold(session, pupil.id, amount, city_date(at)):
-            refused = money._refusal(session, pupil.id, amount)
+        elif not money._hold(session, pupil.id, to_hold, city_date(at)):
+            refused = money._refusal(session, pupil.id, to_hold)
             reason = (
                 Decline.BALANCE if isinstance(refused, errors.NotEnoughMoney) else Decline.LIMIT
             )
@@ -150,7 +128,7 @@ def authorize_purchase(
             card_id=card.id,
             device_id=device.device_id,
             request_id=ask.request_id,
-            amount=amount,
+            amount=to_hold,
             state=HoldState.HELD,
             created_at=now,
             expires_at=now + HOLD_TTL,
