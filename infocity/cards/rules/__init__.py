@@ -10,6 +10,9 @@ AUDIT_ACTIONS = {
     "cards.card.unblock": N_("Unblocked a pupil's school card"),
     "cards.card.reissue": N_("Re-issued a pupil's school card"),
     "cards.pupil.history": N_("Opened a pupil's card history"),
+    "cards.school.pupils": N_("Opened the list of the school's pupils with cards"),
+    "cards.school.pupil": N_("Opened a pupil's cards and events"),
+    "cards.school.register_search": N_("Looked up children in the register to issue a card"),
     "cards.purchase.refund": N_("Refunded a pupil's canteen purchase"),
     **social.AUDIT_ACTIONS,
 }
