@@ -92,7 +92,10 @@ def test_a_pupils_cards_and_latest_events_newest_first(database: str) -> None:
         (pupil.uid, "replaced"),
     ]
     assert seen.pupil.card_uid == new.uid
-    assert [e.kind for e in seen.events] == ["exit", "entry"]
+    assert [(e.kind, e.device) for e in seen.events] == [
+        ("exit", "turnstile 1"),
+        ("entry", "turnstile 1"),
+    ]
     assert _audited("cards.school.pupil") == [(school.id, pupil.person_id)]
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from infocity.cards.schemas.cards import CardRead
-from infocity.cards.schemas.events import CardEventRead
 from infocity.core.schemas import OutputModel
 
 
@@ -27,13 +26,23 @@ class SchoolPupilsRead(OutputModel):
     pupils: list[SchoolPupilRead]
 
 
+class SchoolEventRead(OutputModel):
+    """A pupil's event as the school sees it: which of its machines reported it."""
+
+    kind: str
+    occurred_at: datetime
+    amount: int | None
+    reason: str | None
+    device: str | None  # the turnstile's or till's name; None for an event of no device
+
+
 class SchoolPupilCardsRead(OutputModel):
     """One pupil's page for the school: every card they held, their latest events."""
 
     school_id: int
     pupil: SchoolPupilRead
     cards: list[CardRead]
-    events: list[CardEventRead]
+    events: list[SchoolEventRead]
 
 
 class PersonFoundRead(OutputModel):

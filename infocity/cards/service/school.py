@@ -17,9 +17,9 @@ from infocity.cards.models.cards import CardPupil, SchoolCard
 from infocity.cards.models.events import CardEvent
 from infocity.cards.rules.cards import CardStatus, normalize_uid
 from infocity.cards.schemas.cards import CardRead
-from infocity.cards.schemas.events import CardEventRead
 from infocity.cards.schemas.school import (
     PersonFoundRead,
+    SchoolEventRead,
     SchoolPupilCardsRead,
     SchoolPupilRead,
     SchoolPupilsRead,
@@ -69,6 +69,11 @@ def _reads(session: Session, pupils: list[CardPupil]) -> list[SchoolPupilRead]:
     return reads
 
 
+def _device_name(devices: dict[int, accounts.DeviceIdentity], device_id: int | None) -> str | None:
+    device = devices.get(device_id) if device_id is not None else None
+    return device.name if device is not None else None
+
+
 def _matches(pupil: SchoolPupilRead, words: list[str], uid: str | None) -> bool:
     if uid is not None and pupil.card_uid == uid:
         return True
@@ -116,7 +121,7 @@ def get_school_pupil(
     actor: Principal | None, pupil_id: int, *, uow: UnitOfWork | None = None
 ) -> SchoolPupilCardsRead:
     """One pupil of the staff member's school: every card they held, newest first, and
-    their latest entries, exits and purchases (audited)."""
+    their latest entries, exits and purchases with the machine that saw each (audited)."""
     actor = authorize(actor, Action.SCHOOL_CARDS_ISSUE)
     uow = uow or UnitOfWork()
     with uow:
@@ -130,6 +135,7 @@ def get_school_pupil(
             .where(SchoolCard.pupil_id == pupil.id)
             .order_by(SchoolCard.issued_at.desc(), SchoolCard.id.desc())
         )
+        devices = accounts.organisation_devices(session, pupil.school_id)
         events = session.scalars(
             select(CardEvent)
             .where(CardEvent.pupil_id == pupil.id)
@@ -147,7 +153,16 @@ def get_school_pupil(
             school_id=pupil.school_id,
             pupil=_reads(session, [pupil])[0],
             cards=[CardRead.model_validate(card) for card in cards],
-            events=[CardEventRead.model_validate(event) for event in events],
+            events=[
+                SchoolEventRead(
+                    kind=event.kind,
+                    occurred_at=event.occurred_at,
+                    amount=event.amount,
+                    reason=event.reason,
+                    device=_device_name(devices, event.device_id),
+                )
+                for event in events
+            ],
         )
         uow.commit()
         return result
