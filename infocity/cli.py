@@ -424,11 +424,29 @@ def cards_mqtt(
     host: str = typer.Option("127.0.0.1", help="The MQTT broker's address."),
     port: int = typer.Option(1883, help="The MQTT broker's port."),
     prefix: str = typer.Option("infocity/cards", help="The topics' prefix."),
+    client_id: str = typer.Option(
+        "infocity-cards-bridge",
+        help="The bridge's MQTT client id: its persistent session on the broker, where "
+        "messages wait while it is down (one id per bridge).",
+    ),
 ) -> None:
-    """Feed turnstiles' and tills' MQTT messages (QoS 1) to the card events ingest."""
-    import asyncio
+    """Feed turnstiles' and tills' MQTT messages (QoS 1) to the card events ingest; each
+    message is acknowledged once its events are stored."""
+    import signal
+    import threading
 
     from infocity.cards.mqtt import run_bridge
 
-    typer.echo(f"cards mqtt bridge: {host}:{port} {prefix}/events")
-    asyncio.run(run_bridge(host, port, prefix=prefix))
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    run_bridge(
+        host,
+        port,
+        prefix=prefix,
+        client_id=client_id,
+        on_ready=lambda: typer.echo(
+            f"cards mqtt bridge: {host}:{port} {prefix}/events as {client_id}"
+        ),
+        stop=stop,
+    )

@@ -16,7 +16,10 @@ def social_stop_list() -> int:
     return service.export_social_stop_list(SYSTEM).uid_count
 
 
-@periodic("cards.fan_out", every=timedelta(seconds=5))
+# A short lease: a worker killed mid-run holds the job no longer than this before another
+# takes it up (the default ten minutes would leave parents untold all that time). Two runs
+# overlapping are safe: batches are locked and skipped, and a notice is unique.
+@periodic("cards.fan_out", every=timedelta(seconds=5), lease=timedelta(seconds=15))
 def fan_out() -> int:
     """Tell representatives of new card events (batches until none wait, up to ten)."""
     told = 0

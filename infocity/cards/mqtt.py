@@ -9,17 +9,20 @@ A message on ``<prefix>/events`` is JSON ``{"key": "dev_...", "events": [...]}``
 in the HTTP API). The answer, the HTTP API's batch answer, goes to
 ``<prefix>/results/<device id>``; a message that is not JSON or names no valid key is
 answered on ``<prefix>/refusals`` with the error's code and message, and stored nowhere.
+A message is acknowledged to the broker only once its events are committed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import queue
+import threading
 from collections.abc import Callable
 from typing import Any
 
-import aiomqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from infocity.accounts import service as accounts
 from infocity.cards import service
@@ -59,21 +62,72 @@ def handle_message(payload: bytes, prefix: str = PREFIX) -> tuple[str, dict[str,
     return f"{prefix}/results/{device.device_id}", answer.model_dump()
 
 
-async def run_bridge(
+def run_bridge(
     host: str,
     port: int,
     *,
     prefix: str = PREFIX,
     client_id: str = CLIENT_ID,
     on_ready: Callable[[], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Subscribe and feed the ingest until cancelled. A persistent session (fixed client
-    id, no clean session) keeps what devices publish while the bridge is down."""
-    async with aiomqtt.Client(host, port, identifier=client_id, clean_session=False) as client:
-        await client.subscribe(f"{prefix}/events", qos=1)
+    """Subscribe and feed the ingest until ``stop`` is set. A persistent session (a fixed
+    client id, no clean session) keeps what devices publish while the bridge is down.
+
+    Acknowledgement is manual: a message is acknowledged to the broker only after its
+    ingest transaction committed (and its answer was published), so a bridge killed at any
+    moment leaves every message it had not stored on the broker, which delivers it again
+    on the next connection; the idempotent ingest makes the stored ones count once.
+    """
+    stop = stop or threading.Event()
+    received: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+    subscribed = threading.Event()
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=False,
+        manual_ack=True,
+    )
+
+    def on_connect(
+        client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _properties: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("cards mqtt: the broker refused the connection: %s", reason)
+            return
+        client.subscribe(f"{prefix}/events", qos=1)
+
+    def on_subscribe(
+        _client: mqtt.Client, _userdata: Any, _mid: int, _reasons: Any, _properties: Any
+    ) -> None:
+        subscribed.set()
+
+    def on_message(_client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # The network thread only hands the message over: the database work is done on the
+        # bridge's own thread, one message at a time, in the order the broker sent them.
+        received.put(message)
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    client.connect(host, port, keepalive=60)
+    client.loop_start()
+    try:
+        while not subscribed.wait(0.2):
+            if stop.is_set():
+                return
         if on_ready is not None:
             on_ready()
-        async for message in client.messages:
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            topic, body = await asyncio.to_thread(handle_message, payload, prefix)
-            await client.publish(topic, json.dumps(body, default=str), qos=1)
+        while not stop.is_set():
+            try:
+                message = received.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            topic, body = handle_message(bytes(message.payload), prefix)
+            client.publish(topic, json.dumps(body, default=str), qos=1)
+            # Only now: the events are committed. Killed before this line, the broker
+            # sends the message again and the ingest finds its events stored.
+            client.ack(message.mid, message.qos)
+    finally:
+        client.disconnect()
+        client.loop_stop()

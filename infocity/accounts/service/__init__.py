@@ -21,6 +21,7 @@ from infocity.accounts.service.base import recipient_for_user
 from infocity.accounts.service.devices import (
     DeviceIdentity,
     authenticate_device,
+    organisation_devices,
     register_device,
     revoke_device,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "lookup_citizen",
     "normalize_oms_policy",
     "normalize_phone",
+    "organisation_devices",
     "person_by_id",
     "person_by_policy",
     "person_names",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from infocity.accounts.errors import (
     DeviceNotFound,
@@ -132,3 +133,22 @@ def authenticate_device(raw_key: str, *, uow: UnitOfWork | None = None) -> Devic
         )
         uow.commit()
         return identity
+
+
+def organisation_devices(session: Session, organisation_id: int) -> dict[int, DeviceIdentity]:
+    """The machines of an organisation (revoked ones too: their past events still name
+    them), by id, for another service's staff pages; read inside the caller's
+    transaction."""
+    return {
+        device.id: DeviceIdentity(
+            device_id=device.id,
+            organisation_id=device.organisation_id,
+            kind=device.kind,
+            name=device.name,
+        )
+        for device in session.scalars(
+            select(DeviceKey)
+            .where(DeviceKey.organisation_id == organisation_id)
+            .order_by(DeviceKey.id)
+        )
+    }

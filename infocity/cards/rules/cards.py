@@ -34,6 +34,20 @@ STATUS_LABELS = {
     CardStatus.REPLACED: N_("Replaced"),
 }
 
+# The lines of a pupil's history, as its ``action`` names them.
+HISTORY_LABELS = {
+    "issued": N_("A card was issued"),
+    "blocked": N_("The card was blocked"),
+    "unblocked": N_("The card was unblocked"),
+    "reissued": N_("A new card replaced the old one"),
+    "activated": N_("A representative turned the service on"),
+    "adult_added": N_("A trusted adult was added"),
+    "adult_removed": N_("A trusted adult was removed"),
+    "rules": N_("The limit or banned food changed"),
+    "auto_top_up": N_("The automatic top-up changed"),
+    "refund": N_("A purchase was refunded"),
+}
+
 
 def states_before(move: CardMove) -> list[str]:
     """The states a card may be in for ``move`` (the guard of its UPDATE)."""

@@ -8,7 +8,8 @@ One module per sub-domain; a module imports only the ones below it:
   rules of spending), above ``money`` (the guarded statements); ``notices`` (the
   worker's fan-out) and ``digests`` (the daily digest) beside them;
 - ``cards`` (issue, block, re-issue) and ``representatives`` (activation, trusted
-  adults, settings) on the shared ``base``;
+  adults, settings) on the shared ``base``; ``school`` (what school staff read of
+  their pupils) above ``cards``;
 - ``social``: students' social cards: ordered on the college's confirmation, issued,
   activated, blocked and re-issued; the validators' eligibility check and stop-list.
 
@@ -54,6 +55,11 @@ from infocity.cards.service.representatives import (
     remove_trusted_adult,
     set_notification_settings,
 )
+from infocity.cards.service.school import (
+    find_children_for_card,
+    get_school_pupil,
+    list_school_pupils,
+)
 from infocity.cards.service.social import (
     activate_social_card,
     block_social_card,
@@ -86,7 +92,9 @@ __all__ = [
     "expire_holds",
     "export_social_stop_list",
     "fan_out_card_events",
+    "find_children_for_card",
     "get_my_pupil",
+    "get_school_pupil",
     "get_social_stop_list",
     "grant_subsidy",
     "import_payments",
@@ -99,6 +107,7 @@ __all__ = [
     "list_my_pupils",
     "list_my_social_cards",
     "list_representatives",
+    "list_school_pupils",
     "order_meal",
     "order_social_card",
     "publish_menu",
