@@ -441,8 +441,9 @@ def eligibility(
     }
 
 
-def clean_up(city: City) -> None:
-    """Take back what the run wrote: events, holds, ledger rows, notices, messages."""
+def clean_up(city: City, since: datetime) -> None:
+    """Take back what the run wrote: its events, holds (and what they held), notices, and
+    the card messages queued since it began."""
     tagged = f"{RUN_TAG}%"
     with city.connect() as connection:
         connection.execute(
@@ -455,21 +456,23 @@ def clean_up(city: City) -> None:
             "DELETE FROM card_events WHERE device_event_id LIKE %s OR device_event_id LIKE %s",
             (tagged, f"auth:{tagged}"),
         )
+        # What the holds still hold goes back (the worker gave back those that expired).
         connection.execute(
-            "UPDATE card_pupils p SET held = p.held - h.sum FROM (SELECT pupil_id, "
-            "sum(amount) AS sum FROM card_holds WHERE request_id LIKE %s AND state = 'held' "
+            "UPDATE card_pupils p SET held = p.held - h.held FROM (SELECT pupil_id, "
+            "sum(amount) AS held FROM card_holds WHERE request_id LIKE %s AND state = 'held' "
             "GROUP BY pupil_id) h WHERE h.pupil_id = p.id",
             (tagged,),
         )
         connection.execute("DELETE FROM card_holds WHERE request_id LIKE %s", (tagged,))
         connection.execute(
-            "UPDATE card_pupils SET spent = 0, spent_day = NULL WHERE spent_day IS NOT NULL"
+            "DELETE FROM inbox_messages WHERE outbox_id IN (SELECT id FROM outbox_messages "
+            "WHERE kind LIKE 'cards_%%' AND created_at >= %s)",
+            (since,),
         )
         connection.execute(
-            "DELETE FROM inbox_messages WHERE outbox_id IN "
-            "(SELECT id FROM outbox_messages WHERE kind LIKE 'cards_%%')"
+            "DELETE FROM outbox_messages WHERE kind LIKE 'cards_%%' AND created_at >= %s",
+            (since,),
         )
-        connection.execute("DELETE FROM outbox_messages WHERE kind LIKE 'cards_%%'")
 
 
 def _latency(values: list[float]) -> dict[str, float]:
@@ -485,6 +488,7 @@ def run(
     peak_duration: float, tills_at_once: int, duration: float, seed: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Every measurement of the scenario on ``city``; ``serve`` is ``bench.env.serve``."""
+    since = datetime.now(UTC)
     devices = load_devices(city)
     cards = devices.cards
     figures: dict[str, Any] = {"pupils_with_cards": len(cards)}
@@ -508,7 +512,7 @@ def run(
             )
         figures["bare_copy"] = bare_copy(city, devices, cards, rounds=rounds)
     finally:
-        clean_up(city)
+        clean_up(city, since)
     copy_rate = figures["bare_copy"]["events_per_second"]
     bare_rate = figures["bare_endpoint"]["requests_per_second"]
     figures["ingest_over_bare_copy"] = (
