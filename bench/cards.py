@@ -234,7 +234,7 @@ class InboxWatch(threading.Thread):
         super().__init__(daemon=True)
         self.city = city
         self.every = every
-        self.seen: list[tuple[int, float]] = []  # (pupil id, seen at, epoch seconds)
+        self.seen: list[tuple[int, float]] = []  # (pupil id, first seen at in epoch seconds)
         self.stopping = threading.Event()
         with city.connect() as connection:
             row = connection.execute("SELECT coalesce(max(id), 0) FROM inbox_messages").fetchone()
