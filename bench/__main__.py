@@ -1,4 +1,5 @@
-"""``python -m bench [rush|search|year|payments|exams|allocation|all]`` (``make bench``: ``all``).
+"""``python -m bench [rush|search|year|payments|exams|allocation|cards|all]``
+(``make bench``: ``all``).
 
 Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
 the synthetic city, serves the app with ``infocity serve --workers 2`` on 127.0.0.1,
@@ -19,6 +20,7 @@ from typing import Any
 import typer
 
 from bench import allocation as allocation_scenario
+from bench import cards as cards_scenario
 from bench import exams as exams_scenario
 from bench import payments as payments_scenario
 from bench import rush as rush_scenario
@@ -512,6 +514,33 @@ def allocation(
     """The city-wide kindergarten allocation (preview and run) through the service layer."""
     with city_database(scale, seed, database_url=database_url) as city:
         do_allocation(city, out=out)
+
+
+@app.command("cards")
+def cards(
+    scale: float = Scale,
+    rounds: int = typer.Option(2, help="Ingest: passes of every card (entry, exit)."),
+    batch: int = typer.Option(100, help="Ingest: events a batch."),
+    clients: int = typer.Option(16, help="Ingest: devices sending at once."),
+    peak_rate: float = typer.Option(2000.0, help="Fan-out: entries offered a second."),
+    peak_duration: float = typer.Option(20.0, help="Fan-out: seconds of the peak."),
+    tills: int = typer.Option(200, help="Tills asking at once."),
+    duration: float = typer.Option(15.0, help="Tills and eligibility: seconds each."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """School cards: ingest vs COPY, the morning fan-out, tills, validators' eligibility."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        figures = cards_scenario.run(
+            city, serve=serve, rounds=rounds, batch=batch, clients=clients,
+            peak_rate=peak_rate, peak_duration=peak_duration, tills_at_once=tills,
+            duration=duration, seed=seed,
+        )  # fmt: skip
+    path = write_result(_name("cards", scale), {"scale": scale, **figures}, out)
+    print(table(f"School and social cards (scale {scale:g}, 2 processes)",
+                cards_scenario.rows(figures)))  # fmt: skip
+    print(f"  -> {path}")
 
 
 @app.command("all")

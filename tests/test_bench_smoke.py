@@ -264,3 +264,36 @@ def test_bench_video_runs_at_a_tiny_scale() -> None:
     assert result["fast_outcomes"]["timeout"] >= 2
     assert sum(result["fast_outcomes"].values()) == 20
     assert sum(result["frame_outcomes"].values()) == 2
+
+
+@pytest.mark.slow
+def test_the_cards_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> None:
+    if database.startswith("sqlite"):
+        pytest.skip("the benchmarks run on PostgreSQL")
+    from bench import cards
+    from bench.env import city_database, serve
+
+    with city_database(0.001, 1, database_url=database, quiet=True) as city:
+        figures = cards.run(
+            city, serve=serve, rounds=2, batch=20, clients=2, peak_rate=50.0,
+            peak_duration=2.0, tills_at_once=4, duration=1.0, seed=1,
+        )  # fmt: skip
+        with city.connect() as connection:
+            left = connection.execute(
+                "SELECT (SELECT count(*) FROM card_events WHERE device_event_id LIKE 'bench-%%'),"
+                " (SELECT coalesce(sum(held), 0) FROM card_pupils)"
+            ).fetchone()
+    assert left == (0, 0)  # the run took back what it wrote, and what the tills held
+    ingest = figures["ingest"]
+    assert ingest["accepted"] == ingest["events_sent"] == 2 * figures["pupils_with_cards"]
+    assert (ingest["refused"], ingest["errors"]) == (0, 0)
+    assert figures["bare_copy"]["events"] == ingest["events_sent"]
+    fan_out = figures["fan_out"]
+    # Every parent of every pupil who entered has the entry in their inbox, once.
+    assert fan_out["inbox_rows_seen"] == fan_out["notices_expected"] > 0
+    assert fan_out["errors"] == 0
+    assert figures["tills"]["asks"] > 0
+    assert figures["tills"]["errors"] == 0
+    assert figures["eligibility"]["errors"] == figures["bare_endpoint"]["errors"] == 0
+    assert figures["eligibility_over_bare_endpoint"] > 0
+    assert cards.rows(figures)

@@ -172,6 +172,20 @@ def test_built_in_purges(uow: UnitOfWork) -> None:
     assert left == {f"{n:032d}" for n in (1, 2, 3)}
 
 
+def test_old_job_runs_are_purged_and_recent_ones_kept(uow: UnitOfWork) -> None:
+    now = utcnow()
+    with uow:
+        for n, age in enumerate((timedelta(days=8), timedelta(days=1))):
+            started = now - age
+            uow.session.add(
+                JobRun(job_name="test.old", period_start=started, worker=f"w{n}",
+                       started_at=started, finished_at=started)
+            )  # fmt: skip
+        uow.commit()
+    assert jobs.purge_job_runs() == 1
+    assert count(uow, JobRun, JobRun.job_name == "test.old") == 1
+
+
 @pytest.mark.slow
 def test_two_worker_processes_run_each_period_exactly_once(
     database: str, uow: UnitOfWork, tmp_path: Path

@@ -142,6 +142,46 @@ def test_redelivery_after_a_crash_before_recording_adds_no_second_inbox_row(
     assert count(uow, InboxMessage) == 1
 
 
+def test_inbox_messages_of_a_claim_go_together_and_a_lease_taken_over_keeps_its_outcome(
+    uow: UnitOfWork,
+) -> None:
+    citizens = [add_citizen(uow, email=False) for _ in range(3)]
+    ids = [message for citizen in citizens for message in queue_notice(uow, citizen)]
+    slow = Worker("slow")
+    claimed = slow.claim()
+    assert len(claimed) == 3
+    taken = claimed[0].id
+    with uow:  # the slow worker's lease on one message ran out and another worker took it
+        uow.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == taken)
+            .values(attempts=2, lease_until=utcnow() + timedelta(minutes=5))
+        )
+        uow.commit()
+
+    assert slow.deliver_inbox(claimed) == 3
+    with uow:
+        rows = {
+            row.id: (row.status, row.attempts)
+            for row in uow.session.execute(
+                select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
+            )
+        }
+    assert rows[taken] == ("sending", 2)  # the other worker's attempt stays on record
+    assert all(rows[i] == ("sent", 1) for i in ids if i != taken)
+    assert count(uow, InboxMessage) == 3  # every citizen has it once, whoever wrote it
+    with uow:  # the other worker died too: its lease runs out
+        uow.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == taken)
+            .values(lease_until=utcnow() - timedelta(seconds=1))
+        )
+        uow.commit()
+    assert Worker("third").deliver_due() == 1
+    assert count(uow, InboxMessage) == 3
+    assert statuses(uow) == dict.fromkeys(ids, "sent")
+
+
 def test_smtp_down_is_retried_with_backoff_then_failed(
     uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 from markupsafe import escape
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, Table, select
 
 from infocity.core import demo_mailbox, sms
 from infocity.core.db import get_engine, utcnow
@@ -112,28 +112,33 @@ def _table(model: type[Any]) -> Table:
     return table
 
 
+def insert_inbox(connection: Connection, deliveries: list[Delivery]) -> None:
+    """The messages' rows in their recipients' inboxes, each once: a redelivery after a
+    crash between insert and "sent" changes nothing (unique ``outbox_id``)."""
+    table = _table(InboxMessage)
+    connection.execute(
+        upsert_insert(connection)(table).on_conflict_do_nothing(index_elements=["outbox_id"]),
+        [
+            {
+                "user_id": delivery.user_id,
+                "outbox_id": delivery.id,
+                "kind": delivery.kind,
+                "subject": delivery.subject,
+                "body": delivery.body,
+                "link": delivery.link,
+                "created_at": delivery.created_at,
+            }
+            for delivery in deliveries
+        ],
+    )
+
+
 def send_inbox(delivery: Delivery) -> None:
     """Put the message in the recipient's in-app inbox (once, whatever the attempts)."""
     if delivery.user_id is None:
         raise DeliveryError("the recipient has no account", permanent=True)
-    engine = get_engine()
-    dialect_insert = upsert_insert(engine)
-    statement = (
-        dialect_insert(_table(InboxMessage))
-        .values(
-            user_id=delivery.user_id,
-            outbox_id=delivery.id,
-            kind=delivery.kind,
-            subject=delivery.subject,
-            body=delivery.body,
-            link=delivery.link,
-            created_at=delivery.created_at,
-        )
-        # A redelivery after a crash between insert and "sent" changes nothing.
-        .on_conflict_do_nothing(index_elements=["outbox_id"])
-    )
-    with engine.begin() as connection:
-        connection.execute(statement)
+    with get_engine().begin() as connection:
+        insert_inbox(connection, [delivery])
 
 
 def email_html(delivery: Delivery) -> str:

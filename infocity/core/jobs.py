@@ -255,3 +255,18 @@ def purge_outbox() -> int:
                 )
             )
         ).rowcount
+
+
+# A period never runs again once past: its run's row guards nothing after a few days, and a
+# job every second (the cards' fan-out) leaves 86,400 a day.
+JOB_RUNS_KEPT = timedelta(days=7)
+
+
+@periodic("core.purge_job_runs", every=timedelta(days=1))
+def purge_job_runs() -> int:
+    """Delete the records of job runs finished more than ``JOB_RUNS_KEPT`` ago."""
+    runs = _table(JobRun)
+    with get_engine().begin() as connection:
+        return connection.execute(
+            delete(runs).where(runs.c.finished_at < utcnow() - JOB_RUNS_KEPT)
+        ).rowcount

@@ -40,7 +40,7 @@ from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from infocity.core import jobs
-from infocity.core.channels import Delivery, DeliveryError, send
+from infocity.core.channels import Delivery, DeliveryError, insert_inbox, send
 from infocity.core.db import dispose_engines, get_engine, utcnow
 from infocity.core.logging import log
 from infocity.core.models import OutboxMessage
@@ -291,11 +291,49 @@ class Worker:
                 lease_until=None,
             )
 
+    def deliver_inbox(self, deliveries: list[Delivery]) -> int:
+        """In-app inbox messages of one claim, delivered together: their inbox rows and
+        their ``sent`` in one transaction (the inbox is the city's own table, so there is
+        nothing outside to wait for). The UPDATE is guarded by the status and the claim's
+        lease, as one message's is by its attempt; a message whose lease another worker
+        took over keeps that worker's outcome, and its inbox row is written once either
+        way (unique ``outbox_id``). On an error each is delivered on its own."""
+        now = utcnow()
+        try:
+            with get_engine().begin() as connection:
+                insert_inbox(connection, deliveries)
+                recorded = connection.execute(
+                    update(OUTBOX)
+                    .where(
+                        OUTBOX.c.id.in_([delivery.id for delivery in deliveries]),
+                        OUTBOX.c.status == "sending",
+                        OUTBOX.c.lease_until == deliveries[0].lease_until,
+                    )
+                    .values(status="sent", sent_at=now, lease_until=None)
+                ).rowcount
+        except Exception:
+            logger.exception("inbox batch failed; delivering one by one")
+            for delivery in deliveries:
+                self.deliver(delivery)
+            return len(deliveries)
+        DELIVERED.labels("inbox").inc(recorded)
+        log(logger, logging.INFO, "inbox messages sent", count=recorded, worker=self.name)
+        if recorded != len(deliveries):
+            log(logger, logging.WARNING, "lease lost", count=len(deliveries) - recorded,
+                worker=self.name)  # fmt: skip
+        return len(deliveries)
+
     def deliver_due(self) -> int:
         """Claim and deliver batches until nothing is due (or a stop); return the count."""
         handled = 0
         while not self.stopping.is_set():
-            batch = self.claim()
+            claimed = self.claim()
+            # Inbox messages without a secret link go together; the rest one by one.
+            together = [d for d in claimed if d.channel == "inbox" and d.user_id is not None
+                        and d.expires_at is None]  # fmt: skip
+            if together and utcnow() < together[0].lease_until:
+                handled += self.deliver_inbox(together)
+            batch = [d for d in claimed if d not in together]
             for index, delivery in enumerate(batch):
                 # Past its lease a message may already be another worker's: leave it.
                 if self.stopping.is_set() or utcnow() >= delivery.lease_until:
@@ -303,7 +341,7 @@ class Worker:
                     break
                 self.deliver(delivery)
                 handled += 1
-            if len(batch) < get_settings().worker_batch_size:
+            if len(claimed) < get_settings().worker_batch_size:
                 break
         return handled
 

@@ -17,7 +17,7 @@ re-exported here.
 from __future__ import annotations
 
 from infocity.accounts.service.audit_log import list_audit
-from infocity.accounts.service.base import recipient_for_user
+from infocity.accounts.service.base import recipient_for_user, recipients_for_users
 from infocity.accounts.service.devices import (
     DeviceIdentity,
     authenticate_device,
@@ -113,6 +113,7 @@ __all__ = [
     "principal_from_session",
     "reactivate_staff_account",
     "recipient_for_user",
+    "recipients_for_users",
     "register_citizen",
     "register_device",
     "registration_mistakes",

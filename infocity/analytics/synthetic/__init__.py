@@ -6,7 +6,9 @@ At scale 1 it is the city of 2014: about 12 million residents (``people``); 650
 polyclinics, 30 thousand practitioners with weekly schedules, everyone attached to a
 polyclinic and the slots of the booking horizon (``health``); 1,600 schools, 1,800
 kindergartens, 150 thousand children in the kindergarten queue, 110 thousand first-grade
-applications and 750 thousand state exam participants (``education``). Each part is a
+applications and 750 thousand state exam participants (``education``); 750 thousand
+pupils with school cards, 300 thousand parents subscribed, the schools' turnstiles and
+tills, and 750 thousand students' social cards (``cards``). Each part is a
 module over the shared ``base``; ``SyntheticCity`` puts them together.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from infocity.analytics.synthetic import education, health, people
+from infocity.analytics.synthetic import cards, education, health, people
 from infocity.analytics.synthetic.base import (
     AGE_BANDS,
     FEMALE_SHARE,
@@ -28,10 +30,10 @@ from infocity.analytics.synthetic.base import (
     oms_policy_for,
     snils_for,
 )
+from infocity.analytics.synthetic.cards import CardsCity, device_key, school_card_uid
 from infocity.analytics.synthetic.education import (
     BENEFIT_SHARES,
     EXAM_PASS_MARKS,
-    EducationCity,
     exam_document_number,
     exam_registration_code,
     exam_subjects,
@@ -42,13 +44,18 @@ from infocity.analytics.synthetic.people import PeopleCity
 
 
 @dataclass
-class SyntheticCity(EducationCity, HealthCity, PeopleCity):
+class SyntheticCity(CardsCity, HealthCity, PeopleCity):
     """The whole city: ``tables()`` lists every table's rows in load order (people, then
-    health, then education)."""
+    health, then education and cards)."""
 
 
 # Every table the city writes, with its columns.
-COLUMNS: dict[str, Sequence[str]] = {**people.COLUMNS, **health.COLUMNS, **education.COLUMNS}
+COLUMNS: dict[str, Sequence[str]] = {
+    **people.COLUMNS,
+    **health.COLUMNS,
+    **education.COLUMNS,
+    **cards.COLUMNS,
+}
 
 
 __all__ = [
@@ -58,17 +65,20 @@ __all__ = [
     "EXAM_PASS_MARKS",
     "FEMALE_SHARE",
     "STAFFING",
+    "CardsCity",
     "CityBase",
     "CityPlan",
     "SpecialtyInfo",
     "SyntheticCity",
     "Table",
     "birth_date_for_age",
+    "device_key",
     "exam_document_number",
     "exam_registration_code",
     "exam_subjects",
     "luhn_digit",
     "oms_policy_for",
     "parent_email",
+    "school_card_uid",
     "snils_for",
 ]

@@ -20,13 +20,13 @@ from infocity.accounts.service import DeviceIdentity
 from infocity.cards import errors
 from infocity.cards.models.cards import CardPupil, SchoolCard
 from infocity.cards.models.events import CardEvent
-from infocity.cards.rules.cards import CardStatus, Right
+from infocity.cards.rules.cards import CardStatus, Right, normalize_uid
 from infocity.cards.rules.events import MAX_BATCH, EventKind
 from infocity.cards.rules.ledger import EntryKind
 from infocity.cards.schemas.events import BatchRead, CardEventRead, DeviceEventIn, RowRefusal
 from infocity.cards.service import meals, money
 from infocity.cards.service.base import _representative
-from infocity.cards.service.ledger import _banned_in, _card_at_device, _check_amount
+from infocity.cards.service.ledger import _banned_in, _check_amount
 from infocity.cards.service.tills import _use_hold
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date, city_tz
@@ -40,32 +40,40 @@ DEVICE_EVENT_KINDS = {"turnstile": (EventKind.ENTRY, EventKind.EXIT), "till": (E
 CLOCK_SKEW = timedelta(minutes=10)
 
 
-def _insert(
-    session: Session,
-    device: DeviceIdentity,
-    row: DeviceEventIn,
-    card: SchoolCard,
-    pupil: CardPupil,
-    now: datetime,
-) -> int | None:
-    """The event's row, or None when this device sent this event before."""
-    return session.execute(
-        upsert_insert(session)(CardEvent)
-        .values(
-            device_id=device.device_id,
-            device_event_id=row.event_id,
-            pupil_id=pupil.id,
-            card_id=card.id,
-            school_id=pupil.school_id,
-            kind=row.kind,
-            occurred_at=row.at,
-            received_at=now,
-            amount=row.amount,
-            items=[item.model_dump() for item in row.items] or None,
-        )
-        .on_conflict_do_nothing(index_elements=["device_id", "device_event_id"])
-        .returning(CardEvent.id)
-    ).scalar_one_or_none()
+PASS_KINDS = (EventKind.ENTRY.value, EventKind.EXIT.value)
+Found = dict[str, tuple[SchoolCard, CardPupil]]
+
+
+def _values(
+    device: DeviceIdentity, row: DeviceEventIn, card: SchoolCard, pupil: CardPupil, now: datetime
+) -> dict[str, object]:
+    return {
+        "device_id": device.device_id,
+        "device_event_id": row.event_id,
+        "pupil_id": pupil.id,
+        "card_id": card.id,
+        "school_id": pupil.school_id,
+        "kind": row.kind,
+        "occurred_at": row.at,
+        "received_at": now,
+        "amount": row.amount,
+        "items": [item.model_dump() for item in row.items] or None,
+    }
+
+
+def _insert(session: Session, values: list[dict[str, object]]) -> set[str]:
+    """The rows, each once: the device event ids stored now (not those sent before).
+    One statement executed with many parameter sets: compiled once and cached, sent in
+    multi-row pages by the driver."""
+    events = CardEvent.__table__
+    return set(
+        session.execute(
+            upsert_insert(session)(events)
+            .on_conflict_do_nothing(index_elements=["device_id", "device_event_id"])
+            .returning(events.c.device_event_id),
+            values,
+        ).scalars()
+    )
 
 
 def _pay(
@@ -106,8 +114,8 @@ def _pay(
     )
 
 
-def _record(session: Session, device: DeviceIdentity, raw: object, now: datetime) -> str | None:
-    """One row: its event id when new, None when seen before; refusals raise."""
+def _checked(device: DeviceIdentity, raw: object, now: datetime) -> DeviceEventIn:
+    """The row as an event this device may send; refusals raise."""
     try:
         row = DeviceEventIn.model_validate(raw)
     except ValidationError as exc:
@@ -116,7 +124,39 @@ def _record(session: Session, device: DeviceIdentity, raw: object, now: datetime
         raise errors.WrongDeviceKind()
     if row.at > now + CLOCK_SKEW:
         raise errors.EventInFuture()
-    card, pupil = _card_at_device(session, device, row.uid)
+    return row
+
+
+def _cards_of(session: Session, rows: Sequence[DeviceEventIn]) -> Found:
+    """The cards the rows name, with their pupils: one query for the batch."""
+    uids = {uid for row in rows if (uid := normalize_uid(row.uid))}
+    if not uids:
+        return {}
+    found = session.execute(
+        select(SchoolCard, CardPupil)
+        .join(CardPupil, CardPupil.id == SchoolCard.pupil_id)
+        .where(SchoolCard.uid.in_(uids))
+    )
+    return {card.uid: (card, pupil) for card, pupil in found}
+
+
+def _card_of(found: Found, device: DeviceIdentity, raw_uid: str) -> tuple[SchoolCard, CardPupil]:
+    """The card and its pupil, refused when unknown or of another school's pupil."""
+    uid = normalize_uid(raw_uid)
+    pair = found.get(uid) if uid else None
+    if pair is None:
+        raise errors.UnknownCard()
+    if pair[1].school_id != device.organisation_id:
+        raise errors.CardOfAnotherSchool()
+    return pair
+
+
+def _record(
+    session: Session, device: DeviceIdentity, row: DeviceEventIn, found: Found, now: datetime
+) -> dict[str, object] | str | None:
+    """A pass's values to insert with the batch; a purchase stored (and paid) here: its
+    event id when new, None when seen before. Refusals raise."""
+    card, pupil = _card_of(found, device, row.uid)
     if card.status != CardStatus.ACTIVE:
         # Stored before the card was blocked: a replay of it is a duplicate, not a refusal.
         if session.scalar(
@@ -126,12 +166,19 @@ def _record(session: Session, device: DeviceIdentity, raw: object, now: datetime
         ):
             return None
         raise errors.CardBlocked()
+    values = _values(device, row, card, pupil, now)
+    if row.kind in PASS_KINDS:
+        return values
     with session.begin_nested():
-        event_id = _insert(session, device, row, card, pupil, now)
+        event_id = session.execute(
+            upsert_insert(session)(CardEvent)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["device_id", "device_event_id"])
+            .returning(CardEvent.id)
+        ).scalar_one_or_none()
         if event_id is None:
             return None
-        if row.kind == EventKind.PURCHASE.value:
-            _pay(session, device, row, pupil, event_id)
+        _pay(session, device, row, pupil, event_id)
     return row.event_id
 
 
@@ -148,35 +195,57 @@ def record_device_events(
     uow: UnitOfWork | None = None,
 ) -> BatchRead:
     """Take a device's batch: each good row stored once (and a purchase paid), each bad
-    one answered with its reason; one transaction for the batch."""
+    one answered with its reason; one transaction for the batch. The cards are read in
+    one query and the passes written in one statement: per-batch work, not per-event."""
     if device.kind not in DEVICE_EVENT_KINDS:
         raise errors.NotACardDevice()
     if len(rows) > MAX_BATCH:
         raise errors.BatchTooLarge(MAX_BATCH)
     now = now or utcnow()
-    accepted: list[str] = []
-    duplicates: list[str] = []
     refused: list[RowRefusal] = []
+    outcomes: dict[int, str | None] = {}  # index -> event id when new, None when a duplicate
+    passes: list[tuple[int, dict[str, object]]] = []
+
+    def refuse(index: int, refusal: AppError) -> None:
+        refused.append(
+            RowRefusal(
+                index=index,
+                event_id=_event_id_of(rows[index]),
+                code=refusal.code,
+                message=refusal.translated(),
+            )
+        )
+
     uow = uow or UnitOfWork()
     with uow:
+        session = uow.session
+        checked: list[tuple[int, DeviceEventIn]] = []
         for index, raw in enumerate(rows):
             try:
-                recorded = _record(uow.session, device, raw, now)
+                checked.append((index, _checked(device, raw, now)))
             except AppError as refusal:
-                refused.append(
-                    RowRefusal(
-                        index=index,
-                        event_id=_event_id_of(raw),
-                        code=refusal.code,
-                        message=refusal.translated(),
-                    )
-                )
+                refuse(index, refusal)
+        found = _cards_of(session, [row for _index, row in checked])
+        for index, row in checked:
+            try:
+                recorded = _record(session, device, row, found, now)
+            except AppError as refusal:
+                refuse(index, refusal)
                 continue
-            if recorded is None:
-                duplicates.append(str(_event_id_of(raw)))
+            if isinstance(recorded, dict):
+                passes.append((index, recorded))
             else:
-                accepted.append(recorded)
+                outcomes[index] = recorded
+        stored = _insert(session, [values for _index, values in passes]) if passes else set()
+        for index, values in passes:
+            event_id = str(values["device_event_id"])
+            # The same event twice in one batch: the first is the new one.
+            outcomes[index] = event_id if event_id in stored else None
+            stored.discard(event_id)
         uow.commit()
+    refused.sort(key=lambda refusal: refusal.index)
+    accepted = [outcomes[i] or "" for i in sorted(outcomes) if outcomes[i] is not None]
+    duplicates = [str(_event_id_of(rows[i])) for i in sorted(outcomes) if outcomes[i] is None]
     return BatchRead(accepted=accepted, duplicates=duplicates, refused=refused)
 
 
