@@ -27,7 +27,7 @@ from typing import Any
 
 import psycopg
 
-from bench.env import City, load_city, use_database
+from bench.env import City, use_database
 from tests.support.postgres import throwaway_cluster
 from tests.support.radius import CONFIG, RADCLIENT, Radius, running_freeradius
 
@@ -59,15 +59,15 @@ def _load_wifi(url: str, scale: float, seed: int) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def wifi_city(scale: float, seed: int, *, database_url: str | None = None) -> Iterator[City]:
-    """A database with the synthetic city's Wi-Fi: ``database_url`` (loaded there when it
-    has no Wi-Fi network yet; with ``whole``, the whole city) or a throwaway cluster."""
+    """A database with the synthetic city's Wi-Fi: ``database_url`` (its Wi-Fi part loaded
+    there when it has no Wi-Fi network yet) or a throwaway cluster."""
     if database_url:
         with psycopg.connect(database_url) as connection:
             exists = connection.execute("SELECT to_regclass('wifi_networks') IS NOT NULL")
             loaded = bool(exists.fetchone()[0]) and bool(  # type: ignore[index]
                 connection.execute("SELECT EXISTS (SELECT 1 FROM wifi_networks)").fetchone()[0]  # type: ignore[index]
             )
-        report = {} if loaded else load_city(database_url, scale, seed)
+        report = {} if loaded else _load_wifi(database_url, scale, seed)
         use_database(database_url)
         yield City(database_url, scale, seed, report)
         return
