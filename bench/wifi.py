@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,30 @@ def metro_morning(
     }
 
 
+def statistics(city: City) -> dict[str, Any]:
+    """The operators' statistics page's figures (every network, the last 14 days, the
+    synthetic day among them) through the service, as an administrator asks for them."""
+    from infocity.connectivity import service
+    from infocity.core.auth import SYSTEM
+    from infocity.core.clock import city_date
+    from infocity.core.db import utcnow
+
+    use_database(city.url)
+    last = city_date(utcnow())
+    timings = []
+    for _ in range(3):
+        began = time.perf_counter()
+        networks = service.wifi_statistics(SYSTEM, last - timedelta(days=13), last)
+        timings.append(time.perf_counter() - began)
+    return {
+        "days": 14,
+        "networks": len(networks),
+        "connections": sum(d.value for n in networks for d in n.days),
+        "peak_concurrent": max((n.peak_concurrent for n in networks), default=0),
+        "seconds": round(min(timings), 2),
+    }
+
+
 @contextlib.contextmanager
 def _workdir() -> Iterator[Path]:
     directory = Path(tempfile.mkdtemp(prefix="bench-wifi-"))
@@ -268,6 +293,7 @@ def run(
 ) -> dict[str, Any]:  # fmt: skip
     """Both parts of the benchmark on ``city``; the figures."""
     sessions = sessions or max(10, round(METRO_MORNING_SESSIONS * city.scale))
+    stats = statistics(city)  # before the bench's own sessions
     secret, picked = _prepare(city, requests, seed)
     with _workdir() as directory:
         path = directory / "auth.txt"
@@ -292,6 +318,7 @@ def run(
         "sql_over_users_file": round(rate / limit, 3) if limit else None,
         "sql_over_aim": round(rate / AUTH_AIM, 3),
         "metro_morning": morning,
+        "statistics": stats,
     }
 
 
@@ -315,4 +342,6 @@ def summary(figures: dict[str, Any]) -> list[tuple[str, Any]]:
          f"{morning['interim_per_second']} ({morning['needed_interim_per_second']})"),
         ("  rows / with the last interim / lost",
          f"{morning['rows']} / {morning['rows_with_the_last_interim']} / {morning['lost']}"),
+        ("statistics page, 14 days: connections, seconds",
+         f"{figures['statistics']['connections']:,}, {figures['statistics']['seconds']}"),
     ]  # fmt: skip
