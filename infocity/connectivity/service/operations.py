@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, case, delete, distinct, func, literal, select, union_all, update
+from sqlalchemy import Row, Subquery, case, delete, func, literal, select, union_all, update
 
 from infocity.connectivity import rules
 from infocity.connectivity.models import WifiHotspot, WifiNetwork
@@ -83,7 +83,12 @@ def purge_identity_log(
 
 def _session_figures(
     uow: UnitOfWork, spots: list[WifiHotspot], start: datetime, ends: list[datetime], now: datetime
-) -> tuple[dict[tuple[int, int], int], dict[int, Row[Any]], dict[str, Row[Any]], dict[int, int]]:
+) -> tuple[
+    dict[tuple[int, int], int],
+    dict[Any, tuple[Row[Any], int]],
+    dict[Any, tuple[Row[Any], int]],
+    dict[int, int],
+]:
     """The sessions started from ``start`` to the last of ``ends`` (each city day's end),
     aggregated by the database, not read row by row: connections by (network, day index),
     figures by network and by hotspot (NAS identifier), the peak of sessions open at once
@@ -110,22 +115,29 @@ def _session_figures(
     }  # fmt: skip
     figures = (
         func.count().label("connections"),
-        func.count(distinct(window.c.mac)).label("unique_devices"),
         func.coalesce(func.sum(window.c.input_octets), 0).label("input_octets"),
         func.coalesce(func.sum(window.c.output_octets), 0).label("output_octets"),
     )
-    by_network = {
-        row.network_id: row
-        for row in uow.session.execute(
-            select(window.c.network_id, *figures).group_by(window.c.network_id)
+
+    def grouped(key: str) -> dict[Any, tuple[Row[Any], int]]:
+        """The figures by ``key``, with its unique devices: counted over the distinct
+        (key, MAC) pairs, which PostgreSQL hashes, rather than by count(DISTINCT), which
+        sorts every session."""
+        column = window.c[key]
+        pairs = select(column.label("key"), window.c.mac).distinct().subquery()
+        devices: dict[Any, int] = dict(
+            uow.session.execute(select(pairs.c.key, func.count()).group_by(pairs.c.key)).all()
         )
-    }
-    by_hotspot = {
-        row.nas_identifier: row
-        for row in uow.session.execute(
-            select(window.c.nas_identifier, *figures).group_by(window.c.nas_identifier)
-        )
-    }
+        return {
+            row[0]: (row, int(devices.get(row[0], 0)))
+            for row in uow.session.execute(select(column, *figures).group_by(column))
+        }
+
+    return per_day, grouped("network_id"), grouped("nas_identifier"), _peaks(window, now, uow)
+
+
+def _peaks(window: Subquery, now: datetime, uow: UnitOfWork) -> dict[int, int]:
+    """The most sessions open at once, by network."""
     # The peak: a sweep over starts (+1) and ends (-1) as a running sum, ends first at
     # the same instant (a session ending as another starts is not two at once).
     end = func.coalesce(
@@ -142,14 +154,13 @@ def _session_figures(
         .over(partition_by=steps.c.network_id, order_by=(steps.c.at, steps.c.step), rows=(None, 0))
         .label("open"),
     ).subquery()
-    peaks = {
+    return {
         row.network_id: int(row.peak or 0)
         for row in uow.session.execute(
             select(running.c.network_id, func.max(running.c.open).label("peak"))
             .group_by(running.c.network_id)
         )
     }  # fmt: skip
-    return per_day, by_network, by_hotspot, peaks
 
 
 def wifi_statistics(
@@ -186,7 +197,7 @@ def wifi_statistics(
         per_day, by_network, by_hotspot, peaks = _session_figures(uow, spots, start, ends, now)
         result = []
         for network in networks:
-            totals = by_network.get(network.id)
+            totals, devices = by_network.get(network.id, (None, 0))
             result.append(
                 NetworkStats(
                     network_id=network.id,
@@ -195,7 +206,7 @@ def wifi_statistics(
                         DayCount(day=d, value=per_day.get((network.id, i), 0))
                         for i, d in enumerate(days)
                     ],
-                    unique_devices=totals.unique_devices if totals else 0,
+                    unique_devices=devices,
                     peak_concurrent=peaks.get(network.id, 0),
                     input_octets=int(totals.input_octets) if totals else 0,
                     output_octets=int(totals.output_octets) if totals else 0,
@@ -204,14 +215,16 @@ def wifi_statistics(
                             hotspot_id=spot.id,
                             name=spot.name,
                             connections=figures.connections if figures else 0,
-                            unique_devices=figures.unique_devices if figures else 0,
+                            unique_devices=spot_devices,
                             octets=int(figures.input_octets + figures.output_octets)
                             if figures
                             else 0,
                         )
                         for spot in spots
                         if spot.network_id == network.id
-                        for figures in [by_hotspot.get(spot.nas_identifier)]
+                        for figures, spot_devices in [
+                            by_hotspot.get(spot.nas_identifier, (None, 0))
+                        ]
                     ],
                 )
             )
