@@ -543,6 +543,30 @@ def cards(
     print(f"  -> {path}")
 
 
+@app.command("wifi")
+def wifi(
+    scale: float = typer.Option(1.0, help="Scale of the city's Wi-Fi (1: 3 million a day)."),
+    requests: int = typer.Option(40_000, help="Access-Requests sent to each FreeRADIUS."),
+    parallel: int = typer.Option(200, help="Requests in flight (radclient -p)."),
+    rounds: int = typer.Option(2, help="Interim updates of each metro session."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """Public Wi-Fi: authorizations through FreeRADIUS on InfoCity's PostgreSQL beside a
+    static users file; the metro's morning of accounting, nothing lost."""
+    from bench import wifi as wifi_scenario  # FreeRADIUS's helpers only when asked for
+
+    with wifi_scenario.wifi_city(scale, seed, database_url=database_url) as city:
+        figures = wifi_scenario.run(
+            city, requests=requests, parallel=parallel, rounds=rounds, seed=seed
+        )
+    path = write_result(_name("wifi", scale), {"scale": scale, "load": city.load, **figures}, out)
+    title = f"Public Wi-Fi through FreeRADIUS (scale {scale:g})"
+    print(table(title, wifi_scenario.summary(figures)))
+    print(f"  -> {path}")
+
+
 @app.command("all")
 def run_all(
     scale: float = Scale,

@@ -297,3 +297,23 @@ def test_the_cards_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path)
     assert figures["eligibility"]["errors"] == figures["bare_endpoint"]["errors"] == 0
     assert figures["eligibility_over_bare_endpoint"] > 0
     assert cards.rows(figures)
+
+
+@pytest.mark.slow
+def test_bench_wifi_runs_at_a_tiny_scale(database: str) -> None:
+    if database.startswith("sqlite"):
+        pytest.skip("FreeRADIUS reads and writes the city's PostgreSQL")
+    from tests.support.radius import require_freeradius
+
+    require_freeradius()
+    from bench import wifi
+
+    with wifi.wifi_city(0.0001, 1, database_url=database) as city:
+        figures = wifi.run(city, requests=60, parallel=8, rounds=1)
+    for server in ("auth_sql", "auth_users_file"):
+        run = figures[server]
+        assert (run.get("accepted"), run.get("rejected")) == (54, 6), server
+    morning = figures["metro_morning"]
+    assert morning["rows"] == morning["rows_with_the_last_interim"] == morning["sessions"]
+    assert morning["lost"] == 0
+    assert figures["statistics"]["connections"] > 300  # the synthetic city's day

@@ -3,7 +3,7 @@ and bindings, the identity log's purge, stale sessions and statistics (both data
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -20,7 +20,7 @@ from infocity.connectivity.models import (
 )
 from infocity.connectivity.schemas import CodeConfirm, CodeRequest, DeviceBind, NetworkCreate
 from infocity.core.auth import SYSTEM, Role
-from infocity.core.clock import city_date
+from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
 from infocity.core.models import OutboxMessage
 from infocity.core.uow import UnitOfWork
@@ -257,3 +257,49 @@ def test_citizen_binds_without_sms_and_operations(database: str) -> None:
         assert uow.session.scalar(select(func.count()).select_from(WifiSession)) == 3
     stranger = make_staff(Role.WIFI_OPERATOR, make_organisation("wifi_operator").id)
     assert service.wifi_statistics(stranger.principal, day, day) == []
+
+
+def test_statistics_are_counted_by_the_database_per_city_day(database: str) -> None:
+    """Connections per city day, unique devices, traffic and the peak of sessions at once
+    (a session ending as another starts is not two at once; an open one lasts until now)."""
+    city = make_wifi_city(hotspots=2)
+    first, second = city.hotspots.secrets[0].nas_identifier, city.hotspots.secrets[1].nas_identifier
+    day = date(2026, 3, 27)
+    tz = city_tz()
+
+    def at(days: int, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day + timedelta(days=days), time(hour, minute), tzinfo=tz)
+
+    sessions = [
+        # (hotspot, device, start, end or None: still open)
+        (first, 1, at(-1, 23, 50), at(0, 0, 10)),  # the day before: not counted
+        (first, 1, at(0, 10), at(0, 11)),
+        (first, 2, at(0, 10, 30), at(0, 10, 45)),
+        (first, 1, at(0, 11), at(0, 12)),  # starts as the first ends
+        (second, 3, at(0, 10, 40), at(0, 10, 50)),  # 10:40-10:45: three at once
+        (second, 4, at(1, 0, 5), None),  # just after midnight: the next city day
+        (first, 2, at(1, 9, 5), at(1, 9, 20)),
+    ]
+    with UnitOfWork() as uow:
+        for n, (nas, device, start, end) in enumerate(sessions):
+            uow.session.add(
+                WifiSession(
+                    acct_unique_id=f"day-{n}", acct_session_id=f"{n}", nas_identifier=nas,
+                    nas_address="10.0.0.1", mac=f"3c-22-fb-00-00-{device:02x}",
+                    state="open" if end is None else "closed", started_at=start,
+                    updated_at=end or start, stopped_at=end, input_octets=100, output_octets=n,
+                )
+            )  # fmt: skip
+        uow.commit()
+    stats = service.wifi_statistics(city.staff.principal, day, day + timedelta(days=1),
+                                    now=at(1, 22))  # fmt: skip
+    figures = stats[0]
+    assert [(d.day, d.value) for d in figures.days] == [(day, 4), (day + timedelta(days=1), 2)]
+    assert figures.unique_devices == 4
+    assert figures.peak_concurrent == 3
+    assert (figures.input_octets, figures.output_octets) == (600, 21)
+    with UnitOfWork() as uow:
+        ids = dict(uow.session.execute(select(WifiHotspot.nas_identifier, WifiHotspot.id)).all())
+    by_id = {h.hotspot_id: h for h in figures.hotspots}
+    assert (by_id[ids[first]].connections, by_id[ids[first]].unique_devices) == (4, 2)
+    assert (by_id[ids[second]].connections, by_id[ids[second]].octets) == (2, 209)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, func, select, text
 
 from infocity.analytics.synthetic import (
     COLUMNS,
+    CityBase,
     CityPlan,
     SpecialtyInfo,
     SyntheticCity,
@@ -176,10 +177,11 @@ def load_city(
     *,
     start: date | None = None,
     advance: Advance | None = None,
-    city: SyntheticCity | None = None,
+    city: CityBase | None = None,
 ) -> LoadReport:
     """Generate the city at ``scale`` and load it into the configured database in one
-    transaction; then refresh the planner's statistics."""
+    transaction; then refresh the planner's statistics. ``city``: a generator planned by
+    ``plan_city``, or one part of it (the Wi-Fi benchmark loads ``WifiCity`` alone)."""
     city = city or plan_city(scale, seed, start)
     engine: Engine = get_engine()
     backend = engine.dialect.name

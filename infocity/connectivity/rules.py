@@ -354,19 +354,6 @@ def decode_file(data: bytes) -> str:
         raise ValueError("neither UTF-8 nor Windows-1251") from exc
 
 
-# --- Statistics -------------------------------------------------------------------------
-
-
-def peak_concurrent(intervals: list[tuple[datetime, datetime]]) -> int:
-    """The most sessions open at one instant, of (start, end) intervals (a sweep)."""
-    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
-    peak = current = 0
-    for _, step in events:
-        current += step
-        peak = max(peak, current)
-    return peak
-
-
 AUDIT_ACTIONS = {
     "connectivity.network.create": N_("Wi-Fi network created"),
     "connectivity.hotspots.import": N_("Wi-Fi hotspots imported"),

@@ -86,14 +86,17 @@ def radclient(
 
 
 @contextlib.contextmanager
-def running_freeradius(database_url: str, probe: tuple[str, str]) -> Iterator[Radius]:
-    """FreeRADIUS in a configuration directory of its own (a copy of deploy/freeradius),
-    on free loopback ports; ready once it answers an Access-Request sent as the hotspot
-    ``probe`` (NAS identifier, secret), whose controller must be at 127.0.0.1."""
+def running_freeradius(
+    database_url: str, probe: tuple[str, str], *, config: Path = CONFIG
+) -> Iterator[Radius]:
+    """FreeRADIUS in a configuration directory of its own (a copy of ``config``, by
+    default deploy/freeradius), on free loopback ports; ready once it answers an
+    Access-Request sent as the hotspot ``probe`` (NAS identifier, secret), whose
+    controller must be at 127.0.0.1."""
     assert FREERADIUS is not None
     base = Path(tempfile.mkdtemp(prefix="infocity-radius-"))
     confdir = base / "raddb"
-    shutil.copytree(CONFIG, confdir)
+    shutil.copytree(config, confdir)
     conninfo = " ".join(f"{key}={value}" for key, value in conninfo_to_dict(database_url).items())
     radius = Radius(free_udp_port(), free_udp_port(), base / "radius.log")
     environment = {
