@@ -30,6 +30,10 @@ class CameraRead(OutputModel):
     model: str
     installed_on: date | None
     has_credentials: bool
+    device_manufacturer: str | None = None
+    device_model: str | None = None
+    device_firmware: str | None = None
+    device_serial: str | None = None
     health: str
     status: str | None
     probed_at: datetime | None
@@ -55,6 +59,14 @@ class BuildingStatusRead(OutputModel):
     building: BuildingRead
     cameras: list[CameraRead]
     outages: list[OutageRead]
+
+
+class DeviceCycleRead(OutputModel):
+    """What one round of ONVIF device information found."""
+
+    asked: int
+    read: int
+    failed: int
 
 
 class CycleRead(OutputModel):

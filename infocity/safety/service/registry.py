@@ -172,6 +172,7 @@ def import_cameras(
                     model=row.model,
                     installed_on=row.installed_on,
                     credentials=secret,
+                    onvif_url=row.onvif_url,
                 )
             )
         uow.session.flush()
