@@ -115,3 +115,22 @@ class DistrictStateRead(OutputModel):
     cameras: int
     down: int
     buildings_dark: int
+
+
+class StaffMemberRead(OutputModel):
+    user_id: int
+    name: str
+
+
+class BuildingStaffRead(OutputModel):
+    """A building with the security staff responsible for it."""
+
+    building: BuildingRead
+    staff: list[StaffMemberRead]
+
+
+class StaffBoardRead(OutputModel):
+    """Who guards which building, and the security staff who may be assigned."""
+
+    buildings: list[BuildingStaffRead]
+    security_staff: list[StaffMemberRead]

@@ -30,6 +30,7 @@ from infocity.safety.service.registry import (
     list_my_buildings,
     register_building,
     rotate_camera_credentials,
+    staff_board,
 )
 from infocity.safety.service.reports import (
     coverage,
@@ -57,6 +58,7 @@ __all__ = [
     "run_device_cycle",
     "run_fast_cycle",
     "run_frame_cycle",
+    "staff_board",
     "uptime_csv",
     "uptime_report",
 ]
