@@ -343,6 +343,30 @@ def _building_outages(session: Session, building_id: int, changes: _Changes, now
         if whole is not None and _close(session, whole, now):
             changes.closed += 1
             _queue(session, whole, "closed", now)
+            _announce_still_down(session, building_id, now)
+
+
+def _announce_still_down(session: Session, building_id: int, now: datetime) -> None:
+    """The building is back but some of its cameras are not: their outages, opened
+    quietly with the building's, are told now (once each, by a guarded update)."""
+    quiet = session.scalars(
+        select(Outage.id).where(
+            Outage.building_id == building_id,
+            Outage.camera_id.is_not(None),
+            Outage.closed_at.is_(None),
+            Outage.announced.is_(False),
+        )
+    ).all()
+    for outage_id in quiet:
+        told = dml(
+            session,
+            update(Outage)
+            .where(Outage.id == outage_id, Outage.announced.is_(False))
+            .values(announced=True)
+            .execution_options(synchronize_session=False),
+        ).rowcount
+        if told == 1:
+            _queue(session, outage_id, "opened", now)
 
 
 def run_fast_cycle(actor: Principal | None, *, now: datetime | None = None) -> CycleRead:
