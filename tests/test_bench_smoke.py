@@ -264,3 +264,21 @@ def test_bench_video_runs_at_a_tiny_scale() -> None:
     assert result["fast_outcomes"]["timeout"] >= 2
     assert sum(result["fast_outcomes"].values()) == 20
     assert sum(result["frame_outcomes"].values()) == 2
+
+
+def test_bench_video_probes_and_records_the_synthetic_citys_cameras(database: str) -> None:
+    from bench import video
+    from tests.support.rtsp import require_rtsp
+
+    require_rtsp()
+    seeded = runner.invoke(app, ["seed", "city", "--scale", "0.001", "--no-progress"])
+    assert seeded.exit_code == 0, seeded.output
+    result = video.run_city(
+        cycles=3, frame_sample=2, closed_share=0.25, silent_share=0.25, namespace=False
+    )
+    assert result["cameras"] >= 6  # two buildings, three to five cameras each
+    last = result["fast_cycles"][-1]
+    assert sum(last["outcomes"].values()) == result["cameras"]
+    assert last["outages_opened"] >= 1  # the closed ports fail a third time in a row
+    assert result["fan_out"]["messages"] >= 1
+    assert result["frame_cycle"]["sample"] == 2
