@@ -447,6 +447,7 @@ def video(
     layer_only: bool = typer.Option(False, help="Probe made-up cameras, record nothing."),
     cycles: int = typer.Option(3, help="City: full fast cycles, probed and recorded."),
     scale: float = typer.Option(1.0, help="City: scale of the synthetic city."),
+    whole_city: bool = typer.Option(False, help="City: load all of it, not just the schools."),
     seed: int = Seed,
     database_url: str | None = DatabaseUrl,
     out: Path = Out,
@@ -454,10 +455,15 @@ def video(
     """School cameras: full fast cycles of the synthetic city's cameras, probed and
     recorded, and the frame-check cycle, with their CPU (``--layer-only``: probes alone)."""
     if not layer_only:
-        with city_database(scale, seed, database_url=database_url) as city:
+        loaded = (
+            city_database(scale, seed, database_url=database_url)
+            if whole_city or database_url
+            else video_scenario.video_city(scale, seed)
+        )
+        with loaded:
             result = video_scenario.run_city(cycles=cycles, frame_sample=frame_sample)
         typer.echo(table("bench video", [(k, str(v)) for k, v in result.items()]))
-        write_result(_name("video", city.scale), result, out)
+        write_result(_name("video", scale), result, out)
         return
     result = video_scenario.run(
         cameras=cameras,

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.env import ROOT
+from bench.env import ROOT, use_database
 from infocity.safety import probes
 
 NAMESPACE = "infocity-bench-video"
@@ -327,3 +327,36 @@ def run_city(
         }
     figures["fast_cycles"] = runs
     return figures
+
+
+# The generator's row functions of the schools' directory and of the video part: all
+# ``run_city`` needs, loaded without the residents, the polyclinics and their slots.
+VIDEO_ROWS = frozenset(
+    {
+        "education_organisation_rows", "school_rows", "school_building_rows",
+        "guard_user_rows", "guard_role_rows", "safety_building_rows", "building_staff_rows",
+        "safety_camera_rows",
+    }
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def video_city(scale: float, seed: int) -> Iterator[dict[str, Any]]:
+    """A throwaway database with the synthetic city's schools and its video part at
+    ``scale`` (the same rows the whole city has, by the same loader); the load report."""
+    import psycopg
+
+    from infocity.analytics.loader import load_city, plan_city
+    from infocity.core import migrate
+    from tests.support.postgres import throwaway_cluster
+
+    with throwaway_cluster() as admin:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute('CREATE DATABASE "infocity_bench_video"')
+        url = admin.rsplit("/", 1)[0] + "/infocity_bench_video"
+        use_database(url)
+        migrate.upgrade(url)
+        city = plan_city(scale, seed)
+        tables = [t for t in city.tables() if getattr(t.rows, "__name__", "") in VIDEO_ROWS]
+        setattr(city, "tables", lambda: tables)  # noqa: B010 - this load only
+        yield load_city(scale, seed, city=city).as_dict()

@@ -54,8 +54,11 @@ class VideoCity(EducationCity):
         return self.ids.get("safety_buildings", 0) + n + 1
 
     def guard_user_id(self, n: int) -> int:
-        """After the education part's accounts (its applicants' parents)."""
-        return self.ids.get("users", 0) + len(self._all_applicants()) + n + 1
+        """After the education part's accounts (its applicants' parents, at most the plan's
+        counts), so that the guards need no resident to be generated first."""
+        plan = self.plan
+        applicants = plan.kindergarten_applicants + plan.first_grade_applicants
+        return self.ids.get("users", 0) + applicants + n + 1
 
     def safety_building_rows(self) -> Rows:
         for n in range(self.video_buildings()):

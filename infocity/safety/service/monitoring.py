@@ -159,9 +159,10 @@ def _record_cameras(
 ) -> None:
     """Each camera's last status and probe counters; its health moves by a guarded update.
 
-    Cameras whose health stays go in one bulk statement (still guarded on the health read,
-    so a recorder that lost a race changes nothing); a camera whose health changes is
-    updated alone and counts only if its row count says this recorder moved it."""
+    Cameras whose health stays (or that are seen working for the first time) go in one
+    bulk statement, still guarded on the health read, so a recorder that lost a race
+    changes nothing; a camera going down or coming back is updated alone and counts only
+    if its row count says this recorder moved it."""
     settings = get_settings()
     values: dict[str, Any] = {
         "health": bindparam("b_health"),
@@ -201,7 +202,12 @@ def _record_cameras(
             "b_status": status.value,
             "b_hash": hashes.get(camera.id),
         }
-        (staying if after.health == current.health else moving).append((camera, after, row))
+        # A camera seen working for the first time opens or closes nothing: it goes with
+        # the bulk (a city coming up at once is thousands of them).
+        quiet = after.health == current.health or (
+            current.health == Health.UNKNOWN and after.health == Health.UP
+        )
+        (staying if quiet else moving).append((camera, after, row))
     if staying:
         session.execute(statement, [row for _camera, _after, row in staying])
     for camera, after, row in moving:
