@@ -440,15 +440,33 @@ def do_exams(
 
 @app.command("video")
 def video(
-    cameras: int = typer.Option(6000, help="Cameras to probe (the city has over 6,000)."),
-    concurrency: int = typer.Option(128, help="Fast probes at once."),
-    timeout: float = typer.Option(3.0, help="Deadline of one fast probe, seconds."),
+    cameras: int = typer.Option(6000, help="--layer-only: cameras to probe."),
+    concurrency: int = typer.Option(128, help="--layer-only: fast probes at once."),
+    timeout: float = typer.Option(3.0, help="--layer-only: deadline of one fast probe, seconds."),
     frame_sample: int = typer.Option(200, help="Cameras whose frame is read (slow cycle)."),
-    frame_concurrency: int = typer.Option(4, help="ffmpeg processes at once."),
-    frame_timeout: float = typer.Option(8.0, help="Deadline of one frame, seconds."),
+    frame_concurrency: int = typer.Option(4, help="--layer-only: ffmpeg processes at once."),
+    frame_timeout: float = typer.Option(8.0, help="--layer-only: deadline of one frame, seconds."),
+    layer_only: bool = typer.Option(False, help="Probe made-up cameras, record nothing."),
+    cycles: int = typer.Option(3, help="City: full fast cycles, probed and recorded."),
+    scale: float = typer.Option(1.0, help="City: scale of the synthetic city."),
+    whole_city: bool = typer.Option(False, help="City: load all of it, not just the schools."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
     out: Path = Out,
 ) -> None:
-    """School cameras: a full fast probe cycle and the frame-check cycle, with their CPU."""
+    """School cameras: full fast cycles of the synthetic city's cameras, probed and
+    recorded, and the frame-check cycle, with their CPU (``--layer-only``: probes alone)."""
+    if not layer_only:
+        loaded = (
+            city_database(scale, seed, database_url=database_url)
+            if whole_city or database_url
+            else video_scenario.video_city(scale, seed)
+        )
+        with loaded:
+            result = video_scenario.run_city(cycles=cycles, frame_sample=frame_sample)
+        typer.echo(table("bench video", [(k, str(v)) for k, v in result.items()]))
+        write_result(_name("video", scale), result, out)
+        return
     result = video_scenario.run(
         cameras=cameras,
         concurrency=concurrency,

@@ -8,9 +8,16 @@ veth pair to an address whose TCP listener accepts and never answers, so every t
 is a real one across an interface. Without root it falls back to a silent listener on
 loopback and says so (as the smoke test does).
 
-Measures the probe layer (``infocity.safety.probes``) with the settings' concurrency
-and deadlines: the wall time of a cycle and the CPU of the prober, of ffmpeg and of the
-RTSP server. Recording the outcomes is one transaction per cycle and is not included.
+``run`` measures the probe layer alone (``infocity.safety.probes``): the wall time of a
+cycle and the CPU of the prober, of ffmpeg and of the RTSP server.
+
+``run_city`` does what the worker does with the synthetic city's cameras in its database
+(``infocity.analytics.synthetic.video``): each full fast cycle reads the targets, probes
+them and records the outcomes (the status history, health, outages and their events, one
+transaction of bulk statements), then the worker's fan-out tells the guards, then a
+frame-check cycle over a sample is probed and recorded. The cameras' addresses on the
+city's network are mapped, in memory, to mount points of the loopback server, a closed
+port and the silent host.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.env import ROOT
+from bench.env import ROOT, use_database
 from infocity.safety import probes
 
 NAMESPACE = "infocity-bench-video"
@@ -217,3 +224,139 @@ def run(
         "frame_cycle_all_cameras_seconds_estimate": round(per_frame * cameras, 0),
         "limit_seconds": 60,
     }
+
+
+def _city_targets(
+    found: list[probes.ProbeTarget],
+    port: int,
+    silent: str,
+    *,
+    closed_share: float,
+    silent_share: float,
+) -> list[probes.ProbeTarget]:
+    """The city's cameras with their addresses on the bench's network, camera ids kept."""
+    mapped = targets(len(found), port, silent, closed_share=closed_share, silent_share=silent_share)
+    return [
+        probes.ProbeTarget(t.camera_id, m.url, t.username, t.password)
+        for t, m in zip(found, mapped, strict=True)
+    ]
+
+
+def run_city(
+    *,
+    cycles: int,
+    frame_sample: int,
+    closed_share: float = 0.01,
+    silent_share: float = 0.01,
+    namespace: bool = True,
+) -> dict[str, Any]:
+    """``cycles`` full fast cycles of the city's cameras, probed and recorded, the guards
+    told, and one frame-check cycle over ``frame_sample`` of them (settings as the worker's)."""
+    from infocity.core.auth import SYSTEM
+    from infocity.core.settings import get_settings
+    from infocity.safety import service
+
+    settings = get_settings()
+    figures: dict[str, Any] = {
+        "concurrency": settings.safety_probe_concurrency,
+        "probe_timeout_seconds": settings.safety_probe_timeout_seconds,
+        "failures_to_open": settings.safety_failures_to_open,
+        "limit_seconds": 60,
+    }
+    found = service.probe_targets(SYSTEM)
+    if not found:
+        raise RuntimeError("the database has no cameras: load the synthetic city first")
+    figures["cameras"] = len(found)
+    runs: list[dict[str, Any]] = []
+    with silent_hosts(namespace) as (silent, how), rtsp_server(len(found)) as (port, pid):
+        figures["silent_hosts"] = how
+        for _ in range(cycles):
+            server_cpu, self_cpu, started = _cpu_seconds(pid), _self_cpu(), time.monotonic()
+            plan = _city_targets(
+                service.probe_targets(SYSTEM), port, silent,
+                closed_share=closed_share, silent_share=silent_share,
+            )  # fmt: skip
+            outcomes = probes.probe_streams(
+                plan,
+                concurrency=settings.safety_probe_concurrency,
+                timeout=settings.safety_probe_timeout_seconds,
+            )
+            probed, probe_cpu = time.monotonic(), _self_cpu()
+            cycle = service.record_probe_results(SYSTEM, outcomes)
+            done = time.monotonic()
+            runs.append(
+                {
+                    "seconds": round(done - started, 2),
+                    "probe_seconds": round(probed - started, 2),
+                    "record_seconds": round(done - probed, 2),
+                    "cpu_seconds": round(_self_cpu() - self_cpu, 2),
+                    "record_cpu_seconds": round(_self_cpu() - probe_cpu, 2),
+                    "rtsp_server_cpu_seconds": round(_cpu_seconds(pid) - server_cpu, 2),
+                    "outcomes": dict(Counter(o.status.value for o in outcomes)),
+                    "outages_opened": cycle.outages_opened,
+                }
+            )
+        started = time.monotonic()
+        told = 0
+        while batch := service.fan_out_outage_events(SYSTEM):
+            told += batch
+        figures["fan_out"] = {"messages": told, "seconds": round(time.monotonic() - started, 2)}
+
+        server_cpu, children_cpu, started = _cpu_seconds(pid), _children_cpu(), time.monotonic()
+        sample = _city_targets(
+            service.probe_targets(SYSTEM, frames=frame_sample), port, silent,
+            closed_share=closed_share, silent_share=silent_share,
+        )  # fmt: skip
+        frames = probes.grab_frames(
+            sample,
+            concurrency=settings.safety_frame_concurrency,
+            timeout=settings.safety_frame_timeout_seconds,
+        )
+        grabbed = time.monotonic()
+        service.record_probe_results(SYSTEM, frames, frame_check=True)
+        done = time.monotonic()
+        figures["frame_cycle"] = {
+            "sample": len(sample),
+            "ffmpeg_at_once": settings.safety_frame_concurrency,
+            "seconds": round(done - started, 2),
+            "record_seconds": round(done - grabbed, 2),
+            "ffmpeg_cpu_seconds": round(_children_cpu() - children_cpu, 2),
+            "rtsp_server_cpu_seconds": round(_cpu_seconds(pid) - server_cpu, 2),
+            "outcomes": dict(Counter(o.status.value for o in frames)),
+            "all_cameras_seconds_estimate": round((done - started) / len(sample) * len(found)),
+        }
+    figures["fast_cycles"] = runs
+    return figures
+
+
+# The generator's row functions of the schools' directory and of the video part: all
+# ``run_city`` needs, loaded without the residents, the polyclinics and their slots.
+VIDEO_ROWS = frozenset(
+    {
+        "education_organisation_rows", "school_rows", "school_building_rows",
+        "guard_user_rows", "guard_role_rows", "safety_building_rows", "building_staff_rows",
+        "safety_camera_rows",
+    }
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def video_city(scale: float, seed: int) -> Iterator[dict[str, Any]]:
+    """A throwaway database with the synthetic city's schools and its video part at
+    ``scale`` (the same rows the whole city has, by the same loader); the load report."""
+    import psycopg
+
+    from infocity.analytics.loader import load_city, plan_city
+    from infocity.core import migrate
+    from tests.support.postgres import throwaway_cluster
+
+    with throwaway_cluster() as admin:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute('CREATE DATABASE "infocity_bench_video"')
+        url = admin.rsplit("/", 1)[0] + "/infocity_bench_video"
+        use_database(url)
+        migrate.upgrade(url)
+        city = plan_city(scale, seed)
+        tables = [t for t in city.tables() if getattr(t.rows, "__name__", "") in VIDEO_ROWS]
+        setattr(city, "tables", lambda: tables)  # noqa: B010 - this load only
+        yield load_city(scale, seed, city=city).as_dict()

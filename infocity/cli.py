@@ -394,11 +394,17 @@ def safety_import_cameras(
 @safety_app.command("probe")
 def safety_probe(
     frames: bool = typer.Option(False, "--frames", help="Read a frame of each (slow cycle)."),
+    devices: bool = typer.Option(
+        False, "--devices", help="Ask the cameras with credentials for ONVIF device information."
+    ),
 ) -> None:
     """Run one probe cycle of every camera now and record it (the worker runs them)."""
     from infocity.core.auth import SYSTEM
     from infocity.safety import service
 
+    if devices:
+        typer.echo(service.run_device_cycle(SYSTEM).model_dump_json())
+        return
     cycle = service.run_frame_cycle(SYSTEM) if frames else service.run_fast_cycle(SYSTEM)
     typer.echo(cycle.model_dump_json())
 

@@ -317,3 +317,22 @@ def test_bench_wifi_runs_at_a_tiny_scale(database: str) -> None:
     assert morning["rows"] == morning["rows_with_the_last_interim"] == morning["sessions"]
     assert morning["lost"] == 0
     assert figures["statistics"]["connections"] > 300  # the synthetic city's day
+
+
+@pytest.mark.slow
+def test_bench_video_probes_and_records_the_synthetic_citys_cameras(database: str) -> None:
+    from bench import video
+    from tests.support.rtsp import require_rtsp
+
+    require_rtsp()
+    seeded = runner.invoke(app, ["seed", "city", "--scale", "0.001", "--no-progress"])
+    assert seeded.exit_code == 0, seeded.output
+    result = video.run_city(
+        cycles=3, frame_sample=2, closed_share=0.25, silent_share=0.25, namespace=False
+    )
+    assert result["cameras"] >= 6  # two buildings, three to five cameras each
+    last = result["fast_cycles"][-1]
+    assert sum(last["outcomes"].values()) == result["cameras"]
+    assert last["outages_opened"] >= 1  # the closed ports fail a third time in a row
+    assert result["fan_out"]["messages"] >= 1
+    assert result["frame_cycle"]["sample"] == 2

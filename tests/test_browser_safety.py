@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from infocity.core.auth import SYSTEM
-from infocity.safety import service
+from infocity.core.worker import Worker
+from infocity.safety import jobs, service
 from infocity.safety.probes import ProbeOutcome
 from infocity.safety.rules import ProbeStatus
 from tests.builders import PASSWORD
@@ -52,13 +53,23 @@ def test_security_staff_see_their_buildings_outage_and_its_close(
         assert "K-2" in outages
         assert building.address in outages
         page.get_by_role("link", name=building.address).first.click()
-        assert page.locator("tr.outage.open").count() == 1
+        expect(page.locator("tr.outage.open")).to_have_count(1)
         assert "Порт закрыт" in page.locator("#cameras").inner_text()
         page.screenshot(path=str(ARTIFACTS / "safety-outage.png"), full_page=True)
+        # The worker tells the guard once: one message in the inbox.
+        jobs.fan_out()
+        Worker("test").deliver_due()
+        page.goto(f"{base_url}/inbox")
+        expect(page.locator("main table a")).to_have_count(1)
+        expect(page.locator("main table")).to_contain_text("K-2")
 
         _probes(ids, ProbeStatus.OK, range(3, 5))  # two good probes close it
-        page.reload()
-        assert page.locator("tr.outage.open").count() == 0
-        assert page.locator("tr.outage.closed").count() == 1
+        page.goto(f"{base_url}/safety/buildings/{building.id}")
+        expect(page.locator("tr.outage.open")).to_have_count(0)
+        expect(page.locator("tr.outage.closed")).to_have_count(1)
         page.goto(f"{base_url}/safety")
         expect(page.locator("#no-outages")).to_be_visible()
+        jobs.fan_out()  # and once more when it closes
+        Worker("test").deliver_due()
+        page.goto(f"{base_url}/inbox")
+        expect(page.locator("main table a")).to_have_count(2)

@@ -39,6 +39,8 @@ def quick_probes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _messages(uow: UnitOfWork, user_id: int) -> list[str]:
+    """The staff's messages once the worker has fanned the outage events out."""
+    service.fan_out_outage_events(SYSTEM)
     with uow:
         return list(
             uow.session.scalars(

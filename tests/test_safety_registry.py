@@ -171,6 +171,20 @@ def test_two_recorders_at_once_open_one_outage_and_tell_once(database: str) -> N
     for thread in threads:
         thread.join()
     assert sorted(opened) == [0, 0, 0, 1]
+    # Two workers fan the one event out at once: the guard is told once.
+    fanned: list[int] = []
+    fan_barrier = threading.Barrier(2)
+
+    def fan_out() -> None:
+        fan_barrier.wait()
+        fanned.append(service.fan_out_outage_events(SYSTEM))
+
+    fans = [threading.Thread(target=fan_out) for _ in range(2)]
+    for thread in fans:
+        thread.start()
+    for thread in fans:
+        thread.join()
+    assert sorted(fanned) == [0, 1]
     with UnitOfWork() as uow:
         told = uow.session.scalar(
             select(func.count())

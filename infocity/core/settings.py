@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # Cameras whose frame one slow cycle reads, those checked longest ago first: a frame is
     # seconds of waiting, so the city's cameras are covered over several cycles.
     safety_frame_batch: int = Field(300, ge=1, le=100_000)
+    # Cameras with credentials and an ONVIF address asked for their device information in
+    # one round (those asked longest ago first).
+    safety_device_batch: int = Field(1000, ge=1, le=100_000)
 
     @model_validator(mode="before")
     @classmethod

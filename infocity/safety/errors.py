@@ -58,6 +58,10 @@ class CameraFileRefused(InvalidInput):
         )
         self.problems = list(problems)
 
+    def translated_rows(self) -> list[tuple[int, str]]:
+        """(line, what is wrong with it) of every problem, in the user's language."""
+        return [(p.line, gettext(p.message, **p.params)) for p in self.problems]
+
     def lines(self) -> list[str]:
         """Each problem as "line N: message", in the user's language."""
         return [f"{p.line}: {gettext(p.message, **p.params)}" for p in self.problems]

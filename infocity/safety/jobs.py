@@ -19,3 +19,21 @@ def fast_probes() -> int:
 def frame_checks() -> int:
     """A frame of every camera, compared with the last; how many failed."""
     return service.run_frame_cycle(SYSTEM).failed
+
+
+@periodic("safety.fan_out", every=timedelta(seconds=5))
+def fan_out() -> int:
+    """Tell security staff of outages opened and closed (batches until none wait, up to ten)."""
+    told = 0
+    for _ in range(10):
+        batch = service.fan_out_outage_events(SYSTEM)
+        told += batch
+        if not batch:
+            break
+    return told
+
+
+@periodic("safety.device_information", every=timedelta(hours=1), lease=timedelta(minutes=20))
+def device_information() -> int:
+    """ONVIF device information of the cameras with credentials; how many could not be read."""
+    return service.run_device_cycle(SYSTEM).failed

@@ -78,6 +78,15 @@ class Camera(Base):
     frame_hash: Mapped[str | None] = mapped_column(String(64))
     frame_status: Mapped[str | None] = mapped_column(String(20))
     frame_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ONVIF device service, asked directly (no discovery) when credentials exist, and what
+    # its GetDeviceInformation last said (or why it could not be read).
+    onvif_url: Mapped[str | None] = mapped_column(String(500))
+    device_manufacturer: Mapped[str | None] = mapped_column(String(200))
+    device_model: Mapped[str | None] = mapped_column(String(200))
+    device_firmware: Mapped[str | None] = mapped_column(String(200))
+    device_serial: Mapped[str | None] = mapped_column(String(200))
+    device_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    device_error: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (
         CheckConstraint(_one_of("placement", Placement), name="placement"),
@@ -146,4 +155,25 @@ class Outage(Base):
             sqlite_where=text("closed_at IS NULL AND camera_id IS NULL"),
             postgresql_where=text("closed_at IS NULL AND camera_id IS NULL"),
         ),
+    )
+
+
+class OutageEvent(Base):
+    """One outage opened or closed, queued in the probe's transaction; the worker fans it
+    out to the building's security staff (``fanned_out_at``), so the probe cycle never
+    looks up recipients or renders messages."""
+
+    __tablename__ = "safety_outage_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("safety_outages.id"), index=True)
+    event: Mapped[str] = mapped_column(String(10))  # opened | closed
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("event IN ('opened', 'closed')", name="event"),
+        # One event per outage and kind: opening and closing are each told once.
+        UniqueConstraint("outage_id", "event"),
+        Index("ix_safety_outage_events_fan_out", "fanned_out_at", "id"),
     )

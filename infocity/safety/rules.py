@@ -122,6 +122,7 @@ CSV_COLUMNS = (
     "installed_on",
     "username",
     "password",
+    "onvif_url",  # optional column: the camera's ONVIF device service
 )
 REQUIRED_COLUMNS = CSV_COLUMNS[:6]
 MAX_CSV_ROWS = 20_000
@@ -139,6 +140,7 @@ class CameraRow:
     installed_on: date | None
     username: str | None
     password: str | None
+    onvif_url: str | None = None
 
 
 def stream_url_problem(url: str) -> str | None:
@@ -150,6 +152,20 @@ def stream_url_problem(url: str) -> str | None:
         parts.port  # noqa: B018 - raises on a port out of range
     except ValueError:
         return N_("The stream address has a wrong port.")
+    if parts.username or parts.password:
+        return N_("Put the login and password in their own columns, not in the address.")
+    return None
+
+
+def onvif_url_problem(url: str) -> str | None:
+    """Why ``url`` is not an ONVIF device service address, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return N_("The ONVIF address must be http://host[:port]/onvif/device_service.")
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        return N_("The ONVIF address has a wrong port.")
     if parts.username or parts.password:
         return N_("Put the login and password in their own columns, not in the address.")
     return None
@@ -177,7 +193,10 @@ def _row(line: int, raw: dict[str, str]) -> CameraRow | RowProblem:
             installed = date.fromisoformat(values["installed_on"])
         except ValueError:
             return RowProblem(line, N_("The installation date must be YYYY-MM-DD."), {})
-    if len(values["code"]) > 100 or len(values["stream_url"]) > 500:
+    onvif = values["onvif_url"]
+    if onvif and (problem := onvif_url_problem(onvif)):
+        return RowProblem(line, problem, {})
+    if len(values["code"]) > 100 or max(len(values["stream_url"]), len(onvif)) > 500:
         return RowProblem(line, N_("A value is too long."), {})
     return CameraRow(
         line=line,
@@ -190,6 +209,7 @@ def _row(line: int, raw: dict[str, str]) -> CameraRow | RowProblem:
         installed_on=installed,
         username=values["username"] or None,
         password=values["password"] or None,
+        onvif_url=onvif or None,
     )
 
 

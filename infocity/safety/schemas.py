@@ -30,6 +30,10 @@ class CameraRead(OutputModel):
     model: str
     installed_on: date | None
     has_credentials: bool
+    device_manufacturer: str | None = None
+    device_model: str | None = None
+    device_firmware: str | None = None
+    device_serial: str | None = None
     health: str
     status: str | None
     probed_at: datetime | None
@@ -55,6 +59,14 @@ class BuildingStatusRead(OutputModel):
     building: BuildingRead
     cameras: list[CameraRead]
     outages: list[OutageRead]
+
+
+class DeviceCycleRead(OutputModel):
+    """What one round of ONVIF device information found."""
+
+    asked: int
+    read: int
+    failed: int
 
 
 class CycleRead(OutputModel):
@@ -103,3 +115,22 @@ class DistrictStateRead(OutputModel):
     cameras: int
     down: int
     buildings_dark: int
+
+
+class StaffMemberRead(OutputModel):
+    user_id: int
+    name: str
+
+
+class BuildingStaffRead(OutputModel):
+    """A building with the security staff responsible for it."""
+
+    building: BuildingRead
+    staff: list[StaffMemberRead]
+
+
+class StaffBoardRead(OutputModel):
+    """Who guards which building, and the security staff who may be assigned."""
+
+    buildings: list[BuildingStaffRead]
+    security_staff: list[StaffMemberRead]

@@ -45,6 +45,7 @@ from infocity.accounts.service.persons import (
     person_names,
     persons_by_name_and_birth,
     staff_of_organisation,
+    staff_with_role,
     users_to_notify,
 )
 from infocity.accounts.service.profile import get_profile, update_profile
@@ -126,6 +127,7 @@ __all__ = [
     "revoke_role",
     "set_locale",
     "staff_of_organisation",
+    "staff_with_role",
     "update_child",
     "update_profile",
     "update_staff_account",

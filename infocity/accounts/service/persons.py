@@ -105,6 +105,19 @@ def staff_of_organisation(session: Session, organisation_id: int, role: Role) ->
     return {row.id: row.display_name for row in rows}
 
 
+def staff_with_role(session: Session, role: Role) -> dict[int, str]:
+    """The active staff accounts holding ``role`` anywhere (city-wide roles such as
+    security staff), by user id with their display names."""
+    rows = session.execute(
+        select(User.id, User.display_name)
+        .join(StaffRole, StaffRole.user_id == User.id)
+        .where(StaffRole.role == role.value, User.is_active.is_(True))
+        .distinct()
+        .order_by(User.display_name, User.id)
+    )
+    return {row.id: row.display_name for row in rows}
+
+
 def persons_by_name_and_birth(
     session: Session, last_name: str, birth_date: date, *, limit: int = 20
 ) -> list[PersonFacts]:

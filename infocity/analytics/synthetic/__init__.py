@@ -8,9 +8,10 @@ polyclinic and the slots of the booking horizon (``health``); 1,600 schools, 1,8
 kindergartens, 150 thousand children in the kindergarten queue, 110 thousand first-grade
 applications and 750 thousand state exam participants (``education``); 750 thousand
 pupils with school cards, 300 thousand parents subscribed, the schools' turnstiles and
-tills, and 750 thousand students' social cards (``cards``); Wi-Fi hotspots, 2 million
-people identified by phone and a day of 3.3 million connections (``wifi``). Each part is
-a module over the shared ``base``; ``SyntheticCity`` puts them together.
+tills, and 750 thousand students' social cards (``cards``); 1,532 school buildings under
+video surveillance with about 6,100 cameras and their guards (``video``); Wi-Fi hotspots,
+2 million people identified by phone and a day of 3.3 million connections (``wifi``).
+Each part is a module over the shared ``base``; ``SyntheticCity`` puts them together.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from infocity.analytics.synthetic import cards, education, health, people, wifi
+from infocity.analytics.synthetic import cards, education, health, people, video, wifi
 from infocity.analytics.synthetic.base import (
     AGE_BANDS,
     FEMALE_SHARE,
@@ -42,13 +43,14 @@ from infocity.analytics.synthetic.education import (
 )
 from infocity.analytics.synthetic.health import STAFFING, HealthCity
 from infocity.analytics.synthetic.people import PeopleCity
+from infocity.analytics.synthetic.video import VideoCity
 from infocity.analytics.synthetic.wifi import WifiCity
 
 
 @dataclass
-class SyntheticCity(WifiCity, CardsCity, HealthCity, PeopleCity):
+class SyntheticCity(WifiCity, VideoCity, HealthCity, PeopleCity):
     """The whole city: ``tables()`` lists every table's rows in load order (people, then
-    health, education and cards, Wi-Fi)."""
+    health, education, cards, school video surveillance, Wi-Fi)."""
 
 
 # Every table the city writes, with its columns.
@@ -58,6 +60,7 @@ COLUMNS: dict[str, Sequence[str]] = {
     **education.COLUMNS,
     **cards.COLUMNS,
     **wifi.COLUMNS,
+    **video.COLUMNS,
 }
 
 

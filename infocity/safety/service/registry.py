@@ -20,8 +20,11 @@ from infocity.safety.rules import CameraRow, parse_camera_csv
 from infocity.safety.schemas import (
     BuildingCreate,
     BuildingRead,
+    BuildingStaffRead,
     BuildingStatusRead,
     CameraImportRead,
+    StaffBoardRead,
+    StaffMemberRead,
 )
 from infocity.safety.service.base import (
     _building_read,
@@ -90,6 +93,34 @@ def assign_building_staff(
                 uow.session, actor, "safety.staff.assign", detail=f"{building_id}:{user_id}"
             )
         uow.commit()
+
+
+def staff_board(actor: Principal | None, *, uow: UnitOfWork | None = None) -> StaffBoardRead:
+    """Every building with its security staff, and who may be assigned (administrators)."""
+    authorize(actor, Action.SAFETY_REGISTRY_MANAGE)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        guards = accounts.staff_with_role(session, Role.SECURITY_STAFF)
+        assigned: dict[int, list[int]] = {}
+        for row in session.execute(
+            select(BuildingStaff.building_id, BuildingStaff.user_id).order_by(BuildingStaff.id)
+        ):
+            assigned.setdefault(row.building_id, []).append(row.user_id)
+        buildings = session.scalars(select(Building).order_by(Building.address, Building.id))
+        return StaffBoardRead(
+            buildings=[
+                BuildingStaffRead(
+                    building=_building_read(b),
+                    staff=[
+                        StaffMemberRead(user_id=u, name=guards.get(u, f"#{u}"))
+                        for u in assigned.get(b.id, [])
+                    ],
+                )
+                for b in buildings
+            ],
+            security_staff=[StaffMemberRead(user_id=u, name=n) for u, n in guards.items()],
+        )
 
 
 def _already_registered(session: Session, rows: list[CameraRow]) -> list[RowProblem]:
@@ -172,6 +203,7 @@ def import_cameras(
                     model=row.model,
                     installed_on=row.installed_on,
                     credentials=secret,
+                    onvif_url=row.onvif_url,
                 )
             )
         uow.session.flush()
