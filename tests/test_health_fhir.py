@@ -63,7 +63,7 @@ def test_directory_slots_and_booking(client: TestClient) -> None:
         "Organization", "Location", "HealthcareService", "Practitioner", "PractitionerRole",
         "Schedule", "Slot", "Appointment", "Patient",
     }  # fmt: skip
-    assert {i["code"] for i in kinds["Slot"]["interaction"]} == {"search-type"}
+    assert {i["code"] for i in kinds["Slot"]["interaction"]} == {"read", "search-type"}
 
     services = parsed(client.get(f"{FHIR}/HealthcareService"))
     assert services["total"] == 19

@@ -1,21 +1,47 @@
-"""Publication of free times to other systems (SMART Scheduling Links): every free,
-released, future slot of the city, read in batches by id so that no transaction stays
-open while a large file is written out."""
+"""Free times as other systems read them (FHIR, SMART Scheduling Links): every free,
+released, future slot of the city read in batches by id, so that no transaction stays open
+while a large file is written out; searches paged by position (a keyset, never an offset);
+one slot by id."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, or_, select
 
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
-from infocity.health.models import Practitioner
+from infocity.health.models import Clinic, Practitioner
 from infocity.health.rules import SlotStatus
 from infocity.health.schemas import SlotRead
 from infocity.health.service.base import SLOTS
 
 PUBLISH_BATCH = 5000
+
+
+def _slot_rows() -> Select[Any]:
+    return select(
+        SLOTS.c.id,
+        SLOTS.c.clinic_id,
+        SLOTS.c.practitioner_id,
+        Practitioner.name.label("practitioner_name"),
+        Practitioner.room,
+        SLOTS.c.specialty_id,
+        SLOTS.c.starts_at,
+        SLOTS.c.ends_at,
+    ).join(Practitioner, Practitioner.id == SLOTS.c.practitioner_id)
+
+
+def _bookable(now: datetime) -> tuple[Any, ...]:
+    """Free, released and not started: what the app and the portal would offer."""
+    return (
+        SLOTS.c.status == SlotStatus.FREE,
+        SLOTS.c.release_at <= now,
+        SLOTS.c.starts_at > now,
+    )
 
 
 def published_slots(
@@ -31,26 +57,88 @@ def published_slots(
     uow = uow or UnitOfWork()
     with uow:
         query = (
-            select(
-                SLOTS.c.id,
-                SLOTS.c.clinic_id,
-                SLOTS.c.practitioner_id,
-                Practitioner.name.label("practitioner_name"),
-                Practitioner.room,
-                SLOTS.c.specialty_id,
-                SLOTS.c.starts_at,
-                SLOTS.c.ends_at,
-            )
-            .join(Practitioner, Practitioner.id == SLOTS.c.practitioner_id)
-            .where(
-                SLOTS.c.id > after_id,
-                SLOTS.c.status == SlotStatus.FREE,
-                SLOTS.c.release_at <= now,
-                SLOTS.c.starts_at > now,
-            )
+            _slot_rows()
+            .where(SLOTS.c.id > after_id, *_bookable(now))
             .order_by(SLOTS.c.id)
             .limit(limit)
         )
         return [
             SlotRead.model_validate(row, from_attributes=True) for row in uow.session.execute(query)
         ]
+
+
+@dataclass(frozen=True)
+class SlotPage:
+    """Where a page of a search starts: after the slot at ``starts_at`` with ``id``."""
+
+    starts_at: datetime
+    id: int
+
+
+def search_published_slots(
+    *,
+    specialty_ids: Sequence[int] | None = None,
+    clinic_id: int | None = None,
+    practitioner_id: int | None = None,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+    after: SlotPage | None = None,
+    limit: int = 50,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> list[SlotRead]:
+    """Bookable slots earliest first (then by id), of some specialties, a polyclinic and
+    its branches, a doctor, in a range of instants, from a position: one indexed read
+    however deep the page (the position, not an offset, says where it starts)."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        query = _slot_rows().where(*_bookable(now))
+        if specialty_ids is not None:
+            query = query.where(SLOTS.c.specialty_id.in_(list(specialty_ids)))
+        if practitioner_id is not None:
+            query = query.where(SLOTS.c.practitioner_id == practitioner_id)
+        if clinic_id is not None:
+            clinics = list(
+                uow.session.scalars(
+                    select(Clinic.id).where(
+                        or_(Clinic.id == clinic_id, Clinic.parent_clinic_id == clinic_id)
+                    )
+                )
+            )
+            query = query.where(SLOTS.c.clinic_id.in_(clinics))
+        if starts_from is not None:
+            query = query.where(SLOTS.c.starts_at >= starts_from)
+        if starts_before is not None:
+            query = query.where(SLOTS.c.starts_at < starts_before)
+        if after is not None:
+            query = query.where(
+                SLOTS.c.starts_at >= after.starts_at,
+                or_(
+                    SLOTS.c.starts_at > after.starts_at,
+                    and_(SLOTS.c.starts_at == after.starts_at, SLOTS.c.id > after.id),
+                ),
+            )
+        query = query.order_by(SLOTS.c.starts_at, SLOTS.c.id).limit(limit)
+        return [
+            SlotRead.model_validate(row, from_attributes=True) for row in uow.session.execute(query)
+        ]
+
+
+def published_slot(
+    slot_id: int, *, now: datetime | None = None, uow: UnitOfWork | None = None
+) -> tuple[SlotRead, bool] | None:
+    """One slot by id, and whether it may be booked now (free, released, not started);
+    ``None``: no such slot."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        row = uow.session.execute(
+            _slot_rows()
+            .add_columns(SLOTS.c.status, SLOTS.c.release_at)
+            .where(SLOTS.c.id == slot_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        bookable = row.status == SlotStatus.FREE and row.release_at <= now and row.starts_at > now
+        return SlotRead.model_validate(row, from_attributes=True), bookable
