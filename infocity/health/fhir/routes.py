@@ -375,13 +375,11 @@ def search_slots(
         raise errors.SearchTooBroad()
     when = start_range(start or [])
     after = cursor(position)
-    specialties = _specialties()
-    wanted = None if code is None else [s.id for s in specialties.values() if s.code == code]
     found: list[SlotRead] = []
-    # Only free times are published; a service type the city does not have finds none.
-    if size and wanted != [] and (status is None or "free" in status.split(",")):
-        found = service.search_published_slots(
-            specialty_ids=wanted,
+    specialties: dict[int, SpecialtyRead] = {}
+    if size and (status is None or "free" in status.split(",")):  # only free times
+        found, specialties = service.search_published_slots(
+            specialty_code=code,
             clinic_id=clinic_id,
             practitioner_id=practitioner_id,
             starts_from=when.after,
@@ -403,8 +401,8 @@ def read_slot(id_: IdPath) -> Resource:
     found = service.published_slot(id_)
     if found is None:
         raise errors.ResourceNotFound()
-    slot, free = found
-    return _slot(slot, _specialties(), free)
+    slot, specialty, free = found
+    return _slot(slot, {specialty.id: specialty}, free)
 
 
 # --- Appointments and patients (a bearer token) -----------------------------------------

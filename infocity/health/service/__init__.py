@@ -62,6 +62,7 @@ from infocity.health.service.directory import (
 )
 from infocity.health.service.publication import (
     PUBLISH_BATCH,
+    PublishedSlot,
     SlotPage,
     published_slot,
     published_slots,
@@ -118,6 +119,7 @@ __all__ = [
     "OPEN_HOME_VISITS",
     "PUBLISH_BATCH",
     "FhirClientAccess",
+    "PublishedSlot",
     "SlotPage",
     "accept_hold",
     "add_practitioner",

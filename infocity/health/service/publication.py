@@ -8,15 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, or_, select
 
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
-from infocity.health.models import Clinic, Practitioner
+from infocity.health.models import Clinic, Practitioner, Specialty
 from infocity.health.rules import SlotStatus
-from infocity.health.schemas import SlotRead
+from infocity.health.schemas import SlotRead, SpecialtyRead
 from infocity.health.service.base import SLOTS
 
 PUBLISH_BATCH = 5000
@@ -44,27 +44,42 @@ def _bookable(now: datetime) -> tuple[Any, ...]:
     )
 
 
+class PublishedSlot(NamedTuple):
+    """A bookable slot as the city-wide publication writes it (a plain row: millions are
+    written, each once)."""
+
+    id: int
+    practitioner_id: int
+    specialty_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
 def published_slots(
     after_id: int = 0,
     *,
     limit: int = PUBLISH_BATCH,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
-) -> list[SlotRead]:
+) -> list[PublishedSlot]:
     """The next ``limit`` bookable slots of the city after ``after_id``, by id: free,
     released and not started (what the app and the portal would offer)."""
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         query = (
-            _slot_rows()
+            select(
+                SLOTS.c.id,
+                SLOTS.c.practitioner_id,
+                SLOTS.c.specialty_id,
+                SLOTS.c.starts_at,
+                SLOTS.c.ends_at,
+            )
             .where(SLOTS.c.id > after_id, *_bookable(now))
             .order_by(SLOTS.c.id)
             .limit(limit)
         )
-        return [
-            SlotRead.model_validate(row, from_attributes=True) for row in uow.session.execute(query)
-        ]
+        return [PublishedSlot(*row) for row in uow.session.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -75,9 +90,18 @@ class SlotPage:
     id: int
 
 
+def _specialties_of(uow: UnitOfWork, rows: Sequence[SlotRead]) -> dict[int, SpecialtyRead]:
+    """The specialties of the slots found, read in the same transaction."""
+    wanted = {r.specialty_id for r in rows}
+    if not wanted:
+        return {}
+    found = uow.session.scalars(select(Specialty).where(Specialty.id.in_(wanted)))
+    return {s.id: SpecialtyRead.model_validate(s) for s in found}
+
+
 def search_published_slots(
     *,
-    specialty_ids: Sequence[int] | None = None,
+    specialty_code: str | None = None,
     clinic_id: int | None = None,
     practitioner_id: int | None = None,
     starts_from: datetime | None = None,
@@ -86,25 +110,23 @@ def search_published_slots(
     limit: int = 50,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
-) -> list[SlotRead]:
-    """Bookable slots earliest first (then by id), of some specialties, a polyclinic and
-    its branches, a doctor, in a range of instants, from a position: one indexed read
-    however deep the page (the position, not an offset, says where it starts)."""
+) -> tuple[list[SlotRead], dict[int, SpecialtyRead]]:
+    """Bookable slots earliest first (then by id), of a specialty, a polyclinic and its
+    branches, a doctor, in a range of instants, from a position: one indexed read however
+    deep the page (the position, not an offset, says where it starts); with their
+    specialties."""
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
         query = _slot_rows().where(*_bookable(now))
-        if specialty_ids is not None:
-            query = query.where(SLOTS.c.specialty_id.in_(list(specialty_ids)))
+        if specialty_code is not None:
+            code = select(Specialty.id).where(Specialty.code == specialty_code)
+            query = query.where(SLOTS.c.specialty_id == code.scalar_subquery())
         if practitioner_id is not None:
             query = query.where(SLOTS.c.practitioner_id == practitioner_id)
         if clinic_id is not None:
-            clinics = list(
-                uow.session.scalars(
-                    select(Clinic.id).where(
-                        or_(Clinic.id == clinic_id, Clinic.parent_clinic_id == clinic_id)
-                    )
-                )
+            clinics = select(Clinic.id).where(
+                or_(Clinic.id == clinic_id, Clinic.parent_clinic_id == clinic_id)
             )
             query = query.where(SLOTS.c.clinic_id.in_(clinics))
         if starts_from is not None:
@@ -120,16 +142,17 @@ def search_published_slots(
                 ),
             )
         query = query.order_by(SLOTS.c.starts_at, SLOTS.c.id).limit(limit)
-        return [
+        rows = [
             SlotRead.model_validate(row, from_attributes=True) for row in uow.session.execute(query)
         ]
+        return rows, _specialties_of(uow, rows)
 
 
 def published_slot(
     slot_id: int, *, now: datetime | None = None, uow: UnitOfWork | None = None
-) -> tuple[SlotRead, bool] | None:
-    """One slot by id, and whether it may be booked now (free, released, not started);
-    ``None``: no such slot."""
+) -> tuple[SlotRead, SpecialtyRead, bool] | None:
+    """One slot by id, its specialty, and whether it may be booked now (free, released,
+    not started); ``None``: no such slot."""
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
@@ -141,4 +164,5 @@ def published_slot(
         if row is None:
             return None
         bookable = row.status == SlotStatus.FREE and row.release_at <= now and row.starts_at > now
-        return SlotRead.model_validate(row, from_attributes=True), bookable
+        slot = SlotRead.model_validate(row, from_attributes=True)
+        return slot, _specialties_of(uow, [slot])[slot.specialty_id], bookable
