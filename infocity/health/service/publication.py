@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select, union_all
 
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
@@ -124,11 +124,6 @@ def search_published_slots(
             query = query.where(SLOTS.c.specialty_id == code.scalar_subquery())
         if practitioner_id is not None:
             query = query.where(SLOTS.c.practitioner_id == practitioner_id)
-        if clinic_id is not None:
-            clinics = select(Clinic.id).where(
-                or_(Clinic.id == clinic_id, Clinic.parent_clinic_id == clinic_id)
-            )
-            query = query.where(SLOTS.c.clinic_id.in_(clinics))
         if starts_from is not None:
             query = query.where(SLOTS.c.starts_at >= starts_from)
         if starts_before is not None:
@@ -141,7 +136,28 @@ def search_published_slots(
                     and_(SLOTS.c.starts_at == after.starts_at, SLOTS.c.id > after.id),
                 ),
             )
-        query = query.order_by(SLOTS.c.starts_at, SLOTS.c.id).limit(limit)
+        order = (SLOTS.c.starts_at, SLOTS.c.id)
+        if clinic_id is not None:
+            clinics = select(Clinic.id).where(
+                or_(Clinic.id == clinic_id, Clinic.parent_clinic_id == clinic_id)
+            )
+            if specialty_code is None and practitioner_id is None:
+                # A polyclinic's every specialty: the first ``limit`` of each building
+                # (each read in order by the (clinic_id, starts_at) index, stopping at
+                # ``limit``), merged, rather than every time of every building sorted.
+                each = [
+                    query.where(SLOTS.c.clinic_id == building).order_by(*order).limit(limit)
+                    for building in uow.session.scalars(clinics)
+                ]
+                if not each:
+                    return [], {}
+                merged = union_all(*(select(q.subquery()) for q in each)).subquery()
+                query = select(merged).order_by(merged.c.starts_at, merged.c.id)
+            else:
+                query = query.where(SLOTS.c.clinic_id.in_(clinics)).order_by(*order)
+        else:
+            query = query.order_by(*order)
+        query = query.limit(limit)
         rows = [
             SlotRead.model_validate(row, from_attributes=True) for row in uow.session.execute(query)
         ]
