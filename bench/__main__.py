@@ -1,4 +1,4 @@
-"""``python -m bench [rush|search|year|payments|exams|allocation|cards|all]``
+"""``python -m bench [rush|search|year|payments|exams|allocation|cards|wifi|fhir|all]``
 (``make bench``: ``all``).
 
 Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
@@ -22,6 +22,7 @@ import typer
 from bench import allocation as allocation_scenario
 from bench import cards as cards_scenario
 from bench import exams as exams_scenario
+from bench import fhir as fhir_scenario
 from bench import payments as payments_scenario
 from bench import rush as rush_scenario
 from bench import search as search_scenario
@@ -583,6 +584,40 @@ def wifi(
     title = f"Public Wi-Fi through FreeRADIUS (scale {scale:g})"
     print(table(title, wifi_scenario.summary(figures)))
     print(f"  -> {path}")
+
+
+def do_fhir(city: City, *, requests: int, seed: int, out: Path) -> dict[str, Any]:
+    """Scenario 11: Slot search through FHIR beside the JSON API; the bulk publication."""
+    with serve(city.url, processes=2) as (base_url, _server):
+        searches = fhir_scenario.run_searches(base_url, city, requests=requests, seed=seed)
+        bulk = fhir_scenario.run_bulk_publish(base_url, city)
+    figures = {"scale": city.scale, "clients": 1, "server_processes": 2, **searches, "bulk": bulk}
+    path = write_result(_name("fhir", city.scale), figures, out)
+    rows = [(f"{kind}: {door} p50 / p95 / p99 ms",
+             " / ".join(str(searches[kind][f"{door}_ms"][p]) for p in ("p50", "p95", "p99")))
+            for kind in ("first_slots", "doctor_day") for door in ("api", "fhir")]  # fmt: skip
+    day = searches["location_day"]
+    rows += [("location alone, a day: first / deeper pages p95 ms",
+              f"{day['first_page_ms']['p95']} / {day['deeper_pages_ms']['p95']}"),
+             *((f"$bulk-publish {k}.ndjson: s, resources", f"{v['seconds']}, {v['resources']:,}")
+               for k, v in bulk["files"].items()),
+             ("Slot rows straight from SQL: s", bulk["slot_rows_sql_seconds"])]  # fmt: skip
+    print(table(f"FHIR (scale {city.scale:g}, one client, 2 processes)", rows))
+    print(f"  -> {path}")
+    return figures
+
+
+@app.command("fhir")
+def fhir(
+    scale: float = Scale,
+    requests: int = typer.Option(300, help="Searches of each kind."),
+    seed: int = Seed,
+    database_url: str | None = DatabaseUrl,
+    out: Path = Out,
+) -> None:
+    """Slot search through FHIR beside the JSON API; the city-wide $bulk-publish files."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        do_fhir(city, requests=requests, seed=seed, out=out)
 
 
 @app.command("all")

@@ -183,6 +183,22 @@ def test_every_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> 
     assert year["measured"]["database"]["double_bookings"] == 0
 
 
+@pytest.mark.slow
+def test_the_fhir_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> None:
+    if database.startswith("sqlite"):
+        pytest.skip("the benchmarks run on PostgreSQL")
+    from bench import __main__ as bench
+    from bench.env import city_database
+
+    with city_database(0.001, 1, database_url=database, quiet=True) as city:
+        bench.do_fhir(city, requests=5, seed=1, out=tmp_path)
+    fhir = json.loads((tmp_path / "fhir-F0.001.json").read_text())
+    assert fhir["first_slots"]["errors"] == fhir["doctor_day"]["errors"] == 0
+    assert fhir["location_day"]["errors"] == 0
+    assert fhir["bulk"]["files"]["Slot"]["resources"] > 0
+    assert fhir["bulk"]["slot_rows_sql"] > 0
+
+
 def test_the_payments_benchmark_runs_with_few_rows(database: str, tmp_path: Path) -> None:
     if database.startswith("sqlite"):
         pytest.skip("the benchmark's limit is PostgreSQL's COPY")

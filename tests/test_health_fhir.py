@@ -63,7 +63,7 @@ def test_directory_slots_and_booking(client: TestClient) -> None:
         "Organization", "Location", "HealthcareService", "Practitioner", "PractitionerRole",
         "Schedule", "Slot", "Appointment", "Patient",
     }  # fmt: skip
-    assert {i["code"] for i in kinds["Slot"]["interaction"]} == {"search-type"}
+    assert {i["code"] for i in kinds["Slot"]["interaction"]} == {"read", "search-type"}
 
     services = parsed(client.get(f"{FHIR}/HealthcareService"))
     assert services["total"] == 19
@@ -213,6 +213,8 @@ def test_bulk_publication_of_free_times(client: TestClient) -> None:
     extensions = {e["url"]: e for e in published["Slot"][0]["extension"]}
     assert extensions[BOOKING_DEEP_LINK]["valueUrl"].endswith(f"?slot={slots[0]}")
     assert extensions[SLOT_CAPACITY]["valueInteger"] == 1
+    # Each line is the Slot as read by id.
+    assert published["Slot"][-1] == client.get(f"{FHIR}/Slot/{slots[-1]}").json()
     assert [s["id"] for s in published["Schedule"]] == [str(therapist.id)]
     # A client that has this period's file is told so without it being read again.
     again = client.get(outputs["Slot"], headers={"If-None-Match": answer.headers["etag"]})

@@ -75,16 +75,37 @@ def searchset(
         links.append(link("previous", max(0, offset - count)))
     if more:
         links.append(link("next", offset + count))
+    return _bundle(request, links, resources, total)
+
+
+def keyset_searchset(
+    request: Request, resources: Sequence[Resource], next_cursor: str | None
+) -> Resource:
+    """A page of a search paged by position: ``self``, ``first`` and, while more
+    follow, a ``next`` link with the ``_cursor`` after this page's last resource."""
+    base = str(request.url).split("?", 1)[0]
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "_cursor"]
+
+    def link(relation: str, query: list[tuple[str, str]]) -> dict[str, Any]:
+        return {"relation": relation, "url": f"{base}?{urlencode(query)}" if query else base}
+
+    links = [link("self", request.query_params.multi_items()), link("first", params)]
+    if next_cursor is not None:
+        links.append(link("next", [*params, ("_cursor", next_cursor)]))
+    return _bundle(request, links, resources, None)
+
+
+def _bundle(
+    request: Request, links: list[dict[str, Any]], resources: Sequence[Resource], total: int | None
+) -> Resource:
     bundle: Resource = {
         "resourceType": "Bundle",
         "type": "searchset",
         "link": links,
         "entry": [
-            {
-                "fullUrl": f"{_root(request)}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
+            # A proposed Appointment ($find) is not kept, so has no id and no address.
+            ({"fullUrl": f"{_root(request)}/{r['resourceType']}/{r['id']}"} if "id" in r else {})
+            | {"resource": r, "search": {"mode": "match"}}
             for r in resources
         ],
     }

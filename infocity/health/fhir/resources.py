@@ -156,14 +156,20 @@ def schedule(doctor: DoctorRead, specialty: SpecialtyRead) -> Resource:
     return resource
 
 
-def slot(found: SlotRead, specialty: SpecialtyRead, *, booking_url: str | None = None) -> Resource:
-    """A free time; ``booking_url``: the portal's page that books it (SMART Scheduling
-    Links), with its capacity (one patient)."""
+def slot(
+    found: SlotRead,
+    specialty: SpecialtyRead,
+    *,
+    booking_url: str | None = None,
+    status: str = "free",
+) -> Resource:
+    """A time (free, or ``busy`` when read by id once taken); ``booking_url``: the
+    portal's page that books it (SMART Scheduling Links), with its capacity (one patient)."""
     resource: Resource = {
         "resourceType": "Slot",
         "id": str(found.id),
         "schedule": ref("Schedule", found.practitioner_id, found.practitioner_name),
-        "status": "free",
+        "status": status,
         "start": instant(found.starts_at),
         "end": instant(found.ends_at),
         "serviceType": [specialty_concept(specialty)],
@@ -210,6 +216,39 @@ def appointment(found: AppointmentDetailsRead) -> Resource:
         resource["comment"] = where
     if found.cancelled_at and resource["status"] == "cancelled":
         resource["cancelationReason"] = {"text": found.status}
+    return resource
+
+
+def proposed_appointment(
+    found: SlotRead,
+    specialty: SpecialtyRead,
+    clinic: Resource,
+    patient_id: int,
+    referral_id: int | None,
+) -> Resource:
+    """A time the patient may book, as ``$find`` offers it: send it back to ``$book``
+    (or POST it as an Appointment) to book it. ``clinic``: its Location reference."""
+    resource: Resource = {
+        "resourceType": "Appointment",
+        "status": "proposed",
+        "serviceType": [specialty_concept(specialty)],
+        "start": instant(found.starts_at),
+        "end": instant(found.ends_at),
+        "slot": [ref("Slot", found.id)],
+        "participant": [
+            {"actor": ref("Patient", patient_id), "required": "required", "status": "needs-action"},
+            {
+                "actor": ref("Practitioner", found.practitioner_id, found.practitioner_name),
+                "required": "required",
+                "status": "accepted",
+            },
+            {"actor": clinic, "required": "required", "status": "accepted"},
+        ],
+    }
+    if found.room:
+        resource["comment"] = f"room {found.room}"
+    if referral_id is not None:
+        resource["basedOn"] = [ref("ServiceRequest", referral_id)]
     return resource
 
 

@@ -15,21 +15,34 @@ from pydantic import ValidationError
 
 from infocity.core.auth import SYSTEM, Principal
 from infocity.core.db import utcnow
+from infocity.core.i18n import gettext
 from infocity.core.schemas import MAX_ID
 from infocity.health import errors, reads, rules, service
 from infocity.health.fhir import resources as fhir
-from infocity.health.fhir.bundles import FhirResponse, searchset
+from infocity.health.fhir.bundles import (
+    FhirResponse,
+    keyset_searchset,
+    operation_outcome,
+    searchset,
+)
 from infocity.health.fhir.publish import booking_link
 from infocity.health.fhir.publish import router as publish_router
 from infocity.health.fhir.resources import Resource
-from infocity.health.fhir.search import paging, reference_id, start_range, token_code
+from infocity.health.fhir.search import (
+    StartRange,
+    cursor,
+    cursor_of,
+    paging,
+    reference_id,
+    start_range,
+    token_code,
+)
 from infocity.health.schemas import (
     BookingCreate,
     DoctorRead,
     FhirTokenRead,
     IdentifiedBookingCreate,
     PatientRead,
-    SlotFilter,
     SlotRead,
     SpecialtyRead,
 )
@@ -96,7 +109,7 @@ INTERACTIONS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
         [("service-type", "token"), ("actor", "reference")],
     ),
     "Slot": (
-        ["search-type"],
+        ["read", "search-type"],
         [
             ("schedule", "reference"),
             ("service-type", "token"),
@@ -107,6 +120,14 @@ INTERACTIONS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     ),
     "Appointment": (["read", "search-type", "create", "update"], [("patient", "reference")]),
     "Patient": (["read", "search-type"], [("identifier", "token")]),
+}
+# The Argonaut Scheduling operations, on Appointment.
+ARGONAUT = "http://fhir.org/guides/argonaut/scheduling/OperationDefinition/"
+OPERATIONS = {
+    "Appointment": [
+        ("find", f"{ARGONAUT}appointment-find"),
+        ("book", f"{ARGONAUT}appointment-book"),
+    ]
 }
 
 
@@ -188,6 +209,15 @@ def capability_statement(request: Request) -> Resource:
                         "type": kind,
                         "interaction": [{"code": code} for code in codes],
                         "searchParam": [{"name": n, "type": t} for n, t in params],
+                        **(
+                            {
+                                "operation": [
+                                    {"name": n, "definition": d} for n, d in OPERATIONS[kind]
+                                ]
+                            }
+                            if kind in OPERATIONS
+                            else {}
+                        ),
                     }
                     for kind, (codes, params) in INTERACTIONS.items()
                 ],
@@ -312,24 +342,13 @@ def read_schedule(id_: IdPath) -> Resource:
 # --- Free times -------------------------------------------------------------------------
 
 
-def _slot_specialties(
-    schedule: str | None, service_type: str | None, clinic_id: int | None
-) -> tuple[list[int], int | None, dict[int, SpecialtyRead]]:
-    """The specialties to search and the one doctor, from the search's parameters."""
-    specialties = _specialties()
-    wanted: list[int] = list(specialties)
-    practitioner_id = reference_id(schedule, "Schedule", "schedule")
-    if practitioner_id is not None:
-        doctors = service.list_doctors(practitioner_id=practitioner_id)
-        wanted = [d.specialty_id for d in doctors]
-    code = token_code(service_type, fhir.SPECIALTY_SYSTEM, "service-type")
-    if code is not None:
-        wanted = [s for s in wanted if specialties[s].code == code]
-    elif practitioner_id is None:
-        if clinic_id is None:
-            raise errors.SearchTooBroad()
-        wanted = sorted({d.specialty_id for d in service.list_doctors(clinic_id=clinic_id)})
-    return wanted, practitioner_id, specialties
+def _slot(found: SlotRead, specialties: dict[int, SpecialtyRead], free: bool = True) -> Resource:
+    return fhir.slot(
+        found,
+        specialties[found.specialty_id],
+        booking_url=booking_link(found.id) if free else None,
+        status="free" if free else "busy",
+    )
 
 
 @router.get("/Slot")
@@ -342,37 +361,139 @@ def search_slots(
     status: str | None = None,
     count: Count = None,
     offset: Offset = None,
+    position: Annotated[str | None, Query(alias="_cursor")] = None,
 ) -> Resource:
+    """Free times earliest first, paged by position: each page is one indexed read from
+    where the last one ended (the next link's ``_cursor``), never an offset."""
+    if offset is not None:
+        raise errors.InvalidSearch("_offset")
+    size, _ = paging(count, None)
     clinic_id = reference_id(location, "Location", "location")
-    wanted, practitioner_id, specialties = _slot_specialties(schedule, service_type, clinic_id)
-    size, first = paging(count, offset)
+    practitioner_id = reference_id(schedule, "Schedule", "schedule")
+    code = token_code(service_type, fhir.SPECIALTY_SYSTEM, "service-type")
+    if practitioner_id is None and code is None and clinic_id is None:
+        raise errors.SearchTooBroad()
     when = start_range(start or [])
-    if status is not None and "free" not in status.split(","):
-        wanted = []  # only free times are published
+    after = cursor(position)
     found: list[SlotRead] = []
-    for specialty_id in wanted:
-        found += service.search_free_slots(
-            SlotFilter(
-                specialty_id=specialty_id,
-                clinic_id=clinic_id,
-                practitioner_id=practitioner_id,
-                date_from=when.first_day,
-                date_to=when.last_day,
-                limit=min(1000, first + size + 1) if when.day_aligned else 1000,
-            )
+    specialties: dict[int, SpecialtyRead] = {}
+    if size and (status is None or "free" in status.split(",")):  # only free times
+        found, specialties = service.search_published_slots(
+            specialty_code=code,
+            clinic_id=clinic_id,
+            practitioner_id=practitioner_id,
+            starts_from=when.after,
+            starts_before=when.before,
+            after=after,
+            limit=size + 1,
         )
-    found = sorted((s for s in found if when.holds(s.starts_at)), key=lambda s: (s.starts_at, s.id))
-    page = found[first : first + size]
-    return searchset(
-        request,
-        [fhir.slot(s, specialties[s.specialty_id], booking_url=booking_link(s.id)) for s in page],
-        offset=first,
-        count=size,
-        more=len(found) > first + size,
+    page = found[:size]
+    more = len(found) > size
+    last = service.SlotPage(page[-1].starts_at, page[-1].id) if more else None
+    return keyset_searchset(
+        request, [_slot(s, specialties) for s in page], cursor_of(last) if last else None
     )
 
 
+@router.get("/Slot/{id_}")
+def read_slot(id_: IdPath) -> Resource:
+    """A slot by id: ``free`` with its booking link while it may be booked, else ``busy``."""
+    found = service.published_slot(id_)
+    if found is None:
+        raise errors.ResourceNotFound()
+    slot, specialty, free = found
+    return _slot(slot, {specialty.id: specialty}, free)
+
+
 # --- Appointments and patients (a bearer token) -----------------------------------------
+
+
+def _offered(choice: reads.SlotChoice, when: StartRange) -> list[SlotRead]:
+    """The free times of a patient's choice in the range, earliest first."""
+    return sorted(
+        (
+            SlotRead(
+                id=slot.id,
+                clinic_id=doctor.clinic.id,
+                practitioner_id=doctor.practitioner_id,
+                practitioner_name=doctor.name,
+                room=doctor.room,
+                specialty_id=choice.specialty.id,
+                starts_at=slot.starts_at,
+                ends_at=slot.ends_at,
+            )
+            for day in choice.days
+            for doctor in day.doctors
+            for slot in doctor.slots
+            if (when.after is None or slot.starts_at >= when.after)
+            and (when.before is None or slot.starts_at < when.before)
+        ),
+        key=lambda s: (s.starts_at, s.id),
+    )
+
+
+@router.get("/Appointment/$find")
+def find_appointments(
+    request: Request,
+    who: Who,
+    patient: str | None = None,
+    service_type: Annotated[str | None, Query(alias="service-type")] = None,
+    referral: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    count: Count = None,
+) -> Resource:
+    """The times this patient may book in a specialty (age, sex, polyclinic, referral:
+    what the app offers them), as proposed Appointments to send to ``$book``; why none
+    is offered, as an OperationOutcome entry."""
+    actor = who.may("Appointment", "write")
+    person_id = reference_id(patient, "Patient", "patient")
+    code = token_code(service_type, fhir.SPECIALTY_SYSTEM, "service-type")
+    if code is None:
+        raise errors.InvalidSearch("service-type")
+    referral_id = reference_id(referral, "ServiceRequest", "referral")
+    size, _ = paging(count, None)
+    when = StartRange(
+        start_range([f"ge{start}"]).after if start else None,
+        start_range([f"lt{end}"]).before if end else None,
+    )
+    if who.client is None:
+        choice = reads.slot_choice(actor, person_id, code, referral_id)
+    elif person_id is None:
+        raise errors.InvalidSearch("patient")
+    else:
+        choice = reads.kiosk_slots(person_id, code, referral_id)
+    clinic = fhir.ref("Location", choice.clinic.id, choice.clinic.name) if choice.clinic else {}
+    proposed = [
+        fhir.proposed_appointment(s, choice.specialty, clinic, choice.patient.id, referral_id)
+        for s in _offered(choice, when)[:size]
+    ]
+    bundle = keyset_searchset(request, proposed, None)
+    if choice.problem:
+        outcome = operation_outcome(200, "nothing_offered", gettext(choice.problem))
+        bundle["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
+    return bundle
+
+
+@router.post("/Appointment/$book")
+async def book_appointment(
+    request: Request, who: Who, body: Annotated[dict[str, Any], Body()]
+) -> Resource:
+    """Book the Slot of a proposed Appointment (``$find``'s, in a Parameters resource
+    as ``appt-resource``, or on its own): the same booking as creating an Appointment."""
+    actor = who.may("Appointment", "write")
+    if body.get("resourceType") == "Parameters":
+        given = [
+            p.get("resource")
+            for p in body.get("parameter") or []
+            if isinstance(p, dict) and p.get("name") == "appt-resource"
+        ]
+        if len(given) != 1 or not isinstance(given[0], dict):
+            raise errors.InvalidResource("Parameters.appt-resource")
+        body = given[0]
+    data = _booking_of(body)
+    booked = await run_booking(request, lambda: _book(who, actor, data))
+    return keyset_searchset(request, [fhir.appointment(reads.my_appointment(actor, booked))], None)
 
 
 @router.get("/Appointment/{id_}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from infocity.core.clock import city_date, city_tz
-from infocity.health import errors
+from infocity.core.clock import city_tz
+from infocity.health import errors, service
 
 MAX_COUNT = 200
 DEFAULT_COUNT = 50
@@ -55,27 +55,6 @@ class StartRange:
     after: datetime | None = None
     before: datetime | None = None
 
-    def holds(self, instant: datetime) -> bool:
-        return (self.after is None or instant >= self.after) and (
-            self.before is None or instant < self.before
-        )
-
-    @property
-    def day_aligned(self) -> bool:
-        """Whether the range is whole city days (then the days' search is exact)."""
-        return all(
-            b is None or b.astimezone(city_tz()).timetz().replace(tzinfo=None) == time(0)
-            for b in (self.after, self.before)
-        )
-
-    @property
-    def first_day(self) -> date | None:
-        return None if self.after is None else city_date(self.after)
-
-    @property
-    def last_day(self) -> date | None:
-        return None if self.before is None else city_date(self.before - timedelta(microseconds=1))
-
 
 def _moment(text: str, name: str) -> tuple[datetime, datetime]:
     """A FHIR date or dateTime as the range of instants it names (a date: its city day)."""
@@ -121,3 +100,23 @@ def paging(count: int | None, offset: int | None) -> tuple[int, int]:
     if not 0 <= offset <= MAX_OFFSET:
         raise _invalid("_offset")
     return count, offset
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def cursor_of(page: service.SlotPage) -> str:
+    """The position after a page's last slot, as the ``_cursor`` of the next link:
+    ``<microseconds since 1970 UTC>.<slot id>``."""
+    micros = (page.starts_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{page.id}"
+
+
+def cursor(value: str | None) -> service.SlotPage | None:
+    """A ``_cursor`` as the position it names; a malformed one is a search not understood."""
+    if value is None:
+        return None
+    micros, _, id_ = value.partition(".")
+    if not (micros.isdigit() and id_.isdigit()) or len(value) > 40:
+        raise _invalid("_cursor")
+    return service.SlotPage(_EPOCH + timedelta(microseconds=int(micros)), int(id_))

@@ -60,7 +60,14 @@ from infocity.health.service.directory import (
     seed_specialties,
     update_specialty,
 )
-from infocity.health.service.publication import PUBLISH_BATCH, published_slots
+from infocity.health.service.publication import (
+    PUBLISH_BATCH,
+    PublishedSlot,
+    SlotPage,
+    published_slot,
+    published_slots,
+    search_published_slots,
+)
 from infocity.health.service.reminders import (
     appointment_link_token,
     appointment_links,
@@ -112,6 +119,8 @@ __all__ = [
     "OPEN_HOME_VISITS",
     "PUBLISH_BATCH",
     "FhirClientAccess",
+    "PublishedSlot",
+    "SlotPage",
     "accept_hold",
     "add_practitioner",
     "add_schedule_exception",
@@ -159,6 +168,7 @@ __all__ = [
     "open_doctor_post",
     "preview_schedule_exception",
     "preview_schedule_rule_change",
+    "published_slot",
     "published_slots",
     "register_fhir_client",
     "release_due_slots",
@@ -169,6 +179,7 @@ __all__ = [
     "reschedule_by_policy",
     "rule_preview_token",
     "search_free_slots",
+    "search_published_slots",
     "seed_specialties",
     "send_due_reminders",
     "set_schedule_rule",
