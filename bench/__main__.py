@@ -116,7 +116,10 @@ def do_rush(
 
     release = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
     with (
-        serve(city.url, processes=2) as (base_url, server),
+        serve(city.url, processes=2, env={"INFOCITY_BOOKING_BATCH_WINDOW_MS": "2"}) as (
+            base_url,
+            server,
+        ),
         _profiler(server.pid, duration + 5, profile) as raw,
     ):
         results, elapsed, all_gone = rush_through(base_url, release)

@@ -44,8 +44,11 @@ class Settings(BaseSettings):
     booking_threads: int = Field(1, ge=1, le=50)
     # Group commit of kiosk bookings (health.service.batch_booking): on PostgreSQL each
     # process books the requests that arrive within this many milliseconds (up to the
-    # size) in one transaction. 0: every booking alone. SQLite always books them alone.
-    booking_batch_window_ms: float = Field(2, ge=0, le=50)
+    # size) in one transaction. 0 (the default): every booking alone — a batch still
+    # runs its requests' statements one after another and holds its slots' locks until
+    # its commit, which measured slower than alone (docs/benchmarks.md). SQLite always
+    # books them alone.
+    booking_batch_window_ms: float = Field(0, ge=0, le=50)
     booking_batch_size: int = Field(32, ge=1, le=256)
     # Request bodies above this many bytes are refused (413) before they are read; the
     # upload routes (attachments of 5 MB and a multipart envelope) take max_upload_bytes.
