@@ -119,7 +119,10 @@ def do_rush(
 
     release = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
     with (
-        serve(city.url, processes=2) as (base_url, server),
+        serve(city.url, processes=2, env={"INFOCITY_BOOKING_BATCH_WINDOW_MS": "2"}) as (
+            base_url,
+            server,
+        ),
         _profiler(server.pid, duration + 5, profile) as raw,
     ):
         results, elapsed, all_gone = rush_through(base_url, release)
@@ -138,17 +141,29 @@ def do_rush(
             city, release, script, attempts=attempts, clients=pgbench_clients,
             hot_share=hot_share, hot_demand=hot_demand, seed=seed,
         )  # fmt: skip
-    # The stack's ceiling: the same slots, patients drawn afresh, the same demand.
-    rush_scenario.reset(city, release)
-    again = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
-    with serve(city.url, processes=2, asgi_app="bench.ceiling:app") as (base_url, _server):
-        results, elapsed, _ = rush_through(base_url, again)
-    ceiling = rush_scenario.summarise(results, elapsed)
-    ceiling["database"] = rush_scenario.check_database(city, again, results)
-    rush_scenario.reset(city, again)  # leave the city as it was loaded
+    # The same demand, patients drawn afresh, against: the API booking each request alone
+    # (group commit off), the plainest route of the stack (the ceiling), and the same
+    # route with group commit.
+    others: dict[str, Any] = {}
+    for variant, app_name, env in (
+        ("api_alone", None, {"INFOCITY_BOOKING_BATCH_WINDOW_MS": "0"}),
+        ("stack_ceiling", "bench.ceiling:app", {}),
+        ("ceiling_group_commit", "bench.ceiling:app", {"BENCH_GROUP_COMMIT_MS": "2"}),
+    ):
+        rush_scenario.reset(city, release)
+        again = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
+        with serve(city.url, processes=2, asgi_app=app_name, env=env) as (base_url, _server):
+            results, elapsed, _ = rush_through(base_url, again)
+        others[variant] = rush_scenario.summarise(results, elapsed)
+        others[variant]["database"] = rush_scenario.check_database(city, again, results)
+        rush_scenario.reset(city, again)  # leave the city as it was loaded
     core = limits["core_statement"]["transactions_per_second"]
     full = limits["full_transaction"]["transactions_per_second"]
-    top = ceiling["requests_per_second"]
+    top = others["stack_ceiling"]["requests_per_second"]
+
+    def over_full(rate: float) -> float | None:
+        return round(rate / full, 3) if full else None
+
     figures = {
         "scale": city.scale,
         "specialty": rush_scenario.SPECIALTY,
@@ -161,17 +176,18 @@ def do_rush(
         "database": database,
         "pgbench": limits,
         "api_over_pgbench": round(api["requests_per_second"] / core, 3) if core else None,
-        "api_over_pgbench_full_transaction": (
-            round(api["requests_per_second"] / full, 3) if full else None
-        ),
-        "stack_ceiling": ceiling,
-        "ceiling_over_pgbench_full_transaction": round(top / full, 3) if full else None,
+        "api_over_pgbench_full_transaction": over_full(api["requests_per_second"]),
+        **others,
+        "over_pgbench_full_transaction": {
+            name: over_full(run["requests_per_second"]) for name, run in others.items()
+        },
         "api_over_ceiling": round(api["requests_per_second"] / top, 3) if top else None,
         "load": city.load,
     }
-    path = write_result(_name("rush", city.scale), figures, out)
+    name = _name("rush", city.scale) + ("" if clients == 200 else f"-{clients}-clients")
+    path = write_result(name, figures, out)
     if raw is not None and raw.exists():
-        (out / f"{_name('rush', city.scale)}-profile.txt").write_text(_profile_summary(raw))
+        (out / f"{name}-profile.txt").write_text(_profile_summary(raw))
     if raw is not None:
         shutil.rmtree(raw.parent, ignore_errors=True)
     latency = api["latency_ms"]
@@ -199,10 +215,13 @@ def do_rush(
                 ("pgbench full transaction tps", full),
                 ("API / pgbench core", figures["api_over_pgbench"]),
                 ("API / pgbench full transaction", figures["api_over_pgbench_full_transaction"]),
-                ("stack ceiling requests / s", top),
-                (
-                    "ceiling / pgbench full transaction",
-                    figures["ceiling_over_pgbench_full_transaction"],
+                *(
+                    (
+                        f"{variant.replace('_', ' ')}: requests / s, ÷ pgbench full, p99 ms",
+                        f"{run['requests_per_second']}, {over_full(run['requests_per_second'])}, "
+                        f"{run['latency_ms']['p99']}",
+                    )
+                    for variant, run in others.items()
                 ),
                 ("API / ceiling", figures["api_over_ceiling"]),
             ],

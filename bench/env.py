@@ -100,11 +100,16 @@ def city_database(
 
 @contextlib.contextmanager
 def serve(
-    database_url: str, processes: int = 2, *, asgi_app: str | None = None
+    database_url: str,
+    processes: int = 2,
+    *,
+    asgi_app: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``infocity serve --workers N`` on 127.0.0.1 as in production (its own secret,
     JSON access log to a file); yields the base URL and the server process.
-    ``asgi_app``: serve this app with plain uvicorn instead (``bench.ceiling:app``)."""
+    ``asgi_app``: serve this app with plain uvicorn instead (``bench.ceiling:app``);
+    ``env``: more environment (settings) for the server."""
     port = free_port()
     environment = {
         **os.environ,
@@ -113,6 +118,7 @@ def serve(
         "INFOCITY_SECRET_KEY": secrets.token_hex(32),
         "INFOCITY_WEBHOOK_SECRET": secrets.token_hex(32),
         "INFOCITY_SECURE_COOKIES": "true",  # production refuses to start without
+        **(env or {}),
     }
     command = [
         sys.executable, "-m", "infocity", "serve",

@@ -263,6 +263,15 @@ def test_someone_elses_referral_is_not_found(cardiology: dict[str, Any], unchang
         book(cardiology["patient"], cardiology["slots"][0], referral_id=referral.id)
 
 
+def test_a_referral_number_no_one_was_given_is_not_found(
+    world: dict[str, Any], unchanged: Any
+) -> None:
+    # Refused as a referral, not as a taken slot: the slot stays free for this patient.
+    with unchanged("referral_not_found"):
+        book(world["patient"], world["slots"][0], referral_id=10**9)
+    assert book(world["patient"], world["slots"][0]).status == "booked"
+
+
 def test_referral_to_another_specialty(cardiology: dict[str, Any], unchanged: Any) -> None:
     referral = make_referral(
         cardiology["patient"].person_id, cardiology["clinic"].id, "neurologist"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from prometheus_client import Counter
+from prometheus_client import Counter as MetricCounter
 from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from infocity.core.sql import upsert_insert
 _TABLE = cast(Table, RateLimitCounter.__table__)
 T = TypeVar("T")
 
-REFUSALS = Counter(
+REFUSALS = MetricCounter(
     "infocity_rate_limit_refusals_total",
     "Attempts refused by a rate limit, by limit (the key's prefix, never the client).",
     ["limit"],
@@ -197,6 +198,82 @@ def hit_many(
     for limit in limits:
         count, previous = counts[limit.key]
         _refuse_over(limit.key, count, previous, limit.limit, window, window_seconds, now)
+
+
+# The keys of a batch of attempts in one statement: a key asked for n times in the batch
+# counts n (an upsert may not touch one row twice, so the keys are grouped first).
+_HIT_EACH_PG = text(
+    "WITH wanted AS (SELECT k, count(*) AS n FROM unnest(CAST(:keys AS text[])) AS k "
+    "GROUP BY k), "
+    "hit AS (INSERT INTO rate_limit_counters (key, window_start, count) "
+    "SELECT k, :window, n FROM wanted "
+    "ON CONFLICT (key, window_start) "
+    "DO UPDATE SET count = rate_limit_counters.count + excluded.count "
+    "RETURNING key, count) "
+    "SELECT hit.key, hit.count AS hits, previous.count AS previous FROM hit "
+    "LEFT JOIN rate_limit_counters AS previous "
+    "ON previous.key = hit.key AND previous.window_start = :previous_window"
+).bindparams(
+    bindparam("window", type_=_TABLE.c.window_start.type),
+    bindparam("previous_window", type_=_TABLE.c.window_start.type),
+)
+
+
+def hit_each(
+    session: Session,
+    attempts: Sequence[Sequence[Limit]],
+    *,
+    window_seconds: int,
+    now: datetime | None = None,
+) -> list[RateLimited | None]:
+    """``hit_many`` for each of several attempts at once (a batch of bookings): every key
+    of every attempt counts, and each attempt gets the refusal ``hit_many`` would have
+    given it had the attempts come one after another in this order (None: let through).
+
+    On PostgreSQL one statement counts the whole batch and commits by itself (the session
+    must have no transaction in progress); elsewhere the attempts are counted one by one.
+    """
+    now = now or utcnow()
+    if session.get_bind().dialect.name != "postgresql":
+        refusals: list[RateLimited | None] = []
+        for limits in attempts:
+            try:
+                hit_many(session, limits, window_seconds=window_seconds, now=now)
+            except RateLimited as exc:
+                refusals.append(exc)
+            else:
+                refusals.append(None)
+        return refusals
+    keys = [limit.key for limits in attempts for limit in limits]
+    if not keys:
+        return [None] * len(attempts)
+    window = _window_start(now, window_seconds)
+    previous_window = window - timedelta(seconds=window_seconds)
+    rows = fetch_rows(
+        session,
+        _HIT_EACH_PG,
+        {"keys": keys, "window": window, "previous_window": previous_window},
+        own_transaction=True,
+    )
+    totals = {row.key: (int(row.hits), row.previous) for row in rows}
+    # The j-th of n hits of a key in this batch saw the count before the later ones.
+    later = Counter(keys)
+    answers: list[RateLimited | None] = []
+    for limits in attempts:
+        counts: dict[str, tuple[int, int | None]] = {}
+        for limit in limits:
+            total, previous = totals[limit.key]
+            later[limit.key] -= 1
+            counts[limit.key] = (total - later[limit.key], previous)
+        try:
+            for limit in limits:
+                count, previous = counts[limit.key]
+                _refuse_over(limit.key, count, previous, limit.limit, window, window_seconds, now)
+        except RateLimited as exc:
+            answers.append(exc)
+        else:
+            answers.append(None)
+    return answers
 
 
 def purge_expired(older_than: timedelta = timedelta(days=1)) -> int:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import anyio
 from fastapi import APIRouter, Path, Query, Request
 
+from infocity.core.i18n import current_locale
 from infocity.core.schemas import MAX_ID
+from infocity.core.settings import Settings
 from infocity.health import reads, service
 from infocity.health.api import citizens
 from infocity.health.schemas import (
@@ -53,6 +56,7 @@ from infocity.health.schemas import (
 )
 from infocity.web.deps import CurrentUser, LoggedIn, client_ip, logged_in, run_booking
 from infocity.web.errors import error_responses
+from infocity.web.group_commit import GroupCommit
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -142,7 +146,28 @@ async def book(data: BookingCreate, actor: CurrentUser, request: Request) -> App
 )
 async def book_by_policy(data: AnonymousBookingCreate, request: Request) -> AppointmentRead:
     ip = client_ip(request)
-    return await run_booking(request, lambda: service.book_by_policy(data, ip=ip))
+    together: KioskBookings | None = getattr(request.app.state, "kiosk_bookings", None)
+    if together is None:
+        return await run_booking(request, lambda: service.book_by_policy(data, ip=ip))
+    return await together.submit(service.KioskBooking(data, ip, current_locale()))
+
+
+KioskBookings = GroupCommit[service.KioskBooking, AppointmentRead]
+
+
+def kiosk_group_commit(
+    settings: Settings, limiter: anyio.CapacityLimiter | None
+) -> KioskBookings | None:
+    """This process's collector of kiosk bookings (group commit), or None where each is
+    booked alone (no window set, or a database that books one at a time)."""
+    if settings.booking_batch_window_ms <= 0 or not service.books_in_batches():
+        return None
+    return GroupCommit(
+        service.book_many_by_policy,
+        window=settings.booking_batch_window_ms / 1000,
+        size=settings.booking_batch_size,
+        limiter=limiter,
+    )
 
 
 @router.post(

@@ -3,6 +3,7 @@ transaction each.
 
 One module per sub-domain; a module imports only the ones below it:
 
+- ``batch_booking``: kiosk bookings of one process booked together (group commit);
 - ``directory``, ``schedules``, ``booking``, ``waitlist``, ``reminders``, ``visits``: the use
   cases (``reminders`` cancels through ``booking``);
 - ``taking``: the guarded take of a slot under every booking; ``holds``: a freed slot
@@ -19,6 +20,11 @@ from infocity.health.service.base import (
     count_staff_lookup,
     in_care_of,
     staff_head_clinics,
+)
+from infocity.health.service.batch_booking import (
+    KioskBooking,
+    book_many_by_policy,
+    books_in_batches,
 )
 from infocity.health.service.booking import (
     IDENTIFY_PER_POLICY,
@@ -119,6 +125,7 @@ __all__ = [
     "OPEN_HOME_VISITS",
     "PUBLISH_BATCH",
     "FhirClientAccess",
+    "KioskBooking",
     "PublishedSlot",
     "SlotPage",
     "accept_hold",
@@ -130,7 +137,9 @@ __all__ = [
     "book_by_policy",
     "book_for_patient",
     "book_identified_patient",
+    "book_many_by_policy",
     "book_slot",
+    "books_in_batches",
     "cancel_appointment",
     "cancel_by_link",
     "cancel_by_policy",

@@ -70,14 +70,20 @@ IDENTIFY_PER_POLICY = 10
 IDENTIFY_PER_ADDRESS = 300
 
 
-def _count_identification(uow: UnitOfWork, policy: str, ip: str | None) -> None:
-    """Count the attempt for the policy and the address (committed even if the use case
-    then fails): in the unit of work's own connection when it has nothing else to commit
-    yet, else in a transaction of its own."""
+def _identification_limits(policy: str, ip: str | None) -> list[Limit]:
+    """The counters an identification attempt by ``policy`` from ``ip`` counts towards."""
     at_terminal = token_hash(f"{policy}|{ip or ''}")[:40]
     limits = [Limit(f"identify:{at_terminal}", IDENTIFY_PER_POLICY)]
     if ip:
         limits.append(Limit(f"identify-ip:{token_hash(ip)[:40]}", IDENTIFY_PER_ADDRESS))
+    return limits
+
+
+def _count_identification(uow: UnitOfWork, policy: str, ip: str | None) -> None:
+    """Count the attempt for the policy and the address (committed even if the use case
+    then fails): in the unit of work's own connection when it has nothing else to commit
+    yet, else in a transaction of its own."""
+    limits = _identification_limits(policy, ip)
     if uow.outermost and not uow.session.in_transaction():
         hit_many(uow.session, limits, window_seconds=IDENTIFY_WINDOW_SECONDS)
         return
@@ -176,12 +182,20 @@ def book_by_policy(
     with uow:
         policy = accounts.normalize_oms_policy(data.oms_policy)
         _count_identification(uow, policy, ip)
-        facts = _self_book_facts(
-            uow.session, data.slot_id, now, oms_policy=policy, birth_date=data.birth_date
-        )
-        result = _self_book(uow, facts, data.referral_id, channel=data.channel, now=now)
+        result = _book_by_policy(uow, data, policy, now)
         uow.commit()
         return result
+
+
+def _book_by_policy(
+    uow: UnitOfWork, data: AnonymousBookingCreate, policy: str, now: datetime
+) -> AppointmentRead:
+    """``book_by_policy`` once the attempt is counted (``policy`` normalised), in the
+    caller's transaction."""
+    facts = _self_book_facts(
+        uow.session, data.slot_id, now, oms_policy=policy, birth_date=data.birth_date
+    )
+    return _self_book(uow, facts, data.referral_id, channel=data.channel, now=now)
 
 
 @counted("book")

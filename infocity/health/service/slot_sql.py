@@ -230,6 +230,20 @@ def patient_busy(exc: IntegrityError) -> bool:
     return PATIENT_BUSY_MESSAGE in str(exc.orig)
 
 
+# The appointment's foreign key to its referral: a referral number no one was given.
+REFERRAL_KEY_CONSTRAINT = "fk_appointments_referral_id_referrals"  # PostgreSQL: named
+FOREIGN_KEY_MESSAGE = "FOREIGN KEY constraint failed"  # SQLite: unnamed
+
+
+def referral_missing(exc: IntegrityError) -> bool:
+    """Whether the refused INSERT named a referral that does not exist (the only key of
+    the appointment a caller chooses besides the slot)."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == REFERRAL_KEY_CONSTRAINT
+    return FOREIGN_KEY_MESSAGE in str(exc.orig)
+
+
 # The patient's lock (``taking._lock_patient``) on PostgreSQL: every booking of a patient,
 # whatever the specialty, waits for the one in progress (a transaction-scoped advisory
 # lock keyed by the person's id: this module owns the single-key advisory lock space),

@@ -427,6 +427,8 @@ def _book(
         # the partial unique index on the slot (never reached if the guard works).
         if slot_sql.patient_busy(exc):
             raise errors.PatientBusy() from exc
+        if slot_sql.referral_missing(exc):  # a number no one was given: "not found"
+            raise errors.ReferralNotFound() from exc
         raise errors.SlotTaken() from exc
     if row is None:
         raise _why_not_taken(session, ctx, patient.person_id, now, replacing_id, hold_entry_id)
