@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from infocity.core.auth import Action, Principal, authorize
@@ -304,37 +304,58 @@ def search_free_slots(
     upper = rules.local_instant(last_day + timedelta(days=1), time(0), tz) or now
     uow = uow or UnitOfWork()
     with uow:
-        query = (
-            select(
-                SLOTS.c.id,
-                SLOTS.c.clinic_id,
-                SLOTS.c.practitioner_id,
-                Practitioner.name.label("practitioner_name"),
-                Practitioner.room,
-                SLOTS.c.specialty_id,
-                SLOTS.c.starts_at,
-                SLOTS.c.ends_at,
-            )
-            .join(Practitioner, Practitioner.id == SLOTS.c.practitioner_id)
-            .where(
-                SLOTS.c.specialty_id == search.specialty_id,
-                SLOTS.c.status == SlotStatus.FREE,
-                SLOTS.c.release_at <= now,
-                SLOTS.c.starts_at > now,
-                SLOTS.c.starts_at >= lower,
-                SLOTS.c.starts_at < upper,
-            )
-            .order_by(SLOTS.c.starts_at, SLOTS.c.id)
-            .limit(search.limit)
+        free = select(
+            SLOTS.c.id,
+            SLOTS.c.clinic_id,
+            SLOTS.c.practitioner_id,
+            SLOTS.c.specialty_id,
+            SLOTS.c.starts_at,
+            SLOTS.c.ends_at,
+        ).where(
+            SLOTS.c.specialty_id == search.specialty_id,
+            SLOTS.c.status == SlotStatus.FREE,
+            SLOTS.c.release_at <= now,
+            SLOTS.c.starts_at > now,
+            SLOTS.c.starts_at >= lower,
+            SLOTS.c.starts_at < upper,
         )
         if search.practitioner_id is not None:
             # Served by the unique index on (practitioner_id, starts_at).
-            query = query.where(SLOTS.c.practitioner_id == search.practitioner_id)
-        if search.clinic_id is not None:
-            branches = select(Clinic.id).where(Clinic.parent_clinic_id == search.clinic_id)
-            query = query.where(
-                or_(SLOTS.c.clinic_id == search.clinic_id, SLOTS.c.clinic_id.in_(branches))
+            free = free.where(SLOTS.c.practitioner_id == search.practitioner_id)
+        order = (SLOTS.c.starts_at, SLOTS.c.id)
+        if search.clinic_id is None:
+            found = free.order_by(*order).limit(search.limit).subquery()
+        else:
+            # The first ones of each polyclinic of the group (it and its branches), each
+            # read in order from the index by polyclinic, then the first of them all: a
+            # single scan over the whole city's slots at the same times would read
+            # thousands to keep ten.
+            branches = uow.session.scalars(
+                select(Clinic.id).where(Clinic.parent_clinic_id == search.clinic_id)
             )
+            members = [
+                free.where(SLOTS.c.clinic_id == clinic_id)
+                .order_by(*order)
+                .limit(search.limit)
+                .subquery()
+                for clinic_id in [search.clinic_id, *branches]
+            ]
+            found = union_all(*(select(member) for member in members)).subquery()
+        query = (
+            select(
+                found.c.id,
+                found.c.clinic_id,
+                found.c.practitioner_id,
+                Practitioner.name.label("practitioner_name"),
+                Practitioner.room,
+                found.c.specialty_id,
+                found.c.starts_at,
+                found.c.ends_at,
+            )
+            .join(Practitioner, Practitioner.id == found.c.practitioner_id)
+            .order_by(found.c.starts_at, found.c.id)
+            .limit(search.limit)
+        )
         return [
             SlotRead.model_validate(row, from_attributes=True) for row in uow.session.execute(query)
         ]
