@@ -1,5 +1,5 @@
-"""Bulk loading of the synthetic city: COPY on PostgreSQL, big executemany batches on
-SQLite.
+"""Bulk loading of the synthetic city: binary COPY on PostgreSQL (secondary indexes and
+foreign keys set aside and built again before commit), big executemany batches on SQLite.
 
 The one sanctioned exception to "every write goes through a service function": millions
 of rows through the use cases (one transaction per resident) would take days, so the
