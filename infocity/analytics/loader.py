@@ -250,7 +250,8 @@ def _load_postgres(
     connection: Connection, tables: list[Table], report: LoadReport, advance: Advance
 ) -> None:
     """COPY every table with its secondary indexes and foreign keys set aside, then
-    build them again and move the id sequences past the rows."""
+    build them again and move the id sequences past the rows. The tables stay locked
+    until the load commits: it is meant for a database being set up, not a live one."""
     began = clock.perf_counter()
     names = list(dict.fromkeys(table.name for table in tables))
     # Sorting 12 million keys in memory rather than in temporary files.
