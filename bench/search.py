@@ -20,6 +20,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import psycopg
+
 from bench.client import Request, drive, percentile
 from bench.env import City
 from infocity.analytics.synthetic import STAFFING
@@ -28,18 +30,19 @@ from infocity.core.settings import get_settings
 SEARCH_PATH = "/api/v1/health/slots"
 FIRST_SLOTS = 10
 
-SQL = """SELECT slots.id, slots.clinic_id, slots.practitioner_id,
-    practitioners.name AS practitioner_name, practitioners.room, slots.specialty_id,
-    slots.starts_at, slots.ends_at
-FROM slots JOIN practitioners ON practitioners.id = slots.practitioner_id
+FREE = """SELECT slots.id, slots.clinic_id, slots.practitioner_id, slots.specialty_id,
+    slots.starts_at, slots.ends_at FROM slots
 WHERE slots.specialty_id = %(specialty)s AND slots.status = 'free'
   AND slots.release_at <= %(now)s AND slots.starts_at > %(now)s
-  AND slots.starts_at >= %(lower)s AND slots.starts_at < %(upper)s {clinic}{doctor}
+  AND slots.starts_at >= %(lower)s AND slots.starts_at < %(upper)s {where}
 ORDER BY slots.starts_at, slots.id LIMIT %(limit)s"""
-CLINIC = (
-    " AND (slots.clinic_id = %(clinic)s OR slots.clinic_id IN "
-    "(SELECT clinics.id FROM clinics WHERE clinics.parent_clinic_id = %(clinic)s))"
-)
+# As the application asks: the first of each polyclinic of the group (``{found}``: one
+# FREE, or the UNION ALL of one per polyclinic), then the first of them all.
+SQL = """SELECT f.id, f.clinic_id, f.practitioner_id, practitioners.name AS practitioner_name,
+    practitioners.room, f.specialty_id, f.starts_at, f.ends_at
+FROM ({found}) AS f JOIN practitioners ON practitioners.id = f.practitioner_id
+ORDER BY f.starts_at, f.id LIMIT %(limit)s"""
+BRANCHES = "SELECT id FROM clinics WHERE parent_clinic_id = %(clinic)s"
 DOCTOR = " AND slots.practitioner_id = %(doctor)s"
 
 
@@ -127,17 +130,25 @@ def _bounds(query: Query) -> dict[str, Any]:
     }
 
 
+def _statement(connection: psycopg.Connection[Any], query: Query, *, by_doctor: bool) -> str:
+    doctor = DOCTOR if by_doctor else ""
+    if query.clinic is None or by_doctor:
+        return SQL.format(found=FREE.format(where=doctor))
+    group = [query.clinic] + [
+        row[0] for row in connection.execute(BRANCHES, {"clinic": query.clinic}, prepare=True)
+    ]
+    members = [f"({FREE.format(where=f'{doctor} AND slots.clinic_id = {c}')})" for c in group]
+    return SQL.format(found=" UNION ALL ".join(members))
+
+
 def sql_latencies(city: City, queries: list[Query], *, by_doctor: bool = False) -> list[float]:
     """Milliseconds of each query run straight through psycopg (prepared, one
     connection): the database's share of a search."""
     latencies = []
     with city.connect() as connection:
         for query in queries:
-            statement = SQL.format(
-                clinic=CLINIC if query.clinic is not None and not by_doctor else "",
-                doctor=DOCTOR if by_doctor else "",
-            )
             began = time.perf_counter()
+            statement = _statement(connection, query, by_doctor=by_doctor)
             connection.execute(statement, _bounds(query), prepare=True).fetchall()
             latencies.append((time.perf_counter() - began) * 1000)
     return latencies
@@ -148,7 +159,7 @@ def doctor_day_plan(city: City, query: Query) -> list[str]:
     with city.connect() as connection:
         rows = connection.execute(
             "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
-            + SQL.format(clinic="", doctor=DOCTOR),
+            + SQL.format(found=FREE.format(where=DOCTOR)),
             _bounds(query),
         ).fetchall()
     return [str(row[0]) for row in rows]

@@ -198,6 +198,7 @@ def seed_city(
     typer.echo(
         f"city at scale {scale} loaded ({report.backend}): {report.total_rows:,} rows in "
         f"{report.seconds:.1f} s, {report.rows_per_second:,.0f} rows/s"
+        + "".join(f"; {step} {seconds:.1f} s" for step, seconds in report.steps.items())
     )
     for table, rows in report.rows.items():
         typer.echo(f"  {table:<20} {rows:>12,}")

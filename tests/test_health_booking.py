@@ -6,7 +6,7 @@ written (no appointment, no slot taken, no referral used, no message queued).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from infocity.core.auth import SYSTEM
 from infocity.core.errors import AppError, Forbidden
 from infocity.core.models import AuditEntry, OutboxMessage
+from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
 from infocity.health.models import Appointment, Referral, Slot
@@ -428,6 +429,31 @@ def test_search_finds_free_released_future_slots(world: dict[str, Any]) -> None:
     )
     assert [s.id for s in found] == world["slots"][1:]
     assert found[0].practitioner_name == world["therapist"].name
+
+
+@pytest.mark.calendar
+def test_search_of_a_polyclinic_takes_the_earliest_of_it_and_its_branches(
+    world: dict[str, Any],
+) -> None:
+    from infocity.health.schemas import SlotFilter
+
+    clinic, therapist = world["clinic"], world["therapist"]
+    branch = make_clinic(parent_clinic_id=clinic.id)
+    other = make_clinic()  # not a branch: never in the answer
+    own = world["slots"]  # 09:00-10:00 at the polyclinic itself
+    # The same city day as those (the clock may pass midnight since they were made).
+    day = get_slot(own[0]).starts_at.astimezone(get_settings().city_tz).date()
+    early = make_slots(make_practitioner(branch.id).id, day, time(8, 30), time(9, 30))
+    make_slots(make_practitioner(other.id).id, day, time(8, 0), time(9, 0))
+    search = SlotFilter(specialty_id=therapist.specialty_id, clinic_id=clinic.id, limit=4)
+    found = service.search_free_slots(search)
+    # 08:30 and 08:45 at the branch, then 09:00 at both (ids break the tie).
+    assert [s.id for s in found] == early[:2] + sorted([early[2], own[0]])
+    everything = service.search_free_slots(search.model_copy(update={"limit": 100}))
+    assert sorted(s.id for s in everything) == sorted(early + own)
+    assert [s.starts_at for s in everything] == sorted(s.starts_at for s in everything)
+    from_branch = service.search_free_slots(search.model_copy(update={"clinic_id": branch.id}))
+    assert [s.id for s in from_branch] == early
 
 
 def test_an_absence_blocks_slots_and_cancels_what_it_hits(world: dict[str, Any]) -> None:

@@ -187,12 +187,24 @@ class Slot(Base):
 
     __table_args__ = (
         UniqueConstraint("practitioner_id", "starts_at"),
-        # Searches read only free slots: a partial index stays small as the day fills up.
+        # Searches read only free slots: partial indexes stay small as the day fills up.
+        # In the order of the answer (starts_at, id), so the first ten are read and no
+        # more: city-wide, and one polyclinic at a time (a polyclinic with its branches
+        # is searched as one small scan per polyclinic).
         Index(
             "ix_slots_free_search",
             "specialty_id",
             "starts_at",
+            "id",
+            sqlite_where=FREE_SLOT,
+            postgresql_where=FREE_SLOT,
+        ),
+        Index(
+            "ix_slots_free_by_clinic",
+            "specialty_id",
             "clinic_id",
+            "starts_at",
+            "id",
             sqlite_where=FREE_SLOT,
             postgresql_where=FREE_SLOT,
         ),

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from infocity.accounts.rules import snils_control_number
 from infocity.health import rules
 
 # --- The city at scale 1 -----------------------------------------------------------
@@ -95,11 +94,52 @@ FEMALE_NAMES = (
 # --- Personal numbers (pure) -------------------------------------------------------
 
 
+def _weighted_chunks(weights: tuple[int, int, int]) -> tuple[int, ...]:
+    """For each three-digit chunk 000…999, the sum of its digits times ``weights``."""
+    return tuple(
+        sum(int(digit) * weight for digit, weight in zip(f"{chunk:03d}", weights, strict=True))
+        for chunk in range(1000)
+    )
+
+
+def _luhn_chunks(doubled_last: bool) -> tuple[int, ...]:
+    """For each three-digit chunk, its Luhn sum when its last digit is (or is not) doubled."""
+
+    def term(value: int, doubled: bool) -> int:
+        value *= 2 if doubled else 1
+        return value - 9 if value > 9 else value
+
+    return tuple(
+        term(chunk // 100, doubled_last)
+        + term(chunk // 10 % 10, not doubled_last)
+        + term(chunk % 10, doubled_last)
+        for chunk in range(1000)
+    )
+
+
+# The personal numbers of 12 million residents are computed three digits at a time.
+_SNILS_HIGH, _SNILS_MIDDLE, _SNILS_LOW = (
+    _weighted_chunks((9, 8, 7)),
+    _weighted_chunks((6, 5, 4)),
+    _weighted_chunks((3, 2, 1)),
+)
+_LUHN_DOUBLED, _LUHN_PLAIN = _luhn_chunks(True), _luhn_chunks(False)
+_OMS_PREFIX_LUHN = 5 + 8  # "45" in front of 13 digits: the 5 stays, the 4 is doubled
+
+
 def snils_for(n: int) -> str:
     """The SNILS of resident ``n``: unique per ``n`` (a bijective scatter of the serial
-    above the demo's range), with the Pension Fund's control number."""
-    first_nine = f"{300_000_000 + (n * 7919 + 13) % 600_000_000:09d}"
-    return first_nine + snils_control_number(first_nine)
+    above the demo's range), with the Pension Fund's control number (as
+    ``accounts.rules.snils_control_number`` computes it)."""
+    first_nine = 300_000_000 + (n * 7919 + 13) % 600_000_000
+    total = (
+        _SNILS_HIGH[first_nine // 1_000_000]
+        + _SNILS_MIDDLE[first_nine // 1000 % 1000]
+        + _SNILS_LOW[first_nine % 1000]
+    )
+    if total > 101:
+        total %= 101
+    return f"{first_nine}00" if total >= 100 else f"{first_nine}{total:02d}"
 
 
 def luhn_digit(digits: str) -> str:
@@ -119,8 +159,32 @@ def oms_policy_for(n: int) -> str:
     """The 16-digit single-format OMS policy of resident ``n``: region prefix 45, a
     unique scatter of ``n``, and a Luhn check digit (a plausible stand-in; the register
     checks only that a policy has 16 digits)."""
-    body = f"45{(n * 7907 + 11) % 10**13:013d}"
-    return body + luhn_digit(body)
+    scatter = (n * 7907 + 11) % 10**13
+    total = (
+        _OMS_PREFIX_LUHN
+        + _LUHN_DOUBLED[scatter % 1000]
+        + _LUHN_PLAIN[scatter // 1000 % 1000]
+        + _LUHN_DOUBLED[scatter // 10**6 % 1000]
+        + _LUHN_PLAIN[scatter // 10**9 % 1000]
+        + _LUHN_DOUBLED[scatter // 10**12]
+    )
+    return f"45{scatter:013d}{(10 - total % 10) % 10}"
+
+
+def randbelow(rng: random.Random) -> Callable[[int], int]:
+    """``rng.randrange(n)`` for a positive ``n``, drawing the same numbers from the same
+    stream (CPython's algorithm: ``n.bit_length()`` random bits until below ``n``)
+    without its argument checks: the residents' loops call it tens of millions of times."""
+    getrandbits = rng.getrandbits
+
+    def below(n: int) -> int:
+        bits = n.bit_length()
+        r = getrandbits(bits)
+        while r >= n:
+            r = getrandbits(bits)
+        return r
+
+    return below
 
 
 def birth_date_for_age(start: date, age: int, day_of_year: int) -> date:

@@ -33,6 +33,7 @@ from infocity.analytics.synthetic.base import (
     Rows,
     Table,
     full_name,
+    randbelow,
 )
 from infocity.core.ages import ADULT_AGE, age_on
 from infocity.health import rules
@@ -154,12 +155,16 @@ class HealthCity(CityBase):
             kind: [c.index for c in self.clinics if c.kind == kind and c.head_index is None]
             for kind in ("adult", "children")
         }
+        self._heads_by_birth: dict[date, list[int]] = {}
 
     def on_resident(
         self, index: int, age: int, birth: date, randrange: Callable[[int], int]
     ) -> None:
         super().on_resident(index, age, birth, randrange)
-        candidates = self._heads["children" if age_on(birth, self.start) < ADULT_AGE else "adult"]
+        candidates = self._heads_by_birth.get(birth)
+        if candidates is None:  # once per birth date: residents share a few thousand
+            kind = "children" if age_on(birth, self.start) < ADULT_AGE else "adult"
+            candidates = self._heads_by_birth[birth] = self._heads[kind]
         self.attached_to.append(candidates[randrange(len(candidates))])
 
     def organisation_id(self, clinic_index: int) -> int:
@@ -269,16 +274,24 @@ class HealthCity(CityBase):
         if len(self.attached_to) != self.plan.residents:
             raise RuntimeError("persons() must be consumed before attachments()")
         rng = self._rng("attachments")
-        randrange = rng.randrange
+        randrange = randbelow(rng)
         base = self.created_at
+        # valid_from: 30 days to five years back, at a random minute; the days and the
+        # minutes as timedeltas computed once (the same instants).
+        days = [base - timedelta(days=30 + day) for day in range(5 * 365)]
+        minutes = [timedelta(minutes=minute) for minute in range(1440)]
+        clinics = [(self.organisation_id(c.index), c.kind) for c in self.clinics]
+        first_id = self.ids.get("clinic_attachments", 0) + 1
+        person_base = self.person_id(0)
         for n, clinic_index in enumerate(self.attached_to):
-            clinic = self.clinics[clinic_index]
+            clinic_id, kind = clinics[clinic_index]
+            day = randrange(5 * 365)
             yield (
-                self.ids.get("clinic_attachments", 0) + n + 1,
-                self.person_id(n),
-                self.organisation_id(clinic_index),
-                clinic.kind,
-                base - timedelta(days=30 + randrange(5 * 365), minutes=randrange(1440)),
+                first_id + n,
+                person_base + n,
+                clinic_id,
+                kind,
+                days[day] - minutes[randrange(1440)],
                 None,
             )
 

@@ -93,9 +93,9 @@ from infocity.health.service.schedules import (
     preview_schedule_rule_change,
     remove_schedule_rule,
     rule_preview_token,
-    search_free_slots,
     set_schedule_rule,
 )
+from infocity.health.service.search import search_free_slots
 from infocity.health.service.visits import (
     OPEN_HOME_VISITS,
     cancel_home_visit,

@@ -1,12 +1,13 @@
-"""Schedules and slots: weekly rules and exceptions, the slots they plan, the search for
-free ones, and what a change of schedule does to the appointments it touches."""
+"""Schedules and slots: weekly rules and exceptions, the slots they plan, and what a
+change of schedule does to the appointments it touches (the search for free ones is in
+``search``)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,7 +24,6 @@ from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules
 from infocity.health.models import (
     ACTIVE_WAITLIST_ENTRY,
-    Clinic,
     Practitioner,
     ScheduleException,
     ScheduleRule,
@@ -39,8 +39,6 @@ from infocity.health.schemas import (
     ScheduleRuleCreate,
     ScheduleRuleRead,
     ScheduleRuleUpdate,
-    SlotFilter,
-    SlotRead,
 )
 from infocity.health.service.base import (
     APPOINTMENT_COLUMNS,
@@ -289,55 +287,6 @@ def materialise_horizon(*, now: datetime | None = None, uow: UnitOfWork | None =
     with uow:
         horizon = uow.session.scalar(select(func.max(Specialty.horizon_days))) or 0
     return materialise_slots(city_date(now) + timedelta(days=horizon + 1), now=now, uow=uow)
-
-
-def search_free_slots(
-    search: SlotFilter, *, now: datetime | None = None, uow: UnitOfWork | None = None
-) -> list[SlotRead]:
-    """Free, released, future slots of a specialty (in one clinic and its branches, or
-    anywhere; of one practitioner if asked), for a range of city dates, earliest first."""
-    now = now or utcnow()
-    tz = city_tz()
-    first_day = search.date_from or city_date(now)
-    last_day = search.date_to or first_day + timedelta(days=rules.DEFAULT_HORIZON_DAYS + 1)
-    lower = rules.local_instant(first_day, time(0), tz) or now
-    upper = rules.local_instant(last_day + timedelta(days=1), time(0), tz) or now
-    uow = uow or UnitOfWork()
-    with uow:
-        query = (
-            select(
-                SLOTS.c.id,
-                SLOTS.c.clinic_id,
-                SLOTS.c.practitioner_id,
-                Practitioner.name.label("practitioner_name"),
-                Practitioner.room,
-                SLOTS.c.specialty_id,
-                SLOTS.c.starts_at,
-                SLOTS.c.ends_at,
-            )
-            .join(Practitioner, Practitioner.id == SLOTS.c.practitioner_id)
-            .where(
-                SLOTS.c.specialty_id == search.specialty_id,
-                SLOTS.c.status == SlotStatus.FREE,
-                SLOTS.c.release_at <= now,
-                SLOTS.c.starts_at > now,
-                SLOTS.c.starts_at >= lower,
-                SLOTS.c.starts_at < upper,
-            )
-            .order_by(SLOTS.c.starts_at, SLOTS.c.id)
-            .limit(search.limit)
-        )
-        if search.practitioner_id is not None:
-            # Served by the unique index on (practitioner_id, starts_at).
-            query = query.where(SLOTS.c.practitioner_id == search.practitioner_id)
-        if search.clinic_id is not None:
-            branches = select(Clinic.id).where(Clinic.parent_clinic_id == search.clinic_id)
-            query = query.where(
-                or_(SLOTS.c.clinic_id == search.clinic_id, SLOTS.c.clinic_id.in_(branches))
-            )
-        return [
-            SlotRead.model_validate(row, from_attributes=True) for row in uow.session.execute(query)
-        ]
 
 
 def _weekly(rule_rows: Iterable[Any]) -> list[rules.WeeklyRule]:
