@@ -56,18 +56,26 @@ def test_the_same_seed_gives_the_same_city() -> None:
 # The rows of a small seeded city, pinned: work on the generator's speed must not change
 # the city (every table, in load order; a table written by several parts is chained).
 CITY_DIGESTS = {
-    "persons": "70b4d5ad5fa08acf", "organisations": "881c5cc6e8f0e541",
+    "persons": "70b4d5ad5fa08acf", "organisations": "0da2917bdf1750de",
     "clinics": "fcedf48728f15065", "clinic_attachments": "65ad9248595491a8",
     "practitioners": "6b618f9d285996d7", "schedule_rules": "41e6b159ea084912",
     "schedule_exceptions": "e3b0c44298fc1c14", "slots": "787d36219c8e9c2d",
     "schools": "39503e209cd901ad", "school_buildings": "b3f14ae9ac98a0d4",
     "kindergartens": "f0c8d9cb191b1509", "kindergarten_groups": "96318531571c1431",
-    "users": "448dda8205f8a879", "family_links": "55f941d282fde7cd",
+    "users": "dcd1dc114ac36913", "family_links": "c140f5242981e18b",
     "kindergarten_applications": "dffdaeb555ff75f6", "kindergarten_choices": "03c7c2ddc9052528",
     "first_grade_campaigns": "cc6cb310e42f0aa9", "first_grade_places": "866fa72d2413e82e",
     "first_grade_applications": "41bda126205e9524", "first_grade_choices": "7345ccbeb49ac8b9",
     "exam_imports": "ef5c93cc09dc4e74", "exam_participants": "f456d323b6f2de00",
     "exam_results": "a3519832ad0ad77d", "exam_publications": "8ac6789c77ac3796",
+    "device_keys": "4f5d4af8707bb35f", "card_pupils": "387c2f14e0c9f0f2",
+    "school_cards": "37f6a40695dd54bd", "card_representatives": "2900124712f6df34",
+    "social_cards": "eb76203c21af6016", "staff_roles": "198da955934643db",
+    "safety_buildings": "9b00cd9dde1e13d5", "safety_building_staff": "7d1ae6afee253136",
+    "safety_cameras": "965a6cc14c5c4c18", "wifi_networks": "38a7a1a860d35e3e",
+    "wifi_hotspots": "a19cd67dd8aab14d", "wifi_access_points": "3b131e1a1f24471b",
+    "wifi_identities": "0d5904e2178d919f", "wifi_devices": "c9f8d91dd269348d",
+    "wifi_identity_log": "0cf3036a9181d876", "wifi_sessions": "411105a5500f22e0",
 }  # fmt: skip
 
 
