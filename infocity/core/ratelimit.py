@@ -28,12 +28,16 @@ REFUSALS = MetricCounter(
     ["limit"],
 )
 
-# Several keys counted in one statement on PostgreSQL: the upsert of this window's rows
-# and, joined to what it returns, the previous window's counts (one round trip).
-_HIT_MANY_PG = text(
-    "WITH hit AS (INSERT INTO rate_limit_counters (key, window_start, count) "
-    "SELECT k, :window, 1 FROM unnest(CAST(:keys AS text[])) AS k "
-    "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1 "
+# Several keys counted in one statement on PostgreSQL (one round trip): the upsert of this
+# window's rows and, joined to what it returns, the previous window's counts. A key given n
+# times counts n (an upsert may not touch one row twice, so the keys are grouped first).
+_HIT_KEYS_PG = text(
+    "WITH wanted AS (SELECT k, count(*) AS n FROM unnest(CAST(:keys AS text[])) AS k "
+    "GROUP BY k), "
+    "hit AS (INSERT INTO rate_limit_counters (key, window_start, count) "
+    "SELECT k, :window, n FROM wanted "
+    "ON CONFLICT (key, window_start) "
+    "DO UPDATE SET count = rate_limit_counters.count + excluded.count "
     "RETURNING key, count) "
     "SELECT hit.key, hit.count AS hits, previous.count AS previous FROM hit "
     "LEFT JOIN rate_limit_counters AS previous "
@@ -176,7 +180,7 @@ def hit_many(
         # Committed by itself: one round trip (the session's transaction has not begun).
         rows = fetch_rows(
             session,
-            _HIT_MANY_PG,
+            _HIT_KEYS_PG,
             {
                 "keys": [limit.key for limit in limits],
                 "window": window,
@@ -198,25 +202,6 @@ def hit_many(
     for limit in limits:
         count, previous = counts[limit.key]
         _refuse_over(limit.key, count, previous, limit.limit, window, window_seconds, now)
-
-
-# The keys of a batch of attempts in one statement: a key asked for n times in the batch
-# counts n (an upsert may not touch one row twice, so the keys are grouped first).
-_HIT_EACH_PG = text(
-    "WITH wanted AS (SELECT k, count(*) AS n FROM unnest(CAST(:keys AS text[])) AS k "
-    "GROUP BY k), "
-    "hit AS (INSERT INTO rate_limit_counters (key, window_start, count) "
-    "SELECT k, :window, n FROM wanted "
-    "ON CONFLICT (key, window_start) "
-    "DO UPDATE SET count = rate_limit_counters.count + excluded.count "
-    "RETURNING key, count) "
-    "SELECT hit.key, hit.count AS hits, previous.count AS previous FROM hit "
-    "LEFT JOIN rate_limit_counters AS previous "
-    "ON previous.key = hit.key AND previous.window_start = :previous_window"
-).bindparams(
-    bindparam("window", type_=_TABLE.c.window_start.type),
-    bindparam("previous_window", type_=_TABLE.c.window_start.type),
-)
 
 
 def hit_each(
@@ -251,7 +236,7 @@ def hit_each(
     previous_window = window - timedelta(seconds=window_seconds)
     rows = fetch_rows(
         session,
-        _HIT_EACH_PG,
+        _HIT_KEYS_PG,
         {"keys": keys, "window": window, "previous_window": previous_window},
         own_transaction=True,
     )
