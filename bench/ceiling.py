@@ -50,7 +50,7 @@ def _sql(statement: Any) -> str:
     return str(statement.compile(dialect=postgresql.psycopg.dialect()))  # type: ignore[no-untyped-call]
 
 
-HIT = _sql(ratelimit._HIT_EACH_PG)
+HIT = _sql(ratelimit._HIT_KEYS_PG)
 FACTS = _sql(slot_sql.FACTS_BY_POLICY)
 TAKE = _sql(slot_sql.TAKE_FREE_SLOT_PG)
 

@@ -39,7 +39,7 @@ def _sql(statement: Any) -> str:
     return str(statement.compile(dialect=postgresql.psycopg.dialect()))  # type: ignore[no-untyped-call]
 
 
-HIT = _sql(ratelimit._HIT_MANY_PG)
+HIT = _sql(ratelimit._HIT_KEYS_PG)
 LOOKUP = _sql(service.LOOKUP)
 
 _pool: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()

@@ -298,7 +298,7 @@ def _full_script() -> str:
     from infocity.health.service import slot_sql
 
     hit = (
-        ratelimit._HIT_MANY_PG.text.replace(
+        ratelimit._HIT_KEYS_PG.text.replace(
             "CAST(:keys AS text[])",
             "ARRAY['identify:' || md5(:oms_policy::text), 'identify-ip:' || md5(random()::text)]",
         )
