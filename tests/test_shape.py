@@ -170,3 +170,14 @@ def test_every_service_is_layered_and_its_rules_are_pure_and_the_core_and_kit_im
     assert {f"{s}.rules" for s in services} <= pure
     assert services <= set(_contract("The core depends on no city service")["forbidden_modules"])
     assert services <= set(_contract("The web kit imports no city service")["forbidden_modules"])
+
+
+def test_the_largest_id_is_written_once() -> None:
+    # The database's bigint ceiling, for ids from outside: core.schemas.MAX_ID (and Id).
+    literal = re.compile(r"2\s*\*\*\s*63")
+    found = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if "migrations" not in path.parts and literal.search(path.read_text(encoding="utf-8"))
+    }
+    assert found == {"core/schemas.py"}
