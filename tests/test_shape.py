@@ -181,3 +181,19 @@ def test_the_largest_id_is_written_once() -> None:
         if "migrations" not in path.parts and literal.search(path.read_text(encoding="utf-8"))
     }
     assert found == {"core/schemas.py"}
+
+
+# Where SQLite and PostgreSQL need different statements, the booking lane's statement
+# module says which one runs; use cases never ask the database which it is.
+DIALECT_DECIDED_IN = {"health/service/slot_sql.py"}
+
+
+def test_no_service_asks_which_database_it_runs_on_but_the_lane_s_statements() -> None:
+    asks = re.compile(r"\.dialect\b|[\"'](postgresql|sqlite)[\"']")
+    found = {
+        path.relative_to(PACKAGE).as_posix()
+        for name in _services()
+        for path in (PACKAGE / name).rglob("*.py")
+        if asks.search(path.read_text(encoding="utf-8"))
+    }
+    assert found == DIALECT_DECIDED_IN
