@@ -197,3 +197,15 @@ def test_no_service_asks_which_database_it_runs_on_but_the_lane_s_statements() -
         if asks.search(path.read_text(encoding="utf-8"))
     }
     assert found == DIALECT_DECIDED_IN
+
+
+def test_what_a_search_takes_is_called_a_filter_in_every_service() -> None:
+    # SlotFilter, RequestFilter, AuditFilter...: one word for one thing across the API.
+    search = re.compile(r"^class \w+(Search|Query)\(", re.MULTILINE)
+    found = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.glob("*/schemas*")
+        for module in ([path] if path.is_file() else sorted(path.glob("*.py")))
+        if search.search(module.read_text(encoding="utf-8"))
+    }
+    assert found == set()
