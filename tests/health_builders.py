@@ -113,6 +113,25 @@ def make_slots(
         )
 
 
+def work_every_day(practitioner_id: int, first: date, last: date, *, until: time) -> None:
+    """The practitioner works from 09:00 to ``until`` every day from ``first`` to ``last``,
+    in 15-minute times (made by ``service.materialise_slots``, which the caller runs once
+    for all its practitioners)."""
+    for weekday in range(7):
+        service.set_schedule_rule(
+            SYSTEM,
+            ScheduleRuleCreate(
+                practitioner_id=practitioner_id,
+                weekday=weekday,
+                start_time=time(9, 0),
+                end_time=until,
+                slot_minutes=15,
+                valid_from=first,
+                valid_to=last,
+            ),
+        )
+
+
 def get_slot(slot_id: int) -> Slot:
     with UnitOfWork() as uow:
         slot = uow.session.get(Slot, slot_id)

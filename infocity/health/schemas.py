@@ -450,7 +450,7 @@ class PatientIdentity(InputModel):
     birth_date: CityDate
 
 
-class IdentifiedSlotSearch(PatientIdentity):
+class IdentifiedSlotFilter(PatientIdentity):
     specialty_code: str = Field(min_length=1, max_length=40)
     referral_id: Id | None = Field(default=None, description="For a referral specialty")
 

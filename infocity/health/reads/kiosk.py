@@ -31,7 +31,7 @@ from infocity.health.reads.shapes import (
     ReferralView,
     SlotChoice,
 )
-from infocity.health.schemas import AppointmentDetailsRead, IdentifiedSlotSearch, PatientIdentity
+from infocity.health.schemas import AppointmentDetailsRead, IdentifiedSlotFilter, PatientIdentity
 
 
 def _kiosk_patient(uow: UnitOfWork, person_id: int) -> PatientOption:
@@ -120,7 +120,7 @@ def identified_home(
 
 
 def identified_slots(
-    data: IdentifiedSlotSearch, *, ip: str | None = None, now: datetime | None = None
+    data: IdentifiedSlotFilter, *, ip: str | None = None, now: datetime | None = None
 ) -> SlotChoice:
     """Free times the patient named by policy and birth date may book."""
     return kiosk_slots(_identified(data, ip), data.specialty_code, data.referral_id, now=now)
