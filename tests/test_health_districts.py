@@ -18,7 +18,7 @@ from infocity.core.uow import UnitOfWork
 from infocity.health import service
 from infocity.health.models import Attachment, Practitioner
 from infocity.health.schemas import BookingCreate, DistrictUpdate
-from tests.builders import Account, logged_in, make_staff
+from tests.builders import Account, api_token, bearer, logged_in, make_staff
 from tests.health_builders import (
     attach,
     city_today,
@@ -200,3 +200,21 @@ def test_a_doctors_post_is_opened_for_a_district(
     assert district == 9
     listed = admin.get(opened.headers["location"])
     assert re.search(r"Орлова Вера — [^<]*301, участок № 9</h2>", listed.text)
+
+
+def test_the_api_records_the_district_for_the_registry(
+    polyclinic: Polyclinic, client: TestClient
+) -> None:
+    person_id = polyclinic.patient.person_id
+    assert person_id is not None
+    path = f"/api/v1/health/registry/patients/{person_id}/district"
+    body = {"clinic_id": polyclinic.clinic_id, "district": 7}
+    assert client.put(path, json=body).status_code == 401
+    registrar = make_staff("registrar", polyclinic.clinic_id)
+    token = api_token(client, registrar.identifier, registrar.password)
+    saved = client.put(path, json=body, headers=bearer(token))
+    assert saved.status_code == 200
+    assert saved.json()["district"] == 7
+    refused = client.put(path, json={**body, "district": 0}, headers=bearer(token))
+    assert refused.status_code == 422
+    assert _district(person_id) == 7
