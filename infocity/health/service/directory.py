@@ -430,6 +430,7 @@ def district_doctors(session: Session, head_clinic_id: int) -> dict[int, list[st
     )
     districts: dict[int, list[str]] = {}
     for district, name in rows:
+        assert district is not None  # as the query asks
         districts.setdefault(district, []).append(name)
     return districts
 
