@@ -61,7 +61,11 @@ def make_clinic(kind: str = "adult", parent_clinic_id: int | None = None) -> Cli
 
 
 def make_practitioner(
-    clinic_id: int, specialty: str = "therapist", *, user_id: int | None = None
+    clinic_id: int,
+    specialty: str = "therapist",
+    *,
+    user_id: int | None = None,
+    district: int | None = None,
 ) -> PractitionerRead:
     return service.add_practitioner(
         PractitionerCreate(
@@ -70,6 +74,7 @@ def make_practitioner(
             name=f"Врач {next(_numbers)}",
             room=str(100 + next(_numbers) % 300),
             user_id=user_id,
+            district=district,
         ),
         actor=SYSTEM,
     )
@@ -162,9 +167,13 @@ def make_child(guardian: Account, birth_date: date = date(2018, 2, 3)) -> Person
     )
 
 
-def attach(person_id: int, clinic_id: int, *, now: datetime | None = None) -> None:
+def attach(
+    person_id: int, clinic_id: int, *, now: datetime | None = None, district: int | None = None
+) -> None:
     service.attach_patient(
-        SYSTEM, AttachmentCreate(person_id=person_id, clinic_id=clinic_id), now=now
+        SYSTEM,
+        AttachmentCreate(person_id=person_id, clinic_id=clinic_id, district=district),
+        now=now,
     )
 
 

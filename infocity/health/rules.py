@@ -681,6 +681,7 @@ AUDIT_ACTIONS = {
     "health.fhir_client.register": N_("Registered a client system of the FHIR API"),
     "health.fhir.patient_lookup": N_("A client system looked a patient up by OMS policy"),
     "health.patient.view": N_("Opened a patient's card"),
+    "health.patient.district": N_("Set a patient's district"),
     "health.home_visit.queue": N_("Opened the home visit queue"),
     "health.home_visit.update": N_("Changed a home visit"),
     "health.referral.issue": N_("Issued a referral"),

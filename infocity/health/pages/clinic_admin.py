@@ -52,7 +52,7 @@ RULE_FIELDS = (
 )
 RULE_CHANGE_FIELDS = RULE_FIELDS[1:]
 EXCEPTION_FIELDS = ("practitioner_id", "kind", "date_from", "date_to", "start_time", "end_time")
-POST_FIELDS = ("user_id", "specialty_code", "room")
+POST_FIELDS = ("user_id", "specialty_code", "room", "district")
 CANCELLED_COUNT = N_("Appointments cancelled: %(count)s. Each patient has been told.")
 
 
