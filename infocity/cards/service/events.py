@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from infocity.accounts.service import DeviceIdentity
@@ -28,6 +29,7 @@ from infocity.cards.service import meals, money
 from infocity.cards.service.base import _representative
 from infocity.cards.service.ledger import _banned_in, _check_amount
 from infocity.cards.service.tills import _use_hold
+from infocity.core import bulk
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
@@ -40,6 +42,8 @@ DEVICE_EVENT_KINDS = {"turnstile": (EventKind.ENTRY, EventKind.EXIT), "till": (E
 CLOCK_SKEW = timedelta(minutes=10)
 
 
+# The table itself, for the bulk statements that take one.
+EVENTS = cast(Table, CardEvent.__table__)
 PASS_KINDS = (EventKind.ENTRY.value, EventKind.EXIT.value)
 Found = dict[str, tuple[SchoolCard, CardPupil]]
 
@@ -63,16 +67,17 @@ def _values(
 
 def _insert(session: Session, values: list[dict[str, object]]) -> set[str]:
     """The rows, each once: the device event ids stored now (not those sent before).
-    One statement executed with many parameter sets: compiled once and cached, sent in
-    multi-row pages by the driver."""
-    events = CardEvent.__table__
+    Staged and moved in one statement, however many the batch holds."""
+    columns = list(values[0])
     return set(
-        session.execute(
-            upsert_insert(session)(events)
-            .on_conflict_do_nothing(index_elements=["device_id", "device_event_id"])
-            .returning(events.c.device_event_id),
-            values,
-        ).scalars()
+        bulk.insert_new(
+            session,
+            EVENTS,
+            columns,
+            ([row[name] for name in columns] for row in values),
+            unique=["device_id", "device_event_id"],
+            returning="device_event_id",
+        )
     )
 
 
