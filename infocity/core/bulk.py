@@ -10,12 +10,14 @@ Everything runs in the session's transaction: a rollback leaves nothing behind.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import JSON, Column, MetaData, Table, insert, select, text, true
+from sqlalchemy import JSON, Column, MetaData, Table, delete, insert, select, text, true
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
 
 from infocity.core.sql import upsert_insert
 
@@ -75,6 +77,31 @@ def load_rows(
     return count
 
 
+# insert_new's staging tables, one per table and columns: each is created once per
+# connection (a temporary table is the connection's own, so pooled connections keep
+# theirs) and emptied after each use, so that a busy path writes no catalog rows per
+# call. PostgreSQL empties it at commit too (``ON COMMIT DELETE ROWS``), which also
+# frees the space the deleted rows took.
+_kept: dict[tuple[str, tuple[str, ...]], Table] = {}
+
+
+def _kept_staging(session: Session, table: Table, columns: Sequence[str]) -> Table:
+    key = (table.name, tuple(columns))
+    staged = _kept.get(key)
+    if staged is None:
+        suffix = zlib.crc32(",".join(columns).encode())
+        staged = Table(
+            f"staging_{table.name}_{suffix:08x}",
+            MetaData(),
+            *(Column(name, table.c[name].type) for name in columns),
+            prefixes=["TEMPORARY"],
+            postgresql_on_commit="DELETE ROWS",
+        )
+        _kept[key] = staged
+    session.execute(CreateTable(staged, if_not_exists=True))
+    return staged
+
+
 def insert_new(
     session: Session,
     table: Table,
@@ -89,11 +116,7 @@ def insert_new(
     ``returning`` column of the rows inserted now. The rows are staged (``COPY`` on
     PostgreSQL) and moved with one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: one
     statement whatever their number, instead of a parameter set per row."""
-    staged = staging_table(
-        session,
-        f"staging_{table.name}",
-        *(Column(name, table.c[name].type) for name in columns),
-    )
+    staged = _kept_staging(session, table, columns)
     load_rows(session, staged, rows, analyse=False)
     # SQLite reads ``ON CONFLICT`` after a SELECT without WHERE as a join's ``ON``.
     moved = session.execute(
@@ -103,5 +126,5 @@ def insert_new(
         .returning(table.c[returning])
     )
     inserted = list(moved.scalars())
-    drop_staging(session, staged)
+    session.execute(delete(staged))
     return inserted
