@@ -69,9 +69,11 @@ from infocity.health.service.directory import (
 from infocity.health.service.publication import (
     PUBLISH_BATCH,
     PublishedSlot,
+    PublishedText,
     SlotPage,
     published_slot,
     published_slots,
+    published_text,
     search_published_slots,
 )
 from infocity.health.service.reminders import (
@@ -127,6 +129,7 @@ __all__ = [
     "FhirClientAccess",
     "KioskBooking",
     "PublishedSlot",
+    "PublishedText",
     "SlotPage",
     "accept_hold",
     "add_practitioner",
@@ -179,6 +182,7 @@ __all__ = [
     "preview_schedule_rule_change",
     "published_slot",
     "published_slots",
+    "published_text",
     "register_fhir_client",
     "release_due_slots",
     "reminder_offsets",
