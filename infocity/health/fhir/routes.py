@@ -462,7 +462,7 @@ def find_appointments(
     elif person_id is None:
         raise errors.InvalidSearch("patient")
     else:
-        choice = reads.kiosk_slots(person_id, code, referral_id)
+        choice = reads.client_slots(who.client, person_id, code, referral_id)
     clinic = fhir.ref("Location", choice.clinic.id, choice.clinic.name) if choice.clinic else {}
     proposed = [
         fhir.proposed_appointment(s, choice.specialty, clinic, choice.patient.id, referral_id)
