@@ -145,7 +145,7 @@ def in_postgres(now: datetime, batch_size: int = service.PUBLISH_BATCH) -> Itera
         batch = service.published_text(line, after, limit=batch_size, now=now)
         if batch.text:
             yield batch.text.encode()
-        if batch.count < batch_size:
+        if batch.slots < batch_size:
             return
         after = batch.last_id
 

@@ -96,12 +96,12 @@ def published_slots(
 
 
 class PublishedText(NamedTuple):
-    """A batch of bookable slots as one text the database wrote: ``count`` slots, the
-    last of them ``last_id``."""
+    """A batch of bookable slots as one text the database wrote: ``slots`` of them, the
+    last ``last_id``."""
 
     text: str
     last_id: int
-    count: int
+    slots: int
 
 
 def published_text(
