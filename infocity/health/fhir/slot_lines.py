@@ -74,12 +74,16 @@ def in_python(now: datetime, batch_size: int = service.PUBLISH_BATCH) -> Iterato
 
 def _instant(column: Any) -> ColumnElement[str]:
     """``fhir.instant`` in SQL: ISO 8601 in UTC with its offset, the microseconds only
-    when there are some (as Python's ``isoformat``)."""
+    when there are some (as Python's ``isoformat``). A whole second, as every slot's, is
+    cut out of the timestamp's JSON (``"YYYY-MM-DDTHH:MI:SS"``), several times cheaper
+    than formatting it with ``to_char``."""
     utc = func.timezone(_text("UTC"), column)
-    fraction = func.to_char(utc, _text("US"))
+    whole = cast(func.to_json(utc), Text)
     return func.concat(
-        func.to_char(utc, _text('YYYY-MM-DD"T"HH24:MI:SS')),
-        case((fraction != "000000", func.concat(_text("."), fraction)), else_=_text("")),
+        case(
+            (func.date_trunc(_text("second"), utc) == utc, func.substr(whole, 2, 19)),
+            else_=func.to_char(utc, _text('YYYY-MM-DD"T"HH24:MI:SS.US')),
+        ),
         _text("+00:00"),
     )
 
