@@ -67,6 +67,22 @@ class PublishedSlot(NamedTuple):
     ends_at: datetime
 
 
+def _published_batch(after_id: int, limit: int, now: datetime) -> Select[Any]:
+    """The next ``limit`` bookable slots after ``after_id``, by id."""
+    return (
+        select(
+            SLOTS.c.id,
+            SLOTS.c.practitioner_id,
+            SLOTS.c.specialty_id,
+            SLOTS.c.starts_at,
+            SLOTS.c.ends_at,
+        )
+        .where(SLOTS.c.id > after_id, *_bookable(now))
+        .order_by(SLOTS.c.id)
+        .limit(limit)
+    )
+
+
 def published_slots(
     after_id: int = 0,
     *,
@@ -79,18 +95,7 @@ def published_slots(
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        query = (
-            select(
-                SLOTS.c.id,
-                SLOTS.c.practitioner_id,
-                SLOTS.c.specialty_id,
-                SLOTS.c.starts_at,
-                SLOTS.c.ends_at,
-            )
-            .where(SLOTS.c.id > after_id, *_bookable(now))
-            .order_by(SLOTS.c.id)
-            .limit(limit)
-        )
+        query = _published_batch(after_id, limit, now)
         # One fetch of the whole batch: row by row costs more than the rows' formatting.
         return [PublishedSlot(*row) for row in uow.session.execute(query).all()]
 
@@ -120,19 +125,7 @@ def published_text(
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        slots = (
-            select(
-                SLOTS.c.id,
-                SLOTS.c.practitioner_id,
-                SLOTS.c.specialty_id,
-                SLOTS.c.starts_at,
-                SLOTS.c.ends_at,
-            )
-            .where(SLOTS.c.id > after_id, *_bookable(now))
-            .order_by(SLOTS.c.id)
-            .limit(limit)
-            .subquery("slots")
-        )
+        slots = _published_batch(after_id, limit, now).subquery("slots")
         batch = (
             select(
                 slots,
