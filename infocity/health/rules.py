@@ -680,6 +680,7 @@ AUDIT_ACTIONS = {
     "health.patient.lookup": N_("Looked a patient up"),
     "health.fhir_client.register": N_("Registered a client system of the FHIR API"),
     "health.fhir.patient_lookup": N_("A client system looked a patient up by OMS policy"),
+    "health.fhir.find": N_("A client system read a patient's polyclinic and referrals"),
     "health.patient.view": N_("Opened a patient's card"),
     "health.patient.district": N_("Set a patient's district"),
     "health.home_visit.queue": N_("Opened the home visit queue"),

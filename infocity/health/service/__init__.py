@@ -71,9 +71,11 @@ from infocity.health.service.directory import (
 from infocity.health.service.publication import (
     PUBLISH_BATCH,
     PublishedSlot,
+    PublishedText,
     SlotPage,
     published_slot,
     published_slots,
+    published_text,
     search_published_slots,
 )
 from infocity.health.service.reminders import (
@@ -129,6 +131,7 @@ __all__ = [
     "FhirClientAccess",
     "KioskBooking",
     "PublishedSlot",
+    "PublishedText",
     "SlotPage",
     "accept_hold",
     "add_practitioner",
@@ -182,6 +185,7 @@ __all__ = [
     "preview_schedule_rule_change",
     "published_slot",
     "published_slots",
+    "published_text",
     "register_fhir_client",
     "release_due_slots",
     "reminder_offsets",
