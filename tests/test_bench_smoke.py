@@ -378,7 +378,10 @@ def test_bench_wifi_runs_at_a_tiny_scale(database: str) -> None:
     morning = figures["metro_morning"]
     assert morning["rows"] == morning["rows_with_the_last_interim"] == morning["sessions"]
     assert morning["lost"] == 0
-    assert figures["statistics"]["connections"] > 300  # the synthetic city's day
+    stats = figures["statistics"]
+    assert stats["connections"] > 300  # the synthetic city's day
+    assert stats["roll_up"]["days"] >= 1
+    assert stats["rolled_up_equals_live"], (stats["rolled_up"], stats)
 
 
 @pytest.mark.slow
