@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from infocity.city import errors
+from infocity.city import errors, rules
 from infocity.city.models import ORGANISATION_KINDS, District, Organisation
 from infocity.city.schemas import DistrictCreate, DistrictRead, OrganisationCreate, OrganisationRead
 from infocity.core import audit
@@ -107,3 +107,9 @@ def organisation_districts(
             )
         )
         return {row.id: row.district_id for row in rows}
+
+
+def organisation_kind_labels() -> dict[str, str]:
+    """Each kind of organisation in words (message ids, translated where shown), for the
+    pages where staff pick an organisation."""
+    return dict(rules.ORGANISATION_KIND_LABELS)
