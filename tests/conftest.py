@@ -224,7 +224,11 @@ def browser(database: str) -> Iterator[TestClient]:
 
 
 def start_server(
-    database_url: str, port: int, log: IO[bytes], processes: int = 1, **env: str
+    database_url: str,
+    port: int,
+    log: IO[bytes],
+    processes: int = 1,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``infocity serve`` on ``port`` in a real process writing to ``log``; ready once
     ``wait_until_ready`` says so (the caller stops it)."""
@@ -232,7 +236,7 @@ def start_server(
         **os.environ,
         "INFOCITY_DATABASE_URL": database_url,
         "INFOCITY_ENVIRONMENT": "test",
-        **env,
+        **(env or {}),
     }
     command = [
         sys.executable,
@@ -262,7 +266,7 @@ def run_server(database_url: str, processes: int = 1, **env: str) -> Iterator[st
     """Serve the app with ``infocity serve`` in real processes; yield its base URL."""
     port = free_port()
     log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe, which could fill and block
-    process = start_server(database_url, port, log, processes, **env)
+    process = start_server(database_url, port, log, processes, env)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(process, f"{base_url}/healthz", log=log)

@@ -165,7 +165,7 @@ def test_a_failed_batch_is_booked_one_by_one(
         )
         for n, (p, slot) in enumerate(zip((p1, p2, p3, p4), world["slots"], strict=True))
     ]
-    real = batch_booking._take_together  # type: ignore[attr-defined]
+    real = batch_booking._take_together
     failed: list[int] = []
 
     def fails_once(*args: Any) -> Any:

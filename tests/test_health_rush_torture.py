@@ -96,7 +96,7 @@ def test_a_process_killed_mid_rush_books_no_slot_twice_and_tells_no_lie(database
     env = {"INFOCITY_BOOKING_BATCH_WINDOW_MS": "5"}
     logs = [tempfile.TemporaryFile() for _ in ports]  # noqa: SIM115 - closed below
     servers = [
-        start_server(database, port, log, **env) for port, log in zip(ports, logs, strict=True)
+        start_server(database, port, log, env=env) for port, log in zip(ports, logs, strict=True)
     ]
     told = Told()
     try:
@@ -115,7 +115,7 @@ def test_a_process_killed_mid_rush_books_no_slot_twice_and_tells_no_lie(database
         servers[0].send_signal(signal.SIGKILL)  # no chance to finish or roll back itself
         servers[0].wait(timeout=60)
         at_kill = told.count()
-        servers[0] = start_server(database, ports[0], logs[0], **env)
+        servers[0] = start_server(database, ports[0], logs[0], env=env)
         wait_until_ready(servers[0], f"{urls[0]}/healthz", log=logs[0])
         for thread in threads:
             thread.join()

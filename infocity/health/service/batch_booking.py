@@ -101,6 +101,13 @@ def _refused(exc: Exception) -> Callable[[], AppointmentRead]:
     return step
 
 
+def _given(answer: AppointmentRead) -> Callable[[], AppointmentRead]:
+    def step() -> AppointmentRead:
+        return answer
+
+    return step
+
+
 def _outcome(request: KioskBooking, step: Callable[[], AppointmentRead]) -> Outcome:
     with use_locale(request.locale):
         try:
@@ -253,7 +260,7 @@ def _book_together(
             continue
         result = _appointment_read(row)
         _notify(uow, result, "appointment_booked", user_ids=facts.recipients)
-        answers[index] = _outcome(request, lambda result=result: result)
+        answers[index] = _outcome(request, _given(result))
     return answers
 
 
