@@ -620,7 +620,9 @@ def do_fhir(city: City, *, requests: int, seed: int, out: Path) -> dict[str, Any
               f"{day['first_page_ms']['p95']} / {day['deeper_pages_ms']['p95']}"),
              *((f"$bulk-publish {k}.ndjson: s, resources", f"{v['seconds']}, {v['resources']:,}")
                for k, v in bulk["files"].items()),
-             ("Slot rows straight from SQL: s", bulk["slot_rows_sql_seconds"])]  # fmt: skip
+             ("Slot rows straight from SQL: s", bulk["slot_rows_sql_seconds"]),
+             *((f"Slot file in process, {k}'s writer: s", v["seconds"])
+               for k, v in bulk["slot_writers"].items())]  # fmt: skip
     print(table(f"FHIR (scale {city.scale:g}, one client, 2 processes)", rows))
     print(f"  -> {path}")
     return figures

@@ -25,6 +25,8 @@ from bench.client import Request, Result, drive
 from bench.env import City
 from bench.search import Query, sample_queries
 from bench.search import _stats as stats
+from infocity.core.db import utcnow
+from infocity.health.fhir import slot_lines
 
 FHIR = "/fhir/R4"
 PAGES = 3  # how deep the polyclinic's day is followed
@@ -155,6 +157,18 @@ def _read_all(url: str) -> tuple[float, int, int]:
     return time.perf_counter() - began, lines, size
 
 
+def _writers() -> dict[str, Any]:
+    """The Slot file written in this process by each writer, no HTTP: Python filling a
+    template per row (as every request did before), PostgreSQL writing the lines."""
+    now = utcnow()
+    figures: dict[str, Any] = {}
+    for name, write in (("python", slot_lines.in_python), ("postgresql", slot_lines.in_postgres)):
+        began = time.perf_counter()
+        size = sum(len(chunk) for chunk in write(now))
+        figures[name] = {"seconds": round(time.perf_counter() - began, 2), "bytes": size}
+    return figures
+
+
 def run_bulk_publish(base_url: str, city: City) -> dict[str, Any]:
     """Every ``$bulk-publish`` file read in full, and the Slot rows straight from SQL."""
     with urllib.request.urlopen(f"{base_url}{FHIR}/$bulk-publish") as answer:  # noqa: S310
@@ -183,6 +197,7 @@ def run_bulk_publish(base_url: str, city: City) -> dict[str, Any]:
     total = sum(f["seconds"] for f in files.values())
     return {
         "files": files,
+        "slot_writers": _writers(),
         "all_files_seconds": round(total, 2),
         "slot_rows_sql_seconds": round(sql, 2),
         "slot_rows_sql": rows,

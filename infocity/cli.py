@@ -93,6 +93,10 @@ def serve(
             workers=workers,
             log_config=None,
             timeout_graceful_shutdown=20,
+            # uvicorn restarts a process that has not started (or answered its ping) in
+            # 5 s: on a busy machine each new one is killed before it has imported the
+            # application, for ever.
+            timeout_worker_healthcheck=60,
             proxy_headers=True,
         )
     finally:

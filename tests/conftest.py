@@ -40,7 +40,7 @@ settings.load_profile("city")
 
 ROOT = Path(__file__).resolve().parents[1]
 # Fixtures shared by test modules, kept in tests/support beside their helpers.
-pytest_plugins = ["tests.support.browser", "tests.support.kannel"]
+pytest_plugins = ["tests.support.browser", "tests.support.fixtures", "tests.support.kannel"]
 TABLES = [t.name for t in reversed(metadata.sorted_tables)]
 
 

@@ -61,7 +61,11 @@ def make_clinic(kind: str = "adult", parent_clinic_id: int | None = None) -> Cli
 
 
 def make_practitioner(
-    clinic_id: int, specialty: str = "therapist", *, user_id: int | None = None
+    clinic_id: int,
+    specialty: str = "therapist",
+    *,
+    user_id: int | None = None,
+    district: int | None = None,
 ) -> PractitionerRead:
     return service.add_practitioner(
         PractitionerCreate(
@@ -70,6 +74,7 @@ def make_practitioner(
             name=f"Врач {next(_numbers)}",
             room=str(100 + next(_numbers) % 300),
             user_id=user_id,
+            district=district,
         ),
         actor=SYSTEM,
     )
@@ -113,6 +118,25 @@ def make_slots(
         )
 
 
+def work_every_day(practitioner_id: int, first: date, last: date, *, until: time) -> None:
+    """The practitioner works from 09:00 to ``until`` every day from ``first`` to ``last``,
+    in 15-minute times (made by ``service.materialise_slots``, which the caller runs once
+    for all its practitioners)."""
+    for weekday in range(7):
+        service.set_schedule_rule(
+            SYSTEM,
+            ScheduleRuleCreate(
+                practitioner_id=practitioner_id,
+                weekday=weekday,
+                start_time=time(9, 0),
+                end_time=until,
+                slot_minutes=15,
+                valid_from=first,
+                valid_to=last,
+            ),
+        )
+
+
 def get_slot(slot_id: int) -> Slot:
     with UnitOfWork() as uow:
         slot = uow.session.get(Slot, slot_id)
@@ -143,9 +167,13 @@ def make_child(guardian: Account, birth_date: date = date(2018, 2, 3)) -> Person
     )
 
 
-def attach(person_id: int, clinic_id: int, *, now: datetime | None = None) -> None:
+def attach(
+    person_id: int, clinic_id: int, *, now: datetime | None = None, district: int | None = None
+) -> None:
     service.attach_patient(
-        SYSTEM, AttachmentCreate(person_id=person_id, clinic_id=clinic_id), now=now
+        SYSTEM,
+        AttachmentCreate(person_id=person_id, clinic_id=clinic_id, district=district),
+        now=now,
     )
 
 

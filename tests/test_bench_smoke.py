@@ -241,6 +241,8 @@ def test_the_fhir_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) 
     assert fhir["location_day"]["errors"] == 0
     assert fhir["bulk"]["files"]["Slot"]["resources"] > 0
     assert fhir["bulk"]["slot_rows_sql"] > 0
+    writers = fhir["bulk"]["slot_writers"]
+    assert writers["python"]["bytes"] == writers["postgresql"]["bytes"] > 0
 
 
 def test_the_payments_benchmark_runs_with_few_rows(database: str, tmp_path: Path) -> None:
@@ -376,7 +378,10 @@ def test_bench_wifi_runs_at_a_tiny_scale(database: str) -> None:
     morning = figures["metro_morning"]
     assert morning["rows"] == morning["rows_with_the_last_interim"] == morning["sessions"]
     assert morning["lost"] == 0
-    assert figures["statistics"]["connections"] > 300  # the synthetic city's day
+    stats = figures["statistics"]
+    assert stats["connections"] > 300  # the synthetic city's day
+    assert stats["roll_up"]["days"] >= 1
+    assert stats["rolled_up_equals_live"], (stats["rolled_up"], stats)
 
 
 @pytest.mark.slow

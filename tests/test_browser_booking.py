@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from infocity.core.auth import SYSTEM
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
 from infocity.health.models import Slot
-from infocity.health.schemas import BookingCreate, ScheduleRuleCreate
+from infocity.health.schemas import BookingCreate
 from tests.builders import PASSWORD, Account
 from tests.conftest import run_server
 from tests.health_builders import (
@@ -28,6 +27,7 @@ from tests.health_builders import (
     make_patient,
     make_practitioner,
     make_referral,
+    work_every_day,
 )
 from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, context_options, log_in, new_page
 
@@ -43,22 +43,6 @@ class Polyclinic:
     anna: Account
 
 
-def _work(practitioner_id: int, first: date, last: date) -> None:
-    for weekday in range(7):
-        service.set_schedule_rule(
-            SYSTEM,
-            ScheduleRuleCreate(
-                practitioner_id=practitioner_id,
-                weekday=weekday,
-                start_time=time(9, 0),
-                end_time=time(12, 0),
-                slot_minutes=15,
-                valid_from=first,
-                valid_to=last,
-            ),
-        )
-
-
 @pytest.fixture
 def polyclinic(database: str) -> Polyclinic:
     """Two therapists and a cardiologist working five mornings; Anna attached."""
@@ -66,7 +50,7 @@ def polyclinic(database: str) -> Polyclinic:
     first, last = city_today() + timedelta(days=1), city_today() + timedelta(days=DAYS)
     therapists = [make_practitioner(clinic.id, "therapist") for _ in range(2)]
     for practitioner in [*therapists, make_practitioner(clinic.id, "cardiologist")]:
-        _work(practitioner.id, first, last)
+        work_every_day(practitioner.id, first, last, until=time(12, 0))
     service.materialise_slots(last, since=first)
     anna = make_patient()
     assert anna.person_id is not None

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from infocity.education import service
+from infocity.education.rules.kindergarten import Benefit
 from tests.conftest import run_server
-from tests.education_builders import next_school_year_start
+from tests.education_builders import apply, make_family, next_school_year_start, set_places
 from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
 
 PASSWORD = "infocity-demo"  # the demo city's published password
@@ -19,6 +21,16 @@ OFFICIAL = "admin@demo.infocity.example"
 KINDERGARTEN = "Детский сад № 1101, ул. Фестивальная, 19"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _priority_application_ahead() -> None:
+    """Another child of Pyotr's age group queues for kindergarten No. 1101 with a
+    priority right; the group gets a second place so that both are offered one."""
+    (kindergarten,) = [
+        k.id for k in service.list_kindergartens() if k.name_en == "Kindergarten No. 1101"
+    ]
+    set_places(kindergarten, 6, 2)
+    apply(make_family(6), [kindergarten], benefit=Benefit.PRIORITY)
 
 
 def _fits(page: Any) -> None:
@@ -52,6 +64,14 @@ def test_anna_applies_the_official_allocates_and_anna_accepts(
             assert "Заявление поставлено в очередь" in main
             assert "Впереди: 0, из них с льготой: 0." in main
             assert anna.locator("td.position").first.inner_text() == "1"
+            # A later application with a priority right goes ahead of Pyotr; Anna sees
+            # why and what moved.
+            _priority_application_ahead()
+            anna.reload()
+            assert anna.locator("td.position").first.inner_text() == "2"
+            main = anna.locator("main").inner_text()
+            assert "Впереди: 1, из них с льготой: 1." in main
+            assert "место в очереди изменилось с 1 на 2" in main
             _fits(anna)
             shot = ARTIFACTS / f"kindergarten-queue-{screen}.png"
             anna.screenshot(path=str(shot), full_page=True)
@@ -61,7 +81,7 @@ def test_anna_applies_the_official_allocates_and_anna_accepts(
             official.fill("#f-run_for", start)
             official.get_by_role("button", name="Предварительный результат").click()
             preview = official.locator("main").inner_text()
-            assert "мест к распределению: 1" in preview
+            assert "мест к распределению: 2" in preview
             proposed = official.locator("section[aria-labelledby=preview-h] tbody")
             assert "Детский сад № 1101" in proposed.inner_text()
             # Pyotr is 6 and still waiting: the nearest kindergartens with places are listed.

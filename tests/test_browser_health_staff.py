@@ -28,14 +28,9 @@ from tests.health_builders import (
     make_practitioner,
     make_slots,
 )
-from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
+from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, fits_the_screen, log_in, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _fits(page: Any, width: int) -> None:
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide"
 
 
 def _in_view(page: Any, selector: str) -> None:
@@ -68,7 +63,7 @@ def test_clinic_admin_opens_a_post_and_previews_an_absence_at_the_top(
         with run_server(database) as base_url:
             log_in(admin, base_url, admin_account.identifier, PASSWORD)
             admin.goto(f"{base_url}/clinic-admin")
-            _fits(admin, viewport["width"])
+            fits_the_screen(admin, viewport["width"])
 
             # A doctor's post for the account the city administrator created.
             admin.select_option("#f-post-user_id", str(doctor.id))
@@ -88,7 +83,7 @@ def test_clinic_admin_opens_a_post_and_previews_an_absence_at_the_top(
             admin.locator("#pending").wait_for()
             _in_view(admin, "#pending")
             assert admin.locator("#pending .affected li").count() == 1
-            _fits(admin, viewport["width"])
+            fits_the_screen(admin, viewport["width"])
             admin.screenshot(path=str(ARTIFACTS / "clinic-admin-preview.png"))
             admin.locator("#pending button[value=apply]").click()
             notice = admin.locator(".alert-ok").inner_text()
@@ -96,6 +91,69 @@ def test_clinic_admin_opens_a_post_and_previews_an_absence_at_the_top(
             assert "Больничный" in admin.locator("main").inner_text()
     except Exception:
         admin.screenshot(path=str(ARTIFACTS / "browser-clinic-admin-failure.png"), full_page=True)
+        raise
+
+
+@ON_EVERY_SCREEN
+def test_clinic_admin_changes_and_deletes_a_weekly_schedule_after_seeing_its_preview(
+    database: str, chromium: Any, viewport: dict[str, int]
+) -> None:
+    clinic = make_clinic()
+    admin_account = make_staff("clinic_admin", clinic.id)
+    therapist = make_practitioner(clinic.id, "therapist")
+    for _ in range(8):  # a page as long as a real polyclinic's
+        make_practitioner(clinic.id, "surgeon")
+    day = city_today() + timedelta(days=1)
+    slots = make_slots(therapist.id, day)  # 09:00–10:00, one rule
+    patient = make_patient()
+    assert patient.person_id is not None
+    attach(patient.person_id, clinic.id)
+    health.book_slot(patient.principal, BookingCreate(slot_id=slots[-1]))  # 09:45
+    width = viewport["width"]
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    admin = new_page(chromium, viewport)
+    try:
+        with run_server(database) as base_url:
+            log_in(admin, base_url, admin_account.identifier, PASSWORD)
+            admin.goto(f"{base_url}/clinic-admin")
+            doctor = admin.locator(f"section[aria-labelledby=p-{therapist.id}]")
+            doctor.get_by_role("link", name="Изменить").click()
+            admin.locator("#edit-rule").wait_for()
+            _in_view(admin, "#edit-rule")
+            fits_the_screen(admin, width)
+
+            # Shortened to end at 09:30: the preview names the 09:45 appointment it cancels.
+            admin.fill("#f-edit-end_time", "09:30")
+            admin.locator("#edit-rule button[value=preview]").click()
+            _in_view(admin, "#pending")
+            assert "Проверьте изменение расписания" in admin.locator("#pending").inner_text()
+            assert admin.locator("#pending .affected li").count() == 1
+            fits_the_screen(admin, width)
+            admin.locator("#pending button[value=apply]").click()
+            assert "Отменено записей: 1" in admin.locator(".alert-ok").inner_text()
+            doctor = admin.locator(f"section[aria-labelledby=p-{therapist.id}]")
+            assert "09:00–09:30" in doctor.locator("tbody").inner_text()
+
+            # Deleting it is previewed too; nothing booked is left to cancel.
+            doctor.get_by_role("button", name="Удалить…").click()
+            _in_view(admin, "#pending")
+            pending = admin.locator("#pending").inner_text()
+            assert "Проверьте удаление расписания" in pending
+            assert "Ни одна запись не затронута" in pending
+            admin.locator("#pending button[value=apply]").click()
+            assert "Ни одна запись не затронута" in admin.locator(".alert-ok").inner_text()
+            doctor = admin.locator(f"section[aria-labelledby=p-{therapist.id}]")
+            assert "Недельного расписания нет" in doctor.inner_text()
+            fits_the_screen(admin, width)
+
+            admin.goto(f"{base_url}/lang/en?next=/clinic-admin")
+            doctor = admin.locator(f"section[aria-labelledby=p-{therapist.id}]")
+            assert "No weekly schedule" in doctor.inner_text()
+            assert admin.get_by_role("heading", name="Add a weekly schedule").count() == 1
+            fits_the_screen(admin, width)
+    except Exception:
+        admin.screenshot(path=str(ARTIFACTS / "browser-schedule-failure.png"), full_page=True)
         raise
 
 
@@ -130,13 +188,13 @@ def test_registrar_finds_by_surname_prints_the_ticket_and_cancels_with_a_reason(
             assert "Иванова Анна" in ticket.inner_text()
             # The print button: hidden without a script, shown by print.js once it runs.
             desk.locator("#print-ticket").wait_for(state="visible")
-            _fits(desk, viewport["width"])
+            fits_the_screen(desk, viewport["width"])
             desk.screenshot(path=str(ARTIFACTS / "registry-ticket.png"))
 
             desk.get_by_role("link", name="Иванова Анна").click()
             desk.locator("a[href*='/cancel?']").first.click()
             assert desk.locator("h1").inner_text() == "Отменить запись?"
-            _fits(desk, viewport["width"])
+            fits_the_screen(desk, viewport["width"])
             desk.get_by_role("button", name="Отменить запись").click()
             assert "Укажите причину отмены" in desk.locator("main").inner_text()
             desk.fill("#f-reason", "Врач на учёбе")
@@ -186,7 +244,7 @@ def test_doctor_sees_the_referrals_issued_and_home_visits_assigned(
             referrals = page.locator("section[aria-labelledby=referrals-h]")
             assert "Кардиолог" in referrals.inner_text()
             assert "Действует" in referrals.inner_text()
-            _fits(page, viewport["width"])
+            fits_the_screen(page, viewport["width"])
             page.screenshot(path=str(ARTIFACTS / "doctor-lists.png"), full_page=True)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "browser-doctor-failure.png"), full_page=True)

@@ -7,7 +7,6 @@ the app served by a real server process."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 from playwright.sync_api import expect
 
 from infocity.core.auth import SYSTEM
-from infocity.core.settings import get_settings
 from infocity.health import service as health
 from infocity.health.schemas import BookingCreate
 from infocity.housing import service as housing
@@ -38,16 +36,6 @@ POLICY = "7700000000001234"
 IDLE_SECONDS = 120
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture
-def always_open(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A readings window from the 15th to the 14th of the next month: open every day."""
-    monkeypatch.setenv("INFOCITY_READINGS_WINDOW_START_DAY", "15")
-    monkeypatch.setenv("INFOCITY_READINGS_WINDOW_END_DAY", "14")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _fits(page: Any, width: int) -> None:

@@ -43,15 +43,22 @@ def test_position_is_by_benefit_then_date_and_the_parent_sees_what_moved(databas
     assert _positions(early.parent.principal) == {first: (1, 0, 0), second: (1, 0, 0)}
     later = make_family()
     apply(later, [first], benefit=Benefit.PRIORITY)
-    # The later application holds a benefit: it goes ahead in the first kindergarten only.
-    assert _positions(early.parent.principal) == {first: (2, 1, 1), second: (1, 0, 0)}
+    # The later application holds a benefit: it goes ahead in the first kindergarten only,
+    # and the very look that shows the new position tells what moved.
     (application,) = service.list_my_kindergarten_applications(early.parent.principal)
+    assert {
+        p.kindergarten_id: (p.position, p.ahead, p.ahead_with_benefit)
+        for p in application.positions
+    } == {first: (2, 1, 1), second: (1, 0, 0)}
     moves = {
         p.kindergarten_id: [(c.old_position, c.new_position) for c in p.changes]
         for p in application.positions
     }
     assert moves == {first: [(1, 2)], second: []}
     assert [p.rank for p in application.positions] == [1, 2]
+    # Looking again records nothing new.
+    (again,) = service.list_my_kindergarten_applications(early.parent.principal)
+    assert [len(p.changes) for p in again.positions] == [1, 0]
 
 
 def test_one_active_application_per_child(database: str) -> None:

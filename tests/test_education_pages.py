@@ -138,3 +138,21 @@ def test_territory_file_through_the_api_lists_each_rejected_line(client: TestCli
     assert found.json()["school_id"] == school.id
     unknown = client.get("/api/v1/education/territory", params={"address": "Москва, ул. Арбат, 3"})
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "address_unknown")
+
+
+def test_the_catalogue_s_education_services_are_live(client: TestClient) -> None:
+    from infocity.portal import service as portal
+
+    portal.seed_catalogue()
+    client.cookies.set("lang", "en")
+    catalogue = client.get("/services").text
+    for code, link in (
+        ("kindergarten_enrolment", "/education/kindergarten"),
+        ("school_enrolment", "/education/first-grade"),
+        ("exam_results", "/education/exams"),
+    ):
+        start = catalogue.index(f'id="service-{code}"')
+        entry = catalogue[start : catalogue.index("</article>", start)]
+        assert f'href="{link}"' in entry
+        assert "Coming soon" not in entry
+        assert client.get(link).status_code in (200, 303)

@@ -4,7 +4,6 @@ Russian, "8,573.84 RUB" and "365.5 m³" in English, and one way to write a date 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -68,16 +67,6 @@ def test_one_date_format_per_language(locale: str, day: str, moment: str, month:
     # The appointments' "when" too.
     when = _render('{% import "health/_health.html" as h %}{{ h.when(v) }}', locale, v=instant)
     assert when == moment
-
-
-@pytest.fixture
-def always_open(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A readings window from the 15th to the 14th of the next month: open every day."""
-    monkeypatch.setenv("INFOCITY_READINGS_WINDOW_START_DAY", "15")
-    monkeypatch.setenv("INFOCITY_READINGS_WINDOW_END_DAY", "14")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _text(html: str) -> str:

@@ -37,19 +37,7 @@ from tests.health_builders import (
     make_practitioner,
     make_referral,
     make_slots,
-    make_world,
 )
-from tests.support.refusals import Unchanged, refusals_change_nothing
-
-
-@pytest.fixture
-def world(database: str) -> dict[str, Any]:
-    return make_world()
-
-
-@pytest.fixture
-def unchanged(database: str) -> Unchanged:
-    return refusals_change_nothing(health_snapshot)
 
 
 def book(patient: Any, slot_id: int, **kwargs: Any) -> Any:

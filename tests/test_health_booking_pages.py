@@ -19,7 +19,7 @@ from infocity.core.clock import city_date
 from infocity.core.uow import UnitOfWork
 from infocity.health import service
 from infocity.health.models import Appointment, Practitioner, Slot
-from infocity.health.schemas import BookingCreate, ScheduleExceptionCreate, ScheduleRuleCreate
+from infocity.health.schemas import BookingCreate, ScheduleExceptionCreate
 from tests.builders import Account, csrf_token, login_page_client
 from tests.health_builders import (
     attach,
@@ -30,6 +30,7 @@ from tests.health_builders import (
     make_patient,
     make_practitioner,
     make_referral,
+    work_every_day,
 )
 from tests.test_health_visits import messages
 
@@ -45,22 +46,6 @@ class Clinic:
     patient: Account
 
 
-def _work_every_day(practitioner_id: int, first: date, last: date) -> None:
-    for weekday in range(7):
-        service.set_schedule_rule(
-            SYSTEM,
-            ScheduleRuleCreate(
-                practitioner_id=practitioner_id,
-                weekday=weekday,
-                start_time=time(9, 0),
-                end_time=time(13, 0),
-                slot_minutes=15,
-                valid_from=first,
-                valid_to=last,
-            ),
-        )
-
-
 @pytest.fixture
 def busy_clinic(database: str) -> Clinic:
     """A polyclinic with three therapists working every morning for ten days (480 free
@@ -69,7 +54,7 @@ def busy_clinic(database: str) -> Clinic:
     first = city_today() + timedelta(days=1)
     therapists = [make_practitioner(clinic.id, "therapist") for _ in range(3)]
     for t in therapists:
-        _work_every_day(t.id, first, first + timedelta(days=DAYS - 1))
+        work_every_day(t.id, first, first + timedelta(days=DAYS - 1), until=time(13, 0))
     service.materialise_slots(first + timedelta(days=DAYS - 1), since=first)
     patient = make_patient()
     assert patient.person_id is not None
@@ -249,7 +234,9 @@ def test_a_move_shows_the_new_time_beside_the_old_and_asks(
 
     # A time of another specialist is no move of this appointment.
     surgeon = make_practitioner(busy_clinic.clinic_id, "surgeon")
-    _work_every_day(surgeon.id, city_today() + timedelta(days=1), city_today() + timedelta(2))
+    work_every_day(
+        surgeon.id, city_today() + timedelta(days=1), city_today() + timedelta(2), until=time(13, 0)
+    )
     service.materialise_slots(city_today() + timedelta(days=2))
     new_id = int(moved.headers["location"].split("/")[-1].split("?")[0])
     other = _slots_of(surgeon.id)[0]
@@ -263,7 +250,7 @@ def test_a_move_shows_the_new_time_beside_the_old_and_asks(
 def test_a_referral_opens_its_booking_in_one_click(busy_clinic: Clinic, client: TestClient) -> None:
     cardiologist = make_practitioner(busy_clinic.clinic_id, "cardiologist")
     day = city_today() + timedelta(days=2)
-    _work_every_day(cardiologist.id, day, day)
+    work_every_day(cardiologist.id, day, day, until=time(13, 0))
     service.materialise_slots(day)
     assert busy_clinic.patient.person_id is not None
     referral = make_referral(busy_clinic.patient.person_id, busy_clinic.clinic_id)
@@ -290,7 +277,7 @@ def test_a_cancellation_notice_links_each_alternative_to_its_booking(
     paediatricians = [make_practitioner(paediatric.id, "paediatrician") for _ in range(2)]
     day = city_today() + timedelta(days=1)
     for p in paediatricians:
-        _work_every_day(p.id, day, day)
+        work_every_day(p.id, day, day, until=time(13, 0))
     service.materialise_slots(day)
     booked = service.book_slot(
         guardian.principal,

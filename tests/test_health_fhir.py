@@ -9,13 +9,19 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B import get_fhir_model_class
 from fhirpy import SyncFHIRClient
+from sqlalchemy import update
 
 from infocity.app import create_app
 from infocity.core.clock import city_tz
+from infocity.core.db import utcnow
+from infocity.core.uow import UnitOfWork
+from infocity.health.fhir import slot_lines
 from infocity.health.fhir.resources import BOOKING_DEEP_LINK, SLOT_CAPACITY
+from infocity.health.models import Practitioner, Slot
 from tests.builders import api_token, bearer
 from tests.health_builders import (
     attach,
@@ -220,3 +226,40 @@ def test_bulk_publication_of_free_times(client: TestClient) -> None:
     again = client.get(outputs["Slot"], headers={"If-None-Match": answer.headers["etag"]})
     if answer.headers["etag"] == again.headers["etag"]:  # not across a period's end
         assert again.status_code == 304
+
+
+def test_postgresql_writes_the_slot_lines_python_writes(database: str) -> None:
+    if not database.startswith("postgresql"):
+        pytest.skip("the lines are written by PostgreSQL only there")
+    clinic = make_clinic()
+    quoted = make_practitioner(clinic.id, "therapist")
+    retired = make_practitioner(clinic.id, "surgeon")
+    plain = make_practitioner(clinic.id, "ophthalmologist")
+    first = make_slots(quoted.id)
+    slots = first + make_slots(retired.id) + make_slots(plain.id)
+    name = 'Врач "Айболит" \\ Ü\tтабуляция'
+    with UnitOfWork() as uow:
+        uow.session.execute(
+            update(Practitioner).where(Practitioner.id == quoted.id).values(name=name)
+        )
+        uow.session.execute(
+            update(Practitioner).where(Practitioner.id == retired.id).values(active=False)
+        )
+        uow.session.execute(  # an instant with microseconds, written as Python writes them
+            update(Slot)
+            .where(Slot.id == slots[1])
+            .values(ends_at=get_slot(slots[1]).ends_at - timedelta(microseconds=1))
+        )
+        uow.commit()
+    now = utcnow()
+    # Batches of 4 so that the file spans several, one of them short.
+    by_postgres = b"".join(slot_lines.in_postgres(now, batch_size=4))
+    by_python = b"".join(slot_lines.in_python(now, batch_size=4))
+    assert by_postgres.decode().splitlines() == by_python.decode().splitlines()
+    assert by_postgres == by_python
+    lines = [json.loads(line) for line in by_postgres.splitlines()]
+    assert [int(s["id"]) for s in lines] == slots
+    assert lines[0]["schedule"]["display"] == name
+    assert lines[1]["end"].endswith(".999999+00:00")
+    assert "display" not in lines[len(first)]["schedule"]
+    assert slot_lines.slot_lines() is slot_lines.in_postgres

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from infocity.core.models import AuditEntry
+from infocity.core.uow import UnitOfWork
 from tests.builders import api_token, bearer, make_staff
 from tests.health_builders import attach, make_clinic, make_patient, make_practitioner, make_slots
 from tests.test_health_fhir import FHIR, ids, parsed
@@ -22,6 +25,19 @@ def _token(client: TestClient, issued: dict[str, Any], **extra: str) -> Any:
             **extra,
         },
     )
+
+
+def _audited(person_id: int) -> list[tuple[str, str | None]]:
+    """The audit entries of client systems about the patient, oldest first."""
+    with UnitOfWork() as uow:
+        rows = uow.session.execute(
+            select(AuditEntry.action, AuditEntry.detail)
+            .where(
+                AuditEntry.subject_person_id == person_id, AuditEntry.action.like("health.fhir.%")
+            )
+            .order_by(AuditEntry.id)
+        )
+        return [(row.action, row.detail) for row in rows]
 
 
 def test_client_systems_and_their_scopes(client: TestClient) -> None:
@@ -72,6 +88,17 @@ def test_client_systems_and_their_scopes(client: TestClient) -> None:
         client.get(f"{FHIR}/Patient", params={"identifier": policy}, headers=headers)
     )["entry"]
     assert found["resource"]["id"] == str(patient.person_id)
+    # $find reads the patient's polyclinic and referrals for the system: audited too.
+    find = f"{FHIR}/Appointment/$find"
+    asked = {"patient": f"Patient/{patient.person_id}", "service-type": "therapist"}
+    parsed(client.get(find, params=asked, headers=maps), 403)
+    offered = parsed(client.get(find, params=asked, headers=headers))
+    assert len(offered["entry"]) == len(slots)
+    client_id = issued.json()["client_id"]
+    assert _audited(patient.person_id) == [
+        ("health.fhir.patient_lookup", f"client {client_id} (Call centre)"),
+        ("health.fhir.find", f"client {client_id} (Call centre), therapist"),
+    ]
     actor = {"reference": f"Patient/{patient.person_id}"}
     body = {
         "resourceType": "Appointment",

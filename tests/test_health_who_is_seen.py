@@ -31,7 +31,6 @@ from tests.health_builders import (
     attach,
     city_today,
     get_slot,
-    health_snapshot,
     make_child,
     make_clinic,
     make_patient,
@@ -39,12 +38,7 @@ from tests.health_builders import (
     make_referral,
     make_slots,
 )
-from tests.support.refusals import Unchanged, refusals_change_nothing
-
-
-@pytest.fixture
-def unchanged(database: str) -> Unchanged:
-    return refusals_change_nothing(health_snapshot)
+from tests.support.refusals import Unchanged
 
 
 def patient_of_sex(sex: str | None, birth_date: date = date(1980, 5, 17)) -> Account:

@@ -4,30 +4,17 @@ and PDF, a request filed and processed; and the payments import command."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from infocity.cli import app
 from infocity.core.auth import SYSTEM, Role
-from infocity.core.settings import get_settings
 from infocity.housing import service
 from infocity.housing.models import Payment
 from tests.builders import count_rows, csrf_token, login_page_client, make_citizen, make_staff
 from tests.housing_builders import make_apartment, make_meter, make_operator, set_prices
-
-
-@pytest.fixture
-def always_open(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A window from the 15th to the 14th of the next month: open every day."""
-    monkeypatch.setenv("INFOCITY_READINGS_WINDOW_START_DAY", "15")
-    monkeypatch.setenv("INFOCITY_READINGS_WINDOW_END_DAY", "14")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_citizen_links_submits_and_reads_the_bill(client: TestClient, always_open: None) -> None:

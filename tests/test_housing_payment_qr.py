@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from infocity.cli import app
 from infocity.core.auth import SYSTEM, Role
 from infocity.core.errors import Forbidden, InvalidFields
-from infocity.core.i18n import use_locale
+from infocity.core.i18n import format_amount, format_money, use_locale
 from infocity.housing import qr, rules, service
 from infocity.housing.pdf import bill_pdf
 from infocity.housing.schemas import BankDetailsCreate
@@ -144,7 +144,10 @@ def test_page_and_pdf_carry_the_same_code_and_amount(client: TestClient, languag
     shown = html.unescape(page.text)
     assert bill.payment_qr in shown  # the code's text under the code
     assert str(qr.svg(bill.payment_qr, title="x")).split("<path", 1)[1] in page.text
-    assert f'<dd id="qr-amount">{bill.to_pay:.2f}' in page.text
+    # The sum under the code in the page's language, as the bill's own total shows it.
+    with use_locale(language):
+        assert f'<dd id="qr-amount">{format_money(bill.to_pay)}</dd>' in page.text
+        assert f"<strong>{format_amount(bill.to_pay)}</strong>" in page.text
     scan = "Отсканируйте QR-код" if language == "ru" else "Scan the QR code"
     assert scan in page.text
 

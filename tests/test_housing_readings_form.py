@@ -3,7 +3,6 @@ is refused, none is, and every refused reading is marked at its own field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -11,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infocity.core.errors import Conflict, InvalidFields
-from infocity.core.settings import get_settings
 from infocity.housing import service
 from infocity.housing.models import MeterReading
 from infocity.housing.schemas import ReadingCreate, ReadingsCreate
@@ -85,16 +83,6 @@ def test_one_refused_reading_saves_none_and_each_is_marked(database: str) -> Non
         now=OPEN,
     )
     assert len(saved) == 2
-
-
-@pytest.fixture
-def always_open(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A window from the 15th to the 14th of the next month: open every day."""
-    monkeypatch.setenv("INFOCITY_READINGS_WINDOW_START_DAY", "15")
-    monkeypatch.setenv("INFOCITY_READINGS_WINDOW_END_DAY", "14")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,9 @@ import pkgutil
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +110,102 @@ def test_services_refuse_with_the_named_refusals_of_their_errors_module() -> Non
         and inline.search(path.read_text(encoding="utf-8"))
     }
     assert found == INLINE_REFUSALS_ALLOWED
+
+
+# What a service offers the others: its use cases and the schemas they take; besides,
+# accounts' views of the register and the portal's registry of plug-ins.
+OFFERED = {"service", "schemas"}
+OFFERED_BY = {"accounts": {"read_model"}, "portal": {"registry"}}
+
+
+def _services() -> list[str]:
+    # A city service is a package with use cases (a service module or package).
+    return sorted(
+        path.parent.name
+        for path in PACKAGE.glob("*/service*")
+        if path.name == "service.py" or (path / "__init__.py").exists()
+    )
+
+
+def _contracts() -> list[dict[str, Any]]:
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    contracts: list[dict[str, Any]] = config["tool"]["importlinter"]["contracts"]
+    return contracts
+
+
+def _contract(name_start: str) -> dict[str, Any]:
+    (found,) = [c for c in _contracts() if c["name"].startswith(name_start)]
+    return found
+
+
+def test_the_services_are_found() -> None:
+    # The tests below would pass vacuously if the glob found none.
+    assert {"accounts", "city", "health", "housing", "portal"} <= set(_services())
+
+
+@pytest.mark.parametrize("name", _services())
+def test_other_services_are_forbidden_every_module_of_a_service_but_what_it_offers(
+    name: str,
+) -> None:
+    # A module added to a service (a protocol adapter, a chart, its demo data) is closed
+    # to the other services from the start, not when someone remembers to list it.
+    others = {f"infocity.{s}" for s in _services() if s != name}
+    closed = {
+        module
+        for contract in _contracts()
+        if contract["type"] == "forbidden" and others <= set(contract["source_modules"])
+        for module in contract["forbidden_modules"]
+    }
+    modules = {info.name for info in pkgutil.iter_modules([str(PACKAGE / name)])}
+    open_to_others = OFFERED | OFFERED_BY.get(name, set())
+    left_open = {f"infocity.{name}.{m}" for m in modules - open_to_others} - closed
+    assert left_open == set()
+
+
+def test_every_service_is_layered_and_its_rules_are_pure_and_the_core_and_kit_import_none() -> None:
+    services = {f"infocity.{s}" for s in _services()}
+    assert set(_contract("Inside a service:")["containers"]) == services
+    pure = set(_contract("Rules are pure")["source_modules"])
+    assert {f"{s}.rules" for s in services} <= pure
+    assert services <= set(_contract("The core depends on no city service")["forbidden_modules"])
+    assert services <= set(_contract("The web kit imports no city service")["forbidden_modules"])
+
+
+def test_the_largest_id_is_written_once() -> None:
+    # The database's bigint ceiling, for ids from outside: core.schemas.MAX_ID (and Id).
+    literal = re.compile(r"2\s*\*\*\s*63")
+    found = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if "migrations" not in path.parts and literal.search(path.read_text(encoding="utf-8"))
+    }
+    assert found == {"core/schemas.py"}
+
+
+# Where SQLite and PostgreSQL need different statements, the booking lane's statement
+# module says which one runs; use cases never ask the database which it is.
+DIALECT_DECIDED_IN = {"health/service/slot_sql.py"}
+
+
+def test_no_service_asks_which_database_it_runs_on_but_the_lane_s_statements() -> None:
+    asks = re.compile(r"\.dialect\b|[\"'](postgresql|sqlite)[\"']")
+    found = {
+        path.relative_to(PACKAGE).as_posix()
+        for name in _services()
+        for path in (PACKAGE / name).rglob("*.py")
+        if asks.search(path.read_text(encoding="utf-8"))
+    }
+    assert found == DIALECT_DECIDED_IN
+
+
+def test_what_a_search_takes_is_called_a_filter_in_every_service() -> None:
+    # SlotFilter, RequestFilter, AuditFilter...: one word for one thing across the API.
+    search = re.compile(r"^class \w+(Search|Query)\(", re.MULTILINE)
+    found = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.glob("*/schemas*")
+        for module in ([path] if path.is_file() else sorted(path.glob("*.py")))
+        if search.search(module.read_text(encoding="utf-8"))
+    }
+    assert found == set()

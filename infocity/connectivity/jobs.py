@@ -20,3 +20,10 @@ def close_stale_sessions() -> int:
 def purge_identity_log() -> int:
     """Delete the identity log past its legal period; the number of entries deleted."""
     return service.purge_identity_log(SYSTEM)
+
+
+@periodic("connectivity.roll_up_statistics", every=timedelta(hours=1), lease=timedelta(hours=1))
+def roll_up_statistics() -> int:
+    """Write the statistics of the city days ended and not rolled up yet; the days
+    written."""
+    return service.roll_up_wifi_statistics(SYSTEM)

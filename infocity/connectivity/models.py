@@ -1,6 +1,6 @@
 """Tables of the city's public Wi-Fi: networks, hotspots and their access points, the
 people identified by phone, one-time codes, devices bound to people, the identity log and
-the RADIUS sessions.
+the RADIUS sessions, and the statistics' roll-up by city day.
 
 FreeRADIUS reads and writes some of them directly through its SQL module (see
 docs/connectivity.md): the views ``radius_clients``, ``radius_check`` and
@@ -11,12 +11,13 @@ Acct-Unique-Session-Id.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -191,3 +192,51 @@ class WifiSession(Base):
         Index("ix_wifi_sessions_open", "state", "updated_at"),
         Index("ix_wifi_sessions_nas", "nas_address", "state"),
     )
+
+
+class WifiRolledDay(Base):
+    """A city day whose statistics the roll-up job has written (the days after the last
+    one are counted live from the sessions)."""
+
+    __tablename__ = "wifi_rolled_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rolled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WifiNetworkDay(Base):
+    """A network's figure of one city day that its hotspots' rows cannot give: the most
+    sessions open at once across the network."""
+
+    __tablename__ = "wifi_network_days"
+
+    network_id: Mapped[int] = mapped_column(ForeignKey("wifi_networks.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    peak_concurrent: Mapped[int] = mapped_column(Integer)
+
+
+class WifiHotspotDay(Base):
+    """A hotspot's figures of one city day, written by the roll-up job: sessions started
+    that day, their traffic, the most open at once, the day's distinct devices."""
+
+    __tablename__ = "wifi_hotspot_days"
+
+    hotspot_id: Mapped[int] = mapped_column(ForeignKey("wifi_hotspots.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    connections: Mapped[int] = mapped_column(Integer)
+    input_octets: Mapped[int] = mapped_column(BigInteger)
+    output_octets: Mapped[int] = mapped_column(BigInteger)
+    peak_concurrent: Mapped[int] = mapped_column(Integer)
+    unique_devices: Mapped[int] = mapped_column(Integer)
+
+
+class WifiDayDevice(Base):
+    """A device (MAC) seen at a hotspot on a city day: what counting unique devices
+    exactly over a period of several days needs (a device counted once however many days
+    and hotspots it was seen on)."""
+
+    __tablename__ = "wifi_day_devices"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hotspot_id: Mapped[int] = mapped_column(ForeignKey("wifi_hotspots.id"), primary_key=True)
+    mac: Mapped[str] = mapped_column(String(17), primary_key=True)

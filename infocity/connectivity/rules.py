@@ -130,6 +130,10 @@ SESSION_TRANSITIONS: dict[tuple[SessionState, CloseCause], SessionState] = {
 }
 # Controllers send an interim update every 10 minutes; three missed ones close a session.
 STALE_AFTER = timedelta(minutes=30)
+# The peak of a city day counts the sessions open in it that started that day or the
+# day before: a session lasts the network's Session-Timeout (4 hours by default), and
+# looking further back would read more days of sessions for every day's peak.
+PEAK_LOOKBACK = timedelta(days=1)
 
 # --- Devices ------------------------------------------------------------------------
 

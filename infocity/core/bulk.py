@@ -9,12 +9,17 @@ Everything runs in the session's transaction: a rollback leaves nothing behind.
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, insert, text
+from sqlalchemy import JSON, Column, MetaData, Table, delete, insert, select, text, true
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
+
+from infocity.core.sql import upsert_insert
 
 CHUNK = 10_000
 
@@ -33,9 +38,12 @@ def drop_staging(session: Session, table: Table) -> None:
     table.drop(session.connection())
 
 
-def load_rows(session: Session, table: Table, rows: Iterable[Sequence[Any]]) -> int:
+def load_rows(
+    session: Session, table: Table, rows: Iterable[Sequence[Any]], *, analyse: bool = True
+) -> int:
     """Insert ``rows`` (values in the order of the table's columns) into ``table`` in
-    the session's transaction; how many were loaded."""
+    the session's transaction; how many were loaded. ``analyse=False`` when the rows
+    are only read once, whole (nothing to plan for)."""
     connection = session.connection()
     names = [column.name for column in table.columns]
     count = 0
@@ -45,13 +53,21 @@ def load_rows(session: Session, table: Table, rows: Iterable[Sequence[Any]]) -> 
         preparer = connection.dialect.identifier_preparer
         columns = ", ".join(preparer.quote(name) for name in names)
         sql = f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN"
+        # COPY takes a JSON column's value as its text.
+        as_json = [isinstance(column.type, JSON) for column in table.columns]
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
+                if any(as_json):
+                    row = [
+                        json.dumps(value) if is_json and value is not None else value
+                        for value, is_json in zip(row, as_json, strict=True)
+                    ]
                 copy.write_row(row)
                 count += 1
-        # A temporary table has no statistics until analysed: the checks and the merge
-        # that follow would be planned for a handful of rows.
-        connection.execute(text(f"ANALYZE {preparer.format_table(table)}"))
+        if analyse:
+            # A temporary table has no statistics until analysed: the checks and the
+            # merge that follow would be planned for a handful of rows.
+            connection.execute(text(f"ANALYZE {preparer.format_table(table)}"))
         return count
     iterator = iter(rows)
     statement = insert(table)
@@ -59,3 +75,56 @@ def load_rows(session: Session, table: Table, rows: Iterable[Sequence[Any]]) -> 
         connection.execute(statement, chunk)
         count += len(chunk)
     return count
+
+
+# insert_new's staging tables, one per table and columns: each is created once per
+# connection (a temporary table is the connection's own, so pooled connections keep
+# theirs) and emptied after each use, so that a busy path writes no catalog rows per
+# call. PostgreSQL empties it at commit too (``ON COMMIT DELETE ROWS``), which also
+# frees the space the deleted rows took.
+_kept: dict[tuple[str, tuple[str, ...]], Table] = {}
+
+
+def _kept_staging(session: Session, table: Table, columns: Sequence[str]) -> Table:
+    key = (table.name, tuple(columns))
+    staged = _kept.get(key)
+    if staged is None:
+        suffix = zlib.crc32(",".join(columns).encode())
+        staged = Table(
+            f"staging_{table.name}_{suffix:08x}",
+            MetaData(),
+            *(Column(name, table.c[name].type) for name in columns),
+            prefixes=["TEMPORARY"],
+            postgresql_on_commit="DELETE ROWS",
+        )
+        _kept[key] = staged
+    session.execute(CreateTable(staged, if_not_exists=True))
+    return staged
+
+
+def insert_new(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    unique: Sequence[str],
+    returning: str,
+) -> list[Any]:
+    """Insert the ``rows`` (values of ``columns``, in that order) that ``table`` does not
+    hold yet by its ``unique`` columns, the first of equal ones within ``rows``; the
+    ``returning`` column of the rows inserted now. The rows are staged (``COPY`` on
+    PostgreSQL) and moved with one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: one
+    statement whatever their number, instead of a parameter set per row."""
+    staged = _kept_staging(session, table, columns)
+    load_rows(session, staged, rows, analyse=False)
+    # SQLite reads ``ON CONFLICT`` after a SELECT without WHERE as a join's ``ON``.
+    moved = session.execute(
+        upsert_insert(session)(table)
+        .from_select(list(columns), select(*staged.c).where(true()))
+        .on_conflict_do_nothing(index_elements=list(unique))
+        .returning(table.c[returning])
+    )
+    inserted = list(moved.scalars())
+    session.execute(delete(staged))
+    return inserted

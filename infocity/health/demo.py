@@ -48,12 +48,21 @@ PRACTITIONERS = [
     ("kids7", "ophthalmologist", "Киселёва Дарья Андреевна", "21", MORNING),
     ("kids7", "otolaryngologist", "Фролов Максим Ильич", "22", EVENING),
 ]
-# Demo citizens by OMS policy (infocity.demo) and the clinic each is attached to.
+# The district doctors: (clinic key, doctor) and the district each serves.
+DISTRICTS = {
+    ("clinic3", "Козлов Дмитрий Игоревич"): 1,
+    ("clinic3", "Соловьёва Ирина Петровна"): 2,
+    ("clinic12", "Никитин Павел Андреевич"): 1,
+    ("kids7", "Васильева Ольга Николаевна"): 1,
+    ("kids7", "Павлов Игорь Семёнович"): 2,
+}
+# Demo citizens by OMS policy (infocity.demo): the clinic each is attached to, and the
+# district there.
 ATTACHMENTS = {
-    "7700000000000011": "clinic3",  # Anna Ivanova
-    "7700000000000029": "kids7",  # Maria, her daughter
-    "7700000000000037": "kids7",  # Pyotr, her son
-    "7700000000000045": "clinic12",  # Sergey Petrov
+    "7700000000000011": ("clinic3", 1),  # Anna Ivanova
+    "7700000000000029": ("kids7", 1),  # Maria, her daughter
+    "7700000000000037": ("kids7", 1),  # Pyotr, her son
+    "7700000000000045": ("clinic12", 1),  # Sergey Petrov
 }
 
 
@@ -87,6 +96,7 @@ def load_demo_health(doctor_user_id: int | None = None) -> bool:
                 name=name,
                 room=room,
                 user_id=doctor_user_id if name == DEMO_DOCTOR else None,
+                district=DISTRICTS.get((key, name)),
             ),
             actor=SYSTEM,
         )
@@ -107,11 +117,14 @@ def load_demo_health(doctor_user_id: int | None = None) -> bool:
         patients = {
             policy: accounts.person_by_policy(uow.session, policy) for policy in ATTACHMENTS
         }
-    for policy, key in ATTACHMENTS.items():
+    for policy, (key, district) in ATTACHMENTS.items():
         patient = patients[policy]
         if patient is not None:
             service.attach_patient(
-                SYSTEM, AttachmentCreate(person_id=patient.person_id, clinic_id=clinic_ids[key])
+                SYSTEM,
+                AttachmentCreate(
+                    person_id=patient.person_id, clinic_id=clinic_ids[key], district=district
+                ),
             )
     service.materialise_horizon()
     return True

@@ -344,6 +344,15 @@ class DoctorPostExists(Conflict):
         )
 
 
+class UnknownDistrict(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "unknown_district",
+            N_("No doctor of this polyclinic serves this district."),
+            field="district",
+        )
+
+
 # --- Schedule changes --------------------------------------------------------------
 
 

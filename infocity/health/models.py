@@ -91,6 +91,8 @@ class Practitioner(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     name: Mapped[str] = mapped_column(String(300))
     room: Mapped[str | None] = mapped_column(String(20))
+    # The district of the clinic this post serves as its district doctor; null: none.
+    district: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -111,6 +113,8 @@ class Attachment(Base):
     # yearly: the once-a-year free choice; address_change: a move, allowed any time.
     reason: Mapped[str] = mapped_column(String(16), default="yearly", server_default="yearly")
     new_address: Mapped[str | None] = mapped_column(String(500))
+    # The patient's district in this clinic (its district doctor is offered first).
+    district: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # One current attachment per person and kind, whoever attaches at the same moment.

@@ -32,6 +32,9 @@ WaitlistStatus = Literal["waiting", "holding", "booked", "left", "expired"]
 WaitlistReason = Literal["patient", "clinic_cancelled"]
 HomeVisitStatus = Literal["new", "accepted", "assigned", "done", "cancelled"]
 
+# A polyclinic's districts are numbered from 1; none has near a thousand.
+MAX_DISTRICT = 999
+
 _WALL_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
 
 
@@ -112,6 +115,12 @@ class PractitionerCreate(InputModel):
     name: str = Field(min_length=1, max_length=300)
     room: str | None = Field(default=None, max_length=20)
     user_id: Id | None = Field(default=None, description="The doctor's staff account")
+    district: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DISTRICT,
+        description="The district it serves as district doctor",
+    )
 
 
 class DoctorPostCreate(InputModel):
@@ -121,6 +130,12 @@ class DoctorPostCreate(InputModel):
     user_id: Id = Field(description="The doctor's staff account in this polyclinic")
     specialty_code: str = Field(min_length=1, max_length=40)
     room: str = Field(min_length=1, max_length=20)
+    district: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DISTRICT,
+        description="The district it serves as district doctor",
+    )
 
 
 class PractitionerRead(OutputModel):
@@ -129,6 +144,7 @@ class PractitionerRead(OutputModel):
     specialty_id: int
     name: str
     room: str | None
+    district: int | None = None
     active: bool
     user_id: int | None
 
@@ -142,6 +158,16 @@ class AttachmentCreate(InputModel):
         "allowed at any time with the new address",
     )
     new_address: str | None = Field(default=None, max_length=500)
+    district: int | None = Field(
+        default=None, ge=1, le=MAX_DISTRICT, description="The patient's district in the clinic"
+    )
+
+
+class DistrictUpdate(InputModel):
+    """A patient's district in their polyclinic, set at the registry (null: not known)."""
+
+    clinic_id: Id
+    district: int | None = Field(default=None, ge=1, le=MAX_DISTRICT)
 
 
 class AttachmentRead(OutputModel):
@@ -152,6 +178,7 @@ class AttachmentRead(OutputModel):
     valid_from: datetime
     valid_to: datetime | None
     reason: str
+    district: int | None = None
 
 
 # --- Schedules ---------------------------------------------------------------------
@@ -450,7 +477,7 @@ class PatientIdentity(InputModel):
     birth_date: CityDate
 
 
-class IdentifiedSlotSearch(PatientIdentity):
+class IdentifiedSlotFilter(PatientIdentity):
     specialty_code: str = Field(min_length=1, max_length=40)
     referral_id: Id | None = Field(default=None, description="For a referral specialty")
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from infocity.core.i18n import N_, current_locale, gettext
+from infocity.core.i18n import N_, current_locale, format_amount, format_number, gettext
 from infocity.core.settings import get_settings
 from infocity.housing import qr
 from infocity.housing.rules import SERVICE_LABELS, UNITS
@@ -56,14 +54,6 @@ def font_path(configured: str | None = None) -> Path:
         "No TrueType font with Cyrillic for PDF bills: install Debian's fonts-dejavu-core "
         "or set INFOCITY_PDF_FONT_PATH"
     )
-
-
-def _money(value: Decimal) -> str:
-    return format_decimal(value, format="#,##0.00", locale=current_locale())
-
-
-def _quantity(value: Decimal) -> str:
-    return format_decimal(value, format="#,##0.###", locale=current_locale())
 
 
 def bill_pdf(bill: BillRead) -> bytes:
@@ -107,9 +97,9 @@ def bill_pdf(bill: BillRead) -> bytes:
         cells = (
             _(SERVICE_LABELS[line.service]),
             basis,
-            f"{_quantity(line.quantity)} {unit}",
-            _money(line.price),
-            _money(line.amount),
+            f"{format_number(line.quantity)} {unit}",
+            format_amount(line.price),
+            format_amount(line.amount),
         )
         for width, text in zip(widths, cells, strict=True):
             pdf.cell(width, 7, text, border=1)
@@ -122,7 +112,7 @@ def bill_pdf(bill: BillRead) -> bytes:
     )
     for label, amount in totals:
         pdf.cell(145, 7, label, align="R")
-        pdf.cell(35, 7, _money(amount), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(35, 7, format_amount(amount), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
     _payment_section(pdf, bill)
     return bytes(pdf.output())

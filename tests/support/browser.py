@@ -155,6 +155,23 @@ def new_page(browser: Any, viewport: dict[str, int], locale: str = "ru-RU") -> A
     return page
 
 
+def fits_the_screen(page: Any, width: int) -> None:
+    """Nothing on the page is wider than the screen: no sideways scrolling."""
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide"
+
+
+def on_screen(locator: Any, width: int) -> None:
+    """The element is shown whole within the screen's width (not pushed off its edge)."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_be_visible()
+    box = locator.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= width, f"{box} is off a {width}px screen"
+
+
 def log_in(page: Any, base_url: str, email: str, password: str) -> None:
     """Log in through the /login form as a person would."""
     page.goto(f"{base_url}/login")

@@ -24,6 +24,7 @@ from infocity.accounts.schemas import (
     StaffUpdate,
 )
 from infocity.city import service as city
+from infocity.city.rules import ORGANISATION_KIND_LABELS
 from infocity.core.audit import action_labels
 from infocity.core.auth import STAFF_ROLES, Principal
 from infocity.core.errors import AppError, NotFound
@@ -101,6 +102,7 @@ def _staff_admin(
             "organisations": organisations,
             "roles": [(role.value, ROLE_LABELS[role]) for role in STAFF_ROLES],
             "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
+            "kind_labels": ORGANISATION_KIND_LABELS,
             "values": values or {},
             "errors": errors or FormErrors(),
             "notice": notice,
@@ -177,6 +179,7 @@ def _member(
             "organisations": organisations,
             "roles": [(role.value, ROLE_LABELS[role]) for role in STAFF_ROLES],
             "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
+            "kind_labels": ORGANISATION_KIND_LABELS,
         },
         status_code=status_code,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +32,11 @@ DEVICE_KINDS = ("turnstile", "till", "radius", "validator", "camera")
 # A device authenticates on every event; its last-seen time is refreshed at most this
 # often so that a busy turnstile does not write a row per pass.
 DEVICE_SEEN_RESOLUTION = timedelta(minutes=5)
+# A device's key, once checked, is trusted for this many seconds by the process that
+# checked it: a till or validator asking many times a second costs no query each time.
+# A revocation takes effect at once in the process that revokes, within this time in
+# the others.
+DEVICE_KEY_CACHE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -99,17 +106,50 @@ def revoke_device(
         uow.session.flush()
         result = DeviceKeyRead.model_validate(device)
         uow.commit()
+        _checked_keys.forget(device_id)
         return result
 
 
+class _CheckedKeys:
+    """The keys this process checked lately (by their hash), each with its device and
+    the moment it must be checked again."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[DeviceIdentity, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> DeviceIdentity | None:
+        found = self._keys.get(key_hash)
+        if found is None or found[1] < time.monotonic():
+            return None
+        return found[0]
+
+    def put(self, key_hash: str, device: DeviceIdentity) -> None:
+        with self._lock:
+            if len(self._keys) > 100_000:  # keys of devices gone quiet
+                self._keys.clear()
+            self._keys[key_hash] = (device, time.monotonic() + DEVICE_KEY_CACHE_SECONDS)
+
+    def forget(self, device_id: int) -> None:
+        with self._lock:
+            self._keys = {
+                key: found for key, found in self._keys.items() if found[0].device_id != device_id
+            }
+
+
+_checked_keys = _CheckedKeys()
+
+
 def authenticate_device(raw_key: str, *, uow: UnitOfWork | None = None) -> DeviceIdentity:
-    """The device behind a key, or Unauthenticated when the key is unknown or revoked."""
+    """The device behind a key, or Unauthenticated when the key is unknown or revoked.
+    A key checked by this process in the last seconds is not looked up again."""
+    key_hash = token_hash(raw_key)
+    if (known := _checked_keys.get(key_hash)) is not None:
+        return known
     uow = uow or UnitOfWork()
     with uow:
         device = uow.session.scalars(
-            select(DeviceKey).where(
-                DeviceKey.key_hash == token_hash(raw_key), DeviceKey.revoked_at.is_(None)
-            )
+            select(DeviceKey).where(DeviceKey.key_hash == key_hash, DeviceKey.revoked_at.is_(None))
         ).one_or_none()
         if device is None:
             raise InvalidDeviceKey()
@@ -132,6 +172,7 @@ def authenticate_device(raw_key: str, *, uow: UnitOfWork | None = None) -> Devic
             name=device.name,
         )
         uow.commit()
+        _checked_keys.put(key_hash, identity)
         return identity
 
 

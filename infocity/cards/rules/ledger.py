@@ -114,6 +114,18 @@ def banned_items(items: Iterable[Item], banned: Iterable[str]) -> list[Item]:
     return [item for item in items if item.category in refused]
 
 
+def spending_refusal(
+    balance: int, held: int, daily_limit: int | None, spent_today: int, amount: int
+) -> Decline | None:
+    """Why ``amount`` may not be set aside or spent now, or None: the money first, then
+    the daily limit (what is spent today and held counts against it)."""
+    if balance - held < amount:
+        return Decline.BALANCE
+    if daily_limit is not None and spent_today + held + amount > daily_limit:
+        return Decline.LIMIT
+    return None
+
+
 def crossed_low(balance_before: int, balance_after: int, level: int) -> bool:
     """A debit took the balance from at or above ``level`` to below it."""
     return balance_before >= level > balance_after

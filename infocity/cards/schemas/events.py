@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from infocity.core.schemas import InputModel, IsoDateTime, OutputModel
+from infocity.core.schemas import MAX_ID, InputModel, IsoDateTime, OutputModel
 
 
 class ItemIn(InputModel):
@@ -28,7 +28,7 @@ class DeviceEventIn(InputModel):
     items: list[ItemIn] = Field(default_factory=list, max_length=50)
     authorization_id: int | None = Field(default=None, ge=1)
     # The meal ordered ahead that this purchase serves (paid already: no amount needed).
-    order_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    order_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class RowRefusal(BaseModel):

@@ -10,10 +10,12 @@ its reason and the good ones are kept; a purchase the rules refuse leaves no tra
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from infocity.accounts.service import DeviceIdentity
@@ -28,6 +30,7 @@ from infocity.cards.service import meals, money
 from infocity.cards.service.base import _representative
 from infocity.cards.service.ledger import _banned_in, _check_amount
 from infocity.cards.service.tills import _use_hold
+from infocity.core import bulk
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date, city_tz
 from infocity.core.db import utcnow
@@ -40,19 +43,34 @@ DEVICE_EVENT_KINDS = {"turnstile": (EventKind.ENTRY, EventKind.EXIT), "till": (E
 CLOCK_SKEW = timedelta(minutes=10)
 
 
+# The table itself, for the bulk statements that take one.
+EVENTS = cast(Table, CardEvent.__table__)
 PASS_KINDS = (EventKind.ENTRY.value, EventKind.EXIT.value)
-Found = dict[str, tuple[SchoolCard, CardPupil]]
+
+
+@dataclass(frozen=True)
+class _Card:
+    """A card a batch names, as read once for the batch (plain values: a batch of 500
+    rows builds no ORM objects)."""
+
+    card_id: int
+    status: str
+    pupil_id: int
+    school_id: int
+
+
+Found = dict[str, _Card]
 
 
 def _values(
-    device: DeviceIdentity, row: DeviceEventIn, card: SchoolCard, pupil: CardPupil, now: datetime
+    device: DeviceIdentity, row: DeviceEventIn, card: _Card, now: datetime
 ) -> dict[str, object]:
     return {
         "device_id": device.device_id,
         "device_event_id": row.event_id,
-        "pupil_id": pupil.id,
-        "card_id": card.id,
-        "school_id": pupil.school_id,
+        "pupil_id": card.pupil_id,
+        "card_id": card.card_id,
+        "school_id": card.school_id,
         "kind": row.kind,
         "occurred_at": row.at,
         "received_at": now,
@@ -63,47 +81,48 @@ def _values(
 
 def _insert(session: Session, values: list[dict[str, object]]) -> set[str]:
     """The rows, each once: the device event ids stored now (not those sent before).
-    One statement executed with many parameter sets: compiled once and cached, sent in
-    multi-row pages by the driver."""
-    events = CardEvent.__table__
+    Staged and moved in one statement, however many the batch holds."""
+    columns = list(values[0])
     return set(
-        session.execute(
-            upsert_insert(session)(events)
-            .on_conflict_do_nothing(index_elements=["device_id", "device_event_id"])
-            .returning(events.c.device_event_id),
-            values,
-        ).scalars()
+        bulk.insert_new(
+            session,
+            EVENTS,
+            columns,
+            ([row[name] for name in columns] for row in values),
+            unique=["device_id", "device_event_id"],
+            returning="device_event_id",
+        )
     )
 
 
 def _pay(
-    session: Session, device: DeviceIdentity, row: DeviceEventIn, pupil: CardPupil, event_id: int
+    session: Session, device: DeviceIdentity, row: DeviceEventIn, pupil_id: int, event_id: int
 ) -> None:
     """Serve a meal ordered ahead (paid when ordered), or take the purchase: the day's
     subsidised-meal allowance first, the rest from the balance (or the approved hold)."""
     if row.order_id is not None:
-        meals._serve_order(session, device, row.order_id, pupil.id, row.at, event_id)
+        meals._serve_order(session, device, row.order_id, pupil_id, row.at, event_id)
         return
     amount = _check_amount(row.amount)
     day = city_date(row.at)
-    if row.authorization_id is None and _banned_in(session, pupil.id, row.items):
+    if row.authorization_id is None and _banned_in(session, pupil_id, row.items):
         raise errors.BannedItem()
-    subsidy = meals._take_subsidy(session, pupil.id, amount, day)
+    subsidy = meals._take_subsidy(session, pupil_id, amount, day)
     rest = amount - subsidy
     held = None
     if row.authorization_id is not None:
-        held = _use_hold(session, device, row.authorization_id, pupil.id, rest)
+        held = _use_hold(session, device, row.authorization_id, pupil_id, rest)
     if rest or held:
-        balance = money._debit(session, pupil.id, rest, row.at, day, held=held)
+        balance = money._debit(session, pupil_id, rest, row.at, day, held=held)
         if balance is None:
-            raise money._refusal(session, pupil.id, rest)
+            raise money._refusal(session, pupil_id, rest)
     else:
         balance = int(
-            session.scalar(select(CardPupil.balance).where(CardPupil.id == pupil.id)) or 0
+            session.scalar(select(CardPupil.balance).where(CardPupil.id == pupil_id)) or 0
         )
     money._write_entry(
         session,
-        pupil.id,
+        pupil_id,
         EntryKind.PURCHASE,
         -rest,
         balance,
@@ -133,22 +152,25 @@ def _cards_of(session: Session, rows: Sequence[DeviceEventIn]) -> Found:
     if not uids:
         return {}
     found = session.execute(
-        select(SchoolCard, CardPupil)
+        select(SchoolCard.uid, SchoolCard.id, SchoolCard.status, CardPupil.id, CardPupil.school_id)
         .join(CardPupil, CardPupil.id == SchoolCard.pupil_id)
         .where(SchoolCard.uid.in_(uids))
     )
-    return {card.uid: (card, pupil) for card, pupil in found}
+    return {
+        uid: _Card(card_id, status, pupil_id, school_id)
+        for uid, card_id, status, pupil_id, school_id in found
+    }
 
 
-def _card_of(found: Found, device: DeviceIdentity, raw_uid: str) -> tuple[SchoolCard, CardPupil]:
+def _card_of(found: Found, device: DeviceIdentity, raw_uid: str) -> _Card:
     """The card and its pupil, refused when unknown or of another school's pupil."""
     uid = normalize_uid(raw_uid)
-    pair = found.get(uid) if uid else None
-    if pair is None:
+    card = found.get(uid) if uid else None
+    if card is None:
         raise errors.UnknownCard()
-    if pair[1].school_id != device.organisation_id:
+    if card.school_id != device.organisation_id:
         raise errors.CardOfAnotherSchool()
-    return pair
+    return card
 
 
 def _record(
@@ -156,7 +178,7 @@ def _record(
 ) -> dict[str, object] | str | None:
     """A pass's values to insert with the batch; a purchase stored (and paid) here: its
     event id when new, None when seen before. Refusals raise."""
-    card, pupil = _card_of(found, device, row.uid)
+    card = _card_of(found, device, row.uid)
     if card.status != CardStatus.ACTIVE:
         # Stored before the card was blocked: a replay of it is a duplicate, not a refusal.
         if session.scalar(
@@ -166,7 +188,7 @@ def _record(
         ):
             return None
         raise errors.CardBlocked()
-    values = _values(device, row, card, pupil, now)
+    values = _values(device, row, card, now)
     if row.kind in PASS_KINDS:
         return values
     with session.begin_nested():
@@ -178,7 +200,7 @@ def _record(
         ).scalar_one_or_none()
         if event_id is None:
             return None
-        _pay(session, device, row, pupil, event_id)
+        _pay(session, device, row, card.pupil_id, event_id)
     return row.event_id
 
 

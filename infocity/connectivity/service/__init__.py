@@ -3,7 +3,8 @@ transaction each.
 
 - ``registry``: networks and hotspots, the hotspots file, the open-data list;
 - ``portal``: the captive portal: codes by SMS, binding devices to people;
-- ``operations``: stale sessions, the identity log's purge, statistics;
+- ``operations``: stale sessions, the identity log's purge;
+- ``statistics``: the operators' figures, and their roll-up by city day;
 - ``base``: the tables, finding a hotspot, the operator's scope.
 
 Callers import the package (``from infocity.connectivity import service``).
@@ -14,7 +15,6 @@ from __future__ import annotations
 from infocity.connectivity.service.operations import (
     close_stale_sessions,
     purge_identity_log,
-    wifi_statistics,
 )
 from infocity.connectivity.service.portal import (
     IDENTITY_COOKIE,
@@ -34,6 +34,11 @@ from infocity.connectivity.service.registry import (
     list_networks,
     open_data_hotspots,
 )
+from infocity.connectivity.service.statistics import (
+    roll_up_wifi_day,
+    roll_up_wifi_statistics,
+    wifi_statistics,
+)
 
 __all__ = [
     "IDENTITY_COOKIE",
@@ -52,5 +57,7 @@ __all__ = [
     "open_portal",
     "purge_identity_log",
     "request_wifi_code",
+    "roll_up_wifi_day",
+    "roll_up_wifi_statistics",
     "wifi_statistics",
 ]

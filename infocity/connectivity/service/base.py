@@ -9,11 +9,15 @@ from infocity.connectivity import errors
 from infocity.connectivity.models import (
     WifiAccessPoint,
     WifiCode,
+    WifiDayDevice,
     WifiDevice,
     WifiHotspot,
+    WifiHotspotDay,
     WifiIdentity,
     WifiIdentityLog,
     WifiNetwork,
+    WifiNetworkDay,
+    WifiRolledDay,
     WifiSession,
 )
 from infocity.core.auth import PERMISSIONS, Action, Principal, authorize
@@ -26,6 +30,10 @@ CODES: Table = WifiCode.__table__  # type: ignore[assignment]
 DEVICES: Table = WifiDevice.__table__  # type: ignore[assignment]
 IDENTITY_LOG: Table = WifiIdentityLog.__table__  # type: ignore[assignment]
 SESSIONS: Table = WifiSession.__table__  # type: ignore[assignment]
+ROLLED_DAYS: Table = WifiRolledDay.__table__  # type: ignore[assignment]
+NETWORK_DAYS: Table = WifiNetworkDay.__table__  # type: ignore[assignment]
+HOTSPOT_DAYS: Table = WifiHotspotDay.__table__  # type: ignore[assignment]
+DAY_DEVICES: Table = WifiDayDevice.__table__  # type: ignore[assignment]
 
 
 def _hotspot_by_nas(session: Session, nas_identifier: str) -> tuple[WifiHotspot, WifiNetwork]:

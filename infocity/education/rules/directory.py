@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass
 
 from infocity.core.i18n import N_
+from infocity.core.schemas import MAX_ID
 
 TERRITORY_HEADER = ("address", "school_id")
 MAX_ADDRESS = 500
@@ -51,7 +52,7 @@ def parse_territory(text: str) -> tuple[list[TerritoryRow], list[tuple[int, str]
         if not address or len(address) > MAX_ADDRESS:
             rejected.append((line, N_("The address is empty or longer than 500 characters.")))
             continue
-        if not school.isdigit() or not 0 < int(school) < 2**63:
+        if not school.isdigit() or not 0 < int(school) <= MAX_ID:
             rejected.append((line, N_("The school number must be a whole number.")))
             continue
         key = address_key(address)

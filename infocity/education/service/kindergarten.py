@@ -180,6 +180,7 @@ def _positions(
                         noticed_at=now,
                     )
                 )
+                session.flush()  # the history read below shows this move at once
             choice.seen_position = position
         else:
             ahead = with_benefit = 0

@@ -26,10 +26,12 @@ from infocity.health.schemas import (
     AnonymousBookingCreate,
     AppointmentDetailsRead,
     AppointmentRead,
+    AttachmentRead,
     BookingCreate,
     BookingStatusRead,
     CityDate,
     ClinicRead,
+    DistrictUpdate,
     FhirClientCreate,
     FhirClientIssued,
     HoldAccept,
@@ -181,6 +183,18 @@ async def book_for_patient(
     data: RegistryBookingCreate, actor: CurrentUser, request: Request
 ) -> AppointmentRead:
     return await run_booking(request, lambda: service.book_for_patient(actor, data))
+
+
+@router.put(
+    "/registry/patients/{person_id}/district",
+    response_model=AttachmentRead,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Record a patient's district, whose doctor they are offered first (registrars)",
+)
+def set_patient_district(
+    person_id: IdPath, data: DistrictUpdate, actor: CurrentUser
+) -> AttachmentRead:
+    return service.set_patient_district(actor, person_id, data)
 
 
 @router.get(

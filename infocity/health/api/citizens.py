@@ -20,7 +20,7 @@ from infocity.health.schemas import (
     BookingOptionsRead,
     DoctorRead,
     IdentifiedRescheduleCreate,
-    IdentifiedSlotSearch,
+    IdentifiedSlotFilter,
     PatientIdentity,
     PatientSlotsRead,
     ReferralDetailsRead,
@@ -130,7 +130,7 @@ def booking_options_by_policy(data: PatientIdentity, request: Request) -> reads.
     responses=BY_POLICY_ERRORS,
     summary="Free times the patient named by policy and birth date may book, by day",
 )
-def slots_by_policy(data: IdentifiedSlotSearch, request: Request) -> PatientSlotsRead:
+def slots_by_policy(data: IdentifiedSlotFilter, request: Request) -> PatientSlotsRead:
     return _slots(reads.identified_slots(data, ip=client_ip(request)))
 
 

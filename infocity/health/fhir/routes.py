@@ -25,7 +25,6 @@ from infocity.health.fhir.bundles import (
     operation_outcome,
     searchset,
 )
-from infocity.health.fhir.publish import booking_link
 from infocity.health.fhir.publish import router as publish_router
 from infocity.health.fhir.resources import Resource
 from infocity.health.fhir.search import (
@@ -37,6 +36,7 @@ from infocity.health.fhir.search import (
     start_range,
     token_code,
 )
+from infocity.health.fhir.slot_lines import booking_link
 from infocity.health.schemas import (
     BookingCreate,
     DoctorRead,
@@ -462,7 +462,7 @@ def find_appointments(
     elif person_id is None:
         raise errors.InvalidSearch("patient")
     else:
-        choice = reads.kiosk_slots(person_id, code, referral_id)
+        choice = reads.client_slots(who.client, person_id, code, referral_id)
     clinic = fhir.ref("Location", choice.clinic.id, choice.clinic.name) if choice.clinic else {}
     proposed = [
         fhir.proposed_appointment(s, choice.specialty, clinic, choice.patient.id, referral_id)

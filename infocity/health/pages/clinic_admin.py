@@ -52,8 +52,9 @@ RULE_FIELDS = (
 )
 RULE_CHANGE_FIELDS = RULE_FIELDS[1:]
 EXCEPTION_FIELDS = ("practitioner_id", "kind", "date_from", "date_to", "start_time", "end_time")
-POST_FIELDS = ("user_id", "specialty_code", "room")
+POST_FIELDS = ("user_id", "specialty_code", "room", "district")
 CANCELLED_COUNT = N_("Appointments cancelled: %(count)s. Each patient has been told.")
+NONE_CANCELLED = N_("No booked appointments are affected.")
 
 
 @dataclass
@@ -113,7 +114,8 @@ def clinic_admin(
 ) -> HTMLResponse:
     notice = _notice(done)
     if notice and cancelled is not None:
-        notice = f"{notice} {gettext(CANCELLED_COUNT, count=cancelled)}"
+        told = gettext(CANCELLED_COUNT, count=cancelled) if cancelled else gettext(NONE_CANCELLED)
+        notice = f"{notice} {told}"
     return _admin_page(request, actor, clinic, notice=notice)
 
 

@@ -59,6 +59,7 @@ NOTICES = {
     "visit_updated": N_("The request has been updated; the patient is told."),
     "confirmed": N_("Thank you! Your visit is confirmed."),
     "specialty": N_("The specialty has been saved."),
+    "district": N_("The patient's district has been saved: its doctor is offered first."),
 }
 BOOKING_MODES = {"direct": N_("Directly"), "referral": N_("By referral")}
 

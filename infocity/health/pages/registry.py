@@ -23,7 +23,7 @@ from infocity.health.pages.common import (
     _reschedule_page,
 )
 from infocity.health.reads.shapes import AppointmentView, PatientOption
-from infocity.health.schemas import RegistryBookingCreate, RescheduleCreate
+from infocity.health.schemas import DistrictUpdate, RegistryBookingCreate, RescheduleCreate
 from infocity.web.deps import safe_next
 from infocity.web.forms import (
     Form,
@@ -109,7 +109,11 @@ def registry_find(request: Request, actor: LoggedIn, form: Form) -> Response:
         )
         if values["oms_policy"]:
             card = reads.find_patient(actor, clinic_id, values["oms_policy"], birth_date)
-            return _page(request, "registry_patient.html", {"card": card, "notice": None})
+            return _page(
+                request,
+                "registry_patient.html",
+                {"card": card, "notice": None, "errors": FormErrors()},
+            )
         if not (values["last_name"] and birth_date):
             raise InvalidInput(
                 "required",
@@ -137,7 +141,30 @@ def registry_patient(
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     card = reads.patient_card(actor, clinic, person_id)
-    return _page(request, "registry_patient.html", {"card": card, "notice": _notice(done)})
+    return _page(
+        request,
+        "registry_patient.html",
+        {"card": card, "notice": _notice(done), "errors": FormErrors()},
+    )
+
+
+@router.post("/registry/patients/{person_id}/district", response_class=HTMLResponse)
+def registry_district(request: Request, actor: LoggedIn, person_id: IdPath, form: Form) -> Response:
+    """The patient's district, so that its doctor is offered to them first."""
+    clinic_id = _int_or_none(form.get("clinic_id"))
+    try:
+        data = DistrictUpdate(clinic_id=clinic_id, district=form.get("district") or None)
+        service.set_patient_district(actor, person_id, data)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        card = reads.patient_card(actor, clinic_id, person_id)
+        return _page(
+            request,
+            "registry_patient.html",
+            {"card": card, "notice": None, "errors": FormErrors.of(exc, ("district",))},
+            refusal_status(exc),
+        )
+    return redirect(_registry_url(data.clinic_id, person_id, "district"))
 
 
 def _registry_slots_page(

@@ -34,6 +34,7 @@ from infocity.health.reads.clinic_admin import clinic_schedules
 from infocity.health.reads.doctors import doctor_day
 from infocity.health.reads.home_visits import home_visit_queue, my_home_visits
 from infocity.health.reads.kiosk import (
+    client_slots,
     identified_appointments,
     identified_attachments,
     identified_home,
@@ -149,6 +150,7 @@ __all__ = [
     "calendar_event",
     "citizen_ticket",
     "city_specialties",
+    "client_slots",
     "clinic_day",
     "clinic_schedules",
     "doctor_day",

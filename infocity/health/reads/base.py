@@ -295,8 +295,31 @@ def _slot_choice(
 
 
 def _own_doctor(session: Session, person_id: int, specialty_id: int) -> int | None:
-    """The patient's own doctor of the specialty: the one they last saw or are booked
-    with (a district doctor, for the specialties that have districts)."""
+    """The patient's own doctor of the specialty: the doctor of their district at the
+    polyclinic they are attached to (set at its registry), else the one they last saw
+    or are booked with."""
+    district_doctor = session.scalar(
+        select(Practitioner.id)
+        .join(Clinic, Clinic.id == Practitioner.clinic_id)
+        .join(
+            Attachment,
+            (Attachment.district == Practitioner.district)
+            & (
+                (Attachment.clinic_id == Clinic.id)
+                | (Attachment.clinic_id == Clinic.parent_clinic_id)
+            ),
+        )
+        .where(
+            Attachment.person_id == person_id,
+            Attachment.valid_to.is_(None),
+            Practitioner.specialty_id == specialty_id,
+            Practitioner.active.is_(True),
+        )
+        .order_by(Practitioner.id)
+        .limit(1)
+    )
+    if district_doctor is not None:
+        return district_doctor
     return session.scalar(
         select(APPOINTMENTS.c.practitioner_id)
         .where(

@@ -85,6 +85,7 @@ def clinic_schedules(
                     specialties[p.specialty_id],
                     rules_by.get(p.id, []),
                     exceptions_by.get(p.id, []),
+                    p.district,
                 )
                 for p in practitioners
             ],

@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from infocity.accounts import service as accounts
-from infocity.core.auth import Principal
+from infocity.core import audit
+from infocity.core.auth import SYSTEM, Principal
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, service
@@ -31,7 +32,7 @@ from infocity.health.reads.shapes import (
     ReferralView,
     SlotChoice,
 )
-from infocity.health.schemas import AppointmentDetailsRead, IdentifiedSlotSearch, PatientIdentity
+from infocity.health.schemas import AppointmentDetailsRead, IdentifiedSlotFilter, PatientIdentity
 
 
 def _kiosk_patient(uow: UnitOfWork, person_id: int) -> PatientOption:
@@ -74,6 +75,32 @@ def kiosk_slots(
         choice = _slot_choice(uow, patient, specialty_code, referral_id, now)
         own = _own_doctor(uow.session, patient.id, choice.specialty.id)
         return replace(choice, picker=_pick_slots(choice.days, own, doctor_id, day))
+
+
+def client_slots(
+    client: service.FhirClientAccess,
+    person_id: int,
+    specialty_code: str,
+    referral_id: int | None = None,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> SlotChoice:
+    """Free times a client system offers the patient it names (FHIR's ``$find``): the
+    kiosk's, read from the patient's polyclinic and referrals, so the reading is audited
+    as finding the patient by policy is (the entry and the reading commit together)."""
+    uow = uow or UnitOfWork()
+    with uow:
+        choice = kiosk_slots(person_id, specialty_code, referral_id, now=now, uow=uow)
+        audit.record(
+            uow.session,
+            SYSTEM,
+            "health.fhir.find",
+            subject_person_id=person_id,
+            detail=f"client {client.client_id} ({client.name}), {specialty_code}",
+        )
+        uow.commit()
+        return choice
 
 
 def kiosk_confirmation(
@@ -120,7 +147,7 @@ def identified_home(
 
 
 def identified_slots(
-    data: IdentifiedSlotSearch, *, ip: str | None = None, now: datetime | None = None
+    data: IdentifiedSlotFilter, *, ip: str | None = None, now: datetime | None = None
 ) -> SlotChoice:
     """Free times the patient named by policy and birth date may book."""
     return kiosk_slots(_identified(data, ip), data.specialty_code, data.referral_id, now=now)

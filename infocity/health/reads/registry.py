@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
 from infocity.core import audit
@@ -16,7 +17,7 @@ from infocity.core.clock import city_date
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import errors, rules, service
-from infocity.health.models import Clinic, Practitioner
+from infocity.health.models import Attachment, Clinic, Practitioner
 from infocity.health.reads.base import (
     APPOINTMENTS,
     ATTACHED_ELSEWHERE,
@@ -198,6 +199,8 @@ def _patient_card(
         and (problem is None or (problem == ATTACHED_ELSEWHERE and s.booking_mode == "referral"))
     ]
     specialties.sort(key=lambda s: (s.booking_mode != "direct", s.name))
+    head_id = _head_clinic(session, clinic.id)
+    attached_here = attached is not None and attached.id == head_id
     _audit_patients(session, actor, action, [person_id], clinic.id, f"clinic {clinic.id}")
     session.flush()  # a look-up by policy just recorded lets the scope check below pass
     # So that the registrar can explain a suspension (and still book); audited too.
@@ -214,6 +217,18 @@ def _patient_card(
         suspension=suspensions[0] if suspensions else None,
         sex=facts.sex,
         problem=problem,
+        district=_district(session, person_id, head_id) if attached_here else None,
+        districts=service.district_doctors(session, head_id) if attached_here else {},
+    )
+
+
+def _district(session: Session, person_id: int, head_clinic_id: int) -> int | None:
+    return session.scalar(
+        select(Attachment.district).where(
+            Attachment.person_id == person_id,
+            Attachment.clinic_id == head_clinic_id,
+            Attachment.valid_to.is_(None),
+        )
     )
 
 

@@ -284,6 +284,10 @@ class PatientCard:
     # An English message id: why the clinic books the patient only by referral, or not
     # at all (attached elsewhere, too old or young for the clinic), shown before any time.
     problem: str | None = None
+    # The patient's district here (attached to this clinic only) and the districts the
+    # clinic's doctors serve, each with their names, to choose from.
+    district: int | None = None
+    districts: dict[int, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -345,6 +349,7 @@ class PractitionerSchedule:
     specialty: SpecialtyRead
     rules: list[RuleView] = field(default_factory=list)
     exceptions: list[ExceptionView] = field(default_factory=list)
+    district: int | None = None  # the district this post serves as its district doctor
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from infocity.health.schemas import (
     AttachmentRead,
     ClinicCreate,
     ClinicRead,
+    DistrictUpdate,
     DoctorPostCreate,
     DoctorRead,
     PractitionerCreate,
@@ -248,6 +249,7 @@ def add_practitioner(
             name=data.name,
             room=data.room,
             user_id=data.user_id,
+            district=data.district,
             active=True,
         )
         uow.session.add(practitioner)
@@ -300,6 +302,7 @@ def open_doctor_post(
             name=name,
             room=data.room.strip(),
             user_id=data.user_id,
+            district=data.district,
             active=True,
         )
         session.add(practitioner)
@@ -309,7 +312,8 @@ def open_doctor_post(
             actor,
             "health.practitioner.open",
             organisation_id=clinic.id,
-            detail=f"{specialty.code}, room {practitioner.room}",
+            detail=f"{specialty.code}, room {practitioner.room}"
+            + (f", district {practitioner.district}" if practitioner.district else ""),
         )
         result = PractitionerRead.model_validate(practitioner)
         uow.commit()
@@ -391,6 +395,7 @@ def attach_patient(
             created_by_user_id=approved_by.acting_user_id if approved_by else None,
             reason=data.reason,
             new_address=(data.new_address or "").strip() or None,
+            district=data.district,
         )
         session.add(attachment)
         try:
@@ -406,6 +411,79 @@ def attach_patient(
                 organisation_id=clinic.id,
             )
         result = AttachmentRead.model_validate(attachment)
+        uow.commit()
+        return result
+
+
+def district_doctors(session: Session, head_clinic_id: int) -> dict[int, list[str]]:
+    """The districts of a head clinic that a doctor's post serves (in the clinic or its
+    branches), each with its doctors' names, in district order."""
+    rows = session.execute(
+        select(Practitioner.district, Practitioner.name)
+        .join(Clinic, Clinic.id == Practitioner.clinic_id)
+        .where(
+            Practitioner.district.is_not(None),
+            Practitioner.active.is_(True),
+            (Clinic.id == head_clinic_id) | (Clinic.parent_clinic_id == head_clinic_id),
+        )
+        .order_by(Practitioner.district, Practitioner.name)
+    )
+    districts: dict[int, list[str]] = {}
+    for district, name in rows:
+        assert district is not None  # as the query asks
+        districts.setdefault(district, []).append(name)
+    return districts
+
+
+def set_patient_district(
+    actor: Principal | None,
+    person_id: int,
+    data: DistrictUpdate,
+    *,
+    uow: UnitOfWork | None = None,
+) -> AttachmentRead:
+    """Record a patient's district in the polyclinic they are attached to, so that its
+    district doctor is offered to them first (registrars and clinic administrators of
+    that polyclinic; null clears it). Only a district some doctor of the polyclinic
+    serves may be chosen. Audited."""
+    actor = authorize(actor, Action.APPOINTMENT_BOOK_FOR_ANY)  # the anonymous learn nothing
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        _authorize_in_clinic(session, actor, Action.APPOINTMENT_BOOK_FOR_ANY, data.clinic_id)
+        clinic = session.get(Clinic, data.clinic_id)
+        assert clinic is not None  # _authorize_in_clinic found staff of it
+        head_id = clinic.parent_clinic_id or clinic.id
+        current = session.scalars(
+            select(Attachment).where(
+                Attachment.person_id == person_id,
+                Attachment.clinic_id == head_id,
+                Attachment.valid_to.is_(None),
+            )
+        ).one_or_none()
+        if current is None:  # not this clinic's patient: as if the id did not exist
+            raise errors.PatientNotFound()
+        if data.district is not None and data.district not in district_doctors(session, head_id):
+            raise errors.UnknownDistrict()
+        # Guarded: an attachment closed meanwhile (the patient moved) keeps its district.
+        changed = dml(
+            session,
+            update(ATTACHMENTS)
+            .where(ATTACHMENTS.c.id == current.id, ATTACHMENTS.c.valid_to.is_(None))
+            .values(district=data.district),
+        )
+        if changed.rowcount != 1:
+            raise _attachment_changed()
+        audit.record(
+            session,
+            actor,
+            "health.patient.district",
+            subject_person_id=person_id,
+            organisation_id=head_id,
+            detail=str(data.district or "-"),
+        )
+        session.refresh(current)
+        result = AttachmentRead.model_validate(current)
         uow.commit()
         return result
 

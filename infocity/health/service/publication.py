@@ -5,12 +5,24 @@ one slot by id."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    Text,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
@@ -55,6 +67,22 @@ class PublishedSlot(NamedTuple):
     ends_at: datetime
 
 
+def _published_batch(after_id: int, limit: int, now: datetime) -> Select[Any]:
+    """The next ``limit`` bookable slots after ``after_id``, by id."""
+    return (
+        select(
+            SLOTS.c.id,
+            SLOTS.c.practitioner_id,
+            SLOTS.c.specialty_id,
+            SLOTS.c.starts_at,
+            SLOTS.c.ends_at,
+        )
+        .where(SLOTS.c.id > after_id, *_bookable(now))
+        .order_by(SLOTS.c.id)
+        .limit(limit)
+    )
+
+
 def published_slots(
     after_id: int = 0,
     *,
@@ -67,20 +95,51 @@ def published_slots(
     now = now or utcnow()
     uow = uow or UnitOfWork()
     with uow:
-        query = (
-            select(
-                SLOTS.c.id,
-                SLOTS.c.practitioner_id,
-                SLOTS.c.specialty_id,
-                SLOTS.c.starts_at,
-                SLOTS.c.ends_at,
-            )
-            .where(SLOTS.c.id > after_id, *_bookable(now))
-            .order_by(SLOTS.c.id)
-            .limit(limit)
-        )
+        query = _published_batch(after_id, limit, now)
         # One fetch of the whole batch: row by row costs more than the rows' formatting.
         return [PublishedSlot(*row) for row in uow.session.execute(query).all()]
+
+
+class PublishedText(NamedTuple):
+    """A batch of bookable slots as one text the database wrote: ``slots`` of them, the
+    last ``last_id``."""
+
+    text: str
+    last_id: int
+    slots: int
+
+
+def published_text(
+    line: Callable[[Subquery], ColumnElement[str]],
+    after_id: int = 0,
+    *,
+    limit: int = PUBLISH_BATCH,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> PublishedText:
+    """The next ``limit`` bookable slots of the city after ``after_id`` (those of
+    ``published_slots``), each written by PostgreSQL as ``line`` of the batch's columns
+    (``id``, ``practitioner_id``, ``practitioner_name``, ``practitioner_active``,
+    ``specialty_id``, ``starts_at``, ``ends_at``), joined in order of id into one text:
+    one statement and one row a batch, however many slots."""
+    now = now or utcnow()
+    uow = uow or UnitOfWork()
+    with uow:
+        slots = _published_batch(after_id, limit, now).subquery("slots")
+        batch = (
+            select(
+                slots,
+                Practitioner.name.label("practitioner_name"),
+                Practitioner.active.label("practitioner_active"),
+            )
+            .join(Practitioner, Practitioner.id == slots.c.practitioner_id)
+            .subquery("batch")
+        )
+        text = func.string_agg(line(batch), aggregate_order_by(literal("", Text), batch.c.id))
+        row = uow.session.execute(
+            select(text, func.max(batch.c.id), func.count()).select_from(batch)
+        ).one()
+        return PublishedText(row[0] or "", row[1] or after_id, row[2])
 
 
 @dataclass(frozen=True)

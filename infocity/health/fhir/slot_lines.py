@@ -1,0 +1,159 @@
+"""The city-wide Slot file of SMART Scheduling Links, written in batches of
+``service.PUBLISH_BATCH`` by id (each its own short read: neither memory nor a
+transaction grows with the city), one chunk of NDJSON lines a batch, each line the
+resource ``fhir.slot`` gives (a test compares them).
+
+Two writers of the same lines; which one runs is chosen here by the database, once:
+PostgreSQL writes a batch's lines itself, as one text (millions of lines: the rows never
+become Python objects); elsewhere (SQLite, the embedded demo) Python fills one template
+per row."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Subquery, Text, case, cast, func, literal
+
+from infocity.core.db import get_engine
+from infocity.core.settings import get_settings
+from infocity.health import service
+from infocity.health.fhir import resources as fhir
+
+SlotLines = Callable[[datetime], Iterator[bytes]]
+
+
+def booking_link(slot_id: int) -> str:
+    """The portal's page that books the slot (after logging in)."""
+    return f"{booking_prefix()}{slot_id}"
+
+
+def booking_prefix() -> str:
+    return f"{get_settings().base_url.rstrip('/')}/health/book/confirm?slot="
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _extensions() -> tuple[str, str]:
+    """What a Slot's line has around its id at the end: the booking link's opening (up
+    to the link's prefix) and the capacity's closing."""
+    link = _json(booking_prefix())[:-1]  # the opening quote and the escaped prefix
+    opening = f'"extension":[{{"url":"{fhir.BOOKING_DEEP_LINK}","valueUrl":{link}'
+    closing = f'"}},{{"url":"{fhir.SLOT_CAPACITY}","valueInteger":1}}]}}\n'
+    return opening, closing
+
+
+def in_python(now: datetime, batch_size: int = service.PUBLISH_BATCH) -> Iterator[bytes]:
+    """Each line one string template filled with the row's numbers and instants; the
+    parts shared by many (a doctor's Schedule reference, a specialty's concept) are
+    written once."""
+    concepts = {s.id: _json([fhir.specialty_concept(s)]) for s in service.list_specialties()}
+    schedules = {d.id: _json(fhir.ref("Schedule", d.id, d.name)) for d in service.list_doctors()}
+    opening, closing = _extensions()
+    after = 0
+    while True:
+        batch = service.published_slots(after, limit=batch_size, now=now)
+        lines = [
+            f'{{"resourceType":"Slot","id":"{s.id}","schedule":'
+            f"{schedules.get(s.practitioner_id) or _json(fhir.ref('Schedule', s.practitioner_id))}"
+            f',"status":"free","start":"{fhir.instant(s.starts_at)}"'
+            f',"end":"{fhir.instant(s.ends_at)}","serviceType":{concepts[s.specialty_id]},'
+            f"{opening}{s.id}{closing}"
+            for s in batch
+        ]
+        if lines:
+            yield "".join(lines).encode()
+        if len(batch) < batch_size:
+            return
+        after = batch[-1].id
+
+
+def _instant(column: Any) -> ColumnElement[str]:
+    """``fhir.instant`` in SQL: ISO 8601 in UTC with its offset, the microseconds only
+    when there are some (as Python's ``isoformat``). A whole second, as every slot's, is
+    cut out of the timestamp's JSON (``"YYYY-MM-DDTHH:MI:SS"``), several times cheaper
+    than formatting it with ``to_char``."""
+    utc = func.timezone(_text("UTC"), column)
+    whole = cast(func.to_json(utc), Text)
+    return func.concat(
+        case(
+            (func.date_trunc(_text("second"), utc) == utc, func.substr(whole, 2, 19)),
+            else_=func.to_char(utc, _text('YYYY-MM-DD"T"HH24:MI:SS.US')),
+        ),
+        _text("+00:00"),
+    )
+
+
+def _escaped(value: Any) -> ColumnElement[str]:
+    """A text as a JSON string: PostgreSQL escapes what ``json.dumps`` does (quotes,
+    backslashes, control characters) and, like it with ``ensure_ascii=False``, nothing
+    else."""
+    return cast(func.to_json(value), Text)
+
+
+def _text(value: str) -> ColumnElement[str]:
+    """A constant of the line, typed (``concat`` takes any type, so it must be told)."""
+    return cast(literal(value), Text)
+
+
+def _line(concepts: dict[int, str], opening: str, closing: str) -> Callable[[Subquery], Any]:
+    """The SQL of one Slot's line over a batch's columns (``service.published_text``)."""
+
+    def line(batch: Subquery) -> ColumnElement[str]:
+        c = batch.c
+        # A retired post's Schedule is named by id alone, as ``in_python`` does.
+        display = case(
+            (
+                c.practitioner_active & (c.practitioner_name != ""),
+                func.concat(_text(',"display":'), _escaped(c.practitioner_name)),
+            ),
+            else_=_text(""),
+        )
+        concept = case(
+            *((c.specialty_id == id_, _text(text)) for id_, text in concepts.items()),
+            else_=_text("[]"),
+        )
+        return func.concat(
+            _text('{"resourceType":"Slot","id":"'),
+            c.id,
+            _text('","schedule":{"reference":"Schedule/'),
+            c.practitioner_id,
+            _text('"'),
+            display,
+            _text('},"status":"free","start":"'),
+            _instant(c.starts_at),
+            _text('","end":"'),
+            _instant(c.ends_at),
+            _text('","serviceType":'),
+            concept,
+            _text(","),
+            _text(opening),
+            c.id,
+            _text(closing),
+        )
+
+    return line
+
+
+def in_postgres(now: datetime, batch_size: int = service.PUBLISH_BATCH) -> Iterator[bytes]:
+    """PostgreSQL writes each batch's lines (``service.published_text``): the same
+    template, the specialties' concepts written by Python once and given to it."""
+    concepts = {s.id: _json([fhir.specialty_concept(s)]) for s in service.list_specialties()}
+    line = _line(concepts, *_extensions())
+    after = 0
+    while True:
+        batch = service.published_text(line, after, limit=batch_size, now=now)
+        if batch.text:
+            yield batch.text.encode()
+        if batch.slots < batch_size:
+            return
+        after = batch.last_id
+
+
+def slot_lines() -> SlotLines:
+    """The writer of this database."""
+    return in_postgres if get_engine().dialect.name == "postgresql" else in_python

@@ -1,0 +1,111 @@
+"""The Wi-Fi statistics' roll-up by city day: the job's rows give the figures the live
+statements give on the same sessions, re-running a day replaces it, missed days are
+caught up (both databases, on a fixed calendar)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+
+from infocity.connectivity import service
+from infocity.connectivity.models import WifiHotspotDay, WifiSession
+from infocity.core.auth import SYSTEM
+from infocity.core.clock import city_tz
+from infocity.core.uow import UnitOfWork
+from tests.connectivity_builders import make_wifi_city
+
+DAY = date(2026, 3, 27)
+
+
+def at(days: int, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(DAY + timedelta(days=days), time(hour, minute), tzinfo=city_tz())
+
+
+def add_sessions(sessions: list[tuple[str, int, datetime, datetime | None]], tag: str) -> None:
+    """Sessions as FreeRADIUS writes them: (hotspot, device, start, end or None: open)."""
+    with UnitOfWork() as uow:
+        for n, (nas, device, start, end) in enumerate(sessions):
+            uow.session.add(
+                WifiSession(
+                    acct_unique_id=f"{tag}-{n}", acct_session_id=f"{n}", nas_identifier=nas,
+                    nas_address="10.0.0.1", mac=f"3c-22-fb-00-00-{device:02x}",
+                    state="open" if end is None else "closed", started_at=start,
+                    updated_at=end or start, stopped_at=end, input_octets=100 + n,
+                    output_octets=10 * n,
+                )
+            )  # fmt: skip
+        uow.commit()
+
+
+def test_rolled_up_days_give_the_live_figures(database: str) -> None:
+    city = make_wifi_city(hotspots=2)
+    first, second = (s.nas_identifier for s in city.hotspots.secrets)
+    add_sessions(
+        [
+            (first, 1, at(-1, 23, 50), at(0, 0, 10)),  # across the city's midnight
+            (first, 2, at(0, 0, 5), at(0, 0, 20)),  # two at once just after it
+            (first, 1, at(0, 10), at(0, 11)),
+            (second, 3, at(0, 10, 30), at(0, 10, 45)),
+            (second, 5, at(0, 23, 30), at(1, 0, 30)),  # across the next midnight
+            (second, 4, at(1, 0, 5), at(1, 1)),  # with it: two at once on day 1
+            (first, 2, at(1, 9, 5), at(1, 9, 20)),
+            (first, 6, at(2, 9), None),  # today: still open
+        ],
+        "s",
+    )
+    now = at(2, 12)
+    period = (DAY - timedelta(days=1), DAY + timedelta(days=2))
+    staff = city.staff.principal
+    live = service.wifi_statistics(staff, *period, now=now)
+
+    # The job catches up every ended day from the first session's; today stays live.
+    assert service.roll_up_wifi_statistics(SYSTEM, now=now) == 3
+    assert service.roll_up_wifi_statistics(SYSTEM, now=now) == 0
+    rolled = service.wifi_statistics(staff, *period, now=now)
+    assert rolled == live
+    figures = rolled[0]
+    assert [d.value for d in figures.days] == [1, 4, 2, 1]
+    assert figures.unique_devices == 6  # devices 1 and 2 on several days: once each
+    assert figures.peak_concurrent == 2
+    assert sum(h.connections for h in figures.hotspots) == 8
+    assert figures.input_octets == sum(100 + n for n in range(8))
+    # A period of the rolled days alone, and one starting on a day after a midnight.
+    two_days = [(DAY, DAY + timedelta(days=1)), (DAY + timedelta(days=1), DAY + timedelta(days=2))]
+    assert [service.wifi_statistics(staff, *d, now=now)[0].unique_devices for d in two_days] == [
+        5,
+        3,
+    ]
+    with UnitOfWork() as uow:
+        day1 = sorted(
+            (row.connections, row.peak_concurrent, row.unique_devices)
+            for row in uow.session.scalars(
+                select(WifiHotspotDay).where(WifiHotspotDay.day == DAY + timedelta(days=1))
+            )
+        )
+    # The session from before midnight still counts in the next day's peak.
+    assert day1 == [(1, 1, 1), (1, 2, 1)]
+
+    # The roll-up is what is read: a session reported late for a rolled day shows once
+    # the day is rolled up again, which replaces the day's rows rather than adding to them.
+    add_sessions([(second, 7, at(0, 15), at(0, 16))], "late")
+    assert service.wifi_statistics(staff, *period, now=now)[0].days[1].value == 4
+    service.roll_up_wifi_day(SYSTEM, DAY, now=now)
+    service.roll_up_wifi_day(SYSTEM, DAY, now=now)
+    again = service.wifi_statistics(staff, *period, now=now)[0]
+    assert [d.value for d in again.days] == [1, 5, 2, 1]
+    assert again.unique_devices == 7
+    with UnitOfWork() as uow:
+        rows = uow.session.scalar(select(func.count()).select_from(WifiHotspotDay))
+    assert rows == 1 + 2 + 2  # day -1: one hotspot; days 0 and 1: both
+
+
+def test_statistics_of_days_not_rolled_up_are_live(database: str) -> None:
+    """Yesterday before the job has run: counted from the sessions, not shown as empty."""
+    city = make_wifi_city(hotspots=1)
+    add_sessions([(city.nas, 1, at(0, 8), at(0, 9)), (city.nas, 2, at(1, 8), None)], "y")
+    service.roll_up_wifi_day(SYSTEM, DAY - timedelta(days=1), now=at(1, 9))
+    stats = service.wifi_statistics(city.staff.principal, DAY, DAY + timedelta(days=1),
+                                    now=at(1, 9))  # fmt: skip
+    assert [d.value for d in stats[0].days] == [1, 1]
+    assert stats[0].unique_devices == 2
