@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 import psycopg
 import pytest
@@ -222,15 +223,20 @@ def browser(database: str) -> Iterator[TestClient]:
         yield second
 
 
-@contextlib.contextmanager
-def run_server(database_url: str, processes: int = 1, **env: str) -> Iterator[str]:
-    """Serve the app with ``infocity serve`` in real processes; yield its base URL."""
-    port = free_port()
+def start_server(
+    database_url: str,
+    port: int,
+    log: IO[bytes],
+    processes: int = 1,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``infocity serve`` on ``port`` in a real process writing to ``log``; ready once
+    ``wait_until_ready`` says so (the caller stops it)."""
     environment = {
         **os.environ,
         "INFOCITY_DATABASE_URL": database_url,
         "INFOCITY_ENVIRONMENT": "test",
-        **env,
+        **(env or {}),
     }
     command = [
         sys.executable,
@@ -242,20 +248,31 @@ def run_server(database_url: str, processes: int = 1, **env: str) -> Iterator[st
         "--workers",
         str(processes),
     ]
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe, which could fill and block
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command, env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
     )
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@contextlib.contextmanager
+def run_server(database_url: str, processes: int = 1, **env: str) -> Iterator[str]:
+    """Serve the app with ``infocity serve`` in real processes; yield its base URL."""
+    port = free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe, which could fill and block
+    process = start_server(database_url, port, log, processes, env)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(process, f"{base_url}/healthz", log=log)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
         log.close()
 
 

@@ -165,16 +165,16 @@ def test_a_failed_batch_is_booked_one_by_one(
         )
         for n, (p, slot) in enumerate(zip((p1, p2, p3, p4), world["slots"], strict=True))
     ]
-    real = batch_booking._book_by_policy  # type: ignore[attr-defined]
+    real = batch_booking._take_together
     failed: list[int] = []
 
-    def fails_once(uow: UnitOfWork, data: AnonymousBookingCreate, *args: Any) -> Any:
-        if data.slot_id == world["slots"][2] and not failed:
-            failed.append(data.slot_id)  # as a deadlock would end the batch's transaction
+    def fails_once(*args: Any) -> Any:
+        if not failed:
+            failed.append(1)  # as a deadlock would end the batch's transaction
             raise OperationalError("booking", {}, Exception("deadlock detected"))
-        return real(uow, data, *args)
+        return real(*args)
 
-    monkeypatch.setattr(batch_booking, "_book_by_policy", fails_once)
+    monkeypatch.setattr(batch_booking, "_take_together", fails_once)
     outcomes = service.book_many_by_policy(requests)
 
     assert [type(o) for o in outcomes] == [AppointmentRead] * 4
@@ -195,3 +195,38 @@ def test_a_failed_batch_is_booked_one_by_one(
     # On PostgreSQL the batch's transaction failed and its requests were booked again
     # alone; SQLite books a batch one request at a time, so nothing failed together.
     assert bool(failed) == (not database.startswith("sqlite"))
+
+
+def test_a_request_the_database_refuses_fails_no_other_of_its_batch(database: str) -> None:
+    """The patient's overlap guard refuses the INSERT of the batch's one take statement:
+    the batch is booked again one by one, and each caller is told what alone tells them."""
+
+    def world_and_requests() -> tuple[dict[str, Any], list[service.KioskBooking]]:
+        world = make_kiosk_world()
+        clinic_id = get_slot(world["slots"][0]).clinic_id
+        surgeon_slots = make_slots(make_practitioner(clinic_id, "surgeon").id)
+        p1, p2, p3, _ = world["patients"]
+        # p1 is already at the surgeon's at the hour of the therapist's first slot.
+        service.book_by_policy(
+            AnonymousBookingCreate(oms_policy=p1, birth_date=BORN, slot_id=surgeon_slots[0])
+        )
+        requests = [
+            service.KioskBooking(
+                AnonymousBookingCreate(oms_policy=p, birth_date=BORN, slot_id=world["slots"][n]),
+                ip=f"10.2.0.{n}",
+                locale="en",
+            )
+            for n, p in enumerate((p1, p2, p3))
+        ]
+        return world, requests
+
+    alone_world, alone_requests = world_and_requests()
+    batch_world, batch_requests = world_and_requests()
+    alone, alone_added = changes(lambda: one_by_one(alone_requests))
+    batched, batch_added = changes(lambda: service.book_many_by_policy(batch_requests))
+
+    told = answers(batched, batch_world)
+    assert told == answers(alone, alone_world)
+    assert told == [("patient_busy", None), ("booked", 1), ("booked", 2)]
+    assert batch_added == alone_added
+    assert get_slot(batch_world["slots"][0]).status == "free"

@@ -10,16 +10,21 @@ attempt of the batch, then one transaction books them all and commits once.
 
 Every request is answered exactly as ``booking.book_by_policy`` would answer it alone:
 
-- each request runs the single path's own steps (``booking._book_by_policy``) inside a
-  savepoint, so a refused request leaves nothing behind, as its own rolled-back
-  transaction would;
 - no slot and no patient comes twice in one transaction: a repeat waits for the next
   round, so it sees the first one's booking as a request arriving later would;
-- the requests of a round take their slots in id order, so two processes' batches lock
-  slots in the same order and cannot deadlock on them;
-- if the round's transaction fails all the same (a deadlock over a patient, a lost
-  connection), its requests are booked again one by one, each in its own transaction,
-  so one bad request cannot fail the others (their attempts are not counted twice).
+- a round sends its reads in one statement (``slot_sql.FACTS_MANY_BY_POLICY``: every
+  request's patient, slot and suspension, the patients locked in id order) and its takes
+  in one (``slot_sql.TAKE_MANY_PG``: the slots locked in id order, then the single path's
+  guard on each), so it holds the popular slots for two round trips, and two processes'
+  batches cannot deadlock on slots or patients; each request is refused from these rows
+  by the single path's own checks (``taking._self_book_facts_of``,
+  ``_check_before_take``, ``_why_not_taken``), and a refused one leaves nothing behind
+  (its patient's quota row is counted by the take, for the slots taken only);
+- a booking under a referral is booked alone (its claim may refuse it after the take);
+- if the round's transaction fails all the same (a patient's overlapping appointment
+  refused by the INSERT, a lost connection), its requests are booked again one by one,
+  each in its own transaction, so one bad request cannot fail the others (their
+  attempts are not counted twice).
 
 Where the lane's hand-written statements do not run (SQLite, where every write
 transaction runs alone anyway), each request is booked by itself: a batch of one.
@@ -30,21 +35,31 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
 from infocity.core import ratelimit
-from infocity.core.db import session_factory, utcnow
+from infocity.core.db import fetch_rows, session_factory, utcnow
 from infocity.core.errors import AppError
 from infocity.core.i18n import use_locale
 from infocity.core.uow import UnitOfWork
 from infocity.health.metrics import counted
 from infocity.health.schemas import AnonymousBookingCreate, AppointmentRead
 from infocity.health.service import slot_sql
+from infocity.health.service.base import _appointment_read, _notify
 from infocity.health.service.booking import (
     IDENTIFY_WINDOW_SECONDS,
     _book_by_policy,
     _identification_limits,
     book_by_policy,
+)
+from infocity.health.service.taking import (
+    _check_before_take,
+    _self_book_facts_of,
+    _SelfBookFacts,
+    _why_not_taken,
 )
 
 
@@ -56,9 +71,6 @@ def books_in_batches() -> bool:
         return slot_sql.hand_written(session)
     finally:
         session.close()
-
-
-_SAVEPOINT = "kiosk_booking"
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,13 @@ def _answered(step: Callable[[], AppointmentRead]) -> AppointmentRead:
 def _refused(exc: Exception) -> Callable[[], AppointmentRead]:
     def step() -> AppointmentRead:
         raise exc
+
+    return step
+
+
+def _given(answer: AppointmentRead) -> Callable[[], AppointmentRead]:
+    def step() -> AppointmentRead:
+        return answer
 
     return step
 
@@ -173,37 +192,102 @@ def _book_round(
     outcomes: list[Outcome | None],
     now: datetime,
 ) -> None:
-    """Book one round in one transaction (slots taken in id order), each request in a
-    savepoint; if the transaction fails, book its requests one by one."""
-    answers: dict[int, Outcome] = {}
+    """Book one round in one transaction (its reads in one statement, its takes in
+    another); if the transaction fails, book its requests one by one. A booking under a
+    referral (rare in a rush) is booked alone: its claim may refuse it after the take."""
+    together = [index for index in round_ if requests[index].data.referral_id is None]
+    answers: dict[int, Outcome]
     try:
-        for index in sorted(round_, key=lambda i: requests[i].data.slot_id):
-            answers[index] = _in_savepoint(uow, requests[index], policies[index], now)
+        answers = _book_together(uow, requests, policies, together, now)
         uow.commit()
     except Exception:
         uow.rollback()
-        answers = {index: _one_by_one(requests[index], policies[index], now) for index in round_}
+        answers = {index: _one_by_one(requests[index], policies[index], now) for index in together}
+    for index in round_:
+        if index not in answers:
+            answers[index] = _one_by_one(requests[index], policies[index], now)
     for index, answer in answers.items():
         outcomes[index] = answer
 
 
-def _in_savepoint(uow: UnitOfWork, request: KioskBooking, policy: str, now: datetime) -> Outcome:
-    """One request of a round, inside a savepoint that a refusal rolls back to. Never
-    released: the next request's savepoint of the same name hides it, and the commit ends
-    them all, so a request costs one round trip more than its statements, not two."""
-    connection = uow.session.connection()
-    connection.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+def _book_together(
+    uow: UnitOfWork,
+    requests: Sequence[KioskBooking],
+    policies: dict[int, str],
+    round_: list[int],
+    now: datetime,
+) -> dict[int, Outcome]:
+    """The round's requests (distinct slots, distinct patients, no referral) in the
+    caller's transaction: one statement reads every request's facts and locks its
+    patient, one takes every slot still wanted; each answered as ``_book_by_policy``."""
+    session = uow.session
+    rows = fetch_rows(
+        session,
+        slot_sql.FACTS_MANY_BY_POLICY,
+        {
+            "indexes": round_,
+            "oms_policies": [policies[index] for index in round_],
+            "birth_dates": [requests[index].data.birth_date for index in round_],
+            "slot_ids": [requests[index].data.slot_id for index in round_],
+            "now": now,
+        },
+    )
+    by_index = {row.idx: row for row in rows}
+    answers: dict[int, Outcome] = {}
+    wanted: dict[int, _SelfBookFacts] = {}
+    for index in round_:
+        data = requests[index].data
+        with use_locale(requests[index].locale):
+            try:
+                facts = _self_book_facts_of(
+                    by_index.get(index), by_policy=True, birth_date=data.birth_date
+                )
+                _check_before_take(
+                    facts.ctx, facts.patient, channel=data.channel, has_referral=False,
+                    held=False, now=now,
+                )  # fmt: skip
+                wanted[index] = facts
+            except AppError as exc:
+                answers[index] = _outcome(requests[index], _refused(exc))
+    taken = _take_together(session, requests, wanted, now)
+    for index, facts in wanted.items():
+        request = requests[index]
+        row = taken.get(request.data.slot_id)
+        if row is None:
+            with use_locale(request.locale):
+                refusal = _why_not_taken(session, facts.ctx, facts.patient.person_id, now, None)
+            answers[index] = _outcome(request, _refused(refusal))
+            continue
+        result = _appointment_read(row)
+        _notify(uow, result, "appointment_booked", user_ids=facts.recipients)
+        answers[index] = _outcome(request, _given(result))
+    return answers
 
-    def step() -> AppointmentRead:
-        try:
-            return _book_by_policy(uow, request.data, policy, now)
-        except AppError:
-            # The refused request leaves nothing, as alone (the most recent savepoint of
-            # the name is its own).
-            connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-            raise
 
-    return _outcome(request, step)
+def _take_together(
+    session: Session,
+    requests: Sequence[KioskBooking],
+    wanted: dict[int, _SelfBookFacts],
+    now: datetime,
+) -> dict[int, Any]:
+    """The guarded takes of the wanted slots in one statement: the appointment of each
+    slot taken, by slot id."""
+    if not wanted:
+        return {}
+    order = sorted(wanted, key=lambda index: requests[index].data.slot_id)
+    rows = fetch_rows(
+        session,
+        slot_sql.TAKE_MANY_PG,
+        {
+            "slot_ids": [requests[index].data.slot_id for index in order],
+            "person_ids": [wanted[index].patient.person_id for index in order],
+            "specialties": [wanted[index].ctx.specialty_id for index in order],
+            "active_limits": [wanted[index].ctx.active_limit for index in order],
+            "channels": [requests[index].data.channel for index in order],
+            "now": now,
+        },
+    )
+    return {row.slot_id: row for row in rows}
 
 
 def _one_by_one(request: KioskBooking, policy: str, now: datetime) -> Outcome:

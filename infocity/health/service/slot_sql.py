@@ -94,12 +94,15 @@ def bookable(*, held: bool = False) -> ColumnElement[bool]:
     return and_(state, SLOTS.c.release_at <= NOW, SLOTS.c.starts_at > NOW)
 
 
-def active_count(*, excluding: bool = False) -> Any:
+def active_count(
+    *, excluding: bool = False, person: Any = PERSON_ID, specialty: Any = SPECIALTY_ID
+) -> Any:
     """The patient's (``:person_id``) booked, future appointments of ``:specialty``,
-    a scalar subquery; ``excluding``: not counting ``:replacing_id`` (a reschedule)."""
+    a scalar subquery; ``excluding``: not counting ``:replacing_id`` (a reschedule).
+    ``person``, ``specialty``: other expressions for them (a batch's columns)."""
     conditions = [
-        APPOINTMENTS.c.person_id == PERSON_ID,
-        APPOINTMENTS.c.specialty_id == SPECIALTY_ID,
+        APPOINTMENTS.c.person_id == person,
+        APPOINTMENTS.c.specialty_id == specialty,
         APPOINTMENTS.c.status == _BOOKED,
         APPOINTMENTS.c.starts_at > NOW,
     ]
@@ -144,28 +147,32 @@ def _pg_text(element: Any, expected: set[str]) -> str:
     return str(compiled)
 
 
+# The columns of the appointment the take inserts, in the order its SELECT gives them.
+_TAKE_INSERTS = (
+    "slot_id",
+    "clinic_id",
+    "specialty_id",
+    "practitioner_id",
+    "starts_at",
+    "ends_at",
+    "ticket_number",
+    "person_id",
+    "status",
+    "channel",
+    "referral_id",
+    "rescheduled_from_id",
+    "booked_by_user_id",
+    "created_at",
+)
+
+
 def _take_pg(*, held: bool, excluding: bool) -> TextualSelect:
     """The guarded UPDATE's RETURNING feeding the appointment's INSERT: one round trip."""
     taken = _guard(held=held, excluding=excluding).cte("taken")
     statement = (
         insert(APPOINTMENTS)
         .from_select(
-            [
-                "slot_id",
-                "clinic_id",
-                "specialty_id",
-                "practitioner_id",
-                "starts_at",
-                "ends_at",
-                "ticket_number",
-                "person_id",
-                "status",
-                "channel",
-                "referral_id",
-                "rescheduled_from_id",
-                "booked_by_user_id",
-                "created_at",
-            ],
+            list(_TAKE_INSERTS),
             select(
                 taken.c.id,
                 taken.c.clinic_id,
@@ -278,7 +285,11 @@ patient_lock AS (
       AND {bookable}
     ON CONFLICT (person_id, specialty_id)
     DO UPDATE SET bookings = booking_quotas.bookings + 1, updated_at = excluded.updated_at)
-SELECT p.id AS person_id, p.birth_date, p.first_name,
+SELECT {facts}"""
+
+# What the self-booking reads, from ``p`` (the patient) and the slot ``{slot}``: the
+# columns of ``taking._slot_context``, the suspension, the accounts to notify.
+_FACTS_SQL = """p.id AS person_id, p.birth_date, p.first_name,
     slots.id AS slot_id, slots.clinic_id,
     coalesce(clinics.parent_clinic_id, clinics.id) AS head_clinic_id,
     slots.specialty_id, slots.status, slots.starts_at, slots.release_at,
@@ -294,7 +305,7 @@ SELECT p.id AS person_id, p.birth_date, p.first_name,
     p.sex, specialties.sex AS specialty_sex
 FROM p
 LEFT JOIN (slots JOIN specialties ON specialties.id = slots.specialty_id
-    JOIN clinics ON clinics.id = slots.clinic_id) ON slots.id = :slot_id
+    JOIN clinics ON clinics.id = slots.clinic_id) ON slots.id = {slot}
 LEFT JOIN booking_standings AS standing
     ON standing.person_id = p.id AND standing.suspended_until > :now"""
 
@@ -321,6 +332,17 @@ def _recipients() -> str:
     return f"ARRAY({_pg_text(users, set())})"
 
 
+def _facts(slot: str) -> str:
+    return _FACTS_SQL.format(recipients=_recipients(), slot=slot)
+
+
+_FACT_TYPES = {
+    "starts_at": UTCDateTime(),
+    "release_at": UTCDateTime(),
+    "suspended_until": UTCDateTime(),
+}
+
+
 def self_book_facts_statement(by_policy: bool) -> TextualSelect:
     """The self-booking's one read (PostgreSQL) of the patient found by policy number
     (and birth date) or by id."""
@@ -331,13 +353,110 @@ def self_book_facts_statement(by_policy: bool) -> TextualSelect:
                 birth_ok="p.birth_date = :birth_date" if by_policy else "true",
                 person_lock=PERSON_LOCK.format(person="p.id"),
                 bookable=_pg_text(bookable(), {"now"}),
-                recipients=_recipients(),
+                facts=_facts(":slot_id"),
             )
         )
         .bindparams(bindparam("now", type_=UTCDateTime()))
-        .columns(starts_at=UTCDateTime(), release_at=UTCDateTime(), suspended_until=UTCDateTime())
+        .columns(**_FACT_TYPES)
     )
 
 
 FACTS_BY_POLICY = self_book_facts_statement(by_policy=True)
 FACTS_BY_ID = self_book_facts_statement(by_policy=False)
+
+
+# A batch of kiosk bookings (``batch_booking``), on PostgreSQL: its reads in one statement
+# and its takes in one, so that a batch holds the slots it takes for two round trips, not
+# for each request's statements one after another. Arrays in, one row per request out;
+# no patient and no slot comes twice in one batch.
+#
+# The reads of ``FACTS_BY_POLICY`` for every request (``idx`` says whose row), and the
+# locks of the patients whose take may follow, taken in person id order so that two
+# batches wanting the same patients cannot deadlock. The quota row is written by the take
+# (``TAKE_MANY_PG``), only for the slots taken: what stays is what the single path leaves.
+_FACTS_MANY_SQL = """WITH asked AS (
+    SELECT * FROM unnest(CAST(:indexes AS integer[]), CAST(:oms_policies AS text[]),
+        CAST(:birth_dates AS date[]), CAST(:slot_ids AS bigint[]))
+        AS asked(idx, oms_policy, asked_birth_date, asked_slot_id)),
+p AS (SELECT asked.idx, asked.asked_birth_date, asked.asked_slot_id, found.*
+    FROM asked LEFT JOIN LATERAL ({person}) AS found ON true),
+patient_lock AS MATERIALIZED (
+    SELECT {person_lock} FROM (
+        SELECT DISTINCT p.id FROM p JOIN slots ON slots.id = p.asked_slot_id
+        WHERE p.birth_date = p.asked_birth_date AND {bookable}
+        ORDER BY p.id) AS p)
+SELECT p.idx, {facts}
+CROSS JOIN (SELECT count(*) FROM patient_lock) AS locked"""
+
+
+def _facts_many_statement() -> TextualSelect:
+    person = _person(by_policy=True).replace(":oms_policy", "asked.oms_policy")
+    return (
+        text(
+            _FACTS_MANY_SQL.format(
+                person=person,
+                person_lock=PERSON_LOCK.format(person="p.id"),
+                bookable=_pg_text(bookable(), {"now"}),
+                facts=_facts("p.asked_slot_id"),
+            )
+        )
+        .bindparams(bindparam("now", type_=UTCDateTime()))
+        .columns(**_FACT_TYPES)
+    )
+
+
+FACTS_MANY_BY_POLICY = _facts_many_statement()
+
+# The guarded takes of ``TAKE_FREE_SLOT_PG`` for every request: the slots locked in id
+# order first (so that batches cannot deadlock on them), then the same guard on each,
+# the appointments inserted and the patients' quota rows counted for the slots taken.
+_TAKE_MANY_SQL = """WITH want AS (
+    SELECT * FROM unnest(CAST(:slot_ids AS bigint[]), CAST(:person_ids AS bigint[]),
+        CAST(:specialties AS bigint[]), CAST(:active_limits AS integer[]),
+        CAST(:channels AS text[])) AS want(slot_id, person_id, specialty, active_limit, channel)),
+locked AS MATERIALIZED (
+    SELECT slots.id FROM slots WHERE slots.id IN (SELECT want.slot_id FROM want)
+    ORDER BY slots.id FOR UPDATE OF slots),
+taken AS (
+    UPDATE slots SET status = {taken}, held_until = NULL, held_for_entry_id = NULL,
+        version = slots.version + 1
+    FROM want
+    WHERE slots.id = want.slot_id AND slots.id IN (SELECT locked.id FROM locked)
+      AND {bookable} AND ({active}) < want.active_limit
+    RETURNING slots.id, slots.clinic_id, slots.specialty_id, slots.practitioner_id,
+        slots.starts_at, slots.ends_at, slots.ticket_code, want.person_id, want.channel),
+quota AS (
+    INSERT INTO booking_quotas (person_id, specialty_id, bookings, updated_at)
+    SELECT taken.person_id, taken.specialty_id, 1, :now FROM taken
+    ON CONFLICT (person_id, specialty_id)
+    DO UPDATE SET bookings = booking_quotas.bookings + 1, updated_at = excluded.updated_at)
+INSERT INTO appointments ({inserts})
+SELECT taken.id, taken.clinic_id, taken.specialty_id, taken.practitioner_id, taken.starts_at,
+    taken.ends_at, taken.ticket_code, taken.person_id, {booked}, taken.channel,
+    NULL, NULL, NULL, :now
+FROM taken
+RETURNING {returning}"""
+
+
+def _take_many_statement() -> TextualSelect:
+    active = active_count(
+        person=literal_column("want.person_id"), specialty=literal_column("want.specialty")
+    )
+    returning = ", ".join(f"appointments.{column.name}" for column in APPOINTMENT_COLUMNS)
+    return (
+        text(
+            _TAKE_MANY_SQL.format(
+                taken=_TAKEN,
+                bookable=_pg_text(bookable(), {"now"}),
+                active=_pg_text(active, {"now"}),
+                inserts=", ".join(_TAKE_INSERTS),
+                booked=_BOOKED,
+                returning=returning,
+            )
+        )
+        .bindparams(bindparam("now", type_=UTCDateTime()))
+        .columns(*APPOINTMENT_COLUMNS)
+    )
+
+
+TAKE_MANY_PG = _take_many_statement()

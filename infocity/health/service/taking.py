@@ -173,7 +173,13 @@ def _self_book_facts(
         params = {"person_id": person_id}
     rows = fetch_rows(session, statement, {**params, "slot_id": slot_id, "now": now})
     row = rows[0] if rows else None
-    if row is None or (oms_policy is not None and row.birth_date != birth_date):
+    return _self_book_facts_of(row, by_policy=oms_policy is not None, birth_date=birth_date)
+
+
+def _self_book_facts_of(row: Any, *, by_policy: bool, birth_date: date | None) -> _SelfBookFacts:
+    """The facts from a row of ``slot_sql.FACTS_BY_POLICY`` (or ``FACTS_BY_ID``, or one
+    request's row of ``FACTS_MANY_BY_POLICY``), refused as ``_self_book_facts`` says."""
+    if row is None or row.person_id is None or (by_policy and row.birth_date != birth_date):
         raise errors.PatientNotFound()
     if row.slot_id is None:
         raise errors.SlotNotFound()
@@ -369,6 +375,37 @@ def _claim_referral(
     raise errors.ReferralMismatch()
 
 
+def _check_before_take(
+    ctx: _SlotContext,
+    patient: accounts.PersonFacts,
+    *,
+    channel: str,
+    has_referral: bool,
+    held: bool,
+    now: datetime,
+) -> None:
+    """The refusals decided from what was read, before the take: the channel, the slot's
+    state (``held``: held for the booking's own waiting-list entry), the booking rules."""
+    _check_channel(channel)
+    status = SlotStatus.FREE if held else ctx.status
+    code = rules.why_not_bookable(rules.SlotState(status, ctx.starts_at, ctx.release_at), now)
+    if code is not None:  # refused early from what we read; the take decides anyway
+        raise _slot_refusal(code, ctx.release_at)
+    rules.check_booking(
+        rules.BookingFacts(
+            booking_mode=ctx.booking_mode,
+            audience=ctx.audience,
+            clinic_kind=ctx.clinic_kind,
+            attached=ctx.attached,
+            birth_date=patient.birth_date,
+            slot_day=rules.city_date(ctx.starts_at, city_tz()),
+            has_referral=has_referral,
+            sex=patient.sex,
+            specialty_sex=ctx.specialty_sex,
+        )
+    )
+
+
 def _book(
     uow: UnitOfWork,
     ctx: _SlotContext,
@@ -387,25 +424,15 @@ def _book(
     ``hold_entry_id``: book the slot held for this waiting-list entry (and only it).
     ``locked``: the caller already holds the patient's lock (``_self_book_facts``)."""
     session = uow.session
-    _check_channel(channel)
     held = hold_entry_id is not None and ctx.status == SlotStatus.HELD
-    status = SlotStatus.FREE if held else ctx.status
-    code = rules.why_not_bookable(rules.SlotState(status, ctx.starts_at, ctx.release_at), now)
-    if code is not None:  # refused early from what we read; the update below decides anyway
-        raise _slot_refusal(code, ctx.release_at)
     carried_referral = replacing.referral_id if replacing is not None else None
-    rules.check_booking(
-        rules.BookingFacts(
-            booking_mode=ctx.booking_mode,
-            audience=ctx.audience,
-            clinic_kind=ctx.clinic_kind,
-            attached=ctx.attached,
-            birth_date=patient.birth_date,
-            slot_day=rules.city_date(ctx.starts_at, city_tz()),
-            has_referral=(referral_id or carried_referral) is not None,
-            sex=patient.sex,
-            specialty_sex=ctx.specialty_sex,
-        )
+    _check_before_take(
+        ctx,
+        patient,
+        channel=channel,
+        has_referral=(referral_id or carried_referral) is not None,
+        held=held,
+        now=now,
     )
     if not locked:
         _lock_patient(session, patient.person_id, ctx.specialty_id, now)
