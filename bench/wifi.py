@@ -256,7 +256,7 @@ def metro_morning(
     }
 
 
-ROLL_UP_TABLES = ("wifi_day_devices", "wifi_hotspot_days", "wifi_network_days", "wifi_rolled_days")
+ROLL_UP_TABLES = ("wifi_hotspot_days", "wifi_network_days", "wifi_rolled_days")
 
 
 def _statistics_call(days: int) -> tuple[dict[str, Any], float]:
@@ -273,7 +273,10 @@ def _statistics_call(days: int) -> tuple[dict[str, Any], float]:
     seconds = time.perf_counter() - began
     figures = {
         "connections": sum(d.value for n in networks for d in n.days),
-        "unique_devices": sum(n.unique_devices for n in networks),
+        "unique_devices_busiest_day": sum(n.unique_devices_busiest_day for n in networks),
+        "devices_by_day": [sum(n.devices_by_day[i].value for n in networks) for i in range(days)]
+        if networks
+        else [],
         "peak_concurrent": max((n.peak_concurrent for n in networks), default=0),
         "octets": sum(n.input_octets + n.output_octets for n in networks),
     }

@@ -89,7 +89,8 @@ def test_citizen_and_operator_pages(client: TestClient, browser: TestClient) -> 
 
     stats = client.get("/wifi/operator/stats")
     assert stats.status_code == 200
-    assert stats.text.count("<svg") == 2
+    assert stats.text.count("<svg") == 3  # connections and unique devices a day, hotspots
+    assert "Устройств за день, наибольшее" in stats.text
     assert browser.get("/wifi/operator/stats").status_code == 403
 
     # A controller's own captive page uses the JSON routes.

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from infocity.connectivity import service
-from infocity.connectivity.models import WifiHotspotDay, WifiSession
+from infocity.connectivity.models import WifiHotspotDay, WifiRolledDay, WifiSession
 from infocity.core.auth import SYSTEM
 from infocity.core.clock import city_tz
 from infocity.core.uow import UnitOfWork
@@ -58,6 +58,12 @@ def test_rolled_up_days_give_the_live_figures(database: str) -> None:
     period = (DAY - timedelta(days=1), DAY + timedelta(days=2))
     staff = city.staff.principal
     live = service.wifi_statistics(staff, *period, now=now)
+    # A rolled day between days not rolled up: each side counted live on its own.
+    service.roll_up_wifi_day(SYSTEM, DAY, now=now)
+    assert service.wifi_statistics(staff, *period, now=now) == live
+    with UnitOfWork() as uow:
+        uow.session.execute(delete(WifiRolledDay))
+        uow.commit()
 
     # The job catches up every ended day from the first session's; today stays live.
     assert service.roll_up_wifi_statistics(SYSTEM, now=now) == 3
@@ -66,16 +72,18 @@ def test_rolled_up_days_give_the_live_figures(database: str) -> None:
     assert rolled == live
     figures = rolled[0]
     assert [d.value for d in figures.days] == [1, 4, 2, 1]
-    assert figures.unique_devices == 6  # devices 1 and 2 on several days: once each
+    # Devices are counted per day (1 and 2 again on a later day count again there), a
+    # device at two hotspots of the network once; the period shows its busiest day.
+    assert [d.value for d in figures.devices_by_day] == [1, 4, 2, 1]
+    assert figures.unique_devices_busiest_day == 4
+    assert [h.unique_devices_busiest_day for h in figures.hotspots] == [2, 2]
     assert figures.peak_concurrent == 2
     assert sum(h.connections for h in figures.hotspots) == 8
     assert figures.input_octets == sum(100 + n for n in range(8))
     # A period of the rolled days alone, and one starting on a day after a midnight.
     two_days = [(DAY, DAY + timedelta(days=1)), (DAY + timedelta(days=1), DAY + timedelta(days=2))]
-    assert [service.wifi_statistics(staff, *d, now=now)[0].unique_devices for d in two_days] == [
-        5,
-        3,
-    ]
+    busiest = [service.wifi_statistics(staff, *d, now=now)[0] for d in two_days]
+    assert [f.unique_devices_busiest_day for f in busiest] == [4, 2]
     with UnitOfWork() as uow:
         day1 = sorted(
             (row.connections, row.peak_concurrent, row.unique_devices)
@@ -94,7 +102,8 @@ def test_rolled_up_days_give_the_live_figures(database: str) -> None:
     service.roll_up_wifi_day(SYSTEM, DAY, now=now)
     again = service.wifi_statistics(staff, *period, now=now)[0]
     assert [d.value for d in again.days] == [1, 5, 2, 1]
-    assert again.unique_devices == 7
+    assert [d.value for d in again.devices_by_day] == [1, 5, 2, 1]
+    assert again.unique_devices_busiest_day == 5
     with UnitOfWork() as uow:
         rows = uow.session.scalar(select(func.count()).select_from(WifiHotspotDay))
     assert rows == 1 + 2 + 2  # day -1: one hotspot; days 0 and 1: both
@@ -108,4 +117,5 @@ def test_statistics_of_days_not_rolled_up_are_live(database: str) -> None:
     stats = service.wifi_statistics(city.staff.principal, DAY, DAY + timedelta(days=1),
                                     now=at(1, 9))  # fmt: skip
     assert [d.value for d in stats[0].days] == [1, 1]
-    assert stats[0].unique_devices == 2
+    assert [d.value for d in stats[0].devices_by_day] == [1, 1]
+    assert stats[0].unique_devices_busiest_day == 1

@@ -7,7 +7,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from infocity.connectivity.schemas import NetworkStats
+from infocity.connectivity.schemas import DayCount, NetworkStats
 from infocity.core.i18n import format_number
 
 WIDTH, HEIGHT, TOP, BOTTOM, LEFT = 480, 170, 18, 28, 8
@@ -55,9 +55,9 @@ def bars_svg(bars: list[tuple[str, int]], title: str) -> Markup:
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
 
 
-def connections_svg(stats: NetworkStats, title: str) -> Markup:
-    """Connections a day of one network."""
-    return bars_svg([(day.day.strftime("%d.%m"), day.value) for day in stats.days], title)
+def days_svg(days: list[DayCount], title: str) -> Markup:
+    """A figure of one network a day (connections, unique devices)."""
+    return bars_svg([(day.day.strftime("%d.%m"), day.value) for day in days], title)
 
 
 def hotspots_svg(stats: NetworkStats, title: str) -> Markup:

@@ -205,14 +205,16 @@ class WifiRolledDay(Base):
 
 
 class WifiNetworkDay(Base):
-    """A network's figure of one city day that its hotspots' rows cannot give: the most
-    sessions open at once across the network."""
+    """A network's figures of one city day that its hotspots' rows cannot give: the most
+    sessions open at once across the network and its unique devices (a device seen at
+    two of its hotspots is one)."""
 
     __tablename__ = "wifi_network_days"
 
     network_id: Mapped[int] = mapped_column(ForeignKey("wifi_networks.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     peak_concurrent: Mapped[int] = mapped_column(Integer)
+    unique_devices: Mapped[int] = mapped_column(Integer)
 
 
 class WifiHotspotDay(Base):
@@ -228,15 +230,3 @@ class WifiHotspotDay(Base):
     output_octets: Mapped[int] = mapped_column(BigInteger)
     peak_concurrent: Mapped[int] = mapped_column(Integer)
     unique_devices: Mapped[int] = mapped_column(Integer)
-
-
-class WifiDayDevice(Base):
-    """A device (MAC) seen at a hotspot on a city day: what counting unique devices
-    exactly over a period of several days needs (a device counted once however many days
-    and hotspots it was seen on)."""
-
-    __tablename__ = "wifi_day_devices"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    hotspot_id: Mapped[int] = mapped_column(ForeignKey("wifi_hotspots.id"), primary_key=True)
-    mac: Mapped[str] = mapped_column(String(17), primary_key=True)

@@ -37,6 +37,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)]
 MAX_FILE_BYTES = 5 * 1024 * 1024
 STATS_DAYS = 14
 CONNECT_TITLE = N_("Connections a day")
+DEVICES_TITLE = N_("Unique devices a day")
 HOTSPOTS_TITLE = N_("Connections by hotspot")
 
 
@@ -208,7 +209,8 @@ def stats(request: Request) -> HTMLResponse:
             "networks": [
                 (
                     figures,
-                    chart.connections_svg(figures, gettext(CONNECT_TITLE)),
+                    chart.days_svg(figures.days, gettext(CONNECT_TITLE)),
+                    chart.days_svg(figures.devices_by_day, gettext(DEVICES_TITLE)),
                     chart.hotspots_svg(figures, gettext(HOTSPOTS_TITLE)),
                 )
                 for figures in networks

@@ -118,15 +118,20 @@ class HotspotStats(OutputModel):
     hotspot_id: int
     name: str
     connections: int
-    unique_devices: int
+    unique_devices_busiest_day: int = Field(
+        description="Unique devices (MACs) at the hotspot on the period's busiest day"
+    )
     octets: int
 
 
 class NetworkStats(OutputModel):
     network_id: int
     name: str
-    days: list[DayCount]  # connections (sessions started) per city day
-    unique_devices: int
+    days: list[DayCount] = Field(description="Connections (sessions started) per city day")
+    devices_by_day: list[DayCount] = Field(description="Unique devices (MACs) per city day")
+    unique_devices_busiest_day: int = Field(
+        description="Unique devices (MACs) on the period's busiest day"
+    )
     peak_concurrent: int
     input_octets: int
     output_octets: int

@@ -9,7 +9,6 @@ from infocity.connectivity import errors
 from infocity.connectivity.models import (
     WifiAccessPoint,
     WifiCode,
-    WifiDayDevice,
     WifiDevice,
     WifiHotspot,
     WifiHotspotDay,
@@ -33,7 +32,6 @@ SESSIONS: Table = WifiSession.__table__  # type: ignore[assignment]
 ROLLED_DAYS: Table = WifiRolledDay.__table__  # type: ignore[assignment]
 NETWORK_DAYS: Table = WifiNetworkDay.__table__  # type: ignore[assignment]
 HOTSPOT_DAYS: Table = WifiHotspotDay.__table__  # type: ignore[assignment]
-DAY_DEVICES: Table = WifiDayDevice.__table__  # type: ignore[assignment]
 
 
 def _hotspot_by_nas(session: Session, nas_identifier: str) -> tuple[WifiHotspot, WifiNetwork]:

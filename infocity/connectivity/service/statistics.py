@@ -2,10 +2,12 @@
 
 Counting them from the sessions reads every session of the period (3.3 million a day
 at the city's volume). So after each city day a job rolls the day up — a row per hotspot
-and day, the network's peak, the day's distinct devices per hotspot — and the
-statistics read those rows for the days rolled up and count only the others (today, or
-a day the job has not reached yet) from the sessions, with the same statements the job
-uses: both ways give the same figures.
+and day (connections, traffic, peak, the day's unique devices), and per network and day
+(its peak and unique devices) — and the statistics read those rows for the days rolled
+up and count only the others (today, or a day the job has not reached yet) from the
+sessions, with the same statements the job uses: both ways give the same figures.
+Unique devices are an operator's figure of a day (a period's is its busiest day's), so
+no device list outlives the day's roll-up.
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Select, case, delete, func, insert, literal, select, union, union_all
+from sqlalchemy import Select, case, delete, func, insert, literal, select, union_all
 
 from infocity.connectivity import rules
 from infocity.connectivity.models import WifiHotspot, WifiNetwork
 from infocity.connectivity.rules import SessionState
 from infocity.connectivity.schemas import DayCount, HotspotStats, NetworkStats
 from infocity.connectivity.service.base import (
-    DAY_DEVICES,
     HOTSPOT_DAYS,
     HOTSPOTS,
     NETWORK_DAYS,
@@ -43,6 +44,8 @@ ROLL_UP_DAYS_A_RUN = 7
 
 # (hotspot id, day) -> connections, input octets, output octets
 Traffic = dict[tuple[int, date], tuple[int, int, int]]
+# (hotspot or network id, day) -> the day's unique devices
+Devices = dict[tuple[int, date], int]
 
 
 def _midnight(day: date) -> datetime:
@@ -134,23 +137,10 @@ def roll_up_wifi_day(
     start, end = _midnight(day), _midnight(day + timedelta(days=1))
     uow = uow or UnitOfWork()
     with uow:
-        for table in (DAY_DEVICES, HOTSPOT_DAYS, NETWORK_DAYS, ROLLED_DAYS):
+        for table in (HOTSPOT_DAYS, NETWORK_DAYS, ROLLED_DAYS):
             dml(uow.session, delete(table).where(table.c.day == day))
         sessions = _sessions(start, end, now).subquery()
-        dml(
-            uow.session,
-            insert(DAY_DEVICES).from_select(
-                ["day", "hotspot_id", "mac"],
-                select(literal(day, Date()), sessions.c.hotspot_id, sessions.c.mac).distinct(),
-            ),
-        )
-        devices: dict[int, int] = dict(
-            uow.session.execute(
-                select(DAY_DEVICES.c.hotspot_id, func.count())
-                .where(DAY_DEVICES.c.day == day)
-                .group_by(DAY_DEVICES.c.hotspot_id)
-            ).all()
-        )
+        devices = _devices(uow, sessions, [day], "hotspot_id")
         traffic = _traffic(uow, sessions, [day])
         peaks = _peaks(uow, day, "hotspot_id", now)
         rows = [
@@ -161,7 +151,7 @@ def roll_up_wifi_day(
                 "input_octets": input_octets,
                 "output_octets": output_octets,
                 "peak_concurrent": peaks.get(spot, 0),
-                "unique_devices": int(devices.get(spot, 0)),
+                "unique_devices": devices.get((spot, day), 0),
             }
             for spot in sorted({spot for spot, _ in traffic} | set(peaks))
             for connections, input_octets, output_octets in [traffic.get((spot, day), (0, 0, 0))]
@@ -169,8 +159,14 @@ def roll_up_wifi_day(
         if rows:
             dml(uow.session, insert(HOTSPOT_DAYS).values(rows))
         network_peaks = _peaks(uow, day, "network_id", now)
+        network_devices = _devices(uow, sessions, [day], "network_id")
         networks = [
-            {"network_id": n, "day": day, "peak_concurrent": network_peaks.get(n, 0)}
+            {
+                "network_id": n,
+                "day": day,
+                "peak_concurrent": network_peaks.get(n, 0),
+                "unique_devices": network_devices.get((n, day), 0),
+            }
             for n in uow.session.scalars(select(NETWORKS.c.id))
         ]
         if networks:
@@ -226,71 +222,79 @@ def _traffic(uow: UnitOfWork, sessions: Any, days: list[date]) -> Traffic:
     }
 
 
+def _devices(uow: UnitOfWork, sessions: Any, days: list[date], key: str) -> Devices:
+    """The distinct devices (MACs) by ``key`` (hotspot or network) and city day of the
+    ``sessions`` (a subquery of ``_sessions`` whose day 0 is ``days[0]``), for ``days``."""
+    first = days[0]
+    indexes = [(d - first).days for d in days]
+    # Distinct triples counted afterwards: PostgreSQL hashes them, where
+    # count(DISTINCT mac) would sort each group.
+    seen = (
+        select(sessions.c[key].label("key"), sessions.c.day, sessions.c.mac)
+        .where(sessions.c.day.in_(indexes))
+        .distinct()
+        .subquery()
+    )
+    return {
+        (int(row.key), first + timedelta(days=row.day)): int(row.devices)
+        for row in uow.session.execute(
+            select(seen.c.key, seen.c.day, func.count().label("devices")).group_by(
+                seen.c.key, seen.c.day
+            )
+        )
+    }
+
+
+def _runs(days: list[date]) -> list[list[date]]:
+    """``days`` (in order) as runs of consecutive days."""
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and runs[-1][-1] + timedelta(days=1) == day:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
 @dataclass
 class _Figures:
     """The period's figures, rolled-up and live days together."""
 
     traffic: Traffic
     network_peaks: dict[int, int]
-    network_devices: dict[int, int]
-    hotspot_devices: dict[int, int]
+    network_devices: Devices
+    hotspot_devices: Devices
 
 
 def _figures(uow: UnitOfWork, spots: list[int], days: list[date], now: datetime) -> _Figures:
     """The figures of the hotspots ``spots`` over ``days``: from the roll-up for the days
-    it has, counted from the sessions for the others."""
+    it has, counted from the sessions for the others, each run of such days as its own
+    range (a rolled day's sessions are never read)."""
     rolled = set(uow.session.scalars(select(ROLLED_DAYS.c.day).where(ROLLED_DAYS.c.day.in_(days))))
     live = [d for d in days if d not in rolled]
-    traffic: Traffic = {
-        (row.hotspot_id, row.day): (row.connections, row.input_octets, row.output_octets)
-        for row in uow.session.execute(
-            select(HOTSPOT_DAYS).where(
-                HOTSPOT_DAYS.c.day.in_(rolled), HOTSPOT_DAYS.c.hotspot_id.in_(spots)
-            )
+    traffic: Traffic = {}
+    hotspot_devices: Devices = {}
+    for row in uow.session.execute(
+        select(HOTSPOT_DAYS).where(
+            HOTSPOT_DAYS.c.day.in_(rolled), HOTSPOT_DAYS.c.hotspot_id.in_(spots)
         )
-    }
-    peaks: dict[int, int] = {}
-    for network, peak in uow.session.execute(
-        select(NETWORK_DAYS.c.network_id, func.max(NETWORK_DAYS.c.peak_concurrent))
-        .where(NETWORK_DAYS.c.day.in_(rolled))
-        .group_by(NETWORK_DAYS.c.network_id)
     ):
-        peaks[network] = int(peak or 0)
-    pairs: list[Select[Any]] = [
-        select(DAY_DEVICES.c.hotspot_id, DAY_DEVICES.c.mac).where(
-            DAY_DEVICES.c.day.in_(rolled), DAY_DEVICES.c.hotspot_id.in_(spots)
-        )
-    ]
-    if live:
-        start, end = _midnight(live[0]), _midnight(live[-1] + timedelta(days=1))
+        traffic[row.hotspot_id, row.day] = (row.connections, row.input_octets, row.output_octets)
+        hotspot_devices[row.hotspot_id, row.day] = row.unique_devices
+    peaks: dict[int, int] = {}
+    network_devices: Devices = {}
+    for row in uow.session.execute(select(NETWORK_DAYS).where(NETWORK_DAYS.c.day.in_(rolled))):
+        peaks[row.network_id] = max(peaks.get(row.network_id, 0), row.peak_concurrent)
+        network_devices[row.network_id, row.day] = row.unique_devices
+    for run in _runs(live):
+        start, end = _midnight(run[0]), _midnight(run[-1] + timedelta(days=1))
         sessions = _sessions(start, end, now, spots).subquery()
-        traffic |= _traffic(uow, sessions, live)
-        indexes = [(d - live[0]).days for d in live]
-        pairs.append(
-            select(sessions.c.hotspot_id, sessions.c.mac).where(sessions.c.day.in_(indexes))
-        )
-        for day in live:
+        traffic |= _traffic(uow, sessions, run)
+        hotspot_devices |= _devices(uow, sessions, run, "hotspot_id")
+        network_devices |= _devices(uow, sessions, run, "network_id")
+        for day in run:
             for network, peak in _peaks(uow, day, "network_id", now, spots).items():
                 peaks[network] = max(peaks.get(network, 0), peak)
-    # Unique devices over the period, exactly: the distinct (hotspot, MAC) pairs of the
-    # rolled-up days and of the live ones together, then by network.
-    seen = (union(*pairs) if len(pairs) > 1 else pairs[0].distinct()).subquery()
-    hotspot_devices: dict[int, int] = dict(
-        uow.session.execute(
-            select(seen.c.hotspot_id, func.count()).group_by(seen.c.hotspot_id)
-        ).all()
-    )
-    by_network = (
-        select(HOTSPOTS.c.network_id, seen.c.mac)
-        .join(HOTSPOTS, HOTSPOTS.c.id == seen.c.hotspot_id)
-        .distinct()
-        .subquery()
-    )
-    network_devices: dict[int, int] = dict(
-        uow.session.execute(
-            select(by_network.c.network_id, func.count()).group_by(by_network.c.network_id)
-        ).all()
-    )
     return _Figures(traffic, peaks, network_devices, hotspot_devices)
 
 
@@ -303,8 +307,9 @@ def wifi_statistics(
     uow: UnitOfWork | None = None,
 ) -> list[NetworkStats]:
     """Per network of the operator (every network for analysts), from ``first_day`` to
-    ``last_day`` (city days): connections a day, unique devices, the peak of sessions
-    open at once, traffic, and each hotspot's figures."""
+    ``last_day`` (city days): connections and unique devices a day, the busiest day's
+    unique devices, the peak of sessions open at once, traffic, and each hotspot's
+    figures."""
     scope = _scoped_organisations(actor, Action.WIFI_STATS_READ)
     now = now or utcnow()
     last_day = min(last_day, first_day + timedelta(days=MAX_STATS_DAYS - 1))
@@ -331,10 +336,15 @@ def _network_stats(
 ) -> NetworkStats:
     """One network's figures over ``days`` from the period's ``figures``."""
     traffic = figures.traffic if figures else {}
+    network_devices = figures.network_devices if figures else {}
+    hotspot_devices = figures.hotspot_devices if figures else {}
     mine = [spot for spot in spots if spot.network_id == network.id]
 
     def total(spot: WifiHotspot, index: int) -> int:
         return sum(traffic.get((spot.id, d), (0, 0, 0))[index] for d in days)
+
+    def busiest(devices: Devices, key: int) -> int:
+        return max((devices.get((key, d), 0) for d in days), default=0)
 
     return NetworkStats(
         network_id=network.id,
@@ -343,7 +353,10 @@ def _network_stats(
             DayCount(day=d, value=sum(traffic.get((s.id, d), (0, 0, 0))[0] for s in mine))
             for d in days
         ],
-        unique_devices=int(figures.network_devices.get(network.id, 0)) if figures else 0,
+        devices_by_day=[
+            DayCount(day=d, value=network_devices.get((network.id, d), 0)) for d in days
+        ],
+        unique_devices_busiest_day=busiest(network_devices, network.id),
         peak_concurrent=figures.network_peaks.get(network.id, 0) if figures else 0,
         input_octets=sum(total(spot, 1) for spot in mine),
         output_octets=sum(total(spot, 2) for spot in mine),
@@ -352,7 +365,7 @@ def _network_stats(
                 hotspot_id=spot.id,
                 name=spot.name,
                 connections=total(spot, 0),
-                unique_devices=int(figures.hotspot_devices.get(spot.id, 0)) if figures else 0,
+                unique_devices_busiest_day=busiest(hotspot_devices, spot.id),
                 octets=total(spot, 1) + total(spot, 2),
             )
             for spot in mine

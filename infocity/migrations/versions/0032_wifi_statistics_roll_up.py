@@ -1,4 +1,4 @@
-"""connectivity: the statistics' roll-up by city day (hotspots, networks, devices seen)
+"""connectivity: the statistics' roll-up by city day (hotspots, networks)
 
 Revision ID: 0032_wifi_statistics_roll_up
 Revises: 0031_districts
@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("network_id", _ID, nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("peak_concurrent", sa.Integer(), nullable=False),
+        sa.Column("unique_devices", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["network_id"],
             ["wifi_networks.id"],
@@ -57,22 +58,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("hotspot_id", "day", name=op.f("pk_wifi_hotspot_days")),
     )
-    op.create_table(
-        "wifi_day_devices",
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("hotspot_id", _ID, nullable=False),
-        sa.Column("mac", sa.String(length=17), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["hotspot_id"],
-            ["wifi_hotspots.id"],
-            name=op.f("fk_wifi_day_devices_hotspot_id_wifi_hotspots"),
-        ),
-        sa.PrimaryKeyConstraint("day", "hotspot_id", "mac", name=op.f("pk_wifi_day_devices")),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("wifi_day_devices")
     op.drop_table("wifi_hotspot_days")
     op.drop_table("wifi_network_days")
     op.drop_table("wifi_rolled_days")
