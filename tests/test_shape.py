@@ -183,9 +183,10 @@ def test_the_largest_id_is_written_once() -> None:
     assert found == {"core/schemas.py"}
 
 
-# Where SQLite and PostgreSQL need different statements, the booking lane's statement
-# module says which one runs; use cases never ask the database which it is.
-DIALECT_DECIDED_IN = {"health/service/slot_sql.py"}
+# Where SQLite and PostgreSQL need different statements, one module says which runs: the
+# booking lane's statements, and the writer of the city's Slot file (PostgreSQL writes its
+# lines, elsewhere Python does). Use cases never ask the database which it is.
+DIALECT_DECIDED_IN = {"health/service/slot_sql.py", "health/fhir/slot_lines.py"}
 
 
 def test_no_service_asks_which_database_it_runs_on_but_the_lane_s_statements() -> None:
