@@ -29,7 +29,14 @@ from tests.health_builders import (
     make_referral,
     work_every_day,
 )
-from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, context_options, log_in, new_page
+from tests.support.browser import (
+    ARTIFACTS,
+    ON_EVERY_SCREEN,
+    context_options,
+    fits_the_screen,
+    log_in,
+    new_page,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,12 +65,6 @@ def polyclinic(database: str) -> Polyclinic:
     return Polyclinic(clinic.id, therapists, anna)
 
 
-def _fits(page: Any, width: int) -> None:
-    page.wait_for_load_state()  # a click's page may be committed but not yet parsed
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide"
-
-
 def _language(page: Any, base_url: str, lang: str) -> None:
     page.goto(f"{base_url}/lang/{lang}?next=/")
 
@@ -89,7 +90,7 @@ def test_a_doctor_and_a_day_are_chosen_with_plain_links(
             page.goto(f"{base_url}/health")
             page.get_by_role("link", name=therapist, exact=True).click()
             page.locator("a.day-choice").first.wait_for()
-            _fits(page, width)
+            fits_the_screen(page, width)
             height = page.evaluate("document.documentElement.scrollHeight")
             assert height < 6_000, f"the time choice is {height}px high"
             assert page.locator("a.day-choice").count() == DAYS
@@ -131,7 +132,7 @@ def test_cancel_and_move_ask_first(
             row.get_by_role("link", name=move, exact=True).click()
             page.locator("a.slot").last.click()
             page.wait_for_url(re.compile(r"/reschedule/confirm\?slot=\d+$"))
-            _fits(page, width)
+            fits_the_screen(page, width)
             old = page.locator(".side-by-side time").first.get_attribute("datetime")
             new = page.locator(".new-time time").get_attribute("datetime")
             assert old != new
@@ -144,7 +145,7 @@ def test_cancel_and_move_ask_first(
             page.locator("main table").first.locator("tbody tr").get_by_role(
                 "link", name=cancel
             ).click()
-            _fits(page, width)
+            fits_the_screen(page, width)
             assert new_time in page.locator(".card time").first.get_attribute("datetime")
             page.get_by_role("button", name=cancel_yes).click()
             assert cancelled in page.locator("main").inner_text()
@@ -181,7 +182,7 @@ def test_a_referral_books_in_one_click(
         ):
             _language(page, base_url, lang)
             page.goto(f"{base_url}/health/appointments")
-            _fits(page, width)
+            fits_the_screen(page, width)
             link = page.get_by_role("link", name=by_referral)
             box = link.bounding_box()
             assert box is not None
@@ -215,7 +216,7 @@ def test_the_ticket_goes_to_the_calendar_and_to_the_printer(
         ):
             _language(page, base_url, lang)
             page.goto(f"{base_url}/health/appointments/{appointment.id}")
-            _fits(page, width)
+            fits_the_screen(page, width)
             assert "Ctrl+P" not in page.locator("main").inner_text()
             with page.expect_download() as info:
                 page.get_by_role("link", name=add).click()

@@ -21,15 +21,9 @@ from tests.health_builders import (
     make_practitioner,
     make_slots,
 )
-from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
+from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, fits_the_screen, log_in, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _fits(page: Any, width: int) -> None:
-    page.wait_for_load_state()
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide"
 
 
 @ON_EVERY_SCREEN
@@ -53,12 +47,12 @@ def test_the_registrar_sets_the_district_and_its_doctor_comes_first(
         log_in(desk, base_url, registrar.identifier, PASSWORD)
         desk.goto(f"{base_url}/registry/patients/{patient.person_id}?clinic={clinic.id}")
         expect(desk.locator("[data-district]")).to_have_text("не указан")
-        _fits(desk, width)
+        fits_the_screen(desk, width)
         desk.select_option("#f-district", "4")
         desk.get_by_role("button", name="Сохранить участок").click()
         expect(desk.locator(".alert-ok")).to_contain_text("Участок пациента сохранён")
         expect(desk.locator("[data-district]")).to_have_text("№ 4")
-        _fits(desk, width)
+        fits_the_screen(desk, width)
         desk.screenshot(path=str(ARTIFACTS / f"registry-district-{width}.png"))
 
         log_in(citizen, base_url, patient.identifier, PASSWORD)
@@ -72,4 +66,4 @@ def test_the_registrar_sets_the_district_and_its_doctor_comes_first(
             first = citizen.locator("li[data-doctor]").first
             expect(first).to_have_attribute("data-doctor", str(doctors[2].id))
             expect(first).to_contain_text(yours)
-            _fits(citizen, width)
+            fits_the_screen(citizen, width)

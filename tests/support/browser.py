@@ -157,6 +157,7 @@ def new_page(browser: Any, viewport: dict[str, int], locale: str = "ru-RU") -> A
 
 def fits_the_screen(page: Any, width: int) -> None:
     """Nothing on the page is wider than the screen: no sideways scrolling."""
+    page.wait_for_load_state()  # measured once the page a click loaded has arrived
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"{page.url} is {scroll_width}px wide"
 
