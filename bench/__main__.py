@@ -585,8 +585,11 @@ def cards(
 def wifi(
     scale: float = typer.Option(1.0, help="Scale of the city's Wi-Fi (1: 3 million a day)."),
     requests: int = typer.Option(40_000, help="Access-Requests sent to each FreeRADIUS."),
-    parallel: int = typer.Option(200, help="Requests in flight (radclient -p)."),
+    parallel: int = typer.Option(200, help="Requests in flight (radclient -p), each radclient."),
+    radclients: int = typer.Option(1, help="radclient processes sending at once."),
     rounds: int = typer.Option(2, help="Interim updates of each metro session."),
+    statistics: bool = typer.Option(True, help="Measure the statistics page and roll-up."),
+    morning: bool = typer.Option(True, help="Measure the metro's morning of accounting."),
     seed: int = Seed,
     database_url: str | None = DatabaseUrl,
     out: Path = Out,
@@ -597,8 +600,9 @@ def wifi(
 
     with wifi_scenario.wifi_city(scale, seed, database_url=database_url) as city:
         figures = wifi_scenario.run(
-            city, requests=requests, parallel=parallel, rounds=rounds, seed=seed
-        )
+            city, requests=requests, parallel=parallel, rounds=rounds, seed=seed,
+            clients=radclients, with_statistics=statistics, with_morning=morning,
+        )  # fmt: skip
     path = write_result(_name("wifi", scale), {"scale": scale, "load": city.load, **figures}, out)
     title = f"Public Wi-Fi through FreeRADIUS (scale {scale:g})"
     print(table(title, wifi_scenario.summary(figures)))

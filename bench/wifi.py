@@ -167,18 +167,28 @@ _SUMMARY = re.compile(r"^\s*(Accepted|Rejected|Lost|Success|Failed)\s*:\s*(\d+)"
 
 
 def _radclient(
-    radius_port: int, kind: str, secret: str, path: Path, parallel: int
+    radius_port: int, kind: str, secret: str, path: Path, parallel: int, clients: int = 1
 ) -> dict[str, Any]:
-    """Send every packet of ``path`` with ``parallel`` in flight; counts and rate."""
+    """Send every packet of ``path`` with ``parallel`` in flight, split between
+    ``clients`` radclient processes running at once (``parallel`` in flight each); counts
+    and rate."""
     assert RADCLIENT is not None
+    paths = _split(path, clients)
     began = time.perf_counter()
-    done = subprocess.run(
-        [RADCLIENT, "-q", "-s", "-r", "3", "-t", "5", "-p", str(parallel), "-f", str(path),
-         f"127.0.0.1:{radius_port}", kind, secret],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    running = [
+        subprocess.Popen(
+            [RADCLIENT, "-q", "-s", "-r", "3", "-t", "5", "-p", str(parallel), "-f", str(part),
+             f"127.0.0.1:{radius_port}", kind, secret],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        for part in paths
+    ]
+    outputs = [process.communicate()[0] for process in running]
     elapsed = time.perf_counter() - began
-    counts = {name.lower(): int(value) for name, value in _SUMMARY.findall(done.stdout)}
+    counts: dict[str, int] = {}
+    for output in outputs:
+        for name, value in _SUMMARY.findall(output):
+            counts[name.lower()] = counts.get(name.lower(), 0) + int(value)
     answered = counts.get("accepted", 0) + counts.get("rejected", 0) + counts.get("success", 0)
     return {
         **counts,
@@ -187,13 +197,27 @@ def _radclient(
     }
 
 
+def _split(path: Path, parts: int) -> list[Path]:
+    """``path``'s packets (separated by blank lines) dealt into ``parts`` files."""
+    if parts <= 1:
+        return [path]
+    packets = [p for p in path.read_text().split("\n\n") if p.strip()]
+    paths = []
+    for k in range(parts):
+        part = path.with_name(f"{path.name}.{k}")
+        part.write_text("".join(f"{packet}\n\n" for packet in packets[k::parts]))
+        paths.append(part)
+    return paths
+
+
 def authorizations(
-    radius: Radius, secret: str, path: Path, picked: list[tuple[str, str, bool]], parallel: int
-) -> dict[str, Any]:
+    radius: Radius, secret: str, path: Path, picked: list[tuple[str, str, bool]], parallel: int,
+    clients: int = 1,
+) -> dict[str, Any]:  # fmt: skip
     """A warm-up, then every request of ``path``; with the accepts a bound device should
     get, and the rejects an unknown one should."""
-    _radclient(radius.auth_port, "auth", secret, path.with_suffix(".warm"), parallel)
-    run = _radclient(radius.auth_port, "auth", secret, path, parallel)
+    _radclient(radius.auth_port, "auth", secret, path.with_suffix(".warm"), parallel, clients)
+    run = _radclient(radius.auth_port, "auth", secret, path, parallel, clients)
     run["expected_accepted"] = sum(1 for _, _, bound in picked if bound)
     run["expected_rejected"] = len(picked) - run["expected_accepted"]
     return run
@@ -323,29 +347,33 @@ def _workdir() -> Iterator[Path]:
 
 def run(
     city: City, *, requests: int, parallel: int, sessions: int | None = None, rounds: int = 2,
-    seed: int = 1,
+    seed: int = 1, clients: int = 1, with_statistics: bool = True, with_morning: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
-    """Both parts of the benchmark on ``city``; the figures."""
+    """The parts of the benchmark on ``city`` (the statistics and the metro's morning can
+    be left out, to measure authorizations alone); the figures."""
     sessions = sessions or max(10, round(METRO_MORNING_SESSIONS * city.scale))
-    stats = statistics(city)  # before the bench's own sessions
+    stats = statistics(city) if with_statistics else None  # before the bench's own sessions
     secret, picked = _prepare(city, requests, seed)
+    morning = None
     with _workdir() as directory:
         path = directory / "auth.txt"
         _auth_file(path, picked)
         _auth_file(path.with_suffix(".warm"), picked[: max(1, len(picked) // 10)])
         with running_freeradius(city.url, (BENCH_NAS, secret)) as radius:
-            sql = authorizations(radius, secret, path, picked, parallel)
-            morning = metro_morning(
-                city, radius, secret, directory, sessions=sessions, rounds=rounds,
-                parallel=parallel,
-            )  # fmt: skip
+            sql = authorizations(radius, secret, path, picked, parallel, clients)
+            if with_morning:
+                morning = metro_morning(
+                    city, radius, secret, directory, sessions=sessions, rounds=rounds,
+                    parallel=parallel,
+                )  # fmt: skip
         static = static_config(directory, secret, picked)
         with running_freeradius(city.url, (BENCH_NAS, secret), config=static) as radius:
-            users_file = authorizations(radius, secret, path, picked, parallel)
+            users_file = authorizations(radius, secret, path, picked, parallel, clients)
     rate, limit = sql["answered_per_second"], users_file["answered_per_second"]
     return {
         "requests": requests,
         "parallel": parallel,
+        "radclients": clients,
         "auth_aim_per_second": AUTH_AIM,
         "auth_sql": sql,
         "auth_users_file": users_file,
@@ -357,10 +385,9 @@ def run(
 
 
 def summary(figures: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The rows of the terminal's table."""
-    sql, static, morning = figures["auth_sql"], figures["auth_users_file"], figures["metro_morning"]
-    stats = figures["statistics"]
-    return [
+    """The rows of the terminal's table (of the parts that ran)."""
+    sql, static = figures["auth_sql"], figures["auth_users_file"]
+    rows: list[tuple[str, Any]] = [
         ("authorizations / s, rlm_sql (aim 2,000)", sql["answered_per_second"]),
         ("  accepted / rejected / lost",
          f"{sql.get('accepted', 0)} / {sql.get('rejected', 0)} / {sql.get('lost', 0)} "
@@ -370,17 +397,24 @@ def summary(figures: dict[str, Any]) -> list[tuple[str, Any]]:
          f"{static.get('accepted', 0)} / {static.get('rejected', 0)} / {static.get('lost', 0)}"),
         ("rlm_sql / users file", figures["sql_over_users_file"]),
         ("rlm_sql / aim", figures["sql_over_aim"]),
-        ("metro morning: sessions, interim rounds",
-         f"{morning['sessions']:,}, {morning['interim_rounds']}"),
-        ("  accounting starts / s", morning["phases"][0]["answered_per_second"]),
-        ("  interim updates / s (needed)",
-         f"{morning['interim_per_second']} ({morning['needed_interim_per_second']})"),
-        ("  rows / with the last interim / lost",
-         f"{morning['rows']} / {morning['rows_with_the_last_interim']} / {morning['lost']}"),
-        ("statistics page, 14 days: connections, seconds live",
-         f"{stats['connections']:,}, {stats['seconds']}"),
-        ("  roll-up job: days, seconds",
-         f"{stats['roll_up']['days']}, {stats['roll_up']['seconds']}"),
-        ("  seconds from the roll-up, same figures",
-         f"{stats['seconds_rolled_up']}, {stats['rolled_up_equals_live']}"),
     ]  # fmt: skip
+    if morning := figures["metro_morning"]:
+        rows += [
+            ("metro morning: sessions, interim rounds",
+             f"{morning['sessions']:,}, {morning['interim_rounds']}"),
+            ("  accounting starts / s", morning["phases"][0]["answered_per_second"]),
+            ("  interim updates / s (needed)",
+             f"{morning['interim_per_second']} ({morning['needed_interim_per_second']})"),
+            ("  rows / with the last interim / lost",
+             f"{morning['rows']} / {morning['rows_with_the_last_interim']} / {morning['lost']}"),
+        ]  # fmt: skip
+    if stats := figures["statistics"]:
+        rows += [
+            ("statistics page, 14 days: connections, seconds live",
+             f"{stats['connections']:,}, {stats['seconds']}"),
+            ("  roll-up job: days, seconds",
+             f"{stats['roll_up']['days']}, {stats['roll_up']['seconds']}"),
+            ("  seconds from the roll-up, same figures",
+             f"{stats['seconds_rolled_up']}, {stats['rolled_up_equals_live']}"),
+        ]  # fmt: skip
+    return rows

@@ -3,8 +3,8 @@ people identified by phone, one-time codes, devices bound to people, the identit
 the RADIUS sessions, and the statistics' roll-up by city day.
 
 FreeRADIUS reads and writes some of them directly through its SQL module (see
-docs/connectivity.md): the views ``radius_clients``, ``radius_check`` and
-``radius_reply`` (made by the migration, PostgreSQL only) and the table
+docs/connectivity.md): the view ``radius_clients`` and the function ``radius_reply_for``
+over the view ``radius_reply`` (made by the migrations, PostgreSQL only) and the table
 ``wifi_sessions``, which its accounting queries fill idempotently by
 Acct-Unique-Session-Id.
 """
