@@ -4,14 +4,17 @@ caught up (both databases, on a fixed calendar)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 from infocity.connectivity import service
 from infocity.connectivity.models import WifiHotspotDay, WifiRolledDay, WifiSession
+from infocity.connectivity.schemas import NetworkStats
 from infocity.core.auth import SYSTEM
 from infocity.core.clock import city_tz
+from infocity.core.db import get_engine
 from infocity.core.uow import UnitOfWork
 from tests.connectivity_builders import make_wifi_city
 
@@ -36,6 +39,37 @@ def add_sessions(sessions: list[tuple[str, int, datetime, datetime | None]], tag
                 )
             )  # fmt: skip
         uow.commit()
+
+
+def statements_on_sessions(run: Callable[[], object]) -> list[tuple[str, list[datetime]]]:
+    """The statements ``run`` sends that read the sessions, each with its timestamps (in
+    UTC, naive), as the database receives them."""
+    sent: list[tuple[str, list[datetime]]] = []
+
+    def stamp(value: object) -> datetime | None:
+        if isinstance(value, str):  # SQLite's driver gets naive UTC as text
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return None
+        if not isinstance(value, datetime):
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+    def record(_conn: object, _cursor: object, statement: str, parameters: object,
+               _context: object, _many: bool) -> None:  # fmt: skip
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        if "wifi_sessions" in statement:
+            stamps = [stamp(v) for v in values or ()]  # type: ignore[attr-defined]
+            sent.append((statement, [s for s in stamps if s is not None]))
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return sent
 
 
 def test_rolled_up_days_give_the_live_figures(database: str) -> None:
@@ -119,3 +153,42 @@ def test_statistics_of_days_not_rolled_up_are_live(database: str) -> None:
     assert [d.value for d in stats[0].days] == [1, 1]
     assert [d.value for d in stats[0].devices_by_day] == [1, 1]
     assert stats[0].unique_devices_busiest_day == 1
+
+
+def test_todays_peak_reads_only_the_sessions_lasting_into_today(database: str) -> None:
+    """Yesterday rolled up: today's figures come from today's sessions and, of
+    yesterday's, only those that lasted past midnight (found through the index on the
+    sessions' state and last update) — not every session of yesterday."""
+    city = make_wifi_city(hotspots=1)
+    add_sessions(
+        [
+            (city.nas, 1, at(0, 9), at(0, 10)),  # yesterday: two at once
+            (city.nas, 2, at(0, 9, 30), at(0, 10, 30)),
+            (city.nas, 3, at(0, 23, 40), at(1, 0, 20)),  # across midnight
+            (city.nas, 4, at(0, 23, 50), None),  # since yesterday, still open
+            (city.nas, 5, at(1, 0, 10), at(1, 0, 15)),  # today: three at once with them
+            (city.nas, 6, at(1, 8), None),
+        ],
+        "t",
+    )
+    now = at(1, 12)
+    service.roll_up_wifi_day(SYSTEM, DAY, now=now)
+    today = DAY + timedelta(days=1)
+    figures: list[object] = []
+    sent = statements_on_sessions(
+        lambda: figures.extend(service.wifi_statistics(city.staff.principal, today, today, now=now))
+    )
+    (stats,) = figures
+    assert isinstance(stats, NetworkStats)
+    assert [d.value for d in stats.days] == [2]
+    assert [d.value for d in stats.devices_by_day] == [2]
+    assert stats.peak_concurrent == 3  # yesterday's two at once are not today's
+
+    midnight = at(1, 0).astimezone(UTC).replace(tzinfo=None)
+    assert sent, "today is counted from the sessions"
+    for statement, stamps in sent:
+        # A statement reaching before today's midnight only takes the sessions still
+        # open, or last updated after it.
+        if any(stamp < midnight for stamp in stamps):
+            assert "wifi_sessions.updated_at >" in statement, statement
+            assert midnight in stamps, statement

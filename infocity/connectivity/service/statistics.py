@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, delete, func, insert, literal, select, union_all
+from sqlalchemy import Select, and_, case, delete, func, insert, literal, or_, select, union_all
 
 from infocity.connectivity import rules
 from infocity.connectivity.models import WifiHotspot, WifiNetwork
@@ -54,11 +54,21 @@ def _midnight(day: date) -> datetime:
 
 
 def _sessions(
-    start: datetime, end: datetime, now: datetime, hotspot_ids: list[int] | None = None
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    hotspot_ids: list[int] | None = None,
+    *,
+    lasting_into: datetime | None = None,
 ) -> Select[Any]:
     """The sessions started from ``start`` to ``end`` at known hotspots, with their
     hotspot, network, city day index (0 for the day starting at ``start``) and end: an
-    open session lasts until ``now``, a closed one without a Stop until its last update."""
+    open session lasts until ``now``, a closed one without a Stop until its last update.
+
+    With ``lasting_into``, of the sessions started before it only those still open or
+    last updated after it (a session never ends after its last update): the few that
+    lasted into a day, found through the index on (state, updated_at), rather than every
+    session of the day before."""
     ended = func.coalesce(
         SESSIONS.c.stopped_at,
         case(
@@ -85,6 +95,17 @@ def _sessions(
     )
     if hotspot_ids is not None:
         query = query.where(HOTSPOTS.c.id.in_(hotspot_ids))
+    if lasting_into is not None:
+        query = query.where(
+            or_(
+                SESSIONS.c.started_at >= lasting_into,
+                SESSIONS.c.state == SessionState.OPEN.value,
+                and_(
+                    SESSIONS.c.state == SessionState.CLOSED.value,
+                    SESSIONS.c.updated_at > lasting_into,
+                ),
+            )
+        )
     return query
 
 
@@ -92,9 +113,12 @@ def _peaks(
     uow: UnitOfWork, day: date, key: str, now: datetime, hotspot_ids: list[int] | None = None
 ) -> dict[int, int]:
     """The most sessions open at once during the city ``day``, by ``key`` (hotspot or
-    network): every session open in the day that started that day or the day before."""
+    network): every session open in the day that started that day or the day before (of
+    the day before's, only those that lasted into the day are read)."""
     start, end = _midnight(day), _midnight(day + timedelta(days=1))
-    spans = _sessions(start - rules.PEAK_LOOKBACK, end, now, hotspot_ids).subquery()
+    spans = _sessions(
+        start - rules.PEAK_LOOKBACK, end, now, hotspot_ids, lasting_into=start
+    ).subquery()
     within = spans.c.ended_at > literal(start, UTCDateTime())
     begins = case(
         (spans.c.started_at < literal(start, UTCDateTime()), literal(start, UTCDateTime())),
