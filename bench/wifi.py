@@ -16,8 +16,10 @@ synthetic city's devices and hotspots.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
+import resource
 import secrets
 import shutil
 import subprocess
@@ -35,6 +37,7 @@ from tests.support.postgres import throwaway_cluster
 from tests.support.radius import CONFIG, RADCLIENT, Radius, running_freeradius
 
 AUTH_AIM = 2_000  # authorizations a second on the 2-core machine
+CORES = 2
 METRO_MORNING_SESSIONS = 100_000  # at scale 1
 INTERIM_SECONDS = 600
 UNKNOWN_SHARE = 0.1
@@ -166,23 +169,25 @@ def static_config(directory: Path, secret: str, picked: list[tuple[str, str, boo
 _SUMMARY = re.compile(r"^\s*(Accepted|Rejected|Lost|Success|Failed)\s*:\s*(\d+)", re.M)
 
 
+def _start_radclient(radius_port: int, kind: str, secret: str, path: Path, parallel: int
+                     ) -> subprocess.Popen[str]:  # fmt: skip
+    assert RADCLIENT is not None
+    return subprocess.Popen(
+        [RADCLIENT, "-q", "-s", "-r", "3", "-t", "5", "-p", str(parallel), "-f", str(path),
+         f"127.0.0.1:{radius_port}", kind, secret],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
 def _radclient(
     radius_port: int, kind: str, secret: str, path: Path, parallel: int, clients: int = 1
 ) -> dict[str, Any]:
     """Send every packet of ``path`` with ``parallel`` in flight, split between
     ``clients`` radclient processes running at once (``parallel`` in flight each); counts
     and rate."""
-    assert RADCLIENT is not None
     paths = _split(path, clients)
     began = time.perf_counter()
-    running = [
-        subprocess.Popen(
-            [RADCLIENT, "-q", "-s", "-r", "3", "-t", "5", "-p", str(parallel), "-f", str(part),
-             f"127.0.0.1:{radius_port}", kind, secret],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        for part in paths
-    ]
+    running = [_start_radclient(radius_port, kind, secret, part, parallel) for part in paths]
     outputs = [process.communicate()[0] for process in running]
     elapsed = time.perf_counter() - began
     counts: dict[str, int] = {}
@@ -210,14 +215,59 @@ def _split(path: Path, parts: int) -> list[Path]:
     return paths
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_seconds(pid: int) -> float:
+    """User and system time of a local process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _processor_seconds(radius_pid: int, database_url: str) -> dict[str, float]:
+    """Processor seconds so far of FreeRADIUS, of the finished radclients, and of each of
+    the database's other connections (FreeRADIUS's pool: the bench holds none while it
+    sends), by ``postgres <pid>``."""
+    with psycopg.connect(database_url) as connection:
+        backends = [
+            pid
+            for (pid,) in connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            )
+        ]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "freeradius": _process_seconds(radius_pid),
+        "radclient": children.ru_utime + children.ru_stime,
+        **{f"postgres {pid}": _process_seconds(pid) for pid in backends},
+    }
+
+
 def authorizations(
     radius: Radius, secret: str, path: Path, picked: list[tuple[str, str, bool]], parallel: int,
-    clients: int = 1,
+    database_url: str, clients: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     """A warm-up, then every request of ``path``; with the accepts a bound device should
-    get, and the rejects an unknown one should."""
+    get, the rejects an unknown one should, and the processor time each request took in
+    FreeRADIUS, its PostgreSQL connections (those of ``database_url``) and radclient."""
     _radclient(radius.auth_port, "auth", secret, path.with_suffix(".warm"), parallel, clients)
+    before = _processor_seconds(radius.pid, database_url)
     run = _radclient(radius.auth_port, "auth", secret, path, parallel, clients)
+    after = _processor_seconds(radius.pid, database_url)
+    spent = {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
+    per_request = {
+        "freeradius": spent.pop("freeradius"),
+        "radclient": spent.pop("radclient"),
+        "postgres": sum(spent.values()),  # a connection opened since counts whole
+    }
+    run["cpu_ms_per_request"] = {
+        name: round(seconds * 1000 / len(picked), 3) for name, seconds in per_request.items()
+    }
+    run["cpu_ms_per_request"]["total"] = round(sum(per_request.values()) * 1000 / len(picked), 3)
     run["expected_accepted"] = sum(1 for _, _, bound in picked if bound)
     run["expected_rejected"] = len(picked) - run["expected_accepted"]
     return run
@@ -360,7 +410,7 @@ def run(
         _auth_file(path, picked)
         _auth_file(path.with_suffix(".warm"), picked[: max(1, len(picked) // 10)])
         with running_freeradius(city.url, (BENCH_NAS, secret)) as radius:
-            sql = authorizations(radius, secret, path, picked, parallel, clients)
+            sql = authorizations(radius, secret, path, picked, parallel, city.url, clients)
             if with_morning:
                 morning = metro_morning(
                     city, radius, secret, directory, sessions=sessions, rounds=rounds,
@@ -368,7 +418,7 @@ def run(
                 )  # fmt: skip
         static = static_config(directory, secret, picked)
         with running_freeradius(city.url, (BENCH_NAS, secret), config=static) as radius:
-            users_file = authorizations(radius, secret, path, picked, parallel, clients)
+            users_file = authorizations(radius, secret, path, picked, parallel, city.url, clients)
     rate, limit = sql["answered_per_second"], users_file["answered_per_second"]
     return {
         "requests": requests,
@@ -379,14 +429,25 @@ def run(
         "auth_users_file": users_file,
         "sql_over_users_file": round(rate / limit, 3) if limit else None,
         "sql_over_aim": round(rate / AUTH_AIM, 3),
+        # What the work of a request would allow if the machine's cores did nothing else.
+        "cores_allow_sql": _cores_allow(sql),
+        "cores_allow_users_file": _cores_allow(users_file),
         "metro_morning": morning,
         "statistics": stats,
     }
 
 
+def _cores_allow(run: dict[str, Any]) -> float:
+    """Authorizations a second that ``CORES`` processors would answer, each request
+    costing the processor time measured in ``run`` (FreeRADIUS, PostgreSQL, radclient)."""
+    total = run["cpu_ms_per_request"]["total"]
+    return round(CORES * 1000 / total, 1) if total else 0.0
+
+
 def summary(figures: dict[str, Any]) -> list[tuple[str, Any]]:
     """The rows of the terminal's table (of the parts that ran)."""
     sql, static = figures["auth_sql"], figures["auth_users_file"]
+    run = sql
     rows: list[tuple[str, Any]] = [
         ("authorizations / s, rlm_sql (aim 2,000)", sql["answered_per_second"]),
         ("  accepted / rejected / lost",
@@ -397,6 +458,12 @@ def summary(figures: dict[str, Any]) -> list[tuple[str, Any]]:
          f"{static.get('accepted', 0)} / {static.get('rejected', 0)} / {static.get('lost', 0)}"),
         ("rlm_sql / users file", figures["sql_over_users_file"]),
         ("rlm_sql / aim", figures["sql_over_aim"]),
+        ("processor ms an authorization: FreeRADIUS, PostgreSQL, radclient, total",
+         " / ".join(f"{run['cpu_ms_per_request'][k]}"
+                    for k in ("freeradius", "postgres", "radclient", "total"))
+         + f" (users file: {static['cpu_ms_per_request']['total']})"),
+        ("  authorizations / s the processors allow (2 cores / total): rlm_sql, users file",
+         f"{figures['cores_allow_sql']:,.0f}, {figures['cores_allow_users_file']:,.0f}"),
     ]  # fmt: skip
     if morning := figures["metro_morning"]:
         rows += [

@@ -6,6 +6,7 @@ it. Skipped with a reason where FreeRADIUS is not installed; CI must have it
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -49,6 +50,7 @@ class Radius:
     auth_port: int
     acct_port: int
     log_path: Path
+    pid: int = 0  # FreeRADIUS's process
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
@@ -114,6 +116,7 @@ def running_freeradius(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    radius = dataclasses.replace(radius, pid=process.pid)
     try:
         _wait_until_answering(process, radius, probe)
         yield radius
