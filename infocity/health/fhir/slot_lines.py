@@ -1,12 +1,13 @@
-"""The city-wide Slot file of SMART Scheduling Links, written in batches of
-``service.PUBLISH_BATCH`` by id (each its own short read: neither memory nor a
-transaction grows with the city), one chunk of NDJSON lines a batch, each line the
-resource ``fhir.slot`` gives (a test compares them).
+"""The city-wide Slot file of SMART Scheduling Links, each line the resource
+``fhir.slot`` gives (a test compares them), written in parts by id (each its own short
+read: neither memory nor a transaction grows with the city).
 
 Two writers of the same lines; which one runs is chosen here by the database, once:
-PostgreSQL writes a batch's lines itself, as one text (millions of lines: the rows never
-become Python objects); elsewhere (SQLite, the embedded demo) Python fills one template
-per row."""
+PostgreSQL writes the lines itself, one ``COPY`` a range of ``PUBLISH_RANGE`` ids
+streamed as it comes (millions of lines: the rows never become Python objects), the
+ranges written by ``PUBLISH_CONNECTIONS`` sessions at once; elsewhere (SQLite, the
+embedded demo) Python fills one template per row, ``service.PUBLISH_BATCH`` rows a
+read."""
 
 from __future__ import annotations
 
