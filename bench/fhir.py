@@ -159,10 +159,16 @@ def _read_all(url: str) -> tuple[float, int, int]:
 
 def _writers() -> dict[str, Any]:
     """The Slot file written in this process by each writer, no HTTP: Python filling a
-    template per row (as every request did before), PostgreSQL writing the lines."""
+    template per row (as every request did before), PostgreSQL writing the lines through
+    one session, and through two at once (what the worker and a request use)."""
     now = utcnow()
     figures: dict[str, Any] = {}
-    for name, write in (("python", slot_lines.in_python), ("postgresql", slot_lines.in_postgres)):
+    writers = (
+        ("python", slot_lines.in_python),
+        ("postgresql", slot_lines.in_postgres),
+        ("postgresql_2_sessions", slot_lines.in_parallel),
+    )
+    for name, write in writers:
         began = time.perf_counter()
         size = sum(len(chunk) for chunk in write(now))
         figures[name] = {"seconds": round(time.perf_counter() - began, 2), "bytes": size}

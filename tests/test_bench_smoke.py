@@ -243,6 +243,7 @@ def test_the_fhir_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) 
     assert fhir["bulk"]["slot_rows_sql"] > 0
     writers = fhir["bulk"]["slot_writers"]
     assert writers["python"]["bytes"] == writers["postgresql"]["bytes"] > 0
+    assert writers["postgresql_2_sessions"]["bytes"] == writers["python"]["bytes"]
 
 
 def test_the_payments_benchmark_runs_with_few_rows(database: str, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +19,14 @@ from sqlalchemy import update
 from infocity.app import create_app
 from infocity.core.clock import city_tz
 from infocity.core.db import utcnow
+from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health.fhir import slot_lines
+from infocity.health.fhir.publish import KINDS
 from infocity.health.fhir.resources import BOOKING_DEEP_LINK, SLOT_CAPACITY
+from infocity.health.jobs import publish_scheduling_files
 from infocity.health.models import Practitioner, Slot
+from infocity.health.rules import SlotStatus
 from tests.builders import api_token, bearer
 from tests.health_builders import (
     attach,
@@ -228,6 +233,50 @@ def test_bulk_publication_of_free_times(client: TestClient) -> None:
         assert again.status_code == 304
 
 
+def test_the_worker_writes_the_files_a_request_sends(
+    client: TestClient, settings_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clinic = make_clinic()
+    therapist = make_practitioner(clinic.id, "therapist")
+    slots = make_slots(therapist.id)
+    live = {kind: client.get(f"{FHIR}/$bulk-publish/{kind}.ndjson").content for kind in KINDS}
+    settings_env.setenv("INFOCITY_FHIR_PUBLICATION_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    size = publish_scheduling_files()  # the worker's job
+    assert isinstance(size, int)
+    assert size > 0
+    written = {p.name for p in tmp_path.glob("*.ndjson")}
+    assert len(written) == 3
+    # The finished files are what a request would have written, sent as they are.
+    manifest = client.get(f"{FHIR}/$bulk-publish").json()
+    for output in manifest["output"]:
+        answer = client.get(output["url"])
+        assert answer.content == live[output["type"]]
+        assert answer.headers["content-type"].startswith("application/fhir+ndjson")
+        assert "max-age" in answer.headers["cache-control"]
+        again = client.get(output["url"], headers={"If-None-Match": answer.headers["etag"]})
+        assert again.status_code == 304
+    slot_file = client.get(f"{FHIR}/$bulk-publish/Slot.ndjson")
+    # A booking changes the next period's Slot file; the unchanged files keep their
+    # names (and ETags), and the file replaced is kept one period for readers under way.
+    with UnitOfWork() as uow:
+        uow.session.execute(
+            update(Slot).where(Slot.id == slots[0]).values(status=SlotStatus.BLOCKED)
+        )
+        uow.commit()
+    publish_scheduling_files()
+    assert len(written & {p.name for p in tmp_path.glob("*.ndjson")}) == 3
+    answer = client.get(f"{FHIR}/$bulk-publish/Slot.ndjson")
+    assert answer.headers["etag"] != slot_file.headers["etag"]
+    assert [json.loads(line)["id"] for line in answer.text.splitlines()] == [
+        str(s) for s in slots[1:]
+    ]
+    location = client.get(f"{FHIR}/$bulk-publish/Location.ndjson")
+    assert location.content == live["Location"]
+    publish_scheduling_files()  # the first Slot file is two publications old: removed
+    assert len(written & {p.name for p in tmp_path.glob("*.ndjson")}) == 2
+
+
 def test_postgresql_writes_the_slot_lines_python_writes(database: str) -> None:
     if not database.startswith("postgresql"):
         pytest.skip("the lines are written by PostgreSQL only there")
@@ -257,9 +306,11 @@ def test_postgresql_writes_the_slot_lines_python_writes(database: str) -> None:
     by_python = b"".join(slot_lines.in_python(now, batch_size=4))
     assert by_postgres.decode().splitlines() == by_python.decode().splitlines()
     assert by_postgres == by_python
+    # Ranges of 4 ids written by two sessions at once come back in order.
+    assert b"".join(slot_lines.in_parallel(now, batch_size=4, connections=2)) == by_python
     lines = [json.loads(line) for line in by_postgres.splitlines()]
     assert [int(s["id"]) for s in lines] == slots
     assert lines[0]["schedule"]["display"] == name
     assert lines[1]["end"].endswith(".999999+00:00")
     assert "display" not in lines[len(first)]["schedule"]
-    assert slot_lines.slot_lines() is slot_lines.in_postgres
+    assert slot_lines.slot_lines() is slot_lines.in_parallel

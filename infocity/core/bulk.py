@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import JSON, Column, MetaData, Table, delete, insert, select, text, true
+from sqlalchemy import JSON, Column, MetaData, Select, Table, delete, insert, select, text, true
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
@@ -75,6 +75,36 @@ def load_rows(
         connection.execute(statement, chunk)
         count += len(chunk)
     return count
+
+
+# CSV with a delimiter and a quote a text line never holds (C0 control characters that
+# JSON escapes): each row's one text comes out as it is, unquoted and unescaped.
+_LINES = "(FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')"
+
+
+def copy_lines(session: Session, query: Select[Any], block: int = 1 << 20) -> Iterator[bytes]:
+    """PostgreSQL only: the rows of ``query`` (one text column, never empty, with no
+    newline and no control character raw, as a JSON text) as lines, each ending in a
+    newline, byte for byte the text, streamed from ``COPY (query) TO STDOUT`` in the
+    session's transaction and handed on in blocks of about ``block`` bytes (not a row
+    at a time: millions of rows never become Python objects). The statement's
+    parameters go as they are (no type of SQLAlchemy's processes them)."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    compiled = query.compile(dialect=connection.dialect)
+    sql = f"COPY ({compiled}) TO STDOUT {_LINES}"
+    pending: list[bytes] = []
+    size = 0
+    with driver.cursor() as cursor, cursor.copy(sql, compiled.params) as copy:
+        for data in copy:
+            pending.append(bytes(data))
+            size += len(data)
+            if size >= block:
+                yield b"".join(pending)
+                pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 # insert_new's staging tables, one per table and columns: each is created once per

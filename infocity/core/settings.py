@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     lookups_per_minute: int = 30
 
     # Medical appointments.
+    # Where the worker writes the SMART Scheduling Links files (FHIR ``$bulk-publish``)
+    # once a period and the app sends them from: a directory every app process and the
+    # worker see. None: each request writes the file as it is read (docs/fhir.md).
+    fhir_publication_dir: str | None = None
     no_show_limit: int = 3  # missed appointments within the window that suspend self-booking
     no_show_window_days: int = 365
     no_show_suspension_days: int = 30

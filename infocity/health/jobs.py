@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from infocity.core.jobs import periodic
 from infocity.health import service
+from infocity.health.fhir import publish
 
 
 @periodic("health.materialise_slots", every=timedelta(hours=1), lease=timedelta(minutes=30))
@@ -25,3 +26,14 @@ def release_due_slots() -> int:
 def send_reminders() -> int:
     """Queue the reminders due (the day before, two hours before), once each."""
     return service.send_due_reminders()
+
+
+@periodic(
+    "health.publish_scheduling_files",
+    every=timedelta(seconds=publish.PUBLISH_SECONDS),
+    lease=timedelta(seconds=publish.PUBLISH_SECONDS),
+)
+def publish_scheduling_files() -> int:
+    """Write the period's SMART Scheduling Links files (FHIR ``$bulk-publish``) once, for
+    every request of the period to send (nothing when no publication directory is set)."""
+    return publish.write_publication()

@@ -1,18 +1,22 @@
-"""The city-wide Slot file of SMART Scheduling Links, written in batches of
-``service.PUBLISH_BATCH`` by id (each its own short read: neither memory nor a
-transaction grows with the city), one chunk of NDJSON lines a batch, each line the
-resource ``fhir.slot`` gives (a test compares them).
+"""The city-wide Slot file of SMART Scheduling Links, each line the resource
+``fhir.slot`` gives (a test compares them), written in parts by id (each its own short
+read: neither memory nor a transaction grows with the city).
 
 Two writers of the same lines; which one runs is chosen here by the database, once:
-PostgreSQL writes a batch's lines itself, as one text (millions of lines: the rows never
-become Python objects); elsewhere (SQLite, the embedded demo) Python fills one template
-per row."""
+PostgreSQL writes the lines itself, one ``COPY`` a range of ``PUBLISH_RANGE`` ids
+streamed as it comes (millions of lines: the rows never become Python objects), the
+ranges written by ``PUBLISH_CONNECTIONS`` sessions at once; elsewhere (SQLite, the
+embedded demo) Python fills one template per row, ``service.PUBLISH_BATCH`` rows a
+read."""
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import ColumnElement, Subquery, Text, case, cast, func, literal
@@ -23,6 +27,9 @@ from infocity.health import service
 from infocity.health.fhir import resources as fhir
 
 SlotLines = Callable[[datetime], Iterator[bytes]]
+
+PUBLISH_RANGE = 50_000  # slot ids a statement of PostgreSQL's writer reads
+PUBLISH_CONNECTIONS = 2  # database sessions writing ranges at once (the cores to use)
 
 
 def booking_link(slot_id: int) -> str:
@@ -100,19 +107,31 @@ def _text(value: str) -> ColumnElement[str]:
     return cast(literal(value), Text)
 
 
+def _schedule(doctor: Any) -> ColumnElement[str]:
+    """A doctor's part of the line, from the Schedule reference to the start's opening
+    quote (computed once a doctor). A retired post's Schedule is named by id alone, as
+    ``in_python`` does."""
+    display = case(
+        (
+            doctor.active & (doctor.name != ""),
+            func.concat(_text(',"display":'), _escaped(doctor.name)),
+        ),
+        else_=_text(""),
+    )
+    return func.concat(
+        _text('","schedule":{"reference":"Schedule/'),
+        doctor.id,
+        _text('"'),
+        display,
+        _text('},"status":"free","start":"'),
+    )
+
+
 def _line(concepts: dict[int, str], opening: str, closing: str) -> Callable[[Subquery], Any]:
-    """The SQL of one Slot's line over a batch's columns (``service.published_text``)."""
+    """The SQL of one Slot's line over a batch's columns (``service.published_lines``)."""
 
     def line(batch: Subquery) -> ColumnElement[str]:
         c = batch.c
-        # A retired post's Schedule is named by id alone, as ``in_python`` does.
-        display = case(
-            (
-                c.practitioner_active & (c.practitioner_name != ""),
-                func.concat(_text(',"display":'), _escaped(c.practitioner_name)),
-            ),
-            else_=_text(""),
-        )
         concept = case(
             *((c.specialty_id == id_, _text(text)) for id_, text in concepts.items()),
             else_=_text("[]"),
@@ -120,40 +139,59 @@ def _line(concepts: dict[int, str], opening: str, closing: str) -> Callable[[Sub
         return func.concat(
             _text('{"resourceType":"Slot","id":"'),
             c.id,
-            _text('","schedule":{"reference":"Schedule/'),
-            c.practitioner_id,
-            _text('"'),
-            display,
-            _text('},"status":"free","start":"'),
+            c.schedule,
             _instant(c.starts_at),
             _text('","end":"'),
             _instant(c.ends_at),
             _text('","serviceType":'),
             concept,
-            _text(","),
-            _text(opening),
+            _text("," + opening),
             c.id,
-            _text(closing),
+            _text(closing.removesuffix("\n")),  # COPY ends each line
         )
 
     return line
 
 
-def in_postgres(now: datetime, batch_size: int = service.PUBLISH_BATCH) -> Iterator[bytes]:
-    """PostgreSQL writes each batch's lines (``service.published_text``): the same
-    template, the specialties' concepts written by Python once and given to it."""
+def _ranges(span: tuple[int, int], size: int) -> list[tuple[int, int]]:
+    """The city's slot ids cut into ranges ``(after, up_to]`` of ``size`` ids."""
+    low, high = span
+    return [(after, min(after + size, high)) for after in range(low - 1, high, size)]
+
+
+def in_postgres(now: datetime, batch_size: int = PUBLISH_RANGE) -> Iterator[bytes]:
+    """PostgreSQL writes the lines (``service.published_lines``), one ``COPY`` a range of
+    ``batch_size`` ids, in order: the same template, the specialties' concepts written by
+    Python once and given to it."""
     concepts = {s.id: _json([fhir.specialty_concept(s)]) for s in service.list_specialties()}
     line = _line(concepts, *_extensions())
-    after = 0
-    while True:
-        batch = service.published_text(line, after, limit=batch_size, now=now)
-        if batch.text:
-            yield batch.text.encode()
-        if batch.slots < batch_size:
-            return
-        after = batch.last_id
+    for after, up_to in _ranges(service.published_span(), batch_size):
+        yield from service.published_lines(line, _schedule, after, up_to, now=now)
+
+
+def in_parallel(
+    now: datetime, batch_size: int = PUBLISH_RANGE, connections: int = PUBLISH_CONNECTIONS
+) -> Iterator[bytes]:
+    """``in_postgres``'s bytes, its ranges written by ``connections`` database sessions at
+    once (one core each) and handed on in order; at most two ranges a session are held
+    in memory at a time."""
+    concepts = {s.id: _json([fhir.specialty_concept(s)]) for s in service.list_specialties()}
+    line = _line(concepts, *_extensions())
+
+    def written(part: tuple[int, int]) -> bytes:
+        return b"".join(service.published_lines(line, _schedule, *part, now=now))
+
+    ranges = iter(_ranges(service.published_span(), batch_size))
+    with ThreadPoolExecutor(connections, thread_name_prefix="slot-lines") as pool:
+        pending = deque(pool.submit(written, part) for part in islice(ranges, 2 * connections))
+        while pending:
+            text = pending.popleft().result()
+            for part in islice(ranges, 1):
+                pending.append(pool.submit(written, part))
+            if text:
+                yield text
 
 
 def slot_lines() -> SlotLines:
-    """The writer of this database."""
-    return in_postgres if get_engine().dialect.name == "postgresql" else in_python
+    """The writer of this database: on PostgreSQL over ``PUBLISH_CONNECTIONS`` sessions."""
+    return in_parallel if get_engine().dialect.name == "postgresql" else in_python

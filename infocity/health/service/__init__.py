@@ -71,11 +71,11 @@ from infocity.health.service.directory import (
 from infocity.health.service.publication import (
     PUBLISH_BATCH,
     PublishedSlot,
-    PublishedText,
     SlotPage,
+    published_lines,
     published_slot,
     published_slots,
-    published_text,
+    published_span,
     search_published_slots,
 )
 from infocity.health.service.reminders import (
@@ -131,7 +131,6 @@ __all__ = [
     "FhirClientAccess",
     "KioskBooking",
     "PublishedSlot",
-    "PublishedText",
     "SlotPage",
     "accept_hold",
     "add_practitioner",
@@ -183,9 +182,10 @@ __all__ = [
     "open_doctor_post",
     "preview_schedule_exception",
     "preview_schedule_rule_change",
+    "published_lines",
     "published_slot",
     "published_slots",
-    "published_text",
+    "published_span",
     "register_fhir_client",
     "release_due_slots",
     "reminder_offsets",

@@ -5,7 +5,7 @@ one slot by id."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -14,16 +14,14 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Subquery,
-    Text,
     and_,
     func,
-    literal,
     or_,
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from infocity.core.bulk import copy_lines
 from infocity.core.db import utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health.models import Clinic, Practitioner, Specialty
@@ -100,46 +98,53 @@ def published_slots(
         return [PublishedSlot(*row) for row in uow.session.execute(query).all()]
 
 
-class PublishedText(NamedTuple):
-    """A batch of bookable slots as one text the database wrote: ``slots`` of them, the
-    last ``last_id``."""
-
-    text: str
-    last_id: int
-    slots: int
-
-
-def published_text(
-    line: Callable[[Subquery], ColumnElement[str]],
-    after_id: int = 0,
-    *,
-    limit: int = PUBLISH_BATCH,
-    now: datetime | None = None,
-    uow: UnitOfWork | None = None,
-) -> PublishedText:
-    """The next ``limit`` bookable slots of the city after ``after_id`` (those of
-    ``published_slots``), each written by PostgreSQL as ``line`` of the batch's columns
-    (``id``, ``practitioner_id``, ``practitioner_name``, ``practitioner_active``,
-    ``specialty_id``, ``starts_at``, ``ends_at``), joined in order of id into one text:
-    one statement and one row a batch, however many slots."""
-    now = now or utcnow()
+def published_span(*, uow: UnitOfWork | None = None) -> tuple[int, int]:
+    """The lowest and the highest slot id of the city (two ends of the primary key's
+    index): the range ``published_lines`` is asked for, in parts; ``(0, 0)``: no slots."""
     uow = uow or UnitOfWork()
     with uow:
-        slots = _published_batch(after_id, limit, now).subquery("slots")
+        low, high = uow.session.execute(select(func.min(SLOTS.c.id), func.max(SLOTS.c.id))).one()
+        return low or 0, high or 0
+
+
+def published_lines(
+    line: Callable[[Subquery], ColumnElement[str]],
+    schedule: Callable[[Any], ColumnElement[str]],
+    after_id: int,
+    up_to_id: int,
+    *,
+    now: datetime,
+    uow: UnitOfWork | None = None,
+) -> Iterator[bytes]:
+    """PostgreSQL only: the bookable slots with an id in ``(after_id, up_to_id]`` (those of
+    ``published_slots``), in order of id, each written by the database as ``line`` of the
+    columns ``id``, ``specialty_id``, ``starts_at``, ``ends_at`` and ``schedule`` (what
+    ``schedule`` makes of the practitioners' columns, computed once a doctor rather than
+    once a slot), streamed as NDJSON from one ``COPY`` in one short read."""
+    uow = uow or UnitOfWork()
+    with uow:
+        doctors = Practitioner.__table__
+        schedules = (
+            select(doctors.c.id, schedule(doctors.c).label("schedule"))
+            .cte("schedules")
+            .prefix_with("MATERIALIZED")  # once a doctor, not once a slot
+        )
         batch = (
             select(
-                slots,
-                Practitioner.name.label("practitioner_name"),
-                Practitioner.active.label("practitioner_active"),
+                SLOTS.c.id,
+                SLOTS.c.specialty_id,
+                SLOTS.c.starts_at,
+                SLOTS.c.ends_at,
+                schedules.c.schedule,
             )
-            .join(Practitioner, Practitioner.id == slots.c.practitioner_id)
+            .join(schedules, schedules.c.id == SLOTS.c.practitioner_id)
+            .where(SLOTS.c.id > after_id, SLOTS.c.id <= up_to_id, *_bookable(now))
+            # Sorted here, on the narrow rows: the lines are then written in this order
+            # (the order by below needs no sort of its own), not sorted once written.
+            .order_by(SLOTS.c.id)
             .subquery("batch")
         )
-        text = func.string_agg(line(batch), aggregate_order_by(literal("", Text), batch.c.id))
-        row = uow.session.execute(
-            select(text, func.max(batch.c.id), func.count()).select_from(batch)
-        ).one()
-        return PublishedText(row[0] or "", row[1] or after_id, row[2])
+        yield from copy_lines(uow.session, select(line(batch)).order_by(batch.c.id))
 
 
 @dataclass(frozen=True)
