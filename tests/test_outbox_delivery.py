@@ -12,14 +12,15 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 
+from infocity.core import jobs
 from infocity.core.db import utcnow
-from infocity.core.models import InboxMessage, OutboxMessage
+from infocity.core.models import InboxMessage, JobRun, OutboxMessage
 from infocity.core.outbox import Recipient, notify
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.core.worker import Worker, run_worker
 from tests.support.mail import MailRecorder, smtp_server
-from tests.support.users import add_citizen, count
+from tests.support.users import add_citizen, count, wait_for
 
 TEMPLATE = "portal/notifications/service_notice.txt"
 
@@ -331,3 +332,39 @@ def test_a_repeating_failure_warns_once_then_errors_when_given_up(
     assert levels() == [("WARNING", "message retry")]
     monkeypatch.undo()
     get_settings.cache_clear()
+
+
+def test_a_long_periodic_job_does_not_hold_up_delivery(
+    uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    citizen = add_citizen(uow, email=False)
+    working, may_finish, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def long_job() -> None:  # as the city's publication files take minutes at full size
+        working.set()
+        may_finish.wait(300)
+        finished.set()
+
+    monkeypatch.setattr(jobs, "load_job_modules", list)
+    monkeypatch.setattr(jobs, "REGISTRY", {})
+    jobs.periodic("test.long", every=timedelta(minutes=5))(long_job)
+    worker = Worker("busy")
+    running = threading.Thread(target=worker.run)
+    running.start()
+    try:
+        wait_for(working.is_set, what="the long job to start")
+        queued = queue_notice(uow, citizen)
+
+        wait_for(lambda: set(statuses(uow).values()) == {"sent"}, what="delivery")
+
+        assert not finished.is_set()  # delivered while the job was still working
+        assert statuses(uow) == dict.fromkeys(queued, "sent")
+    finally:
+        may_finish.set()
+        worker.stop()
+        running.join(300)
+    assert not running.is_alive()
+    assert finished.is_set()
+    with uow:
+        runs = uow.session.scalars(select(JobRun).where(JobRun.job_name == "test.long")).all()
+        assert [run.error for run in runs] == [None]

@@ -1,4 +1,5 @@
-"""``infocity worker``: delivers the outbox and runs periodic jobs.
+"""``infocity worker``: delivers the outbox and runs periodic jobs (in a thread of their
+own, so a long job never delays delivery).
 
 Any number of workers may run against one database; they share nothing but it.
 
@@ -346,24 +347,49 @@ class Worker:
         return handled
 
     def run(self, *, once: bool = False) -> None:
-        """Deliver and run jobs until stopped (or one round with ``once``)."""
+        """Deliver and run jobs until stopped (or one round with ``once``).
+
+        Jobs run in a thread of their own: a long one (the FHIR publication, the Wi-Fi
+        roll-up) must not hold up parents' and patients' messages while it works.
+        """
         settings = get_settings()
         jobs.load_job_modules()
         log(logger, logging.INFO, "worker started", worker=self.name, jobs=sorted(jobs.REGISTRY))
+        if once:
+            self._deliver_round()
+            self._jobs_round()
+            log(logger, logging.INFO, "worker stopped", worker=self.name)
+            return
+        job_runner = threading.Thread(target=self._run_jobs, name="periodic-jobs", daemon=True)
+        job_runner.start()
         while not self.stopping.is_set():
-            handled = 0
-            try:
-                handled = self.deliver_due()
-                if not self.stopping.is_set():
-                    jobs.run_due_jobs(self.name, should_stop=self.stopping.is_set)
-            except Exception:
-                # The database may be restarting: keep the process, try again shortly.
-                logger.exception("worker round failed")
-            if once:
-                break
-            if handled == 0:
+            if self._deliver_round() == 0:
                 self.stopping.wait(settings.worker_poll_seconds)
+        # The job in hand finishes and records its run; no new one starts.
+        job_runner.join()
         log(logger, logging.INFO, "worker stopped", worker=self.name)
+
+    def _deliver_round(self) -> int:
+        try:
+            return self.deliver_due()
+        except Exception:
+            # The database may be restarting: keep the process, try again shortly.
+            logger.exception("worker round failed")
+            return 0
+
+    def _jobs_round(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            jobs.run_due_jobs(self.name, should_stop=self.stopping.is_set)
+        except Exception:
+            logger.exception("periodic jobs round failed")
+
+    def _run_jobs(self) -> None:
+        poll = get_settings().worker_poll_seconds
+        while not self.stopping.is_set():
+            self._jobs_round()
+            self.stopping.wait(poll)
 
 
 def run_worker(once: bool = False, name: str | None = None) -> None:
