@@ -66,7 +66,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
     app.state.booking_limiter = anyio.CapacityLimiter(settings.booking_threads)
-    app.state.kiosk_bookings = health_api.kiosk_group_commit(settings, app.state.booking_limiter)
+    app.state.kiosk_bookings = health_api.kiosk_group_commit(settings)
     yield
 
 

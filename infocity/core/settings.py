@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # books them alone.
     booking_batch_window_ms: float = Field(0, ge=0, le=50)
     booking_batch_size: int = Field(32, ge=1, le=256)
+    # Batches of one process booked at once, each on its own thread and connection: a
+    # batch waiting on a slot another process's batch has locked does not stall the rest.
+    booking_batch_lanes: int = Field(3, ge=1, le=20)
     # Request bodies above this many bytes are refused (413) before they are read; the
     # upload routes (attachments of 5 MB and a multipart envelope) take max_upload_bytes.
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
