@@ -27,6 +27,7 @@ from infocity.cards import pages as cards_pages
 from infocity.city import api as city_api
 from infocity.connectivity import api as connectivity_api
 from infocity.connectivity import pages as connectivity_pages
+from infocity.core import i18n
 from infocity.core.settings import get_settings
 from infocity.education import api as education_api
 from infocity.education import pages as education_pages
@@ -66,7 +67,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
     app.state.booking_limiter = anyio.CapacityLimiter(settings.booking_threads)
-    app.state.kiosk_bookings = health_api.kiosk_group_commit(settings, app.state.booking_limiter)
+    app.state.kiosk_bookings = health_api.kiosk_group_commit(settings)
+    i18n.warm_up()
     yield
 
 

@@ -17,7 +17,7 @@ from infocity.core.uow import UnitOfWork
 from infocity.health import service
 from infocity.health.models import Appointment
 from infocity.health.schemas import AnonymousBookingCreate, AppointmentRead
-from infocity.health.service import batch_booking
+from infocity.health.service import base, batch_booking
 from tests.health_builders import (
     attach,
     get_slot,
@@ -230,3 +230,32 @@ def test_a_request_the_database_refuses_fails_no_other_of_its_batch(database: st
     assert told == [("patient_busy", None), ("booked", 1), ("booked", 2)]
     assert batch_added == alone_added
     assert get_slot(batch_world["slots"][0]).status == "free"
+
+
+def test_a_batch_queues_the_messages_booking_alone_would(database: str) -> None:
+    world = make_kiosk_world()
+    requests = [
+        service.KioskBooking(
+            AnonymousBookingCreate(oms_policy=p, birth_date=BORN, slot_id=slot),
+            ip=f"10.2.0.{n}",
+        )
+        for n, (p, slot) in enumerate(zip(world["patients"][:3], world["slots"][:3], strict=True))
+    ]
+    outcomes = service.book_many_by_policy(requests)
+    assert [type(o) for o in outcomes] == [AppointmentRead] * 3
+
+    def booked_messages(uow: UnitOfWork) -> dict[str, tuple[Any, ...]]:
+        rows = uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "appointment_booked")
+        )
+        return {m.id: (m.user_id, m.channel, m.address, m.locale, m.subject, m.body) for m in rows}
+
+    with UnitOfWork() as uow:
+        queued = booked_messages(uow)
+        for appointment in outcomes:  # what the single path queues, never committed
+            assert isinstance(appointment, AppointmentRead)
+            base._notify(uow, appointment, "appointment_booked")
+        uow.session.flush()
+        alone = {k: v for k, v in booked_messages(uow).items() if k not in queued}
+    assert len(queued) >= 3
+    assert sorted(queued.values()) == sorted(alone.values())

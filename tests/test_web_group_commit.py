@@ -61,6 +61,59 @@ def test_a_full_batch_goes_at_once_and_the_rest_follow() -> None:
     assert [len(batch) for batch in seen] == [4, 4, 2]
 
 
+def test_batches_run_side_by_side_up_to_the_lanes() -> None:
+    seen: list[list[int]] = []
+    first_started = threading.Event()
+    release = threading.Event()
+
+    def handle(items: Sequence[int]) -> list[int | Exception]:
+        seen.append(list(items))
+        if items[0] == 0:  # the first batch waits, as one waiting on a locked slot
+            first_started.set()
+            release.wait(10)
+        return list(items)
+
+    together: GroupCommit[int, int] = GroupCommit(handle, window=0.01, size=100, lanes=2)
+
+    async def ask() -> list[int]:
+        first = asyncio.ensure_future(together.submit(0))
+        await asyncio.to_thread(first_started.wait, 10)
+        # A second lane answers while the first batch still waits.
+        second = await asyncio.wait_for(together.submit(1), 10)
+        release.set()
+        return [await first, second]
+
+    assert asyncio.run(ask()) == [0, 1]
+    assert seen == [[0], [1]]
+
+
+def test_with_every_lane_busy_the_next_batch_collects_until_one_is_free() -> None:
+    seen: list[list[int]] = []
+    first_started = threading.Event()
+    release = threading.Event()
+
+    def handle(items: Sequence[int]) -> list[int | Exception]:
+        seen.append(list(items))
+        if items[0] == 0:
+            first_started.set()
+            release.wait(10)
+        return list(items)
+
+    together: GroupCommit[int, int] = GroupCommit(handle, window=0.01, size=100, lanes=1)
+
+    async def ask() -> list[int]:
+        first = asyncio.ensure_future(together.submit(0))
+        await asyncio.to_thread(first_started.wait, 10)
+        later = [asyncio.ensure_future(together.submit(n)) for n in (1, 2, 3)]
+        await asyncio.sleep(0.05)  # several windows: they still wait for the lane
+        assert not any(future.done() for future in later)
+        release.set()
+        return [await first, *[await future for future in later]]
+
+    assert asyncio.run(ask()) == [0, 1, 2, 3]
+    assert seen == [[0], [1, 2, 3]]
+
+
 def race(bodies: list[dict[str, Any]], base_url: str) -> list[tuple[int, Any]]:
     """Send every booking at the same moment, each from its own thread and connection."""
     barrier = threading.Barrier(len(bodies))

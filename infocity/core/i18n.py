@@ -157,3 +157,16 @@ def format_datetime(value: datetime, fmt: str = "medium") -> str:
     return babel_format_datetime(
         value, pattern, tzinfo=get_settings().city_tz, locale=current_locale()
     )
+
+
+def warm_up() -> None:
+    """Load every language's catalogues and Babel's locale data now (a server process
+    starting), not in the first requests that need them: loading takes a few hundred
+    milliseconds of CPU a language, which in a release rush the first bookings paid
+    while holding their slots (docs/benchmarks.md, section 2)."""
+    moment = datetime(2000, 1, 1, tzinfo=get_settings().city_tz)
+    for locale in LOCALES:
+        translations(locale)
+        with use_locale(locale):
+            format_datetime(moment, "message")
+            format_day(moment)

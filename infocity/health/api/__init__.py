@@ -157,18 +157,18 @@ async def book_by_policy(data: AnonymousBookingCreate, request: Request) -> Appo
 KioskBookings = GroupCommit[service.KioskBooking, AppointmentRead]
 
 
-def kiosk_group_commit(
-    settings: Settings, limiter: anyio.CapacityLimiter | None
-) -> KioskBookings | None:
+def kiosk_group_commit(settings: Settings) -> KioskBookings | None:
     """This process's collector of kiosk bookings (group commit), or None where each is
-    booked alone (no window set, or a database that books one at a time)."""
+    booked alone (no window set, or a database that books one at a time). Its batches
+    run in threads of their own, ``booking_batch_lanes`` at once."""
     if settings.booking_batch_window_ms <= 0 or not service.books_in_batches():
         return None
     return GroupCommit(
         service.book_many_by_policy,
         window=settings.booking_batch_window_ms / 1000,
         size=settings.booking_batch_size,
-        limiter=limiter,
+        lanes=settings.booking_batch_lanes,
+        limiter=anyio.CapacityLimiter(settings.booking_batch_lanes),
     )
 
 

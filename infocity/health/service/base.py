@@ -18,7 +18,7 @@ from infocity.core.clock import city_tz
 from infocity.core.db import utcnow
 from infocity.core.i18n import current_locale
 from infocity.core.models import AuditEntry
-from infocity.core.outbox import notify
+from infocity.core.outbox import Recipient, notify
 from infocity.core.ratelimit import hit
 from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
@@ -212,24 +212,85 @@ def _notify(
         user_ids = accounts.users_to_notify(session, appointment.person_id)
     if not user_ids:
         return
-    row = session.execute(
+    (doctor,) = _doctors(session, [appointment.practitioner_id]).values()
+    organisation = city.get_organisation(appointment.clinic_id, uow=uow)
+    patient = accounts.person_by_id(session, appointment.person_id)
+    context = _message_context(
+        appointment, patient.first_name if patient else "", doctor, organisation, extra
+    )
+    for user_id in user_ids:
+        _queue(session, accounts.recipient_for_user(session, user_id), kind, context)
+
+
+def _notify_booked(
+    uow: UnitOfWork, booked: Sequence[tuple[AppointmentRead, str, Sequence[int] | None]]
+) -> None:
+    """``_notify(…, "appointment_booked", user_ids=…)`` for each appointment of a batch
+    (with its patient's first name, already read): the same messages, with one read of
+    the doctors, one of the accounts and one a clinic, instead of four reads each while
+    the batch holds its slots."""
+    session = uow.session
+    booked = [
+        (appointment, name, accounts.users_to_notify(session, appointment.person_id))
+        if user_ids is None
+        else (appointment, name, user_ids)
+        for appointment, name, user_ids in booked
+    ]
+    booked = [item for item in booked if item[2]]
+    if not booked:
+        return
+    doctors = _doctors(session, [appointment.practitioner_id for appointment, _, _ in booked])
+    organisations = {
+        clinic_id: city.get_organisation(clinic_id, uow=uow)
+        for clinic_id in sorted({appointment.clinic_id for appointment, _, _ in booked})
+    }
+    recipients = accounts.recipients_for_users(
+        session, [user_id for _, _, user_ids in booked for user_id in user_ids or ()]
+    )
+    for appointment, patient_name, user_ids in booked:
+        if not user_ids:
+            continue
+        context = _message_context(
+            appointment,
+            patient_name,
+            doctors[appointment.practitioner_id],
+            organisations[appointment.clinic_id],
+        )
+        for user_id in user_ids:
+            # A missing account fails the batch, whose requests are then booked alone.
+            _queue(session, recipients[user_id], "appointment_booked", context)
+
+
+def _doctors(session: Session, practitioner_ids: Sequence[int]) -> dict[int, Any]:
+    """The specialty, name and room of each of these practitioners, by id."""
+    rows = session.execute(
         select(
+            Practitioner.id,
             Specialty.name,
             Specialty.name_en,
             Practitioner.name.label("practitioner"),
             Practitioner.room,
         )
         .join(Practitioner, Practitioner.specialty_id == Specialty.id)
-        .where(Practitioner.id == appointment.practitioner_id)
-    ).one()
-    organisation = city.get_organisation(appointment.clinic_id, uow=uow)
-    patient = accounts.person_by_id(session, appointment.person_id)
-    context = {
-        "patient_name": patient.first_name if patient else "",
-        "specialty": row.name,
-        "specialty_en": row.name_en,
-        "practitioner": row.practitioner,
-        "room": row.room,
+        .where(Practitioner.id.in_(sorted(set(practitioner_ids))))
+    )
+    return {row.id: row for row in rows}
+
+
+def _message_context(
+    appointment: AppointmentRead,
+    patient_name: str,
+    doctor: Any,
+    organisation: Any,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a message about an appointment says."""
+    return {
+        "patient_name": patient_name,
+        "specialty": doctor.name,
+        "specialty_en": doctor.name_en,
+        "practitioner": doctor.practitioner,
+        "room": doctor.room,
         "clinic": organisation.name,
         "clinic_en": organisation.name_en or organisation.name,
         "address": organisation.address or "",
@@ -237,15 +298,17 @@ def _notify(
         "ticket": appointment.ticket_number,
         **(extra or {}),
     }
-    for user_id in user_ids:
-        notify(
-            session,
-            accounts.recipient_for_user(session, user_id),
-            kind=kind,
-            template=f"health/messages/{kind}.txt",
-            context=context,
-            link="/health/appointments",
-        )
+
+
+def _queue(session: Session, recipient: Recipient, kind: str, context: Mapping[str, Any]) -> None:
+    notify(
+        session,
+        recipient,
+        kind=kind,
+        template=f"health/messages/{kind}.txt",
+        context=context,
+        link="/health/appointments",
+    )
 
 
 def _notify_person(

@@ -48,7 +48,7 @@ from infocity.core.uow import UnitOfWork
 from infocity.health.metrics import counted
 from infocity.health.schemas import AnonymousBookingCreate, AppointmentRead
 from infocity.health.service import slot_sql
-from infocity.health.service.base import _appointment_read, _notify
+from infocity.health.service.base import _appointment_read, _notify_booked
 from infocity.health.service.booking import (
     IDENTIFY_WINDOW_SECONDS,
     _book_by_policy,
@@ -250,6 +250,7 @@ def _book_together(
             except AppError as exc:
                 answers[index] = _outcome(requests[index], _refused(exc))
     taken = _take_together(session, requests, wanted, now)
+    booked: list[tuple[AppointmentRead, str, list[int] | None]] = []
     for index, facts in wanted.items():
         request = requests[index]
         row = taken.get(request.data.slot_id)
@@ -259,8 +260,9 @@ def _book_together(
             answers[index] = _outcome(request, _refused(refusal))
             continue
         result = _appointment_read(row)
-        _notify(uow, result, "appointment_booked", user_ids=facts.recipients)
+        booked.append((result, facts.patient.first_name, facts.recipients))
         answers[index] = _outcome(request, _given(result))
+    _notify_booked(uow, booked)
     return answers
 
 
