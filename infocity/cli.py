@@ -53,6 +53,7 @@ def serve(
 
     import uvicorn
 
+    from infocity.core import migrate as migrations
     from infocity.core.logging import configure_logging, log
 
     configure_logging()
@@ -66,9 +67,6 @@ def serve(
             reason=mismatch,
         )
     if migrate:
-        # Alembic only when asked: a server's start-up does not pay for it otherwise.
-        from infocity.core import migrate as migrations
-
         migrations.upgrade()
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Metrics of all processes are summed through files in this directory.

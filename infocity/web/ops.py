@@ -19,6 +19,7 @@ from sqlalchemy import text
 from infocity.core.db import get_engine
 from infocity.core.errors import Forbidden, Unauthenticated
 from infocity.core.i18n import N_
+from infocity.core.migrate import is_current
 from infocity.core.opsmetrics import DatabaseCollector
 from infocity.core.settings import get_settings
 from infocity.web.deps import client_ip
@@ -40,9 +41,6 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz() -> Response:
     """The process can serve: database reachable and migrations current."""
-    # Alembic is imported by the first readiness check, not by every process's start-up.
-    from infocity.core.migrate import is_current
-
     checks: dict[str, str] = {}
     try:
         with get_engine().connect() as connection:
