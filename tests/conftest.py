@@ -18,6 +18,7 @@ from typing import IO
 import psycopg
 import pytest
 import time_machine
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
@@ -205,12 +206,26 @@ def uow(database: str) -> UnitOfWork:
     return UnitOfWork()
 
 
+_APPS: dict[str, FastAPI] = {}
+
+
+def shared_app() -> FastAPI:
+    """This process's application for the current settings, built once: FastAPI builds the
+    routes of each new application on its first requests, which costs as much as a whole
+    test. The database is left out of the key: the application finds it in the settings at
+    each request, and each ``TestClient`` block runs the lifespan again (its state anew)."""
+    from infocity.app import create_app
+
+    key = get_settings().model_dump_json(exclude={"database_url"})
+    if key not in _APPS:
+        _APPS[key] = create_app()
+    return _APPS[key]
+
+
 @pytest.fixture
 def client(database: str) -> Iterator[TestClient]:
     """The whole application in-process, on the test database."""
-    from infocity.app import create_app
-
-    with TestClient(create_app(), base_url="http://testserver") as test_client:
+    with TestClient(shared_app(), base_url="http://testserver") as test_client:
         yield test_client
 
 

@@ -13,16 +13,18 @@ import importlib.util
 import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from babel.dates import format_date
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 
 from infocity.core.i18n import N_, current_locale, format_amount, format_number, gettext
 from infocity.core.settings import get_settings
 from infocity.housing import qr
 from infocity.housing.rules import SERVICE_LABELS, UNITS
 from infocity.housing.schemas import BillRead
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 # fontTools logs each step of subsetting the embedded font at INFO, some twenty lines a
 # bill; only its warnings are worth an operator's attention.
@@ -58,6 +60,11 @@ def font_path(configured: str | None = None) -> Path:
 
 def bill_pdf(bill: BillRead) -> bytes:
     """The printable bill as PDF bytes."""
+    # fpdf2 brings fontTools and Pillow, the largest part of the pages' start-up: imported
+    # by the first bill a process prints, not by every process that serves pages.
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
     _ = gettext
     locale = current_locale()
     pdf = FPDF(format="A4")
@@ -123,6 +130,8 @@ QR_SIZE_MM = 50  # the code with its quiet zone: beside the details, easy to sca
 
 def _payment_section(pdf: FPDF, bill: BillRead) -> None:
     """The payee's bank details and the payment QR code, or a note that there are none."""
+    from fpdf.enums import XPos, YPos
+
     _ = gettext
     if bill.payee is None or bill.payment_qr is None:
         pdf.multi_cell(0, 6, _(NO_BANK_DETAILS), new_x=XPos.LMARGIN, new_y=YPos.NEXT)

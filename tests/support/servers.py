@@ -19,6 +19,7 @@ import httpx
 
 CEILING_SECONDS = 300.0
 STALL_SECONDS = 120.0
+PROGRESS_LOOK_SECONDS = 1.0
 
 
 class ServerDidNotStart(RuntimeError):
@@ -80,12 +81,16 @@ def wait_until_ready(
     """Return once ``url`` answers 200; raise ``ServerDidNotStart`` (with the log's end)
     if ``process`` exits, shows no progress for ``stall`` seconds, or ``ceiling`` passes."""
 
-    def answers() -> bool:
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(url, timeout=5).status_code == 200
-        return False
+    # One client for every try: a new one per try builds a TLS context each time, which
+    # cost more CPU than the try itself, taken from the server being waited for.
+    with httpx.Client(timeout=5) as client:
 
-    wait_until(answers, process, log=log, ceiling=ceiling, stall=stall, poll=poll)
+        def answers() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return client.get(url).status_code == 200
+            return False
+
+        wait_until(answers, process, log=log, ceiling=ceiling, stall=stall, poll=poll)
 
 
 def wait_until(
@@ -100,7 +105,8 @@ def wait_until(
     """Return once ``condition()`` holds, while ``process`` (the server it depends on)
     lives and makes progress; raise ``ServerDidNotStart`` as ``wait_until_ready``."""
     started = time.monotonic()
-    last_progress = started
+    last_progress = last_look = started
+    look_every = min(PROGRESS_LOOK_SECONDS, stall / 4)
     progress = (_cpu_ticks(process.pid), _log_size(log))
     while True:
         if process.poll() is not None:
@@ -110,9 +116,14 @@ def wait_until(
         if condition():
             return
         now = time.monotonic()
-        current = (_cpu_ticks(process.pid), _log_size(log))
-        if current != progress:
-            progress, last_progress = current, now
+        # Progress is looked for once a second (more often for a short stall window), not at
+        # every poll: reading every process's /proc entry costs milliseconds of the CPU the
+        # server is starting with.
+        if now - last_look >= look_every:
+            last_look = now
+            current = (_cpu_ticks(process.pid), _log_size(log))
+            if current != progress:
+                progress, last_progress = current, now
         if now - last_progress > stall:
             raise ServerDidNotStart(f"server made no progress for {stall:.0f} s:\n{_tail(log)}")
         if now - started > ceiling:
