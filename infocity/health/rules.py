@@ -510,7 +510,8 @@ def ticket_code(practitioner_id: int, day: date, seq: int) -> str:
     '1403-0012-07' is the 7th patient of doctor 12 on 14 March. It identifies the visit
     in the doctor's queue; the appointment id identifies the booking.
     """
-    return f"{day:%d%m}-{practitioner_id:04d}-{seq:02d}"
+    # The date's fields, not strftime: a quarter of the time (millions of slots).
+    return f"{day.day:02d}{day.month:02d}-{practitioner_id:04d}-{seq:02d}"
 
 
 # --- Attachment --------------------------------------------------------------------

@@ -72,7 +72,7 @@ def throwaway_cluster() -> Iterator[str]:
     options = (
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
-        "-c shared_buffers=256MB"
+        "-c shared_buffers=256MB -c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=4GB"
     )
     _run_as(
         run_user,

@@ -150,8 +150,10 @@ class CardsCity(EducationCity):
         return self.ids.get("card_pupils", 0) + n + 1
 
     def _users_base(self) -> int:
-        """Card users are numbered after the education part's parents."""
-        return self.ids.get("users", 0) + len(self._all_applicants())
+        """Card users are numbered after the education part's parents (counted, not
+        concatenated: this is asked for every card user's row)."""
+        kindergarten, first_grade = self.applicants()
+        return self.ids.get("users", 0) + len(kindergarten) + len(first_grade)
 
     def representative_user_id(self, n: int) -> int:
         return self._users_base() + n + 1

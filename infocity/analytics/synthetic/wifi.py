@@ -87,7 +87,8 @@ def device_mac(n: int) -> str:
     """The MAC of the ``n``-th device (a universally administered address, unique per
     ``n`` below 2**32)."""
     low = (n * 2_654_435_761 + 7) % 2**32  # odd multiplier: a bijection modulo 2**32
-    return "3c-22-" + "-".join(f"{low >> shift & 0xFF:02x}" for shift in (24, 16, 8, 0))
+    # One format, not a join over a generator: 2.4 million MACs at scale 1.
+    return f"3c-22-{low >> 24:02x}-{low >> 16 & 0xFF:02x}-{low >> 8 & 0xFF:02x}-{low & 0xFF:02x}"
 
 
 def _access_point_mac(n: int) -> str:

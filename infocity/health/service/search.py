@@ -7,16 +7,17 @@ from datetime import datetime, time, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, select, union_all
+from sqlalchemy import Integer, Select, TextClause, bindparam, select, text, union_all
 
 from infocity.core.clock import city_date, city_tz
-from infocity.core.db import utcnow
+from infocity.core.db import fetch_rows, utcnow
 from infocity.core.uow import UnitOfWork
 from infocity.health import rules
 from infocity.health.models import Clinic, Practitioner
 from infocity.health.rules import SlotStatus
 from infocity.health.schemas import SlotFilter, SlotRead
 from infocity.health.service.base import SLOTS
+from infocity.health.service.slot_sql import hand_written
 
 
 def search_free_slots(
@@ -38,8 +39,21 @@ def search_free_slots(
         "upper": upper,
         "limit": search.limit,
     }
+    # A unit of work of its own has run nothing yet: the one statement may then commit
+    # by itself (no BEGIN and ROLLBACK round trips around a read).
+    own_transaction = uow is None
     uow = uow or UnitOfWork()
     with uow:
+        if hand_written(uow.session):
+            if search.practitioner_id is not None:
+                statement = _PG_SEARCH["practitioner"]
+            elif search.clinic_id is not None:
+                statement = _PG_SEARCH["group"]
+                params["clinic_id"] = search.clinic_id
+            else:
+                statement = _PG_SEARCH["city"]
+            rows = fetch_rows(uow.session, statement, params, own_transaction=own_transaction)
+            return [SlotRead.model_validate(row, from_attributes=True) for row in rows]
         polyclinics = []
         if search.clinic_id is not None:
             branches = uow.session.scalars(
@@ -108,3 +122,36 @@ def _free_slots_query(polyclinics: int, by_practitioner: bool) -> Select[Any]:
         .order_by(found.c.starts_at, found.c.id)
         .limit(limit)
     )
+
+
+# PostgreSQL: the same search in one prepared statement and one round trip. With a
+# polyclinic, its group (it and its branches) is read in the statement and each member
+# is searched by its own small index scan (LATERAL): the statement above needed a first
+# round trip for the branches, and BEGIN and ROLLBACK two more around them. The status
+# is written as the partial indexes' predicate (``models.FREE_SLOT``) so they serve it.
+_PG_FREE = """(SELECT s.id, s.clinic_id, s.practitioner_id, s.specialty_id, s.starts_at,
+    s.ends_at FROM slots s
+WHERE s.specialty_id = :specialty_id AND s.status = 'free'
+  AND s.release_at <= :now AND s.starts_at > :now
+  AND s.starts_at >= :lower AND s.starts_at < :upper AND <member>
+ORDER BY s.starts_at, s.id LIMIT :limit) f"""
+_PG_ANSWER = """SELECT f.id, f.clinic_id, f.practitioner_id, p.name AS practitioner_name,
+    p.room, f.specialty_id, f.starts_at, f.ends_at
+FROM <found> JOIN practitioners p ON p.id = f.practitioner_id <group>
+ORDER BY f.starts_at, f.id LIMIT :limit"""
+
+
+def _pg_search(found: str, member: str, group: str = "") -> TextClause:
+    sql = _PG_ANSWER.replace("<found>", found).replace("<group>", group)
+    return text(sql.replace("<member>", member))
+
+
+_PG_SEARCH: dict[str, TextClause] = {
+    "city": _pg_search(_PG_FREE, "TRUE"),
+    "practitioner": _pg_search(_PG_FREE, "s.practitioner_id = :practitioner_id"),
+    "group": _pg_search(
+        "clinics c CROSS JOIN LATERAL " + _PG_FREE,
+        "s.clinic_id = c.id",
+        "WHERE c.id = :clinic_id OR c.parent_clinic_id = :clinic_id",
+    ),
+}
