@@ -138,8 +138,8 @@ def ingest(
     for result in results:
         if result.status == 200:
             body = result.json()
-            accepted += len(body["accepted"])
-            duplicates += len(body["duplicates"])
+            accepted += body["accepted"]
+            duplicates += body["duplicates"]
             refused += len(body["refused"])
     latencies = [r.seconds * 1000 for r in results]
     return {
