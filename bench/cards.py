@@ -337,7 +337,7 @@ def peak(
         watch.stopping.set()
         watch.join()
     latencies = [seen - sent[pupil] for pupil, seen in watch.seen if pupil in sent]
-    accepted = sum(len(r.json()["accepted"]) for r in results if r.status == 200)
+    accepted = sum(int(r.json()["accepted"]) for r in results if r.status == 200)
     return {
         "worker_warm_up_s": warm_up,
         "events_offered": count,
