@@ -138,8 +138,8 @@ def ingest(
     for result in results:
         if result.status == 200:
             body = result.json()
-            accepted += len(body["accepted"])
-            duplicates += len(body["duplicates"])
+            accepted += body["accepted"]
+            duplicates += body["duplicates"]
             refused += len(body["refused"])
     latencies = [r.seconds * 1000 for r in results]
     return {
@@ -337,7 +337,7 @@ def peak(
         watch.stopping.set()
         watch.join()
     latencies = [seen - sent[pupil] for pupil, seen in watch.seen if pupil in sent]
-    accepted = sum(len(r.json()["accepted"]) for r in results if r.status == 200)
+    accepted = sum(int(r.json()["accepted"]) for r in results if r.status == 200)
     return {
         "worker_warm_up_s": warm_up,
         "events_offered": count,

@@ -84,12 +84,12 @@ def test_a_lost_card_is_blocked_and_reissued_and_the_money_stays(database: str) 
     now = utcnow()
     # The parent reports the card lost; the turnstile refuses it from then on.
     before = event("t0", "entry", pupil.uid, now - timedelta(minutes=2))
-    assert send(turnstile, before).accepted == ["t0"]
+    assert send(turnstile, before).accepted == 1
     blocked = service.block_card(parent.principal, pupil.card_id)
     assert blocked.status == "blocked"
     refused = send(turnstile, event("t1", "entry", pupil.uid, now - timedelta(minutes=1)), before)
     assert [r.code for r in refused.refused] == ["cards_card_blocked"]
-    assert refused.duplicates == ["t0"]  # a replay of what came before the block
+    assert refused.duplicates == 1  # a replay of what came before the block
     with unchanged("cards_card_state"):
         service.block_card(school.staff.principal, pupil.card_id)
 
@@ -97,7 +97,7 @@ def test_a_lost_card_is_blocked_and_reissued_and_the_money_stays(database: str) 
     assert (fresh.status, fresh.pupil_id) == ("active", pupil.id)
     mine = service.get_my_pupil(parent.principal, pupil.id)
     assert (mine.balance, mine.card_status) == (50_000, "active")
-    assert send(turnstile, event("t2", "entry", fresh.uid, now)).accepted == ["t2"]
+    assert send(turnstile, event("t2", "entry", fresh.uid, now)).accepted == 1
 
     history = service.card_history(school.staff.principal, pupil.id)
     assert [h.action for h in history][:3] == ["reissued", "blocked", "activated"]

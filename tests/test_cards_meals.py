@@ -278,7 +278,7 @@ def test_a_subsidised_pupil_with_no_money_is_approved_for_the_allowance(database
             authorization_id=approved.authorization_id,
         ),
     )
-    assert batch.accepted == ["free-1"]
+    assert batch.accepted == 1
     mine = service.get_my_pupil(parent.principal, pupil.id)
     assert (mine.balance, mine.available) == (0, 0)
     assert service.pupil_meals(parent.principal, pupil.id).subsidy_left_today == 1_000

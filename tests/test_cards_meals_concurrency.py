@@ -103,7 +103,7 @@ def test_tills_at_once_take_no_more_of_the_day_subsidy_than_granted(database: st
     batches = _race(
         lambda i: send(tills[i], event(f"meal-{i}", "purchase", pupil.uid, now, amount=4_000))
     )
-    accepted = sum(len(b.accepted) for b in batches if not isinstance(b, str))
+    accepted = sum(b.accepted for b in batches if not isinstance(b, str))
     assert accepted == 2  # 8,000 of 10,000; a third would need 2,000 from an empty balance
     ledger = service.list_ledger(parent.principal, pupil.id)
     assert sorted(e.subsidy for e in ledger) == [4_000, 4_000]

@@ -42,9 +42,13 @@ def test_demo_city_loads_once(client: TestClient) -> None:
     pupil = re.search(r'href="/cards/pupils/(\d+)"', cards)
     assert pupil is not None
     day = anna.get(f"/cards/pupils/{pupil[1]}").text
-    assert "330,00" in cards
+    assert "445,00" in cards  # 500 paid in, 20 of the lunch, 35 of the bun ordered ahead
     assert "Вход в школу" in day
     assert "Покупка в столовой" in day
+    # The school's menu, the subsidised lunch and the lunch ordered ahead.
+    assert "Льготное питание" in day
+    assert "Комплексный обед" in day
+    assert "150,00\u00a0руб. за счёт льготы" in day
     # The guard's building lists the demo cameras.
     guard = login_page_client(client, "security@demo.infocity.example", DEMO_PASSWORD)
     buildings = guard.get("/safety").text

@@ -360,6 +360,22 @@ class SubsidyOverlaps(Conflict):
         )
 
 
+class SubsidyNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "cards_subsidy_not_found", N_("This school has no such subsidy."), field="subsidy"
+        )
+
+
+class SubsidyEnded(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "cards_subsidy_ended",
+            N_("This subsidy has ended or been revoked already."),
+            field="subsidy",
+        )
+
+
 # --- Students' social cards ----------------------------------------------------------
 
 

@@ -63,6 +63,28 @@ def grant_subsidy(
 
 
 @router.get(
+    "/schools/{school_id}/pupils/{pupil_id}/subsidies",
+    response_model=list[SubsidyRead],
+    summary="A pupil's subsidised-meal allowances, the latest first (school staff)",
+    responses=error_responses(401, 403, 404, 422),
+)
+def school_pupil_subsidies(
+    school_id: IdPath, pupil_id: IdPath, actor: CurrentUser
+) -> list[SubsidyRead]:
+    return service.school_pupil_subsidies(actor, school_id, pupil_id)
+
+
+@router.post(
+    "/schools/{school_id}/subsidies/{subsidy_id}/revoke",
+    response_model=SubsidyRead,
+    summary="Revoke a pupil's subsidised meals from tomorrow (school staff)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def revoke_subsidy(school_id: IdPath, subsidy_id: IdPath, actor: CurrentUser) -> SubsidyRead:
+    return service.revoke_subsidy(actor, school_id, subsidy_id)
+
+
+@router.get(
     "/pupils/{pupil_id}/menus/{day}",
     response_model=MenuRead,
     summary="The menu of a day at the pupil's school",

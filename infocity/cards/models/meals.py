@@ -62,6 +62,11 @@ class Subsidy(Base):
     ends: Mapped[date] = mapped_column(Date)
     granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Revoked by the school: the allowance pays nothing from this city day on (the day
+    # after the revocation; what the days before used stays as it was).
+    revoked_from: Mapped[date | None] = mapped_column(Date)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint("daily_amount > 0", name="daily_amount"),
@@ -95,6 +100,10 @@ class MealOrder(Base):
     day: Mapped[date] = mapped_column(Date)
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     amount: Mapped[int] = mapped_column(BigInteger)  # kopecks
+    # The part of ``amount`` the day's subsidised-meal allowance paid (the rest came from
+    # the balance), and that allowance.
+    subsidy: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    subsidy_id: Mapped[int | None] = mapped_column(ForeignKey("card_subsidies.id"))
     state: Mapped[str] = mapped_column(String(16), default=OrderState.PAID)
     ordered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("card_events.id"))
@@ -104,5 +113,6 @@ class MealOrder(Base):
     __table_args__ = (
         CheckConstraint(one_of("state", OrderState), name="state"),
         CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("subsidy >= 0 AND subsidy <= amount", name="subsidy"),
         Index("ix_card_meal_orders_pupil_day", "pupil_id", "day"),
     )

@@ -1,7 +1,8 @@
 """School staff's pages of school cards (thin: parse the form, call one use case,
 render). /cards/school: the school's pupils with their card and balance, a search, and
 issuing a card to a child found in the register; /cards/school/pupils/<id>: the pupil's
-cards (block a lost one, unblock a found one, re-issue), history and latest events."""
+cards (block a lost one, unblock a found one, re-issue), subsidised meals (grant,
+revoke from tomorrow), history and latest events."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from infocity.cards import errors, service
+from infocity.cards.pages.parents import _kopecks
 from infocity.cards.rules.cards import HISTORY_LABELS, STATUS_LABELS
 from infocity.cards.rules.events import EVENT_LABELS
 from infocity.cards.rules.ledger import DECLINE_LABELS
 from infocity.cards.schemas.cards import CardIssue, CardRead
+from infocity.cards.schemas.meals import SubsidyGrant
 from infocity.core.auth import Principal, Role
+from infocity.core.clock import city_today
 from infocity.core.errors import AppError, InvalidInput
 from infocity.core.i18n import N_
 from infocity.web.deps import csrf_protect, render
@@ -41,7 +45,13 @@ NOTICES = {
     "blocked": N_("The card is blocked: turnstiles and tills refuse it."),
     "unblocked": N_("The card works again."),
     "reissued": N_("The new card is issued; the balance and the rules stay with the pupil."),
+    "subsidy_granted": N_("Subsidised meals are granted."),
+    "subsidy_revoked": N_(
+        "Subsidised meals are revoked from tomorrow; meals ordered ahead for those days that "
+        "they paid are cancelled and the parents see it on the child's page."
+    ),
 }
+SUBSIDY_FIELDS = ("daily_amount", "starts", "ends")
 LABELS = {
     "status": STATUS_LABELS,
     "event": EVENT_LABELS,
@@ -143,6 +153,9 @@ def _pupil_page(
         "cards/school/pupil.html",
         {
             "data": pupil,
+            "subsidies": service.school_pupil_subsidies(actor, pupil.school_id, pupil_id),
+            "today": city_today(),
+            "subsidy_form": {},
             "history": service.card_history(actor, pupil_id),
             "labels": LABELS,
             "errors": FormErrors(),
@@ -204,3 +217,46 @@ def school_reissue(request: Request, pupil_id: IdPath, card_id: IdPath, form: Fo
         return service.reissue_card(actor, card_id, uid)
 
     return _card_act(request, pupil_id, card_id, reissue, "reissued")
+
+
+def _school_of(form: dict[str, str]) -> int:
+    return int(form["school_id"]) if form.get("school_id", "").isdigit() else 0
+
+
+@router.post(f"{PAGE}/pupils/{{pupil_id}}/subsidies", response_class=HTMLResponse)
+def school_grant_subsidy(request: Request, pupil_id: IdPath, form: Form) -> Response:
+    actor = logged_in(request)
+    try:
+        grant = SubsidyGrant.model_validate(
+            {
+                "daily_amount": _kopecks(form.get("daily_amount")) or 0,
+                "starts": form.get("starts", ""),
+                "ends": form.get("ends", ""),
+            }
+        )
+        service.grant_subsidy(actor, _school_of(form), pupil_id, grant)
+    except (AppError, ValidationError) as exc:
+        reraise_refusal(exc)
+        return _pupil_page(
+            request,
+            pupil_id,
+            refusal_status(exc),
+            errors=FormErrors.of(exc, SUBSIDY_FIELDS),
+            subsidy_form={name: form.get(name, "") for name in SUBSIDY_FIELDS},
+        )
+    return redirect(f"{PAGE}/pupils/{pupil_id}?done=subsidy_granted")
+
+
+@router.post(
+    f"{PAGE}/pupils/{{pupil_id}}/subsidies/{{subsidy_id}}/revoke", response_class=HTMLResponse
+)
+def school_revoke_subsidy(
+    request: Request, pupil_id: IdPath, subsidy_id: IdPath, form: Form
+) -> Response:
+    actor = logged_in(request)
+    try:
+        service.revoke_subsidy(actor, _school_of(form), subsidy_id)
+    except AppError as exc:
+        reraise_refusal(exc)
+        return _pupil_page(request, pupil_id, refusal_status(exc), errors=FormErrors.of(exc))
+    return redirect(f"{PAGE}/pupils/{pupil_id}?done=subsidy_revoked")

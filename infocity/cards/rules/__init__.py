@@ -16,5 +16,6 @@ AUDIT_ACTIONS = {
     "cards.purchase.refund": N_("Refunded a pupil's canteen purchase"),
     "cards.menu.publish": N_("Published a school's menu of a day"),
     "cards.subsidy.grant": N_("Granted a pupil subsidised meals"),
+    "cards.subsidy.revoke": N_("Revoked a pupil's subsidised meals"),
     **social.AUDIT_ACTIONS,
 }

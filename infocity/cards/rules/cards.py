@@ -46,6 +46,10 @@ HISTORY_LABELS = {
     "rules": N_("The limit or banned food changed"),
     "auto_top_up": N_("The automatic top-up changed"),
     "refund": N_("A purchase was refunded"),
+    "subsidy": N_("Subsidised meals were granted"),
+    "subsidy_revoke": N_("Subsidised meals were revoked"),
+    "meal_order": N_("A meal was ordered ahead"),
+    "meal_cancel": N_("A meal order was cancelled"),
 }
 
 

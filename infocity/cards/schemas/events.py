@@ -39,10 +39,11 @@ class RowRefusal(BaseModel):
 
 
 class BatchRead(BaseModel):
-    """Accepted rows (new or seen before), and each refused one with why."""
+    """How many rows were stored now and how many were seen before; each refused row
+    in detail with why (the answer stays short however large the batch)."""
 
-    accepted: list[str]
-    duplicates: list[str]
+    accepted: int
+    duplicates: int
     refused: list[RowRefusal]
 
 

@@ -46,6 +46,7 @@ class SubsidyRead(OutputModel):
     daily_amount: int
     starts: date
     ends: date
+    revoked_from: date | None = None  # revoked: pays nothing from this day on
 
 
 class MealOrderIn(InputModel):
@@ -61,6 +62,7 @@ class MealOrderRead(OutputModel):
     day: date
     items: list[dict[str, Any]]
     amount: int
+    subsidy: int = 0  # the part of ``amount`` the day's allowance paid
     state: str
     created_at: datetime
 

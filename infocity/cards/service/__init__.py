@@ -42,7 +42,9 @@ from infocity.cards.service.meals import (
     publish_menu,
     pupil_meals,
     pupil_menu,
+    revoke_subsidy,
     school_menu,
+    school_pupil_subsidies,
     till_meal_orders,
 )
 from infocity.cards.service.notices import fan_out_card_events
@@ -119,7 +121,9 @@ __all__ = [
     "reissue_social_card",
     "remove_trusted_adult",
     "report_social_card_lost",
+    "revoke_subsidy",
     "school_menu",
+    "school_pupil_subsidies",
     "send_daily_digests",
     "set_auto_top_up",
     "set_notification_settings",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from infocity.accounts.service import DeviceIdentity
@@ -166,6 +166,8 @@ def grant_subsidy(
                 Subsidy.pupil_id == pupil_id,
                 Subsidy.starts <= data.ends,
                 Subsidy.ends >= data.starts,
+                # A revoked allowance's last day is the day before it was revoked from.
+                or_(Subsidy.revoked_from.is_(None), Subsidy.revoked_from > data.starts),
             )
         )
         if overlapping:
@@ -195,12 +197,101 @@ def grant_subsidy(
         return result
 
 
+def revoke_subsidy(
+    actor: Principal | None,
+    school_id: int,
+    subsidy_id: int,
+    *,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> SubsidyRead:
+    """School staff revoke a pupil's subsidised meals from tomorrow (the city day): the
+    allowance pays nothing from then on; today and the days before stay as they were.
+    Meals ordered for those days that the allowance paid are cancelled, what the balance
+    paid of them returned (the parents may order again, paying, until the cut-off)."""
+    actor = authorize(actor, Action.SCHOOL_CARDS_ISSUE, school_id)
+    now = now or utcnow()
+    revoked_from = city_date(now) + timedelta(days=1)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        subsidy = session.get(Subsidy, subsidy_id)
+        if subsidy is None or subsidy.school_id != school_id:
+            raise errors.SubsidyNotFound()
+        # Once: a second revocation (or two staff at once) finds the row taken.
+        revoked = dml(
+            session,
+            update(Subsidy)
+            .where(
+                Subsidy.id == subsidy.id,
+                Subsidy.revoked_from.is_(None),
+                Subsidy.ends >= revoked_from,
+            )
+            .values(revoked_from=revoked_from, revoked_by=actor.acting_user_id, revoked_at=now),
+        ).rowcount
+        if revoked != 1:
+            raise errors.SubsidyEnded()
+        orders = session.scalars(
+            select(MealOrder)
+            .where(
+                MealOrder.subsidy_id == subsidy.id,
+                MealOrder.day >= revoked_from,
+                MealOrder.state == OrderState.PAID,
+            )
+            .order_by(MealOrder.day, MealOrder.id)
+        ).all()
+        cancelled = [order.id for order in orders if _cancel(session, actor, order, now)]
+        detail = f"{subsidy.id}: from {revoked_from.isoformat()}"
+        if cancelled:
+            detail += f"; orders cancelled: {', '.join(map(str, cancelled))}"
+        _add_history(session, actor, subsidy.pupil_id, "subsidy_revoke", detail=detail, at=now)
+        pupil = session.get(CardPupil, subsidy.pupil_id)
+        audit.record(
+            session,
+            actor,
+            "cards.subsidy.revoke",
+            subject_person_id=pupil.person_id if pupil else None,
+            organisation_id=school_id,
+            detail=detail,
+        )
+        session.refresh(subsidy)
+        result = SubsidyRead.model_validate(subsidy)
+        uow.commit()
+        return result
+
+
+def school_pupil_subsidies(
+    actor: Principal | None, school_id: int, pupil_id: int, *, uow: UnitOfWork | None = None
+) -> list[SubsidyRead]:
+    """A pupil's subsidised-meal allowances, the latest first, for the school's staff."""
+    authorize(actor, Action.SCHOOL_CARDS_ISSUE, school_id)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        pupil = session.get(CardPupil, pupil_id)
+        if pupil is None or pupil.school_id != school_id:
+            raise errors.PupilNotFound()
+        rows = session.scalars(
+            select(Subsidy)
+            .where(Subsidy.pupil_id == pupil_id)
+            .order_by(Subsidy.starts.desc(), Subsidy.id.desc())
+        )
+        return [SubsidyRead.model_validate(row) for row in rows]
+
+
+def _pays_on(day: date) -> ColumnElement[bool]:
+    """An allowance pays on the city ``day``: within its period, not revoked by then."""
+    return and_(
+        Subsidy.starts <= day,
+        Subsidy.ends >= day,
+        or_(Subsidy.revoked_from.is_(None), Subsidy.revoked_from > day),
+    )
+
+
 def _subsidies_on(session: Session, pupil_id: int, day: date) -> list[Subsidy]:
     return list(
         session.scalars(
-            select(Subsidy)
-            .where(Subsidy.pupil_id == pupil_id, Subsidy.starts <= day, Subsidy.ends >= day)
-            .order_by(Subsidy.id)
+            select(Subsidy).where(Subsidy.pupil_id == pupil_id, _pays_on(day)).order_by(Subsidy.id)
         )
     )
 
@@ -224,7 +315,15 @@ def _take_subsidy(session: Session, pupil_id: int, amount: int, day: date) -> in
     """The part of a purchase of ``amount`` the day's allowance pays: the day's row of
     each allowance raised by a guarded update within the allowance (a till selling at
     the same moment is decided by the row, and the loser takes what is left)."""
-    taken = 0
+    return _take_subsidy_of(session, pupil_id, amount, day)[0]
+
+
+def _take_subsidy_of(
+    session: Session, pupil_id: int, amount: int, day: date
+) -> tuple[int, int | None]:
+    """As ``_take_subsidy``, with the allowance that paid (allowances of one pupil never
+    overlap, so one a day at most)."""
+    taken, paid_by = 0, None
     for subsidy in _subsidies_on(session, pupil_id, day):
         session.execute(
             upsert_insert(session)(SubsidyDay)
@@ -248,8 +347,24 @@ def _take_subsidy(session: Session, pupil_id: int, amount: int, day: date) -> in
             ).rowcount
             if raised == 1:
                 taken += share
+                paid_by = subsidy.id
                 break
-    return taken
+    return taken, paid_by
+
+
+def _give_back_subsidy(session: Session, order: MealOrder) -> None:
+    """What a cancelled order took of its day's allowance is free for that day again."""
+    if order.subsidy and order.subsidy_id is not None:
+        dml(
+            session,
+            update(SubsidyDay)
+            .where(
+                SubsidyDay.subsidy_id == order.subsidy_id,
+                SubsidyDay.day == order.day,
+                SubsidyDay.used >= order.subsidy,
+            )
+            .values({SubsidyDay.used: SubsidyDay.used - order.subsidy}),
+        )
 
 
 # --- Pre-orders ----------------------------------------------------------------------------
@@ -300,15 +415,23 @@ def order_meal(
         if _banned_in(session, pupil.id, items):
             raise errors.BannedItem()
         amount = _check_amount(sum(item.price for item in items))
-        balance = money._debit(session, pupil.id, amount, now, city_date(now))
-        if balance is None:
-            raise money._refusal(session, pupil.id, amount)
+        # The day's allowance pays first, as at the till on that day; the rest now.
+        subsidy, subsidy_id = _take_subsidy_of(session, pupil.id, amount, data.day)
+        rest = amount - subsidy
+        if rest:
+            balance = money._debit(session, pupil.id, rest, now, city_date(now))
+            if balance is None:
+                raise money._refusal(session, pupil.id, rest)
+        else:
+            balance = pupil.balance
         order = MealOrder(
             pupil_id=pupil.id,
             school_id=pupil.school_id,
             day=data.day,
             items=[item.model_dump() for item in items],
             amount=amount,
+            subsidy=subsidy,
+            subsidy_id=subsidy_id,
             state=OrderState.PAID,
             ordered_by=actor.acting_user_id,
             created_at=now,
@@ -319,9 +442,10 @@ def order_meal(
             session,
             pupil.id,
             EntryKind.PURCHASE,
-            -amount,
+            -rest,
             balance,
             now,
+            subsidy=subsidy,
             items=order.items,
             reference=f"order:{order.id}",
             actor_user_id=actor.acting_user_id,
@@ -353,31 +477,42 @@ def cancel_meal_order(
         if order is None or order.pupil_id != pupil.id:
             raise errors.OrderNotFound()
         _check_window(order.day, now)
-        moved = dml(
-            session,
-            update(MealOrder)
-            .where(
-                MealOrder.id == order.id,
-                MealOrder.state == rules.order_state_before(OrderMove.CANCEL),
-            )
-            .values(state=rules.order_state_after(OrderMove.CANCEL), changed_at=now),
-        ).rowcount
-        if moved != 1:
+        if not _cancel(session, actor, order, now):
             raise errors.OrderStateConflict()
-        _take_reference(
-            session,
-            pupil.id,
-            f"order-refund:{order.id}",
-            order.amount,
-            now,
-            EntryKind.REFUND,
-            actor,
-        )
-        _add_history(session, actor, pupil.id, "meal_cancel", detail=str(order.id), at=now)
         session.refresh(order)
         result = MealOrderRead.model_validate(order)
         uow.commit()
         return result
+
+
+def _cancel(session: Session, actor: Principal, order: MealOrder, now: datetime) -> bool:
+    """Cancel a paid order once (guarded update): what the balance paid goes back under
+    a unique reference, what the allowance paid is free for its day again. False when
+    the order was served or cancelled already."""
+    moved = dml(
+        session,
+        update(MealOrder)
+        .where(
+            MealOrder.id == order.id,
+            MealOrder.state == rules.order_state_before(OrderMove.CANCEL),
+        )
+        .values(state=rules.order_state_after(OrderMove.CANCEL), changed_at=now),
+    ).rowcount
+    if moved != 1:
+        return False
+    if order.amount > order.subsidy:
+        _take_reference(
+            session,
+            order.pupil_id,
+            f"order-refund:{order.id}",
+            order.amount - order.subsidy,
+            now,
+            EntryKind.REFUND,
+            actor,
+        )
+    _give_back_subsidy(session, order)
+    _add_history(session, actor, order.pupil_id, "meal_cancel", detail=str(order.id), at=now)
+    return True
 
 
 def pupil_meals(

@@ -29,7 +29,7 @@ from infocity.cards.rules.ledger import (
 )
 from infocity.cards.rules.meals import subsidy_share
 from infocity.cards.schemas.events import AuthorizationAsk, AuthorizationRead, ItemIn
-from infocity.cards.service import money
+from infocity.cards.service import meals, money
 from infocity.cards.service.ledger import _check_amount
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
@@ -85,7 +85,7 @@ def _asked(session: Session, device: DeviceIdentity, ask: AuthorizationAsk, day:
             .outerjoin(BannedCategory, BannedCategory.pupil_id == CardPupil.id)
             .outerjoin(
                 Subsidy,
-                and_(Subsidy.pupil_id == CardPupil.id, Subsidy.starts <= day, Subsidy.ends >= day),
+                and_(Subsidy.pupil_id == CardPupil.id, meals._pays_on(day)),
             )
             .outerjoin(SubsidyDay, and_(SubsidyDay.subsidy_id == Subsidy.id, SubsidyDay.day == day))
             .outerjoin(
