@@ -39,11 +39,13 @@ class WifiCity:
 
 
 def hotspot_line(network: str, n: int, nas_address: str = "") -> str:
-    """One line of a hotspots file (a metro station's hotspot, two access points)."""
+    """One line of a hotspots file (a metro station's hotspot, two access points whose MACs
+    are unique for every ``n`` below 65,536)."""
     address = nas_address or f"10.{n // 250}.{n % 250}.1"
+    station = f"{n >> 8:02x}-{n & 0xFF:02x}"
     return (
         f"{network};Станция №{n};Москва, ст. м. №{n};55.{750 + n};37.{610 + n};MT_FREE;"
-        f"nas-{network}-{n};{address};02-11-22-33-{n % 99:02d}-01 02-11-22-33-{n % 99:02d}-02"
+        f"nas-{network}-{n};{address};02-11-22-{station}-01 02-11-22-{station}-02"
     )
 
 

@@ -87,7 +87,9 @@ def test_staff_publish_a_menu_and_a_parent_orders_and_cancels_on_the_page(
     assert "Питание заказано и оплачено" in text
     assert "Суп куриный, Суп куриный" in text
     assert "180,00" in text
-    assert service.get_my_pupil(parent.principal, pupil.id).balance == 32_000
+    # The day's allowance pays first: 150 of the 180, the balance the other 30.
+    assert "180,00 руб. · 150,00 руб. за счёт льготы" in text
+    assert service.get_my_pupil(parent.principal, pupil.id).balance == 47_000
     nothing = submit(home, after, f"/cards/pupils/{pupil.id}/meal-orders", {"day": day.isoformat()})
     assert nothing.status_code == 422
 
