@@ -37,6 +37,22 @@ def fan_out() -> int:
     return events
 
 
+# As the card events' fan-out: a short lease, and a run cut short tells no one twice.
+@periodic("cards.subsidy_notices", every=timedelta(seconds=10), lease=timedelta(seconds=15))
+def subsidy_notices() -> int:
+    """Tell representatives of subsidised meals granted or revoked: batches until none
+    wait, for at most ``FAN_OUT_SECONDS``; the number of changes told of. A school grants
+    and revokes a few a day, so every ten seconds is soon enough."""
+    changes = 0
+    deadline = time.monotonic() + FAN_OUT_SECONDS
+    while time.monotonic() < deadline:
+        batch = service.fan_out_subsidy_changes(SYSTEM)
+        changes += batch
+        if not batch:
+            break
+    return changes
+
+
 @periodic("cards.expire_holds", every=timedelta(minutes=1))
 def expire_holds() -> int:
     """Give back the sums of till approvals no purchase used in time."""

@@ -15,12 +15,13 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infocity.cards.models.cards import one_of
 from infocity.cards.rules.ledger import CATEGORIES
-from infocity.cards.rules.meals import OrderState
+from infocity.cards.rules.meals import OrderState, SubsidyChangeKind
 from infocity.core.db import Base, UTCDateTime, utcnow
 from infocity.core.models import BigId
 
@@ -116,3 +117,49 @@ class MealOrder(Base):
         CheckConstraint("subsidy >= 0 AND subsidy <= amount", name="subsidy"),
         Index("ix_card_meal_orders_pupil_day", "pupil_id", "day"),
     )
+
+
+class SubsidyChange(Base):
+    """An allowance granted or revoked, for the pupil's representatives to be told: one
+    row written in the staff's transaction (no one looked up, nothing rendered there);
+    the worker fans it out (``fanned_out_at``). An allowance is granted once and revoked
+    once, so (subsidy, kind) is unique: nothing is told twice."""
+
+    __tablename__ = "card_subsidy_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subsidy_id: Mapped[int] = mapped_column(ForeignKey("card_subsidies.id"))
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("card_pupils.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    # The first city day the change holds: the grant's start, the revocation's "tomorrow".
+    from_day: Mapped[date] = mapped_column(Date)
+    daily_amount: Mapped[int] = mapped_column(BigInteger)  # kopecks a day
+    # A revocation's meals ordered ahead that it cancelled ({"day", "meal", "refund"}),
+    # and what the balance got back of them in all (kopecks).
+    orders: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("subsidy_id", "kind"),
+        CheckConstraint(one_of("kind", SubsidyChangeKind), name="kind"),
+        CheckConstraint("refunded >= 0", name="refunded"),
+        Index("ix_card_subsidy_changes_fan_out", "fanned_out_at", "id"),
+    )
+
+
+class SubsidyNotice(Base):
+    """A representative told of an allowance's change: the unique pair makes it once,
+    however many times the fan-out runs or is cut short."""
+
+    __tablename__ = "card_subsidy_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("card_subsidy_changes.id"))
+    representative_id: Mapped[int] = mapped_column(
+        ForeignKey("card_representatives.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("change_id", "representative_id"),)

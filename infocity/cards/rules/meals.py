@@ -26,6 +26,13 @@ class OrderState(StrEnum):
     CANCELLED = "cancelled"  # cancelled before the cut-off: the money is back
 
 
+class SubsidyChangeKind(StrEnum):
+    """What the representatives are told of an allowance."""
+
+    GRANTED = "granted"
+    REVOKED = "revoked"
+
+
 class OrderMove(StrEnum):
     SERVE = "serve"
     CANCEL = "cancel"

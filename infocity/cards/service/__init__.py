@@ -47,7 +47,7 @@ from infocity.cards.service.meals import (
     school_pupil_subsidies,
     till_meal_orders,
 )
-from infocity.cards.service.notices import fan_out_card_events
+from infocity.cards.service.notices import fan_out_card_events, fan_out_subsidy_changes
 from infocity.cards.service.representatives import (
     activate_card_service,
     add_trusted_adult,
@@ -94,6 +94,7 @@ __all__ = [
     "expire_holds",
     "export_social_stop_list",
     "fan_out_card_events",
+    "fan_out_subsidy_changes",
     "find_children_for_card",
     "get_my_pupil",
     "get_school_pupil",

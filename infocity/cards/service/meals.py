@@ -18,11 +18,11 @@ from infocity.accounts.service import DeviceIdentity
 from infocity.cards import errors
 from infocity.cards.models.cards import CardPupil
 from infocity.cards.models.events import CardEvent
-from infocity.cards.models.meals import MealOrder, MenuItem, Subsidy, SubsidyDay
+from infocity.cards.models.meals import MealOrder, MenuItem, Subsidy, SubsidyChange, SubsidyDay
 from infocity.cards.rules import meals as rules
 from infocity.cards.rules.cards import CardStatus, Right
 from infocity.cards.rules.ledger import CATEGORIES, EntryKind
-from infocity.cards.rules.meals import OrderMove, OrderState, OrderWindow
+from infocity.cards.rules.meals import OrderMove, OrderState, OrderWindow, SubsidyChangeKind
 from infocity.cards.schemas.events import ItemIn
 from infocity.cards.schemas.meals import (
     MealOrderIn,
@@ -182,6 +182,16 @@ def grant_subsidy(
         )
         session.add(subsidy)
         session.flush()
+        # One row for the worker to tell the representatives (none looked up here).
+        session.add(
+            SubsidyChange(
+                subsidy_id=subsidy.id,
+                pupil_id=pupil_id,
+                kind=SubsidyChangeKind.GRANTED,
+                from_day=data.starts,
+                daily_amount=data.daily_amount,
+            )
+        )
         detail = f"{data.daily_amount} a day, {data.starts.isoformat()}..{data.ends.isoformat()}"
         _add_history(session, actor, pupil_id, "subsidy", detail=detail)
         audit.record(
@@ -240,10 +250,31 @@ def revoke_subsidy(
             )
             .order_by(MealOrder.day, MealOrder.id)
         ).all()
-        cancelled = [order.id for order in orders if _cancel(session, actor, order, now)]
+        cancelled = [order for order in orders if _cancel(session, actor, order, now)]
+        # One row for the worker to tell the representatives: reached only by the
+        # revocation that took the row above, so a second one tells no one again.
+        told = [
+            {
+                "day": order.day.isoformat(),
+                "meal": ", ".join(str(item["name"]) for item in order.items),
+                "refund": order.amount - order.subsidy,
+            }
+            for order in cancelled
+        ]
+        session.add(
+            SubsidyChange(
+                subsidy_id=subsidy.id,
+                pupil_id=subsidy.pupil_id,
+                kind=SubsidyChangeKind.REVOKED,
+                from_day=revoked_from,
+                daily_amount=subsidy.daily_amount,
+                orders=told or None,
+                refunded=sum(order.amount - order.subsidy for order in cancelled),
+            )
+        )
         detail = f"{subsidy.id}: from {revoked_from.isoformat()}"
         if cancelled:
-            detail += f"; orders cancelled: {', '.join(map(str, cancelled))}"
+            detail += f"; orders cancelled: {', '.join(str(order.id) for order in cancelled)}"
         _add_history(session, actor, subsidy.pupil_id, "subsidy_revoke", detail=detail, at=now)
         pupil = session.get(CardPupil, subsidy.pupil_id)
         audit.record(

@@ -5,19 +5,28 @@ out, a batch at a time in one transaction, and queues each representative's mess
 by their settings. A notice row per (event, representative) is unique, so a run cut
 short (a worker killed) and run again, or two workers at once, tell no one twice; the
 batch commits with its messages, so no one is left untold either.
+
+A subsidised-meal allowance granted or revoked by the school is told the same way: the
+staff's transaction writes one change row, and ``fan_out_subsidy_changes`` tells the
+representatives, a notice per (change, representative).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
 from infocity.cards.models.cards import CardPupil, CardRepresentative
 from infocity.cards.models.events import CardEvent, CardNotice
+from infocity.cards.models.meals import Subsidy, SubsidyChange, SubsidyNotice
+from infocity.cards.rules.cards import RIGHTS, Right, Standing
 from infocity.cards.rules.events import EVENT_LABELS, TOPIC_OF, EventKind, Topic
 from infocity.cards.rules.ledger import DECLINE_LABELS, Decline
+from infocity.cards.rules.meals import SubsidyChangeKind
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.db import utcnow
 from infocity.core.outbox import notify
@@ -31,6 +40,18 @@ _SETTING = {
     Topic.PURCHASES: CardRepresentative.notify_purchases,
     Topic.LOW_BALANCE: CardRepresentative.notify_low_balance,
 }
+
+
+def _pupil_names(session: Session, pupils: set[int]) -> dict[int, str]:
+    """The pupils' names by their ids in the service: two queries for a batch."""
+    persons = {
+        row.id: row.person_id
+        for row in session.execute(
+            select(CardPupil.id, CardPupil.person_id).where(CardPupil.id.in_(pupils))
+        )
+    }
+    by_person = accounts.person_names(session, persons.values())
+    return {pupil_id: by_person.get(person_id, "") for pupil_id, person_id in persons.items()}
 
 
 def _tell(uow: UnitOfWork, events: list[CardEvent], names: dict[int, str]) -> int:
@@ -113,15 +134,7 @@ def fan_out_card_events(
         )
         if not events:
             return 0
-        pupils = {event.pupil_id for event in events}
-        persons = {
-            row.id: row.person_id
-            for row in session.execute(
-                select(CardPupil.id, CardPupil.person_id).where(CardPupil.id.in_(pupils))
-            )
-        }
-        by_person = accounts.person_names(session, persons.values())
-        names = {pupil_id: by_person.get(person_id, "") for pupil_id, person_id in persons.items()}
+        names = _pupil_names(session, {event.pupil_id for event in events})
         _tell(uow, events, names)
         dml(
             session,
@@ -131,3 +144,112 @@ def fan_out_card_events(
         )
         uow.commit()
         return len(events)
+
+
+def _told_of_subsidy(adult: CardRepresentative) -> bool:
+    """A legal representative is told of every change of the child's allowance (it is
+    their child's right to meals, whatever else they mute); a trusted adult when their
+    standing lets them see the child's meals and they chose to hear of purchases."""
+    if adult.standing == Standing.LEGAL:
+        return True
+    return Right.SEE in RIGHTS[Standing(adult.standing)] and adult.notify_purchases
+
+
+def _subsidy_context(change: SubsidyChange, name: str, until: date) -> dict[str, object]:
+    return {
+        "kind": change.kind,
+        "name": name,
+        "from_day": change.from_day,
+        "until": until,
+        "rubles": Decimal(change.daily_amount) / 100,
+        "orders": [
+            {
+                "day": date.fromisoformat(str(line["day"])),
+                "meal": str(line["meal"]),
+                "refund": Decimal(int(line["refund"])) / 100,
+            }
+            for line in change.orders or []
+        ],
+        "refunded": Decimal(change.refunded) / 100,
+    }
+
+
+def fan_out_subsidy_changes(
+    actor: Principal | None, *, batch: int = FAN_OUT_BATCH, uow: UnitOfWork | None = None
+) -> int:
+    """Tell representatives of up to ``batch`` allowances granted or revoked and not yet
+    told, each through the channels they chose; how many changes were fanned out (0:
+    none waited)."""
+    authorize(actor, Action.SCHOOL_CARDS_PAYMENTS)
+    uow = uow or UnitOfWork()
+    with uow:
+        session = uow.session
+        # Locked and skipped, as the card events: two workers share the backlog.
+        rows = session.execute(
+            select(SubsidyChange, Subsidy.ends)
+            .join(Subsidy, Subsidy.id == SubsidyChange.subsidy_id)
+            .where(SubsidyChange.fanned_out_at.is_(None))
+            .order_by(SubsidyChange.id)
+            .limit(batch)
+            .with_for_update(of=SubsidyChange, skip_locked=True)
+        ).all()
+        if not rows:
+            return 0
+        changes = [(change, ends) for change, ends in rows]
+        pupils = {change.pupil_id for change, _ends in changes}
+        names = _pupil_names(session, pupils)
+        adults: dict[int, list[CardRepresentative]] = {}
+        for adult in session.scalars(
+            select(CardRepresentative)
+            .where(CardRepresentative.pupil_id.in_(pupils))
+            .order_by(CardRepresentative.id)
+        ):
+            if _told_of_subsidy(adult):
+                adults.setdefault(adult.pupil_id, []).append(adult)
+        pairs = [
+            (change, ends, adult)
+            for change, ends in changes
+            for adult in adults.get(change.pupil_id, [])
+        ]
+        taken: set[tuple[int, int]] = set()
+        if pairs:
+            now = utcnow()
+            # Pairs told before (a run cut short and run again) are not returned.
+            taken = {
+                (row.change_id, row.representative_id)
+                for row in session.execute(
+                    upsert_insert(session)(SubsidyNotice)
+                    .values(
+                        [
+                            {
+                                "change_id": change.id,
+                                "representative_id": adult.id,
+                                "created_at": now,
+                            }
+                            for change, _ends, adult in pairs
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["change_id", "representative_id"])
+                    .returning(SubsidyNotice.change_id, SubsidyNotice.representative_id)
+                )
+            }
+        pairs = [p for p in pairs if (p[0].id, p[2].id) in taken]
+        recipients = accounts.recipients_for_users(session, {adult.user_id for *_c, adult in pairs})
+        for change, ends, adult in pairs:
+            notify(
+                session,
+                recipients[adult.user_id],
+                kind=f"cards_subsidy_{SubsidyChangeKind(change.kind)}",
+                template="cards/messages/subsidy.txt",
+                context=_subsidy_context(change, names.get(change.pupil_id, ""), ends),
+                link=f"/cards/pupils/{change.pupil_id}",
+                channels=[c for c in adult.channels.split(",") if c],
+            )
+        dml(
+            session,
+            update(SubsidyChange)
+            .where(SubsidyChange.id.in_([change.id for change, _ends in changes]))
+            .values(fanned_out_at=utcnow()),
+        )
+        uow.commit()
+        return len(changes)
