@@ -329,6 +329,7 @@ def peak(
         ).fetchone()
     expected = int(expected_row[0]) if expected_row else 0
     sent: dict[int, float] = {}
+    peak_began = datetime.now(UTC)
     watch = InboxWatch(city)
     with worker(city.url):
         warm_up = _worker_caught_up(city)
@@ -341,6 +342,16 @@ def peak(
             time.sleep(0.2)
         watch.stopping.set()
         watch.join()
+        # Where what did not land waits: events the fan-out has not told yet, or inbox
+        # messages queued and not yet delivered.
+        with city.connect() as connection:
+            backlog = connection.execute(
+                "SELECT (SELECT count(*) FROM card_events WHERE fanned_out_at IS NULL "
+                "AND device_event_id LIKE %s), (SELECT count(*) FROM outbox_messages WHERE "
+                "kind = 'cards_entry' AND channel = 'inbox' AND status <> 'sent' "
+                "AND created_at >= %s)",
+                (f"{RUN_TAG}peak-%", peak_began),
+            ).fetchone()
     latencies = [seen - sent[pupil] for pupil, seen in watch.seen if pupil in sent]
     accepted = sum(int(r.json()["accepted"]) for r in results if r.status == 200)
     return {
@@ -355,6 +366,8 @@ def peak(
         "notices_expected": expected,
         "inbox_rows_seen": len(watch.seen),
         "within_settle_s": settle,
+        "left_untold_events": int(backlog[0]) if backlog else 0,
+        "left_queued_inbox_messages": int(backlog[1]) if backlog else 0,
         "latency_s": {
             "p50": round(percentile(latencies, 0.50), 2),
             "p95": round(percentile(latencies, 0.95), 2),
@@ -549,6 +562,8 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, Any]]:
         ("peak offered / achieved events / s", f"{fan['offered_rate']:g} / {fan['achieved_rate']}"),
         ("inbox rows seen / expected", f"{fan['inbox_rows_seen']} / {fan['notices_expected']}"),
         ("event -> inbox p50 / p99 s (aim p99 < 5)", f"{lat['p50']} / {lat['p99']}"),
+        ("  left at the end: events untold / inbox messages queued",
+         f"{fan['left_untold_events']} / {fan['left_queued_inbox_messages']}"),
         (f"till authorization p50 / p99 ms, {till['tills']} tills (aim p99 < 20)",
          f"{till['latency_ms']['p50']} / {till['latency_ms']['p99']}"),
         ("  asks / s, answers", f"{till['asks_per_second']}, {till['answers']}"),
