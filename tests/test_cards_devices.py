@@ -188,7 +188,8 @@ def test_a_malformed_batch_body_is_refused_in_the_callers_language_and_stores_no
     russian = {**key, "Accept-Language": "ru", "Content-Type": "application/json"}
 
     def post(body: bytes, headers: dict[str, str] = english) -> Response:
-        return client.post(EVENTS, content=body, headers=headers)
+        answer: Response = client.post(EVENTS, content=body, headers=headers)
+        return answer
 
     required = [("events", "This field is required.")]
     invalid = [("events", "This value is not valid.")]
