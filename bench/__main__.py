@@ -558,7 +558,7 @@ def allocation(
 def cards(
     scale: float = Scale,
     rounds: int = typer.Option(2, help="Ingest: passes of every card (entry, exit)."),
-    batch: int = typer.Option(100, help="Ingest: events a batch."),
+    batch: int = typer.Option(500, help="Ingest: events a batch (500: the most a batch holds)."),
     clients: int = typer.Option(16, help="Ingest: devices sending at once."),
     peak_rate: float = typer.Option(2000.0, help="Fan-out: entries offered a second."),
     peak_duration: float = typer.Option(20.0, help="Fan-out: seconds of the peak."),

@@ -355,6 +355,7 @@ def test_the_cards_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path)
     # Every parent of every pupil who entered has the entry in their inbox, once.
     assert fan_out["inbox_rows_seen"] == fan_out["notices_expected"] > 0
     assert fan_out["errors"] == 0
+    assert (fan_out["left_untold_events"], fan_out["left_queued_inbox_messages"]) == (0, 0)
     assert figures["tills"]["asks"] > 0
     assert figures["tills"]["errors"] == 0
     assert figures["eligibility"]["errors"] == figures["bare_endpoint"]["errors"] == 0

@@ -4,9 +4,11 @@ a till asks before it sells and the purchase uses the approval's hold."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, timedelta
 
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from infocity.cards import service
 from infocity.cards.models.events import CardEvent
@@ -164,3 +166,86 @@ def test_a_till_asks_holds_and_the_purchase_uses_the_hold(client: TestClient) ->
     assert service.get_my_pupil(parent.principal, pupil.id).available == 13_000
     assert service.expire_holds(SYSTEM, now=now + timedelta(minutes=6)) == 1
     assert service.get_my_pupil(parent.principal, pupil.id).available == 18_000
+
+
+def _refusal(answer: Response) -> tuple[int, str, list[tuple[str, str]]]:
+    error = answer.json()["error"]
+    fields = [(f["field"], f["message"]) for f in error.get("fields", [])]
+    return answer.status_code, error["code"], fields
+
+
+def test_a_malformed_batch_body_is_refused_in_the_callers_language_and_stores_nothing(
+    client: TestClient,
+) -> None:
+    """What is not a batch at all (not JSON, not an object, no list of rows, a row that is
+    not an object) is refused as a whole, naming the place, in Russian or English; a good
+    key is still needed first, and a bad JSON text is refused before the key is looked at."""
+    school = make_school()
+    _parent, pupil = enrolled_child(school)
+    key = {"X-Device-Key": make_device(school.id).key}
+    good = event("m1", "entry", pupil.uid, yesterday_at(8, 10))
+    english = {**key, "Accept-Language": "en", "Content-Type": "application/json"}
+    russian = {**key, "Accept-Language": "ru", "Content-Type": "application/json"}
+
+    def post(body: bytes, headers: dict[str, str] = english) -> Response:
+        answer: Response = client.post(EVENTS, content=body, headers=headers)
+        return answer
+
+    required = [("events", "This field is required.")]
+    invalid = [("events", "This value is not valid.")]
+    for body in (b"", b"null", b"[]", b'"events"', b"{}", b'{"rows": []}'):
+        assert _refusal(post(body)) == (422, "invalid_input", required), body
+    for body in (b'{"events": {}}', b'{"events": "m1"}', b'{"events": null}'):
+        assert _refusal(post(body)) == (422, "invalid_input", invalid), body
+    second_not_a_row = json.dumps({"events": [good, [good]]}).encode()
+    assert _refusal(post(second_not_a_row)) == (
+        422, "invalid_input", [("events.1", "This value is not valid.")]
+    )  # fmt: skip
+    # Not JSON: the place where the text stops making sense, counted in characters.
+    assert _refusal(post(b'{"events": [}')) == (
+        422, "invalid_input", [("12", "This value is not valid.")]
+    )  # fmt: skip
+    assert _refusal(post(b'\xff{"events": []}')) == (400, "bad_request", [])
+    # A JSON batch sent as another type, or with none, is not read as JSON.
+    plain = json.dumps({"events": [good]}).encode()
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        answer = post(plain, {**english, "Content-Type": content_type})
+        assert _refusal(answer) == (422, "invalid_input", required), content_type
+    assert _refusal(post(b"{}", russian)) == (
+        422, "invalid_input", [("events", "Это поле обязательно.")]
+    )  # fmt: skip
+    assert post(b"{}", russian).json()["error"]["message"] == "Некоторые поля заполнены неверно."
+    assert post(b"{]", russian).json()["error"]["message"] == "Некоторые поля заполнены неверно."
+    assert post(b"\xff", russian).json()["error"]["message"] == "Запрос не удалось разобрать."
+    # The key comes first for a body that is JSON; a text that is not JSON is refused before.
+    stranger = {**english, "X-Device-Key": "dev_x"}
+    assert post(b"{}", stranger).status_code == 401
+    assert post(b"{]", stranger).status_code == 422
+    assert count_rows(CardEvent) == 0
+    # The same batch, well formed (with a media type's parameters, or as a +json type).
+    for content_type in ("application/json; charset=utf-8", "application/vnd.batch+json"):
+        answer = post(plain, {**english, "Content-Type": content_type})
+        assert answer.status_code == 200, content_type
+    assert count_rows(CardEvent) == 1
+
+
+def test_a_batch_holds_up_to_500_rows_and_501_is_refused_saying_the_limit(
+    client: TestClient,
+) -> None:
+    """A turnstile may send 500 rows at once; one more and the batch is refused whole with
+    the limit named (as over MQTT), in the device's language, and nothing is stored."""
+    school = make_school()
+    _parent, pupil = enrolled_child(school)
+    key = {"X-Device-Key": make_device(school.id).key}
+    morning = yesterday_at(8, 0)
+    rows = [event(f"b{n}", "entry", pupil.uid, morning + timedelta(seconds=n)) for n in range(501)]
+    too_many = client.post(EVENTS, json={"events": rows}, headers={**key, "Accept-Language": "en"})
+    assert too_many.status_code == 422
+    assert too_many.json()["error"]["code"] == "cards_batch_too_large"
+    assert too_many.json()["error"]["message"] == "A batch has at most 500 events."
+    russian = client.post(EVENTS, json={"events": rows}, headers={**key, "Accept-Language": "ru"})
+    assert russian.json()["error"]["message"] == "В пакете не больше 500 событий."
+    assert count_rows(CardEvent) == 0
+    full = client.post(EVENTS, json={"events": rows[:500]}, headers=key)
+    assert full.json() == {"accepted": 500, "duplicates": 0, "refused": []}
+    assert count_rows(CardEvent) == 500

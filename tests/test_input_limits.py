@@ -204,6 +204,15 @@ def test_control_characters_in_any_json_body_are_refused_naming_the_field(
         headers={**headers, "Content-Type": "application/json"},
     )
     assert fine.status_code == 404  # no such application: read, and not refused for its text
+    # Three backslashes: an escaped backslash, then an escaped NUL; DEL may come raw.
+    for body in (b'{"body": "x \\\\\\u0000"}', b'{"body": "x \x7f"}'):
+        odd = client.post(
+            "/api/v1/portal/applications/1/comments",
+            content=body,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert odd.status_code == 422, body
+        assert odd.json()["error"]["fields"][0]["field"] == "body"
 
 
 def test_the_housing_request_form_refuses_nul_and_keeps_line_breaks(client: TestClient) -> None:

@@ -37,10 +37,23 @@ _CONTROL_IN_FORM = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # JSON: a control character inside a string can only come escaped (JSON refuses them
 # raw), as \u0000-\u001f or \b \f; DEL may come raw. The escape counts only when its
-# backslash is not itself escaped. Tab, line feed and carriage return pass, as in forms.
-_CONTROL_IN_JSON = re.compile(
-    rb"\x7f|(?<!\\)(?:\\\\)*\\(?:[bf]|u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|u007[fF])"
-)
+# backslash is not itself escaped (an odd run of backslashes before it). Tab, line feed
+# and carriage return pass, as in forms. The pattern begins with the backslash run (its
+# parity checked after) so that the search skips ahead to backslashes and DEL: one that
+# began with a look-behind was tried at every byte, 11 ms for a turnstile's 60 KB batch.
+_CONTROL_IN_JSON = re.compile(rb"\x7f|(\\+)(?:[bf]|u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|u007[fF])")
+
+
+def _control_in_json(body: bytes) -> bool:
+    """Whether a JSON text holds a control character other than tab, LF and CR."""
+    if b"\\" not in body and b"\x7f" not in body:
+        return False  # most bodies: two scans in C, no pattern tried
+    return any(
+        found.group(1) is None or len(found.group(1)) % 2 == 1
+        for found in _CONTROL_IN_JSON.finditer(body)
+    )
+
+
 _MACHINE_PREFIXES = ("/api/", "/open311/", "/fhir/")
 
 
@@ -69,7 +82,7 @@ async def refuse_control_characters(request: Request) -> None:
         return
     if "json" in content_type:
         body = await request.body()  # read once, kept for the route
-        if _CONTROL_IN_JSON.search(body):
+        if _control_in_json(body):
             _refuse_json(body)
     elif content_type.startswith(_FORM_TYPES):
         form = await request.form()  # read once; routes get the same parsed form
