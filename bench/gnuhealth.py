@@ -570,6 +570,8 @@ def run(
             )  # fmt: skip
             passes[name] = summarise(attempts, elapsed, calls)
             passes[name]["database"] = check_database(installation, setup, attempts)
+            # The machine is shared: how busy it was during this pass.
+            passes[name]["load_average"] = [round(n, 1) for n in os.getloadavg()]
     reset(installation, setup)
     ours = float(infocity["requests_per_second"])
     theirs = float(passes["client_write"]["answers_per_second"])
