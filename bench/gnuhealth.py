@@ -570,6 +570,8 @@ def run(
             )  # fmt: skip
             passes[name] = summarise(attempts, elapsed, calls)
             passes[name]["database"] = check_database(installation, setup, attempts)
+            # A pass that used every patient ended early: more patients are needed.
+            passes[name]["patients_used_up"] = len(attempts) >= len(setup.patient_ids)
             # The machine is shared: how busy it was during this pass.
             passes[name]["load_average"] = [round(n, 1) for n in os.getloadavg()]
     reset(installation, setup)
