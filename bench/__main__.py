@@ -105,8 +105,10 @@ def do_rush(
     out: Path,
     hot_share: float = 0.2,
     hot_demand: float = 0.8,
+    gnuhealth: Path | None = None,
 ) -> dict[str, Any]:
-    """Scenarios 1 and 2: the rush through the API, then pgbench on the same slots."""
+    """Scenarios 1 and 2: the rush through the API, then pgbench on the same slots;
+    ``gnuhealth``: GNU Health's home, to drive it with the same demand afterwards."""
 
     def rush_through(
         base_url: str, release: rush_scenario.Release
@@ -184,6 +186,15 @@ def do_rush(
         "api_over_ceiling": round(api["requests_per_second"] / top, 3) if top else None,
         "load": city.load,
     }
+    if gnuhealth is not None:
+        from bench import gnuhealth as gnuhealth_scenario  # only when asked for
+
+        figures["gnuhealth"] = gnuhealth_scenario.run(
+            city.url, home=gnuhealth, slots=len(release.slot_ids), clients=clients,
+            duration=duration, hot_share=hot_share, hot_demand=hot_demand, seed=seed,
+            patients=gnuhealth_scenario.PATIENTS, day=f"{release.day.isoformat()}T08:00:00",
+            infocity=api,
+        )  # fmt: skip
     name = _name("rush", city.scale) + ("" if clients == 200 else f"-{clients}-clients")
     path = write_result(name, figures, out)
     if raw is not None and raw.exists():
@@ -227,6 +238,8 @@ def do_rush(
             ],
         )
     )
+    if gnuhealth is not None:
+        print(table("GNU Health, the same demand", gnuhealth_scenario.rows(figures["gnuhealth"])))
     print(f"  -> {path}")
     return figures
 
@@ -349,6 +362,12 @@ def rush(
     duration: float = typer.Option(30.0, help="At most this many seconds of booking."),
     pgbench_clients: int = typer.Option(16, help="pgbench connections for the limit."),
     profile: bool = typer.Option(False, help="Record the servers with py-spy."),
+    gnuhealth: bool = typer.Option(
+        False, help="Also GNU Health with the same demand (installs it the first time)."
+    ),
+    gnuhealth_home: Path = typer.Option(
+        ROOT / "bench" / ".gnuhealth", help="GNU Health's environment and cached database."
+    ),
     seed: int = Seed,
     database_url: str | None = DatabaseUrl,
     out: Path = Out,
@@ -358,6 +377,7 @@ def rush(
         do_rush(
             city, slots=slots, clients=clients, duration=duration,
             pgbench_clients=pgbench_clients, seed=seed, profile=profile, out=out,
+            gnuhealth=gnuhealth_home if gnuhealth else None,
         )  # fmt: skip
 
 
