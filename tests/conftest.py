@@ -145,7 +145,11 @@ def sqlite_shared(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
     each test, never replaced, as the server has it open."""
     path = tmp_path_factory.mktemp("sqlite-shared") / "infocity.db"
     shutil.copy(sqlite_template, path)
+    _SHARED_SQLITE_URLS.add(f"sqlite:///{path}")
     return path
+
+
+_SHARED_SQLITE_URLS: set[str] = set()
 
 
 def _empty_sqlite(path: Path) -> None:
@@ -393,8 +397,9 @@ class _SharedServers:
     changes at every test is left out of the key; every other one is in it, so a test
     that sets a variable gets a server started with it."""
 
-    # Beside the PostgreSQL and the SQLite server, one started with a test's own settings.
-    LIMIT = 3
+    # Beside the PostgreSQL and the SQLite server, two started with other settings or
+    # processes (the concurrency tests' two).
+    LIMIT = 4
 
     def __init__(self) -> None:
         self._running: dict[tuple[object, ...], tuple[subprocess.Popen[bytes], IO[bytes], str]]
@@ -451,7 +456,12 @@ def shared_server(database_url: str, processes: int = 1, **env: str) -> Iterator
     """``run_server`` for tests that only use the server, on the ``database`` fixture's
     URL: a server this process started already for the same database and environment is
     used again (``_SharedServers``). A test that stops, signals or times the server's
-    start needs its own: ``run_server``."""
+    start needs its own: ``run_server``. A test's own SQLite file (the tests that are not
+    browser tests) is served by a server of its own, as nothing else will use it."""
+    if database_url.startswith("sqlite") and database_url not in _SHARED_SQLITE_URLS:
+        with run_server(database_url, processes, **env) as base_url:
+            yield base_url
+        return
     yield _SHARED_SERVERS.base_url(database_url, processes, env)
 
 
