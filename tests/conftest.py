@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,8 @@ import time_machine
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from infocity.core import migrate
 from infocity.core.db import dispose_engines
@@ -138,6 +140,43 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sqlite_shared(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This process's SQLite database for the tests that share a server: emptied after
+    each test, never replaced, as the server has it open."""
+    path = tmp_path_factory.mktemp("sqlite-shared") / "infocity.db"
+    shutil.copy(sqlite_template, path)
+    _SHARED_SQLITE_URLS.add(f"sqlite:///{path}")
+    return path
+
+
+_SHARED_SQLITE_URLS: set[str] = set()
+
+
+def _empty_sqlite(path: Path) -> None:
+    """Empty every table of the SQLite database at ``path`` in place, back to the migrated
+    template's state (only ``alembic_version`` has rows there, and it is kept); tables a
+    test made of its own are dropped."""
+    with contextlib.closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
+        # Outside a transaction, as SQLite ignores this pragma inside one.
+        db.execute("PRAGMA foreign_keys=OFF")
+        db.execute("BEGIN IMMEDIATE")
+        present = {
+            name
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        for table in present - {*TABLES, "alembic_version"}:
+            db.execute(f'DROP TABLE "{table}"')
+        for table in TABLES:
+            if table != "alembic_version" and table in present:
+                db.execute(f'DELETE FROM "{table}"')
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+            db.execute("DELETE FROM sqlite_sequence")
+        db.execute("COMMIT")
+
+
+@pytest.fixture(scope="session")
 def postgres_database(postgres_admin_url: str | None, worker_id: str) -> Iterator[str | None]:
     """A migrated database of its own for this test process."""
     if postgres_admin_url is None:
@@ -154,6 +193,57 @@ def postgres_database(postgres_admin_url: str | None, worker_id: str) -> Iterato
     yield url
 
 
+# One statement naming the migrated tables that hold rows (a test writes to a handful).
+_TABLES_HOLDING_ROWS = " UNION ALL ".join(
+    f"SELECT '{t}' WHERE EXISTS (SELECT FROM \"{t}\")" for t in TABLES if t != "alembic_version"
+)
+# The engine emptying each PostgreSQL test database, kept: a new one per test cost a
+# connection's start-up each time.
+_EMPTYING_ENGINES: dict[str, Engine] = {}
+
+
+def empty_database(url: str) -> None:
+    """Empty the test database at ``url`` in place, as the ``database`` fixture does after
+    each test on a database kept for the next test (PostgreSQL's, a shared server's
+    SQLite): the next test sees exactly the migrated schema, without rows."""
+    if url.startswith("sqlite:///"):
+        _empty_sqlite(Path(url.removeprefix("sqlite:///")))
+        return
+    engine = _EMPTYING_ENGINES.get(url)
+    if engine is None:
+        engine = _EMPTYING_ENGINES[url] = create_engine(
+            url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=1
+        )
+    with engine.begin() as connection:
+        # The rows go by DELETE, and only from the tables holding some: TRUNCATE gives
+        # each table (and each table it cascades to: nearly all) new files and reads the
+        # whole buffer pool for each, 0.6-1 s after every test, when a test writes to a
+        # handful of tables. Referencing tables first (TABLES' order).
+        holding = set(connection.execute(text(_TABLES_HOLDING_ROWS)).scalars())
+        try:
+            with connection.begin_nested():
+                for table in (t for t in TABLES if t in holding):
+                    connection.execute(text(f'DELETE FROM "{table}"'))
+        except IntegrityError:  # rows referring to each other in a way DELETE refuses
+            tables = ", ".join(f'"{t}"' for t in holding)
+            connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+        # Every sequence belongs to a table's key (none stands alone): each one a test
+        # used starts again, as TRUNCATE's RESTART IDENTITY did.
+        connection.execute(
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
+                "FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL"
+            )
+        )
+        # Tables a test made of its own (the benchmarks' work tables) go too, so the
+        # next test on this database sees exactly the migrated schema.
+        extra = connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ).scalars()
+        for table in set(extra) - {*TABLES, "alembic_version"}:
+            connection.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(
     request: pytest.FixtureRequest,
@@ -162,7 +252,16 @@ def database(
     postgres_database: str | None,
 ) -> Iterator[str]:
     """The URL of an empty, migrated database; the process is configured to use it."""
-    if request.param == "sqlite":
+    # A browser test's server is shared with the next ones (``shared_server``), so its
+    # SQLite database is one file for the whole process, emptied after each test.
+    shared_sqlite = request.param == "sqlite" and (
+        request.node.get_closest_marker("browser") is not None
+        or "live_server" in request.fixturenames
+    )
+    if shared_sqlite:
+        path = request.getfixturevalue("sqlite_shared")
+        url = f"sqlite:///{path}"
+    elif request.param == "sqlite":
         path = tmp_path / "infocity.db"
         shutil.copy(sqlite_template, path)
         url = f"sqlite:///{path}"
@@ -176,19 +275,8 @@ def database(
     _configure(url)
     yield url
     dispose_engines()
-    if request.param == "postgresql":
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as connection:
-            tables = ", ".join(f'"{t}"' for t in TABLES if t != "alembic_version")
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            # Tables a test made of its own (the benchmarks' work tables) go too, so the
-            # next test on this database sees exactly the migrated schema.
-            extra = connection.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            ).scalars()
-            for table in set(extra) - {*TABLES, "alembic_version"}:
-                connection.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
-        engine.dispose()
+    if shared_sqlite or request.param == "postgresql":
+        empty_database(url)
 
 
 @pytest.fixture
@@ -238,6 +326,17 @@ def browser(database: str) -> Iterator[TestClient]:
         yield second
 
 
+def _server_environment(database_url: str, env: dict[str, str] | None) -> dict[str, str]:
+    """The environment of ``infocity serve`` on ``database_url``: this process's, with the
+    test settings and ``env`` on top."""
+    return {
+        **os.environ,
+        "INFOCITY_DATABASE_URL": database_url,
+        "INFOCITY_ENVIRONMENT": "test",
+        **(env or {}),
+    }
+
+
 def start_server(
     database_url: str,
     port: int,
@@ -247,12 +346,7 @@ def start_server(
 ) -> subprocess.Popen[bytes]:
     """``infocity serve`` on ``port`` in a real process writing to ``log``; ready once
     ``wait_until_ready`` says so (the caller stops it)."""
-    environment = {
-        **os.environ,
-        "INFOCITY_DATABASE_URL": database_url,
-        "INFOCITY_ENVIRONMENT": "test",
-        **(env or {}),
-    }
+    environment = _server_environment(database_url, env)
     command = [
         sys.executable,
         "-m",
@@ -291,8 +385,88 @@ def run_server(database_url: str, processes: int = 1, **env: str) -> Iterator[st
         log.close()
 
 
+class _SharedServers:
+    """The ``infocity serve`` processes this test process keeps for its browser tests,
+    one per database and environment, the last few used.
+
+    Why: starting a server costs about five seconds of CPU (imports, routes, the message
+    catalogues), more than many a browser test's own steps. A server keeps nothing a test
+    can see between tests: what it serves is in the database, which the ``database``
+    fixture empties after every test (in place, so the server's database stays the same
+    one), and what it reads at start (the settings) is in its key. The variable pytest
+    changes at every test is left out of the key; every other one is in it, so a test
+    that sets a variable gets a server started with it."""
+
+    # Beside the PostgreSQL and the SQLite server, two started with other settings or
+    # processes (the concurrency tests' two).
+    LIMIT = 4
+
+    def __init__(self) -> None:
+        self._running: dict[tuple[object, ...], tuple[subprocess.Popen[bytes], IO[bytes], str]]
+        self._running = {}
+
+    def base_url(self, database_url: str, processes: int, env: dict[str, str]) -> str:
+        environment = _server_environment(database_url, env)
+        key = (
+            processes,
+            *sorted(item for item in environment.items() if item[0] != "PYTEST_CURRENT_TEST"),
+        )
+        running = self._running.pop(key, None)
+        if running is not None and running[0].poll() is None:
+            self._running[key] = running  # the last used goes last: evicted last
+            return running[2]
+        if running is not None:  # it died: its log goes with it, a new one is started
+            running[1].close()
+        while len(self._running) >= self.LIMIT:
+            self._stop(next(iter(self._running)))
+        port = free_port()
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe, which could fill and block
+        process = start_server(database_url, port, log, processes, env)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_ready(process, f"{base_url}/healthz", log=log)
+        except BaseException:
+            stop_server(process)
+            log.close()
+            raise
+        self._running[key] = (process, log, base_url)
+        return base_url
+
+    def _stop(self, key: tuple[object, ...]) -> None:
+        process, log, _ = self._running.pop(key)
+        stop_server(process)
+        log.close()
+
+    def stop_all(self) -> None:
+        for key in list(self._running):
+            self._stop(key)
+
+
+_SHARED_SERVERS = _SharedServers()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_servers_stopped_at_the_end() -> Iterator[None]:
+    yield
+    _SHARED_SERVERS.stop_all()
+
+
+@contextlib.contextmanager
+def shared_server(database_url: str, processes: int = 1, **env: str) -> Iterator[str]:
+    """``run_server`` for tests that only use the server, on the ``database`` fixture's
+    URL: a server this process started already for the same database and environment is
+    used again (``_SharedServers``). A test that stops, signals or times the server's
+    start needs its own: ``run_server``. A test's own SQLite file (the tests that are not
+    browser tests) is served by a server of its own, as nothing else will use it."""
+    if database_url.startswith("sqlite") and database_url not in _SHARED_SQLITE_URLS:
+        with run_server(database_url, processes, **env) as base_url:
+            yield base_url
+        return
+    yield _SHARED_SERVERS.base_url(database_url, processes, env)
+
+
 @pytest.fixture
 def live_server(database: str) -> Iterator[str]:
-    """The app served by a real server process on the test database."""
-    with run_server(database) as base_url:
+    """The app served by a real server process on the test database (``shared_server``)."""
+    with shared_server(database) as base_url:
         yield base_url

@@ -26,7 +26,7 @@ from infocity.health import service as health
 from infocity.health.schemas import BookingCreate
 from infocity.housing import service as housing
 from tests.builders import PASSWORD, make_citizen, verification_token
-from tests.conftest import ROOT, run_server
+from tests.conftest import ROOT, shared_server
 from tests.health_builders import attach, make_clinic, make_patient, make_practitioner, make_slots
 from tests.housing_builders import link, make_apartment, make_operator, set_prices
 from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
@@ -62,7 +62,7 @@ def test_citizen_registers_adds_child_switches_language_and_reads_inbox(
     database: str, browser_page: Any, tmp_path: Path, viewport: dict[str, int]
 ) -> None:
     page = browser_page
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         # Register (the page is in Russian by default).
         page.goto(f"{base_url}/register")
         assert page.locator("html").get_attribute("lang") == "ru"
@@ -140,7 +140,7 @@ def test_cabinet_shows_a_card_of_each_service_on_the_screen(
     housing.generate_bills(SYSTEM, housing.readings_window().period)
 
     page, width = browser_page, viewport["width"]
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         log_in(page, base_url, patient.identifier, PASSWORD)
         for lang, titles, empty in (
             (
@@ -183,7 +183,7 @@ def test_parent_changes_and_removes_a_child(
     child = service.add_child(
         parent.principal, ChildCreate(last_name="Смирнов", first_name="Иван", birth_date=born)
     )
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         log_in(page, base_url, parent.identifier, parent.password)
         page.goto(f"{base_url}/cabinet")
         page.get_by_role("link", name="Изменить данные").click()

@@ -19,7 +19,7 @@ from infocity.health import service
 from infocity.health.models import Slot
 from infocity.health.schemas import BookingCreate
 from tests.builders import PASSWORD, Account
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.health_builders import (
     attach,
     city_today,
@@ -76,7 +76,7 @@ def test_a_doctor_and_a_day_are_chosen_with_plain_links(
     ARTIFACTS.mkdir(exist_ok=True)
     width = viewport["width"]
     wanted = polyclinic.therapists[1]
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         # No scripts at all: every step is a link.
         context = chromium.new_context(**context_options(viewport), java_script_enabled=False)
         page = context.new_page()
@@ -114,7 +114,7 @@ def test_cancel_and_move_ask_first(
     database: str, polyclinic: Polyclinic, chromium: Any, viewport: dict[str, int]
 ) -> None:
     width = viewport["width"]
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         page = new_page(chromium, viewport)
         log_in(page, base_url, polyclinic.anna.identifier, PASSWORD)
         for lang, words in (
@@ -173,7 +173,7 @@ def test_a_referral_books_in_one_click(
     assert polyclinic.anna.person_id is not None
     referral = make_referral(polyclinic.anna.person_id, polyclinic.clinic_id)
     width = viewport["width"]
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         page = new_page(chromium, viewport)
         log_in(page, base_url, polyclinic.anna.identifier, PASSWORD)
         for lang, by_referral, heading in (
@@ -204,7 +204,7 @@ def test_the_ticket_goes_to_the_calendar_and_to_the_printer(
         polyclinic.anna.principal, BookingCreate(slot_id=_free_slot(polyclinic))
     )
     width = viewport["width"]
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         page = new_page(chromium, viewport)
         page.add_init_script(
             "window.print = () => { window.__printed = (window.__printed || 0) + 1; };"

@@ -13,7 +13,7 @@ from infocity.cards.schemas.events import AuthorizationAsk, ItemIn
 from infocity.core.db import utcnow
 from tests.builders import make_citizen
 from tests.cards_builders import event, issue, make_child, make_device, make_school, send
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.support.browser import ARTIFACTS, DESKTOP, log_in, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,7 +30,7 @@ def test_a_parent_activates_adds_a_grandmother_and_sees_the_declined_cake(
     till, turnstile = make_device(school.id, "till"), make_device(school.id)
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, DESKTOP)
-    with run_server(database, 1) as base_url:
+    with shared_server(database, 1) as base_url:
         log_in(page, base_url, parent.identifier, parent.password)
         for _child in range(2):
             page.goto(f"{base_url}/cards")

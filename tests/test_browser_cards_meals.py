@@ -14,7 +14,7 @@ from infocity.cards.schemas.events import ItemIn
 from infocity.cards.schemas.meals import MenuIn, SubsidyGrant
 from infocity.core.clock import city_today
 from tests.cards_builders import enrolled_child, make_school
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.support.browser import ARTIFACTS, DESKTOP, log_in, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -44,7 +44,7 @@ def test_a_parent_orders_two_soups_and_cancels_them(database: str, chromium: Any
     soup = menu.items[0].id
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, DESKTOP)
-    with run_server(database, 1) as base_url:
+    with shared_server(database, 1) as base_url:
         log_in(page, base_url, parent.identifier, parent.password)
         page.goto(f"{base_url}/cards/pupils/{pupil.id}")
         expect(page.locator("p.subsidy")).to_contain_text("Льготное питание: 150,00")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.builders import make_citizen
 from tests.cards_builders import make_child, make_school, new_uid
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.support.browser import ARTIFACTS, DESKTOP, PHONE, log_in, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -25,7 +25,7 @@ def test_staff_issue_block_and_reissue_a_card_then_find_the_pupil_on_a_phone(
     first, second = new_uid(), new_uid()
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, DESKTOP)
-    with run_server(database, 1) as base_url:
+    with shared_server(database, 1) as base_url:
         log_in(page, base_url, school.staff.identifier, school.staff.password)
         page.goto(f"{base_url}/cards/school")
         expect(page.get_by_text("Ни у одного ученика школы ещё нет карты.")).to_be_visible()

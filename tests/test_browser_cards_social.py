@@ -21,7 +21,7 @@ from tests.cards_social_builders import (
     student,
     validator_key,
 )
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.support.browser import ARTIFACTS, DESKTOP, log_in, new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,7 +36,7 @@ def test_a_student_orders_a_social_card_and_follows_it_to_active(
     key = validator_key()
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, DESKTOP)
-    with run_server(database, 1) as base_url:
+    with shared_server(database, 1) as base_url:
         log_in(page, base_url, darya.identifier, PASSWORD)
         page.goto(f"{base_url}/cards/social")
         page.get_by_role("link", name="Подать заявление на социальную карту").click()

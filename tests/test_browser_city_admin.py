@@ -13,7 +13,7 @@ import pytest
 
 from infocity.core.auth import Role
 from tests.builders import PASSWORD, make_organisation, make_staff
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.health_builders import make_clinic
 from tests.portal_builders import attached_patient, clinic_application
 from tests.support.browser import (
@@ -40,7 +40,7 @@ def test_city_admin_corrects_and_deactivates_a_staff_account_and_reads_it_in_the
     ARTIFACTS.mkdir(exist_ok=True)
     page, desk = new_page(chromium, viewport), new_page(chromium, viewport)
     try:
-        with run_server(database) as base_url:
+        with shared_server(database) as base_url:
             log_in(desk, base_url, registrar.identifier, PASSWORD)
             desk.goto(f"{base_url}/staff")
             assert "/login" not in desk.url
@@ -124,7 +124,7 @@ def test_registrar_gives_an_application_to_a_colleague_picked_by_name(
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, viewport)
     try:
-        with run_server(database) as base_url:
+        with shared_server(database) as base_url:
             log_in(page, base_url, registrar.identifier, PASSWORD)
             page.goto(f"{base_url}/back-office")
             fits_the_screen(page, width)

@@ -11,7 +11,7 @@ import pytest
 
 from infocity.education import service
 from infocity.education.rules.kindergarten import Benefit
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.education_builders import apply, make_family, next_school_year_start, set_places
 from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
 
@@ -50,7 +50,7 @@ def test_anna_applies_the_official_allocates_and_anna_accepts(
     anna, official = new_page(chromium, viewport), new_page(chromium, viewport)
     start = next_school_year_start().isoformat()
     try:
-        with run_server(database, 1) as base_url:
+        with shared_server(database, 1) as base_url:
             log_in(anna, base_url, ANNA, PASSWORD)
             log_in(official, base_url, OFFICIAL, PASSWORD)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infocity.core.db import utcnow
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.education_builders import import_results, make_participant
 from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, PHONE, new_page
 
@@ -53,7 +53,7 @@ def test_a_participant_looks_up_results_on_publication_day(
     )
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, viewport, locale)
-    with run_server(database, 1) as base_url:
+    with shared_server(database, 1) as base_url:
         page.goto(f"{base_url}/education/exams")
         page.fill("#f-registration_code", who.registration_code)
         page.fill("#f-document_number", "000000")

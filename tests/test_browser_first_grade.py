@@ -13,7 +13,7 @@ from infocity.core.auth import SYSTEM
 from infocity.education import service
 from infocity.education.rules.first_grade import Phase
 from tests.builders import PASSWORD
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.education_builders import (
     first_grade_places,
     make_first_grader,
@@ -45,7 +45,7 @@ def test_a_parent_applies_in_phase_1_and_sees_the_decision(
     screen = "phone" if viewport["width"] < 600 else "desktop"
     page = new_page(chromium, viewport)
     try:
-        with run_server(database, 1) as base_url:
+        with shared_server(database, 1) as base_url:
             log_in(page, base_url, family.parent.identifier, PASSWORD)
             page.goto(f"{base_url}/education/first-grade")
             assert "Первый этап" in page.locator("main").inner_text()

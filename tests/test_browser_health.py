@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infocity.core.settings import get_settings
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
 
 PASSWORD = "infocity-demo"  # the demo city's published password
@@ -44,7 +44,7 @@ def test_anna_books_moves_and_cancels_while_the_registry_watches(
     ARTIFACTS.mkdir(exist_ok=True)
     anna, registrar = new_page(chromium, viewport), new_page(chromium, viewport)
     try:
-        with run_server(database) as base_url:
+        with shared_server(database) as base_url:
             log_in(anna, base_url, ANNA, PASSWORD)
             log_in(registrar, base_url, REGISTRAR, PASSWORD)
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.builders import PASSWORD, make_staff
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.health_builders import (
     attach,
     city_today,
@@ -42,7 +42,7 @@ def test_the_registrar_sets_the_district_and_its_doctor_comes_first(
     width = viewport["width"]
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         desk, citizen = new_page(chromium, viewport), new_page(chromium, viewport)
         log_in(desk, base_url, registrar.identifier, PASSWORD)
         desk.goto(f"{base_url}/registry/patients/{patient.person_id}?clinic={clinic.id}")

@@ -19,7 +19,7 @@ from infocity.health.schemas import (
     ReferralCreate,
 )
 from tests.builders import PASSWORD, make_staff
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.health_builders import (
     attach,
     city_today,
@@ -60,7 +60,7 @@ def test_clinic_admin_opens_a_post_and_previews_an_absence_at_the_top(
     ARTIFACTS.mkdir(exist_ok=True)
     admin = new_page(chromium, viewport)
     try:
-        with run_server(database) as base_url:
+        with shared_server(database) as base_url:
             log_in(admin, base_url, admin_account.identifier, PASSWORD)
             admin.goto(f"{base_url}/clinic-admin")
             fits_the_screen(admin, viewport["width"])
@@ -114,7 +114,7 @@ def test_clinic_admin_changes_and_deletes_a_weekly_schedule_after_seeing_its_pre
     ARTIFACTS.mkdir(exist_ok=True)
     admin = new_page(chromium, viewport)
     try:
-        with run_server(database) as base_url:
+        with shared_server(database) as base_url:
             log_in(admin, base_url, admin_account.identifier, PASSWORD)
             admin.goto(f"{base_url}/clinic-admin")
             doctor = admin.locator(f"section[aria-labelledby=p-{therapist.id}]")
@@ -173,7 +173,7 @@ def test_registrar_finds_by_surname_prints_the_ticket_and_cancels_with_a_reason(
     ARTIFACTS.mkdir(exist_ok=True)
     desk = new_page(chromium, viewport)
     try:
-        with run_server(database) as base_url:
+        with shared_server(database) as base_url:
             log_in(desk, base_url, registrar.identifier, PASSWORD)
             desk.goto(f"{base_url}/registry/patients?clinic={clinic.id}")
             desk.fill("#f-last_name", "Иванова")
@@ -235,7 +235,7 @@ def test_doctor_sees_the_referrals_issued_and_home_visits_assigned(
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, viewport)
     try:
-        with run_server(database) as base_url:
+        with shared_server(database) as base_url:
             log_in(page, base_url, doctor.identifier, PASSWORD)
             page.goto(f"{base_url}/doctor")
             visits = page.locator("section[aria-labelledby=visits-h]")

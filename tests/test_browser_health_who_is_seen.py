@@ -14,7 +14,7 @@ from infocity.accounts.models import Person
 from infocity.accounts.schemas import ProfileUpdate
 from infocity.core.uow import UnitOfWork
 from tests.builders import Account, make_staff
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.health_builders import attach, make_clinic, make_patient, make_practitioner, make_slots
 from tests.support.browser import ON_EVERY_SCREEN, log_in, new_page
 
@@ -50,7 +50,7 @@ def test_a_citizen_is_offered_what_fits_and_told_why_not(
         policy, born = found.oms_policy, found.birth_date.isoformat()
     pages = [new_page(chromium, viewport) for _ in range(3)]
     english = new_page(chromium, viewport, locale="en-US")
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         his, hers, desk = pages
         log_in(his, base_url, man.identifier, man.password)
         his.goto(f"{base_url}/health")

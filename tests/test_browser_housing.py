@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.support.browser import ARTIFACTS, ON_EVERY_SCREEN, log_in, new_page
 
 PASSWORD = "infocity-demo"  # the demo city's published password
@@ -34,7 +34,7 @@ def test_anna_reports_a_problem_and_the_operator_closes_it(
     ARTIFACTS.mkdir(exist_ok=True)
     anna, operator = new_page(chromium, viewport), new_page(chromium, viewport)
     try:
-        with run_server(database, 1, **ALWAYS_OPEN) as base_url:
+        with shared_server(database, 1, **ALWAYS_OPEN) as base_url:
             log_in(anna, base_url, ANNA, PASSWORD)
             log_in(operator, base_url, OPERATOR, PASSWORD)
 

@@ -19,7 +19,7 @@ from infocity.housing.schemas import (
     ServiceRequestUpdate,
 )
 from tests.builders import PASSWORD, make_staff
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.housing_builders import make_apartment, make_meter, make_operator, resident, set_prices
 from tests.support.browser import (
     ARTIFACTS,
@@ -71,7 +71,7 @@ def test_all_meters_in_one_form_and_the_bill_paid_by_its_code(
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, viewport)
     try:
-        with run_server(database) as base_url:
+        with shared_server(database) as base_url:
             log_in(page, base_url, anna.identifier, PASSWORD)
             page.goto(f"{base_url}/housing/apartments/{apartment.id}")
             fits_the_screen(page, width)
@@ -145,7 +145,7 @@ def test_a_request_page_with_a_photo_reopened_and_rated(
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, viewport)
     try:
-        with run_server(database) as base_url:
+        with shared_server(database) as base_url:
             log_in(page, base_url, anna.identifier, PASSWORD)
             page.goto(f"{base_url}/housing/requests/mine")
             fits_the_screen(page, width)

@@ -19,7 +19,7 @@ from infocity.health.schemas import BookingCreate
 from infocity.housing import service as housing
 from infocity.housing.schemas import ServiceRequestCreate
 from tests.builders import PASSWORD, make_staff
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.health_builders import (
     attach,
     city_today,
@@ -96,7 +96,7 @@ def test_tables_and_header_fit_the_screen(
 
     width = viewport["width"]
     ARTIFACTS.mkdir(exist_ok=True)
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         citizen, staff = new_page(chromium, viewport), new_page(chromium, viewport)
         log_in(citizen, base_url, anna.identifier, PASSWORD)
         log_in(staff, base_url, operator.identifier, PASSWORD)
@@ -151,7 +151,7 @@ def test_kiosk_prints_finishes_for_good_and_returns_to_its_start_by_itself(
     assert patient.person_id is not None
     attach(patient.person_id, clinic.id)
 
-    with run_server(database) as base_url:
+    with shared_server(database) as base_url:
         page = new_page(chromium, viewport)
         # The print dialog cannot be seen headless: count the calls instead.
         page.add_init_script(

@@ -16,7 +16,7 @@ from infocity.safety import jobs, service
 from infocity.safety.probes import ProbeOutcome
 from infocity.safety.rules import ProbeStatus
 from tests.builders import PASSWORD
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.safety_builders import one_guarded_building
 from tests.support.browser import ARTIFACTS, DESKTOP, log_in, new_page
 
@@ -46,7 +46,7 @@ def test_security_staff_see_their_buildings_outage_and_its_close(
     _probes(ids, ProbeStatus.REFUSED, range(3))  # three failures in a row open it
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, DESKTOP)
-    with run_server(database, 1) as base_url:
+    with shared_server(database, 1) as base_url:
         log_in(page, base_url, guard.identifier, PASSWORD)
         page.goto(f"{base_url}/safety")
         outages = page.locator("#outages").inner_text()

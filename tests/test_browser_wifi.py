@@ -13,7 +13,7 @@ import pytest
 
 from infocity.core.settings import get_settings
 from infocity.core.worker import Worker
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.connectivity_builders import make_wifi_city
 from tests.support.browser import ARTIFACTS, PHONE, new_page
 from tests.support.kannel import Kannel
@@ -33,7 +33,7 @@ def test_a_rider_connects_on_a_phone_and_freeradius_lets_the_device_in(
     city = make_wifi_city(hotspots=1, nas_address="127.0.0.1")
     ARTIFACTS.mkdir(exist_ok=True)
     page = new_page(chromium, PHONE)
-    with run_server(database, 1) as base_url:
+    with shared_server(database, 1) as base_url:
         # Where the controller's redirect sends a new device.
         page.goto(f"{base_url}/wifi/portal?mac={MAC}&hotspot={city.nas}")
         page.fill("#f-phone", "8 916 123-45-67")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from infocity.core.uow import UnitOfWork
 from infocity.health.models import Appointment, Slot
 from tests.builders import api_token
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.health_builders import attach, make_clinic, make_patient, make_practitioner, make_slots
 
 CLIENTS = 60
@@ -73,7 +73,7 @@ def test_many_clients_many_processes_one_appointment_per_slot(database: str) -> 
         )
         for n, policy in enumerate(policies)
     ]
-    with run_server(database, processes=2) as base_url:
+    with shared_server(database, processes=2) as base_url:
         results = race(requests, base_url)
 
     statuses = Counter(status for status, _ in results)
@@ -100,7 +100,7 @@ def test_one_patient_racing_for_several_slots_gets_exactly_one(database: str) ->
     slot_ids = [s for t in therapists for s in make_slots(t.id, slot_minutes=10)]
     patient = make_patient()
     attach(patient.person_id, clinic.id)  # type: ignore[arg-type]
-    with run_server(database, processes=2) as base_url:
+    with shared_server(database, processes=2) as base_url:
         with httpx.Client(base_url=base_url) as client:
             token = api_token(client, patient.identifier, patient.password)  # type: ignore[arg-type]
         headers = {"Authorization": f"Bearer {token}"}
@@ -133,7 +133,7 @@ def test_one_patient_racing_for_overlapping_times_gets_one_of_them(database: str
     days = [make_slots(make_practitioner(clinic.id, code).id) for code in specialties]
     patients = [make_patient() for _ in range(4)]
     requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-    with run_server(database, processes=2) as base_url:
+    with shared_server(database, processes=2) as base_url:
         with httpx.Client(base_url=base_url) as client:
             for n, patient in enumerate(patients):
                 attach(patient.person_id, clinic.id)  # type: ignore[arg-type]

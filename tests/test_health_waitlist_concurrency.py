@@ -16,7 +16,7 @@ from infocity.core.uow import UnitOfWork
 from infocity.health import service
 from infocity.health.models import Slot, WaitlistEntry, WaitlistOffer
 from infocity.health.schemas import BookingCreate, WaitlistEntryCreate
-from tests.conftest import run_server
+from tests.conftest import shared_server
 from tests.health_builders import attach, make_clinic, make_patient, make_practitioner, make_slots
 from tests.test_health_concurrency import postgres_only, race
 
@@ -81,7 +81,7 @@ def test_many_cancellations_at_once_hold_each_slot_for_one_entry(database: str) 
         )
         for a in appointments
     ]
-    with run_server(database, processes=2) as base_url:
+    with shared_server(database, processes=2) as base_url:
         results = race(requests, base_url)
 
     assert Counter(status for status, _ in results) == {200: len(slot_ids)}, results
