@@ -261,7 +261,7 @@ def do_rush(
                 ),
                 ("API / ceiling", figures["api_over_ceiling"]),
                 (
-                    "API per process: CPU s (connections at the end)",
+                    "API per process: CPU s (connections)",
                     ", ".join(
                         f"{p['cpu_seconds']} ({p['connections']})"
                         for p in api["spread"].get("processes", [])

@@ -202,8 +202,9 @@ def _connections(pid: int, port: int) -> int:
 @contextlib.contextmanager
 def process_spread(server: subprocess.Popen[bytes], base_url: str) -> Iterator[dict[str, Any]]:
     """How the work spread over a server's processes while the block ran: for each, the
-    CPU seconds it used and the client connections it held in the last moment any were
-    open (keep-alive connections stay with the process that accepted them). Filled in
+    CPU seconds it used and the client connections it held when the most were open
+    (the latest such moment; keep-alive connections stay with the process that
+    accepted them). Filled in
     when the block ends; on systems without /proc it stays empty."""
     spread: dict[str, Any] = {}
     if not Path("/proc/self/stat").exists():
@@ -218,7 +219,7 @@ def process_spread(server: subprocess.Popen[bytes], base_url: str) -> Iterator[d
     def sample() -> None:
         while not done.wait(0.5):
             now = {pid: _connections(pid, port) for pid in pids}
-            if any(now.values()):
+            if sum(now.values()) >= sum(held.values()):  # the latest of the fullest
                 held.update(now)
 
     sampler = threading.Thread(target=sample, daemon=True)
