@@ -99,6 +99,17 @@ def city_database(
         yield City(url, scale, seed, report)
 
 
+# Plain uvicorn (no access log), each process on a listening socket of its own as
+# ``infocity serve`` runs them: with uvicorn's one shared socket one process may take
+# every connection, and the comparison would measure that instead of the route.
+_PLAIN_UVICORN = (
+    "import sys, uvicorn; from infocity.web.serving import run_processes; "
+    "app, host, port, processes = sys.argv[1:]; "
+    "run_processes(uvicorn.Config(app, host=host, port=int(port), workers=int(processes), "
+    "access_log=False))"
+)
+
+
 @contextlib.contextmanager
 def serve(
     database_url: str,
@@ -109,7 +120,8 @@ def serve(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``infocity serve --workers N`` on 127.0.0.1 as in production (its own secret,
     JSON access log to a file); yields the base URL and the server process.
-    ``asgi_app``: serve this app with plain uvicorn instead (``bench.ceiling:app``);
+    ``asgi_app``: serve this app with plain uvicorn instead (``bench.ceiling:app``,
+    each process on its own socket as ``infocity serve`` does);
     ``env``: more environment (settings) for the server."""
     port = free_port()
     environment = {
@@ -127,8 +139,8 @@ def serve(
     ]  # fmt: skip
     if asgi_app is not None:
         command = [
-            sys.executable, "-m", "uvicorn", asgi_app, "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(processes), "--no-access-log",
+            sys.executable, "-c", _PLAIN_UVICORN, asgi_app, "127.0.0.1", str(port),
+            str(processes),
         ]  # fmt: skip
     log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe that could fill
     process = subprocess.Popen(
