@@ -13,7 +13,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,16 @@ from bench import payments as payments_scenario
 from bench import rush as rush_scenario
 from bench import search as search_scenario
 from bench import video as video_scenario
-from bench.env import RESULTS, ROOT, City, city_database, serve, table, write_result
+from bench.env import (
+    RESULTS,
+    ROOT,
+    City,
+    city_database,
+    process_spread,
+    serve,
+    table,
+    write_result,
+)
 
 app = typer.Typer(help="InfoCity benchmarks.", invoke_without_command=True)
 
@@ -50,6 +60,7 @@ def _profile_summary(raw: Path, top: int = 30) -> str:
     """Where the server processes spent their time, from py-spy's collapsed stacks."""
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    callers: defaultdict[str, Counter[tuple[str, ...]]] = defaultdict(Counter)
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -59,12 +70,20 @@ def _profile_summary(raw: Path, top: int = 30) -> str:
         frames = stack.split(";")
         total += count
         self_time[frames[-1]] += count
+        callers[frames[-1]][tuple(frames[-4:-1])] += count
         for frame in set(frames):
             inclusive[frame] += count
     lines = [f"py-spy samples: {total}", "", "Inclusive (a frame anywhere on the stack):"]
     lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top * 2)]
     lines += ["", "Self (the frame running):"]
     lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in self_time.most_common(top)]
+    lines += ["", "Who calls the busiest frames (the three frames above each):"]
+    for frame, _ in self_time.most_common(top // 3):
+        lines += [f"  {frame}"]
+        lines += [
+            f"  {100 * n / total:5.1f}%    <- {' <- '.join(reversed(chain))}"
+            for chain, n in callers[frame].most_common(3)
+        ]
     # Paths relative to the checkout: the summary is committed and read anywhere.
     return "\n".join(lines).replace(f"{ROOT}/", "") + "\n"
 
@@ -111,12 +130,16 @@ def do_rush(
     ``gnuhealth``: GNU Health's home, to drive it with the same demand afterwards."""
 
     def rush_through(
-        base_url: str, release: rush_scenario.Release
+        base_url: str, release: rush_scenario.Release, on_release: Callable[[], Any] = list
     ) -> tuple[list[Any], float, float | None]:
+        def release_slots() -> None:
+            rush_scenario.release_now(city, release)
+            on_release()
+
         return rush_scenario.api_run(
             base_url, release, clients=clients, duration=duration,
             hot_share=hot_share, hot_demand=hot_demand, seed=seed,
-            release_slots=lambda: rush_scenario.release_now(city, release),
+            release_slots=release_slots,
         )  # fmt: skip
 
     release = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
@@ -125,10 +148,20 @@ def do_rush(
             base_url,
             server,
         ),
-        _profiler(server.pid, duration + 5, profile) as raw,
+        contextlib.ExitStack() as profiling,
+        process_spread(server, base_url) as spread,
     ):
-        results, elapsed, all_gone = rush_through(base_url, release)
-    api = rush_scenario.summarise(results, elapsed)
+        # Recorded from the release on: the start-up and the warm-up are not the rush.
+        recordings: list[Path | None] = []
+        results, elapsed, all_gone = rush_through(
+            base_url,
+            release,
+            lambda: recordings.append(
+                profiling.enter_context(_profiler(server.pid, duration + 5, profile))
+            ),
+        )
+    raw = recordings[0] if recordings else None
+    api = rush_scenario.summarise(results, elapsed) | {"spread": spread}
     api["all_slots_booked_after_s"] = round(all_gone, 2) if all_gone else None
     database = rush_scenario.check_database(city, release, results)
     attempts = max(api["requests"], 1)
@@ -154,9 +187,12 @@ def do_rush(
     ):
         rush_scenario.reset(city, release)
         again = rush_scenario.prepare_release(city, slots, patients_per_clinic=60_000, seed=seed)
-        with serve(city.url, processes=2, asgi_app=app_name, env=env) as (base_url, _server):
+        with (
+            serve(city.url, processes=2, asgi_app=app_name, env=env) as (base_url, server),
+            process_spread(server, base_url) as spread,
+        ):
             results, elapsed, _ = rush_through(base_url, again)
-        others[variant] = rush_scenario.summarise(results, elapsed)
+        others[variant] = rush_scenario.summarise(results, elapsed) | {"spread": spread}
         others[variant]["database"] = rush_scenario.check_database(city, again, results)
         rush_scenario.reset(city, again)  # leave the city as it was loaded
     core = limits["core_statement"]["transactions_per_second"]
@@ -235,6 +271,14 @@ def do_rush(
                     for variant, run in others.items()
                 ),
                 ("API / ceiling", figures["api_over_ceiling"]),
+                (
+                    "API per process: CPU s (connections)",
+                    ", ".join(
+                        f"{p['cpu_seconds']} ({p['connections']})"
+                        for p in api["spread"].get("processes", [])
+                    )
+                    or "-",
+                ),
             ],
         )
     )

@@ -11,6 +11,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -98,6 +99,17 @@ def city_database(
         yield City(url, scale, seed, report)
 
 
+# Plain uvicorn (no access log), each process on a listening socket of its own as
+# ``infocity serve`` runs them: with uvicorn's one shared socket one process may take
+# every connection, and the comparison would measure that instead of the route.
+_PLAIN_UVICORN = (
+    "import sys, uvicorn; from infocity.web.serving import run_processes; "
+    "app, host, port, processes = sys.argv[1:]; "
+    "run_processes(uvicorn.Config(app, host=host, port=int(port), workers=int(processes), "
+    "access_log=False))"
+)
+
+
 @contextlib.contextmanager
 def serve(
     database_url: str,
@@ -108,7 +120,8 @@ def serve(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``infocity serve --workers N`` on 127.0.0.1 as in production (its own secret,
     JSON access log to a file); yields the base URL and the server process.
-    ``asgi_app``: serve this app with plain uvicorn instead (``bench.ceiling:app``);
+    ``asgi_app``: serve this app with plain uvicorn instead (``bench.ceiling:app``,
+    each process on its own socket as ``infocity serve`` does);
     ``env``: more environment (settings) for the server."""
     port = free_port()
     environment = {
@@ -126,8 +139,8 @@ def serve(
     ]  # fmt: skip
     if asgi_app is not None:
         command = [
-            sys.executable, "-m", "uvicorn", asgi_app, "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(processes), "--no-access-log",
+            sys.executable, "-c", _PLAIN_UVICORN, asgi_app, "127.0.0.1", str(port),
+            str(processes),
         ]  # fmt: skip
     log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe that could fill
     process = subprocess.Popen(
@@ -146,6 +159,96 @@ def serve(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (the server processes of a supervisor)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"resource_tracker" not in _cmdline(entry):
+            found.append(int(entry.name))
+    return found
+
+
+def _cmdline(entry: Path) -> bytes:
+    try:
+        return (entry / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _connections(pid: int, port: int) -> int:
+    """Established TCP connections to ``port`` that process ``pid`` holds."""
+    inodes: set[str] = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    count = 0
+    for table_name in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table_name}").read_text().splitlines()[1:]:
+                parts = line.split()
+                local_port = int(parts[1].rsplit(":", 1)[1], 16)
+                if local_port == port and parts[3] == "01" and parts[9] in inodes:
+                    count += 1
+    return count
+
+
+@contextlib.contextmanager
+def process_spread(server: subprocess.Popen[bytes], base_url: str) -> Iterator[dict[str, Any]]:
+    """How the work spread over a server's processes while the block ran: for each, the
+    CPU seconds it used and the client connections it held when the most were open
+    (the latest such moment; keep-alive connections stay with the process that
+    accepted them). Filled in
+    when the block ends; on systems without /proc it stays empty."""
+    spread: dict[str, Any] = {}
+    if not Path("/proc/self/stat").exists():
+        yield spread
+        return
+    port = int(base_url.rsplit(":", 1)[1])
+    pids = _children(server.pid) or [server.pid]
+    started = {pid: _cpu_seconds(pid) for pid in pids}
+    held = dict.fromkeys(pids, 0)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            now = {pid: _connections(pid, port) for pid in pids}
+            if sum(now.values()) >= sum(held.values()):  # the latest of the fullest
+                held.update(now)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield spread
+    finally:
+        done.set()
+        sampler.join()
+        spread["processes"] = [
+            {
+                "pid": pid,
+                "cpu_seconds": round(_cpu_seconds(pid) - started[pid], 2),
+                "connections": held[pid],
+            }
+            for pid in pids
+        ]
 
 
 def pgbench_path() -> Path:

@@ -11,10 +11,13 @@ import os
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import typer
 
 from infocity.core.settings import PROJECT_ROOT, base_url_mismatch, get_settings
+
+APP_FACTORY = "infocity.app:create_app"
 
 app = typer.Typer(help="InfoCity: the city's electronic public services.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -55,6 +58,7 @@ def serve(
 
     from infocity.core import migrate as migrations
     from infocity.core.logging import configure_logging, log
+    from infocity.web import serving
 
     configure_logging()
     mismatch = base_url_mismatch(get_settings().base_url, host, port)
@@ -85,20 +89,25 @@ def serve(
         if with_worker:
             worker_process = subprocess.Popen([sys.executable, "-m", "infocity", "worker"])
         typer.echo(f"InfoCity is serving on http://{host}:{port} ({workers} process(es))")
-        uvicorn.run(
-            "infocity.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,
-            timeout_graceful_shutdown=20,
+        options: dict[str, Any] = {
+            "factory": True,
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "log_config": None,
+            "timeout_graceful_shutdown": 20,
             # uvicorn restarts a process that has not started (or answered its ping) in
             # 5 s: on a busy machine each new one is killed before it has imported the
             # application, for ever.
-            timeout_worker_healthcheck=60,
-            proxy_headers=True,
-        )
+            "timeout_worker_healthcheck": 60,
+            "proxy_headers": True,
+        }
+        if workers > 1 and serving.reuse_port_supported():
+            # A listening socket per process: with uvicorn's one shared socket, one
+            # process may accept nearly every keep-alive connection while the other idles.
+            serving.run_processes(uvicorn.Config(APP_FACTORY, **options))
+        else:
+            uvicorn.run(APP_FACTORY, **options)
     finally:
         if worker_process is not None:
             worker_process.terminate()  # the worker finishes its current message and exits

@@ -219,6 +219,14 @@ def test_every_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> 
         assert rush[variant]["errors"] == 0
         assert rush[variant]["database"]["double_bookings"] == 0
     assert rush["api_over_ceiling"] > 0
+    # How the work spread: both server processes of each variant, with their CPU time
+    # (read from /proc).
+    for variant in ("api", "api_alone", "stack_ceiling", "ceiling_group_commit"):
+        if not Path("/proc/self/stat").exists():
+            break
+        processes = rush[variant]["spread"]["processes"]
+        assert len(processes) == 2
+        assert sum(process["cpu_seconds"] for process in processes) > 0
     search = json.loads((tmp_path / "search-F0.001.json").read_text())
     assert search["first_slots"]["errors"] == 0
     assert search["doctor_day"]["errors"] == 0

@@ -162,3 +162,68 @@ def test_stopping_serve_with_worker_stops_the_worker(
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         serve.wait(timeout=10)
+
+
+def _sockets(pid: int, port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets on local ``port`` in ``state`` (``0A`` listening, ``01``
+    established) that process ``pid`` holds (read from /proc)."""
+    held: set[str] = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    held.add(target[len("socket:[") : -1])
+    found: set[str] = set()
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == state and fields[9] in held:
+                found.add(fields[9])
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_serve_spreads_keep_alive_connections_over_its_processes(
+    database: str, tmp_path: Path
+) -> None:
+    # With one shared listening socket, one process may accept almost every connection
+    # and keep it; each process listening on its own socket gets its share.
+    port = free_port()
+    env = {**os.environ, "INFOCITY_DATABASE_URL": database, "INFOCITY_ENVIRONMENT": "test"}
+    command = [sys.executable, "-m", "infocity", "serve", "--port", str(port), "--workers", "2"]
+    with (tmp_path / "serve.log").open("wb") as log:
+        serve = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    clients: list[httpx.Client] = []
+    try:
+
+        def listening() -> list[int]:
+            # The supervisor may have other children (multiprocessing's resource tracker).
+            return [pid for pid in _children(serve.pid) if _sockets(pid, port, "0A")]
+
+        wait_for(lambda: len(listening()) == 2, 120, "both processes to listen")
+        processes = listening()
+        # Each process accepts on a socket of its own, so the kernel spreads new
+        # connections over them evenly instead of waking whichever process is awake.
+        first, second = (_sockets(pid, port, "0A") for pid in processes)
+        assert first.isdisjoint(second)
+        seen: dict[int, set[str]] = {pid: set() for pid in processes}
+        for _ in range(40):
+            client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+            clients.append(client)
+            assert client.get("/healthz").status_code == 200
+            # Read at once: an idle keep-alive connection is closed after 5 seconds.
+            for pid in processes:
+                seen[pid] |= _sockets(pid, port, "01")
+        held = [len(seen[pid]) for pid in processes]
+        assert sum(held) == 40
+        # Each process is as likely to get a connection: fewer than 8 of 40 is a chance
+        # of about one in 10^5.
+        assert min(held) >= 8, held
+    finally:
+        for client in clients:
+            client.close()
+        serve.terminate()
+        serve.wait(timeout=60)
