@@ -9,12 +9,12 @@ appointments). One healthcare professional gets N appointment slots of one day
 created, and trytond's WSGI app is served by gunicorn, 2 workers x 4 threads.
 
 The demand is InfoCity's rush: the same clients, the same number of slots, 80 % of the
-attempts on 20 % of the slots (drawn as ``bench.rush.api_run`` draws them), each attempt
-a fresh patient booking one slot over JSON-RPC as GNU Health's own client does: read the
-slot; if it is free, write the patient and the state ``confirmed`` to it, sending the
-record's ``_timestamp`` (the client's guard against overwriting a record changed since
-it was read). A second pass sends the same write without the timestamp, as a plain
-JSON-RPC integration would.
+attempts on 20 % of the slots (drawn by ``bench.rush.demand``, as InfoCity's run draws
+them), each attempt a fresh patient booking one slot over JSON-RPC as GNU Health's own
+client does: read the slot; if it is free, write the patient and the state ``confirmed``
+to it, sending the record's ``_timestamp`` (the client's guard against overwriting a
+record changed since it was read). A second pass sends the same write without the
+timestamp, as a plain JSON-RPC integration would.
 
 Double bookings are counted from GNU Health's database: a trigger the bench adds to its
 appointment table records every committed change of an appointment's patient, and a slot
@@ -34,13 +34,12 @@ import base64
 import contextlib
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ import psycopg
 
 from bench.client import Request, Result, drive, percentile
 from bench.env import ROOT, pgbench_path
+from bench.rush import demand
 from tests.support.postgres import free_port
 from tests.support.servers import wait_until
 
@@ -341,20 +341,6 @@ def login(base_url: str, sessions: int) -> list[str]:
             token = base64.b64encode(f"{ADMIN_LOGIN}:{user}:{key}".encode()).decode()
             headers.append(f"Session {token}")
     return headers
-
-
-def demand(count: int, hot_share: float, hot_demand: float, seed: int) -> Callable[[], int]:
-    """The slot index of each next attempt: the first ``hot_share`` of the slots get
-    ``hot_demand`` of the attempts, drawn as InfoCity's rush draws them (same seed)."""
-    rng = random.Random(f"rush-demand:{seed}")
-    hot = max(1, min(count, round(count * hot_share)))
-
-    def pick() -> int:
-        if hot == count or rng.random() < hot_demand:
-            return rng.randrange(hot)
-        return hot + rng.randrange(count - hot)
-
-    return pick
 
 
 @dataclass

@@ -116,6 +116,21 @@ def release_now(city: City, release: Release) -> None:
         )
 
 
+def demand(count: int, hot_share: float, hot_demand: float, seed: int) -> Callable[[], int]:
+    """The slot index of each next attempt: the first ``hot_share`` of the slots get
+    ``hot_demand`` of the attempts (every system driven with the rush's demand draws it
+    here, so the same seed gives the same attempts)."""
+    rng = random.Random(f"rush-demand:{seed}")
+    hot = max(1, min(count, round(count * hot_share)))
+
+    def pick() -> int:
+        if hot == count or rng.random() < hot_demand:
+            return rng.randrange(hot)
+        return hot + rng.randrange(count - hot)
+
+    return pick
+
+
 def api_run(
     base_url: str,
     release: Release,
@@ -130,17 +145,11 @@ def api_run(
 ) -> tuple[list[Result], float, float | None]:
     """Book until every slot is taken, the patients run out or time is up. Returns the
     results, the elapsed time and when the last slot went (None: not all went)."""
-    rng = random.Random(f"rush-demand:{seed}")
     count = len(release.slot_ids)
-    hot = max(1, min(count, round(count * hot_share)))
+    pick = demand(count, hot_share, hot_demand, seed)
     booked: set[int] = set()
     sent = 0
     last_booking: list[float] = []
-
-    def pick() -> int:
-        if hot == count or rng.random() < hot_demand:
-            return rng.randrange(hot)
-        return hot + rng.randrange(count - hot)
 
     def next_request(_client: int) -> Request | None:
         nonlocal sent
