@@ -1,6 +1,7 @@
 """The parents' notices survive a worker killed in the middle of telling them: a real
 ``infocity worker`` process is killed (SIGKILL) while it fans card events out, a second
-one is started, and every representative is told of every event exactly once."""
+one is started, and every representative is told of every event exactly once. And a
+parent is told of an entry while a long periodic job is still running."""
 
 from __future__ import annotations
 
