@@ -332,7 +332,7 @@ def peak(
     peak_began = datetime.now(UTC)
     watch = InboxWatch(city)
     with worker(city.url):
-        warm_up = _worker_caught_up(city)
+        warm_up = _worker_caught_up(city, peak_began)
         watch.start()
         began = time.perf_counter()
         results = asyncio.run(_paced(base_url, batches, rate, size, "peak", 32, sent))
@@ -377,25 +377,24 @@ def peak(
     }
 
 
-def _worker_caught_up(city: City, limit: float = 900.0) -> float:
-    """Wait until the worker has run every job due (the hourly and daily ones run first
-    on a fresh city, some for minutes): the peak meets a worker in its steady state.
+def _worker_caught_up(city: City, since: datetime, limit: float = 900.0) -> float:
+    """Wait until the worker's fan-out has run once since ``since``: the worker is up and
+    telling.
 
-    Delivery no longer waits for the jobs (they have a thread of their own), but the
-    fan-out is itself a job of that thread, run in turn with the others: while the first
-    round's long jobs run (``health.materialise_slots``), no card event is told, so a
-    peak measured then would time the round, not the fan-out. On a city whose first round
-    ran already (a reused database) this returns within seconds."""
+    The first round of the other jobs is not waited for: on a fresh city
+    ``health.materialise_slots`` runs for minutes, and the fan-out, a prompt job in a
+    thread of its own, tells parents meanwhile; the peak meets the worker as production
+    would after a restart. On a city whose first round ran already it is quieter."""
     began = time.perf_counter()
     with city.connect() as connection:
         while time.perf_counter() - began < limit:
             row = connection.execute(
-                "SELECT count(*), count(*) FILTER (WHERE next_run_at < now() - "
-                "interval '5 seconds' OR last_finished_at IS NULL) FROM periodic_jobs"
+                "SELECT last_finished_at >= %s FROM periodic_jobs WHERE name = 'cards.fan_out'",
+                (since,),
             ).fetchone()
-            if row is not None and row[0] > 0 and row[1] == 0:
+            if row is not None and row[0]:
                 break
-            time.sleep(1.0)
+            time.sleep(0.2)
     return round(time.perf_counter() - began, 1)
 
 

@@ -1,11 +1,13 @@
 """The parents' notices survive a worker killed in the middle of telling them: a real
 ``infocity worker`` process is killed (SIGKILL) while it fans card events out, a second
-one is started, and every representative is told of every event exactly once."""
+one is started, and every representative is told of every event exactly once. And a
+parent is told of an entry while a long periodic job is still running."""
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -15,8 +17,10 @@ from sqlalchemy import func, select
 
 from infocity.cards.models.events import CardEvent, CardNotice
 from infocity.cards.service.notices import FAN_OUT_BATCH
+from infocity.core import jobs
 from infocity.core.models import InboxMessage, OutboxMessage
 from infocity.core.uow import UnitOfWork
+from infocity.core.worker import Worker
 from tests.builders import Account
 from tests.cards_builders import (
     Device,
@@ -144,3 +148,52 @@ def test_a_worker_killed_during_the_fan_out_tells_everyone_once(
     assert len(pairs) == total
     assert set(pairs.values()) == {1}
     assert inbox == total
+
+
+def test_parents_are_told_of_an_entry_while_a_long_job_runs(
+    database: str, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    school = make_school()
+    parent, pupil = enrolled_child(school)
+    turnstile = make_device(school.id)
+    working, may_finish, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def long_job() -> None:  # as slots materialised for a whole city: minutes
+        working.set()
+        may_finish.wait(300)
+        finished.set()
+
+    jobs.load_job_modules()
+    fan_out = jobs.REGISTRY["cards.fan_out"]
+    # The fan-out and one long job, nothing else the city runs.
+    monkeypatch.setattr(jobs, "load_job_modules", list)
+    monkeypatch.setattr(jobs, "REGISTRY", {"cards.fan_out": fan_out})
+    jobs.periodic("test.long", every=timedelta(minutes=5))(long_job)
+    worker = Worker("busy")
+    running = threading.Thread(target=worker.run)
+    running.start()
+    try:
+        wait_for(working.is_set, 60, "the long job to start")
+        assert not send(turnstile, event("e1", "entry", pupil.uid, yesterday_at(8))).refused
+
+        wait_for(lambda: "cards_entry" in _inbox(uow, parent.id), 60, "the entry in the inbox")
+
+        assert not finished.is_set()  # told while the long job was still working
+    finally:
+        may_finish.set()
+        worker.stop()
+        running.join(300)
+    assert not running.is_alive()
+    assert finished.is_set()
+
+
+def _inbox(uow: UnitOfWork, user_id: int) -> list[str]:
+    """The kinds of the messages in a person's inbox."""
+    with uow:
+        return list(
+            uow.session.scalars(
+                select(InboxMessage.kind)
+                .where(InboxMessage.user_id == user_id)
+                .order_by(InboxMessage.id)
+            )
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,9 @@ from sqlalchemy import func, select, update
 from infocity.core import jobs
 from infocity.core.db import utcnow
 from infocity.core.models import JobRun, OutboxMessage, PeriodicJob, RateLimitCounter, WebSession
+from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
+from infocity.core.worker import Worker
 from tests.support.users import add_citizen, count, start_worker, wait_for
 
 calls: list[str] = []
@@ -227,3 +230,64 @@ def test_two_worker_processes_run_each_period_exactly_once(
     names = [row[0] for row in per_period]
     for builtin in ("core.purge_rate_limits", "core.purge_web_sessions", "core.purge_outbox"):
         assert names.count(builtin) == 1
+
+
+@pytest.fixture
+def backlog_job() -> Iterator[list[int]]:
+    """A prompt job handling at most two of seven waiting items a call; the sizes of the
+    batches it handled, in order."""
+    waiting = list(range(7))
+    handled: list[int] = []
+
+    @jobs.periodic("test.backlog", every=timedelta(minutes=5), prompt=True, batch=2)
+    def backlog() -> int:
+        batch = waiting[:2]
+        del waiting[:2]
+        handled.append(len(batch))
+        return len(batch)
+
+    yield handled
+    del jobs.REGISTRY["test.backlog"]
+
+
+def test_a_prompt_job_works_through_its_backlog_in_one_run(
+    uow: UnitOfWork, backlog_job: list[int]
+) -> None:
+    jobs.ensure_schedules()
+    assert jobs.run_job(jobs.REGISTRY["test.backlog"], "a")
+    # Full batches called it again at once; the short one ended the run.
+    assert backlog_job == [2, 2, 2, 1]
+    assert count(uow, JobRun, JobRun.job_name == "test.backlog") == 1
+
+
+def test_a_prompt_job_asked_to_stop_finishes_the_batch_in_hand(
+    uow: UnitOfWork, backlog_job: list[int]
+) -> None:
+    jobs.ensure_schedules()
+    assert jobs.run_job(jobs.REGISTRY["test.backlog"], "a", should_stop=lambda: True)
+    assert backlog_job == [2]
+    with uow:
+        run = uow.session.scalars(select(JobRun).where(JobRun.job_name == "test.backlog")).one()
+        assert run.finished_at is not None
+        assert run.error is None
+
+
+def test_the_worker_runs_a_prompt_job_with_a_backlog_without_waiting_the_poll(
+    uow: UnitOfWork, settings_env: pytest.MonkeyPatch, backlog_job: list[int]
+) -> None:
+    # A poll far longer than the wait below: only running again at once can pass.
+    settings_env.setenv("INFOCITY_WORKER_POLL_SECONDS", "600")
+    get_settings.cache_clear()
+    registered = jobs.REGISTRY["test.backlog"]
+    settings_env.setattr(jobs, "load_job_modules", list)
+    settings_env.setattr(jobs, "REGISTRY", {"test.backlog": registered})
+    worker = Worker("prompt")
+    running = threading.Thread(target=worker.run)
+    running.start()
+    try:
+        wait_for(lambda: sum(backlog_job) == 7, timeout=30, what="the whole backlog")
+    finally:
+        worker.stop()
+        running.join(60)
+    assert not running.is_alive()
+    assert backlog_job[:4] == [2, 2, 2, 1]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from infocity.cards import service
+from infocity.cards.service.notices import FAN_OUT_BATCH
 from infocity.core.auth import SYSTEM
 from infocity.core.jobs import periodic
-
-FAN_OUT_SECONDS = 2.0
 
 
 @periodic("cards.social_stop_list", every=timedelta(hours=1))
@@ -19,38 +17,37 @@ def social_stop_list() -> int:
     return service.export_social_stop_list(SYSTEM).uid_count
 
 
-# A short lease: a worker killed mid-run holds the job no longer than this before another
-# takes it up (the default ten minutes would leave parents untold all that time). Two runs
-# overlapping are safe: batches are locked and skipped, and a notice is unique.
-@periodic("cards.fan_out", every=timedelta(seconds=1), lease=timedelta(seconds=15))
+# Prompt: run beside the long jobs, and again at once while a batch comes back full (the
+# morning peak), so a parent hears of an entry within seconds. A short lease: a worker
+# killed mid-run holds the job no longer than this before another takes it up (the default
+# ten minutes would leave parents untold all that time). Two runs overlapping are safe:
+# batches are locked and skipped, and a notice is unique.
+@periodic(
+    "cards.fan_out",
+    every=timedelta(seconds=1),
+    lease=timedelta(seconds=15),
+    prompt=True,
+    batch=FAN_OUT_BATCH,
+)
 def fan_out() -> int:
-    """Tell representatives of new card events: batches until none wait, for at most
-    ``FAN_OUT_SECONDS`` so that deliveries and other jobs take their turn; the number
-    of events. Every second: a parent hears of an entry within seconds at the morning peak."""
-    events = 0
-    deadline = time.monotonic() + FAN_OUT_SECONDS
-    while time.monotonic() < deadline:
-        batch = service.fan_out_card_events(SYSTEM)
-        events += batch
-        if not batch:
-            break
-    return events
+    """Tell representatives of up to ``FAN_OUT_BATCH`` new card events; how many were
+    told of (a full batch: the worker calls again at once)."""
+    return service.fan_out_card_events(SYSTEM, batch=FAN_OUT_BATCH)
 
 
-# As the card events' fan-out: a short lease, and a run cut short tells no one twice.
-@periodic("cards.subsidy_notices", every=timedelta(seconds=10), lease=timedelta(seconds=15))
+# As the card events' fan-out: prompt, a short lease, and a run cut short tells no one
+# twice. A school grants and revokes a few a day, so every ten seconds is soon enough.
+@periodic(
+    "cards.subsidy_notices",
+    every=timedelta(seconds=10),
+    lease=timedelta(seconds=15),
+    prompt=True,
+    batch=FAN_OUT_BATCH,
+)
 def subsidy_notices() -> int:
-    """Tell representatives of subsidised meals granted or revoked: batches until none
-    wait, for at most ``FAN_OUT_SECONDS``; the number of changes told of. A school grants
-    and revokes a few a day, so every ten seconds is soon enough."""
-    changes = 0
-    deadline = time.monotonic() + FAN_OUT_SECONDS
-    while time.monotonic() < deadline:
-        batch = service.fan_out_subsidy_changes(SYSTEM)
-        changes += batch
-        if not batch:
-            break
-    return changes
+    """Tell representatives of up to ``FAN_OUT_BATCH`` subsidised-meal allowances granted
+    or revoked; how many changes were told of."""
+    return service.fan_out_subsidy_changes(SYSTEM, batch=FAN_OUT_BATCH)
 
 
 @periodic("cards.expire_holds", every=timedelta(minutes=1))

@@ -11,6 +11,15 @@ live lease) checked by row count, then inserts a ``JobRun`` for the period: its
 unique ``(job_name, period_start)`` is the guarantee that a period runs at most once,
 even if a lease expires during a long run or clocks disagree. A run interrupted by a
 crash is not repeated; the next period runs as usual.
+
+A job that tells people of what just happened (a pupil's entry, an outage) is declared
+``prompt=True``: the worker runs prompt jobs in a thread of their own, so a long job
+(slots materialised for a whole city) never keeps parents waiting. A prompt job with a
+``batch`` does one batch per call and returns how many items it handled; while a call
+handles a full batch (more is waiting) the run calls it again at once, for up to half
+its lease; the run then ends and, its next period having come, is taken up again at
+once. Two runs of one job never overlap while the lease is live; the jobs themselves
+lock and skip their rows, so a lease taken over after a crash is safe too.
 """
 
 from __future__ import annotations
@@ -18,11 +27,12 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Table, and_, delete, exists, or_, select, update
+from sqlalchemy import Table, and_, delete, exists, func, or_, select, update
 
 import infocity
 from infocity.core import ratelimit
@@ -43,23 +53,42 @@ class Job:
     every: timedelta
     func: Callable[[], object]
     lease: timedelta
+    prompt: bool = False
+    batch: int | None = None
 
 
 REGISTRY: dict[str, Job] = {}
 
+# The share of its lease a prompt job's run may go on finding full batches: well inside
+# the lease, so no other worker takes the run over while it is still working.
+PROMPT_RUN_SHARE = 0.5
+
 
 def periodic(
-    name: str, *, every: timedelta, lease: timedelta = timedelta(minutes=10)
+    name: str,
+    *,
+    every: timedelta,
+    lease: timedelta = timedelta(minutes=10),
+    prompt: bool = False,
+    batch: int | None = None,
 ) -> Callable[[Callable[[], object]], Callable[[], object]]:
     """Register the decorated function to run once every ``every`` (whole seconds).
 
     ``lease`` is how long other workers wait before they consider a run abandoned.
+    ``prompt``: the job tells people of events and runs in the worker's prompt thread,
+    never behind a long job. ``batch`` (prompt jobs only): the function handles at most
+    this many items a call and returns how many; a full batch means more may wait, and
+    the run calls it again at once.
     """
     if every.total_seconds() < 1 or every.total_seconds() != int(every.total_seconds()):
         raise ValueError("a job's period must be a whole number of seconds")
+    if batch is not None and (not prompt or batch < 1):
+        raise ValueError("only a prompt job has a batch, of at least one item")
 
     def register(func: Callable[[], object]) -> Callable[[], object]:
-        REGISTRY[name] = Job(name=name, every=every, func=func, lease=lease)
+        REGISTRY[name] = Job(
+            name=name, every=every, func=func, lease=lease, prompt=prompt, batch=batch
+        )
         return func
 
     return register
@@ -161,8 +190,36 @@ def _finish(job: Job, worker: str, start: datetime, run_id: int | None, error: s
         )
 
 
-def run_job(job: Job, worker: str, now: datetime | None = None) -> bool:
-    """Run ``job`` for the current period if it is due and no one else has it."""
+def _call(job: Job, should_stop: Callable[[], bool] | None) -> object:
+    """The job's function once; a prompt job's again at once while it finds full batches
+    (for up to half its lease, so no other worker takes the run over meanwhile)."""
+    result = job.func()
+    if job.batch is None:
+        return result
+    total = result if isinstance(result, int) else 0
+    deadline = time.monotonic() + job.lease.total_seconds() * PROMPT_RUN_SHARE
+    while (
+        isinstance(result, int)
+        and result >= job.batch
+        and time.monotonic() < deadline
+        and not (should_stop is not None and should_stop())
+    ):
+        result = job.func()
+        total += result if isinstance(result, int) else 0
+    return total
+
+
+def run_job(
+    job: Job,
+    worker: str,
+    now: datetime | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> bool:
+    """Run ``job`` for the current period if it is due and no one else has it.
+
+    ``should_stop``: asked between the batches of a prompt job; the batch in hand
+    finishes, and the run is recorded as ended.
+    """
     now = now or utcnow()
     if not _take(job, worker, now):
         return False
@@ -174,7 +231,7 @@ def run_job(job: Job, worker: str, now: datetime | None = None) -> bool:
         return False
     error = None
     try:
-        result = job.func()
+        result = _call(job, should_stop)
     except Exception as exc:  # recorded on the run; the next period runs as usual
         logger.exception("job %s failed", job.name)
         error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -193,10 +250,44 @@ def run_job(job: Job, worker: str, now: datetime | None = None) -> bool:
     return error is None
 
 
+def _kind(prompt: bool | None) -> set[str]:
+    """The registered jobs' names: prompt ones, the others, or all (``None``)."""
+    return {name for name, job in REGISTRY.items() if prompt is None or job.prompt == prompt}
+
+
+def seconds_until_due(prompt: bool | None = None, *, now: datetime | None = None) -> float | None:
+    """How long until the first of these jobs is due and free (0: now); ``None`` when
+    none is registered or each is held by a live lease."""
+    names = _kind(prompt)
+    if not names:
+        return None
+    now = now or utcnow()
+    table = _table(PeriodicJob)
+    with get_engine().connect() as connection:
+        first: datetime | None = connection.scalar(
+            select(func.min(table.c.next_run_at)).where(
+                table.c.name.in_(names),
+                or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+            )
+        )
+    if first is None:
+        return None
+    if first.tzinfo is None:  # SQLite keeps no zone; the city stores UTC
+        first = first.replace(tzinfo=UTC)
+    return max((first - now).total_seconds(), 0.0)
+
+
 def run_due_jobs(
-    worker: str, *, now: datetime | None = None, should_stop: Callable[[], bool] | None = None
+    worker: str,
+    *,
+    now: datetime | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    prompt: bool | None = None,
 ) -> list[str]:
-    """Run every registered job that is due; return the names of those this worker ran."""
+    """Run every registered job that is due; return the names of those this worker ran.
+
+    ``prompt``: only the prompt jobs (``True``), only the others (``False``), or all.
+    """
     fixed_now, now = now, now or utcnow()
     table = _table(PeriodicJob)
     with get_engine().connect() as connection:
@@ -215,9 +306,12 @@ def run_due_jobs(
     ran = []
     for name in sorted(due):
         job = REGISTRY.get(name)
-        if job is None or (should_stop is not None and should_stop()):
+        if job is None or (prompt is not None and job.prompt != prompt):
             continue
-        if run_job(job, worker, fixed_now):  # each job takes its lease at its own start
+        if should_stop is not None and should_stop():
+            continue
+        # Each job takes its lease at its own start.
+        if run_job(job, worker, fixed_now, should_stop):
             ran.append(name)
     return ran
 

@@ -1,5 +1,6 @@
-"""``infocity worker``: delivers the outbox and runs periodic jobs (in a thread of their
-own, so a long job never delays delivery).
+"""``infocity worker``: delivers the outbox and runs periodic jobs (in threads of their
+own, so a long job never delays delivery): the prompt jobs, which tell people of events,
+in one thread, the others in another, so a long job never delays a notice either.
 
 Any number of workers may run against one database; they share nothing but it.
 
@@ -349,8 +350,9 @@ class Worker:
     def run(self, *, once: bool = False) -> None:
         """Deliver and run jobs until stopped (or one round with ``once``).
 
-        Jobs run in a thread of their own: a long one (the FHIR publication, the Wi-Fi
-        roll-up) must not hold up parents' and patients' messages while it works.
+        Jobs run in threads of their own: a long one (the FHIR publication, the Wi-Fi
+        roll-up) must not hold up parents' and patients' messages while it works, nor
+        the prompt jobs that write them (the fan-out of pupils' entries).
         """
         settings = get_settings()
         jobs.load_job_modules()
@@ -360,13 +362,19 @@ class Worker:
             self._jobs_round()
             log(logger, logging.INFO, "worker stopped", worker=self.name)
             return
-        job_runner = threading.Thread(target=self._run_jobs, name="periodic-jobs", daemon=True)
-        job_runner.start()
+        job_runners = [
+            threading.Thread(target=self._run_jobs, name="periodic-jobs", daemon=True),
+            threading.Thread(target=self._run_prompt_jobs, name="prompt-jobs", daemon=True),
+        ]
+        for runner in job_runners:
+            runner.start()
         while not self.stopping.is_set():
             if self._deliver_round() == 0:
                 self.stopping.wait(settings.worker_poll_seconds)
-        # The job in hand finishes and records its run; no new one starts.
-        job_runner.join()
+        # The job in hand finishes and records its run (a prompt job's batch in hand);
+        # no new one starts.
+        for runner in job_runners:
+            runner.join()
         log(logger, logging.INFO, "worker stopped", worker=self.name)
 
     def _deliver_round(self) -> int:
@@ -377,19 +385,34 @@ class Worker:
             logger.exception("worker round failed")
             return 0
 
-    def _jobs_round(self) -> None:
+    def _jobs_round(self, prompt: bool | None = None) -> None:
         if self.stopping.is_set():
             return
         try:
-            jobs.run_due_jobs(self.name, should_stop=self.stopping.is_set)
+            jobs.run_due_jobs(self.name, should_stop=self.stopping.is_set, prompt=prompt)
         except Exception:
             logger.exception("periodic jobs round failed")
 
     def _run_jobs(self) -> None:
         poll = get_settings().worker_poll_seconds
         while not self.stopping.is_set():
-            self._jobs_round()
+            self._jobs_round(prompt=False)
             self.stopping.wait(poll)
+
+    def _run_prompt_jobs(self) -> None:
+        """Prompt jobs: each as soon as it is due, not at the next poll (a fan-out every
+        second would otherwise wait up to a poll more); at most a poll's sleep."""
+        poll = get_settings().worker_poll_seconds
+        while not self.stopping.is_set():
+            self._jobs_round(prompt=True)
+            try:
+                wait = jobs.seconds_until_due(prompt=True)
+            except Exception:
+                logger.exception("prompt jobs' schedule unreadable")
+                wait = None
+            # A floor, so a job that is due but not taken (a clock ahead of the
+            # database's, say) does not spin the thread.
+            self.stopping.wait(poll if wait is None else min(max(wait, 0.01), poll))
 
 
 def run_worker(once: bool = False, name: str | None = None) -> None:

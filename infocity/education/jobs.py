@@ -15,14 +15,16 @@ def lapse_kindergarten_offers() -> int:
     return service.lapse_overdue_offers()
 
 
-@periodic("education.kindergarten_notices", every=timedelta(minutes=1))
+# Prompt, as every job that tells people: never behind a long job of another service.
+# Each bounds its own batches, so it runs once a period.
+@periodic("education.kindergarten_notices", every=timedelta(minutes=1), prompt=True)
 def kindergarten_offer_notices() -> int:
     """Tell the parents of the places an allocation run offered, in batches; the number
     told."""
     return service.notify_kindergarten_offers(SYSTEM)
 
 
-@periodic("education.exam_publications", every=timedelta(minutes=1))
+@periodic("education.exam_publications", every=timedelta(minutes=1), prompt=True)
 def exam_publications() -> int:
     """Announce the exam results whose publication time has passed (one event each),
     then tell their subscribers in small batches; the number told."""
