@@ -15,13 +15,40 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import JSON, Column, MetaData, Select, Table, delete, insert, select, text, true
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    MetaData,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.schema import CreateTable
 
 from infocity.core.sql import upsert_insert
 
 CHUNK = 10_000
+
+
+def is_one_of(
+    session: Session, column: QueryableAttribute[str], values: Iterable[str], name: str
+) -> ColumnElement[bool]:
+    """``column`` equals one of many ``values`` (a batch's hundreds): on PostgreSQL one
+    array parameter, as an ``IN`` of 500 values is expanded into 500 parameters at every
+    execution (12-17 ms a device batch against 3-5 ms); elsewhere ``IN``."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(name, list(values), type_=ARRAY(String)))
+    return column.in_(list(values))
 
 
 def staging_table(session: Session, name: str, *columns: Column[Any]) -> Table:
