@@ -212,7 +212,10 @@ def empty_database(url: str) -> None:
     engine = _EMPTYING_ENGINES.get(url)
     if engine is None:
         engine = _EMPTYING_ENGINES[url] = create_engine(
-            url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=1
+            url.replace("postgresql://", "postgresql+psycopg://", 1),
+            pool_size=1,
+            # Some tests end every connection to the database (a restart's drill).
+            pool_pre_ping=True,
         )
     with engine.begin() as connection:
         # The rows go by DELETE, and only from the tables holding some: TRUNCATE gives

