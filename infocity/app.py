@@ -33,6 +33,7 @@ from infocity.education import api as education_api
 from infocity.education import pages as education_pages
 from infocity.health import api as health_api
 from infocity.health import pages as health_pages
+from infocity.health import service as health_service
 from infocity.health.fhir import bundles as fhir_bundles
 from infocity.health.fhir import routes as fhir_routes
 from infocity.housing import open311
@@ -69,6 +70,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.booking_limiter = anyio.CapacityLimiter(settings.booking_threads)
     app.state.kiosk_bookings = health_api.kiosk_group_commit(settings)
     i18n.warm_up()
+    health_service.warm_up_booking()
     yield
 
 

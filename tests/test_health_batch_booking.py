@@ -8,9 +8,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.exc import OperationalError
 
+from infocity.core.db import get_engine
 from infocity.core.errors import AppError
 from infocity.core.models import OutboxMessage, RateLimitCounter
 from infocity.core.uow import UnitOfWork
@@ -259,3 +261,42 @@ def test_a_batch_queues_the_messages_booking_alone_would(database: str) -> None:
         alone = {k: v for k, v in booked_messages(uow).items() if k not in queued}
     assert len(queued) >= 3
     assert sorted(queued.values()) == sorted(alone.values())
+
+
+# What the messages of a booking read and write.
+MESSAGE_TABLES = ("practitioners", "organisations", "users", "outbox_messages")
+
+
+def test_a_started_process_has_compiled_what_a_booking_tells_its_patient(database: str) -> None:
+    if database.startswith("sqlite"):
+        pytest.skip("the warm-up runs where batches are booked (PostgreSQL)")
+    world = make_kiosk_world()
+    engine = get_engine()
+    # A process that has just started: no statement compiled yet.
+    assert engine._compiled_cache is not None
+    engine._compiled_cache.clear()
+    OutboxMessage.__mapper__._compiled_cache.clear()
+    before = health_snapshot()
+    service.warm_up_booking()
+    assert health_snapshot() == before  # the warm-up left nothing behind
+
+    compiled: list[str] = []
+
+    def record(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: Any
+    ) -> None:
+        if context.cache_hit == CacheStats.CACHE_MISS:
+            compiled.append(statement)
+
+    event.listen(engine, "after_cursor_execute", record)
+    try:
+        requests = [
+            service.KioskBooking(AnonymousBookingCreate(oms_policy=p, birth_date=BORN, slot_id=s))
+            for p, s in zip(world["patients"][:2], world["slots"][:2], strict=True)
+        ]
+        outcomes = service.book_many_by_policy(requests)
+    finally:
+        event.remove(engine, "after_cursor_execute", record)
+    assert [type(o) for o in outcomes] == [AppointmentRead] * 2
+    told = [s for s in compiled if any(t in s for t in MESSAGE_TABLES)]
+    assert told == []  # the messages' reads and their INSERT were compiled at start

@@ -114,6 +114,43 @@ def test_with_every_lane_busy_the_next_batch_collects_until_one_is_free() -> Non
     assert seen == [[0], [1, 2, 3]]
 
 
+def test_a_lone_request_is_not_held_for_the_window() -> None:
+    seen: list[list[int]] = []
+
+    def handle(items: Sequence[int]) -> list[int | Exception]:
+        seen.append(list(items))
+        return list(items)
+
+    # A window far longer than the test: nothing else is in flight, so it goes at once.
+    together: GroupCommit[int, int] = GroupCommit(handle, window=30, size=100)
+
+    async def ask() -> int:
+        return await asyncio.wait_for(together.submit(7), 5)
+
+    assert asyncio.run(ask()) == 7
+    assert seen == [[7]]
+
+
+def test_requests_in_flight_together_still_wait_for_companions() -> None:
+    seen: list[list[int]] = []
+
+    def handle(items: Sequence[int]) -> list[int | Exception]:
+        seen.append(list(items))
+        return list(items)
+
+    together: GroupCommit[int, int] = GroupCommit(handle, window=0.05, size=100)
+
+    async def ask() -> list[int]:
+        first = asyncio.ensure_future(together.submit(1))
+        second = asyncio.ensure_future(together.submit(2))
+        await asyncio.sleep(0.01)  # within the window: a third request joins them
+        third = asyncio.ensure_future(together.submit(3))
+        return [await first, await second, await third]
+
+    assert asyncio.run(ask()) == [1, 2, 3]
+    assert seen == [[1, 2, 3]]
+
+
 def race(bodies: list[dict[str, Any]], base_url: str) -> list[tuple[int, Any]]:
     """Send every booking at the same moment, each from its own thread and connection."""
     barrier = threading.Barrier(len(bodies))

@@ -5,8 +5,10 @@ A server process collects the requests given to ``GroupCommit.submit`` for at mo
 synchronous function in a thread of ``limiter``, which answers each. Up to ``lanes``
 batches run at once (each on its own thread and database connection): while they all
 run, the next batch keeps collecting, so the busier the process, the fuller its batches;
-when a lane is free, a batch goes as soon as its window ends. When requests come one at
-a time, each waits at most the window.
+when a lane is free, a batch goes as soon as its window ends. A request that is the only
+one of its kind in flight in the process (none waiting, none in a running batch) does
+not wait for the window: companions are unlikely to come, and at a few clients a
+process every lone request paid the whole window (docs/benchmarks.md, section 2).
 
 Why several lanes: a batch spends most of its time waiting on the database (its count,
 its read, its take, its commit). With one batch at a time, a batch that waits for a slot
@@ -52,6 +54,7 @@ class GroupCommit(Generic[Item, Answer]):
         self._collector: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._lane_freed: asyncio.Event | None = None
+        self._in_flight = 0  # items submitted and not yet answered
         self.batches = 0  # how many batches ran (tests, figures)
         self.largest = 0  # the largest batch
 
@@ -59,15 +62,20 @@ class GroupCommit(Generic[Item, Answer]):
         """Have ``item`` handled in the next batch; its answer (or its exception)."""
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._collector is None or self._collector.done():
-            self._collector = asyncio.create_task(self._collect())
-        return await future
+        self._in_flight += 1
+        try:
+            if self._collector is None or self._collector.done():
+                self._collector = asyncio.create_task(self._collect())
+            return await future
+        finally:
+            self._in_flight -= 1
 
     async def _collect(self) -> None:
-        """Cut batches while items wait: each waits out the window (unless full), then
-        for a free lane (collecting meanwhile), then runs beside the others."""
+        """Cut batches while items wait: each waits out the window (unless full, or
+        its one item is all that is in flight), then for a free lane (collecting
+        meanwhile), then runs beside the others."""
         while self._waiting:
-            if len(self._waiting) < self._size:
+            if len(self._waiting) < self._size and self._in_flight > 1:
                 await asyncio.sleep(self._window)
             while len(self._running) >= self._lanes:
                 self._lane_freed = asyncio.Event()

@@ -25,6 +25,7 @@ from infocity.health.service.batch_booking import (
     KioskBooking,
     book_many_by_policy,
     books_in_batches,
+    warm_up_booking,
 )
 from infocity.health.service.booking import (
     IDENTIFY_PER_POLICY,
@@ -206,4 +207,5 @@ __all__ = [
     "update_home_visit",
     "update_specialty",
     "verify_appointment_link",
+    "warm_up_booking",
 ]

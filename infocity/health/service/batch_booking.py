@@ -32,23 +32,28 @@ transaction runs alone anyway), each request is booked by itself: a batch of one
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
+from infocity.city import service as city
 from infocity.core import ratelimit
 from infocity.core.db import fetch_rows, session_factory, utcnow
 from infocity.core.errors import AppError
 from infocity.core.i18n import use_locale
+from infocity.core.outbox import Recipient
 from infocity.core.uow import UnitOfWork
 from infocity.health.metrics import counted
 from infocity.health.schemas import AnonymousBookingCreate, AppointmentRead
 from infocity.health.service import slot_sql
-from infocity.health.service.base import _appointment_read, _notify_booked
+from infocity.health.service.base import _appointment_read, _doctors, _notify_booked, _queue
 from infocity.health.service.booking import (
     IDENTIFY_WINDOW_SECONDS,
     _book_by_policy,
@@ -62,6 +67,8 @@ from infocity.health.service.taking import (
     _why_not_taken,
 )
 
+logger = logging.getLogger(__name__)
+
 
 def books_in_batches() -> bool:
     """Whether this database books a batch in one transaction (where the lane's
@@ -71,6 +78,56 @@ def books_in_batches() -> bool:
         return slot_sql.hand_written(session)
     finally:
         session.close()
+
+
+def warm_up_booking() -> None:
+    """Run, once, the ORM statements by which a successful kiosk booking tells its
+    patient (a server process starting), so that SQLAlchemy compiles and caches them now
+    and not in the first bookings of a release rush, which paid for it while their batch
+    held its slots (docs/benchmarks.md, section 2). The reads look up id 0 (none), the
+    message is queued to no one and rolled back: nothing is read or left behind. Only
+    where batches are booked (PostgreSQL), and a database that cannot be reached now is
+    no reason not to start: the first bookings compile them then."""
+    if not books_in_batches():
+        return
+    uow = UnitOfWork()
+    try:
+        with uow:  # leaving it rolls back: the warm-up's message is never stored
+            session = uow.session
+            # The batch's reads (``_notify_booked``) and the single path's (``_notify``).
+            _doctors(session, [0])
+            accounts.recipients_for_users(session, [0])
+            accounts.users_to_notify(session, 0)
+            accounts.person_by_id(session, 0)
+            # Not found, as intended: the statement ran all the same.
+            with suppress(AppError):
+                city.get_organisation(0, uow=uow)
+            with suppress(AppError):
+                accounts.recipient_for_user(session, 0)
+            # The message's template and the outbox's INSERT, which the ORM compiles at
+            # the flush: once for one message, once for several (an executemany).
+            nobody = Recipient(user_id=None, email="warm-up@invalid")
+            context = _WARM_UP_CONTEXT | {"starts_at": utcnow()}
+            for count in (1, 2):
+                for _ in range(count):
+                    _queue(session, nobody, "appointment_booked", context)
+                session.flush()
+    except SQLAlchemyError:
+        logger.warning("booking warm-up skipped: the database did not answer", exc_info=True)
+
+
+# What a booked message says, for the warm-up (never sent).
+_WARM_UP_CONTEXT: dict[str, Any] = {
+    "patient_name": "-",
+    "specialty": "-",
+    "specialty_en": "-",
+    "practitioner": "-",
+    "room": "-",
+    "clinic": "-",
+    "clinic_en": "-",
+    "address": "-",
+    "ticket": "-",
+}
 
 
 @dataclass(frozen=True)
