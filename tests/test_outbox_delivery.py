@@ -388,6 +388,12 @@ def _finished_runs(uow: UnitOfWork, name: str) -> int:
     return count(uow, JobRun, JobRun.job_name == name, JobRun.finished_at.is_not(None))
 
 
+def _running(worker: subprocess.Popen[bytes], log_path: Path) -> bool:
+    """True while the worker runs; one that exited (refused its options) fails at once."""
+    assert worker.poll() is None, log_path.read_text()
+    return True
+
+
 def _stop(worker: subprocess.Popen[bytes], log_path: Path) -> None:
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0, log_path.read_text()
@@ -404,7 +410,7 @@ def test_a_prompt_only_worker_runs_prompt_jobs_and_neither_delivers_nor_runs_lon
         # Three periods of the prompt job: a worker that delivered or ran the other jobs
         # would have done so long before.
         wait_for(
-            lambda: worker.poll() is None and _finished_runs(uow, "test.prompt_tick") >= 3,
+            lambda: _running(worker, log_path) and _finished_runs(uow, "test.prompt_tick") >= 3,
             what="three periods of the prompt job",
         )
     finally:
@@ -429,7 +435,7 @@ def test_a_worker_without_prompt_jobs_delivers_and_runs_long_jobs_but_not_prompt
     try:
         wait_for(
             lambda: (
-                worker.poll() is None
+                _running(worker, log_path)
                 and set(statuses(uow).values()) == {"sent"}
                 and _finished_runs(uow, "test.tick") >= 3
             ),
