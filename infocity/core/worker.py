@@ -384,7 +384,7 @@ class Worker:
                 self._jobs_round(prompt=self._jobs_kind())
             log(logger, logging.INFO, "worker stopped", worker=self.name)
             return
-        job_runners = []
+        job_runners: list[threading.Thread] = []
         if JOBS in self.parts:
             job_runners.append(
                 threading.Thread(target=self._run_jobs, name="periodic-jobs", daemon=True)
