@@ -626,6 +626,12 @@ def cards(
     clients: int = typer.Option(16, help="Ingest: devices sending at once."),
     peak_rate: float = typer.Option(2000.0, help="Fan-out: entries offered a second."),
     peak_duration: float = typer.Option(20.0, help="Fan-out: seconds of the peak."),
+    fan_out_workers: int = typer.Option(
+        1,
+        min=0,
+        help="Fan-out: worker processes for the prompt jobs alone, beside one for "
+        "the rest (0: one worker process runs everything).",
+    ),
     tills: int = typer.Option(200, help="Tills asking at once."),
     duration: float = typer.Option(15.0, help="Tills and eligibility: seconds each."),
     seed: int = Seed,
@@ -637,7 +643,7 @@ def cards(
         figures = cards_scenario.run(
             city, serve=serve, rounds=rounds, batch=batch, clients=clients,
             peak_rate=peak_rate, peak_duration=peak_duration, tills_at_once=tills,
-            duration=duration, seed=seed,
+            duration=duration, seed=seed, fan_out_workers=fan_out_workers,
         )  # fmt: skip
     path = write_result(_name("cards", scale), {"scale": scale, **figures}, out)
     print(table(f"School and social cards (scale {scale:g}, 2 processes)",

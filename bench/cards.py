@@ -4,7 +4,8 @@
    (2 server processes, closed loop), against a bare COPY of the same events into
    ``card_events`` (the limit);
 2. fan-out at the morning peak: entries offered at a steady rate (2,000 a second at
-   scale 1) with ``infocity worker`` running beside; the latency from an event (its
+   scale 1) with ``infocity worker`` running beside (the prompt jobs in a process of their
+   own, ``--fan-out-workers``); the latency from an event (its
    device time, the moment it was sent) to the parent's inbox row, seen by a poller;
 3. till authorization: every till of the sample asking at once, closed loop;
 4. the eligibility endpoint of transit validators against ``/healthz`` on the same stack.
@@ -205,8 +206,10 @@ def bare_copy(city: City, devices: Devices, cards: list[Card], *, rounds: int) -
 
 
 @contextlib.contextmanager
-def worker(database_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``infocity worker`` on ``database_url`` as in production."""
+def worker(database_url: str, fan_out_workers: int = 1) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``infocity worker`` on ``database_url`` as in production: ``fan_out_workers``
+    processes for the prompt jobs (the fan-out) alone and one for the rest; with 0, one
+    process runs everything."""
     environment = {
         **os.environ,
         "INFOCITY_DATABASE_URL": database_url,
@@ -216,19 +219,27 @@ def worker(database_url: str) -> Iterator[subprocess.Popen[bytes]]:
         "INFOCITY_SECURE_COOKIES": "true",
         "INFOCITY_WORKER_METRICS_PORT": "0",
     }
+    command = [sys.executable, "-m", "infocity", "worker"]
+    commands = [command] if fan_out_workers == 0 else [
+        *([*command, "--only", "prompt"] for _ in range(fan_out_workers)),
+        [*command, "--only", "delivery", "--only", "jobs"],
+    ]  # fmt: skip
     log = tempfile.TemporaryFile()  # noqa: SIM115 - a file, not a pipe that could fill
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infocity", "worker"],
-        env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        yield process
+        for each in commands:
+            processes.append(subprocess.Popen(
+                each, env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            ))  # fmt: skip
+        yield processes
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
         log.close()
 
 
@@ -302,10 +313,11 @@ async def _paced(
 
 def peak(
     city: City, base_url: str, devices: Devices, cards: list[Card], *, rate: float,
-    duration: float, size: int, settle: float,
+    duration: float, size: int, settle: float, fan_out_workers: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
-    """Entries at ``rate`` a second for ``duration`` s, the worker running; the latency
-    from each event to each of its parents' inbox rows."""
+    """Entries at ``rate`` a second for ``duration`` s, the worker running (its prompt
+    jobs in ``fan_out_workers`` processes of their own, see ``worker``); the latency from
+    each event to each of its parents' inbox rows."""
     count = min(len(cards), round(rate * duration))
     chosen = random.Random(2).sample(cards, count)
     batches: list[tuple[str, list[Card]]] = []
@@ -331,7 +343,7 @@ def peak(
     sent: dict[int, float] = {}
     peak_began = datetime.now(UTC)
     watch = InboxWatch(city)
-    with worker(city.url):
+    with worker(city.url, fan_out_workers):
         warm_up = _worker_caught_up(city, peak_began)
         watch.start()
         began = time.perf_counter()
@@ -355,6 +367,7 @@ def peak(
     latencies = [seen - sent[pupil] for pupil, seen in watch.seen if pupil in sent]
     accepted = sum(int(r.json()["accepted"]) for r in results if r.status == 200)
     return {
+        "fan_out_workers": fan_out_workers,
         "worker_warm_up_s": warm_up,
         "events_offered": count,
         "offered_rate": rate,
@@ -509,6 +522,7 @@ def _latency(values: list[float]) -> dict[str, float]:
 def run(
     city: City, *, serve: Any, rounds: int, batch: int, clients: int, peak_rate: float,
     peak_duration: float, tills_at_once: int, duration: float, seed: int,
+    fan_out_workers: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     """Every measurement of the scenario on ``city``; ``serve`` is ``bench.env.serve``."""
     since = datetime.now(UTC)
@@ -522,7 +536,7 @@ def run(
             )
             figures["fan_out"] = peak(
                 city, base_url, devices, cards, rate=peak_rate, duration=peak_duration,
-                size=20, settle=max(30.0, peak_duration),
+                size=20, settle=max(30.0, peak_duration), fan_out_workers=fan_out_workers,
             )  # fmt: skip
             figures["tills"] = tills(
                 base_url, devices, count=tills_at_once, duration=duration, seed=seed
@@ -558,6 +572,7 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, Any]]:
          f"{ingest['accepted']} / {ingest['refused']} / {ingest['errors']}"),
         ("bare COPY events / s (the limit)", copy["events_per_second"]),
         ("ingest / bare COPY", figures["ingest_over_bare_copy"]),
+        ("fan-out worker processes (0: one worker for all)", fan.get("fan_out_workers", 0)),
         ("peak offered / achieved events / s", f"{fan['offered_rate']:g} / {fan['achieved_rate']}"),
         ("inbox rows seen / expected", f"{fan['inbox_rows_seen']} / {fan['notices_expected']}"),
         ("event -> inbox p50 / p99 s (aim p99 < 5)", f"{lat['p50']} / {lat['p99']}"),

@@ -6,6 +6,7 @@ Commands stay thin: parse, call one service function, print.
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import signal
@@ -122,17 +123,32 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+class WorkerPart(enum.StrEnum):
+    """What a worker process runs (``infocity.core.worker.PARTS``)."""
+
+    delivery = "delivery"
+    jobs = "jobs"
+    prompt = "prompt"
+
+
 @app.command()
 def worker(
     once: bool = typer.Option(False, help="Deliver what is due and run due jobs, then exit."),
     name: str | None = typer.Option(None, help="Worker name in leases (default host:pid)."),
+    only: list[WorkerPart] | None = typer.Option(
+        None,
+        help="Run only this part, repeat for several (default: all): delivery (of the "
+        "outbox), jobs (the periodic jobs but the prompt ones), prompt (the jobs that tell "
+        "people of events: give them a process of their own at a busy hour).",
+        case_sensitive=False,
+    ),
 ) -> None:
     """Deliver queued notifications and run periodic jobs."""
     from infocity.core.logging import configure_logging
-    from infocity.core.worker import run_worker
+    from infocity.core.worker import PARTS, run_worker
 
     configure_logging()
-    run_worker(once=once, name=name)
+    run_worker(once=once, name=name, parts=frozenset(map(str, only)) if only else PARTS)
 
 
 @db_app.command("upgrade")

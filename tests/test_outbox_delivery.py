@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -20,7 +23,7 @@ from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.core.worker import Worker, run_worker
 from tests.support.mail import MailRecorder, smtp_server
-from tests.support.users import add_citizen, count, wait_for
+from tests.support.users import add_citizen, count, start_worker, wait_for
 
 TEMPLATE = "portal/notifications/service_notice.txt"
 
@@ -368,3 +371,77 @@ def test_a_long_periodic_job_does_not_hold_up_delivery(
     with uow:
         runs = uow.session.scalars(select(JobRun).where(JobRun.job_name == "test.long")).all()
         assert [run.error for run in runs] == [None]
+
+
+def _worker_env(database: str) -> dict[str, str]:
+    """A real worker process's environment: a short poll, the test jobs registered."""
+    return {
+        **os.environ,
+        "INFOCITY_DATABASE_URL": database,
+        "INFOCITY_ENVIRONMENT": "test",
+        "INFOCITY_WORKER_POLL_SECONDS": "0.05",
+        "INFOCITY_JOB_MODULES": "tests.support.jobs",
+    }
+
+
+def _finished_runs(uow: UnitOfWork, name: str) -> int:
+    return count(uow, JobRun, JobRun.job_name == name, JobRun.finished_at.is_not(None))
+
+
+def _running(worker: subprocess.Popen[bytes], log_path: Path) -> bool:
+    """True while the worker runs; one that exited (refused its options) fails at once."""
+    assert worker.poll() is None, log_path.read_text()
+    return True
+
+
+def _stop(worker: subprocess.Popen[bytes], log_path: Path) -> None:
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, log_path.read_text()
+
+
+@pytest.mark.slow
+def test_a_prompt_only_worker_runs_prompt_jobs_and_neither_delivers_nor_runs_long_jobs(
+    database: str, uow: UnitOfWork, tmp_path: Path
+) -> None:
+    queued = queue_notice(uow, add_citizen(uow, email=False))
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(_worker_env(database), log_path, "prompt", "--only", "prompt")
+    try:
+        # Three periods of the prompt job: a worker that delivered or ran the other jobs
+        # would have done so long before.
+        wait_for(
+            lambda: _running(worker, log_path) and _finished_runs(uow, "test.prompt_tick") >= 3,
+            what="three periods of the prompt job",
+        )
+    finally:
+        _stop(worker, log_path)
+    assert statuses(uow) == dict.fromkeys(queued, "queued")
+    with uow:
+        ran = set(uow.session.scalars(select(JobRun.job_name)))
+    # The city's prompt jobs ran too; none of the others, all due from the start.
+    assert "test.prompt_tick" in ran
+    assert not ran & {"test.tick", "core.purge_rate_limits", "core.purge_outbox"}
+
+
+@pytest.mark.slow
+def test_a_worker_without_prompt_jobs_delivers_and_runs_long_jobs_but_not_prompt_ones(
+    database: str, uow: UnitOfWork, tmp_path: Path
+) -> None:
+    queued = queue_notice(uow, add_citizen(uow, email=False))
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(
+        _worker_env(database), log_path, "rest", "--only", "delivery", "--only", "jobs"
+    )
+    try:
+        wait_for(
+            lambda: (
+                _running(worker, log_path)
+                and set(statuses(uow).values()) == {"sent"}
+                and _finished_runs(uow, "test.tick") >= 3
+            ),
+            what="delivery and three periods of the ordinary job",
+        )
+    finally:
+        _stop(worker, log_path)
+    assert statuses(uow) == dict.fromkeys(queued, "sent")
+    assert count(uow, JobRun, JobRun.job_name == "test.prompt_tick") == 0

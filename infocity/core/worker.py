@@ -22,6 +22,12 @@ is at least once, and each channel de-duplicates by the message id.
 
 SIGTERM or SIGINT: the message being sent is finished and recorded, the rest of the
 claimed batch is released (back to due, the claim not counted), and the process exits.
+
+A worker runs all three parts by default: delivery, the periodic jobs, the prompt jobs.
+It may be given some of them only (``infocity worker --only prompt``): threads share
+one interpreter lock, so at a busy hour a city runs the prompt jobs in processes of
+their own, where delivery and the long jobs cannot take their CPU. The job lease still
+runs each job once at a time, whichever processes ask for it.
 """
 
 from __future__ import annotations
@@ -104,16 +110,28 @@ def backoff_delay(attempts: int) -> timedelta:
     return delay * (1 + random.uniform(0, 0.1))
 
 
+# What a worker can run: the outbox's delivery, the periodic jobs that are not prompt
+# (the long ones), the prompt jobs (the fan-outs that tell people of events).
+DELIVERY, JOBS, PROMPT = "delivery", "jobs", "prompt"
+PARTS: frozenset[str] = frozenset((DELIVERY, JOBS, PROMPT))
+
+
 def default_name() -> str:
     """A worker's name in leases and logs: host and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Worker:
-    """One worker process's delivery loop; ``stop()`` asks it to finish and exit."""
+    """One worker process's delivery loop; ``stop()`` asks it to finish and exit.
 
-    def __init__(self, name: str | None = None) -> None:
+    ``parts``: what it runs, some of ``PARTS`` (all by default).
+    """
+
+    def __init__(self, name: str | None = None, parts: frozenset[str] = PARTS) -> None:
+        if not parts or not parts <= PARTS:
+            raise ValueError(f"a worker runs some of {sorted(PARTS)}, not {sorted(parts)}")
         self.name = name or default_name()
+        self.parts = parts
         self.stopping = threading.Event()
         self._warned: dict[tuple[str, str], float] = {}  # (channel, reason) -> monotonic
 
@@ -356,26 +374,41 @@ class Worker:
         """
         settings = get_settings()
         jobs.load_job_modules()
-        log(logger, logging.INFO, "worker started", worker=self.name, jobs=sorted(jobs.REGISTRY))
+        log(logger, logging.INFO, "worker started", worker=self.name, jobs=sorted(jobs.REGISTRY),
+            parts=sorted(self.parts))  # fmt: skip
+        delivering = DELIVERY in self.parts
         if once:
-            self._deliver_round()
-            self._jobs_round()
+            if delivering:
+                self._deliver_round()
+            if JOBS in self.parts or PROMPT in self.parts:
+                self._jobs_round(prompt=self._jobs_kind())
             log(logger, logging.INFO, "worker stopped", worker=self.name)
             return
-        job_runners = [
-            threading.Thread(target=self._run_jobs, name="periodic-jobs", daemon=True),
-            threading.Thread(target=self._run_prompt_jobs, name="prompt-jobs", daemon=True),
-        ]
+        job_runners: list[threading.Thread] = []
+        if JOBS in self.parts:
+            job_runners.append(
+                threading.Thread(target=self._run_jobs, name="periodic-jobs", daemon=True)
+            )
+        if PROMPT in self.parts:
+            job_runners.append(
+                threading.Thread(target=self._run_prompt_jobs, name="prompt-jobs", daemon=True)
+            )
         for runner in job_runners:
             runner.start()
         while not self.stopping.is_set():
-            if self._deliver_round() == 0:
+            if not delivering or self._deliver_round() == 0:
                 self.stopping.wait(settings.worker_poll_seconds)
         # The job in hand finishes and records its run (a prompt job's batch in hand);
         # no new one starts.
         for runner in job_runners:
             runner.join()
         log(logger, logging.INFO, "worker stopped", worker=self.name)
+
+    def _jobs_kind(self) -> bool | None:
+        """The ``prompt`` argument of ``run_due_jobs`` for this worker's parts."""
+        if JOBS in self.parts and PROMPT in self.parts:
+            return None
+        return PROMPT in self.parts
 
     def _deliver_round(self) -> int:
         try:
@@ -415,9 +448,10 @@ class Worker:
             self.stopping.wait(poll if wait is None else min(max(wait, 0.01), poll))
 
 
-def run_worker(once: bool = False, name: str | None = None) -> None:
-    """Run a worker in this process until SIGTERM/SIGINT (or one round with ``once``)."""
-    worker = Worker(name)
+def run_worker(once: bool = False, name: str | None = None, parts: frozenset[str] = PARTS) -> None:
+    """Run a worker in this process until SIGTERM/SIGINT (or one round with ``once``);
+    ``parts``: what it runs (see ``PARTS``), all by default."""
+    worker = Worker(name, parts)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log(logger, logging.INFO, "stopping", signal=signal.Signals(signum).name)

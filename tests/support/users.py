@@ -98,11 +98,13 @@ def wait_for(condition: Callable[[], bool], timeout: float = 120.0, what: str = 
         time.sleep(0.05)
 
 
-def start_worker(env: dict[str, str], log_path: Path, name: str) -> subprocess.Popen[bytes]:
-    """``python -m infocity worker`` as a real process with ``env``."""
+def start_worker(
+    env: dict[str, str], log_path: Path, name: str, *options: str
+) -> subprocess.Popen[bytes]:
+    """``python -m infocity worker`` as a real process with ``env`` (and ``options``)."""
     log = log_path.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "infocity", "worker", "--name", name],
+        [sys.executable, "-m", "infocity", "worker", "--name", name, *options],
         env=env,
         cwd=ROOT,
         stdout=log,
