@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from tests.support.postgres import find_pg_bin, free_port, throwaway_cluster
-from tests.support.servers import wait_until_ready
+from tests.support.servers import tcp_sockets, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -191,26 +191,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _connections(pid: int, port: int) -> int:
-    """Established TCP connections to ``port`` that process ``pid`` holds."""
-    inodes: set[str] = set()
-    with contextlib.suppress(OSError):
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-    count = 0
-    for table_name in ("tcp", "tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/net/{table_name}").read_text().splitlines()[1:]:
-                parts = line.split()
-                local_port = int(parts[1].rsplit(":", 1)[1], 16)
-                if local_port == port and parts[3] == "01" and parts[9] in inodes:
-                    count += 1
-    return count
-
-
 @contextlib.contextmanager
 def process_spread(server: subprocess.Popen[bytes], base_url: str) -> Iterator[dict[str, Any]]:
     """How the work spread over a server's processes while the block ran: for each, the
@@ -230,7 +210,7 @@ def process_spread(server: subprocess.Popen[bytes], base_url: str) -> Iterator[d
 
     def sample() -> None:
         while not done.wait(0.5):
-            now = {pid: _connections(pid, port) for pid in pids}
+            now = {pid: len(tcp_sockets(pid, port, "01")) for pid in pids}
             if sum(now.values()) >= sum(held.values()):  # the latest of the fullest
                 held.update(now)
 

@@ -19,6 +19,7 @@ from infocity.cli import app
 from tests.builders import PASSWORD
 from tests.conftest import ROOT, run_server
 from tests.support.postgres import free_port
+from tests.support.servers import tcp_sockets
 from tests.support.users import wait_for
 
 runner = CliRunner()
@@ -164,26 +165,6 @@ def test_stopping_serve_with_worker_stops_the_worker(
         serve.wait(timeout=10)
 
 
-def _sockets(pid: int, port: int, state: str) -> set[str]:
-    """Inodes of the TCP sockets on local ``port`` in ``state`` (``0A`` listening, ``01``
-    established) that process ``pid`` holds (read from /proc)."""
-    held: set[str] = set()
-    with contextlib.suppress(OSError):
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    held.add(target[len("socket:[") : -1])
-    found: set[str] = set()
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
-            fields = line.split()
-            local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == state and fields[9] in held:
-                found.add(fields[9])
-    return found
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
 def test_serve_spreads_keep_alive_connections_over_its_processes(
@@ -201,13 +182,13 @@ def test_serve_spreads_keep_alive_connections_over_its_processes(
 
         def listening() -> list[int]:
             # The supervisor may have other children (multiprocessing's resource tracker).
-            return [pid for pid in _children(serve.pid) if _sockets(pid, port, "0A")]
+            return [pid for pid in _children(serve.pid) if tcp_sockets(pid, port, "0A")]
 
         wait_for(lambda: len(listening()) == 2, 120, "both processes to listen")
         processes = listening()
         # Each process accepts on a socket of its own, so the kernel spreads new
         # connections over them evenly instead of waking whichever process is awake.
-        first, second = (_sockets(pid, port, "0A") for pid in processes)
+        first, second = (tcp_sockets(pid, port, "0A") for pid in processes)
         assert first.isdisjoint(second)
         seen: dict[int, set[str]] = {pid: set() for pid in processes}
         for _ in range(40):
@@ -216,7 +197,7 @@ def test_serve_spreads_keep_alive_connections_over_its_processes(
             assert client.get("/healthz").status_code == 200
             # Read at once: an idle keep-alive connection is closed after 5 seconds.
             for pid in processes:
-                seen[pid] |= _sockets(pid, port, "01")
+                seen[pid] |= tcp_sockets(pid, port, "01")
         held = [len(seen[pid]) for pid in processes]
         assert sum(held) == 40
         # Each process is as likely to get a connection: fewer than 8 of 40 is a chance

@@ -129,3 +129,25 @@ def wait_until(
         if now - started > ceiling:
             raise ServerDidNotStart(f"server did not answer within {ceiling:.0f} s:\n{_tail(log)}")
         time.sleep(poll)
+
+
+def tcp_sockets(pid: int, port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets on local ``port`` in ``state`` (``0A`` listening, ``01``
+    established) that process ``pid`` holds, read from /proc (empty where there is none):
+    which server process listens, and which holds a client's connection."""
+    held: set[str] = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    held.add(target[len("socket:[") : -1])
+    found: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == state and fields[9] in held:
+                    found.add(fields[9])
+    return found
