@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -291,3 +292,28 @@ def test_the_worker_runs_a_prompt_job_with_a_backlog_without_waiting_the_poll(
         running.join(60)
     assert not running.is_alive()
     assert backlog_job[:4] == [2, 2, 2, 1]
+
+
+def test_a_run_that_found_nothing_to_do_is_not_logged_at_info(
+    uow: UnitOfWork, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The fan-outs run every second: the operator's log shows the runs that did something.
+    found = iter([0, 3])
+
+    @jobs.periodic("test.finding", every=timedelta(minutes=5))
+    def finding() -> int:
+        return next(found)
+
+    now = datetime(2030, 1, 1, 0, 1, tzinfo=UTC)
+    try:
+        with caplog.at_level(logging.INFO, logger="infocity.jobs"):
+            assert "test.finding" in jobs.run_due_jobs("a", now=now)
+            assert "test.finding" in jobs.run_due_jobs("a", now=now + timedelta(minutes=5))
+    finally:
+        del jobs.REGISTRY["test.finding"]
+    ran = [
+        r
+        for r in caplog.records
+        if r.getMessage() == "job ran" and r.__dict__["fields"]["job"] == "test.finding"
+    ]
+    assert [r.levelno for r in ran] == [logging.INFO]

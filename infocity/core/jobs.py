@@ -237,9 +237,12 @@ def run_job(
         error = f"{type(exc).__name__}: {exc}"[:2000]
         result = None
     _finish(job, worker, start, run_id, error)
+    # The fan-outs run every second or so and mostly find nothing: a run that did nothing
+    # is logged at debug, so the log shows the runs that did something.
+    level = logging.WARNING if error is not None else logging.DEBUG if result == 0 else logging.INFO
     log(
         logger,
-        logging.INFO if error is None else logging.WARNING,
+        level,
         "job ran",
         job=job.name,
         period_start=start.isoformat(),
