@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from tests.support.postgres import find_pg_bin, free_port, throwaway_cluster
-from tests.support.servers import tcp_sockets, wait_until_ready
+from tests.support.servers import stop_process, tcp_sockets, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -153,11 +153,7 @@ def serve(
         time.sleep(1.0)
         yield base_url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout=30)
         log.close()
 
 

@@ -52,7 +52,7 @@ from bench.client import Request, Result, drive, percentile
 from bench.env import ROOT, pgbench_path
 from bench.rush import demand
 from tests.support.postgres import free_port
-from tests.support.servers import wait_until
+from tests.support.servers import stop_process, wait_until
 
 VERSION = "5.0.6"
 REQUIREMENTS = (f"gnuhealth=={VERSION}", "gunicorn", "psycopg2-binary")
@@ -320,11 +320,7 @@ def serve(installation: Installation) -> Iterator[str]:
             wait_until(answers, process, log=log)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout=30)
         log.close()
 
 

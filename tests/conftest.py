@@ -32,7 +32,7 @@ from infocity.core.uow import UnitOfWork
 from infocity.models import metadata
 from tests.support.clock import FIXED_TODAYS
 from tests.support.postgres import free_port, throwaway_cluster
-from tests.support.servers import wait_until_ready
+from tests.support.servers import stop_process, wait_until_ready
 
 # Property tests judge the code, not the machine: on a slow, busy machine generating inputs
 # or running an example may take seconds, which is no failure of the rule under test.
@@ -366,11 +366,7 @@ def start_server(
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)
 
 
 @contextlib.contextmanager

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from tests.support.servers import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "freeradius"
 FREERADIUS = shutil.which("freeradius") or shutil.which("radiusd")
@@ -121,11 +123,7 @@ def running_freeradius(
         _wait_until_answering(process, radius, probe)
         yield radius
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -151,3 +151,13 @@ def tcp_sockets(pid: int, port: int, state: str) -> set[str]:
                 if local_port == port and fields[3] == state and fields[9] in held:
                     found.add(fields[9])
     return found
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Ask ``process`` to stop (SIGTERM) and wait for it; kill it if it has not stopped
+    within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
