@@ -9,9 +9,12 @@ import json
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from infocity.accounts.models import DeviceKey
 from infocity.cards import jobs, service
 from infocity.cards.schemas.social import SocialCardBlock
+from infocity.core.uow import UnitOfWork
 from tests.builders import PASSWORD, api_token, bearer, logged_in
 from tests.cards_social_builders import (
     active_card,
@@ -76,6 +79,52 @@ def test_validators_check_cards_online_and_hold_a_signed_stop_list(client: TestC
     public.verify(base64.b64decode(listed.headers["x-signature"]), listed.content)  # no raise
     cached = client.get(STOP_LIST, headers={**key, "If-None-Match": listed.headers["etag"]})
     assert cached.status_code == 304
+
+
+def test_a_validator_is_answered_for_a_uid_as_read_and_refused_in_its_language(
+    client: TestClient,
+) -> None:
+    college = make_college()
+    card = active_card(student(), college)
+    assert card.uid is not None
+    key = validator_key()
+
+    # The UID as a reader may show it: lower case, bytes apart; the answer names it stored.
+    typed = ":".join(card.uid[i : i + 2] for i in range(0, len(card.uid), 2)).lower()
+    answer = client.get(f"{ELIGIBILITY}/{typed}", headers={"X-Device-Key": key})
+    assert answer.json() == {
+        "uid": card.uid,
+        "eligible": True,
+        "reason": "eligible",
+        "valid_until": card.valid_until.isoformat(),
+    }
+    # No UID at all: not eligible, named as asked.
+    nonsense = client.get(f"{ELIGIBILITY}/not-a-uid", headers={"X-Device-Key": key})
+    assert nonsense.status_code == 200
+    assert nonsense.json() == {
+        "uid": "not-a-uid",
+        "eligible": False,
+        "reason": "unknown",
+        "valid_until": None,
+    }
+    assert nonsense.headers["cache-control"] == "private, max-age=60"
+    # The validator was seen when it first asked.
+    with UnitOfWork() as uow:
+        seen = uow.session.scalars(
+            select(DeviceKey.last_seen_at).where(DeviceKey.name == "Валидатор 1")
+        ).all()
+    assert len(seen) == 1
+    assert seen[0] is not None
+
+    wrong = client.get(f"{ELIGIBILITY}/{card.uid}", headers={"X-Device-Key": "dev_wrong"})
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["code"] == "invalid_device_key"
+    assert wrong.json()["error"]["message"] == "Ключ устройства неверен или отозван."
+    english = {"X-Device-Key": validator_key("turnstile"), "Accept-Language": "en"}
+    turnstile = client.get(f"{ELIGIBILITY}/{card.uid}", headers=english)
+    assert turnstile.status_code == 403
+    assert turnstile.json()["error"]["message"] == "Only transit validators may ask this."
+    assert "etag" not in turnstile.headers
 
 
 def test_the_student_follows_and_blocks_the_card_on_its_page(

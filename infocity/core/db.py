@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    Select,
     TextClause,
     TextualSelect,
     create_engine,
@@ -205,7 +206,7 @@ def _first_statement_ran(session: Session, _transaction: Any, _connection: Any) 
 
 
 # The SQL of each statement given to ``fetch_rows``, compiled once for psycopg.
-_compiled: dict[int, tuple[TextClause | TextualSelect, str]] = {}
+_compiled: dict[int, tuple[TextClause | TextualSelect | Select[Any], str]] = {}
 
 
 @functools.cache
@@ -224,12 +225,12 @@ def _named_rows(cursor: Any) -> Any:
 
 def fetch_rows(
     session: Session,
-    statement: TextClause | TextualSelect,
+    statement: TextClause | TextualSelect | Select[Any],
     params: Mapping[str, Any],
     *,
     own_transaction: bool = False,
 ) -> list[Any]:
-    """Run a hand-written PostgreSQL statement of a hot path (the booking rush) on the
+    """Run a statement of a hot path (the booking rush, the validators' question) on the
     session's own psycopg connection; its rows as named tuples.
 
     Why: for these few statements SQLAlchemy's execution layer (building result metadata,
@@ -241,7 +242,15 @@ def fetch_rows(
     ``own_transaction``: the statement commits by itself, in one round trip instead of
     BEGIN, statement, COMMIT (a rate-limit count that must stay counted even if the use
     case then fails). The session must have no transaction in progress at the server.
+
+    On SQLite (development and tests) the statement runs through the session as any
+    other, its rows typed by SQLAlchemy; ``own_transaction`` then commits it.
     """
+    if session.get_bind().dialect.name != "postgresql":
+        rows = list(session.execute(statement, params))
+        if own_transaction:
+            session.commit()
+        return rows
     key = id(statement)
     entry = _compiled.get(key)
     if entry is None or entry[0] is not statement:

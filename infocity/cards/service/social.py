@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,7 @@ from infocity.city import service as city
 from infocity.core import audit, outbox
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.clock import city_date
-from infocity.core.db import utcnow
+from infocity.core.db import fetch_rows, utcnow
 from infocity.core.errors import NotFound
 from infocity.core.settings import get_settings
 from infocity.core.sql import dml, upsert_insert
@@ -437,28 +437,40 @@ def check_social_card_eligibility(
     """What a transit validator is told of a card UID: a reduced fare or not, and until when.
     One indexed read by UID (after the device's key)."""
     now = now or utcnow()
+    try:
+        key = rules.parse_uid(uid)
+    except errors.InvalidCardUid:
+        key = None
+    # A unit of work of its own has nothing else to commit: the read then commits by
+    # itself, one round trip instead of BEGIN, SELECT and COMMIT.
+    own_transaction = uow is None
     uow = uow or UnitOfWork()
     with uow:
         _validator(device_key, uow)
-        try:
-            key = rules.parse_uid(uid)
-        except errors.InvalidCardUid:
-            key = None
+        # A key not checked lately was looked up and its last-seen time written (when
+        # due): committed here. A key this process trusts began nothing, so this sends
+        # nothing to the database.
+        uow.commit()
         row = None
         if key is not None:
-            row = uow.session.execute(
-                select(CARDS.c.status, CARDS.c.valid_until).where(CARDS.c.uid == key)
-            ).one_or_none()
+            rows = fetch_rows(
+                uow.session, _ELIGIBILITY_READ, {"uid": key}, own_transaction=own_transaction
+            )
+            row = rows[0] if rows else None
         answer = rules.eligibility(
             row.status if row else None, row.valid_until if row else None, city_date(now)
         )
-        uow.commit()  # the device's last-seen time
-        return SocialCardEligibilityRead(
-            uid=key or uid,
-            eligible=answer.eligible,
-            reason=answer.reason.value,
-            valid_until=answer.valid_until,
-        )
+    return SocialCardEligibilityRead(
+        uid=key or uid,
+        eligible=answer.eligible,
+        reason=answer.reason.value,
+        valid_until=answer.valid_until,
+    )
+
+
+_ELIGIBILITY_READ = select(CARDS.c.status, CARDS.c.valid_until).where(
+    CARDS.c.uid == bindparam("uid")
+)
 
 
 def _signing_key() -> Ed25519PrivateKey:
