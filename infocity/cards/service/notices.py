@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
@@ -34,6 +35,7 @@ from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 
 FAN_OUT_BATCH = 200
+_NOTICES = cast(Table, CardNotice.__table__)
 
 _SETTING = {
     Topic.PASSES: CardRepresentative.notify_passes,
@@ -100,18 +102,18 @@ def _tell(uow: UnitOfWork, events: list[CardEvent], names: dict[int, str]) -> in
         return 0
     now = utcnow()
     # Pairs told before (a run cut short and run again) are not returned: not told twice.
+    # The rows as parameters of one statement, not in its text: a statement holding 200
+    # rows of values was compiled anew for every batch.
     taken = {
         (row.event_id, row.representative_id)
         for row in session.execute(
-            upsert_insert(session)(CardNotice)
-            .values(
-                [
-                    {"event_id": event.id, "representative_id": adult.id, "created_at": now}
-                    for event, adult in pairs
-                ]
-            )
+            upsert_insert(session)(_NOTICES)
             .on_conflict_do_nothing(index_elements=["event_id", "representative_id"])
-            .returning(CardNotice.event_id, CardNotice.representative_id)
+            .returning(_NOTICES.c.event_id, _NOTICES.c.representative_id),
+            [
+                {"event_id": event.id, "representative_id": adult.id, "created_at": now}
+                for event, adult in pairs
+            ],
         )
     }
     pairs = [(event, adult) for event, adult in pairs if (event.id, adult.id) in taken]
