@@ -13,11 +13,12 @@ representatives, a notice per (change, representative).
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
@@ -36,6 +37,17 @@ from infocity.core.uow import UnitOfWork
 
 FAN_OUT_BATCH = 200
 _NOTICES = cast(Table, CardNotice.__table__)
+# What telling of an event needs, read as plain rows: no object built per event (the
+# job spends some 8 % less CPU, docs/benchmarks.md section 9).
+_EVENT_COLUMNS = (
+    CardEvent.id,
+    CardEvent.pupil_id,
+    CardEvent.kind,
+    CardEvent.occurred_at,
+    CardEvent.amount,
+    CardEvent.reason,
+)
+EventRow = Row[int, int, str, datetime, int | None, str | None]
 
 _SETTING = {
     Topic.PASSES: CardRepresentative.notify_passes,
@@ -69,7 +81,7 @@ def _audiences(
     return audiences
 
 
-def _event_context(event: CardEvent, name: str) -> dict[str, object]:
+def _event_context(event: EventRow, name: str) -> dict[str, object]:
     kind = EventKind(event.kind)
     return {
         "kind": kind.value,
@@ -81,7 +93,7 @@ def _event_context(event: CardEvent, name: str) -> dict[str, object]:
     }
 
 
-def _tell(uow: UnitOfWork, events: list[CardEvent], names: dict[int, str]) -> int:
+def _tell(uow: UnitOfWork, events: Sequence[EventRow], names: dict[int, str]) -> int:
     """Every representative who wants to hear of each event: one query for the adults,
     one statement for the notices, one for their contacts, one for all their messages."""
     session = uow.session
@@ -147,15 +159,13 @@ def fan_out_card_events(
     with uow:
         session = uow.session
         # Locked and skipped: two workers share the backlog instead of racing for it.
-        events = list(
-            session.scalars(
-                select(CardEvent)
-                .where(CardEvent.fanned_out_at.is_(None))
-                .order_by(CardEvent.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
-        )
+        events = session.execute(
+            select(*_EVENT_COLUMNS)
+            .where(CardEvent.fanned_out_at.is_(None))
+            .order_by(CardEvent.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
         if not events:
             return 0
         names = _pupil_names(session, {event.pupil_id for event in events})
