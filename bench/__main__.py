@@ -1,4 +1,4 @@
-"""``python -m bench [rush|search|year|payments|exams|allocation|cards|wifi|fhir|all]``
+"""``python -m bench [rush|search|year|payments|exams|allocation|cards|fan-out|wifi|fhir|all]``
 (``make bench``: ``all``).
 
 Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
@@ -648,6 +648,28 @@ def cards(
     path = write_result(_name("cards", scale), {"scale": scale, **figures}, out)
     print(table(f"School and social cards (scale {scale:g}, 2 processes)",
                 cards_scenario.rows(figures)))  # fmt: skip
+    print(f"  -> {path}")
+
+
+@app.command("fan-out")
+def fan_out(
+    against: str | None = typer.Option(None, help="A git revision whose fan-out runs in turn."),
+    rounds: int = typer.Option(4, help="Rounds of each tree."),
+    pupils: int = typer.Option(40, help="Pupils, each with one parent reading Russian."),
+    events: int = typer.Option(100, help="Entries and exits of each pupil."),
+    english_adults: int = typer.Option(0, help="Trusted adults reading English, each pupil."),
+    out: Path = Out,
+) -> None:
+    """The card events' fan-out alone: CPU seconds an event, against a revision's."""
+    from bench import fan_out as fan_out_scenario  # the test builders only when asked for
+
+    figures = fan_out_scenario.run(
+        against=against, rounds=rounds, pupils=pupils, events_per_pupil=events,
+        english_adults=english_adults,
+    )  # fmt: skip
+    path = write_result(f"fan-out-{figures['adults_per_pupil']}-adults", figures, out)
+    print(table(f"The fan-out of {figures['events']:,} card events",
+                fan_out_scenario.rows(figures)))  # fmt: skip
     print(f"  -> {path}")
 
 

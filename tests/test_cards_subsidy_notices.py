@@ -23,7 +23,7 @@ from infocity.core.auth import SYSTEM
 from infocity.core.clock import city_today, city_tz
 from infocity.core.i18n import format_day, use_locale
 from infocity.core.models import OutboxMessage
-from infocity.core.outbox import notify
+from infocity.core.outbox import notify_many
 from infocity.core.uow import UnitOfWork
 from tests.builders import Account, make_citizen
 from tests.cards_builders import Pupil, School, enrolled_child, make_school
@@ -185,16 +185,13 @@ def test_a_fan_out_cut_short_tells_everyone_once(
         pupil.id,
         SubsidyGrant(daily_amount=10_000, starts=today, ends=today + timedelta(days=9)),
     )
-    calls: list[int] = []
 
-    def dies_on_the_second(*args: Any, **kwargs: Any) -> list[OutboxMessage]:
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("the worker is killed")
-        return notify(*args, **kwargs)
+    def dies_after_queuing(*args: Any, **kwargs: Any) -> list[str]:
+        notify_many(*args, **kwargs)
+        raise RuntimeError("the worker is killed")
 
-    # The first adult's message queued, the worker dies before the second's.
-    monkeypatch.setattr(notices, "notify", dies_on_the_second)
+    # The adults' messages queued, the worker dies before the batch commits.
+    monkeypatch.setattr(notices, "notify_many", dies_after_queuing)
     with pytest.raises(RuntimeError):
         service.fan_out_subsidy_changes(SYSTEM)
     monkeypatch.undo()

@@ -13,10 +13,12 @@ representatives, a notice per (change, representative).
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.orm import Session
 
 from infocity.accounts import service as accounts
@@ -29,11 +31,23 @@ from infocity.cards.rules.ledger import DECLINE_LABELS, Decline
 from infocity.cards.rules.meals import SubsidyChangeKind
 from infocity.core.auth import Action, Principal, authorize
 from infocity.core.db import utcnow
-from infocity.core.outbox import notify
+from infocity.core.outbox import Announcement, Recipient, notify_many
 from infocity.core.sql import dml, upsert_insert
 from infocity.core.uow import UnitOfWork
 
 FAN_OUT_BATCH = 200
+_NOTICES = cast(Table, CardNotice.__table__)
+# What telling of an event needs, read as plain rows: no object built per event (the
+# job spends some 8 % less CPU, docs/benchmarks.md section 9).
+_EVENT_COLUMNS = (
+    CardEvent.id,
+    CardEvent.pupil_id,
+    CardEvent.kind,
+    CardEvent.occurred_at,
+    CardEvent.amount,
+    CardEvent.reason,
+)
+EventRow = Row[int, int, str, datetime, int | None, str | None]
 
 _SETTING = {
     Topic.PASSES: CardRepresentative.notify_passes,
@@ -54,9 +68,34 @@ def _pupil_names(session: Session, pupils: set[int]) -> dict[int, str]:
     return {pupil_id: by_person.get(person_id, "") for pupil_id, person_id in persons.items()}
 
 
-def _tell(uow: UnitOfWork, events: list[CardEvent], names: dict[int, str]) -> int:
+def _audiences(
+    session: Session, told: list[tuple[int, CardRepresentative]]
+) -> dict[int, list[tuple[Recipient, list[str]]]]:
+    """The adults told of each thing (by its id), each with the channels they chose: one
+    query for their contacts."""
+    recipients = accounts.recipients_for_users(session, {adult.user_id for _id, adult in told})
+    audiences: dict[int, list[tuple[Recipient, list[str]]]] = {}
+    for told_id, adult in told:
+        channels = [c for c in adult.channels.split(",") if c]
+        audiences.setdefault(told_id, []).append((recipients[adult.user_id], channels))
+    return audiences
+
+
+def _event_context(event: EventRow, name: str) -> dict[str, object]:
+    kind = EventKind(event.kind)
+    return {
+        "kind": kind.value,
+        "label": EVENT_LABELS[kind],
+        "name": name,
+        "at": event.occurred_at,
+        "rubles": Decimal(event.amount) / 100 if event.amount is not None else None,
+        "reason_label": DECLINE_LABELS[Decline(event.reason)] if event.reason else "",
+    }
+
+
+def _tell(uow: UnitOfWork, events: Sequence[EventRow], names: dict[int, str]) -> int:
     """Every representative who wants to hear of each event: one query for the adults,
-    one statement for the notices, one for their contacts; then a message each."""
+    one statement for the notices, one for their contacts, one for all their messages."""
     session = uow.session
     adults: dict[int, list[CardRepresentative]] = {}
     for representative in session.scalars(
@@ -75,40 +114,37 @@ def _tell(uow: UnitOfWork, events: list[CardEvent], names: dict[int, str]) -> in
         return 0
     now = utcnow()
     # Pairs told before (a run cut short and run again) are not returned: not told twice.
+    # The rows as parameters of one statement, not in its text: a statement holding 200
+    # rows of values was compiled anew for every batch.
     taken = {
         (row.event_id, row.representative_id)
         for row in session.execute(
-            upsert_insert(session)(CardNotice)
-            .values(
-                [
-                    {"event_id": event.id, "representative_id": adult.id, "created_at": now}
-                    for event, adult in pairs
-                ]
-            )
+            upsert_insert(session)(_NOTICES)
             .on_conflict_do_nothing(index_elements=["event_id", "representative_id"])
-            .returning(CardNotice.event_id, CardNotice.representative_id)
+            .returning(_NOTICES.c.event_id, _NOTICES.c.representative_id),
+            [
+                {"event_id": event.id, "representative_id": adult.id, "created_at": now}
+                for event, adult in pairs
+            ],
         )
     }
     pairs = [(event, adult) for event, adult in pairs if (event.id, adult.id) in taken]
-    recipients = accounts.recipients_for_users(session, {adult.user_id for _e, adult in pairs})
-    for event, representative in pairs:
-        kind = EventKind(event.kind)
-        notify(
-            session,
-            recipients[representative.user_id],
-            kind=f"cards_{kind}",
-            template="cards/messages/event.txt",
-            context={
-                "kind": kind.value,
-                "label": EVENT_LABELS[kind],
-                "name": names.get(event.pupil_id, ""),
-                "at": event.occurred_at,
-                "rubles": Decimal(event.amount) / 100 if event.amount is not None else None,
-                "reason_label": DECLINE_LABELS[Decline(event.reason)] if event.reason else "",
-            },
-            link=f"/cards/pupils/{event.pupil_id}",
-            channels=[c for c in representative.channels.split(",") if c],
-        )
+    audiences = _audiences(session, [(event.id, adult) for event, adult in pairs])
+    # One announcement an event: its text is rendered once per language of its adults.
+    notify_many(
+        session,
+        [
+            Announcement(
+                kind=f"cards_{EventKind(event.kind)}",
+                template="cards/messages/event.txt",
+                recipients=audiences[event.id],
+                context=_event_context(event, names.get(event.pupil_id, "")),
+                link=f"/cards/pupils/{event.pupil_id}",
+            )
+            for event in events
+            if event.id in audiences
+        ],
+    )
     return len(pairs)
 
 
@@ -123,15 +159,13 @@ def fan_out_card_events(
     with uow:
         session = uow.session
         # Locked and skipped: two workers share the backlog instead of racing for it.
-        events = list(
-            session.scalars(
-                select(CardEvent)
-                .where(CardEvent.fanned_out_at.is_(None))
-                .order_by(CardEvent.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
-        )
+        events = session.execute(
+            select(*_EVENT_COLUMNS)
+            .where(CardEvent.fanned_out_at.is_(None))
+            .order_by(CardEvent.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
         if not events:
             return 0
         names = _pupil_names(session, {event.pupil_id for event in events})
@@ -234,17 +268,21 @@ def fan_out_subsidy_changes(
                 )
             }
         pairs = [p for p in pairs if (p[0].id, p[2].id) in taken]
-        recipients = accounts.recipients_for_users(session, {adult.user_id for *_c, adult in pairs})
-        for change, ends, adult in pairs:
-            notify(
-                session,
-                recipients[adult.user_id],
-                kind=f"cards_subsidy_{SubsidyChangeKind(change.kind)}",
-                template="cards/messages/subsidy.txt",
-                context=_subsidy_context(change, names.get(change.pupil_id, ""), ends),
-                link=f"/cards/pupils/{change.pupil_id}",
-                channels=[c for c in adult.channels.split(",") if c],
-            )
+        audiences = _audiences(session, [(change.id, adult) for change, _ends, adult in pairs])
+        notify_many(
+            session,
+            [
+                Announcement(
+                    kind=f"cards_subsidy_{SubsidyChangeKind(change.kind)}",
+                    template="cards/messages/subsidy.txt",
+                    recipients=audiences[change.id],
+                    context=_subsidy_context(change, names.get(change.pupil_id, ""), ends),
+                    link=f"/cards/pupils/{change.pupil_id}",
+                )
+                for change, ends in changes
+                if change.id in audiences
+            ],
+        )
         dml(
             session,
             update(SubsidyChange)
