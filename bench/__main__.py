@@ -632,20 +632,47 @@ def cards(
         help="Fan-out: worker processes for the prompt jobs alone, beside one for "
         "the rest (0: one worker process runs everything).",
     ),
-    tills: int = typer.Option(200, help="Tills asking at once."),
-    duration: float = typer.Option(15.0, help="Tills and eligibility: seconds each."),
+    tills: int = typer.Option(200, help="Tills: how many (at a till's pace, then at once)."),
+    till_interval: str = typer.Option(
+        "10,20", help="Tills: seconds between a till's asks, LOW,HIGH (uniform)."
+    ),
+    till_duration: float = typer.Option(
+        240.0, help="Tills at a till's pace: seconds (240 s of 200 tills: about 3,200 asks)."
+    ),
+    duration: float = typer.Option(15.0, help="Tills closed loop and eligibility: seconds each."),
+    only: str = typer.Option(
+        ",".join(cards_scenario.PHASES),
+        help="Phases to run, a comma list of ingest, fan_out, tills, eligibility.",
+    ),
     seed: int = Seed,
     database_url: str | None = DatabaseUrl,
     out: Path = Out,
 ) -> None:
     """School cards: ingest vs COPY, the morning fan-out, tills, validators' eligibility."""
+    phases = [phase.strip() for phase in only.split(",") if phase.strip()]
+    unknown = sorted(set(phases) - set(cards_scenario.PHASES))
+    if unknown or not phases:
+        raise typer.BadParameter(
+            f"phases are {', '.join(cards_scenario.PHASES)}", param_hint="--only"
+        )
+    try:
+        low, high = (float(part) for part in till_interval.split(","))
+    except ValueError:
+        raise typer.BadParameter("LOW,HIGH in seconds", param_hint="--till-interval") from None
+    if not 0 < low <= high:
+        raise typer.BadParameter("0 < LOW <= HIGH", param_hint="--till-interval")
     with city_database(scale, seed, database_url=database_url) as city:
         figures = cards_scenario.run(
             city, serve=serve, rounds=rounds, batch=batch, clients=clients,
             peak_rate=peak_rate, peak_duration=peak_duration, tills_at_once=tills,
             duration=duration, seed=seed, fan_out_workers=fan_out_workers,
+            till_duration=till_duration, till_interval=(low, high), only=phases,
         )  # fmt: skip
-    path = write_result(_name("cards", scale), {"scale": scale, **figures}, out)
+    # A run of some phases does not take the place of the whole scenario's result.
+    name = _name("cards", scale)
+    if set(phases) != set(cards_scenario.PHASES):
+        name += "-" + "-".join(phases)
+    path = write_result(name, {"scale": scale, **figures}, out)
     print(table(f"School and social cards (scale {scale:g}, 2 processes)",
                 cards_scenario.rows(figures)))  # fmt: skip
     print(f"  -> {path}")

@@ -7,8 +7,12 @@
    scale 1) with ``infocity worker`` running beside (the prompt jobs in a process of their
    own, ``--fan-out-workers``); the latency from an event (its
    device time, the moment it was sent) to the parent's inbox row, seen by a poller;
-3. till authorization: every till of the sample asking at once, closed loop;
+3. till authorization: the tills at a till's pace (each asks every 10-20 s, open loop,
+   timed from the scheduled moment), then the same tills asking at once, closed loop
+   (the capacity);
 4. the eligibility endpoint of transit validators against ``/healthz`` on the same stack.
+
+``only`` runs some of the phases (a loaded city's ingest alone, say).
 
 The ingest's events are marked told before the peak so that the worker starts from an
 empty backlog (the peak is what is measured); everything the run wrote is deleted at the
@@ -28,13 +32,13 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.client import Connection, Request, Result, drive, percentile
-from bench.env import ROOT, City
+from bench.client import Connection, Request, Result, drive, drive_schedules, percentile
+from bench.env import ROOT, City, process_spread
 from infocity.analytics.synthetic import device_key
 
 EVENTS_PATH = "/api/v1/cards/devices/events"
@@ -414,40 +418,91 @@ def _worker_caught_up(city: City, since: datetime, limit: float = 900.0) -> floa
 # --- 3. tills, 4. validators ----------------------------------------------------------
 
 
-def tills(
-    base_url: str, devices: Devices, *, count: int, duration: float, seed: int
-) -> dict[str, Any]:
-    """``count`` tills asking at once, each for a pupil of its own school (closed loop)."""
-    rng = random.Random(f"tills:{seed}")
+def _chosen_tills(
+    devices: Devices, count: int, rng: random.Random
+) -> tuple[list[tuple[int, int, str]], dict[int, list[Card]]]:
+    """``count`` tills of schools with pupils, and each school's cards."""
     by_school: dict[int, list[Card]] = {}
     for card in devices.cards:
         by_school.setdefault(card.school_id, []).append(card)
     chosen = [t for t in devices.tills if t[0] in by_school]
-    chosen = rng.sample(chosen, min(count, len(chosen)))
+    return rng.sample(chosen, min(count, len(chosen))), by_school
+
+
+def _ask(key: str, card: Card, request_id: str) -> Request:
+    return Request(
+        "POST", AUTHORIZE_PATH,
+        {"request_id": f"{RUN_TAG}{request_id}", "uid": card.uid, "amount": 5_000,
+         "items": LUNCH},
+        headers=(("X-Device-Key", key),),
+    )  # fmt: skip
+
+
+def _answers(results: list[Result]) -> dict[str, int]:
+    return dict(Counter(
+        ("approved" if r.json()["approved"] else r.json()["reason"]) if r.status == 200 else
+        str(r.status) for r in results
+    ))  # fmt: skip
+
+
+def tills(
+    base_url: str, devices: Devices, *, count: int, duration: float, interval: tuple[float, float],
+    seed: int,
+) -> dict[str, Any]:  # fmt: skip
+    """``count`` tills at a till's pace: each asks for a pupil of its school at random
+    intervals (uniform within ``interval`` seconds: a sale every 10-20 s at the busiest),
+    for ``duration`` s. Open loop: the asks are scheduled beforehand and each is timed
+    from its scheduled moment, so a queue at the server shows in the latency instead of
+    slowing the tills down."""
+    rng = random.Random(f"tills:{seed}")
+    chosen, by_school = _chosen_tills(devices, count, rng)
+    low, high = interval
+    schedules: list[list[tuple[float, Request]]] = []
+    asked = 0
+    for school, _device_id, key in chosen:
+        schedule = []
+        # The first ask anywhere in a first interval: the tills are not in step.
+        moment = rng.uniform(0, high)
+        while moment < duration:
+            schedule.append((moment, _ask(key, rng.choice(by_school[school]), f"pace-{asked}")))
+            asked += 1
+            moment += rng.uniform(low, high)
+        schedules.append(schedule)
+    results, elapsed = asyncio.run(drive_schedules(base_url, schedules))
+    ok = [r.seconds * 1000 for r in results if r.status == 200]
+    return {
+        "tills": len(chosen),
+        "interval_s": [low, high],
+        "asks": len(results),
+        "seconds": round(elapsed, 2),
+        "asks_per_second": round(len(results) / elapsed, 1) if elapsed else 0,
+        "answers": _answers(results),
+        "errors": sum(1 for r in results if r.status != 200),
+        "latency_ms": {**_latency(ok), "max": round(max(ok), 1) if ok else 0.0},
+    }
+
+
+def tills_closed_loop(
+    base_url: str, devices: Devices, *, count: int, duration: float, seed: int
+) -> dict[str, Any]:
+    """``count`` tills asking at once, each again as soon as answered (closed loop): the
+    capacity, in asks a second; its latency is the queue (``count`` / the rate)."""
+    rng = random.Random(f"tills:{seed}")
+    chosen, by_school = _chosen_tills(devices, count, rng)
     asked = iter(range(10**9))
 
     def next_request(client: int) -> Request:
         school, _device_id, key = chosen[client]
-        card = rng.choice(by_school[school])
-        return Request(
-            "POST", AUTHORIZE_PATH,
-            {"request_id": f"{RUN_TAG}till-{next(asked)}", "uid": card.uid, "amount": 5_000,
-             "items": LUNCH},
-            headers=(("X-Device-Key", key),),
-        )  # fmt: skip
+        return _ask(key, rng.choice(by_school[school]), f"till-{next(asked)}")
 
     results, elapsed = asyncio.run(drive(base_url, len(chosen), next_request, duration=duration))
-    answers = Counter(
-        ("approved" if r.json()["approved"] else r.json()["reason"]) if r.status == 200 else
-        str(r.status) for r in results
-    )  # fmt: skip
     ok = [r.seconds * 1000 for r in results if r.status == 200]
     return {
         "tills": len(chosen),
         "asks": len(results),
         "seconds": round(elapsed, 2),
         "asks_per_second": round(len(results) / elapsed) if elapsed else 0,
-        "answers": dict(answers),
+        "answers": _answers(results),
         "errors": sum(1 for r in results if r.status != 200),
         "latency_ms": _latency(ok),
     }
@@ -519,70 +574,124 @@ def _latency(values: list[float]) -> dict[str, float]:
     }
 
 
+PHASES = ("ingest", "fan_out", "tills", "eligibility")
+
+
 def run(
     city: City, *, serve: Any, rounds: int, batch: int, clients: int, peak_rate: float,
     peak_duration: float, tills_at_once: int, duration: float, seed: int,
-    fan_out_workers: int = 1,
+    fan_out_workers: int = 1, till_duration: float = 240.0,
+    till_interval: tuple[float, float] = (10.0, 20.0), only: Collection[str] = PHASES,
 ) -> dict[str, Any]:  # fmt: skip
-    """Every measurement of the scenario on ``city``; ``serve`` is ``bench.env.serve``."""
+    """The measurements of the scenario named in ``only`` (all by default) on ``city``;
+    ``serve`` is ``bench.env.serve``."""
+    unknown = set(only) - set(PHASES)
+    if unknown:
+        raise ValueError(f"no such phase: {', '.join(sorted(unknown))}")
     since = datetime.now(UTC)
     devices = load_devices(city)
     cards = devices.cards
-    figures: dict[str, Any] = {"pupils_with_cards": len(cards)}
+    figures: dict[str, Any] = {"pupils_with_cards": len(cards), "phases": list(only)}
     try:
-        with serve(city.url, processes=2) as (base_url, _server):
-            figures["ingest"] = ingest(
-                base_url, devices, cards, rounds=rounds, size=batch, clients=clients
-            )
-            figures["fan_out"] = peak(
-                city, base_url, devices, cards, rate=peak_rate, duration=peak_duration,
-                size=20, settle=max(30.0, peak_duration), fan_out_workers=fan_out_workers,
-            )  # fmt: skip
-            figures["tills"] = tills(
-                base_url, devices, count=tills_at_once, duration=duration, seed=seed
-            )
-            figures["eligibility"] = eligibility(
-                base_url, devices, clients=64, duration=duration, seed=seed, bare=False
-            )
-            figures["bare_endpoint"] = eligibility(
-                base_url, devices, clients=64, duration=duration, seed=seed, bare=True
-            )
-        figures["bare_copy"] = bare_copy(city, devices, cards, rounds=rounds)
+        with serve(city.url, processes=2) as (base_url, server):
+            if "ingest" in only:
+                # The servers' CPU seconds: a steadier figure than the rate on a busy machine.
+                with process_spread(server, base_url) as spread:
+                    figures["ingest"] = ingest(
+                        base_url, devices, cards, rounds=rounds, size=batch, clients=clients
+                    )
+                cpu = sum(p["cpu_seconds"] for p in spread.get("processes", []))
+                figures["ingest"]["server_cpu_seconds"] = round(cpu, 2)
+                figures["ingest"]["server_cpu_ms_per_100_events"] = (
+                    round(100_000 * cpu / figures["ingest"]["accepted"], 2)
+                    if figures["ingest"]["accepted"] else None
+                )  # fmt: skip
+            if "fan_out" in only:
+                figures["fan_out"] = peak(
+                    city, base_url, devices, cards, rate=peak_rate, duration=peak_duration,
+                    size=20, settle=max(30.0, peak_duration), fan_out_workers=fan_out_workers,
+                )  # fmt: skip
+            if "tills" in only:
+                figures["tills"] = tills(
+                    base_url, devices, count=tills_at_once, duration=till_duration,
+                    interval=till_interval, seed=seed,
+                )  # fmt: skip
+                figures["tills_closed_loop"] = tills_closed_loop(
+                    base_url, devices, count=tills_at_once, duration=duration, seed=seed
+                )
+            if "eligibility" in only:
+                figures["eligibility"] = eligibility(
+                    base_url, devices, clients=64, duration=duration, seed=seed, bare=False
+                )
+                figures["bare_endpoint"] = eligibility(
+                    base_url, devices, clients=64, duration=duration, seed=seed, bare=True
+                )
+        if "ingest" in only:
+            figures["bare_copy"] = bare_copy(city, devices, cards, rounds=rounds)
     finally:
         clean_up(city, since)
-    copy_rate = figures["bare_copy"]["events_per_second"]
-    bare_rate = figures["bare_endpoint"]["requests_per_second"]
-    figures["ingest_over_bare_copy"] = (
-        round(figures["ingest"]["events_per_second"] / copy_rate, 3) if copy_rate else None
-    )
-    figures["eligibility_over_bare_endpoint"] = (
-        round(figures["eligibility"]["requests_per_second"] / bare_rate, 3) if bare_rate else None
-    )
+    if "ingest" in only:
+        copy_rate = figures["bare_copy"]["events_per_second"]
+        figures["ingest_over_bare_copy"] = (
+            round(figures["ingest"]["events_per_second"] / copy_rate, 3) if copy_rate else None
+        )
+    if "eligibility" in only:
+        bare_rate = figures["bare_endpoint"]["requests_per_second"]
+        figures["eligibility_over_bare_endpoint"] = (
+            round(figures["eligibility"]["requests_per_second"] / bare_rate, 3)
+            if bare_rate else None
+        )  # fmt: skip
     return figures
 
 
 def rows(figures: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The terminal table: each figure beside its aim."""
-    ingest, copy, fan = figures["ingest"], figures["bare_copy"], figures["fan_out"]
-    till, valid, bare = figures["tills"], figures["eligibility"], figures["bare_endpoint"]
-    lat = fan["latency_s"]
-    return [
-        ("ingest events / s (aim 20,000)", ingest["events_per_second"]),
-        ("  accepted / refused / errors",
-         f"{ingest['accepted']} / {ingest['refused']} / {ingest['errors']}"),
-        ("bare COPY events / s (the limit)", copy["events_per_second"]),
-        ("ingest / bare COPY", figures["ingest_over_bare_copy"]),
-        ("fan-out worker processes (0: one worker for all)", fan.get("fan_out_workers", 0)),
-        ("peak offered / achieved events / s", f"{fan['offered_rate']:g} / {fan['achieved_rate']}"),
-        ("inbox rows seen / expected", f"{fan['inbox_rows_seen']} / {fan['notices_expected']}"),
-        ("event -> inbox p50 / p99 s (aim p99 < 5)", f"{lat['p50']} / {lat['p99']}"),
-        ("  left at the end: events untold / inbox messages queued",
-         f"{fan['left_untold_events']} / {fan['left_queued_inbox_messages']}"),
-        (f"till authorization p50 / p99 ms, {till['tills']} tills (aim p99 < 20)",
-         f"{till['latency_ms']['p50']} / {till['latency_ms']['p99']}"),
-        ("  asks / s, answers", f"{till['asks_per_second']}, {till['answers']}"),
-        ("eligibility requests / s", valid["requests_per_second"]),
-        ("bare endpoint (/healthz) requests / s", bare["requests_per_second"]),
-        ("eligibility / bare endpoint", figures["eligibility_over_bare_endpoint"]),
-        ("errors (eligibility, bare)", f"{valid['errors']}, {bare['errors']}"),
-    ]  # fmt: skip
+    """The terminal table: each figure of the phases run beside its aim."""
+    table: list[tuple[str, Any]] = []
+    if "ingest" in figures:
+        ingest, copy = figures["ingest"], figures["bare_copy"]
+        table += [
+            ("ingest events / s (aim 20,000)", ingest["events_per_second"]),
+            ("  accepted / refused / errors",
+             f"{ingest['accepted']} / {ingest['refused']} / {ingest['errors']}"),
+            ("  batch p50 / p99 ms",
+             f"{ingest['batch_latency_ms']['p50']} / {ingest['batch_latency_ms']['p99']}"),
+            ("  server processes' CPU ms / 100 events", ingest.get("server_cpu_ms_per_100_events")),
+            ("bare COPY events / s (the limit)", copy["events_per_second"]),
+            ("ingest / bare COPY", figures["ingest_over_bare_copy"]),
+        ]  # fmt: skip
+    if "fan_out" in figures:
+        fan = figures["fan_out"]
+        lat = fan["latency_s"]
+        table += [
+            ("fan-out worker processes (0: one worker for all)", fan.get("fan_out_workers", 0)),
+            ("peak offered / achieved events / s",
+             f"{fan['offered_rate']:g} / {fan['achieved_rate']}"),
+            ("inbox rows seen / expected", f"{fan['inbox_rows_seen']} / {fan['notices_expected']}"),
+            ("event -> inbox p50 / p99 s (aim p99 < 5)", f"{lat['p50']} / {lat['p99']}"),
+            ("  left at the end: events untold / inbox messages queued",
+             f"{fan['left_untold_events']} / {fan['left_queued_inbox_messages']}"),
+        ]  # fmt: skip
+    if "tills" in figures:
+        till, closed = figures["tills"], figures["tills_closed_loop"]
+        pace, queue = till["latency_ms"], closed["latency_ms"]
+        low, high = till["interval_s"]
+        table += [
+            (f"tills at a till's pace: {till['tills']} tills, each every {low:g}-{high:g} s, "
+             "p50 / p95 / p99 / max ms (aim p99 < 20)",
+             f"{pace['p50']} / {pace['p95']} / {pace['p99']} / {pace['max']}"),
+            ("  asks, asks / s, answers",
+             f"{till['asks']}, {till['asks_per_second']}, {till['answers']}"),
+            (f"tills closed loop: {closed['tills']} at once, asks / s (the capacity)",
+             closed["asks_per_second"]),
+            ("  p50 / p99 ms (the queue), answers",
+             f"{queue['p50']} / {queue['p99']}, {closed['answers']}"),
+        ]  # fmt: skip
+    if "eligibility" in figures:
+        valid, bare = figures["eligibility"], figures["bare_endpoint"]
+        table += [
+            ("eligibility requests / s", valid["requests_per_second"]),
+            ("bare endpoint (/healthz) requests / s", bare["requests_per_second"]),
+            ("eligibility / bare endpoint", figures["eligibility_over_bare_endpoint"]),
+            ("errors (eligibility, bare)", f"{valid['errors']}, {bare['errors']}"),
+        ]
+    return table

@@ -1,4 +1,5 @@
-"""A small HTTP/1.1 keep-alive client on asyncio streams, and a closed-loop driver.
+"""A small HTTP/1.1 keep-alive client on asyncio streams, a closed-loop driver and an
+open-loop one (requests at scheduled moments).
 
 Why not httpx: on a 2-core machine the load generator shares the CPU with the servers
 and PostgreSQL, and a client that costs a tenth of httpx per request leaves more of it
@@ -71,6 +72,10 @@ class Connection:
             self.reader = self.writer = None
 
     async def send(self, request: Request) -> tuple[int, bytes]:
+        if self.reader is not None and self.reader.at_eof():
+            # The server closed it while it was idle (its keep-alive timeout: a till
+            # waits 10-20 s between asks): open another, as a browser would.
+            await self.close()
         if self.writer is None:
             await self._open()
         assert self.reader is not None
@@ -142,6 +147,40 @@ async def drive(
             await connection.close()
 
     await asyncio.gather(*(client(i) for i in range(clients)))
+    return results, time.perf_counter() - began
+
+
+async def drive_schedules(
+    base_url: str, schedules: list[list[tuple[float, Request]]]
+) -> tuple[list[Result], float]:
+    """Open loop: each schedule is one client's requests, each with its moment (seconds
+    from now); a client sends each at its moment on a connection of its own, one at a
+    time (a till serves one pupil at a time). A request is never sent because an answer
+    came, so a slow server cannot thin out the demand; and each result is timed from its
+    scheduled moment (``started``), not from when it left: a request that had to wait for
+    the one before it counts that wait (no coordinated omission). Returns every result
+    and the elapsed seconds."""
+    results: list[Result] = []
+    began = time.perf_counter()
+
+    async def client(schedule: list[tuple[float, Request]]) -> None:
+        connection = Connection(base_url)
+        try:
+            for moment, request in schedule:
+                due = began + moment
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                try:
+                    status, body = await connection.send(request)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    status, body = 0, str(exc).encode()
+                    await connection.close()
+                results.append(Result(request, status, body, due, time.perf_counter() - due))
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(client(schedule) for schedule in schedules))
     return results, time.perf_counter() - began
 
 

@@ -347,7 +347,8 @@ def test_the_cards_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path)
     with city_database(0.001, 1, database_url=database, quiet=True) as city:
         figures = cards.run(
             city, serve=serve, rounds=2, batch=20, clients=2, peak_rate=50.0,
-            peak_duration=2.0, tills_at_once=4, duration=1.0, seed=1,
+            peak_duration=2.0, tills_at_once=4, duration=1.0, seed=1, till_duration=2.0,
+            till_interval=(0.2, 0.5),
         )  # fmt: skip
         with city.connect() as connection:
             left = connection.execute(
@@ -366,8 +367,11 @@ def test_the_cards_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path)
     # Once every notice landed, none waits for delivery. (Events with no one to tell may
     # still wait for the fan-out to mark them when the run stops watching: not counted.)
     assert fan_out["left_queued_inbox_messages"] == 0
-    assert figures["tills"]["asks"] > 0
-    assert figures["tills"]["errors"] == 0
+    for tills in (figures["tills"], figures["tills_closed_loop"]):
+        assert tills["asks"] > 0
+        assert tills["errors"] == 0
+    # At a till's pace every till asked about once every 0.2-0.5 s for 2 s.
+    assert 4 * 2 / 0.5 <= figures["tills"]["asks"] <= 4 * 2 / 0.2 + 4
     assert figures["eligibility"]["errors"] == figures["bare_endpoint"]["errors"] == 0
     assert figures["eligibility_over_bare_endpoint"] > 0
     assert cards.rows(figures)

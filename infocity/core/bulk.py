@@ -26,13 +26,14 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    event,
     insert,
     select,
     text,
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm import QueryableAttribute, Session, SessionTransaction
 from sqlalchemy.schema import CreateTable
 
 from infocity.core.sql import upsert_insert
@@ -140,6 +141,13 @@ def copy_lines(session: Session, query: Select[Any], block: int = 1 << 20) -> It
 # call. PostgreSQL empties it at commit too (``ON COMMIT DELETE ROWS``), which also
 # frees the space the deleted rows took.
 _kept: dict[tuple[str, tuple[str, ...]], Table] = {}
+# The names of the staging tables a connection holds, in its ``info`` (kept for the DBAPI
+# connection's life, cleared when it is replaced): the CREATE is issued once per
+# connection, not per call (a profile of the cards' ingest put 5.7 % of a server process
+# in it). A table counts only once the transaction that created it committed: one created
+# in a transaction that rolled back is gone. Until then the session holds it as pending.
+_CREATED = "infocity.bulk.staging_created"
+_PENDING = "infocity.bulk.staging_pending"
 
 
 def _kept_staging(session: Session, table: Table, columns: Sequence[str]) -> Table:
@@ -155,8 +163,34 @@ def _kept_staging(session: Session, table: Table, columns: Sequence[str]) -> Tab
             postgresql_on_commit="DELETE ROWS",
         )
         _kept[key] = staged
-    session.execute(CreateTable(staged, if_not_exists=True))
+    created: set[str] = session.connection().info.setdefault(_CREATED, set())
+    if staged.name not in created:
+        session.execute(CreateTable(staged, if_not_exists=True))
+        session.info.setdefault(_PENDING, []).append((created, staged.name))
     return staged
+
+
+@event.listens_for(Session, "after_commit")
+def _staging_committed(session: Session) -> None:
+    # Also called when a savepoint is released: only the outermost commit makes it last.
+    if session.in_nested_transaction():
+        return
+    for created, name in session.info.pop(_PENDING, ()):
+        created.add(name)
+
+
+@event.listens_for(Session, "after_rollback")
+def _staging_rolled_back(session: Session) -> None:
+    # A savepoint's rollback too: the table may have been created inside it, so forget
+    # it (the next call issues ``CREATE … IF NOT EXISTS``, harmless if it is there).
+    session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _staging_ended(session: Session, transaction: SessionTransaction) -> None:
+    # A failed COMMIT calls neither of the two above.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def insert_new(
