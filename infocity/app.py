@@ -72,7 +72,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.kiosk_bookings = health_api.kiosk_group_commit(settings)
     i18n.warm_up()
     health_service.warm_up_booking()
-    # What start-up built (routes, models, statements: some 275,000 objects) lives as long
+    # What start-up built (routes, models, statements: some 300,000 objects) lives as long
     # as the process, yet every full collection walked all of it again: 60-200 ms each,
     # stopping the event loop and the booking threads, and in the release rush's profile
     # the allocations that set it off were the busiest frames. Frozen, a collection walks
