@@ -8,7 +8,7 @@ import time
 import uuid
 
 from prometheus_client import Counter, Histogram
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +31,28 @@ LATENCY = Histogram(
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def request_headers(scope: Scope, names: tuple[bytes, ...]) -> dict[bytes, str]:
+    """The first value of each of ``names`` (lower case, as ASGI gives them) that the
+    request carries, in one pass over its headers: Starlette's ``Headers.get`` walks
+    them once per name and raises and catches a ``KeyError`` for each one absent, which
+    in the release rush was a measurable share of each booking's event-loop time."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in names and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
+def set_default_headers(message: Message, defaults: tuple[tuple[bytes, bytes], ...]) -> None:
+    """Add to a response's start message each header of ``defaults`` it does not carry
+    yet, in that order (``MutableHeaders.setdefault`` each, with one pass to see what
+    is there)."""
+    raw: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+    message["headers"] = raw
+    present = {name for name, _ in raw}
+    raw.extend((name, value) for name, value in defaults if name not in present)
+
+
 def route_template(route: object, path: str) -> str:
     """The full template of the route that answered ``path``, e.g. ``/api/v1/health/x/{id}``.
 
@@ -47,6 +69,9 @@ def route_template(route: object, path: str) -> str:
         if char == "/" and index and pattern.match(path[index:]):
             return path[:index] + template
     return template
+
+
+_CONTEXT_HEADERS = (b"x-request-id", b"cookie", b"accept-language")
 
 
 class RequestContextMiddleware:
@@ -66,13 +91,13 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        incoming = headers.get("x-request-id", "")
+        headers = request_headers(scope, _CONTEXT_HEADERS)
+        incoming = headers.get(b"x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request_id_var.set(request_id)
-        raw_cookies = headers.get("cookie")
+        raw_cookies = headers.get(b"cookie")
         cookies = cookie_parser(raw_cookies) if raw_cookies else {}
-        i18n.set_locale(i18n.negotiate_locale(cookies.get("lang"), headers.get("accept-language")))
+        i18n.set_locale(i18n.negotiate_locale(cookies.get("lang"), headers.get(b"accept-language")))
         token, is_new = "", False
         if not scope["path"].startswith(self.cookieless_prefixes):
             token, is_new = csrf.token_for(cookies.get(csrf.COOKIE))
@@ -125,6 +150,23 @@ HSTS = "max-age=31536000; includeSubDomains"
 PRIVATE_COOKIES = ("infocity_session", "infocity_kiosk")
 # Pages of a shared screen: the next person must not find the last one's in its history.
 PRIVATE_PREFIXES = ("/kiosk",)
+_PRIVATE_COOKIE_VALUES = tuple(name.encode("latin-1") for name in PRIVATE_COOKIES)
+_SECURITY_HEADERS = (b"cookie", b"authorization")
+# What every response carries unless it set its own, in this order.
+_COMMON_DEFAULTS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+)
+_DEFAULTS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    *_COMMON_DEFAULTS,
+)
+_DOCS_DEFAULTS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", DOCS_CONTENT_SECURITY_POLICY.encode()),
+    *_COMMON_DEFAULTS,
+)
+_TLS_DEFAULTS = ((b"strict-transport-security", HSTS.encode()),)
 
 
 class SecurityHeadersMiddleware:
@@ -144,36 +186,30 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_headers = Headers(scope=scope)
-        raw_cookies = request_headers.get("cookie")
+        headers = request_headers(scope, _SECURITY_HEADERS)
+        raw_cookies = headers.get(b"cookie")
         cookies = cookie_parser(raw_cookies) if raw_cookies else {}
         path: str = scope["path"]
         private = (
-            "authorization" in request_headers
+            b"authorization" in headers
             or any(name in cookies for name in PRIVATE_COOKIES)
             or path.startswith(PRIVATE_PREFIXES)
         )
         docs = bool(self.docs_prefix) and path.startswith(self.docs_prefix)
-        tls = scope.get("scheme") == "https"
+        defaults = _DOCS_DEFAULTS if docs else _DEFAULTS
+        if scope.get("scheme") == "https":
+            defaults += _TLS_DEFAULTS
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault(
-                    "content-security-policy",
-                    DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY,
-                )
-                headers.setdefault("x-content-type-options", "nosniff")
-                headers.setdefault("x-frame-options", "DENY")
-                headers.setdefault("referrer-policy", "same-origin")
-                if tls:
-                    headers.setdefault("strict-transport-security", HSTS)
+                set_default_headers(message, defaults)
                 # A response that sets a session (the log-in) is private too.
                 sets_session = any(
-                    value.startswith(PRIVATE_COOKIES) for value in headers.getlist("set-cookie")
+                    name == b"set-cookie" and value.startswith(_PRIVATE_COOKIE_VALUES)
+                    for name, value in message["headers"]
                 )
                 if private or sets_session:
-                    headers["cache-control"] = "no-store"
+                    MutableHeaders(scope=message)["cache-control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
