@@ -6,7 +6,6 @@ asking."""
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +28,7 @@ from infocity.city import api as city_api
 from infocity.connectivity import api as connectivity_api
 from infocity.connectivity import pages as connectivity_pages
 from infocity.core import i18n
+from infocity.core.memory import start_up_frozen
 from infocity.core.settings import get_settings
 from infocity.education import api as education_api
 from infocity.education import pages as education_pages
@@ -72,17 +72,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.kiosk_bookings = health_api.kiosk_group_commit(settings)
     i18n.warm_up()
     health_service.warm_up_booking()
-    # What start-up built (routes, models, statements: some 300,000 objects) lives as long
-    # as the process, yet every full collection walked all of it again: 60-200 ms each,
-    # stopping the event loop and the booking threads, and in the release rush's profile
-    # the allocations that set it off were the busiest frames. Frozen, a collection walks
-    # only what requests made since (docs/benchmarks.md, "Where the time goes").
-    gc.collect()
-    gc.freeze()
-    try:
+    with start_up_frozen():
         yield
-    finally:
-        gc.unfreeze()  # tests start and stop many applications in one process
 
 
 def create_app() -> FastAPI:

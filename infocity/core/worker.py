@@ -47,10 +47,11 @@ from prometheus_client import Counter, start_http_server
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from infocity.core import jobs
+from infocity.core import i18n, jobs
 from infocity.core.channels import Delivery, DeliveryError, insert_inbox, send
 from infocity.core.db import dispose_engines, get_engine, utcnow
 from infocity.core.logging import log
+from infocity.core.memory import start_up_frozen
 from infocity.core.models import OutboxMessage
 from infocity.core.settings import get_settings
 
@@ -372,10 +373,15 @@ class Worker:
         roll-up) must not hold up parents' and patients' messages while it works, nor
         the prompt jobs that write them (the fan-out of pupils' entries).
         """
-        settings = get_settings()
         jobs.load_job_modules()
         log(logger, logging.INFO, "worker started", worker=self.name, jobs=sorted(jobs.REGISTRY),
             parts=sorted(self.parts))  # fmt: skip
+        i18n.warm_up()  # the messages' languages loaded once, then frozen with the rest
+        with start_up_frozen():
+            self._run(once=once)
+
+    def _run(self, *, once: bool) -> None:
+        settings = get_settings()
         delivering = DELIVERY in self.parts
         if once:
             if delivering:
