@@ -215,6 +215,7 @@ def test_every_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> 
             profile=False, out=tmp_path,
         )  # fmt: skip
         bench.do_year(city, clients=4, duration=1, seed=1, out=tmp_path)
+        bench.do_slots(city, out=tmp_path)
     rush = json.loads((tmp_path / "rush-F0.001-8-clients.json").read_text())
     assert rush["database"]["double_bookings"] == 0
     assert rush["database"]["accepted_but_missing"] == 0
@@ -238,6 +239,9 @@ def test_every_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> 
     search = json.loads((tmp_path / "search-F0.001.json").read_text())
     assert search["first_slots"]["errors"] == 0
     assert search["doctor_day"]["errors"] == 0
+    job = json.loads((tmp_path / "slots-F0.001.json").read_text())["job"]
+    assert job["an hour with no new day"]["slots_added"] == 0
+    assert job["from nothing"]["slots_added"] == 0  # the loaded city has every slot
     year = json.loads((tmp_path / "year-F0.001.json").read_text())
     assert year["needed_per_second"]["peak"] == pytest.approx(19.3, abs=0.1)
     assert year["measured"]["database"]["double_bookings"] == 0
