@@ -55,7 +55,7 @@ from infocity.health.service.base import (
 from infocity.health.service.taking import _give_back_referral
 
 INSERT_BATCH = 500
-JOB_CHUNK = 200  # practitioners a transaction of the hourly job: a killed worker loses one
+JOB_CHUNK = 200  # practitioners a transaction of the hourly job (a killed worker loses one chunk)
 ALTERNATIVES = 3  # free times suggested to a patient whose appointment the clinic cancelled
 
 
