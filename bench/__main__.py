@@ -1,4 +1,4 @@
-"""``python -m bench [rush|search|year|payments|exams|allocation|cards|fan-out|wifi|fhir|all]``
+"""``python -m bench [rush|search|slots|year|payments|exams|allocation|cards|fan-out|wifi|fhir|all]``
 (``make bench``: ``all``).
 
 Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
@@ -27,6 +27,7 @@ from bench import fhir as fhir_scenario
 from bench import payments as payments_scenario
 from bench import rush as rush_scenario
 from bench import search as search_scenario
+from bench import slots as slots_scenario
 from bench import video as video_scenario
 from bench.env import (
     RESULTS,
@@ -437,6 +438,30 @@ def search(
     """Slot search latency: first free slots for a patient, a doctor's day."""
     with city_database(scale, seed, database_url=database_url) as city:
         do_search(city, requests=requests, clients=clients, seed=seed, out=out)
+
+
+def do_slots(city: City, *, out: Path) -> dict[str, Any]:
+    """Section 3: the hourly slot job on the loaded city, in each state it meets."""
+    job = slots_scenario.run_slot_job(city)
+    payload = {"scale": city.scale, "job": job}
+    path = write_result(_name("slots", city.scale), payload, out)
+    rows = [
+        (f"{state}: added, wall s, CPU s, statements",
+         f"{f['slots_added']}, {f['wall_seconds']}, {f['cpu_seconds']}, {f['statements']}")
+        for state, f in job.items()
+    ]  # fmt: skip
+    print(table(f"The hourly slot job (scale {city.scale:g})", rows))
+    print(f"  -> {path}")
+    return payload
+
+
+@app.command("slots")
+def slots(
+    scale: float = Scale, seed: int = Seed, database_url: str | None = DatabaseUrl, out: Path = Out
+) -> None:
+    """The hourly slot job on a loaded city: no new day, a new day, from nothing."""
+    with city_database(scale, seed, database_url=database_url) as city:
+        do_slots(city, out=out)
 
 
 @app.command("year")

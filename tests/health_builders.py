@@ -102,7 +102,7 @@ def make_slots(
             valid_to=day,
         ),
     )
-    service.materialise_slots(day, since=day)
+    service.materialise_slots(day)
     with UnitOfWork() as uow:
         day_start = datetime.combine(day, time(0), tzinfo=get_settings().city_tz)
         return list(

@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from typer.testing import CliRunner
 
 from infocity.accounts.rules import normalize_oms_policy, normalize_snils
@@ -18,11 +18,11 @@ from infocity.analytics import synthetic
 from infocity.cli import app
 from infocity.core.ages import age_on
 from infocity.core.db import utcnow
-from infocity.core.settings import get_settings
 from infocity.core.uow import UnitOfWork
 from infocity.health import rules, service
 from infocity.health.models import Attachment, Clinic, Practitioner, Slot, Specialty
 from infocity.health.schemas import AnonymousBookingCreate
+from tests.support.statements import statements_of
 
 runner = CliRunner()
 
@@ -58,7 +58,7 @@ def test_the_same_seed_gives_the_same_city() -> None:
 CITY_DIGESTS = {
     "persons": "70b4d5ad5fa08acf", "organisations": "0da2917bdf1750de",
     "clinics": "fcedf48728f15065", "clinic_attachments": "65ad9248595491a8",
-    "practitioners": "6b618f9d285996d7", "schedule_rules": "41e6b159ea084912",
+    "practitioners": "c65add4df346b657", "schedule_rules": "41e6b159ea084912",
     "schedule_exceptions": "e3b0c44298fc1c14", "slots": "787d36219c8e9c2d",
     "schools": "39503e209cd901ad", "school_buildings": "b3f14ae9ac98a0d4",
     "kindergartens": "f0c8d9cb191b1509", "kindergarten_groups": "96318531571c1431",
@@ -171,9 +171,17 @@ def test_seed_city_loads_a_consistent_city_where_a_patient_can_book(database: st
             {"head": head},
         ).one()
 
-    # What the job that materialises slots would create is there already.
-    today = rules.city_date(utcnow(), get_settings().city_tz)
-    assert service.materialise_slots(today + timedelta(days=15), since=today) == 0
+    # What the job that materialises slots would create is there already, and the job
+    # knows it: it plans nothing, in a few statements whatever the city's size.
+    added, sent = statements_of(service.materialise_horizon)
+    assert added == 0
+    assert len(sent) <= 3
+    # Planned again from nothing (as after the migration that brought in slots_until),
+    # the job still finds every slot there.
+    with UnitOfWork() as uow:
+        uow.session.execute(update(Practitioner).values(slots_until=None))
+        uow.commit()
+    assert service.materialise_horizon() == 0
     # Through the service layer: a generated patient books a generated slot.
     birth_date = birth if isinstance(birth, date) else datetime.fromisoformat(birth).date()
     booked = service.book_by_policy(
@@ -207,6 +215,7 @@ def test_every_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> 
             profile=False, out=tmp_path,
         )  # fmt: skip
         bench.do_year(city, clients=4, duration=1, seed=1, out=tmp_path)
+        bench.do_slots(city, out=tmp_path)
     rush = json.loads((tmp_path / "rush-F0.001-8-clients.json").read_text())
     assert rush["database"]["double_bookings"] == 0
     assert rush["database"]["accepted_but_missing"] == 0
@@ -230,6 +239,9 @@ def test_every_benchmark_runs_at_a_tiny_scale(database: str, tmp_path: Path) -> 
     search = json.loads((tmp_path / "search-F0.001.json").read_text())
     assert search["first_slots"]["errors"] == 0
     assert search["doctor_day"]["errors"] == 0
+    job = json.loads((tmp_path / "slots-F0.001.json").read_text())["job"]
+    assert job["an hour with no new day"]["slots_added"] == 0
+    assert job["from nothing"]["slots_added"] == 0  # the loaded city has every slot
     year = json.loads((tmp_path / "year-F0.001.json").read_text())
     assert year["needed_per_second"]["peak"] == pytest.approx(19.3, abs=0.1)
     assert year["measured"]["database"]["double_bookings"] == 0

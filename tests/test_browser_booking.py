@@ -58,7 +58,7 @@ def polyclinic(database: str) -> Polyclinic:
     therapists = [make_practitioner(clinic.id, "therapist") for _ in range(2)]
     for practitioner in [*therapists, make_practitioner(clinic.id, "cardiologist")]:
         work_every_day(practitioner.id, first, last, until=time(12, 0))
-    service.materialise_slots(last, since=first)
+    service.materialise_slots(last)
     anna = make_patient()
     assert anna.person_id is not None
     attach(anna.person_id, clinic.id)

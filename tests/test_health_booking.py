@@ -403,7 +403,7 @@ def test_only_doctors_issue_referrals(world: dict[str, Any]) -> None:
 def test_materialising_again_changes_nothing(world: dict[str, Any]) -> None:
     before = health_snapshot()
     tomorrow = city_today() + timedelta(days=1)
-    assert service.materialise_slots(tomorrow, since=tomorrow) == 0
+    assert service.materialise_slots(tomorrow) == 0
     assert health_snapshot() == before
 
 

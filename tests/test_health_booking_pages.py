@@ -55,7 +55,7 @@ def busy_clinic(database: str) -> Clinic:
     therapists = [make_practitioner(clinic.id, "therapist") for _ in range(3)]
     for t in therapists:
         work_every_day(t.id, first, first + timedelta(days=DAYS - 1), until=time(13, 0))
-    service.materialise_slots(first + timedelta(days=DAYS - 1), since=first)
+    service.materialise_slots(first + timedelta(days=DAYS - 1))
     patient = make_patient()
     assert patient.person_id is not None
     attach(patient.person_id, clinic.id)

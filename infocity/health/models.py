@@ -95,6 +95,9 @@ class Practitioner(Base):
     district: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last city date the hourly job planned this post's slots up to (null: never); the
+    # job plans only the days after it. Changes of schedule plan their own days at once.
+    slots_until: Mapped[date | None] = mapped_column(Date)
 
 
 class Attachment(Base):

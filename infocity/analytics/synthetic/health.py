@@ -119,6 +119,7 @@ COLUMNS: dict[str, Sequence[str]] = {
     "clinic_attachments": ("id", "person_id", "clinic_id", "kind", "valid_from", "valid_to"),
     "practitioners": (
         "id", "clinic_id", "specialty_id", "user_id", "name", "room", "active", "created_at",
+        "slots_until",
     ),
     "schedule_rules": (
         "id", "clinic_id", "practitioner_id", "weekday", "start_time", "end_time",
@@ -320,7 +321,8 @@ class HealthCity(CityBase):
             yield (self.organisation_id(c.index), c.kind, parent, self.created_at)
 
     def practitioner_rows(self) -> Rows:
-        """id, clinic_id, specialty_id, user_id, name, room, active, created_at."""
+        """id, clinic_id, specialty_id, user_id, name, room, active, created_at,
+        slots_until (the last day of the slots loaded: the hourly job has nothing to add)."""
         for p in self.practitioners:
             yield (
                 self.practitioner_id(p.index),
@@ -331,6 +333,7 @@ class HealthCity(CityBase):
                 p.room,
                 True,
                 self.created_at,
+                self.last_day,
             )
 
     def _weekly(self, pattern: str) -> list[rules.WeeklyRule]:

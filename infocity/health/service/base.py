@@ -105,8 +105,12 @@ def _specialty_by_code(session: Session, code: str) -> Specialty:
     return specialty
 
 
-def _practitioner(session: Session, practitioner_id: int) -> Practitioner:
-    practitioner = session.get(Practitioner, practitioner_id)
+def _practitioner(session: Session, practitioner_id: int, *, lock: bool = False) -> Practitioner:
+    """The practitioner; with ``lock``, locked until commit (a change of their schedule
+    and the hourly slot job, which locks them too, never interleave)."""
+    practitioner = session.get(
+        Practitioner, practitioner_id, with_for_update={"key_share": True} if lock else None
+    )
     if practitioner is None:
         raise errors.PractitionerNotFound()
     return practitioner
