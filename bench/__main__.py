@@ -1,5 +1,5 @@
-"""``python -m bench [rush|search|slots|year|payments|exams|allocation|cards|fan-out|wifi|fhir|all]``
-(``make bench``: ``all``).
+"""``python -m bench [rush|search|slots|year|payments|exams|allocation|cards|fan-out|wifi|
+fhir|all]`` (``make bench``: ``all``).
 
 Each scenario starts a throwaway PostgreSQL cluster (or uses ``--database-url``), loads
 the synthetic city, serves the app with ``infocity serve --workers 2`` on 127.0.0.1,
