@@ -186,6 +186,46 @@ def test_inbox_messages_of_a_claim_go_together_and_a_lease_taken_over_keeps_its_
     assert statuses(uow) == dict.fromkeys(ids, "sent")
 
 
+def test_an_inbox_notice_does_not_wait_behind_a_backlog_of_emails(
+    uow: UnitOfWork, mailbox: MailRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E-mails go one by one to a server outside; a parent's inbox notice queued after
+    a backlog of them (the rush's confirmations) is delivered first, not after them."""
+    from infocity.core import worker as worker_module
+
+    monkeypatch.setenv("INFOCITY_WORKER_BATCH_SIZE", "5")
+    get_settings.cache_clear()
+    for _ in range(12):
+        with uow:
+            notify(
+                uow.session, add_citizen(uow), kind="service_notice", template=TEMPLATE,
+                context={"title": "Water", "name": "Иван", "text": "Hot water is back."},
+                channels=["email"],
+            )  # fmt: skip
+            uow.commit()
+    [notice] = queue_notice(uow, add_citizen(uow, email=False))  # the newest of all
+    order: list[str] = []
+    real_send, real_deliver_inbox = worker_module.send, Worker.deliver_inbox
+
+    def send(delivery: worker_module.Delivery) -> None:
+        order.append(delivery.channel)
+        real_send(delivery)
+
+    def deliver_inbox(self: Worker, deliveries: list[worker_module.Delivery]) -> int:
+        order.extend(d.channel for d in deliveries)
+        return real_deliver_inbox(self, deliveries)
+
+    monkeypatch.setattr(worker_module, "send", send)
+    monkeypatch.setattr(Worker, "deliver_inbox", deliver_inbox)
+
+    assert Worker("test").deliver_due() == 13
+    assert order == ["inbox"] + ["email"] * 12
+    assert statuses(uow)[notice] == "sent"
+    assert len(mailbox.messages) == 12
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
 def test_smtp_down_is_retried_with_backoff_then_failed(
     uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -44,7 +44,7 @@ from types import FrameType
 from typing import Any
 
 from prometheus_client import Counter, start_http_server
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, not_, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from infocity.core import i18n, jobs
@@ -95,6 +95,11 @@ _DELIVERY_COLUMNS = [
     OUTBOX.c.lease_until,
     OUTBOX.c.expires_at,
 ]
+# Inbox messages delivered together (``Worker.deliver_inbox``): an in-app message to an
+# account, without a secret link.
+_TOGETHER = and_(
+    OUTBOX.c.channel == "inbox", OUTBOX.c.user_id.is_not(None), OUTBOX.c.expires_at.is_(None)
+)
 # What a message with a secret link keeps once it is delivered or given up on: the link
 # is wiped from the row, and from the body it was written into.
 _WIPE_SECRET = {
@@ -154,13 +159,17 @@ class Worker:
             or_(OUTBOX.c.expires_at.is_(None), OUTBOX.c.expires_at > now),
         )
 
-    def claim(self, limit: int | None = None) -> list[Delivery]:
-        """Take a batch of due messages for this worker, in a committed transaction."""
+    def claim(self, limit: int | None = None, *, together: bool | None = None) -> list[Delivery]:
+        """Take a batch of due messages for this worker, in a committed transaction;
+        ``together``: only the inbox messages delivered together (True), only the others
+        (False), or any (None)."""
         settings = get_settings()
         now = utcnow()
         lease_until = now + timedelta(seconds=settings.worker_lease_seconds)
         engine = get_engine()
         due = self._due(now)
+        if together is not None:
+            due = and_(due, _TOGETHER if together else not_(_TOGETHER))
         candidates = (
             select(OUTBOX.c.id)
             .where(due)
@@ -347,14 +356,16 @@ class Worker:
     def deliver_due(self) -> int:
         """Claim and deliver batches until nothing is due (or a stop); return the count."""
         handled = 0
+        size = get_settings().worker_batch_size
         while not self.stopping.is_set():
-            claimed = self.claim()
-            # Inbox messages without a secret link go together; the rest one by one.
-            together = [d for d in claimed if d.channel == "inbox" and d.user_id is not None
-                        and d.expires_at is None]  # fmt: skip
+            # Inbox messages without a secret link go together, claimed on their own: a
+            # backlog of e-mails and SMS (the release rush's confirmations at 08:00) sent
+            # one by one must not hold up parents' inbox notices of the same minute.
+            # Each round takes a batch of each, so neither waits for the other's backlog.
+            together = self.claim(together=True)
             if together and utcnow() < together[0].lease_until:
                 handled += self.deliver_inbox(together)
-            batch = [d for d in claimed if d not in together]
+            batch = self.claim(together=False)
             for index, delivery in enumerate(batch):
                 # Past its lease a message may already be another worker's: leave it.
                 if self.stopping.is_set() or utcnow() >= delivery.lease_until:
@@ -362,7 +373,7 @@ class Worker:
                     break
                 self.deliver(delivery)
                 handled += 1
-            if len(claimed) < get_settings().worker_batch_size:
+            if len(together) < size and len(batch) < size:
                 break
         return handled
 
