@@ -191,7 +191,8 @@ def test_an_inbox_notice_does_not_wait_behind_a_backlog_of_emails(
 ) -> None:
     """E-mails go one by one to a server outside; a parent's inbox notice queued after
     a backlog of them (the rush's confirmations) is delivered first, not after them."""
-    from infocity.core import worker as worker_module
+    from infocity.core.channels import Delivery
+    from infocity.core.channels import send as real_send
 
     monkeypatch.setenv("INFOCITY_WORKER_BATCH_SIZE", "5")
     get_settings.cache_clear()
@@ -205,17 +206,17 @@ def test_an_inbox_notice_does_not_wait_behind_a_backlog_of_emails(
             uow.commit()
     [notice] = queue_notice(uow, add_citizen(uow, email=False))  # the newest of all
     order: list[str] = []
-    real_send, real_deliver_inbox = worker_module.send, Worker.deliver_inbox
+    real_deliver_inbox = Worker.deliver_inbox
 
-    def send(delivery: worker_module.Delivery) -> None:
+    def send(delivery: Delivery) -> None:
         order.append(delivery.channel)
         real_send(delivery)
 
-    def deliver_inbox(self: Worker, deliveries: list[worker_module.Delivery]) -> int:
+    def deliver_inbox(self: Worker, deliveries: list[Delivery]) -> int:
         order.extend(d.channel for d in deliveries)
         return real_deliver_inbox(self, deliveries)
 
-    monkeypatch.setattr(worker_module, "send", send)
+    monkeypatch.setattr("infocity.core.worker.send", send)
     monkeypatch.setattr(Worker, "deliver_inbox", deliver_inbox)
 
     assert Worker("test").deliver_due() == 13
