@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -149,3 +150,27 @@ def test_probes_find_each_state_and_tell_staff_once_per_outage(
 def _ids(uow: UnitOfWork) -> dict[str, int]:
     with uow:
         return {r.code: r.id for r in uow.session.execute(select(Camera.code, Camera.id))}
+
+
+def test_a_frame_grab_runs_below_the_city_s_processes_in_the_cpu_queue(tmp_path: Path) -> None:
+    """A check of every camera must not take the cores from bookings and notices on the
+    same machine: ffmpeg runs niced. A stand-in for ffmpeg writes its own niceness as the
+    'frame', so the frame's hash says at what priority it ran."""
+    import asyncio
+    import hashlib
+    import os
+    import shutil
+
+    from infocity.safety.probes import ProbeTarget, grab_frame
+
+    if shutil.which("nice") is None:
+        pytest.skip("no nice(1) on this machine: frame grabs run at the default priority")
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\nnice\n")  # nice(1) without a command prints the niceness
+    fake.chmod(0o755)
+    outcome = asyncio.run(
+        grab_frame(ProbeTarget(1, "rtsp://camera.invalid/stream"), 10.0, ffmpeg=str(fake))
+    )
+    expected = min(os.nice(0) + 10, 19)
+    assert outcome.status == ProbeStatus.OK
+    assert outcome.frame_hash == hashlib.sha256(f"{expected}\n".encode()).hexdigest()
