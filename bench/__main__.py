@@ -657,6 +657,11 @@ def cards(
         help="Fan-out: worker processes for the prompt jobs alone, beside one for "
         "the rest (0: one worker process runs everything).",
     ),
+    skip_job: list[str] | None = typer.Option(
+        None,
+        help="Fan-out: jobs the workers leave to others, repeat for several (e.g. "
+        "'safety.*': the cameras' checks on a machine of their own).",
+    ),
     tills: int = typer.Option(200, help="Tills: how many (at a till's pace, then at once)."),
     till_interval: str = typer.Option(
         "10,20", help="Tills: seconds between a till's asks, LOW,HIGH (uniform)."
@@ -692,6 +697,7 @@ def cards(
             peak_rate=peak_rate, peak_duration=peak_duration, tills_at_once=tills,
             duration=duration, seed=seed, fan_out_workers=fan_out_workers,
             till_duration=till_duration, till_interval=(low, high), only=phases,
+            skip_jobs=tuple(skip_job or ()),
         )  # fmt: skip
     # A run of some phases does not take the place of the whole scenario's result.
     name = _name("cards", scale)

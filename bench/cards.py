@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -210,10 +210,13 @@ def bare_copy(city: City, devices: Devices, cards: list[Card], *, rounds: int) -
 
 
 @contextlib.contextmanager
-def worker(database_url: str, fan_out_workers: int = 1) -> Iterator[list[subprocess.Popen[bytes]]]:
+def worker(
+    database_url: str, fan_out_workers: int = 1, skip_jobs: Sequence[str] = ()
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``infocity worker`` on ``database_url`` as in production: ``fan_out_workers``
     processes for the prompt jobs (the fan-out) alone and one for the rest; with 0, one
-    process runs everything."""
+    process runs everything. ``skip_jobs``: patterns of jobs no process here runs (as
+    where the cameras' checks run on a machine of their own)."""
     environment = {
         **os.environ,
         "INFOCITY_DATABASE_URL": database_url,
@@ -224,6 +227,7 @@ def worker(database_url: str, fan_out_workers: int = 1) -> Iterator[list[subproc
         "INFOCITY_WORKER_METRICS_PORT": "0",
     }
     command = [sys.executable, "-m", "infocity", "worker"]
+    command += [argument for job in skip_jobs for argument in ("--skip-job", job)]
     commands = [command] if fan_out_workers == 0 else [
         *([*command, "--only", "prompt"] for _ in range(fan_out_workers)),
         [*command, "--only", "delivery", "--only", "jobs"],
@@ -275,23 +279,26 @@ class InboxWatch(threading.Thread):
 
 
 async def _paced(
-    base_url: str, batches: list[tuple[str, list[Card]]], rate: float, size: int, tag: str,
+    base_url: str, batches: list[tuple[str, list[Card]]], rate: float, tag: str,
     connections: int, sent: dict[int, float],
 ) -> list[Result]:  # fmt: skip
-    """Each batch sent at its moment (``size`` / ``rate`` apart), its events stamped with
-    the time they leave; ``connections`` at most in flight."""
+    """Each batch sent at its moment (the events before it ÷ ``rate``: at F = 1 most of a
+    turnstile's batches hold a few passes, not a full batch), its events stamped with the
+    time they leave; ``connections`` at most in flight."""
     results: list[Result] = []
     began = time.perf_counter() + 0.2
     queue: asyncio.Queue[tuple[int, str, list[Card]]] = asyncio.Queue()
-    for n, (key, cards) in enumerate(batches):
-        queue.put_nowait((n, key, cards))
+    before = 0
+    for key, cards in batches:
+        queue.put_nowait((before, key, cards))
+        before += len(cards)
 
     async def client() -> None:
         connection = Connection(base_url)
         try:
             while not queue.empty():
-                n, key, cards = queue.get_nowait()
-                delay = began + n * size / rate - time.perf_counter()
+                before, key, cards = queue.get_nowait()
+                delay = began + before / rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 stamp = time.time()
@@ -318,6 +325,7 @@ async def _paced(
 def peak(
     city: City, base_url: str, devices: Devices, cards: list[Card], *, rate: float,
     duration: float, size: int, settle: float, fan_out_workers: int = 1,
+    skip_jobs: Sequence[str] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """Entries at ``rate`` a second for ``duration`` s, the worker running (its prompt
     jobs in ``fan_out_workers`` processes of their own, see ``worker``); the latency from
@@ -347,11 +355,11 @@ def peak(
     sent: dict[int, float] = {}
     peak_began = datetime.now(UTC)
     watch = InboxWatch(city)
-    with worker(city.url, fan_out_workers):
+    with worker(city.url, fan_out_workers, skip_jobs):
         warm_up = _worker_caught_up(city, peak_began)
         watch.start()
         began = time.perf_counter()
-        results = asyncio.run(_paced(base_url, batches, rate, size, "peak", 32, sent))
+        results = asyncio.run(_paced(base_url, batches, rate, "peak", 32, sent))
         offered_for = time.perf_counter() - began
         deadline = time.perf_counter() + settle
         while len(watch.seen) < expected and time.perf_counter() < deadline:
@@ -372,6 +380,7 @@ def peak(
     accepted = sum(int(r.json()["accepted"]) for r in results if r.status == 200)
     return {
         "fan_out_workers": fan_out_workers,
+        "skipped_jobs": list(skip_jobs),
         "worker_warm_up_s": warm_up,
         "events_offered": count,
         "offered_rate": rate,
@@ -582,6 +591,7 @@ def run(
     peak_duration: float, tills_at_once: int, duration: float, seed: int,
     fan_out_workers: int = 1, till_duration: float = 240.0,
     till_interval: tuple[float, float] = (10.0, 20.0), only: Collection[str] = PHASES,
+    skip_jobs: Sequence[str] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """The measurements of the scenario named in ``only`` (all by default) on ``city``;
     ``serve`` is ``bench.env.serve``."""
@@ -610,6 +620,7 @@ def run(
                 figures["fan_out"] = peak(
                     city, base_url, devices, cards, rate=peak_rate, duration=peak_duration,
                     size=20, settle=max(30.0, peak_duration), fan_out_workers=fan_out_workers,
+                    skip_jobs=skip_jobs,
                 )  # fmt: skip
             if "tills" in only:
                 figures["tills"] = tills(

@@ -142,13 +142,23 @@ def worker(
         "people of events: give them a process of their own at a busy hour).",
         case_sensitive=False,
     ),
+    skip_job: list[str] | None = typer.Option(
+        None,
+        help="Leave the jobs matching this pattern to other workers, repeat for several "
+        "(e.g. 'safety.*': the cameras' checks on a machine of their own).",
+    ),
 ) -> None:
     """Deliver queued notifications and run periodic jobs."""
     from infocity.core.logging import configure_logging
     from infocity.core.worker import PARTS, run_worker
 
     configure_logging()
-    run_worker(once=once, name=name, parts=frozenset(map(str, only)) if only else PARTS)
+    run_worker(
+        once=once,
+        name=name,
+        parts=frozenset(map(str, only)) if only else PARTS,
+        skip=tuple(skip_job or ()),
+    )
 
 
 @db_app.command("upgrade")

@@ -70,6 +70,22 @@ def test_a_job_runs_once_per_period_and_again_in_the_next(
         assert schedule.lease_until is None
 
 
+def test_a_worker_leaves_the_jobs_it_skips_to_other_workers(
+    uow: UnitOfWork, test_job: jobs.Job
+) -> None:
+    """``infocity worker --skip-job 'test.*'``: the cameras' checks, say, run elsewhere;
+    the job stays due for the worker that runs it."""
+    now = datetime(2030, 1, 1, 0, 1, tzinfo=UTC)
+    ran = jobs.run_due_jobs("cards-worker", now=now, skip=("test.*",))
+    assert "test.counting" not in ran
+    assert ran  # the city's other due jobs ran
+    assert calls == []
+    assert jobs.seconds_until_due(prompt=False, now=now, skip=("*",)) is None
+    assert jobs.seconds_until_due(prompt=False, now=now) == 0.0  # still due for others
+    assert jobs.run_due_jobs("cameras-worker", now=now, skip=("cards.*",)) == ["test.counting"]
+    assert calls == ["run"]
+
+
 def test_a_period_already_run_is_not_run_again_after_a_lease_expires(
     uow: UnitOfWork, test_job: jobs.Job
 ) -> None:

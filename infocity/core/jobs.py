@@ -28,9 +28,10 @@ import importlib
 import logging
 import pkgutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 
 from sqlalchemy import Table, and_, delete, exists, func, or_, select, update
 
@@ -253,15 +254,27 @@ def run_job(
     return error is None
 
 
-def _kind(prompt: bool | None) -> set[str]:
-    """The registered jobs' names: prompt ones, the others, or all (``None``)."""
-    return {name for name, job in REGISTRY.items() if prompt is None or job.prompt == prompt}
+def skipped(name: str, skip: Sequence[str]) -> bool:
+    """Whether job ``name`` matches one of the ``skip`` patterns (``safety.*``)."""
+    return any(fnmatchcase(name, pattern) for pattern in skip)
 
 
-def seconds_until_due(prompt: bool | None = None, *, now: datetime | None = None) -> float | None:
+def _kind(prompt: bool | None, skip: Sequence[str] = ()) -> set[str]:
+    """The registered jobs' names: prompt ones, the others, or all (``None``), but those
+    matching ``skip``."""
+    return {
+        name
+        for name, job in REGISTRY.items()
+        if (prompt is None or job.prompt == prompt) and not skipped(name, skip)
+    }
+
+
+def seconds_until_due(
+    prompt: bool | None = None, *, now: datetime | None = None, skip: Sequence[str] = ()
+) -> float | None:
     """How long until the first of these jobs is due and free (0: now); ``None`` when
     none is registered or each is held by a live lease."""
-    names = _kind(prompt)
+    names = _kind(prompt, skip)
     if not names:
         return None
     now = now or utcnow()
@@ -286,10 +299,12 @@ def run_due_jobs(
     now: datetime | None = None,
     should_stop: Callable[[], bool] | None = None,
     prompt: bool | None = None,
+    skip: Sequence[str] = (),
 ) -> list[str]:
     """Run every registered job that is due; return the names of those this worker ran.
 
-    ``prompt``: only the prompt jobs (``True``), only the others (``False``), or all.
+    ``prompt``: only the prompt jobs (``True``), only the others (``False``), or all;
+    ``skip``: patterns of jobs left to other workers (``safety.*``).
     """
     fixed_now, now = now, now or utcnow()
     table = _table(PeriodicJob)
@@ -309,7 +324,7 @@ def run_due_jobs(
     ran = []
     for name in sorted(due):
         job = REGISTRY.get(name)
-        if job is None or (prompt is not None and job.prompt != prompt):
+        if job is None or (prompt is not None and job.prompt != prompt) or skipped(name, skip):
             continue
         if should_stop is not None and should_stop():
             continue

@@ -39,6 +39,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -130,14 +131,18 @@ def default_name() -> str:
 class Worker:
     """One worker process's delivery loop; ``stop()`` asks it to finish and exit.
 
-    ``parts``: what it runs, some of ``PARTS`` (all by default).
+    ``parts``: what it runs, some of ``PARTS`` (all by default); ``skip``: patterns of
+    jobs it leaves to other workers (the cameras' checks on a machine of their own).
     """
 
-    def __init__(self, name: str | None = None, parts: frozenset[str] = PARTS) -> None:
+    def __init__(
+        self, name: str | None = None, parts: frozenset[str] = PARTS, skip: Sequence[str] = ()
+    ) -> None:
         if not parts or not parts <= PARTS:
             raise ValueError(f"a worker runs some of {sorted(PARTS)}, not {sorted(parts)}")
         self.name = name or default_name()
         self.parts = parts
+        self.skip = tuple(skip)  # patterns of jobs other workers run (``safety.*``)
         self.stopping = threading.Event()
         self._warned: dict[tuple[str, str], float] = {}  # (channel, reason) -> monotonic
 
@@ -439,7 +444,9 @@ class Worker:
         if self.stopping.is_set():
             return
         try:
-            jobs.run_due_jobs(self.name, should_stop=self.stopping.is_set, prompt=prompt)
+            jobs.run_due_jobs(
+                self.name, should_stop=self.stopping.is_set, prompt=prompt, skip=self.skip
+            )
         except Exception:
             logger.exception("periodic jobs round failed")
 
@@ -456,7 +463,7 @@ class Worker:
         while not self.stopping.is_set():
             self._jobs_round(prompt=True)
             try:
-                wait = jobs.seconds_until_due(prompt=True)
+                wait = jobs.seconds_until_due(prompt=True, skip=self.skip)
             except Exception:
                 logger.exception("prompt jobs' schedule unreadable")
                 wait = None
@@ -465,10 +472,16 @@ class Worker:
             self.stopping.wait(poll if wait is None else min(max(wait, 0.01), poll))
 
 
-def run_worker(once: bool = False, name: str | None = None, parts: frozenset[str] = PARTS) -> None:
+def run_worker(
+    once: bool = False,
+    name: str | None = None,
+    parts: frozenset[str] = PARTS,
+    skip: Sequence[str] = (),
+) -> None:
     """Run a worker in this process until SIGTERM/SIGINT (or one round with ``once``);
-    ``parts``: what it runs (see ``PARTS``), all by default."""
-    worker = Worker(name, parts)
+    ``parts``: what it runs (see ``PARTS``), all by default; ``skip``: patterns of jobs
+    left to other workers."""
+    worker = Worker(name, parts, skip)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log(logger, logging.INFO, "stopping", signal=signal.Signals(signum).name)
