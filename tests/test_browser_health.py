@@ -55,6 +55,10 @@ def test_anna_books_moves_and_cancels_while_the_registry_watches(
             # Late in the evening the first day offered may hold a single free time:
             # the second day in the picker is always a full working day.
             anna.locator("a.day-choice").nth(1).click()
+            # count() does not wait: on a busy machine it ran while the day's page was
+            # still loading and found none. The page is there once its second time is.
+            anna.wait_for_url("**day=*")
+            anna.locator("a.slot").nth(1).wait_for()
             assert anna.locator("a.slot").count() > 1
             anna.screenshot(path=str(ARTIFACTS / "health-booking.png"), full_page=False)
             anna.locator("a.slot").first.click()

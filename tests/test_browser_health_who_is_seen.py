@@ -71,6 +71,7 @@ def test_a_citizen_is_offered_what_fits_and_told_why_not(
         hers.goto(f"{base_url}/health")
         assert sorted(tiles(hers)) == ["Акушер-гинеколог", "Терапевт"]
         hers.get_by_role("link", name="Акушер-гинеколог").click()
+        hers.locator("a.slot").first.wait_for()  # count() alone does not wait for the page
         assert hers.locator("a.slot").count() > 0
 
         log_in(desk, base_url, registrar.identifier, registrar.password)
